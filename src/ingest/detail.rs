@@ -1,0 +1,200 @@
+//! Procmon's `Detail` column and network `Path` column.
+//!
+//! `Detail` is `Key: value, Key: value`, but a value may itself hold `, `
+//! (`Desired Access: Generic Write, Read Attributes, Disposition: OpenIf`), so a naive split on
+//! `, ` is wrong (DOMAIN.md §4). A new pair starts only where `, ` is followed by something that
+//! looks like a key: a run of key characters, then `: `. Key characters are letters, digits,
+//! spaces and `_ - / . ( ) #`: Procmon keys are English words (`Desired Access`, `OpenResult`,
+//! `Image Base`, `Parent PID`, `seqnum`). A value segment that does not look like that is glued to
+//! the previous value, which keeps `Generic Write, Read Attributes` together.
+//!
+//! Network paths are `local:port -> remote:port`, hosts may be IPv6 or names with colons, so
+//! the split is on ` -> ` and then on the *last* `:`. Service names are mapped to ports.
+
+use crate::model::{Fields, NetPath};
+
+/// Split a Procmon `Detail` string into key/value pairs, in order. Text that has no key (rare:
+/// some operations write free text) is kept whole under the key `""`.
+pub fn parse_detail(detail: &str) -> Fields {
+    let mut fields = Fields::default();
+    let detail = detail.trim();
+    if detail.is_empty() {
+        return fields;
+    }
+    let mut segments = detail.split(", ");
+    // The first segment decides whether there is any key at all.
+    let Some(first) = segments.next() else {
+        return fields;
+    };
+    match split_key(first) {
+        Some((k, v)) => fields.push(k, v),
+        None => {
+            fields.push("", detail);
+            return fields;
+        }
+    }
+    for segment in segments {
+        match split_key(segment) {
+            Some((k, v)) => fields.push(k, v),
+            None => {
+                if let Some(last) = fields.0.last_mut() {
+                    last.1.push_str(", ");
+                    last.1.push_str(segment);
+                }
+            }
+        }
+    }
+    fields
+}
+
+/// `Key: value` when the part before the first `: ` looks like a Procmon key.
+fn split_key(segment: &str) -> Option<(&str, &str)> {
+    let colon = segment.find(':')?;
+    let key = &segment[..colon];
+    let rest = &segment[colon + 1..];
+    // "Key:" at the end, or "Key: value"; never "C:\path" (no space after the colon).
+    let value = if rest.is_empty() {
+        ""
+    } else {
+        rest.strip_prefix(' ')?
+    };
+    let looks_like_key = !key.is_empty()
+        && key.len() <= 40
+        && key.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !key.ends_with(' ')
+        && key.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '/' | '.' | '(' | ')' | '#')
+        });
+    looks_like_key.then_some((key, value))
+}
+
+/// Parse `local:port -> remote:port`; `None` when the path does not have that shape.
+pub fn parse_net_path(path: &str) -> Option<NetPath> {
+    let (local, remote) = path.split_once(" -> ")?;
+    let (local_host, local_port) = split_endpoint(local.trim())?;
+    let (remote_host, remote_port) = split_endpoint(remote.trim())?;
+    Some(NetPath {
+        local_host: local_host.to_string(),
+        local_port,
+        remote_host: remote_host.to_string(),
+        remote_port,
+    })
+}
+
+fn split_endpoint(endpoint: &str) -> Option<(&str, Option<u16>)> {
+    let colon = endpoint.rfind(':')?;
+    let host = &endpoint[..colon];
+    let port = &endpoint[colon + 1..];
+    if host.is_empty() || port.is_empty() {
+        return None;
+    }
+    Some((host, port_number(port)))
+}
+
+/// A port as Procmon prints it: a number, or a service name when name resolution was on.
+pub fn port_number(port: &str) -> Option<u16> {
+    if let Ok(n) = port.parse::<u16>() {
+        return Some(n);
+    }
+    let n = match port.to_ascii_lowercase().as_str() {
+        "ms-wbt-server" => 3389,
+        "https" => 443,
+        "http" => 80,
+        "microsoft-ds" => 445,
+        "netbios-ssn" => 139,
+        "netbios-ns" => 137,
+        "netbios-dgm" => 138,
+        "domain" => 53,
+        "kerberos" => 88,
+        "ldap" => 389,
+        "ldaps" => 636,
+        "epmap" => 135,
+        "ntp" => 123,
+        "bootps" => 67,
+        "bootpc" => 68,
+        "ssh" => 22,
+        "ftp" => 21,
+        "smtp" => 25,
+        "imap" => 143,
+        "pop3" => 110,
+        "snmp" => 161,
+        "llmnr" => 5355,
+        "ssdp" => 1900,
+        "ws-discovery" | "wsd" => 3702,
+        "wsman" => 5985,
+        "wsmans" => 5986,
+        "msft-gc" => 3268,
+        "msft-gc-ssl" => 3269,
+        "rdp-udp" => 3391,
+        _ => return None,
+    };
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(d: &str) -> Vec<(String, String)> {
+        parse_detail(d).0
+    }
+
+    #[test]
+    fn values_with_commas_stay_whole() {
+        let p = pairs(
+            "Desired Access: Generic Write, Read Attributes, Disposition: OverwriteIf, Options: Synchronous IO Non-Alert, Non-Directory File, Attributes: N, ShareMode: Read, Write, AllocationSize: 0",
+        );
+        assert_eq!(
+            p[0],
+            (
+                "Desired Access".into(),
+                "Generic Write, Read Attributes".into()
+            )
+        );
+        assert_eq!(p[1], ("Disposition".into(), "OverwriteIf".into()));
+        assert_eq!(
+            p[2],
+            (
+                "Options".into(),
+                "Synchronous IO Non-Alert, Non-Directory File".into()
+            )
+        );
+        assert_eq!(p[4], ("ShareMode".into(), "Read, Write".into()));
+        assert_eq!(p[5], ("AllocationSize".into(), "0".into()));
+        assert_eq!(p.len(), 6);
+    }
+
+    #[test]
+    fn thousands_separators_and_paths_are_values() {
+        let p = pairs("Offset: 0, Length: 13,385,728, Priority: Normal");
+        assert_eq!(p[1], ("Length".into(), "13,385,728".into()));
+        let p =
+            pairs("Parent PID: 1388, Command line: \"C:\\x.exe\" , Current directory: C:\\Users\\");
+        assert_eq!(p[1].0, "Command line");
+        assert_eq!(p[2], ("Current directory".into(), "C:\\Users\\".into()));
+    }
+
+    #[test]
+    fn free_text_and_empty() {
+        assert!(parse_detail("").is_empty());
+        assert_eq!(pairs("n/a"), vec![(String::new(), "n/a".into())]);
+        assert_eq!(pairs("Query: Name"), vec![("Query".into(), "Name".into())]);
+        assert_eq!(pairs("Key:"), vec![("Key".into(), String::new())]);
+    }
+
+    #[test]
+    fn network_paths() {
+        let n = parse_net_path("DESKTOP-1:60791 -> rdp.contoso.com:ms-wbt-server").unwrap();
+        assert_eq!(n.local_host, "DESKTOP-1");
+        assert_eq!(n.local_port, Some(60791));
+        assert_eq!(n.remote_host, "rdp.contoso.com");
+        assert_eq!(n.remote_port, Some(3389));
+        let n = parse_net_path("fe80::1:50000 -> fe80::2:https").unwrap();
+        assert_eq!(n.local_host, "fe80::1");
+        assert_eq!(n.remote_port, Some(443));
+        let n = parse_net_path("a:1 -> b:weird-service").unwrap();
+        assert_eq!(n.remote_port, None);
+        assert!(parse_net_path("C:\\Windows\\System32").is_none());
+        assert!(parse_net_path(":1 -> b:2").is_none());
+    }
+}

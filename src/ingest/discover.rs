@@ -1,0 +1,309 @@
+//! Input discovery: command-line paths → an ordered list of inputs.
+//!
+//! Files are taken as given, folders are walked recursively (sorted by name, symlinked folders
+//! not followed, so a loop cannot trap the walk), and zip archives are opened in memory, never
+//! extracted to disk. A zip is bounded: its entry count, the total uncompressed size of
+//! everything inside it (declared sizes are checked first and actual sizes enforced while
+//! reading, since a zip bomb lies about them) and how deep zips may nest. A zip that breaks a
+//! bound is refused whole, with a message naming it and the bound.
+
+use std::fs;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use zip::ZipArchive;
+
+use crate::model::{FileAccount, FileFormat, FileStatus};
+
+/// Resource bounds for untrusted input. Every one has a flag to raise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Total uncompressed bytes read out of one top-level zip (nested zips included).
+    pub zip_total_bytes: u64,
+    /// Entries in one top-level zip (nested zips included).
+    pub zip_entries: usize,
+    /// How many zips deep a zip may hold zips (a top-level zip is depth 1).
+    pub zip_depth: usize,
+    /// Largest file read whole into memory (EVTX, event XML, a zip).
+    pub file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            zip_total_bytes: 4 << 30,
+            zip_entries: 10_000,
+            zip_depth: 3,
+            file_bytes: 4 << 30,
+        }
+    }
+}
+
+pub type Archive = ZipArchive<Cursor<Arc<[u8]>>>;
+
+/// Where an input's bytes are.
+#[derive(Clone)]
+pub enum InputData {
+    Path(PathBuf),
+    ZipEntry {
+        archive: Box<Archive>,
+        index: usize,
+        size: u64,
+    },
+}
+
+/// One file to read.
+#[derive(Clone)]
+pub struct Input {
+    /// As shown to the user: the path, or `archive.zip!/folder/file.evtx`.
+    pub name: String,
+    pub data: InputData,
+}
+
+/// What discovery found, in order.
+pub enum Found {
+    Input(Input),
+    /// Something that could not even be opened, already accounted for.
+    Problem(FileAccount),
+}
+
+impl Input {
+    /// The first bytes, for sniffing the format.
+    pub fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(n);
+        match &self.data {
+            InputData::Path(p) => {
+                fs::File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
+            }
+            InputData::ZipEntry { archive, index, .. } => {
+                let mut archive = archive.clone();
+                let entry = archive.by_index(*index).map_err(std::io::Error::other)?;
+                entry.take(n as u64).read_to_end(&mut buf)?;
+            }
+        }
+        Ok(buf)
+    }
+
+    /// The whole content, refused past `cap` bytes.
+    pub fn read_all(&self, cap: u64) -> Result<Vec<u8>, String> {
+        match &self.data {
+            InputData::Path(p) => {
+                let len = fs::metadata(p).map_err(|e| e.to_string())?.len();
+                if len > cap {
+                    return Err(too_big(len, cap));
+                }
+                fs::read(p).map_err(|e| e.to_string())
+            }
+            InputData::ZipEntry {
+                archive,
+                index,
+                size,
+            } => {
+                if *size > cap {
+                    return Err(too_big(*size, cap));
+                }
+                read_entry(archive, *index, *size)
+            }
+        }
+    }
+
+    /// The size in bytes, when cheaply known.
+    pub fn size(&self) -> Option<u64> {
+        match &self.data {
+            InputData::Path(p) => fs::metadata(p).ok().map(|m| m.len()),
+            InputData::ZipEntry { size, .. } => Some(*size),
+        }
+    }
+}
+
+fn too_big(len: u64, cap: u64) -> String {
+    format!(
+        "{len} bytes is over the {cap}-byte limit for reading a file whole (raise it with --max-file-bytes)"
+    )
+}
+
+/// Decompress one entry, never past its declared size (a bomb lies about it).
+fn read_entry(archive: &Archive, index: usize, declared: u64) -> Result<Vec<u8>, String> {
+    let mut archive = archive.clone();
+    let entry = archive.by_index(index).map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(declared.min(64 << 20) as usize);
+    entry
+        .take(declared.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot decompress: {e}"))?;
+    if buf.len() as u64 > declared {
+        return Err(format!(
+            "decompresses to more than the {declared} bytes its header declares (a zip bomb?): refused"
+        ));
+    }
+    Ok(buf)
+}
+
+/// Turn command-line paths into inputs, in a stable order.
+pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
+    let mut found = Vec::new();
+    for path in paths {
+        walk(path, limits, &mut found);
+    }
+    found
+}
+
+fn walk(path: &Path, limits: &Limits, found: &mut Vec<Found>) {
+    let name = path.display().to_string();
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            found.push(Found::Problem(failed(
+                name,
+                FileFormat::Unknown,
+                format!("cannot open: {e}"),
+            )));
+            return;
+        }
+    };
+    if meta.is_dir() {
+        let mut children = match fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
+            Err(e) => {
+                found.push(Found::Problem(failed(
+                    name,
+                    FileFormat::Unknown,
+                    format!("cannot list folder: {e}"),
+                )));
+                return;
+            }
+        };
+        children.sort_by_key(|c| c.file_name());
+        for child in children {
+            let is_symlinked_dir = child.file_type().is_ok_and(|t| t.is_symlink())
+                && fs::metadata(child.path()).is_ok_and(|m| m.is_dir());
+            if is_symlinked_dir {
+                found.push(Found::Problem(FileAccount::skipped(
+                    child.path().display().to_string(),
+                    FileFormat::Unknown,
+                    "symlinked folder not followed",
+                )));
+                continue;
+            }
+            walk(&child.path(), limits, found);
+        }
+        return;
+    }
+    let input = Input {
+        name: name.clone(),
+        data: InputData::Path(path.to_path_buf()),
+    };
+    if is_zip(&input) {
+        match input.read_all(limits.file_bytes) {
+            Ok(bytes) => {
+                let mut budget = ZipBudget {
+                    bytes: limits.zip_total_bytes,
+                    entries: limits.zip_entries,
+                };
+                let mut inner = Vec::new();
+                match open_zip(&name, bytes.into(), 1, limits, &mut budget, &mut inner) {
+                    Ok(()) => found.extend(inner),
+                    Err(why) => found.push(Found::Problem(failed(name, FileFormat::Zip, why))),
+                }
+            }
+            Err(why) => found.push(Found::Problem(failed(name, FileFormat::Zip, why))),
+        }
+    } else {
+        found.push(Found::Input(input));
+    }
+}
+
+fn is_zip(input: &Input) -> bool {
+    input
+        .head(4)
+        .is_ok_and(|h| h.starts_with(b"PK\x03\x04") || h.starts_with(b"PK\x05\x06"))
+}
+
+/// What is left to spend inside one top-level zip.
+struct ZipBudget {
+    bytes: u64,
+    entries: usize,
+}
+
+fn open_zip(
+    name: &str,
+    bytes: Arc<[u8]>,
+    depth: usize,
+    limits: &Limits,
+    budget: &mut ZipBudget,
+    found: &mut Vec<Found>,
+) -> Result<(), String> {
+    if depth > limits.zip_depth {
+        return Err(format!(
+            "zips nested more than {} deep: refused (raise with --max-zip-depth)",
+            limits.zip_depth
+        ));
+    }
+    let archive =
+        ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a readable zip: {e}"))?;
+    let count = archive.len();
+    if count > budget.entries {
+        return Err(format!(
+            "holds more than {} entries ({count} here): refused (raise with --max-zip-entries)",
+            limits.zip_entries
+        ));
+    }
+    budget.entries -= count;
+    let mut entries = Vec::with_capacity(count);
+    let mut declared_total = 0u64;
+    for index in 0..count {
+        let mut a = archive.clone();
+        let entry = a
+            .by_index_raw(index)
+            .map_err(|e| format!("entry {index}: {e}"))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let entry_name = entry
+            .name()
+            .map_err(|e| format!("entry {index}: {e}"))?
+            .to_string();
+        let size = entry.size();
+        declared_total = declared_total.saturating_add(size);
+        entries.push((entry_name, index, size));
+    }
+    if declared_total > budget.bytes {
+        return Err(format!(
+            "declares {declared_total} uncompressed bytes, over the {}-byte limit: refused (raise with --max-zip-bytes)",
+            limits.zip_total_bytes
+        ));
+    }
+    budget.bytes -= declared_total;
+    entries.sort();
+    let archive = Box::new(archive);
+    for (entry_name, index, size) in entries {
+        let input = Input {
+            name: format!("{name}!/{entry_name}"),
+            data: InputData::ZipEntry {
+                archive: archive.clone(),
+                index,
+                size,
+            },
+        };
+        if is_zip(&input) {
+            let inner_name = input.name.clone();
+            let nested = input
+                .read_all(size)
+                .and_then(|b| open_zip(&inner_name, b.into(), depth + 1, limits, budget, found));
+            if let Err(why) = nested {
+                found.push(Found::Problem(failed(inner_name, FileFormat::Zip, why)));
+            }
+        } else {
+            found.push(Found::Input(input));
+        }
+    }
+    Ok(())
+}
+
+fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
+    let mut account = FileAccount::new(name, format);
+    account.status = FileStatus::Failed;
+    account.problems.push(why);
+    account
+}

@@ -1,0 +1,287 @@
+//! Process Monitor CSV exports → events, streamed.
+//!
+//! The export is UTF-8 with a BOM, CRLF (or LF after git), every field quoted, quotes doubled,
+//! bare CR inside some Detail fields (DOMAIN.md §4): the `csv` crate reads that. Columns are
+//! mapped by header name, in any order and any subset; `Process Name`, `Operation`, `Path` and
+//! `Result` are required. Rows are read into one reused `ByteRecord` and sent on in batches,
+//! so memory does not grow with the file. A row whose time cannot be read keeps its row; a
+//! row that is not valid UTF-8 is read lossily and counted.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use super::Emit;
+use super::detail::{parse_detail, parse_net_path};
+use super::procmon_time::{is_excel_mangled, parse_date_time, parse_time_of_day};
+use crate::model::{Event, EventKind, Fields, FileAccount, ProcmonRow};
+
+/// Events per batch handed to the consumer.
+const BATCH: usize = 4096;
+
+/// The columns the rules cannot do without.
+pub const REQUIRED: [&str; 4] = ["Process Name", "Operation", "Path", "Result"];
+
+/// The header of a Procmon stack export: a different table, refused.
+pub const STACK_HEADER: [&str; 5] = ["Frame", "Module", "Location", "Address", "Path"];
+
+/// Every column name Procmon writes in an event-list export.
+pub const KNOWN_COLUMNS: [&str; 27] = [
+    "Time of Day",
+    "Process Name",
+    "PID",
+    "Operation",
+    "Path",
+    "Result",
+    "Detail",
+    "Date & Time",
+    "Relative Time",
+    "Duration",
+    "Completion Time",
+    "Event Class",
+    "Sequence",
+    "Image Path",
+    "Company",
+    "Description",
+    "Version",
+    "User",
+    "Authentication ID",
+    "Session",
+    "Command Line",
+    "TID",
+    "Virtualized",
+    "Integrity",
+    "Category",
+    "Parent PID",
+    "Architecture",
+];
+
+/// Where each known column is in this file.
+struct Columns {
+    time: Option<usize>,
+    date_time: Option<usize>,
+    process: usize,
+    pid: Option<usize>,
+    operation: usize,
+    path: usize,
+    result: usize,
+    detail: Option<usize>,
+    /// Every other column, with its header name.
+    others: Vec<(usize, String)>,
+}
+
+impl Columns {
+    fn map(header: &[String]) -> Result<Columns, String> {
+        let find = |name: &str| header.iter().position(|h| h.trim() == name);
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|c| find(c).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "a Procmon CSV without the column{} {}: re-export with them shown (Options > Select Columns)",
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .map(|m| format!("'{m}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let mapped = [
+            "Time of Day",
+            "Date & Time",
+            "Process Name",
+            "PID",
+            "Operation",
+            "Path",
+            "Result",
+            "Detail",
+        ];
+        let others = header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !mapped.contains(&h.trim()))
+            .map(|(i, h)| (i, h.trim().to_string()))
+            .collect();
+        Ok(Columns {
+            time: find("Time of Day"),
+            date_time: find("Date & Time"),
+            process: find("Process Name").unwrap_or(0),
+            pid: find("PID"),
+            operation: find("Operation").unwrap_or(0),
+            path: find("Path").unwrap_or(0),
+            result: find("Result").unwrap_or(0),
+            detail: find("Detail"),
+            others,
+        })
+    }
+}
+
+/// Strip a UTF-8 byte-order mark from the first header name, if the reader left one.
+fn clean_header(field: &[u8], first: bool) -> String {
+    let field = if first {
+        field.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(field)
+    } else {
+        field
+    };
+    String::from_utf8_lossy(field).into_owned()
+}
+
+/// Read a Procmon CSV event list from `input`.
+pub fn read_procmon(input: impl Read, emit: &mut Emit<'_>, account: &mut FileAccount) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let header = match reader.read_byte_record(&mut record) {
+        Ok(true) => record
+            .iter()
+            .enumerate()
+            .map(|(i, f)| clean_header(f, i == 0))
+            .collect::<Vec<_>>(),
+        Ok(false) => {
+            account.damaged("empty: no header row");
+            account.finish();
+            return;
+        }
+        Err(e) => {
+            account.damaged(format!("cannot read the header row: {e}"));
+            account.finish();
+            return;
+        }
+    };
+    let columns = match Columns::map(&header) {
+        Ok(c) => c,
+        Err(why) => {
+            account.damaged(why);
+            account.finish();
+            return;
+        }
+    };
+
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut row_number = 0u64;
+    let mut times = 0u64;
+    let mut excel_mangled = 0u64;
+    let mut lossy = 0u64;
+    let mut short_rows = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                // The csv reader cannot resynchronise inside a broken quoted field: the
+                // rest of the file is lost, and the account says so.
+                account.errors += 1;
+                account.damaged(format!(
+                    "row {}: {e}; the rest of the file was not read",
+                    row_number + 1
+                ));
+                break;
+            }
+        }
+        row_number += 1;
+        if record.len() < header.len() {
+            short_rows += 1;
+        }
+        let mut invalid = false;
+        let mut field = |i: usize| -> String {
+            let raw = record.get(i).unwrap_or(b"");
+            match std::str::from_utf8(raw) {
+                Ok(s) => s.to_string(),
+                Err(_) => {
+                    invalid = true;
+                    String::from_utf8_lossy(raw).into_owned()
+                }
+            }
+        };
+        let time_text = columns.time.map(&mut field).unwrap_or_default();
+        let time_of_day = parse_time_of_day(&time_text);
+        if time_of_day.is_some() {
+            times += 1;
+        } else if is_excel_mangled(&time_text) {
+            excel_mangled += 1;
+        }
+        let date = columns
+            .date_time
+            .map(&mut field)
+            .and_then(|d| parse_date_time(&d))
+            .map(|(d, _)| d);
+        let path = field(columns.path);
+        let operation = field(columns.operation);
+        let detail_raw = columns.detail.map(&mut field).unwrap_or_default();
+        let network = if operation.starts_with("TCP ") || operation.starts_with("UDP ") {
+            parse_net_path(&path)
+        } else {
+            None
+        };
+        let mut others = Fields::default();
+        for (i, name) in &columns.others {
+            others.push(name.clone(), field(*i));
+        }
+        let row = ProcmonRow {
+            time_of_day,
+            date,
+            process: field(columns.process),
+            pid: columns
+                .pid
+                .map(&mut field)
+                .and_then(|p| p.trim().parse().ok()),
+            result: field(columns.result),
+            detail: parse_detail(&detail_raw),
+            detail_raw,
+            network,
+            operation,
+            path,
+            columns: others,
+        };
+        if invalid {
+            lossy += 1;
+        }
+        account.events += 1;
+        let event = Event {
+            file: Arc::clone(emit.file),
+            record: row_number,
+            time: None,
+            kind: EventKind::Procmon(Box::new(row)),
+        };
+        if (emit.keep)(&event) {
+            batch.push(event);
+            if batch.len() >= BATCH {
+                (emit.send)(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+            }
+        }
+    }
+    if !batch.is_empty() {
+        (emit.send)(batch);
+    }
+    account.times_parsed = Some(times);
+    if columns.time.is_none() {
+        account
+            .problems
+            .push("note: no 'Time of Day' column: rows cannot be placed in time".into());
+    } else if excel_mangled > 0 {
+        account.problems.push(format!(
+            "note: {excel_mangled} of {row_number} 'Time of Day' values look Excel-mangled (mm:ss.f, hour lost): those rows cannot be placed in time"
+        ));
+    } else if times < row_number {
+        account.problems.push(format!(
+            "note: {} of {row_number} rows have an unreadable 'Time of Day'",
+            row_number - times
+        ));
+    }
+    if lossy > 0 {
+        account.problems.push(format!(
+            "note: {lossy} rows had invalid UTF-8, replaced with U+FFFD"
+        ));
+    }
+    if short_rows > 0 {
+        account.problems.push(format!(
+            "note: {short_rows} rows have fewer fields than the header"
+        ));
+    }
+    account.finish();
+}

@@ -1,0 +1,211 @@
+//! Procmon's time columns, in the locales they are seen in (DOMAIN.md §4).
+//!
+//! `Time of Day` is the capture machine's local wall-clock time with no date and no zone:
+//! `8:35:21.1680979 PM`, `18:40:23.1038915`, `16:53:03,6001516` (decimal comma),
+//! `上午 01:09:44.8222664` (Chinese AM prefix; Japanese `午前/午後` and Korean `오전/오후` too).
+//! An Excel round trip leaves `47:57.9` (minutes and seconds only): the hour is gone, so such a
+//! value is not a time and the row keeps `None`.
+//! `Date & Time` is `7/31/2020 7:19:37 AM` (US), and in other locales `31.07.2020 07:19:37`,
+//! `2020/7/31 7:19:37` or `31/07/2020 07:19:37`.
+
+use jiff::civil::{Date, Time};
+
+/// Parse a `Time of Day` value. `None` when it is not a full time of day.
+pub fn parse_time_of_day(text: &str) -> Option<Time> {
+    let (clock, half) = split_half_day(text.trim());
+    parse_clock(clock, half)
+}
+
+/// Whether a value looks like Excel's `mm:ss.f` mangling of a time of day.
+pub fn is_excel_mangled(text: &str) -> bool {
+    let t = text.trim();
+    let mut parts = t.split(':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(s), None) => {
+            m.len() <= 2
+                && m.bytes().all(|b| b.is_ascii_digit())
+                && s.split(['.', ','])
+                    .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        }
+        _ => false,
+    }
+}
+
+/// `Date & Time`: the date part and, when readable, the time.
+pub fn parse_date_time(text: &str) -> Option<(Date, Option<Time>)> {
+    let text = text.trim();
+    let (date_part, rest) = match text.split_once(char::is_whitespace) {
+        Some((d, r)) => (d, r.trim()),
+        None => (text, ""),
+    };
+    let date = parse_date(date_part)?;
+    let time = if rest.is_empty() {
+        None
+    } else {
+        parse_time_of_day(rest)
+    };
+    Some((date, time))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Half {
+    Am,
+    Pm,
+}
+
+/// Take an AM/PM marker off either end of the text.
+fn split_half_day(text: &str) -> (&str, Option<Half>) {
+    const MARKERS: &[(&str, Half)] = &[
+        ("AM", Half::Am),
+        ("PM", Half::Pm),
+        ("am", Half::Am),
+        ("pm", Half::Pm),
+        ("a.m.", Half::Am),
+        ("p.m.", Half::Pm),
+        ("上午", Half::Am),
+        ("下午", Half::Pm),
+        ("午前", Half::Am),
+        ("午後", Half::Pm),
+        ("오전", Half::Am),
+        ("오후", Half::Pm),
+    ];
+    for (marker, half) in MARKERS {
+        if let Some(rest) = text.strip_suffix(marker) {
+            return (rest.trim_end(), Some(*half));
+        }
+        if let Some(rest) = text.strip_prefix(marker) {
+            return (rest.trim_start(), Some(*half));
+        }
+    }
+    (text, None)
+}
+
+/// `H:MM:SS[.fffffff]` with `.` or `,` before the fraction.
+fn parse_clock(clock: &str, half: Option<Half>) -> Option<Time> {
+    let mut parts = clock.split(':');
+    let hour: i8 = parse_digits(parts.next()?, 2)?;
+    let minute: i8 = parse_digits(parts.next()?, 2)?;
+    let seconds = parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let (sec, frac) = match seconds.split_once(['.', ',']) {
+        Some((s, f)) => (s, Some(f)),
+        None => (seconds, None),
+    };
+    let second: i8 = parse_digits(sec, 2)?;
+    let nanos = match frac {
+        None => 0,
+        Some(f) if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) => {
+            return None;
+        }
+        Some(f) => {
+            let value: i32 = f.parse().ok()?;
+            value * 10i32.pow(9 - f.len() as u32)
+        }
+    };
+    let hour = match half {
+        None => hour,
+        Some(_) if !(1..=12).contains(&hour) => return None,
+        Some(Half::Am) => hour % 12,
+        Some(Half::Pm) => hour % 12 + 12,
+    };
+    Time::new(hour, minute, second, nanos).ok()
+}
+
+fn parse_digits<T: std::str::FromStr>(s: &str, max_len: usize) -> Option<T> {
+    if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// `M/D/YYYY`, `D.M.YYYY`, `YYYY/M/D`, `YYYY-MM-DD`, or `D/M/YYYY` when the first number
+/// cannot be a month.
+fn parse_date(text: &str) -> Option<Date> {
+    let sep = text.chars().find(|c| matches!(c, '/' | '.' | '-'))?;
+    let parts: Vec<&str> = text.split(sep).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let num = |s: &str| parse_digits::<i16>(s, 4);
+    let (a_n, b_n, c_n) = (num(a)?, num(b)?, num(c)?);
+    let (year, month, day) = if a.len() == 4 {
+        (a_n, b_n, c_n)
+    } else if c.len() == 4 {
+        match sep {
+            '.' | '-' => (c_n, b_n, a_n),
+            _ if a_n > 12 => (c_n, b_n, a_n),
+            _ => (c_n, a_n, b_n),
+        }
+    } else {
+        return None;
+    };
+    Date::new(year, i8::try_from(month).ok()?, i8::try_from(day).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Option<String> {
+        parse_time_of_day(s).map(|t| t.to_string())
+    }
+
+    #[test]
+    fn every_time_of_day_form_in_the_corpus() {
+        assert_eq!(t("8:35:21.1680979 PM").as_deref(), Some("20:35:21.1680979"));
+        assert_eq!(t("12:05:00.5 AM").as_deref(), Some("00:05:00.5"));
+        assert_eq!(t("12:05:00 PM").as_deref(), Some("12:05:00"));
+        assert_eq!(t("18:40:23.1038915").as_deref(), Some("18:40:23.1038915"));
+        assert_eq!(t("16:53:03,6001516").as_deref(), Some("16:53:03.6001516"));
+        assert_eq!(
+            t("上午 01:09:44.8222664").as_deref(),
+            Some("01:09:44.8222664")
+        );
+        assert_eq!(
+            t("下午 01:09:44.8222664").as_deref(),
+            Some("13:09:44.8222664")
+        );
+        assert_eq!(t("오후 3:00:00.1").as_deref(), Some("15:00:00.1"));
+    }
+
+    #[test]
+    fn not_a_time() {
+        assert_eq!(t("47:57.9"), None);
+        assert!(is_excel_mangled("47:57.9"));
+        assert!(!is_excel_mangled("18:40:23.1038915"));
+        assert_eq!(t(""), None);
+        assert_eq!(t("25:00:00"), None);
+        assert_eq!(t("13:00:00 PM"), None);
+        assert_eq!(t("1:2:3.1234567890"), None);
+        assert_eq!(t("aa:bb:cc"), None);
+    }
+
+    #[test]
+    fn date_and_time_forms() {
+        let (d, tm) = parse_date_time("7/31/2020 7:19:37 AM").unwrap();
+        assert_eq!(d.to_string(), "2020-07-31");
+        assert_eq!(tm.unwrap().to_string(), "07:19:37");
+        assert_eq!(
+            parse_date_time("31.07.2020 07:19:37")
+                .unwrap()
+                .0
+                .to_string(),
+            "2020-07-31"
+        );
+        assert_eq!(
+            parse_date_time("2020/7/31 7:19:37").unwrap().0.to_string(),
+            "2020-07-31"
+        );
+        assert_eq!(
+            parse_date_time("31/07/2020 07:19:37")
+                .unwrap()
+                .0
+                .to_string(),
+            "2020-07-31"
+        );
+        assert!(parse_date_time("13/13/2020 1:00:00").is_none());
+        assert!(parse_date_time("yesterday").is_none());
+    }
+}

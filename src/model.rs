@@ -1,0 +1,241 @@
+//! The event model: the one shape every input format is turned into, and the only thing the
+//! rules see.
+//!
+//! An [`Event`] is either a Windows event-log record ([`WinEvent`], from `.evtx` or an event-log
+//! XML export) or a Process Monitor row ([`ProcmonRow`]). Both carry where they came from (file
+//! and record or row number) so that every finding can point back at its evidence. Field names
+//! keep the case they had in the input; look-ups by name ignore case, as Windows does.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use jiff::civil::{Date, Time};
+use serde::Serialize;
+
+/// Which kind of input an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Evtx,
+    Procmon,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Evtx => "evtx",
+            Source::Procmon => "procmon",
+        }
+    }
+}
+
+/// One normalized event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The file it was read from, as shown to the user (`ticket.zip!/logs/System.evtx`).
+    pub file: Arc<str>,
+    /// EVTX: the record id. Procmon: the 1-based data row number (the header is row 0).
+    pub record: u64,
+    /// UTC time, when known. Procmon rows only get one once their local time is aligned.
+    pub time: Option<Timestamp>,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    Win(Box<WinEvent>),
+    Procmon(Box<ProcmonRow>),
+}
+
+impl Event {
+    pub fn source(&self) -> Source {
+        match self.kind {
+            EventKind::Win(_) => Source::Evtx,
+            EventKind::Procmon(_) => Source::Procmon,
+        }
+    }
+
+    pub fn win(&self) -> Option<&WinEvent> {
+        match &self.kind {
+            EventKind::Win(w) => Some(w),
+            EventKind::Procmon(_) => None,
+        }
+    }
+
+    pub fn procmon(&self) -> Option<&ProcmonRow> {
+        match &self.kind {
+            EventKind::Procmon(p) => Some(p),
+            EventKind::Win(_) => None,
+        }
+    }
+}
+
+/// A Windows event-log record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WinEvent {
+    pub channel: String,
+    pub provider: String,
+    /// `EventID & 0xFFFF`: classic providers store 1058 as 0xC0000422 (DOMAIN.md §3).
+    pub event_id: u32,
+    /// The `Qualifiers` attribute (or the high 16 bits of an EventID that carried them).
+    pub qualifiers: Option<u32>,
+    pub level: Option<u8>,
+    pub computer: String,
+    /// `System/Correlation/@ActivityID`, braces and case as written.
+    pub activity_id: Option<String>,
+    /// `System/Execution/@ProcessID`, when present.
+    pub process_id: Option<u32>,
+    /// `EventData/Data[@Name]` by name; unnamed `Data` by 1-based position (`"1"`, `"2"`, ...);
+    /// `UserData/...` leaves by element name; in document order.
+    pub data: Fields,
+}
+
+/// A Process Monitor event-list row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcmonRow {
+    /// `Time of Day` as the capture machine's local wall-clock time, when it could be read.
+    pub time_of_day: Option<Time>,
+    /// The date from `Date & Time`, when that column is present and readable.
+    pub date: Option<Date>,
+    pub process: String,
+    pub pid: Option<u32>,
+    pub operation: String,
+    pub path: String,
+    /// Empty means the operation was still pending when the capture stopped.
+    pub result: String,
+    /// `Detail` as written.
+    pub detail_raw: String,
+    /// `Detail` split into `Key: value` pairs (values may contain `, `).
+    pub detail: Fields,
+    /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
+    pub network: Option<NetPath>,
+    /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...).
+    pub columns: Fields,
+}
+
+/// A Procmon network path: `local:port -> remote:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetPath {
+    pub local_host: String,
+    /// Numeric port, service names mapped (`ms-wbt-server` = 3389); `None` when unknown.
+    pub local_port: Option<u16>,
+    pub remote_host: String,
+    pub remote_port: Option<u16>,
+}
+
+/// Named string fields in input order, looked up without regard to case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// How far a file could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Read to the end with no error.
+    Ok,
+    /// Read, but some records failed or the file is damaged: what could be read was analysed.
+    Partial,
+    /// Recognised but nothing could be read.
+    Failed,
+    /// Not an input this tool reads (with the reason in `problems`).
+    Skipped,
+}
+
+/// The format a file was recognised as (by content, never by extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    Evtx,
+    ProcmonCsv,
+    EventXml,
+    ProcmonPml,
+    ProcmonStack,
+    EventViewerCsv,
+    Zip,
+    Unknown,
+    Empty,
+}
+
+/// The per-file account every report shows: what was read, how far, and what was wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileAccount {
+    pub file: String,
+    pub format: FileFormat,
+    pub events: u64,
+    pub errors: u64,
+    pub status: FileStatus,
+    pub problems: Vec<String>,
+    /// Procmon only: rows whose `Time of Day` could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times_parsed: Option<u64>,
+}
+
+impl FileAccount {
+    pub fn new(file: impl Into<String>, format: FileFormat) -> Self {
+        FileAccount {
+            file: file.into(),
+            format,
+            events: 0,
+            errors: 0,
+            status: FileStatus::Ok,
+            problems: Vec::new(),
+            times_parsed: None,
+        }
+    }
+
+    /// A file that is not analysed at all, with why.
+    pub fn skipped(file: impl Into<String>, format: FileFormat, why: impl Into<String>) -> Self {
+        let mut account = FileAccount::new(file, format);
+        account.status = FileStatus::Skipped;
+        account.problems.push(why.into());
+        account
+    }
+
+    /// Record a problem that cost data: the file becomes `partial` (or `failed` if nothing was
+    /// read at all, which [`FileAccount::finish`] decides).
+    pub fn damaged(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+        if self.status == FileStatus::Ok {
+            self.status = FileStatus::Partial;
+        }
+    }
+
+    /// Data was lost but the problem is not listed (the list is capped).
+    pub fn damaged_silently(&mut self) {
+        if self.status == FileStatus::Ok {
+            self.status = FileStatus::Partial;
+        }
+    }
+
+    /// Settle the status once reading is over.
+    pub fn finish(&mut self) {
+        if self.status == FileStatus::Partial && self.events == 0 {
+            self.status = FileStatus::Failed;
+        }
+    }
+}

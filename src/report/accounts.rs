@@ -1,0 +1,54 @@
+//! The per-file account (what was read fully, partly or not at all), as JSON or a table.
+
+use std::io::{self, Write};
+
+use comfy_table::{ContentArrangement, Table, presets};
+
+use crate::model::{FileAccount, FileStatus};
+use crate::sanitize::terminal;
+
+/// `[{"file", "format", "events", "errors", "status", "problems"}, ...]`, pretty-printed.
+pub fn write_json(out: &mut dyn Write, accounts: &[FileAccount]) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, accounts)?;
+    writeln!(out)
+}
+
+/// A table for people, log-derived text escaped for the terminal.
+pub fn write_table(out: &mut dyn Write, accounts: &[FileAccount], width: u16) -> io::Result<()> {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(vec![
+            "file", "format", "status", "events", "errors", "problems",
+        ]);
+    for a in accounts {
+        let format = serde_json::to_value(a.format)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let mut events = a.events.to_string();
+        if let Some(pct) = a.times_parsed.and_then(|t| (t * 100).checked_div(a.events)) {
+            events.push_str(&format!(" ({pct}% timed)"));
+        }
+        table.add_row(vec![
+            terminal(&a.file).into_owned(),
+            format,
+            status_word(a.status).to_string(),
+            events,
+            a.errors.to_string(),
+            terminal(&a.problems.join("; ")).into_owned(),
+        ]);
+    }
+    writeln!(out, "{table}")
+}
+
+pub fn status_word(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Ok => "read fully",
+        FileStatus::Partial => "read partly",
+        FileStatus::Failed => "not read",
+        FileStatus::Skipped => "skipped",
+    }
+}

@@ -1,0 +1,79 @@
+//! Events as JSON: the `dump --format jsonl` line format, one object per event.
+//!
+//! Every object has `source`, `file`, `record` and `time` (RFC 3339 UTC, or null), then the
+//! fields of its kind. Field maps keep input order; a name seen twice gets `#2`, `#3`, ... so
+//! the object never has duplicate keys.
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::model::{Event, EventKind, Fields};
+
+/// Serialize an event as the documented JSON object.
+pub struct EventJson<'a>(pub &'a Event);
+
+struct FieldsJson<'a>(&'a Fields);
+
+impl Serialize for FieldsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        let mut seen: Vec<&str> = Vec::with_capacity(self.0.len());
+        for (k, v) in self.0.iter() {
+            let n = seen.iter().filter(|s| s.eq_ignore_ascii_case(k)).count();
+            seen.push(k);
+            if n == 0 {
+                map.serialize_entry(k, v)?;
+            } else {
+                map.serialize_entry(&format!("{k}#{}", n + 1), v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl Serialize for EventJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("source", e.source().as_str())?;
+        map.serialize_entry("file", &*e.file)?;
+        map.serialize_entry("record", &e.record)?;
+        map.serialize_entry("time", &e.time.map(|t| t.to_string()))?;
+        match &e.kind {
+            EventKind::Win(w) => {
+                map.serialize_entry("channel", &w.channel)?;
+                map.serialize_entry("provider", &w.provider)?;
+                map.serialize_entry("event_id", &w.event_id)?;
+                map.serialize_entry("qualifiers", &w.qualifiers)?;
+                map.serialize_entry("level", &w.level)?;
+                map.serialize_entry("computer", &w.computer)?;
+                map.serialize_entry("activity_id", &w.activity_id)?;
+                map.serialize_entry("process_id", &w.process_id)?;
+                map.serialize_entry("data", &FieldsJson(&w.data))?;
+            }
+            EventKind::Procmon(p) => {
+                map.serialize_entry("time_of_day", &p.time_of_day.map(|t| t.to_string()))?;
+                map.serialize_entry("date", &p.date.map(|d| d.to_string()))?;
+                map.serialize_entry("process", &p.process)?;
+                map.serialize_entry("pid", &p.pid)?;
+                map.serialize_entry("operation", &p.operation)?;
+                map.serialize_entry("path", &p.path)?;
+                map.serialize_entry("result", &p.result)?;
+                map.serialize_entry("detail", &FieldsJson(&p.detail))?;
+                if let Some(n) = &p.network {
+                    map.serialize_entry(
+                        "network",
+                        &serde_json::json!({
+                            "local_host": n.local_host,
+                            "local_port": n.local_port,
+                            "remote_host": n.remote_host,
+                            "remote_port": n.remote_port,
+                        }),
+                    )?;
+                }
+                map.serialize_entry("columns", &FieldsJson(&p.columns))?;
+            }
+        }
+        map.end()
+    }
+}

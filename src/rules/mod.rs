@@ -1,0 +1,1 @@
+//! Rules: the language, the engine, the built-in pack and the cause ranking.

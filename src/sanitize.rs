@@ -1,0 +1,56 @@
+//! Keep untrusted log text inert on a terminal.
+//!
+//! Every string from a log file is attacker-controlled: a customer's machine may be
+//! compromised, and an event field can hold ANSI escapes that rewrite the screen, bidi
+//! overrides that reorder what the reader sees, or zero-width characters that hide text.
+//! [`terminal`] makes such text visible instead of effective: control characters become `\n`,
+//! `\t`, `\r`, `\e` or `\u{..}` escapes, and invisible format characters become `\u{..}`.
+
+use std::borrow::Cow;
+
+/// Whether a character must not reach a terminal as itself.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            // bidi embeddings, overrides and isolates
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+            // zero-width and invisible formatting
+            | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+            // line and paragraph separators
+            | '\u{2028}' | '\u{2029}')
+}
+
+/// Escape text for a terminal (or any plain-text sink a person reads).
+pub fn terminal(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{1b}' => out.push_str("\\e"),
+            c if is_unsafe_char(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_made_visible() {
+        assert_eq!(terminal("plain path C:\\x"), "plain path C:\\x");
+        assert_eq!(terminal("a\u{1b}[31mred"), "a\\e[31mred");
+        assert_eq!(terminal("x\u{202E}gpj.exe"), "x\\u{202e}gpj.exe");
+        assert_eq!(terminal("zero\u{200B}width"), "zero\\u{200b}width");
+        assert_eq!(terminal("l1\r\nl2\t"), "l1\\r\\nl2\\t");
+        assert_eq!(terminal("bell\u{7}"), "bell\\u{0007}");
+        assert_eq!(terminal("中文 ok"), "中文 ok");
+    }
+}
