@@ -1,0 +1,457 @@
+//! Ingest, end to end through the library: each input format and each way a file can be
+//! broken, on the fixtures (and inputs derived from them at run time).
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use common::{fixtures, ingest_one, ingest_paths, ingest_with};
+use rdtriage::ingest::Limits;
+use rdtriage::model::{Event, FileFormat, FileStatus, ProcmonRow};
+
+fn procmon(e: &Event) -> &ProcmonRow {
+    e.procmon().expect("a procmon event")
+}
+
+#[test]
+fn procmon_default_export_bom_crlf_quoted() {
+    let got = ingest_one(fixtures().join("procmon/default-crlf-bom.csv"));
+    let a = &got.accounts[0];
+    assert_eq!(a.format, FileFormat::ProcmonCsv);
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+    assert_eq!((a.events, a.errors, a.times_parsed), (9, 0, Some(9)));
+    assert_eq!(got.events.len(), 9);
+    let rows: Vec<&ProcmonRow> = got.events.iter().map(procmon).collect();
+    // Row numbers are 1-based data rows, in order.
+    assert_eq!(
+        got.events.iter().map(|e| e.record).collect::<Vec<_>>(),
+        (1..=9).collect::<Vec<_>>()
+    );
+    // The BOM is not part of the first column's name: times were found.
+    assert_eq!(rows[0].time_of_day.unwrap().to_string(), "09:14:02.1180334");
+    assert_eq!(rows[0].process, "mstsc.exe");
+    assert_eq!(rows[0].pid, Some(6112));
+    // Doubled quotes and bare CR inside Detail survive.
+    assert!(
+        rows[0]
+            .detail_raw
+            .contains("\"C:\\Windows\\system32\\mstsc.exe\"")
+    );
+    assert!(rows[0].detail_raw.contains("\r;\tALLUSERSPROFILE"));
+    assert_eq!(rows[0].detail.get("Parent PID"), Some("4420"));
+    // Detail values that hold ", " stay whole.
+    assert_eq!(rows[7].result, "MEDIA WRITE PROTECTED");
+    assert_eq!(
+        rows[7].detail.get("Desired Access"),
+        Some("Generic Write, Read Attributes")
+    );
+    assert_eq!(rows[7].detail.get("Disposition"), Some("OverwriteIf"));
+    assert_eq!(rows[7].time_of_day.unwrap().to_string(), "21:14:16.0000003");
+    assert_eq!(rows[4].detail.get("Length"), Some("1,460"));
+    // Network paths, service names mapped.
+    let net = rows[5]
+        .network
+        .as_ref()
+        .expect("TCP Reconnect has a network path");
+    assert_eq!(rows[5].operation, "TCP Reconnect");
+    assert_eq!(net.remote_host, "rdp01.contoso.com");
+    assert_eq!(net.remote_port, Some(3389));
+    assert_eq!(net.local_port, Some(50412));
+    assert!(rows[1].network.is_none());
+    // Pending result, midnight in 12-hour form.
+    assert_eq!(rows[8].result, "");
+    assert_eq!(rows[8].time_of_day.unwrap().to_string(), "00:00:00");
+}
+
+#[test]
+fn procmon_reordered_columns_lf_no_bom_decimal_comma() {
+    let got = ingest_one(fixtures().join("procmon/reordered-lf.csv"));
+    let a = &got.accounts[0];
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+    assert_eq!((a.events, a.times_parsed), (4, Some(4)));
+    let r = procmon(&got.events[0]);
+    assert_eq!(r.process, "svchost.exe");
+    assert_eq!(r.result, "ACCESS DENIED");
+    assert!(
+        r.path
+            .contains("MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_")
+    );
+    assert_eq!(r.time_of_day.unwrap().to_string(), "14:05:01.2345678");
+    assert_eq!(r.date.unwrap().to_string(), "2020-07-31");
+    assert_eq!(r.columns.get("User"), Some("NT AUTHORITY\\NETWORK SERVICE"));
+    assert_eq!(r.columns.get("Sequence"), Some("0"));
+    assert!(
+        r.columns
+            .get("Command Line")
+            .unwrap()
+            .contains("TermService")
+    );
+    assert_eq!(procmon(&got.events[1]).detail.get("Length"), Some("1.024"));
+    let accept = procmon(&got.events[3]);
+    let net = accept.network.as_ref().unwrap();
+    assert_eq!((net.local_port, net.remote_port), (Some(3389), Some(50412)));
+}
+
+#[test]
+fn procmon_chinese_am_pm_and_numeric_ports() {
+    let got = ingest_one(fixtures().join("procmon/chinese-ampm.csv"));
+    let times: Vec<String> = got
+        .events
+        .iter()
+        .map(|e| procmon(e).time_of_day.unwrap().to_string())
+        .collect();
+    assert_eq!(times, ["01:09:44.8222664", "13:09:45"]);
+    assert_eq!(
+        procmon(&got.events[0])
+            .network
+            .as_ref()
+            .unwrap()
+            .remote_port,
+        Some(3389)
+    );
+}
+
+#[test]
+fn procmon_excel_mangled_times_keep_their_rows() {
+    let got = ingest_one(fixtures().join("procmon/excel-mangled.csv"));
+    let a = &got.accounts[0];
+    assert_eq!(a.status, FileStatus::Ok);
+    assert_eq!((a.events, a.times_parsed), (2, Some(0)));
+    assert!(
+        a.problems.iter().any(|p| p.contains("Excel-mangled")),
+        "{:?}",
+        a.problems
+    );
+    let r = procmon(&got.events[1]);
+    assert!(r.time_of_day.is_none());
+    assert_eq!(r.result, "ACCESS DENIED");
+    assert_eq!(
+        r.detail.get("Desired Access"),
+        Some("Generic Write, Delete")
+    );
+}
+
+#[test]
+fn procmon_missing_columns_are_named() {
+    let got = ingest_one(fixtures().join("procmon/missing-columns.csv"));
+    let a = &got.accounts[0];
+    assert_eq!(a.status, FileStatus::Failed);
+    assert_eq!(a.problems.len(), 1);
+    assert!(
+        a.problems[0].contains("'Path', 'Result'"),
+        "{}",
+        a.problems[0]
+    );
+    assert!(got.events.is_empty());
+}
+
+#[test]
+fn stack_export_and_pml_are_refused_with_how_to_export() {
+    let got = ingest_paths(&[
+        fixtures().join("procmon/stack-export.csv"),
+        fixtures().join("misc/capture.PML"),
+    ]);
+    let [stack, pml] = &got.accounts[..] else {
+        panic!("two accounts")
+    };
+    assert_eq!(
+        (stack.format, stack.status),
+        (FileFormat::ProcmonStack, FileStatus::Skipped)
+    );
+    assert!(stack.problems[0].contains("stack export"));
+    assert_eq!(
+        (pml.format, pml.status),
+        (FileFormat::ProcmonPml, FileStatus::Skipped)
+    );
+    assert!(pml.problems[0].contains("procmon /OpenLog x.pml /SaveAs y.csv"));
+}
+
+#[test]
+fn evtx_fixture_fields() {
+    let got = ingest_one(fixtures().join("evtx/Security_short_selected.evtx"));
+    let a = &got.accounts[0];
+    assert_eq!(
+        (a.format, a.status, a.events, a.errors),
+        (FileFormat::Evtx, FileStatus::Ok, 7, 0)
+    );
+    let e5152 = got
+        .events
+        .iter()
+        .find(|e| e.win().is_some_and(|w| w.event_id == 5152))
+        .expect("a 5152");
+    let w = e5152.win().unwrap();
+    assert_eq!(w.channel, "Security");
+    assert_eq!(w.provider, "Microsoft-Windows-Security-Auditing");
+    assert!(w.data.get("DestPort").is_some());
+    assert!(e5152.time.is_some());
+    // Records come in record-id order.
+    let ids: Vec<u64> = got.events.iter().map(|e| e.record).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+}
+
+#[test]
+fn empty_random_and_truncated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_evtx = dir.path().join("System.evtx");
+    std::fs::File::create(&empty_evtx).unwrap();
+    let empty_txt = dir.path().join("notes.txt");
+    std::fs::File::create(&empty_txt).unwrap();
+    // Deterministic pseudo-random bytes (xorshift), named like an event log.
+    let random = dir.path().join("Application.evtx");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let bytes: Vec<u8> = (0..70_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(&random, &bytes).unwrap();
+    let good = std::fs::read(fixtures().join("evtx/Security_short_selected.evtx")).unwrap();
+    // Cut inside the only chunk: nothing is left to read.
+    let cut = dir.path().join("cut.evtx");
+    std::fs::write(&cut, &good[..4096 + 30_000]).unwrap();
+    // A whole chunk plus a partial one: the whole chunk is read, the tail reported.
+    let tail = dir.path().join("tail.evtx");
+    let mut with_tail = good.clone();
+    with_tail.extend_from_slice(&good[4096..4096 + 1000]);
+    std::fs::write(&tail, &with_tail).unwrap();
+
+    let got = ingest_paths(&[empty_evtx, empty_txt, random, cut, tail]);
+    let a = &got.accounts;
+    assert_eq!(a.len(), 5);
+    assert_eq!(
+        (a[0].format, a[0].status),
+        (FileFormat::Empty, FileStatus::Failed)
+    );
+    assert!(a[0].problems[0].contains("empty"));
+    assert_eq!(
+        (a[1].format, a[1].status),
+        (FileFormat::Empty, FileStatus::Skipped)
+    );
+    assert_eq!(
+        (a[2].format, a[2].status),
+        (FileFormat::Unknown, FileStatus::Failed)
+    );
+    assert!(
+        a[2].problems[0].contains("no ElfFile signature"),
+        "{:?}",
+        a[2].problems
+    );
+    assert_eq!(
+        (a[3].format, a[3].status, a[3].events),
+        (FileFormat::Evtx, FileStatus::Failed, 0)
+    );
+    assert!(
+        a[3].problems.iter().any(|p| p.contains("truncated")),
+        "{:?}",
+        a[3].problems
+    );
+    assert_eq!((a[4].status, a[4].events), (FileStatus::Partial, 7));
+    assert!(
+        a[4].problems
+            .iter()
+            .any(|p| p.contains("ends 1000 bytes into a chunk"))
+    );
+    assert_eq!(
+        got.events.len(),
+        7,
+        "the good records of tail.evtx are all there"
+    );
+}
+
+fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in entries {
+            w.start_file(*name, opts).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+#[test]
+fn zip_with_nested_folders_and_a_nested_zip() {
+    let evtx = std::fs::read(fixtures().join("evtx/Security_short_selected.evtx")).unwrap();
+    let csv = std::fs::read(fixtures().join("procmon/default-crlf-bom.csv")).unwrap();
+    let inner = zip_bytes(&[("server/System-like.evtx", &evtx)]);
+    let outer = zip_bytes(&[
+        ("ticket/client/logs/Security.evtx", &evtx),
+        ("ticket/client/procmon/trace.csv", &csv),
+        ("ticket/readme.txt", b"customer notes"),
+        ("ticket/more.zip", &inner),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let zip_path = dir.path().join("ticket-123.zip");
+    std::fs::write(&zip_path, &outer).unwrap();
+    let got = ingest_one(&zip_path);
+    let names: Vec<String> = got
+        .accounts
+        .iter()
+        .map(|a| a.file.rsplit_once("ticket-123.zip").unwrap().1.to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "!/ticket/client/logs/Security.evtx",
+            "!/ticket/client/procmon/trace.csv",
+            "!/ticket/more.zip!/server/System-like.evtx",
+            "!/ticket/readme.txt",
+        ]
+    );
+    let statuses: Vec<FileStatus> = got.accounts.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            FileStatus::Ok,
+            FileStatus::Ok,
+            FileStatus::Ok,
+            FileStatus::Skipped
+        ]
+    );
+    assert_eq!(got.events.len(), 7 + 9 + 7);
+    assert!(
+        got.events[0]
+            .file
+            .ends_with("ticket-123.zip!/ticket/client/logs/Security.evtx")
+    );
+}
+
+#[test]
+fn zip_limits_refuse_with_the_bound_named() {
+    let evtx = std::fs::read(fixtures().join("evtx/Security_short_selected.evtx")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.zip");
+    std::fs::write(
+        &big,
+        zip_bytes(&[("a.evtx", &evtx), ("b.evtx", &evtx), ("c.evtx", &evtx)]),
+    )
+    .unwrap();
+    let good = dir.path().join("good.evtx");
+    std::fs::write(&good, &evtx).unwrap();
+
+    let size_cap = Limits {
+        zip_total_bytes: 100_000,
+        ..Limits::default()
+    };
+    let got = ingest_with(&[big.clone(), good.clone()], 2, size_cap);
+    assert_eq!(got.accounts[0].status, FileStatus::Failed);
+    assert!(
+        got.accounts[0].problems[0].contains("over the 100000-byte limit"),
+        "{:?}",
+        got.accounts[0].problems
+    );
+    // The other input is still read.
+    assert_eq!(
+        (got.accounts[1].status, got.events.len()),
+        (FileStatus::Ok, 7)
+    );
+
+    let count_cap = Limits {
+        zip_entries: 2,
+        ..Limits::default()
+    };
+    let got = ingest_with(&[big], 1, count_cap);
+    assert!(
+        got.accounts[0].problems[0].contains("more than 2 entries"),
+        "{:?}",
+        got.accounts[0].problems
+    );
+
+    let deep = dir.path().join("deep.zip");
+    let level2 = zip_bytes(&[("x.evtx", &evtx)]);
+    let level1 = zip_bytes(&[("inner.zip", &level2)]);
+    std::fs::write(&deep, zip_bytes(&[("outer.zip", &level1)])).unwrap();
+    let depth_cap = Limits {
+        zip_depth: 2,
+        ..Limits::default()
+    };
+    let got = ingest_with(&[deep], 1, depth_cap);
+    assert_eq!(got.accounts.len(), 1);
+    assert!(
+        got.accounts[0]
+            .file
+            .ends_with("deep.zip!/outer.zip!/inner.zip")
+    );
+    assert!(
+        got.accounts[0].problems[0].contains("nested more than 2 deep"),
+        "{:?}",
+        got.accounts[0].problems
+    );
+}
+
+#[test]
+fn output_does_not_depend_on_thread_count() {
+    let paths = vec![fixtures()];
+    let one = ingest_with(&paths, 1, Limits::default());
+    let two = ingest_with(&paths, 2, Limits::default());
+    let four = ingest_with(&paths, 4, Limits::default());
+    assert!(one.events.len() > 20);
+    assert_eq!(one.events, two.events);
+    assert_eq!(one.accounts, two.accounts);
+    assert_eq!(one.events, four.events);
+}
+
+/// The XML export path and the EVTX path give identical events for the same records.
+#[test]
+fn event_xml_export_matches_evtx() {
+    for name in [
+        "Security_short_selected.evtx",
+        "rcm-1149-rdp-logins.evtx",
+        "new-user-security.evtx",
+    ] {
+        let path = fixtures().join("evtx").join(name);
+        let mut parser = evtx::EvtxParser::from_path(&path).unwrap();
+        let mut doc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>\r\n");
+        for r in parser.records() {
+            let r = r.unwrap();
+            let body = r.data.trim_start_matches(|c| c != '<');
+            let body = body
+                .strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
+                .unwrap_or(body);
+            doc.push_str(body.trim());
+            doc.push_str("\r\n");
+        }
+        doc.push_str("</Events>\r\n");
+        let dir = tempfile::tempdir().unwrap();
+        let xml_path = dir.path().join("export.xml");
+        std::fs::write(&xml_path, &doc).unwrap();
+        let from_evtx = ingest_one(&path);
+        let from_xml = ingest_one(&xml_path);
+        assert_eq!(from_xml.accounts[0].format, FileFormat::EventXml);
+        assert_eq!(
+            from_xml.accounts[0].status,
+            FileStatus::Ok,
+            "{:?}",
+            from_xml.accounts[0].problems
+        );
+        assert_eq!(from_evtx.events.len(), from_xml.events.len(), "{name}");
+        for (a, b) in from_evtx.events.iter().zip(&from_xml.events) {
+            assert_eq!(
+                (a.record, a.time, &a.kind),
+                (b.record, b.time, &b.kind),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn missing_path_is_reported_and_others_read() {
+    let got = ingest_paths(&[
+        PathBuf::from("/nonexistent/ticket"),
+        fixtures().join("procmon/chinese-ampm.csv"),
+    ]);
+    assert_eq!(got.accounts[0].status, FileStatus::Failed);
+    assert!(got.accounts[0].problems[0].starts_with("cannot open"));
+    assert_eq!(got.accounts[1].status, FileStatus::Ok);
+}
