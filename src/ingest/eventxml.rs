@@ -137,15 +137,14 @@ struct Builder {
     time: Option<Timestamp>,
     saw_system: bool,
     event_id_raw: Option<u64>,
-    /// The element path below `<Event>`, as local names.
-    path: Vec<String>,
+    /// For each open element below `<Event>`: whether it has had a child element yet. Its
+    /// length is the depth; names come from the end tags, so nothing is allocated per element.
+    open: Vec<bool>,
     part: Part,
     text: String,
     /// The `Name` attribute of the open `<Data>`, and how many `<Data>` were seen.
     data_name: Option<String>,
     data_count: u32,
-    /// Whether the element being closed had child elements (then it is not a leaf).
-    had_child: bool,
 }
 
 impl Builder {
@@ -156,18 +155,17 @@ impl Builder {
             time: None,
             saw_system: false,
             event_id_raw: None,
-            path: Vec::new(),
+            open: Vec::new(),
             part: Part::Other,
             text: String::new(),
             data_name: None,
             data_count: 0,
-            had_child: false,
         }
     }
 
     fn start(&mut self, start: &BytesStart<'_>) {
         let name = local(start);
-        match self.path.len() {
+        match self.open.len() {
             0 => {
                 self.part = match name {
                     "System" => Part::System,
@@ -184,9 +182,11 @@ impl Builder {
             }
             _ => {}
         }
-        self.path.push(name.to_string());
+        if let Some(parent) = self.open.last_mut() {
+            *parent = true;
+        }
+        self.open.push(false);
         self.text.clear();
-        self.had_child = false;
     }
 
     fn system_attributes(&mut self, name: &str, start: &BytesStart<'_>) {
@@ -215,15 +215,15 @@ impl Builder {
         }
     }
 
-    /// Close the innermost element; `false` when it was `</Event>` itself.
-    fn end(&mut self) -> bool {
-        let Some(name) = self.path.pop() else {
+    /// Close the innermost element, named `name`; `false` when it was `</Event>` itself.
+    fn end(&mut self, name: &str) -> bool {
+        let Some(had_child) = self.open.pop() else {
             return false;
         };
         let text = std::mem::take(&mut self.text);
         let event = &mut self.event;
-        match (self.part, self.path.len()) {
-            (Part::System, 1) => match name.as_str() {
+        match (self.part, self.open.len()) {
+            (Part::System, 1) => match name {
                 "EventID" => self.event_id_raw = parse_u64(text.trim()),
                 "Level" => event.level = text.trim().parse().ok(),
                 "EventRecordID" => self.record_id = text.trim().parse().ok(),
@@ -242,13 +242,12 @@ impl Builder {
             // <Binary>, <ComplexData> and the like: kept under their own name.
             (Part::EventData, 1) => event.data.push(name, text),
             // A leaf anywhere under UserData/<Wrapper>/...: reachable by its element name.
-            (Part::UserData, n) if n >= 2 && !self.had_child => event.data.push(name, text),
+            (Part::UserData, n) if n >= 2 && !had_child => event.data.push(name, text),
             _ => {}
         }
-        if self.path.is_empty() {
+        if self.open.is_empty() {
             self.part = Part::Other;
         }
-        self.had_child = true;
         true
     }
 
@@ -278,14 +277,14 @@ fn read_event(reader: &mut Reader<&[u8]>, outer_depth: usize) -> Result<XmlRecor
         let ev = reader.read_event().map_err(|e| malformed(at, e))?;
         match ev {
             XmlEvent::Start(start) => {
-                if outer_depth + b.path.len() + 1 > MAX_DEPTH {
+                if outer_depth + b.open.len() + 1 > MAX_DEPTH {
                     return Err(XmlEventError::TooDeep);
                 }
                 b.start(&start);
             }
             XmlEvent::Empty(start) => {
                 b.start(&start);
-                b.end();
+                b.end(local(&start));
             }
             XmlEvent::Text(t) => b.text.push_str(&t),
             XmlEvent::CData(t) => b.text.push_str(&t),
@@ -309,7 +308,12 @@ fn read_event(reader: &mut Reader<&[u8]>, outer_depth: usize) -> Result<XmlRecor
                 };
                 b.text.push(c);
             }
-            XmlEvent::End(_) if !b.end() => return b.finish(),
+            XmlEvent::End(end) => {
+                let name = end.name().0;
+                if !b.end(name.rsplit(':').next().unwrap_or(name)) {
+                    return b.finish();
+                }
+            }
             XmlEvent::DocType(_) => return Err(XmlEventError::Doctype),
             XmlEvent::Eof => return Err(malformed(at, "the document ends inside an <Event>")),
             _ => {}

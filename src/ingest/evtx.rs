@@ -153,7 +153,11 @@ fn read_chunk(
                 continue;
             }
         };
-        let xml = String::from_utf8_lossy(&rendered.data);
+        // The renderer writes UTF-8; the lossy path is only a guard.
+        let xml = match std::str::from_utf8(&rendered.data) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&rendered.data),
+        };
         let mut got: Option<XmlRecord> = None;
         let mut err = None;
         eventxml::read_events(&xml, &mut |r| got = Some(r), &mut |e| err = Some(e));
