@@ -4,6 +4,7 @@
 //! folders and zips) into [`model::Event`]s with a per-file account; [`rules`] runs the rule
 //! pack over them and ranks probable causes; [`report`] writes the result.
 
+pub mod analysis;
 pub mod app;
 pub mod cli;
 pub mod exit;

@@ -1,0 +1,345 @@
+//! Placing Procmon rows on the EVTX (UTC) time line.
+//!
+//! Procmon's `Time of Day` is the capture machine's local clock with no date and no zone
+//! (DOMAIN.md §4). A row gets a UTC time only when both are known, from (in this order):
+//! the user (`--procmon-date`, `--procmon-utc-offset`), the export's own `Date & Time` column
+//! (date only; the zone still has to come from somewhere), or inference from what both sources
+//! saw: the RDP client's connect (RDPClient 1024/1025) and the `mstsc.exe`/`msrdc.exe`
+//! `TCP Connect` to the server's RDP or gateway port. Time zones are whole quarter hours, so
+//! each pair proposes an offset rounded to 15 minutes, kept only when the rounding error is
+//! small; the inference is used only when every proposal agrees. Otherwise Procmon evidence
+//! stays unplaced (still reported, without a proximity bonus), and the report says why.
+
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::model::{Event, EventKind};
+
+/// How far apart the client's connect event and Procmon's TCP Connect may be, once the
+/// offset is applied, to count as the same connection.
+const MATCH_TOLERANCE_SECS: i64 = 20;
+
+/// What the user told us.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlignHints {
+    pub date: Option<Date>,
+    /// Local time minus UTC, in seconds (UTC+02:00 is 7200).
+    pub utc_offset_secs: Option<i32>,
+}
+
+/// The alignment used, as the report states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alignment {
+    /// `user`, `inferred`, `partly-user`, or `none`.
+    pub method: &'static str,
+    pub date: Option<String>,
+    pub utc_offset: Option<String>,
+    pub note: String,
+}
+
+fn offset_text(secs: i32) -> String {
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", a / 3600, (a % 3600) / 60)
+}
+
+/// Parse `+02:00`, `-0530`, `UTC+1`, `0` into seconds east of UTC.
+pub fn parse_utc_offset(text: &str) -> Option<i32> {
+    let t = text.trim();
+    let t = t
+        .strip_prefix("UTC")
+        .or_else(|| t.strip_prefix("utc"))
+        .unwrap_or(t);
+    if t.is_empty() || t == "0" || t == "Z" {
+        return Some(0);
+    }
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => (1, t),
+    };
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => (&rest[..2], &rest[2..]),
+        None => (rest, "0"),
+    };
+    let h: i32 = h.parse().ok()?;
+    let m: i32 = m.parse().ok()?;
+    if h > 14 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
+}
+
+fn is_rdp_client_process(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "mstsc.exe" || n == "msrdc.exe"
+}
+
+/// Infer (offset, date) from client connect events and Procmon TCP Connects.
+fn infer(events: &[Event]) -> Result<(i32, Date), String> {
+    let connects: Vec<Timestamp> = events
+        .iter()
+        .filter_map(|e| {
+            let w = e.win()?;
+            (w.provider
+                .eq_ignore_ascii_case("Microsoft-Windows-TerminalServices-ClientActiveXCore")
+                && matches!(w.event_id, 1024 | 1025))
+            .then_some(e.time?)
+        })
+        .collect();
+    let tcp: Vec<Time> = events
+        .iter()
+        .filter_map(|e| {
+            let p = e.procmon()?;
+            let port = p.network.as_ref()?.remote_port?;
+            (p.operation == "TCP Connect"
+                && is_rdp_client_process(&p.process)
+                && matches!(port, 3389 | 443 | 3391))
+            .then_some(p.time_of_day?)
+        })
+        .collect();
+    if connects.is_empty() || tcp.is_empty() {
+        return Err(
+            "no pair of RDP client connect events (RDPClient 1024/1025) and mstsc/msrdc TCP Connect rows to infer it from"
+                .into(),
+        );
+    }
+    let mut proposals: Vec<(i32, Date)> = Vec::new();
+    for t in &connects {
+        let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
+        let utc_secs =
+            i64::from(utc.hour()) * 3600 + i64::from(utc.minute()) * 60 + i64::from(utc.second());
+        for local in &tcp {
+            let local_secs = i64::from(local.hour()) * 3600
+                + i64::from(local.minute()) * 60
+                + i64::from(local.second());
+            // local - utc, folded into (-12h, +14h].
+            let mut diff = (local_secs - utc_secs).rem_euclid(86_400);
+            if diff > 14 * 3600 {
+                diff -= 86_400;
+            }
+            let rounded = (diff as f64 / 900.0).round() as i64 * 900;
+            if (diff - rounded).abs() > MATCH_TOLERANCE_SECS {
+                continue;
+            }
+            let local_instant = t.checked_add(SignedDuration::from_secs(rounded)).ok();
+            if let Some(li) = local_instant {
+                let date = li.to_zoned(jiff::tz::TimeZone::UTC).date();
+                proposals.push((rounded as i32, date));
+            }
+        }
+    }
+    proposals.sort();
+    proposals.dedup();
+    match proposals.as_slice() {
+        [] => Err("the client's connect events and Procmon's TCP Connect rows never line up within a whole time zone".into()),
+        [one] => Ok(*one),
+        _ => {
+            let offsets: Vec<i32> = proposals.iter().map(|p| p.0).collect();
+            if offsets.windows(2).all(|w| w[0] == w[1]) {
+                Err("the connections line up on more than one date: give --procmon-date".into())
+            } else {
+                Err(format!(
+                    "ambiguous: the connections line up with {} different offsets: give --procmon-utc-offset",
+                    offsets.len()
+                ))
+            }
+        }
+    }
+}
+
+/// Give every Procmon row whose time can be placed a UTC `time`; say how.
+pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
+    let has_procmon = events.iter().any(|e| e.procmon().is_some());
+    if !has_procmon {
+        return Alignment {
+            method: "none",
+            date: None,
+            utc_offset: None,
+            note: "no Procmon rows".into(),
+        };
+    }
+    let column_date = events.iter().find_map(|e| e.procmon().and_then(|p| p.date));
+    let inferred =
+        if hints.utc_offset_secs.is_none() || (hints.date.is_none() && column_date.is_none()) {
+            Some(infer(events))
+        } else {
+            None
+        };
+    let (offset, date, method, note) = match (hints.utc_offset_secs, inferred) {
+        (Some(off), None) => (
+            off,
+            hints.date.or(column_date),
+            "user",
+            if hints.date.is_some() {
+                "date and UTC offset given on the command line".to_string()
+            } else {
+                "UTC offset given on the command line, date from the 'Date & Time' column"
+                    .to_string()
+            },
+        ),
+        (Some(off), Some(Ok((_, d)))) => (
+            off,
+            Some(d),
+            "partly-user",
+            "UTC offset given on the command line, date inferred from the client's connect events"
+                .into(),
+        ),
+        (None, Some(Ok((off, d)))) => {
+            let date = hints.date.or(column_date).unwrap_or(d);
+            (
+                off,
+                Some(date),
+                "inferred",
+                "inferred from the RDP client's connect events and Procmon's TCP Connect rows"
+                    .into(),
+            )
+        }
+        (_, Some(Err(why))) => {
+            return Alignment {
+                method: "none",
+                date: hints.date.or(column_date).map(|d| d.to_string()),
+                utc_offset: hints.utc_offset_secs.map(offset_text),
+                note: format!(
+                    "Procmon rows could not be placed in time ({why}); they are reported without a proximity bonus. Give --procmon-date and --procmon-utc-offset to place them"
+                ),
+            };
+        }
+        (None, None) => {
+            return Alignment {
+                method: "none",
+                date: None,
+                utc_offset: None,
+                note: "no UTC offset for the Procmon rows".into(),
+            };
+        }
+    };
+    let Some(date) = date else {
+        return Alignment {
+            method: "none",
+            date: None,
+            utc_offset: Some(offset_text(offset)),
+            note: "Procmon rows have no date: give --procmon-date".into(),
+        };
+    };
+    let Ok(tz_offset) = Offset::from_seconds(offset) else {
+        return Alignment {
+            method: "none",
+            date: Some(date.to_string()),
+            utc_offset: None,
+            note: "UTC offset out of range".into(),
+        };
+    };
+    let mut placed = 0u64;
+    for e in events.iter_mut() {
+        if let EventKind::Procmon(p) = &e.kind
+            && e.time.is_none()
+            && let Some(tod) = p.time_of_day
+        {
+            let day = p.date.or(Some(date)).unwrap_or(date);
+            let local = DateTime::from_parts(day, tod);
+            if let Ok(ts) = tz_offset.to_timestamp(local) {
+                e.time = Some(ts);
+                placed += 1;
+            }
+        }
+    }
+    Alignment {
+        method,
+        date: Some(date.to_string()),
+        utc_offset: Some(offset_text(offset)),
+        note: format!("{note}; {placed} Procmon rows placed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::detail::parse_net_path;
+    use crate::model::{ProcmonRow, WinEvent};
+    use std::sync::Arc;
+
+    fn client(id: u32, utc: &str) -> Event {
+        Event {
+            file: Arc::from("c.evtx"),
+            record: 1,
+            time: Some(utc.parse().unwrap()),
+            kind: EventKind::Win(Box::new(WinEvent {
+                provider: "Microsoft-Windows-TerminalServices-ClientActiveXCore".into(),
+                event_id: id,
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    fn tcp(local: &str, op: &str) -> Event {
+        Event {
+            file: Arc::from("p.csv"),
+            record: 1,
+            time: None,
+            kind: EventKind::Procmon(Box::new(ProcmonRow {
+                time_of_day: Some(local.parse().unwrap()),
+                process: "mstsc.exe".into(),
+                operation: op.into(),
+                network: parse_net_path("a:50000 -> b:ms-wbt-server"),
+                ..ProcmonRow::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_utc_offset("+02:00"), Some(7200));
+        assert_eq!(parse_utc_offset("UTC-5"), Some(-18000));
+        assert_eq!(parse_utc_offset("+0530"), Some(19800));
+        assert_eq!(parse_utc_offset("0"), Some(0));
+        assert_eq!(parse_utc_offset("+25:00"), None);
+        assert_eq!(parse_utc_offset("east"), None);
+    }
+
+    #[test]
+    fn infers_offset_and_date_across_midnight() {
+        // Client connects 2024-03-05 23:30:10 UTC; Procmon on UTC+02:00 sees 01:30:12 local.
+        let mut events = vec![
+            client(1025, "2024-03-05T23:30:10Z"),
+            tcp("01:30:12", "TCP Connect"),
+            tcp("01:31:00", "TCP Reconnect"),
+        ];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "inferred", "{}", a.note);
+        assert_eq!(a.utc_offset.as_deref(), Some("UTC+02:00"));
+        assert_eq!(a.date.as_deref(), Some("2024-03-06"));
+        assert_eq!(events[2].time.unwrap().to_string(), "2024-03-05T23:31:00Z");
+    }
+
+    #[test]
+    fn user_hints_win_and_missing_pairs_are_explained() {
+        let mut events = vec![tcp("10:00:00", "TCP Reconnect")];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "none");
+        assert!(a.note.contains("could not be placed"), "{}", a.note);
+        assert!(events[0].time.is_none());
+        let hints = AlignHints {
+            date: Some("2024-01-02".parse().unwrap()),
+            utc_offset_secs: Some(-18000),
+        };
+        let a = align(&mut events, hints);
+        assert_eq!(a.method, "user");
+        assert_eq!(events[0].time.unwrap().to_string(), "2024-01-02T15:00:00Z");
+    }
+
+    #[test]
+    fn disagreeing_pairs_are_ambiguous() {
+        let mut events = vec![
+            client(1025, "2024-03-05T10:00:00Z"),
+            client(1025, "2024-03-05T10:30:00Z"),
+            tcp("12:00:01", "TCP Connect"),
+        ];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "none");
+        assert!(a.note.contains("ambiguous"), "{}", a.note);
+    }
+}
