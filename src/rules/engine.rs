@@ -1,0 +1,778 @@
+//! Evaluation: compiled rules × events → anchors and findings.
+//!
+//! Events are visited in one fixed order — by UTC time (events without one last), then file,
+//! then record — so output never depends on input order. For each event only the rules the
+//! prefilter `Index` offers are tried. Then, per rule:
+//!
+//! * **anchor** rules: every match is an [`Anchor`] (an event matched by two anchor rules is one
+//!   anchor, credited to the first rule).
+//! * **proximity** (`anchor: require|prefer ...`): each match is placed against the anchors that
+//!   have a UTC time. The nearest anchor whose window holds the event wins (ties: the earlier
+//!   anchor); with none in range, the nearest anchor is still reported, with `near: false`.
+//!   `require` drops matches that are not near an anchor, and events without a UTC time, before
+//!   anything else; `prefer` keeps them all. Rules without `anchor:` get no proximity.
+//! * **aggregation** (`aggregate: count >= N within D by ...`): matches are partitioned by the
+//!   `by` values (compared without case) and by clock. An event's clock is its UTC time; a Procmon
+//!   row without one uses its capture-local `date` + `time_of_day` (or `time_of_day` alone), which
+//!   is only compared with rows of the same file on the same kind of clock. An event with no
+//!   clock at all cannot be placed in a window and is left out of aggregation. Within a partition,
+//!   windows are taken greedily from the earliest event: all events within `D` of it; if there
+//!   are at least `N`, they form one finding and the next window starts after them, else the
+//!   window moves on by one event. A group's proximity is its best member's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+use super::ast::{AnchorMode, AnchorWindow};
+use super::compile::{Aggregation, Rule};
+use super::prefilter::Index;
+use crate::model::{Event, EventKind};
+
+/// The result of running a rule set over events. Indices point into the evaluated slice.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Evaluation {
+    /// The 0x904 events, in event order.
+    pub anchors: Vec<Anchor>,
+    /// Findings of cause and disconnect-code rules: by rule (in load order), then by first event.
+    pub findings: Vec<Finding>,
+}
+
+/// An event matched by an anchor rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anchor {
+    /// Index of the rule in `RuleSet::rules()`.
+    pub rule: usize,
+    pub rule_id: Arc<str>,
+    /// Index of the event.
+    pub event: usize,
+    pub time: Option<Timestamp>,
+    pub evidence: String,
+}
+
+/// One match of a rule, or one aggregated group of matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// Index of the rule in `RuleSet::rules()`.
+    pub rule: usize,
+    pub rule_id: Arc<str>,
+    /// The evidence events, in event order; the first is the one the evidence line is about.
+    pub events: Vec<usize>,
+    /// The rendered evidence template; for a group, of its first event plus `(N events within D)`.
+    pub evidence: String,
+    /// Where the finding stands relative to the 0x904 anchors; `None` for rules without `anchor:`.
+    pub proximity: Option<Proximity>,
+    /// For aggregations: the `by` values of the group (as in its first event; `-` when missing).
+    pub group: Option<Vec<String>>,
+}
+
+impl Finding {
+    /// How many events make up the finding.
+    pub fn count(&self) -> usize {
+        self.events.len()
+    }
+}
+
+/// A finding's position relative to the nearest anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proximity {
+    /// The anchor's event index; `None` when the event has no UTC time or no anchor has one.
+    pub anchor: Option<usize>,
+    /// Event time minus anchor time: negative = before the 0x904.
+    pub distance: Option<SignedDuration>,
+    /// Inside the rule's window.
+    pub near: bool,
+}
+
+impl Proximity {
+    const UNPLACED: Proximity = Proximity {
+        anchor: None,
+        distance: None,
+        near: false,
+    };
+}
+
+/// Event indices in evaluation order.
+pub(crate) fn sort_order(events: &[Event]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&events[a], &events[b]);
+        (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
+            y.time.is_none(),
+            y.time,
+            &y.file,
+            y.record,
+            b,
+        ))
+    });
+    order
+}
+
+/// `rank[event] = position in the evaluation order`.
+fn ranks(order: &[usize]) -> Vec<usize> {
+    let mut rank = vec![0; order.len()];
+    for (pos, &i) in order.iter().enumerate() {
+        rank[i] = pos;
+    }
+    rank
+}
+
+/// Run every rule over `events`.
+pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evaluation {
+    let order = sort_order(events);
+    let rank = ranks(&order);
+    let mut matches: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    for &i in &order {
+        let ev = &events[i];
+        for slice in index.candidates(ev) {
+            for &r in slice {
+                let rule = &rules[r];
+                if rule.prefilter.admits(ev) && rule.cond.eval(ev) {
+                    matches[r].push(i);
+                }
+            }
+        }
+    }
+    let mut anchors: Vec<Anchor> = Vec::new();
+    let mut seen = vec![false; events.len()];
+    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.is_anchor()) {
+        for &i in &matches[r] {
+            if !std::mem::replace(&mut seen[i], true) {
+                anchors.push(anchor(r, rule, i, &events[i]));
+            }
+        }
+    }
+    anchors.sort_by_key(|a| rank[a.event]);
+    let timeline = Timeline::new(&anchors);
+    let mut findings = Vec::new();
+    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| !r.is_anchor()) {
+        findings.extend(rule_findings(
+            r,
+            rule,
+            &matches[r],
+            events,
+            &rank,
+            &timeline,
+        ));
+    }
+    Evaluation { anchors, findings }
+}
+
+fn anchor(r: usize, rule: &Rule, i: usize, ev: &Event) -> Anchor {
+    Anchor {
+        rule: r,
+        rule_id: Arc::clone(&rule.id),
+        event: i,
+        time: ev.time,
+        evidence: rule.evidence.render(ev),
+    }
+}
+
+/// Run one rule alone over `events` with the given anchors (used by example checks): the
+/// anchors it finds (an anchor rule) or its findings (any other rule).
+pub(crate) fn evaluate_one(
+    rule: &Rule,
+    events: &[Event],
+    anchor_events: &[usize],
+) -> (Vec<Anchor>, Vec<Finding>) {
+    let order = sort_order(events);
+    let rank = ranks(&order);
+    let matched: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| rule.prefilter.admits(&events[i]) && rule.cond.eval(&events[i]))
+        .collect();
+    if rule.is_anchor() {
+        let anchors = matched
+            .iter()
+            .map(|&i| anchor(0, rule, i, &events[i]))
+            .collect();
+        return (anchors, Vec::new());
+    }
+    let mut anchors: Vec<Anchor> = anchor_events
+        .iter()
+        .filter(|&&i| i < events.len())
+        .map(|&i| anchor(0, rule, i, &events[i]))
+        .collect();
+    anchors.sort_by_key(|a| rank[a.event]);
+    let timeline = Timeline::new(&anchors);
+    let findings = rule_findings(0, rule, &matched, events, &rank, &timeline);
+    (Vec::new(), findings)
+}
+
+/// The anchors that have a UTC time, by time.
+struct Timeline {
+    times: Vec<(Timestamp, usize)>,
+}
+
+impl Timeline {
+    fn new(anchors: &[Anchor]) -> Timeline {
+        let mut times: Vec<(Timestamp, usize)> = anchors
+            .iter()
+            .filter_map(|a| Some((a.time?, a.event)))
+            .collect();
+        times.sort();
+        Timeline { times }
+    }
+
+    fn proximity(&self, t: Option<Timestamp>, w: AnchorWindow) -> Proximity {
+        let Some(t) = t else {
+            return Proximity::UNPLACED;
+        };
+        let ms = |m: u64| SignedDuration::from_millis(i64::try_from(m).unwrap_or(i64::MAX));
+        let (before, after) = (ms(w.before.0), ms(w.after.0));
+        let split = self.times.partition_point(|(ta, _)| *ta <= t);
+        let prev = split.checked_sub(1).and_then(|k| self.times.get(k));
+        let next = self.times.get(split);
+        let place = |&(ta, idx): &(Timestamp, usize)| {
+            let d = t.duration_since(ta);
+            let near = d >= -before && d <= after;
+            (near, d, idx)
+        };
+        // Nearer in-window first; then smaller distance; `prev` (the earlier anchor) wins ties.
+        let best = [prev.map(place), next.map(place)]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(near, d, _)| (!near, d.abs()));
+        match best {
+            Some((near, d, idx)) => Proximity {
+                anchor: Some(idx),
+                distance: Some(d),
+                near,
+            },
+            None => Proximity::UNPLACED,
+        }
+    }
+}
+
+fn rule_findings(
+    r: usize,
+    rule: &Rule,
+    matched: &[usize],
+    events: &[Event],
+    rank: &[usize],
+    timeline: &Timeline,
+) -> Vec<Finding> {
+    let mut items: Vec<(usize, Option<Proximity>)> = matched
+        .iter()
+        .map(|&i| {
+            (
+                i,
+                rule.anchor.map(|w| timeline.proximity(events[i].time, w)),
+            )
+        })
+        .collect();
+    if rule.anchor.is_some_and(|w| w.mode == AnchorMode::Require) {
+        items.retain(|(_, p)| p.is_some_and(|p| p.near));
+    }
+    let Some(agg) = &rule.aggregate else {
+        return items
+            .into_iter()
+            .map(|(i, proximity)| Finding {
+                rule: r,
+                rule_id: Arc::clone(&rule.id),
+                events: vec![i],
+                evidence: rule.evidence.render(&events[i]),
+                proximity,
+                group: None,
+            })
+            .collect();
+    };
+    let mut findings = aggregate(r, rule, agg, &items, events, rank);
+    findings.sort_by_key(|f| f.events.first().map(|&i| rank[i]));
+    findings
+}
+
+/// Which clock an event's aggregation time is on: UTC, or one capture's local clock.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Clock {
+    Utc,
+    Local { file: Arc<str>, dated: bool },
+}
+
+/// The event's aggregation clock and its reading in nanoseconds.
+fn clock(ev: &Event) -> Option<(Clock, i128)> {
+    if let Some(t) = ev.time {
+        return Some((Clock::Utc, t.as_nanosecond()));
+    }
+    let EventKind::Procmon(p) = &ev.kind else {
+        return None;
+    };
+    let tod = p.time_of_day?;
+    let dated = p.date.is_some();
+    let nanos = match p.date {
+        Some(date) => date
+            .to_datetime(tod)
+            .to_zoned(TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_nanosecond(),
+        None => {
+            let secs = i128::from(tod.hour()) * 3600
+                + i128::from(tod.minute()) * 60
+                + i128::from(tod.second());
+            secs * 1_000_000_000 + i128::from(tod.subsec_nanosecond())
+        }
+    };
+    let file = Arc::clone(&ev.file);
+    Some((Clock::Local { file, dated }, nanos))
+}
+
+type GroupKey = (Vec<Option<String>>, Clock);
+/// One aggregation candidate: clock reading, event rank, event index, proximity.
+type Member = (i128, usize, usize, Option<Proximity>);
+
+fn aggregate(
+    r: usize,
+    rule: &Rule,
+    agg: &Aggregation,
+    items: &[(usize, Option<Proximity>)],
+    events: &[Event],
+    rank: &[usize],
+) -> Vec<Finding> {
+    let mut parts: BTreeMap<GroupKey, Vec<Member>> = BTreeMap::new();
+    for &(i, p) in items {
+        let ev = &events[i];
+        let Some((clock, t)) = clock(ev) else {
+            continue;
+        };
+        let key: Vec<Option<String>> = agg
+            .by
+            .iter()
+            .map(|f| f.get(ev).map(|v| v.render().to_lowercase()))
+            .collect();
+        parts
+            .entry((key, clock))
+            .or_default()
+            .push((t, rank[i], i, p));
+    }
+    let window = i128::from(agg.within.0) * 1_000_000;
+    let need = usize::try_from(agg.count).unwrap_or(usize::MAX);
+    let mut findings = Vec::new();
+    for part in parts.values_mut() {
+        part.sort_by_key(|&(t, rank, ..)| (t, rank));
+        let (mut start, mut end) = (0, 0);
+        while start < part.len() {
+            end = end.max(start);
+            while end < part.len() && part[end].0 - part[start].0 <= window {
+                end += 1;
+            }
+            if end - start >= need {
+                findings.push(group_finding(r, rule, agg, &part[start..end], events, rank));
+                start = end;
+            } else {
+                start += 1;
+            }
+        }
+    }
+    findings
+}
+
+fn group_finding(
+    r: usize,
+    rule: &Rule,
+    agg: &Aggregation,
+    members: &[Member],
+    events: &[Event],
+    rank: &[usize],
+) -> Finding {
+    // The earliest member (by clock) is the one the evidence line is about.
+    let first = members[0].2;
+    let mut ids: Vec<usize> = members.iter().map(|m| m.2).collect();
+    ids.sort_by_key(|&i| (i != first, rank[i]));
+    let proximity = members
+        .iter()
+        .filter_map(|m| m.3)
+        .min_by_key(|p| (!p.near, p.distance.is_none(), p.distance.map(|d| d.abs())));
+    let proximity = proximity.or(members[0].3);
+    let ev = &events[first];
+    Finding {
+        rule: r,
+        rule_id: Arc::clone(&rule.id),
+        evidence: format!(
+            "{} ({} events within {})",
+            rule.evidence.render(ev),
+            members.len(),
+            agg.within
+        ),
+        group: Some(
+            agg.by
+                .iter()
+                .map(|f| {
+                    f.get(ev)
+                        .map_or_else(|| super::template::MISSING.to_string(), |v| v.render())
+                })
+                .collect(),
+        ),
+        events: ids,
+        proximity,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+    use crate::rules::testutil::*;
+
+    const RULES: &str = r#"
+rule rdp-0x904 {
+    title: "0x904"
+    kind: anchor
+    when: event_id == 1026 and data.Value == 2308
+    evidence: "0x904 at {time}"
+    example match evtx { event_id: 1026, data.Value: "2308" }
+    example nomatch evtx { event_id: 1026, data.Value: "516" }
+}
+rule tls-prefer {
+    title: "t" cause: tls strength: weak remediation: "r"
+    when: provider == "Schannel" and event_id == 36874
+    anchor: prefer before 5m after 30s
+    evidence: "36874 #{record}"
+    example match evtx { provider: "Schannel", event_id: 36874 }
+    example nomatch evtx { provider: "Schannel", event_id: 36875 }
+}
+rule tls-require {
+    title: "t" cause: tls strength: weak remediation: "r"
+    when: provider == "Schannel" and event_id == 36888
+    anchor: require before 5m after 30s
+    evidence: "36888 #{record}"
+    example match [ evtx { provider: "Schannel", event_id: 36888, time: +0s }, anchor evtx { time: +1s } ]
+    example nomatch evtx { provider: "Schannel", event_id: 36888 }
+}
+rule reconnects {
+    title: "t" cause: network strength: moderate remediation: "r"
+    when: operation == "TCP Reconnect"
+    aggregate: count >= 3 within 60s by process
+    evidence: "{process} reconnects"
+    example match [ procmon { operation: "TCP Reconnect", time_of_day: "10:00:00" },
+                    procmon { operation: "TCP Reconnect", time_of_day: "10:00:01" },
+                    procmon { operation: "TCP Reconnect", time_of_day: "10:00:02" } ]
+    example nomatch procmon { operation: "TCP Reconnect", time_of_day: "10:00:00" }
+}
+rule drops {
+    title: "t" cause: firewall strength: moderate remediation: "r"
+    when: event_id == 5152
+    aggregate: count >= 2 within 10s
+    evidence: "drop #{record}"
+    example match [ evtx { event_id: 5152, time: +0s }, evtx { event_id: 5152, time: +1s } ]
+    example nomatch [ evtx { event_id: 5152, time: +0s }, evtx { event_id: 5152, time: +11s } ]
+}
+"#;
+
+    fn set() -> RuleSet {
+        let set = load(RULES);
+        assert!(
+            set.check_examples().is_empty(),
+            "{:?}",
+            set.check_examples()
+        );
+        set
+    }
+
+    fn of<'a>(eval: &'a Evaluation, rule: &str) -> Vec<&'a Finding> {
+        eval.findings
+            .iter()
+            .filter(|f| &*f.rule_id == rule)
+            .collect()
+    }
+
+    fn anchor_at(secs: i64) -> Event {
+        win("RDPClient", 1026, &[("Value", "2308")], Some(at(secs)))
+    }
+
+    fn with_record(mut ev: Event, record: u64) -> Event {
+        ev.record = record;
+        ev
+    }
+
+    #[test]
+    fn prefer_keeps_everything_and_places_it() {
+        let events = vec![
+            anchor_at(0),
+            anchor_at(600),
+            with_record(win("Schannel", 36874, &[], Some(at(-240))), 1),
+            with_record(win("Schannel", 36874, &[], Some(at(-900))), 2),
+            with_record(win("Schannel", 36874, &[], Some(at(20))), 3),
+            with_record(win("Schannel", 36874, &[], Some(at(31))), 4),
+            with_record(win("Schannel", 36874, &[], Some(at(300))), 5),
+            with_record(win("Schannel", 36874, &[], None), 6),
+        ];
+        let eval = set().evaluate(&events);
+        assert_eq!(
+            eval.anchors.iter().map(|a| a.event).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let found = of(&eval, "tls-prefer");
+        let summary: Vec<(u64, Option<usize>, Option<i64>, bool)> = found
+            .iter()
+            .map(|f| {
+                let p = f.proximity.expect("prefer rules carry proximity");
+                (
+                    events[f.events[0]].record,
+                    p.anchor,
+                    p.distance.map(|d| d.as_secs()),
+                    p.near,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (2, Some(0), Some(-900), false),
+                (1, Some(0), Some(-240), true),
+                (3, Some(0), Some(20), true),
+                (4, Some(0), Some(31), false),
+                // 300 s after the first anchor (outside "after 30s"), 300 s before the second
+                // (inside "before 5m"): the anchor whose window holds it wins.
+                (5, Some(1), Some(-300), true),
+                (6, None, None, false),
+            ]
+        );
+        assert_eq!(found[0].evidence, "36874 #2");
+    }
+
+    #[test]
+    fn require_drops_what_is_not_near() {
+        let events = vec![
+            anchor_at(0),
+            with_record(win("Schannel", 36888, &[], Some(at(-300))), 1),
+            with_record(win("Schannel", 36888, &[], Some(at(-301))), 2),
+            with_record(win("Schannel", 36888, &[], Some(at(30))), 3),
+            with_record(win("Schannel", 36888, &[], Some(at(31))), 4),
+            with_record(win("Schannel", 36888, &[], None), 5),
+        ];
+        let eval = set().evaluate(&events);
+        let records: Vec<u64> = of(&eval, "tls-require")
+            .iter()
+            .map(|f| events[f.events[0]].record)
+            .collect();
+        assert_eq!(records, [1, 3]);
+        // Without any anchor nothing is near.
+        let eval = set().evaluate(&events[1..]);
+        assert!(of(&eval, "tls-require").is_empty());
+        assert!(eval.anchors.is_empty());
+    }
+
+    fn reconnect(record: u64, process: &str, tod: Option<&str>) -> Event {
+        procmon(
+            record,
+            process,
+            "TCP Reconnect",
+            "a:1 -> b:3389",
+            "SUCCESS",
+            "Length: 0",
+            tod,
+        )
+    }
+
+    #[test]
+    fn aggregation_threshold_window_and_groups() {
+        let events = vec![
+            reconnect(1, "mstsc.exe", Some("10:00:00")),
+            reconnect(2, "msrdc.exe", Some("10:00:00")),
+            reconnect(3, "MSTSC.EXE", Some("10:00:20")),
+            reconnect(4, "msrdc.exe", Some("10:00:10")),
+            reconnect(5, "mstsc.exe", Some("10:00:40")),
+            reconnect(6, "mstsc.exe", Some("10:01:00")), // exactly 60 s after the first: inside
+            reconnect(7, "mstsc.exe", None),             // no clock: left out
+            reconnect(8, "mstsc.exe", Some("10:05:00")),
+            reconnect(9, "mstsc.exe", Some("10:05:30")),
+            reconnect(10, "mstsc.exe", Some("10:06:10")),
+        ];
+        let eval = set().evaluate(&events);
+        let found = of(&eval, "reconnects");
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = found[0];
+        let records: Vec<u64> = f.events.iter().map(|&i| events[i].record).collect();
+        assert_eq!(records, [1, 3, 5, 6]);
+        assert_eq!(f.evidence, "mstsc.exe reconnects (4 events within 1m)");
+        assert_eq!(f.group.as_deref(), Some(&["mstsc.exe".to_string()][..]));
+        assert_eq!(f.count(), 4);
+        assert_eq!(f.proximity, None);
+
+        // Below the threshold: nothing.
+        let eval = set().evaluate(&events[..3]);
+        assert!(of(&eval, "reconnects").is_empty());
+    }
+
+    #[test]
+    fn local_clocks_of_different_captures_are_not_mixed() {
+        let mut events = vec![
+            reconnect(1, "mstsc.exe", Some("10:00:00")),
+            reconnect(2, "mstsc.exe", Some("10:00:10")),
+            reconnect(3, "mstsc.exe", Some("10:00:05")),
+        ];
+        assert_eq!(of(&set().evaluate(&events), "reconnects").len(), 1);
+        events[2].file = Arc::from("other.csv");
+        assert!(of(&set().evaluate(&events), "reconnects").is_empty());
+    }
+
+    #[test]
+    fn utc_aggregation_takes_windows_greedily() {
+        let drop = |record, secs: Option<i64>| {
+            with_record(win("Security", 5152, &[], secs.map(at)), record)
+        };
+        let events = vec![
+            drop(1, Some(0)),
+            drop(2, Some(5)),
+            drop(3, Some(9)),
+            drop(4, Some(30)),
+            drop(5, Some(31)),
+            drop(6, Some(50)),
+            drop(7, None),
+            drop(8, None),
+        ];
+        let eval = set().evaluate(&events);
+        let groups: Vec<Vec<u64>> = of(&eval, "drops")
+            .iter()
+            .map(|f| f.events.iter().map(|&i| events[i].record).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![1, 2, 3], vec![4, 5]]);
+        assert_eq!(of(&eval, "drops")[0].group, Some(Vec::new()));
+    }
+
+    #[test]
+    fn prefilter_skips_rules_that_cannot_match() {
+        let set = set();
+        let row = reconnect(1, "mstsc.exe", Some("10:00:00"));
+        let tls = set
+            .rules()
+            .iter()
+            .position(|r| r.id() == "tls-prefer")
+            .unwrap();
+        // The 36874 rule is not even a candidate for a Procmon row.
+        let candidates: Vec<usize> = set.index.candidates(&row).concat();
+        assert!(!candidates.contains(&tls), "{candidates:?}");
+        assert!(!set.rules()[tls].prefilter().admits(&row));
+        assert!(set.may_match(&row));
+        // Unrelated events: no rule can match them.
+        assert!(!set.may_match(&win("Security", 4624, &[], None)));
+        assert!(!set.may_match(&procmon(
+            1,
+            "x.exe",
+            "RegOpenKey",
+            "HKLM",
+            "SUCCESS",
+            "",
+            None
+        )));
+        // The provider is checked too: 36874 from another provider cannot match.
+        assert!(!set.may_match(&win("Other", 36874, &[], None)));
+        assert!(set.may_match(&win("SCHANNEL", 36874, &[], None)));
+        assert_eq!(
+            set.index
+                .candidates(&win("Schannel", 36874, &[], None))
+                .concat(),
+            [tls]
+        );
+    }
+
+    #[test]
+    fn findings_do_not_depend_on_input_order() {
+        let mut events = vec![
+            anchor_at(0),
+            anchor_at(900),
+            reconnect(1, "mstsc.exe", Some("10:00:00")),
+            reconnect(2, "mstsc.exe", Some("10:00:20")),
+            reconnect(3, "mstsc.exe", Some("10:00:40")),
+            reconnect(4, "msrdc.exe", Some("10:00:00")),
+            reconnect(5, "msrdc.exe", Some("10:00:01")),
+            reconnect(6, "msrdc.exe", Some("10:00:02")),
+        ];
+        for (n, secs) in [-200, -100, 5, 40, 850, 2000].into_iter().enumerate() {
+            events.push(with_record(
+                win("Schannel", 36874, &[], Some(at(secs))),
+                100 + n as u64,
+            ));
+            events.push(with_record(
+                win("Schannel", 36888, &[], Some(at(secs))),
+                200 + n as u64,
+            ));
+            events.push(with_record(
+                win("Security", 5152, &[], Some(at(secs / 10))),
+                300 + n as u64,
+            ));
+        }
+        let set = set();
+        type Key = (
+            String,
+            Vec<(String, u64)>,
+            String,
+            Option<(String, u64)>,
+            Option<i64>,
+        );
+        let canonical = |evs: &[Event]| -> (Vec<(String, u64)>, Vec<Key>) {
+            let id = |i: usize| (evs[i].file.to_string(), evs[i].record);
+            let eval = set.evaluate(evs);
+            let anchors = eval.anchors.iter().map(|a| id(a.event)).collect();
+            let findings = eval
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        f.rule_id.to_string(),
+                        f.events.iter().map(|&i| id(i)).collect(),
+                        f.evidence.clone(),
+                        f.proximity.and_then(|p| p.anchor).map(id),
+                        f.proximity.and_then(|p| p.distance).map(|d| d.as_secs()),
+                    )
+                })
+                .collect();
+            (anchors, findings)
+        };
+        let want = canonical(&events);
+        assert!(want.1.len() > 10, "{want:?}");
+        let mut seed = 7u64;
+        for round in 0..20 {
+            match round {
+                0 => events.reverse(),
+                1 => events.rotate_left(5),
+                _ => {
+                    // A small deterministic shuffle (Fisher-Yates over an LCG).
+                    for i in (1..events.len()).rev() {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        events.swap(i, (seed >> 33) as usize % (i + 1));
+                    }
+                }
+            }
+            assert_eq!(canonical(&events), want, "round {round}");
+        }
+    }
+
+    #[test]
+    fn evaluating_many_events_is_cheap() {
+        // 100k events, mostly irrelevant: the prefilter keeps this well under a second even in
+        // a debug build.
+        let set = set();
+        let mut events = Vec::with_capacity(100_000);
+        for i in 0..100_000u64 {
+            let ev = match i % 4 {
+                0 => win("Security", 4624, &[], Some(at(i as i64))),
+                1 => procmon(
+                    i,
+                    "explorer.exe",
+                    "ReadFile",
+                    "C:\\x",
+                    "SUCCESS",
+                    "",
+                    Some("10:00:00"),
+                ),
+                2 => win("Schannel", 36874, &[], Some(at(i as i64))),
+                _ => reconnect(i, "mstsc.exe", Some("11:00:00")),
+            };
+            events.push(ev);
+        }
+        let start = std::time::Instant::now();
+        let eval = set.evaluate(&events);
+        let took = start.elapsed();
+        assert_eq!(of(&eval, "tls-prefer").len(), 25_000);
+        // 25,000 reconnects in the same second, in groups of all of them.
+        assert_eq!(of(&eval, "reconnects").len(), 1);
+        assert!(took.as_secs() < 5, "{took:?}");
+    }
+}

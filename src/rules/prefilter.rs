@@ -1,0 +1,340 @@
+//! The prefilter: which events a rule can possibly match, read off its condition at load time.
+//!
+//! For each source a rule can match, a [`Prefilter`] keeps the EVTX `event_id`s and providers,
+//! or the Procmon operations, it is limited to; `None` means "any" and a source that is absent
+//! cannot match at all. It is conservative: a condition it cannot read (`not`, a regex) allows
+//! everything, so a rule is never skipped on an event it would match. A comparison on a field
+//! that exists in only one source (`event_id`, `process`, `data.*`) limits the rule to that
+//! source, because comparisons on missing fields are false. `Index` turns the prefilters of a
+//! rule set into hash lookups on `event_id` and operation, which is what
+//! `RuleSet::may_match` and the engine use.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::ast::Op;
+use super::compile::{Cond, NumTest, Rule, TextTest};
+use super::fields::Field;
+use crate::model::{Event, EventKind, Source};
+
+/// What a rule can match; see the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefilter {
+    /// `None`: the rule cannot match an EVTX event.
+    pub evtx: Option<EvtxFilter>,
+    /// `None`: the rule cannot match a Procmon row.
+    pub procmon: Option<ProcmonFilter>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvtxFilter {
+    pub event_ids: Option<BTreeSet<u32>>,
+    /// Lower-case provider names.
+    pub providers: Option<BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcmonFilter {
+    /// Lower-case operation names.
+    pub operations: Option<BTreeSet<String>>,
+}
+
+fn and_set<T: Ord + Clone>(a: Option<BTreeSet<T>>, b: Option<BTreeSet<T>>) -> Option<BTreeSet<T>> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
+    }
+}
+
+fn or_set<T: Ord>(a: Option<BTreeSet<T>>, b: Option<BTreeSet<T>>) -> Option<BTreeSet<T>> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.extend(b);
+            Some(a)
+        }
+        _ => None,
+    }
+}
+
+impl Prefilter {
+    /// Matches anything.
+    pub fn any() -> Prefilter {
+        Prefilter {
+            evtx: Some(EvtxFilter::default()),
+            procmon: Some(ProcmonFilter::default()),
+        }
+    }
+
+    fn only(source: Source) -> Prefilter {
+        let mut p = Prefilter::any();
+        match source {
+            Source::Evtx => p.procmon = None,
+            Source::Procmon => p.evtx = None,
+        }
+        p
+    }
+
+    fn and(self, other: Prefilter) -> Prefilter {
+        Prefilter {
+            evtx: match (self.evtx, other.evtx) {
+                (Some(a), Some(b)) => Some(EvtxFilter {
+                    event_ids: and_set(a.event_ids, b.event_ids),
+                    providers: and_set(a.providers, b.providers),
+                }),
+                _ => None,
+            },
+            procmon: match (self.procmon, other.procmon) {
+                (Some(a), Some(b)) => Some(ProcmonFilter {
+                    operations: and_set(a.operations, b.operations),
+                }),
+                _ => None,
+            },
+        }
+    }
+
+    fn or(self, other: Prefilter) -> Prefilter {
+        Prefilter {
+            evtx: match (self.evtx, other.evtx) {
+                (Some(a), Some(b)) => Some(EvtxFilter {
+                    event_ids: or_set(a.event_ids, b.event_ids),
+                    providers: or_set(a.providers, b.providers),
+                }),
+                (a, b) => a.or(b),
+            },
+            procmon: match (self.procmon, other.procmon) {
+                (Some(a), Some(b)) => Some(ProcmonFilter {
+                    operations: or_set(a.operations, b.operations),
+                }),
+                (a, b) => a.or(b),
+            },
+        }
+    }
+
+    /// Read the prefilter off a compiled condition.
+    pub(crate) fn from_cond(cond: &Cond) -> Prefilter {
+        match cond {
+            Cond::And(items) => items
+                .iter()
+                .map(Prefilter::from_cond)
+                .fold(Prefilter::any(), Prefilter::and),
+            Cond::Or(items) => {
+                let mut it = items.iter().map(Prefilter::from_cond);
+                let first = it.next().unwrap_or_else(Prefilter::any);
+                it.fold(first, Prefilter::or)
+            }
+            Cond::Not(_) => Prefilter::any(),
+            Cond::Source { sources, negate } => {
+                let has = |s| sources.contains(&s) != *negate;
+                Prefilter {
+                    evtx: has(Source::Evtx).then(EvtxFilter::default),
+                    procmon: has(Source::Procmon).then(ProcmonFilter::default),
+                }
+            }
+            Cond::Exists(field) => Prefilter::of_field(field),
+            Cond::Time { .. } => Prefilter::any(),
+            Cond::Num { field, test } => {
+                let mut p = Prefilter::of_field(field);
+                if *field == Field::EventId {
+                    let ids = match test {
+                        NumTest::Cmp(Op::Eq, v) => Some(u32::try_from(*v).into_iter().collect()),
+                        NumTest::In(vs) => {
+                            Some(vs.iter().filter_map(|v| u32::try_from(*v).ok()).collect())
+                        }
+                        NumTest::Cmp(..) => None,
+                    };
+                    if let Some(e) = &mut p.evtx {
+                        e.event_ids = ids;
+                    }
+                }
+                p
+            }
+            Cond::Text { field, test } => {
+                let mut p = Prefilter::of_field(field);
+                let values = match test {
+                    TextTest::Eq(pat) => pat.ascii_key().map(|k| BTreeSet::from([k])),
+                    TextTest::In(pats) => pats.iter().map(|p| p.ascii_key()).collect(),
+                    _ => None,
+                };
+                match field {
+                    Field::Provider => {
+                        if let Some(e) = &mut p.evtx {
+                            e.providers = values;
+                        }
+                    }
+                    Field::Operation => {
+                        if let Some(m) = &mut p.procmon {
+                            m.operations = values;
+                        }
+                    }
+                    _ => {}
+                }
+                p
+            }
+        }
+    }
+
+    fn of_field(field: &Field) -> Prefilter {
+        field.only_in().map_or_else(Prefilter::any, Prefilter::only)
+    }
+
+    /// Can the rule match `event`? (False means it certainly cannot.)
+    pub fn admits(&self, event: &Event) -> bool {
+        match &event.kind {
+            EventKind::Win(w) => self.evtx.as_ref().is_some_and(|f| {
+                f.event_ids.as_ref().is_none_or(|s| s.contains(&w.event_id))
+                    && f.providers
+                        .as_ref()
+                        .is_none_or(|s| s.iter().any(|p| p.eq_ignore_ascii_case(&w.provider)))
+            }),
+            EventKind::Procmon(p) => self.procmon.as_ref().is_some_and(|f| {
+                f.operations
+                    .as_ref()
+                    .is_none_or(|s| s.iter().any(|o| o.eq_ignore_ascii_case(&p.operation)))
+            }),
+        }
+    }
+}
+
+/// The rule set's prefilters as hash lookups: the rules worth trying on an event.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    evtx_by_id: HashMap<u32, Vec<usize>>,
+    evtx_any_id: Vec<usize>,
+    procmon_by_op: HashMap<String, Vec<usize>>,
+    procmon_any_op: Vec<usize>,
+}
+
+impl Index {
+    pub fn new(rules: &[Rule]) -> Index {
+        let mut index = Index::default();
+        for (r, rule) in rules.iter().enumerate() {
+            let p = &rule.prefilter;
+            if let Some(e) = &p.evtx {
+                match &e.event_ids {
+                    Some(ids) => ids
+                        .iter()
+                        .for_each(|id| index.evtx_by_id.entry(*id).or_default().push(r)),
+                    None => index.evtx_any_id.push(r),
+                }
+            }
+            if let Some(m) = &p.procmon {
+                match &m.operations {
+                    Some(ops) => ops
+                        .iter()
+                        .for_each(|op| index.procmon_by_op.entry(op.clone()).or_default().push(r)),
+                    None => index.procmon_any_op.push(r),
+                }
+            }
+        }
+        index
+    }
+
+    /// Rules whose `event_id` / operation set admits `event` (their other prefilter conditions
+    /// still need [`Prefilter::admits`]). Two slices: the keyed rules and the unkeyed ones.
+    pub fn candidates(&self, event: &Event) -> [&[usize]; 2] {
+        const NONE: &[usize] = &[];
+        match &event.kind {
+            EventKind::Win(w) => [
+                self.evtx_by_id.get(&w.event_id).map_or(NONE, Vec::as_slice),
+                &self.evtx_any_id,
+            ],
+            EventKind::Procmon(p) => {
+                let keyed = if self.procmon_by_op.is_empty() {
+                    NONE
+                } else {
+                    lookup_lowercase(&self.procmon_by_op, &p.operation)
+                };
+                [keyed, &self.procmon_any_op]
+            }
+        }
+    }
+}
+
+/// `map[key.to_ascii_lowercase()]` without allocating for short keys.
+fn lookup_lowercase<'m>(map: &'m HashMap<String, Vec<usize>>, key: &str) -> &'m [usize] {
+    let mut buf = [0u8; 64];
+    let found = if key.len() <= buf.len() {
+        let bytes = &mut buf[..key.len()];
+        bytes.copy_from_slice(key.as_bytes());
+        bytes.make_ascii_lowercase();
+        std::str::from_utf8(bytes).ok().and_then(|k| map.get(k))
+    } else {
+        map.get(&key.to_ascii_lowercase())
+    };
+    found.map_or(&[], Vec::as_slice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::compile::{Ctx, compile_expr};
+    use crate::rules::parser::parse_expr;
+
+    fn pf(text: &str) -> Prefilter {
+        let ctx = Ctx { file: "t", text };
+        let expr = parse_expr("t", text).unwrap();
+        let cond = compile_expr(&ctx, &expr, &mut Vec::new()).unwrap();
+        Prefilter::from_cond(&cond)
+    }
+
+    fn ids(v: &[u32]) -> Option<BTreeSet<u32>> {
+        Some(v.iter().copied().collect())
+    }
+
+    fn names(v: &[&str]) -> Option<BTreeSet<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn reads_sources_ids_providers_and_operations() {
+        let p = pf(r#"provider == "Schannel" and event_id in (36870, 36874)"#);
+        assert_eq!(
+            p.evtx,
+            Some(EvtxFilter {
+                event_ids: ids(&[36870, 36874]),
+                providers: names(&["schannel"]),
+            })
+        );
+        assert_eq!(p.procmon, None);
+
+        let p = pf(r#"event_id == 1 or operation in ("TCP Reconnect", "TCP Retransmit")"#);
+        assert_eq!(p.evtx.unwrap().event_ids, ids(&[1]));
+        assert_eq!(
+            p.procmon.unwrap().operations,
+            names(&["tcp reconnect", "tcp retransmit"])
+        );
+
+        let p = pf(r#"source == "procmon" and path contains "x""#);
+        assert_eq!((p.evtx, p.procmon), (None, Some(ProcmonFilter::default())));
+        let p = pf(r#"source != "procmon""#);
+        assert_eq!((p.evtx, p.procmon), (Some(EvtxFilter::default()), None));
+
+        // Contradictions match nothing.
+        let p = pf("event_id == 1 and event_id == 2");
+        assert_eq!(p.evtx.unwrap().event_ids, ids(&[]));
+        assert_eq!(
+            pf(r#"event_id == 1 and process == "x""#),
+            Prefilter {
+                evtx: None,
+                procmon: None
+            }
+        );
+    }
+
+    #[test]
+    fn is_conservative_where_it_cannot_tell() {
+        assert_eq!(pf("not event_id == 1"), Prefilter::any());
+        assert_eq!(pf(r#"file contains "x""#), Prefilter::any());
+        assert_eq!(pf("event_id > 5").evtx.unwrap().event_ids, None);
+        assert_eq!(pf(r#"provider contains "x""#).evtx.unwrap().providers, None);
+        // One side of an `or` with no id means any id.
+        assert_eq!(
+            pf("event_id == 1 or level == 2").evtx.unwrap().event_ids,
+            None
+        );
+        // An id too large for an event id can never match.
+        assert_eq!(
+            pf("event_id == 0x100000000").evtx.unwrap().event_ids,
+            ids(&[])
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Evidence templates: `"Schannel {event_id}: alert {data.AlertDesc} on {computer}"`.
+//!
+//! A placeholder is a field name in braces, resolved when the rule is loaded (an unknown field is
+//! a load-time error, like in a condition). Names after `data.`, `detail.` and `column.` may be
+//! written bare even with spaces (`{data.Error Code}`) or quoted (`{data."Error Code"}`). `{{`
+//! and `}}` are literal braces. A field the event does not have renders as `-`.
+
+use super::error::ErrorKind;
+use super::fields::{Field, PREFIXES};
+use crate::model::Event;
+
+/// What a missing field renders as.
+pub const MISSING: &str = "-";
+
+/// A parsed template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    text: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Lit(String),
+    Field(Field),
+}
+
+impl Template {
+    /// Parse `text`; an error carries the byte offset in `text` it is about.
+    pub fn parse(text: &str) -> Result<Template, (usize, ErrorKind)> {
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            let offset = text.len() - rest.len();
+            match c {
+                '{' if rest.starts_with("{{") => {
+                    lit.push('{');
+                    rest = &rest[2..];
+                }
+                '}' if rest.starts_with("}}") => {
+                    lit.push('}');
+                    rest = &rest[2..];
+                }
+                '}' => {
+                    return Err((
+                        offset,
+                        ErrorKind::BadTemplate {
+                            message: "a lone \"}\" (write \"}}\" for a literal brace)",
+                        },
+                    ));
+                }
+                '{' => {
+                    let Some(end) = rest.find('}') else {
+                        return Err((
+                            offset,
+                            ErrorKind::BadTemplate {
+                                message: "an unclosed \"{\" (write \"{{\" for a literal brace)",
+                            },
+                        ));
+                    };
+                    let field = placeholder(&rest[1..end]).map_err(|k| (offset + 1, k))?;
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    parts.push(Part::Field(field));
+                    rest = &rest[end + 1..];
+                }
+                c => {
+                    lit.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(Template {
+            text: text.to_string(),
+            parts,
+        })
+    }
+
+    /// The template as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The fields the template uses, in order.
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field(f) => Some(f),
+            Part::Lit(_) => None,
+        })
+    }
+
+    /// The template filled in from `event`.
+    pub fn render(&self, event: &Event) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Field(f) => match f.get(event) {
+                    Some(v) => out.push_str(&v.render()),
+                    None => out.push_str(MISSING),
+                },
+            }
+        }
+        out
+    }
+}
+
+/// The field named inside `{...}`.
+fn placeholder(inner: &str) -> Result<Field, ErrorKind> {
+    let name = inner.trim();
+    if name.is_empty() {
+        return Err(ErrorKind::BadTemplate {
+            message: "an empty \"{}\" (put a field name inside)",
+        });
+    }
+    for prefix in PREFIXES {
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let sub = if let Some(r) = rest.strip_prefix('.') {
+            r.trim()
+        } else if let Some(r) = rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            r.trim()
+        } else {
+            continue;
+        };
+        let sub = sub
+            .strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(sub);
+        if sub.is_empty() {
+            break;
+        }
+        if let Some(f) = Field::prefixed(prefix, sub.to_string()) {
+            return Ok(f);
+        }
+    }
+    Field::top_level(name).ok_or_else(|| ErrorKind::UnknownTemplateField {
+        name: name.to_string(),
+        hint: Field::suggest(name)
+            .map(|s| format!(" (did you mean \"{s}\"?)"))
+            .unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{EventKind, Fields, WinEvent};
+
+    fn event() -> Event {
+        let mut data = Fields::default();
+        data.push("AlertDesc", "70");
+        data.push("Error Code", "0x80072746");
+        Event {
+            file: Arc::from("System.evtx"),
+            record: 1,
+            time: None,
+            kind: EventKind::Win(Box::new(WinEvent {
+                event_id: 36888,
+                computer: "srv01".into(),
+                data,
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn renders_fields_and_missing_values() {
+        let t = Template::parse(
+            "Schannel {event_id}: alert {data.AlertDesc} on {computer} ({data.Error Code}, {data.\"Error Code\"}, {data[Error Code]}) {process} {{x}}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&event()),
+            "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - {x}"
+        );
+        assert_eq!(t.fields().count(), 7);
+    }
+
+    #[test]
+    fn errors_carry_offsets() {
+        let (at, kind) = Template::parse("id {eventid} x").unwrap_err();
+        assert_eq!(at, 4);
+        assert_eq!(
+            kind.to_string(),
+            "unknown field \"eventid\" in the template (did you mean \"event_id\"?)"
+        );
+        let (at, kind) = Template::parse("ab {event_id").unwrap_err();
+        assert_eq!(at, 3);
+        assert!(kind.to_string().contains("unclosed"), "{kind}");
+        let (at, kind) = Template::parse("a } b").unwrap_err();
+        assert_eq!(at, 2);
+        assert!(kind.to_string().contains("lone"), "{kind}");
+        assert!(Template::parse("{ }").is_err());
+        assert!(Template::parse("{data.}").is_err());
+    }
+}
