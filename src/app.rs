@@ -4,17 +4,24 @@ use std::io::Write;
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-use crate::cli::{Config, DumpConfig, DumpFormat, Task};
+use crate::analysis::{self, AlignHints, ScanOptions};
+use crate::cli::{AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task};
 use crate::exit::Exit;
 use crate::ingest::{self, IngestOptions, Sink};
 use crate::model::{Event, EventKind, FileAccount, FileStatus};
-use crate::report::accounts;
 use crate::report::events::EventJson;
+use crate::report::schema::ScanReport;
+use crate::report::{self, accounts};
+use crate::rules::{self, RuleKind, RuleSet};
 use crate::sanitize::terminal;
 
 /// Run one command. Output goes to `out`, diagnostics (`rdtriage: FILE: problem`) to `err`.
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match &config.task {
+        Task::Scan(scan) => run_scan(config, scan, out, err),
+        Task::RulesList { rule_files } => run_rules_list(rule_files, out, err),
+        Task::RulesCheck { rule_files } => run_rules_check(rule_files, out, err),
+        Task::RulesTest { rule_files } => run_rules_test(rule_files, out, err),
         Task::Dump(dump) => run_dump(config.threads, dump, out, err),
     };
     match result {
@@ -204,4 +211,184 @@ fn run_dump(
     };
     out.flush()?;
     Ok(input_exit(&accounts, err))
+}
+
+/// Read the user's rule files; a file that cannot be read is a usage error.
+fn read_rule_files(
+    files: &[std::path::PathBuf],
+    err: &mut dyn Write,
+) -> Option<Vec<(String, String)>> {
+    let mut sources = Vec::new();
+    for f in files {
+        match std::fs::read_to_string(f) {
+            Ok(text) => sources.push((f.display().to_string(), text)),
+            Err(e) => {
+                let _ = writeln!(
+                    err,
+                    "rdtriage: {}: cannot read rule file: {e}",
+                    terminal(&f.display().to_string())
+                );
+                return None;
+            }
+        }
+    }
+    Some(sources)
+}
+
+/// The built-in rules plus `files`, or the load errors printed and `None`.
+pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<RuleSet> {
+    let user = read_rule_files(files, err)?;
+    match rules::load_with_builtin(&user) {
+        Ok(set) => Some(set),
+        Err(errors) => {
+            let _ = writeln!(err, "{errors}");
+            None
+        }
+    }
+}
+
+fn align_hints(a: &AnalysisConfig) -> AlignHints {
+    AlignHints {
+        date: a.procmon_date,
+        utc_offset_secs: a.procmon_utc_offset_secs,
+    }
+}
+
+/// Write a scan report in the chosen format.
+pub fn write_report(
+    out: &mut dyn Write,
+    report: &ScanReport,
+    format: ReportFormat,
+    width: u16,
+    color: bool,
+) -> std::io::Result<()> {
+    match format {
+        ReportFormat::Table => report::table::write(out, report, width, color),
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, report)?;
+            writeln!(out)
+        }
+        ReportFormat::Jsonl => {
+            serde_json::to_writer(&mut *out, report)?;
+            writeln!(out)
+        }
+        ReportFormat::Markdown => report::markdown::write(out, report),
+        ReportFormat::Csv => report::csv_out::write(out, report),
+    }
+}
+
+/// The exit code a finished analysis earns: `--fail-on` first, then unreadable input.
+pub fn analysis_exit(
+    report: &ScanReport,
+    fail_on: Option<crate::report::schema::Confidence>,
+    err: &mut dyn Write,
+) -> Exit {
+    let input = input_exit(&report.inputs, err);
+    let gate = fail_on.is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
+    if gate { Exit::CauseFound } else { input }
+}
+
+fn run_scan(
+    config: &Config,
+    scan: &ScanConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let Some(rules) = load_rules(&scan.analysis.rule_files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let opts = ScanOptions {
+        threads: config.threads,
+        limits: scan.input.limits,
+        hints: align_hints(&scan.analysis),
+        rules: &rules,
+    };
+    let found = ingest::discover::discover(&scan.input.paths, &scan.input.limits);
+    let result = analysis::scan(found, &opts, false);
+    let width = scan.width.or(config.terminal_width).unwrap_or(80);
+    write_report(out, &result.report, scan.format, width, config.color)?;
+    out.flush()?;
+    Ok(analysis_exit(&result.report, scan.fail_on, err))
+}
+
+fn run_rules_list(
+    files: &[std::path::PathBuf],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let Some(set) = load_rules(files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(100)
+        .set_header(vec!["id", "cause", "strength", "title"]);
+    for r in set.rules() {
+        let (cause, strength) = match r.kind() {
+            RuleKind::Anchor => ("(anchor)".to_string(), "-".to_string()),
+            RuleKind::DisconnectCode => ("(disconnect code)".to_string(), "-".to_string()),
+            RuleKind::Cause { cause, strength } => {
+                (cause.as_str().to_string(), strength.as_str().to_string())
+            }
+        };
+        table.add_row(vec![
+            r.id().to_string(),
+            cause,
+            strength,
+            terminal(r.title()).into_owned(),
+        ]);
+    }
+    writeln!(out, "{table}")?;
+    writeln!(out, "{} rules", set.rules().len())?;
+    Ok(Exit::Ok)
+}
+
+fn run_rules_check(
+    files: &[std::path::PathBuf],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let Some(set) = load_rules(files, err) else {
+        return Ok(Exit::Usage);
+    };
+    for f in files {
+        let name = f.display().to_string();
+        let n = set.rules().iter().filter(|r| r.file() == name).count();
+        writeln!(
+            out,
+            "{}: {n} rule{} OK",
+            terminal(&name),
+            if n == 1 { "" } else { "s" }
+        )?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn run_rules_test(
+    files: &[std::path::PathBuf],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let Some(set) = load_rules(files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let failures = set.check_examples();
+    for f in &failures {
+        writeln!(err, "{f}")?;
+    }
+    let examples: usize = set.rules().iter().map(|r| r.ast().examples.len()).sum();
+    writeln!(
+        out,
+        "{} rules, {examples} examples: {} passed, {} failed",
+        set.rules().len(),
+        examples - failures.len().min(examples),
+        failures.len()
+    )?;
+    Ok(if failures.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Usage
+    })
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::ingest::Limits;
+use crate::report::schema::Confidence;
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -31,8 +32,81 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Analyse one ticket's logs: the 0x904 disconnects, the ranked causes, the fix.
+    Scan(ScanArgs),
+    /// List, check and test rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Print the normalized events (or, with --summary, the per-file account).
     Dump(DumpArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormatArg {
+    Table,
+    Json,
+    Jsonl,
+    Markdown,
+    Csv,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ConfidenceArg {
+    High,
+    Medium,
+    Low,
+    Context,
+}
+
+#[derive(Args, Debug)]
+struct AnalysisArgs {
+    /// A rule file to add to the built-in rules (repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    /// The date of the Procmon capture (YYYY-MM-DD), when its export has no 'Date & Time'.
+    #[arg(long, value_name = "DATE")]
+    procmon_date: Option<String>,
+    /// The Procmon capture machine's UTC offset (+02:00, -0500, UTC+1).
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
+    procmon_utc_offset: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ScanArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// table (people), json (the documented schema), jsonl (the same on one line),
+    /// markdown (for a ticket reply), csv (one row per finding).
+    #[arg(long, value_enum, default_value_t = ReportFormatArg::Table)]
+    format: ReportFormatArg,
+    /// Exit 1 when a cause at or above this confidence is found (for CI gates).
+    #[arg(long, value_enum, value_name = "CONFIDENCE")]
+    fail_on: Option<ConfidenceArg>,
+    /// Table width in columns (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// List the loaded rules: id, kind or cause, strength, title.
+    List {
+        /// Also load this rule file (repeatable).
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+    },
+    /// Validate rule files (loaded together with the built-in rules).
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run every rule's examples (the built-in ones, plus FILE's); exit 2 on any failure.
+    Test {
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -68,6 +142,43 @@ impl InputArgs {
     }
 }
 
+impl ConfidenceArg {
+    fn into_confidence(self) -> Confidence {
+        match self {
+            ConfidenceArg::High => Confidence::High,
+            ConfidenceArg::Medium => Confidence::Medium,
+            ConfidenceArg::Low => Confidence::Low,
+            ConfidenceArg::Context => Confidence::Context,
+        }
+    }
+}
+
+impl AnalysisArgs {
+    fn into_config(self) -> Result<AnalysisConfig, clap::Error> {
+        let invalid =
+            |what: String| clap::Error::raw(clap::error::ErrorKind::ValueValidation, what);
+        let procmon_date = match self.procmon_date {
+            Some(d) => Some(d.trim().parse::<jiff::civil::Date>().map_err(|e| {
+                invalid(format!("--procmon-date {d:?}: expected YYYY-MM-DD ({e})\n"))
+            })?),
+            None => None,
+        };
+        let procmon_utc_offset_secs = match self.procmon_utc_offset {
+            Some(o) => Some(crate::analysis::align::parse_utc_offset(&o).ok_or_else(|| {
+                invalid(format!(
+                    "--procmon-utc-offset {o:?}: expected an offset like +02:00, -0500 or UTC+1\n"
+                ))
+            })?),
+            None => None,
+        };
+        Ok(AnalysisConfig {
+            rule_files: self.rules,
+            procmon_date,
+            procmon_utc_offset_secs,
+        })
+    }
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum DumpFormatArg {
     Jsonl,
@@ -94,6 +205,33 @@ pub struct InputConfig {
     pub limits: Limits,
 }
 
+/// Output formats of the analysing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Jsonl,
+    Markdown,
+    Csv,
+}
+
+/// What the analysing commands share: extra rules and how to place Procmon rows in time.
+#[derive(Debug, Clone)]
+pub struct AnalysisConfig {
+    pub rule_files: Vec<PathBuf>,
+    pub procmon_date: Option<jiff::civil::Date>,
+    pub procmon_utc_offset_secs: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub input: InputConfig,
+    pub analysis: AnalysisConfig,
+    pub format: ReportFormat,
+    pub fail_on: Option<Confidence>,
+    pub width: Option<u16>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpFormat {
     Jsonl,
@@ -111,6 +249,10 @@ pub struct DumpConfig {
 /// A validated command.
 #[derive(Debug, Clone)]
 pub enum Task {
+    Scan(ScanConfig),
+    RulesList { rule_files: Vec<PathBuf> },
+    RulesCheck { rule_files: Vec<PathBuf> },
+    RulesTest { rule_files: Vec<PathBuf> },
     Dump(DumpConfig),
 }
 
@@ -119,6 +261,10 @@ pub enum Task {
 pub struct Config {
     pub threads: usize,
     pub task: Task,
+    /// Colour in tables: only on a terminal without `NO_COLOR` (set by the binary).
+    pub color: bool,
+    /// The terminal's width, when stdout is one (set by the binary).
+    pub terminal_width: Option<u16>,
 }
 
 /// Parse the command line. `Err` carries clap's own message and exit code (help, version,
@@ -130,6 +276,22 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     let command = match cli.command {
+        Command::Scan(a) => Task::Scan(ScanConfig {
+            input: a.input.into_config(),
+            analysis: a.analysis.into_config()?,
+            format: match a.format {
+                ReportFormatArg::Table => ReportFormat::Table,
+                ReportFormatArg::Json => ReportFormat::Json,
+                ReportFormatArg::Jsonl => ReportFormat::Jsonl,
+                ReportFormatArg::Markdown => ReportFormat::Markdown,
+                ReportFormatArg::Csv => ReportFormat::Csv,
+            },
+            fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
+            width: a.width,
+        }),
+        Command::Rules(RulesCommand::List { rules }) => Task::RulesList { rule_files: rules },
+        Command::Rules(RulesCommand::Check { files }) => Task::RulesCheck { rule_files: files },
+        Command::Rules(RulesCommand::Test { files }) => Task::RulesTest { rule_files: files },
         Command::Dump(d) => Task::Dump(DumpConfig {
             input: d.input.into_config(),
             format: match d.format {
@@ -143,5 +305,7 @@ where
     Ok(Config {
         threads: cli.threads,
         task: command,
+        color: false,
+        terminal_width: None,
     })
 }

@@ -1,9 +1,10 @@
 //! The `rdtriage` binary: parse the command line, run, map the outcome to an exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let config = match rdtriage::cli::parse(std::env::args_os()) {
+    let mut config = match rdtriage::cli::parse(std::env::args_os()) {
         Ok(config) => config,
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
@@ -12,6 +13,12 @@ fn main() -> ExitCode {
         }
     };
     let stdout = std::io::stdout();
+    if stdout.is_terminal() {
+        config.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        config.terminal_width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok());
+    }
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
     let exit = rdtriage::app::run(&config, &mut out, &mut err);

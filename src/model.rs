@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which kind of input an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -153,7 +153,7 @@ impl Fields {
 }
 
 /// How far a file could be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FileStatus {
     /// Read to the end with no error.
@@ -167,7 +167,7 @@ pub enum FileStatus {
 }
 
 /// The format a file was recognised as (by content, never by extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileFormat {
     Evtx,
@@ -182,7 +182,8 @@ pub enum FileFormat {
 }
 
 /// The per-file account every report shows: what was read, how far, and what was wrong.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FileAccount {
     pub file: String,
     pub format: FileFormat,

@@ -205,7 +205,7 @@ fn prefilter_drops_events_but_not_counts() {
         limits: Limits::default(),
         keep: &only_1026,
     };
-    ingest::ingest(&[path.clone()], &opts, &mut sink);
+    ingest::ingest(std::slice::from_ref(&path), &opts, &mut sink);
     assert_eq!(sink.0, 1);
     let all = common::ingest_one(&path);
     assert_eq!(all.accounts[0].events, 9);

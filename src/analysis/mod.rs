@@ -1,5 +1,177 @@
-//! Analysis: from events to an answer. Places Procmon rows in time ([`align`]), finds the
-//! disconnects and decodes them ([`disconnect`]), and ranks the causes the rules found.
+//! Analysis: from input files to an answer. Reads the inputs keeping only the events some
+//! rule (or the time alignment) can use, places Procmon rows in time ([`align`]), runs the
+//! rules, decodes every client disconnect ([`disconnect`]) and ranks the causes ([`rank`]).
 
 pub mod align;
 pub mod disconnect;
+pub mod rank;
+
+
+use crate::ingest::{self, Found, IngestOptions, Limits};
+use crate::model::{Event, FileAccount};
+use crate::report::schema::{
+    AlignmentOut, CauseOut, Confidence, DisconnectOut, SCHEMA, ScanReport,
+};
+use crate::rules::{Evaluation, RuleSet};
+
+pub use align::AlignHints;
+
+const CLIENT_PROVIDER: &str = "Microsoft-Windows-TerminalServices-ClientActiveXCore";
+
+/// What a scan needs besides its inputs.
+pub struct ScanOptions<'a> {
+    pub threads: usize,
+    pub limits: Limits,
+    pub hints: AlignHints,
+    pub rules: &'a RuleSet,
+}
+
+/// Everything a scan produced: the report, and the events and evaluation behind it (the
+/// timeline is drawn from these).
+pub struct Scan {
+    pub report: ScanReport,
+    pub events: Vec<Event>,
+    pub evaluation: Evaluation,
+}
+
+/// Events the alignment and the disconnect decoding need even when no rule matches them.
+fn needed_for_context(e: &Event) -> bool {
+    if let Some(w) = e.win() {
+        return w.provider == CLIENT_PROVIDER && (1024..=1026).contains(&w.event_id);
+    }
+    e.procmon().is_some_and(|p| {
+        p.operation == "TCP Connect"
+            && matches!(
+                p.process.to_ascii_lowercase().as_str(),
+                "mstsc.exe" | "msrdc.exe"
+            )
+    })
+}
+
+/// Read everything `found` names and analyse it. `keep_all` keeps every event (for
+/// `timeline --all`); otherwise only what a rule or the alignment can use is kept.
+pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
+    let rules = opts.rules;
+    let keep_relevant = |e: &Event| rules.may_match(e) || needed_for_context(e);
+    let keep: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
+        &ingest::keep_all
+    } else {
+        &keep_relevant
+    };
+    let ingest_opts = IngestOptions {
+        threads: opts.threads,
+        limits: opts.limits,
+        keep,
+    };
+    let mut sink = ingest::Collect::default();
+    ingest::ingest_found(found, &ingest_opts, &mut sink);
+    let mut events = sink.events;
+    let alignment = align::align(&mut events, opts.hints);
+    let evaluation = rules.evaluate(&events);
+    let causes = rank::rank(rules, &evaluation, &events);
+    let disconnects = disconnects(&events);
+    let verdict = verdict(&disconnects, &causes, &sink.accounts);
+    let report = ScanReport {
+        schema: SCHEMA.to_string(),
+        verdict,
+        inputs: sink.accounts,
+        alignment: AlignmentOut {
+            method: alignment.method.to_string(),
+            date: alignment.date,
+            utc_offset: alignment.utc_offset,
+            note: alignment.note,
+        },
+        disconnects,
+        causes,
+    };
+    Scan {
+        report,
+        events,
+        evaluation,
+    }
+}
+
+/// Every RDPClient 1026, decoded, in time order, with the server from its connection's 1024.
+fn disconnects(events: &[Event]) -> Vec<DisconnectOut> {
+    let mut out = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let Some(w) = e.win() else { continue };
+        if w.provider != CLIENT_PROVIDER || w.event_id != 1026 {
+            continue;
+        }
+        let Some(d) = w.data.get("Value").and_then(disconnect::decode_text) else {
+            continue;
+        };
+        // The connection's 1024 ("Server Name"): same file, same activity id, before it.
+        let server = events[..i]
+            .iter()
+            .rev()
+            .filter(|p| p.file == e.file)
+            .filter_map(|p| p.win())
+            .find(|p| {
+                p.provider == CLIENT_PROVIDER
+                    && p.event_id == 1024
+                    && (w.activity_id.is_none() || p.activity_id == w.activity_id)
+            })
+            .and_then(|p| p.data.get("Value"))
+            .map(str::to_string);
+        out.push(DisconnectOut {
+            file: e.file.to_string(),
+            record: e.record,
+            time: e.time.map(|t| t.to_string()),
+            computer: w.computer.clone(),
+            server,
+            code: d.code,
+            is_0x904: d.code == disconnect::SOCKET_CLOSED,
+            hex: d.hex,
+            meaning: d.meaning,
+            layer: d.layer.to_string(),
+            activity_id: w.activity_id.clone(),
+        });
+    }
+    out.sort_by(|a, b| (&a.time, &a.file, a.record).cmp(&(&b.time, &b.file, b.record)));
+    out
+}
+
+fn verdict(disconnects: &[DisconnectOut], causes: &[CauseOut], inputs: &[FileAccount]) -> String {
+    let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
+    let top = causes.iter().find(|c| c.confidence != Confidence::Context);
+    let mut text = if anchors > 0 {
+        format!(
+            "{anchors} 0x904 (socket closed) disconnect{} found",
+            if anchors == 1 { "" } else { "s" }
+        )
+    } else if let Some(other) = disconnects.first() {
+        format!(
+            "No 0x904 disconnect was found in these logs; the client disconnected with {} ({})",
+            other.hex, other.meaning
+        )
+    } else {
+        "No 0x904 disconnect was found in these logs (no RDP client disconnect events at all)"
+            .to_string()
+    };
+    match top {
+        Some(c) => text.push_str(&format!(
+            "; most likely cause: {} ({} confidence)",
+            c.cause,
+            c.confidence.as_str()
+        )),
+        None => text.push_str("; no cause above background noise"),
+    }
+    let unread = inputs
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.status,
+                crate::model::FileStatus::Failed | crate::model::FileStatus::Partial
+            )
+        })
+        .count();
+    if unread > 0 {
+        text.push_str(&format!(
+            "; {unread} input file{} could not be read fully",
+            if unread == 1 { "" } else { "s" }
+        ));
+    }
+    text
+}

@@ -44,10 +44,9 @@ pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) 
     match EvtxFileHeader::from_bytes(&data[..FILE_HEADER_SIZE]) {
         Ok(header) => {
             if header.flags.contains(HeaderFlags::DIRTY) {
-                account.problems.push(
-                    "note: the header's dirty flag is set (the log was copied while open); records were read from the chunks"
-                        .to_string(),
-                );
+                account
+                    .problems
+                    .push("note: header marked dirty (copied while the log was open)".to_string());
             }
         }
         Err(e) => account.damaged(format!("bad EVTX file header: {e}")),

@@ -1,4 +1,9 @@
 //! Output: each format writes to a `&mut dyn Write` and never sees clap or the terminal.
 
 pub mod accounts;
+pub mod csv_out;
+pub mod escape;
 pub mod events;
+pub mod markdown;
+pub mod schema;
+pub mod table;

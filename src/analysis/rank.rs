@@ -1,0 +1,263 @@
+//! Cause ranking: findings grouped by cause and scored from strength, count, agreement between
+//! EVTX and Procmon, and time proximity to the 0x904 anchor.
+//!
+//! Proximity is the rule's to ask for (`anchor: prefer|require`): such evidence is about the
+//! moment of the failure, so it counts fully (and double) only near an anchor, and drops two
+//! strength levels when it is not near one or there is no anchor at all (DOMAIN.md §3.2: a
+//! Schannel flood with no anchor near it is context, not proof). Evidence of a lasting state
+//! (a certificate that cannot be renewed) has no window and keeps its strength. Folklore
+//! causes are written as weak or context in the pack and can never rank above what is
+//! documented.
+
+use std::collections::BTreeMap;
+
+use crate::model::Event;
+use crate::report::schema::{CauseOut, Confidence, FindingOut};
+use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
+
+/// How many findings a cause lists; the rest are counted.
+pub const MAX_FINDINGS_LISTED: usize = 5;
+
+fn weight(s: Strength) -> f64 {
+    match s {
+        Strength::Strong => 10.0,
+        Strength::Moderate => 4.0,
+        Strength::Weak => 1.5,
+        Strength::Context => 0.3,
+    }
+}
+
+fn demote_twice(s: Strength) -> Strength {
+    match s {
+        Strength::Strong => Strength::Weak,
+        _ => Strength::Context,
+    }
+}
+
+/// One finding with what ranking decided about it.
+struct Scored<'a> {
+    finding: &'a Finding,
+    strength: Strength,
+    effective: Strength,
+    near: bool,
+    weight: f64,
+}
+
+fn score_finding<'a>(rules: &RuleSet, f: &'a Finding) -> Option<(Cause, Scored<'a>)> {
+    let rule = rules.rules().get(f.rule)?;
+    let RuleKind::Cause { cause, strength } = rule.kind() else {
+        return None;
+    };
+    let wants_anchor = rule.anchor_window().is_some();
+    let near = f.proximity.is_some_and(|p| p.near);
+    let effective = if wants_anchor && !near {
+        demote_twice(strength)
+    } else {
+        strength
+    };
+    let factor = if wants_anchor && near { 2.0 } else { 1.0 };
+    Some((
+        cause,
+        Scored {
+            finding: f,
+            strength,
+            effective,
+            near,
+            weight: weight(effective) * factor,
+        },
+    ))
+}
+
+fn time_text(e: &Event) -> Option<String> {
+    e.time.map(|t| t.to_string())
+}
+
+fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<FindingOut> {
+    let rule = rules.rules().get(s.finding.rule)?;
+    let first = events.get(*s.finding.events.first()?)?;
+    Some(FindingOut {
+        rule: rule.id().to_string(),
+        title: rule.title().to_string(),
+        strength: s.strength.as_str().to_string(),
+        effective_strength: s.effective.as_str().to_string(),
+        source: first.source().as_str().to_string(),
+        file: first.file.to_string(),
+        record: first.record,
+        time: time_text(first),
+        evidence: s.finding.evidence.clone(),
+        events: s.finding.count() as u64,
+        seconds_from_anchor: s
+            .finding
+            .proximity
+            .and_then(|p| p.distance)
+            .map(|d| d.as_secs()),
+        near_anchor: s.near,
+    })
+}
+
+/// Rank the causes in an evaluation, best first.
+pub fn rank(rules: &RuleSet, eval: &Evaluation, events: &[Event]) -> Vec<CauseOut> {
+    let mut by_cause: BTreeMap<Cause, Vec<Scored<'_>>> = BTreeMap::new();
+    for f in &eval.findings {
+        if let Some((cause, scored)) = score_finding(rules, f) {
+            by_cause.entry(cause).or_default().push(scored);
+        }
+    }
+    let anchors_exist = !eval.anchors.is_empty();
+    let mut causes: Vec<CauseOut> = by_cause
+        .into_iter()
+        .map(|(cause, mut scored)| cause_out(rules, events, cause, &mut scored, anchors_exist))
+        .collect();
+    causes.sort_by(|a, b| {
+        a.confidence
+            .cmp(&b.confidence)
+            .then(b.score.total_cmp(&a.score))
+            .then(a.cause.cmp(&b.cause))
+    });
+    causes
+}
+
+fn cause_out(
+    rules: &RuleSet,
+    events: &[Event],
+    cause: Cause,
+    scored: &mut [Scored<'_>],
+    anchors_exist: bool,
+) -> CauseOut {
+    // Best evidence first: effective strength, then nearness, then time order (stable).
+    scored.sort_by(|a, b| {
+        a.effective
+            .cmp(&b.effective)
+            .then(b.near.cmp(&a.near))
+            .then(a.finding.events.first().cmp(&b.finding.events.first()))
+    });
+    // Per rule: its best finding's weight, with a small bonus for repetition.
+    let mut per_rule: BTreeMap<usize, (f64, u64)> = BTreeMap::new();
+    for s in scored.iter() {
+        let entry = per_rule.entry(s.finding.rule).or_insert((0.0, 0));
+        entry.0 = entry.0.max(s.weight);
+        entry.1 += s.finding.count() as u64;
+    }
+    let mut score: f64 = per_rule
+        .values()
+        .map(|(w, n)| w * (1.0 + 0.25 * (*n as f64).log2()).min(3.0))
+        .sum();
+    let sources: std::collections::BTreeSet<&str> = scored
+        .iter()
+        .filter_map(|s| events.get(*s.finding.events.first()?))
+        .map(|e| e.source().as_str())
+        .collect();
+    let agree = sources.len() > 1;
+    if agree {
+        score *= 1.25;
+    }
+    let best = scored
+        .first()
+        .map(|s| s.effective)
+        .unwrap_or(Strength::Context);
+    let any_near = scored.iter().any(|s| s.near);
+    let rules_agreeing = per_rule.len();
+    let confidence = match best {
+        Strength::Strong if any_near || rules_agreeing >= 2 || agree => Confidence::High,
+        Strength::Strong => Confidence::Medium,
+        Strength::Moderate if any_near || rules_agreeing >= 2 => Confidence::Medium,
+        Strength::Moderate => Confidence::Low,
+        Strength::Weak => Confidence::Low,
+        Strength::Context => Confidence::Context,
+    };
+    let total_events: u64 = scored.iter().map(|s| s.finding.count() as u64).sum();
+    let why = why_text(
+        scored,
+        best,
+        any_near,
+        rules_agreeing,
+        total_events,
+        agree,
+        anchors_exist,
+    );
+    // List the best finding of each rule first, so five lines show five kinds of evidence
+    // rather than five copies of the commonest one; then the rest, best first.
+    let mut listed: Vec<&Scored<'_>> = Vec::with_capacity(MAX_FINDINGS_LISTED);
+    let mut seen_rules = std::collections::BTreeSet::new();
+    for s in scored.iter() {
+        if listed.len() < MAX_FINDINGS_LISTED && seen_rules.insert(s.finding.rule) {
+            listed.push(s);
+        }
+    }
+    for s in scored.iter() {
+        if listed.len() >= MAX_FINDINGS_LISTED {
+            break;
+        }
+        if !listed.iter().any(|l| std::ptr::eq(*l, s)) {
+            listed.push(s);
+        }
+    }
+    let findings: Vec<FindingOut> = listed
+        .iter()
+        .filter_map(|s| finding_out(rules, events, s))
+        .collect();
+    let mut references: Vec<String> = Vec::new();
+    for s in scored.iter() {
+        if let Some(rule) = rules.rules().get(s.finding.rule) {
+            for r in rule.references() {
+                if !references.contains(r) {
+                    references.push(r.clone());
+                }
+            }
+        }
+    }
+    let remediation = scored
+        .iter()
+        .filter_map(|s| rules.rules().get(s.finding.rule)?.remediation())
+        .next()
+        .unwrap_or("")
+        .to_string();
+    CauseOut {
+        cause: cause.as_str().to_string(),
+        confidence,
+        score: (score * 10.0).round() / 10.0,
+        why,
+        more_findings: scored.len().saturating_sub(MAX_FINDINGS_LISTED) as u64,
+        findings,
+        remediation,
+        references,
+    }
+}
+
+fn why_text(
+    scored: &[Scored<'_>],
+    best: Strength,
+    any_near: bool,
+    rules_agreeing: usize,
+    total_events: u64,
+    agree: bool,
+    anchors_exist: bool,
+) -> String {
+    let mut parts = vec![format!(
+        "{} finding{} from {} rule{} ({} event{}), best evidence {}",
+        scored.len(),
+        plural(scored.len() as u64),
+        rules_agreeing,
+        plural(rules_agreeing as u64),
+        total_events,
+        plural(total_events),
+        best.as_str()
+    )];
+    if any_near {
+        parts.push("next to a 0x904 disconnect".into());
+    } else if scored.iter().any(|s| s.effective != s.strength) {
+        parts.push(if anchors_exist {
+            "time-bound evidence far from every 0x904 disconnect counts as background".into()
+        } else {
+            "no 0x904 disconnect in these logs to tie time-bound evidence to, so it counts as background".into()
+        });
+    }
+    if agree {
+        parts.push("EVTX and Procmon agree".into());
+    }
+    parts.join("; ")
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,67 @@
+//! Escaping log text for each sink: a terminal (see `crate::sanitize`), Markdown that is
+//! pasted into a ticket reply, and CSV that is opened in a spreadsheet.
+
+use std::borrow::Cow;
+
+use crate::sanitize::terminal;
+
+/// Inline Markdown (table cells and list items): invisible and control characters made
+/// visible (so no line break can start a new block), then every character that Markdown or
+/// HTML acts on inside a line backslash-escaped or entity-encoded, and URLs defused, so log
+/// text can neither format, link, inject HTML nor break a table.
+pub fn markdown(text: &str) -> String {
+    let visible = terminal(text);
+    let mut out = String::with_capacity(visible.len() + 8);
+    for c in visible.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    // GitHub turns bare URLs into links: break the pattern without changing what is shown.
+    out.replace("://", ":\\/\\/").replace("www.", "www\\.")
+}
+
+/// A CSV cell that a spreadsheet will not run as a formula (`=`, `+`, `-`, `@`, tab, CR at
+/// the start get a leading `'`), with control characters made visible.
+pub fn csv_cell(text: &str) -> Cow<'_, str> {
+    let visible = terminal(text);
+    if visible.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{visible}"))
+    } else {
+        visible
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_is_inert() {
+        assert_eq!(markdown("a|b"), "a\\|b");
+        assert_eq!(
+            markdown("<script>x</script>"),
+            "&lt;script&gt;x&lt;/script&gt;"
+        );
+        assert_eq!(markdown("`rm -rf`"), "\\`rm -rf\\`");
+        assert_eq!(markdown("[x](http://e)"), "\\[x\\](http:\\/\\/e)");
+        assert_eq!(markdown("C:\\Windows"), "C:\\\\Windows");
+        assert_eq!(markdown("l1\nl2"), "l1\\\\nl2");
+        assert_eq!(markdown("**bold** _it_"), "\\*\\*bold\\*\\* \\_it\\_");
+        assert_eq!(markdown("\u{202e}"), "\\\\u{202e}");
+    }
+
+    #[test]
+    fn csv_cells_are_not_formulas() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
+}

@@ -1,0 +1,94 @@
+//! The scan report as Markdown: what an engineer pastes into the ticket reply. Log text is
+//! escaped (`super::escape::markdown`) so it cannot format, link, inject HTML or break tables.
+
+use std::io::{self, Write};
+
+use super::accounts::status_word;
+use super::escape::markdown as md;
+use super::schema::ScanReport;
+
+pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
+    writeln!(out, "## Remote Desktop 0x904 triage\n")?;
+    writeln!(out, "**Verdict:** {}\n", md(&r.verdict))?;
+    if !r.disconnects.is_empty() {
+        writeln!(out, "### Disconnects\n")?;
+        writeln!(out, "| time (UTC) | client | server | code | meaning |")?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for d in &r.disconnects {
+            writeln!(
+                out,
+                "| {} | {} | {} | {}{} | {} |",
+                md(d.time.as_deref().unwrap_or("-")),
+                md(&d.computer),
+                md(d.server.as_deref().unwrap_or("?")),
+                d.hex,
+                if d.is_0x904 { " (this one)" } else { "" },
+                md(&d.meaning)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "### Probable causes\n")?;
+    if r.causes.is_empty() {
+        writeln!(out, "No rule found evidence for any cause.\n")?;
+    }
+    for (i, c) in r.causes.iter().enumerate() {
+        writeln!(
+            out,
+            "{}. **{}** — {} confidence (score {})",
+            i + 1,
+            md(&c.cause),
+            c.confidence.as_str(),
+            c.score
+        )?;
+        writeln!(out, "   - Why: {}", md(&c.why))?;
+        for f in &c.findings {
+            let when = match (f.time.as_deref(), f.seconds_from_anchor) {
+                (Some(t), Some(s)) if f.near_anchor => format!("{t}, {s:+} s from the 0x904"),
+                (Some(t), _) => t.to_string(),
+                (None, _) => "time unknown".to_string(),
+            };
+            writeln!(
+                out,
+                "   - Evidence ({}, {}): {} — {} record {}",
+                f.effective_strength,
+                md(&when),
+                md(&f.evidence),
+                md(&f.file),
+                f.record
+            )?;
+        }
+        if c.more_findings > 0 {
+            writeln!(out, "   - and {} more findings", c.more_findings)?;
+        }
+        let fix = c
+            .remediation
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !fix.is_empty() {
+            writeln!(out, "   - **What to do:** {}", md(&fix))?;
+        }
+        for reference in &c.references {
+            writeln!(
+                out,
+                "   - Reference: <{}>",
+                reference.replace(['<', '>', ' '], "")
+            )?;
+        }
+    }
+    writeln!(out, "\n### Files read\n")?;
+    writeln!(out, "| file | read | events | problems |")?;
+    writeln!(out, "|---|---|---|---|")?;
+    for a in &r.inputs {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            md(&a.file),
+            status_word(a.status),
+            a.events,
+            md(&a.problems.join("; "))
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The scan result: the one structure every output format writes, and the documented,
+//! versioned JSON schema (`rdtriage.scan/1`). Adding a field is a new schema version: the
+//! tests deserialize the output with unknown fields denied.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::FileAccount;
+
+/// The schema id written in every JSON report.
+pub const SCHEMA: &str = "rdtriage.scan/1";
+
+/// The whole answer for one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanReport {
+    pub schema: String,
+    /// One line for people: what was found.
+    pub verdict: String,
+    /// What each input file yielded (read fully / partly / not at all, and why).
+    pub inputs: Vec<FileAccount>,
+    /// How Procmon's local times were placed on the UTC time line.
+    pub alignment: AlignmentOut,
+    /// Every client disconnect found (RDPClient 1026), 0x904 or not, in time order.
+    pub disconnects: Vec<DisconnectOut>,
+    /// The probable causes, best first.
+    pub causes: Vec<CauseOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignmentOut {
+    pub method: String,
+    pub date: Option<String>,
+    pub utc_offset: Option<String>,
+    pub note: String,
+}
+
+/// A client disconnect event, decoded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisconnectOut {
+    pub file: String,
+    pub record: u64,
+    pub time: Option<String>,
+    pub computer: String,
+    /// The server the client was connecting to (the 1024 of the same connection), if found.
+    pub server: Option<String>,
+    pub code: u32,
+    pub hex: String,
+    pub meaning: String,
+    pub layer: String,
+    /// Whether this is the 0x904 this tool explains (an anchor for proximity).
+    pub is_0x904: bool,
+    pub activity_id: Option<String>,
+}
+
+/// Confidence labels, strongest first. `--fail-on` compares against these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+    Context,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+            Confidence::Context => "context",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Confidence> {
+        [
+            Confidence::High,
+            Confidence::Medium,
+            Confidence::Low,
+            Confidence::Context,
+        ]
+        .into_iter()
+        .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// One probable cause with its evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CauseOut {
+    pub cause: String,
+    pub confidence: Confidence,
+    /// Higher is more likely; comparable within one report only.
+    pub score: f64,
+    /// Why this rank, in a sentence.
+    pub why: String,
+    /// The strongest evidence first, capped; `more_findings` counts the rest.
+    pub findings: Vec<FindingOut>,
+    pub more_findings: u64,
+    pub remediation: String,
+    pub references: Vec<String>,
+}
+
+/// One piece of evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingOut {
+    pub rule: String,
+    pub title: String,
+    /// The rule's strength, and the strength it counted with after proximity.
+    pub strength: String,
+    pub effective_strength: String,
+    pub source: String,
+    pub file: String,
+    pub record: u64,
+    pub time: Option<String>,
+    /// The rendered evidence line (log text: escape it before showing it).
+    pub evidence: String,
+    /// Events behind this finding (an aggregation groups several).
+    pub events: u64,
+    /// Seconds from the nearest 0x904 (negative: before it), when both have a time.
+    pub seconds_from_anchor: Option<i64>,
+    pub near_anchor: bool,
+}
