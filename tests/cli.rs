@@ -107,3 +107,151 @@ fn dump_table_escapes_control_characters() {
     assert!(!text.contains('\u{202e}'));
     assert!(text.contains("mstsc\\e[2J.exe"), "{text}");
 }
+
+#[test]
+fn rules_list_check_and_test() {
+    let out = rdtriage().args(["rules", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in [
+        "anchor-0x904",
+        "cert-rcm-self-signed",
+        "tls-fatal-alert-sent",
+        "fw-rdp-blocked",
+    ] {
+        assert!(text.contains(id), "{id} missing from rules list");
+    }
+    let out = rdtriage().args(["rules", "test"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8(out.stdout).unwrap().contains(" 0 failed"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("mine.rdt");
+    std::fs::write(
+        &good,
+        r#"rule my-netlogon {
+    title: "Netlogon trouble"
+    cause: network
+    strength: weak
+    when: provider == "NETLOGON" and event_id == 5719
+    evidence: "NETLOGON 5719 on {computer}"
+    remediation: "Check the domain controller is reachable."
+    example match evtx { provider: "NETLOGON", event_id: 5719 }
+    example nomatch evtx { provider: "NETLOGON", event_id: 5720 }
+}
+"#,
+    )
+    .unwrap();
+    let out = rdtriage()
+        .args(["rules", "check"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("mine.rdt: 1 rule OK")
+    );
+
+    // A broken example makes `rules test` fail; a syntax error makes `rules check` fail
+    // with file, line and column.
+    let failing = dir.path().join("failing.rdt");
+    std::fs::write(
+        &failing,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace("event_id: 5719 }", "event_id: 1 }"),
+    )
+    .unwrap();
+    let out = rdtriage()
+        .args(["rules", "test"])
+        .arg(&failing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("my-netlogon")
+    );
+    let bad = dir.path().join("bad.rdt");
+    std::fs::write(&bad, "rule x {\n    when: event_id => 3\n}\n").unwrap();
+    let out = rdtriage()
+        .args(["rules", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("bad.rdt:2:"), "{err}");
+    assert!(err.contains('^'), "{err}");
+    // --rules on scan with a duplicate of a built-in id is refused.
+    let dup = dir.path().join("dup.rdt");
+    std::fs::write(
+        &dup,
+        std::fs::read_to_string(&good)
+            .unwrap()
+            .replace("my-netlogon", "anchor-0x904"),
+    )
+    .unwrap();
+    let out = rdtriage()
+        .args(["scan", "--rules"])
+        .arg(&dup)
+        .arg(fixtures().join("evtx"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn scan_json_follows_the_schema_strictly() {
+    let out = rdtriage()
+        .args(["scan", "--format", "json"])
+        .arg(fixtures().join("evtx"))
+        .arg(fixtures().join("procmon/default-crlf-bom.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: rdtriage::report::schema::ScanReport = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report.schema, rdtriage::report::schema::SCHEMA);
+    assert_eq!(report.inputs.len(), 4);
+    assert!(report.disconnects.is_empty());
+    assert!(
+        report.verdict.starts_with("No 0x904 disconnect was found"),
+        "{}",
+        report.verdict
+    );
+    // The Procmon fixture's MEDIA WRITE PROTECTED write is folklore: weak at most.
+    let ad = report
+        .causes
+        .iter()
+        .find(|c| c.cause == "access-denied")
+        .expect("access-denied finding");
+    assert!(ad.confidence >= rdtriage::report::schema::Confidence::Low);
+    assert!(ad.findings.iter().all(|f| f.strength == "weak"));
+}
+
+#[test]
+fn fail_on_gates_on_confidence() {
+    let args = |level: &str| {
+        let mut cmd = rdtriage();
+        cmd.args(["scan", "--format", "json", "--fail-on", level])
+            .arg(fixtures().join("procmon/default-crlf-bom.csv"));
+        cmd.output().unwrap().status.code()
+    };
+    // The fixture's best cause is low (weak folklore evidence).
+    assert_eq!(args("low"), Some(1));
+    assert_eq!(args("high"), Some(0));
+    assert_eq!(args("context"), Some(1));
+}

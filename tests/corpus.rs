@@ -222,3 +222,49 @@ fn prefilter_drops_events_but_not_counts() {
         "Microsoft-Windows-TerminalServices-ClientActiveXCore"
     );
 }
+
+/// The DC's System log: 58k Schannel 36874/36888 and no 0x904 anchor. The TLS finding must be
+/// background (context), and the RDPClient log a plain disconnect with reason 2.
+#[test]
+fn schannel_flood_without_anchor_is_context() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let dc = corpus.join("evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC");
+    let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();
+    let opts = rdtriage::analysis::ScanOptions {
+        threads: 2,
+        limits: Limits::default(),
+        hints: Default::default(),
+        rules: &rules,
+    };
+    let found = rdtriage::ingest::discover::discover(&[dc], &Limits::default());
+    let scan = rdtriage::analysis::scan(found, &opts, false);
+    let r = &scan.report;
+    assert_eq!(r.disconnects.len(), 1);
+    let d = &r.disconnects[0];
+    assert_eq!((d.code, d.is_0x904), (2, false));
+    assert_eq!(d.server.as_deref(), Some("DESKTOP-SDN1RPT"));
+    assert!(
+        r.verdict.starts_with("No 0x904 disconnect was found"),
+        "{}",
+        r.verdict
+    );
+    let tls = r
+        .causes
+        .iter()
+        .find(|c| c.cause == "tls")
+        .expect("a tls finding");
+    assert_eq!(
+        tls.confidence,
+        rdtriage::report::schema::Confidence::Context
+    );
+    assert!(tls.findings.iter().any(|f| f.rule == "tls-no-common-cipher"
+        && f.strength == "moderate"
+        && f.effective_strength == "context"));
+    assert!(
+        r.causes
+            .iter()
+            .all(|c| c.confidence == rdtriage::report::schema::Confidence::Context)
+    );
+}
