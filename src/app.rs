@@ -5,7 +5,10 @@ use std::io::Write;
 use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::{self, AlignHints, ScanOptions};
-use crate::cli::{AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task};
+use crate::cli::{
+    AnalysisConfig, BatchConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task,
+    TimelineConfig,
+};
 use crate::exit::Exit;
 use crate::ingest::{self, IngestOptions, Sink};
 use crate::model::{Event, EventKind, FileAccount, FileStatus};
@@ -19,6 +22,8 @@ use crate::sanitize::terminal;
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match &config.task {
         Task::Scan(scan) => run_scan(config, scan, out, err),
+        Task::Timeline(t) => run_timeline(config, t, out, err),
+        Task::Batch(b) => run_batch(config, b, out, err),
         Task::RulesList { rule_files } => run_rules_list(rule_files, out, err),
         Task::RulesCheck { rule_files } => run_rules_check(rule_files, out, err),
         Task::RulesTest { rule_files } => run_rules_test(rule_files, out, err),
@@ -391,4 +396,203 @@ fn run_rules_test(
     } else {
         Exit::Usage
     })
+}
+
+fn run_timeline(
+    config: &Config,
+    t: &TimelineConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let Some(rules) = load_rules(&t.analysis.rule_files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let opts = ScanOptions {
+        threads: config.threads,
+        limits: t.input.limits,
+        hints: align_hints(&t.analysis),
+        rules: &rules,
+    };
+    let found = ingest::discover::discover(&t.input.paths, &t.input.limits);
+    let result = analysis::scan(found, &opts, t.all);
+    let mut matched: Vec<Vec<String>> = vec![Vec::new(); result.events.len()];
+    for a in &result.evaluation.anchors {
+        if let Some(m) = matched.get_mut(a.event) {
+            m.push(a.rule_id.to_string());
+        }
+    }
+    for f in &result.evaluation.findings {
+        for &i in &f.events {
+            if let Some(m) = matched.get_mut(i)
+                && !m.iter().any(|r| **r == *f.rule_id)
+            {
+                m.push(f.rule_id.to_string());
+            }
+        }
+    }
+    let anchor_events: Vec<usize> = result.evaluation.anchors.iter().map(|a| a.event).collect();
+    let entries =
+        report::timeline::select(&result.events, &matched, &anchor_events, t.all, t.around);
+    if t.jsonl {
+        report::timeline::write_jsonl(out, &entries)?;
+    } else {
+        writeln!(out, "{}", terminal(&result.report.verdict))?;
+        report::timeline::write_table(
+            out,
+            &entries,
+            t.width.or(config.terminal_width).unwrap_or(120),
+        )?;
+        if result.events.iter().any(|e| e.procmon().is_some()) {
+            writeln!(
+                out,
+                "Procmon time alignment: {}",
+                terminal(&result.report.alignment.note)
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(input_exit(&result.report.inputs, err))
+}
+
+fn run_batch(
+    config: &Config,
+    b: &BatchConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    use crate::analysis::batch::{self, TicketSummary};
+    let Some(rules) = load_rules(&b.analysis.rule_files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let (tickets, skipped) = match batch::tickets(&b.dir) {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(
+                err,
+                "rdtriage: {}: cannot list tickets: {e}",
+                terminal(&b.dir.display().to_string())
+            )?;
+            return Ok(Exit::Usage);
+        }
+    };
+    for (name, why) in &skipped {
+        writeln!(err, "rdtriage: {}: skipped: {why}", terminal(name))?;
+    }
+    if let Some(dir) = &b.out {
+        std::fs::create_dir_all(dir)?;
+    }
+    let opts = ScanOptions {
+        threads: config.threads,
+        limits: b.limits,
+        hints: align_hints(&b.analysis),
+        rules: &rules,
+    };
+    let bar = config.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(tickets.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} tickets, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut rows: Vec<TicketSummary> = Vec::new();
+    let mut exit = Exit::Ok;
+    let mut failure: Option<std::io::Error> = None;
+    let mut stems = std::collections::BTreeSet::new();
+    batch::run(&tickets, &opts, &mut |ticket, report| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        if failure.is_some() {
+            return;
+        }
+        let summary = TicketSummary::of(&ticket.name, &report);
+        let gate = b
+            .fail_on
+            .is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
+        let unread = report.inputs.iter().any(|a| {
+            matches!(
+                a.status,
+                crate::model::FileStatus::Failed | crate::model::FileStatus::Partial
+            )
+        });
+        exit = exit.max_for_batch(if gate {
+            Exit::CauseFound
+        } else if unread {
+            Exit::PartialInput
+        } else {
+            Exit::Ok
+        });
+        let written = (|| -> std::io::Result<()> {
+            if let Some(dir) = &b.out {
+                let mut stem = batch::file_stem(&ticket.name);
+                let mut n = 2;
+                while !stems.insert(stem.clone()) {
+                    stem = format!("{}-{n}", batch::file_stem(&ticket.name));
+                    n += 1;
+                }
+                let mut json = std::io::BufWriter::new(std::fs::File::create(
+                    dir.join(format!("{stem}.json")),
+                )?);
+                serde_json::to_writer_pretty(&mut json, &report)?;
+                writeln!(json)?;
+                json.flush()?;
+                let mut md =
+                    std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{stem}.md")))?);
+                report::markdown::write(&mut md, &report)?;
+                md.flush()?;
+            }
+            if b.jsonl {
+                serde_json::to_writer(
+                    &mut *out,
+                    &serde_json::json!({ "summary": &summary, "report": &report }),
+                )?;
+                writeln!(out)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            failure = Some(e);
+        }
+        if !b.jsonl {
+            rows.push(summary);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if !b.jsonl {
+        let mut table = Table::new();
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(b.width.or(config.terminal_width).unwrap_or(80))
+            .set_header(vec![
+                "ticket",
+                "0x904",
+                "top cause",
+                "confidence",
+                "evidence",
+                "files ok/partial/failed",
+            ]);
+        for r in &rows {
+            table.add_row(vec![
+                terminal(&r.ticket).into_owned(),
+                r.anchors.to_string(),
+                r.top_cause.clone().unwrap_or_else(|| "-".into()),
+                r.confidence.map_or("-", |c| c.as_str()).to_string(),
+                r.evidence.to_string(),
+                format!("{}/{}/{}", r.files_ok, r.files_partial, r.files_failed),
+            ]);
+        }
+        writeln!(out, "{table}")?;
+        writeln!(out, "{} tickets", rows.len())?;
+    }
+    out.flush()?;
+    Ok(exit)
 }

@@ -34,6 +34,10 @@ struct Cli {
 enum Command {
     /// Analyse one ticket's logs: the 0x904 disconnects, the ranked causes, the fix.
     Scan(ScanArgs),
+    /// The merged timeline of the events the rules found relevant, around each 0x904.
+    Timeline(TimelineArgs),
+    /// Triage every ticket (a folder or .zip) under DIR, in parallel.
+    Batch(BatchArgs),
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -84,6 +88,66 @@ struct ScanArgs {
     /// Exit 1 when a cause at or above this confidence is found (for CI gates).
     #[arg(long, value_enum, value_name = "CONFIDENCE")]
     fail_on: Option<ConfidenceArg>,
+    /// Table width in columns (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum TimelineFormatArg {
+    Table,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+struct TimelineArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// Every event, not only those a rule matched.
+    #[arg(long)]
+    all: bool,
+    /// Only events within this distance of a 0x904 (e.g. 90s, 2m, 1h), when there is one.
+    #[arg(long, value_name = "DURATION")]
+    around: Option<String>,
+    #[arg(long, value_enum, default_value_t = TimelineFormatArg::Table)]
+    format: TimelineFormatArg,
+    /// Table width in columns (default: the terminal's, or 120).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchFormatArg {
+    Table,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+struct BatchArgs {
+    /// A folder whose every child (a folder or a .zip) is one ticket.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    /// table: one summary row per ticket; jsonl: one object per ticket (summary + report).
+    #[arg(long, value_enum, default_value_t = BatchFormatArg::Table)]
+    format: BatchFormatArg,
+    /// Also write each ticket's full report (JSON and Markdown) into this folder.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Exit 1 when any ticket has a cause at or above this confidence.
+    #[arg(long, value_enum, value_name = "CONFIDENCE")]
+    fail_on: Option<ConfidenceArg>,
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().zip_total_bytes)]
+    max_zip_bytes: u64,
+    #[arg(long, value_name = "N", default_value_t = Limits::default().zip_entries)]
+    max_zip_entries: usize,
+    #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
+    max_zip_depth: usize,
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
+    max_file_bytes: u64,
     /// Table width in columns (default: the terminal's, or 80).
     #[arg(long, value_name = "COLUMNS")]
     width: Option<u16>,
@@ -246,10 +310,49 @@ pub struct DumpConfig {
     pub summary: bool,
 }
 
+#[derive(Debug, Clone)]
+pub struct TimelineConfig {
+    pub input: InputConfig,
+    pub analysis: AnalysisConfig,
+    pub all: bool,
+    pub around: Option<jiff::SignedDuration>,
+    pub jsonl: bool,
+    pub width: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BatchConfig {
+    pub dir: PathBuf,
+    pub limits: Limits,
+    pub analysis: AnalysisConfig,
+    pub jsonl: bool,
+    pub out: Option<PathBuf>,
+    pub fail_on: Option<Confidence>,
+    pub width: Option<u16>,
+}
+
+/// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
+pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: i64 = t[..split].parse().ok()?;
+    let ms = match &t[split..] {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(jiff::SignedDuration::from_millis(ms))
+}
+
 /// A validated command.
 #[derive(Debug, Clone)]
 pub enum Task {
     Scan(ScanConfig),
+    Timeline(TimelineConfig),
+    Batch(BatchConfig),
     RulesList { rule_files: Vec<PathBuf> },
     RulesCheck { rule_files: Vec<PathBuf> },
     RulesTest { rule_files: Vec<PathBuf> },
@@ -265,6 +368,8 @@ pub struct Config {
     pub color: bool,
     /// The terminal's width, when stdout is one (set by the binary).
     pub terminal_width: Option<u16>,
+    /// A progress bar on stderr (set by the binary when stderr is a terminal).
+    pub progress: bool,
 }
 
 /// Parse the command line. `Err` carries clap's own message and exit code (help, version,
@@ -289,6 +394,36 @@ where
             fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
             width: a.width,
         }),
+        Command::Timeline(a) => Task::Timeline(TimelineConfig {
+            input: a.input.into_config(),
+            analysis: a.analysis.into_config()?,
+            all: a.all,
+            around: match a.around {
+                Some(d) => Some(parse_duration(&d).ok_or_else(|| {
+                    clap::Error::raw(
+                        clap::error::ErrorKind::ValueValidation,
+                        format!("--around {d:?}: expected a duration like 90s, 2m or 1h\n"),
+                    )
+                })?),
+                None => None,
+            },
+            jsonl: a.format == TimelineFormatArg::Jsonl,
+            width: a.width,
+        }),
+        Command::Batch(a) => Task::Batch(BatchConfig {
+            dir: a.dir,
+            limits: Limits {
+                zip_total_bytes: a.max_zip_bytes,
+                zip_entries: a.max_zip_entries,
+                zip_depth: a.max_zip_depth,
+                file_bytes: a.max_file_bytes,
+            },
+            analysis: a.analysis.into_config()?,
+            jsonl: a.format == BatchFormatArg::Jsonl,
+            out: a.out,
+            fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
+            width: a.width,
+        }),
         Command::Rules(RulesCommand::List { rules }) => Task::RulesList { rule_files: rules },
         Command::Rules(RulesCommand::Check { files }) => Task::RulesCheck { rule_files: files },
         Command::Rules(RulesCommand::Test { files }) => Task::RulesTest { rule_files: files },
@@ -307,5 +442,6 @@ where
         task: command,
         color: false,
         terminal_width: None,
+        progress: false,
     })
 }

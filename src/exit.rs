@@ -17,4 +17,20 @@ impl Exit {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// Combine two tickets' outcomes: a gate hit (1) wins over unreadable input (3), which
+    /// wins over success (0).
+    pub fn max_for_batch(self, other: Exit) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Ok => 0,
+            Exit::PartialInput => 1,
+            Exit::CauseFound => 2,
+            Exit::Usage => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
 }

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     }
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
+    config.progress = err.is_terminal();
     let exit = rdtriage::app::run(&config, &mut out, &mut err);
     ExitCode::from(exit.code() as u8)
 }

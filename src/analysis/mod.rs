@@ -3,9 +3,9 @@
 //! rules, decodes every client disconnect ([`disconnect`]) and ranks the causes ([`rank`]).
 
 pub mod align;
+pub mod batch;
 pub mod disconnect;
 pub mod rank;
-
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
 use crate::model::{Event, FileAccount};

@@ -7,3 +7,4 @@ pub mod events;
 pub mod markdown;
 pub mod schema;
 pub mod table;
+pub mod timeline;

@@ -1,0 +1,176 @@
+//! The merged timeline: EVTX and Procmon events interleaved in UTC time, each with the rules
+//! that matched it and its offset from the nearest 0x904. Procmon rows that could not be
+//! placed in time come last, in their own block, by local time.
+
+use std::io::{self, Write};
+
+use comfy_table::{ContentArrangement, Table, presets};
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use super::events::EventJson;
+use crate::model::{Event, EventKind};
+use crate::sanitize::terminal;
+
+/// One line of the timeline.
+pub struct Entry<'a> {
+    pub event: &'a Event,
+    /// Ids of the rules that matched this event (anchor rules included).
+    pub rules: Vec<String>,
+    pub is_anchor: bool,
+    /// Event time minus the nearest 0x904's, when both have a time.
+    pub from_anchor: Option<SignedDuration>,
+}
+
+/// Choose and order the entries: `all` keeps every event, otherwise only those a rule matched;
+/// `around` keeps only events within that distance of a 0x904 (when there is one).
+pub fn select<'a>(
+    events: &'a [Event],
+    matched: &[Vec<String>],
+    anchor_events: &[usize],
+    all: bool,
+    around: Option<SignedDuration>,
+) -> Vec<Entry<'a>> {
+    let anchors: Vec<Timestamp> = anchor_events
+        .iter()
+        .filter_map(|&i| events.get(i)?.time)
+        .collect();
+    let mut out: Vec<Entry<'a>> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let rules = matched.get(i).cloned().unwrap_or_default();
+        if !all && rules.is_empty() {
+            continue;
+        }
+        let from_anchor = e.time.and_then(|t| {
+            anchors
+                .iter()
+                .map(|a| t.duration_since(*a))
+                .min_by_key(|d| d.abs())
+        });
+        if let Some(window) = around
+            && !anchors.is_empty()
+        {
+            match from_anchor {
+                Some(d) if d.abs() <= window => {}
+                _ => continue,
+            }
+        }
+        let is_anchor = anchor_events.contains(&i);
+        out.push(Entry {
+            event: e,
+            rules,
+            is_anchor,
+            from_anchor,
+        });
+    }
+    out.sort_by(|a, b| {
+        let key = |x: &Entry<'_>| {
+            (
+                x.event.time.is_none(),
+                x.event.time,
+                x.event.procmon().and_then(|p| p.time_of_day),
+                x.event.file.clone(),
+                x.event.record,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    out
+}
+
+fn what(e: &Event) -> (String, String) {
+    match &e.kind {
+        EventKind::Win(w) => (
+            format!("{} {}", short_provider(&w.provider), w.event_id),
+            w.data
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        EventKind::Procmon(p) => (
+            format!("{} {}", p.process, p.operation),
+            format!("{} → {}", p.path, p.result),
+        ),
+    }
+}
+
+fn short_provider(p: &str) -> &str {
+    p.strip_prefix("Microsoft-Windows-").unwrap_or(p)
+}
+
+fn when(e: &Event) -> String {
+    match (&e.time, &e.kind) {
+        (Some(t), _) => t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        (None, EventKind::Procmon(p)) => p
+            .time_of_day
+            .map(|t| format!("{} local", t.strftime("%H:%M:%S%.3f")))
+            .unwrap_or_else(|| "-".into()),
+        (None, _) => "-".into(),
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let s = terminal(s);
+    if s.chars().count() > n {
+        format!("{}…", s.chars().take(n).collect::<String>())
+    } else {
+        s.into_owned()
+    }
+}
+
+pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io::Result<()> {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(vec!["time (UTC)", "Δ 0x904", "event", "details", "rules"]);
+    for e in entries {
+        let (w, d) = what(e.event);
+        let delta = match (e.is_anchor, e.from_anchor) {
+            (true, _) => "◀ 0x904".to_string(),
+            (false, Some(d)) => format!("{:+}s", d.as_secs()),
+            (false, None) => String::new(),
+        };
+        t.add_row(vec![
+            when(e.event),
+            delta,
+            clip(&w, 60),
+            clip(&d, 120),
+            e.rules.join(", "),
+        ]);
+    }
+    writeln!(out, "{t}")?;
+    writeln!(out, "{} events", entries.len())
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    #[serde(flatten)]
+    event: EventJsonWrap<'a>,
+    rules: &'a [String],
+    anchor: bool,
+    seconds_from_anchor: Option<i64>,
+}
+
+struct EventJsonWrap<'a>(&'a Event);
+
+impl Serialize for EventJsonWrap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EventJson(self.0).serialize(s)
+    }
+}
+
+pub fn write_jsonl(out: &mut dyn Write, entries: &[Entry<'_>]) -> io::Result<()> {
+    for e in entries {
+        let line = JsonLine {
+            event: EventJsonWrap(e.event),
+            rules: &e.rules,
+            anchor: e.is_anchor,
+            seconds_from_anchor: e.from_anchor.map(|d| d.as_secs()),
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
