@@ -268,3 +268,54 @@ fn schannel_flood_without_anchor_is_context() {
             .all(|c| c.confidence == rdtriage::report::schema::Confidence::Context)
     );
 }
+
+fn run_cli(args: &[String]) -> (rdtriage::exit::Exit, Vec<u8>) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut argv = vec!["rdtriage".to_string()];
+    argv.extend(args.iter().cloned());
+    let config = rdtriage::cli::parse(argv).unwrap();
+    let exit = rdtriage::app::run(&config, &mut out, &mut err);
+    (exit, out)
+}
+
+/// Every report format, and the timeline, are byte-identical with 1 and 2 threads over the
+/// whole corpus.
+#[test]
+fn scan_outputs_are_thread_count_independent() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let path = corpus.display().to_string();
+    for format in ["json", "table", "markdown", "csv"] {
+        let run = |threads: &str| {
+            run_cli(&[
+                format!("--threads={threads}"),
+                "scan".into(),
+                "--format".into(),
+                format.into(),
+                path.clone(),
+            ])
+        };
+        let (e1, o1) = run("1");
+        let (e2, o2) = run("2");
+        assert_eq!(e1, e2);
+        assert!(!o1.is_empty());
+        assert!(
+            o1 == o2,
+            "scan --format {format} differs between 1 and 2 threads"
+        );
+    }
+    let run = |threads: &str| {
+        run_cli(&[
+            format!("--threads={threads}"),
+            "timeline".into(),
+            "--format=jsonl".into(),
+            path.clone(),
+        ])
+    };
+    let (_, t1) = run("1");
+    let (_, t2) = run("2");
+    assert!(t1.len() > 1000);
+    assert!(t1 == t2, "timeline differs between 1 and 2 threads");
+}
