@@ -78,41 +78,42 @@ fn is_rdp_client_process(name: &str) -> bool {
     n == "mstsc.exe" || n == "msrdc.exe"
 }
 
-/// Infer (offset, date) from client connect events and Procmon TCP Connects.
-fn infer(events: &[Event]) -> Result<(i32, Date), String> {
-    let connects: Vec<Timestamp> = events
+/// The client's UTC times and Procmon's local times of the same moments: the connect (RDPClient
+/// 1024/1025 and mstsc's `TCP Connect`) and the disconnect (RDPClient 1026 and mstsc's
+/// `TCP Disconnect`), each to the RDP or gateway port.
+fn moments(events: &[Event], client_ids: &[u32], operation: &str) -> (Vec<Timestamp>, Vec<Time>) {
+    let client = events
         .iter()
         .filter_map(|e| {
             let w = e.win()?;
             (w.provider
                 .eq_ignore_ascii_case("Microsoft-Windows-TerminalServices-ClientActiveXCore")
-                && matches!(w.event_id, 1024 | 1025))
+                && client_ids.contains(&w.event_id))
             .then_some(e.time?)
         })
         .collect();
-    let tcp: Vec<Time> = events
+    let procmon = events
         .iter()
         .filter_map(|e| {
             let p = e.procmon()?;
             let port = p.network.as_ref()?.remote_port?;
-            (p.operation == "TCP Connect"
+            (p.operation == operation
                 && is_rdp_client_process(&p.process)
                 && matches!(port, 3389 | 443 | 3391))
             .then_some(p.time_of_day?)
         })
         .collect();
-    if connects.is_empty() || tcp.is_empty() {
-        return Err(
-            "no pair of RDP client connect events (RDPClient 1024/1025) and mstsc/msrdc TCP Connect rows to infer it from"
-                .into(),
-        );
-    }
-    let mut proposals: Vec<(i32, Date)> = Vec::new();
-    for t in &connects {
+    (client, procmon)
+}
+
+/// Add an (offset, date) proposal for every client moment and Procmon row that line up within
+/// a whole number of quarter hours.
+fn propose(connects: &[Timestamp], tcp: &[Time], proposals: &mut Vec<(i32, Date)>) {
+    for t in connects {
         let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
         let utc_secs =
             i64::from(utc.hour()) * 3600 + i64::from(utc.minute()) * 60 + i64::from(utc.second());
-        for local in &tcp {
+        for local in tcp {
             let local_secs = i64::from(local.hour()) * 3600
                 + i64::from(local.minute()) * 60
                 + i64::from(local.second());
@@ -132,10 +133,28 @@ fn infer(events: &[Event]) -> Result<(i32, Date), String> {
             }
         }
     }
+}
+
+/// Infer (offset, date) from moments both sources saw.
+fn infer(events: &[Event]) -> Result<(i32, Date), String> {
+    let pairs = [
+        moments(events, &[1024, 1025], "TCP Connect"),
+        moments(events, &[1026], "TCP Disconnect"),
+    ];
+    if pairs.iter().all(|(c, p)| c.is_empty() || p.is_empty()) {
+        return Err(
+            "no RDP client connect or disconnect events (RDPClient 1024/1025/1026) with matching mstsc/msrdc TCP Connect or TCP Disconnect rows to infer it from"
+                .into(),
+        );
+    }
+    let mut proposals: Vec<(i32, Date)> = Vec::new();
+    for (client, procmon) in &pairs {
+        propose(client, procmon, &mut proposals);
+    }
     proposals.sort();
     proposals.dedup();
     match proposals.as_slice() {
-        [] => Err("the client's connect events and Procmon's TCP Connect rows never line up within a whole time zone".into()),
+        [] => Err("the client's connect/disconnect events and Procmon's TCP rows never line up within a whole time zone".into()),
         [one] => Ok(*one),
         _ => {
             let offsets: Vec<i32> = proposals.iter().map(|p| p.0).collect();
@@ -194,7 +213,7 @@ pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
                 off,
                 Some(date),
                 "inferred",
-                "inferred from the RDP client's connect events and Procmon's TCP Connect rows"
+                "inferred from the RDP client's connect/disconnect events and mstsc's TCP Connect/Disconnect rows"
                     .into(),
             )
         }
@@ -329,6 +348,27 @@ mod tests {
         let a = align(&mut events, hints);
         assert_eq!(a.method, "user");
         assert_eq!(events[0].time.unwrap().to_string(), "2024-01-02T15:00:00Z");
+    }
+
+    #[test]
+    fn infers_from_the_disconnect_alone() {
+        // The capture only covers the end of the session: 1026 at 13:45:10 UTC, mstsc's TCP
+        // Disconnect at 14:45:10.6 local (UTC+01:00).
+        let mut events = vec![
+            client(1026, "2024-03-05T13:45:10.6615091Z"),
+            tcp("14:45:10.6599", "TCP Disconnect"),
+        ];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(
+            (a.method, a.utc_offset.as_deref()),
+            ("inferred", Some("UTC+01:00")),
+            "{}",
+            a.note
+        );
+        assert_eq!(
+            events[1].time.unwrap().to_string(),
+            "2024-03-05T13:45:10.6599Z"
+        );
     }
 
     #[test]

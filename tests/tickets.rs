@@ -1,0 +1,272 @@
+//! The scenario tickets end to end: real `.evtx` and Procmon CSV files through the binary, the
+//! expected top cause for each, and golden output for every format.
+//!
+//! Golden files live in `tests/golden/`; after an intended change, rewrite them with
+//! `RDTRIAGE_BLESS=1 cargo test --test tickets` and review the diff.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rdtriage::report::schema::{Confidence, ScanReport};
+
+const TICKETS: [&str; 9] = [
+    "access-denied",
+    "certificate",
+    "clean",
+    "firewall",
+    "gateway",
+    "network",
+    "noisy",
+    "server-refused",
+    "tls",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the binary from the package root with a scrubbed environment and relative paths, so
+/// the output is the same on every machine.
+fn rdtriage(args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let out = Command::cargo_bin("rdtriage")
+        .unwrap()
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .current_dir(root())
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), out.stdout)
+}
+
+fn scan_json(ticket: &str) -> ScanReport {
+    let path = format!("fixtures/tickets/{ticket}");
+    let (code, out) = rdtriage(&["scan", "--format", "json", &path]);
+    assert_eq!(code, Some(0), "{ticket}");
+    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{ticket}: {e}"))
+}
+
+#[test]
+fn every_ticket_ranks_its_expected_cause_first() {
+    for ticket in TICKETS {
+        let expected = std::fs::read_to_string(
+            root()
+                .join("fixtures/scenarios")
+                .join(ticket)
+                .join("expected.txt"),
+        )
+        .unwrap();
+        let expected = expected.trim();
+        let r = scan_json(ticket);
+        if expected == "none" {
+            assert!(
+                r.causes.iter().all(|c| c.confidence == Confidence::Context),
+                "{ticket}: a cause above context: {:?}",
+                r.causes
+                    .iter()
+                    .map(|c| (&c.cause, c.confidence))
+                    .collect::<Vec<_>>()
+            );
+            assert!(
+                r.disconnects.iter().all(|d| !d.is_0x904),
+                "{ticket}: a 0x904 in the clean ticket"
+            );
+            continue;
+        }
+        assert!(
+            r.disconnects.iter().any(|d| d.is_0x904),
+            "{ticket}: no 0x904 found"
+        );
+        let top = r
+            .causes
+            .first()
+            .unwrap_or_else(|| panic!("{ticket}: no cause"));
+        assert_eq!(top.cause, expected, "{ticket}: {}", r.verdict);
+        assert!(
+            top.confidence < Confidence::Context,
+            "{ticket}: top cause is only context"
+        );
+        assert!(
+            !top.findings.is_empty() && !top.remediation.is_empty(),
+            "{ticket}"
+        );
+    }
+}
+
+/// The noisy ticket: hundreds of Schannel errors hours before the 0x904 stay background, and
+/// the one strong cause next to it wins.
+#[test]
+fn noise_far_from_the_anchor_does_not_outrank_a_strong_cause() {
+    let r = scan_json("noisy");
+    assert_eq!(r.causes[0].cause, "certificate");
+    assert_eq!(r.causes[0].confidence, Confidence::High);
+    let tls = r
+        .causes
+        .iter()
+        .find(|c| c.cause == "tls")
+        .expect("the flood is reported");
+    assert_eq!(tls.confidence, Confidence::Context);
+    assert!(tls.findings.len() + tls.more_findings as usize >= 500);
+    assert!(tls.score < r.causes[0].score);
+}
+
+/// The network ticket's Procmon capture is placed in time from the client's disconnect and
+/// mstsc's TCP Disconnect, and its reconnects then count as next to the 0x904.
+#[test]
+fn procmon_time_is_inferred_and_used() {
+    let r = scan_json("network");
+    assert_eq!(r.alignment.method, "inferred");
+    assert_eq!(r.alignment.utc_offset.as_deref(), Some("UTC+01:00"));
+    let net = &r.causes[0];
+    let reconnects = net
+        .findings
+        .iter()
+        .find(|f| f.rule == "net-procmon-reconnects")
+        .unwrap();
+    assert!(reconnects.near_anchor);
+    assert!(reconnects.time.is_some());
+    // With the wrong offset given by hand, the rows land hours away and lose the bonus.
+    let (_, out) = rdtriage(&[
+        "scan",
+        "--format",
+        "json",
+        "--procmon-utc-offset",
+        "-05:00",
+        "--procmon-date",
+        "2024-03-05",
+        "fixtures/tickets/network",
+    ]);
+    let wrong: ScanReport = serde_json::from_slice(&out).unwrap();
+    assert_eq!(wrong.alignment.method, "user");
+    let f = wrong
+        .causes
+        .iter()
+        .flat_map(|c| &c.findings)
+        .find(|f| f.rule == "net-procmon-reconnects")
+        .unwrap();
+    assert!(!f.near_anchor);
+}
+
+fn golden(name: &str, actual: &[u8]) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var("RDTRIAGE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with RDTRIAGE_BLESS=1 cargo test --test tickets",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let a = String::from_utf8_lossy(actual);
+        let e = String::from_utf8_lossy(&expected);
+        let first = a
+            .lines()
+            .zip(e.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(0);
+        panic!(
+            "{name} differs from the golden file at line {}:\n  got:      {:?}\n  expected: {:?}\n(RDTRIAGE_BLESS=1 cargo test --test tickets rewrites it; review the diff)",
+            first + 1,
+            a.lines().nth(first),
+            e.lines().nth(first)
+        );
+    }
+}
+
+#[test]
+fn golden_output_for_every_format() {
+    for ticket in TICKETS {
+        let path = format!("fixtures/tickets/{ticket}");
+        for (format, ext) in [
+            ("table", "txt"),
+            ("json", "json"),
+            ("jsonl", "jsonl"),
+            ("markdown", "md"),
+            ("csv", "csv"),
+        ] {
+            let (code, out) = rdtriage(&[
+                "--threads",
+                "2",
+                "scan",
+                "--format",
+                format,
+                "--width",
+                "80",
+                &path,
+            ]);
+            assert_eq!(code, Some(0), "{ticket} {format}");
+            golden(&format!("{ticket}.scan.{ext}"), &out);
+        }
+    }
+    let (_, out) = rdtriage(&[
+        "timeline",
+        "--width",
+        "120",
+        "--around",
+        "2m",
+        "fixtures/tickets/network",
+    ]);
+    golden("network.timeline.txt", &out);
+    let (_, out) = rdtriage(&[
+        "timeline",
+        "--format",
+        "jsonl",
+        "fixtures/tickets/certificate",
+    ]);
+    golden("certificate.timeline.jsonl", &out);
+    let (code, out) = rdtriage(&["batch", "--width", "100", "fixtures/tickets"]);
+    assert_eq!(code, Some(0));
+    golden("tickets.batch.txt", &out);
+}
+
+#[test]
+fn batch_over_the_tickets_exit_codes_and_out_dir() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let (code, out) = rdtriage(&[
+        "batch",
+        "--format",
+        "jsonl",
+        "--fail-on",
+        "high",
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "fixtures/tickets",
+    ]);
+    assert_eq!(code, Some(1), "certificate, network and noisy are high");
+    let lines: Vec<serde_json::Value> = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), TICKETS.len());
+    for (line, ticket) in lines.iter().zip(TICKETS) {
+        assert_eq!(line["summary"]["ticket"], ticket);
+        let report: ScanReport = serde_json::from_value(line["report"].clone()).unwrap();
+        assert_eq!(report.schema, rdtriage::report::schema::SCHEMA);
+        assert!(Path::new(&out_dir.path().join(format!("{ticket}.json"))).is_file());
+        assert!(Path::new(&out_dir.path().join(format!("{ticket}.md"))).is_file());
+    }
+    // A broken ticket (a truncated EVTX) among good ones: exit 3, the others still reported.
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("a-good");
+    std::fs::create_dir(&good).unwrap();
+    std::fs::copy(
+        root().join("fixtures/evtx/Security_short_selected.evtx"),
+        good.join("Security.evtx"),
+    )
+    .unwrap();
+    let bad = dir.path().join("b-broken");
+    std::fs::create_dir(&bad).unwrap();
+    let bytes = std::fs::read(root().join("fixtures/evtx/Security_short_selected.evtx")).unwrap();
+    std::fs::write(bad.join("System.evtx"), &bytes[..20_000]).unwrap();
+    let (code, out) = rdtriage(&["batch", "--format", "jsonl", dir.path().to_str().unwrap()]);
+    assert_eq!(code, Some(3));
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 2);
+    assert!(text.lines().next().unwrap().contains("\"files_ok\":1"));
+}
