@@ -319,3 +319,65 @@ fn scan_outputs_are_thread_count_independent() {
     assert!(t1.len() > 1000);
     assert!(t1 == t2, "timeline differs between 1 and 2 threads");
 }
+
+/// The event-log XML path and the EVTX path give identical events for every record of a dozen
+/// corpus files (records rendered to XML by the evtx crate, as `evtx_dump -o xml` does, and
+/// wrapped in an Event Viewer-style `<Events>` document).
+#[test]
+fn event_xml_matches_evtx_on_corpus_files() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let files = [
+        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx",
+        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx",
+        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/Microsoft-Windows-TerminalServices-LocalSessionManager%4Operational.evtx",
+        "evtx/DFIRArtifactMuseum/BelkasoftCTF-InsiderThreat-Win10/Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx",
+        "evtx/DFIRArtifactMuseum/RathbunVM-Win11/Microsoft-Windows-Crypto-NCrypt%4Operational.evtx",
+        "evtx/hayabusa-sample-evtx/ID302 RDS Gateway Logon Logoff.evtx",
+        "evtx/hayabusa-sample-evtx/ID70-CAPI-Private key accessed Mimikatz.evtx",
+        "evtx/omerbenamram-evtx/Security_short_selected.evtx",
+        "evtx/omerbenamram-evtx/E_Windows_system32_winevt_logs_Microsoft-Windows-CAPI2%4Operational.evtx",
+        "evtx/omerbenamram-evtx/MSExchange_Management_wec.evtx",
+        "evtx/omerbenamram-evtx/issue_201.evtx",
+        "evtx/omerbenamram-evtx/Microsoft-Windows-HelloForBusiness%4Operational.evtx",
+        "evtx/velociraptor/RDPAuth_LocalSessionManager.evtx",
+        "evtx/python-evtx/dns_log_malformed.evtx",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0usize;
+    for rel in files {
+        let path = corpus.join(rel);
+        let mut parser = evtx::EvtxParser::from_path(&path).unwrap();
+        let mut doc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>\r\n");
+        for r in parser.records().flatten() {
+            let body = r.data.trim_start();
+            let body = body
+                .strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
+                .unwrap_or(body);
+            doc.push_str(body.trim());
+            doc.push_str("\r\n");
+        }
+        doc.push_str("</Events>\r\n");
+        let xml_path = dir.path().join("export.xml");
+        std::fs::write(&xml_path, &doc).unwrap();
+        let from_evtx = common::ingest_one(&path);
+        let from_xml = common::ingest_one(&xml_path);
+        assert_eq!(from_xml.accounts[0].format, FileFormat::EventXml);
+        assert_eq!(
+            from_xml.accounts[0].errors, 0,
+            "{rel}: {:?}",
+            from_xml.accounts[0].problems
+        );
+        assert_eq!(from_evtx.events.len(), from_xml.events.len(), "{rel}");
+        for (a, b) in from_evtx.events.iter().zip(&from_xml.events) {
+            assert_eq!(
+                (a.record, a.time, &a.kind),
+                (b.record, b.time, &b.kind),
+                "{rel}"
+            );
+        }
+        compared += from_evtx.events.len();
+    }
+    assert!(compared > 3000, "{compared} records compared");
+}
