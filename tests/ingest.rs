@@ -455,3 +455,37 @@ fn missing_path_is_reported_and_others_read() {
     assert!(got.accounts[0].problems[0].starts_with("cannot open"));
     assert_eq!(got.accounts[1].status, FileStatus::Ok);
 }
+
+/// A scan keeps only the events some rule's condition holds for (plus the few the time
+/// alignment needs): a trace of many unrelated rows is streamed, not held in memory.
+#[test]
+fn scan_keeps_only_relevant_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("Logfile.CSV");
+    let mut text = String::from(
+        "\u{feff}\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n",
+    );
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "\"10:00:{:02}.{i:07}\",\"explorer.exe\",\"42\",\"RegQueryValue\",\"HKCU\\Software\\X{i}\",\"ACCESS DENIED\",\"Length: 4\"\r\n",
+            i % 60
+        ));
+    }
+    text.push_str("\"10:01:00.0000000\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_1\",\"ACCESS DENIED\",\"Desired Access: Generic Read\"\r\n");
+    std::fs::write(&csv, text).unwrap();
+    let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();
+    let opts = rdtriage::analysis::ScanOptions {
+        threads: 2,
+        limits: Limits::default(),
+        hints: Default::default(),
+        rules: &rules,
+    };
+    let found = rdtriage::ingest::discover::discover(&[csv], &Limits::default());
+    let scan = rdtriage::analysis::scan(found, &opts, false);
+    assert_eq!(
+        scan.report.inputs[0].events, 20_001,
+        "every row is read and counted"
+    );
+    assert_eq!(scan.events.len(), 1, "only the MachineKeys row is kept");
+    assert_eq!(scan.report.causes[0].cause, "certificate");
+}

@@ -270,7 +270,7 @@ pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
         method,
         date: Some(date.to_string()),
         utc_offset: Some(offset_text(offset)),
-        note: format!("{note}; {placed} Procmon rows placed"),
+        note: format!("{note}; {placed} relevant Procmon rows placed"),
     }
 }
 

@@ -52,7 +52,7 @@ fn needed_for_context(e: &Event) -> bool {
 /// `timeline --all`); otherwise only what a rule or the alignment can use is kept.
 pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     let rules = opts.rules;
-    let keep_relevant = |e: &Event| rules.may_match(e) || needed_for_context(e);
+    let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(e);
     let keep: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
         &ingest::keep_all
     } else {

@@ -121,6 +121,18 @@ impl RuleSet {
             .any(|&r| self.rules[r].prefilter.admits(event))
     }
 
+    /// Does any rule's condition hold for `event`? The prefilter's candidates first, then
+    /// their full conditions: what ingest keeps for analysis, so a trace of millions of
+    /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
+    /// events only, so nothing they need is dropped.)
+    pub fn matches_any(&self, event: &Event) -> bool {
+        self.index
+            .candidates(event)
+            .iter()
+            .flat_map(|s| s.iter())
+            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].matches(event))
+    }
+
     /// Run every rule over `events` (any order; the result does not depend on it).
     pub fn evaluate(&self, events: &[Event]) -> Evaluation {
         engine::evaluate(&self.rules, &self.index, events)
