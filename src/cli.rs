@@ -148,6 +148,8 @@ struct BatchArgs {
     max_zip_depth: usize,
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
     max_file_bytes: u64,
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
+    max_csv_row_bytes: u64,
     /// Table width in columns (default: the terminal's, or 80).
     #[arg(long, value_name = "COLUMNS")]
     width: Option<u16>,
@@ -190,6 +192,9 @@ struct InputArgs {
     /// Largest file read whole into memory (EVTX, event XML, a zip), in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
     max_file_bytes: u64,
+    /// Longest line of a Procmon CSV, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
+    max_csv_row_bytes: u64,
 }
 
 impl InputArgs {
@@ -201,6 +206,7 @@ impl InputArgs {
                 zip_entries: self.max_zip_entries,
                 zip_depth: self.max_zip_depth,
                 file_bytes: self.max_file_bytes,
+                csv_row_bytes: self.max_csv_row_bytes,
             },
         }
     }
@@ -417,6 +423,7 @@ where
                 zip_entries: a.max_zip_entries,
                 zip_depth: a.max_zip_depth,
                 file_bytes: a.max_file_bytes,
+                csv_row_bytes: a.max_csv_row_bytes,
             },
             analysis: a.analysis.into_config()?,
             jsonl: a.format == BatchFormatArg::Jsonl,

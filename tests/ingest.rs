@@ -489,3 +489,36 @@ fn scan_keeps_only_relevant_events() {
     assert_eq!(scan.events.len(), 1, "only the MachineKeys row is kept");
     assert_eq!(scan.report.causes[0].cause, "certificate");
 }
+
+/// A hostile Procmon CSV with one enormous line: the rows before it are kept, the file is
+/// reported as read partly with the bound named, and memory never holds the line.
+#[test]
+fn an_absurd_csv_row_is_refused_with_the_bound_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("Logfile.CSV");
+    let mut text = std::fs::read(fixtures().join("procmon/default-crlf-bom.csv")).unwrap();
+    text.extend_from_slice(b"\"10:00:00\",\"x.exe\",\"1\",\"CreateFile\",\"");
+    text.extend(std::iter::repeat_n(b'A', 300_000));
+    text.extend_from_slice(b"\",\"SUCCESS\",\"\"\r\n");
+    std::fs::write(&csv, &text).unwrap();
+    let limits = Limits {
+        csv_row_bytes: 100_000,
+        ..Limits::default()
+    };
+    let got = ingest_with(&[csv.clone()], 1, limits);
+    let a = &got.accounts[0];
+    assert_eq!((a.status, a.events), (FileStatus::Partial, 9));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("longer than 100000 bytes") && p.contains("--max-csv-row-bytes")),
+        "{:?}",
+        a.problems
+    );
+    // With the default bound the same file reads fully.
+    let got = ingest_one(&csv);
+    assert_eq!(
+        (got.accounts[0].status, got.accounts[0].events),
+        (FileStatus::Ok, 10)
+    );
+}

@@ -27,6 +27,8 @@ pub struct Limits {
     pub zip_depth: usize,
     /// Largest file read whole into memory (EVTX, event XML, a zip).
     pub file_bytes: u64,
+    /// Longest CSV line (bytes between line feeds): a bound on one row's memory.
+    pub csv_row_bytes: u64,
 }
 
 impl Default for Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             zip_entries: 10_000,
             zip_depth: 3,
             file_bytes: 4 << 30,
+            csv_row_bytes: 64 << 20,
         }
     }
 }

@@ -277,11 +277,18 @@ fn read_input(
         },
         FileFormat::ProcmonCsv => match &input.data {
             discover::InputData::Path(p) => match std::fs::File::open(p) {
-                Ok(f) => procmon::read_procmon(f, &mut emit, &mut account),
+                Ok(f) => {
+                    procmon::read_procmon(f, opts.limits.csv_row_bytes, &mut emit, &mut account)
+                }
                 Err(e) => fail(&mut account, format!("cannot open: {e}")),
             },
             discover::InputData::ZipEntry { .. } => match input.read_all(opts.limits.file_bytes) {
-                Ok(bytes) => procmon::read_procmon(bytes.as_slice(), &mut emit, &mut account),
+                Ok(bytes) => procmon::read_procmon(
+                    bytes.as_slice(),
+                    opts.limits.csv_row_bytes,
+                    &mut emit,
+                    &mut account,
+                ),
                 Err(why) => fail(&mut account, why),
             },
         },

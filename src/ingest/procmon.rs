@@ -128,8 +128,49 @@ fn clean_header(field: &[u8], first: bool) -> String {
     String::from_utf8_lossy(field).into_owned()
 }
 
-/// Read a Procmon CSV event list from `input`.
-pub fn read_procmon(input: impl Read, emit: &mut Emit<'_>, account: &mut FileAccount) {
+/// A reader that refuses a line longer than `cap` bytes: the csv crate buffers a whole row,
+/// so without this one hostile row of gigabytes (no line feed) would be held in memory.
+struct LineGuard<R> {
+    inner: R,
+    cap: u64,
+    since_newline: u64,
+}
+
+impl<R: Read> Read for LineGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.since_newline = 0;
+            } else {
+                self.since_newline += 1;
+                if self.since_newline > self.cap {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a line longer than {} bytes (raise with --max-csv-row-bytes)",
+                            self.cap
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Read a Procmon CSV event list from `input`; a line over `max_row_bytes` ends the read.
+pub fn read_procmon(
+    input: impl Read,
+    max_row_bytes: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    let input = LineGuard {
+        inner: input,
+        cap: max_row_bytes,
+        since_newline: 0,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
