@@ -505,7 +505,7 @@ fn an_absurd_csv_row_is_refused_with_the_bound_named() {
         csv_row_bytes: 100_000,
         ..Limits::default()
     };
-    let got = ingest_with(&[csv.clone()], 1, limits);
+    let got = ingest_with(std::slice::from_ref(&csv), 1, limits);
     let a = &got.accounts[0];
     assert_eq!((a.status, a.events), (FileStatus::Partial, 9));
     assert!(
