@@ -11,7 +11,7 @@ use crate::cli::{
 };
 use crate::exit::Exit;
 use crate::ingest::{self, IngestOptions, Sink};
-use crate::model::{Event, EventKind, FileAccount, FileStatus};
+use crate::model::{Event, FileAccount, FileStatus};
 use crate::report::events::EventJson;
 use crate::report::schema::ScanReport;
 use crate::report::{self, accounts};
@@ -128,37 +128,14 @@ impl Sink for TableSink<'_> {
 }
 
 fn event_row(e: &Event) -> [String; 4] {
-    let time = match (&e.time, &e.kind) {
-        (Some(t), _) => t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-        (None, EventKind::Procmon(p)) => p
-            .time_of_day
-            .map(|t| format!("{t} (local)"))
-            .unwrap_or_else(|| "-".into()),
-        (None, _) => "-".into(),
-    };
-    let (what, details) = match &e.kind {
-        EventKind::Win(w) => (
-            format!("{} {}", w.provider, w.event_id),
-            w.data
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        EventKind::Procmon(p) => (
-            format!("{} {}", p.process, p.operation),
-            format!("{} → {} {}", p.path, p.result, p.detail_raw),
-        ),
-    };
-    let clip = |s: &str| -> String {
-        let s = terminal(s);
-        if s.chars().count() > 200 {
-            format!("{}…", s.chars().take(200).collect::<String>())
-        } else {
-            s.into_owned()
-        }
-    };
-    [e.record.to_string(), time, clip(&what), clip(&details)]
+    let (what, details) = report::timeline::what(e);
+    let clip = |s: &str| report::timeline::clip(s, 200);
+    [
+        e.record.to_string(),
+        report::timeline::when(e),
+        clip(&what),
+        clip(&details),
+    ]
 }
 
 fn run_dump(
@@ -293,23 +270,35 @@ pub fn analysis_exit(
     if gate { Exit::CauseFound } else { input }
 }
 
+/// Load the rules and analyse `input`: what `scan` and `timeline` share. `None` when the
+/// rules do not load (their errors are printed).
+fn analyse(
+    config: &Config,
+    input: &crate::cli::InputConfig,
+    analysis_config: &AnalysisConfig,
+    keep_all: bool,
+    err: &mut dyn Write,
+) -> Option<analysis::Scan> {
+    let rules = load_rules(&analysis_config.rule_files, err)?;
+    let opts = ScanOptions {
+        threads: config.threads,
+        limits: input.limits,
+        hints: align_hints(analysis_config),
+        rules: &rules,
+    };
+    let found = ingest::discover::discover(&input.paths, &input.limits);
+    Some(analysis::scan(found, &opts, keep_all))
+}
+
 fn run_scan(
     config: &Config,
     scan: &ScanConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let Some(rules) = load_rules(&scan.analysis.rule_files, err) else {
+    let Some(result) = analyse(config, &scan.input, &scan.analysis, false, err) else {
         return Ok(Exit::Usage);
     };
-    let opts = ScanOptions {
-        threads: config.threads,
-        limits: scan.input.limits,
-        hints: align_hints(&scan.analysis),
-        rules: &rules,
-    };
-    let found = ingest::discover::discover(&scan.input.paths, &scan.input.limits);
-    let result = analysis::scan(found, &opts, false);
     let width = scan.width.or(config.terminal_width).unwrap_or(80);
     write_report(out, &result.report, scan.format, width, config.color)?;
     out.flush()?;
@@ -404,17 +393,9 @@ fn run_timeline(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let Some(rules) = load_rules(&t.analysis.rule_files, err) else {
+    let Some(result) = analyse(config, &t.input, &t.analysis, t.all, err) else {
         return Ok(Exit::Usage);
     };
-    let opts = ScanOptions {
-        threads: config.threads,
-        limits: t.input.limits,
-        hints: align_hints(&t.analysis),
-        rules: &rules,
-    };
-    let found = ingest::discover::discover(&t.input.paths, &t.input.limits);
-    let result = analysis::scan(found, &opts, t.all);
     let mut matched: Vec<Vec<String>> = vec![Vec::new(); result.events.len()];
     for a in &result.evaluation.anchors {
         if let Some(m) = matched.get_mut(a.event) {

@@ -140,16 +140,8 @@ struct BatchArgs {
     /// Exit 1 when any ticket has a cause at or above this confidence.
     #[arg(long, value_enum, value_name = "CONFIDENCE")]
     fail_on: Option<ConfidenceArg>,
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().zip_total_bytes)]
-    max_zip_bytes: u64,
-    #[arg(long, value_name = "N", default_value_t = Limits::default().zip_entries)]
-    max_zip_entries: usize,
-    #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
-    max_zip_depth: usize,
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
-    max_file_bytes: u64,
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
-    max_csv_row_bytes: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Table width in columns (default: the terminal's, or 80).
     #[arg(long, value_name = "COLUMNS")]
     width: Option<u16>,
@@ -180,6 +172,13 @@ struct InputArgs {
     /// Files, folders (walked recursively) and .zip archives.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Resource bounds for untrusted input, each with a flag to raise it.
+#[derive(Args, Debug)]
+struct LimitArgs {
     /// Largest total uncompressed size read out of one zip (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().zip_total_bytes)]
     max_zip_bytes: u64,
@@ -197,17 +196,23 @@ struct InputArgs {
     max_csv_row_bytes: u64,
 }
 
+impl LimitArgs {
+    fn into_limits(self) -> Limits {
+        Limits {
+            zip_total_bytes: self.max_zip_bytes,
+            zip_entries: self.max_zip_entries,
+            zip_depth: self.max_zip_depth,
+            file_bytes: self.max_file_bytes,
+            csv_row_bytes: self.max_csv_row_bytes,
+        }
+    }
+}
+
 impl InputArgs {
     fn into_config(self) -> InputConfig {
         InputConfig {
             paths: self.paths,
-            limits: Limits {
-                zip_total_bytes: self.max_zip_bytes,
-                zip_entries: self.max_zip_entries,
-                zip_depth: self.max_zip_depth,
-                file_bytes: self.max_file_bytes,
-                csv_row_bytes: self.max_csv_row_bytes,
-            },
+            limits: self.limits.into_limits(),
         }
     }
 }
@@ -418,13 +423,7 @@ where
         }),
         Command::Batch(a) => Task::Batch(BatchConfig {
             dir: a.dir,
-            limits: Limits {
-                zip_total_bytes: a.max_zip_bytes,
-                zip_entries: a.max_zip_entries,
-                zip_depth: a.max_zip_depth,
-                file_bytes: a.max_file_bytes,
-                csv_row_bytes: a.max_csv_row_bytes,
-            },
+            limits: a.limits.into_limits(),
             analysis: a.analysis.into_config()?,
             jsonl: a.format == BatchFormatArg::Jsonl,
             out: a.out,

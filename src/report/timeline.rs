@@ -78,7 +78,8 @@ pub fn select<'a>(
     out
 }
 
-fn what(e: &Event) -> (String, String) {
+/// A short name for an event and its details, for tables.
+pub fn what(e: &Event) -> (String, String) {
     match &e.kind {
         EventKind::Win(w) => (
             format!("{} {}", short_provider(&w.provider), w.event_id),
@@ -99,7 +100,8 @@ fn short_provider(p: &str) -> &str {
     p.strip_prefix("Microsoft-Windows-").unwrap_or(p)
 }
 
-fn when(e: &Event) -> String {
+/// The event's UTC time, or a Procmon row's local time marked as such.
+pub fn when(e: &Event) -> String {
     match (&e.time, &e.kind) {
         (Some(t), _) => t.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
         (None, EventKind::Procmon(p)) => p
@@ -110,7 +112,8 @@ fn when(e: &Event) -> String {
     }
 }
 
-fn clip(s: &str, n: usize) -> String {
+/// Escaped for a terminal and cut to `n` characters.
+pub fn clip(s: &str, n: usize) -> String {
     let s = terminal(s);
     if s.chars().count() > n {
         format!("{}…", s.chars().take(n).collect::<String>())
