@@ -106,8 +106,21 @@ fn malformed(offset: u64, e: impl std::fmt::Display) -> XmlEventError {
 }
 
 fn local<'a>(start: &'a BytesStart<'_>) -> &'a str {
-    let name = start.name().0;
-    name.rsplit(':').next().unwrap_or(name)
+    strip_prefix_ns(start.name().0)
+}
+
+/// `ns:Name` → `Name`. Names are a few bytes long: a plain loop beats a generic reverse
+/// search here (this runs twice for every element of every record).
+fn strip_prefix_ns(name: &str) -> &str {
+    let bytes = name.as_bytes();
+    let mut i = bytes.len();
+    while i > 0 {
+        i -= 1;
+        if bytes[i] == b':' {
+            return &name[i + 1..];
+        }
+    }
+    name
 }
 
 /// The value of an attribute by local name, unescaped (predefined entities only).
@@ -309,8 +322,7 @@ fn read_event(reader: &mut Reader<&[u8]>, outer_depth: usize) -> Result<XmlRecor
                 b.text.push(c);
             }
             XmlEvent::End(end) => {
-                let name = end.name().0;
-                if !b.end(name.rsplit(':').next().unwrap_or(name)) {
+                if !b.end(strip_prefix_ns(end.name().0)) {
                     return b.finish();
                 }
             }

