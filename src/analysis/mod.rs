@@ -67,7 +67,14 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     ingest::ingest_found(found, &ingest_opts, &mut sink);
     let mut events = sink.events;
     let alignment = align::align(&mut events, opts.hints);
-    let evaluation = rules.evaluate(&events);
+    // Evaluate on a pool of the requested size, so --threads 1 means one thread here too.
+    let evaluation = match rayon::ThreadPoolBuilder::new()
+        .num_threads(ingest::effective_threads(opts.threads))
+        .build()
+    {
+        Ok(pool) => pool.install(|| rules.evaluate(&events)),
+        Err(_) => rules.evaluate(&events),
+    };
     let causes = rank::rank(rules, &evaluation, &events);
     let disconnects = disconnects(&events);
     let verdict = verdict(&disconnects, &causes, &sink.accounts);

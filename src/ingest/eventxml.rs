@@ -123,15 +123,24 @@ fn strip_prefix_ns(name: &str) -> &str {
     name
 }
 
-/// The value of an attribute by local name, unescaped (predefined entities only).
+/// The value of an attribute by local name, unescaped (predefined entities only) and
+/// normalized as XML requires. Most values need neither, and are copied as they are.
 fn attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
-    start.attributes().flatten().find_map(|a| {
-        (a.key.local_name().into_inner() == name).then(|| {
-            a.normalized_value(XmlVersion::Implicit1_0)
-                .map(|v| v.into_owned())
-                .unwrap_or_else(|_| a.value.clone().into_owned())
+    start
+        .attributes()
+        .with_checks(false)
+        .flatten()
+        .find_map(|a| {
+            (a.key.local_name().into_inner() == name).then(|| {
+                let raw: &str = &a.value;
+                if !raw.contains(['&', '\t', '\n', '\r']) {
+                    return raw.to_string();
+                }
+                a.normalized_value(XmlVersion::Implicit1_0)
+                    .map(|v| v.into_owned())
+                    .unwrap_or_else(|_| raw.to_string())
+            })
         })
-    })
 }
 
 /// Where the reader is inside an `<Event>`.
@@ -321,11 +330,7 @@ fn read_event(reader: &mut Reader<&[u8]>, outer_depth: usize) -> Result<XmlRecor
                 };
                 b.text.push(c);
             }
-            XmlEvent::End(end) => {
-                if !b.end(strip_prefix_ns(end.name().0)) {
-                    return b.finish();
-                }
-            }
+            XmlEvent::End(end) if !b.end(strip_prefix_ns(end.name().0)) => return b.finish(),
             XmlEvent::DocType(_) => return Err(XmlEventError::Doctype),
             XmlEvent::Eof => return Err(malformed(at, "the document ends inside an <Event>")),
             _ => {}

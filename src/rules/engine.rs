@@ -119,20 +119,38 @@ fn ranks(order: &[usize]) -> Vec<usize> {
     rank
 }
 
-/// Run every rule over `events`.
+/// Events per unit of parallel matching work.
+const MATCH_CHUNK: usize = 4096;
+
+/// Run every rule over `events`. Matching (by chunks of events) and findings (by rule) run on
+/// the current rayon pool; each rule's matches stay in event order, so the result is the
+/// same for any thread count.
 pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evaluation {
+    use rayon::prelude::*;
     let order = sort_order(events);
     let rank = ranks(&order);
-    let mut matches: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
-    for &i in &order {
-        let ev = &events[i];
-        for slice in index.candidates(ev) {
-            for &r in slice {
-                let rule = &rules[r];
-                if rule.prefilter.admits(ev) && rule.cond.eval(ev) {
-                    matches[r].push(i);
+    let per_chunk: Vec<Vec<Vec<usize>>> = order
+        .par_chunks(MATCH_CHUNK)
+        .map(|chunk| {
+            let mut m: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+            for &i in chunk {
+                let ev = &events[i];
+                for slice in index.candidates(ev) {
+                    for &r in slice {
+                        let rule = &rules[r];
+                        if rule.prefilter.admits(ev) && rule.cond.eval(ev) {
+                            m[r].push(i);
+                        }
+                    }
                 }
             }
+            m
+        })
+        .collect();
+    let mut matches: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    for chunk in per_chunk {
+        for (r, mut m) in chunk.into_iter().enumerate() {
+            matches[r].append(&mut m);
         }
     }
     let mut anchors: Vec<Anchor> = Vec::new();
@@ -146,17 +164,18 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
     }
     anchors.sort_by_key(|a| rank[a.event]);
     let timeline = Timeline::new(&anchors);
-    let mut findings = Vec::new();
-    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| !r.is_anchor()) {
-        findings.extend(rule_findings(
-            r,
-            rule,
-            &matches[r],
-            events,
-            &rank,
-            &timeline,
-        ));
-    }
+    let per_rule: Vec<Vec<Finding>> = rules
+        .par_iter()
+        .enumerate()
+        .map(|(r, rule)| {
+            if rule.is_anchor() {
+                Vec::new()
+            } else {
+                rule_findings(r, rule, &matches[r], events, &rank, &timeline)
+            }
+        })
+        .collect();
+    let findings = per_rule.into_iter().flatten().collect();
     Evaluation { anchors, findings }
 }
 
