@@ -302,7 +302,23 @@ fn run_scan(
     let width = scan.width.or(config.terminal_width).unwrap_or(80);
     write_report(out, &result.report, scan.format, width, config.color)?;
     out.flush()?;
-    Ok(analysis_exit(&result.report, scan.fail_on, err))
+    let exit = analysis_exit(&result.report, scan.fail_on, err);
+    drop_in_background(result);
+    Ok(exit)
+}
+
+/// Free a large value on another thread: tens of thousands of events take a noticeable
+/// moment to free, and the answer is already written. (When the process exits first, the OS
+/// reclaims the memory anyway.)
+fn drop_in_background<T: Send + 'static>(value: T) {
+    if std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value))
+        .is_err()
+    {
+        // Could not start a thread: the value was moved into the failed closure and is
+        // dropped here, on this thread.
+    }
 }
 
 fn run_rules_list(
