@@ -139,22 +139,35 @@ struct LineGuard<R> {
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                self.since_newline = 0;
-            } else {
-                self.since_newline += 1;
-                if self.since_newline > self.cap {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "a line longer than {} bytes (raise with --max-csv-row-bytes)",
-                            self.cap
-                        ),
-                    ));
-                }
-            }
+        let read = &buf[..n];
+        // Only the stretch after the last line feed matters; a line feed in the middle of the
+        // buffer cannot hide a long line, since every read is at most one buffer.
+        let (before_first, after_last) = match (
+            read.iter().position(|&b| b == b'\n'),
+            read.iter().rposition(|&b| b == b'\n'),
+        ) {
+            (Some(first), Some(last)) => (first as u64, (n - last - 1) as u64),
+            _ => (n as u64, n as u64),
+        };
+        let longest = if before_first == n as u64 {
+            self.since_newline + n as u64
+        } else {
+            (self.since_newline + before_first).max(after_last)
+        };
+        if longest > self.cap {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a line longer than {} bytes (raise with --max-csv-row-bytes)",
+                    self.cap
+                ),
+            ));
         }
+        self.since_newline = if before_first == n as u64 {
+            self.since_newline + n as u64
+        } else {
+            after_last
+        };
         Ok(n)
     }
 }
