@@ -231,15 +231,7 @@ fn schannel_flood_without_anchor_is_context() {
         return;
     };
     let dc = corpus.join("evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC");
-    let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();
-    let opts = rdtriage::analysis::ScanOptions {
-        threads: 2,
-        limits: Limits::default(),
-        hints: Default::default(),
-        rules: &rules,
-    };
-    let found = rdtriage::ingest::discover::discover(&[dc], &Limits::default());
-    let scan = rdtriage::analysis::scan(found, &opts, false);
+    let scan = common::scan_paths(&[dc]);
     let r = &scan.report;
     assert_eq!(r.disconnects.len(), 1);
     let d = &r.disconnects[0];

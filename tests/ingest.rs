@@ -473,15 +473,7 @@ fn scan_keeps_only_relevant_events() {
     }
     text.push_str("\"10:01:00.0000000\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_1\",\"ACCESS DENIED\",\"Desired Access: Generic Read\"\r\n");
     std::fs::write(&csv, text).unwrap();
-    let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();
-    let opts = rdtriage::analysis::ScanOptions {
-        threads: 2,
-        limits: Limits::default(),
-        hints: Default::default(),
-        rules: &rules,
-    };
-    let found = rdtriage::ingest::discover::discover(&[csv], &Limits::default());
-    let scan = rdtriage::analysis::scan(found, &opts, false);
+    let scan = common::scan_paths(&[csv]);
     assert_eq!(
         scan.report.inputs[0].events, 20_001,
         "every row is read and counted"

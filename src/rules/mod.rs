@@ -35,10 +35,7 @@ use prefilter::Index;
 /// The built-in pack plus the user's rule files (`--rules`), loaded together so rule ids are
 /// unique across all of them.
 pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleErrors> {
-    let mut sources: Vec<(String, String)> = pack::BUILTIN
-        .iter()
-        .map(|(n, t)| (n.to_string(), t.to_string()))
-        .collect();
+    let mut sources = pack::builtin_sources();
     sources.extend(user.iter().cloned());
     load_rules(&sources)
 }

@@ -47,3 +47,16 @@ pub fn ingest_paths(paths: &[PathBuf]) -> Collect {
 pub fn ingest_one(path: impl AsRef<Path>) -> Collect {
     ingest_paths(&[path.as_ref().to_path_buf()])
 }
+
+/// Analyse `paths` with the built-in rules, two threads, default limits.
+pub fn scan_paths(paths: &[PathBuf]) -> rdtriage::analysis::Scan {
+    let rules = rdtriage::rules::load_with_builtin(&[]).expect("the built-in rules load");
+    let opts = rdtriage::analysis::ScanOptions {
+        threads: 2,
+        limits: Limits::default(),
+        hints: Default::default(),
+        rules: &rules,
+    };
+    let found = rdtriage::ingest::discover::discover(paths, &Limits::default());
+    rdtriage::analysis::scan(found, &opts, false)
+}

@@ -13,6 +13,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin/folklore.rdt", include_str!("folklore.rdt")),
 ];
 
+/// The built-in files as owned `(name, text)` pairs, ready to load with others.
+pub fn builtin_sources() -> Vec<(String, String)> {
+    BUILTIN
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::BUILTIN;
@@ -55,10 +63,7 @@ mod tests {
 
     #[test]
     fn breaking_a_builtin_rule_fails_its_examples() {
-        let mut sources: Vec<(String, String)> = BUILTIN
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect();
+        let mut sources = super::builtin_sources();
         let tls = sources
             .iter_mut()
             .find(|(n, _)| n.ends_with("tls.rdt"))
