@@ -1,0 +1,36 @@
+//! What the format targets share: a one-thread pool and an `Emit` that drops events.
+
+use std::sync::{Arc, OnceLock};
+
+use rdtriage::ingest::Emit;
+use rdtriage::model::{Event, FileAccount, FileFormat};
+
+pub fn pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("a one-thread pool")
+    })
+}
+
+/// Run `read` with an `Emit` whose events are counted and dropped; check the account adds up.
+pub fn with_emit(format: FileFormat, read: impl FnOnce(&mut Emit<'_>, &mut FileAccount)) {
+    let file: Arc<str> = Arc::from("fuzz");
+    let keep = |_: &Event| true;
+    let mut kept = 0u64;
+    let mut send = |events: Vec<Event>| kept += events.len() as u64;
+    let mut account = FileAccount::new("fuzz", format);
+    {
+        let mut emit = Emit {
+            file: &file,
+            keep: &keep,
+            send: &mut send,
+            pool: pool(),
+        };
+        read(&mut emit, &mut account);
+    }
+    // Nothing read is lost: every event counted was handed on.
+    assert_eq!(kept, account.events, "events counted but not handed on");
+}

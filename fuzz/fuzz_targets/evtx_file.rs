@@ -1,0 +1,15 @@
+#![no_main]
+//! EVTX ingest on arbitrary bytes (seeded with the corpus's dirty files): damage is counted,
+//! never a panic, and every counted record is handed on.
+use libfuzzer_sys::fuzz_target;
+use rdtriage::ingest::evtx::read_evtx;
+use rdtriage::model::FileFormat;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::with_emit(FileFormat::Evtx, |emit, account| {
+        read_evtx(data.to_vec(), emit, account);
+    });
+});

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Seed each fuzz target's corpus from the fixtures and the shared corpus's dirty files.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=..
+c=$root/../shared/corpus/evtx
+mkdir -p corpus/{rule_parser,procmon_csv,event_xml,detail_and_paths,zip_discovery,evtx_file}
+cp $root/src/rules/pack/*.rdt corpus/rule_parser/
+cp $root/fixtures/procmon/*.csv corpus/procmon_csv/
+for f in $root/fixtures/tickets/*/*/Logfile.CSV; do cp "$f" "corpus/procmon_csv/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")").csv"; done
+printf '<Events><Event><System><Provider Name="x"/><EventID Qualifiers="49152">1058</EventID></System><EventData><Data Name="a">b&amp;c</Data></EventData></Event></Events>' > corpus/event_xml/one.xml
+printf 'Desired Access: Generic Write, Read Attributes, Disposition: OverwriteIf' > corpus/detail_and_paths/detail
+printf 'a:50000 -> b:ms-wbt-server' > corpus/detail_and_paths/path
+printf '上午 01:09:44.8222664' > corpus/detail_and_paths/time
+for f in $root/fixtures/evtx/*.evtx; do cp "$f" corpus/evtx_file/; done
+for f in sample_with_a_bad_chunk_magic.evtx sample-with-zero-data-size-event.evtx Application_no_crc32.evtx security_bad_string_cache.evtx; do
+  [ -f "$c/omerbenamram-evtx/$f" ] && cp "$c/omerbenamram-evtx/$f" corpus/evtx_file/
+done
+python3 - <<'PY'
+import zipfile, io
+for name, entries in [("nested", [("a/b.csv", b'"Time of Day","Process Name","Operation","Path","Result"\r\n')]), ("empty", [])]:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in entries:
+            z.writestr(n, d)
+    open(f"corpus/zip_discovery/{name}.zip", "wb").write(buf.getvalue())
+PY
+echo seeded
