@@ -311,14 +311,10 @@ fn run_scan(
 /// moment to free, and the answer is already written. (When the process exits first, the OS
 /// reclaims the memory anyway.)
 fn drop_in_background<T: Send + 'static>(value: T) {
-    if std::thread::Builder::new()
+    // If no thread can be started, the closure and the value in it are dropped right here.
+    let _ = std::thread::Builder::new()
         .name("drop".into())
-        .spawn(move || drop(value))
-        .is_err()
-    {
-        // Could not start a thread: the value was moved into the failed closure and is
-        // dropped here, on this thread.
-    }
+        .spawn(move || drop(value));
 }
 
 fn run_rules_list(

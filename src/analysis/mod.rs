@@ -99,29 +99,35 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
 }
 
 /// Every RDPClient 1026, decoded, in time order, with the server from its connection's 1024.
+/// One pass: the latest 1024 seen so far is remembered per file and activity id, so a log
+/// of many disconnects costs no more than one of few.
 fn disconnects(events: &[Event]) -> Vec<DisconnectOut> {
+    use std::collections::HashMap;
     let mut out = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    // (file, activity id) -> the Server Name of the latest 1024; activity `None` = any.
+    let mut last_1024: HashMap<(&str, Option<&str>), &str> = HashMap::new();
+    for e in events {
         let Some(w) = e.win() else { continue };
-        if w.provider != CLIENT_PROVIDER || w.event_id != 1026 {
+        if w.provider != CLIENT_PROVIDER {
+            continue;
+        }
+        if w.event_id == 1024 {
+            if let Some(server) = w.data.get("Value") {
+                last_1024.insert((&e.file, w.activity_id.as_deref()), server);
+                last_1024.insert((&e.file, None), server);
+            }
+            continue;
+        }
+        if w.event_id != 1026 {
             continue;
         }
         let Some(d) = w.data.get("Value").and_then(disconnect::decode_text) else {
             continue;
         };
         // The connection's 1024 ("Server Name"): same file, same activity id, before it.
-        let server = events[..i]
-            .iter()
-            .rev()
-            .filter(|p| p.file == e.file)
-            .filter_map(|p| p.win())
-            .find(|p| {
-                p.provider == CLIENT_PROVIDER
-                    && p.event_id == 1024
-                    && (w.activity_id.is_none() || p.activity_id == w.activity_id)
-            })
-            .and_then(|p| p.data.get("Value"))
-            .map(str::to_string);
+        let server = last_1024
+            .get(&(&*e.file, w.activity_id.as_deref()))
+            .map(|s| s.to_string());
         out.push(DisconnectOut {
             file: e.file.to_string(),
             record: e.record,

@@ -31,22 +31,18 @@ pub fn select<'a>(
     all: bool,
     around: Option<SignedDuration>,
 ) -> Vec<Entry<'a>> {
-    let anchors: Vec<Timestamp> = anchor_events
+    let mut anchors: Vec<Timestamp> = anchor_events
         .iter()
         .filter_map(|&i| events.get(i)?.time)
         .collect();
+    anchors.sort();
     let mut out: Vec<Entry<'a>> = Vec::new();
     for (i, e) in events.iter().enumerate() {
         let rules = matched.get(i).cloned().unwrap_or_default();
         if !all && rules.is_empty() {
             continue;
         }
-        let from_anchor = e.time.and_then(|t| {
-            anchors
-                .iter()
-                .map(|a| t.duration_since(*a))
-                .min_by_key(|d| d.abs())
-        });
+        let from_anchor = e.time.and_then(|t| nearest(&anchors, t));
         if let Some(window) = around
             && !anchors.is_empty()
         {
@@ -76,6 +72,22 @@ pub fn select<'a>(
         key(a).cmp(&key(b))
     });
     out
+}
+
+/// Event time minus the nearest anchor's (anchors sorted; on a tie, the earlier anchor):
+/// a binary search, so many anchors do not make the timeline quadratic.
+fn nearest(anchors: &[Timestamp], t: Timestamp) -> Option<SignedDuration> {
+    let at = anchors.partition_point(|a| *a < t);
+    let before = at
+        .checked_sub(1)
+        .and_then(|i| anchors.get(i))
+        .map(|a| t.duration_since(*a));
+    let after = anchors.get(at).map(|a| t.duration_since(*a));
+    match (before, after) {
+        (Some(b), Some(a)) if a.abs() < b.abs() => Some(a),
+        (Some(b), _) => Some(b),
+        (None, a) => a,
+    }
 }
 
 /// A short name for an event and its details, for tables.
@@ -176,4 +188,25 @@ pub fn write_jsonl(out: &mut dyn Write, entries: &[Entry<'_>]) -> io::Result<()>
         writeln!(out)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_anchor_by_binary_search() {
+        let ts = |s: i64| Timestamp::from_second(s).unwrap();
+        let anchors = [ts(100), ts(200), ts(300)];
+        assert_eq!(nearest(&anchors, ts(90)).unwrap().as_secs(), -10);
+        assert_eq!(nearest(&anchors, ts(190)).unwrap().as_secs(), -10);
+        assert_eq!(
+            nearest(&anchors, ts(150)).unwrap().as_secs(),
+            50,
+            "a tie goes to the earlier anchor"
+        );
+        assert_eq!(nearest(&anchors, ts(1000)).unwrap().as_secs(), 700);
+        assert_eq!(nearest(&anchors, ts(200)).unwrap().as_secs(), 0);
+        assert!(nearest(&[], ts(1)).is_none());
+    }
 }
