@@ -336,40 +336,9 @@ fn event_xml_matches_evtx_on_corpus_files() {
         "evtx/velociraptor/RDPAuth_LocalSessionManager.evtx",
         "evtx/python-evtx/dns_log_malformed.evtx",
     ];
-    let dir = tempfile::tempdir().unwrap();
-    let mut compared = 0usize;
-    for rel in files {
-        let path = corpus.join(rel);
-        let mut parser = evtx::EvtxParser::from_path(&path).unwrap();
-        let mut doc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>\r\n");
-        for r in parser.records().flatten() {
-            let body = r.data.trim_start();
-            let body = body
-                .strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
-                .unwrap_or(body);
-            doc.push_str(body.trim());
-            doc.push_str("\r\n");
-        }
-        doc.push_str("</Events>\r\n");
-        let xml_path = dir.path().join("export.xml");
-        std::fs::write(&xml_path, &doc).unwrap();
-        let from_evtx = common::ingest_one(&path);
-        let from_xml = common::ingest_one(&xml_path);
-        assert_eq!(from_xml.accounts[0].format, FileFormat::EventXml);
-        assert_eq!(
-            from_xml.accounts[0].errors, 0,
-            "{rel}: {:?}",
-            from_xml.accounts[0].problems
-        );
-        assert_eq!(from_evtx.events.len(), from_xml.events.len(), "{rel}");
-        for (a, b) in from_evtx.events.iter().zip(&from_xml.events) {
-            assert_eq!(
-                (a.record, a.time, &a.kind),
-                (b.record, b.time, &b.kind),
-                "{rel}"
-            );
-        }
-        compared += from_evtx.events.len();
-    }
+    let compared: usize = files
+        .iter()
+        .map(|rel| common::assert_xml_export_matches(&corpus.join(rel)))
+        .sum();
     assert!(compared > 3000, "{compared} records compared");
 }

@@ -60,3 +60,45 @@ pub fn scan_paths(paths: &[PathBuf]) -> rdtriage::analysis::Scan {
     let found = rdtriage::ingest::discover::discover(paths, &Limits::default());
     rdtriage::analysis::scan(found, &opts, false)
 }
+
+/// Render every record of `evtx_path` to XML with the evtx crate, wrap them in an Event
+/// Viewer style `<Events>` document, read both files, and assert the events are identical
+/// (record, time and every field). Returns how many records were compared.
+pub fn assert_xml_export_matches(evtx_path: &Path) -> usize {
+    use rdtriage::model::{FileFormat, FileStatus};
+    let name = evtx_path.display().to_string();
+    let mut parser = evtx::EvtxParser::from_path(evtx_path).unwrap();
+    let mut doc = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<Events>\r\n");
+    for r in parser.records() {
+        let r = r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let body = r.data.trim_start();
+        let body = body
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
+            .unwrap_or(body);
+        doc.push_str(body.trim());
+        doc.push_str("\r\n");
+    }
+    doc.push_str("</Events>\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let xml_path = dir.path().join("export.xml");
+    std::fs::write(&xml_path, &doc).unwrap();
+    let from_evtx = ingest_one(evtx_path);
+    let from_xml = ingest_one(&xml_path);
+    let account = &from_xml.accounts[0];
+    assert_eq!(account.format, FileFormat::EventXml, "{name}");
+    assert_eq!(
+        account.status,
+        FileStatus::Ok,
+        "{name}: {:?}",
+        account.problems
+    );
+    assert_eq!(from_evtx.events.len(), from_xml.events.len(), "{name}");
+    for (a, b) in from_evtx.events.iter().zip(&from_xml.events) {
+        assert_eq!(
+            (a.record, a.time, &a.kind),
+            (b.record, b.time, &b.kind),
+            "{name}"
+        );
+    }
+    from_evtx.events.len()
+}
