@@ -194,6 +194,15 @@ struct LimitArgs {
     /// Longest line of a Procmon CSV, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
     max_csv_row_bytes: u64,
+    /// Deepest element nesting in event-log XML.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().xml_depth)]
+    max_xml_depth: usize,
+    /// Most XML elements in one event (event-log XML, or one EVTX record).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().xml_elements)]
+    max_xml_elements: usize,
+    /// Largest rendering of one EVTX record, in bytes (the evtx crate itself stops at 16 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().evtx_record_bytes)]
+    max_evtx_record_bytes: u64,
 }
 
 impl LimitArgs {
@@ -204,6 +213,9 @@ impl LimitArgs {
             zip_depth: self.max_zip_depth,
             file_bytes: self.max_file_bytes,
             csv_row_bytes: self.max_csv_row_bytes,
+            xml_depth: self.max_xml_depth,
+            xml_elements: self.max_xml_elements,
+            evtx_record_bytes: self.max_evtx_record_bytes,
         }
     }
 }

@@ -342,3 +342,50 @@ fn event_xml_matches_evtx_on_corpus_files() {
         .sum();
     assert!(compared > 3000, "{compared} records compared");
 }
+
+/// The fast path for rendered EVTX records gives exactly what the general XML reader gives,
+/// on every record of every corpus file, and is the path actually taken.
+#[test]
+fn rendered_record_fast_path_matches_the_general_reader() {
+    use rdtriage::ingest::eventxml::{XmlLimits, read_events, read_rendered_fast};
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let limits = XmlLimits::default();
+    let (mut fast, mut general) = (0usize, 0usize);
+    let mut fallbacks = BTreeMap::new();
+    for path in walk(&corpus.join("evtx")) {
+        if path.extension().is_none_or(|e| e != "evtx") {
+            continue;
+        }
+        let Ok(parser) = evtx::EvtxParser::from_path(&path) else {
+            continue;
+        };
+        let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
+        let mut parser = parser.with_configuration(settings);
+        for record in parser.records_bytes().flatten() {
+            let Ok(xml) = std::str::from_utf8(&record.data) else {
+                continue;
+            };
+            let mut expected = Vec::new();
+            let mut errors = Vec::new();
+            read_events(xml, &limits, &mut |r| expected.push(r), &mut |e| {
+                errors.push(e)
+            });
+            match read_rendered_fast(xml, &limits) {
+                Some(got) => {
+                    fast += 1;
+                    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+                    assert_eq!(expected, [got], "{}\n{xml}", path.display());
+                }
+                None => {
+                    general += 1;
+                    *fallbacks.entry(path.display().to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    eprintln!("fast path {fast} records, general reader {general}: {fallbacks:?}");
+    assert!(fast > 120_000, "fast path taken for {fast} records only");
+    assert!(general * 20 < fast, "{general} records left the fast path");
+}

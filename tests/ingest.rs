@@ -362,7 +362,7 @@ fn zip_limits_refuse_with_the_bound_named() {
     };
     let got = ingest_with(&[big], 1, count_cap);
     assert!(
-        got.accounts[0].problems[0].contains("more than 2 entries"),
+        got.accounts[0].problems[0].contains("more than the limit of 2: refused"),
         "{:?}",
         got.accounts[0].problems
     );

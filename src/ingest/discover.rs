@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use zip::ZipArchive;
 
+use super::eventxml::XmlLimits;
 use crate::model::{FileAccount, FileFormat, FileStatus};
 
 /// Resource bounds for untrusted input. Every one has a flag to raise it.
@@ -29,6 +30,21 @@ pub struct Limits {
     pub file_bytes: u64,
     /// Longest CSV line (bytes between line feeds): a bound on one row's memory.
     pub csv_row_bytes: u64,
+    /// Deepest element nesting in event-log XML.
+    pub xml_depth: usize,
+    /// Most elements in one event of event-log XML (or one rendered EVTX record).
+    pub xml_elements: usize,
+    /// Largest rendering of one EVTX record, in bytes (the `evtx` crate stops at 16 MiB).
+    pub evtx_record_bytes: u64,
+}
+
+impl Limits {
+    pub fn xml(&self) -> XmlLimits {
+        XmlLimits {
+            depth: self.xml_depth,
+            elements: self.xml_elements,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -39,6 +55,9 @@ impl Default for Limits {
             zip_depth: 3,
             file_bytes: 4 << 30,
             csv_row_bytes: 64 << 20,
+            xml_depth: XmlLimits::default().depth,
+            xml_elements: XmlLimits::default().elements,
+            evtx_record_bytes: 4 << 20,
         }
     }
 }
@@ -247,10 +266,17 @@ fn open_zip(
         ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a readable zip: {e}"))?;
     let count = archive.len();
     if count > budget.entries {
-        return Err(format!(
-            "holds more than {} entries ({count} here): refused (raise with --max-zip-entries)",
-            limits.zip_entries
-        ));
+        return Err(if depth == 1 {
+            format!(
+                "holds {count} entries, more than the limit of {}: refused (raise with --max-zip-entries)",
+                limits.zip_entries
+            )
+        } else {
+            format!(
+                "its {count} entries would take its top-level zip past the limit of {} entries, nested zips included: refused (raise with --max-zip-entries)",
+                limits.zip_entries
+            )
+        });
     }
     budget.entries -= count;
     let mut entries = Vec::with_capacity(count);

@@ -5,7 +5,12 @@
 //! `wevtutil qe /f:xml`), which are `<Events><Event>…</Event>…</Events>` or a bare run of
 //! `<Event>` elements. No DTD is ever processed: a `<!DOCTYPE>` is refused and an entity other
 //! than the five predefined ones is an error, so billion-laughs and external entities cannot
-//! act. Element depth is capped.
+//! act. Element depth and the number of elements in one event are capped ([`XmlLimits`]).
+//!
+//! EVTX records take a fast path first: the crate renders a known, regular subset of XML (no
+//! comments, CDATA or DTD), which [`read_rendered`] scans directly. Anything
+//! outside that subset goes to the general reader, so both give the same events by
+//! construction; a corpus test and a fuzz target compare them.
 
 use std::sync::Arc;
 
@@ -15,8 +20,23 @@ use quick_xml::{Reader, XmlVersion};
 
 use crate::model::{Event, EventKind, WinEvent};
 
-/// Deeper than any real event (Event/UserData/X/Y/Z is 5): a guard against hostile nesting.
-pub const MAX_DEPTH: usize = 64;
+/// Bounds on one event-log XML document, against hostile nesting and element floods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XmlLimits {
+    /// Deepest element nesting (real events reach 5: Event/UserData/X/Y/Z).
+    pub depth: usize,
+    /// Most elements in one `<Event>` (real events have tens, a few hundred at most).
+    pub elements: usize,
+}
+
+impl Default for XmlLimits {
+    fn default() -> Self {
+        XmlLimits {
+            depth: 64,
+            elements: 100_000,
+        }
+    }
+}
 
 /// What went wrong reading event XML.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +45,10 @@ pub enum XmlEventError {
     Malformed { offset: u64, message: String },
     #[error("XML document type declarations (DTD) are refused: entities are never expanded")]
     Doctype,
-    #[error("elements nested deeper than {MAX_DEPTH} levels")]
-    TooDeep,
+    #[error("elements nested deeper than {0} levels (raise with --max-xml-depth)")]
+    TooDeep(usize),
+    #[error("an <Event> with more than {0} elements (raise with --max-xml-elements)")]
+    TooManyElements(usize),
     #[error("an <Event> element has no <System> part")]
     NoSystem,
 }
@@ -55,6 +77,7 @@ impl XmlRecord {
 /// XML allows it.
 pub fn read_events(
     xml: &str,
+    limits: &XmlLimits,
     on_event: &mut dyn FnMut(XmlRecord),
     on_error: &mut dyn FnMut(XmlEventError),
 ) {
@@ -65,20 +88,28 @@ pub fn read_events(
         match reader.read_event() {
             Ok(XmlEvent::Start(start)) => {
                 if local(&start) == "Event" {
-                    match read_event(&mut reader, depth) {
+                    let name = start.name().as_ref().to_string();
+                    match read_event(&mut reader, depth, limits) {
                         Ok(record) => on_event(record),
-                        Err(e) => {
-                            let fatal = !matches!(e, XmlEventError::NoSystem);
+                        Err(XmlEventError::NoSystem) => on_error(XmlEventError::NoSystem),
+                        // One oversized event: skip the rest of it, read the ones after it.
+                        Err(e @ XmlEventError::TooManyElements(_)) => {
                             on_error(e);
-                            if fatal {
+                            let at = reader.buffer_position();
+                            if let Err(e) = reader.read_to_end(quick_xml::name::QName(&name)) {
+                                on_error(malformed(at, e));
                                 return;
                             }
+                        }
+                        Err(e) => {
+                            on_error(e);
+                            return;
                         }
                     }
                 } else {
                     depth += 1;
-                    if depth > MAX_DEPTH {
-                        on_error(XmlEventError::TooDeep);
+                    if depth > limits.depth {
+                        on_error(XmlEventError::TooDeep(limits.depth));
                         return;
                     }
                 }
@@ -121,6 +152,19 @@ fn strip_prefix_ns(name: &str) -> &str {
         }
     }
     name
+}
+
+/// Where [`Builder`] gets an element's attributes from: a quick-xml start tag, or the
+/// attributes the fast path scanned.
+trait Attrs {
+    /// The value of the first attribute with this local name, unescaped and normalized.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl Attrs for BytesStart<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        attr(self, name)
+    }
 }
 
 /// The value of an attribute by local name, unescaped (predefined entities only) and
@@ -167,6 +211,8 @@ struct Builder {
     /// The `Name` attribute of the open `<Data>`, and how many `<Data>` were seen.
     data_name: Option<String>,
     data_count: u32,
+    /// Elements started so far, against [`XmlLimits::elements`].
+    elements: usize,
 }
 
 impl Builder {
@@ -182,11 +228,25 @@ impl Builder {
             text: String::new(),
             data_name: None,
             data_count: 0,
+            elements: 0,
         }
     }
 
-    fn start(&mut self, start: &BytesStart<'_>) {
-        let name = local(start);
+    /// Open an element with local name `name`, within `limits`.
+    fn start(
+        &mut self,
+        name: &str,
+        start: &dyn Attrs,
+        limits: &XmlLimits,
+        outer_depth: usize,
+    ) -> Result<(), XmlEventError> {
+        if outer_depth + self.open.len() + 1 > limits.depth {
+            return Err(XmlEventError::TooDeep(limits.depth));
+        }
+        self.elements += 1;
+        if self.elements > limits.elements {
+            return Err(XmlEventError::TooManyElements(limits.elements));
+        }
         match self.open.len() {
             0 => {
                 self.part = match name {
@@ -200,7 +260,7 @@ impl Builder {
             1 if self.part == Part::System => self.system_attributes(name, start),
             1 if self.part == Part::EventData && name == "Data" => {
                 self.data_count += 1;
-                self.data_name = attr(start, "Name");
+                self.data_name = start.get("Name");
             }
             _ => {}
         }
@@ -209,29 +269,31 @@ impl Builder {
         }
         self.open.push(false);
         self.text.clear();
+        Ok(())
     }
 
-    fn system_attributes(&mut self, name: &str, start: &BytesStart<'_>) {
+    fn system_attributes(&mut self, name: &str, start: &dyn Attrs) {
         let event = &mut self.event;
         match name {
             "Provider" => {
-                if let Some(p) = attr(start, "Name").or_else(|| attr(start, "EventSourceName")) {
+                if let Some(p) = start.get("Name").or_else(|| start.get("EventSourceName")) {
                     event.provider = p;
                 }
             }
             "EventID" => {
-                event.qualifiers = attr(start, "Qualifiers")
+                event.qualifiers = start
+                    .get("Qualifiers")
                     .and_then(|q| parse_u64(q.trim()))
                     .and_then(|q| u32::try_from(q).ok());
             }
             "TimeCreated" => {
-                self.time = attr(start, "SystemTime").and_then(|t| t.trim().parse().ok());
+                self.time = start.get("SystemTime").and_then(|t| t.trim().parse().ok());
             }
             "Correlation" => {
-                event.activity_id = attr(start, "ActivityID").filter(|a| !a.is_empty());
+                event.activity_id = start.get("ActivityID").filter(|a| !a.is_empty());
             }
             "Execution" => {
-                event.process_id = attr(start, "ProcessID").and_then(|p| p.trim().parse().ok());
+                event.process_id = start.get("ProcessID").and_then(|p| p.trim().parse().ok());
             }
             _ => {}
         }
@@ -239,18 +301,26 @@ impl Builder {
 
     /// Close the innermost element, named `name`; `false` when it was `</Event>` itself.
     fn end(&mut self, name: &str) -> bool {
+        let text = std::mem::take(&mut self.text);
+        let open = self.end_with(name, &text);
+        self.text = text;
+        self.text.clear();
+        open
+    }
+
+    /// [`Self::end`] with the element's text given (the fast path does not gather it).
+    fn end_with(&mut self, name: &str, text: &str) -> bool {
         let Some(had_child) = self.open.pop() else {
             return false;
         };
-        let text = std::mem::take(&mut self.text);
         let event = &mut self.event;
         match (self.part, self.open.len()) {
             (Part::System, 1) => match name {
                 "EventID" => self.event_id_raw = parse_u64(text.trim()),
                 "Level" => event.level = text.trim().parse().ok(),
                 "EventRecordID" => self.record_id = text.trim().parse().ok(),
-                "Channel" => event.channel = text,
-                "Computer" => event.computer = text,
+                "Channel" => event.channel = text.to_string(),
+                "Computer" => event.computer = text.to_string(),
                 _ => {}
             },
             (Part::EventData, 1) if name == "Data" => {
@@ -292,20 +362,19 @@ impl Builder {
 }
 
 /// Read one `<Event>` whose start tag was just consumed, up to its end tag.
-fn read_event(reader: &mut Reader<&[u8]>, outer_depth: usize) -> Result<XmlRecord, XmlEventError> {
+fn read_event(
+    reader: &mut Reader<&[u8]>,
+    outer_depth: usize,
+    limits: &XmlLimits,
+) -> Result<XmlRecord, XmlEventError> {
     let mut b = Builder::new();
     loop {
         let at = reader.buffer_position();
         let ev = reader.read_event().map_err(|e| malformed(at, e))?;
         match ev {
-            XmlEvent::Start(start) => {
-                if outer_depth + b.open.len() + 1 > MAX_DEPTH {
-                    return Err(XmlEventError::TooDeep);
-                }
-                b.start(&start);
-            }
+            XmlEvent::Start(start) => b.start(local(&start), &start, limits, outer_depth)?,
             XmlEvent::Empty(start) => {
-                b.start(&start);
+                b.start(local(&start), &start, limits, outer_depth)?;
                 b.end(local(&start));
             }
             XmlEvent::Text(t) => b.text.push_str(&t),
@@ -345,6 +414,269 @@ fn parse_u64(s: &str) -> Option<u64> {
     }
 }
 
+/// Read one record rendered by the `evtx` crate: the fast path when the XML stays inside the
+/// subset the renderer writes, the general reader otherwise (so the result is the same).
+pub fn read_rendered(xml: &str, limits: &XmlLimits) -> Result<XmlRecord, XmlEventError> {
+    if let Some(record) = read_rendered_fast(xml, limits) {
+        return Ok(record);
+    }
+    let mut got = None;
+    let mut err = None;
+    read_events(xml, limits, &mut |r| got = Some(r), &mut |e| {
+        err.get_or_insert(e);
+    });
+    match (got, err) {
+        (Some(record), None) => Ok(record),
+        (_, Some(e)) => Err(e),
+        (None, None) => Err(malformed(0, "no <Event> element")),
+    }
+}
+
+/// The fast path of [`read_rendered`]: one `<Event>` after an optional `<?xml?>` declaration,
+/// built with the same [`Builder`] as the general reader. `None` (not an error) as soon as
+/// the text leaves the renderer's subset: a comment, CDATA, DTD, an entity other than
+/// the five predefined ones and character references, an attribute needing normalization,
+/// mismatched or malformed tags, anything after `</Event>`, or a broken limit. Public for the
+/// tests and fuzz target that compare it with the general reader.
+#[doc(hidden)]
+pub fn read_rendered_fast(xml: &str, limits: &XmlLimits) -> Option<XmlRecord> {
+    let mut scan = Scan {
+        xml,
+        bytes: xml.as_bytes(),
+        at: 0,
+    };
+    // Prolog: whitespace and `<?...?>` declarations.
+    loop {
+        scan.skip_ws();
+        if scan.bytes[scan.at..].starts_with(b"<?") {
+            let end = scan.rest().find("?>")?;
+            scan.at += end + 2;
+        } else {
+            break;
+        }
+    }
+    let mut attrs = FastAttrs::default();
+    let (event_name, empty) = scan.start_tag(&mut attrs)?;
+    if strip_prefix_ns(event_name) != "Event" || empty {
+        return None;
+    }
+    let mut b = Builder::new();
+    // Open elements below <Event>: full name (to match the end tag) and local name.
+    let mut names: Vec<(&str, &str)> = Vec::with_capacity(8);
+    // The text before an end tag is that element's text (the text before a start tag is
+    // dropped, as the general reader does); only text with entities needs a copy.
+    let mut decoded = String::new();
+    loop {
+        let (raw, special) = scan.text()?;
+        let text = if special {
+            decoded.clear();
+            push_text(&mut decoded, raw)?;
+            decoded.as_str()
+        } else {
+            raw
+        };
+        // The cursor is at a '<'.
+        match *scan.bytes.get(scan.at + 1)? {
+            b'/' => {
+                let start = scan.at + 2;
+                let mut end = start;
+                while *scan.bytes.get(end)? != b'>' {
+                    end += 1;
+                }
+                scan.at = end + 1;
+                let name = xml.get(start..end)?.trim_end_matches([' ', '\t', '\n']);
+                match names.pop() {
+                    Some((open, local_name)) if open == name => {
+                        b.end_with(local_name, text);
+                    }
+                    Some(_) => return None,
+                    None => {
+                        if name != event_name {
+                            return None;
+                        }
+                        scan.skip_ws();
+                        if scan.at != scan.bytes.len() {
+                            return None;
+                        }
+                        b.end_with(strip_prefix_ns(name), text);
+                        return b.finish().ok();
+                    }
+                }
+            }
+            b'!' | b'?' => return None,
+            _ => {
+                attrs.list.clear();
+                let (name, empty) = scan.start_tag(&mut attrs)?;
+                let local_name = strip_prefix_ns(name);
+                b.start(local_name, &attrs, limits, 0).ok()?;
+                if empty {
+                    b.end_with(local_name, "");
+                } else {
+                    names.push((name, local_name));
+                }
+            }
+        }
+    }
+}
+
+/// A cursor over rendered XML. It only ever stops on ASCII bytes, so every slice it takes is
+/// on a character boundary.
+struct Scan<'a> {
+    xml: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<'a> Scan<'a> {
+    fn rest(&self) -> &'a str {
+        self.xml.get(self.at..).unwrap_or("")
+    }
+
+    fn skip_ws(&mut self) {
+        while self.bytes.get(self.at).is_some_and(|&b| is_ws(b)) {
+            self.at += 1;
+        }
+    }
+
+    /// The text up to the next `<` (which must exist), and whether it holds a `&`.
+    fn text(&mut self) -> Option<(&'a str, bool)> {
+        let start = self.at;
+        let rest = self.bytes.get(start..)?;
+        let first = memchr::memchr2(b'<', b'&', rest)?;
+        let (len, special) = if rest[first] == b'<' {
+            (first, false)
+        } else {
+            (first + memchr::memchr(b'<', &rest[first..])?, true)
+        };
+        self.at = start + len;
+        Some((self.xml.get(start..self.at)?, special))
+    }
+
+    /// A start tag at the cursor: its name, and whether it is empty (`<x/>`). Attribute values
+    /// are kept raw, so values holding `&`, `<` or whitespace other than a space are refused.
+    fn start_tag(&mut self, attrs: &mut FastAttrs<'a>) -> Option<(&'a str, bool)> {
+        if self.bytes.get(self.at) != Some(&b'<') {
+            return None;
+        }
+        let start = self.at + 1;
+        let mut end = start;
+        while !matches!(*self.bytes.get(end)?, b' ' | b'\t' | b'\n' | b'/' | b'>') {
+            end += 1;
+        }
+        if end == start {
+            return None;
+        }
+        let name = self.xml.get(start..end)?;
+        self.at = end;
+        loop {
+            self.skip_ws();
+            match *self.bytes.get(self.at)? {
+                b'>' => {
+                    self.at += 1;
+                    return Some((name, false));
+                }
+                b'/' => {
+                    if *self.bytes.get(self.at + 1)? != b'>' {
+                        return None;
+                    }
+                    self.at += 2;
+                    return Some((name, true));
+                }
+                _ => {}
+            }
+            let key_start = self.at;
+            loop {
+                match *self.bytes.get(self.at)? {
+                    b'=' => break,
+                    b'<' | b'>' | b'/' | b'"' | b'\'' | b' ' | b'\t' | b'\n' | b'\r' => {
+                        return None;
+                    }
+                    _ => self.at += 1,
+                }
+            }
+            let key = self.xml.get(key_start..self.at)?;
+            self.at += 1;
+            let quote = *self.bytes.get(self.at)?;
+            if quote != b'"' && quote != b'\'' {
+                return None;
+            }
+            self.at += 1;
+            let value_start = self.at;
+            let value_len = memchr::memchr(quote, self.bytes.get(value_start..)?)?;
+            self.at += value_len;
+            let value = &self.bytes[value_start..self.at];
+            if value
+                .iter()
+                .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
+            {
+                return None;
+            }
+            if key_start == value_start - 2 {
+                return None;
+            }
+            attrs.list.push((key, self.xml.get(value_start..self.at)?));
+            self.at += 1;
+        }
+    }
+}
+
+/// Attributes scanned by the fast path: raw values that need no unescaping.
+#[derive(Default)]
+struct FastAttrs<'a> {
+    list: Vec<(&'a str, &'a str)>,
+}
+
+impl Attrs for FastAttrs<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.list
+            .iter()
+            .find(|(key, _)| strip_prefix_ns(key) == name)
+            .map(|(_, value)| (*value).to_string())
+    }
+}
+
+/// Append element text, resolving the predefined entities and character references; `None`
+/// for anything else. Line ends are kept as they are, as the general reader keeps them.
+fn push_text(out: &mut String, text: &str) -> Option<()> {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let semi = after.find(';')?;
+        let entity = &after[..semi];
+        let c = match entity {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => {
+                let (digits, radix) = match entity.strip_prefix("#x") {
+                    Some(hex) => (hex, 16),
+                    None => (entity.strip_prefix('#')?, 10),
+                };
+                // Leave the unusual ones (signs, empty, NUL and controls) to quick-xml.
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                let code = u32::from_str_radix(digits, radix).ok()?;
+                if code < 0x20 {
+                    return None;
+                }
+                char::from_u32(code)?
+            }
+        };
+        out.push(c);
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,7 +684,9 @@ mod tests {
     fn read(xml: &str) -> (Vec<XmlRecord>, Vec<String>) {
         let mut out = Vec::new();
         let mut errs = Vec::new();
-        read_events(xml, &mut |r| out.push(r), &mut |e| errs.push(e.to_string()));
+        read_events(xml, &XmlLimits::default(), &mut |r| out.push(r), &mut |e| {
+            errs.push(e.to_string())
+        });
         (out, errs)
     }
 
@@ -415,6 +749,23 @@ mod tests {
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
         let (_, errs) = read(&deep);
         assert!(errs[0].contains("nested deeper"), "{errs:?}");
+        let many = format!(
+            "<Events><Event><System><EventID>1</EventID></System></Event><Event><System/><EventData>{}</EventData></Event><Event><System><EventID>3</EventID></System></Event></Events>",
+            "<Data>x</Data>".repeat(20)
+        );
+        let mut recs = Vec::new();
+        let mut errs = Vec::new();
+        let limits = XmlLimits {
+            elements: 10,
+            ..XmlLimits::default()
+        };
+        read_events(&many, &limits, &mut |r| recs.push(r), &mut |e| {
+            errs.push(e.to_string())
+        });
+        assert_eq!(recs.len(), 2, "{errs:?}");
+        assert_eq!(recs[1].event.event_id, 3);
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains("--max-xml-elements"), "{errs:?}");
         let (_, errs) = read("<Event><System><EventID>1</EventID></System>");
         assert!(errs[0].contains("ends inside"), "{errs:?}");
         let (recs, errs) = read("<Event><EventData/></Event><Event><System/></Event>");

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use evtx::{EvtxChunkData, EvtxFileHeader, EvtxParser, HeaderFlags, ParserSettings};
 use rayon::prelude::*;
 
-use super::eventxml::{self, XmlRecord};
-use super::{Emit, MAX_LISTED_ERRORS};
+use super::eventxml;
+use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use crate::model::{Event, FileAccount};
 
 const FILE_HEADER_SIZE: usize = 4096;
@@ -85,7 +85,9 @@ pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) 
             let outputs: Vec<ChunkOutput> = emit.pool.install(|| {
                 batch
                     .par_iter_mut()
-                    .map(|(n, chunk)| read_chunk(*n, chunk, &settings, emit.file, emit.keep))
+                    .map(|(n, chunk)| {
+                        read_chunk(*n, chunk, &settings, emit.file, emit.keep, emit.limits)
+                    })
                     .collect()
             });
             batch.clear();
@@ -124,6 +126,7 @@ fn read_chunk(
     settings: &Arc<ParserSettings>,
     file: &Arc<str>,
     keep: &(dyn Fn(&Event) -> bool + Sync),
+    limits: &Limits,
 ) -> ChunkOutput {
     let mut out = ChunkOutput {
         events: Vec::new(),
@@ -144,6 +147,7 @@ fn read_chunk(
             return out;
         }
     };
+    let xml_limits = limits.xml();
     for record in parsed.iter() {
         let rendered = record.and_then(|r| r.into_xml_bytes());
         let rendered = match rendered {
@@ -153,18 +157,27 @@ fn read_chunk(
                 continue;
             }
         };
-        // The renderer writes UTF-8; the lossy path is only a guard.
-        let xml = match std::str::from_utf8(&rendered.data) {
-            Ok(s) => std::borrow::Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&rendered.data),
+        let id = rendered.event_record_id;
+        if rendered.data.len() as u64 > limits.evtx_record_bytes {
+            out.errors.push(format!(
+                "record {id}: renders to {} bytes, over the {}-byte limit (raise with --max-evtx-record-bytes)",
+                rendered.data.len(),
+                limits.evtx_record_bytes
+            ));
+            continue;
+        }
+        // The renderer writes UTF-8: it writes an unpaired UTF-16 surrogate (and any character
+        // XML cannot hold) as `_`, so nothing invalid reaches here; were it to, the record is
+        // counted as an error rather than guessed at.
+        let Ok(xml) = std::str::from_utf8(&rendered.data) else {
+            out.errors
+                .push(format!("record {id}: rendered XML is not UTF-8"));
+            continue;
         };
-        let mut got: Option<XmlRecord> = None;
-        let mut err = None;
-        eventxml::read_events(&xml, &mut |r| got = Some(r), &mut |e| err = Some(e));
-        match (got, err) {
-            (Some(rec), _) => {
+        match eventxml::read_rendered(xml, &xml_limits) {
+            Ok(rec) => {
                 out.read += 1;
-                let mut event = rec.into_event(file, rendered.event_record_id);
+                let mut event = rec.into_event(file, id);
                 if event.time.is_none() {
                     event.time = Some(rendered.timestamp);
                 }
@@ -172,12 +185,9 @@ fn read_chunk(
                     out.events.push(event);
                 }
             }
-            (None, e) => out.errors.push(format!(
-                "record {}: rendered XML unreadable: {}",
-                rendered.event_record_id,
-                e.map(|e| e.to_string())
-                    .unwrap_or_else(|| "no <Event> element".into())
-            )),
+            Err(e) => out
+                .errors
+                .push(format!("record {id}: rendered XML unreadable: {e}")),
         }
     }
     out

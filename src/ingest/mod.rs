@@ -49,6 +49,7 @@ pub struct Emit<'a> {
     pub keep: &'a (dyn Fn(&Event) -> bool + Sync),
     pub send: &'a mut dyn FnMut(Vec<Event>),
     pub pool: &'a rayon::ThreadPool,
+    pub limits: &'a Limits,
 }
 
 /// The thread count to use for `requested` (0 = one per core).
@@ -269,6 +270,7 @@ fn read_input(
         keep: opts.keep,
         send,
         pool,
+        limits: &opts.limits,
     };
     match format {
         FileFormat::Evtx => match input.read_all(opts.limits.file_bytes) {
@@ -343,30 +345,43 @@ fn skip(account: &mut FileAccount, why: &str) {
 
 /// An event-log XML export: UTF-8 (BOM or not) or UTF-16LE with a BOM.
 fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        let units: Vec<u16> = rest
+    let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        let units = rest
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        String::from_utf16_lossy(&units)
-    } else {
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        match std::str::from_utf8(body) {
-            Ok(s) => s.to_string(),
-            Err(_) => {
-                account
-                    .problems
-                    .push("note: invalid UTF-8 replaced with U+FFFD".into());
-                String::from_utf8_lossy(body).into_owned()
-            }
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let mut text = String::with_capacity(rest.len());
+        let mut replaced = 0u64;
+        for c in char::decode_utf16(units) {
+            text.push(c.unwrap_or_else(|_| {
+                replaced += 1;
+                char::REPLACEMENT_CHARACTER
+            }));
         }
+        if rest.len() % 2 == 1 {
+            text.push(char::REPLACEMENT_CHARACTER);
+            replaced += 1;
+        }
+        (text, replaced)
+    } else {
+        utf8_lossy_counted(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
     };
+    if replaced > 0 {
+        account.problems.push(format!(
+            "note: {replaced} invalid {} sequences replaced with U+FFFD",
+            if bytes.starts_with(&[0xFF, 0xFE]) {
+                "UTF-16"
+            } else {
+                "UTF-8"
+            }
+        ));
+    }
     let mut batch = Vec::new();
     let mut position = 0u64;
     let mut errors = Vec::new();
     eventxml::read_events(
         &text,
-        &mut |rec| {
+        &emit.limits.xml(),
+        &mut |rec: eventxml::XmlRecord| {
             position += 1;
             let event = rec.into_event(emit.file, position);
             account.events += 1;
@@ -374,7 +389,7 @@ fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) 
                 batch.push(event);
             }
         },
-        &mut |e| errors.push(e.to_string()),
+        &mut |e: eventxml::XmlEventError| errors.push(e.to_string()),
     );
     for e in errors {
         account.errors += 1;
@@ -384,6 +399,24 @@ fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) 
         (emit.send)(batch);
     }
     account.finish();
+}
+
+/// `bytes` as text, each invalid UTF-8 sequence replaced with U+FFFD (as
+/// [`String::from_utf8_lossy`] does), and how many were replaced.
+pub fn utf8_lossy_counted(bytes: &[u8]) -> (String, u64) {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return (s.to_string(), 0);
+    }
+    let mut text = String::with_capacity(bytes.len() + 16);
+    let mut replaced = 0u64;
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push(char::REPLACEMENT_CHARACTER);
+            replaced += 1;
+        }
+    }
+    (text, replaced)
 }
 
 /// A sink that keeps everything: for tests and small inputs.
