@@ -129,45 +129,59 @@ fn clean_header(field: &[u8], first: bool) -> String {
 }
 
 /// A reader that refuses a line longer than `cap` bytes: the csv crate buffers a whole row,
-/// so without this one hostile row of gigabytes (no line feed) would be held in memory.
+/// so without this one hostile row of gigabytes (no line feed) would be held in memory. The
+/// lines before the long one are handed on first, so the rows before it are still read.
 struct LineGuard<R> {
     inner: R,
     cap: u64,
     since_newline: u64,
+    /// A long line was found: the next read fails.
+    tripped: bool,
+}
+
+impl<R> LineGuard<R> {
+    fn too_long(&self) -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "a line longer than {} bytes (raise with --max-csv-row-bytes)",
+                self.cap
+            ),
+        )
+    }
+
+    /// Stop at a long line starting at `line_start` in this read (negative: in an earlier
+    /// one): hand on what comes before it, fail on the next read.
+    fn trip(&mut self, line_start: i64) -> std::io::Result<usize> {
+        self.tripped = true;
+        if line_start > 0 {
+            Ok(line_start as usize)
+        } else {
+            Err(self.too_long())
+        }
+    }
 }
 
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let read = &buf[..n];
-        // Only the stretch after the last line feed matters; a line feed in the middle of the
-        // buffer cannot hide a long line, since every read is at most one buffer.
-        let (before_first, after_last) = match (
-            read.iter().position(|&b| b == b'\n'),
-            read.iter().rposition(|&b| b == b'\n'),
-        ) {
-            (Some(first), Some(last)) => (first as u64, (n - last - 1) as u64),
-            _ => (n as u64, n as u64),
-        };
-        let longest = if before_first == n as u64 {
-            self.since_newline + n as u64
-        } else {
-            (self.since_newline + before_first).max(after_last)
-        };
-        if longest > self.cap {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "a line longer than {} bytes (raise with --max-csv-row-bytes)",
-                    self.cap
-                ),
-            ));
+        if self.tripped {
+            return Err(self.too_long());
         }
-        self.since_newline = if before_first == n as u64 {
-            self.since_newline + n as u64
-        } else {
-            after_last
-        };
+        let n = self.inner.read(buf)?;
+        let cap = i64::try_from(self.cap).unwrap_or(i64::MAX);
+        // Where the current line began, relative to `buf`.
+        let mut line_start = -i64::try_from(self.since_newline).unwrap_or(i64::MAX);
+        for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
+            if newline as i64 - line_start > cap {
+                return self.trip(line_start);
+            }
+            line_start = newline as i64 + 1;
+        }
+        let tail = n as i64 - line_start;
+        if tail > cap {
+            return self.trip(line_start);
+        }
+        self.since_newline = tail as u64;
         Ok(n)
     }
 }
@@ -183,6 +197,7 @@ pub fn read_procmon(
         inner: input,
         cap: max_row_bytes,
         since_newline: 0,
+        tripped: false,
     };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
