@@ -203,6 +203,10 @@ struct LimitArgs {
     /// Largest rendering of one EVTX record, in bytes (the evtx crate itself stops at 16 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().evtx_record_bytes)]
     max_evtx_record_bytes: u64,
+    /// Most events an analysis keeps in memory (about 1.2 KB each); past it, events are
+    /// counted and the files they came from reported as partly read.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().kept_events)]
+    max_kept_events: usize,
 }
 
 impl LimitArgs {
@@ -216,6 +220,7 @@ impl LimitArgs {
             xml_depth: self.max_xml_depth,
             xml_elements: self.max_xml_elements,
             evtx_record_bytes: self.max_evtx_record_bytes,
+            kept_events: self.max_kept_events,
         }
     }
 }

@@ -181,24 +181,25 @@ const TERMINAL_FORMS: [&str; 5] = [
 // 1. Zip bombs
 
 #[test]
-fn zip_bomb_with_lying_headers_is_refused_and_everything_else_is_read() {
+fn zip_bomb_with_lying_headers_stops_at_the_declared_size_and_everything_else_is_read() {
     let bomb = hostile().join("bomb-lying-headers.zip");
     let other = hostile().join("invalid-utf8.csv");
     let (accounts, out) = summary(&[os(&bomb), os(&other)]);
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert_eq!(accounts.len(), 4, "{accounts:#?}");
-    // Both lying entries (declared 1,000 and 100,000 bytes, 64 MiB inside) are refused.
-    for entry in ["!/logs/bomb-1000.csv", "!/logs/bomb-100000.csv"] {
+    // Both lying entries (declared 1,000 and 100,000 bytes, 64 MiB inside) are read up to
+    // their declared size, the rows there kept, and the rest refused as a bomb.
+    for (entry, rows) in [("!/logs/bomb-1000.csv", 7), ("!/logs/bomb-100000.csv", 100)] {
         let a = account(&accounts, entry);
-        assert_eq!(a["status"], "failed", "{a}");
-        assert_eq!(a["events"], 0, "{a}");
+        assert_eq!(a["status"], "partial", "{a}");
+        assert_eq!(a["events"], rows, "{a}");
         assert!(
-            problems(a).contains("declared uncompressed size"),
+            problems(a).contains("bytes its header declares (a zip bomb?)"),
             "the problem names the declared size: {a}"
         );
         assert!(
             out.stderr
-                .contains(&format!("bomb-lying-headers.zip{entry}: not read: ")),
+                .contains(&format!("bomb-lying-headers.zip{entry}: read partly: ")),
             "{}",
             out.stderr
         );
@@ -213,17 +214,11 @@ fn zip_bomb_with_lying_headers_is_refused_and_everything_else_is_read() {
     assert_eq!(other["events"], 3);
     assert_eq!(other["status"], "ok");
 
-    // The event dump holds the two honest rows of the zip and nothing of the 64 MiB.
+    // The event dump holds the rows within the declared sizes and nothing of the 64 MiB.
     let out = run(rdtriage().arg("dump").arg(&bomb));
     assert_eq!(out.code, Some(3));
     let lines = out.json_lines();
-    assert_eq!(lines.len(), 2, "{lines:#?}");
-    assert!(lines.iter().all(|l| {
-        l["file"]
-            .as_str()
-            .unwrap()
-            .ends_with("bomb-lying-headers.zip!/logs/ok.csv")
-    }));
+    assert_eq!(lines.len(), 7 + 100 + 2, "{lines:#?}");
 }
 
 #[test]
@@ -1100,13 +1095,13 @@ const BROKEN: [Expect; 15] = [
     },
     Expect {
         file: "ticket/broken/bomb-lying-headers.zip!/logs/bomb-1000.csv",
-        status: "failed",
-        reason: "declared uncompressed size",
+        status: "partial",
+        reason: "bytes its header declares (a zip bomb?)",
     },
     Expect {
         file: "ticket/broken/bomb-lying-headers.zip!/logs/bomb-100000.csv",
-        status: "failed",
-        reason: "declared uncompressed size",
+        status: "partial",
+        reason: "bytes its header declares (a zip bomb?)",
     },
     Expect {
         file: "ticket/broken/bomb-lying-headers.zip!/logs/ok.csv",
@@ -1357,4 +1352,41 @@ fn mixed_ticket_reports_every_broken_file_and_analyses_the_good_ones_unchanged()
         };
         assert!(line.contains(word), "{line}");
     }
+}
+
+/// A trace whose every row some rule can use is kept only up to `--max-kept-events` (memory
+/// stays bounded), and the file is then reported as partly read, naming the flag.
+#[test]
+fn events_past_max_kept_events_are_counted_and_the_file_is_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Logfile.CSV");
+    let mut csv = String::from(
+        "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n",
+    );
+    for i in 0..10 {
+        csv.push_str(&format!(
+            "\"9:14:0{i}.1234567 AM\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_{i}\",\"ACCESS DENIED\",\"Desired Access: Generic Read\"\r\n"
+        ));
+    }
+    std::fs::write(&path, csv).unwrap();
+    let full = run(rdtriage().args(["scan", "--format", "json"]).arg(&path));
+    assert_eq!(full.code, Some(0), "{}", full.stderr);
+    let capped = run(rdtriage()
+        .args(["scan", "--format", "json", "--max-kept-events", "3"])
+        .arg(&path));
+    assert_eq!(capped.code, Some(3), "{}", capped.stderr);
+    let report = capped.json();
+    let a = &report["inputs"][0];
+    assert_eq!(a["status"], "partial", "{a}");
+    assert_eq!(a["events"], 10, "every row is still counted: {a}");
+    assert!(
+        problems(a).contains("7 events a rule could use were not kept")
+            && problems(a).contains("--max-kept-events"),
+        "{a}"
+    );
+    // The causes are still found from what was kept.
+    assert_eq!(
+        report["causes"][0]["cause"],
+        full.json()["causes"][0]["cause"]
+    );
 }

@@ -8,13 +8,18 @@
 //! bound is refused whole, with a message naming it and the bound.
 
 use std::fs;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use zip::ZipArchive;
 
 use super::eventxml::XmlLimits;
+use super::zipentry::EntryStream;
+
+/// A byte stream that can seek, for the EVTX parser.
+pub trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
 use crate::model::{FileAccount, FileFormat, FileStatus};
 
 /// Resource bounds for untrusted input. Every one has a flag to raise it.
@@ -36,6 +41,9 @@ pub struct Limits {
     pub xml_elements: usize,
     /// Largest rendering of one EVTX record, in bytes (the `evtx` crate stops at 16 MiB).
     pub evtx_record_bytes: u64,
+    /// Most events one analysis keeps in memory (those some rule can use): a bound on memory
+    /// when every row of a huge trace matches. Events past it are counted, not kept.
+    pub kept_events: usize,
 }
 
 impl Limits {
@@ -58,6 +66,7 @@ impl Default for Limits {
             xml_depth: XmlLimits::default().depth,
             xml_elements: XmlLimits::default().elements,
             evtx_record_bytes: 4 << 20,
+            kept_events: 100_000,
         }
     }
 }
@@ -98,10 +107,15 @@ impl Input {
             InputData::Path(p) => {
                 fs::File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
             }
-            InputData::ZipEntry { archive, index, .. } => {
+            InputData::ZipEntry {
+                archive,
+                index,
+                size,
+            } => {
+                // Never past the declared size: reading on is where a lying entry fails.
                 let mut archive = archive.clone();
                 let entry = archive.by_index(*index).map_err(std::io::Error::other)?;
-                entry.take(n as u64).read_to_end(&mut buf)?;
+                entry.take((n as u64).min(*size)).read_to_end(&mut buf)?;
             }
         }
         Ok(buf)
@@ -130,6 +144,49 @@ impl Input {
         }
     }
 
+    /// The content as a seekable stream and its length: the file itself, or a zip entry
+    /// inflated on demand (see [`super::zipentry`]). Nothing is held in memory whole.
+    pub fn open_seekable(&self) -> Result<(Box<dyn ReadSeek>, u64), String> {
+        match &self.data {
+            InputData::Path(p) => {
+                let mut f = fs::File::open(p).map_err(|e| e.to_string())?;
+                let len = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+                f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+                Ok((Box::new(f), len))
+            }
+            InputData::ZipEntry {
+                archive,
+                index,
+                size,
+            } => Ok((Box::new(EntryStream::open(archive, *index)?), *size)),
+        }
+    }
+
+    /// Run `f` on a stream of the content (a zip entry is inflated as it is read, its CRC
+    /// and declared size checked by the zip crate).
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> T) -> Result<T, String> {
+        match &self.data {
+            InputData::Path(p) => {
+                let mut file = fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
+                Ok(f(&mut file))
+            }
+            InputData::ZipEntry {
+                archive,
+                index,
+                size,
+            } => {
+                let mut archive = archive.clone();
+                let entry = archive.by_index(*index).map_err(|e| e.to_string())?;
+                let mut entry = DeclaredSize {
+                    inner: entry,
+                    left: *size,
+                    declared: *size,
+                };
+                Ok(f(&mut entry))
+            }
+        }
+    }
+
     /// The size in bytes, when cheaply known.
     pub fn size(&self) -> Option<u64> {
         match &self.data {
@@ -137,6 +194,40 @@ impl Input {
             InputData::ZipEntry { size, .. } => Some(*size),
         }
     }
+}
+
+/// A zip entry's stream, ended at its declared size with a clear error if it goes on.
+struct DeclaredSize<R> {
+    inner: R,
+    left: u64,
+    declared: u64,
+}
+
+impl<R: Read> Read for DeclaredSize<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe) {
+                Ok(0) => Ok(0),
+                // The zip crate also stops at the declared size, with its own words.
+                Ok(_) | Err(_) if !buf.is_empty() => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    bomb(self.declared),
+                )),
+                other => other,
+            };
+        }
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+pub(crate) fn bomb(declared: u64) -> String {
+    format!("decompresses to more than the {declared} bytes its header declares (a zip bomb?)")
 }
 
 fn too_big(len: u64, cap: u64) -> String {
@@ -149,16 +240,19 @@ fn too_big(len: u64, cap: u64) -> String {
 fn read_entry(archive: &Archive, index: usize, declared: u64) -> Result<Vec<u8>, String> {
     let mut archive = archive.clone();
     let entry = archive.by_index(index).map_err(|e| e.to_string())?;
+    let mut entry = DeclaredSize {
+        inner: entry,
+        left: declared,
+        declared,
+    };
     let mut buf = Vec::with_capacity(declared.min(64 << 20) as usize);
-    entry
-        .take(declared.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot decompress: {e}"))?;
-    if buf.len() as u64 > declared {
-        return Err(format!(
-            "decompresses to more than the {declared} bytes its header declares (a zip bomb?): refused"
-        ));
-    }
+    entry.read_to_end(&mut buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            format!("{e}: refused")
+        } else {
+            format!("cannot decompress: {e}")
+        }
+    })?;
     Ok(buf)
 }
 

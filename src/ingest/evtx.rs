@@ -12,6 +12,7 @@
 //! chunks has lost its tail (the crate stops there silently, so it is checked here), and the
 //! header's dirty flag is reported.
 
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use evtx::{EvtxChunkData, EvtxFileHeader, EvtxParser, HeaderFlags, ParserSettings};
@@ -31,17 +32,32 @@ struct ChunkOutput {
     errors: Vec<String>,
 }
 
-/// Read an EVTX file held in memory.
-pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let len = data.len();
-    if len < FILE_HEADER_SIZE {
+/// Read an EVTX file from `source`, `len` bytes long. The parser reads it chunk by chunk, so
+/// memory does not grow with the file: a multi-gigabyte log (or one inflated from a zip) is
+/// never held whole.
+pub fn read_evtx(
+    mut source: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    if len < FILE_HEADER_SIZE as u64 {
         account.damaged(format!(
             "too short for an EVTX file: {len} bytes, the file header alone is {FILE_HEADER_SIZE}"
         ));
         account.finish();
         return;
     }
-    match EvtxFileHeader::from_bytes(&data[..FILE_HEADER_SIZE]) {
+    let mut header = vec![0u8; FILE_HEADER_SIZE];
+    let read_header = source
+        .read_exact(&mut header)
+        .and_then(|()| source.seek(SeekFrom::Start(0)));
+    if let Err(e) = read_header {
+        account.damaged(format!("cannot read the EVTX file header: {e}"));
+        account.finish();
+        return;
+    }
+    match EvtxFileHeader::from_bytes(&header) {
         Ok(header) => {
             if header.flags.contains(HeaderFlags::DIRTY) {
                 account
@@ -51,7 +67,7 @@ pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) 
         }
         Err(e) => account.damaged(format!("bad EVTX file header: {e}")),
     }
-    let tail = (len - FILE_HEADER_SIZE) % CHUNK_SIZE;
+    let tail = (len - FILE_HEADER_SIZE as u64) % CHUNK_SIZE as u64;
     if tail != 0 {
         account.damaged(format!(
             "truncated: the file ends {tail} bytes into a chunk (length {len} is not 4096 + a multiple of 65536); records in that last partial chunk are lost"
@@ -60,7 +76,7 @@ pub fn read_evtx(data: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) 
 
     // No indentation: 12% less XML to render and read back, same events.
     let settings = ParserSettings::new().num_threads(1).indent(false);
-    let mut parser = match EvtxParser::from_buffer(data) {
+    let mut parser = match EvtxParser::from_read_seek(source) {
         Ok(p) => p.with_configuration(settings.clone()),
         Err(e) => {
             account.damaged(format!("cannot open as EVTX: {e}"));

@@ -13,6 +13,7 @@ pub mod eventxml;
 pub mod evtx;
 pub mod procmon;
 pub mod procmon_time;
+pub mod zipentry;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -273,27 +274,18 @@ fn read_input(
         limits: &opts.limits,
     };
     match format {
-        FileFormat::Evtx => match input.read_all(opts.limits.file_bytes) {
-            Ok(bytes) => evtx::read_evtx(bytes, &mut emit, &mut account),
+        FileFormat::Evtx => match input.open_seekable() {
+            Ok((stream, len)) => evtx::read_evtx(stream, len, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
-        FileFormat::ProcmonCsv => match &input.data {
-            discover::InputData::Path(p) => match std::fs::File::open(p) {
-                Ok(f) => {
-                    procmon::read_procmon(f, opts.limits.csv_row_bytes, &mut emit, &mut account)
-                }
-                Err(e) => fail(&mut account, format!("cannot open: {e}")),
-            },
-            discover::InputData::ZipEntry { .. } => match input.read_all(opts.limits.file_bytes) {
-                Ok(bytes) => procmon::read_procmon(
-                    bytes.as_slice(),
-                    opts.limits.csv_row_bytes,
-                    &mut emit,
-                    &mut account,
-                ),
-                Err(why) => fail(&mut account, why),
-            },
-        },
+        FileFormat::ProcmonCsv => {
+            let read = input.with_reader(|r| {
+                procmon::read_procmon(r, opts.limits.csv_row_bytes, &mut emit, &mut account)
+            });
+            if let Err(why) = read {
+                fail(&mut account, why);
+            }
+        }
         FileFormat::EventXml => match input.read_all(opts.limits.file_bytes) {
             Ok(bytes) => read_event_xml(&bytes, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
