@@ -68,6 +68,7 @@ pub fn input_exit(accounts: &[FileAccount], err: &mut dyn Write) -> Exit {
 
 struct JsonlSink<'a> {
     out: &'a mut dyn Write,
+    buf: Vec<u8>,
     accounts: Vec<FileAccount>,
     error: Option<std::io::Error>,
 }
@@ -77,14 +78,18 @@ impl Sink for JsonlSink<'_> {
         if self.error.is_some() {
             return;
         }
+        // One write per batch: serde_json's many small writes are cheap into a Vec and not
+        // through a `dyn Write`.
+        self.buf.clear();
         for e in &events {
-            let line = serde_json::to_writer(&mut *self.out, &EventJson(e))
-                .map_err(std::io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n"));
-            if let Err(e) = line {
-                self.error = Some(e);
+            if let Err(e) = serde_json::to_writer(&mut self.buf, &EventJson(e)) {
+                self.error = Some(e.into());
                 return;
             }
+            self.buf.push(b'\n');
+        }
+        if let Err(e) = self.out.write_all(&self.buf) {
+            self.error = Some(e);
         }
     }
     fn file_done(&mut self, account: FileAccount) {
@@ -167,6 +172,7 @@ fn run_dump(
             DumpFormat::Jsonl | DumpFormat::Json => {
                 let mut sink = JsonlSink {
                     out,
+                    buf: Vec::new(),
                     accounts: Vec::new(),
                     error: None,
                 };

@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rdtriage::ingest::Emit;
+use rdtriage::ingest::{Emit, Limits};
 use rdtriage::model::{Event, FileAccount, FileFormat};
 
 pub fn pool() -> &'static rayon::ThreadPool {
@@ -22,12 +22,18 @@ pub fn with_emit(format: FileFormat, read: impl FnOnce(&mut Emit<'_>, &mut FileA
     let mut kept = 0u64;
     let mut send = |events: Vec<Event>| kept += events.len() as u64;
     let mut account = FileAccount::new("fuzz", format);
+    let limits = Limits {
+        xml_elements: 256,
+        evtx_record_bytes: 64 << 10,
+        ..Limits::default()
+    };
     {
         let mut emit = Emit {
             file: &file,
             keep: &keep,
             send: &mut send,
             pool: pool(),
+            limits: &limits,
         };
         read(&mut emit, &mut account);
     }

@@ -10,6 +10,6 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     common::with_emit(FileFormat::Evtx, |emit, account| {
-        read_evtx(data.to_vec(), emit, account);
+        read_evtx(std::io::Cursor::new(data), data.len() as u64, emit, account);
     });
 });

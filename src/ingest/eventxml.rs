@@ -527,6 +527,12 @@ struct Scan<'a> {
     at: usize,
 }
 
+/// What the fast path accepts in element and attribute names: ASCII letters, digits, `_`,
+/// `-`, `.`, `:` and any non-ASCII byte. Anything else goes to the general reader.
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':') || b >= 0x80
+}
+
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -564,8 +570,12 @@ impl<'a> Scan<'a> {
         }
         let start = self.at + 1;
         let mut end = start;
-        while !matches!(*self.bytes.get(end)?, b' ' | b'\t' | b'\n' | b'/' | b'>') {
-            end += 1;
+        loop {
+            match *self.bytes.get(end)? {
+                b' ' | b'\t' | b'\n' | b'/' | b'>' => break,
+                b if is_name_byte(b) => end += 1,
+                _ => return None,
+            }
         }
         if end == start {
             return None;
@@ -592,10 +602,8 @@ impl<'a> Scan<'a> {
             loop {
                 match *self.bytes.get(self.at)? {
                     b'=' => break,
-                    b'<' | b'>' | b'/' | b'"' | b'\'' | b' ' | b'\t' | b'\n' | b'\r' => {
-                        return None;
-                    }
-                    _ => self.at += 1,
+                    b if is_name_byte(b) => self.at += 1,
+                    _ => return None,
                 }
             }
             let key = self.xml.get(key_start..self.at)?;
