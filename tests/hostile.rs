@@ -711,10 +711,9 @@ fn patch_utf16(evtx: &mut [u8], from: &[u16], to: &[u16]) {
     chunk[124..128].copy_from_slice(&header_crc.to_le_bytes());
 }
 
-/// What happens: the `evtx` crate (0.15.1) does not refuse the record. Its XML renderer writes
-/// an unpaired surrogate as `_`, as it does for every character XML cannot hold, so the
-/// record is read with `_` in place of U+D800, the file is "read fully" and its account says
-/// nothing (unlike invalid UTF-8 in a CSV or XML export, which becomes U+FFFD with a note).
+/// The `evtx` crate (0.15.1) does not refuse the record: its XML renderer writes an unpaired
+/// surrogate as `_`, as it does for every character XML cannot hold. The record is read with
+/// `_` in place of U+D800, and the file's account counts the replacement in a note.
 #[test]
 fn evtx_record_with_a_lone_surrogate_is_read_with_the_unit_replaced() {
     let events = vec![
@@ -737,6 +736,10 @@ fn evtx_record_with_a_lone_surrogate_is_read_with_the_unit_replaced() {
         (a["status"].as_str(), a["events"].as_u64()),
         (Some("ok"), Some(3)),
         "{a}"
+    );
+    assert_eq!(
+        problems(a),
+        "note: 1 unpaired UTF-16 surrogates (invalid text) replaced with '_'"
     );
 
     let dump = run(rdtriage().arg("dump").arg(&path));

@@ -15,7 +15,8 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use evtx::{EvtxChunkData, EvtxFileHeader, EvtxParser, HeaderFlags, ParserSettings};
+use evtx::binxml::value_variant::BinXmlValue;
+use evtx::{EvtxChunkData, EvtxFileHeader, EvtxParser, EvtxRecord, HeaderFlags, ParserSettings};
 use rayon::prelude::*;
 
 use super::eventxml;
@@ -30,6 +31,8 @@ struct ChunkOutput {
     events: Vec<Event>,
     read: u64,
     errors: Vec<String>,
+    /// Unpaired UTF-16 surrogates in the records' text (the renderer writes each as `_`).
+    lone_surrogates: u64,
 }
 
 /// Read an EVTX file from `source`, `len` bytes long. The parser reads it chunk by chunk, so
@@ -88,6 +91,7 @@ pub fn read_evtx(
     let batch_size = (emit.pool.current_num_threads() * 2).max(2);
     let mut batch: Vec<(u64, Result<EvtxChunkData, String>)> = Vec::with_capacity(batch_size);
     let mut listed = 0usize;
+    let mut lone = 0u64;
     let mut chunk_index = 0u64;
     let mut chunks = parser.chunks();
     loop {
@@ -109,6 +113,7 @@ pub fn read_evtx(
             batch.clear();
             for out in outputs {
                 account.events += out.read;
+                lone += out.lone_surrogates;
                 account.errors += out.errors.len() as u64;
                 for e in out.errors {
                     if listed < MAX_LISTED_ERRORS {
@@ -126,6 +131,11 @@ pub fn read_evtx(
         if done {
             break;
         }
+    }
+    if lone > 0 {
+        account.problems.push(format!(
+            "note: {lone} unpaired UTF-16 surrogates (invalid text) replaced with '_'"
+        ));
     }
     if listed > MAX_LISTED_ERRORS {
         account.problems.push(format!(
@@ -148,6 +158,7 @@ fn read_chunk(
         events: Vec::new(),
         read: 0,
         errors: Vec::new(),
+        lone_surrogates: 0,
     };
     let chunk = match chunk {
         Ok(c) => c,
@@ -165,7 +176,19 @@ fn read_chunk(
     };
     let xml_limits = limits.xml();
     for record in parsed.iter() {
+        // A record whose raw bytes hold what may be an unpaired surrogate is kept aside, to
+        // count them should its rendering hold the `_` the renderer writes for one.
+        let suspect = record
+            .as_ref()
+            .ok()
+            .filter(|r| may_hold_unpaired(r))
+            .cloned();
         let rendered = record.and_then(|r| r.into_xml_bytes());
+        if let (Some(r), Ok(x)) = (&suspect, &rendered)
+            && memchr::memchr(b'_', &x.data).is_some()
+        {
+            out.lone_surrogates += lone_surrogates(r);
+        }
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => {
@@ -182,9 +205,9 @@ fn read_chunk(
             ));
             continue;
         }
-        // The renderer writes UTF-8: it writes an unpaired UTF-16 surrogate (and any character
-        // XML cannot hold) as `_`, so nothing invalid reaches here; were it to, the record is
-        // counted as an error rather than guessed at.
+        // The renderer writes UTF-8: it writes an unpaired UTF-16 surrogate (counted above)
+        // and any character XML cannot hold as `_`, so nothing invalid reaches here; were it
+        // to, the record is counted as an error rather than guessed at.
         let Ok(xml) = std::str::from_utf8(&rendered.data) else {
             out.errors
                 .push(format!("record {id}: rendered XML is not UTF-8"));
@@ -207,4 +230,63 @@ fn read_chunk(
         }
     }
     out
+}
+
+/// Whether a record's raw bytes hold what may be an unpaired surrogate.
+fn may_hold_unpaired(record: &EvtxRecord<'_>) -> bool {
+    let start = record.binxml_offset as usize;
+    let end = start.saturating_add(record.binxml_size as usize);
+    record
+        .chunk
+        .data
+        .get(start..end)
+        .is_some_and(unpaired_anywhere)
+}
+
+/// Unpaired UTF-16 surrogates in a record's substitution strings.
+fn lone_surrogates(record: &EvtxRecord<'_>) -> u64 {
+    let Ok(instances) = record.template_instances() else {
+        return 0;
+    };
+    let mut count = 0;
+    for value in instances.iter().flat_map(|i| &i.values) {
+        match value {
+            BinXmlValue::StringType(s) => count += unpaired(s.as_bytes()),
+            BinXmlValue::StringArrayType(items) => {
+                count += items.iter().map(|s| unpaired(s.as_bytes())).sum::<u64>();
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Whether `bytes` hold something that looks like an unpaired UTF-16LE surrogate at either
+/// alignment: a high half (0xD8-0xDB) not followed two bytes on by a low half (0xDC-0xDF), or
+/// a low half not preceded by a high one. Binary data can look like one too: this only decides
+/// whether to look closer.
+fn unpaired_anywhere(bytes: &[u8]) -> bool {
+    const BLOCK: usize = 32;
+    bytes.chunks(BLOCK).enumerate().any(|(n, block)| {
+        // A branch-free pass (it vectorizes) finds the blocks worth a closer look.
+        if !block
+            .iter()
+            .fold(false, |seen, &b| seen | (b & 0xF8 == 0xD8))
+        {
+            return false;
+        }
+        (n * BLOCK..n * BLOCK + block.len()).any(|i| match bytes[i] {
+            0xD8..=0xDB => !bytes.get(i + 2).is_some_and(|n| (0xDC..=0xDF).contains(n)),
+            0xDC..=0xDF => !(i >= 2 && (0xD8..=0xDB).contains(&bytes[i - 2])),
+            _ => false,
+        })
+    })
+}
+
+/// Unpaired surrogates in UTF-16LE `bytes`.
+fn unpaired(bytes: &[u8]) -> u64 {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    char::decode_utf16(units).filter(Result::is_err).count() as u64
 }
