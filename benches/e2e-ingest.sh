@@ -3,8 +3,8 @@
 #
 #   benches/e2e-ingest.sh [EVTX_DUMP]
 #
-# 1. The whole EVTX corpus (../shared/corpus/evtx, every .evtx file) dumped as JSONL to
-#    /dev/null with 1 and 2 threads, beside `evtx_dump -o jsonl` (from `cargo install evtx`)
+# 1. The whole EVTX corpus (../shared/corpus/evtx, every .evtx file) ingested (`dump --summary`)
+#    and dumped as JSONL to /dev/null with 1 and 2 threads, beside `evtx_dump -o jsonl` (from `cargo install evtx`)
 #    on the same files in the same run, when EVTX_DUMP (or `evtx_dump` on PATH) is there.
 # 2. A Procmon CSV of >= 1 GB built by repeating corpus rows, read with 1 thread: MB/s and
 #    peak memory (max RSS), for `dump --summary` (parse only) and `dump` (parse + JSONL).
@@ -34,8 +34,10 @@ print(f"  {label:42s} {s:7.2f} s  {size/s/1e6:7.1f} MB/s  {events/s:9.0f} events
 PY
 }
 
-for round in 1 2; do
+for round in 1 2 3; do
   echo "round $round"
+  timed "rdtriage --threads 1 dump --summary (ingest)" "$bin" --threads 1 dump --summary "${files[@]}"
+  timed "rdtriage --threads 2 dump --summary (ingest)" "$bin" --threads 2 dump --summary "${files[@]}"
   timed "rdtriage --threads 1 dump (jsonl)" "$bin" --threads 1 dump "${files[@]}"
   timed "rdtriage --threads 2 dump (jsonl)" "$bin" --threads 2 dump "${files[@]}"
   if [ -n "$evtx_dump" ]; then
@@ -66,3 +68,35 @@ events=$("$bin" dump --summary --format json "$big" | python3 -c 'import json,sy
 echo "Procmon CSV: $bytes bytes, $events rows (corpus rows repeated)"
 timed "rdtriage --threads 1 dump --summary" "$bin" --threads 1 dump --summary "$big"
 timed "rdtriage --threads 1 dump (jsonl)" "$bin" --threads 1 dump "$big"
+timed "rdtriage --threads 2 scan --format json" "$bin" --threads 2 scan --format json "$big"
+
+# 3. Zip bombs with honest headers (lying ones stop at their declared size): a 2 GiB
+#    zero-padded System.evtx in a 2 MB zip, and 1 GiB of Procmon rows that every one match a
+#    rule (so --max-kept-events is what bounds memory) in a 4 MB zip.
+bombs=${TMPDIR:-/tmp}/rdtriage-bombs
+mkdir -p "$bombs"
+if [ ! -s "$bombs/csv-bomb.zip" ]; then
+  python3 - "$bombs" fixtures/evtx/rcm-1149-rdp-logins.evtx <<'PY'
+import sys, zipfile
+out, evtx = sys.argv[1], open(sys.argv[2], 'rb').read()
+with zipfile.ZipFile(f'{out}/evtx-bomb.zip', 'w', zipfile.ZIP_DEFLATED) as z:
+    with z.open('System.evtx', 'w', force_zip64=True) as f:
+        f.write(evtx)
+        for _ in range(2048):
+            f.write(bytes(1 << 20))
+header = b'"Time of Day","Process Name","PID","Operation","Path","Result","Detail"\r\n'
+row = (b'"9:14:06.1234567 AM","svchost.exe","1100","CreateFile","C:\\ProgramData\\Microsoft\\Crypto'
+       b'\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4","ACCESS DENIED","Desired Access: Generic Read"\r\n')
+with zipfile.ZipFile(f'{out}/csv-bomb.zip', 'w', zipfile.ZIP_DEFLATED) as z:
+    with z.open('Logfile.CSV', 'w', force_zip64=True) as f:
+        f.write(header)
+        block = row * 8000
+        for _ in range((1 << 30) // len(block)):
+            f.write(block)
+PY
+fi
+for b in evtx-bomb csv-bomb; do
+  bytes=$(wc -c < "$bombs/$b.zip")
+  events=0
+  timed "rdtriage --threads 2 scan $b.zip" "$bin" --threads 2 scan --format json "$bombs/$b.zip"
+done
