@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use common::{fixtures, ingest_one, ingest_paths, ingest_with};
@@ -264,27 +263,12 @@ fn empty_random_and_truncated_files() {
     );
 }
 
-fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in entries {
-            w.start_file(*name, opts).unwrap();
-            w.write_all(data).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    buf.into_inner()
-}
-
 #[test]
 fn zip_with_nested_folders_and_a_nested_zip() {
     let evtx = std::fs::read(fixtures().join("evtx/Security_short_selected.evtx")).unwrap();
     let csv = std::fs::read(fixtures().join("procmon/default-crlf-bom.csv")).unwrap();
-    let inner = zip_bytes(&[("server/System-like.evtx", &evtx)]);
-    let outer = zip_bytes(&[
+    let inner = common::zip_of(&[("server/System-like.evtx", &evtx)]);
+    let outer = common::zip_of(&[
         ("ticket/client/logs/Security.evtx", &evtx),
         ("ticket/client/procmon/trace.csv", &csv),
         ("ticket/readme.txt", b"customer notes"),
@@ -333,7 +317,7 @@ fn zip_limits_refuse_with_the_bound_named() {
     let big = dir.path().join("big.zip");
     std::fs::write(
         &big,
-        zip_bytes(&[("a.evtx", &evtx), ("b.evtx", &evtx), ("c.evtx", &evtx)]),
+        common::zip_of(&[("a.evtx", &evtx), ("b.evtx", &evtx), ("c.evtx", &evtx)]),
     )
     .unwrap();
     let good = dir.path().join("good.evtx");
@@ -368,9 +352,9 @@ fn zip_limits_refuse_with_the_bound_named() {
     );
 
     let deep = dir.path().join("deep.zip");
-    let level2 = zip_bytes(&[("x.evtx", &evtx)]);
-    let level1 = zip_bytes(&[("inner.zip", &level2)]);
-    std::fs::write(&deep, zip_bytes(&[("outer.zip", &level1)])).unwrap();
+    let level2 = common::zip_of(&[("x.evtx", &evtx)]);
+    let level1 = common::zip_of(&[("inner.zip", &level2)]);
+    std::fs::write(&deep, common::zip_of(&[("outer.zip", &level1)])).unwrap();
     let depth_cap = Limits {
         zip_depth: 2,
         ..Limits::default()

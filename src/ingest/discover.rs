@@ -100,24 +100,13 @@ pub enum Found {
 }
 
 impl Input {
-    /// The first bytes, for sniffing the format.
+    /// The first bytes, for sniffing the format; never past a zip entry's declared size
+    /// (reading on is where a lying entry fails, with the reason).
     pub fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
+        let cap = self.size().map_or(n as u64, |size| size.min(n as u64));
         let mut buf = Vec::with_capacity(n);
-        match &self.data {
-            InputData::Path(p) => {
-                fs::File::open(p)?.take(n as u64).read_to_end(&mut buf)?;
-            }
-            InputData::ZipEntry {
-                archive,
-                index,
-                size,
-            } => {
-                // Never past the declared size: reading on is where a lying entry fails.
-                let mut archive = archive.clone();
-                let entry = archive.by_index(*index).map_err(std::io::Error::other)?;
-                entry.take((n as u64).min(*size)).read_to_end(&mut buf)?;
-            }
-        }
+        self.with_reader(|r| r.take(cap).read_to_end(&mut buf))
+            .map_err(std::io::Error::other)??;
         Ok(buf)
     }
 
