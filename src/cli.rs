@@ -188,7 +188,7 @@ struct LimitArgs {
     /// How deep zips may nest inside zips.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
     max_zip_depth: usize,
-    /// Largest file read whole into memory (EVTX, event XML, a zip), in bytes.
+    /// Largest file read whole into memory (event XML, a zip), in bytes; EVTX and CSV are streamed.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
     max_file_bytes: u64,
     /// Longest line of a Procmon CSV, in bytes.

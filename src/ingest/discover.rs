@@ -31,7 +31,7 @@ pub struct Limits {
     pub zip_entries: usize,
     /// How many zips deep a zip may hold zips (a top-level zip is depth 1).
     pub zip_depth: usize,
-    /// Largest file read whole into memory (EVTX, event XML, a zip).
+    /// Largest file read whole into memory (event XML, a zip); EVTX and CSV are streamed.
     pub file_bytes: u64,
     /// Longest CSV line (bytes between line feeds): a bound on one row's memory.
     pub csv_row_bytes: u64,
