@@ -188,12 +188,15 @@ struct LimitArgs {
     /// How deep zips may nest inside zips.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
     max_zip_depth: usize,
-    /// Largest file read whole into memory (event XML, a zip), in bytes; EVTX and CSV are streamed.
+    /// Largest zip read into memory, in bytes (its entries are inflated as they are read).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
     max_file_bytes: u64,
     /// Longest line of a Procmon CSV, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
     max_csv_row_bytes: u64,
+    /// Largest event-log XML export, in bytes (it is read whole).
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().xml_bytes)]
+    max_xml_bytes: u64,
     /// Deepest element nesting in event-log XML.
     #[arg(long, value_name = "N", default_value_t = Limits::default().xml_depth)]
     max_xml_depth: usize,
@@ -217,6 +220,7 @@ impl LimitArgs {
             zip_depth: self.max_zip_depth,
             file_bytes: self.max_file_bytes,
             csv_row_bytes: self.max_csv_row_bytes,
+            xml_bytes: self.max_xml_bytes,
             xml_depth: self.max_xml_depth,
             xml_elements: self.max_xml_elements,
             evtx_record_bytes: self.max_evtx_record_bytes,

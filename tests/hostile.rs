@@ -1361,3 +1361,22 @@ fn events_past_max_kept_events_are_counted_and_the_file_is_partial() {
         full.json()["causes"][0]["cause"]
     );
 }
+
+/// An event-log XML export is read whole, so it is bounded by `--max-xml-bytes`: over it the
+/// file is refused naming the flag, and the other files are read.
+#[test]
+fn xml_export_over_max_xml_bytes_is_refused_naming_the_flag() {
+    let xml = hostile().join("undeclared-entity.xml");
+    let other = hostile().join("invalid-utf8.csv");
+    let (accounts, out) = summary(&[os("--max-xml-bytes"), os("100"), os(&xml), os(&other)]);
+    assert_eq!(out.code, Some(3));
+    let a = account(&accounts, "/undeclared-entity.xml");
+    assert_eq!(a["status"], "failed", "{a}");
+    assert!(
+        problems(a).contains(
+            "over the 100-byte limit for reading a file whole (raise it with --max-xml-bytes)"
+        ),
+        "{a}"
+    );
+    assert_eq!(account(&accounts, "/invalid-utf8.csv")["events"], 3);
+}

@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     for found in discover(std::slice::from_ref(&path), &limits) {
         if let Found::Input(input) = found {
             let _ = input.head(64);
-            if let Ok(bytes) = input.read_all(limits.file_bytes) {
+            if let Ok(bytes) = input.read_all(limits.file_bytes, "--max-file-bytes") {
                 assert!(bytes.len() as u64 <= limits.file_bytes);
             }
             // The streams never yield more than the declared size, seeking or not.

@@ -31,10 +31,12 @@ pub struct Limits {
     pub zip_entries: usize,
     /// How many zips deep a zip may hold zips (a top-level zip is depth 1).
     pub zip_depth: usize,
-    /// Largest file read whole into memory (event XML, a zip); EVTX and CSV are streamed.
+    /// Largest zip read into memory (its entries are inflated as they are read).
     pub file_bytes: u64,
     /// Longest CSV line (bytes between line feeds): a bound on one row's memory.
     pub csv_row_bytes: u64,
+    /// Largest event-log XML export (read whole: it is small next to the EVTX it came from).
+    pub xml_bytes: u64,
     /// Deepest element nesting in event-log XML.
     pub xml_depth: usize,
     /// Most elements in one event of event-log XML (or one rendered EVTX record).
@@ -63,6 +65,7 @@ impl Default for Limits {
             zip_depth: 3,
             file_bytes: 4 << 30,
             csv_row_bytes: 64 << 20,
+            xml_bytes: 128 << 20,
             xml_depth: XmlLimits::default().depth,
             xml_elements: XmlLimits::default().elements,
             evtx_record_bytes: 4 << 20,
@@ -110,13 +113,13 @@ impl Input {
         Ok(buf)
     }
 
-    /// The whole content, refused past `cap` bytes.
-    pub fn read_all(&self, cap: u64) -> Result<Vec<u8>, String> {
+    /// The whole content, refused past `cap` bytes (the limit raised by `flag`).
+    pub fn read_all(&self, cap: u64, flag: &str) -> Result<Vec<u8>, String> {
         match &self.data {
             InputData::Path(p) => {
                 let len = fs::metadata(p).map_err(|e| e.to_string())?.len();
                 if len > cap {
-                    return Err(too_big(len, cap));
+                    return Err(too_big(len, cap, flag));
                 }
                 fs::read(p).map_err(|e| e.to_string())
             }
@@ -126,7 +129,7 @@ impl Input {
                 size,
             } => {
                 if *size > cap {
-                    return Err(too_big(*size, cap));
+                    return Err(too_big(*size, cap, flag));
                 }
                 read_entry(archive, *index, *size)
             }
@@ -219,9 +222,9 @@ pub(crate) fn bomb(declared: u64) -> String {
     format!("decompresses to more than the {declared} bytes its header declares (a zip bomb?)")
 }
 
-fn too_big(len: u64, cap: u64) -> String {
+fn too_big(len: u64, cap: u64, flag: &str) -> String {
     format!(
-        "{len} bytes is over the {cap}-byte limit for reading a file whole (raise it with --max-file-bytes)"
+        "{len} bytes is over the {cap}-byte limit for reading a file whole (raise it with {flag})"
     )
 }
 
@@ -300,7 +303,7 @@ fn walk(path: &Path, limits: &Limits, found: &mut Vec<Found>) {
         data: InputData::Path(path.to_path_buf()),
     };
     if is_zip(&input) {
-        match input.read_all(limits.file_bytes) {
+        match input.read_all(limits.file_bytes, "--max-file-bytes") {
             Ok(bytes) => {
                 let mut budget = ZipBudget {
                     bytes: limits.zip_total_bytes,
@@ -401,7 +404,7 @@ fn open_zip(
         if is_zip(&input) {
             let inner_name = input.name.clone();
             let nested = input
-                .read_all(size)
+                .read_all(size, "--max-zip-bytes")
                 .and_then(|b| open_zip(&inner_name, b.into(), depth + 1, limits, budget, found));
             if let Err(why) = nested {
                 found.push(Found::Problem(failed(inner_name, FileFormat::Zip, why)));

@@ -286,8 +286,8 @@ fn read_input(
                 fail(&mut account, why);
             }
         }
-        FileFormat::EventXml => match input.read_all(opts.limits.file_bytes) {
-            Ok(bytes) => read_event_xml(&bytes, &mut emit, &mut account),
+        FileFormat::EventXml => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => read_event_xml(bytes, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
         FileFormat::ProcmonPml => skip(
@@ -336,7 +336,8 @@ fn skip(account: &mut FileAccount, why: &str) {
 }
 
 /// An event-log XML export: UTF-8 (BOM or not) or UTF-16LE with a BOM.
-fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) {
+fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE]);
     let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         let units = rest
             .chunks_exact(2)
@@ -355,16 +356,15 @@ fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) 
         }
         (text, replaced)
     } else {
-        utf8_lossy_counted(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
+        utf8_lossy_counted(bytes)
     };
     if replaced > 0 {
         account.problems.push(format!(
             "note: {replaced} invalid {} sequences replaced with U+FFFD",
-            if bytes.starts_with(&[0xFF, 0xFE]) {
-                "UTF-16"
-            } else {
-                "UTF-8"
-            }
+            if utf16 { "UTF-16" } else { "UTF-8" }
         ));
     }
     let mut batch = Vec::new();
@@ -379,6 +379,9 @@ fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) 
             account.events += 1;
             if (emit.keep)(&event) {
                 batch.push(event);
+                if batch.len() == XML_BATCH {
+                    (emit.send)(std::mem::take(&mut batch));
+                }
             }
         },
         &mut |e: eventxml::XmlEventError| errors.push(e.to_string()),
@@ -393,12 +396,16 @@ fn read_event_xml(bytes: &[u8], emit: &mut Emit<'_>, account: &mut FileAccount) 
     account.finish();
 }
 
-/// `bytes` as text, each invalid UTF-8 sequence replaced with U+FFFD (as
-/// [`String::from_utf8_lossy`] does), and how many were replaced.
-pub fn utf8_lossy_counted(bytes: &[u8]) -> (String, u64) {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return (s.to_string(), 0);
-    }
+/// Events an XML export hands on at a time.
+const XML_BATCH: usize = 1024;
+
+/// `bytes` as text (not copied when valid), each invalid UTF-8 sequence replaced with U+FFFD
+/// (as [`String::from_utf8_lossy`] does), and how many were replaced.
+pub fn utf8_lossy_counted(bytes: Vec<u8>) -> (String, u64) {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(s) => return (s, 0),
+        Err(e) => e.into_bytes(),
+    };
     let mut text = String::with_capacity(bytes.len() + 16);
     let mut replaced = 0u64;
     for chunk in bytes.utf8_chunks() {
