@@ -86,7 +86,9 @@ fn rendered_xml(c: &mut Criterion) {
         .collect();
     let limits = XmlLimits::default();
     let mut group = c.benchmark_group("rendered_xml");
-    group.throughput(Throughput::Bytes(records.iter().map(|r| r.len() as u64).sum()));
+    group.throughput(Throughput::Bytes(
+        records.iter().map(|r| r.len() as u64).sum(),
+    ));
     group.sample_size(10);
     group.bench_function("fast_path", |b| {
         b.iter(|| {
