@@ -1351,7 +1351,7 @@ fn events_past_max_kept_events_are_counted_and_the_file_is_partial() {
     assert_eq!(a["status"], "partial", "{a}");
     assert_eq!(a["events"], 10, "every row is still counted: {a}");
     assert!(
-        problems(a).contains("7 events a rule could use were not kept")
+        problems(a).contains("7 events were not kept: an analysis keeps at most 3 in memory")
             && problems(a).contains("--max-kept-events"),
         "{a}"
     );

@@ -130,7 +130,7 @@ impl ingest::Sink for Capped {
     fn file_done(&mut self, mut account: FileAccount) {
         if self.dropped > 0 {
             account.damaged(format!(
-                "{} events a rule could use were not kept: the analysis keeps at most {} (raise with --max-kept-events)",
+                "{} events were not kept: an analysis keeps at most {} in memory (raise with --max-kept-events)",
                 self.dropped, self.cap
             ));
             self.dropped = 0;
