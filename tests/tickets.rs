@@ -11,17 +11,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use rdtriage::report::schema::{Confidence, ScanReport};
 
-const TICKETS: [&str; 9] = [
-    "access-denied",
-    "certificate",
-    "clean",
-    "firewall",
-    "gateway",
-    "network",
-    "noisy",
-    "server-refused",
-    "tls",
-];
+use common::TICKETS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -142,20 +142,7 @@ fn every_ticket_names_a_cause_and_has_inputs() {
         names.push(name);
     }
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "access-denied",
-            "certificate",
-            "clean",
-            "firewall",
-            "gateway",
-            "network",
-            "noisy",
-            "server-refused",
-            "tls"
-        ]
-    );
+    assert_eq!(names, common::TICKETS);
 }
 
 #[test]

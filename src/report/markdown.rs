@@ -61,11 +61,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         if c.more_findings > 0 {
             writeln!(out, "   - and {} more findings", c.more_findings)?;
         }
-        let fix = c
-            .remediation
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let fix = c.remediation_line();
         if !fix.is_empty() {
             writeln!(out, "   - **What to do:** {}", md(&fix))?;
         }

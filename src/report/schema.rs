@@ -103,6 +103,16 @@ pub struct CauseOut {
     pub references: Vec<String>,
 }
 
+impl CauseOut {
+    /// The remediation on one line (rule files wrap it), for the table and Markdown.
+    pub fn remediation_line(&self) -> String {
+        self.remediation
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// One piece of evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

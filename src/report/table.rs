@@ -91,11 +91,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                 text.push_str(&format!("  (+{rest} more)\n"));
             }
             text.push_str(&format!("why: {}\n", c.why));
-            let fix = c
-                .remediation
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let fix = c.remediation_line();
             if !fix.is_empty() {
                 text.push_str(&format!("fix: {}", terminal(&fix)));
             }

@@ -483,11 +483,7 @@ rule drops {
 
     fn set() -> RuleSet {
         let set = load(RULES);
-        assert!(
-            set.check_examples().is_empty(),
-            "{:?}",
-            set.check_examples()
-        );
+        assert_examples_pass(&set);
         set
     }
 

@@ -154,16 +154,7 @@ mod tests {
     fn sample_loads_and_its_examples_pass() {
         let set = load(SAMPLE);
         assert_eq!(set.rules().len(), 6);
-        let failures = set.check_examples();
-        assert!(
-            failures.is_empty(),
-            "{}",
-            failures
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        assert_examples_pass(&set);
     }
 
     #[test]

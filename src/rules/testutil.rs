@@ -10,6 +10,20 @@ use super::{RuleSet, load_rules};
 use crate::ingest::detail::{parse_detail, parse_net_path};
 use crate::model::{Event, EventKind, Fields, ProcmonRow, WinEvent};
 
+/// Every rule example of `set` passes; otherwise the failures, one per line.
+pub fn assert_examples_pass(set: &RuleSet) {
+    let failures = set.check_examples();
+    assert!(
+        failures.is_empty(),
+        "{}",
+        failures
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// 2024-01-01T00:00:00Z plus `secs`.
 pub fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(1_704_067_200 + secs).expect("in range")

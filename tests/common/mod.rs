@@ -119,3 +119,16 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     }
     buf.into_inner()
 }
+
+/// The scenario tickets under `fixtures/tickets` (and their sources in `fixtures/scenarios`).
+pub const TICKETS: [&str; 9] = [
+    "access-denied",
+    "certificate",
+    "clean",
+    "firewall",
+    "gateway",
+    "network",
+    "noisy",
+    "server-refused",
+    "tls",
+];

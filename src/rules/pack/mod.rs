@@ -24,21 +24,13 @@ pub fn builtin_sources() -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::BUILTIN;
+    use crate::rules::testutil::assert_examples_pass;
     use crate::rules::{Cause, RuleKind, load_rules, load_with_builtin};
 
     #[test]
     fn builtin_pack_loads_and_every_example_passes() {
         let set = load_with_builtin(&[]).unwrap_or_else(|e| panic!("{e}"));
-        let failures = set.check_examples();
-        assert!(
-            failures.is_empty(),
-            "{}",
-            failures
-                .iter()
-                .map(|f| f.to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        assert_examples_pass(&set);
         // Every cause id has at least one rule, and there is exactly one anchor rule.
         for cause in Cause::ALL {
             assert!(
