@@ -390,6 +390,32 @@ fn rendered_record_fast_path_matches_the_general_reader() {
     assert!(general * 20 < fast, "{general} records left the fast path");
 }
 
+/// Records read straight from their BinXML template and values give exactly the event that
+/// rendering them to XML and reading that back gives, on every corpus record the direct reader
+/// takes; and it takes nearly all of them.
+#[test]
+fn direct_binxml_reader_matches_rendering() {
+    use rdtriage::ingest::eventxml::XmlLimits;
+    use rdtriage::ingest::evtx::direct_matches_rendering;
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let (mut direct, mut rendered) = (0usize, 0usize);
+    for path in walk(&corpus.join("evtx")) {
+        if path.extension().is_none_or(|e| e != "evtx") {
+            continue;
+        }
+        let file = std::fs::File::open(&path).unwrap();
+        let (d, r) = direct_matches_rendering(file, &XmlLimits::default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        direct += d;
+        rendered += r;
+    }
+    eprintln!("read directly: {direct} records; rendered: {rendered}");
+    assert!(direct > 125_000, "read directly: {direct} records only");
+    assert!(rendered * 20 < direct, "{rendered} records rendered");
+}
+
 /// EVTX files inside a zip are parsed from a stream inflated on demand (never whole in
 /// memory): wrapped logs, dirty logs and damaged chunks give exactly what the plain files give,
 /// stored or deflated; an entry that lies about its size stops at the declared size and says so.

@@ -142,7 +142,7 @@ fn local<'a>(start: &'a BytesStart<'_>) -> &'a str {
 
 /// `ns:Name` → `Name`. Names are a few bytes long: a plain loop beats a generic reverse
 /// search here (this runs twice for every element of every record).
-fn strip_prefix_ns(name: &str) -> &str {
+pub(super) fn strip_prefix_ns(name: &str) -> &str {
     let bytes = name.as_bytes();
     let mut i = bytes.len();
     while i > 0 {
@@ -156,7 +156,7 @@ fn strip_prefix_ns(name: &str) -> &str {
 
 /// Where [`Builder`] gets an element's attributes from: a quick-xml start tag, or the
 /// attributes the fast path scanned.
-trait Attrs {
+pub(super) trait Attrs {
     /// The value of the first attribute with this local name, unescaped and normalized.
     fn get(&self, name: &str) -> Option<String>;
 }
@@ -197,7 +197,7 @@ enum Part {
 }
 
 /// The state of one `<Event>` being read.
-struct Builder {
+pub(super) struct Builder {
     event: WinEvent,
     record_id: Option<u64>,
     time: Option<Timestamp>,
@@ -216,7 +216,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Builder {
             event: WinEvent::default(),
             record_id: None,
@@ -233,7 +233,7 @@ impl Builder {
     }
 
     /// Open an element with local name `name`, within `limits`.
-    fn start(
+    pub(super) fn start(
         &mut self,
         name: &str,
         start: &dyn Attrs,
@@ -299,6 +299,20 @@ impl Builder {
         }
     }
 
+    /// Whether the text of the element just started, named `name`, is read when it ends
+    /// (by [`Self::end_with`]); readers may skip gathering it otherwise.
+    pub(super) fn keeps_text(&self, name: &str) -> bool {
+        match (self.part, self.open.len()) {
+            (Part::System, 2) => matches!(
+                name,
+                "EventID" | "Level" | "EventRecordID" | "Channel" | "Computer"
+            ),
+            (Part::EventData, 2) => true,
+            (Part::UserData, n) => n >= 3,
+            _ => false,
+        }
+    }
+
     /// Close the innermost element, named `name`; `false` when it was `</Event>` itself.
     fn end(&mut self, name: &str) -> bool {
         let text = std::mem::take(&mut self.text);
@@ -309,7 +323,7 @@ impl Builder {
     }
 
     /// [`Self::end`] with the element's text given (the fast path does not gather it).
-    fn end_with(&mut self, name: &str, text: &str) -> bool {
+    pub(super) fn end_with(&mut self, name: &str, text: &str) -> bool {
         let Some(had_child) = self.open.pop() else {
             return false;
         };
@@ -343,7 +357,7 @@ impl Builder {
         true
     }
 
-    fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
+    pub(super) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
         if !self.saw_system {
             return Err(XmlEventError::NoSystem);
         }
@@ -529,7 +543,7 @@ struct Scan<'a> {
 
 /// What the fast path accepts in element and attribute names: ASCII letters, digits, `_`,
 /// `-`, `.`, `:` and any non-ASCII byte. Anything else goes to the general reader.
-fn is_name_byte(b: u8) -> bool {
+pub(super) fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':') || b >= 0x80
 }
 

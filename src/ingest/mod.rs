@@ -7,6 +7,7 @@
 //! order, through small bounded channels: memory stays bounded by a few batches per worker
 //! whatever the input size, and the output is the same for any thread count.
 
+pub mod binxml;
 pub mod detail;
 pub mod discover;
 pub mod eventxml;

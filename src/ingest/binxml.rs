@@ -1,0 +1,1211 @@
+//! EVTX records → events straight from their BinXML, without rendering XML.
+//!
+//! A Windows event record is a template instance: a template definition (element and
+//! attribute names, literal text, numbered holes) stored once per chunk, and the record's
+//! typed values for the holes. The `evtx` crate parses and checks the record; the usual path
+//! then has it render the record to XML and reads that XML back ([`super::eventxml`]). Over
+//! the corpus, rendering and reading back cost about as much as everything else together.
+//!
+//! This module walks the template with the values instead and feeds the same
+//! [`Builder`] the XML reader feeds, with the names, attribute values and element text that
+//! reading the rendered XML would have given: the renderer's rules (MS-EVEN6, as evtx 0.15.1
+//! applies them) are mirrored where they change what is read (an element whose
+//! DependencyId names a NULL value is left out; an optional hole with an empty value writes
+//! nothing; an attribute whose value is empty is left out; a nested BinXML value is spliced
+//! in place; characters XML cannot hold become `_`).
+//!
+//! It only handles what it knows: a record that is one template instance, values of the
+//! common types, templates without CDATA, entity or character references or processing
+//! instructions, names the XML fast path accepts. Anything else (ANSI strings, floats,
+//! arrays, which the renderer expands into repeated elements) returns `None`, and the caller
+//! renders the record to XML as before. A corpus test and a fuzz target check that every
+//! record this module reads gives the same event as rendering it.
+
+use std::cell::Cell;
+
+use super::eventxml::{Attrs, Builder, XmlLimits, XmlRecord, is_name_byte, strip_prefix_ns};
+
+/// Template instance and fragment nesting this reader follows (the crate allows 64).
+const MAX_NESTING: usize = 16;
+/// Element nesting in one template definition (the crate allows 512).
+const MAX_TEMPLATE_DEPTH: usize = 256;
+
+/// Reads the records of one chunk; template definitions are parsed once per chunk.
+pub struct ChunkReader<'c> {
+    data: &'c [u8],
+    /// Parsed templates by their offset in the chunk; `None` for one this module does not
+    /// handle (every record using it is rendered instead). A chunk holds a few tens at most,
+    /// so a list beats hashing.
+    templates: Vec<(u32, Option<Template>)>,
+    /// The current record's instances and their values (each instance's values contiguous),
+    /// kept from record to record so reading one allocates nothing here.
+    instances: Vec<Instance>,
+    values: Vec<Value<'c>>,
+    text: Vec<u8>,
+}
+
+/// What [`ChunkReader::read`] gives for a record it handles.
+pub struct DirectRecord {
+    pub record: XmlRecord,
+    /// Unpaired UTF-16 surrogates in the text read (each became `_`).
+    pub lone_surrogates: u64,
+}
+
+impl<'c> ChunkReader<'c> {
+    pub fn new(data: &'c [u8]) -> Self {
+        ChunkReader {
+            data,
+            templates: Vec::new(),
+            instances: Vec::new(),
+            values: Vec::new(),
+            text: Vec::new(),
+        }
+    }
+
+    /// The event of the record whose BinXML is `size` bytes at `offset` in the chunk, or `None`
+    /// when the record holds anything this module does not handle, or when its text would
+    /// pass `max_bytes` (rendering it then gives the error the limit calls for).
+    pub fn read(
+        &mut self,
+        offset: u64,
+        size: u32,
+        limits: &XmlLimits,
+        max_bytes: u64,
+    ) -> Option<DirectRecord> {
+        let start = usize::try_from(offset).ok()?;
+        let end = start.checked_add(size as usize)?;
+        let stream = self.data.get(start..end)?;
+        self.instances.clear();
+        self.values.clear();
+        let root = self.single_instance(start, stream, 0)?;
+        let mut walk = Walk::<'_, 'c> {
+            templates: &self.templates,
+            instances: &self.instances,
+            values: &self.values,
+            builder: Builder::new(),
+            limits,
+            text: std::mem::take(&mut self.text),
+            budget: max_bytes,
+            lone_surrogates: 0,
+        };
+        let done = walk.root(root);
+        let Walk {
+            builder,
+            text,
+            lone_surrogates,
+            ..
+        } = walk;
+        self.text = text;
+        done?;
+        let record = builder.finish().ok()?;
+        Some(DirectRecord {
+            record,
+            lone_surrogates,
+        })
+    }
+
+    /// A stream (record or nested value) that is one template instance, optionally after a
+    /// fragment header, and nothing after it but an end-of-stream token.
+    /// The instance's index in `self.instances`.
+    fn single_instance(&mut self, at: usize, stream: &[u8], depth: usize) -> Option<usize> {
+        if depth > MAX_NESTING {
+            return None;
+        }
+        let skip = match stream {
+            [0x0f, _, _, _, 0x0c, ..] => 5,
+            [0x0c, ..] => 1,
+            _ => return None,
+        };
+        let mut cur = Cursor {
+            data: self.data,
+            pos: at + skip,
+        };
+        let instance = self.instance(&mut cur, depth)?;
+        let consumed = cur.pos - at;
+        match stream.get(consumed..)? {
+            [] | [0x00, ..] => Some(instance),
+            _ => None,
+        }
+    }
+
+    /// The body of a TemplateInstance token (the cursor is just past the token byte), as
+    /// evtx 0.15.1 reads it: its values must each fill exactly the size their descriptor gives.
+    fn instance(&mut self, cur: &mut Cursor<'c>, depth: usize) -> Option<usize> {
+        cur.u8()?;
+        let _template_id = cur.u32()?;
+        let def = cur.u32()?;
+        if cur.pos == def as usize {
+            // The definition is stored here, inline: skip it (it is parsed from `def`).
+            cur.skip(20)?;
+            let size = cur.u32()?;
+            cur.skip(size as usize)?;
+        }
+        match self.templates.iter().find(|(at, _)| *at == def) {
+            Some((_, template)) => {
+                template.as_ref()?;
+            }
+            None => {
+                let parsed = parse_template(self.data, def);
+                let handled = parsed.is_some();
+                self.templates.push((def, parsed));
+                if !handled {
+                    return None;
+                }
+            }
+        }
+        let count = cur.u32()? as usize;
+        let table = cur.take(count.checked_mul(4)?)?;
+        let start = self.values.len();
+        for descriptor in table.chunks_exact(4) {
+            let size = u16::from_le_bytes([descriptor[0], descriptor[1]]) as usize;
+            let at = cur.pos;
+            let bytes = cur.take(size)?;
+            let value = value(descriptor[2], bytes, at)?;
+            self.values.push(value);
+        }
+        let index = self.instances.len();
+        self.instances.push(Instance { def, start, count });
+        // Nested instances go after this one's values, which stay contiguous.
+        for i in start..start + count {
+            if let Some(&Value::Fragment { at, bytes }) = self.values.get(i) {
+                let nested = self.single_instance(at, bytes, depth + 1)?;
+                self.values[i] = Value::Nested(nested);
+            }
+        }
+        Some(index)
+    }
+}
+
+/// One substitution value of type `ty` held in `bytes` (at `at` in the chunk), or `None` for
+/// a type (or a size) this module does not handle.
+fn value(ty: u8, bytes: &[u8], at: usize) -> Option<Value<'_>> {
+    let fixed = |n: usize| (bytes.len() == n).then_some(bytes);
+    Some(match ty {
+        0x00 => Value::Null,
+        0x01 => {
+            if !bytes.len().is_multiple_of(2) {
+                return None;
+            }
+            // Up to the first NUL, as the crate reads a sized string.
+            let units = bytes
+                .chunks_exact(2)
+                .position(|u| u == [0, 0])
+                .unwrap_or(bytes.len() / 2);
+            Value::Str(&bytes[..units * 2])
+        }
+        // ANSI text in the system code page (Windows-1252 unless set otherwise), with
+        // every NUL dropped as the crate drops them. Only ASCII, which every code page
+        // the crate takes decodes alike.
+        0x02 if bytes.is_ascii() => Value::Ansi(bytes),
+        0x03 => Value::Int(i64::from(fixed(1)?[0] as i8)),
+        0x04 => Value::UInt(u64::from(fixed(1)?[0])),
+        0x05 => Value::Int(i64::from(i16::from_le_bytes(array(fixed(2)?)?))),
+        0x06 => Value::UInt(u64::from(u16::from_le_bytes(array(fixed(2)?)?))),
+        0x07 => Value::Int(i64::from(i32::from_le_bytes(array(fixed(4)?)?))),
+        0x08 => Value::UInt(u64::from(u32::from_le_bytes(array(fixed(4)?)?))),
+        0x09 => Value::Int(i64::from_le_bytes(array(fixed(8)?)?)),
+        0x0a => Value::UInt(u64::from_le_bytes(array(fixed(8)?)?)),
+        // Windows writes bit masks into some bool slots: any value but 0 or 1 stays a number.
+        0x0d => match i32::from_le_bytes(array(fixed(4)?)?) {
+            0 => Value::Bool(false),
+            1 => Value::Bool(true),
+            raw => Value::Int(i64::from(raw)),
+        },
+        0x0e => Value::Binary(bytes),
+        0x0f => Value::Guid(array(fixed(16)?)?),
+        // A pointer-sized integer: the crate reads 4 or 8 bytes as hexadecimal.
+        0x10 if bytes.len() == 4 => Value::Hex(u64::from(u32::from_le_bytes(array(bytes)?))),
+        0x10 if bytes.len() == 8 => Value::Hex(u64::from_le_bytes(array(bytes)?)),
+        0x11 => Value::FileTime(u64::from_le_bytes(array(fixed(8)?)?)),
+        0x12 => Value::SysTime(array(fixed(16)?)?),
+        0x13 => {
+            let count = *bytes.get(1)? as usize;
+            if bytes.len() != 8 + count * 4 {
+                return None;
+            }
+            Value::Sid(bytes)
+        }
+        0x14 => Value::Hex(u64::from(u32::from_le_bytes(array(fixed(4)?)?))),
+        0x15 => Value::Hex(u64::from_le_bytes(array(fixed(8)?)?)),
+        // Nested BinXML: empty is NULL, as the crate takes it; otherwise one instance.
+        0x21 if bytes.is_empty() => Value::Null,
+        0x21 => Value::Fragment { at, bytes },
+        // Non-ASCII ANSI text (code pages), floats (their formatting), handles, arrays
+        // (the renderer repeats the element per item) and unknown types: rendered instead.
+        _ => return None,
+    })
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
+    bytes.try_into().ok()
+}
+
+/// A bounds-checked reader over the chunk.
+struct Cursor<'c> {
+    data: &'c [u8],
+    pos: usize,
+}
+
+impl<'c> Cursor<'c> {
+    fn take(&mut self, n: usize) -> Option<&'c [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let bytes = self.data.get(self.pos..end)?;
+        self.pos = end;
+        Some(bytes)
+    }
+
+    fn skip(&mut self, n: usize) -> Option<()> {
+        self.take(n).map(|_| ())
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(array(self.take(2)?)?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(array(self.take(4)?)?))
+    }
+}
+
+/// A template instance: its definition's offset and where its values are.
+struct Instance {
+    def: u32,
+    start: usize,
+    count: usize,
+}
+
+/// A substitution value, decoded as far as the walk needs.
+enum Value<'c> {
+    Null,
+    /// UTF-16LE code units, up to the first NUL.
+    Str(&'c [u8]),
+    /// ASCII bytes, NULs included (they are dropped when written).
+    Ansi(&'c [u8]),
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    Binary(&'c [u8]),
+    Guid([u8; 16]),
+    FileTime(u64),
+    SysTime([u8; 16]),
+    Sid(&'c [u8]),
+    Hex(u64),
+    /// Nested BinXML, before it is read.
+    Fragment {
+        at: usize,
+        bytes: &'c [u8],
+    },
+    /// Nested BinXML read: the index of its instance.
+    Nested(usize),
+}
+
+impl Value<'_> {
+    /// Whether an optional hole with this value writes nothing (the crate's
+    /// `is_optional_empty`, for the types handled here).
+    fn is_empty(&self) -> bool {
+        match self {
+            Value::Null => true,
+            Value::Str(units) | Value::Binary(units) => units.is_empty(),
+            Value::Ansi(bytes) => bytes.iter().all(|&b| b == 0),
+            _ => false,
+        }
+    }
+}
+
+/// A parsed template definition: elements in an arena, the root first.
+struct Template {
+    elements: Vec<Element>,
+}
+
+struct Element {
+    /// The local name (after any `prefix:`).
+    name: Box<str>,
+    /// The value whose being NULL leaves this element out.
+    dependency: Option<u16>,
+    attrs: Vec<Attr>,
+    children: Vec<Node>,
+}
+
+struct Attr {
+    /// The local name.
+    name: Box<str>,
+    parts: Vec<Part>,
+}
+
+enum Part {
+    /// Literal text, as read back from the rendered XML.
+    Text(Box<str>),
+    Hole {
+        id: u16,
+        optional: bool,
+    },
+}
+
+enum Node {
+    Element(usize),
+    Part(Part),
+}
+
+/// Parse the template definition at `offset` in the chunk; `None` when it is malformed or
+/// holds a token this module does not handle.
+fn parse_template(data: &[u8], offset: u32) -> Option<Template> {
+    let mut cur = Cursor {
+        data,
+        pos: offset as usize,
+    };
+    cur.skip(20)?;
+    let size = cur.u32()? as usize;
+    let end = cur.pos.checked_add(size)?;
+    if end > data.len() {
+        return None;
+    }
+    let mut elements: Vec<Element> = Vec::new();
+    // The element whose start tag is being read, and the attribute being read.
+    let mut current: Option<Element> = None;
+    let mut stack: Vec<usize> = Vec::new();
+    let mut root: Option<usize> = None;
+    while cur.pos < end {
+        let token = cur.u8()?;
+        match token {
+            0x00 => break,
+            0x0f => cur.skip(3)?,
+            0x01 | 0x41 => {
+                if current.is_some() {
+                    return None;
+                }
+                let dependency = cur.u16()?;
+                let _size = cur.u32()?;
+                let name = name_at(&mut cur)?;
+                if token == 0x41 {
+                    cur.skip(4)?;
+                }
+                current = Some(Element {
+                    name,
+                    dependency: (dependency != 0xffff).then_some(dependency),
+                    attrs: Vec::new(),
+                    children: Vec::new(),
+                });
+            }
+            0x06 | 0x46 => {
+                let name = name_at(&mut cur)?;
+                let element = current.as_mut()?;
+                drop_if_empty(element);
+                element.attrs.push(Attr {
+                    name,
+                    parts: Vec::new(),
+                });
+            }
+            0x05 | 0x45 => {
+                // Literal values in definitions are strings; other types are rendered instead.
+                if cur.u8()? != 0x01 {
+                    return None;
+                }
+                let units = cur.u16()? as usize;
+                let bytes = cur.take(units.checked_mul(2)?)?;
+                let units = bytes
+                    .chunks_exact(2)
+                    .position(|u| u == [0, 0])
+                    .unwrap_or(bytes.len() / 2);
+                let mut text = Vec::new();
+                push_utf16(&mut text, &bytes[..units * 2]);
+                let text = String::from_utf8(text).ok()?;
+                push_part(&mut current, &stack, &mut elements, Part::Text(text.into()))?;
+            }
+            0x0d | 0x0e => {
+                let id = cur.u16()?;
+                let _ty = cur.u8()?;
+                let hole = Part::Hole {
+                    id,
+                    optional: token == 0x0e,
+                };
+                push_part(&mut current, &stack, &mut elements, hole)?;
+            }
+            0x02 => {
+                let mut element = current.take()?;
+                drop_if_empty(&mut element);
+                if stack.len() >= MAX_TEMPLATE_DEPTH {
+                    return None;
+                }
+                elements.push(element);
+                stack.push(elements.len() - 1);
+            }
+            0x03 => {
+                let mut element = current.take()?;
+                drop_if_empty(&mut element);
+                elements.push(element);
+                let id = elements.len() - 1;
+                attach(&mut elements, &stack, &mut root, id)?;
+            }
+            0x04 => {
+                if current.is_some() {
+                    return None;
+                }
+                let id = stack.pop()?;
+                attach(&mut elements, &stack, &mut root, id)?;
+            }
+            // CDATA, character and entity references, processing instructions, nested
+            // instances: rendered instead.
+            _ => return None,
+        }
+    }
+    if current.is_some() || !stack.is_empty() {
+        return None;
+    }
+    let root = root?;
+    // The walk starts from the root; put it first.
+    if root != 0 {
+        return None;
+    }
+    Some(Template { elements })
+}
+
+/// An attribute whose value has no part at all is dropped when the next one starts or the
+/// start tag closes, as the crate does.
+fn drop_if_empty(element: &mut Element) {
+    if element.attrs.last().is_some_and(|a| a.parts.is_empty()) {
+        element.attrs.pop();
+    }
+}
+
+/// A value or hole goes to the attribute being read, or else to the open element. Outside
+/// both it is a malformed template.
+fn push_part(
+    current: &mut Option<Element>,
+    stack: &[usize],
+    elements: &mut [Element],
+    part: Part,
+) -> Option<()> {
+    match current {
+        // A part before any attribute of a start tag is dropped, as the crate drops it.
+        Some(element) => {
+            if let Some(attr) = element.attrs.last_mut() {
+                attr.parts.push(part);
+            }
+        }
+        None => elements
+            .get_mut(*stack.last()?)?
+            .children
+            .push(Node::Part(part)),
+    }
+    Some(())
+}
+
+/// Attach a closed element to its parent, or make it the root (a second root is refused).
+fn attach(
+    elements: &mut [Element],
+    stack: &[usize],
+    root: &mut Option<usize>,
+    id: usize,
+) -> Option<()> {
+    match stack.last() {
+        Some(&parent) => elements.get_mut(parent)?.children.push(Node::Element(id)),
+        None if root.is_none() => *root = Some(id),
+        None => return None,
+    }
+    Some(())
+}
+
+/// The name a name reference points to: its local part, and only if the XML fast path would
+/// accept it in a tag. A name stored right after the reference is skipped over.
+fn name_at(cur: &mut Cursor<'_>) -> Option<Box<str>> {
+    let offset = cur.u32()? as usize;
+    let mut at = Cursor {
+        data: cur.data,
+        pos: offset,
+    };
+    at.skip(6)?;
+    let units = at.u16()? as usize;
+    let bytes = at.take(units.checked_mul(2)?)?;
+    if offset == cur.pos {
+        // The name itself, then its NUL.
+        cur.pos = at.pos;
+        cur.skip(2)?;
+    }
+    // Names are nearly always ASCII: those need no decoding.
+    let name = if bytes.chunks_exact(2).all(|u| u[1] == 0 && u[0] < 0x80) {
+        String::from_utf8(bytes.iter().step_by(2).copied().collect()).ok()?
+    } else {
+        let units = bytes
+            .chunks_exact(2)
+            .map(|u| u16::from_le_bytes([u[0], u[1]]));
+        char::decode_utf16(units).collect::<Result<_, _>>().ok()?
+    };
+    if name.is_empty() || !name.bytes().all(is_name_byte) {
+        return None;
+    }
+    Some(strip_prefix_ns(&name).into())
+}
+
+/// Append UTF-16LE text as the renderer writes it into XML and the reader reads it back:
+/// C0 controls other than tab, LF and CR, unpaired surrogates, U+FFFE and U+FFFF become `_`.
+/// Returns the number of unpaired surrogates.
+fn push_utf16(out: &mut Vec<u8>, bytes: &[u8]) -> u64 {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|u| u16::from_le_bytes([u[0], u[1]]));
+    // ASCII is by far the most common: checked and copied in loops that vectorize.
+    let all_bits = bytes
+        .chunks_exact(2)
+        .fold(0u16, |all, u| all | u16::from_le_bytes([u[0], u[1]]));
+    if all_bits < 0x80 {
+        let start = out.len();
+        out.resize(start + bytes.len() / 2, 0);
+        for (to, u) in out[start..].iter_mut().zip(bytes.chunks_exact(2)) {
+            *to = xml_char(u[0]);
+        }
+        return 0;
+    }
+    let mut lone = 0;
+    let mut buf = [0u8; 4];
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(b'_'),
+            Ok('\u{fffe}' | '\u{ffff}') => out.push(b'_'),
+            Ok(c) => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+            Err(_) => {
+                lone += 1;
+                out.push(b'_');
+            }
+        }
+    }
+    lone
+}
+
+/// The walk over one record's instance tree, feeding the [`Builder`].
+struct Walk<'a, 'c> {
+    templates: &'a [(u32, Option<Template>)],
+    instances: &'a [Instance],
+    values: &'a [Value<'c>],
+    builder: Builder,
+    limits: &'a XmlLimits,
+    /// The open element's text since its start tag or its last child (UTF-8).
+    text: Vec<u8>,
+    /// Bytes of text the record may still produce.
+    budget: u64,
+    lone_surrogates: u64,
+}
+
+impl<'a, 'c> Walk<'a, 'c> {
+    /// An instance's template and values.
+    fn instance(&self, index: usize) -> Option<(&'a Template, &'a [Value<'c>])> {
+        let instance = self.instances.get(index)?;
+        let (_, template) = self.templates.iter().find(|(at, _)| *at == instance.def)?;
+        let values = self
+            .values
+            .get(instance.start..instance.start + instance.count)?;
+        Some((template.as_ref()?, values))
+    }
+
+    /// The record's root: the `<Event>` element, whose children the builder reads.
+    fn root(&mut self, instance: usize) -> Option<()> {
+        let (template, values) = self.instance(instance)?;
+        let root = template.elements.first()?;
+        if &*root.name != "Event" {
+            return None;
+        }
+        self.text.clear();
+        self.children(template, root, values, false)
+    }
+
+    /// Walk an element's children; its text is gathered only when `keep_text`.
+    fn children(
+        &mut self,
+        template: &Template,
+        element: &Element,
+        values: &[Value<'_>],
+        keep_text: bool,
+    ) -> Option<()> {
+        for child in &element.children {
+            match child {
+                Node::Element(id) => {
+                    let child = template.elements.get(*id)?;
+                    let left_out = child
+                        .dependency
+                        .and_then(|d| values.get(usize::from(d)))
+                        .is_some_and(|v| matches!(v, Value::Null));
+                    if !left_out {
+                        self.element(template, child, values)?;
+                    }
+                }
+                Node::Part(Part::Text(text)) if keep_text => self.push_text(text)?,
+                Node::Part(Part::Text(_)) => {}
+                Node::Part(Part::Hole { id, optional }) => match values.get(usize::from(*id)) {
+                    None => {}
+                    Some(Value::Nested(nested)) => {
+                        let (template, values) = self.instance(*nested)?;
+                        let root = template.elements.first()?;
+                        self.element(template, root, values)?;
+                    }
+                    Some(Value::Fragment { .. }) => return None,
+                    Some(value) if *optional && value.is_empty() => {}
+                    Some(_) if !keep_text => {}
+                    Some(value) => {
+                        let mut text = std::mem::take(&mut self.text);
+                        let before = text.len();
+                        let lone = push_value(&mut text, value);
+                        self.text = text;
+                        self.lone_surrogates += lone?;
+                        self.spend(self.text.len() - before)?;
+                    }
+                },
+            }
+        }
+        Some(())
+    }
+
+    fn element(
+        &mut self,
+        template: &Template,
+        element: &Element,
+        values: &[Value<'_>],
+    ) -> Option<()> {
+        let attrs = HoleAttrs {
+            element,
+            values,
+            refused: Cell::new(false),
+            lone_surrogates: Cell::new(0),
+        };
+        self.builder
+            .start(&element.name, &attrs, self.limits, 0)
+            .ok()?;
+        if attrs.refused.get() {
+            return None;
+        }
+        self.lone_surrogates += attrs.lone_surrogates.get();
+        self.text.clear();
+        let keep_text = self.builder.keeps_text(&element.name);
+        self.children(template, element, values, keep_text)?;
+        let text = std::mem::take(&mut self.text);
+        let done = std::str::from_utf8(&text)
+            .ok()
+            .map(|t| self.builder.end_with(&element.name, t));
+        self.text = text;
+        done?;
+        // The parent's text starts again after this child.
+        self.text.clear();
+        Some(())
+    }
+
+    fn push_text(&mut self, text: &str) -> Option<()> {
+        self.spend(text.len())?;
+        self.text.extend_from_slice(text.as_bytes());
+        Some(())
+    }
+
+    fn spend(&mut self, n: usize) -> Option<()> {
+        self.budget = self.budget.checked_sub(n as u64)?;
+        Some(())
+    }
+}
+
+/// An element's attributes for the [`Builder`], resolved when it asks for one.
+struct HoleAttrs<'a, 'c> {
+    element: &'a Element,
+    values: &'a [Value<'c>],
+    /// Set when an attribute read needs what this module does not mirror: XML attribute
+    /// normalization (tabs and line ends), or a value it cannot write.
+    refused: Cell<bool>,
+    lone_surrogates: Cell<u64>,
+}
+
+impl Attrs for HoleAttrs<'_, '_> {
+    fn get(&self, name: &str) -> Option<String> {
+        for attr in self.element.attrs.iter().filter(|a| &*a.name == name) {
+            // Left out when every part is empty, whether optional or not, as the renderer does.
+            let empty = attr.parts.iter().all(|part| match part {
+                Part::Text(text) => text.is_empty(),
+                Part::Hole { id, .. } => self
+                    .values
+                    .get(usize::from(*id))
+                    .is_none_or(Value::is_empty),
+            });
+            if empty {
+                continue;
+            }
+            let mut out = Vec::with_capacity(64);
+            for part in &attr.parts {
+                match part {
+                    Part::Text(text) => out.extend_from_slice(text.as_bytes()),
+                    Part::Hole { id, optional } => match self.values.get(usize::from(*id)) {
+                        None => {}
+                        Some(value) if *optional && value.is_empty() => {}
+                        Some(Value::Nested(_) | Value::Fragment { .. }) => {
+                            self.refused.set(true);
+                            return None;
+                        }
+                        Some(value) => match push_value(&mut out, value) {
+                            Some(lone) => {
+                                self.lone_surrogates.set(self.lone_surrogates.get() + lone)
+                            }
+                            None => {
+                                self.refused.set(true);
+                                return None;
+                            }
+                        },
+                    },
+                }
+            }
+            if out.iter().any(|b| matches!(b, b'\t' | b'\n' | b'\r')) {
+                self.refused.set(true);
+                return None;
+            }
+            let out = String::from_utf8(out).ok();
+            self.refused.set(out.is_none());
+            return out;
+        }
+        None
+    }
+}
+
+/// Append a value as the renderer writes it and the reader reads it back; the number of
+/// unpaired surrogates in it, or `None` for a nested fragment (not text).
+fn push_value(out: &mut Vec<u8>, value: &Value<'_>) -> Option<u64> {
+    match value {
+        Value::Null => {}
+        Value::Str(units) => return Some(push_utf16(out, units)),
+        Value::Ansi(bytes) => push_ascii(out, bytes.iter().copied().filter(|&b| b != 0)),
+        Value::Int(v) => {
+            if *v < 0 {
+                out.push(b'-');
+            }
+            push_digits(out, v.unsigned_abs(), 1);
+        }
+        Value::UInt(v) => push_digits(out, *v, 1),
+        Value::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+        Value::Binary(bytes) => push_ascii(
+            out,
+            bytes.iter().flat_map(|&b| {
+                [
+                    HEX_UPPER[usize::from(b >> 4)],
+                    HEX_UPPER[usize::from(b & 15)],
+                ]
+            }),
+        ),
+        Value::Guid(g) => {
+            const ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+            let mut text = [b'-'; 38];
+            text[0] = b'{';
+            text[37] = b'}';
+            let mut n = 1;
+            for (i, &at) in ORDER.iter().enumerate() {
+                if matches!(i, 4 | 6 | 8 | 10) {
+                    n += 1;
+                }
+                text[n] = HEX_LOWER[usize::from(g[at] >> 4)];
+                text[n + 1] = HEX_LOWER[usize::from(g[at] & 15)];
+                n += 2;
+            }
+            push_ascii(out, text);
+        }
+        Value::FileTime(ft) => push_filetime(out, *ft),
+        Value::SysTime(st) => push_systime(out, st),
+        Value::Sid(bytes) => {
+            let &[revision, count, a0, a1, a2, a3, a4, a5, ref subs @ ..] = *bytes else {
+                out.extend_from_slice(b"S-?");
+                return Some(0);
+            };
+            out.extend_from_slice(b"S-");
+            push_digits(out, u64::from(revision), 1);
+            out.push(b'-');
+            push_digits(out, u64::from_be_bytes([0, 0, a0, a1, a2, a3, a4, a5]), 1);
+            for sub in subs.chunks_exact(4).take(count as usize) {
+                out.push(b'-');
+                let sub = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
+                push_digits(out, u64::from(sub), 1);
+            }
+        }
+        Value::Hex(v) => {
+            out.extend_from_slice(b"0x");
+            let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+            push_ascii(
+                out,
+                (0..digits)
+                    .rev()
+                    .map(|i| HEX_LOWER[((v >> (i * 4)) & 15) as usize]),
+            );
+        }
+        Value::Nested(_) | Value::Fragment { .. } => return None,
+    }
+    Some(0)
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+
+/// Append ASCII bytes, C0 controls other than tab, LF and CR written as `_` (as the renderer
+/// writes them into XML). Non-ASCII bytes never reach here; were one to, it would be `_` too.
+fn push_ascii(out: &mut Vec<u8>, bytes: impl IntoIterator<Item = u8>) {
+    out.extend(bytes.into_iter().map(xml_char));
+}
+
+/// An ASCII byte as the XML renderer writes it: C0 controls other than tab, LF and CR (and
+/// anything not ASCII, which callers never pass) become `_`.
+fn xml_char(b: u8) -> u8 {
+    if (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b >= 0x80 {
+        b'_'
+    } else {
+        b
+    }
+}
+
+/// Append `v` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&buf[i.min(buf.len() - width.min(buf.len()))..]);
+}
+
+/// `YYYY-MM-DDThh:mm:ss.fffffffZ`, each field taken modulo its width.
+fn push_datetime(out: &mut Vec<u8>, fields: [u64; 6], ticks: u64) {
+    let mut text = *b"0000-00-00T00:00:00.0000000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for b in text[at..at + width].iter_mut().rev() {
+            *b = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    let [year, month, day, hour, minute, second] = fields;
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, hour);
+    put(14, 2, minute);
+    put(17, 2, second);
+    put(20, 7, ticks);
+    out.extend_from_slice(&text);
+}
+
+/// A FILETIME as the renderer writes it: years past 9999 keep their last four digits, and a
+/// value past `i64::MAX` is all zeros.
+fn push_filetime(out: &mut Vec<u8>, ft: u64) {
+    const TICKS_PER_SEC: u64 = 10_000_000;
+    const TICKS_PER_DAY: u64 = 86_400 * TICKS_PER_SEC;
+    if ft > i64::MAX as u64 {
+        out.extend_from_slice(b"0000-00-00T00:00:00.0000000Z");
+        return;
+    }
+    let (days, ticks) = (ft / TICKS_PER_DAY, ft % TICKS_PER_DAY);
+    // Days since 0000-03-01 (Howard Hinnant's civil_from_days), in 400-year eras.
+    let z = days + 584_694;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    let secs = ticks / TICKS_PER_SEC;
+    push_datetime(
+        out,
+        [
+            year % 10_000,
+            month,
+            day,
+            secs / 3_600,
+            secs / 60 % 60,
+            secs % 60,
+        ],
+        ticks % TICKS_PER_SEC,
+    );
+}
+
+/// A SYSTEMTIME as the renderer writes it: one that Windows would not take as a time
+/// renders as 1601-01-01T00:00:00.
+fn push_systime(out: &mut Vec<u8>, st: &[u8; 16]) {
+    let f = |i: usize| u16::from_le_bytes([st[2 * i], st[2 * i + 1]]);
+    let (year, month, day) = (f(0), f(1), f(3));
+    let (hour, minute, second, ms) = (f(4), f(5), f(6), f(7));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    let valid = (1601..=30827).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=days_in_month).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60
+        && ms < 1_000;
+    if !valid {
+        out.extend_from_slice(b"1601-01-01T00:00:00.0000000Z");
+        return;
+    }
+    let fields = [year % 10_000, month, day, hour, minute, second].map(u64::from);
+    push_datetime(out, fields, u64::from(ms) * 10_000);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    /// A hand-made chunk: names, one template definition and one record, laid out the way
+    /// a chunk holds them (offsets are positions in `data`).
+    #[derive(Default)]
+    struct Chunk {
+        data: Vec<u8>,
+    }
+
+    impl Chunk {
+        fn u16(&mut self, v: u16) -> &mut Self {
+            self.data.extend(v.to_le_bytes());
+            self
+        }
+        fn u32(&mut self, v: u32) -> &mut Self {
+            self.data.extend(v.to_le_bytes());
+            self
+        }
+        fn bytes(&mut self, b: &[u8]) -> &mut Self {
+            self.data.extend_from_slice(b);
+            self
+        }
+        /// A string-table name; its offset.
+        fn name(&mut self, name: &str) -> u32 {
+            let at = self.data.len() as u32;
+            self.bytes(&[0; 6]).u16(name.len() as u16);
+            self.bytes(&utf16(name)).u16(0);
+            at
+        }
+        fn open(&mut self, dependency: u16, name: u32, attrs: bool) -> &mut Self {
+            self.bytes(&[if attrs { 0x41 } else { 0x01 }])
+                .u16(dependency);
+            self.u32(0).u32(name);
+            if attrs {
+                self.u32(0);
+            }
+            self
+        }
+        fn attr(&mut self, name: u32) -> &mut Self {
+            self.bytes(&[0x06]).u32(name)
+        }
+        fn literal(&mut self, text: &str) -> &mut Self {
+            self.bytes(&[0x05, 0x01]).u16(text.len() as u16);
+            self.bytes(&utf16(text))
+        }
+        fn hole(&mut self, id: u16, optional: bool) -> &mut Self {
+            self.bytes(&[if optional { 0x0e } else { 0x0d }]).u16(id);
+            self.bytes(&[0x01])
+        }
+        /// A template definition written by `body`; its offset.
+        fn template(&mut self, body: impl FnOnce(&mut Self)) -> u32 {
+            let at = self.data.len();
+            self.u32(0).bytes(&[0; 16]).u32(0);
+            self.bytes(&[0x0f, 1, 1, 0]);
+            body(self);
+            self.bytes(&[0x00]);
+            let size = (self.data.len() - at - 24) as u32;
+            self.data[at + 20..at + 24].copy_from_slice(&size.to_le_bytes());
+            at as u32
+        }
+        /// A template instance of `def` with `values` (type, bytes).
+        fn instance(&mut self, def: u32, values: &[(u8, Vec<u8>)]) -> &mut Self {
+            self.bytes(&[0x0f, 1, 1, 0, 0x0c, 0x01]).u32(0).u32(def);
+            self.u32(values.len() as u32);
+            for (ty, bytes) in values {
+                self.u16(bytes.len() as u16).bytes(&[*ty, 0]);
+            }
+            for (_, bytes) in values {
+                self.bytes(bytes);
+            }
+            self.bytes(&[0x00])
+        }
+    }
+
+    /// `<Event><System><Provider Name=%0 EventSourceName="Fallback"/><EventID>%1</EventID>
+    /// <Computer [depends on %2]>%2</Computer></System>%3</Event>`, and a nested template
+    /// `<EventData><Data Name="A">%0</Data><Data>%1</Data></EventData>`; the record's
+    /// values are `outer`, the nested instance's `inner`. Returns what the reader makes of it.
+    fn read(outer: &[(u8, Vec<u8>)], inner: &[(u8, Vec<u8>)]) -> Option<DirectRecord> {
+        let mut c = Chunk::default();
+        let [
+            event,
+            system,
+            provider,
+            name,
+            source,
+            id,
+            computer,
+            data_part,
+            data,
+        ] = [
+            "Event",
+            "System",
+            "Provider",
+            "Name",
+            "EventSourceName",
+            "EventID",
+            "Computer",
+            "EventData",
+            "Data",
+        ]
+        .map(|n| c.name(n));
+        let outer_def = c.template(|c| {
+            c.open(0xffff, event, false).bytes(&[0x02]);
+            c.open(0xffff, system, false).bytes(&[0x02]);
+            c.open(0xffff, provider, true).attr(name).hole(0, true);
+            c.attr(source).literal("Fallback").bytes(&[0x03]);
+            c.open(0xffff, id, false).bytes(&[0x02]).hole(1, false);
+            c.bytes(&[0x04]);
+            c.open(2, computer, false).bytes(&[0x02]).hole(2, true);
+            c.bytes(&[0x04, 0x04]).hole(3, false).bytes(&[0x04]);
+        });
+        let inner_def = c.template(|c| {
+            c.open(0xffff, data_part, false).bytes(&[0x02]);
+            c.open(0xffff, data, true)
+                .attr(name)
+                .literal("A")
+                .bytes(&[0x02]);
+            c.hole(0, true).bytes(&[0x04]);
+            c.open(0xffff, data, false).bytes(&[0x02]).hole(1, true);
+            c.bytes(&[0x04, 0x04]);
+        });
+        let mut nested = Chunk::default();
+        nested.instance(inner_def, inner);
+        let mut values = outer.to_vec();
+        values.push((0x21, nested.data));
+        let record = c.data.len();
+        c.instance(outer_def, &values);
+        let size = (c.data.len() - record) as u32;
+        ChunkReader::new(&c.data).read(record as u64, size, &XmlLimits::default(), 1 << 20)
+    }
+
+    fn string(s: &str) -> (u8, Vec<u8>) {
+        (0x01, utf16(s))
+    }
+
+    #[test]
+    fn templates_are_filled_as_the_renderer_fills_them() {
+        let got = read(
+            &[
+                string("Microsoft-Windows-Test"),
+                (0x06, 1058u16.to_le_bytes().to_vec()),
+                string("HOST"),
+            ],
+            &[string("a & b"), (0x08, 7u32.to_le_bytes().to_vec())],
+        )
+        .map(|d| d.record.event);
+        let event = got.expect("read directly");
+        assert_eq!(event.provider, "Microsoft-Windows-Test");
+        assert_eq!(event.event_id, 1058);
+        assert_eq!(event.computer, "HOST");
+        let fields: Vec<_> = event.data.iter().collect();
+        assert_eq!(fields, [("A", "a & b"), ("2", "7")]);
+    }
+
+    #[test]
+    fn empty_and_null_values_leave_out_what_the_renderer_leaves_out() {
+        let got = read(
+            // An empty Name is not written, so EventSourceName names the provider; a NULL
+            // Computer value leaves <Computer> out.
+            &[
+                string(""),
+                (0x06, 4u16.to_le_bytes().to_vec()),
+                (0x00, vec![]),
+            ],
+            // An empty optional value writes nothing: the element is still there, empty.
+            &[string(""), (0x00, vec![])],
+        )
+        .map(|d| d.record.event);
+        let event = got.expect("read directly");
+        assert_eq!(event.provider, "Fallback");
+        assert_eq!(event.computer, "");
+        let fields: Vec<_> = event.data.iter().collect();
+        assert_eq!(fields, [("A", ""), ("2", "")]);
+    }
+
+    #[test]
+    fn what_is_not_mirrored_is_left_to_rendering() {
+        let ok = [
+            string("P"),
+            (0x06, 1u16.to_le_bytes().to_vec()),
+            string("H"),
+        ];
+        // A string array (the renderer repeats the element per item), a float, and text
+        // in a code page other than ASCII.
+        for odd in [
+            (0x81, utf16("a\0b\0")),
+            (0x0b, 1.5f32.to_le_bytes().to_vec()),
+            (0x02, vec![b'a', 0xe9]),
+        ] {
+            assert!(read(&ok, &[odd.clone(), string("x")]).is_none(), "{odd:?}");
+        }
+        // A value whose size is not its type's.
+        assert!(read(&ok, &[string("x"), (0x08, vec![1, 0])]).is_none());
+        // Lone surrogates are counted, and written as `_`.
+        let mut lone = utf16("x");
+        lone.extend([0x00, 0xdc]);
+        let got = read(&ok, &[(0x01, lone), string("y")]).expect("read directly");
+        assert_eq!(got.lone_surrogates, 1);
+        assert_eq!(got.record.event.data.get("A"), Some("x_"));
+    }
+
+    #[test]
+    fn text_is_what_reading_the_rendered_xml_gives() {
+        let mut out = Vec::new();
+        assert_eq!(push_utf16(&mut out, &utf16("a<b>&\t\r\n")), 0);
+        assert_eq!(out, "a<b>&\t\r\n".as_bytes());
+        out.clear();
+        let mut bytes = utf16("x\u{1}é");
+        bytes.extend([0x00, 0xd8, b'y', 0]); // a lone high surrogate, then 'y'
+        bytes.extend([0xfe, 0xff]); // U+FFFE
+        assert_eq!(push_utf16(&mut out, &bytes), 1);
+        assert_eq!(out, "x_é_y_".as_bytes());
+    }
+
+    #[test]
+    fn times_render_as_the_crate_renders_them() {
+        let mut out = Vec::new();
+        push_filetime(&mut out, 132_223_104_000_000_000 + 1_234_567);
+        assert_eq!(out, "2020-01-01T00:00:00.1234567Z".as_bytes());
+        out.clear();
+        push_filetime(&mut out, u64::MAX);
+        assert_eq!(out, "0000-00-00T00:00:00.0000000Z".as_bytes());
+        out.clear();
+        let st: Vec<u8> = [2024u16, 2, 4, 29, 23, 59, 58, 999]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        push_systime(&mut out, &array(&st).unwrap_or([0; 16]));
+        assert_eq!(out, "2024-02-29T23:59:58.9990000Z".as_bytes());
+        out.clear();
+        push_systime(&mut out, &[0; 16]);
+        assert_eq!(out, "1601-01-01T00:00:00.0000000Z".as_bytes());
+    }
+
+    #[test]
+    fn values_render_as_the_crate_renders_them() {
+        let text = |v: Value<'_>| {
+            let mut out = Vec::new();
+            push_value(&mut out, &v);
+            String::from_utf8(out).unwrap_or_default()
+        };
+        let guid = [
+            0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 1, 2, 3, 4, 5, 6, 7, 8,
+        ];
+        assert_eq!(
+            text(Value::Guid(guid)),
+            "{12345678-9abc-def0-0102-030405060708}"
+        );
+        let sid = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 0x02, 0, 0];
+        assert_eq!(text(Value::Sid(&sid)), "S-1-5-32-544");
+        assert_eq!(text(Value::Hex(0x1f)), "0x1f");
+        assert_eq!(text(Value::Binary(&[0xab, 0x01])), "AB01");
+        assert_eq!(text(Value::Int(-3)), "-3");
+    }
+}
