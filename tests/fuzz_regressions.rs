@@ -4,6 +4,7 @@
 mod common;
 
 use rdtriage::ingest::eventxml::{XmlLimits, read_events, read_rendered_fast};
+use rdtriage::ingest::evtx::direct_matches_rendering;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = common::fixtures().join("fuzz").join(target);
@@ -41,6 +42,25 @@ fn event_xml_fast_path_agrees_with_the_general_reader() {
                 "{name}: fast path accepted, general: {errors:?}"
             );
             assert_eq!(events, [fast], "{name}");
+        }
+    }
+}
+
+/// `fuzz/fuzz_targets/evtx_file.rs`: every record the direct BinXML reader reads gives the event
+/// rendering it gives (and ingest does not panic; `tests/hostile.rs` covers the accounts).
+#[test]
+fn evtx_direct_reader_agrees_with_rendering() {
+    let found = inputs("evtx_file");
+    assert!(!found.is_empty());
+    for (name, data) in found {
+        let read = common::ingest_one(&name);
+        assert_eq!(read.accounts.len(), 1, "{name}");
+        let limits = XmlLimits {
+            depth: 16,
+            elements: 256,
+        };
+        if let Err(e) = direct_matches_rendering(std::io::Cursor::new(&data), &limits) {
+            panic!("{name}: {e}");
         }
     }
 }

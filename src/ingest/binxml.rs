@@ -29,6 +29,15 @@ use super::eventxml::{Attrs, Builder, XmlLimits, XmlRecord, is_name_byte, strip_
 const MAX_NESTING: usize = 16;
 /// Element nesting in one template definition (the crate allows 512).
 const MAX_TEMPLATE_DEPTH: usize = 256;
+/// What one record may visit: an element costs one node, plus one per attribute and child
+/// (the crate's `MAX_RENDER_NODES` and its per-visit cost), so crafted templates that multiply
+/// (a nested instance referenced many times) stay bounded; a record over it is rendered, and
+/// the crate's own budget decides.
+const MAX_RECORD_NODES: usize = 1 << 18;
+/// What all the records of one chunk may visit, and the text they may produce, before the
+/// rest are rendered (the crate allows four records' worth of nodes and 64 MiB of output).
+const MAX_CHUNK_NODES: usize = 4 * MAX_RECORD_NODES;
+const MAX_CHUNK_TEXT: u64 = 48 << 20;
 
 /// Reads the records of one chunk; template definitions are parsed once per chunk.
 pub struct ChunkReader<'c> {
@@ -42,6 +51,9 @@ pub struct ChunkReader<'c> {
     instances: Vec<Instance>,
     values: Vec<Value<'c>>,
     text: Vec<u8>,
+    /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
+    chunk_nodes: usize,
+    chunk_text: u64,
 }
 
 /// What [`ChunkReader::read`] gives for a record it handles.
@@ -59,6 +71,8 @@ impl<'c> ChunkReader<'c> {
             instances: Vec::new(),
             values: Vec::new(),
             text: Vec::new(),
+            chunk_nodes: MAX_CHUNK_NODES,
+            chunk_text: MAX_CHUNK_TEXT,
         }
     }
 
@@ -85,17 +99,23 @@ impl<'c> ChunkReader<'c> {
             builder: Builder::new(),
             limits,
             text: std::mem::take(&mut self.text),
-            budget: max_bytes,
+            budget: max_bytes.min(self.chunk_text),
+            nodes: MAX_RECORD_NODES.min(self.chunk_nodes),
             lone_surrogates: 0,
         };
+        let spent_from = (walk.budget, walk.nodes);
         let done = walk.root(root);
         let Walk {
             builder,
             text,
             lone_surrogates,
+            budget,
+            nodes,
             ..
         } = walk;
         self.text = text;
+        self.chunk_text -= spent_from.0 - budget;
+        self.chunk_nodes -= spent_from.1 - nodes;
         done?;
         let record = builder.finish().ok()?;
         Some(DirectRecord {
@@ -328,6 +348,8 @@ struct Element {
     dependency: Option<u16>,
     attrs: Vec<Attr>,
     children: Vec<Node>,
+    /// The values its attributes read: a nested fragment there fails the record's rendering.
+    attr_holes: Vec<u16>,
 }
 
 struct Attr {
@@ -388,6 +410,7 @@ fn parse_template(data: &[u8], offset: u32) -> Option<Template> {
                     dependency: (dependency != 0xffff).then_some(dependency),
                     attrs: Vec::new(),
                     children: Vec::new(),
+                    attr_holes: Vec::new(),
                 });
             }
             0x06 | 0x46 => {
@@ -483,6 +506,9 @@ fn push_part(
         // A part before any attribute of a start tag is dropped, as the crate drops it.
         Some(element) => {
             if let Some(attr) = element.attrs.last_mut() {
+                if let Part::Hole { id, .. } = part {
+                    element.attr_holes.push(id);
+                }
                 attr.parts.push(part);
             }
         }
@@ -586,6 +612,8 @@ struct Walk<'a, 'c> {
     text: Vec<u8>,
     /// Bytes of text the record may still produce.
     budget: u64,
+    /// Nodes the record may still visit (see [`MAX_RECORD_NODES`]).
+    nodes: usize,
     lone_surrogates: u64,
 }
 
@@ -608,7 +636,14 @@ impl<'a, 'c> Walk<'a, 'c> {
             return None;
         }
         self.text.clear();
+        self.visit(root)?;
         self.children(template, root, values, false)
+    }
+
+    fn visit(&mut self, element: &Element) -> Option<()> {
+        let cost = 1 + element.attrs.len() + element.children.len();
+        self.nodes = self.nodes.checked_sub(cost)?;
+        Some(())
     }
 
     /// Walk an element's children; its text is gathered only when `keep_text`.
@@ -663,6 +698,17 @@ impl<'a, 'c> Walk<'a, 'c> {
         element: &Element,
         values: &[Value<'_>],
     ) -> Option<()> {
+        self.visit(element)?;
+        // The renderer fails a record that puts a nested fragment in an attribute, read or not.
+        let nested = |id: &u16| {
+            matches!(
+                values.get(usize::from(*id)),
+                Some(Value::Nested(_) | Value::Fragment { .. })
+            )
+        };
+        if element.attr_holes.iter().any(nested) {
+            return None;
+        }
         let attrs = HoleAttrs {
             element,
             values,
