@@ -1,7 +1,8 @@
 //! Ingest throughput on real inputs: EVTX (the corpus's largest System.evtx, 16.8 MB, 60k
 //! records, or the fixtures when the corpus is absent) and Procmon CSV (the corpus's 4 MB
-//! zh-CN export), and reading back rendered EVTX records (fast path vs general XML reader). Run
-//! with `cargo bench --bench ingest`; criterion reports MB/s.
+//! zh-CN export), EVTX records read from their BinXML beside rendered and read back, and reading
+//! back rendered EVTX records (fast path vs general XML reader). Run with
+//! `cargo bench --bench ingest`; criterion reports MB/s.
 
 use std::path::{Path, PathBuf};
 
@@ -110,5 +111,52 @@ fn rendered_xml(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evtx, procmon, rendered_xml);
+/// The records of the same System.evtx, chunk by chunk, from the raw chunks to events: read
+/// straight from their BinXML templates (the path ingest takes), and rendered to XML by the
+/// crate then read back (the path it falls back to). Both parse every chunk.
+fn evtx_records(c: &mut Criterion) {
+    use rdtriage::ingest::binxml::ChunkReader;
+    use rdtriage::ingest::eventxml::{XmlLimits, read_rendered};
+    use std::sync::Arc;
+    let path = corpus_or_fixture(
+        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx",
+        "evtx/Security_short_selected.evtx",
+    );
+    let Ok(file) = std::fs::read(&path) else {
+        return;
+    };
+    let chunks: Vec<&[u8]> = file.get(4096..).unwrap_or_default().chunks(65536).collect();
+    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1).indent(false));
+    let limits = XmlLimits::default();
+    let read = |direct: bool| {
+        let mut n = 0usize;
+        for raw in &chunks {
+            let Ok(mut data) = evtx::EvtxChunkData::new(raw.to_vec(), false) else {
+                continue;
+            };
+            let Ok(mut chunk) = data.parse(Arc::clone(&settings)) else {
+                continue;
+            };
+            let mut reader = ChunkReader::new(chunk.data);
+            for record in chunk.iter().flatten() {
+                n += if direct {
+                    let (at, size) = (record.binxml_offset, record.binxml_size);
+                    usize::from(reader.read(at, size, &limits, 1 << 22).is_some())
+                } else {
+                    let xml = record.into_xml();
+                    usize::from(xml.is_ok_and(|x| read_rendered(&x.data, &limits).is_ok()))
+                };
+            }
+        }
+        n
+    };
+    let mut group = c.benchmark_group("evtx_records");
+    group.throughput(Throughput::Bytes(file.len() as u64));
+    group.sample_size(10);
+    group.bench_function("direct", |b| b.iter(|| read(true)));
+    group.bench_function("rendered", |b| b.iter(|| read(false)));
+    group.finish();
+}
+
+criterion_group!(benches, evtx, procmon, evtx_records, rendered_xml);
 criterion_main!(benches);
