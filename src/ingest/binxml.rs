@@ -38,6 +38,9 @@ const MAX_RECORD_NODES: usize = 1 << 18;
 /// rest are rendered (the crate allows four records' worth of nodes and 64 MiB of output).
 const MAX_CHUNK_NODES: usize = 4 * MAX_RECORD_NODES;
 const MAX_CHUNK_TEXT: u64 = 48 << 20;
+/// Template definition bytes parsed per chunk. A chunk's own definitions fit in its 64 KiB; a
+/// crafted one whose records point at many overlapping "definitions" is rendered instead.
+const MAX_CHUNK_TEMPLATE_BYTES: usize = 256 << 10;
 
 /// Reads the records of one chunk; template definitions are parsed once per chunk.
 pub struct ChunkReader<'c> {
@@ -54,6 +57,8 @@ pub struct ChunkReader<'c> {
     /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
     chunk_nodes: usize,
     chunk_text: u64,
+    /// Template definition bytes the chunk may still parse.
+    template_bytes: usize,
 }
 
 /// What [`ChunkReader::read`] gives for a record it handles.
@@ -73,6 +78,7 @@ impl<'c> ChunkReader<'c> {
             text: Vec::new(),
             chunk_nodes: MAX_CHUNK_NODES,
             chunk_text: MAX_CHUNK_TEXT,
+            template_bytes: MAX_CHUNK_TEMPLATE_BYTES,
         }
     }
 
@@ -125,8 +131,8 @@ impl<'c> ChunkReader<'c> {
     }
 
     /// A stream (record or nested value) that is one template instance, optionally after a
-    /// fragment header, and nothing after it but an end-of-stream token.
-    /// The instance's index in `self.instances`.
+    /// fragment header, and nothing after it but an end-of-stream token: the instance's
+    /// index in `self.instances`.
     fn single_instance(&mut self, at: usize, stream: &[u8], depth: usize) -> Option<usize> {
         if depth > MAX_NESTING {
             return None;
@@ -165,7 +171,7 @@ impl<'c> ChunkReader<'c> {
                 template.as_ref()?;
             }
             None => {
-                let parsed = parse_template(self.data, def);
+                let parsed = parse_template(self.data, def, &mut self.template_bytes);
                 let handled = parsed.is_some();
                 self.templates.push((def, parsed));
                 if !handled {
@@ -372,15 +378,17 @@ enum Node {
     Part(Part),
 }
 
-/// Parse the template definition at `offset` in the chunk; `None` when it is malformed or
-/// holds a token this module does not handle.
-fn parse_template(data: &[u8], offset: u32) -> Option<Template> {
+/// Parse the template definition at `offset` in the chunk, within what the chunk may still
+/// parse (`budget`, in bytes); `None` when it is malformed, holds a token this module does not
+/// handle, or is over the budget.
+fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Option<Template> {
     let mut cur = Cursor {
         data,
         pos: offset as usize,
     };
     cur.skip(20)?;
     let size = cur.u32()? as usize;
+    *budget = budget.checked_sub(size)?;
     let end = cur.pos.checked_add(size)?;
     if end > data.len() {
         return None;
