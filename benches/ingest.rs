@@ -30,6 +30,14 @@ fn corpus_or_fixture(corpus_rel: &str, fixture_rel: &str) -> PathBuf {
     }
 }
 
+/// The corpus's largest System.evtx (16.8 MB, 60k records), or a fixture without the corpus.
+fn system_evtx() -> PathBuf {
+    corpus_or_fixture(
+        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx",
+        "evtx/Security_short_selected.evtx",
+    )
+}
+
 fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize) {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut group = c.benchmark_group(name);
@@ -51,10 +59,7 @@ fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize) {
 }
 
 fn evtx(c: &mut Criterion) {
-    let path = corpus_or_fixture(
-        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx",
-        "evtx/Security_short_selected.evtx",
-    );
+    let path = system_evtx();
     bench_file(c, "evtx_ingest", &path, 1);
     bench_file(c, "evtx_ingest", &path, 2);
 }
@@ -71,10 +76,7 @@ fn procmon(c: &mut Criterion) {
 /// fast path for rendered records beside the general event-XML reader it falls back to.
 fn rendered_xml(c: &mut Criterion) {
     use rdtriage::ingest::eventxml::{XmlLimits, read_events, read_rendered_fast};
-    let path = corpus_or_fixture(
-        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx",
-        "evtx/Security_short_selected.evtx",
-    );
+    let path = system_evtx();
     let Ok(parser) = evtx::EvtxParser::from_path(&path) else {
         return;
     };
@@ -118,10 +120,7 @@ fn evtx_records(c: &mut Criterion) {
     use rdtriage::ingest::binxml::ChunkReader;
     use rdtriage::ingest::eventxml::{XmlLimits, read_rendered};
     use std::sync::Arc;
-    let path = corpus_or_fixture(
-        "evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx",
-        "evtx/Security_short_selected.evtx",
-    );
+    let path = system_evtx();
     let Ok(file) = std::fs::read(&path) else {
         return;
     };
