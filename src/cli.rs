@@ -203,7 +203,8 @@ struct LimitArgs {
     /// Most XML elements in one event (event-log XML, or one EVTX record).
     #[arg(long, value_name = "N", default_value_t = Limits::default().xml_elements)]
     max_xml_elements: usize,
-    /// Largest rendering of one EVTX record, in bytes (the evtx crate itself stops at 16 MiB).
+    /// Largest text of one EVTX record, in bytes: what is read from its template, or its XML
+    /// rendering (the evtx crate itself stops at 16 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().evtx_record_bytes)]
     max_evtx_record_bytes: u64,
     /// Most events an analysis keeps in memory (about 1.2 KB each); past it, events are

@@ -41,7 +41,8 @@ pub struct Limits {
     pub xml_depth: usize,
     /// Most elements in one event of event-log XML (or one rendered EVTX record).
     pub xml_elements: usize,
-    /// Largest rendering of one EVTX record, in bytes (the `evtx` crate stops at 16 MiB).
+    /// Largest text of one EVTX record, in bytes: what is read from its template, or its XML
+    /// rendering (the `evtx` crate stops at 16 MiB).
     pub evtx_record_bytes: u64,
     /// Most events one analysis keeps in memory (those some rule can use): a bound on memory
     /// when every row of a huge trace matches. Events past it are counted, not kept.
