@@ -29,6 +29,9 @@ use super::eventxml::{Attrs, Builder, XmlLimits, XmlRecord, is_name_byte, strip_
 const MAX_NESTING: usize = 16;
 /// Element nesting in one template definition (the crate allows 512).
 const MAX_TEMPLATE_DEPTH: usize = 256;
+/// Element nesting the walk follows, whatever `--max-xml-depth` says: it recurses, and nested
+/// instances stack their templates' depths. Deeper records are rendered.
+const MAX_WALK_DEPTH: usize = 256;
 /// What one record may visit: an element costs one node, plus one per attribute and child
 /// (the crate's `MAX_RENDER_NODES` and its per-visit cost), so crafted templates that multiply
 /// (a nested instance referenced many times) stay bounded; a record over it is rendered, and
@@ -107,6 +110,7 @@ impl<'c> ChunkReader<'c> {
             text: std::mem::take(&mut self.text),
             budget: max_bytes.min(self.chunk_text),
             nodes: MAX_RECORD_NODES.min(self.chunk_nodes),
+            depth: 0,
             lone_surrogates: 0,
         };
         let spent_from = (walk.budget, walk.nodes);
@@ -622,6 +626,8 @@ struct Walk<'a, 'c> {
     budget: u64,
     /// Nodes the record may still visit (see [`MAX_RECORD_NODES`]).
     nodes: usize,
+    /// Elements open in the walk (see [`MAX_WALK_DEPTH`]).
+    depth: usize,
     lone_surrogates: u64,
 }
 
@@ -732,7 +738,12 @@ impl<'a, 'c> Walk<'a, 'c> {
         self.lone_surrogates += attrs.lone_surrogates.get();
         self.text.clear();
         let keep_text = self.builder.keeps_text(&element.name);
+        if self.depth >= MAX_WALK_DEPTH {
+            return None;
+        }
+        self.depth += 1;
         self.children(template, element, values, keep_text)?;
+        self.depth -= 1;
         let text = std::mem::take(&mut self.text);
         let done = std::str::from_utf8(&text)
             .ok()
@@ -1207,6 +1218,42 @@ mod tests {
         let got = read(&ok, &[(0x01, lone), string("y")]).expect("read directly");
         assert_eq!(got.lone_surrogates, 1);
         assert_eq!(got.record.event.data.get("A"), Some("x_"));
+    }
+
+    #[test]
+    fn deep_records_are_left_to_rendering_whatever_the_depth_limit() {
+        let limits = XmlLimits {
+            depth: 100_000,
+            elements: 100_000,
+        };
+        // `outer` levels of <a> below System, then a nested instance of `inner` levels: each
+        // template within its own depth limit, the two stacked past the walk's.
+        let read_nested = |outer: usize, inner: usize| {
+            let mut c = Chunk::default();
+            let [event, system, a] = ["Event", "System", "a"].map(|n| c.name(n));
+            let outer_def = c.template(|c| {
+                c.open(0xffff, event, false).bytes(&[0x02]);
+                c.open(0xffff, system, false).bytes(&[0x02]);
+                for _ in 0..outer {
+                    c.open(0xffff, a, false).bytes(&[0x02]);
+                }
+                c.hole(0, false).bytes(&vec![0x04; outer + 2]);
+            });
+            let inner_def = c.template(|c| {
+                for _ in 0..inner {
+                    c.open(0xffff, a, false).bytes(&[0x02]);
+                }
+                c.bytes(&vec![0x04; inner]);
+            });
+            let mut nested = Chunk::default();
+            nested.instance(inner_def, &[]);
+            let record = c.data.len();
+            c.instance(outer_def, &[(0x21, nested.data)]);
+            let size = (c.data.len() - record) as u32;
+            ChunkReader::new(&c.data).read(record as u64, size, &limits, 1 << 20)
+        };
+        assert!(read_nested(100, 100).is_some());
+        assert!(read_nested(200, 100).is_none());
     }
 
     #[test]
