@@ -216,12 +216,7 @@ fn value(ty: u8, bytes: &[u8], at: usize) -> Option<Value<'_>> {
             if !bytes.len().is_multiple_of(2) {
                 return None;
             }
-            // Up to the first NUL, as the crate reads a sized string.
-            let units = bytes
-                .chunks_exact(2)
-                .position(|u| u == [0, 0])
-                .unwrap_or(bytes.len() / 2);
-            Value::Str(&bytes[..units * 2])
+            Value::Str(until_nul(bytes))
         }
         // ANSI text in the system code page (Windows-1252 unless set otherwise), with
         // every NUL dropped as the crate drops them. Only ASCII, which every code page
@@ -264,6 +259,15 @@ fn value(ty: u8, bytes: &[u8], at: usize) -> Option<Value<'_>> {
         // (the renderer repeats the element per item) and unknown types: rendered instead.
         _ => return None,
     })
+}
+
+/// UTF-16LE code units up to the first NUL, as the crate reads strings.
+fn until_nul(bytes: &[u8]) -> &[u8] {
+    let units = bytes
+        .chunks_exact(2)
+        .position(|u| u == [0, 0])
+        .unwrap_or(bytes.len() / 2);
+    &bytes[..units * 2]
 }
 
 fn array<const N: usize>(bytes: &[u8]) -> Option<[u8; N]> {
@@ -358,8 +362,6 @@ struct Element {
     dependency: Option<u16>,
     attrs: Vec<Attr>,
     children: Vec<Node>,
-    /// The values its attributes read: a nested fragment there fails the record's rendering.
-    attr_holes: Vec<u16>,
 }
 
 struct Attr {
@@ -422,7 +424,6 @@ fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Option<Templa
                     dependency: (dependency != 0xffff).then_some(dependency),
                     attrs: Vec::new(),
                     children: Vec::new(),
-                    attr_holes: Vec::new(),
                 });
             }
             0x06 | 0x46 => {
@@ -441,12 +442,8 @@ fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Option<Templa
                 }
                 let units = cur.u16()? as usize;
                 let bytes = cur.take(units.checked_mul(2)?)?;
-                let units = bytes
-                    .chunks_exact(2)
-                    .position(|u| u == [0, 0])
-                    .unwrap_or(bytes.len() / 2);
                 let mut text = Vec::new();
-                push_utf16(&mut text, &bytes[..units * 2]);
+                push_utf16(&mut text, until_nul(bytes));
                 let text = String::from_utf8(text).ok()?;
                 push_part(&mut current, &stack, &mut elements, Part::Text(text.into()))?;
             }
@@ -518,9 +515,6 @@ fn push_part(
         // A part before any attribute of a start tag is dropped, as the crate drops it.
         Some(element) => {
             if let Some(attr) = element.attrs.last_mut() {
-                if let Part::Hole { id, .. } = part {
-                    element.attr_holes.push(id);
-                }
                 attr.parts.push(part);
             }
         }
@@ -713,14 +707,18 @@ impl<'a, 'c> Walk<'a, 'c> {
         values: &[Value<'_>],
     ) -> Option<()> {
         self.visit(element)?;
+        if self.depth >= MAX_WALK_DEPTH {
+            return None;
+        }
         // The renderer fails a record that puts a nested fragment in an attribute, read or not.
-        let nested = |id: &u16| {
-            matches!(
+        let nested = |part: &Part| match part {
+            Part::Hole { id, .. } => matches!(
                 values.get(usize::from(*id)),
                 Some(Value::Nested(_) | Value::Fragment { .. })
-            )
+            ),
+            Part::Text(_) => false,
         };
-        if element.attr_holes.iter().any(nested) {
+        if element.attrs.iter().flat_map(|a| &a.parts).any(nested) {
             return None;
         }
         let attrs = HoleAttrs {
@@ -738,9 +736,6 @@ impl<'a, 'c> Walk<'a, 'c> {
         self.lone_surrogates += attrs.lone_surrogates.get();
         self.text.clear();
         let keep_text = self.builder.keeps_text(&element.name);
-        if self.depth >= MAX_WALK_DEPTH {
-            return None;
-        }
         self.depth += 1;
         self.children(template, element, values, keep_text)?;
         self.depth -= 1;
@@ -772,7 +767,7 @@ struct HoleAttrs<'a, 'c> {
     element: &'a Element,
     values: &'a [Value<'c>],
     /// Set when an attribute read needs what this module does not mirror: XML attribute
-    /// normalization (tabs and line ends), or a value it cannot write.
+    /// normalization (tabs and line ends).
     refused: Cell<bool>,
     lone_surrogates: Cell<u64>,
 }
@@ -798,10 +793,7 @@ impl Attrs for HoleAttrs<'_, '_> {
                     Part::Hole { id, optional } => match self.values.get(usize::from(*id)) {
                         None => {}
                         Some(value) if *optional && value.is_empty() => {}
-                        Some(Value::Nested(_) | Value::Fragment { .. }) => {
-                            self.refused.set(true);
-                            return None;
-                        }
+                        // A nested fragment (not text) never gets here: see `Walk::element`.
                         Some(value) => match push_value(&mut out, value) {
                             Some(lone) => {
                                 self.lone_surrogates.set(self.lone_surrogates.get() + lone)
