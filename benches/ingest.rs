@@ -80,7 +80,7 @@ fn rendered_xml(c: &mut Criterion) {
     let Ok(parser) = evtx::EvtxParser::from_path(&path) else {
         return;
     };
-    let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
+    let settings = rdtriage::ingest::evtx::parser_settings();
     let records: Vec<String> = parser
         .with_configuration(settings)
         .records()
@@ -125,7 +125,7 @@ fn evtx_records(c: &mut Criterion) {
         return;
     };
     let chunks: Vec<&[u8]> = file.get(4096..).unwrap_or_default().chunks(65536).collect();
-    let settings = Arc::new(evtx::ParserSettings::new().num_threads(1).indent(false));
+    let settings = Arc::new(rdtriage::ingest::evtx::parser_settings());
     let limits = XmlLimits::default();
     let read = |direct: bool| {
         let mut n = 0usize;

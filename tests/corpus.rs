@@ -361,7 +361,7 @@ fn rendered_record_fast_path_matches_the_general_reader() {
         let Ok(parser) = evtx::EvtxParser::from_path(&path) else {
             continue;
         };
-        let settings = evtx::ParserSettings::new().num_threads(1).indent(false);
+        let settings = rdtriage::ingest::evtx::parser_settings();
         let mut parser = parser.with_configuration(settings);
         for record in parser.records_bytes().flatten() {
             let Ok(xml) = std::str::from_utf8(&record.data) else {

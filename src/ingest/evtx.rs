@@ -38,6 +38,34 @@ struct ChunkOutput {
     lone_surrogates: u64,
 }
 
+impl ChunkOutput {
+    /// One record read: counted, dated by its header when its XML has no `TimeCreated`, and
+    /// kept if `keep` wants it.
+    fn add(
+        &mut self,
+        record: eventxml::XmlRecord,
+        file: &Arc<str>,
+        id: u64,
+        header_time: jiff::Timestamp,
+        keep: &(dyn Fn(&Event) -> bool + Sync),
+    ) {
+        self.read += 1;
+        let mut event = record.into_event(file, id);
+        event.time.get_or_insert(header_time);
+        if keep(&event) {
+            self.events.push(event);
+        }
+    }
+}
+
+/// The parser settings every reader of EVTX here uses: the parser single-threaded (chunks are
+/// spread over rdtriage's own pool, DOMAIN.md §5), and no indentation (12% less XML to render
+/// and read back for the records that are rendered, same events).
+#[doc(hidden)]
+pub fn parser_settings() -> ParserSettings {
+    ParserSettings::new().num_threads(1).indent(false)
+}
+
 /// Read an EVTX file from `source`, `len` bytes long. The parser reads it chunk by chunk, so
 /// memory does not grow with the file: a multi-gigabyte log (or one inflated from a zip) is
 /// never held whole.
@@ -80,8 +108,7 @@ pub fn read_evtx(
         ));
     }
 
-    // No indentation: 12% less XML to render and read back, same events.
-    let settings = ParserSettings::new().num_threads(1).indent(false);
+    let settings = parser_settings();
     let mut parser = match EvtxParser::from_read_seek(source) {
         Ok(p) => p.with_configuration(settings.clone()),
         Err(e) => {
@@ -193,15 +220,8 @@ fn read_chunk(
                 limits.evtx_record_bytes,
             )
         {
-            out.read += 1;
             out.lone_surrogates += d.lone_surrogates;
-            let mut event = d.record.into_event(file, r.event_record_id);
-            if event.time.is_none() {
-                event.time = Some(r.timestamp);
-            }
-            if keep(&event) {
-                out.events.push(event);
-            }
+            out.add(d.record, file, r.event_record_id, r.timestamp, keep);
             continue;
         }
         // A record whose raw bytes hold what may be an unpaired surrogate is kept aside, to
@@ -242,16 +262,7 @@ fn read_chunk(
             continue;
         };
         match eventxml::read_rendered(xml, &xml_limits) {
-            Ok(rec) => {
-                out.read += 1;
-                let mut event = rec.into_event(file, id);
-                if event.time.is_none() {
-                    event.time = Some(rendered.timestamp);
-                }
-                if keep(&event) {
-                    out.events.push(event);
-                }
-            }
+            Ok(rec) => out.add(rec, file, id, rendered.timestamp, keep),
             Err(e) => out
                 .errors
                 .push(format!("record {id}: rendered XML unreadable: {e}")),
@@ -329,7 +340,7 @@ pub fn direct_matches_rendering(
     source: impl Read + Seek,
     limits: &eventxml::XmlLimits,
 ) -> Result<(usize, usize), String> {
-    let settings = ParserSettings::new().num_threads(1).indent(false);
+    let settings = parser_settings();
     let Ok(parser) = EvtxParser::from_read_seek(source) else {
         return Ok((0, 0));
     };
