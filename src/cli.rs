@@ -12,8 +12,11 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  analysis done, every input read
   1  --fail-on: a cause at or above the given confidence was found
-  2  usage error, or a rule file that does not load
-  3  some inputs could not be read fully (the output was still written)";
+  2  usage error, a path that does not exist, or a rule file that does not load
+  3  some inputs could not be read fully (the output was still written)
+  4  insufficient evidence: no Remote Desktop client or server evidence could be read
+  5  the output could not be written (closed pipe, full disk, unwritable report)
+When several apply, the first in this order wins: 2, 1, 3, 4, 5.";
 
 #[derive(Parser, Debug)]
 #[command(
