@@ -62,7 +62,10 @@ pub fn parse_utc_offset(text: &str) -> Option<i32> {
     };
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => (&rest[..2], &rest[2..]),
+        // Only `HHMM` digits are split by position: slicing other text could cut a character.
+        None if rest.len() == 4 && rest.bytes().all(|b| b.is_ascii_digit()) => {
+            (&rest[..2], &rest[2..])
+        }
         None => (rest, "0"),
     };
     let h: i32 = h.parse().ok()?;
@@ -317,6 +320,10 @@ mod tests {
         assert_eq!(parse_utc_offset("0"), Some(0));
         assert_eq!(parse_utc_offset("+25:00"), None);
         assert_eq!(parse_utc_offset("east"), None);
+        // Regression: a multi-byte character where `HHMM` digits are expected panicked (exit 101).
+        assert_eq!(parse_utc_offset("+€1"), None);
+        assert_eq!(parse_utc_offset("€€"), None);
+        assert_eq!(parse_utc_offset("-1é"), None);
     }
 
     #[test]
