@@ -274,7 +274,16 @@ pub fn analysis_exit(
 ) -> Exit {
     let input = input_exit(&report.inputs, err);
     let gate = fail_on.is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
-    let mut exit = input;
+    let nothing_read = !report
+        .inputs
+        .iter()
+        .any(|a| matches!(a.status, FileStatus::Ok | FileStatus::Partial));
+    // Nothing at all could be read: that is insufficient evidence (4), not a partial read (3).
+    let mut exit = if nothing_read && !report.evidence.sufficient {
+        Exit::Ok
+    } else {
+        input
+    };
     if gate {
         exit = exit.worst(Exit::CauseFound);
     }

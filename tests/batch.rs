@@ -55,7 +55,8 @@ const KINDS: [&str; 9] = [
 ];
 
 /// `n` tickets in `dir`, cycling through: a fixture ticket (symlinked: fast to make), an
-/// empty ticket (insufficient evidence) and a ticket with a cut EVTX (inputs not read).
+/// empty ticket (insufficient evidence) and a ticket with a cut EVTX beside an RDP client
+/// log (inputs not read).
 /// Plus names that once collided or were too long.
 fn make_tickets(dir: &Path, n: usize) {
     let cut = std::fs::read(root().join("fixtures/evtx/Security_short_selected.evtx")).unwrap();
@@ -70,6 +71,11 @@ fn make_tickets(dir: &Path, n: usize) {
             _ => {
                 std::fs::create_dir(&t).unwrap();
                 std::fs::write(t.join("System.evtx"), &cut[..20_000]).unwrap();
+                std::os::unix::fs::symlink(
+                    root().join("fixtures/tickets/tls/client/Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx"),
+                    t.join("RDPClient.evtx"),
+                )
+                .unwrap();
             }
         }
     }
@@ -345,11 +351,23 @@ fn insufficient_evidence_is_its_own_result_in_scan_and_batch() {
         );
         assert!(v["evidence"]["next_step"].as_str().unwrap().contains("TSS"));
     }
-    // Unreadable files: exit 3 outranks 4, and the verdict still says insufficient.
+    // Only unreadable files: nothing was read at all, so insufficient evidence (4), not 3.
     let r = run(&["scan", s(&unreadable), "--format", "json"]);
-    assert_eq!(r.code, 3, "{}", r.err);
+    assert_eq!(r.code, 4, "{}", r.err);
     let v: serde_json::Value = serde_json::from_slice(&r.out).unwrap();
     assert_eq!(v["evidence"]["sufficient"], false);
+    assert!(
+        r.err.contains("System.evtx"),
+        "the unreadable file is still reported"
+    );
+    // Beside a readable log, an unreadable one is a partial read (3 outranks 4).
+    std::fs::copy(
+        root().join("fixtures/evtx/Security_short_selected.evtx"),
+        unreadable.join("Security.evtx"),
+    )
+    .unwrap();
+    let r = run(&["scan", s(&unreadable)]);
+    assert_eq!(r.code, 3, "{}", r.err);
     // In batch: its own count, exit 4 under --fail-on when nothing else applies.
     let batch = tmp.path().join("batch");
     std::fs::create_dir(&batch).unwrap();

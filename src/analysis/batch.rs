@@ -276,8 +276,12 @@ impl TicketSummary {
         matches!((self.confidence, fail_on), (Some(c), Some(t)) if c <= t)
     }
 
+    /// Some input was not read fully. A ticket of which nothing at all could be read is
+    /// *insufficient evidence* instead (exit 4, as `scan` gives it).
     pub fn unread(&self) -> bool {
-        self.files_partial + self.files_failed > 0
+        let nothing_read = self.files_ok + self.files_partial == 0;
+        self.files_partial > 0
+            || (self.files_failed > 0 && !(nothing_read && self.insufficient_evidence))
     }
 
     /// What this ticket adds to the batch's exit code.

@@ -136,7 +136,7 @@ impl<'a> BatchOutput<'a> {
     pub fn finish(mut self, summary_md: Option<&Path>, err: &mut dyn Write) -> Exit {
         if self.out_error.is_none() {
             let end = match self.format {
-                BatchFormat::Table => write_table(self.out, &self.rows, self.width),
+                BatchFormat::Table => write_table(self.out, &self.rows, &self.totals, self.width),
                 BatchFormat::Junit => std::mem::take(&mut self.junit).write(self.out),
                 BatchFormat::Jsonl => Ok(()),
             };
@@ -170,7 +170,12 @@ impl<'a> BatchOutput<'a> {
     }
 }
 
-fn write_table(out: &mut dyn Write, rows: &[TicketSummary], width: u16) -> io::Result<()> {
+fn write_table(
+    out: &mut dyn Write,
+    rows: &[TicketSummary],
+    totals: &Totals,
+    width: u16,
+) -> io::Result<()> {
     let with_reports = rows
         .iter()
         .any(|r| r.report.is_some() || r.report_error.is_some());
@@ -215,5 +220,14 @@ fn write_table(out: &mut dyn Write, rows: &[TicketSummary], width: u16) -> io::R
         table.add_row(row);
     }
     writeln!(out, "{table}")?;
-    writeln!(out, "{} tickets", rows.len())
+    writeln!(
+        out,
+        "{} tickets: {} with a cause at --fail-on, {} with inputs not read fully, {} with insufficient evidence, {} with a report not written, {} ok",
+        totals.tickets,
+        totals.gate,
+        totals.unread,
+        totals.insufficient,
+        totals.output_failed,
+        totals.ok
+    )
 }
