@@ -6,8 +6,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::{self, AlignHints, ScanOptions};
 use crate::cli::{
-    AnalysisConfig, BatchConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task,
-    TimelineConfig,
+    AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task, TimelineConfig,
 };
 use crate::exit::Exit;
 use crate::ingest::{self, IngestOptions, Sink};
@@ -23,7 +22,8 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     let result = match &config.task {
         Task::Scan(scan) => run_scan(config, scan, out, err),
         Task::Timeline(t) => run_timeline(config, t, out, err),
-        Task::Batch(b) => run_batch(config, b, out, err),
+        Task::Batch(b) => crate::batch_run::run(config, b, out, err),
+        Task::Merge(m) => crate::merge_run::run(config, m, out, err),
         Task::RulesList { rule_files } => run_rules_list(rule_files, out, err),
         Task::RulesCheck { rule_files } => run_rules_check(rule_files, out, err),
         Task::RulesTest { rule_files } => run_rules_test(rule_files, out, err),
@@ -31,10 +31,11 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
     };
     match result {
         Ok(exit) => exit,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+        // A closed pipe or a full disk: exit 5 (commands that know a higher code return it).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::OutputFailed,
         Err(e) => {
             let _ = writeln!(err, "rdtriage: cannot write output: {e}");
-            Exit::PartialInput
+            Exit::OutputFailed
         }
     }
 }
@@ -235,7 +236,7 @@ pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<R
     }
 }
 
-fn align_hints(a: &AnalysisConfig) -> AlignHints {
+pub(crate) fn align_hints(a: &AnalysisConfig) -> AlignHints {
     AlignHints {
         date: a.procmon_date,
         utc_offset_secs: a.procmon_utc_offset_secs,
@@ -273,7 +274,23 @@ pub fn analysis_exit(
 ) -> Exit {
     let input = input_exit(&report.inputs, err);
     let gate = fail_on.is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
-    if gate { Exit::CauseFound } else { input }
+    let nothing_read = !report
+        .inputs
+        .iter()
+        .any(|a| matches!(a.status, FileStatus::Ok | FileStatus::Partial));
+    // Nothing at all could be read: that is insufficient evidence (4), not a partial read (3).
+    let mut exit = if nothing_read && !report.evidence.sufficient {
+        Exit::Ok
+    } else {
+        input
+    };
+    if gate {
+        exit = exit.worst(Exit::CauseFound);
+    }
+    if !report.evidence.sufficient {
+        exit = exit.worst(Exit::InsufficientEvidence);
+    }
+    exit
 }
 
 /// Load the rules and analyse `input`: what `scan` and `timeline` share. `None` when the
@@ -306,11 +323,19 @@ fn run_scan(
         return Ok(Exit::Usage);
     };
     let width = scan.width.or(config.terminal_width).unwrap_or(80);
-    write_report(out, &result.report, scan.format, width, config.color)?;
-    out.flush()?;
     let exit = analysis_exit(&result.report, scan.fail_on, err);
+    // A closed pipe never lowers the code the analysis earned.
+    let written = write_report(out, &result.report, scan.format, width, config.color)
+        .and_then(|()| out.flush());
     drop_in_background(result);
-    Ok(exit)
+    match written {
+        Ok(()) => Ok(exit),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit.worst(Exit::OutputFailed)),
+        Err(e) => {
+            writeln!(err, "rdtriage: cannot write output: {e}")?;
+            Ok(exit.worst(Exit::OutputFailed))
+        }
+    }
 }
 
 /// Free a large value on another thread: tens of thousands of events take a noticeable
@@ -451,147 +476,4 @@ fn run_timeline(
     }
     out.flush()?;
     Ok(input_exit(&result.report.inputs, err))
-}
-
-fn run_batch(
-    config: &Config,
-    b: &BatchConfig,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    use crate::analysis::batch::{self, TicketSummary};
-    let Some(rules) = load_rules(&b.analysis.rule_files, err) else {
-        return Ok(Exit::Usage);
-    };
-    let (tickets, skipped) = match batch::tickets(&b.dir) {
-        Ok(t) => t,
-        Err(e) => {
-            writeln!(
-                err,
-                "rdtriage: {}: cannot list tickets: {e}",
-                terminal(&b.dir.display().to_string())
-            )?;
-            return Ok(Exit::Usage);
-        }
-    };
-    for (name, why) in &skipped {
-        writeln!(err, "rdtriage: {}: skipped: {why}", terminal(name))?;
-    }
-    if let Some(dir) = &b.out {
-        std::fs::create_dir_all(dir)?;
-    }
-    let opts = ScanOptions {
-        threads: config.threads,
-        limits: b.limits,
-        hints: align_hints(&b.analysis),
-        rules: &rules,
-    };
-    let bar = config.progress.then(|| {
-        let bar = indicatif::ProgressBar::new(tickets.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} tickets, {per_sec}, eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let mut rows: Vec<TicketSummary> = Vec::new();
-    let mut exit = Exit::Ok;
-    let mut failure: Option<std::io::Error> = None;
-    let mut stems = std::collections::BTreeSet::new();
-    batch::run(&tickets, &opts, &mut |ticket, report| {
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-        if failure.is_some() {
-            return;
-        }
-        let summary = TicketSummary::of(&ticket.name, &report);
-        let gate = b
-            .fail_on
-            .is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
-        let unread = report.inputs.iter().any(|a| {
-            matches!(
-                a.status,
-                crate::model::FileStatus::Failed | crate::model::FileStatus::Partial
-            )
-        });
-        exit = exit.max_for_batch(if gate {
-            Exit::CauseFound
-        } else if unread {
-            Exit::PartialInput
-        } else {
-            Exit::Ok
-        });
-        let written = (|| -> std::io::Result<()> {
-            if let Some(dir) = &b.out {
-                let mut stem = batch::file_stem(&ticket.name);
-                let mut n = 2;
-                while !stems.insert(stem.clone()) {
-                    stem = format!("{}-{n}", batch::file_stem(&ticket.name));
-                    n += 1;
-                }
-                let mut json = std::io::BufWriter::new(std::fs::File::create(
-                    dir.join(format!("{stem}.json")),
-                )?);
-                serde_json::to_writer_pretty(&mut json, &report)?;
-                writeln!(json)?;
-                json.flush()?;
-                let mut md =
-                    std::io::BufWriter::new(std::fs::File::create(dir.join(format!("{stem}.md")))?);
-                report::markdown::write(&mut md, &report)?;
-                md.flush()?;
-            }
-            if b.jsonl {
-                serde_json::to_writer(
-                    &mut *out,
-                    &serde_json::json!({ "summary": &summary, "report": &report }),
-                )?;
-                writeln!(out)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = written {
-            failure = Some(e);
-        }
-        if !b.jsonl {
-            rows.push(summary);
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    if !b.jsonl {
-        let mut table = Table::new();
-        table
-            .load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(b.width.or(config.terminal_width).unwrap_or(80))
-            .set_header(vec![
-                "ticket",
-                "0x904",
-                "top cause",
-                "confidence",
-                "evidence",
-                "files ok/partial/failed",
-            ]);
-        for r in &rows {
-            table.add_row(vec![
-                terminal(&r.ticket).into_owned(),
-                r.anchors.to_string(),
-                r.top_cause.clone().unwrap_or_else(|| "-".into()),
-                r.confidence.map_or("-", |c| c.as_str()).to_string(),
-                r.evidence.to_string(),
-                format!("{}/{}/{}", r.files_ok, r.files_partial, r.files_failed),
-            ]);
-        }
-        writeln!(out, "{table}")?;
-        writeln!(out, "{} tickets", rows.len())?;
-    }
-    out.flush()?;
-    Ok(exit)
 }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::analysis::batch::Shard;
 use crate::ingest::Limits;
+pub use crate::report::batch_out::BatchFormat;
 use crate::report::schema::Confidence;
 
 pub const EXIT_CODES_HELP: &str = "\
@@ -41,6 +43,8 @@ enum Command {
     Timeline(TimelineArgs),
     /// Triage every ticket (a folder or .zip) under DIR, in parallel.
     Batch(BatchArgs),
+    /// Combine the JSONL of batch shards into what one unsharded batch writes.
+    Merge(MergeArgs),
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -125,6 +129,17 @@ struct TimelineArgs {
 enum BatchFormatArg {
     Table,
     Jsonl,
+    Junit,
+}
+
+impl BatchFormatArg {
+    fn into_format(self) -> BatchFormat {
+        match self {
+            BatchFormatArg::Table => BatchFormat::Table,
+            BatchFormatArg::Jsonl => BatchFormat::Jsonl,
+            BatchFormatArg::Junit => BatchFormat::Junit,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -134,17 +149,52 @@ struct BatchArgs {
     dir: PathBuf,
     #[command(flatten)]
     analysis: AnalysisArgs,
-    /// table: one summary row per ticket; jsonl: one object per ticket (summary + report).
+    /// table: one summary row per ticket; jsonl: one object per ticket (summary + report),
+    /// what `merge` combines; junit: JUnit XML, one test case per ticket.
     #[arg(long, value_enum, default_value_t = BatchFormatArg::Table)]
     format: BatchFormatArg,
-    /// Also write each ticket's full report (JSON and Markdown) into this folder.
+    /// Also write each ticket's full report (JSON and Markdown) into this folder (each
+    /// written to a temporary file and renamed).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// With --out: skip a ticket whose inputs (and rules, and rdtriage version) hash to what
+    /// its report in OUT records; its recorded report is used.
+    #[arg(long, requires = "out")]
+    incremental: bool,
     /// Exit 1 when any ticket has a cause at or above this confidence.
     #[arg(long, value_enum, value_name = "CONFIDENCE")]
     fail_on: Option<ConfidenceArg>,
+    /// Also write a Markdown job summary (totals, the tickets that need a look) to FILE.
+    #[arg(long, value_name = "FILE")]
+    summary_md: Option<PathBuf>,
+    /// Triage only shard K of N (1-based; a ticket's shard is a hash of its name), or
+    /// `auto`: from CI_NODE_INDEX/CI_NODE_TOTAL, or JOB_COMPLETION_INDEX with --shard-total.
+    #[arg(long, value_name = "K/N|auto")]
+    shard: Option<String>,
+    /// The number of shards, for --shard auto under a Kubernetes Indexed Job.
+    #[arg(long, value_name = "N", requires = "shard")]
+    shard_total: Option<u32>,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Table width in columns (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS")]
+    width: Option<u16>,
+}
+
+#[derive(Args, Debug)]
+struct MergeArgs {
+    /// JSONL files written by `batch --format jsonl` (one per shard).
+    #[arg(required = true, value_name = "PART")]
+    parts: Vec<PathBuf>,
+    /// What to write: the same formats as batch.
+    #[arg(long, value_enum, default_value_t = BatchFormatArg::Jsonl)]
+    format: BatchFormatArg,
+    /// Exit 1 when any ticket has a cause at or above this confidence (as the shards had).
+    #[arg(long, value_enum, value_name = "CONFIDENCE")]
+    fail_on: Option<ConfidenceArg>,
+    /// Also write the Markdown job summary to FILE.
+    #[arg(long, value_name = "FILE")]
+    summary_md: Option<PathBuf>,
     /// Table width in columns (default: the terminal's, or 80).
     #[arg(long, value_name = "COLUMNS")]
     width: Option<u16>,
@@ -361,9 +411,21 @@ pub struct BatchConfig {
     pub dir: PathBuf,
     pub limits: Limits,
     pub analysis: AnalysisConfig,
-    pub jsonl: bool,
+    pub format: BatchFormat,
     pub out: Option<PathBuf>,
+    pub incremental: bool,
     pub fail_on: Option<Confidence>,
+    pub summary_md: Option<PathBuf>,
+    pub shard: Option<Shard>,
+    pub width: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    pub parts: Vec<PathBuf>,
+    pub format: BatchFormat,
+    pub fail_on: Option<Confidence>,
+    pub summary_md: Option<PathBuf>,
     pub width: Option<u16>,
 }
 
@@ -389,6 +451,7 @@ pub enum Task {
     Scan(ScanConfig),
     Timeline(TimelineConfig),
     Batch(BatchConfig),
+    Merge(MergeConfig),
     RulesList { rule_files: Vec<PathBuf> },
     RulesCheck { rule_files: Vec<PathBuf> },
     RulesTest { rule_files: Vec<PathBuf> },
@@ -450,9 +513,26 @@ where
             dir: a.dir,
             limits: a.limits.into_limits(),
             analysis: a.analysis.into_config()?,
-            jsonl: a.format == BatchFormatArg::Jsonl,
+            format: a.format.into_format(),
             out: a.out,
+            incremental: a.incremental,
             fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
+            summary_md: a.summary_md,
+            shard: match a.shard {
+                Some(text) => Some(
+                    Shard::parse(&text, a.shard_total, &|k| std::env::var(k).ok()).map_err(
+                        |e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, e + "\n"),
+                    )?,
+                ),
+                None => None,
+            },
+            width: a.width,
+        }),
+        Command::Merge(a) => Task::Merge(MergeConfig {
+            parts: a.parts,
+            format: a.format.into_format(),
+            fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
+            summary_md: a.summary_md,
             width: a.width,
         }),
         Command::Rules(RulesCommand::List { rules }) => Task::RulesList { rule_files: rules },

@@ -6,9 +6,11 @@
 
 pub mod analysis;
 pub mod app;
+pub mod batch_run;
 pub mod cli;
 pub mod exit;
 pub mod ingest;
+pub mod merge_run;
 pub mod model;
 pub mod report;
 pub mod rules;

@@ -254,6 +254,13 @@ fn batch_over_the_tickets_exit_codes_and_out_dir() {
     std::fs::create_dir(&bad).unwrap();
     let bytes = std::fs::read(root().join("fixtures/evtx/Security_short_selected.evtx")).unwrap();
     std::fs::write(bad.join("System.evtx"), &bytes[..20_000]).unwrap();
+    // Beside a readable RDP client log: a partial read (3). Nothing readable at all would be
+    // insufficient evidence (4).
+    std::fs::copy(
+        root().join("fixtures/tickets/tls/client/Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx"),
+        bad.join("RDPClient.evtx"),
+    )
+    .unwrap();
     let (code, out) = rdtriage(&["batch", "--format", "jsonl", dir.path().to_str().unwrap()]);
     assert_eq!(code, Some(3));
     let text = String::from_utf8(out).unwrap();

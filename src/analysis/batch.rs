@@ -3,14 +3,20 @@
 //! name order, so the output is the same for any thread count and memory holds only the
 //! window, not the batch. A broken ticket is a ticket with unreadable inputs, never the end
 //! of the batch.
+//!
+//! This module also owns what a ticket *is* across runs: its shard ([`shard_of`]), its
+//! report's file name ([`report_stem`]), the content hash `--incremental` compares
+//! ([`inputs_sha256`]) and its outcome ([`TicketSummary::exit`]), so that `batch`, a sharded
+//! `batch` and `merge` agree by construction.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
-use super::{ScanOptions, scan};
-use crate::ingest::discover::discover;
+use crate::exit::Exit;
 use crate::model::FileStatus;
 use crate::report::schema::{Confidence, ScanReport};
 
@@ -24,10 +30,14 @@ pub struct Ticket {
 /// A child of the batch folder that is not a ticket: its name and why.
 pub type NotATicket = (String, String);
 
-/// The children of `dir` that are tickets, sorted by name, and the ones that are not.
+/// The children of `dir` that are tickets, sorted by name (as shown: the order `merge`
+/// restores), and the ones that are not.
 pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
     let mut children: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
-    children.sort_by_key(|c| c.file_name());
+    children.sort_by(|a, b| {
+        let (x, y) = (a.file_name(), b.file_name());
+        (x.to_string_lossy(), &x).cmp(&(y.to_string_lossy(), &y))
+    });
     let mut tickets = Vec::new();
     let mut skipped = Vec::new();
     for c in children {
@@ -45,8 +55,182 @@ pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
     Ok((tickets, skipped))
 }
 
-/// One line of the batch summary.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Which shard (0-based, of `total`) a ticket belongs to: the first 8 bytes of the SHA-256 of
+/// its name, modulo `total`. SHA-256 and not Rust's `HashMap` hasher, which is keyed at
+/// random per process: every shard process, on any machine, any version, must agree, and
+/// anyone can recompute it (`printf %s NAME | sha256sum`). A ticket's shard depends on its
+/// name alone, so adding a ticket moves no other ticket.
+pub fn shard_of(ticket: &str, total: u32) -> u32 {
+    let digest = Sha256::digest(ticket.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    (u64::from_be_bytes(first) % u64::from(total.max(1))) as u32
+}
+
+/// One shard of a batch: `index` is 0-based, `index < total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Shard {
+    pub fn holds(&self, ticket: &str) -> bool {
+        shard_of(ticket, self.total) == self.index
+    }
+
+    /// `--shard K/N` (1-based K) or `--shard auto`: from GitLab's `CI_NODE_INDEX` and
+    /// `CI_NODE_TOTAL` (1-based), else Kubernetes' `JOB_COMPLETION_INDEX` (0-based) with
+    /// `--shard-total N`. `env` reads a variable (the process environment, or a test's).
+    pub fn parse(
+        text: &str,
+        shard_total: Option<u32>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Shard, String> {
+        let number = |what: &str, v: &str| {
+            v.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{what} {v:?} is not a number"))
+        };
+        if text.trim() != "auto" {
+            if shard_total.is_some() {
+                return Err("--shard-total goes with --shard auto".into());
+            }
+            let (k, n) = text
+                .split_once('/')
+                .ok_or_else(|| format!("--shard {text:?}: expected K/N (e.g. 2/4) or auto"))?;
+            let (k, n) = (number("--shard", k)?, number("--shard", n)?);
+            if n == 0 || k == 0 || k > n {
+                return Err(format!("--shard {text:?}: K must be 1 to N"));
+            }
+            return Ok(Shard {
+                index: k - 1,
+                total: n,
+            });
+        }
+        if let (Some(k), Some(n)) = (env("CI_NODE_INDEX"), env("CI_NODE_TOTAL")) {
+            let (k, n) = (number("CI_NODE_INDEX", &k)?, number("CI_NODE_TOTAL", &n)?);
+            if n == 0 || k == 0 || k > n {
+                return Err(format!(
+                    "CI_NODE_INDEX={k} CI_NODE_TOTAL={n}: the index must be 1 to the total"
+                ));
+            }
+            return Ok(Shard {
+                index: k - 1,
+                total: n,
+            });
+        }
+        if let Some(i) = env("JOB_COMPLETION_INDEX") {
+            let i = number("JOB_COMPLETION_INDEX", &i)?;
+            let n = shard_total.ok_or(
+                "JOB_COMPLETION_INDEX is set: give the number of shards with --shard-total N",
+            )?;
+            if i >= n {
+                return Err(format!(
+                    "JOB_COMPLETION_INDEX={i} with --shard-total {n}: the index must be below the total"
+                ));
+            }
+            return Ok(Shard { index: i, total: n });
+        }
+        Err("--shard auto: neither CI_NODE_INDEX/CI_NODE_TOTAL (GitLab parallel:) nor JOB_COMPLETION_INDEX (Kubernetes Indexed Job) is set".into())
+    }
+}
+
+/// The longest report stem kept whole; longer ones are cut and given a hash (a file name is
+/// at most 255 bytes on common file systems, and `.json` follows the stem).
+const MAX_STEM: usize = 150;
+
+/// A ticket name as a report file stem (for `--out`): readable, safe and unique. ASCII
+/// letters, digits, `-`, `_` and `.` stay; every other byte is written `%XX`, `%` included,
+/// so two names never share a stem (`a b` is `a%20b`, `a_b` stays `a_b`). A leading dot is
+/// escaped too (no hidden files, no `..`). A stem past [`MAX_STEM`] bytes is cut and ends
+/// with `~` and 16 hex digits of the name's SHA-256 (`~` is otherwise escaped, so a cut stem
+/// cannot equal a whole one).
+pub fn report_stem(ticket: &str) -> String {
+    let mut stem = String::with_capacity(ticket.len());
+    for (i, b) in ticket.bytes().enumerate() {
+        let plain = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') || (b == b'.' && i > 0);
+        if plain {
+            stem.push(b as char);
+        } else {
+            stem.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if stem.is_empty() {
+        return "%".to_string() + "00";
+    }
+    if stem.len() > MAX_STEM {
+        let mut cut = MAX_STEM - 17;
+        // Never split a %XX escape.
+        while stem.as_bytes()[cut - 1] == b'%' || stem.as_bytes()[cut - 2] == b'%' {
+            cut -= 1;
+        }
+        let digest = Sha256::digest(ticket.as_bytes());
+        stem.truncate(cut);
+        stem.push('~');
+        for b in &digest[..8] {
+            stem.push_str(&format!("{b:02x}"));
+        }
+    }
+    stem
+}
+
+/// SHA-256 over everything that decides a ticket's report: `salt` (the tool's version and
+/// the rules), then every file of the ticket (relative path and content, in name order;
+/// symlinked folders are not followed, as the reader does not follow them). `None` when a
+/// file cannot be read: such a ticket is always analysed again.
+pub fn inputs_sha256(ticket: &Path, salt: &[u8]) -> Option<String> {
+    let mut h = Sha256::new();
+    h.update((salt.len() as u64).to_le_bytes());
+    h.update(salt);
+    hash_tree(ticket, Path::new(""), &mut h, 0)?;
+    Some(
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
+    )
+}
+
+fn hash_tree(path: &Path, rel: &Path, h: &mut Sha256, depth: usize) -> Option<()> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        if depth > 64 {
+            return None;
+        }
+        let mut children: Vec<_> = std::fs::read_dir(path)
+            .ok()?
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        children.sort_by_key(|c| c.file_name());
+        for c in children {
+            let symlinked_dir = c.file_type().is_ok_and(|t| t.is_symlink())
+                && std::fs::metadata(c.path()).is_ok_and(|m| m.is_dir());
+            if !symlinked_dir {
+                hash_tree(&c.path(), &rel.join(c.file_name()), h, depth + 1)?;
+            }
+        }
+        return Some(());
+    }
+    let name = rel.to_string_lossy();
+    h.update((name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update(meta.len().to_le_bytes());
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Some(()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// One line of the batch summary: what a pipeline needs about a ticket without its report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TicketSummary {
     pub ticket: String,
     /// 0x904 disconnects found.
@@ -59,6 +243,12 @@ pub struct TicketSummary {
     pub files_partial: usize,
     pub files_failed: usize,
     pub files_skipped: usize,
+    /// No Remote Desktop evidence could be read: the verdict is *insufficient evidence*.
+    pub insufficient_evidence: bool,
+    /// The report's file stem in `--out` (`STEM.json`, `STEM.md`), when reports are written.
+    pub report: Option<String>,
+    /// Why the report could not be written, when it could not.
+    pub report_error: Option<String>,
 }
 
 impl TicketSummary {
@@ -75,61 +265,62 @@ impl TicketSummary {
             files_partial: count(FileStatus::Partial),
             files_failed: count(FileStatus::Failed),
             files_skipped: count(FileStatus::Skipped),
+            insufficient_evidence: !r.evidence.sufficient,
+            report: None,
+            report_error: None,
         }
+    }
+
+    /// The top cause reaches `fail_on` (at or above that confidence).
+    pub fn gate_hit(&self, fail_on: Option<Confidence>) -> bool {
+        matches!((self.confidence, fail_on), (Some(c), Some(t)) if c <= t)
+    }
+
+    /// Some input was not read fully. A ticket of which nothing at all could be read is
+    /// *insufficient evidence* instead (exit 4, as `scan` gives it).
+    pub fn unread(&self) -> bool {
+        let nothing_read = self.files_ok + self.files_partial == 0;
+        self.files_partial > 0
+            || (self.files_failed > 0 && !(nothing_read && self.insufficient_evidence))
+    }
+
+    /// What this ticket adds to the batch's exit code.
+    pub fn exit(&self, fail_on: Option<Confidence>) -> Exit {
+        let mut exit = Exit::Ok;
+        if self.gate_hit(fail_on) {
+            exit = exit.worst(Exit::CauseFound);
+        }
+        if self.unread() {
+            exit = exit.worst(Exit::PartialInput);
+        }
+        if self.insufficient_evidence {
+            exit = exit.worst(Exit::InsufficientEvidence);
+        }
+        if self.report_error.is_some() {
+            exit = exit.worst(Exit::OutputFailed);
+        }
+        exit
     }
 }
 
-/// Analyse every ticket; `on_done` gets each ticket's report in ticket order, on this thread.
-pub fn run(
+/// Work on every ticket in parallel (`work` runs on the pool); `on_done` gets each result in
+/// ticket order, on this thread, a window at a time.
+pub fn run<T: Send>(
     tickets: &[Ticket],
-    opts: &ScanOptions<'_>,
-    on_done: &mut dyn FnMut(&Ticket, ScanReport),
+    threads: usize,
+    work: &(dyn Fn(&Ticket) -> T + Sync),
+    on_done: &mut dyn FnMut(&Ticket, T),
 ) {
-    let threads = crate::ingest::effective_threads(opts.threads);
+    let threads = crate::ingest::effective_threads(threads);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    // One thread per ticket inside: the parallelism is across tickets.
-    let per_ticket = ScanOptions {
-        threads: 1,
-        limits: opts.limits,
-        hints: opts.hints,
-        rules: opts.rules,
-    };
-    let analyse = |t: &Ticket| {
-        scan(
-            discover(std::slice::from_ref(&t.path), &opts.limits),
-            &per_ticket,
-            false,
-        )
-        .report
-    };
     for window in tickets.chunks(threads * 4) {
-        let reports: Vec<ScanReport> = match &pool {
-            Ok(pool) => pool.install(|| window.par_iter().map(analyse).collect()),
-            Err(_) => window.iter().map(analyse).collect(),
+        let results: Vec<T> = match &pool {
+            Ok(pool) => pool.install(|| window.par_iter().map(work).collect()),
+            Err(_) => window.iter().map(work).collect(),
         };
-        for (t, r) in window.iter().zip(reports) {
+        for (t, r) in window.iter().zip(results) {
             on_done(t, r);
         }
-    }
-}
-
-/// A ticket name made safe as a file name (for `--out`).
-pub fn file_stem(ticket: &str) -> String {
-    let stem: String = ticket
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let stem = stem.trim_start_matches('.').to_string();
-    if stem.is_empty() {
-        "ticket".to_string()
-    } else {
-        stem
     }
 }
 
@@ -138,10 +329,76 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stems_are_safe() {
-        assert_eq!(file_stem("T-1234.zip"), "T-1234.zip");
-        assert_eq!(file_stem("../../etc/passwd"), "_.._etc_passwd");
-        assert_eq!(file_stem("tic ket\u{1b}[31m"), "tic_ket__31m");
-        assert_eq!(file_stem(""), "ticket");
+    fn stems_are_safe_and_unique() {
+        assert_eq!(report_stem("T-1234.zip"), "T-1234.zip");
+        assert_eq!(report_stem("../../etc/passwd"), "%2E.%2F..%2Fetc%2Fpasswd");
+        assert_eq!(report_stem("tic ket\u{1b}[31m"), "tic%20ket%1B%5B31m");
+        assert_eq!(report_stem("a_b"), "a_b");
+        assert_eq!(report_stem("a b"), "a%20b");
+        assert_ne!(report_stem("a%20b"), report_stem("a b"));
+        assert_eq!(report_stem(""), "%00");
+        assert_eq!(report_stem("é"), "%C3%A9");
+    }
+
+    #[test]
+    fn long_names_get_a_short_unique_stem() {
+        let a = "x".repeat(255);
+        let b = format!("{}y", "x".repeat(254));
+        let (sa, sb) = (report_stem(&a), report_stem(&b));
+        assert!(sa.len() <= MAX_STEM && sb.len() <= MAX_STEM, "{sa}");
+        assert_ne!(sa, sb);
+        assert!(sa.contains('~'));
+        let escaped = report_stem(&" ".repeat(100));
+        assert!(escaped.len() <= MAX_STEM);
+        // A cut never leaves half an escape before the hash.
+        let before_hash = escaped.split('~').next().unwrap();
+        assert!(before_hash.len().is_multiple_of(3), "{escaped}");
+    }
+
+    #[test]
+    fn shards_parse_from_flags_and_ci_variables() {
+        let none = |_: &str| None;
+        let p =
+            |t: &str, n: Option<u32>, env: &dyn Fn(&str) -> Option<String>| Shard::parse(t, n, env);
+        assert_eq!(p("2/4", None, &none), Ok(Shard { index: 1, total: 4 }));
+        assert!(p("0/4", None, &none).is_err());
+        assert!(p("5/4", None, &none).is_err());
+        assert!(p("x", None, &none).is_err());
+        assert!(p("1/2", Some(2), &none).is_err());
+        assert!(p("auto", None, &none).is_err());
+        let gitlab = |k: &str| match k {
+            "CI_NODE_INDEX" => Some("3".to_string()),
+            "CI_NODE_TOTAL" => Some("3".to_string()),
+            _ => None,
+        };
+        assert_eq!(p("auto", None, &gitlab), Ok(Shard { index: 2, total: 3 }));
+        let k8s = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "0".to_string());
+        assert_eq!(p("auto", Some(4), &k8s), Ok(Shard { index: 0, total: 4 }));
+        assert!(p("auto", None, &k8s).is_err());
+        let k8s_high = |k: &str| (k == "JOB_COMPLETION_INDEX").then(|| "4".to_string());
+        assert!(p("auto", Some(4), &k8s_high).is_err());
+    }
+
+    #[test]
+    fn shards_are_stable_and_cover_everything() {
+        // Pinned: the shard of a name must never change between versions or machines.
+        assert_eq!(shard_of("T0001", 4), shard_of("T0001", 4));
+        let names: Vec<String> = (0..400).map(|i| format!("T{i:04}")).collect();
+        for total in [1, 3, 4] {
+            let mut counts = vec![0; total as usize];
+            for n in &names {
+                counts[shard_of(n, total) as usize] += 1;
+            }
+            assert_eq!(counts.iter().sum::<usize>(), names.len());
+            assert!(
+                counts.iter().all(|&c| c > 400 / total as usize / 2),
+                "{counts:?}"
+            );
+        }
+        // SHA-256("abc") starts ba7816bf8f01cfea: 0xba7816bf8f01cfea % 1000 = 234.
+        assert_eq!(
+            shard_of("abc", 1000),
+            (0xba78_16bf_8f01_cfea_u64 % 1000) as u32
+        );
     }
 }

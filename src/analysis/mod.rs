@@ -5,6 +5,7 @@
 pub mod align;
 pub mod batch;
 pub mod disconnect;
+pub mod evidence;
 pub mod rank;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
@@ -53,10 +54,16 @@ fn needed_for_context(e: &Event) -> bool {
 pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     let rules = opts.rules;
     let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(e);
-    let keep: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
+    let keep_some: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
         &ingest::keep_all
     } else {
         &keep_relevant
+    };
+    // Every event read is tallied before the filter: is there any RDP evidence at all?
+    let tally = evidence::Tally::default();
+    let keep = &|e: &Event| {
+        tally.see(e);
+        keep_some(e)
     };
     let ingest_opts = IngestOptions {
         threads: opts.threads,
@@ -78,7 +85,8 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     };
     let causes = rank::rank(rules, &evaluation, &events);
     let disconnects = disconnects(&events);
-    let verdict = verdict(&disconnects, &causes, &sink.accounts);
+    let evidence = evidence::assess(&tally.seen(), &sink.accounts, &causes);
+    let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let report = ScanReport {
         schema: SCHEMA.to_string(),
         verdict,
@@ -91,6 +99,8 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
         },
         disconnects,
         causes,
+        evidence,
+        inputs_sha256: None,
     };
     Scan {
         report,

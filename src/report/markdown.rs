@@ -86,5 +86,33 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             md(&a.problems.join("; "))
         )?;
     }
+    write_evidence(out, r)
+}
+
+/// What is missing from the ticket, and the one collection step that would help most.
+fn write_evidence(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
+    let e = &r.evidence;
+    if e.missing.is_empty() && e.causes.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n### Missing evidence\n")?;
+    for c in &e.causes {
+        for m in &c.missing {
+            writeln!(
+                out,
+                "- would confirm or refute **{}**: {}",
+                md(&c.cause),
+                md(m)
+            )?;
+        }
+    }
+    if e.causes.is_empty() {
+        for m in &e.missing {
+            writeln!(out, "- {}", md(m))?;
+        }
+    }
+    if let Some(step) = &e.next_step {
+        writeln!(out, "\n**Most useful next step:** {}", md(step))?;
+    }
     Ok(())
 }

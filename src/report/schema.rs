@@ -1,13 +1,19 @@
 //! The scan result: the one structure every output format writes, and the documented,
-//! versioned JSON schema (`rdtriage.scan/1`). Adding a field is a new schema version: the
+//! versioned JSON schema (`rdtriage.scan/2`). Adding a field is a new schema version: the
 //! tests deserialize the output with unknown fields denied.
+//!
+//! Schema notes:
+//! - `rdtriage.scan/1`: verdict, inputs, alignment, disconnects, causes.
+//! - `rdtriage.scan/2`: adds `evidence` (is there enough Remote Desktop evidence to answer at
+//!   all, what is missing per cause, the one collection step that would help most) and, in
+//!   `batch` reports only, `inputs_sha256` (the content hash `--incremental` compares).
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::FileAccount;
 
 /// The schema id written in every JSON report.
-pub const SCHEMA: &str = "rdtriage.scan/1";
+pub const SCHEMA: &str = "rdtriage.scan/2";
 
 /// The whole answer for one ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +30,41 @@ pub struct ScanReport {
     pub disconnects: Vec<DisconnectOut>,
     /// The probable causes, best first.
     pub causes: Vec<CauseOut>,
+    /// Whether the ticket holds enough Remote Desktop evidence to answer (scan/2).
+    pub evidence: EvidenceOut,
+    /// `batch` only: SHA-256 over the ticket's input files, the tool's version and the rules
+    /// (what `--incremental` compares); absent from `scan` (scan/2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs_sha256: Option<String>,
+}
+
+/// Is there enough evidence to answer, and what is missing (scan/2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceOut {
+    /// False: the verdict is *insufficient evidence* (exit 4), not "clean".
+    pub sufficient: bool,
+    /// Why the evidence is insufficient, when it is.
+    pub reason: Option<String>,
+    /// Events read from the RDP client's log (before any filtering).
+    pub rdp_client_events: u64,
+    /// Events read from the RDP server's logs (RCM, LSM, RdpCoreTS, TermDD, Gateway).
+    pub rdp_server_events: u64,
+    /// Procmon rows of the RDP client process or on the RDP port.
+    pub procmon_rdp_rows: u64,
+    /// Kinds of log this ticket lacks.
+    pub missing: Vec<String>,
+    /// Per cause: what would confirm or refute it and is missing, with how to collect it.
+    pub causes: Vec<CauseMissing>,
+    /// The one collection step that would help most, if any is missing.
+    pub next_step: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CauseMissing {
+    pub cause: String,
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

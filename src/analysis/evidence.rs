@@ -1,0 +1,358 @@
+//! Is there enough evidence to answer at all? A ticket in which nothing relevant could be
+//! read, or that holds no Remote Desktop client or server log, is *insufficient evidence*:
+//! its own result (exit 4, its own count in `batch`), never "clean".
+//!
+//! What counts as Remote Desktop evidence is declared here, in ONE place ([`RDP_SOURCES`]
+//! and [`is_rdp_process`]), so that it can move into the rule pack as data (issue 11) without
+//! hunting through the code. The decision itself ([`assess`]) is a pure function of what the
+//! ingest saw ([`Seen`]), so it is tested without any file.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::model::{Event, FileAccount, FileStatus};
+use crate::report::schema::{CauseMissing, CauseOut, EvidenceOut};
+
+/// Which side of a Remote Desktop connection a source describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// Event-log providers whose events are Remote Desktop evidence, and the side they come from
+/// (DOMAIN.md §2-3: the client's ActiveX core writes RDPClient/Operational; the server's
+/// Remote Connection Manager, Local Session Manager, RDP core stack, TermDD driver and the
+/// RD Gateway write the server side).
+pub const RDP_SOURCES: &[(&str, Side)] = &[
+    (
+        "Microsoft-Windows-TerminalServices-ClientActiveXCore",
+        Side::Client,
+    ),
+    (
+        "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+        Side::Server,
+    ),
+    (
+        "Microsoft-Windows-TerminalServices-LocalSessionManager",
+        Side::Server,
+    ),
+    (
+        "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS",
+        Side::Server,
+    ),
+    ("Microsoft-Windows-TerminalServices-Gateway", Side::Server),
+    ("TermDD", Side::Server),
+];
+
+/// Procmon rows of these processes are the Remote Desktop client at work.
+const RDP_CLIENT_PROCESSES: &[&str] = &["mstsc.exe", "msrdc.exe"];
+
+/// The Remote Desktop port (`ms-wbt-server`): a Procmon network row to or from it is RDP
+/// traffic, whichever process it belongs to.
+const RDP_PORT: u16 = 3389;
+
+pub fn is_rdp_process(process: &str) -> bool {
+    RDP_CLIENT_PROCESSES
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(process))
+}
+
+/// Counts, per kind of evidence, of every event the ingest read (before the filter that
+/// keeps only what a rule can use). Shared by the reading threads, hence atomics.
+#[derive(Debug, Default)]
+pub struct Tally {
+    client: AtomicU64,
+    server: AtomicU64,
+    procmon_rdp: AtomicU64,
+    procmon: AtomicU64,
+    system: AtomicU64,
+    security: AtomicU64,
+}
+
+impl Tally {
+    /// Count one event. Called once for every event read.
+    pub fn see(&self, e: &Event) {
+        let add = |c: &AtomicU64| {
+            c.fetch_add(1, Ordering::Relaxed);
+        };
+        if let Some(w) = e.win() {
+            if let Some((_, side)) = RDP_SOURCES
+                .iter()
+                .find(|(p, _)| p.eq_ignore_ascii_case(&w.provider))
+            {
+                add(match side {
+                    Side::Client => &self.client,
+                    Side::Server => &self.server,
+                });
+            }
+            if w.channel.eq_ignore_ascii_case("System") {
+                add(&self.system);
+            } else if w.channel.eq_ignore_ascii_case("Security") {
+                add(&self.security);
+            }
+        } else if let Some(p) = e.procmon() {
+            add(&self.procmon);
+            let port = p
+                .network
+                .as_ref()
+                .is_some_and(|n| n.local_port == Some(RDP_PORT) || n.remote_port == Some(RDP_PORT));
+            if port || is_rdp_process(&p.process) {
+                add(&self.procmon_rdp);
+            }
+        }
+    }
+
+    pub fn seen(&self) -> Seen {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Seen {
+            client: get(&self.client),
+            server: get(&self.server),
+            procmon_rdp: get(&self.procmon_rdp),
+            procmon: get(&self.procmon),
+            system: get(&self.system),
+            security: get(&self.security),
+        }
+    }
+}
+
+/// What the ingest saw, by kind of evidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// RDP client events (RDPClient/Operational).
+    pub client: u64,
+    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway).
+    pub server: u64,
+    /// Procmon rows of the RDP client or on the RDP port.
+    pub procmon_rdp: u64,
+    /// Procmon rows of any process.
+    pub procmon: u64,
+    /// System-log events (Schannel, TermDD, service control: either side).
+    pub system: u64,
+    /// Security-log events (firewall drops, logons).
+    pub security: u64,
+}
+
+/// A kind of log a ticket may lack, and the one collection step that brings it.
+struct Source {
+    name: &'static str,
+    step: &'static str,
+    present: fn(&Seen) -> bool,
+}
+
+const CLIENT_LOG: Source = Source {
+    name: "no RDP client log (Microsoft-Windows-TerminalServices-RDPClient/Operational)",
+    step: "on the client, run TSS -Scenario UEX_RDScli (or export the RDPClient/Operational log)",
+    present: |s| s.client > 0,
+};
+const SERVER_LOG: Source = Source {
+    name: "no RDP server log (RemoteConnectionManager, LocalSessionManager, RdpCoreTS)",
+    step: "on the server, run TSS -Scenario UEX_RDSsrv (or export the TerminalServices-RemoteConnectionManager and -LocalSessionManager Operational logs)",
+    present: |s| s.server > 0,
+};
+const SYSTEM_LOG: Source = Source {
+    name: "no System log (Schannel, TermDD, service failures)",
+    step: "on the server, run TSS -Scenario UEX_RDSsrv (or export the System log)",
+    present: |s| s.system > 0,
+};
+const SECURITY_LOG: Source = Source {
+    name: "no Security log (Windows Filtering Platform drops)",
+    step: "on the server, export the Security log with auditing of Filtering Platform Connection enabled",
+    present: |s| s.security > 0,
+};
+const PROCMON: Source = Source {
+    name: "no Process Monitor capture of the RDP client or port",
+    step: "capture Process Monitor while reproducing the disconnect and export it as CSV",
+    present: |s| s.procmon_rdp > 0,
+};
+
+/// The most useful first: the order in which [`assess`] proposes the next step.
+const ALL: [&Source; 5] = [
+    &CLIENT_LOG,
+    &SERVER_LOG,
+    &SYSTEM_LOG,
+    &PROCMON,
+    &SECURITY_LOG,
+];
+
+/// The sources that would confirm or refute a cause (DOMAIN.md §3).
+fn sources_for(cause: &str) -> &'static [&'static Source] {
+    match cause {
+        "certificate" => &[&SYSTEM_LOG, &SERVER_LOG, &PROCMON],
+        "tls" => &[&SYSTEM_LOG, &CLIENT_LOG],
+        "network" => &[&CLIENT_LOG, &PROCMON, &SERVER_LOG],
+        "firewall" => &[&SECURITY_LOG, &PROCMON],
+        "server-refused" | "listener" => &[&SERVER_LOG, &SYSTEM_LOG],
+        "gateway" => &[&SERVER_LOG, &CLIENT_LOG],
+        _ => &[&CLIENT_LOG, &SERVER_LOG],
+    }
+}
+
+/// The verdict's opening words when the evidence is insufficient (tests and batch read it).
+pub const INSUFFICIENT: &str = "Insufficient evidence";
+
+/// Decide whether `seen` is enough to answer, and what is missing, for the ticket and for
+/// each of its causes.
+pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseOut]) -> EvidenceOut {
+    let rdp = seen.client + seen.server + seen.procmon_rdp;
+    let missing: Vec<&Source> = ALL.iter().copied().filter(|s| !(s.present)(seen)).collect();
+    let read = inputs
+        .iter()
+        .filter(|a| matches!(a.status, FileStatus::Ok | FileStatus::Partial))
+        .count();
+    let reason = if rdp > 0 {
+        None
+    } else if read == 0 {
+        Some("no input could be read".to_string())
+    } else {
+        Some(format!(
+            "{read} file{} read, but no Remote Desktop client or server event and no Process Monitor row of the RDP client or port",
+            if read == 1 { "" } else { "s" }
+        ))
+    };
+    EvidenceOut {
+        sufficient: reason.is_none(),
+        reason,
+        rdp_client_events: seen.client,
+        rdp_server_events: seen.server,
+        procmon_rdp_rows: seen.procmon_rdp,
+        missing: missing.iter().map(|s| s.name.to_string()).collect(),
+        causes: causes
+            .iter()
+            .map(|c| CauseMissing {
+                cause: c.cause.clone(),
+                missing: sources_for(&c.cause)
+                    .iter()
+                    .filter(|s| !(s.present)(seen))
+                    .map(|s| format!("{}: {}", s.name, s.step))
+                    .collect(),
+            })
+            .filter(|c| !c.missing.is_empty())
+            .collect(),
+        next_step: next_step(seen, causes, &missing),
+    }
+}
+
+/// The one collection step that would help most: what the top cause lacks, else the first
+/// missing source in [`ALL`] order.
+fn next_step(seen: &Seen, causes: &[CauseOut], missing: &[&Source]) -> Option<String> {
+    let for_top = causes
+        .first()
+        .and_then(|c| sources_for(&c.cause).iter().find(|s| !(s.present)(seen)));
+    for_top
+        .copied()
+        .or_else(|| missing.first().copied())
+        .map(|s| s.step.to_string())
+}
+
+/// The verdict line: unchanged when the evidence is sufficient.
+pub fn verdict(evidence: &EvidenceOut, verdict: String) -> String {
+    match &evidence.reason {
+        None => verdict,
+        Some(why) => format!("{INSUFFICIENT}: {why}; {verdict}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FileFormat;
+
+    fn account(status: FileStatus) -> FileAccount {
+        let mut a = FileAccount::new("f", FileFormat::Evtx);
+        a.status = status;
+        a
+    }
+
+    #[test]
+    fn nothing_read_is_insufficient() {
+        let e = assess(&Seen::default(), &[account(FileStatus::Failed)], &[]);
+        assert!(!e.sufficient);
+        assert_eq!(e.reason.as_deref(), Some("no input could be read"));
+        assert_eq!(e.missing.len(), ALL.len());
+        assert_eq!(e.next_step.as_deref(), Some(CLIENT_LOG.step));
+    }
+
+    #[test]
+    fn logs_without_rdp_events_are_insufficient() {
+        let seen = Seen {
+            system: 40,
+            procmon: 100,
+            ..Seen::default()
+        };
+        let e = assess(&seen, &[account(FileStatus::Ok)], &[]);
+        assert!(!e.sufficient);
+        assert!(e.reason.unwrap().starts_with("1 file read"));
+        assert!(!e.missing.iter().any(|m| m == SYSTEM_LOG.name));
+    }
+
+    #[test]
+    fn any_rdp_source_is_enough() {
+        for seen in [
+            Seen {
+                client: 1,
+                ..Seen::default()
+            },
+            Seen {
+                server: 1,
+                ..Seen::default()
+            },
+            Seen {
+                procmon_rdp: 1,
+                procmon: 1,
+                ..Seen::default()
+            },
+        ] {
+            let e = assess(&seen, &[account(FileStatus::Ok)], &[]);
+            assert!(e.sufficient, "{seen:?}");
+            assert_eq!(verdict(&e, "v".into()), "v");
+        }
+    }
+
+    #[test]
+    fn the_next_step_serves_the_top_cause() {
+        let seen = Seen {
+            client: 3,
+            ..Seen::default()
+        };
+        let cause = CauseOut {
+            cause: "firewall".into(),
+            confidence: crate::report::schema::Confidence::Low,
+            score: 1.0,
+            why: String::new(),
+            findings: vec![],
+            more_findings: 0,
+            remediation: String::new(),
+            references: vec![],
+        };
+        let e = assess(&seen, &[account(FileStatus::Ok)], &[cause]);
+        assert_eq!(e.next_step.as_deref(), Some(SECURITY_LOG.step));
+        assert_eq!(e.causes.len(), 1);
+        assert_eq!(e.causes[0].missing.len(), 2);
+    }
+
+    #[test]
+    fn procmon_rows_count_by_process_or_port() {
+        use crate::model::{EventKind, NetPath, ProcmonRow};
+        let row = |process: &str, port: Option<u16>| Event {
+            file: "f".into(),
+            record: 1,
+            time: None,
+            kind: EventKind::Procmon(Box::new(ProcmonRow {
+                process: process.into(),
+                network: port.map(|p| NetPath {
+                    local_host: "a".into(),
+                    local_port: Some(50000),
+                    remote_host: "b".into(),
+                    remote_port: Some(p),
+                }),
+                ..ProcmonRow::default()
+            })),
+        };
+        let t = Tally::default();
+        t.see(&row("MSTSC.EXE", None));
+        t.see(&row("svchost.exe", Some(3389)));
+        t.see(&row("svchost.exe", Some(445)));
+        let s = t.seen();
+        assert_eq!((s.procmon, s.procmon_rdp), (3, 2));
+    }
+}

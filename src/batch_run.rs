@@ -1,0 +1,234 @@
+//! `rdtriage batch`: wires the ticket list, the shard, the parallel analysis, the report files
+//! in `--out` and the batch output together.
+//!
+//! Reports in `--out` are written to a temporary file in OUT and renamed over their final
+//! name, so a report under its final name is always whole (Ctrl-C or a full disk leaves at
+//! most a `.rdtriage-*.tmp` file behind), and the rename replaces a symlink already at that
+//! name instead of writing through it. A report that cannot be written is that ticket's
+//! error (exit 5 unless something higher applies); the batch goes on.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::analysis::batch::{self, Ticket, TicketSummary};
+use crate::analysis::{self, ScanOptions};
+use crate::app::{align_hints, load_rules};
+use crate::cli::{BatchConfig, Config};
+use crate::exit::Exit;
+use crate::report::batch_out::BatchOutput;
+use crate::report::schema::{SCHEMA, ScanReport};
+use crate::sanitize::terminal;
+
+/// One ticket's result, made on a worker thread.
+struct Done {
+    report: ScanReport,
+    summary: TicketSummary,
+    /// `--incremental`: the recorded report was reused, nothing was analysed.
+    reused: bool,
+}
+
+pub fn run(
+    config: &Config,
+    b: &BatchConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<Exit> {
+    let Some(rules) = load_rules(&b.analysis.rule_files, err) else {
+        return Ok(Exit::Usage);
+    };
+    let (mut tickets, skipped) = match batch::tickets(&b.dir) {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(
+                err,
+                "rdtriage: {}: cannot list tickets: {e}",
+                terminal(&b.dir.display().to_string())
+            )?;
+            return Ok(Exit::Usage);
+        }
+    };
+    for (name, why) in &skipped {
+        writeln!(err, "rdtriage: {}: skipped: {why}", terminal(name))?;
+    }
+    if let Some(shard) = b.shard {
+        tickets.retain(|t| shard.holds(&t.name));
+    }
+    // An OUT that cannot be made is every ticket's report error, not the end of the batch.
+    let out_dir_error = match &b.out {
+        Some(dir) => std::fs::create_dir_all(dir).err().map(|e| {
+            let _ = writeln!(
+                err,
+                "rdtriage: {}: cannot create the report folder: {e}",
+                terminal(&dir.display().to_string())
+            );
+            e.to_string()
+        }),
+        None => None,
+    };
+    let salt = match salt(&b.analysis.rule_files) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "rdtriage: cannot read a rule file: {e}")?;
+            return Ok(Exit::Usage);
+        }
+    };
+    let opts = ScanOptions {
+        // One thread per ticket inside: the parallelism is across tickets.
+        threads: 1,
+        limits: b.limits,
+        hints: align_hints(&b.analysis),
+        rules: &rules,
+    };
+    let work =
+        |t: &Ticket| -> Done { analyse_ticket(t, &opts, b, &salt, out_dir_error.as_deref()) };
+    let bar = config.progress.then(|| progress_bar(tickets.len()));
+    let width = b.width.or(config.terminal_width).unwrap_or(80);
+    let mut output = BatchOutput::new(b.format, out, b.fail_on, width, b.summary_md.is_some());
+    let (mut analysed, mut reused) = (0usize, 0usize);
+    batch::run(&tickets, config.threads, &work, &mut |ticket, done| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        if done.reused {
+            reused += 1;
+        } else {
+            analysed += 1;
+        }
+        if let (Some(e), Some(dir)) = (&done.summary.report_error, &b.out) {
+            let stem = done.summary.report.as_deref().unwrap_or("?");
+            let _ = writeln!(
+                err,
+                "rdtriage: {}: ticket {}: report not written: {}",
+                terminal(&dir.join(format!("{stem}.json")).display().to_string()),
+                terminal(&ticket.name),
+                terminal(e)
+            );
+        }
+        output.ticket(&done.summary, Some(&done.report), None);
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if b.incremental {
+        let _ = writeln!(
+            err,
+            "rdtriage: {analysed} tickets triaged, {reused} unchanged since their last report"
+        );
+    }
+    Ok(output.finish(b.summary_md.as_deref(), err))
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} tickets, {per_sec}, eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// What besides a ticket's files decides its report: this build and the rules it runs.
+fn salt(rule_files: &[PathBuf]) -> io::Result<Vec<u8>> {
+    let mut salt = format!("rdtriage {} {SCHEMA}\n", env!("CARGO_PKG_VERSION")).into_bytes();
+    for f in rule_files {
+        let text = std::fs::read(f)?;
+        salt.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        salt.extend_from_slice(&text);
+    }
+    Ok(salt)
+}
+
+fn analyse_ticket(
+    t: &Ticket,
+    opts: &ScanOptions<'_>,
+    b: &BatchConfig,
+    salt: &[u8],
+    out_dir_error: Option<&str>,
+) -> Done {
+    let stem = batch::report_stem(&t.name);
+    // The hash is only worth its read when a report records it.
+    let hash = b
+        .out
+        .as_ref()
+        .and_then(|_| batch::inputs_sha256(&t.path, salt));
+    if b.incremental
+        && let (Some(dir), Some(hash)) = (&b.out, &hash)
+        && let Some(report) = recorded(dir, &stem, hash)
+    {
+        let mut summary = TicketSummary::of(&t.name, &report);
+        summary.report = Some(stem);
+        return Done {
+            report,
+            summary,
+            reused: true,
+        };
+    }
+    let found = crate::ingest::discover::discover(std::slice::from_ref(&t.path), &opts.limits);
+    let mut report = analysis::scan(found, opts, false).report;
+    report.inputs_sha256 = hash;
+    let mut summary = TicketSummary::of(&t.name, &report);
+    if let Some(dir) = &b.out {
+        summary.report_error = match out_dir_error {
+            Some(e) => Some(e.to_string()),
+            None => write_reports(dir, &stem, &report)
+                .err()
+                .map(|e| e.to_string()),
+        };
+        summary.report = Some(stem);
+    }
+    Done {
+        report,
+        summary,
+        reused: false,
+    }
+}
+
+/// The report recorded in OUT for this ticket, when it is whole, ours, its Markdown is there
+/// too, and it was made from inputs with this hash.
+fn recorded(dir: &Path, stem: &str, hash: &str) -> Option<ScanReport> {
+    let json = dir.join(format!("{stem}.json"));
+    let md = dir.join(format!("{stem}.md"));
+    let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
+    if !regular(&json) || !regular(&md) {
+        return None;
+    }
+    let report: ScanReport = serde_json::from_slice(&std::fs::read(&json).ok()?).ok()?;
+    (report.schema == SCHEMA && report.inputs_sha256.as_deref() == Some(hash)).then_some(report)
+}
+
+fn write_reports(dir: &Path, stem: &str, report: &ScanReport) -> io::Result<()> {
+    write_atomic(dir, &format!("{stem}.json"), &mut |w| {
+        serde_json::to_writer_pretty(&mut *w, report)?;
+        writeln!(w)
+    })?;
+    write_atomic(dir, &format!("{stem}.md"), &mut |w| {
+        crate::report::markdown::write(w, report)
+    })
+}
+
+/// Write `name` in `dir` through a temporary file and a rename: never a cut file under the
+/// final name, never through a symlink at that name.
+pub fn write_atomic(
+    dir: &Path,
+    name: &str,
+    write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".rdtriage-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    let mut w = io::BufWriter::new(tmp);
+    write(&mut w)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
+    #[cfg(unix)]
+    {
+        // tempfile creates 0600; a report is as readable as any file the user writes.
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}
