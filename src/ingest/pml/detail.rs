@@ -22,7 +22,7 @@ pub struct Detail {
 }
 
 impl Detail {
-    fn push(&mut self, k: &str, v: impl Into<String>) {
+    pub fn push(&mut self, k: &str, v: impl Into<String>) {
         self.pairs.push((k.to_string(), v.into()));
     }
 
@@ -140,7 +140,7 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let peak_ws = c.u64()?;
             let private = c.u64()?;
             let peak_private = c.u64()?;
-            d.push("Exit Status", status.to_string());
+            d.push("Exit Status", (status as i32).to_string());
             d.push(
                 "User Time",
                 format!("{} seconds", names::duration_text(user)),
@@ -575,7 +575,15 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             if let Some(extra) = input.extra {
                 directory_entries(extra, class, !filter.is_empty(), d)?;
             }
-            d.push("FileInformationClass", class_name);
+            // Process Monitor writes the class into the third slot of the list it renders:
+            // after the filter and first entry, in place of a third item, and not at all when
+            // the list is shorter than two (its CSV export shows exactly that).
+            let class = ("FileInformationClass".to_string(), class_name);
+            match d.pairs.len() {
+                0 | 1 => {}
+                2 => d.pairs.push(class),
+                _ => d.pairs[2] = class,
+            }
         }
         (_, "NotifyChangeDirectory") => {
             p.skip(0x10)?;
@@ -621,7 +629,17 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             }
         }
         (_, name) if NO_DETAIL.contains(&name) => {}
-        _ => d.undecoded = true,
+        (_, name) => {
+            let more = super::fileinfo::FileInput {
+                params,
+                rest: c.rest(),
+                extra: input.extra,
+                wide: input.wide,
+            };
+            if !super::fileinfo::decode(name, &more, d)? {
+                d.undecoded = true;
+            }
+        }
     }
     Ok(())
 }

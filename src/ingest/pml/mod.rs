@@ -14,6 +14,7 @@
 pub mod bytes;
 pub mod detail;
 pub mod event;
+pub mod fileinfo;
 pub mod header;
 pub mod ioctl;
 pub mod names;
