@@ -573,7 +573,7 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("<Unknown: {class}>"));
             if let Some(extra) = input.extra {
-                directory_entries(extra, class, !filter.is_empty(), d)?;
+                directory_entries(extra, class, !filter.is_empty(), d);
             }
             // Process Monitor writes the class into the third slot of the list it renders:
             // after the filter and first entry, in place of a third item, and not at all when
@@ -664,12 +664,7 @@ const NO_DETAIL: [&str; 14] = [
 
 /// The entries a directory query returned, as `1: name, 2: name` (numbered from 2 when the
 /// filter itself is entry 1).
-fn directory_entries(
-    extra: &[u8],
-    class: u32,
-    has_filter: bool,
-    d: &mut Detail,
-) -> Result<(), Short> {
+fn directory_entries(extra: &[u8], class: u32, has_filter: bool, d: &mut Detail) {
     // Where the name length and the name sit in each FILE_*_INFORMATION structure.
     let (len_at, name_at) = match class {
         1 => (0x3c, 0x40),  // FileDirectoryInformation
@@ -678,27 +673,32 @@ fn directory_entries(
         12 => (0x08, 0x0c), // FileNamesInformation
         37 => (0x3c, 0x68), // FileIdBothDirectoryInformation
         38 => (0x3c, 0x50), // FileIdFullDirectoryInformation
-        _ => return Ok(()),
+        _ => return,
     };
     let mut n = if has_filter { 0 } else { -1 };
     let mut at = 0usize;
     // Entries are chained by NextEntryOffset; a chain longer than the bytes is cut there.
+    // Process Monitor keeps only the start of a long listing: an entry cut there ends it.
     for _ in 0..extra.len() / 4 + 1 {
         n += 1;
-        let mut c = Cur::new(extra);
-        c.seek(at)?;
-        let next = c.u32()? as usize;
-        c.seek(at + len_at)?;
-        let len = c.u32()? as usize;
-        c.seek(at + name_at)?;
-        let name = utf16(c.take(len)?);
+        let entry = (|| -> Result<(usize, String), Short> {
+            let mut c = Cur::new(extra);
+            c.seek(at)?;
+            let next = c.u32()? as usize;
+            c.seek(at + len_at)?;
+            let len = c.u32()? as usize;
+            c.seek(at + name_at)?;
+            Ok((next, utf16(c.take(len)?)))
+        })();
+        let Ok((next, name)) = entry else {
+            break;
+        };
         d.push(&n.to_string(), name);
         if next == 0 || at + next >= extra.len() {
             break;
         }
         at += next;
     }
-    Ok(())
 }
 
 /// A binary SID as `S-1-5-21-...`.

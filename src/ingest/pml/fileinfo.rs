@@ -269,7 +269,10 @@ fn alignment(a: u32) -> String {
 /// A FILETIME inside a detail, in the CSV's `M/D/YYYY h:mm:ss AM` shape but in UTC: the PML
 /// does not record the viewer's time zone that Process Monitor converts it to.
 pub fn date_text(ft: u64) -> String {
-    let Some(ts) = super::event::filetime(ft) else {
+    // Signed: `-1` ("leave unchanged" in a set request) is the last tick of 1600.
+    const UNIX_EPOCH_AS_FILETIME: i128 = 116_444_736_000_000_000;
+    let ns = (i128::from(ft as i64) - UNIX_EPOCH_AS_FILETIME) * 100;
+    let Ok(ts) = jiff::Timestamp::from_nanosecond(ns) else {
         return String::new();
     };
     let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();

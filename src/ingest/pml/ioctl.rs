@@ -4,7 +4,8 @@
 //! values below 0x10000 (flags, not control codes) left out: where the SDK gives one value
 //! several names, the one Process Monitor prints is kept when known, otherwise the `FSCTL_`
 //! name, otherwise the first in order. Two codes Process Monitor names that those headers do
-//! not (`IOCTL_MOUNTDEV_QUERY_DEVICE_NAME`, `FSCTL_LMR_QUERY_DEBUG_INFO`) are added. Unknown
+//! not (`IOCTL_MOUNTDEV_QUERY_DEVICE_NAME`, `FSCTL_LMR_QUERY_DEBUG_INFO`) are added, and
+//! 0x901af carries the name Process Monitor prints (`CSC_FSCTL_OPERATION_QUERY_HANDLE`). Unknown
 //! codes are written as Process Monitor writes them: `0x902eb (Device:0x9 Function:186 Method: 3)`.
 
 /// Sorted by code, for a binary search.
@@ -184,7 +185,7 @@ static CODES: [(u32, &str); 844] = [
     (0x9019c, "FSCTL_GET_REPAIR"),
     (0x901a0, "FSCTL_WAIT_FOR_REPAIR"),
     (0x901a8, "FSCTL_INITIATE_REPAIR"),
-    (0x901af, "FSCTL_CSC_INTERNAL"),
+    (0x901af, "CSC_FSCTL_OPERATION_QUERY_HANDLE"),
     (0x901b0, "FSCTL_SHRINK_VOLUME"),
     (0x901b4, "FSCTL_SET_SHORT_NAME_BEHAVIOR"),
     (0x901b8, "FSCTL_DFSR_SET_GHOST_HANDLE_STATE"),
