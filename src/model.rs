@@ -36,7 +36,8 @@ pub struct Event {
     pub file: Arc<str>,
     /// EVTX: the record id. Procmon: the 1-based data row number (the header is row 0).
     pub record: u64,
-    /// UTC time, when known. Procmon rows only get one once their local time is aligned.
+    /// UTC time, when known. Procmon CSV rows only get one once their local time is aligned;
+    /// PML rows carry it.
     pub time: Option<Timestamp>,
     pub kind: EventKind,
 }
@@ -111,6 +112,8 @@ pub struct ProcmonRow {
     pub network: Option<NetPath>,
     /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...).
     pub columns: Fields,
+    /// The computer that captured it, when the log says (a PML header does; a CSV does not).
+    pub computer: Option<Arc<str>>,
 }
 
 /// A Procmon network path: `local:port -> remote:port`.

@@ -146,7 +146,7 @@ fn procmon_missing_columns_are_named() {
 }
 
 #[test]
-fn stack_export_and_pml_are_refused_with_how_to_export() {
+fn stack_export_is_refused_with_how_to_export_and_a_cut_pml_is_named() {
     let got = ingest_paths(&[
         fixtures().join("procmon/stack-export.csv"),
         fixtures().join("misc/capture.PML"),
@@ -161,9 +161,9 @@ fn stack_export_and_pml_are_refused_with_how_to_export() {
     assert!(stack.problems[0].contains("stack export"));
     assert_eq!(
         (pml.format, pml.status),
-        (FileFormat::ProcmonPml, FileStatus::Skipped)
+        (FileFormat::ProcmonPml, FileStatus::Failed)
     );
-    assert!(pml.problems[0].contains("procmon /OpenLog x.pml /SaveAs y.csv"));
+    assert!(pml.problems[0].contains("too short for a PML file"));
 }
 
 #[test]

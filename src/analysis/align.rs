@@ -9,6 +9,7 @@
 //! each pair proposes an offset rounded to 15 minutes, kept only when the rounding error is
 //! small; the inference is used only when every proposal agrees. Otherwise Procmon evidence
 //! stays unplaced (still reported, without a proximity bonus), and the report says why.
+//! Rows read from a native PML carry absolute UTC times and are left as they are.
 
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
@@ -32,7 +33,7 @@ pub struct AlignHints {
 /// The alignment used, as the report states it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Alignment {
-    /// `user`, `inferred`, `partly-user`, or `none`.
+    /// `user`, `inferred`, `partly-user`, `pml` (all Procmon rows came from a PML), or `none`.
     pub method: &'static str,
     pub date: Option<String>,
     pub utc_offset: Option<String>,
@@ -175,7 +176,24 @@ fn infer(events: &[Event]) -> Result<(i32, Date), String> {
 
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
 pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
-    let has_procmon = events.iter().any(|e| e.procmon().is_some());
+    // Rows read from a PML already carry their UTC time: they are never re-aligned.
+    let has_procmon = events
+        .iter()
+        .any(|e| e.procmon().is_some() && e.time.is_none());
+    let from_pml = events
+        .iter()
+        .filter(|e| e.procmon().is_some_and(|p| p.computer.is_some()))
+        .count();
+    if !has_procmon && from_pml > 0 {
+        return Alignment {
+            method: "pml",
+            date: None,
+            utc_offset: None,
+            note: format!(
+                "Procmon times came from the PML capture (absolute UTC): no alignment needed; {from_pml} relevant Procmon rows placed"
+            ),
+        };
+    }
     if !has_procmon {
         return Alignment {
             method: "none",

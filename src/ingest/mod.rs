@@ -12,6 +12,7 @@ pub mod detail;
 pub mod discover;
 pub mod eventxml;
 pub mod evtx;
+pub mod pml;
 pub mod procmon;
 pub mod procmon_time;
 pub mod zipentry;
@@ -291,10 +292,10 @@ fn read_input(
             Ok(bytes) => read_event_xml(bytes, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
-        FileFormat::ProcmonPml => skip(
-            &mut account,
-            "a native Process Monitor log (PML), which is not read directly: open it in Process Monitor and save it as CSV (File > Save > CSV, or `procmon /OpenLog x.pml /SaveAs y.csv`)",
-        ),
+        FileFormat::ProcmonPml => match input.open_seekable() {
+            Ok((stream, len)) => pml::read_pml(stream, len, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
         FileFormat::ProcmonStack => skip(
             &mut account,
             "a Process Monitor stack export (Frame, Module, Location, Address, Path), not an event list: in Process Monitor use File > Save > CSV on the event list instead",

@@ -306,6 +306,7 @@ pub fn read_procmon(
             operation,
             path,
             columns: others,
+            computer: None,
         };
         if invalid {
             lossy += 1;

@@ -1,0 +1,145 @@
+//! Bounds-checked little-endian reads: every read of a PML structure goes through [`Cur`], which
+//! never indexes past its slice and says so instead.
+
+/// A read went past the end of the bytes it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Short;
+
+/// A cursor over a byte slice.
+#[derive(Debug, Clone)]
+pub struct Cur<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Cur { bytes, pos: 0 }
+    }
+
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn left(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], Short> {
+        let end = self.pos.checked_add(n).ok_or(Short)?;
+        let s = self.bytes.get(self.pos..end).ok_or(Short)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    pub fn skip(&mut self, n: usize) -> Result<(), Short> {
+        self.take(n).map(|_| ())
+    }
+
+    /// Move to `pos` (from the start of the slice).
+    pub fn seek(&mut self, pos: usize) -> Result<(), Short> {
+        if pos > self.bytes.len() {
+            return Err(Short);
+        }
+        self.pos = pos;
+        Ok(())
+    }
+
+    pub fn rest(&mut self) -> &'a [u8] {
+        let s = &self.bytes[self.pos..];
+        self.pos = self.bytes.len();
+        s
+    }
+
+    pub fn u8(&mut self) -> Result<u8, Short> {
+        Ok(self.take(1)?[0])
+    }
+
+    pub fn u16(&mut self) -> Result<u16, Short> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, Short> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    pub fn u64(&mut self) -> Result<u64, Short> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// A pointer-sized value: 8 bytes in a 64-bit capture, 4 in a 32-bit one.
+    pub fn ptr(&mut self, wide: bool) -> Result<u64, Short> {
+        if wide {
+            self.u64()
+        } else {
+            self.u32().map(u64::from)
+        }
+    }
+}
+
+/// UTF-16LE text up to its first NUL (or the end), unpaired surrogates replaced.
+pub fn utf16(bytes: &[u8]) -> String {
+    let units = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0);
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+/// A list of NUL-separated UTF-16LE strings, ended by an empty one (or the end of `bytes`).
+pub fn utf16_list(bytes: &[u8]) -> Vec<String> {
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let mut out = Vec::new();
+    for part in units.split(|&u| u == 0) {
+        if part.is_empty() {
+            break;
+        }
+        out.push(
+            char::decode_utf16(part.iter().copied())
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// Latin-1 text (Process Monitor's "ASCII" detail strings) up to its first NUL.
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_stop_at_the_end() {
+        let mut c = Cur::new(&[1, 0, 2, 0, 0, 0]);
+        assert_eq!(c.u16(), Ok(1));
+        assert_eq!(c.u32(), Ok(2));
+        assert_eq!(c.u8(), Err(Short));
+        assert_eq!(c.take(usize::MAX), Err(Short));
+        assert_eq!(c.seek(7), Err(Short));
+    }
+
+    #[test]
+    fn text() {
+        assert_eq!(utf16(b"a\0b\0\0\0c\0"), "ab");
+        assert_eq!(utf16_list(b"a\0\0\0b\0c\0\0\0\0\0"), vec!["a", "bc"]);
+        assert_eq!(latin1(b"x\xe9\0y"), "x\u{e9}");
+    }
+}

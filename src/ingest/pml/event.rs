@@ -1,0 +1,238 @@
+//! One event: its common fields (process, thread, class, operation, result, time, duration)
+//! and its detail, turned into the [`ProcmonRow`] a CSV export of the same event gives, plus
+//! the absolute UTC time the CSV lacks.
+//!
+//! An event is read through [`Bytes`]: the block of the file being decoded, or, for the rare
+//! event whose parts lie outside that block, the extra pieces read for it. A part outside the
+//! block is a [`Fault::Miss`] (read it and decode again); a part outside the file is damage.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use super::bytes::Cur;
+use super::detail::{self, DetailInput};
+use super::names::{self, Class};
+use super::tables::{Endpoints, ProcessInfo, Processes};
+use crate::ingest::detail::{parse_detail, parse_net_path};
+use crate::model::{Fields, ProcmonRow};
+
+/// Size of an event's fixed part, before its stack trace.
+pub const EVENT_HEADER: usize = 0x34;
+/// The largest detail or extra detail read for one event; a bigger one is damage.
+pub const MAX_DETAIL_BYTES: u32 = 1 << 20;
+
+/// Random access to the file's bytes.
+pub trait Bytes {
+    /// `len` bytes at file offset `off`, or where they would have to be read from.
+    fn at(&self, off: u64, len: usize) -> Result<&[u8], Miss>;
+}
+
+/// Bytes not at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Miss {
+    pub off: u64,
+    pub len: usize,
+}
+
+/// A block of the file.
+pub struct Window {
+    pub base: u64,
+    pub data: Vec<u8>,
+}
+
+impl Bytes for Window {
+    fn at(&self, off: u64, len: usize) -> Result<&[u8], Miss> {
+        let miss = Miss { off, len };
+        let start = usize::try_from(off.checked_sub(self.base).ok_or(miss)?).map_err(|_| miss)?;
+        let end = start.checked_add(len).ok_or(miss)?;
+        self.data.get(start..end).ok_or(miss)
+    }
+}
+
+/// A block plus pieces read for one event.
+pub struct Patched<'a> {
+    pub window: &'a Window,
+    pub pieces: Vec<Window>,
+}
+
+impl Bytes for Patched<'_> {
+    fn at(&self, off: u64, len: usize) -> Result<&[u8], Miss> {
+        if let Ok(b) = self.window.at(off, len) {
+            return Ok(b);
+        }
+        for p in &self.pieces {
+            if let Ok(b) = p.at(off, len) {
+                return Ok(b);
+            }
+        }
+        Err(Miss { off, len })
+    }
+}
+
+/// Why an event could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    Miss(Miss),
+    /// Damage, described for the account.
+    Damaged(String),
+}
+
+/// What the reader needs to know about the capture.
+pub struct Context<'a> {
+    pub wide: bool,
+    pub processes: &'a Processes,
+    pub endpoints: &'a Endpoints,
+    pub computer: &'a Arc<str>,
+}
+
+/// A decoded event.
+pub enum Decoded {
+    /// Profiling events are not exported to CSV: skipped and counted.
+    Profiling,
+    Row {
+        row: Box<ProcmonRow>,
+        time: Option<Timestamp>,
+        /// The detail was cut at its event's end.
+        cut: bool,
+        /// The operation whose detail has no decoder (only common fields and path kept).
+        undecoded: Option<String>,
+        /// The event's process index is not in the process table.
+        orphan: bool,
+    },
+}
+
+/// FILETIME (100 ns since 1601) → UTC.
+pub fn filetime(ft: u64) -> Option<Timestamp> {
+    const UNIX_EPOCH_AS_FILETIME: i128 = 116_444_736_000_000_000;
+    let ns = (i128::from(ft) - UNIX_EPOCH_AS_FILETIME) * 100;
+    Timestamp::from_nanosecond(ns).ok()
+}
+
+fn unknown_op(class: u32, op: u16) -> String {
+    format!("<Unknown class {class} operation {op}>")
+}
+
+/// Decode the event at `offset`.
+pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decoded, Fault> {
+    let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
+    let mut c = Cur::new(head);
+    let short = |_| Fault::Damaged("short event header".into());
+    let process_index = c.u32().map_err(short)?;
+    let tid = c.u32().map_err(short)?;
+    let class_raw = c.u32().map_err(short)?;
+    let op = c.u16().map_err(short)?;
+    c.skip(6).map_err(short)?;
+    let duration = c.u64().map_err(short)?;
+    let time = c.u64().map_err(short)?;
+    let status = c.u32().map_err(short)?;
+    let depth = c.u16().map_err(short)?;
+    c.skip(2).map_err(short)?;
+    let detail_size = c.u32().map_err(short)?;
+    let extra_offset = c.u32().map_err(short)?;
+    let Some(class) = Class::from_u32(class_raw) else {
+        return Err(Fault::Damaged(format!("unknown event class {class_raw}")));
+    };
+    if class == Class::Profiling {
+        return Ok(Decoded::Profiling);
+    }
+    if detail_size > MAX_DETAIL_BYTES {
+        return Err(Fault::Damaged(format!(
+            "a detail of {detail_size} bytes, more than the {MAX_DETAIL_BYTES} read for one event"
+        )));
+    }
+    let ptr = if ctx.wide { 8 } else { 4 };
+    let detail_at = offset + EVENT_HEADER as u64 + u64::from(depth) * ptr;
+    let detail = bytes
+        .at(detail_at, detail_size as usize)
+        .map_err(Fault::Miss)?;
+    let extra = if extra_offset > 0 {
+        let at = offset + u64::from(extra_offset);
+        let size = bytes.at(at, 2).map_err(Fault::Miss)?;
+        let size = u16::from_le_bytes([size[0], size[1]]);
+        Some(bytes.at(at + 2, usize::from(size)).map_err(Fault::Miss)?)
+    } else {
+        None
+    };
+    let d = detail::decode(&DetailInput {
+        class,
+        op,
+        tid,
+        wide: ctx.wide,
+        detail,
+        extra,
+        endpoints: ctx.endpoints,
+    });
+    let operation = match (&d.operation, class) {
+        (Some(name), _) => name.clone(),
+        (None, Class::Process) => names::PROCESS_OPS
+            .get(usize::from(op))
+            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
+        (None, Class::Registry) => names::REGISTRY_OPS
+            .get(usize::from(op))
+            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
+        (None, _) => unknown_op(class_raw, op),
+    };
+    let process = ctx.processes.get(&process_index);
+    let orphan = process.is_none();
+    let empty = ProcessInfo::default();
+    let p: &ProcessInfo = process.map_or(&empty, |p| p);
+    let result = names::result_text(status).into_owned();
+    let detail_raw = d.text();
+    let network = if class == Class::Network {
+        parse_net_path(&d.path)
+    } else {
+        None
+    };
+    let mut columns = Fields(Vec::with_capacity(16));
+    columns.push(
+        "Duration",
+        if result.is_empty() {
+            String::new()
+        } else {
+            names::duration_text(duration)
+        },
+    );
+    columns.push("Event Class", class.name());
+    columns.push("Image Path", &*p.image_path);
+    columns.push("Company", &*p.company);
+    columns.push("Description", &*p.description);
+    columns.push("Version", &*p.version);
+    columns.push("User", &*p.user);
+    columns.push(
+        "Authentication ID",
+        format!(
+            "{:08x}:{:08x}",
+            p.authentication_id >> 32,
+            p.authentication_id & 0xffff_ffff
+        ),
+    );
+    columns.push("Session", p.session.to_string());
+    columns.push("Command Line", &*p.command_line);
+    columns.push("TID", tid.to_string());
+    columns.push("Virtualized", if p.virtualized { "True" } else { "False" });
+    columns.push("Integrity", &*p.integrity);
+    columns.push("Parent PID", p.parent_pid.to_string());
+    columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
+    let row = ProcmonRow {
+        time_of_day: None,
+        date: None,
+        process: p.name.to_string(),
+        pid: process.map(|p| p.pid),
+        detail: parse_detail(&detail_raw),
+        detail_raw,
+        network,
+        operation: operation.clone(),
+        path: d.path,
+        result,
+        columns,
+        computer: Some(Arc::clone(ctx.computer)),
+    };
+    Ok(Decoded::Row {
+        row: Box::new(row),
+        time: filetime(time),
+        cut: d.cut,
+        undecoded: d.undecoded.then_some(operation),
+        orphan,
+    })
+}

@@ -1,0 +1,362 @@
+//! Native Process Monitor logs (`.PML`, format version 9) → the same rows a CSV export of the
+//! capture gives, with the absolute UTC time and the computer the CSV lacks.
+//!
+//! The layout (documented by procmon-parser's `docs/PML Format.md`, MIT) is a header naming
+//! the computer and where each table is; a string table; a process table whose entries events
+//! refer to by index; the hosts and ports a network event's endpoints are named with; and an
+//! array of event offsets. Events are reached through that array in blocks: each block's span
+//! of the file is read once, then its events are decoded in parallel on the caller's pool and
+//! handed on in order, so memory stays at a few blocks whatever the file size and the output
+//! does not depend on the thread count. Every read is checked against the file: damage is
+//! reported by name (which table, which event, what is wrong) and the rest is still read.
+//! Profiling events are skipped and counted, as the CSV export leaves them out.
+
+pub mod bytes;
+pub mod detail;
+pub mod event;
+pub mod fileinfo;
+pub mod header;
+pub mod ioctl;
+pub mod names;
+pub mod tables;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::{Emit, MAX_LISTED_ERRORS};
+use crate::model::{Event, EventKind, FileAccount};
+use event::{Bytes, Context, Decoded, Fault, Patched, Window};
+use header::{HEADER_SIZE, Header};
+
+/// Events decoded per block.
+const BLOCK: usize = 4096;
+/// Bytes read past a block's last event start, for that event and its extra detail.
+const TAIL: u64 = 64 * 1024;
+/// The most one block reads at once; events beyond it (offsets out of order in a damaged
+/// file) are read one by one.
+const MAX_WINDOW: u64 = 64 << 20;
+/// Size of one entry of the event-offset array: the offset and a flags byte.
+const OFFSET_ENTRY: u64 = 5;
+
+fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    src.seek(SeekFrom::Start(off))?;
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    src.take(len).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// What reading the events found, for the account.
+#[derive(Default)]
+struct Tally {
+    profiling: u64,
+    cut_details: u64,
+    orphans: u64,
+    timed: u64,
+    undecoded: BTreeMap<String, u64>,
+    listed: usize,
+}
+
+/// Read a PML file from `src`, `len` bytes long.
+pub fn read_pml(
+    mut src: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    let head = match read_at(&mut src, 0, HEADER_SIZE as u64) {
+        Ok(h) => h,
+        Err(e) => {
+            account.damaged(format!("cannot read the PML header: {e}"));
+            account.finish();
+            return;
+        }
+    };
+    let header = match Header::parse(&head, len) {
+        Ok(h) => h,
+        Err(e) => {
+            account.damaged(e.to_string());
+            account.finish();
+            return;
+        }
+    };
+    account.problems.push(format!(
+        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
+        header.computer,
+        header.os_text(),
+        if header.wide { 64 } else { 32 }
+    ));
+    let mut problems = Vec::new();
+    let mut region = |start: u64, what: &str, problems: &mut Vec<String>| -> Vec<u8> {
+        let end = header.table_end(start, len);
+        match read_at(&mut src, start, end - start) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("cannot read the {what}: {e}"));
+                Vec::new()
+            }
+        }
+    };
+    let strings_bytes = region(header.string_table, "string table", &mut problems);
+    let strings = tables::read_strings(&strings_bytes, &mut problems);
+    drop(strings_bytes);
+    let process_bytes = region(header.process_table, "process table", &mut problems);
+    let processes = tables::read_processes(&process_bytes, header.wide, &strings, &mut problems);
+    drop(process_bytes);
+    drop(strings);
+    let endpoint_bytes = region(header.hosts_ports, "hosts and ports table", &mut problems);
+    let endpoints = tables::read_endpoints(&endpoint_bytes, &mut problems);
+    drop(endpoint_bytes);
+    let array_room =
+        (header.table_end(header.offsets_array, len) - header.offsets_array) / OFFSET_ENTRY;
+    let count = u64::from(header.events).min(array_room);
+    if count < u64::from(header.events) {
+        problems.push(format!(
+            "the header counts {} events but the event-offset array has room for {count}: the rest are lost",
+            header.events
+        ));
+    }
+    for p in problems {
+        account.damaged(p);
+    }
+
+    let computer: Arc<str> = Arc::from(header.computer.as_str());
+    let ctx = Context {
+        wide: header.wide,
+        processes: &processes,
+        endpoints: &endpoints,
+        computer: &computer,
+    };
+    let mut tally = Tally::default();
+    let mut record = 0u64;
+    let mut first = 0u64;
+    while first < count {
+        let n = (count - first).min(BLOCK as u64);
+        let entries = match read_at(
+            &mut src,
+            header.offsets_array + first * OFFSET_ENTRY,
+            n * OFFSET_ENTRY,
+        ) {
+            Ok(b) if b.len() as u64 == n * OFFSET_ENTRY => b,
+            Ok(_) | Err(_) => {
+                account.errors += 1;
+                account.damaged(format!(
+                    "cannot read the event-offset array from event {}: the rest are lost",
+                    first + 1
+                ));
+                break;
+            }
+        };
+        let offsets: Vec<u64> = entries
+            .chunks_exact(OFFSET_ENTRY as usize)
+            .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+            .collect();
+        let window = read_window(&mut src, &offsets, len);
+        let decode = |&off: &u64| -> Result<Decoded, Fault> {
+            if off >= len {
+                return Err(Fault::Damaged(format!(
+                    "its offset {off:#x} is past the end of the file ({len} bytes)"
+                )));
+            }
+            event::decode(&window, off, &ctx)
+        };
+        let decoded: Vec<Result<Decoded, Fault>> = if emit.pool.current_num_threads() == 1 {
+            offsets.iter().map(decode).collect()
+        } else {
+            emit.pool
+                .install(|| offsets.par_iter().map(decode).collect())
+        };
+        let mut batch = Vec::with_capacity(decoded.len());
+        for (i, (result, &off)) in decoded.into_iter().zip(&offsets).enumerate() {
+            let result = match result {
+                Err(Fault::Miss(_)) => decode_patched(&mut src, &window, off, len, &ctx),
+                other => other,
+            };
+            let number = first + i as u64 + 1;
+            match result {
+                Ok(Decoded::Profiling) => tally.profiling += 1,
+                Ok(Decoded::Row {
+                    row,
+                    time,
+                    cut,
+                    undecoded,
+                    orphan,
+                }) => {
+                    record += 1;
+                    account.events += 1;
+                    if let Some(op) = undecoded {
+                        *tally.undecoded.entry(op).or_default() += 1;
+                    }
+                    if cut {
+                        tally.cut_details += 1;
+                        note_damage(
+                            account,
+                            &mut tally,
+                            format!(
+                                "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
+                                row.operation
+                            ),
+                        );
+                    }
+                    tally.orphans += u64::from(orphan);
+                    tally.timed += u64::from(time.is_some());
+                    let event = Event {
+                        file: Arc::clone(emit.file),
+                        record,
+                        time,
+                        kind: EventKind::Procmon(row),
+                    };
+                    if (emit.keep)(&event) {
+                        batch.push(event);
+                    }
+                }
+                Err(Fault::Damaged(why)) => {
+                    account.errors += 1;
+                    note_damage(
+                        account,
+                        &mut tally,
+                        format!("event {number} at offset {off:#x}: {why}; not read"),
+                    );
+                }
+                Err(Fault::Miss(m)) => {
+                    account.errors += 1;
+                    note_damage(
+                        account,
+                        &mut tally,
+                        format!(
+                            "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
+                            m.off,
+                            m.off.saturating_add(m.len as u64)
+                        ),
+                    );
+                }
+            }
+        }
+        if !batch.is_empty() {
+            (emit.send)(batch);
+        }
+        first += n;
+    }
+    finish_account(account, &tally);
+}
+
+/// Read the span of the file a block's events lie in.
+fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64) -> Window {
+    let inside = offsets.iter().copied().filter(|&o| o < len);
+    let (Some(lo), Some(hi)) = (inside.clone().min(), inside.max()) else {
+        return Window {
+            base: 0,
+            data: Vec::new(),
+        };
+    };
+    let end = hi
+        .saturating_add(TAIL)
+        .min(len)
+        .min(lo.saturating_add(MAX_WINDOW));
+    match read_at(src, lo, end - lo) {
+        Ok(data) => Window { base: lo, data },
+        Err(_) => Window {
+            base: 0,
+            data: Vec::new(),
+        },
+    }
+}
+
+/// Decode an event whose parts are outside its block: read each missing part (never past the
+/// file's end) and try again.
+fn decode_patched(
+    src: &mut (impl Read + Seek),
+    window: &Window,
+    off: u64,
+    len: u64,
+    ctx: &Context<'_>,
+) -> Result<Decoded, Fault> {
+    let mut patched = Patched {
+        window,
+        pieces: Vec::new(),
+    };
+    // Header, detail, extra-detail size, extra detail: at most four parts.
+    for _ in 0..4 {
+        match event::decode(&patched as &dyn Bytes, off, ctx) {
+            Err(Fault::Miss(m)) => {
+                let end = m.off.checked_add(m.len as u64).filter(|&e| e <= len);
+                let Some(_) = end else {
+                    return Err(Fault::Damaged(format!(
+                        "it needs bytes {:#x}..{:#x}, past the end of the file ({len} bytes): the file is cut or the event damaged",
+                        m.off,
+                        m.off.saturating_add(m.len as u64)
+                    )));
+                };
+                match read_at(src, m.off, m.len as u64) {
+                    Ok(data) if data.len() == m.len => {
+                        patched.pieces.push(Window { base: m.off, data })
+                    }
+                    _ => {
+                        return Err(Fault::Damaged(format!(
+                            "cannot read bytes {:#x}..{:#x}",
+                            m.off,
+                            m.off + m.len as u64
+                        )));
+                    }
+                }
+            }
+            other => return other,
+        }
+    }
+    Err(Fault::Damaged("its parts could not be gathered".into()))
+}
+
+fn note_damage(account: &mut FileAccount, tally: &mut Tally, what: String) {
+    if tally.listed < MAX_LISTED_ERRORS {
+        account.damaged(what);
+    } else {
+        account.damaged_silently();
+    }
+    tally.listed += 1;
+}
+
+fn finish_account(account: &mut FileAccount, tally: &Tally) {
+    if tally.listed > MAX_LISTED_ERRORS {
+        account.problems.push(format!(
+            "... and {} more damaged events",
+            tally.listed - MAX_LISTED_ERRORS
+        ));
+    }
+    if tally.profiling > 0 {
+        account.problems.push(format!(
+            "note: {} Profiling events skipped (a CSV export leaves them out too)",
+            tally.profiling
+        ));
+    }
+    if tally.orphans > 0 {
+        account.problems.push(format!(
+            "note: {} events name a process that is not in the process table: their process is empty",
+            tally.orphans
+        ));
+    }
+    if !tally.undecoded.is_empty() {
+        let total: u64 = tally.undecoded.values().sum();
+        let mut kinds: Vec<(&String, &u64)> = tally.undecoded.iter().collect();
+        kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let list: Vec<String> = kinds
+            .iter()
+            .take(8)
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect();
+        let more = kinds.len().saturating_sub(8);
+        account.problems.push(format!(
+            "note: the detail of {total} events of {} kinds is not decoded yet (their other fields are): {}{}",
+            kinds.len(),
+            list.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    account.times_parsed = Some(tally.timed);
+    account.finish();
+}

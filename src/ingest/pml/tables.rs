@@ -1,0 +1,262 @@
+//! The tables events refer to: strings, processes (with their modules), and the hosts and ports
+//! that name network endpoints. Each is read from its own region of the file, every index and
+//! offset checked; what is wrong is collected as a problem and the entry is left empty rather
+//! than the whole table lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::bytes::{Cur, Short, utf16};
+
+/// A table's entry count that cannot fit in the table's bytes is refused, not allocated.
+fn plausible(count: u32, entry_min: usize, region: usize) -> bool {
+    (count as usize).saturating_mul(entry_min) <= region
+}
+
+/// The string table: every string, decoded once.
+pub fn read_strings(region: &[u8], problems: &mut Vec<String>) -> Vec<Arc<str>> {
+    let mut c = Cur::new(region);
+    let Ok(count) = c.u32() else {
+        problems.push("the string table is cut before its count".into());
+        return Vec::new();
+    };
+    if !plausible(count, 4, region.len()) {
+        problems.push(format!(
+            "the string table claims {count} strings, more than its {} bytes can hold: not read",
+            region.len()
+        ));
+        return Vec::new();
+    }
+    let mut strings = Vec::with_capacity(count as usize);
+    let mut bad = 0u64;
+    for i in 0..count as usize {
+        let at = 4 + i * 4;
+        let s = Cur::new(region)
+            .seek(at)
+            .and_then(|_| {
+                let mut c = Cur::new(region);
+                c.seek(at)?;
+                let off = c.u32()? as usize;
+                c.seek(off)?;
+                let size = c.u32()? as usize;
+                Ok(utf16(c.take(size)?))
+            })
+            .unwrap_or_else(|Short| {
+                bad += 1;
+                String::new()
+            });
+        strings.push(Arc::from(s));
+    }
+    if bad > 0 {
+        problems.push(format!(
+            "{bad} of {count} strings in the string table point outside it: read as empty"
+        ));
+    }
+    strings
+}
+
+/// One process of the process table, its strings resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub parent_pid: u32,
+    pub authentication_id: u64,
+    pub session: u32,
+    pub virtualized: bool,
+    pub is_64bit: bool,
+    pub integrity: Arc<str>,
+    pub user: Arc<str>,
+    pub name: Arc<str>,
+    pub image_path: Arc<str>,
+    pub command_line: Arc<str>,
+    pub company: Arc<str>,
+    pub version: Arc<str>,
+    pub description: Arc<str>,
+    pub modules: u32,
+}
+
+/// Process table entries by the index events use.
+pub type Processes = HashMap<u32, Arc<ProcessInfo>>;
+
+/// Size of one module record after the process record.
+fn module_size(wide: bool) -> usize {
+    if wide { 0x40 } else { 0x34 }
+}
+
+pub fn read_processes(
+    region: &[u8],
+    wide: bool,
+    strings: &[Arc<str>],
+    problems: &mut Vec<String>,
+) -> Processes {
+    let mut table = Processes::new();
+    let mut c = Cur::new(region);
+    let Ok(count) = c.u32() else {
+        problems.push("the process table is cut before its count".into());
+        return table;
+    };
+    if !plausible(count, 8, region.len()) {
+        problems.push(format!(
+            "the process table claims {count} processes, more than its {} bytes can hold: not read",
+            region.len()
+        ));
+        return table;
+    }
+    let mut bad_index = 0u64;
+    let mut cut = 0u64;
+    let offsets_at = 4 + count as usize * 4;
+    for i in 0..count as usize {
+        let mut string = |c: &mut Cur<'_>| -> Result<Arc<str>, Short> {
+            let idx = c.u32()? as usize;
+            Ok(match strings.get(idx) {
+                Some(s) => Arc::clone(s),
+                None => {
+                    bad_index += 1;
+                    Arc::from("")
+                }
+            })
+        };
+        let read = (|| -> Result<(u32, ProcessInfo), Short> {
+            let mut c = Cur::new(region);
+            c.seek(offsets_at + i * 4)?;
+            let off = c.u32()? as usize;
+            c.seek(off)?;
+            let index = c.u32()?;
+            let pid = c.u32()?;
+            let parent_pid = c.u32()?;
+            c.skip(4)?;
+            let authentication_id = c.u64()?;
+            let session = c.u32()?;
+            c.skip(4 + 8 + 8)?;
+            let virtualized = c.u32()? != 0;
+            let is_64bit = c.u32()? != 0;
+            let integrity = string(&mut c)?;
+            let user = string(&mut c)?;
+            let name = string(&mut c)?;
+            let image_path = string(&mut c)?;
+            let command_line = string(&mut c)?;
+            let company = string(&mut c)?;
+            let version = string(&mut c)?;
+            let description = string(&mut c)?;
+            c.skip(8)?;
+            c.ptr(wide)?;
+            let modules = c.u32()?;
+            // The modules are not needed for events; check they are there.
+            if (modules as usize).saturating_mul(module_size(wide)) > c.left() {
+                return Err(Short);
+            }
+            Ok((
+                index,
+                ProcessInfo {
+                    pid,
+                    parent_pid,
+                    authentication_id,
+                    session,
+                    virtualized,
+                    is_64bit,
+                    integrity,
+                    user,
+                    name,
+                    image_path,
+                    command_line,
+                    company,
+                    version,
+                    description,
+                    modules,
+                },
+            ))
+        })();
+        match read {
+            Ok((index, info)) => {
+                table.insert(index, Arc::new(info));
+            }
+            Err(Short) => cut += 1,
+        }
+    }
+    if cut > 0 {
+        problems.push(format!(
+            "{cut} of {count} processes in the process table run outside it: their events have no process"
+        ));
+    }
+    if bad_index > 0 {
+        problems.push(format!(
+            "{bad_index} process strings name an index outside the string table ({} strings): read as empty",
+            strings.len()
+        ));
+    }
+    table
+}
+
+/// Names for network endpoints, as the capture resolved them.
+#[derive(Debug, Default)]
+pub struct Endpoints {
+    pub hosts: HashMap<[u8; 16], String>,
+    pub ports: HashMap<(u16, bool), String>,
+}
+
+pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
+    let mut e = Endpoints::default();
+    let mut c = Cur::new(region);
+    let read = (|| -> Result<(), Short> {
+        let hosts = c.u32()?;
+        if !plausible(hosts, 20, c.left()) {
+            problems.push(format!(
+                "the hosts table claims {hosts} hosts, more than its bytes can hold: not read"
+            ));
+            return Ok(());
+        }
+        for _ in 0..hosts {
+            let mut ip = [0u8; 16];
+            ip.copy_from_slice(c.take(16)?);
+            let len = c.u32()? as usize;
+            let name = utf16(c.take(len)?);
+            e.hosts.insert(ip, name);
+        }
+        let ports = c.u32()?;
+        if !plausible(ports, 8, c.left()) {
+            problems.push(format!(
+                "the ports table claims {ports} ports, more than its bytes can hold: not read"
+            ));
+            return Ok(());
+        }
+        for _ in 0..ports {
+            let number = c.u16()?;
+            let tcp = c.u16()? != 0;
+            let len = c.u32()? as usize;
+            let name = utf16(c.take(len)?);
+            e.ports.insert((number, tcp), name);
+        }
+        Ok(())
+    })();
+    if read.is_err() {
+        problems.push(
+            "the hosts and ports table is cut: endpoints after the cut are shown as numbers".into(),
+        );
+    }
+    e
+}
+
+impl Endpoints {
+    /// A host as Procmon shows it: its resolved name, else the address.
+    pub fn host(&self, ip: &[u8; 16], v4: bool) -> String {
+        if let Some(name) = self.hosts.get(ip).filter(|n| !n.is_empty()) {
+            return name.clone();
+        }
+        if v4 {
+            format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
+        } else {
+            // Procmon writes every group, without leading zeros and without `::` folding.
+            ip.chunks_exact(2)
+                .map(|g| format!("{:x}", u16::from_be_bytes([g[0], g[1]])))
+                .collect::<Vec<_>>()
+                .join(":")
+        }
+    }
+
+    pub fn port(&self, port: u16, tcp: bool) -> String {
+        match self.ports.get(&(port, tcp)) {
+            Some(name) if !name.is_empty() => name.clone(),
+            _ => port.to_string(),
+        }
+    }
+}

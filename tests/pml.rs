@@ -1,0 +1,689 @@
+//! Native Process Monitor logs (PML): the corpus's captures against their CSV exports, damaged
+//! files made by the test PML writer, the refused version 7, and a scenario ticket whose
+//! Procmon evidence is a PML instead of a CSV.
+
+mod common;
+
+#[path = "support/pml_writer/mod.rs"]
+mod pml_writer;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pml_writer::*;
+use rdtriage::ingest::Limits;
+use rdtriage::model::{Event, FileAccount, FileFormat, FileStatus, ProcmonRow};
+
+fn procmon(e: &Event) -> &ProcmonRow {
+    e.procmon().expect("a Procmon row")
+}
+
+fn read(path: &Path, threads: usize) -> (Vec<Event>, FileAccount) {
+    let got = common::ingest_with(&[path.to_path_buf()], threads, Limits::default());
+    let [account] = &got.accounts[..] else {
+        panic!("one account for {}", path.display())
+    };
+    (got.events, account.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The corpus: every version-9 PML with a CSV export of the same capture
+
+/// `1,024` and `1.024` are the same number in two locales.
+fn without_digit_groups(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    for (i, c) in s.char_indices() {
+        let grouped = (c == ',' || c == '.')
+            && i > 0
+            && b[i - 1].is_ascii_digit()
+            && b.len() >= i + 4
+            && b[i + 1..i + 4].iter().all(u8::is_ascii_digit)
+            && b.get(i + 4).is_none_or(|x| !x.is_ascii_digit());
+        if !grouped {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A date inside a detail (`7/12/2020 1:17:45 AM`, `10/12/2020 17:48:57` day first in the
+/// 24-hour locales), as seconds since 1601; `None` for anything else.
+fn detail_date(v: &str) -> Option<i64> {
+    let (date, rest) = v.split_once(' ')?;
+    let mut d = date.split('/').map(|x| x.parse::<i64>().ok());
+    let (a, b, y) = (d.next()??, d.next()??, d.next()??);
+    let (time, ampm) = match rest.split_once(' ') {
+        Some((t, p)) => (t, Some(p)),
+        None => (rest, None),
+    };
+    let mut t = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (mut h, m, s) = (t.next()??, t.next()??, t.next()??);
+    let (month, day) = match ampm {
+        Some("PM") if h < 12 => {
+            h += 12;
+            (a, b)
+        }
+        Some("AM") if h == 12 => {
+            h = 0;
+            (a, b)
+        }
+        Some(_) => (a, b),
+        None => (b, a),
+    };
+    let date = jiff::civil::date(y as i16, month as i8, day as i8);
+    let days = date.since(jiff::civil::date(1601, 1, 1)).ok()?.get_days() as i64;
+    Some(days * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// Details compared as values: digit groups dropped, dates moved by the capture's offset
+/// (the PML's are UTC, the CSV's the exporting machine's local time).
+fn same_detail(pml: &ProcmonRow, csv: &ProcmonRow, offset_secs: i64) -> bool {
+    if pml.detail.len() != csv.detail.len() {
+        return false;
+    }
+    pml.detail
+        .iter()
+        .zip(csv.detail.iter())
+        .all(|((pk, pv), (ck, cv))| {
+            if pk != ck {
+                return false;
+            }
+            let (pv, cv) = (
+                without_digit_groups(&pv.replace('\n', "\r")),
+                without_digit_groups(&cv.replace('\n', "\r")),
+            );
+            if pv == cv {
+                return true;
+            }
+            match (detail_date(&pv), detail_date(&cv)) {
+                // Process Monitor turns the 1601 "not set" value into local time too.
+                (Some(p), Some(c)) => p + offset_secs == c || (p < 86_400 && c < 86_400 * 2),
+                _ => false,
+            }
+        })
+}
+
+/// A difference that is Process Monitor's own CSV being wrong or older, not the reader:
+/// shown by the bytes in docs/pml.md.
+fn procmon_slip(pml: &ProcmonRow, csv: &ProcmonRow) -> Option<&'static str> {
+    // Procmon 3.53 did not know the minor codes newer versions name.
+    if csv.operation == "<Unknown>" && pml.operation != "<Unknown>" {
+        return Some("operation unknown to the exporting Procmon");
+    }
+    if pml.operation == "CreateFileMapping"
+        && pml.detail.get("SyncType") == csv.detail.get("SyncType")
+        && pml.detail.get("PageProtection") != csv.detail.get("PageProtection")
+    {
+        return Some("CreateFileMapping PageProtection read from a pointer");
+    }
+    if pml.operation == "QueryNetworkOpenInformationFile"
+        && csv
+            .detail
+            .get("AllocationSize")
+            .is_some_and(|v| v.contains('/'))
+    {
+        return Some("QueryNetworkOpenInformationFile sizes printed as dates");
+    }
+    if pml
+        .detail
+        .get("Impersonating")
+        .is_some_and(|v| v.starts_with("S-1-"))
+        && csv
+            .detail
+            .get("Impersonating")
+            .is_some_and(|v| !v.starts_with("S-1-"))
+    {
+        return Some("Impersonating: SID resolved to a name on the exporting machine");
+    }
+    // Procmon's CSV shows registry data past what the capture holds (its own over-read).
+    if let (Some(pd), Some(cd)) = (pml.detail.get("Data"), csv.detail.get("Data"))
+        && pml.detail.get("Type") == Some("REG_BINARY")
+        && pml.detail.get("Length") == csv.detail.get("Length")
+        && (cd.starts_with(pd) || pd.starts_with(cd))
+    {
+        return Some("REG_BINARY data shown past or short of what was captured");
+    }
+    None
+}
+
+#[test]
+fn pml_and_its_csv_export_give_the_same_events() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let tsv = std::fs::read_to_string(corpus.join("pml-counts.tsv")).unwrap();
+    let mut compared = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (file, version, non_profiling, csv) = (f[0], f[1], f[5], f.get(7).copied());
+        let (events, account) = read(&corpus.join(file), 2);
+        if version != "9" {
+            assert_eq!(account.status, FileStatus::Failed, "{file}");
+            assert!(
+                account.problems[0].contains(&format!("PML format version {version} ")),
+                "{file}: {:?}",
+                account.problems
+            );
+            continue;
+        }
+        assert_eq!(account.format, FileFormat::ProcmonPml, "{file}");
+        assert_eq!(
+            account.status,
+            FileStatus::Ok,
+            "{file}: {:?}",
+            account.problems
+        );
+        assert_eq!(account.events.to_string(), non_profiling, "{file}");
+        assert_eq!(account.errors, 0, "{file}");
+        assert!(events.iter().all(|e| e.time.is_some()), "{file}");
+        let computer = f[3];
+        assert_eq!(
+            procmon(&events[0]).computer.as_deref(),
+            Some(computer),
+            "{file}"
+        );
+        let Some(csv) = csv.filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let (csv_events, csv_account) = read(&corpus.join(csv), 2);
+        assert_eq!(csv_account.status, FileStatus::Ok, "{csv}");
+        assert_eq!(events.len(), csv_events.len(), "{file} vs {csv}");
+        let n = events.len() as f64;
+        let mut common = 0u64;
+        let mut details = 0u64;
+        let mut slips: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut offsets = std::collections::BTreeSet::new();
+        for (pe, ce) in events.iter().zip(&csv_events) {
+            let (p, c) = (procmon(pe), procmon(ce));
+            // One fixed offset between the PML's UTC and the CSV's local time of day.
+            let utc = pe.time.unwrap().to_zoned(jiff::tz::TimeZone::UTC).time();
+            let local = c.time_of_day.expect("the CSV's time of day");
+            let day_ticks = 86_400 * 10_000_000i64;
+            let ticks = |t: jiff::civil::Time| {
+                (i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second()))
+                    * 10_000_000
+                    + i64::from(t.subsec_nanosecond()) / 100
+            };
+            offsets.insert((ticks(local) - ticks(utc)).rem_euclid(day_ticks));
+            let slip = procmon_slip(p, c);
+            let same_common = (&p.process, p.pid, &p.path, &p.result)
+                == (&c.process, c.pid, &c.path, &c.result)
+                && (p.operation == c.operation || slip.is_some());
+            common += u64::from(same_common);
+            let offset_secs = offsets.first().map_or(0, |t| t / 10_000_000);
+            let offset_secs = if offset_secs > 43_200 {
+                offset_secs - 86_400
+            } else {
+                offset_secs
+            };
+            if same_detail(p, c, offset_secs) {
+                details += 1;
+            } else if let Some(why) = slip {
+                *slips.entry(why).or_default() += 1;
+                details += 1;
+            } else if std::env::var_os("RDTRIAGE_PML_DIFF").is_some() {
+                eprintln!(
+                    "{}: {:?}\n  pml {}\n  csv {}",
+                    pe.record, p.operation, p.detail_raw, c.detail_raw
+                );
+            }
+        }
+        let common_share = common as f64 / n;
+        let detail_share = details as f64 / n;
+        let slipped: u64 = slips.values().sum();
+        eprintln!(
+            "{file}: {} events; process/pid/operation/path/result equal on {:.3}%, detail on {:.3}% ({:.3}% counting Procmon's own slips {slips:?} as differences); local - UTC = {} s",
+            events.len(),
+            common_share * 100.0,
+            detail_share * 100.0,
+            (details - slipped) as f64 / n * 100.0,
+            offsets.first().unwrap() / 10_000_000
+        );
+        assert!(common_share >= 0.999, "{file}: {common_share}");
+        assert!(detail_share >= 0.98, "{file}: {detail_share}");
+        assert_eq!(
+            offsets.len(),
+            1,
+            "{file}: one fixed offset, got {offsets:?}"
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 8, "every paired capture compared");
+}
+
+#[test]
+fn the_same_events_whatever_the_thread_count() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let file = corpus.join("procmon/eronnen__procmon-parser/CompressedLogfileTests32bitUTC.PML");
+    let (one, a1) = read(&file, 1);
+    let (three, a3) = read(&file, 3);
+    assert_eq!(a1, a3);
+    assert!(one == three, "same events with 1 and 3 threads");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Made captures, whole and damaged
+
+fn capture() -> PmlCapture {
+    let svchost = PmlProcess {
+        pid: 1100,
+        parent_pid: 640,
+        name: "svchost.exe".into(),
+        image: "C:\\Windows\\System32\\svchost.exe".into(),
+        command_line: "C:\\Windows\\system32\\svchost.exe -k NetworkService -s TermService".into(),
+        user: "NT AUTHORITY\\NETWORK SERVICE".into(),
+        integrity: "System".into(),
+    };
+    let t0 = filetime("2024-03-05T09:14:20.0912275Z");
+    PmlCapture {
+        computer: "RDS01".into(),
+        processes: vec![svchost],
+        hosts: vec![([10, 20, 31, 10], "RDS01.contoso.com".into())],
+        ports: vec![(3389, true, "ms-wbt-server".into())],
+        events: vec![
+            PmlEvent {
+                process: 0,
+                tid: 2200,
+                time: t0,
+                duration: 0,
+                status: 0,
+                detail: PmlDetail::Tcp {
+                    op: 4,
+                    src: [10, 20, 31, 10],
+                    src_port: 3389,
+                    dst: [10, 20, 31, 77],
+                    dst_port: 50533,
+                    length: 0,
+                    pairs: vec![("mss".into(), "1460".into())],
+                },
+            },
+            PmlEvent {
+                process: 0,
+                tid: 2200,
+                time: t0 + 51_102,
+                duration: 915,
+                status: 0xc000_0022,
+                detail: PmlDetail::CreateFile {
+                    path: "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_x".into(),
+                    access: 0x8000_0000,
+                    disposition: 1,
+                    options: 0x60,
+                    attributes: 0,
+                    share: 1,
+                    open_result: None,
+                },
+            },
+            PmlEvent {
+                process: 0,
+                tid: 2200,
+                time: t0 + 60_000,
+                duration: 20,
+                status: 0,
+                detail: PmlDetail::RegOpenKey {
+                    path: "HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\Remote Desktop".into(),
+                    access: 0x20019,
+                },
+            },
+        ],
+    }
+}
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn a_made_capture_reads_back_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "Logfile.PML", &write(&capture()));
+    let (events, account) = read(&path, 2);
+    assert_eq!(account.status, FileStatus::Ok, "{:?}", account.problems);
+    assert_eq!(account.events, 3);
+    let rows: Vec<&ProcmonRow> = events.iter().map(procmon).collect();
+    assert_eq!(rows[0].operation, "TCP Accept");
+    assert_eq!(
+        rows[0].path,
+        "RDS01.contoso.com:ms-wbt-server -> 10.20.31.77:50533"
+    );
+    assert_eq!(rows[0].detail_raw, "Length: 0, mss: 1460");
+    assert_eq!(rows[0].network.as_ref().unwrap().local_port, Some(3389));
+    assert_eq!(rows[1].operation, "CreateFile");
+    assert_eq!(rows[1].result, "ACCESS DENIED");
+    assert_eq!(
+        rows[1].detail_raw,
+        "Desired Access: Generic Read, Disposition: Open, Options: Synchronous IO Non-Alert, Non-Directory File, Attributes: n/a, ShareMode: Read, AllocationSize: n/a"
+    );
+    assert_eq!(rows[1].detail.get("Desired Access"), Some("Generic Read"));
+    assert_eq!(
+        rows[1].columns.get("User"),
+        Some("NT AUTHORITY\\NETWORK SERVICE")
+    );
+    assert_eq!(rows[1].columns.get("Duration"), Some("0.0000915"));
+    assert_eq!(rows[2].detail_raw, "Desired Access: Read");
+    assert_eq!(rows[1].pid, Some(1100));
+    assert_eq!(rows[1].computer.as_deref(), Some("RDS01"));
+    assert_eq!(
+        events[1].time.unwrap().to_string(),
+        "2024-03-05T09:14:20.0963377Z"
+    );
+}
+
+/// Read `bytes` as a PML and return the account and how many events were kept.
+fn account_of(bytes: &[u8]) -> (FileAccount, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "Logfile.PML", bytes);
+    let (events, account) = read(&path, 2);
+    (account, events.len())
+}
+
+fn set_u64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn set_u32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+#[test]
+fn version_7_is_refused_naming_the_version() {
+    let mut b = write(&capture());
+    set_u32(&mut b, 4, 7);
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, n), (FileStatus::Failed, 0));
+    assert!(
+        a.problems[0].contains("PML format version 7 is not read"),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn a_capture_never_closed_is_named() {
+    let mut b = write(&capture());
+    for at in [0x248, 0x250, 0x258, 0x260] {
+        set_u64(&mut b, at, 0);
+    }
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, n), (FileStatus::Failed, 0));
+    assert!(a.problems[0].contains("never closed"), "{:?}", a.problems);
+    assert!(
+        a.problems[0].contains("event-offset array, process table"),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn a_cut_file_is_named_at_every_length() {
+    let whole = write(&capture());
+    for len in [
+        0,
+        3,
+        8,
+        100,
+        HEADER_SIZE - 1,
+        HEADER_SIZE + 10,
+        whole.len() / 2,
+        whole.len() - 1,
+    ] {
+        let (a, _) = account_of(&whole[..len]);
+        if len == 0 {
+            assert_eq!(a.format, FileFormat::Empty);
+            continue;
+        }
+        assert_ne!(a.status, FileStatus::Ok, "cut at {len}");
+        assert!(
+            a.problems.iter().any(|p| p.contains("too short")
+                || p.contains("past the end of the file")
+                || p.contains("cut")
+                || p.contains("no PML_ signature")
+                || (len < 4 && p.contains("unreadable content"))),
+            "cut at {len}: {:?}",
+            a.problems
+        );
+    }
+}
+
+#[test]
+fn an_event_offset_outside_the_file_loses_that_event_only() {
+    let (mut b, layout) = write_with_layout(&capture());
+    let second = layout.offsets_array as usize + 5;
+    set_u32(&mut b, second, 0xffff_fff0);
+    let (a, n) = account_of(&b);
+    assert_eq!(
+        (a.status, a.events, a.errors, n),
+        (FileStatus::Partial, 2, 1, 2)
+    );
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.starts_with("event 2 at offset 0xfffffff0")
+                && p.contains("past the end of the file")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn a_string_index_outside_the_table_is_named_and_events_are_kept() {
+    let (mut b, layout) = write_with_layout(&capture());
+    // The process name is the third string index of the first process record.
+    let table = layout.process_table as usize;
+    let record = table + u32::from_le_bytes(b[table + 8..table + 12].try_into().unwrap()) as usize;
+    set_u32(&mut b, record + 0x40, 999_999);
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, n), (FileStatus::Partial, 3));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("index outside the string table")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn an_absurd_event_count_is_bounded_by_the_array() {
+    let mut b = write(&capture());
+    set_u32(&mut b, 0x234, u32::MAX);
+    let (a, n) = account_of(&b);
+    assert_eq!(a.status, FileStatus::Partial);
+    assert!(n >= 3, "the real events are still read");
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("counts 4294967295 events")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn a_detail_that_runs_past_its_event_keeps_what_was_read() {
+    let (mut b, layout) = write_with_layout(&capture());
+    // CreateFile: claim a detail shorter than its path.
+    let ev = layout.events[1] as usize;
+    set_u32(&mut b, ev + 0x2c, 0x44);
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, n), (FileStatus::Partial, 3));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("event 2 (CreateFile): its detail runs past the event")),
+        "{:?}",
+        a.problems
+    );
+}
+
+#[test]
+fn an_extra_detail_outside_the_file_is_damage_not_a_panic() {
+    let (mut b, layout) = write_with_layout(&capture());
+    let ev = layout.events[0] as usize;
+    set_u32(&mut b, ev + 0x30, 0x7fff_0000);
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, a.errors, n), (FileStatus::Partial, 1, 2));
+    assert!(
+        a.problems
+            .iter()
+            .any(|p| p.contains("past the end of the file")),
+        "{:?}",
+        a.problems
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A scenario ticket with a PML instead of its CSV
+
+/// The certificate ticket's server capture as a PML: the CSV rows the writer can express, at
+/// their UTC times (the capture machine is on UTC+01:00, 2024-03-05).
+fn certificate_capture(csv_rows: &[Event]) -> PmlCapture {
+    let mut c = PmlCapture {
+        computer: "RDS01".into(),
+        hosts: vec![
+            ([10, 20, 31, 10], "RDS01.contoso.com".into()),
+            ([10, 20, 31, 77], "WS-ALICE.contoso.com".into()),
+        ],
+        ports: vec![(3389, true, "ms-wbt-server".into())],
+        ..PmlCapture::default()
+    };
+    for e in csv_rows {
+        let r = procmon(e);
+        let user = r.columns.get("User").unwrap_or("").to_string();
+        let process = match c
+            .processes
+            .iter()
+            .position(|p| p.pid == r.pid.unwrap() && p.name == r.process)
+        {
+            Some(i) => i,
+            None => {
+                c.processes.push(PmlProcess {
+                    pid: r.pid.unwrap(),
+                    name: r.process.clone(),
+                    user,
+                    ..PmlProcess::default()
+                });
+                c.processes.len() - 1
+            }
+        };
+        let d = |k: &str| r.detail.get(k).unwrap_or("");
+        let detail = match r.operation.as_str() {
+            "CreateFile" => PmlDetail::CreateFile {
+                path: r.path.clone(),
+                access: match d("Desired Access") {
+                    "Generic Read" => 0x8000_0000,
+                    "Read Data/List Directory, Synchronize" => 0x0010_0001,
+                    other => panic!("access {other}"),
+                },
+                disposition: 1,
+                options: match d("Options") {
+                    "Directory, Synchronous IO Non-Alert" => 0x21,
+                    "Synchronous IO Non-Alert, Non-Directory File" => 0x60,
+                    other => panic!("options {other}"),
+                },
+                attributes: 0,
+                share: match d("ShareMode") {
+                    "Read" => 1,
+                    "Read, Write" => 3,
+                    other => panic!("share {other}"),
+                },
+                open_result: (d("OpenResult") == "Opened").then_some(1),
+            },
+            "RegOpenKey" => PmlDetail::RegOpenKey {
+                path: r.path.clone(),
+                access: 0x20019,
+            },
+            "TCP Accept" => PmlDetail::Tcp {
+                op: 4,
+                src: [10, 20, 31, 10],
+                src_port: 3389,
+                dst: [10, 20, 31, 77],
+                dst_port: 50533,
+                length: 0,
+                pairs: vec![],
+            },
+            // Noise the writer has no detail for: left out.
+            _ => continue,
+        };
+        let local = jiff::civil::DateTime::from_parts(
+            jiff::civil::date(2024, 3, 5),
+            r.time_of_day.unwrap(),
+        );
+        let utc = jiff::tz::Offset::constant(1).to_timestamp(local).unwrap();
+        c.events.push(PmlEvent {
+            process: process as u32,
+            tid: 1,
+            time: filetime(&utc.to_string()),
+            duration: 10,
+            status: match r.result.as_str() {
+                "SUCCESS" => 0,
+                "ACCESS DENIED" => 0xc000_0022,
+                "NAME NOT FOUND" => 0xc000_0034,
+                other => panic!("result {other}"),
+            },
+            detail,
+        });
+    }
+    c
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_ticket_with_a_pml_gives_the_causes_of_its_csv_twin_placed_in_time() {
+    let ticket = common::fixtures().join("tickets/certificate");
+    let csv = ticket.join("server/Logfile.CSV");
+    let rows = common::ingest_one(&csv).events;
+    let capture = certificate_capture(&rows);
+    assert!(
+        capture.events.len() >= 6,
+        "the TermService rows are all there: {}",
+        capture.events.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let twin = dir.path().join("certificate");
+    copy_dir(&ticket, &twin);
+    std::fs::remove_file(twin.join("server/Logfile.CSV")).unwrap();
+    std::fs::write(twin.join("server/Logfile.PML"), write(&capture)).unwrap();
+
+    let by_csv = common::scan_paths(&[ticket]);
+    let by_pml = common::scan_paths(&[twin]);
+    let causes = |s: &rdtriage::analysis::Scan| -> Vec<String> {
+        s.report.causes.iter().map(|c| c.cause.clone()).collect()
+    };
+    assert_eq!(causes(&by_pml), causes(&by_csv));
+    assert_eq!(by_pml.report.causes[0].cause, "certificate");
+    assert!(by_pml.report.causes[0].confidence >= by_csv.report.causes[0].confidence);
+    // No flags given: the CSV's rows cannot be placed, the PML's carry their UTC time.
+    assert_eq!(by_csv.report.alignment.method, "none");
+    assert_eq!(
+        by_pml.report.alignment.method, "pml",
+        "{}",
+        by_pml.report.alignment.note
+    );
+    assert!(by_pml.report.alignment.note.contains("came from the PML"));
+    let denied = by_pml
+        .events
+        .iter()
+        .find(|e| e.procmon().is_some_and(|p| p.result == "ACCESS DENIED"))
+        .expect("the ACCESS DENIED row is kept");
+    assert_eq!(
+        denied.time.unwrap().to_string(),
+        "2024-03-05T09:14:20.1269916Z"
+    );
+}
