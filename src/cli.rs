@@ -232,21 +232,26 @@ struct InputArgs {
 /// Resource bounds for untrusted input, each with a flag to raise it.
 #[derive(Args, Debug)]
 struct LimitArgs {
-    /// Largest total uncompressed size read out of one zip (bytes).
+    /// Largest total uncompressed size read out of all the zips of one run or batch ticket,
+    /// nested zips included (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().zip_total_bytes)]
     max_zip_bytes: u64,
-    /// Most entries in one zip, nested zips included.
+    /// Most zip entries in one run or batch ticket, all its zips and nested zips included.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_entries)]
     max_zip_entries: usize,
     /// How deep zips may nest inside zips.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
     max_zip_depth: usize,
-    /// Largest zip read into memory, in bytes (its entries are inflated as they are read).
+    /// Largest zip held in memory, in bytes: a zip inside a zip (a zip on disk is read where it
+    /// lies).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
     max_file_bytes: u64,
-    /// Longest line of a Procmon CSV, in bytes.
+    /// Longest record of a Procmon CSV, in bytes (quoted line breaks included).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
     max_csv_row_bytes: u64,
+    /// Most fields in one record of a Procmon CSV, the header included.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().csv_fields)]
+    max_csv_fields: usize,
     /// Largest event-log XML export, in bytes (it is read whole).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().xml_bytes)]
     max_xml_bytes: u64,
@@ -264,6 +269,14 @@ struct LimitArgs {
     /// counted and the files they came from reported as partly read.
     #[arg(long, value_name = "N", default_value_t = Limits::default().kept_events)]
     max_kept_events: usize,
+    /// Follow symlinks found inside folders, to files and folders alike (by default they are
+    /// listed, not read; a path named on the command line is always followed).
+    #[arg(long)]
+    follow: bool,
+    /// Read EVTX chunks whose checksums do not match their bytes (by default they are not
+    /// read; either way they are named).
+    #[arg(long)]
+    no_validate: bool,
 }
 
 impl LimitArgs {
@@ -279,6 +292,9 @@ impl LimitArgs {
             xml_elements: self.max_xml_elements,
             evtx_record_bytes: self.max_evtx_record_bytes,
             kept_events: self.max_kept_events,
+            csv_fields: self.max_csv_fields,
+            follow_symlinks: self.follow,
+            skip_evtx_checksums: self.no_validate,
         }
     }
 }

@@ -16,15 +16,30 @@ pub fn pool() -> &'static rayon::ThreadPool {
 }
 
 /// Run `read` with an `Emit` whose events are counted and dropped; check the account adds up.
+#[allow(dead_code)]
 pub fn with_emit(format: FileFormat, read: impl FnOnce(&mut Emit<'_>, &mut FileAccount)) {
+    with_emit_checked(format, Limits::default().csv_fields, read, |_| {});
+}
+
+/// [`with_emit`] with a bound on CSV fields, and `check` run on every event handed on.
+pub fn with_emit_checked(
+    format: FileFormat,
+    csv_fields: usize,
+    read: impl FnOnce(&mut Emit<'_>, &mut FileAccount),
+    check: impl Fn(&Event),
+) {
     let file: Arc<str> = Arc::from("fuzz");
     let keep = |_: &Event| true;
     let mut kept = 0u64;
-    let mut send = |events: Vec<Event>| kept += events.len() as u64;
+    let mut send = |events: Vec<Event>| {
+        kept += events.len() as u64;
+        events.iter().for_each(&check);
+    };
     let mut account = FileAccount::new("fuzz", format);
     let limits = Limits {
         xml_elements: 256,
         evtx_record_bytes: 64 << 10,
+        csv_fields,
         ..Limits::default()
     };
     {

@@ -6,6 +6,7 @@ pub mod align;
 pub mod batch;
 pub mod disconnect;
 pub mod evidence;
+pub mod keep;
 pub mod rank;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
@@ -70,9 +71,10 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
         limits: opts.limits,
         keep,
     };
-    let mut sink = Capped::new(opts.limits.kept_events);
+    let classify = |e: &Event| keep::priority(rules, e, needed_for_context(e));
+    let mut sink = keep::Kept::new(opts.limits.kept_events, &classify);
     ingest::ingest_found(found, &ingest_opts, &mut sink);
-    let sink = sink.inner;
+    let sink = sink.finish();
     let mut events = sink.events;
     let alignment = align::align(&mut events, opts.hints);
     // Evaluate on a pool of the requested size, so --threads 1 means one thread here too.
@@ -106,46 +108,6 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
         report,
         events,
         evaluation,
-    }
-}
-
-/// Collects events up to `cap` in all; past it, counts what each file could not keep and
-/// says so in its account (the file is then partly read).
-struct Capped {
-    inner: ingest::Collect,
-    cap: usize,
-    dropped: u64,
-}
-
-impl Capped {
-    fn new(cap: usize) -> Self {
-        Capped {
-            inner: ingest::Collect::default(),
-            cap,
-            dropped: 0,
-        }
-    }
-}
-
-impl ingest::Sink for Capped {
-    fn events(&mut self, mut events: Vec<Event>) {
-        let room = self.cap.saturating_sub(self.inner.events.len());
-        if events.len() > room {
-            self.dropped += (events.len() - room) as u64;
-            events.truncate(room);
-        }
-        self.inner.events(events);
-    }
-
-    fn file_done(&mut self, mut account: FileAccount) {
-        if self.dropped > 0 {
-            account.damaged(format!(
-                "{} events were not kept: an analysis keeps at most {} in memory (raise with --max-kept-events)",
-                self.dropped, self.cap
-            ));
-            self.dropped = 0;
-        }
-        self.inner.file_done(account);
     }
 }
 

@@ -1,81 +1,26 @@
 //! Input discovery: command-line paths → an ordered list of inputs.
 //!
-//! Files are taken as given, folders are walked recursively (sorted by name, symlinked folders
-//! not followed, so a loop cannot trap the walk), and zip archives are opened in memory, never
-//! extracted to disk. A zip is bounded: its entry count, the total uncompressed size of
-//! everything inside it (declared sizes are checked first and actual sizes enforced while
-//! reading, since a zip bomb lies about them) and how deep zips may nest. A zip that breaks a
-//! bound is refused whole, with a message naming it and the bound.
+//! Paths named on the command line are taken as given; folders are walked recursively, sorted
+//! by name. Only regular files are ever opened: a FIFO, socket or device is listed as such and
+//! never read (opening a FIFO would wait for a writer forever). Symlinks found inside a folder,
+//! to files and folders alike, are listed and not followed unless `--follow` asks for it; then
+//! a folder already walked is not walked again, so a loop cannot trap the walk. Zip archives
+//! are opened where they lie ([`super::zipdir`]), never extracted to disk.
 
+use std::collections::HashSet;
 use std::fs;
-use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use zip::ZipArchive;
-
-use super::eventxml::XmlLimits;
+pub use super::limits::Limits;
+pub use super::zipdir::Archive;
+use super::zipdir::{SharedFile, ZipBudget, ZipSource, open_zip};
 use super::zipentry::EntryStream;
 
 /// A byte stream that can seek, for the EVTX parser.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 use crate::model::{FileAccount, FileFormat, FileStatus};
-
-/// Resource bounds for untrusted input. Every one has a flag to raise it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Total uncompressed bytes read out of one top-level zip (nested zips included).
-    pub zip_total_bytes: u64,
-    /// Entries in one top-level zip (nested zips included).
-    pub zip_entries: usize,
-    /// How many zips deep a zip may hold zips (a top-level zip is depth 1).
-    pub zip_depth: usize,
-    /// Largest zip read into memory (its entries are inflated as they are read).
-    pub file_bytes: u64,
-    /// Longest CSV line (bytes between line feeds): a bound on one row's memory.
-    pub csv_row_bytes: u64,
-    /// Largest event-log XML export (read whole: it is small next to the EVTX it came from).
-    pub xml_bytes: u64,
-    /// Deepest element nesting in event-log XML.
-    pub xml_depth: usize,
-    /// Most elements in one event of event-log XML (or one rendered EVTX record).
-    pub xml_elements: usize,
-    /// Largest text of one EVTX record, in bytes: what is read from its template, or its XML
-    /// rendering (the `evtx` crate stops at 16 MiB).
-    pub evtx_record_bytes: u64,
-    /// Most events one analysis keeps in memory (those some rule can use): a bound on memory
-    /// when every row of a huge trace matches. Events past it are counted, not kept.
-    pub kept_events: usize,
-}
-
-impl Limits {
-    pub fn xml(&self) -> XmlLimits {
-        XmlLimits {
-            depth: self.xml_depth,
-            elements: self.xml_elements,
-        }
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            zip_total_bytes: 4 << 30,
-            zip_entries: 10_000,
-            zip_depth: 3,
-            file_bytes: 4 << 30,
-            csv_row_bytes: 64 << 20,
-            xml_bytes: 128 << 20,
-            xml_depth: XmlLimits::default().depth,
-            xml_elements: XmlLimits::default().elements,
-            evtx_record_bytes: 4 << 20,
-            kept_events: 100_000,
-        }
-    }
-}
-
-pub type Archive = ZipArchive<Cursor<Arc<[u8]>>>;
 
 /// Where an input's bytes are.
 #[derive(Clone)]
@@ -256,175 +201,158 @@ fn read_entry(archive: &Archive, index: usize, declared: u64) -> Result<Vec<u8>,
     Ok(buf)
 }
 
-/// Turn command-line paths into inputs, in a stable order.
+/// Turn command-line paths into inputs, in a stable order. One zip budget for them all.
 pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
-    let mut found = Vec::new();
+    let mut walk = Walk {
+        limits,
+        budget: ZipBudget::new(limits),
+        walked: HashSet::new(),
+        found: Vec::new(),
+    };
     for path in paths {
-        walk(path, limits, &mut found);
+        walk.path(path, true);
     }
-    found
+    walk.found
 }
 
-fn walk(path: &Path, limits: &Limits, found: &mut Vec<Found>) {
-    let name = path.display().to_string();
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            found.push(Found::Problem(failed(
-                name,
-                FileFormat::Unknown,
-                format!("cannot open: {e}"),
-            )));
+struct Walk<'a> {
+    limits: &'a Limits,
+    budget: ZipBudget,
+    /// Folders already walked (canonical paths), when symlinks are followed.
+    walked: HashSet<PathBuf>,
+    found: Vec<Found>,
+}
+
+impl Walk<'_> {
+    fn problem(&mut self, name: String, why: String) {
+        self.found
+            .push(Found::Problem(failed(name, FileFormat::Unknown, why)));
+    }
+
+    fn skip(&mut self, name: String, why: String) {
+        self.found.push(Found::Problem(FileAccount::skipped(
+            name,
+            FileFormat::Unknown,
+            why,
+        )));
+    }
+
+    /// `given`: named on the command line (followed if a symlink: the user named it).
+    fn path(&mut self, path: &Path, given: bool) {
+        let name = path.display().to_string();
+        let link = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.problem(name, format!("cannot open: {e}")),
+        };
+        let meta = if link.file_type().is_symlink() {
+            if !given && !self.limits.follow_symlinks {
+                let to = fs::read_link(path)
+                    .map(|t| format!(" (to {})", t.display()))
+                    .unwrap_or_default();
+                return self.skip(
+                    name,
+                    format!(
+                        "a symlink{to}, not followed (give --follow to read what it points to)"
+                    ),
+                );
+            }
+            match fs::metadata(path) {
+                Ok(m) => m,
+                Err(e) => {
+                    return self.problem(name, format!("a symlink that cannot be followed: {e}"));
+                }
+            }
+        } else {
+            link
+        };
+        if meta.is_dir() {
+            return self.folder(path, name);
+        }
+        if !meta.is_file() {
+            let why = format!("{}, not a regular file: not read", special_kind(&meta));
+            // Named like a log, it was meant to be read: a failure, not a skip.
+            return if super::claims_to_be_input(&name) {
+                self.problem(name, why)
+            } else {
+                self.skip(name, why)
+            };
+        }
+        let input = Input {
+            name: name.clone(),
+            data: InputData::Path(path.to_path_buf()),
+        };
+        if !is_zip(&input) {
+            self.found.push(Found::Input(input));
             return;
         }
-    };
-    if meta.is_dir() {
+        let opened = SharedFile::open(path)
+            .map_err(|e| format!("cannot open: {e}"))
+            .and_then(|file| {
+                open_zip(
+                    &name,
+                    ZipSource::File(file),
+                    1,
+                    self.limits,
+                    &mut self.budget,
+                    &mut self.found,
+                )
+            });
+        if let Err(why) = opened {
+            self.found
+                .push(Found::Problem(failed(name, FileFormat::Zip, why)));
+        }
+    }
+
+    fn folder(&mut self, path: &Path, name: String) {
+        if let Ok(canonical) = fs::canonicalize(path)
+            && !self.walked.insert(canonical)
+        {
+            return self.skip(
+                name,
+                "a folder already read in this run (through a symlink): not read twice".into(),
+            );
+        }
         let mut children = match fs::read_dir(path) {
             Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
-            Err(e) => {
-                found.push(Found::Problem(failed(
-                    name,
-                    FileFormat::Unknown,
-                    format!("cannot list folder: {e}"),
-                )));
-                return;
-            }
+            Err(e) => return self.problem(name, format!("cannot list folder: {e}")),
         };
         children.sort_by_key(|c| c.file_name());
         for child in children {
-            let is_symlinked_dir = child.file_type().is_ok_and(|t| t.is_symlink())
-                && fs::metadata(child.path()).is_ok_and(|m| m.is_dir());
-            if is_symlinked_dir {
-                found.push(Found::Problem(FileAccount::skipped(
-                    child.path().display().to_string(),
-                    FileFormat::Unknown,
-                    "symlinked folder not followed",
-                )));
-                continue;
-            }
-            walk(&child.path(), limits, found);
+            self.path(&child.path(), false);
         }
-        return;
-    }
-    let input = Input {
-        name: name.clone(),
-        data: InputData::Path(path.to_path_buf()),
-    };
-    if is_zip(&input) {
-        match input.read_all(limits.file_bytes, "--max-file-bytes") {
-            Ok(bytes) => {
-                let mut budget = ZipBudget {
-                    bytes: limits.zip_total_bytes,
-                    entries: limits.zip_entries,
-                };
-                let mut inner = Vec::new();
-                match open_zip(&name, bytes.into(), 1, limits, &mut budget, &mut inner) {
-                    Ok(()) => found.extend(inner),
-                    Err(why) => found.push(Found::Problem(failed(name, FileFormat::Zip, why))),
-                }
-            }
-            Err(why) => found.push(Found::Problem(failed(name, FileFormat::Zip, why))),
-        }
-    } else {
-        found.push(Found::Input(input));
     }
 }
 
-fn is_zip(input: &Input) -> bool {
+/// What a file that is neither a folder nor a regular file is.
+fn special_kind(meta: &fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    let _ = meta;
+    "a special file"
+}
+
+pub(crate) fn is_zip(input: &Input) -> bool {
     input
         .head(4)
         .is_ok_and(|h| h.starts_with(b"PK\x03\x04") || h.starts_with(b"PK\x05\x06"))
 }
 
-/// What is left to spend inside one top-level zip.
-struct ZipBudget {
-    bytes: u64,
-    entries: usize,
-}
-
-fn open_zip(
-    name: &str,
-    bytes: Arc<[u8]>,
-    depth: usize,
-    limits: &Limits,
-    budget: &mut ZipBudget,
-    found: &mut Vec<Found>,
-) -> Result<(), String> {
-    if depth > limits.zip_depth {
-        return Err(format!(
-            "zips nested more than {} deep: refused (raise with --max-zip-depth)",
-            limits.zip_depth
-        ));
-    }
-    let archive =
-        ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("not a readable zip: {e}"))?;
-    let count = archive.len();
-    if count > budget.entries {
-        return Err(if depth == 1 {
-            format!(
-                "holds {count} entries, more than the limit of {}: refused (raise with --max-zip-entries)",
-                limits.zip_entries
-            )
-        } else {
-            format!(
-                "its {count} entries would take its top-level zip past the limit of {} entries, nested zips included: refused (raise with --max-zip-entries)",
-                limits.zip_entries
-            )
-        });
-    }
-    budget.entries -= count;
-    let mut entries = Vec::with_capacity(count);
-    let mut declared_total = 0u64;
-    for index in 0..count {
-        let mut a = archive.clone();
-        let entry = a
-            .by_index_raw(index)
-            .map_err(|e| format!("entry {index}: {e}"))?;
-        if entry.is_dir() {
-            continue;
-        }
-        let entry_name = entry
-            .name()
-            .map_err(|e| format!("entry {index}: {e}"))?
-            .to_string();
-        let size = entry.size();
-        declared_total = declared_total.saturating_add(size);
-        entries.push((entry_name, index, size));
-    }
-    if declared_total > budget.bytes {
-        return Err(format!(
-            "declares {declared_total} uncompressed bytes, over the {}-byte limit: refused (raise with --max-zip-bytes)",
-            limits.zip_total_bytes
-        ));
-    }
-    budget.bytes -= declared_total;
-    entries.sort();
-    let archive = Box::new(archive);
-    for (entry_name, index, size) in entries {
-        let input = Input {
-            name: format!("{name}!/{entry_name}"),
-            data: InputData::ZipEntry {
-                archive: archive.clone(),
-                index,
-                size,
-            },
-        };
-        if is_zip(&input) {
-            let inner_name = input.name.clone();
-            let nested = input
-                .read_all(size, "--max-zip-bytes")
-                .and_then(|b| open_zip(&inner_name, b.into(), depth + 1, limits, budget, found));
-            if let Err(why) = nested {
-                found.push(Found::Problem(failed(inner_name, FileFormat::Zip, why)));
-            }
-        } else {
-            found.push(Found::Input(input));
-        }
-    }
-    Ok(())
-}
-
-fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
+pub(crate) fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
     let mut account = FileAccount::new(name, format);
     account.status = FileStatus::Failed;
     account.problems.push(why);

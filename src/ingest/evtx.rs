@@ -91,12 +91,25 @@ pub fn read_evtx(
         account.finish();
         return;
     }
+    let whole_chunks = (len - FILE_HEADER_SIZE as u64) / CHUNK_SIZE as u64;
     match EvtxFileHeader::from_bytes(&header) {
         Ok(header) => {
             if header.flags.contains(HeaderFlags::DIRTY) {
                 account
                     .problems
                     .push("note: header marked dirty (copied while the log was open)".to_string());
+            }
+            if !header.validate_checksum() {
+                account.problems.push(format!(
+                    "note: the file header's checksum does not match its bytes (stored {:08x}, computed {:08x}): the header was altered or damaged; chunks are read by their own checksums",
+                    header.checksum, header.computed_checksum
+                ));
+            }
+            if u64::from(header.chunk_count) != whole_chunks {
+                account.problems.push(format!(
+                    "note: the file header claims {} chunks, the file holds {whole_chunks}: every chunk present is read",
+                    header.chunk_count
+                ));
             }
         }
         Err(e) => account.damaged(format!("bad EVTX file header: {e}")),
@@ -200,6 +213,20 @@ fn read_chunk(
             return out;
         }
     };
+    // The parser does not check checksums (so a mismatch is named here, with the choice).
+    let bad_header = !chunk.validate_header_checksum();
+    if bad_header || !chunk.validate_data_checksum() {
+        let what = if bad_header { "header" } else { "records" };
+        if !limits.skip_evtx_checksums {
+            out.errors.push(format!(
+                "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): not read (give --no-validate to read it anyway)"
+            ));
+            return out;
+        }
+        out.errors.push(format!(
+            "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): read anyway (--no-validate)"
+        ));
+    }
     let mut parsed = match chunk.parse(Arc::clone(settings)) {
         Ok(p) => p,
         Err(e) => {

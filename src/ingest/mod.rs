@@ -8,13 +8,16 @@
 //! whatever the input size, and the output is the same for any thread count.
 
 pub mod binxml;
+mod csvread;
 pub mod detail;
 pub mod discover;
 pub mod eventxml;
 pub mod evtx;
+pub mod limits;
 pub mod pml;
 pub mod procmon;
 pub mod procmon_time;
+pub mod zipdir;
 pub mod zipentry;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -23,7 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-pub use discover::{Found, Input, Limits};
+pub use discover::{Found, Input};
+pub use limits::Limits;
 
 use crate::model::{Event, FileAccount, FileFormat, FileStatus};
 
@@ -197,19 +201,17 @@ pub fn sniff(head: &[u8]) -> FileFormat {
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return FileFormat::Zip;
     }
-    if head.starts_with(&[0xFF, 0xFE]) {
-        let units: Vec<u16> = head[2..]
+    // UTF-16LE with its byte-order mark (event-log XML, or Process Monitor's Unicode CSV), or
+    // UTF-8 with or without one.
+    let text = if let Some(rest) = head.strip_prefix(&[0xFF, 0xFE]) {
+        let units: Vec<u16> = rest
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
             .collect();
-        let text = String::from_utf16_lossy(&units);
-        return if looks_like_event_xml(&text) {
-            FileFormat::EventXml
-        } else {
-            FileFormat::Unknown
-        };
-    }
-    let text = String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head));
+        String::from_utf16_lossy(&units)
+    } else {
+        String::from_utf8_lossy(head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head)).into_owned()
+    };
     if looks_like_event_xml(&text) {
         return FileFormat::EventXml;
     }

@@ -7,10 +7,11 @@
 //! so memory does not grow with the file. A row whose time cannot be read keeps its row; a
 //! row that is not valid UTF-8 is read lossily and counted.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use super::Emit;
+use super::csvread::{RecordGuard, Utf16Le};
 use super::detail::{parse_detail, parse_net_path};
 use super::procmon_time::{is_excel_mangled, parse_date_time, parse_time_of_day};
 use crate::model::{Event, EventKind, Fields, FileAccount, ProcmonRow};
@@ -67,6 +68,8 @@ struct Columns {
     detail: Option<usize>,
     /// Every other column, with its header name.
     others: Vec<(usize, String)>,
+    /// Names found more than once, with how many times (the first of each is read).
+    duplicates: Vec<(String, usize)>,
 }
 
 impl Columns {
@@ -104,7 +107,19 @@ impl Columns {
             .filter(|(_, h)| !mapped.contains(&h.trim()))
             .map(|(i, h)| (i, h.trim().to_string()))
             .collect();
+        let mut duplicates: Vec<(String, usize)> = Vec::new();
+        for (i, h) in header.iter().enumerate() {
+            let h = h.trim();
+            if h.is_empty() || header[..i].iter().any(|e| e.trim() == h) {
+                continue;
+            }
+            let times = header[i..].iter().filter(|e| e.trim() == h).count();
+            if times > 1 {
+                duplicates.push((h.to_string(), times));
+            }
+        }
         Ok(Columns {
+            duplicates,
             time: find("Time of Day"),
             date_time: find("Date & Time"),
             process: find("Process Name").unwrap_or(0),
@@ -128,77 +143,59 @@ fn clean_header(field: &[u8], first: bool) -> String {
     String::from_utf8_lossy(field).into_owned()
 }
 
-/// A reader that refuses a line longer than `cap` bytes: the csv crate buffers a whole row,
-/// so without this one hostile row of gigabytes (no line feed) would be held in memory. The
-/// lines before the long one are handed on first, so the rows before it are still read.
-struct LineGuard<R> {
-    inner: R,
-    cap: u64,
-    since_newline: u64,
-    /// A long line was found: the next read fails.
-    tripped: bool,
-}
-
-impl<R> LineGuard<R> {
-    fn too_long(&self) -> std::io::Error {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!(
-                "a line longer than {} bytes (raise with --max-csv-row-bytes)",
-                self.cap
-            ),
-        )
-    }
-
-    /// Stop at a long line starting at `line_start` in this read (negative: in an earlier
-    /// one): hand on what comes before it, fail on the next read.
-    fn trip(&mut self, line_start: i64) -> std::io::Result<usize> {
-        self.tripped = true;
-        if line_start > 0 {
-            Ok(line_start as usize)
-        } else {
-            Err(self.too_long())
-        }
-    }
-}
-
-impl<R: Read> Read for LineGuard<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.tripped {
-            return Err(self.too_long());
-        }
-        let n = self.inner.read(buf)?;
-        let cap = i64::try_from(self.cap).unwrap_or(i64::MAX);
-        // Where the current line began, relative to `buf`.
-        let mut line_start = -i64::try_from(self.since_newline).unwrap_or(i64::MAX);
-        for newline in memchr::memchr_iter(b'\n', &buf[..n]) {
-            if newline as i64 - line_start > cap {
-                return self.trip(line_start);
-            }
-            line_start = newline as i64 + 1;
-        }
-        let tail = n as i64 - line_start;
-        if tail > cap {
-            return self.trip(line_start);
-        }
-        self.since_newline = tail as u64;
-        Ok(n)
-    }
-}
-
-/// Read a Procmon CSV event list from `input`; a line over `max_row_bytes` ends the read.
+/// Read a Procmon CSV event list from `input`, UTF-8 or UTF-16LE (Process Monitor's
+/// Unicode export, with its byte-order mark); a record over `max_row_bytes` (or with more
+/// fields than the limits allow) ends the read.
 pub fn read_procmon(
     input: impl Read,
     max_row_bytes: u64,
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
 ) {
-    let input = LineGuard {
-        inner: input,
-        cap: max_row_bytes,
-        since_newline: 0,
-        tripped: false,
+    // The byte-order mark is taken off here, before the record guard, so that the guard and
+    // the csv reader see the same first field.
+    let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+    let head = match input.fill_buf() {
+        Ok(h) => h,
+        Err(e) => {
+            account.damaged(format!("cannot read: {e}"));
+            account.finish();
+            return;
+        }
     };
+    let utf16 = head.starts_with(&[0xFF, 0xFE]);
+    let bom = if utf16 {
+        2
+    } else if head.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    input.consume(bom);
+    let fields = emit.limits.csv_fields;
+    if utf16 {
+        let mut text = Utf16Le::new(input);
+        read_utf8(&mut text, max_row_bytes, fields, emit, account);
+        if text.replaced > 0 {
+            account.problems.push(format!(
+                "note: {} invalid UTF-16 sequences replaced with U+FFFD",
+                text.replaced
+            ));
+        }
+    } else {
+        read_utf8(input, max_row_bytes, fields, emit, account);
+    }
+    account.finish();
+}
+
+fn read_utf8(
+    input: impl Read,
+    max_row_bytes: u64,
+    max_fields: usize,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    let input = RecordGuard::new(input, max_row_bytes, max_fields);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -213,12 +210,10 @@ pub fn read_procmon(
             .collect::<Vec<_>>(),
         Ok(false) => {
             account.damaged("empty: no header row");
-            account.finish();
             return;
         }
         Err(e) => {
             account.damaged(format!("cannot read the header row: {e}"));
-            account.finish();
             return;
         }
     };
@@ -226,10 +221,14 @@ pub fn read_procmon(
         Ok(c) => c,
         Err(why) => {
             account.damaged(why);
-            account.finish();
             return;
         }
     };
+    for (name, times) in &columns.duplicates {
+        account.problems.push(format!(
+            "note: the column '{name}' appears {times} times: only the first is read"
+        ));
+    }
 
     let mut batch = Vec::with_capacity(BATCH);
     let mut row_number = 0u64;
@@ -353,5 +352,9 @@ pub fn read_procmon(
             "note: {short_rows} rows have fewer fields than the header"
         ));
     }
-    account.finish();
+    if reader.get_ref().ended_in_quotes() {
+        account.damaged(format!(
+            "row {row_number}: a quote opened there never closes: the rest of the file was read as one field of that row"
+        ));
+    }
 }

@@ -8,31 +8,40 @@
 //! length, and an entry that inflates past it is an error: a zip bomb lying about its size
 //! cannot make this produce more than it declared.
 
-use std::io::{self, Cursor, Read, Seek, SeekFrom};
-use std::sync::Arc;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use flate2::read::DeflateDecoder;
 use zip::CompressionMethod;
 
-use super::discover::{Archive, past_declared_end};
+use super::discover::past_declared_end;
+use super::zipdir::{Archive, ZipSource};
 
-/// The compressed bytes of one entry, owned (a slice of the shared zip buffer).
+/// The compressed bytes of one entry: a window on the zip's bytes (shared, not copied).
 #[derive(Clone)]
 struct Compressed {
-    zip: Arc<[u8]>,
-    start: usize,
-    end: usize,
+    zip: ZipSource,
+    start: u64,
+    end: u64,
+    pos: u64,
 }
 
-impl AsRef<[u8]> for Compressed {
-    fn as_ref(&self) -> &[u8] {
-        &self.zip[self.start..self.end]
+impl Read for Compressed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_sub(self.pos);
+        if left == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        self.zip.seek(SeekFrom::Start(self.pos))?;
+        let n = self.zip.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
 enum Body {
-    Stored(Cursor<Compressed>),
-    Deflated(Box<DeflateDecoder<Cursor<Compressed>>>),
+    Stored(Compressed),
+    Deflated(Box<DeflateDecoder<BufReader<Compressed>>>),
 }
 
 /// A readable, seekable view of one zip entry.
@@ -62,16 +71,19 @@ impl EntryStream {
             .checked_add(entry.compressed_size())
             .ok_or("the entry's compressed data runs past the end of the zip")?;
         let len = entry.size();
+        let crc = entry.crc32();
         drop(entry);
-        let zip = archive.into_inner().into_inner();
-        if end > zip.len() as u64 {
+        let zip = archive.into_inner();
+        if end > zip.byte_len() {
             return Err("the entry's compressed data runs past the end of the zip".into());
         }
         let compressed = Compressed {
             zip,
-            start: start as usize,
-            end: end as usize,
+            start,
+            end,
+            pos: start,
         };
+        verify_crc(&compressed, deflated, len, crc)?;
         Ok(EntryStream {
             body: Self::body(&compressed, deflated),
             compressed,
@@ -82,13 +94,49 @@ impl EntryStream {
     }
 
     fn body(compressed: &Compressed, deflated: bool) -> Body {
-        let cursor = Cursor::new(compressed.clone());
+        let window = compressed.clone();
         if deflated {
-            Body::Deflated(Box::new(DeflateDecoder::new(cursor)))
+            Body::Deflated(Box::new(DeflateDecoder::new(BufReader::with_capacity(
+                16 * 1024,
+                window,
+            ))))
         } else {
-            Body::Stored(cursor)
+            Body::Stored(window)
         }
     }
+}
+
+/// Check the entry's CRC-32 before anything of it is read, in one streaming pass (memory does
+/// not grow with the entry): the EVTX parser reads and hands on chunk by chunk, so a
+/// mismatch found at the end would come after altered records had reached the report.
+fn verify_crc(
+    compressed: &Compressed,
+    deflated: bool,
+    len: u64,
+    expected: u32,
+) -> Result<(), String> {
+    let mut body = EntryStream::body(compressed, deflated);
+    let mut crc = flate2::Crc::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = body
+            .read(&mut buf[..want])
+            .map_err(|e| format!("cannot decompress: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        crc.update(&buf[..n]);
+        left -= n as u64;
+    }
+    if crc.sum() != expected {
+        return Err(format!(
+            "CRC-32 mismatch (the entry's header says {expected:08x}, its bytes give {:08x}): the entry is damaged or was altered after zipping: not read",
+            crc.sum()
+        ));
+    }
+    Ok(())
 }
 
 impl Read for Body {
@@ -127,7 +175,7 @@ impl Seek for EntryStream {
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
         if !self.deflated {
             if let Body::Stored(c) = &mut self.body {
-                c.set_position(target);
+                c.pos = c.start.saturating_add(target).min(c.end);
             }
             self.pos = target;
             return Ok(target);
@@ -158,7 +206,8 @@ impl Seek for EntryStream {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Cursor, Write};
+    use std::sync::Arc;
 
     use super::*;
 
@@ -172,6 +221,10 @@ mod tests {
             data.to_vec()
         };
         let method: u16 = if deflate { 8 } else { 0 };
+        // The CRC of what the header declares (a bomb's header is consistent with itself).
+        let mut crc = flate2::Crc::new();
+        crc.update(&data[..data.len().min(declared as usize)]);
+        let crc = crc.sum();
         let name = b"a.evtx";
         let mut z = Vec::new();
         let le16 = |z: &mut Vec<u8>, v: u16| z.extend_from_slice(&v.to_le_bytes());
@@ -180,7 +233,7 @@ mod tests {
         for v in [20, 0, method, 0, 0] {
             le16(&mut z, v);
         }
-        le32(&mut z, 0); // CRC: not checked on this path
+        le32(&mut z, crc);
         le32(&mut z, body.len() as u32);
         le32(&mut z, declared);
         le16(&mut z, name.len() as u16);
@@ -192,7 +245,7 @@ mod tests {
         for v in [20, 20, 0, method, 0, 0] {
             le16(&mut z, v);
         }
-        le32(&mut z, 0);
+        le32(&mut z, crc);
         le32(&mut z, body.len() as u32);
         le32(&mut z, declared);
         for v in [name.len() as u16, 0, 0, 0, 0] {
@@ -209,7 +262,7 @@ mod tests {
         le32(&mut z, central_len);
         le32(&mut z, central);
         le16(&mut z, 0);
-        zip::ZipArchive::new(Cursor::new(Arc::from(z))).unwrap()
+        zip::ZipArchive::new(ZipSource::Memory(Cursor::new(Arc::from(z)))).unwrap()
     }
 
     fn content() -> Vec<u8> {

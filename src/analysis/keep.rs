@@ -1,0 +1,210 @@
+//! What an analysis keeps in memory: at most `--max-kept-events` events, chosen by what the
+//! rules need, never by the order the files happen to be read in.
+//!
+//! Every kept event has a [`Priority`]: what the anchors and the disconnect decoding need
+//! first, then what a cause rule's condition holds for, then the rest (`timeline --all`).
+//! Past the cap, events are dropped from the lowest priority first and, within a priority,
+//! from the files holding the most of it ("water-filling": each file keeps its first `L`
+//! events of that priority, `L` as large as the cap allows). So two big domain-controller logs
+//! that sort first cannot push the client's small log out: they give up their share instead.
+//! The outcome depends only on each file's events, not on path order or thread count.
+//!
+//! Files are accounted for at the end, since a file already done can still lose events to
+//! one read later: each account then says how many of its events were not kept.
+
+use crate::ingest::{self, Sink};
+use crate::model::{Event, FileAccount};
+use crate::rules::{RuleKind, RuleSet};
+
+/// How much an analysis needs an event; the lower the more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// A 0x904 anchor, another disconnect code, or what the time alignment needs.
+    Anchor = 0,
+    /// Evidence: some cause rule's condition holds for it.
+    Evidence = 1,
+    /// Anything else (kept only when every event is asked for).
+    Other = 2,
+}
+
+const PRIORITIES: usize = 3;
+
+/// The priority of `event` for `rules`; `context` says whether the alignment or the
+/// disconnect decoding needs it.
+pub fn priority(rules: &RuleSet, event: &Event, context: bool) -> Priority {
+    let mut evidence = false;
+    for rule in rules.rules() {
+        if !rule.prefilter.admits(event) || !rule.matches(event) {
+            continue;
+        }
+        match rule.kind() {
+            RuleKind::Anchor | RuleKind::DisconnectCode => return Priority::Anchor,
+            RuleKind::Cause { .. } => evidence = true,
+        }
+    }
+    if context {
+        Priority::Anchor
+    } else if evidence {
+        Priority::Evidence
+    } else {
+        Priority::Other
+    }
+}
+
+/// One file's kept events of one priority, each with its place in the file (to give the
+/// events back in their original order).
+type Held = Vec<(u64, Event)>;
+
+/// A [`Sink`] keeping at most `cap` events by [`Priority`], then fair shares.
+pub struct Kept<'a> {
+    cap: usize,
+    /// How far past `cap` the events may run before dropping (at the end, exactly `cap`):
+    /// dropping in bulk keeps its cost per event small, whatever the number of files.
+    slack: usize,
+    classify: &'a dyn Fn(&Event) -> Priority,
+    /// Per file (in input order), per priority.
+    held: Vec<[Held; PRIORITIES]>,
+    dropped: Vec<u64>,
+    /// Events received for the file being read (its place numbers).
+    seq: u64,
+    total: usize,
+    accounts: Vec<FileAccount>,
+}
+
+impl<'a> Kept<'a> {
+    pub fn new(cap: usize, classify: &'a dyn Fn(&Event) -> Priority) -> Self {
+        Kept {
+            cap,
+            slack: (cap / 8).max(4096),
+            classify,
+            held: vec![Default::default()],
+            dropped: vec![0],
+            seq: 0,
+            total: 0,
+            accounts: Vec::new(),
+        }
+    }
+
+    /// Drop down to `cap`: lowest priority first, from the files holding most of it.
+    fn shed(&mut self) {
+        for p in (0..PRIORITIES).rev() {
+            if self.total <= self.cap {
+                return;
+            }
+            let counts: Vec<usize> = self.held.iter().map(|h| h[p].len()).collect();
+            let excess = self.total - self.cap;
+            let levels = water_fill(&counts, excess);
+            for (i, keep) in levels.into_iter().enumerate() {
+                let held = &mut self.held[i][p];
+                if held.len() > keep {
+                    let gone = held.len() - keep;
+                    held.truncate(keep);
+                    self.dropped[i] += gone as u64;
+                    self.total -= gone;
+                }
+            }
+        }
+    }
+
+    /// The kept events (each file's in its own order, files in input order) and the
+    /// accounts, each saying how many of its events were not kept.
+    pub fn finish(mut self) -> ingest::Collect {
+        self.shed();
+        let mut events = Vec::with_capacity(self.total);
+        for held in &mut self.held {
+            let mut file: Vec<(u64, Event)> = held.iter_mut().flat_map(std::mem::take).collect();
+            file.sort_by_key(|(seq, _)| *seq);
+            events.extend(file.into_iter().map(|(_, e)| e));
+        }
+        for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
+            if dropped > 0 {
+                account.damaged(format!(
+                    "{dropped} events were not kept: an analysis keeps at most {} in memory, dropping first what no anchor needs and from the files holding the most (raise with --max-kept-events)",
+                    self.cap
+                ));
+                account.finish();
+            }
+        }
+        ingest::Collect {
+            events,
+            accounts: self.accounts,
+        }
+    }
+}
+
+/// How many of each count to keep so that `excess` in all are dropped, taken from the largest
+/// first: every count is cut to a level `L` (the largest that drops enough), and what that
+/// drops past `excess` is given back one each to the first files cut, so exactly
+/// `min(excess, sum)` go.
+fn water_fill(counts: &[usize], excess: usize) -> Vec<usize> {
+    let sum: usize = counts.iter().sum();
+    if excess >= sum {
+        return vec![0; counts.len()];
+    }
+    let drops_at =
+        |level: usize| -> usize { counts.iter().map(|&n| n.saturating_sub(level)).sum() };
+    // The largest level that still drops at least `excess`.
+    let (mut lo, mut hi) = (0usize, counts.iter().copied().max().unwrap_or(0));
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if drops_at(mid) >= excess {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut spare = drops_at(lo) - excess;
+    counts
+        .iter()
+        .map(|&n| {
+            if n > lo && spare > 0 {
+                spare -= 1;
+                lo + 1
+            } else {
+                n.min(lo)
+            }
+        })
+        .collect()
+}
+
+impl Sink for Kept<'_> {
+    fn events(&mut self, events: Vec<Event>) {
+        let file = self.held.len() - 1;
+        for event in events {
+            let p = (self.classify)(&event) as usize;
+            self.held[file][p].push((self.seq, event));
+            self.seq += 1;
+            self.total += 1;
+        }
+        if self.total > self.cap.saturating_add(self.slack) {
+            self.shed();
+        }
+    }
+
+    fn file_done(&mut self, account: FileAccount) {
+        self.accounts.push(account);
+        self.held.push(Default::default());
+        self.dropped.push(0);
+        self.seq = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn water_fill_takes_from_the_largest_first() {
+        assert_eq!(water_fill(&[10, 2, 10], 6), vec![7, 2, 7]);
+        assert_eq!(water_fill(&[10, 2, 9], 6), vec![7, 2, 6]);
+        assert_eq!(water_fill(&[5, 5], 0), vec![5, 5]);
+        assert_eq!(water_fill(&[5, 5], 11), vec![0, 0]);
+        assert_eq!(water_fill(&[1, 1, 1, 1], 1), vec![1, 1, 1, 0]);
+        for (counts, excess) in [(vec![100, 3, 57, 0, 12], 80), (vec![4, 4, 4], 5)] {
+            let kept = water_fill(&counts, excess);
+            let sum: usize = counts.iter().sum();
+            assert_eq!(kept.iter().sum::<usize>(), sum - excess);
+            assert!(kept.iter().zip(&counts).all(|(k, n)| k <= n));
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! Zip archives → their entries as inputs, within one budget per run.
+//!
+//! A zip on disk is read where it lies: its central directory is found from the end, and
+//! entries are read at their offsets (`pread`), so a file that merely starts with `PK\3\4` costs
+//! nothing and a large zip is never held in memory. A zip inside a zip is held in memory,
+//! bounded by `--max-file-bytes`. Every zip of a run (or of one batch ticket), nested ones
+//! included, draws on one [`ZipBudget`] of entries and declared uncompressed bytes, so four
+//! bombs cost no more than one. Each entry is accounted for: entries whose bytes overlap an
+//! earlier entry's (a bomb made of one body named many times) are refused by name, entries
+//! with the same name get their own account (`a.zip!/x#2`), and a "folder" entry that holds
+//! data is read like a file.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use zip::ZipArchive;
+
+use super::Limits;
+use super::discover::{Found, Input, InputData, failed};
+use crate::model::FileFormat;
+
+/// A zip's bytes: on disk, or in memory (a zip inside a zip).
+#[derive(Clone)]
+pub enum ZipSource {
+    Memory(Cursor<Arc<[u8]>>),
+    File(SharedFile),
+}
+
+/// A file read at explicit offsets, so clones share one handle and never disturb each other.
+#[derive(Clone)]
+pub struct SharedFile {
+    file: Arc<fs::File>,
+    len: u64,
+    pos: u64,
+}
+
+impl SharedFile {
+    pub fn open(path: &std::path::Path) -> io::Result<SharedFile> {
+        let file = fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(SharedFile {
+            file: Arc::new(file),
+            len,
+            pos: 0,
+        })
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len {
+            return Ok(0);
+        }
+        let n = read_at(&self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        self.pos = target;
+        Ok(target)
+    }
+}
+
+impl Read for ZipSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ZipSource::Memory(c) => c.read(buf),
+            ZipSource::File(f) => f.read(buf),
+        }
+    }
+}
+
+impl Seek for ZipSource {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match self {
+            ZipSource::Memory(c) => c.seek(to),
+            ZipSource::File(f) => f.seek(to),
+        }
+    }
+}
+
+impl ZipSource {
+    pub fn byte_len(&self) -> u64 {
+        match self {
+            ZipSource::Memory(c) => c.get_ref().len() as u64,
+            ZipSource::File(f) => f.len,
+        }
+    }
+}
+
+pub type Archive = ZipArchive<ZipSource>;
+
+/// What is left to spend on zips in one run (or one batch ticket).
+pub struct ZipBudget {
+    pub bytes: u64,
+    pub entries: usize,
+}
+
+impl ZipBudget {
+    pub fn new(limits: &Limits) -> ZipBudget {
+        ZipBudget {
+            bytes: limits.zip_total_bytes,
+            entries: limits.zip_entries,
+        }
+    }
+}
+
+/// What an end-of-central-directory record declares: the entry count, and the central
+/// directory's size and offset. Found in the last 64 KiB (`None` for zip64 or when there is
+/// none: the zip crate decides then). Read before the zip crate parses the directory, so a
+/// directory of millions of entries is refused unread.
+fn end_record(source: &mut ZipSource) -> Option<(u64, u64, u64)> {
+    const EOCD: usize = 22;
+    let len = source.byte_len();
+    let tail = len.min((EOCD + u16::MAX as usize) as u64);
+    let mut buf = vec![0u8; tail as usize];
+    source.seek(SeekFrom::Start(len - tail)).ok()?;
+    source.read_exact(&mut buf).ok()?;
+    let at = (0..=buf.len().checked_sub(EOCD)?)
+        .rev()
+        .find(|&i| buf[i..].starts_with(b"PK\x05\x06"))?;
+    let u16_at = |i: usize| u16::from_le_bytes([buf[at + i], buf[at + i + 1]]);
+    let u32_at = |i: usize| {
+        u32::from_le_bytes([
+            buf[at + i],
+            buf[at + i + 1],
+            buf[at + i + 2],
+            buf[at + i + 3],
+        ])
+    };
+    let total = u16_at(10);
+    (total != u16::MAX).then_some((
+        u64::from(total),
+        u64::from(u32_at(12)),
+        u64::from(u32_at(16)),
+    ))
+}
+
+/// Every name in the central directory, in order, duplicates included (the zip crate keeps one
+/// entry per name, so the others would vanish without an account). `None` if it cannot be read.
+fn central_names(source: &mut ZipSource, size: u64, offset: u64) -> Option<Vec<String>> {
+    if size > 64 << 20 {
+        return None;
+    }
+    let mut cd = vec![0u8; size as usize];
+    source.seek(SeekFrom::Start(offset)).ok()?;
+    source.read_exact(&mut cd).ok()?;
+    let mut names = Vec::new();
+    let mut at = 0usize;
+    while cd.get(at..at + 4) == Some(b"PK\x01\x02") {
+        let u16_at = |i: usize| {
+            cd.get(at + i..at + i + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+        };
+        let (name_len, extra, comment) = (u16_at(28)?, u16_at(30)?, u16_at(32)?);
+        let name = cd.get(at + 46..at + 46 + name_len)?;
+        names.push(String::from_utf8_lossy(name).into_owned());
+        at += 46 + name_len + extra + comment;
+    }
+    Some(names)
+}
+
+/// One entry as found in the central directory.
+struct Entry {
+    name: String,
+    index: usize,
+    size: u64,
+    /// Where its local header starts and its compressed data ends.
+    span: (u64, u64),
+}
+
+/// Open the zip `source` (named `name`, `depth` zips deep) and push its entries, or what is
+/// wrong with them, onto `found`. `Err` refuses the whole zip.
+pub fn open_zip(
+    name: &str,
+    mut source: ZipSource,
+    depth: usize,
+    limits: &Limits,
+    budget: &mut ZipBudget,
+    found: &mut Vec<Found>,
+) -> Result<(), String> {
+    if depth > limits.zip_depth {
+        return Err(format!(
+            "zips nested more than {} deep: refused (raise with --max-zip-depth)",
+            limits.zip_depth
+        ));
+    }
+    let untouched = budget.entries == limits.zip_entries;
+    let over_entries = |count: u64| {
+        if untouched {
+            format!(
+                "holds {count} entries, more than the limit of {}: refused (raise with --max-zip-entries)",
+                limits.zip_entries
+            )
+        } else {
+            format!(
+                "its {count} entries would take this run (or ticket) past the limit of {} zip entries, all its zips included: refused (raise with --max-zip-entries)",
+                limits.zip_entries
+            )
+        }
+    };
+    let end = end_record(&mut source);
+    if let Some((count, _, _)) = end
+        && count > budget.entries as u64
+    {
+        return Err(over_entries(count));
+    }
+    source
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let mut names_source = source.clone();
+    let archive = ZipArchive::new(source).map_err(|e| format!("not a readable zip: {e}"))?;
+    let count = archive.len();
+    let hidden = match end {
+        Some((declared, size, offset)) if declared > count as u64 => {
+            central_names(&mut names_source, size, offset).map_or_else(Vec::new, hidden_duplicates)
+        }
+        _ => Vec::new(),
+    };
+    if count > budget.entries {
+        return Err(over_entries(count as u64));
+    }
+    budget.entries -= count;
+    let mut entries = Vec::with_capacity(count);
+    for index in 0..count {
+        let mut a = archive.clone();
+        let entry = a
+            .by_index_raw(index)
+            .map_err(|e| format!("entry {index}: {e}"))?;
+        let size = entry.size();
+        // A folder entry: nothing to read unless it holds data (then it is read as a file).
+        if entry.is_dir() && size == 0 {
+            continue;
+        }
+        let entry_name = entry
+            .name()
+            .map_err(|e| format!("entry {index}: {e}"))?
+            .to_string();
+        let start = entry.header_start();
+        let end = entry
+            .data_start()
+            .unwrap_or(start)
+            .saturating_add(entry.compressed_size());
+        entries.push(Entry {
+            name: entry_name,
+            index,
+            size,
+            span: (start, end),
+        });
+    }
+    let overlapping = overlaps(&entries);
+    let declared: u64 = entries
+        .iter()
+        .filter(|e| !overlapping.contains_key(&e.index))
+        .fold(0u64, |sum, e| sum.saturating_add(e.size));
+    if declared > budget.bytes {
+        return Err(format!(
+            "declares {declared} uncompressed bytes, over the {}-byte limit for all the zips of this run (or ticket), of which {} bytes were left: refused (raise with --max-zip-bytes)",
+            limits.zip_total_bytes, budget.bytes
+        ));
+    }
+    budget.bytes -= declared;
+    entries.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
+    let names: Vec<String> = numbered(&entries);
+    for (shown, of) in hidden {
+        found.push(Found::Problem(failed(
+            format!("{name}!/{shown}"),
+            FileFormat::Unknown,
+            format!(
+                "one of {of} entries named the same: only one of them can be read (the last in the zip's directory, listed under the plain name); this one was not read"
+            ),
+        )));
+    }
+    let archive = Box::new(archive);
+    for (entry, shown) in entries.iter().zip(names) {
+        let full = format!("{name}!/{shown}");
+        if let Some(other) = overlapping.get(&entry.index) {
+            found.push(Found::Problem(failed(
+                full,
+                FileFormat::Unknown,
+                format!(
+                    "its bytes overlap those of entry '{other}' (one body named by several entries: a zip bomb?): not read"
+                ),
+            )));
+            continue;
+        }
+        let input = Input {
+            name: full,
+            data: InputData::ZipEntry {
+                archive: archive.clone(),
+                index: entry.index,
+                size: entry.size,
+            },
+        };
+        if super::discover::is_zip(&input) {
+            let inner = input.name.clone();
+            let nested = if entry.size > limits.file_bytes {
+                Err(format!(
+                    "a zip of {} bytes inside a zip, over the {}-byte limit for a zip held in memory: refused (raise with --max-file-bytes)",
+                    entry.size, limits.file_bytes
+                ))
+            } else {
+                input.read_all(entry.size, "--max-zip-bytes").and_then(|b| {
+                    let source = ZipSource::Memory(Cursor::new(Arc::from(b)));
+                    open_zip(&inner, source, depth + 1, limits, budget, found)
+                })
+            };
+            if let Err(why) = nested {
+                found.push(Found::Problem(failed(inner, FileFormat::Zip, why)));
+            }
+        } else {
+            found.push(Found::Input(input));
+        }
+    }
+    Ok(())
+}
+
+/// Entries whose bytes (local header to end of data) overlap an entry that starts before
+/// them, each with the name of the entry it overlaps. The first of a set is read.
+fn overlaps(entries: &[Entry]) -> HashMap<usize, String> {
+    let mut order: Vec<&Entry> = entries.iter().collect();
+    order.sort_by_key(|e| (e.span.0, e.index));
+    let mut out = HashMap::new();
+    let mut reach: Option<(u64, &Entry)> = None;
+    for e in order {
+        match reach {
+            Some((end, owner)) if e.span.0 < end => {
+                out.insert(e.index, owner.name.clone());
+                if e.span.1 > end {
+                    reach = Some((e.span.1, owner));
+                }
+            }
+            _ => reach = Some((e.span.1, e)),
+        }
+    }
+    out
+}
+
+/// For each name the directory lists more than once, the accounts of the copies the zip
+/// crate hides: `name#2`... with how many there are.
+fn hidden_duplicates(names: Vec<String>) -> Vec<(String, usize)> {
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for n in &names {
+        *count.entry(n.as_str()).or_insert(0) += 1;
+    }
+    let mut out: Vec<(String, usize)> = count
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .flat_map(|(n, c)| (2..=*c).map(move |k| (format!("{n}#{k}"), *c)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Display names: an entry whose name an earlier entry (in directory order) already has gets
+/// `#2`, `#3`... so each has its own account.
+fn numbered(sorted: &[Entry]) -> Vec<String> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    sorted
+        .iter()
+        .map(|e| {
+            let n = seen.entry(e.name.as_str()).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                e.name.clone()
+            } else {
+                format!("{}#{n}", e.name)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, index: usize, span: (u64, u64)) -> Entry {
+        Entry {
+            name: name.into(),
+            index,
+            size: 1,
+            span,
+        }
+    }
+
+    #[test]
+    fn overlapping_spans_name_the_entry_they_overlap() {
+        let e = [
+            entry("a", 0, (0, 100)),
+            entry("b", 1, (0, 100)),
+            entry("c", 2, (50, 150)),
+            entry("d", 3, (150, 200)),
+        ];
+        let got = overlaps(&e);
+        assert_eq!(got.get(&1).map(String::as_str), Some("a"));
+        assert_eq!(got.get(&2).map(String::as_str), Some("a"));
+        assert!(!got.contains_key(&0) && !got.contains_key(&3));
+    }
+
+    #[test]
+    fn duplicate_names_are_numbered_in_order() {
+        let e = [
+            entry("x", 0, (0, 1)),
+            entry("x", 5, (1, 2)),
+            entry("y", 2, (2, 3)),
+        ];
+        assert_eq!(numbered(&e), ["x", "x#2", "y"]);
+    }
+}
