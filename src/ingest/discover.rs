@@ -262,7 +262,8 @@ pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
     for path in paths {
         walk(path, limits, &mut found);
     }
-    found
+    // The same content reached twice (a path given twice, a zip beside its extracted copy).
+    super::dedup::set_aside_duplicates(found)
 }
 
 fn walk(path: &Path, limits: &Limits, found: &mut Vec<Found>) {

@@ -7,13 +7,17 @@
 //! order, through small bounded channels: memory stays bounded by a few batches per worker
 //! whatever the input size, and the output is the same for any thread count.
 
+pub mod acl;
 pub mod binxml;
+pub mod bundle;
+pub mod dedup;
 pub mod detail;
 pub mod discover;
 pub mod eventxml;
 pub mod evtx;
 pub mod procmon;
 pub mod procmon_time;
+pub mod regexport;
 pub mod zipentry;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -76,6 +80,9 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 
 /// Read already discovered inputs (one ticket of a batch, say).
 pub fn ingest_found(found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+    // Each event-log record is handed on once, however many copies of it the inputs hold.
+    let mut dedup = dedup::RecordDedup::new(sink);
+    let sink: &mut dyn Sink = &mut dedup;
     let threads = effective_threads(opts.threads);
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool,
@@ -180,7 +187,7 @@ fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx:
 }
 
 /// Bytes looked at to decide a format.
-const SNIFF_BYTES: usize = 8192;
+pub(crate) const SNIFF_BYTES: usize = 8192;
 
 /// Decide an input's format from its first bytes.
 pub fn sniff(head: &[u8]) -> FileFormat {
@@ -195,6 +202,9 @@ pub fn sniff(head: &[u8]) -> FileFormat {
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return FileFormat::Zip;
+    }
+    if let Some(format) = sniff_collector_text(head) {
+        return format;
     }
     if head.starts_with(&[0xFF, 0xFE]) {
         let units: Vec<u16> = head[2..]
@@ -232,6 +242,18 @@ pub fn sniff(head: &[u8]) -> FileFormat {
         return FileFormat::ProcmonCsv;
     }
     FileFormat::Unknown
+}
+
+/// The collectors' own text shapes: a `reg export`, an ACL listing (UTF-16 or UTF-8).
+fn sniff_collector_text(head: &[u8]) -> Option<FileFormat> {
+    let text = bundle::decode_head(head);
+    if regexport::looks_like(&text) {
+        Some(FileFormat::RegExport)
+    } else if acl::looks_like(&text) {
+        Some(FileFormat::AclDump)
+    } else {
+        None
+    }
 }
 
 fn looks_like_event_xml(text: &str) -> bool {
@@ -291,6 +313,15 @@ fn read_input(
             Ok(bytes) => read_event_xml(bytes, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
+        FileFormat::RegExport => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => regexport::read_reg_export(bytes, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
+        FileFormat::AclDump => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => acl::read_acl_dump(bytes, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
+        FileFormat::Collected => skip(&mut account, "a collector's file that is not read"),
         FileFormat::ProcmonPml => skip(
             &mut account,
             "a native Process Monitor log (PML), which is not read directly: open it in Process Monitor and save it as CSV (File > Save > CSV, or `procmon /OpenLog x.pml /SaveAs y.csv`)",
@@ -312,6 +343,12 @@ fn read_input(
                 fail(&mut account, "empty file (0 bytes)".into());
             } else {
                 skip(&mut account, "empty file (0 bytes)");
+            }
+        }
+        FileFormat::Unknown if bundle::describe_unread(&input.name).is_some() => {
+            if let Some(side) = bundle::describe_unread(&input.name) {
+                account.format = FileFormat::Collected;
+                skip(&mut account, &side.text());
             }
         }
         FileFormat::Unknown => {
