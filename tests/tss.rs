@@ -207,7 +207,12 @@ fn tls_disabled_in_schannel_corroborates_the_handshake_failures() {
     let (_, r) = scan(dir.path(), &["."]);
     let top = &r.causes[0];
     assert_eq!(top.cause, "tls", "{}", r.verdict);
-    assert!(top.confidence <= Confidence::Medium);
+    assert_eq!(top.confidence, Confidence::High);
+    assert!(
+        top.why.contains("explains the events at the 0x904"),
+        "{}",
+        top.why
+    );
     assert!(top.findings.iter().any(|f| f.source == "registry"));
     assert!(top.findings.iter().any(|f| f.source == "evtx"));
     golden("tss-tls", dir.path(), &["."]);
@@ -324,4 +329,23 @@ fn a_zipped_bundle_reads_like_the_folder() {
         .map(|i| i.events)
         .sum();
     assert_eq!(reg, 14);
+}
+
+#[test]
+fn healthy_configuration_counts_against_a_cause_seen_in_events() {
+    // The same Schannel failures, but the bundle's SCHANNEL keys have TLS 1.2 enabled.
+    let b = server(
+        Layout::Msrd,
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013\n09:14:20.1339042 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let tls = cause(&r, "tls").expect("the events are still reported");
+    assert_eq!(tls.confidence, Confidence::Low, "{}", tls.why);
+    assert!(
+        tls.why
+            .contains("counts against it: TLS 1.2 is enabled for the server"),
+        "{}",
+        tls.why
+    );
 }
