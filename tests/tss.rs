@@ -349,3 +349,84 @@ fn healthy_configuration_counts_against_a_cause_seen_in_events() {
         tls.why
     );
 }
+
+/// What a report concludes, without the file names it read (which differ between copies).
+fn conclusions(r: &ScanReport) -> Vec<String> {
+    let mut out = vec![r.verdict.clone()];
+    out.extend(
+        r.disconnects
+            .iter()
+            .map(|d| format!("{} {}", d.time.as_deref().unwrap_or("-"), d.hex)),
+    );
+    for c in &r.causes {
+        out.push(format!(
+            "{} {:?} {} {}",
+            c.cause, c.confidence, c.score, c.why
+        ));
+        out.extend(c.findings.iter().map(|f| f.evidence.clone()));
+    }
+    out
+}
+
+#[test]
+fn a_zip_beside_its_extracted_copy_gives_the_zips_report() {
+    let b = server(
+        Layout::Tss,
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let alone = tempfile::tempdir().unwrap();
+    client_bundle().write_to(alone.path());
+    std::fs::write(alone.path().join("server.zip"), b.zip()).unwrap();
+    let (_, zip_only) = scan(alone.path(), &["."]);
+
+    let both = tempfile::tempdir().unwrap();
+    client_bundle().write_to(both.path());
+    std::fs::write(both.path().join("server.zip"), b.zip()).unwrap();
+    b.write_to(both.path());
+    // The client folder given a second time, too.
+    let (code, r) = scan(both.path(), &[".", "MSRD-Results-WS-ALICE-20240305_091500"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(conclusions(&r), conclusions(&zip_only));
+    let set_aside = r
+        .inputs
+        .iter()
+        .filter(|i| i.problems.iter().any(|p| p.starts_with("duplicate:")))
+        .count();
+    assert_eq!(set_aside, b.files.len() + client_bundle().files.len());
+}
+
+#[test]
+fn two_overlapping_copies_of_a_log_count_each_record_once() {
+    let first = server_system("09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013");
+    // A later export of the same log: the same records and one more.
+    let later = server_system(
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013\n09:14:20.1339042 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let mut b = Bundle::new(Layout::Msrd, "RDS01");
+    b.evtx("System", &first);
+    b.evtx("System-later", &later);
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let tls = cause(&r, "tls").unwrap();
+    assert_eq!(
+        tls.findings.len() as u64 + tls.more_findings,
+        2,
+        "{:#?}",
+        tls.findings
+    );
+    // Folders are read in name order: System-later.evtx first, so System.evtx's one
+    // matching record is the repeat.
+    let system = r
+        .inputs
+        .iter()
+        .find(|i| i.file.ends_with("RDS01_System.evtx"))
+        .unwrap();
+    assert!(
+        system
+            .problems
+            .iter()
+            .any(|p| p.contains("1 record already read from") && p.contains("System-later.evtx")),
+        "{:?}",
+        system.problems
+    );
+}

@@ -76,28 +76,50 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
             .any(|c| c.eq_ignore_ascii_case(f))
     };
     let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
-    let what: &'static str = if ext == "mta" && in_folder("LocaleMetaData") {
+    if ext == "mta" && in_folder("LocaleMetaData") {
         return Some(SideFile::Quiet(
             "event-log locale metadata (wevtutil al) for the .evtx beside it: not needed, the events are read from the .evtx",
         ));
-    } else if ext == "etl" {
-        if lower.contains("nettrace") || lower.contains("netsh") || lower.contains("packetcapture")
-        {
-            "a netsh network trace (.etl): open it with Microsoft Network Monitor / Message Analyzer, or convert it with etl2pcapng for Wireshark"
-        } else {
-            "an ETW trace (.etl): open it with Windows Performance Analyzer, or format it with `netsh trace convert` / tracefmt"
-        }
+    }
+    // What the extension alone says, wherever the file is.
+    let definite: Option<&'static str> = if ext == "etl" {
+        Some(
+            if lower.contains("nettrace")
+                || lower.contains("netsh")
+                || lower.contains("packetcapture")
+            {
+                "a netsh network trace (.etl): open it with Microsoft Network Monitor / Message Analyzer, or convert it with etl2pcapng for Wireshark"
+            } else {
+                "an ETW trace (.etl): open it with Windows Performance Analyzer, or format it with `netsh trace convert` / tracefmt"
+            },
+        )
     } else if ext == "cab" {
-        "a cabinet archive (.cab) written beside an ETW trace: open it with `expand` or File Explorer"
-    } else if lower.contains("psr") && (ext == "zip" || ext == "mht" || ext == "mhtml") {
-        "a Problem Steps Recorder capture: open the .mht in a browser"
+        Some(
+            "a cabinet archive (.cab) written beside an ETW trace: open it with `expand` or File Explorer",
+        )
     } else if ext == "mht" || ext == "mhtml" {
-        "a saved web archive (.mht): open it in a browser"
+        Some(if lower.contains("psr") {
+            "a Problem Steps Recorder capture: open the .mht in a browser"
+        } else {
+            "a saved web archive (.mht): open it in a browser"
+        })
     } else if lower.contains("msrd-diag") && (ext == "html" || ext == "htm") {
-        "MSRD-Diag's own report (HTML): open it in a browser"
+        Some("MSRD-Diag's own report (HTML): open it in a browser")
+    } else if ext == "dmp" {
+        Some("a memory dump (.dmp): open it with WinDbg")
+    } else {
+        None
+    };
+    if let Some(what) = definite {
+        return Some(SideFile::Present(what));
+    }
+    // What the collectors' names say: only trusted inside a TSS / MSRD-Collect folder.
+    host_from_name(name)?;
+    let what: &'static str = if lower.contains("psr") && ext == "zip" {
+        "a Problem Steps Recorder capture: open the .mht in a browser"
     } else if ext == "html" || ext == "htm" {
         "an HTML report: open it in a browser"
-    } else if lower.starts_with("xray") && ext == "xml" {
+    } else if lower.contains("xray") && ext == "xml" {
         "a TSS xray result (XML): known-issue checks, read it in a text editor"
     } else if lower.contains("certificates") && ext == "csv" {
         "the collector's certificate list (tab-separated CSV: store, thumbprint, subject, expiry): open it in a spreadsheet"
@@ -117,14 +139,10 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
         "a collector CSV file: open it in a spreadsheet"
     } else if ext == "xml" {
         "a collector XML file that is not an event-log export"
-    } else if ext == "dmp" {
-        "a memory dump (.dmp): open it with WinDbg"
     } else if ext == "pml" {
         return None;
-    } else if host_from_name(name).is_some() {
-        "a file of a TSS / MSRD-Collect bundle that rdtriage does not read"
     } else {
-        return None;
+        "a file of a TSS / MSRD-Collect bundle that rdtriage does not read"
     };
     Some(SideFile::Present(what))
 }
@@ -267,7 +285,7 @@ mod tests {
 
     #[test]
     fn names_side_files_and_what_opens_them() {
-        let d = |n: &str| describe_unread(n).map(|s| s.text());
+        let d = |n: &str| describe_unread(&format!("MSRD-Results-H/{n}")).map(|s| s.text());
         assert!(d("b/NetTrace.etl").unwrap().contains("netsh network trace"));
         assert!(
             d("b/RDS01_RdpCore.etl")
@@ -298,9 +316,12 @@ mod tests {
                 .map(|s| matches!(s, SideFile::Quiet(_))),
             Some(true)
         );
-        assert!(d("b/x.MTA").is_none());
-        assert!(d("random.bin").is_none());
-        assert!(d("TSS_A_240305-091500_x/random.bin").is_some());
+        assert!(describe_unread("b/x.MTA").is_none());
+        assert!(describe_unread("random.bin").is_none());
+        // Names are only trusted inside a bundle; extensions anywhere.
+        assert!(describe_unread("ticket/notes.txt").is_none());
+        assert!(describe_unread("ticket/trace.etl").is_some());
+        assert!(d("random.bin").is_some());
     }
 
     #[test]
