@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 c=$root/../shared/corpus/evtx
-mkdir -p corpus/{rule_parser,procmon_csv,event_xml,detail_and_paths,zip_discovery,evtx_file}
+mkdir -p corpus/{rule_parser,procmon_csv,event_xml,detail_and_paths,zip_discovery,evtx_file,reg_export,acl_dump}
 cp $root/src/rules/pack/*.rdt corpus/rule_parser/
 cp $root/fixtures/procmon/*.csv corpus/procmon_csv/
 for f in $root/fixtures/tickets/*/*/Logfile.CSV; do cp "$f" "corpus/procmon_csv/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")").csv"; done
@@ -25,4 +25,8 @@ for name, entries in [("nested", [("a/b.csv", b'"Time of Day","Process Name","Op
             z.writestr(n, d)
     open(f"corpus/zip_discovery/{name}.zip", "wb").write(buf.getvalue())
 PY
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\K]\r\n"A"=dword:00000001\r\n"B"=hex(2):25,00,\\\r\n  00,00\r\n"C"=-\r\n[-HKEY_LOCAL_MACHINE\\D]\r\n' | iconv -f UTF-8 -t UTF-16 > corpus/reg_export/v5.reg
+printf 'REGEDIT4\n[HKEY_CURRENT_USER\\K]\n@="x"\n"M"=hex(7):61,00,00\n' > corpus/reg_export/v4.reg
+printf '\r\nFileSystemRights  : Read, Synchronize\r\nAccessControlType : Allow\r\nIdentityReference : NT AUTHORITY\\NETWORK SERVICE\r\nIsInherited       : False\r\n\r\n\r\n\r\n' > corpus/acl_dump/access.txt
+printf 'Path   : Microsoft.PowerShell.Core\\FileSystem::C:\\x\r\nAccess : Everyone Allow  Read\r\n         BUILTIN\\Users Deny  Write\r\n' > corpus/acl_dump/list.txt
 echo seeded

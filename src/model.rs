@@ -18,13 +18,28 @@ use serde::{Deserialize, Serialize};
 pub enum Source {
     Evtx,
     Procmon,
+    /// A value from a `reg export` text file.
+    Registry,
+    /// An access rule from an ACL dump (`Get-Acl ... | Select -Expand Access`).
+    Acl,
 }
 
 impl Source {
+    pub const ALL: [Source; 4] = [Source::Evtx, Source::Procmon, Source::Registry, Source::Acl];
+
+    /// The source a rule names (`"evtx"`, `"procmon"`, `"registry"`, `"acl"`), any case.
+    pub fn from_name(name: &str) -> Option<Source> {
+        Source::ALL
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(name))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Evtx => "evtx",
             Source::Procmon => "procmon",
+            Source::Registry => "registry",
+            Source::Acl => "acl",
         }
     }
 }
@@ -46,6 +61,8 @@ pub struct Event {
 pub enum EventKind {
     Win(Box<WinEvent>),
     Procmon(Box<ProcmonRow>),
+    Registry(Box<RegValue>),
+    Acl(Box<AclEntry>),
 }
 
 impl Event {
@@ -53,20 +70,22 @@ impl Event {
         match self.kind {
             EventKind::Win(_) => Source::Evtx,
             EventKind::Procmon(_) => Source::Procmon,
+            EventKind::Registry(_) => Source::Registry,
+            EventKind::Acl(_) => Source::Acl,
         }
     }
 
     pub fn win(&self) -> Option<&WinEvent> {
         match &self.kind {
             EventKind::Win(w) => Some(w),
-            EventKind::Procmon(_) => None,
+            _ => None,
         }
     }
 
     pub fn procmon(&self) -> Option<&ProcmonRow> {
         match &self.kind {
             EventKind::Procmon(p) => Some(p),
-            EventKind::Win(_) => None,
+            _ => None,
         }
     }
 }
@@ -114,6 +133,44 @@ pub struct ProcmonRow {
     pub columns: Fields,
     /// The computer that captured it, when the log says (a PML header does; a CSV does not).
     pub computer: Option<Arc<str>>,
+}
+
+/// One value (or a deletion) from a `reg export` text file: configuration, a lasting state with
+/// no time of its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegValue {
+    /// The key as written (`HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\...`).
+    pub key: String,
+    /// The value name; empty for the key's default value and for a deleted key.
+    pub name: String,
+    /// `REG_SZ`, `REG_DWORD`, ..., `REG_NONE`; `deleted` for `"x"=-`, `deleted-key` for `[-KEY]`.
+    pub value_type: String,
+    /// Numbers in decimal, strings as text, multi-strings one per line, binary as hex digits.
+    pub data: String,
+    /// The computer the export came from, from the bundle's file or folder names.
+    pub computer: String,
+}
+
+/// One access rule of an ACL dump.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AclEntry {
+    /// The object the rule is on (a file, folder or registry key), as the dump names it.
+    pub path: String,
+    /// `IdentityReference` (`NT AUTHORITY\NETWORK SERVICE`).
+    pub identity: String,
+    /// `FileSystemRights` / `RegistryRights` as written (`Read, Synchronize`).
+    pub rights: String,
+    /// `Allow` or `Deny`.
+    pub access: String,
+    pub inherited: bool,
+    /// This rule's 1-based position in the object's access list (so that a rule about the
+    /// whole object can match once, on entry 1).
+    pub entry: u32,
+    /// Every rule of the object, `identity: Allow|Deny rights` joined by `; `: what a rule
+    /// needs to see that an identity has no entry at all.
+    pub object_access: String,
+    /// The computer the dump came from, from the bundle's file or folder names.
+    pub computer: String,
 }
 
 /// A Procmon network path: `local:port -> remote:port`.
@@ -179,6 +236,12 @@ pub enum FileFormat {
     ProcmonPml,
     ProcmonStack,
     EventViewerCsv,
+    /// A `reg export` text file.
+    RegExport,
+    /// A PowerShell ACL listing (`Get-Acl`).
+    AclDump,
+    /// A file of a collector's bundle (TSS, MSRD-Collect) that is not read: a trace, a report.
+    Collected,
     Zip,
     Unknown,
     Empty,

@@ -70,6 +70,11 @@ fn evtx_counts_match_the_reference() {
             wrong.push(format!("{file}: not in the summary"));
             continue;
         };
+        if a.problems.iter().any(|p| p.starts_with("duplicate:")) {
+            // The same bytes as another corpus file: read once, under that file's name.
+            assert_eq!(a.status, FileStatus::Skipped);
+            continue;
+        }
         if (a.events, a.errors) != (records, errors) {
             wrong.push(format!(
                 "{file}: {}/{} read, expected {records}/{errors}",

@@ -267,7 +267,9 @@ fn empty_random_and_truncated_files() {
 fn zip_with_nested_folders_and_a_nested_zip() {
     let evtx = std::fs::read(fixtures().join("evtx/Security_short_selected.evtx")).unwrap();
     let csv = std::fs::read(fixtures().join("procmon/default-crlf-bom.csv")).unwrap();
-    let inner = common::zip_of(&[("server/System-like.evtx", &evtx)]);
+    // A different log inside: the same bytes twice would be read once (dedup.rs).
+    let rcm = std::fs::read(fixtures().join("evtx/rcm-1149-rdp-logins.evtx")).unwrap();
+    let inner = common::zip_of(&[("server/System-like.evtx", &rcm)]);
     let outer = common::zip_of(&[
         ("ticket/client/logs/Security.evtx", &evtx),
         ("ticket/client/procmon/trace.csv", &csv),
@@ -302,7 +304,7 @@ fn zip_with_nested_folders_and_a_nested_zip() {
             FileStatus::Skipped
         ]
     );
-    assert_eq!(got.events.len(), 7 + 9 + 7);
+    assert_eq!(got.events.len(), 7 + 9 + 11);
     assert!(
         got.events[0]
             .file

@@ -4,6 +4,7 @@
 
 pub mod align;
 pub mod batch;
+pub mod config;
 pub mod disconnect;
 pub mod evidence;
 pub mod keep;
@@ -38,6 +39,10 @@ pub struct Scan {
 
 /// Events the alignment and the disconnect decoding need even when no rule matches them.
 fn needed_for_context(e: &Event) -> bool {
+    // Healthy configuration counts against a cause (config.rs), so it is kept even unmatched.
+    if config::is_configuration(e.source()) {
+        return true;
+    }
     if let Some(w) = e.win() {
         return w.provider == CLIENT_PROVIDER && (1024..=1026).contains(&w.event_id);
     }

@@ -165,16 +165,37 @@ fn cause_out(
         Strength::Weak => Confidence::Low,
         Strength::Context => Confidence::Context,
     };
+    // Configuration corroborates, is capped, or counts against (analysis/config.rs).
+    let finding_sources: std::collections::BTreeSet<crate::model::Source> = scored
+        .iter()
+        .filter_map(|s| events.get(*s.finding.events.first()?))
+        .map(Event::source)
+        .collect();
+    let event_near = scored.iter().any(|s| {
+        s.near
+            && s.finding
+                .events
+                .first()
+                .and_then(|&i| events.get(i))
+                .is_some_and(|e| !super::config::is_configuration(e.source()))
+    });
+    let adjusted = super::config::adjust(cause, confidence, &finding_sources, event_near, events);
+    let confidence = adjusted.confidence;
+    score *= adjusted.score_factor;
     let total_events: u64 = scored.iter().map(|s| s.finding.count() as u64).sum();
-    let why = why_text(
+    let mut why = why_text(
         scored,
         best,
         any_near,
         rules_agreeing,
         total_events,
-        agree,
+        agree.then(|| super::config::agreement(&sources)),
         anchors_exist,
     );
+    if let Some(note) = adjusted.note {
+        why.push_str("; ");
+        why.push_str(&note);
+    }
     // List the best finding of each rule first, so five lines show five kinds of evidence
     // rather than five copies of the commonest one; then the rest, best first.
     let mut listed: Vec<&Scored<'_>> = Vec::with_capacity(MAX_FINDINGS_LISTED);
@@ -230,7 +251,7 @@ fn why_text(
     any_near: bool,
     rules_agreeing: usize,
     total_events: u64,
-    agree: bool,
+    agree: Option<String>,
     anchors_exist: bool,
 ) -> String {
     let mut parts = vec![format!(
@@ -252,8 +273,8 @@ fn why_text(
             "no 0x904 disconnect in these logs to tie time-bound evidence to, so it counts as background".into()
         });
     }
-    if agree {
-        parts.push("EVTX and Procmon agree".into());
+    if let Some(agree) = agree {
+        parts.push(agree);
     }
     parts.join("; ")
 }

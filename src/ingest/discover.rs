@@ -212,7 +212,8 @@ pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
     for path in paths {
         walk.path(path, true);
     }
-    walk.found
+    // The same content reached twice (a path given twice, a zip beside its extracted copy).
+    super::dedup::set_aside_duplicates(walk.found)
 }
 
 struct Walk<'a> {

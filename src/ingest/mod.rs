@@ -7,8 +7,11 @@
 //! order, through small bounded channels: memory stays bounded by a few batches per worker
 //! whatever the input size, and the output is the same for any thread count.
 
+pub mod acl;
 pub mod binxml;
+pub mod bundle;
 mod csvread;
+pub mod dedup;
 pub mod detail;
 pub mod discover;
 pub mod eventxml;
@@ -17,6 +20,7 @@ pub mod limits;
 pub mod pml;
 pub mod procmon;
 pub mod procmon_time;
+pub mod regexport;
 pub mod zipdir;
 pub mod zipentry;
 
@@ -81,6 +85,9 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 
 /// Read already discovered inputs (one ticket of a batch, say).
 pub fn ingest_found(found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+    // Each event-log record is handed on once, however many copies of it the inputs hold.
+    let mut dedup = dedup::RecordDedup::new(sink);
+    let sink: &mut dyn Sink = &mut dedup;
     let threads = effective_threads(opts.threads);
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool,
@@ -185,7 +192,7 @@ fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx:
 }
 
 /// Bytes looked at to decide a format.
-const SNIFF_BYTES: usize = 8192;
+pub(crate) const SNIFF_BYTES: usize = 8192;
 
 /// Decide an input's format from its first bytes.
 pub fn sniff(head: &[u8]) -> FileFormat {
@@ -200,6 +207,9 @@ pub fn sniff(head: &[u8]) -> FileFormat {
     }
     if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         return FileFormat::Zip;
+    }
+    if let Some(format) = sniff_collector_text(head) {
+        return format;
     }
     // UTF-16LE with its byte-order mark (event-log XML, or Process Monitor's Unicode CSV), or
     // UTF-8 with or without one.
@@ -235,6 +245,18 @@ pub fn sniff(head: &[u8]) -> FileFormat {
         return FileFormat::ProcmonCsv;
     }
     FileFormat::Unknown
+}
+
+/// The collectors' own text shapes: a `reg export`, an ACL listing (UTF-16 or UTF-8).
+fn sniff_collector_text(head: &[u8]) -> Option<FileFormat> {
+    let text = bundle::decode_head(head);
+    if regexport::looks_like(&text) {
+        Some(FileFormat::RegExport)
+    } else if acl::looks_like(&text) {
+        Some(FileFormat::AclDump)
+    } else {
+        None
+    }
 }
 
 fn looks_like_event_xml(text: &str) -> bool {
@@ -298,6 +320,15 @@ fn read_input(
             Ok((stream, len)) => pml::read_pml(stream, len, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
+        FileFormat::RegExport => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => regexport::read_reg_export(bytes, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
+        FileFormat::AclDump => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => acl::read_acl_dump(bytes, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
+        FileFormat::Collected => skip(&mut account, "a collector's file that is not read"),
         FileFormat::ProcmonStack => skip(
             &mut account,
             "a Process Monitor stack export (Frame, Module, Location, Address, Path), not an event list: in Process Monitor use File > Save > CSV on the event list instead",
@@ -315,6 +346,12 @@ fn read_input(
                 fail(&mut account, "empty file (0 bytes)".into());
             } else {
                 skip(&mut account, "empty file (0 bytes)");
+            }
+        }
+        FileFormat::Unknown if bundle::describe_unread(&input.name).is_some() => {
+            if let Some(side) = bundle::describe_unread(&input.name) {
+                account.format = FileFormat::Collected;
+                skip(&mut account, &side.text());
             }
         }
         FileFormat::Unknown => {

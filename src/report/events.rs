@@ -73,6 +73,21 @@ impl Serialize for EventJson<'_> {
                 }
                 map.serialize_entry("columns", &FieldsJson(&p.columns))?;
             }
+            EventKind::Registry(r) => {
+                map.serialize_entry("computer", &r.computer)?;
+                map.serialize_entry("key", &r.key)?;
+                map.serialize_entry("value_name", &r.name)?;
+                map.serialize_entry("value_type", &r.value_type)?;
+                map.serialize_entry("value_data", &r.data)?;
+            }
+            EventKind::Acl(a) => {
+                map.serialize_entry("computer", &a.computer)?;
+                map.serialize_entry("path", &a.path)?;
+                map.serialize_entry("identity", &a.identity)?;
+                map.serialize_entry("rights", &a.rights)?;
+                map.serialize_entry("access", &a.access)?;
+                map.serialize_entry("inherited", &a.inherited)?;
+            }
         }
         map.end()
     }

@@ -105,6 +105,21 @@ pub fn what(e: &Event) -> (String, String) {
             format!("{} {}", p.process, p.operation),
             format!("{} → {}", p.path, p.result),
         ),
+        EventKind::Registry(r) => (
+            format!("registry {}", r.computer),
+            format!("{}\\{} = {} ({})", r.key, r.name, r.data, r.value_type),
+        ),
+        EventKind::Acl(a) => (
+            format!("acl {}", a.computer),
+            format!(
+                "{}: {} {} {}{}",
+                a.path,
+                a.identity,
+                a.access,
+                a.rights,
+                if a.inherited { " (inherited)" } else { "" }
+            ),
+        ),
     }
 }
 

@@ -664,26 +664,22 @@ fn compile_source(
             c.op.pos,
             ErrorKind::TypeMismatch {
                 message:
-                    "source is \"evtx\" or \"procmon\": compare it with ==, != or in and a string"
+                    "source is \"evtx\", \"procmon\", \"registry\" or \"acl\": compare it with ==, != or in and a string"
                         .into(),
             },
         ));
     };
     let mut sources = Vec::new();
     for s in strings {
-        let source = match s.to_ascii_lowercase().as_str() {
-            "evtx" => Source::Evtx,
-            "procmon" => Source::Procmon,
-            _ => {
-                return Err(ctx.err(
-                    c.value.pos,
-                    ErrorKind::BadValue {
-                        what: "source",
-                        text: s.to_string(),
-                        message: "expected \"evtx\" or \"procmon\"".into(),
-                    },
-                ));
-            }
+        let Some(source) = Source::from_name(s) else {
+            return Err(ctx.err(
+                c.value.pos,
+                ErrorKind::BadValue {
+                    what: "source",
+                    text: s.to_string(),
+                    message: "expected \"evtx\", \"procmon\", \"registry\" or \"acl\"".into(),
+                },
+            ));
         };
         sources.push(source);
     }
@@ -938,7 +934,7 @@ mod tests {
         let e = compile(r#"source == "csv""#).unwrap_err();
         assert_eq!(
             e.kind.to_string(),
-            "invalid source \"csv\": expected \"evtx\" or \"procmon\""
+            "invalid source \"csv\": expected \"evtx\", \"procmon\", \"registry\" or \"acl\""
         );
         let e = compile(r#"time < "yesterday""#).unwrap_err();
         assert!(

@@ -27,7 +27,7 @@ use super::engine;
 use super::error::{ErrorKind, RuleError};
 use super::fields::Field;
 use crate::ingest::detail::{parse_detail, parse_net_path};
-use crate::model::{Event, EventKind, ProcmonRow, Source, WinEvent};
+use crate::model::{AclEntry, Event, EventKind, ProcmonRow, RegValue, Source, WinEvent};
 
 /// Offsets (`time: +30s`) count from here: 2024-01-01T00:00:00Z.
 pub const EXAMPLE_BASE_SECOND: i64 = 1_704_067_200;
@@ -156,6 +156,8 @@ fn build_event(
         kind: match ev.source {
             Source::Evtx => EventKind::Win(Box::default()),
             Source::Procmon => EventKind::Procmon(Box::default()),
+            Source::Registry => EventKind::Registry(Box::default()),
+            Source::Acl => EventKind::Acl(Box::default()),
         },
     };
     let mut seen: Vec<&Field> = Vec::new();
@@ -305,7 +307,50 @@ impl Setter<'_> {
         match &mut event.kind {
             EventKind::Win(w) => self.apply_win(w, &not_settable),
             EventKind::Procmon(p) => self.apply_procmon(p, &not_settable),
+            EventKind::Registry(r) => self.apply_registry(r, &not_settable),
+            EventKind::Acl(a) => self.apply_acl(a, &not_settable),
         }
+    }
+
+    fn apply_registry(
+        &self,
+        r: &mut RegValue,
+        not_settable: &dyn Fn(&str) -> RuleError,
+    ) -> Result<(), RuleError> {
+        match self.field {
+            Field::Key => r.key = self.text()?,
+            Field::ValueName => r.name = self.text()?,
+            Field::ValueType => r.value_type = self.text()?,
+            Field::ValueData => r.data = self.open_text()?,
+            Field::Computer => r.computer = self.text()?,
+            _ => return Err(not_settable("it is not a registry field")),
+        }
+        Ok(())
+    }
+
+    fn apply_acl(
+        &self,
+        a: &mut AclEntry,
+        not_settable: &dyn Fn(&str) -> RuleError,
+    ) -> Result<(), RuleError> {
+        match self.field {
+            Field::Path => a.path = self.text()?,
+            Field::Identity => a.identity = self.text()?,
+            Field::Rights => a.rights = self.text()?,
+            Field::Access => a.access = self.text()?,
+            Field::Inherited => {
+                a.inherited = match self.text()?.to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(self.mismatch("\"true\" or \"false\"")),
+                }
+            }
+            Field::Entry => a.entry = self.number(u64::from(u32::MAX))?,
+            Field::ObjectAccess => a.object_access = self.text()?,
+            Field::Computer => a.computer = self.text()?,
+            _ => return Err(not_settable("it is not an ACL field")),
+        }
+        Ok(())
     }
 
     fn apply_win(

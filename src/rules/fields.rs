@@ -42,6 +42,18 @@ pub enum Field {
     LocalPort,
     RemoteHost,
     RemotePort,
+    /// Registry: the key, the value's name, type and data.
+    Key,
+    ValueName,
+    ValueType,
+    ValueData,
+    /// ACL: the identity, rights, `Allow`/`Deny` and whether the rule is inherited.
+    Identity,
+    Rights,
+    Access,
+    Inherited,
+    Entry,
+    ObjectAccess,
     /// `data.<Name>`: EVTX `EventData`/`UserData` by name.
     Data(String),
     /// `detail.<Key>`: one key of a Procmon `Detail`.
@@ -91,6 +103,16 @@ pub const TOP_LEVEL: &[(&str, Field)] = &[
     ("local_port", Field::LocalPort),
     ("remote_host", Field::RemoteHost),
     ("remote_port", Field::RemotePort),
+    ("key", Field::Key),
+    ("value_name", Field::ValueName),
+    ("value_type", Field::ValueType),
+    ("value_data", Field::ValueData),
+    ("identity", Field::Identity),
+    ("rights", Field::Rights),
+    ("access", Field::Access),
+    ("inherited", Field::Inherited),
+    ("entry", Field::Entry),
+    ("object_access", Field::ObjectAccess),
 ];
 
 /// The open prefixes, for error messages and the template parser.
@@ -139,26 +161,29 @@ impl Field {
         match self {
             Source => FieldType::Source,
             Time => FieldType::Time,
-            Record | EventId | Qualifiers | Level | ProcessId | Pid | LocalPort | RemotePort => {
-                FieldType::Number
-            }
+            Record | EventId | Qualifiers | Level | ProcessId | Pid | LocalPort | RemotePort
+            | Entry => FieldType::Number,
             File | Provider | Channel | Computer | ActivityId | Process | Operation | Path
-            | Result | Detail | TimeOfDay | Date | LocalHost | RemoteHost => FieldType::Text,
-            Data(_) | DetailKey(_) | Column(_) => FieldType::Dynamic,
+            | Result | Detail | TimeOfDay | Date | LocalHost | RemoteHost | Key | ValueName
+            | ValueType | Identity | Rights | Access | Inherited | ObjectAccess => FieldType::Text,
+            Data(_) | DetailKey(_) | Column(_) | ValueData => FieldType::Dynamic,
         }
     }
 
-    /// The one source this field exists in, or `None` when every event has it.
-    pub fn only_in(&self) -> Option<Source> {
+    /// The sources this field exists in, or `None` when every event has it.
+    pub fn only_in(&self) -> Option<&'static [Source]> {
+        use crate::model::Source as S;
         use Field::*;
         match self {
             Source | File | Record | Time => None,
-            EventId | Qualifiers | Provider | Channel | Level | Computer | ActivityId
-            | ProcessId | Data(_) => Some(crate::model::Source::Evtx),
-            Process | Pid | Operation | Path | Result | Detail | TimeOfDay | Date | LocalHost
-            | LocalPort | RemoteHost | RemotePort | DetailKey(_) | Column(_) => {
-                Some(crate::model::Source::Procmon)
-            }
+            Computer => Some(&[S::Evtx, S::Registry, S::Acl]),
+            Path => Some(&[S::Procmon, S::Acl]),
+            EventId | Qualifiers | Provider | Channel | Level | ActivityId | ProcessId
+            | Data(_) => Some(&[S::Evtx]),
+            Process | Pid | Operation | Result | Detail | TimeOfDay | Date | LocalHost
+            | LocalPort | RemoteHost | RemotePort | DetailKey(_) | Column(_) => Some(&[S::Procmon]),
+            Key | ValueName | ValueType | ValueData => Some(&[S::Registry]),
+            Identity | Rights | Access | Inherited | Entry | ObjectAccess => Some(&[S::Acl]),
         }
     }
 
@@ -207,6 +232,25 @@ impl Field {
                     .map(|n| FieldValue::Num(u64::from(n))),
                 Field::DetailKey(key) => p.detail.get(key).and_then(text),
                 Field::Column(name) => p.columns.get(name).and_then(text),
+                _ => None,
+            },
+            (field, EventKind::Registry(r)) => match field {
+                Field::Key => text(&r.key),
+                Field::ValueName => text(&r.name),
+                Field::ValueType => text(&r.value_type),
+                Field::ValueData => text(&r.data),
+                Field::Computer => text(&r.computer),
+                _ => None,
+            },
+            (field, EventKind::Acl(a)) => match field {
+                Field::Path => text(&a.path),
+                Field::Identity => text(&a.identity),
+                Field::Rights => text(&a.rights),
+                Field::Access => text(&a.access),
+                Field::Inherited => text(if a.inherited { "true" } else { "false" }),
+                Field::Entry => Some(FieldValue::Num(u64::from(a.entry))),
+                Field::ObjectAccess => text(&a.object_access),
+                Field::Computer => text(&a.computer),
                 _ => None,
             },
         }

@@ -747,7 +747,7 @@ fn example_sequence(mut i: &str) -> PResult<'_, Vec<ExampleEvent>> {
     Ok((i, events))
 }
 
-/// `[anchor] evtx|procmon { field: value, ... }`
+/// `[anchor] evtx|procmon|registry|acl { field: value, ... }`
 fn example_event(i: &str) -> PResult<'_, ExampleEvent> {
     let (i, _) = ws(i)?;
     let pos = Pos(i.len());
@@ -756,7 +756,14 @@ fn example_event(i: &str) -> PResult<'_, ExampleEvent> {
     let source = match peek_word(i) {
         "evtx" => Source::Evtx,
         "procmon" => Source::Procmon,
-        _ => return expected(ws(i)?.0, "an event (evtx { ... } or procmon { ... })"),
+        "registry" => Source::Registry,
+        "acl" => Source::Acl,
+        _ => {
+            return expected(
+                ws(i)?.0,
+                "an event (evtx { ... }, procmon { ... }, registry { ... } or acl { ... })",
+            );
+        }
     };
     let (mut i, _) = keyword(i, source.as_str())?;
     i = symbol(i, "{", "\"{\" to open the event")?.0;
@@ -1164,7 +1171,7 @@ mod tests {
             (
                 "rule a { example match csv {} }",
                 (1, 24),
-                "expected an event (evtx { ... } or procmon { ... }), found \"csv\"",
+                "expected an event (evtx { ... }, procmon { ... }, registry { ... } or acl { ... }), found \"csv\"",
             ),
             (
                 "rule a { example match evtx { event_id 5 } }",

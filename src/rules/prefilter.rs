@@ -23,6 +23,10 @@ pub struct Prefilter {
     pub evtx: Option<EvtxFilter>,
     /// `None`: the rule cannot match a Procmon row.
     pub procmon: Option<ProcmonFilter>,
+    /// Can the rule match a registry value?
+    pub registry: bool,
+    /// Can the rule match an ACL entry?
+    pub acl: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,16 +65,20 @@ impl Prefilter {
         Prefilter {
             evtx: Some(EvtxFilter::default()),
             procmon: Some(ProcmonFilter::default()),
+            registry: true,
+            acl: true,
         }
     }
 
-    fn only(source: Source) -> Prefilter {
-        let mut p = Prefilter::any();
-        match source {
-            Source::Evtx => p.procmon = None,
-            Source::Procmon => p.evtx = None,
+    /// Matches any event of these sources.
+    fn only(sources: &[Source]) -> Prefilter {
+        let has = |s| sources.contains(&s);
+        Prefilter {
+            evtx: has(Source::Evtx).then(EvtxFilter::default),
+            procmon: has(Source::Procmon).then(ProcmonFilter::default),
+            registry: has(Source::Registry),
+            acl: has(Source::Acl),
         }
-        p
     }
 
     fn and(self, other: Prefilter) -> Prefilter {
@@ -88,6 +96,8 @@ impl Prefilter {
                 }),
                 _ => None,
             },
+            registry: self.registry && other.registry,
+            acl: self.acl && other.acl,
         }
     }
 
@@ -106,6 +116,8 @@ impl Prefilter {
                 }),
                 (a, b) => a.or(b),
             },
+            registry: self.registry || other.registry,
+            acl: self.acl || other.acl,
         }
     }
 
@@ -123,11 +135,11 @@ impl Prefilter {
             }
             Cond::Not(_) => Prefilter::any(),
             Cond::Source { sources, negate } => {
-                let has = |s| sources.contains(&s) != *negate;
-                Prefilter {
-                    evtx: has(Source::Evtx).then(EvtxFilter::default),
-                    procmon: has(Source::Procmon).then(ProcmonFilter::default),
-                }
+                let named: Vec<Source> = Source::ALL
+                    .into_iter()
+                    .filter(|s| sources.contains(s) != *negate)
+                    .collect();
+                Prefilter::only(&named)
             }
             Cond::Exists(field) => Prefilter::of_field(field),
             Cond::Time { .. } => Prefilter::any(),
@@ -190,6 +202,8 @@ impl Prefilter {
                     .as_ref()
                     .is_none_or(|s| s.iter().any(|o| o.eq_ignore_ascii_case(&p.operation)))
             }),
+            EventKind::Registry(_) => self.registry,
+            EventKind::Acl(_) => self.acl,
         }
     }
 }
@@ -201,6 +215,8 @@ pub(crate) struct Index {
     evtx_any_id: Vec<usize>,
     procmon_by_op: HashMap<String, Vec<usize>>,
     procmon_any_op: Vec<usize>,
+    registry: Vec<usize>,
+    acl: Vec<usize>,
 }
 
 impl Index {
@@ -224,6 +240,12 @@ impl Index {
                     None => index.procmon_any_op.push(r),
                 }
             }
+            if p.registry {
+                index.registry.push(r);
+            }
+            if p.acl {
+                index.acl.push(r);
+            }
         }
         index
     }
@@ -245,6 +267,8 @@ impl Index {
                 };
                 [keyed, &self.procmon_any_op]
             }
+            EventKind::Registry(_) => [NONE, &self.registry],
+            EventKind::Acl(_) => [NONE, &self.acl],
         }
     }
 }
@@ -307,6 +331,18 @@ mod tests {
         assert_eq!((p.evtx, p.procmon), (None, Some(ProcmonFilter::default())));
         let p = pf(r#"source != "procmon""#);
         assert_eq!((p.evtx, p.procmon), (Some(EvtxFilter::default()), None));
+        assert!(p.registry && p.acl);
+        let p = pf(r#"key endswith r"\RDP-Tcp" and value_name == "PortNumber""#);
+        assert_eq!(
+            (p.evtx, p.procmon, p.registry, p.acl),
+            (None, None, true, false)
+        );
+        // `path` is in Procmon rows and ACL entries, `computer` in every source but Procmon.
+        let p = pf(r#"path contains "MachineKeys""#);
+        assert_eq!((p.evtx, p.registry, p.acl), (None, false, true));
+        assert!(p.procmon.is_some());
+        let p = pf(r#"computer == "RDS01""#);
+        assert_eq!((p.procmon, p.registry, p.acl), (None, true, true));
 
         // Contradictions match nothing.
         let p = pf("event_id == 1 and event_id == 2");
@@ -315,7 +351,9 @@ mod tests {
             pf(r#"event_id == 1 and process == "x""#),
             Prefilter {
                 evtx: None,
-                procmon: None
+                procmon: None,
+                registry: false,
+                acl: false,
             }
         );
     }

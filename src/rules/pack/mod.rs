@@ -11,6 +11,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin/server.rdt", include_str!("server.rdt")),
     ("builtin/gateway.rdt", include_str!("gateway.rdt")),
     ("builtin/folklore.rdt", include_str!("folklore.rdt")),
+    ("builtin/config.rdt", include_str!("config.rdt")),
 ];
 
 /// The built-in files as owned `(name, text)` pairs, ready to load with others.

@@ -1,0 +1,344 @@
+//! TSS and MSRD-Collect bundles: what their files are, and which computer each came from.
+//!
+//! Microsoft's collectors (TSS `TSS.ps1 -Scenario UEX_RDScli|UEX_RDSsrv`, MSRD-Collect) write a
+//! folder or zip per computer: TSS `TSS_<COMPUTER>_<yyMMdd-HHmmss>_<scenario>` with files named
+//! `<COMPUTER>_<yyMMdd-HHmmss>_...`; MSRD-Collect `MSRD-Results-<COMPUTER>[-<yyyyMMdd_HHmmss>]`
+//! with files named `<COMPUTER>_...` in `<COMPUTER>_EventLogs`, `_RegistryKeys`, `_Networking`,
+//! `_Certificates`, ... (public copies: architectaj/getTSS, `TSS.ps1`, `scripts/MSRD-Collect`).
+//! The formats rdtriage reads are still recognised by content; this module names the rest, so
+//! that every file gets an honest account: *present, not analysed* with what it is and what
+//! opens it (never "failed"), or the quiet note for `LocaleMetaData\*.MTA`. It also reads the
+//! computer name out of those folder and file names, and decodes the collectors' text files
+//! (UTF-16LE from `Out-File`, UTF-8, ANSI).
+
+/// The computer a bundle file came from, read from the innermost TSS or MSRD-Collect folder in
+/// its path (`ticket.zip!/TSS_RDS01_240305-091500_UEX_RDSsrv/...` → `RDS01`).
+pub fn host_from_name(name: &str) -> Option<String> {
+    name.split(['/', '\\', '!'])
+        .rev()
+        .skip(1) // the file itself: its prefix is only trusted inside a bundle folder
+        .find_map(host_from_folder)
+}
+
+/// `TSS_<COMPUTER>_<yyMMdd-HHmmss>[_scenario]` or `MSRD-Results-<COMPUTER>[-<yyyyMMdd_HHmmss>]`,
+/// optionally with `.zip`.
+pub fn host_from_folder(folder: &str) -> Option<String> {
+    let folder = folder
+        .strip_suffix(".zip")
+        .or_else(|| folder.strip_suffix(".ZIP"))
+        .unwrap_or(folder);
+    if let Some(rest) = folder.strip_prefix("TSS_") {
+        // The computer name has no `_` (NetBIOS names cannot); the stamp follows it.
+        let (host, after) = rest.split_once('_')?;
+        let stamp_ok = after.len() >= 13
+            && after.as_bytes()[6] == b'-'
+            && after[..6].bytes().all(|b| b.is_ascii_digit())
+            && after[7..13].bytes().all(|b| b.is_ascii_digit());
+        return (stamp_ok && valid_host(host)).then(|| host.to_string());
+    }
+    if let Some(rest) = folder.strip_prefix("MSRD-Results-") {
+        // A hyphen may be part of the name (WS-ALICE), so only a trailing stamp is cut off.
+        let host = match rest.rsplit_once('-') {
+            Some((h, stamp)) if is_msrd_stamp(stamp) => h,
+            _ => rest,
+        };
+        return valid_host(host).then(|| host.to_string());
+    }
+    None
+}
+
+fn is_msrd_stamp(s: &str) -> bool {
+    s.len() == 15
+        && s.as_bytes()[8] == b'_'
+        && s[..8].bytes().all(|b| b.is_ascii_digit())
+        && s[9..].bytes().all(|b| b.is_ascii_digit())
+}
+
+fn valid_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 63 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Is `computer` (an event's `Computer`, often a FQDN) the bundle host `host`?
+pub fn same_computer(computer: &str, host: &str) -> bool {
+    let short = computer.split('.').next().unwrap_or(computer);
+    short.eq_ignore_ascii_case(host)
+}
+
+/// What a collected file that rdtriage does not read is, and what opens it; `None` when the
+/// name says nothing. Asked only once its content matched no format rdtriage reads.
+pub fn describe_unread(name: &str) -> Option<SideFile> {
+    let base = name.rsplit(['/', '\\', '!']).next().unwrap_or(name);
+    let lower = base.to_ascii_lowercase();
+    let in_folder = |f: &str| {
+        name.split(['/', '\\', '!'])
+            .rev()
+            .skip(1)
+            .any(|c| c.eq_ignore_ascii_case(f))
+    };
+    let ext = lower.rsplit_once('.').map_or("", |(_, e)| e);
+    if ext == "mta" && in_folder("LocaleMetaData") {
+        return Some(SideFile::Quiet(
+            "event-log locale metadata (wevtutil al) for the .evtx beside it: not needed, the events are read from the .evtx",
+        ));
+    }
+    // What the extension alone says, wherever the file is.
+    let definite: Option<&'static str> = if ext == "etl" {
+        Some(
+            if lower.contains("nettrace")
+                || lower.contains("netsh")
+                || lower.contains("packetcapture")
+            {
+                "a netsh network trace (.etl): open it with Microsoft Network Monitor / Message Analyzer, or convert it with etl2pcapng for Wireshark"
+            } else {
+                "an ETW trace (.etl): open it with Windows Performance Analyzer, or format it with `netsh trace convert` / tracefmt"
+            },
+        )
+    } else if ext == "cab" {
+        Some(
+            "a cabinet archive (.cab) written beside an ETW trace: open it with `expand` or File Explorer",
+        )
+    } else if ext == "mht" || ext == "mhtml" {
+        Some(if lower.contains("psr") {
+            "a Problem Steps Recorder capture: open the .mht in a browser"
+        } else {
+            "a saved web archive (.mht): open it in a browser"
+        })
+    } else if lower.contains("msrd-diag") && (ext == "html" || ext == "htm") {
+        Some("MSRD-Diag's own report (HTML): open it in a browser")
+    } else if ext == "dmp" {
+        Some("a memory dump (.dmp): open it with WinDbg")
+    } else {
+        None
+    };
+    if let Some(what) = definite {
+        return Some(SideFile::Present(what));
+    }
+    // What the collectors' names say: only trusted inside a TSS / MSRD-Collect folder.
+    host_from_name(name)?;
+    let what: &'static str = if lower.contains("psr") && ext == "zip" {
+        "a Problem Steps Recorder capture: open the .mht in a browser"
+    } else if ext == "html" || ext == "htm" {
+        "an HTML report: open it in a browser"
+    } else if lower.contains("xray") && ext == "xml" {
+        "a TSS xray result (XML): known-issue checks, read it in a text editor"
+    } else if lower.contains("certificates") && ext == "csv" {
+        "the collector's certificate list (tab-separated CSV: store, thumbprint, subject, expiry): open it in a spreadsheet"
+    } else if lower.contains("certificates") && ext == "txt" {
+        "a certutil store dump (`certutil -verifystore -v`): read it in a text editor"
+    } else if ext == "csv" && looks_like_event_copy(&lower) {
+        "a CSV copy of an event log (Get-WinEvent | Export-Csv: level, time, provider, id, message only): the .evtx of the same log is what rdtriage reads"
+    } else if ext == "txt" && looks_like_event_copy(&lower) {
+        "a text copy of an event log: the .evtx of the same log is what rdtriage reads"
+    } else if lower.contains("netstat") {
+        "a netstat listing (`netstat -anob`): who listens on which port; read it in a text editor"
+    } else if lower.contains("firewall") {
+        "a firewall listing (`netsh advfirewall`): read it in a text editor"
+    } else if ext == "txt" || ext == "log" {
+        "a collector text file: read it in a text editor"
+    } else if ext == "csv" {
+        "a collector CSV file: open it in a spreadsheet"
+    } else if ext == "xml" {
+        "a collector XML file that is not an event-log export"
+    } else if ext == "pml" {
+        return None;
+    } else {
+        "a file of a TSS / MSRD-Collect bundle that rdtriage does not read"
+    };
+    Some(SideFile::Present(what))
+}
+
+/// How an unread collected file is accounted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideFile {
+    /// Present, not analysed: shown with what it is and what opens it.
+    Present(&'static str),
+    /// Recognised and of no use to this analysis; noted quietly.
+    Quiet(&'static str),
+}
+
+impl SideFile {
+    pub fn text(self) -> String {
+        match self {
+            SideFile::Present(what) => format!("present, not analysed: {what}"),
+            SideFile::Quiet(what) => format!("note: {what}"),
+        }
+    }
+}
+
+/// `<host>-System.csv`, `..._Microsoft-Windows-TerminalServices-...-Operational.txt`: a
+/// log-name part in a file name.
+fn looks_like_event_copy(lower: &str) -> bool {
+    [
+        "system.",
+        "application.",
+        "security.",
+        "setup.",
+        "-operational.",
+        "-admin.",
+        "_evt_",
+        "eventlog",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// Collector text decoded: UTF-16LE or UTF-16BE with a BOM (PowerShell 5's `Out-File`, `reg
+/// export`), UTF-16LE without one (recognised by its zero high bytes), UTF-8 with or without a
+/// BOM; anything else read as UTF-8 with each invalid sequence replaced. Returns the text and
+/// how many characters were replaced.
+pub fn decode_text(bytes: Vec<u8>) -> (String, u64) {
+    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        return utf16(rest, u16::from_le_bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        return utf16(rest, u16::from_be_bytes);
+    }
+    if looks_like_utf16le(&bytes) {
+        return utf16(&bytes, u16::from_le_bytes);
+    }
+    let mut bytes = bytes;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    super::utf8_lossy_counted(bytes)
+}
+
+/// Text as far as `head` goes (for sniffing): like [`decode_text`], never failing.
+pub fn decode_head(head: &[u8]) -> String {
+    let even = head.len() & !1;
+    let (text, _) = if head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || looks_like_utf16le(head)
+    {
+        decode_text(head[..even].to_vec())
+    } else {
+        decode_text(head.to_vec())
+    };
+    text
+}
+
+/// Mostly ASCII text in UTF-16LE: at least 8 units, and nearly every odd byte zero.
+fn looks_like_utf16le(bytes: &[u8]) -> bool {
+    let units = bytes.len() / 2;
+    if units < 8 {
+        return false;
+    }
+    let sample = &bytes[..bytes.len().min(512) & !1];
+    let zero_high = sample
+        .chunks_exact(2)
+        .filter(|c| c[1] == 0 && c[0] != 0)
+        .count();
+    zero_high * 10 >= (sample.len() / 2) * 9
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> (String, u64) {
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    let mut text = String::with_capacity(bytes.len() / 2);
+    let mut replaced = 0u64;
+    for c in char::decode_utf16(units) {
+        text.push(c.unwrap_or_else(|_| {
+            replaced += 1;
+            char::REPLACEMENT_CHARACTER
+        }));
+    }
+    if bytes.len() % 2 == 1 {
+        text.push(char::REPLACEMENT_CHARACTER);
+        replaced += 1;
+    }
+    (text, replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_hosts_from_tss_and_msrd_collect_names() {
+        let h = |n: &str| host_from_name(n);
+        assert_eq!(
+            h("t.zip!/TSS_RDS01_240305-091500_UEX_RDSsrv/RDS01_240305-091500_System.evtx"),
+            Some("RDS01".into())
+        );
+        assert_eq!(
+            h("in/MSRD-Results-WS-ALICE-20240305_091500/WS-ALICE_EventLogs/WS-ALICE_System.evtx"),
+            Some("WS-ALICE".into())
+        );
+        assert_eq!(
+            h(r"C:\MS_DATA\MSRD-Results-RDS02\RDS02_RegistryKeys\RDS02_HKLM-x.txt"),
+            Some("RDS02".into())
+        );
+        assert_eq!(
+            h("x/TSS_RDS01_240305-091500_UEX_RDSsrv.zip!/a/b.txt"),
+            Some("RDS01".into())
+        );
+        // The innermost bundle wins; a file name alone is not trusted.
+        assert_eq!(
+            h("MSRD-Results-A/TSS_B_240305-091500_x/f.txt"),
+            Some("B".into())
+        );
+        assert_eq!(h("TSS_C_240305-091500_x.txt"), None);
+        assert_eq!(h("logs/TSS_bad name_240305-091500/x"), None);
+        assert_eq!(h("logs/TSS_A_notastamp/x"), None);
+        assert!(same_computer("RDS01.contoso.com", "rds01"));
+        assert!(!same_computer("RDS011.contoso.com", "RDS01"));
+    }
+
+    #[test]
+    fn names_side_files_and_what_opens_them() {
+        let d = |n: &str| describe_unread(&format!("MSRD-Results-H/{n}")).map(|s| s.text());
+        assert!(d("b/NetTrace.etl").unwrap().contains("netsh network trace"));
+        assert!(
+            d("b/RDS01_RdpCore.etl")
+                .unwrap()
+                .contains("Windows Performance Analyzer")
+        );
+        assert!(d("b/x.cab").unwrap().contains("cabinet"));
+        assert!(d("b/RDS01_MSRD-Diag.html").unwrap().contains("MSRD-Diag"));
+        assert!(
+            d("b/RDS01-System.csv")
+                .unwrap()
+                .contains("CSV copy of an event log")
+        );
+        assert!(d("b/xray_report.xml").unwrap().contains("xray"));
+        assert!(
+            d("b/RDS01_Certificates-My.csv")
+                .unwrap()
+                .contains("certificate list")
+        );
+        assert!(
+            d("b/RDS01_Certificates-My.txt")
+                .unwrap()
+                .contains("certutil")
+        );
+        assert!(d("b/PSR.zip").unwrap().contains("Problem Steps"));
+        assert_eq!(
+            describe_unread("b/EventLogs/LocaleMetaData/System_1033.MTA")
+                .map(|s| matches!(s, SideFile::Quiet(_))),
+            Some(true)
+        );
+        assert!(describe_unread("b/x.MTA").is_none());
+        assert!(describe_unread("random.bin").is_none());
+        // Names are only trusted inside a bundle; extensions anywhere.
+        assert!(describe_unread("ticket/notes.txt").is_none());
+        assert!(describe_unread("ticket/trace.etl").is_some());
+        assert!(d("random.bin").is_some());
+    }
+
+    #[test]
+    fn decodes_collector_text() {
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("Héllo".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        assert_eq!(decode_text(utf16), ("Héllo".into(), 0));
+        let no_bom: Vec<u8> = "REGEDIT4 and more"
+            .encode_utf16()
+            .flat_map(|u| u.to_le_bytes())
+            .collect();
+        assert_eq!(decode_text(no_bom).0, "REGEDIT4 and more");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFabc".to_vec()), ("abc".into(), 0));
+        assert_eq!(decode_text(b"a\xFFb".to_vec()), ("a\u{FFFD}b".into(), 1));
+        let cut = vec![0xFF, 0xFE, b'a', 0, b'b'];
+        assert_eq!(decode_text(cut), ("a\u{FFFD}".into(), 1));
+    }
+}

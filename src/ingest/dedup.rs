@@ -1,0 +1,323 @@
+//! Each piece of evidence counted once.
+//!
+//! A ticket often holds the same content twice: a path given twice, a zip next to its own
+//! extracted copy, two copies of one log, a log exported twice with overlapping records, or a
+//! recovered log with duplicated chunks. Read twice, every disconnect and finding would count
+//! double. Two layers stop that, and each says what it set aside:
+//!
+//! * files: inputs of equal size are hashed, and those whose bytes are equal (compared in full,
+//!   so a hash collision cannot hide a file) are read once, the first in discovery order; the
+//!   others are accounted for as skipped duplicates of it. Only sizes that occur twice are
+//!   hashed, so a ticket without copies costs nothing;
+//! * records: an event-log record already seen, by (computer, channel, record id), is not
+//!   handed on again; the file's account notes how many were set aside and where they were
+//!   first read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hasher;
+use std::io::Read;
+use std::sync::Arc;
+
+use super::discover::{Found, Input};
+use super::{SNIFF_BYTES, Sink, sniff};
+use crate::model::{Event, FileAccount};
+
+/// Inputs whose content repeats an earlier input's become skipped accounts saying so.
+pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
+    let mut by_size: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for (i, f) in found.iter().enumerate() {
+        if let Found::Input(input) = f
+            && let Some(size) = input.size().filter(|&s| s > 0)
+        {
+            by_size.entry(size).or_default().push(i);
+        }
+    }
+    let mut duplicate_of: HashMap<usize, usize> = HashMap::new();
+    for indices in by_size.values().filter(|v| v.len() > 1) {
+        let mut by_hash: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+        for &i in indices {
+            if let Found::Input(input) = &found[i]
+                && let Some(h) = content_hash(input)
+            {
+                by_hash.entry(h).or_default().push(i);
+            }
+        }
+        for group in by_hash.values().filter(|g| g.len() > 1) {
+            // Compare against each distinct content seen so far in this group.
+            let mut originals: Vec<usize> = Vec::new();
+            for &i in group {
+                let twin = originals
+                    .iter()
+                    .copied()
+                    .find(|&o| same_content(&found[o], &found[i]));
+                match twin {
+                    Some(o) => {
+                        duplicate_of.insert(i, o);
+                    }
+                    None => originals.push(i),
+                }
+            }
+        }
+    }
+    if duplicate_of.is_empty() {
+        return found;
+    }
+    let names: Vec<String> = found
+        .iter()
+        .map(|f| match f {
+            Found::Input(i) => i.name.clone(),
+            Found::Problem(a) => a.file.clone(),
+        })
+        .collect();
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| match (duplicate_of.get(&i), f) {
+            (Some(&o), Found::Input(input)) => {
+                let format = input
+                    .head(SNIFF_BYTES)
+                    .map_or(crate::model::FileFormat::Unknown, |h| sniff(&h));
+                Found::Problem(FileAccount::skipped(
+                    input.name,
+                    format,
+                    format!(
+                        "duplicate: the same bytes as {}, which is read instead (counted once)",
+                        names[o]
+                    ),
+                ))
+            }
+            (_, f) => f,
+        })
+        .collect()
+}
+
+/// A 64-bit hash of the whole content, `None` when it cannot be read (it is then read, and
+/// its problem reported, as a file of its own).
+fn content_hash(input: &Input) -> Option<u64> {
+    input
+        .with_reader(|r| {
+            let mut h = std::hash::DefaultHasher::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => return Some(h.finish()),
+                    Ok(n) => h.write(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+fn same_content(a: &Found, b: &Found) -> bool {
+    let (Found::Input(a), Found::Input(b)) = (a, b) else {
+        return false;
+    };
+    a.with_reader(|ra| b.with_reader(|rb| streams_equal(ra, rb)).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+fn streams_equal(a: &mut dyn Read, b: &mut dyn Read) -> bool {
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let Ok(n) = read_full(a, &mut ba) else {
+            return false;
+        };
+        let Ok(m) = read_full(b, &mut bb) else {
+            return false;
+        };
+        if n != m || ba[..n] != bb[..m] {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+    }
+}
+
+/// Fill `buf` as far as the stream goes.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// How many record keys are remembered; past it, new records are no longer checked (a bound
+/// on memory, about 32 MB) and the account of the file where that happened says so.
+pub const MAX_REMEMBERED_RECORDS: usize = 1 << 20;
+
+/// A [`Sink`] that hands on each event-log record once, by (computer, channel, record id).
+pub struct RecordDedup<'s> {
+    inner: &'s mut dyn Sink,
+    /// (computer, channel), case folded → a small id.
+    logs: HashMap<(String, String), u32>,
+    seen: HashMap<(u32, u64), Arc<str>>,
+    /// This file's records set aside, by the file that held them first.
+    set_aside: BTreeMap<Arc<str>, u64>,
+    full_noted: bool,
+    full_now: bool,
+}
+
+impl<'s> RecordDedup<'s> {
+    pub fn new(inner: &'s mut dyn Sink) -> Self {
+        RecordDedup {
+            inner,
+            logs: HashMap::new(),
+            seen: HashMap::new(),
+            set_aside: BTreeMap::new(),
+            full_noted: false,
+            full_now: false,
+        }
+    }
+
+    /// True when the event is a record already handed on.
+    fn is_repeat(&mut self, e: &Event) -> bool {
+        let Some(w) = e.win() else {
+            return false;
+        };
+        if w.channel.is_empty() && w.computer.is_empty() {
+            return false;
+        }
+        let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
+        let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
+        let log = *self.logs.entry(log_key).or_insert(next);
+        match self.seen.get(&(log, e.record)) {
+            Some(first) => {
+                *self.set_aside.entry(Arc::clone(first)).or_default() += 1;
+                true
+            }
+            None => {
+                if self.seen.len() < MAX_REMEMBERED_RECORDS {
+                    self.seen.insert((log, e.record), Arc::clone(&e.file));
+                } else if !self.full_noted {
+                    self.full_now = true;
+                }
+                false
+            }
+        }
+    }
+}
+
+impl Sink for RecordDedup<'_> {
+    fn events(&mut self, events: Vec<Event>) {
+        let mut kept = Vec::with_capacity(events.len());
+        for e in events {
+            if !self.is_repeat(&e) {
+                kept.push(e);
+            }
+        }
+        if !kept.is_empty() {
+            self.inner.events(kept);
+        }
+    }
+
+    fn file_done(&mut self, mut account: FileAccount) {
+        for (first, n) in std::mem::take(&mut self.set_aside) {
+            let whence = if *first == *account.file {
+                "earlier in this file".to_string()
+            } else {
+                format!("from {first}")
+            };
+            account.problems.push(format!(
+                "note: {n} record{} already read {whence} set aside as duplicates (counted once)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        if self.full_now && !self.full_noted {
+            account.problems.push(format!(
+                "note: more than {MAX_REMEMBERED_RECORDS} records: later ones are not checked for duplicates"
+            ));
+            self.full_noted = true;
+        }
+        self.full_now = false;
+        self.inner.file_done(account);
+    }
+}
+
+/// Which inputs were set aside as duplicates.
+#[cfg(test)]
+fn duplicates(found: &[Found]) -> std::collections::HashSet<String> {
+    found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Problem(a) if a.problems.iter().any(|p| p.starts_with("duplicate:")) => {
+                Some(a.file.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Collect;
+    use crate::ingest::discover::{Limits, discover};
+
+    #[test]
+    fn equal_files_are_read_once_whatever_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        let b = dir.path().join("sub/b.csv");
+        let c = dir.path().join("c.csv");
+        std::fs::create_dir_all(b.parent().unwrap()).unwrap();
+        std::fs::write(&a, b"same bytes here").unwrap();
+        std::fs::write(&b, b"same bytes here").unwrap();
+        std::fs::write(&c, b"same size diff!").unwrap();
+        let found = set_aside_duplicates(discover(
+            &[dir.path().to_path_buf(), a.clone()],
+            &Limits::default(),
+        ));
+        let dups = duplicates(&found);
+        assert_eq!(dups.len(), 2, "{dups:?}");
+        assert!(dups.contains(&b.display().to_string()));
+        assert!(!dups.contains(&c.display().to_string()));
+        // The path given twice: its second mention is the duplicate.
+        assert_eq!(
+            found
+                .iter()
+                .filter(|f| matches!(f, Found::Input(i) if i.name == a.display().to_string()))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn repeated_records_are_handed_on_once_and_noted() {
+        use crate::model::{EventKind, WinEvent};
+        let ev = |file: &str, record: u64| Event {
+            file: Arc::from(file),
+            record,
+            time: None,
+            kind: EventKind::Win(Box::new(WinEvent {
+                channel: "System".into(),
+                computer: "RDS01".into(),
+                ..WinEvent::default()
+            })),
+        };
+        let mut collect = Collect::default();
+        {
+            let mut d = RecordDedup::new(&mut collect);
+            d.events(vec![ev("a.evtx", 1), ev("a.evtx", 2)]);
+            d.file_done(FileAccount::new("a.evtx", crate::model::FileFormat::Evtx));
+            d.events(vec![ev("b.evtx", 2), ev("b.evtx", 3), ev("b.evtx", 3)]);
+            d.file_done(FileAccount::new("b.evtx", crate::model::FileFormat::Evtx));
+        }
+        let records: Vec<u64> = collect.events.iter().map(|e| e.record).collect();
+        assert_eq!(records, vec![1, 2, 3]);
+        let notes = &collect.accounts[1].problems;
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("1 record already read from a.evtx"));
+        assert!(notes[1].contains("earlier in this file"));
+    }
+}

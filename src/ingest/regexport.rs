@@ -1,0 +1,525 @@
+//! `reg export` text files → `registry` events, one per value (and one per deletion).
+//!
+//! The format is what `reg export` and Registry Editor write (Microsoft: "How to add, modify, or
+//! delete registry subkeys and values by using a .reg file"): a header line, `Windows Registry
+//! Editor Version 5.00` (UTF-16LE with a BOM) or `REGEDIT4` (ANSI); key lines `[HKEY_...]`, a
+//! deleted key `[-HKEY_...]`; value lines `"Name"=...` or `@=...` (the default value) whose data
+//! is a quoted string, `dword:0000000a`, `hex:..` (REG_BINARY), `hex(N):..` for every other type
+//! (`hex(2)` expand string, `hex(7)` multi-string, `hex(b)` qword, ...), or `-` (a deleted value).
+//! Hex data runs on over lines that end in `\`. `qword:` is accepted though `reg` never writes it.
+//!
+//! Data is made comparable: numbers in decimal, strings (also those written as `hex(1|2|6|7)`,
+//! UTF-16LE in 5.00, ANSI in REGEDIT4) as text, multi-strings one per line, binary as lower-case
+//! hex digits (a certificate thumbprint in `SSLCertificateSHA1Hash` reads as its thumbprint). A line
+//! that cannot be read is counted and named; the rest of the file is still read.
+
+use std::sync::Arc;
+
+use super::{Emit, MAX_LISTED_ERRORS, bundle};
+use crate::model::{Event, EventKind, FileAccount, RegValue};
+
+/// The two header lines a reg export starts with.
+pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
+pub const HEADER_V4: &str = "REGEDIT4";
+
+/// Events handed on at a time.
+const BATCH: usize = 1024;
+
+/// Does this decoded text start like a reg export?
+pub fn looks_like(text: &str) -> bool {
+    let first = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim();
+    first == HEADER_V5 || first == HEADER_V4
+}
+
+/// One item read from the export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegItem {
+    /// 1-based line the value (or key) starts on.
+    pub line: u64,
+    pub key: String,
+    pub name: String,
+    pub value_type: String,
+    pub data: String,
+}
+
+/// A line that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegError {
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for RegError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Read a whole export (already decoded to text).
+pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn FnMut(RegError)) {
+    let text = text.trim_start_matches('\u{feff}');
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l));
+    let unicode = match lines.next() {
+        Some((_, l)) if l.trim() == HEADER_V5 => true,
+        Some((_, l)) if l.trim() == HEADER_V4 => false,
+        _ => {
+            on_error(RegError {
+                line: 1,
+                message: format!(
+                    "not a reg export: the first line is not \"{HEADER_V5}\" or \"{HEADER_V4}\""
+                ),
+            });
+            return;
+        }
+    };
+    let mut key: Option<String> = None;
+    while let Some((line_no, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with(';') {
+            continue;
+        }
+        if let Some(rest) = trimmed.strip_prefix('[') {
+            match parse_key_line(rest) {
+                Some((true, k)) => {
+                    on_item(RegItem {
+                        line: line_no,
+                        key: k.to_string(),
+                        name: String::new(),
+                        value_type: "deleted-key".into(),
+                        data: String::new(),
+                    });
+                    // Values under a deleted key would be nonsense: expect a new key first.
+                    key = None;
+                }
+                Some((false, k)) => key = Some(k.to_string()),
+                None => on_error(RegError {
+                    line: line_no,
+                    message: "a key line with no closing \"]\"".into(),
+                }),
+            }
+            continue;
+        }
+        // A value: gather its continuation lines first (`\` at the end of a line).
+        let mut logical = trimmed.trim_end().to_string();
+        let mut cut = false;
+        while logical.ends_with('\\') && is_hex_data(&logical) {
+            logical.pop();
+            match lines.next() {
+                Some((_, next)) => logical.push_str(next.trim()),
+                None => {
+                    cut = true;
+                    break;
+                }
+            }
+        }
+        if cut {
+            on_error(RegError {
+                line: line_no,
+                message: "the file ends inside a value continued over lines (cut short?)".into(),
+            });
+            continue;
+        }
+        let Some(current) = key.as_deref() else {
+            on_error(RegError {
+                line: line_no,
+                message: "a value before any key line".into(),
+            });
+            continue;
+        };
+        match parse_value_line(&logical, unicode) {
+            Ok((name, value_type, data)) => on_item(RegItem {
+                line: line_no,
+                key: current.to_string(),
+                name,
+                value_type,
+                data,
+            }),
+            Err(message) => on_error(RegError {
+                line: line_no,
+                message,
+            }),
+        }
+    }
+}
+
+/// `HKEY...]` or `-HKEY...]` (after the `[`): (deleted, key).
+fn parse_key_line(rest: &str) -> Option<(bool, &str)> {
+    let end = rest.rfind(']')?;
+    let inner = &rest[..end];
+    Some(match inner.strip_prefix('-') {
+        Some(k) => (true, k),
+        None => (false, inner),
+    })
+}
+
+/// Does the data part of this value line use `hex`, the only data that continues over lines?
+fn is_hex_data(logical: &str) -> bool {
+    let Some(eq) = value_data_start(logical) else {
+        return false;
+    };
+    logical[eq..].trim_start().starts_with("hex")
+}
+
+/// Byte offset just after the `=` that ends the value name, if the name is well formed.
+fn value_data_start(line: &str) -> Option<usize> {
+    if let Some(rest) = line.strip_prefix('@') {
+        let eq = rest.find('=')?;
+        return rest[..eq].trim().is_empty().then_some(1 + eq + 1);
+    }
+    let (_, after) = quoted(line)?;
+    let consumed = line.len() - after.len();
+    let rest = after.trim_start();
+    let rest = rest.strip_prefix('=')?;
+    Some(line.len() - rest.len()).filter(|&p| p > consumed)
+}
+
+/// A `"..."` string with `\\` and `\"` escapes at the start of `s`: (unescaped, rest).
+fn quoted(s: &str) -> Option<(String, &str)> {
+    let body = s.strip_prefix('"')?;
+    let mut out = String::new();
+    let mut chars = body.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, e)) => out.push(e),
+                None => return None,
+            },
+            '"' => return Some((out, &body[i + 1..])),
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// A value line (continuations joined): (name, type, data).
+fn parse_value_line(line: &str, unicode: bool) -> Result<(String, String, String), String> {
+    let name = if line.starts_with('@') {
+        String::new()
+    } else {
+        quoted(line)
+            .ok_or("a value line that is neither \"Name\"=... nor @=...")?
+            .0
+    };
+    let start = value_data_start(line).ok_or("no \"=\" after the value name")?;
+    let data = line[start..].trim();
+    if data == "-" {
+        return Ok((name, "deleted".into(), String::new()));
+    }
+    if data.starts_with('"') {
+        let (text, rest) = quoted(data).ok_or("a string value with no closing quote")?;
+        if !rest.trim().is_empty() {
+            return Err(format!("text after a string value: {}", clip(rest)));
+        }
+        return Ok((name, "REG_SZ".into(), text));
+    }
+    if let Some(hex) = data.strip_prefix("dword:") {
+        let n = parse_fixed_hex(hex, 8).ok_or_else(|| format!("a bad dword: {}", clip(hex)))?;
+        return Ok((name, "REG_DWORD".into(), n.to_string()));
+    }
+    if let Some(hex) = data.strip_prefix("qword:") {
+        let n = parse_fixed_hex(hex, 16).ok_or_else(|| format!("a bad qword: {}", clip(hex)))?;
+        return Ok((name, "REG_QWORD".into(), n.to_string()));
+    }
+    let (kind, bytes_text) = if let Some(rest) = data.strip_prefix("hex:") {
+        (3u32, rest)
+    } else if let Some(rest) = data.strip_prefix("hex(") {
+        let close = rest.find("):").ok_or("hex( with no \"):\"")?;
+        let kind = u32::from_str_radix(&rest[..close], 16)
+            .map_err(|_| format!("a bad hex type: hex({})", clip(&rest[..close])))?;
+        (kind, &rest[close + 2..])
+    } else {
+        return Err(format!("unknown value data: {}", clip(data)));
+    };
+    let bytes = parse_hex_bytes(bytes_text)?;
+    let (ty, text) = render(kind, &bytes, unicode);
+    Ok((name, ty, text))
+}
+
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if s.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// Exactly 1..=`max_digits` hex digits.
+fn parse_fixed_hex(s: &str, max_digits: usize) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > max_digits || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(s, 16).ok()
+}
+
+/// `01,02,ab` (spaces allowed, an empty list allowed).
+fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    s.split(',')
+        .map(|b| {
+            let b = b.trim();
+            if b.is_empty() || b.len() > 2 {
+                return Err(format!("a bad hex byte: {:?}", clip(b)));
+            }
+            u8::from_str_radix(b, 16).map_err(|_| format!("a bad hex byte: {:?}", clip(b)))
+        })
+        .collect()
+}
+
+/// The type name and comparable text of `hex(kind)` data.
+fn render(kind: u32, bytes: &[u8], unicode: bool) -> (String, String) {
+    let hex = || bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let strings = || decode_strings(bytes, unicode);
+    match kind {
+        0 => ("REG_NONE".into(), hex()),
+        1 => ("REG_SZ".into(), strings().join("\n")),
+        2 => ("REG_EXPAND_SZ".into(), strings().join("\n")),
+        3 => ("REG_BINARY".into(), hex()),
+        4 if bytes.len() == 4 => (
+            "REG_DWORD".into(),
+            u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
+        ),
+        5 if bytes.len() == 4 => (
+            "REG_DWORD_BIG_ENDIAN".into(),
+            u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
+        ),
+        6 => ("REG_LINK".into(), strings().join("\n")),
+        7 => ("REG_MULTI_SZ".into(), strings().join("\n")),
+        8 => ("REG_RESOURCE_LIST".into(), hex()),
+        9 => ("REG_FULL_RESOURCE_DESCRIPTOR".into(), hex()),
+        0xa => ("REG_RESOURCE_REQUIREMENTS_LIST".into(), hex()),
+        0xb if bytes.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(bytes);
+            ("REG_QWORD".into(), u64::from_le_bytes(b).to_string())
+        }
+        // A number type of the wrong size, or a type Windows does not define: keep the bytes.
+        4 => ("REG_DWORD".into(), hex()),
+        5 => ("REG_DWORD_BIG_ENDIAN".into(), hex()),
+        0xb => ("REG_QWORD".into(), hex()),
+        other => (format!("REG_0x{other:x}"), hex()),
+    }
+}
+
+/// NUL-separated strings: UTF-16LE (5.00) or ANSI, read as Windows-1252's Latin-1 subset
+/// (REGEDIT4). Trailing empty strings (the terminators) are dropped.
+fn decode_strings(bytes: &[u8], unicode: bool) -> Vec<String> {
+    let text: String = if unicode {
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        bytes.iter().map(|&b| char::from(b)).collect()
+    };
+    let mut parts: Vec<String> = text.split('\0').map(str::to_string).collect();
+    while parts.last().is_some_and(String::is_empty) {
+        parts.pop();
+    }
+    parts
+}
+
+/// Read one reg export into `registry` events.
+pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
+    let (text, replaced) = bundle::decode_text(bytes);
+    if replaced > 0 {
+        account.problems.push(format!(
+            "note: {replaced} undecodable characters replaced with U+FFFD"
+        ));
+    }
+    let computer = bundle::host_from_name(emit.file).unwrap_or_default();
+    let file: &Arc<str> = emit.file;
+    let mut batch = Vec::new();
+    let mut errors = Vec::new();
+    parse(
+        &text,
+        &mut |item: RegItem| {
+            account.events += 1;
+            let event = Event {
+                file: Arc::clone(file),
+                record: item.line,
+                time: None,
+                kind: EventKind::Registry(Box::new(RegValue {
+                    key: item.key,
+                    name: item.name,
+                    value_type: item.value_type,
+                    data: item.data,
+                    computer: computer.clone(),
+                })),
+            };
+            if (emit.keep)(&event) {
+                batch.push(event);
+                if batch.len() == BATCH {
+                    (emit.send)(std::mem::take(&mut batch));
+                }
+            }
+        },
+        &mut |e: RegError| errors.push(e),
+    );
+    for (i, e) in errors.iter().enumerate() {
+        account.errors += 1;
+        if i < MAX_LISTED_ERRORS {
+            account.damaged(e.to_string());
+        } else {
+            account.damaged_silently();
+        }
+    }
+    if errors.len() > MAX_LISTED_ERRORS {
+        account.problems.push(format!(
+            "{} more unreadable lines not listed",
+            errors.len() - MAX_LISTED_ERRORS
+        ));
+    }
+    if !batch.is_empty() {
+        (emit.send)(batch);
+    }
+    account.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Vec<RegItem>, Vec<RegError>) {
+        let mut items = Vec::new();
+        let mut errors = Vec::new();
+        parse(text, &mut |i| items.push(i), &mut |e| errors.push(e));
+        (items, errors)
+    }
+
+    fn one(value_line: &str) -> (String, String, String) {
+        let text = format!("{HEADER_V5}\r\n\r\n[HKEY_LOCAL_MACHINE\\K]\r\n{value_line}\r\n");
+        let (items, errors) = read(&text);
+        assert_eq!(errors, vec![], "{value_line}");
+        assert_eq!(items.len(), 1, "{value_line}");
+        let i = items.into_iter().next().unwrap();
+        (i.name, i.value_type, i.data)
+    }
+
+    fn t(name: &str, ty: &str, data: &str) -> (String, String, String) {
+        (name.into(), ty.into(), data.into())
+    }
+
+    #[test]
+    fn reads_every_value_type() {
+        assert_eq!(one(r#""A"="text""#), t("A", "REG_SZ", "text"));
+        assert_eq!(
+            one(r#""Quote \"q\" and \\ slash"="C:\\Windows\\\"x\"""#),
+            t(r#"Quote "q" and \ slash"#, "REG_SZ", r#"C:\Windows\"x""#)
+        );
+        assert_eq!(one(r#"@="default""#), t("", "REG_SZ", "default"));
+        assert_eq!(
+            one(r#""PortNumber"=dword:00000d3d"#),
+            t("PortNumber", "REG_DWORD", "3389")
+        );
+        assert_eq!(
+            one(r#""Max"=dword:ffffffff"#),
+            t("Max", "REG_DWORD", "4294967295")
+        );
+        assert_eq!(
+            one(r#""Q"=qword:0000000100000000"#),
+            t("Q", "REG_QWORD", "4294967296")
+        );
+        assert_eq!(
+            one(r#""Hash"=hex:1A,2b,3c"#),
+            t("Hash", "REG_BINARY", "1a2b3c")
+        );
+        assert_eq!(one(r#""Empty"=hex:"#), t("Empty", "REG_BINARY", ""));
+        assert_eq!(
+            one(r#""Dll"=hex(2):25,00,53,00,00,00"#),
+            t("Dll", "REG_EXPAND_SZ", "%S")
+        );
+        assert_eq!(
+            one(r#""M"=hex(7):61,00,00,00,62,00,63,00,00,00,00,00"#),
+            t("M", "REG_MULTI_SZ", "a\nbc")
+        );
+        assert_eq!(
+            one(r#""B"=hex(b):00,00,00,00,01,00,00,00"#),
+            t("B", "REG_QWORD", "4294967296")
+        );
+        assert_eq!(
+            one(r#""D"=hex(4):3d,0d,00,00"#),
+            t("D", "REG_DWORD", "3389")
+        );
+        assert_eq!(
+            one(r#""E"=hex(5):00,00,0d,3d"#),
+            t("E", "REG_DWORD_BIG_ENDIAN", "3389")
+        );
+        assert_eq!(one(r#""N"=hex(0):"#), t("N", "REG_NONE", ""));
+        assert_eq!(one(r#""S"=hex(1):41,00,00,00"#), t("S", "REG_SZ", "A"));
+        assert_eq!(one(r#""L"=hex(6):41,00"#), t("L", "REG_LINK", "A"));
+        assert_eq!(
+            one(r#""R"=hex(8):01,02"#),
+            t("R", "REG_RESOURCE_LIST", "0102")
+        );
+        assert_eq!(
+            one(r#""F"=hex(9):01"#),
+            t("F", "REG_FULL_RESOURCE_DESCRIPTOR", "01")
+        );
+        assert_eq!(
+            one(r#""Rq"=hex(a):ff"#),
+            t("Rq", "REG_RESOURCE_REQUIREMENTS_LIST", "ff")
+        );
+        assert_eq!(one(r#""X"=hex(20):ff"#), t("X", "REG_0x20", "ff"));
+        assert_eq!(one(r#""Odd"=hex(4):01,02"#), t("Odd", "REG_DWORD", "0102"));
+        assert_eq!(one(r#""Gone"=-"#), t("Gone", "deleted", ""));
+    }
+
+    #[test]
+    fn joins_continued_hex_lines() {
+        let text = format!(
+            "{HEADER_V5}\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Services\\TermService\\Parameters]\r\n\"ServiceDll\"=hex(2):25,00,50,00,\\\r\n  72,00,6f,00,\\\r\n  00,00\r\n\"After\"=dword:00000001\r\n"
+        );
+        let (items, errors) = read(&text);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].data, "%Pro");
+        assert_eq!(items[0].line, 3);
+        assert_eq!(items[1].name, "After");
+        assert!(items[0].key.ends_with(r"TermService\Parameters"));
+    }
+
+    #[test]
+    fn reads_deleted_keys_and_regedit4_ansi_strings() {
+        let text = "REGEDIT4\n\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Old]\n\"orphan\"=\"x\"\n[HKEY_CURRENT_USER\\K]\n\"S\"=hex(2):43,3a,e9,00\n";
+        let (items, errors) = read(text);
+        assert_eq!(items[0].value_type, "deleted-key");
+        assert_eq!(items[0].key, r"HKEY_LOCAL_MACHINE\SOFTWARE\Old");
+        assert_eq!(errors.len(), 1, "a value under a deleted key has no key");
+        assert_eq!(items[1].data, "C:é");
+    }
+
+    #[test]
+    fn bad_lines_are_counted_and_the_rest_is_read() {
+        let text = format!(
+            "{HEADER_V5}\n[HKEY_LOCAL_MACHINE\\K\n\"before\"=dword:1\n[HKEY_LOCAL_MACHINE\\K]\n\"a\"=dword:zz\n\"b\"=hex:1,2,345\n\"c\"=\"open\n\"d\"=weird\nnoise\n\"ok\"=dword:00000002\n\"cut\"=hex:01,\\\n"
+        );
+        let (items, errors) = read(&text);
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].name, "ok");
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 3, 5, 6, 7, 8, 9, 11], "{errors:?}");
+        assert!(errors.last().unwrap().message.contains("cut short"));
+    }
+
+    #[test]
+    fn refuses_text_that_is_not_an_export() {
+        let (items, errors) = read("hello\n[HKEY_X]\n");
+        assert!(items.is_empty());
+        assert_eq!(errors.len(), 1);
+        assert!(looks_like(
+            "\u{feff}Windows Registry Editor Version 5.00\r\n"
+        ));
+        assert!(looks_like("REGEDIT4\n"));
+        assert!(!looks_like("REGEDIT5\n"));
+    }
+}

@@ -1,0 +1,432 @@
+//! TSS / MSRD-Collect bundles end to end: bundles built by `support/tss_writer` from the
+//! collectors' documented layouts, scanned by the binary; the expected cause for each scenario,
+//! honest accounts for the files rdtriage does not read, and golden output.
+//!
+//! Golden files: `tests/golden/tss-*.scan.txt`; rewrite them with
+//! `RDTRIAGE_BLESS=1 cargo test --test tss` after an intended change and review the diff.
+
+mod support {
+    #[path = "evtx_writer/mod.rs"]
+    pub mod evtx_writer;
+    #[path = "tss_writer/mod.rs"]
+    pub mod tss_writer;
+}
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rdtriage::report::schema::{Confidence, ScanReport};
+
+use support::tss_writer::{Ace, Bundle, Layout, RegData, healthy_server_config};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Run the binary in `dir` with a scrubbed environment (paths stay relative: same bytes on
+/// every machine).
+fn rdtriage(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<u8>) {
+    let out = Command::cargo_bin("rdtriage")
+        .unwrap()
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status.code(), out.stdout)
+}
+
+fn scan(dir: &Path, paths: &[&str]) -> (Option<i32>, ScanReport) {
+    let mut args = vec!["scan", "--format", "json"];
+    args.extend_from_slice(paths);
+    let (code, out) = rdtriage(dir, &args);
+    let report = serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out)));
+    (code, report)
+}
+
+fn golden(name: &str, dir: &Path, paths: &[&str]) {
+    let mut args = vec!["scan"];
+    args.extend_from_slice(paths);
+    let (_, out) = rdtriage(dir, &args);
+    let path = root().join("tests/golden").join(format!("{name}.scan.txt"));
+    if std::env::var("RDTRIAGE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &out).unwrap();
+        return;
+    }
+    let want = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless with RDTRIAGE_BLESS=1)", path.display()));
+    assert!(
+        want == out,
+        "{name}: output differs from {}:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out)
+    );
+}
+
+/// The client side of every ticket: WS-ALICE's RDPClient log with a morning session and two
+/// 0x904 disconnects from RDS01 at 09:14 (the certificate ticket's client log).
+fn client_bundle() -> Bundle {
+    let text = std::fs::read_to_string(
+        root().join("fixtures/scenarios/certificate/client/RDPClient.scenario"),
+    )
+    .unwrap();
+    let mut b = Bundle::new(Layout::Msrd, "WS-ALICE");
+    b.evtx("RDPClient-Operational", &text);
+    b
+}
+
+/// RDS01's System log: background service noise, plus `extra` lines (scenario syntax).
+fn server_system(extra: &str) -> String {
+    format!(
+        r#"output   System.evtx
+channel  System
+computer RDS01.contoso.com
+start    2024-03-05T06:00:00Z
+record   48211
+seed     5
+provider "Service Control Manager" guid={{555908d1-a6d7-4695-8e1e-26931d2012f4}}
+         source="Service Control Manager" qualifiers=16384 level=4 keywords=0x8080000000000000 pid=688 tid=900
+provider Microsoft-Windows-TerminalServices-RemoteConnectionManager guid={{C76BAA63-AE81-421C-B425-340B4B24157F}}
+         source=TermService qualifiers=49152 level=2 keywords=0x80000000000000 pid=0 tid=0
+provider Schannel guid={{1f678132-5938-4686-9fdc-c8ff68f15c85}} level=2 keywords=0x8000000000000000
+         pid=684 tid=901 user=S-1-5-18
+06:00:00 repeat 6 every 20m 7036 provider="Service Control Manager"
+         param1="Windows Modules Installer" param2=running
+{extra}
+"#
+    )
+}
+
+/// Write the client bundle and a server bundle into a fresh temp dir.
+fn ticket(server: &Bundle) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    client_bundle().write_to(dir.path());
+    server.write_to(dir.path());
+    dir
+}
+
+fn server(layout: Layout, system_extra: &str) -> Bundle {
+    let mut b = Bundle::new(layout, "RDS01");
+    b.evtx("System", &server_system(system_extra));
+    healthy_server_config(&mut b);
+    b.side_files();
+    b
+}
+
+fn cause<'r>(r: &'r ScanReport, name: &str) -> Option<&'r rdtriage::report::schema::CauseOut> {
+    r.causes.iter().find(|c| c.cause == name)
+}
+
+#[test]
+fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
+    let b = server(Layout::Tss, "");
+    let dir = ticket(&b);
+    let (code, r) = scan(dir.path(), &["."]);
+    assert_eq!(code, Some(0), "{:#?}", r.inputs);
+    for i in &r.inputs {
+        assert!(
+            !matches!(
+                i.status,
+                rdtriage::model::FileStatus::Failed | rdtriage::model::FileStatus::Partial
+            ),
+            "{}: {:?} {:?}",
+            i.file,
+            i.status,
+            i.problems
+        );
+    }
+    // Every side file is accounted for as present, not analysed, saying what opens it.
+    for side in [
+        ".etl",
+        ".cab",
+        "MSRD-Diag.html",
+        "xray_report.xml",
+        "Certificates-My.csv",
+        "-System.csv",
+        "Netstat.txt",
+    ] {
+        let i = r
+            .inputs
+            .iter()
+            .find(|i| i.file.ends_with(side))
+            .unwrap_or_else(|| panic!("{side} not accounted for"));
+        assert!(
+            i.problems
+                .iter()
+                .any(|p| p.starts_with("present, not analysed")),
+            "{side}: {:?}",
+            i.problems
+        );
+    }
+    let mta = r.inputs.iter().find(|i| i.file.ends_with(".MTA")).unwrap();
+    assert!(mta.problems[0].starts_with("note: event-log locale metadata"));
+    // The registry exports and the ACL dump are read.
+    let reg = r
+        .inputs
+        .iter()
+        .find(|i| {
+            i.file
+                .ends_with("HKLM-System-CCS-Control-TerminalServer.txt")
+        })
+        .unwrap();
+    assert_eq!((reg.events, reg.errors), (8, 0));
+    let acl = r
+        .inputs
+        .iter()
+        .find(|i| i.file.ends_with("ACL-MachineKeys.txt"))
+        .unwrap();
+    assert_eq!((acl.events, acl.errors), (5, 0));
+    // The client's 0x904s stay unexplained by configuration: nothing above low.
+    assert!(
+        r.causes.iter().all(|c| c.confidence >= Confidence::Low),
+        "{:?}",
+        r.causes
+            .iter()
+            .map(|c| (&c.cause, c.confidence))
+            .collect::<Vec<_>>()
+    );
+    golden("tss-healthy", dir.path(), &["."]);
+}
+
+#[test]
+fn tls_disabled_in_schannel_corroborates_the_handshake_failures() {
+    let mut b = server(
+        Layout::Msrd,
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013\n09:14:20.1339042 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    b.reg(
+        "System-CCS-Control-SecurityProviders",
+        &[(
+            r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2\Server",
+            vec![("Enabled", RegData::Dword(0)), ("DisabledByDefault", RegData::Dword(1))],
+        )],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let top = &r.causes[0];
+    assert_eq!(top.cause, "tls", "{}", r.verdict);
+    assert_eq!(top.confidence, Confidence::High);
+    assert!(
+        top.why.contains("explains the events at the 0x904"),
+        "{}",
+        top.why
+    );
+    assert!(top.findings.iter().any(|f| f.source == "registry"));
+    assert!(top.findings.iter().any(|f| f.source == "evtx"));
+    golden("tss-tls", dir.path(), &["."]);
+}
+
+#[test]
+fn configuration_alone_is_moderate_at_most() {
+    let mut b = Bundle::new(Layout::Msrd, "RDS01");
+    b.reg(
+        "System-CCS-Control-SecurityProviders",
+        &[(
+            r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\TLS 1.2\Server",
+            vec![("Enabled", RegData::Dword(0))],
+        )],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let tls = cause(&r, "tls").expect("the setting is reported");
+    assert!(tls.confidence >= Confidence::Medium, "{:?}", tls.confidence);
+}
+
+#[test]
+fn rdp_key_without_network_service_read_with_rcm_1058_is_certificate() {
+    let mut b = server(
+        Layout::Tss,
+        r#"09:14:02.5519934 1058 provider=Microsoft-Windows-TerminalServices-RemoteConnectionManager data: ["Access is denied."]"#,
+    );
+    // Replace the healthy key ACL: NETWORK SERVICE lost its entry.
+    b.machinekeys_acl(
+        &[Ace::allow(r"BUILTIN\Administrators", "FullControl")],
+        &[
+            Ace::allow(r"NT AUTHORITY\SYSTEM", "FullControl"),
+            Ace::allow(r"BUILTIN\Administrators", "FullControl"),
+        ],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let top = &r.causes[0];
+    assert_eq!(top.cause, "certificate", "{}", r.verdict);
+    assert_eq!(top.confidence, Confidence::High);
+    let acl = top
+        .findings
+        .iter()
+        .find(|f| f.rule == "cfg-rdp-key-no-read-for-network-service")
+        .expect("the ACL finding");
+    assert_eq!(acl.source, "acl");
+    assert!(acl.evidence.contains("RDS01"), "{}", acl.evidence);
+    golden("tss-key-acl", dir.path(), &["."]);
+}
+
+#[test]
+fn listener_replaced_and_service_crash_are_server_refused() {
+    let mut b = server(
+        Layout::Msrd,
+        r#"09:13:58 7031 provider="Service Control Manager" param1="Remote Desktop Services" param2=1 param3=60000 param4=1 param5="Restart the service""#,
+    );
+    b.reg(
+        "System-CCS-Control-TerminalServer",
+        &[(
+            r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp",
+            vec![
+                ("LoadableProtocol_Object", RegData::Sz("{D20C2B8C-5AB8-4F1A-9C7D-D1A6C5A5B0B8}".into())),
+                ("CitrixBackupRdpTcpLoadableProtocolObject", RegData::Sz("{5828227c-20cf-4408-b73f-73ab70b8849f}".into())),
+            ],
+        )],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    assert_eq!(r.causes[0].cause, "server-refused", "{}", r.verdict);
+    let rules: Vec<&str> = r.causes[0]
+        .findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert!(rules.contains(&"svc-rds-service-failed"), "{rules:?}");
+    assert!(
+        rules.contains(&"cfg-listener-protocol-replaced"),
+        "{rules:?}"
+    );
+    golden("tss-listener", dir.path(), &["."]);
+}
+
+#[test]
+fn rdp_wrapper_service_dll_is_weak() {
+    let mut b = server(Layout::Msrd, "");
+    b.reg(
+        "System-CCS-Svc-TermService",
+        &[(
+            r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\TermService\Parameters",
+            vec![(
+                "ServiceDll",
+                RegData::ExpandSz(r"C:\Program Files\RDP Wrapper\rdpwrap.dll".into()),
+            )],
+        )],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let wrap = cause(&r, "rdp-wrapper").expect("rdpwrap reported");
+    assert_eq!(wrap.confidence, Confidence::Low);
+    assert!(wrap.findings[0].evidence.contains("rdpwrap.dll"));
+}
+
+#[test]
+fn a_zipped_bundle_reads_like_the_folder() {
+    let b = server(Layout::Tss, "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("server.zip"), b.zip()).unwrap();
+    let (code, r) = scan(dir.path(), &["server.zip"]);
+    assert_eq!(code, Some(0), "{:#?}", r.inputs);
+    let reg: u64 = r
+        .inputs
+        .iter()
+        .filter(|i| i.format == rdtriage::model::FileFormat::RegExport)
+        .map(|i| i.events)
+        .sum();
+    assert_eq!(reg, 14);
+}
+
+#[test]
+fn healthy_configuration_counts_against_a_cause_seen_in_events() {
+    // The same Schannel failures, but the bundle's SCHANNEL keys have TLS 1.2 enabled.
+    let b = server(
+        Layout::Msrd,
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013\n09:14:20.1339042 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let tls = cause(&r, "tls").expect("the events are still reported");
+    assert_eq!(tls.confidence, Confidence::Low, "{}", tls.why);
+    assert!(
+        tls.why
+            .contains("counts against it: TLS 1.2 is enabled for the server"),
+        "{}",
+        tls.why
+    );
+}
+
+/// What a report concludes, without the file names it read (which differ between copies).
+fn conclusions(r: &ScanReport) -> Vec<String> {
+    let mut out = vec![r.verdict.clone()];
+    out.extend(
+        r.disconnects
+            .iter()
+            .map(|d| format!("{} {}", d.time.as_deref().unwrap_or("-"), d.hex)),
+    );
+    for c in &r.causes {
+        out.push(format!(
+            "{} {:?} {} {}",
+            c.cause, c.confidence, c.score, c.why
+        ));
+        out.extend(c.findings.iter().map(|f| f.evidence.clone()));
+    }
+    out
+}
+
+#[test]
+fn a_zip_beside_its_extracted_copy_gives_the_zips_report() {
+    let b = server(
+        Layout::Tss,
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let alone = tempfile::tempdir().unwrap();
+    client_bundle().write_to(alone.path());
+    std::fs::write(alone.path().join("server.zip"), b.zip()).unwrap();
+    let (_, zip_only) = scan(alone.path(), &["."]);
+
+    let both = tempfile::tempdir().unwrap();
+    client_bundle().write_to(both.path());
+    std::fs::write(both.path().join("server.zip"), b.zip()).unwrap();
+    b.write_to(both.path());
+    // The client folder given a second time, too.
+    let (code, r) = scan(both.path(), &[".", "MSRD-Results-WS-ALICE-20240305_091500"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(conclusions(&r), conclusions(&zip_only));
+    let set_aside = r
+        .inputs
+        .iter()
+        .filter(|i| i.problems.iter().any(|p| p.starts_with("duplicate:")))
+        .count();
+    assert_eq!(set_aside, b.files.len() + client_bundle().files.len());
+}
+
+#[test]
+fn two_overlapping_copies_of_a_log_count_each_record_once() {
+    let first = server_system("09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013");
+    // A later export of the same log: the same records and one more.
+    let later = server_system(
+        "09:14:02.5519934 36871 provider=Schannel ErrorState=u32:10013\n09:14:20.1339042 36871 provider=Schannel ErrorState=u32:10013",
+    );
+    let mut b = Bundle::new(Layout::Msrd, "RDS01");
+    b.evtx("System", &first);
+    b.evtx("System-later", &later);
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let tls = cause(&r, "tls").unwrap();
+    assert_eq!(
+        tls.findings.len() as u64 + tls.more_findings,
+        2,
+        "{:#?}",
+        tls.findings
+    );
+    // Folders are read in name order: System-later.evtx first, so System.evtx's one
+    // matching record is the repeat.
+    let system = r
+        .inputs
+        .iter()
+        .find(|i| i.file.ends_with("RDS01_System.evtx"))
+        .unwrap();
+    assert!(
+        system
+            .problems
+            .iter()
+            .any(|p| p.contains("1 record already read from") && p.contains("System-later.evtx")),
+        "{:?}",
+        system.problems
+    );
+}
