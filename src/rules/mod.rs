@@ -7,6 +7,7 @@
 //! once (rule ids are unique across files) and returns a [`RuleSet`], the one thing the rest of
 //! the program holds.
 
+pub mod absence;
 pub mod ast;
 pub mod compile;
 pub mod engine;
@@ -127,7 +128,7 @@ impl RuleSet {
             .candidates(event)
             .iter()
             .flat_map(|s| s.iter())
-            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].matches(event))
+            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].needs(event))
     }
 
     /// Run every rule over `events` (any order; the result does not depend on it).
