@@ -41,6 +41,12 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
     load_rules(&sources)
 }
 
+/// Event indices in the one order evaluation visits them: UTC time (events without one last),
+/// then file, then record. Analysis uses it to walk events the same way.
+pub fn event_order(events: &[Event]) -> Vec<usize> {
+    engine::sort_order(events)
+}
+
 /// A validated set of rules, ready to evaluate.
 #[derive(Debug, Default)]
 pub struct RuleSet {

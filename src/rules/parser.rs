@@ -40,7 +40,7 @@
 //!             | "endswith" | "matches" | "=~" ;
 //! field       = name                                   (source, event_id, process, ...)
 //!             | ( "data" | "detail" | "column" ) ( "." bare_name | "." string | "[" string "]" ) ;
-//! bare_name   = [A-Za-z0-9_]+ ;
+//! bare_name   = [A-Za-z0-9_]+ [ "@" [A-Za-z0-9_]+ ] ;     (data.Result@value: an attribute)
 //! literal     = string | number ;
 //! number      = digits | "0x" hex_digits ;
 //! duration    = digits ( "ms" | "s" | "m" | "h" | "d" ) ;
@@ -240,6 +240,14 @@ fn field_subname(i: &str) -> PResult<'_, String> {
         return string(rest);
     }
     match word(rest) {
+        // An attribute kept as a field: `data.Result@value` (see `Field` docs).
+        Ok((after, name)) if after.starts_with('@') => match word(&after[1..]) {
+            Ok((rest, attr)) => Ok((rest, format!("{name}@{attr}"))),
+            Err(_) => expected(
+                &after[1..],
+                "an attribute name after \"@\" (data.Result@value)",
+            ),
+        },
         Ok((rest, name)) => Ok((rest, name.to_string())),
         Err(_) => expected(rest, "a name after \".\" (Name, or \"Name with spaces\")"),
     }
