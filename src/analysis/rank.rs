@@ -104,6 +104,27 @@ impl<'a> AnchorConnections<'a> {
             })
     }
 
+    /// A client event of another connection than every 0x904's (its activity id differs):
+    /// evidence about that connection, not about the 0x904 (a healthy session hours before).
+    fn other_connection(&self, f: &Finding, events: &[Event]) -> bool {
+        let Some(e) = f.events.first().and_then(|&i| events.get(i)) else {
+            return false;
+        };
+        let Some(w) = e.win() else { return false };
+        let Some(activity) = w.activity_id.as_deref() else {
+            return false;
+        };
+        !self.list.is_empty()
+            && w.provider
+                .eq_ignore_ascii_case(super::connection::CLIENT_PROVIDER)
+            && !self.list.iter().any(|(_, c)| {
+                c.file == e.file
+                    && c.activity_id
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(activity))
+            })
+    }
+
     fn phase_of(&self, anchor: usize) -> Option<Phase> {
         self.list
             .iter()
@@ -122,6 +143,9 @@ fn score_finding<'a>(
     let RuleKind::Cause { cause, strength } = rule.kind() else {
         return None;
     };
+    if anchors.other_connection(f, events) {
+        return None;
+    }
     let wants_anchor = rule.anchor_window().is_some();
     let disproved = handshake_cause(cause) && anchors.disproves(f, events);
     let near = f.proximity.is_some_and(|p| p.near) && !disproved;
