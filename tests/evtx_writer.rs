@@ -628,6 +628,7 @@ fn scenario_lines_become_events() {
         rcm.expected_data(),
         [
             ("listenerName".to_string(), "RDP-Tcp".to_string()),
+            ("Inner@a".to_string(), "b".to_string()),
             ("Leaf".to_string(), "x y".to_string())
         ]
     );

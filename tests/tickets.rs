@@ -267,3 +267,80 @@ fn batch_over_the_tickets_exit_codes_and_out_dir() {
     assert_eq!(text.lines().count(), 2);
     assert!(text.lines().next().unwrap().contains("\"files_ok\":1"));
 }
+
+/// Issue 14: a certificate failure two days before, repaired (TermService restarted) and
+/// followed by a session that reached logon on that server, cannot explain the 0x904 that ends
+/// that session: it counts as context, and the reset at the drop wins.
+#[test]
+fn a_logon_after_a_certificate_failure_proves_the_certificate_worked() {
+    let r = scan_json("stale-certificate");
+    assert_eq!(r.causes[0].cause, "network");
+    let anchor = r.disconnects.iter().find(|d| d.is_0x904).unwrap();
+    assert_eq!(anchor.phase.as_deref(), Some("established session"));
+    assert!(anchor.logon.is_some() && anchor.lived_ms.is_some_and(|ms| ms > 3_600_000));
+    let cert = r.causes.iter().find(|c| c.cause == "certificate").unwrap();
+    assert_eq!(cert.confidence, Confidence::Context);
+    assert!(
+        cert.findings
+            .iter()
+            .all(|f| f.effective_strength == "context")
+    );
+    assert!(
+        cert.why
+            .contains("before the 0x904 connection reached logon"),
+        "{}",
+        cert.why
+    );
+}
+
+/// Issue 14: the server's clock is three minutes ahead; its accept events are paired with the
+/// client's 1025s, the offset is estimated, applied and reported, and its TLS evidence lands
+/// next to the 0x904.
+#[test]
+fn a_server_clock_ahead_is_estimated_and_its_evidence_placed() {
+    let r = scan_json("clock-skew");
+    assert_eq!(r.clocks.len(), 1);
+    let c = &r.clocks[0];
+    assert!(c.applied, "{}", c.note);
+    assert_eq!(c.pairs, 2);
+    let offset = c.offset_ms.unwrap();
+    assert!((179_000..=181_000).contains(&offset), "{offset}");
+    assert!(c.spread_ms.unwrap() < 1_000);
+    assert_eq!(r.causes[0].cause, "tls");
+    assert!(r.causes[0].findings.iter().all(|f| f.near_anchor));
+}
+
+/// Issue 14: CAPI2 keeps its facts in attributes; they are fields, and the chain failure of
+/// mstsc.exe is matched through them.
+#[test]
+fn capi2_chain_failure_is_matched_through_attributes() {
+    let r = scan_json("capi2");
+    assert_eq!(r.causes[0].cause, "certificate");
+    let f = &r.causes[0].findings;
+    assert!(f.iter().any(|f| f.rule == "cert-capi2-chain-failure"
+        && f.evidence.contains("800B0109")
+        && f.evidence.contains("mstsc.exe")));
+}
+
+/// Issue 14: a 261 followed by a 1149 (bob's morning logon) is not a refusal; the 261 with no
+/// 1149 after it (alice's) is.
+#[test]
+fn a_261_followed_by_1149_is_not_a_refusal() {
+    let r = scan_json("server-refused");
+    let refused: Vec<_> = r
+        .causes
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter(|f| f.rule == "refused-261-without-1149")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert!(refused[0].near_anchor);
+    let clean = scan_json("clean");
+    assert!(
+        clean
+            .causes
+            .iter()
+            .flat_map(|c| &c.findings)
+            .all(|f| f.rule != "refused-261-without-1149")
+    );
+}

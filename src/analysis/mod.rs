@@ -1,10 +1,15 @@
 //! Analysis: from input files to an answer. Reads the inputs keeping only the events some
 //! rule (or the time alignment) can use, places Procmon rows in time ([`align`]), runs the
 //! rules, decodes every client disconnect ([`disconnect`]) and ranks the causes ([`rank`]).
+//! Client events are grouped into connections ([`connection`]), whose phase and logon weigh the
+//! causes; each server's clock is estimated against the client's and, when the estimate holds,
+//! its events are placed on the client's clock before the rules run ([`clock`]).
 
 pub mod align;
 pub mod batch;
+pub mod clock;
 pub mod config;
+pub mod connection;
 pub mod disconnect;
 pub mod evidence;
 pub mod keep;
@@ -19,7 +24,7 @@ use crate::rules::{Evaluation, RuleSet};
 
 pub use align::AlignHints;
 
-const CLIENT_PROVIDER: &str = "Microsoft-Windows-TerminalServices-ClientActiveXCore";
+use connection::CLIENT_PROVIDER;
 
 /// What a scan needs besides its inputs.
 pub struct ScanOptions<'a> {
@@ -44,7 +49,8 @@ fn needed_for_context(e: &Event) -> bool {
         return true;
     }
     if let Some(w) = e.win() {
-        return w.provider == CLIENT_PROVIDER && (1024..=1026).contains(&w.event_id);
+        return (w.provider == CLIENT_PROVIDER && (1024..=1027).contains(&w.event_id))
+            || clock::is_server_accept(e);
     }
     e.procmon().is_some_and(|p| {
         p.operation == "TCP Connect"
@@ -82,6 +88,9 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     let sink = sink.finish();
     let mut events = sink.events;
     let alignment = align::align(&mut events, opts.hints);
+    let conns = connection::connections(&events);
+    let skews = clock::estimate(&events, &conns);
+    clock::apply(&mut events, &skews);
     // Evaluate on a pool of the requested size, so --threads 1 means one thread here too.
     let evaluation = match rayon::ThreadPoolBuilder::new()
         .num_threads(ingest::effective_threads(opts.threads))
@@ -90,8 +99,8 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
         Ok(pool) => pool.install(|| rules.evaluate(&events)),
         Err(_) => rules.evaluate(&events),
     };
-    let causes = rank::rank(rules, &evaluation, &events);
-    let disconnects = disconnects(&events);
+    let causes = rank::rank(rules, &evaluation, &events, &conns);
+    let disconnects = disconnects(&events, &conns);
     let evidence = evidence::assess(&tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let report = ScanReport {
@@ -105,6 +114,7 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
             note: alignment.note,
         },
         disconnects,
+        clocks: skews.iter().map(clock::Skew::to_out).collect(),
         causes,
         evidence,
         inputs_sha256: None,
@@ -119,12 +129,12 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
 /// Every RDPClient 1026, decoded, in time order, with the server from its connection's 1024.
 /// One pass: the latest 1024 seen so far is remembered per file and activity id, so a log
 /// of many disconnects costs no more than one of few.
-fn disconnects(events: &[Event]) -> Vec<DisconnectOut> {
+fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<DisconnectOut> {
     use std::collections::HashMap;
     let mut out = Vec::new();
     // (file, activity id) -> the Server Name of the latest 1024; activity `None` = any.
     let mut last_1024: HashMap<(&str, Option<&str>), &str> = HashMap::new();
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
         let Some(w) = e.win() else { continue };
         if w.provider != CLIENT_PROVIDER {
             continue;
@@ -146,7 +156,16 @@ fn disconnects(events: &[Event]) -> Vec<DisconnectOut> {
         let server = last_1024
             .get(&(&*e.file, w.activity_id.as_deref()))
             .map(|s| s.to_string());
+        let conn = conns
+            .iter()
+            .find(|c| c.end.is_some_and(|(end, _)| end == i));
         out.push(DisconnectOut {
+            phase: conn.map(|c| c.phase.as_str().to_string()),
+            connection_start: conn.and_then(|c| c.start).map(|t| t.to_string()),
+            lived_ms: conn
+                .and_then(connection::Connection::lived)
+                .map(|d| d.as_millis() as i64),
+            logon: conn.and_then(|c| c.logon).map(|t| t.to_string()),
             file: e.file.to_string(),
             record: e.record,
             time: e.time.map(|t| t.to_string()),

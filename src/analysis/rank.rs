@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use super::connection::{Connection, Phase, same_host};
 use crate::model::Event;
 use crate::report::schema::{CauseOut, Confidence, FindingOut};
 use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
@@ -41,21 +42,134 @@ struct Scored<'a> {
     effective: Strength,
     near: bool,
     weight: f64,
+    /// Logged before the logon of the 0x904's own connection to that server.
+    disproved: bool,
 }
 
-fn score_finding<'a>(rules: &RuleSet, f: &'a Finding) -> Option<(Cause, Scored<'a>)> {
+/// Causes a completed TLS handshake rules out for what came before it.
+fn handshake_cause(c: Cause) -> bool {
+    matches!(c, Cause::Certificate | Cause::Tls | Cause::ServerRefused)
+}
+
+/// Causes that end an established session.
+fn session_cause(c: Cause) -> bool {
+    matches!(c, Cause::Network | Cause::Gateway | Cause::Firewall)
+}
+
+/// The 0x904 anchors with their connections: what the ranking knows about each.
+pub struct AnchorConnections<'a> {
+    /// (anchor event index, its connection)
+    pub list: Vec<(usize, &'a Connection)>,
+}
+
+impl<'a> AnchorConnections<'a> {
+    pub fn new(eval: &Evaluation, conns: &'a [Connection]) -> Self {
+        let list = eval
+            .anchors
+            .iter()
+            .filter_map(|a| {
+                let c = conns
+                    .iter()
+                    .find(|c| c.end.is_some_and(|(e, _)| e == a.event))?;
+                Some((a.event, c))
+            })
+            .collect();
+        AnchorConnections { list }
+    }
+
+    /// The finding came before the logon of every 0x904 connection it could be about (its
+    /// nearest anchor, or all of them) to the server it was logged on.
+    fn disproves(&self, f: &Finding, events: &[Event]) -> bool {
+        let Some(first) = f.events.first().and_then(|&i| events.get(i)) else {
+            return false;
+        };
+        let Some(t) = first.time else { return false };
+        let host = first.win().map(|w| w.computer.as_str());
+        let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
+            Some(a) => self
+                .list
+                .iter()
+                .filter(|(e, _)| *e == a)
+                .map(|(_, c)| *c)
+                .collect(),
+            None => self.list.iter().map(|(_, c)| *c).collect(),
+        };
+        !relevant.is_empty()
+            && relevant.iter().all(|c| {
+                let same_server = match (host, c.server.as_deref()) {
+                    (Some(h), Some(s)) => same_host(h, s),
+                    _ => true,
+                };
+                c.logon.is_some_and(|logon| t < logon) && same_server
+            })
+    }
+
+    /// A client event of another connection than every 0x904's (its activity id differs):
+    /// evidence about that connection, not about the 0x904 (a healthy session hours before).
+    fn other_connection(&self, f: &Finding, events: &[Event]) -> bool {
+        let Some(e) = f.events.first().and_then(|&i| events.get(i)) else {
+            return false;
+        };
+        let Some(w) = e.win() else { return false };
+        let Some(activity) = w.activity_id.as_deref() else {
+            return false;
+        };
+        !self.list.is_empty()
+            && w.provider
+                .eq_ignore_ascii_case(super::connection::CLIENT_PROVIDER)
+            && !self.list.iter().any(|(_, c)| {
+                c.file == e.file
+                    && c.activity_id
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(activity))
+            })
+    }
+
+    fn phase_of(&self, anchor: usize) -> Option<Phase> {
+        self.list
+            .iter()
+            .find(|(e, _)| *e == anchor)
+            .map(|(_, c)| c.phase)
+    }
+}
+
+fn score_finding<'a>(
+    rules: &RuleSet,
+    f: &'a Finding,
+    events: &[Event],
+    anchors: &AnchorConnections<'_>,
+) -> Option<(Cause, Scored<'a>)> {
     let rule = rules.rules().get(f.rule)?;
     let RuleKind::Cause { cause, strength } = rule.kind() else {
         return None;
     };
+    if anchors.other_connection(f, events) {
+        return None;
+    }
     let wants_anchor = rule.anchor_window().is_some();
-    let near = f.proximity.is_some_and(|p| p.near);
-    let effective = if wants_anchor && !near {
+    let disproved = handshake_cause(cause) && anchors.disproves(f, events);
+    let near = f.proximity.is_some_and(|p| p.near) && !disproved;
+    let effective = if disproved {
+        Strength::Context
+    } else if wants_anchor && !near {
         demote_twice(strength)
     } else {
         strength
     };
-    let factor = if wants_anchor && near { 2.0 } else { 1.0 };
+    let mut factor = if wants_anchor && near { 2.0 } else { 1.0 };
+    let phase = f
+        .proximity
+        .filter(|p| p.near)
+        .and_then(|p| p.anchor)
+        .and_then(|a| anchors.phase_of(a));
+    let favoured = match phase {
+        Some(Phase::Established) => session_cause(cause),
+        Some(Phase::Handshake | Phase::Transport) => handshake_cause(cause),
+        None => false,
+    };
+    if favoured {
+        factor *= 1.5;
+    }
     Some((
         cause,
         Scored {
@@ -64,6 +178,7 @@ fn score_finding<'a>(rules: &RuleSet, f: &'a Finding) -> Option<(Cause, Scored<'
             effective,
             near,
             weight: weight(effective) * factor,
+            disproved,
         },
     ))
 }
@@ -96,10 +211,16 @@ fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<Find
 }
 
 /// Rank the causes in an evaluation, best first.
-pub fn rank(rules: &RuleSet, eval: &Evaluation, events: &[Event]) -> Vec<CauseOut> {
+pub fn rank(
+    rules: &RuleSet,
+    eval: &Evaluation,
+    events: &[Event],
+    conns: &[Connection],
+) -> Vec<CauseOut> {
+    let anchors = AnchorConnections::new(eval, conns);
     let mut by_cause: BTreeMap<Cause, Vec<Scored<'_>>> = BTreeMap::new();
     for f in &eval.findings {
-        if let Some((cause, scored)) = score_finding(rules, f) {
+        if let Some((cause, scored)) = score_finding(rules, f, events, &anchors) {
             by_cause.entry(cause).or_default().push(scored);
         }
     }
@@ -272,6 +393,14 @@ fn why_text(
         } else {
             "no 0x904 disconnect in these logs to tie time-bound evidence to, so it counts as background".into()
         });
+    }
+    let disproved = scored.iter().filter(|s| s.disproved).count();
+    if disproved > 0 {
+        parts.push(format!(
+            "{disproved} finding{} came before the 0x904 connection reached logon on that server (TLS and its certificate worked then), so {} context",
+            plural(disproved as u64),
+            if disproved == 1 { "it counts as" } else { "they count as" }
+        ));
     }
     if let Some(agree) = agree {
         parts.push(agree);

@@ -365,7 +365,7 @@ struct Element {
 }
 
 struct Attr {
-    /// The local name.
+    /// The name as written, prefix included (compared by its local part).
     name: Box<str>,
     parts: Vec<Part>,
 }
@@ -427,7 +427,7 @@ fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Option<Templa
                 });
             }
             0x06 | 0x46 => {
-                let name = name_at(&mut cur)?;
+                let name = full_name_at(&mut cur)?;
                 let element = current.as_mut()?;
                 drop_if_empty(element);
                 element.attrs.push(Attr {
@@ -544,6 +544,11 @@ fn attach(
 /// The name a name reference points to: its local part, and only if the XML fast path would
 /// accept it in a tag. A name stored right after the reference is skipped over.
 fn name_at(cur: &mut Cursor<'_>) -> Option<Box<str>> {
+    full_name_at(cur).map(|name| strip_prefix_ns(&name).into())
+}
+
+/// [`name_at`] with its namespace prefix kept (attribute names: `xmlns:p` is not a fact).
+fn full_name_at(cur: &mut Cursor<'_>) -> Option<Box<str>> {
     let offset = cur.u32()? as usize;
     let mut at = Cursor {
         data: cur.data,
@@ -569,7 +574,7 @@ fn name_at(cur: &mut Cursor<'_>) -> Option<Box<str>> {
     if name.is_empty() || !name.bytes().all(is_name_byte) {
         return None;
     }
-    Some(strip_prefix_ns(&name).into())
+    Some(name.into())
 }
 
 /// Append UTF-16LE text as the renderer writes it into XML and the reader reads it back:
@@ -773,8 +778,21 @@ struct HoleAttrs<'a, 'c> {
 }
 
 impl Attrs for HoleAttrs<'_, '_> {
+    fn plain_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for attr in &self.element.attrs {
+            super::eventxml::push_plain_name(&mut names, &attr.name);
+        }
+        names
+    }
+
     fn get(&self, name: &str) -> Option<String> {
-        for attr in self.element.attrs.iter().filter(|a| &*a.name == name) {
+        for attr in self
+            .element
+            .attrs
+            .iter()
+            .filter(|a| strip_prefix_ns(&a.name) == name)
+        {
             // Left out when every part is empty, whether optional or not, as the renderer does.
             let empty = attr.parts.iter().all(|part| match part {
                 Part::Text(text) => text.is_empty(),

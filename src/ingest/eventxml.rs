@@ -159,11 +159,29 @@ pub(super) fn strip_prefix_ns(name: &str) -> &str {
 pub(super) trait Attrs {
     /// The value of the first attribute with this local name, unescaped and normalized.
     fn get(&self, name: &str) -> Option<String>;
+    /// The names of the attributes without a namespace prefix (no `xmlns`, no `p:name`), in
+    /// document order, each once: the ones kept as `Element@name` fields.
+    fn plain_names(&self) -> Vec<String>;
 }
 
 impl Attrs for BytesStart<'_> {
     fn get(&self, name: &str) -> Option<String> {
         attr(self, name)
+    }
+
+    fn plain_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for a in self.attributes().with_checks(false).flatten() {
+            push_plain_name(&mut names, a.key.into_inner());
+        }
+        names
+    }
+}
+
+/// Add `key` to `names` when it is a plain attribute name not seen yet.
+pub(super) fn push_plain_name(names: &mut Vec<String>, key: &str) {
+    if key != "xmlns" && !key.contains(':') && !names.iter().any(|n| n == key) {
+        names.push(key.to_string());
     }
 }
 
@@ -261,7 +279,10 @@ impl Builder {
             1 if self.part == Part::EventData && name == "Data" => {
                 self.data_count += 1;
                 self.data_name = start.get("Name");
+                self.attributes_as_fields(name, start, Some("Name"));
             }
+            1 if self.part == Part::EventData => self.attributes_as_fields(name, start, None),
+            _ if self.part == Part::UserData => self.attributes_as_fields(name, start, None),
             _ => {}
         }
         if let Some(parent) = self.open.last_mut() {
@@ -270,6 +291,20 @@ impl Builder {
         self.open.push(false);
         self.text.clear();
         Ok(())
+    }
+
+    /// Attributes under `EventData` and `UserData` are facts too (CAPI2's `Result@value`,
+    /// `EventAuxInfo@ProcessName`): each is kept as the field `Element@attribute`, in document
+    /// order, before the element's own text. `skip` is an attribute already read otherwise.
+    fn attributes_as_fields(&mut self, name: &str, start: &dyn Attrs, skip: Option<&str>) {
+        for attr in start.plain_names() {
+            if Some(attr.as_str()) == skip {
+                continue;
+            }
+            if let Some(value) = start.get(&attr) {
+                self.event.data.push(format!("{name}@{attr}"), value);
+            }
+        }
     }
 
     fn system_attributes(&mut self, name: &str, start: &dyn Attrs) {
@@ -659,6 +694,14 @@ impl Attrs for FastAttrs<'_> {
             .find(|(key, _)| strip_prefix_ns(key) == name)
             .map(|(_, value)| (*value).to_string())
     }
+
+    fn plain_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for (key, _) in &self.list {
+            push_plain_name(&mut names, key);
+        }
+        names
+    }
 }
 
 /// Append element text, resolving the predefined entities and character references; `None`
@@ -756,6 +799,42 @@ mod tests {
         assert_eq!(gw.data.get("Nested"), None);
         assert_eq!(recs[1].event.event_id, 1058);
         assert_eq!(recs[1].event.qualifiers, Some(0xC000));
+    }
+
+    #[test]
+    fn attributes_under_user_data_and_event_data_are_fields() {
+        let xml = r#"<Events>
+<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-CAPI2'/><EventID>30</EventID><TimeCreated SystemTime='2024-11-04T09:00:00Z'/><EventRecordID>9</EventRecordID><Channel>Microsoft-Windows-CAPI2/Operational</Channel><Computer>ws</Computer></System><UserData><CertVerifyCertificateChainPolicy xmlns:x='urn:x'><Policy type='CERT_CHAIN_POLICY_SSL' constant='4'/><EventAuxInfo ProcessName='mstsc.exe' x:hidden='1'/><Result value='800B0109'>A certificate chain processed, but terminated in a root certificate which is not trusted.</Result></CertVerifyCertificateChainPolicy></UserData></Event>
+<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='P'/><EventID>1</EventID><EventRecordID>10</EventRecordID><Computer>ws</Computer></System><EventData><Data Name='A' Extra='e'>1</Data><Binary kind='raw'>00</Binary></EventData></Event>
+</Events>"#;
+        let (records, problems) = read(xml);
+        assert!(problems.is_empty(), "{problems:?}");
+        let data: Vec<(&str, &str)> = records[0].event.data.iter().collect();
+        assert_eq!(
+            data,
+            vec![
+                ("Policy@type", "CERT_CHAIN_POLICY_SSL"),
+                ("Policy@constant", "4"),
+                ("Policy", ""),
+                ("EventAuxInfo@ProcessName", "mstsc.exe"),
+                ("EventAuxInfo", ""),
+                ("Result@value", "800B0109"),
+                (
+                    "Result",
+                    "A certificate chain processed, but terminated in a root certificate which is not trusted."
+                ),
+            ]
+        );
+        let data: Vec<(&str, &str)> = records[1].event.data.iter().collect();
+        assert_eq!(
+            data,
+            vec![
+                ("Data@Extra", "e"),
+                ("A", "1"),
+                ("Binary@kind", "raw"),
+                ("Binary", "00")
+            ]
+        );
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct ScanReport {
     pub alignment: AlignmentOut,
     /// Every client disconnect found (RDPClient 1026), 0x904 or not, in time order.
     pub disconnects: Vec<DisconnectOut>,
+    /// Each server's clock against the client's: estimate, evidence, whether applied (scan/2).
+    pub clocks: Vec<ClockOut>,
     /// The probable causes, best first.
     pub causes: Vec<CauseOut>,
     /// Whether the ticket holds enough Remote Desktop evidence to answer (scan/2).
@@ -93,6 +95,31 @@ pub struct DisconnectOut {
     /// Whether this is the 0x904 this tool explains (an anchor for proximity).
     pub is_0x904: bool,
     pub activity_id: Option<String>,
+    /// How far its connection got: `transport`, `security handshake` or `established session`
+    /// (scan/2; DOMAIN.md §7).
+    pub phase: Option<String>,
+    /// When its connection started (the 1024), RFC 3339 UTC (scan/2).
+    pub connection_start: Option<String>,
+    /// How long its connection lived, in milliseconds (scan/2).
+    pub lived_ms: Option<i64>,
+    /// When its connection reached logon (the 1027), if it did (scan/2).
+    pub logon: Option<String>,
+}
+
+/// One server host's clock offset from the client (scan/2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockOut {
+    pub host: String,
+    /// Server minus client, in milliseconds; `None` when it cannot be estimated.
+    pub offset_ms: Option<i64>,
+    /// How many client 1025 ↔ server 131/261 pairs it rests on.
+    pub pairs: u64,
+    /// Largest minus smallest proposal, in milliseconds: the uncertainty.
+    pub spread_ms: Option<i64>,
+    /// Whether the server's event times were moved onto the client's clock.
+    pub applied: bool,
+    pub note: String,
 }
 
 /// Confidence labels, strongest first. `--fail-on` compares against these.

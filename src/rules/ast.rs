@@ -52,6 +52,7 @@ pub struct RuleAst {
     pub cause: Option<Spanned<Cause>>,
     pub strength: Option<Spanned<Strength>>,
     pub when: Option<Spanned<Expr>>,
+    pub unless: Option<Spanned<Unless>>,
     pub aggregate: Option<Spanned<Aggregate>>,
     pub anchor: Option<Spanned<AnchorWindow>>,
     pub evidence: Option<Spanned<String>>,
@@ -69,6 +70,7 @@ impl RuleAst {
             cause: None,
             strength: None,
             when: None,
+            unless: None,
             aggregate: None,
             anchor: None,
             evidence: None,
@@ -206,6 +208,22 @@ pub struct Aggregate {
     pub count: u64,
     pub within: Millis,
     pub by: Vec<Spanned<Field>>,
+}
+
+/// `unless: followed|preceded by <condition> within D [by f, ...]`: a match counts only when no
+/// event meeting the condition (with the same `by` values) lies within `D` after it (`followed`)
+/// or before it (`preceded`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unless {
+    pub direction: Direction,
+    pub cond: Spanned<Expr>,
+    pub within: Millis,
+    pub by: Vec<Spanned<Field>>,
+}
+
+keyword_enum! {
+    /// Which side of a match `unless:` looks at.
+    Direction { Followed => "followed", Preceded => "preceded" }
 }
 
 /// `anchor: require|prefer within D` or `before D after D`.
@@ -435,6 +453,21 @@ impl fmt::Display for Aggregate {
     }
 }
 
+impl fmt::Display for Unless {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} by {} within {}",
+            self.direction, self.cond.value, self.within
+        )?;
+        for (i, field) in self.by.iter().enumerate() {
+            f.write_str(if i == 0 { " by " } else { ", " })?;
+            field.value.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for AnchorWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.before == self.after {
@@ -509,6 +542,9 @@ impl fmt::Display for RuleAst {
         }
         if let Some(w) = &self.when {
             writeln!(f, "    when: {}", w.value)?;
+        }
+        if let Some(u) = &self.unless {
+            writeln!(f, "    unless: {}", u.value)?;
         }
         if let Some(a) = &self.aggregate {
             writeln!(f, "    aggregate: {}", a.value)?;

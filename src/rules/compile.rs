@@ -20,6 +20,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use regex::{Regex, RegexBuilder};
 
+use super::absence::{self, Absence};
 use super::ast::{
     AnchorWindow, Cause, Comparison, Expect, Expr, KindName, Literal, Millis, Op, Pos, RuleAst,
     Strength, Value,
@@ -82,6 +83,7 @@ pub struct Rule {
     pub(crate) kind: RuleKind,
     pub(crate) cond: Cond,
     pub(crate) aggregate: Option<Aggregation>,
+    pub(crate) unless: Option<Absence>,
     pub(crate) anchor: Option<AnchorWindow>,
     pub(crate) evidence: Template,
     pub(crate) remediation: Option<String>,
@@ -157,6 +159,15 @@ impl Rule {
     /// Does the condition hold for `event`? (Prefilter and proximity not applied.)
     pub fn matches(&self, event: &Event) -> bool {
         self.cond.eval(event)
+    }
+    /// `unless:` compiled, when the rule has one.
+    pub fn absence(&self) -> Option<&Absence> {
+        self.unless.as_ref()
+    }
+    /// Does the evaluation need `event`: it matches the condition, or it is a witness of
+    /// `unless:`? (What ingest keeps.)
+    pub fn needs(&self, event: &Event) -> bool {
+        self.cond.eval(event) || self.unless.as_ref().is_some_and(|u| u.witnesses(event))
     }
 }
 
@@ -470,6 +481,14 @@ pub(crate) fn compile_rule(
         })
     });
 
+    let unless = ast.unless.as_ref().and_then(|u| {
+        if kind_name == KindName::Anchor {
+            errors.push(not_allowed("unless", u.pos, " (every 0x904 is an anchor)"));
+            return None;
+        }
+        absence::compile_unless(ctx, u.pos, &u.value, errors)
+    });
+
     let compiled_examples = examples::compile_examples(ctx, &ast.examples, errors);
     for (expect, which) in [(Expect::Match, "match"), (Expect::NoMatch, "nomatch")] {
         if !ast.examples.iter().any(|e| e.expect == expect) {
@@ -490,13 +509,18 @@ pub(crate) fn compile_rule(
     else {
         return None;
     };
-    let prefilter = Prefilter::from_cond(&cond);
+    // The witnesses of `unless:` must reach the engine too: the prefilter admits either.
+    let mut prefilter = Prefilter::from_cond(&cond);
+    if let Some(u) = &unless {
+        prefilter = prefilter.or(Prefilter::from_cond(&u.cond));
+    }
     Some(Rule {
         id: Arc::from(id.as_str()),
         title: title.value.clone(),
         kind,
         cond,
         aggregate,
+        unless,
         anchor: ast.anchor.as_ref().map(|a| a.value),
         evidence,
         remediation: ast.remediation.as_ref().map(|r| r.value.clone()),

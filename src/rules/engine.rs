@@ -19,6 +19,8 @@
 //!   windows are taken greedily from the earliest event: all events within `D` of it; if there
 //!   are at least `N`, they form one finding and the next window starts after them, else the
 //!   window moves on by one event. A group's proximity is its best member's.
+//! * **absence** (`unless: followed|preceded by ...`): before proximity and aggregation, a match
+//!   with a witness in its window is dropped ([`super::absence`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use super::absence::Witnesses;
 use super::ast::{AnchorMode, AnchorWindow};
 use super::compile::{Aggregation, Rule};
 use super::prefilter::Index;
@@ -129,17 +132,25 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
     use rayon::prelude::*;
     let order = sort_order(events);
     let rank = ranks(&order);
-    let per_chunk: Vec<Vec<Vec<usize>>> = order
+    // Per chunk, per rule: (matches, witnesses of its `unless:`).
+    type PerRule = Vec<(Vec<usize>, Vec<usize>)>;
+    let per_chunk: Vec<PerRule> = order
         .par_chunks(MATCH_CHUNK)
         .map(|chunk| {
-            let mut m: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+            let mut m: PerRule = vec![(Vec::new(), Vec::new()); rules.len()];
             for &i in chunk {
                 let ev = &events[i];
                 for slice in index.candidates(ev) {
                     for &r in slice {
                         let rule = &rules[r];
-                        if rule.prefilter.admits(ev) && rule.cond.eval(ev) {
-                            m[r].push(i);
+                        if !rule.prefilter.admits(ev) {
+                            continue;
+                        }
+                        if rule.cond.eval(ev) {
+                            m[r].0.push(i);
+                        }
+                        if rule.unless.as_ref().is_some_and(|u| u.witnesses(ev)) {
+                            m[r].1.push(i);
                         }
                     }
                 }
@@ -148,9 +159,11 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
         })
         .collect();
     let mut matches: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    let mut witnesses: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
     for chunk in per_chunk {
-        for (r, mut m) in chunk.into_iter().enumerate() {
+        for (r, (mut m, mut w)) in chunk.into_iter().enumerate() {
             matches[r].append(&mut m);
+            witnesses[r].append(&mut w);
         }
     }
     let mut anchors: Vec<Anchor> = Vec::new();
@@ -171,7 +184,8 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
             if rule.is_anchor() {
                 Vec::new()
             } else {
-                rule_findings(r, rule, &matches[r], events, &rank, &timeline)
+                let kept = without_witnessed(rule, &matches[r], &witnesses[r], events);
+                rule_findings(r, rule, &kept, events, &rank, &timeline)
             }
         })
         .collect();
@@ -203,6 +217,16 @@ pub(crate) fn evaluate_one(
         .copied()
         .filter(|&i| rule.prefilter.admits(&events[i]) && rule.cond.eval(&events[i]))
         .collect();
+    let witnesses: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| {
+            rule.unless
+                .as_ref()
+                .is_some_and(|u| u.witnesses(&events[i]))
+        })
+        .collect();
+    let matched = without_witnessed(rule, &matched, &witnesses, events);
     if rule.is_anchor() {
         let anchors = matched
             .iter()
@@ -219,6 +243,24 @@ pub(crate) fn evaluate_one(
     let timeline = Timeline::new(&anchors);
     let findings = rule_findings(0, rule, &matched, events, &rank, &timeline);
     (Vec::new(), findings)
+}
+
+/// `matched` less the matches its `unless:` cancels (all of them when it has none).
+fn without_witnessed(
+    rule: &Rule,
+    matched: &[usize],
+    witnesses: &[usize],
+    events: &[Event],
+) -> Vec<usize> {
+    let Some(absence) = &rule.unless else {
+        return matched.to_vec();
+    };
+    let index = Witnesses::new(absence, witnesses, events);
+    matched
+        .iter()
+        .copied()
+        .filter(|&i| !index.cancels(i, events))
+        .collect()
 }
 
 /// The anchors that have a UTC time, by time.
@@ -306,13 +348,13 @@ fn rule_findings(
 
 /// Which clock an event's aggregation time is on: UTC, or one capture's local clock.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Clock {
+pub(crate) enum Clock {
     Utc,
     Local { file: Arc<str>, dated: bool },
 }
 
 /// The event's aggregation clock and its reading in nanoseconds.
-fn clock(ev: &Event) -> Option<(Clock, i128)> {
+pub(crate) fn clock(ev: &Event) -> Option<(Clock, i128)> {
     if let Some(t) = ev.time {
         return Some((Clock::Utc, t.as_nanosecond()));
     }

@@ -54,7 +54,8 @@ pub enum Field {
     Inherited,
     Entry,
     ObjectAccess,
-    /// `data.<Name>`: EVTX `EventData`/`UserData` by name.
+    /// `data.<Name>`: EVTX `EventData`/`UserData` by name; an attribute of an element under
+    /// them is `data.Element@attribute` (CAPI2's `data.Result@value`).
     Data(String),
     /// `detail.<Key>`: one key of a Procmon `Detail`.
     DetailKey(String),
@@ -274,9 +275,14 @@ impl Field {
     }
 }
 
-/// True when `name` can be written after a prefix without quotes (`data.AlertDesc`, `data.1`).
+/// True when `name` can be written after a prefix without quotes (`data.AlertDesc`, `data.1`,
+/// `data.Result@value`).
 pub fn is_bare_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match name.split_once('@') {
+        Some((element, attr)) => word(element) && word(attr),
+        None => word(name),
+    }
 }
 
 impl fmt::Display for Field {

@@ -7,6 +7,7 @@
 //! once (rule ids are unique across files) and returns a [`RuleSet`], the one thing the rest of
 //! the program holds.
 
+pub mod absence;
 pub mod ast;
 pub mod compile;
 pub mod engine;
@@ -38,6 +39,12 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
     let mut sources = pack::builtin_sources();
     sources.extend(user.iter().cloned());
     load_rules(&sources)
+}
+
+/// Event indices in the one order evaluation visits them: UTC time (events without one last),
+/// then file, then record. Analysis uses it to walk events the same way.
+pub fn event_order(events: &[Event]) -> Vec<usize> {
+    engine::sort_order(events)
 }
 
 /// A validated set of rules, ready to evaluate.
@@ -127,7 +134,7 @@ impl RuleSet {
             .candidates(event)
             .iter()
             .flat_map(|s| s.iter())
-            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].matches(event))
+            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].needs(event))
     }
 
     /// Run every rule over `events` (any order; the result does not depend on it).

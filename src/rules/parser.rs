@@ -16,6 +16,10 @@
 //!                           | "credssp-policy" | "servicing" )
 //!             | "strength" ":" ( "strong" | "moderate" | "weak" | "context" )
 //!             | "when" ":" expr
+//!             | "unless" ":" ( "followed" | "preceded" ) "by" expr "within" duration
+//!                            [ "by" field { "," field } ]
+//!             | "unless" ":" ( "followed" | "preceded" ) "by" expr "within" duration
+//!                            [ "by" field { "," field } ]
 //!             | "aggregate" ":" "count" ">=" integer "within" duration [ "by" field { "," field } ]
 //!             | "anchor" ":" ( "require" | "prefer" )
 //!                            ( "within" duration | "before" duration [ "after" duration ]
@@ -36,7 +40,7 @@
 //!             | "endswith" | "matches" | "=~" ;
 //! field       = name                                   (source, event_id, process, ...)
 //!             | ( "data" | "detail" | "column" ) ( "." bare_name | "." string | "[" string "]" ) ;
-//! bare_name   = [A-Za-z0-9_]+ ;
+//! bare_name   = [A-Za-z0-9_]+ [ "@" [A-Za-z0-9_]+ ] ;     (data.Result@value: an attribute)
 //! literal     = string | number ;
 //! number      = digits | "0x" hex_digits ;
 //! duration    = digits ( "ms" | "s" | "m" | "h" | "d" ) ;
@@ -126,6 +130,7 @@ pub const KEYS: &[&str] = &[
     "cause",
     "strength",
     "when",
+    "unless",
     "aggregate",
     "anchor",
     "evidence",
@@ -133,7 +138,7 @@ pub const KEYS: &[&str] = &[
     "references",
 ];
 
-const EXPECT_ITEM: &str = "a key (title, kind, cause, strength, when, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\"";
+const EXPECT_ITEM: &str = "a key (title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\"";
 const EXPECT_OP: &str =
     "a comparison operator (==, !=, <, <=, >, >=, in, contains, startswith, endswith, matches, =~)";
 const EXPECT_FIELD: &str =
@@ -235,6 +240,14 @@ fn field_subname(i: &str) -> PResult<'_, String> {
         return string(rest);
     }
     match word(rest) {
+        // An attribute kept as a field: `data.Result@value` (see `Field` docs).
+        Ok((after, name)) if after.starts_with('@') => match word(&after[1..]) {
+            Ok((rest, attr)) => Ok((rest, format!("{name}@{attr}"))),
+            Err(_) => expected(
+                &after[1..],
+                "an attribute name after \"@\" (data.Result@value)",
+            ),
+        },
         Ok((rest, name)) => Ok((rest, name.to_string())),
         Err(_) => expected(rest, "a name after \".\" (Name, or \"Name with spaces\")"),
     }
@@ -553,6 +566,11 @@ fn rule_value<'a>(i: &'a str, key: Spanned<&str>, ast: &mut RuleAst) -> PResult<
             ast.when = Some(e);
             i
         }
+        "unless" => {
+            let (i, u) = unless(i)?;
+            ast.unless = Some(Spanned::new(pos, u));
+            i
+        }
         "aggregate" => {
             let (i, a) = aggregate(i)?;
             ast.aggregate = Some(Spanned::new(pos, a));
@@ -620,14 +638,34 @@ fn keyword_value<'a, T>(
     }
 }
 
-/// `count >= N within D [by field, ...]`
-fn aggregate(i: &str) -> PResult<'_, Aggregate> {
-    let (i, _) = keyword(i, "count")?;
-    let (i, _) = symbol(i, ">=", "\">=\" (aggregate: count >= N within D)")?;
+/// `followed|preceded by <expr> within D [by field, ...]`
+fn unless(i: &str) -> PResult<'_, Unless> {
     let (i, _) = ws(i)?;
-    let (i, count) = number(i)?;
+    let (i, direction) = keyword_value(i, "direction", Direction::from_word, Direction::list)?;
+    let (i, _) = keyword(i, "by")?;
+    let (i, cond) = positioned(i, |i| expr(i, 0))?;
+    if peek_word(i) != "within" {
+        return expected(
+            ws(i)?.0,
+            "\"and\", \"or\" or \"within\" and a duration (unless: followed by <condition> within 30s)",
+        );
+    }
     let (i, _) = keyword(i, "within")?;
-    let (mut i, within) = duration(i)?;
+    let (i, within) = duration(i)?;
+    let (i, by) = by_fields(i)?;
+    Ok((
+        i,
+        Unless {
+            direction,
+            cond,
+            within,
+            by,
+        },
+    ))
+}
+
+/// `[by field, ...]`
+fn by_fields(mut i: &str) -> PResult<'_, Vec<Spanned<Field>>> {
     let mut by = Vec::new();
     if peek_word(i) == "by" {
         i = keyword(i, "by")?.0;
@@ -641,6 +679,18 @@ fn aggregate(i: &str) -> PResult<'_, Aggregate> {
             i = symbol(i, ",", "\",\"")?.0;
         }
     }
+    Ok((i, by))
+}
+
+/// `count >= N within D [by field, ...]`
+fn aggregate(i: &str) -> PResult<'_, Aggregate> {
+    let (i, _) = keyword(i, "count")?;
+    let (i, _) = symbol(i, ">=", "\">=\" (aggregate: count >= N within D)")?;
+    let (i, _) = ws(i)?;
+    let (i, count) = number(i)?;
+    let (i, _) = keyword(i, "within")?;
+    let (i, within) = duration(i)?;
+    let (i, by) = by_fields(i)?;
     Ok((
         i,
         Aggregate {
@@ -824,6 +874,7 @@ fn fix_rule_positions(rule: &mut RuleAst, full_len: usize) {
         cause,
         strength,
         when,
+        unless,
         aggregate,
         anchor,
         evidence,
@@ -835,6 +886,11 @@ fn fix_rule_positions(rule: &mut RuleAst, full_len: usize) {
     }
     if let Some(a) = &mut rule.aggregate {
         a.value.by.iter_mut().for_each(|f| fix(&mut f.pos));
+    }
+    if let Some(u) = &mut rule.unless {
+        fix(&mut u.value.cond.pos);
+        fix_expr(&mut u.value.cond.value, full_len);
+        u.value.by.iter_mut().for_each(|f| fix(&mut f.pos));
     }
     for ex in &mut rule.examples {
         fix(&mut ex.pos);
@@ -1096,7 +1152,7 @@ mod tests {
             (
                 "rule a {\n  titel: \"x\"\n}",
                 (2, 3),
-                "unknown key \"titel\", expected one of: title, kind, cause, strength, when, aggregate, anchor, evidence, remediation, references, example",
+                "unknown key \"titel\", expected one of: title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references, example",
             ),
             (
                 "rule a {\n  title: \"x\"\n  title: \"y\"\n}",
@@ -1191,7 +1247,7 @@ mod tests {
             (
                 "rule a {",
                 (1, 9),
-                "expected a key (title, kind, cause, strength, when, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\", found end of input",
+                "expected a key (title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\", found end of input",
             ),
             (
                 "rules a {}",

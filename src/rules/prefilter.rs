@@ -101,7 +101,7 @@ impl Prefilter {
         }
     }
 
-    fn or(self, other: Prefilter) -> Prefilter {
+    pub(crate) fn or(self, other: Prefilter) -> Prefilter {
         Prefilter {
             evtx: match (self.evtx, other.evtx) {
                 (Some(a), Some(b)) => Some(EvtxFilter {

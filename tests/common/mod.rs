@@ -121,14 +121,17 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// The scenario tickets under `fixtures/tickets` (and their sources in `fixtures/scenarios`).
-pub const TICKETS: [&str; 9] = [
+pub const TICKETS: [&str; 12] = [
     "access-denied",
+    "capi2",
     "certificate",
     "clean",
+    "clock-skew",
     "firewall",
     "gateway",
     "network",
     "noisy",
     "server-refused",
+    "stale-certificate",
     "tls",
 ];

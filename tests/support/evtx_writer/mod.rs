@@ -107,6 +107,7 @@ impl EvtxEvent {
                 }
             }
             Body::UserData(wrapper) => {
+                wrapper.attribute_fields(&mut out);
                 for child in &wrapper.children {
                     if let Node::Element(e) = child {
                         e.leaves(&mut out);
@@ -205,6 +206,7 @@ impl Element {
     }
 
     fn leaves(&self, out: &mut Vec<(String, String)>) {
+        self.attribute_fields(out);
         let mut has_child = false;
         for c in &self.children {
             if let Node::Element(e) = c {
@@ -222,6 +224,17 @@ impl Element {
                 })
                 .collect();
             out.push((self.name.clone(), text));
+        }
+    }
+
+    /// Attributes are read as `Element@name` fields (namespace declarations and prefixed
+    /// names are not; an empty value is left out, as Windows' renderer leaves it out).
+    fn attribute_fields(&self, out: &mut Vec<(String, String)>) {
+        for (name, value) in &self.attributes {
+            let text = value.render();
+            if name != "xmlns" && !name.contains(':') && !text.is_empty() {
+                out.push((format!("{}@{name}", self.name), text));
+            }
         }
     }
 }

@@ -1,0 +1,224 @@
+//! Connections: the unit of diagnosis (DOMAIN.md §7).
+//!
+//! On the client, one connection attempt shares one `ActivityID` in RDPClient/Operational: 1024
+//! (connecting to server X), 1025 (transport up), 1027 (connected to domain, session N: logon
+//! reached), 1102/1103/1105 (UDP) and 226 (state-transition error) between, 1026 (disconnected,
+//! with its reason). The **phase** a connection reached is the last of these milestones before
+//! its 1026: only 1024 → `transport` (the TCP connection never came up), 1025 → `security
+//! handshake` (transport up, no logon: TLS, CredSSP, licensing or a refusal), 1027 →
+//! `established session` (logon reached: TLS with the server's certificate worked then).
+//!
+//! A client log without activity ids (an old or hand-made export) is grouped by file and order:
+//! each 1024 starts a connection that the next 1026 of that file ends.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::model::Event;
+
+pub const CLIENT_PROVIDER: &str = "Microsoft-Windows-TerminalServices-ClientActiveXCore";
+
+/// How far a connection got before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Transport,
+    Handshake,
+    Established,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Transport => "transport",
+            Phase::Handshake => "security handshake",
+            Phase::Established => "established session",
+        }
+    }
+}
+
+/// One client connection attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub file: std::sync::Arc<str>,
+    pub activity_id: Option<String>,
+    /// The client computer.
+    pub client: String,
+    /// `Server Name` of the 1024.
+    pub server: Option<String>,
+    /// The 1024 (or the first event seen).
+    pub start: Option<Timestamp>,
+    /// The 1025: transport up.
+    pub transport_up: Option<Timestamp>,
+    /// The first 1027: logon reached.
+    pub logon: Option<Timestamp>,
+    /// The 1026, as an event index, and its time.
+    pub end: Option<(usize, Option<Timestamp>)>,
+    pub phase: Phase,
+}
+
+impl Connection {
+    /// From start to end, when both are known.
+    pub fn lived(&self) -> Option<SignedDuration> {
+        Some(self.end?.1?.duration_since(self.start?))
+    }
+}
+
+fn client_event(e: &Event) -> Option<(u32, &crate::model::WinEvent)> {
+    let w = e.win()?;
+    (w.provider.eq_ignore_ascii_case(CLIENT_PROVIDER)).then_some((w.event_id, w))
+}
+
+/// Group the client's RDPClient events into connections, in time order.
+pub fn connections(events: &[Event]) -> Vec<Connection> {
+    let order = crate::rules::event_order(events);
+    // Open connections per (file, activity id); activity `None` groups by order in the file.
+    let mut open: BTreeMap<(std::sync::Arc<str>, Option<String>), Connection> = BTreeMap::new();
+    let mut done = Vec::new();
+    for i in order {
+        let e = &events[i];
+        let Some((id, w)) = client_event(e) else {
+            continue;
+        };
+        if !matches!(id, 1024..=1027 | 1102 | 1103 | 1105 | 226) {
+            continue;
+        }
+        let key = (
+            e.file.clone(),
+            w.activity_id.as_ref().map(|a| a.to_lowercase()),
+        );
+        if id == 1024 {
+            // A new attempt under the same key ends the one before it (its 1026 was lost).
+            if let Some(old) = open.remove(&key) {
+                done.push(old);
+            }
+        }
+        let conn = open.entry(key.clone()).or_insert_with(|| Connection {
+            file: e.file.clone(),
+            activity_id: w.activity_id.clone(),
+            client: w.computer.clone(),
+            server: None,
+            start: e.time,
+            transport_up: None,
+            logon: None,
+            end: None,
+            phase: Phase::Transport,
+        });
+        match id {
+            1024 => conn.server = w.data.get("Value").map(str::to_string),
+            1025 => {
+                conn.transport_up = conn.transport_up.or(e.time);
+                conn.phase = conn.phase.max(Phase::Handshake);
+            }
+            1027 => {
+                conn.logon = conn.logon.or(e.time);
+                conn.phase = Phase::Established;
+            }
+            1026 => {
+                conn.end = Some((i, e.time));
+                if let Some(c) = open.remove(&key) {
+                    done.push(c);
+                }
+            }
+            _ => {}
+        }
+    }
+    done.extend(open.into_values());
+    done.sort_by(|a, b| {
+        (a.start, &a.file, a.end.map(|e| e.0)).cmp(&(b.start, &b.file, b.end.map(|e| e.0)))
+    });
+    done
+}
+
+/// Do two host names name the same machine? Equal ignoring case, or equal first labels
+/// (`RDS01` and `RDS01.contoso.com`).
+pub fn same_host(a: &str, b: &str) -> bool {
+    let first = |s: &str| s.split('.').next().unwrap_or("").to_ascii_lowercase();
+    !a.is_empty() && (a.eq_ignore_ascii_case(b) || first(a) == first(b))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::{EventKind, Fields, WinEvent};
+    use std::sync::Arc;
+
+    pub(crate) fn client(id: u32, secs: i64, activity: Option<&str>, value: Option<&str>) -> Event {
+        let mut data = Fields::default();
+        if let Some(v) = value {
+            data.push("Value", v);
+        }
+        Event {
+            file: Arc::from("client.evtx"),
+            record: 1000 + secs as u64,
+            time: Some(Timestamp::from_second(1_704_067_200 + secs).unwrap()),
+            kind: EventKind::Win(Box::new(WinEvent {
+                provider: CLIENT_PROVIDER.into(),
+                event_id: id,
+                computer: "WS".into(),
+                activity_id: activity.map(str::to_string),
+                data,
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn groups_by_activity_and_finds_the_phase() {
+        let a = Some("{A}");
+        let b = Some("{B}");
+        let events = vec![
+            client(1024, 0, a, Some("RDS01")),
+            client(1025, 1, a, None),
+            client(1027, 3, a, None),
+            // A second attempt interleaved, to another server, that never gets a transport.
+            client(1024, 10, b, Some("RDS02")),
+            client(1026, 11, b, Some("516")),
+            client(1105, 99, a, None),
+            client(1026, 100, a, Some("2308")),
+        ];
+        let c = connections(&events);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].server.as_deref(), Some("RDS01"));
+        assert_eq!(c[0].phase, Phase::Established);
+        assert_eq!(c[0].lived(), Some(SignedDuration::from_secs(100)));
+        assert_eq!(c[0].end.map(|e| e.0), Some(6));
+        assert_eq!(c[1].server.as_deref(), Some("RDS02"));
+        assert_eq!(c[1].phase, Phase::Transport);
+        // Reversed input: same result.
+        let mut rev = events.clone();
+        rev.reverse();
+        let r = connections(&rev);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].phase, Phase::Established);
+    }
+
+    #[test]
+    fn without_activity_ids_each_1024_starts_a_connection() {
+        let events = vec![
+            client(1024, 0, None, Some("RDS01")),
+            client(1025, 1, None, None),
+            client(1026, 2, None, Some("2308")),
+            client(1024, 50, None, Some("RDS01")),
+            client(1025, 51, None, None),
+            client(1027, 52, None, None),
+            client(1026, 90, None, Some("2308")),
+        ];
+        let c = connections(&events);
+        assert_eq!(
+            c.iter().map(|c| c.phase).collect::<Vec<_>>(),
+            vec![Phase::Handshake, Phase::Established]
+        );
+        assert_eq!(
+            c[1].logon,
+            Some(Timestamp::from_second(1_704_067_252).unwrap())
+        );
+    }
+
+    #[test]
+    fn host_names_compare_by_first_label() {
+        assert!(same_host("RDS01", "rds01.contoso.com"));
+        assert!(!same_host("RDS01", "RDS02.contoso.com"));
+        assert!(!same_host("", ""));
+    }
+}
