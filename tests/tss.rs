@@ -430,3 +430,85 @@ fn two_overlapping_copies_of_a_log_count_each_record_once() {
         system.problems
     );
 }
+
+/// Hostile collector text: cut UTF-16, the wrong byte order, a continuation that never ends,
+/// and an ACL listing cut mid-rule: each is read as far as it goes, with its problems named.
+#[test]
+fn hostile_reg_exports_and_acl_dumps_are_read_as_far_as_they_go() {
+    use support::tss_writer::{reg_export_text, utf16le_bom};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server";
+    let good = reg_export_text(&[(
+        key,
+        vec![
+            ("fDenyTSConnections", RegData::Dword(1)),
+            ("A", RegData::Binary(vec![1; 200])),
+        ],
+    )]);
+    // Cut mid character, mid value.
+    let mut cut = utf16le_bom(&good);
+    cut.truncate(cut.len() - 101);
+    std::fs::write(d.join("cut.reg"), &cut).unwrap();
+    // UTF-16BE with its BOM (not what reg writes, still text).
+    let mut be = vec![0xFE, 0xFF];
+    for u in good.encode_utf16() {
+        be.extend_from_slice(&u.to_be_bytes());
+    }
+    std::fs::write(d.join("be.reg"), &be).unwrap();
+    // A continuation that runs to the end of a 2 MB file.
+    let mut endless =
+        format!("Windows Registry Editor Version 5.00\r\n\r\n[{key}]\r\n\"X\"=hex:00,\\\r\n");
+    while endless.len() < 2 << 20 {
+        endless.push_str(
+            "  00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,00,\\\r\n",
+        );
+    }
+    std::fs::write(d.join("endless.reg"), endless.as_bytes()).unwrap();
+    // An ACL dump cut inside a rule.
+    let acl = "\r\nFileSystemRights  : FullControl\r\nAccessControlType : Allow\r\nIdentityReference : NT AUTHORITY\\SYSTEM\r\nIsInherited       : False\r\n\r\nFileSystemRights  : Read\r\nAccessControlTy";
+    std::fs::write(d.join("ACL-MachineKeys.txt"), utf16le_bom(acl)).unwrap();
+
+    let (code, out) = rdtriage(d, &["dump", "--summary", "--format", "json", "."]);
+    assert_eq!(code, Some(3), "{}", String::from_utf8_lossy(&out));
+    let accounts: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let get = |name: &str| {
+        accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["file"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    let cut = get("cut.reg");
+    assert_eq!(
+        (cut["format"].as_str(), cut["status"].as_str()),
+        (Some("reg-export"), Some("partial"))
+    );
+    assert_eq!(cut["events"], 1, "{cut}");
+    // The value the cut ran through is named; the one before it is read.
+    assert!(cut["problems"].to_string().contains("line 5: "), "{cut}");
+    let be = get("be.reg");
+    assert_eq!(
+        (be["status"].as_str(), be["events"].as_u64()),
+        (Some("ok"), Some(2)),
+        "{be}"
+    );
+    let endless = get("endless.reg");
+    assert_eq!(endless["status"].as_str(), Some("failed"), "{endless}");
+    assert!(
+        endless["problems"].to_string().contains("cut short"),
+        "{endless}"
+    );
+    let acl = get("ACL-MachineKeys.txt");
+    assert_eq!(
+        (
+            acl["format"].as_str(),
+            acl["events"].as_u64(),
+            acl["errors"].as_u64()
+        ),
+        (Some("acl-dump"), Some(1), Some(2)),
+        "{acl}"
+    );
+}
