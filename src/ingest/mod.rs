@@ -76,7 +76,8 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 }
 
 /// Read already discovered inputs (one ticket of a batch, say).
-pub fn ingest_found(found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+    pml::dedup::skip_csv_exports_of_pmls(&mut found);
     let threads = effective_threads(opts.threads);
     let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool,
@@ -181,7 +182,7 @@ fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx:
 }
 
 /// Bytes looked at to decide a format.
-const SNIFF_BYTES: usize = 8192;
+pub(crate) const SNIFF_BYTES: usize = 8192;
 
 /// Decide an input's format from its first bytes.
 pub fn sniff(head: &[u8]) -> FileFormat {

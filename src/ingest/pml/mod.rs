@@ -12,6 +12,7 @@
 //! Profiling events are skipped and counted, as the CSV export leaves them out.
 
 pub mod bytes;
+pub mod dedup;
 pub mod detail;
 pub mod event;
 pub mod fileinfo;
@@ -59,39 +60,26 @@ struct Tally {
     listed: usize,
 }
 
-/// Read a PML file from `src`, `len` bytes long.
-pub fn read_pml(
-    mut src: impl Read + Seek + Send,
-    len: u64,
-    emit: &mut Emit<'_>,
-    account: &mut FileAccount,
-) {
-    let head = match read_at(&mut src, 0, HEADER_SIZE as u64) {
-        Ok(h) => h,
-        Err(e) => {
-            account.damaged(format!("cannot read the PML header: {e}"));
-            account.finish();
-            return;
-        }
-    };
-    let header = match Header::parse(&head, len) {
-        Ok(h) => h,
-        Err(e) => {
-            account.damaged(e.to_string());
-            account.finish();
-            return;
-        }
-    };
-    account.problems.push(format!(
-        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
-        header.computer,
-        header.os_text(),
-        if header.wide { 64 } else { 32 }
-    ));
+/// A capture's header and the tables its events refer to.
+pub struct Capture {
+    pub header: Header,
+    pub processes: tables::Processes,
+    pub endpoints: tables::Endpoints,
+    /// Events the event-offset array can hold (the header's count, bounded by the array).
+    pub count: u64,
+    /// What is wrong with the tables (each costs data).
+    pub problems: Vec<String>,
+}
+
+/// Read the header and the tables; `Err` says why nothing can be read.
+pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
+    let head = read_at(src, 0, HEADER_SIZE as u64)
+        .map_err(|e| format!("cannot read the PML header: {e}"))?;
+    let header = Header::parse(&head, len).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     let mut region = |start: u64, what: &str, problems: &mut Vec<String>| -> Vec<u8> {
         let end = header.table_end(start, len);
-        match read_at(&mut src, start, end - start) {
+        match read_at(src, start, end - start) {
             Ok(b) => b,
             Err(e) => {
                 problems.push(format!("cannot read the {what}: {e}"));
@@ -118,6 +106,68 @@ pub fn read_pml(
             header.events
         ));
     }
+    Ok(Capture {
+        header,
+        processes,
+        endpoints,
+        count,
+        problems,
+    })
+}
+
+/// The first event a CSV export of the capture would list (Profiling is never exported),
+/// among the first block of events.
+pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model::ProcmonRow> {
+    let capture = open(src, len).ok()?;
+    let n = capture.count.min(BLOCK as u64);
+    let entries = read_at(src, capture.header.offsets_array, n * OFFSET_ENTRY).ok()?;
+    let offsets: Vec<u64> = entries
+        .chunks_exact(OFFSET_ENTRY as usize)
+        .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+        .collect();
+    let window = read_window(src, &offsets, len);
+    let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
+    let ctx = Context {
+        wide: capture.header.wide,
+        processes: &capture.processes,
+        endpoints: &capture.endpoints,
+        computer: &computer,
+    };
+    offsets
+        .iter()
+        .find_map(|&off| match event::decode(&window, off, &ctx) {
+            Ok(Decoded::Row { row, .. }) => Some(*row),
+            _ => None,
+        })
+}
+
+/// Read a PML file from `src`, `len` bytes long.
+pub fn read_pml(
+    mut src: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    let Capture {
+        header,
+        processes,
+        endpoints,
+        count,
+        problems,
+    } = match open(&mut src, len) {
+        Ok(c) => c,
+        Err(why) => {
+            account.damaged(why);
+            account.finish();
+            return;
+        }
+    };
+    account.problems.push(format!(
+        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
+        header.computer,
+        header.os_text(),
+        if header.wide { 64 } else { 32 }
+    ));
     for p in problems {
         account.damaged(p);
     }
