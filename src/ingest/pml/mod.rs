@@ -33,7 +33,7 @@ use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
 
 /// Events decoded per block.
-const BLOCK: usize = 4096;
+const BLOCK: usize = 1024;
 /// Bytes read past a block's last event start, for that event and its extra detail.
 const TAIL: u64 = 64 * 1024;
 /// The most one block reads at once; events beyond it (offsets out of order in a damaged
@@ -43,8 +43,20 @@ const MAX_WINDOW: u64 = 64 << 20;
 const OFFSET_ENTRY: u64 = 5;
 
 fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    read_into(src, off, len, Vec::new())
+}
+
+/// Read into `buf`, reusing its allocation: a fresh multi-megabyte buffer per block costs more
+/// in the allocator than decoding the block.
+fn read_into(
+    src: &mut (impl Read + Seek),
+    off: u64,
+    len: u64,
+    mut buf: Vec<u8>,
+) -> std::io::Result<Vec<u8>> {
     src.seek(SeekFrom::Start(off))?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    buf.clear();
+    buf.reserve(usize::try_from(len).unwrap_or(0));
     src.take(len).read_to_end(&mut buf)?;
     Ok(buf)
 }
@@ -125,7 +137,7 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
         .chunks_exact(OFFSET_ENTRY as usize)
         .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
         .collect();
-    let window = read_window(src, &offsets, len);
+    let window = read_window(src, &offsets, len, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
     let ctx = Context {
         wide: capture.header.wide,
@@ -182,6 +194,7 @@ pub fn read_pml(
     let mut tally = Tally::default();
     let mut record = 0u64;
     let mut first = 0u64;
+    let mut spare = Vec::new();
     while first < count {
         let n = (count - first).min(BLOCK as u64);
         let entries = match read_at(
@@ -203,7 +216,7 @@ pub fn read_pml(
             .chunks_exact(OFFSET_ENTRY as usize)
             .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
             .collect();
-        let window = read_window(&mut src, &offsets, len);
+        let window = read_window(&mut src, &offsets, len, std::mem::take(&mut spare));
         let decode = |&off: &u64| -> Result<Decoded, Fault> {
             if off >= len {
                 return Err(Fault::Damaged(format!(
@@ -287,13 +300,14 @@ pub fn read_pml(
         if !batch.is_empty() {
             (emit.send)(batch);
         }
+        spare = window.data;
         first += n;
     }
     finish_account(account, &tally);
 }
 
 /// Read the span of the file a block's events lie in.
-fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64) -> Window {
+fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64, spare: Vec<u8>) -> Window {
     let inside = offsets.iter().copied().filter(|&o| o < len);
     let (Some(lo), Some(hi)) = (inside.clone().min(), inside.max()) else {
         return Window {
@@ -305,7 +319,7 @@ fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64) -> Windo
         .saturating_add(TAIL)
         .min(len)
         .min(lo.saturating_add(MAX_WINDOW));
-    match read_at(src, lo, end - lo) {
+    match read_into(src, lo, end - lo, spare) {
         Ok(data) => Window { base: lo, data },
         Err(_) => Window {
             base: 0,
