@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 root=..
 c=$root/../shared/corpus/evtx
-mkdir -p corpus/{rule_parser,procmon_csv,event_xml,detail_and_paths,zip_discovery,evtx_file,reg_export,acl_dump}
+mkdir -p corpus/{rule_parser,procmon_csv,event_xml,detail_and_paths,zip_discovery,evtx_file,reg_export,acl_dump,pml_file}
 cp $root/src/rules/pack/*.rdt corpus/rule_parser/
 cp $root/fixtures/procmon/*.csv corpus/procmon_csv/
 for f in $root/fixtures/tickets/*/*/Logfile.CSV; do cp "$f" "corpus/procmon_csv/$(basename "$(dirname "$(dirname "$f")")")-$(basename "$(dirname "$f")").csv"; done
@@ -16,6 +16,11 @@ for f in $root/fixtures/evtx/*.evtx; do cp "$f" corpus/evtx_file/; done
 for f in sample_with_a_bad_chunk_magic.evtx sample-with-zero-data-size-event.evtx Application_no_crc32.evtx security_bad_string_cache.evtx; do
   [ -f "$c/omerbenamram-evtx/$f" ] && cp "$c/omerbenamram-evtx/$f" corpus/evtx_file/
 done
+p=$root/../shared/corpus/procmon
+for f in eronnen__procmon-parser/CompressedLogFileUTC64Process.PML Rurik__Noriben/Noriben_09_Apr_13__20_16_13_368000.pml; do
+  [ -f "$p/$f" ] && cp "$p/$f" "corpus/pml_file/$(basename "$f")"
+done
+[ -f "$p/eronnen__procmon-parser/CompressedLogfileTests32bitUTC.PML" ] && head -c 200000 "$p/eronnen__procmon-parser/CompressedLogfileTests32bitUTC.PML" > corpus/pml_file/cut.PML
 python3 - <<'PY'
 import zipfile, io
 for name, entries in [("nested", [("a/b.csv", b'"Time of Day","Process Name","Operation","Path","Result"\r\n')]), ("empty", [])]:

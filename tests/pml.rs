@@ -687,3 +687,37 @@ fn a_ticket_with_a_pml_gives_the_causes_of_its_csv_twin_placed_in_time() {
         "2024-03-05T09:14:20.1269916Z"
     );
 }
+
+#[test]
+fn a_csv_export_beside_its_pml_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_temp(&dir, "Logfile.PML", &write(&capture()));
+    let header = "\u{feff}\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
+    let export = format!(
+        "{header}\"10:14:20.0912275 AM\",\"svchost.exe\",\"1100\",\"TCP Accept\",\"RDS01.contoso.com:ms-wbt-server -> 10.20.31.77:50533\",\"SUCCESS\",\"Length: 0, mss: 1460\"\r\n"
+    );
+    write_temp(&dir, "Logfile.CSV", export.as_bytes());
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("Logfile.CSV"), export.as_bytes()).unwrap();
+    let got = common::ingest_paths(&[dir.path().to_path_buf()]);
+    let status: Vec<(String, FileStatus)> = got
+        .accounts
+        .iter()
+        .map(|a| {
+            let name = Path::new(&a.file).strip_prefix(dir.path()).unwrap();
+            (name.display().to_string(), a.status)
+        })
+        .collect();
+    assert_eq!(
+        status,
+        vec![
+            ("Logfile.CSV".to_string(), FileStatus::Skipped),
+            ("Logfile.PML".to_string(), FileStatus::Ok),
+            // Another folder: another capture, read.
+            ("other/Logfile.CSV".to_string(), FileStatus::Ok),
+        ]
+    );
+    assert!(got.accounts[0].problems[0].contains("the CSV export of"));
+    assert_eq!(got.events.len(), 3 + 1);
+}

@@ -84,7 +84,8 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 }
 
 /// Read already discovered inputs (one ticket of a batch, say).
-pub fn ingest_found(found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
+    pml::dedup::skip_csv_exports_of_pmls(&mut found);
     // Each event-log record is handed on once, however many copies of it the inputs hold.
     let mut dedup = dedup::RecordDedup::new(sink);
     let sink: &mut dyn Sink = &mut dedup;

@@ -12,6 +12,7 @@
 //! Profiling events are skipped and counted, as the CSV export leaves them out.
 
 pub mod bytes;
+pub mod dedup;
 pub mod detail;
 pub mod event;
 pub mod fileinfo;
@@ -32,7 +33,7 @@ use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
 
 /// Events decoded per block.
-const BLOCK: usize = 4096;
+const BLOCK: usize = 1024;
 /// Bytes read past a block's last event start, for that event and its extra detail.
 const TAIL: u64 = 64 * 1024;
 /// The most one block reads at once; events beyond it (offsets out of order in a damaged
@@ -42,8 +43,20 @@ const MAX_WINDOW: u64 = 64 << 20;
 const OFFSET_ENTRY: u64 = 5;
 
 fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    read_into(src, off, len, Vec::new())
+}
+
+/// Read into `buf`, reusing its allocation: a fresh multi-megabyte buffer per block costs more
+/// in the allocator than decoding the block.
+fn read_into(
+    src: &mut (impl Read + Seek),
+    off: u64,
+    len: u64,
+    mut buf: Vec<u8>,
+) -> std::io::Result<Vec<u8>> {
     src.seek(SeekFrom::Start(off))?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    buf.clear();
+    buf.reserve(usize::try_from(len).unwrap_or(0));
     src.take(len).read_to_end(&mut buf)?;
     Ok(buf)
 }
@@ -59,39 +72,26 @@ struct Tally {
     listed: usize,
 }
 
-/// Read a PML file from `src`, `len` bytes long.
-pub fn read_pml(
-    mut src: impl Read + Seek + Send,
-    len: u64,
-    emit: &mut Emit<'_>,
-    account: &mut FileAccount,
-) {
-    let head = match read_at(&mut src, 0, HEADER_SIZE as u64) {
-        Ok(h) => h,
-        Err(e) => {
-            account.damaged(format!("cannot read the PML header: {e}"));
-            account.finish();
-            return;
-        }
-    };
-    let header = match Header::parse(&head, len) {
-        Ok(h) => h,
-        Err(e) => {
-            account.damaged(e.to_string());
-            account.finish();
-            return;
-        }
-    };
-    account.problems.push(format!(
-        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
-        header.computer,
-        header.os_text(),
-        if header.wide { 64 } else { 32 }
-    ));
+/// A capture's header and the tables its events refer to.
+pub struct Capture {
+    pub header: Header,
+    pub processes: tables::Processes,
+    pub endpoints: tables::Endpoints,
+    /// Events the event-offset array can hold (the header's count, bounded by the array).
+    pub count: u64,
+    /// What is wrong with the tables (each costs data).
+    pub problems: Vec<String>,
+}
+
+/// Read the header and the tables; `Err` says why nothing can be read.
+pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
+    let head = read_at(src, 0, HEADER_SIZE as u64)
+        .map_err(|e| format!("cannot read the PML header: {e}"))?;
+    let header = Header::parse(&head, len).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     let mut region = |start: u64, what: &str, problems: &mut Vec<String>| -> Vec<u8> {
         let end = header.table_end(start, len);
-        match read_at(&mut src, start, end - start) {
+        match read_at(src, start, end - start) {
             Ok(b) => b,
             Err(e) => {
                 problems.push(format!("cannot read the {what}: {e}"));
@@ -118,6 +118,68 @@ pub fn read_pml(
             header.events
         ));
     }
+    Ok(Capture {
+        header,
+        processes,
+        endpoints,
+        count,
+        problems,
+    })
+}
+
+/// The first event a CSV export of the capture would list (Profiling is never exported),
+/// among the first block of events.
+pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model::ProcmonRow> {
+    let capture = open(src, len).ok()?;
+    let n = capture.count.min(BLOCK as u64);
+    let entries = read_at(src, capture.header.offsets_array, n * OFFSET_ENTRY).ok()?;
+    let offsets: Vec<u64> = entries
+        .chunks_exact(OFFSET_ENTRY as usize)
+        .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+        .collect();
+    let window = read_window(src, &offsets, len, Vec::new());
+    let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
+    let ctx = Context {
+        wide: capture.header.wide,
+        processes: &capture.processes,
+        endpoints: &capture.endpoints,
+        computer: &computer,
+    };
+    offsets
+        .iter()
+        .find_map(|&off| match event::decode(&window, off, &ctx) {
+            Ok(Decoded::Row { row, .. }) => Some(*row),
+            _ => None,
+        })
+}
+
+/// Read a PML file from `src`, `len` bytes long.
+pub fn read_pml(
+    mut src: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    let Capture {
+        header,
+        processes,
+        endpoints,
+        count,
+        problems,
+    } = match open(&mut src, len) {
+        Ok(c) => c,
+        Err(why) => {
+            account.damaged(why);
+            account.finish();
+            return;
+        }
+    };
+    account.problems.push(format!(
+        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
+        header.computer,
+        header.os_text(),
+        if header.wide { 64 } else { 32 }
+    ));
     for p in problems {
         account.damaged(p);
     }
@@ -132,6 +194,7 @@ pub fn read_pml(
     let mut tally = Tally::default();
     let mut record = 0u64;
     let mut first = 0u64;
+    let mut spare = Vec::new();
     while first < count {
         let n = (count - first).min(BLOCK as u64);
         let entries = match read_at(
@@ -153,7 +216,7 @@ pub fn read_pml(
             .chunks_exact(OFFSET_ENTRY as usize)
             .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
             .collect();
-        let window = read_window(&mut src, &offsets, len);
+        let window = read_window(&mut src, &offsets, len, std::mem::take(&mut spare));
         let decode = |&off: &u64| -> Result<Decoded, Fault> {
             if off >= len {
                 return Err(Fault::Damaged(format!(
@@ -237,13 +300,14 @@ pub fn read_pml(
         if !batch.is_empty() {
             (emit.send)(batch);
         }
+        spare = window.data;
         first += n;
     }
     finish_account(account, &tally);
 }
 
 /// Read the span of the file a block's events lie in.
-fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64) -> Window {
+fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64, spare: Vec<u8>) -> Window {
     let inside = offsets.iter().copied().filter(|&o| o < len);
     let (Some(lo), Some(hi)) = (inside.clone().min(), inside.max()) else {
         return Window {
@@ -255,7 +319,7 @@ fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64) -> Windo
         .saturating_add(TAIL)
         .min(len)
         .min(lo.saturating_add(MAX_WINDOW));
-    match read_at(src, lo, end - lo) {
+    match read_into(src, lo, end - lo, spare) {
         Ok(data) => Window { base: lo, data },
         Err(_) => Window {
             base: 0,
