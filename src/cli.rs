@@ -273,10 +273,10 @@ struct LimitArgs {
     /// listed, not read; a path named on the command line is always followed).
     #[arg(long)]
     follow: bool,
-    /// Read EVTX chunks whose checksums do not match their bytes (by default they are not
-    /// read; either way they are named).
+    /// Drop EVTX chunks whose checksums do not match their bytes (by default they are read,
+    /// and named: a log copied while open can hold one whose checksums were not yet updated).
     #[arg(long)]
-    no_validate: bool,
+    refuse_bad_chunks: bool,
 }
 
 impl LimitArgs {
@@ -294,7 +294,7 @@ impl LimitArgs {
             kept_events: self.max_kept_events,
             csv_fields: self.max_csv_fields,
             follow_symlinks: self.follow,
-            skip_evtx_checksums: self.no_validate,
+            refuse_bad_evtx_chunks: self.refuse_bad_chunks,
         }
     }
 }

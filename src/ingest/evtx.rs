@@ -36,6 +36,8 @@ struct ChunkOutput {
     errors: Vec<String>,
     /// Unpaired UTF-16 surrogates in the records' text (the renderer writes each as `_`).
     lone_surrogates: u64,
+    /// Checksum mismatches of a chunk read anyway: named, not counted as record errors.
+    bad_checksums: Vec<String>,
 }
 
 impl ChunkOutput {
@@ -160,6 +162,9 @@ pub fn read_evtx(
             for out in outputs {
                 account.events += out.read;
                 lone += out.lone_surrogates;
+                for why in out.bad_checksums {
+                    account.damaged(why);
+                }
                 account.errors += out.errors.len() as u64;
                 for e in out.errors {
                     if listed < MAX_LISTED_ERRORS {
@@ -205,6 +210,7 @@ fn read_chunk(
         read: 0,
         errors: Vec::new(),
         lone_surrogates: 0,
+        bad_checksums: Vec::new(),
     };
     let chunk = match chunk {
         Ok(c) => c,
@@ -213,18 +219,20 @@ fn read_chunk(
             return out;
         }
     };
-    // The parser does not check checksums (so a mismatch is named here, with the choice).
+    // The parser does not check checksums: a mismatch is named here. A log copied while open
+    // can hold a chunk whose checksums were not yet updated, records intact, so by default the
+    // chunk is read and the file reported as partly trustworthy; `--refuse-bad-chunks` drops it.
     let bad_header = !chunk.validate_header_checksum();
     if bad_header || !chunk.validate_data_checksum() {
         let what = if bad_header { "header" } else { "records" };
-        if !limits.skip_evtx_checksums {
+        if limits.refuse_bad_evtx_chunks {
             out.errors.push(format!(
-                "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): not read (give --no-validate to read it anyway)"
+                "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): not read (--refuse-bad-chunks)"
             ));
             return out;
         }
-        out.errors.push(format!(
-            "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): read anyway (--no-validate)"
+        out.bad_checksums.push(format!(
+            "chunk {n}: its {what} checksum does not match its bytes (altered or damaged, or not yet updated in a log copied while open): its records were read and may not be what Windows wrote (give --refuse-bad-chunks to drop such chunks)"
         ));
     }
     let mut parsed = match chunk.parse(Arc::clone(settings)) {

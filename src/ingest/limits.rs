@@ -35,8 +35,9 @@ pub struct Limits {
     /// Not a bound but a policy: follow symlinks found inside folders (files and folders
     /// alike; a folder already walked is not walked again). Off, they are listed, not read.
     pub follow_symlinks: bool,
-    /// Read EVTX chunks whose checksums do not match their bytes (they are named either way).
-    pub skip_evtx_checksums: bool,
+    /// Drop EVTX chunks whose checksums do not match their bytes (by default they are read;
+    /// they are named either way).
+    pub refuse_bad_evtx_chunks: bool,
 }
 
 impl Limits {
@@ -63,7 +64,7 @@ impl Default for Limits {
             evtx_record_bytes: 4 << 20,
             kept_events: 100_000,
             follow_symlinks: false,
-            skip_evtx_checksums: false,
+            refuse_bad_evtx_chunks: false,
         }
     }
 }
