@@ -5,7 +5,6 @@
 //! name), no two accounts share a name, and nothing read passes the declared sizes.
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashSet;
-use std::io::Read;
 
 use rdtriage::ingest::discover::{Found, Limits, discover};
 
