@@ -124,7 +124,7 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
     let b = server(Layout::Tss, "");
     let dir = ticket(&b);
     let (code, r) = scan(dir.path(), &["."]);
-    assert_eq!(code, Some(0), "{:#?}", r.inputs);
+    assert_eq!(code, Some(0), "{} {:#?}", r.verdict, r.inputs);
     for i in &r.inputs {
         assert!(
             !matches!(
@@ -321,7 +321,7 @@ fn a_zipped_bundle_reads_like_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("server.zip"), b.zip()).unwrap();
     let (code, r) = scan(dir.path(), &["server.zip"]);
-    assert_eq!(code, Some(0), "{:#?}", r.inputs);
+    assert_eq!(code, Some(0), "{} {:#?}", r.verdict, r.inputs);
     let reg: u64 = r
         .inputs
         .iter()
@@ -392,7 +392,9 @@ fn a_zip_beside_its_extracted_copy_gives_the_zips_report() {
         .iter()
         .filter(|i| i.problems.iter().any(|p| p.starts_with("duplicate:")))
         .count();
-    assert_eq!(set_aside, b.files.len() + client_bundle().files.len());
+    // Every file of the zip's extracted copy is set aside by content; the client folder named a
+    // second time is set aside once, as a folder already read.
+    assert_eq!(set_aside, b.files.len() + 1, "{:#?}", r.inputs);
 }
 
 #[test]

@@ -44,6 +44,39 @@ pub const RDP_SOURCES: &[(&str, Side)] = &[
     ("TermDD", Side::Server),
 ];
 
+/// Exported configuration of the Remote Desktop server: registry keys under these (the
+/// Terminal Server and its listener, the TermService service, Schannel's protocols) and ACLs of
+/// the machine keys (DOMAIN.md §8). Configuration alone can name a cause (moderate at most),
+/// so a bundle that holds it is not "insufficient evidence".
+const RDP_CONFIG_KEYS: &[&str] = &[
+    "\\Terminal Server",
+    "\\Terminal Services",
+    "\\Services\\TermService",
+    "\\SecurityProviders\\SCHANNEL",
+];
+const RDP_CONFIG_ACL_PATHS: &[&str] = &[
+    "\\Crypto\\RSA\\MachineKeys",
+    "f686aace6942fb7f7ceb231212eef4a4",
+];
+
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.to_ascii_lowercase()
+        .contains(&needle.to_ascii_lowercase())
+}
+
+/// Whether a registry or ACL event is Remote Desktop server configuration.
+pub fn is_rdp_configuration(e: &Event) -> bool {
+    match &e.kind {
+        crate::model::EventKind::Registry(r) => RDP_CONFIG_KEYS
+            .iter()
+            .any(|k| contains_ignore_case(&r.key, k)),
+        crate::model::EventKind::Acl(a) => RDP_CONFIG_ACL_PATHS
+            .iter()
+            .any(|k| contains_ignore_case(&a.path, k)),
+        _ => false,
+    }
+}
+
 /// Procmon rows of these processes are the Remote Desktop client at work.
 const RDP_CLIENT_PROCESSES: &[&str] = &["mstsc.exe", "msrdc.exe"];
 
@@ -90,6 +123,8 @@ impl Tally {
             } else if w.channel.eq_ignore_ascii_case("Security") {
                 add(&self.security);
             }
+        } else if is_rdp_configuration(e) {
+            add(&self.server);
         } else if let Some(p) = e.procmon() {
             add(&self.procmon);
             let port = p
@@ -120,7 +155,8 @@ impl Tally {
 pub struct Seen {
     /// RDP client events (RDPClient/Operational).
     pub client: u64,
-    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway).
+    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway) and exported server
+    /// configuration (Terminal Server, TermService and Schannel keys, machine-key ACLs).
     pub server: u64,
     /// Procmon rows of the RDP client or on the RDP port.
     pub procmon_rdp: u64,

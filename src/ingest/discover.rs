@@ -310,7 +310,7 @@ impl Walk<'_> {
         {
             return self.skip(
                 name,
-                "a folder already read in this run (through a symlink): not read twice".into(),
+                "duplicate: a folder already read in this run (named twice, or reached through a symlink): not read twice".into(),
             );
         }
         let mut children = match fs::read_dir(path) {
