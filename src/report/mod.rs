@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod csv_out;
 pub mod escape;
 pub mod events;
+pub mod html;
 pub mod markdown;
 pub mod schema;
 pub mod table;
