@@ -259,7 +259,7 @@ fn run_dump(
     let width = table_width(config, dump.width);
     let (accounts, written) = if dump.summary {
         let mut sink = ingest::Collect::default();
-        ingest::ingest_found(found, &opts, &mut sink);
+        ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
         let written = match dump.format {
             DumpFormat::Json | DumpFormat::Jsonl => accounts::write_json(out, &sink.accounts),
             DumpFormat::Table => accounts::write_table(out, &sink.accounts, width),
@@ -275,7 +275,7 @@ fn run_dump(
         match dump.format {
             DumpFormat::Jsonl => {
                 let mut sink = jsonl(out);
-                ingest::ingest_found(found, &opts, &mut sink);
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
                 (sink.accounts, sink.error.map_or(Ok(()), Err))
             }
             DumpFormat::Json => {
@@ -283,7 +283,7 @@ fn run_dump(
                     inner: jsonl(out),
                     first: true,
                 };
-                ingest::ingest_found(found, &opts, &mut sink);
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
                 let end: &[u8] = if sink.first { b"[]\n" } else { b"\n]\n" };
                 let written = match sink.inner.error {
                     Some(e) => Err(e),
@@ -299,14 +299,13 @@ fn run_dump(
                     accounts: Vec::new(),
                     error: None,
                 };
-                ingest::ingest_found(found, &opts, &mut sink);
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
                 (sink.accounts, sink.error.map_or(Ok(()), Err))
             }
         }
     };
     let written = written.and_then(|()| out.flush());
     let mut sink = std::io::sink();
-    let accounts = names.accounts(accounts);
     (
         input_exit(&accounts, warnings(config, err, &mut sink)),
         written,

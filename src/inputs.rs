@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::analysis::Scan;
 use crate::cli::InputConfig;
 use crate::exit::Exit;
+use crate::ingest::Sink;
 use crate::ingest::discover::{Found, discover};
-use crate::model::FileAccount;
+use crate::model::{Event, FileAccount};
 use crate::sanitize::terminal;
 use crate::units::ByteSize;
 
@@ -37,11 +38,14 @@ impl Names {
         }
     }
 
-    pub fn accounts(&self, mut accounts: Vec<FileAccount>) -> Vec<FileAccount> {
-        for a in &mut accounts {
-            self.fix(&mut a.file);
+    /// A sink that renames events and accounts on their way to `inner` (for `dump`, which
+    /// streams).
+    pub fn sink<'a>(&'a self, inner: &'a mut dyn Sink) -> RenamingSink<'a> {
+        RenamingSink {
+            names: self,
+            inner,
+            seen: None,
         }
-        accounts
     }
 
     pub fn scan(&self, scan: &mut Scan) {
@@ -125,4 +129,37 @@ fn spool(from: &mut dyn Read, cap: u64) -> Result<tempfile::TempPath, String> {
     file.flush()
         .map_err(|e| format!("cannot spool stdin: {e}"))?;
     Ok(file.into_temp_path())
+}
+
+/// See [`Names::sink`].
+pub struct RenamingSink<'a> {
+    names: &'a Names,
+    inner: &'a mut dyn Sink,
+    /// The last file renamed: events come file by file.
+    seen: Option<(Arc<str>, Arc<str>)>,
+}
+
+impl Sink for RenamingSink<'_> {
+    fn events(&mut self, mut events: Vec<Event>) {
+        if self.names.spool.is_some() {
+            for e in &mut events {
+                match &self.seen {
+                    Some((old, new)) if *old == e.file => e.file = new.clone(),
+                    _ => {
+                        if let Some(n) = self.names.rename(&e.file) {
+                            let new: Arc<str> = n.into();
+                            self.seen = Some((e.file.clone(), new.clone()));
+                            e.file = new;
+                        }
+                    }
+                }
+            }
+        }
+        self.inner.events(events);
+    }
+
+    fn file_done(&mut self, mut account: FileAccount) {
+        self.names.fix(&mut account.file);
+        self.inner.file_done(account);
+    }
 }

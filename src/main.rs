@@ -65,10 +65,18 @@ fn main() -> ExitCode {
             }
         }
         None if config.quiet => rdtriage::app::run(&config, &mut std::io::sink(), &mut err),
-        None => {
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            rdtriage::app::run(&config, &mut out, &mut err)
-        }
+        None => match stdout_file() {
+            Ok(file) => {
+                let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+                rdtriage::app::run(&config, &mut out, &mut err)
+            }
+            Err(e) => {
+                // stdout is closed: still run, so the exit code keeps what was found.
+                let exit = rdtriage::app::run(&config, &mut std::io::sink(), &mut err);
+                let _ = writeln!(err, "rdtriage: <stdout>: cannot write: {e}");
+                exit.worst(Exit::OutputFailed)
+            }
+        },
     };
     ExitCode::from(exit.code() as u8)
 }
@@ -86,4 +94,20 @@ impl Write for LossyStderr {
         let _ = std::io::stderr().flush();
         Ok(())
     }
+}
+
+/// stdout as a plain file. Rust's `Stdout` treats a closed stdout (EBADF) as a sink that
+/// accepts everything; a report that went nowhere must be exit 5, so write to a duplicate of
+/// the descriptor, whose errors are real.
+#[cfg(unix)]
+fn stdout_file() -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsFd;
+    Ok(std::fs::File::from(
+        std::io::stdout().as_fd().try_clone_to_owned()?,
+    ))
+}
+
+#[cfg(not(unix))]
+fn stdout_file() -> std::io::Result<std::io::Stdout> {
+    Ok(std::io::stdout())
 }

@@ -74,7 +74,9 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
     } else {
         let mut t = table(width);
         t.set_header(vec!["#", "cause", "confidence", "evidence and fix"]);
-        if !color {
+        if color {
+            t.enforce_styling();
+        } else {
             t.force_no_tty();
         }
         for (i, c) in r.causes.iter().enumerate() {

@@ -91,12 +91,15 @@ fn causes(p: &mut String, r: &ScanReport) {
             esc(&c.cause)
         ));
         p.push_str(&format!(
-            "<p class=\"why\"><b>Why:</b> {}</p>\n",
+            "<p class=\"why\"><strong>Why:</strong> {}</p>\n",
             esc(&c.why)
         ));
         let fix = c.remediation_line();
         if !fix.is_empty() {
-            p.push_str(&format!("<p class=\"fix\"><b>Fix:</b> {}</p>\n", esc(&fix)));
+            p.push_str(&format!(
+                "<p class=\"fix\"><strong>Fix:</strong> {}</p>\n",
+                esc(&fix)
+            ));
         }
         p.push_str("<h4>Evidence</h4>\n<ul class=\"evidence-list\">\n");
         for f in &c.findings {
@@ -141,7 +144,7 @@ fn causes(p: &mut String, r: &ScanReport) {
             p.push_str("</ul>\n");
         }
         if !c.references.is_empty() {
-            p.push_str("<p class=\"refs\"><b>References:</b> ");
+            p.push_str("<p class=\"refs\"><strong>References:</strong> ");
             let refs: Vec<String> = c
                 .references
                 .iter()
@@ -287,7 +290,7 @@ fn accounts(p: &mut String, r: &ScanReport) {
     p.push_str("</tbody>\n</table>\n");
     if r.inputs.iter().any(|a| a.format == FileFormat::ProcmonCsv) {
         p.push_str(&format!(
-            "<p class=\"alignment\"><b>Procmon time alignment:</b> {}</p>\n",
+            "<p class=\"alignment\"><strong>Procmon time alignment:</strong> {}</p>\n",
             esc(&r.alignment.note)
         ));
     }
@@ -298,7 +301,17 @@ fn accounts(p: &mut String, r: &ScanReport) {
 /// same JSON) so no text inside can close the block, and `&` likewise.
 fn embedded_json(p: &mut String, r: &ScanReport) -> io::Result<()> {
     let json = serde_json::to_string(r)?;
-    let json = json.replace('<', "\\u003c").replace('&', "\\u0026");
+    let mut inert = String::with_capacity(json.len());
+    for c in json.chars() {
+        // Still the same JSON: `<` and `&` cannot end the block, and bidi or invisible
+        // characters cannot reorder the page's source for whoever reads it.
+        if c == '<' || c == '&' || crate::sanitize::is_unsafe_char(c) {
+            inert.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            inert.push(c);
+        }
+    }
+    let json = inert;
     p.push_str("<details id=\"json\"><summary>The report as JSON (schema ");
     p.push_str(&esc(&r.schema));
     p.push_str(")</summary>\n<script type=\"application/json\" id=\"report-json\">");
