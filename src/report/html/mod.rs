@@ -124,8 +124,13 @@ fn causes(p: &mut String, r: &ScanReport) {
         p.push_str("</ul>\n");
         if c.more_findings > 0 {
             p.push_str(&format!(
-                "<p class=\"more\">and {} more (in the JSON below)</p>\n",
-                count(c.more_findings, "finding", "findings")
+                "<p class=\"more\">and {} more {} (in the JSON below)</p>\n",
+                c.more_findings,
+                if c.more_findings == 1 {
+                    "finding"
+                } else {
+                    "findings"
+                }
             ));
         }
         let against = counts_against(r, i);
