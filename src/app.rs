@@ -6,10 +6,12 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::analysis::{self, AlignHints, ScanOptions};
 use crate::cli::{
-    AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task, TimelineConfig,
+    AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task, TimeWindow,
+    TimelineConfig,
 };
 use crate::exit::Exit;
 use crate::ingest::{self, IngestOptions, Sink};
+use crate::inputs::gather;
 use crate::model::{Event, FileAccount, FileStatus};
 use crate::report::events::EventJson;
 use crate::report::schema::ScanReport;
@@ -17,27 +19,82 @@ use crate::report::{self, accounts};
 use crate::rules::{self, RuleKind, RuleSet};
 use crate::sanitize::terminal;
 
-/// Run one command. Output goes to `out`, diagnostics (`rdtriage: FILE: problem`) to `err`.
+/// How a command ended: the exit its work earned, and whether its output was written.
+/// Kept apart so that an output failure never hides what the analysis found.
+type Outcome = (Exit, std::io::Result<()>);
+
+/// Run one command. Output goes to `out`, diagnostics (`rdtriage: FILE: problem`) to `err`
+/// (per-file warnings are left out with `--quiet`).
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let result = match &config.task {
+    let (exit, written) = match &config.task {
         Task::Scan(scan) => run_scan(config, scan, out, err),
         Task::Timeline(t) => run_timeline(config, t, out, err),
-        Task::Batch(b) => crate::batch_run::run(config, b, out, err),
-        Task::Merge(m) => crate::merge_run::run(config, m, out, err),
-        Task::RulesList { rule_files } => run_rules_list(rule_files, out, err),
-        Task::RulesCheck { rule_files } => run_rules_check(rule_files, out, err),
-        Task::RulesTest { rule_files } => run_rules_test(rule_files, out, err),
-        Task::Dump(dump) => run_dump(config.threads, dump, out, err),
+        Task::Batch(b) => split(crate::batch_run::run(config, b, out, err)),
+        Task::Merge(m) => split(crate::merge_run::run(config, m, out, err)),
+        Task::RulesList { rule_files, width } => {
+            let width = table_width(config, *width);
+            split(run_rules_list(rule_files, width, out, err))
+        }
+        Task::RulesCheck { rule_files } => split(run_rules_check(rule_files, out, err)),
+        Task::RulesTest { rule_files } => split(run_rules_test(rule_files, out, err)),
+        Task::Dump(dump) => run_dump(config, dump, out, err),
+        Task::Completions(shell) => {
+            crate::cli::write_completions(*shell, out);
+            (Exit::Ok, out.flush())
+        }
+        Task::Man => (
+            Exit::Ok,
+            crate::cli::write_man(out).and_then(|()| out.flush()),
+        ),
     };
-    match result {
-        Ok(exit) => exit,
-        // A closed pipe or a full disk: exit 5 (commands that know a higher code return it).
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::OutputFailed,
+    match written {
+        Ok(()) => exit,
         Err(e) => {
-            let _ = writeln!(err, "rdtriage: cannot write output: {e}");
-            Exit::OutputFailed
+            // A reader that closed the pipe early chose to stop: no message, but the exit
+            // code still says the output is incomplete.
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                let _ = writeln!(
+                    err,
+                    "rdtriage: {}: cannot write: {e}",
+                    terminal(&output_name(config))
+                );
+            }
+            exit.worst(Exit::OutputFailed)
         }
     }
+}
+
+/// Where the output goes, as the user named it.
+pub fn output_name(config: &Config) -> String {
+    config
+        .output
+        .as_ref()
+        .map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string())
+}
+
+/// A write error where the exit was decided before writing began.
+fn split(result: std::io::Result<Exit>) -> Outcome {
+    match result {
+        Ok(exit) => (exit, Ok(())),
+        Err(e) => (Exit::Ok, Err(e)),
+    }
+}
+
+/// The table width: `--width`, else the terminal's, else 80; never under the minimum.
+fn table_width(config: &Config, asked: Option<u16>) -> u16 {
+    asked
+        .or(config.terminal_width)
+        .unwrap_or(80)
+        .max(crate::cli::MIN_WIDTH)
+}
+
+/// Where per-file warnings go: `err`, or nowhere with `--quiet`.
+fn warnings<'a>(
+    config: &Config,
+    err: &'a mut dyn Write,
+    sink: &'a mut std::io::Sink,
+) -> &'a mut dyn Write {
+    if config.quiet { sink } else { err }
 }
 
 /// Report unreadable files on stderr and decide the exit code from the accounts.
@@ -98,9 +155,42 @@ impl Sink for JsonlSink<'_> {
     }
 }
 
+/// `dump --format json`: the same events as one JSON array.
+struct JsonArraySink<'a> {
+    inner: JsonlSink<'a>,
+    first: bool,
+}
+
+impl Sink for JsonArraySink<'_> {
+    fn events(&mut self, events: Vec<Event>) {
+        if self.inner.error.is_some() || events.is_empty() {
+            return;
+        }
+        let inner = &mut self.inner;
+        inner.buf.clear();
+        for e in &events {
+            inner
+                .buf
+                .extend_from_slice(if self.first { b"[\n" } else { b",\n" });
+            self.first = false;
+            if let Err(e) = serde_json::to_writer(&mut inner.buf, &EventJson(e)) {
+                inner.error = Some(e.into());
+                return;
+            }
+        }
+        if let Err(e) = inner.out.write_all(&inner.buf) {
+            inner.error = Some(e);
+        }
+    }
+    fn file_done(&mut self, account: FileAccount) {
+        self.inner.accounts.push(account);
+    }
+}
+
 /// Rows for people: one table per file, written when the file is done.
 struct TableSink<'a> {
     out: &'a mut dyn Write,
+    width: u16,
     rows: Vec<[String; 4]>,
     accounts: Vec<FileAccount>,
     error: Option<std::io::Error>,
@@ -118,7 +208,7 @@ impl Sink for TableSink<'_> {
             table
                 .load_style(presets::UTF8_FULL_CONDENSED)
                 .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(120)
+                .set_width(self.width)
                 .set_header(vec!["record", "time (UTC)", "what", "details"]);
             for row in self.rows.drain(..) {
                 table.add_row(row.to_vec());
@@ -145,14 +235,18 @@ fn event_row(e: &Event) -> [String; 4] {
 }
 
 fn run_dump(
-    threads: usize,
+    config: &Config,
     dump: &DumpConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> std::io::Result<Exit> {
+) -> Outcome {
+    let (found, names) = match gather(&dump.input, err) {
+        Ok(found) => found,
+        Err(exit) => return (exit, Ok(())),
+    };
     let keep_none = |_: &Event| false;
     let opts = IngestOptions {
-        threads,
+        threads: config.threads,
         limits: dump.input.limits,
         keep: if dump.summary {
             &keep_none
@@ -160,46 +254,60 @@ fn run_dump(
             &ingest::keep_all
         },
     };
-    let accounts = if dump.summary {
+    let width = table_width(config, dump.width);
+    let (accounts, written) = if dump.summary {
         let mut sink = ingest::Collect::default();
-        ingest::ingest(&dump.input.paths, &opts, &mut sink);
-        match dump.format {
-            DumpFormat::Json | DumpFormat::Jsonl => accounts::write_json(out, &sink.accounts)?,
-            DumpFormat::Table => accounts::write_table(out, &sink.accounts, 120)?,
-        }
-        sink.accounts
+        ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
+        let written = match dump.format {
+            DumpFormat::Json | DumpFormat::Jsonl => accounts::write_json(out, &sink.accounts),
+            DumpFormat::Table => accounts::write_table(out, &sink.accounts, width),
+        };
+        (sink.accounts, written)
     } else {
+        let jsonl = |out| JsonlSink {
+            out,
+            buf: Vec::new(),
+            accounts: Vec::new(),
+            error: None,
+        };
         match dump.format {
-            DumpFormat::Jsonl | DumpFormat::Json => {
-                let mut sink = JsonlSink {
-                    out,
-                    buf: Vec::new(),
-                    accounts: Vec::new(),
-                    error: None,
+            DumpFormat::Jsonl => {
+                let mut sink = jsonl(out);
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
+                (sink.accounts, sink.error.map_or(Ok(()), Err))
+            }
+            DumpFormat::Json => {
+                let mut sink = JsonArraySink {
+                    inner: jsonl(out),
+                    first: true,
                 };
-                ingest::ingest(&dump.input.paths, &opts, &mut sink);
-                if let Some(e) = sink.error {
-                    return Err(e);
-                }
-                sink.accounts
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
+                let end: &[u8] = if sink.first { b"[]\n" } else { b"\n]\n" };
+                let written = match sink.inner.error {
+                    Some(e) => Err(e),
+                    None => sink.inner.out.write_all(end),
+                };
+                (sink.inner.accounts, written)
             }
             DumpFormat::Table => {
                 let mut sink = TableSink {
                     out,
+                    width,
                     rows: Vec::new(),
                     accounts: Vec::new(),
                     error: None,
                 };
-                ingest::ingest(&dump.input.paths, &opts, &mut sink);
-                if let Some(e) = sink.error {
-                    return Err(e);
-                }
-                sink.accounts
+                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
+                (sink.accounts, sink.error.map_or(Ok(()), Err))
             }
         }
     };
-    out.flush()?;
-    Ok(input_exit(&accounts, err))
+    let written = written.and_then(|()| out.flush());
+    let mut sink = std::io::sink();
+    (
+        input_exit(&accounts, warnings(config, err, &mut sink)),
+        written,
+    )
 }
 
 /// Read the user's rule files; a file that cannot be read is a usage error.
@@ -263,6 +371,7 @@ pub fn write_report(
         }
         ReportFormat::Markdown => report::markdown::write(out, report),
         ReportFormat::Csv => report::csv_out::write(out, report),
+        ReportFormat::Html => report::html::write(out, report),
     }
 }
 
@@ -293,24 +402,27 @@ pub fn analysis_exit(
     exit
 }
 
-/// Load the rules and analyse `input`: what `scan` and `timeline` share. `None` when the
-/// rules do not load (their errors are printed).
+/// Load the rules and analyse `input`: what `scan` and `timeline` share. `Err` with the exit
+/// code when the rules do not load or a path does not exist (the errors are printed).
 fn analyse(
     config: &Config,
     input: &crate::cli::InputConfig,
     analysis_config: &AnalysisConfig,
+    window: TimeWindow,
     keep_all: bool,
     err: &mut dyn Write,
-) -> Option<analysis::Scan> {
-    let rules = load_rules(&analysis_config.rule_files, err)?;
+) -> Result<analysis::Scan, Exit> {
+    let rules = load_rules(&analysis_config.rule_files, err).ok_or(Exit::Usage)?;
+    let (found, names) = gather(input, err)?;
     let opts = ScanOptions {
         threads: config.threads,
         limits: input.limits,
         hints: align_hints(analysis_config),
         rules: &rules,
     };
-    let found = ingest::discover::discover(&input.paths, &input.limits);
-    Some(analysis::scan(found, &opts, keep_all))
+    let mut scan = analysis::scan_within(found, &opts, keep_all, &|e| window.contains(e.time));
+    names.scan(&mut scan);
+    Ok(scan)
 }
 
 fn run_scan(
@@ -318,24 +430,26 @@ fn run_scan(
     scan: &ScanConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    let Some(result) = analyse(config, &scan.input, &scan.analysis, false, err) else {
-        return Ok(Exit::Usage);
+) -> Outcome {
+    let result = match analyse(config, &scan.input, &scan.analysis, scan.window, false, err) {
+        Ok(result) => result,
+        Err(exit) => return (exit, Ok(())),
     };
-    let width = scan.width.or(config.terminal_width).unwrap_or(80);
-    let exit = analysis_exit(&result.report, scan.fail_on, err);
-    // A closed pipe never lowers the code the analysis earned.
-    let written = write_report(out, &result.report, scan.format, width, config.color)
-        .and_then(|()| out.flush());
-    drop_in_background(result);
-    match written {
-        Ok(()) => Ok(exit),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(exit.worst(Exit::OutputFailed)),
-        Err(e) => {
-            writeln!(err, "rdtriage: cannot write output: {e}")?;
-            Ok(exit.worst(Exit::OutputFailed))
-        }
+    let width = table_width(config, scan.width);
+    let written = if scan.format == ReportFormat::Html {
+        report::html::write_scan(out, &result)
+    } else {
+        write_report(out, &result.report, scan.format, width, config.color)
     }
+    .and_then(|()| out.flush());
+    let mut sink = std::io::sink();
+    let exit = analysis_exit(
+        &result.report,
+        scan.fail_on,
+        warnings(config, err, &mut sink),
+    );
+    drop_in_background(result);
+    (exit, written)
 }
 
 /// Free a large value on another thread: tens of thousands of events take a noticeable
@@ -350,6 +464,7 @@ fn drop_in_background<T: Send + 'static>(value: T) {
 
 fn run_rules_list(
     files: &[std::path::PathBuf],
+    width: u16,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
@@ -360,7 +475,7 @@ fn run_rules_list(
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(100)
+        .set_width(width)
         .set_header(vec!["id", "cause", "strength", "title"]);
     for r in set.rules() {
         let (cause, strength) = match r.kind() {
@@ -435,9 +550,10 @@ fn run_timeline(
     t: &TimelineConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    let Some(result) = analyse(config, &t.input, &t.analysis, t.all, err) else {
-        return Ok(Exit::Usage);
+) -> Outcome {
+    let result = match analyse(config, &t.input, &t.analysis, t.window, t.all, err) {
+        Ok(result) => result,
+        Err(exit) => return (exit, Ok(())),
     };
     let mut matched: Vec<Vec<String>> = vec![Vec::new(); result.events.len()];
     for a in &result.evaluation.anchors {
@@ -457,23 +573,25 @@ fn run_timeline(
     let anchor_events: Vec<usize> = result.evaluation.anchors.iter().map(|a| a.event).collect();
     let entries =
         report::timeline::select(&result.events, &matched, &anchor_events, t.all, t.around);
-    if t.jsonl {
-        report::timeline::write_jsonl(out, &entries)?;
-    } else {
-        writeln!(out, "{}", terminal(&result.report.verdict))?;
-        report::timeline::write_table(
-            out,
-            &entries,
-            t.width.or(config.terminal_width).unwrap_or(120),
-        )?;
-        if result.events.iter().any(|e| e.procmon().is_some()) {
-            writeln!(
-                out,
-                "Procmon time alignment: {}",
-                terminal(&result.report.alignment.note)
-            )?;
+    let written = (|| {
+        if t.jsonl {
+            report::timeline::write_jsonl(out, &entries)?;
+        } else {
+            writeln!(out, "{}", terminal(&result.report.verdict))?;
+            report::timeline::write_table(out, &entries, table_width(config, t.width))?;
+            if result.events.iter().any(|e| e.procmon().is_some()) {
+                writeln!(
+                    out,
+                    "Procmon time alignment: {}",
+                    terminal(&result.report.alignment.note)
+                )?;
+            }
         }
-    }
-    out.flush()?;
-    Ok(input_exit(&result.report.inputs, err))
+        out.flush()
+    })();
+    let mut sink = std::io::sink();
+    (
+        input_exit(&result.report.inputs, warnings(config, err, &mut sink)),
+        written,
+    )
 }

@@ -185,13 +185,14 @@ fn analyse_ticket(
     }
 }
 
-/// The report recorded in OUT for this ticket, when it is whole, ours, its Markdown is there
-/// too, and it was made from inputs with this hash.
+/// The report recorded in OUT for this ticket, when it is whole, ours, its Markdown and HTML
+/// are there too, and it was made from inputs with this hash.
 fn recorded(dir: &Path, stem: &str, hash: &str) -> Option<ScanReport> {
     let json = dir.join(format!("{stem}.json"));
     let md = dir.join(format!("{stem}.md"));
+    let html = dir.join(format!("{stem}.html"));
     let regular = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file());
-    if !regular(&json) || !regular(&md) {
+    if !regular(&json) || !regular(&md) || !regular(&html) {
         return None;
     }
     let report: ScanReport = serde_json::from_slice(&std::fs::read(&json).ok()?).ok()?;
@@ -205,6 +206,10 @@ fn write_reports(dir: &Path, stem: &str, report: &ScanReport) -> io::Result<()> 
     })?;
     write_atomic(dir, &format!("{stem}.md"), &mut |w| {
         crate::report::markdown::write(w, report)
+    })?;
+    // The page to attach to the ticket (lanes from the report alone: the events are gone).
+    write_atomic(dir, &format!("{stem}.html"), &mut |w| {
+        crate::report::html::write(w, report)
     })
 }
 

@@ -3,12 +3,22 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use jiff::Timestamp;
 
 use crate::analysis::batch::Shard;
 use crate::ingest::Limits;
 pub use crate::report::batch_out::BatchFormat;
 use crate::report::schema::Confidence;
+pub use crate::units::parse_duration;
+use crate::units::{Bound, ByteSize, parse_time};
+
+/// The narrowest table that stays readable; `--width` below it is refused.
+pub const MIN_WIDTH: u16 = 40;
+
+const OUTPUT: &str = "Output";
+const ANALYSIS: &str = "Analysis";
+const LIMITS: &str = "Limits on hostile input";
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -31,8 +41,137 @@ struct Cli {
     /// Worker threads (0 = one per core). Output is the same whatever the count.
     #[arg(long, global = true, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Write the output to FILE (atomically: a temporary file beside it, then renamed)
+    /// instead of stdout.
+    #[arg(long, short = 'o', global = true, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Print nothing on stdout and no per-file warnings on stderr: the exit code says it all
+    /// (--output is still written; errors still go to stderr).
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+    /// Colour in tables: auto (a terminal without NO_COLOR), always, never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = ColorArg::Auto,
+        value_name = "WHEN"
+    )]
+    color: ColorArg,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// When to colour tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// On a terminal without `NO_COLOR` (decided by the binary).
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ShellArg {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+/// A shell to write completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    PowerShell,
+    Elvish,
+}
+
+/// `--width`: a column count no narrower than [`MIN_WIDTH`].
+fn parse_width(text: &str) -> Result<u16, String> {
+    let n: u16 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number of columns"))?;
+    if n < MIN_WIDTH {
+        return Err(format!(
+            "{n} columns is too narrow: tables need at least {MIN_WIDTH}"
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_from(text: &str) -> Result<Timestamp, String> {
+    parse_time(text, Bound::From).ok_or_else(|| time_error(text))
+}
+
+fn parse_to(text: &str) -> Result<Timestamp, String> {
+    parse_time(text, Bound::To).ok_or_else(|| time_error(text))
+}
+
+fn time_error(text: &str) -> String {
+    format!(
+        "{text:?}: expected a UTC time like 2024-03-05T09:14:00Z, 2024-03-05 09:14 or 2024-03-05"
+    )
+}
+
+/// Only events in this window of UTC time (both ends optional): `--from` / `--to`.
+#[derive(Args, Debug)]
+struct WindowArgs {
+    /// Only events at or after this time (UTC unless an offset is given: 2024-03-05T09:00:00Z,
+    /// "2024-03-05 09:00", 2024-03-05).
+    #[arg(long, value_name = "TIME", value_parser = parse_from, help_heading = ANALYSIS)]
+    from: Option<Timestamp>,
+    /// Only events at or before this time (a bare date includes that whole day).
+    #[arg(long, value_name = "TIME", value_parser = parse_to, help_heading = ANALYSIS)]
+    to: Option<Timestamp>,
+}
+
+/// A window of UTC time: events at or after `from` and before `until`. Events without a UTC
+/// time (Procmon rows that could not be placed) cannot be judged and are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeWindow {
+    pub from: Option<Timestamp>,
+    /// The first instant past the window.
+    pub until: Option<Timestamp>,
+}
+
+impl TimeWindow {
+    pub fn is_all(&self) -> bool {
+        self.from.is_none() && self.until.is_none()
+    }
+
+    pub fn contains(&self, t: Option<Timestamp>) -> bool {
+        let Some(t) = t else { return true };
+        self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u)
+    }
+}
+
+impl WindowArgs {
+    fn into_window(self) -> Result<TimeWindow, clap::Error> {
+        if let (Some(f), Some(u)) = (self.from, self.to)
+            && u <= f
+        {
+            return Err(clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                "--to is before --from: the window holds no time\n",
+            ));
+        }
+        Ok(TimeWindow {
+            from: self.from,
+            until: self.to,
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +189,14 @@ enum Command {
     Rules(RulesCommand),
     /// Print the normalized events (or, with --summary, the per-file account).
     Dump(DumpArgs),
+    /// Write a shell completion script to stdout (e.g. `rdtriage completions bash >
+    /// /etc/bash_completion.d/rdtriage`).
+    Completions {
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Write the man page (roff) to stdout: `rdtriage man | man -l -`.
+    Man,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +206,7 @@ enum ReportFormatArg {
     Jsonl,
     Markdown,
     Csv,
+    Html,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +218,7 @@ enum ConfidenceArg {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = ANALYSIS)]
 struct AnalysisArgs {
     /// A rule file to add to the built-in rules (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
@@ -86,18 +235,23 @@ struct AnalysisArgs {
 struct ScanArgs {
     #[command(flatten)]
     input: InputArgs,
-    #[command(flatten)]
-    analysis: AnalysisArgs,
     /// table (people), json (the documented schema), jsonl (the same on one line),
-    /// markdown (for a ticket reply), csv (one row per finding).
-    #[arg(long, value_enum, default_value_t = ReportFormatArg::Table)]
+    /// markdown (for a ticket reply), csv (one row per finding), html (one self-contained
+    /// page with a timeline, to attach to the ticket).
+    #[arg(long, value_enum, default_value_t = ReportFormatArg::Table, help_heading = OUTPUT)]
     format: ReportFormatArg,
     /// Exit 1 when a cause at or above this confidence is found (for CI gates).
-    #[arg(long, value_enum, value_name = "CONFIDENCE")]
+    #[arg(long, value_enum, value_name = "CONFIDENCE", help_heading = OUTPUT)]
     fail_on: Option<ConfidenceArg>,
-    /// Table width in columns (default: the terminal's, or 80).
-    #[arg(long, value_name = "COLUMNS")]
+    /// Table width in columns, at least 40 (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS", value_parser = parse_width, help_heading = OUTPUT)]
     width: Option<u16>,
+    #[command(flatten)]
+    window: WindowArgs,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,19 +264,24 @@ enum TimelineFormatArg {
 struct TimelineArgs {
     #[command(flatten)]
     input: InputArgs,
-    #[command(flatten)]
-    analysis: AnalysisArgs,
+    /// table (people) or jsonl (one event per line).
+    #[arg(long, value_enum, default_value_t = TimelineFormatArg::Table, help_heading = OUTPUT)]
+    format: TimelineFormatArg,
+    /// Table width in columns, at least 40 (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS", value_parser = parse_width, help_heading = OUTPUT)]
+    width: Option<u16>,
     /// Every event, not only those a rule matched.
-    #[arg(long)]
+    #[arg(long, help_heading = ANALYSIS)]
     all: bool,
     /// Only events within this distance of a 0x904 (e.g. 90s, 2m, 1h), when there is one.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", help_heading = ANALYSIS)]
     around: Option<String>,
-    #[arg(long, value_enum, default_value_t = TimelineFormatArg::Table)]
-    format: TimelineFormatArg,
-    /// Table width in columns (default: the terminal's, or 120).
-    #[arg(long, value_name = "COLUMNS")]
-    width: Option<u16>,
+    #[command(flatten)]
+    window: WindowArgs,
+    #[command(flatten)]
+    analysis: AnalysisArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +312,7 @@ struct BatchArgs {
     /// what `merge` combines; junit: JUnit XML, one test case per ticket.
     #[arg(long, value_enum, default_value_t = BatchFormatArg::Table)]
     format: BatchFormatArg,
-    /// Also write each ticket's full report (JSON and Markdown) into this folder (each
+    /// Also write each ticket's full report (JSON, Markdown and HTML) into this folder (each
     /// written to a temporary file and renamed).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -176,8 +335,8 @@ struct BatchArgs {
     shard_total: Option<u32>,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Table width in columns (default: the terminal's, or 80).
-    #[arg(long, value_name = "COLUMNS")]
+    /// Table width in columns, at least 40 (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS", value_parser = parse_width, help_heading = OUTPUT)]
     width: Option<u16>,
 }
 
@@ -207,6 +366,9 @@ enum RulesCommand {
         /// Also load this rule file (repeatable).
         #[arg(long = "rules", value_name = "FILE")]
         rules: Vec<PathBuf>,
+        /// Table width in columns, at least 40 (default: the terminal's, or 80).
+        #[arg(long, value_name = "COLUMNS", value_parser = parse_width, help_heading = OUTPUT)]
+        width: Option<u16>,
     },
     /// Validate rule files (loaded together with the built-in rules).
     Check {
@@ -222,49 +384,49 @@ enum RulesCommand {
 
 #[derive(Args, Debug)]
 struct InputArgs {
-    /// Files, folders (walked recursively) and .zip archives.
+    /// Files, folders (walked recursively) and .zip archives; `-` reads one file or zip from
+    /// stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    #[command(flatten)]
-    limits: LimitArgs,
 }
 
-/// Resource bounds for untrusted input, each with a flag to raise it.
+/// Resource bounds for untrusted input, each with a flag to raise it. Sizes take units
+/// (4GiB, 512MiB, 64K).
 #[derive(Args, Debug)]
+#[command(next_help_heading = LIMITS)]
 struct LimitArgs {
     /// Largest total uncompressed size read out of all the zips of one run or batch ticket,
-    /// nested zips included (bytes).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().zip_total_bytes)]
-    max_zip_bytes: u64,
+    /// nested zips included.
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().zip_total_bytes))]
+    max_zip_bytes: ByteSize,
     /// Most zip entries in one run or batch ticket, all its zips and nested zips included.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_entries)]
     max_zip_entries: usize,
     /// How deep zips may nest inside zips.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
     max_zip_depth: usize,
-    /// Largest zip held in memory, in bytes: a zip inside a zip (a zip on disk is read where it
-    /// lies).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().file_bytes)]
-    max_file_bytes: u64,
-    /// Longest record of a Procmon CSV, in bytes (quoted line breaks included).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().csv_row_bytes)]
-    max_csv_row_bytes: u64,
+    /// Largest zip held in memory: a zip inside a zip (a zip on disk is read where it lies).
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().file_bytes))]
+    max_file_bytes: ByteSize,
+    /// Longest record of a Procmon CSV (quoted line breaks included).
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().csv_row_bytes))]
+    max_csv_row_bytes: ByteSize,
     /// Most fields in one record of a Procmon CSV, the header included.
     #[arg(long, value_name = "N", default_value_t = Limits::default().csv_fields)]
     max_csv_fields: usize,
-    /// Largest event-log XML export, in bytes (it is read whole).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().xml_bytes)]
-    max_xml_bytes: u64,
+    /// Largest event-log XML export (it is read whole).
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().xml_bytes))]
+    max_xml_bytes: ByteSize,
     /// Deepest element nesting in event-log XML.
     #[arg(long, value_name = "N", default_value_t = Limits::default().xml_depth)]
     max_xml_depth: usize,
     /// Most XML elements in one event (event-log XML, or one EVTX record).
     #[arg(long, value_name = "N", default_value_t = Limits::default().xml_elements)]
     max_xml_elements: usize,
-    /// Largest text of one EVTX record, in bytes: what is read from its template, or its XML
+    /// Largest text of one EVTX record: what is read from its template, or its XML
     /// rendering (the evtx crate itself stops at 16 MiB).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().evtx_record_bytes)]
-    max_evtx_record_bytes: u64,
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().evtx_record_bytes))]
+    max_evtx_record_bytes: ByteSize,
     /// Most events an analysis keeps in memory (about 1.2 KB each); past it, events are
     /// counted and the files they came from reported as partly read.
     #[arg(long, value_name = "N", default_value_t = Limits::default().kept_events)]
@@ -282,15 +444,15 @@ struct LimitArgs {
 impl LimitArgs {
     fn into_limits(self) -> Limits {
         Limits {
-            zip_total_bytes: self.max_zip_bytes,
+            zip_total_bytes: self.max_zip_bytes.0,
             zip_entries: self.max_zip_entries,
             zip_depth: self.max_zip_depth,
-            file_bytes: self.max_file_bytes,
-            csv_row_bytes: self.max_csv_row_bytes,
-            xml_bytes: self.max_xml_bytes,
+            file_bytes: self.max_file_bytes.0,
+            csv_row_bytes: self.max_csv_row_bytes.0,
+            xml_bytes: self.max_xml_bytes.0,
             xml_depth: self.max_xml_depth,
             xml_elements: self.max_xml_elements,
-            evtx_record_bytes: self.max_evtx_record_bytes,
+            evtx_record_bytes: self.max_evtx_record_bytes.0,
             kept_events: self.max_kept_events,
             csv_fields: self.max_csv_fields,
             follow_symlinks: self.follow,
@@ -300,10 +462,10 @@ impl LimitArgs {
 }
 
 impl InputArgs {
-    fn into_config(self) -> InputConfig {
+    fn into_config(self, limits: LimitArgs) -> InputConfig {
         InputConfig {
             paths: self.paths,
-            limits: self.limits.into_limits(),
+            limits: limits.into_limits(),
         }
     }
 }
@@ -356,12 +518,17 @@ enum DumpFormatArg {
 struct DumpArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// jsonl: one event per line; table: for people; json: only with --summary.
-    #[arg(long, value_enum, default_value_t = DumpFormatArg::Jsonl)]
+    /// jsonl: one event per line; json: one array; table: for people.
+    #[arg(long, value_enum, default_value_t = DumpFormatArg::Jsonl, help_heading = OUTPUT)]
     format: DumpFormatArg,
     /// Print the per-file account instead of the events.
-    #[arg(long)]
+    #[arg(long, help_heading = OUTPUT)]
     summary: bool,
+    /// Table width in columns, at least 40 (default: the terminal's, or 80).
+    #[arg(long, value_name = "COLUMNS", value_parser = parse_width, help_heading = OUTPUT)]
+    width: Option<u16>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// What to read, and the bounds to read it within.
@@ -379,6 +546,7 @@ pub enum ReportFormat {
     Jsonl,
     Markdown,
     Csv,
+    Html,
 }
 
 /// What the analysing commands share: extra rules and how to place Procmon rows in time.
@@ -396,6 +564,7 @@ pub struct ScanConfig {
     pub format: ReportFormat,
     pub fail_on: Option<Confidence>,
     pub width: Option<u16>,
+    pub window: TimeWindow,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,6 +579,7 @@ pub struct DumpConfig {
     pub input: InputConfig,
     pub format: DumpFormat,
     pub summary: bool,
+    pub width: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +590,7 @@ pub struct TimelineConfig {
     pub around: Option<jiff::SignedDuration>,
     pub jsonl: bool,
     pub width: Option<u16>,
+    pub window: TimeWindow,
 }
 
 #[derive(Debug, Clone)]
@@ -445,22 +616,6 @@ pub struct MergeConfig {
     pub width: Option<u16>,
 }
 
-/// `90s`, `2m`, `1h`, `500ms`, or plain seconds.
-pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let n: i64 = t[..split].parse().ok()?;
-    let ms = match &t[split..] {
-        "ms" => n,
-        "" | "s" => n.checked_mul(1000)?,
-        "m" => n.checked_mul(60_000)?,
-        "h" => n.checked_mul(3_600_000)?,
-        "d" => n.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    Some(jiff::SignedDuration::from_millis(ms))
-}
-
 /// A validated command.
 #[derive(Debug, Clone)]
 pub enum Task {
@@ -468,10 +623,19 @@ pub enum Task {
     Timeline(TimelineConfig),
     Batch(BatchConfig),
     Merge(MergeConfig),
-    RulesList { rule_files: Vec<PathBuf> },
-    RulesCheck { rule_files: Vec<PathBuf> },
-    RulesTest { rule_files: Vec<PathBuf> },
+    RulesList {
+        rule_files: Vec<PathBuf>,
+        width: Option<u16>,
+    },
+    RulesCheck {
+        rule_files: Vec<PathBuf>,
+    },
+    RulesTest {
+        rule_files: Vec<PathBuf>,
+    },
     Dump(DumpConfig),
+    Completions(Shell),
+    Man,
 }
 
 /// Everything a run needs, free of clap.
@@ -479,8 +643,14 @@ pub enum Task {
 pub struct Config {
     pub threads: usize,
     pub task: Task,
-    /// Colour in tables: only on a terminal without `NO_COLOR` (set by the binary).
+    /// Colour in tables: resolved by the binary from `color_choice`, the terminal and
+    /// `NO_COLOR`.
     pub color: bool,
+    pub color_choice: ColorChoice,
+    /// `--output FILE` (written atomically by the binary), or stdout.
+    pub output: Option<PathBuf>,
+    /// `--quiet`: no report on stdout, no per-file warnings.
+    pub quiet: bool,
     /// The terminal's width, when stdout is one (set by the binary).
     pub terminal_width: Option<u16>,
     /// A progress bar on stderr (set by the binary when stderr is a terminal).
@@ -497,7 +667,7 @@ where
     let cli = Cli::try_parse_from(args)?;
     let command = match cli.command {
         Command::Scan(a) => Task::Scan(ScanConfig {
-            input: a.input.into_config(),
+            input: a.input.into_config(a.limits),
             analysis: a.analysis.into_config()?,
             format: match a.format {
                 ReportFormatArg::Table => ReportFormat::Table,
@@ -505,12 +675,14 @@ where
                 ReportFormatArg::Jsonl => ReportFormat::Jsonl,
                 ReportFormatArg::Markdown => ReportFormat::Markdown,
                 ReportFormatArg::Csv => ReportFormat::Csv,
+                ReportFormatArg::Html => ReportFormat::Html,
             },
             fail_on: a.fail_on.map(ConfidenceArg::into_confidence),
             width: a.width,
+            window: a.window.into_window()?,
         }),
         Command::Timeline(a) => Task::Timeline(TimelineConfig {
-            input: a.input.into_config(),
+            input: a.input.into_config(a.limits),
             analysis: a.analysis.into_config()?,
             all: a.all,
             around: match a.around {
@@ -524,6 +696,7 @@ where
             },
             jsonl: a.format == TimelineFormatArg::Jsonl,
             width: a.width,
+            window: a.window.into_window()?,
         }),
         Command::Batch(a) => Task::Batch(BatchConfig {
             dir: a.dir,
@@ -551,24 +724,121 @@ where
             summary_md: a.summary_md,
             width: a.width,
         }),
-        Command::Rules(RulesCommand::List { rules }) => Task::RulesList { rule_files: rules },
+        Command::Rules(RulesCommand::List { rules, width }) => Task::RulesList {
+            rule_files: rules,
+            width,
+        },
         Command::Rules(RulesCommand::Check { files }) => Task::RulesCheck { rule_files: files },
         Command::Rules(RulesCommand::Test { files }) => Task::RulesTest { rule_files: files },
         Command::Dump(d) => Task::Dump(DumpConfig {
-            input: d.input.into_config(),
+            input: d.input.into_config(d.limits),
             format: match d.format {
                 DumpFormatArg::Jsonl => DumpFormat::Jsonl,
                 DumpFormatArg::Json => DumpFormat::Json,
                 DumpFormatArg::Table => DumpFormat::Table,
             },
             summary: d.summary,
+            width: d.width,
         }),
+        Command::Completions { shell } => Task::Completions(match shell {
+            ShellArg::Bash => Shell::Bash,
+            ShellArg::Zsh => Shell::Zsh,
+            ShellArg::Fish => Shell::Fish,
+            ShellArg::Powershell => Shell::PowerShell,
+            ShellArg::Elvish => Shell::Elvish,
+        }),
+        Command::Man => Task::Man,
     };
     Ok(Config {
         threads: cli.threads,
         task: command,
         color: false,
+        color_choice: match cli.color {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        },
+        output: cli.output,
+        quiet: cli.quiet,
         terminal_width: None,
         progress: false,
     })
+}
+
+/// The completion script for `shell`, generated from the command definitions.
+pub fn write_completions(shell: Shell, out: &mut dyn std::io::Write) {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::PowerShell => S::PowerShell,
+        Shell::Elvish => S::Elvish,
+    };
+    clap_complete::generate(shell, &mut Cli::command(), "rdtriage", out);
+}
+
+/// The man page (roff), generated from the command definitions: the top-level page with
+/// every subcommand's options after it.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    for sub in cmd.get_subcommands() {
+        if sub.is_hide_set() {
+            continue;
+        }
+        let page =
+            clap_mangen::Man::new(sub.clone().bin_name(format!("rdtriage {}", sub.get_name())));
+        writeln!(out, ".SH \"RDTRIAGE {}\"", sub.get_name().to_uppercase())?;
+        page.render_synopsis_section(&mut SkipHeading::new(out))?;
+        page.render_options_section(&mut SkipHeading::new(out))?;
+    }
+    writeln!(out, ".SH \"EXIT STATUS\"")?;
+    for line in EXIT_CODES_HELP.lines().skip(1) {
+        writeln!(out, "{}\n.br", line.trim_start().replace('-', "\\-"))?;
+    }
+    man.render_version_section(out)?;
+    Ok(())
+}
+
+/// Drops clap_mangen's own `.SH` heading lines, so a subcommand's sections nest under one
+/// heading of ours.
+struct SkipHeading<'a> {
+    out: &'a mut dyn std::io::Write,
+    line: Vec<u8>,
+}
+
+impl<'a> SkipHeading<'a> {
+    fn new(out: &'a mut dyn std::io::Write) -> Self {
+        SkipHeading {
+            out,
+            line: Vec::new(),
+        }
+    }
+}
+
+impl std::io::Write for SkipHeading<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            self.line.push(b);
+            if b == b'\n' {
+                if !self.line.starts_with(b".SH ") {
+                    self.out.write_all(&self.line)?;
+                }
+                self.line.clear();
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.line)?;
+        self.line.clear();
+        self.out.flush()
+    }
 }

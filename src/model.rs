@@ -95,7 +95,7 @@ impl Event {
 pub struct WinEvent {
     pub channel: String,
     pub provider: String,
-    /// `EventID & 0xFFFF`: classic providers store 1058 as 0xC0000422 (DOMAIN.md §3).
+    /// `EventID & 0xFFFF`: classic providers store 1058 as 0xC0000422 (docs/domain.md §3).
     pub event_id: u32,
     /// The `Qualifiers` attribute (or the high 16 bits of an EventID that carried them).
     pub qualifiers: Option<u32>,

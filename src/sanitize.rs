@@ -1,4 +1,4 @@
-//! Keep untrusted log text inert on a terminal.
+//! Keep untrusted log text inert on a terminal (and in HTML, [`html`]).
 //!
 //! Every string from a log file is attacker-controlled: a customer's machine may be
 //! compromised, and an event field can hold ANSI escapes that rewrite the screen, bidi
@@ -39,9 +39,40 @@ pub fn terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Escape text for HTML element content and quoted attribute values: invisible and control
+/// characters made visible first (as for a terminal), then `& < > " '` as entities, so log
+/// text can never open an element, end an attribute or start a script.
+pub fn html(text: &str) -> String {
+    let visible = terminal(text);
+    let mut out = String::with_capacity(visible.len() + 16);
+    for c in visible.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_text_cannot_open_elements_or_leave_attributes() {
+        assert_eq!(
+            html("<script>alert('x')</script>"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+        );
+        assert_eq!(html("a\" onmouseover=\"x"), "a&quot; onmouseover=&quot;x");
+        assert_eq!(html("&amp;"), "&amp;amp;");
+        assert_eq!(html("x\u{202E}y\u{1b}"), "x\\u{202e}y\\e");
+        assert_eq!(html("C:\\Windows 中文"), "C:\\Windows 中文");
+    }
 
     #[test]
     fn hostile_text_is_made_visible() {

@@ -481,8 +481,8 @@ fn issue16_long_ticket_name_gets_a_report_and_the_batch_goes_on() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
-    assert!(names.contains("b.json") && names.contains("b.md"));
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.contains("b.json") && names.contains("b.md") && names.contains("b.html"));
     assert!(names.iter().all(|n| n.len() < 200));
     // The summary names the report beside its ticket.
     let v: serde_json::Value =

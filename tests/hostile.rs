@@ -874,9 +874,9 @@ fn timeline_and_dump_tables_show_hostile_text_escaped_and_never_raw() {
     let narrow = run(rdtriage().args(["timeline", "--all"]).arg(escapes()));
     assert_inert(&narrow.text(), "timeline at 120 columns");
 
-    // The dump table is 120 columns wide and wraps long text: look for pieces that fit.
+    // The dump table, 120 columns wide, wraps long text: look for pieces that fit.
     let dump = run(rdtriage()
-        .args(["dump", "--format", "table"])
+        .args(["dump", "--format", "table", "--width", "120"])
         .arg(escapes()));
     assert_eq!(dump.code, Some(0), "{}", dump.stderr);
     let text = dump.text();

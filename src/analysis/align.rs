@@ -1,7 +1,7 @@
 //! Placing Procmon rows on the EVTX (UTC) time line.
 //!
 //! Procmon's `Time of Day` is the capture machine's local clock with no date and no zone
-//! (DOMAIN.md §4). A row gets a UTC time only when both are known, from (in this order):
+//! (docs/domain.md §4). A row gets a UTC time only when both are known, from (in this order):
 //! the user (`--procmon-date`, `--procmon-utc-offset`), the export's own `Date & Time` column
 //! (date only; the zone still has to come from somewhere), or inference from what both sources
 //! saw: the RDP client's connect (RDPClient 1024/1025) and the `mstsc.exe`/`msrdc.exe`

@@ -2,7 +2,7 @@
 //! ticket that is *not* a 0x904 is recognised as such.
 //!
 //! The meanings are Microsoft's (`IMsTscAxEvents::OnDisconnected`, the `disconnectReason*`
-//! constants); the layer comes from the low byte (DOMAIN.md §1: 0x04 network, 0x06 security,
+//! constants); the layer comes from the low byte (docs/domain.md §1: 0x04 network, 0x06 security,
 //! 0x07 NLA/CredSSP, 0x08 UI/licensing). A code with no documented meaning is reported as
 //! "undocumented" with its layer, never guessed at.
 
@@ -51,7 +51,7 @@ const DOCUMENTED: &[(u32, &str)] = &[
     (0x804, "bad IP address specified"),
     (
         0x808,
-        "licensing: internal error (see DOMAIN.md: licensing family)",
+        "licensing: internal error (see docs/domain.md: licensing family)",
     ),
     (
         0x904,
@@ -60,7 +60,7 @@ const DOCUMENTED: &[(u32, &str)] = &[
     (0x906, "internal security error"),
     (
         0x908,
-        "licensing: internal error (see DOMAIN.md: licensing family)",
+        "licensing: internal error (see docs/domain.md: licensing family)",
     ),
     (0xA06, "internal security error"),
     (0xB06, "encryption error"),

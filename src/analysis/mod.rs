@@ -64,6 +64,17 @@ fn needed_for_context(e: &Event) -> bool {
 /// Read everything `found` names and analyse it. `keep_all` keeps every event (for
 /// `timeline --all`); otherwise only what a rule or the alignment can use is kept.
 pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
+    scan_within(found, opts, keep_all, &|_| true)
+}
+
+/// [`scan`], analysing only the events `within` holds once they are placed in time
+/// (`--from`/`--to`).
+pub fn scan_within(
+    found: Vec<Found>,
+    opts: &ScanOptions<'_>,
+    keep_all: bool,
+    within: &dyn Fn(&Event) -> bool,
+) -> Scan {
     let rules = opts.rules;
     let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(e);
     let keep_some: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
@@ -91,6 +102,15 @@ pub fn scan(found: Vec<Found>, opts: &ScanOptions<'_>, keep_all: bool) -> Scan {
     let conns = connection::connections(&events);
     let skews = clock::estimate(&events, &conns);
     clock::apply(&mut events, &skews);
+    // --from/--to: on times as placed (aligned, clock-corrected). Connections hold event
+    // indexes, so they are grouped again over what is left.
+    let before = events.len();
+    events.retain(|e| within(e));
+    let conns = if events.len() == before {
+        conns
+    } else {
+        connection::connections(&events)
+    };
     // Evaluate on a pool of the requested size, so --threads 1 means one thread here too.
     let evaluation = match rayon::ThreadPoolBuilder::new()
         .num_threads(ingest::effective_threads(opts.threads))

@@ -3,7 +3,7 @@
 //!
 //! Proximity is the rule's to ask for (`anchor: prefer|require`): such evidence is about the
 //! moment of the failure, so it counts fully (and double) only near an anchor, and drops two
-//! strength levels when it is not near one or there is no anchor at all (DOMAIN.md §3.2: a
+//! strength levels when it is not near one or there is no anchor at all (docs/domain.md §3.2: a
 //! Schannel flood with no anchor near it is context, not proof). Evidence of a lasting state
 //! (a certificate that cannot be renewed) has no window and keeps its strength. Folklore
 //! causes are written as weak or context in the pack and can never rank above what is

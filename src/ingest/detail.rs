@@ -2,7 +2,7 @@
 //!
 //! `Detail` is `Key: value, Key: value`, but a value may itself hold `, `
 //! (`Desired Access: Generic Write, Read Attributes, Disposition: OpenIf`), so a naive split on
-//! `, ` is wrong (DOMAIN.md §4). A new pair starts only where `, ` is followed by something that
+//! `, ` is wrong (docs/domain.md §4). A new pair starts only where `, ` is followed by something that
 //! looks like a key: a run of key characters, then `: `. Key characters are letters, digits,
 //! spaces and `_ - / . ( ) #`: Procmon keys are English words (`Desired Access`, `OpenResult`,
 //! `Image Base`, `Parent PID`, `seqnum`). A value segment that does not look like that is glued to

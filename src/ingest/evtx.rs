@@ -3,7 +3,7 @@
 //! Chunks (64 KiB, independent of each other) are the unit of parallel work: they are read in
 //! order, parsed and rendered in batches on the caller's rayon pool, and emitted in order, so a
 //! single large System.evtx uses every thread and the output does not depend on the thread
-//! count. The parser itself runs single-threaded (`num_threads(1)`): DOMAIN.md §5 reports a
+//! count. The parser itself runs single-threaded (`num_threads(1)`): docs/domain.md §5 reports a
 //! deadlock when its own pool is combined with rayon over files.
 //!
 //! Each record the crate parses is read straight from its BinXML template and values by
@@ -61,7 +61,7 @@ impl ChunkOutput {
 }
 
 /// The parser settings every reader of EVTX here uses: the parser single-threaded (chunks are
-/// spread over rdtriage's own pool, DOMAIN.md §5), and no indentation (12% less XML to render
+/// spread over rdtriage's own pool, docs/domain.md §5), and no indentation (12% less XML to render
 /// and read back for the records that are rendered, same events).
 #[doc(hidden)]
 pub fn parser_settings() -> ParserSettings {

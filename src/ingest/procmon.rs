@@ -1,7 +1,7 @@
 //! Process Monitor CSV exports → events, streamed.
 //!
 //! The export is UTF-8 with a BOM, CRLF (or LF after git), every field quoted, quotes doubled,
-//! bare CR inside some Detail fields (DOMAIN.md §4): the `csv` crate reads that. Columns are
+//! bare CR inside some Detail fields (docs/domain.md §4): the `csv` crate reads that. Columns are
 //! mapped by header name, in any order and any subset; `Process Name`, `Operation`, `Path` and
 //! `Result` are required. Rows are read into one reused `ByteRecord` and sent on in batches,
 //! so memory does not grow with the file. A row whose time cannot be read keeps its row; a

@@ -1,4 +1,4 @@
-//! Procmon's time columns, in the locales they are seen in (DOMAIN.md §4).
+//! Procmon's time columns, in the locales they are seen in (docs/domain.md §4).
 //!
 //! `Time of Day` is the capture machine's local wall-clock time with no date and no zone:
 //! `8:35:21.1680979 PM`, `18:40:23.1038915`, `16:53:03,6001516` (decimal comma),

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use super::accounts::status_word;
 use super::escape::markdown as md;
 use super::schema::ScanReport;
+use crate::units::{count, offset_words};
 
 pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     writeln!(out, "## Remote Desktop 0x904 triage\n")?;
@@ -44,7 +45,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         writeln!(out, "   - Why: {}", md(&c.why))?;
         for f in &c.findings {
             let when = match (f.time.as_deref(), f.seconds_from_anchor) {
-                (Some(t), Some(s)) if f.near_anchor => format!("{t}, {s:+} s from the 0x904"),
+                (Some(t), Some(s)) if f.near_anchor => format!("{t}, {}", offset_words(s)),
                 (Some(t), _) => t.to_string(),
                 (None, _) => "time unknown".to_string(),
             };
@@ -59,7 +60,11 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             )?;
         }
         if c.more_findings > 0 {
-            writeln!(out, "   - and {} more findings", c.more_findings)?;
+            writeln!(
+                out,
+                "   - and {} more",
+                count(c.more_findings, "finding", "findings")
+            )?;
         }
         let fix = c.remediation_line();
         if !fix.is_empty() {

@@ -5,6 +5,7 @@ pub mod batch_out;
 pub mod csv_out;
 pub mod escape;
 pub mod events;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod schema;

@@ -10,6 +10,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 use super::accounts::status_word;
 use super::schema::{Confidence, ScanReport};
 use crate::sanitize::terminal;
+use crate::units::{offset_words, time_ms};
 
 /// How many evidence lines each cause shows in the table (the JSON has up to five).
 const EVIDENCE_LINES: usize = 3;
@@ -54,7 +55,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                 d.hex.clone()
             };
             t.add_row(vec![
-                d.time.clone().unwrap_or_else(|| "-".into()),
+                d.time.as_deref().map_or_else(|| "-".into(), time_ms),
                 terminal(&format!(
                     "{} → {}",
                     d.computer,
@@ -73,7 +74,9 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
     } else {
         let mut t = table(width);
         t.set_header(vec!["#", "cause", "confidence", "evidence and fix"]);
-        if !color {
+        if color {
+            t.enforce_styling();
+        } else {
             t.force_no_tty();
         }
         for (i, c) in r.causes.iter().enumerate() {
@@ -82,7 +85,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                 let when = f
                     .seconds_from_anchor
                     .filter(|_| f.near_anchor)
-                    .map(|s| format!(" [{s:+}s]"))
+                    .map(|s| format!(" ({})", offset_words(s)))
                     .unwrap_or_default();
                 text.push_str(&format!("• {}{}\n", terminal(&f.evidence), when));
             }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::events::EventJson;
 use crate::model::{Event, EventKind};
 use crate::sanitize::terminal;
+use crate::units::{count, offset_words};
 
 /// One line of the timeline.
 pub struct Entry<'a> {
@@ -159,7 +160,7 @@ pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io
         let (w, d) = what(e.event);
         let delta = match (e.is_anchor, e.from_anchor) {
             (true, _) => "◀ 0x904".to_string(),
-            (false, Some(d)) => format!("{:+}s", d.as_secs()),
+            (false, Some(d)) => offset_words(d.as_secs()),
             (false, None) => String::new(),
         };
         t.add_row(vec![
@@ -171,7 +172,7 @@ pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io
         ]);
     }
     writeln!(out, "{t}")?;
-    writeln!(out, "{} events", entries.len())
+    writeln!(out, "{}", count(entries.len() as u64, "event", "events"))
 }
 
 #[derive(Serialize)]

@@ -120,7 +120,7 @@ keyword_enum! {
 }
 
 keyword_enum! {
-    /// `cause:` — the probable cause a rule is evidence for (DOMAIN.md §3).
+    /// `cause:` — the probable cause a rule is evidence for (docs/domain.md §3).
     Cause {
         Certificate => "certificate",
         Tls => "tls",

@@ -1,4 +1,4 @@
-//! The built-in rule pack: DOMAIN.md §2–3 as rule text, embedded in the binary at build time.
+//! The built-in rule pack: docs/domain.md §2–3 as rule text, embedded in the binary at build time.
 //! `rules list` shows it, `rules test` runs its examples, and a test loads all of it.
 
 /// Every built-in rule file, as `(name, text)`, in load order.

@@ -1,0 +1,212 @@
+//! Values as people type and read them: byte sizes with units (`4GiB`), durations (`90s`),
+//! points in time (`2024-03-05T09:14:00Z`, `2024-03-05 09:14`, `2024-03-05`), and offsets
+//! written the way one says them ("3 h 21 min before").
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::{SignedDuration, Timestamp};
+
+/// A number of bytes, read with an optional unit (`B`, `K`/`KiB`, `M`/`MiB`, `G`/`GiB`,
+/// `T`/`TiB` in powers of 1024; `KB`, `MB`, `GB`, `TB` in powers of 1000) and shown with the
+/// largest binary unit that divides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let digits = &t[..split];
+        let unit = t[split..].trim();
+        let bad = || format!("{text:?}: expected a size like 4GiB, 512MiB, 64K or 1000000");
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "t" | "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(factor)
+            .map(ByteSize)
+            .ok_or_else(|| format!("{text:?}: too large"))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+            if n != 0 && n.is_multiple_of(1u64 << shift) {
+                return write!(f, "{}{unit}", n >> shift);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+/// `90s`, `2m`, `1h`, `500ms`, `1d`, or plain seconds.
+pub fn parse_duration(text: &str) -> Option<SignedDuration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: i64 = t[..split].parse().ok()?;
+    let ms = match t[split..].trim() {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000)?,
+        "m" | "min" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(SignedDuration::from_millis(ms))
+}
+
+/// Which end of a time window a typed time is: a bare date means the start of that day for
+/// `From`, and its end for `To`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    From,
+    To,
+}
+
+/// A point in time: RFC 3339 (`2024-03-05T09:14:00Z`, `…+01:00`), a date and time without an
+/// offset (taken as UTC, like every time rdtriage shows), or a bare date. Returned as the
+/// window's edge: inclusive for `From`; for `To`, the first instant past it.
+pub fn parse_time(text: &str, bound: Bound) -> Option<Timestamp> {
+    let t = text.trim();
+    let edge = |ts: Timestamp| match bound {
+        Bound::From => Some(ts),
+        Bound::To => ts.checked_add(SignedDuration::from_nanos(1)).ok(),
+    };
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return edge(ts);
+    }
+    if let Ok(dt) = t.parse::<jiff::civil::DateTime>()
+        && t.len() > 10
+    {
+        return edge(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp());
+    }
+    let date = t.parse::<jiff::civil::Date>().ok()?;
+    let day = match bound {
+        Bound::From => date,
+        Bound::To => date.tomorrow().ok()?,
+    };
+    day.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// An offset from the 0x904 as people say it: "at the 0x904", "12 s after", "3 min 12 s
+/// before", "3 h 21 min before", "2 d 4 h before".
+pub fn offset_words(seconds: i64) -> String {
+    if seconds == 0 {
+        return "at the 0x904".into();
+    }
+    let side = if seconds < 0 { "before" } else { "after" };
+    format!("{} {side}", span_words(seconds.unsigned_abs()))
+}
+
+/// A length of time in its two largest units: "45 s", "3 min 12 s", "3 h 21 min", "2 d 4 h".
+pub fn span_words(s: u64) -> String {
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    let two = |a: u64, ua: &str, b: u64, ub: &str| {
+        if b == 0 {
+            format!("{a} {ua}")
+        } else {
+            format!("{a} {ua} {b} {ub}")
+        }
+    };
+    if d > 0 {
+        two(d, "d", h, "h")
+    } else if h > 0 {
+        two(h, "h", m, "min")
+    } else if m > 0 {
+        two(m, "min", sec, "s")
+    } else {
+        format!("{sec} s")
+    }
+}
+
+/// `1 finding`, `2 findings`.
+pub fn count(n: u64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
+/// An RFC 3339 time from the report shown to the millisecond, `2024-03-05 09:14:06.020`
+/// (UTC); text that is not such a time is returned as it is.
+pub fn time_ms(rfc3339: &str) -> String {
+    match rfc3339.parse::<Timestamp>() {
+        Ok(ts) => ts.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_sizes_read_and_print_with_units() {
+        let p = |s: &str| s.parse::<ByteSize>().map(|b| b.0);
+        assert_eq!(p("4GiB"), Ok(4 << 30));
+        assert_eq!(p("4 GiB"), Ok(4 << 30));
+        assert_eq!(p("64M"), Ok(64 << 20));
+        assert_eq!(p("1000"), Ok(1000));
+        assert_eq!(p("2kb"), Ok(2000));
+        assert!(p("4 parsecs").is_err());
+        assert!(p("GiB").is_err());
+        assert!(p("99999999999TiB").is_err());
+        assert_eq!(ByteSize(4 << 30).to_string(), "4GiB");
+        assert_eq!(ByteSize(128 << 20).to_string(), "128MiB");
+        assert_eq!(ByteSize(1000).to_string(), "1000");
+        assert_eq!(ByteSize(0).to_string(), "0");
+    }
+
+    #[test]
+    fn offsets_are_said_like_people_say_them() {
+        assert_eq!(offset_words(0), "at the 0x904");
+        assert_eq!(offset_words(-12), "12 s before");
+        assert_eq!(offset_words(192), "3 min 12 s after");
+        assert_eq!(offset_words(-(3 * 3600 + 21 * 60 + 5)), "3 h 21 min before");
+        assert_eq!(offset_words(-5573), "1 h 32 min before");
+        assert_eq!(offset_words(3600), "1 h after");
+        assert_eq!(offset_words(2 * 86_400 + 4 * 3600), "2 d 4 h after");
+        assert_eq!(count(1, "finding", "findings"), "1 finding");
+        assert_eq!(count(2, "finding", "findings"), "2 findings");
+    }
+
+    #[test]
+    fn times_parse_as_window_edges() {
+        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
+        assert_eq!(
+            parse_time("2024-03-05", Bound::From),
+            Some(ts("2024-03-05T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_time("2024-03-05", Bound::To),
+            Some(ts("2024-03-06T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_time("2024-03-05 09:14", Bound::From),
+            Some(ts("2024-03-05T09:14:00Z"))
+        );
+        assert_eq!(
+            parse_time("2024-03-05T10:14:00+01:00", Bound::From),
+            Some(ts("2024-03-05T09:14:00Z"))
+        );
+        assert!(parse_time("yesterday", Bound::From).is_none());
+        assert_eq!(
+            time_ms("2024-03-05T09:14:06.020566Z"),
+            "2024-03-05 09:14:06.020"
+        );
+        assert_eq!(time_ms("-"), "-");
+    }
+}
