@@ -305,7 +305,8 @@ fn an_unwritable_stderr_loses_no_report() {
             .output()
             .unwrap();
         let code = out.status.code();
-        assert!(matches!(code, Some(0 | 3)), "{args:?}: {code:?}");
+        // fixtures/misc holds no Remote Desktop evidence: 4, or 3 for its unreadable files.
+        assert!(matches!(code, Some(0 | 3 | 4)), "{args:?}: {code:?}");
         assert!(!out.stdout.is_empty(), "{args:?} wrote its report");
         let text = String::from_utf8(out.stdout).unwrap();
         let docs: Vec<&str> = if args[0] == "scan" {
