@@ -239,6 +239,10 @@ pub struct TicketSummary {
     pub confidence: Option<Confidence>,
     /// Findings behind the top cause.
     pub evidence: u64,
+    /// How far the 0x904s' connections got (`transport`, `security handshake`, `established
+    /// session`), distinct values in time order joined by `, `; `None` without a 0x904 or
+    /// when no connection could be grouped.
+    pub phase: Option<String>,
     pub files_ok: usize,
     pub files_partial: usize,
     pub files_failed: usize,
@@ -251,6 +255,19 @@ pub struct TicketSummary {
     pub report_error: Option<String>,
 }
 
+/// The distinct phases of the 0x904s' connections, in time order.
+fn phases(r: &ScanReport) -> Option<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    for d in r.disconnects.iter().filter(|d| d.is_0x904) {
+        if let Some(p) = d.phase.as_deref()
+            && !seen.contains(&p)
+        {
+            seen.push(p);
+        }
+    }
+    (!seen.is_empty()).then(|| seen.join(", "))
+}
+
 impl TicketSummary {
     pub fn of(ticket: &str, r: &ScanReport) -> TicketSummary {
         let count = |s: FileStatus| r.inputs.iter().filter(|a| a.status == s).count();
@@ -261,6 +278,7 @@ impl TicketSummary {
             top_cause: top.map(|c| c.cause.clone()),
             confidence: top.map(|c| c.confidence),
             evidence: top.map_or(0, |c| c.findings.len() as u64 + c.more_findings),
+            phase: phases(r),
             files_ok: count(FileStatus::Ok),
             files_partial: count(FileStatus::Partial),
             files_failed: count(FileStatus::Failed),

@@ -2,7 +2,7 @@
 //! test suite, one test case per ticket. A ticket whose top cause reaches `--fail-on` is a
 //! *failure*; one whose inputs (or report) could not be read (written) is an *error*; one
 //! with insufficient evidence is *skipped*; the rest pass. The cause, confidence, 0x904
-//! count and report file are properties, and the ticket's Markdown report is its
+//! count, phase and report file are properties, and the ticket's Markdown report is its
 //! `system-out`. No time or timestamp is written: the same tickets give the same bytes.
 //!
 //! Serialized by `quick-junit`, which strips the control characters XML 1.0 cannot hold.
@@ -75,6 +75,9 @@ impl Junit {
         case.add_property(Property::new("confidence", confidence));
         case.add_property(Property::new("disconnects-0x904", s.anchors.to_string()));
         case.add_property(Property::new("evidence", s.evidence.to_string()));
+        if let Some(phase) = &s.phase {
+            case.add_property(Property::new("phase", phase.as_str()));
+        }
         if let Some(stem) = &s.report {
             case.add_property(Property::new("report", format!("{stem}.md")));
         }
@@ -116,6 +119,7 @@ mod tests {
             top_cause: Some("tls".into()),
             confidence: Some(Confidence::Medium),
             evidence: 3,
+            phase: Some("established session".into()),
             files_ok: 2,
             files_partial: 0,
             files_failed: 0,
@@ -155,6 +159,10 @@ mod tests {
         assert!(x.contains(r#"errors="1""#), "{x}");
         assert!(x.contains(r#"skipped="1""#), "{x}");
         assert!(x.contains(r#"<property name="cause" value="tls"/>"#), "{x}");
+        assert!(
+            x.contains(r#"<property name="phase" value="established session"/>"#),
+            "{x}"
+        );
         // Control characters gone, markup escaped: the report stays text.
         assert!(!x.contains('\x1b') && x.contains("&lt;b&gt;"), "{x}");
         assert!(!x.contains("time="), "{x}");
