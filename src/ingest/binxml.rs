@@ -806,8 +806,8 @@ impl Attrs for HoleAttrs<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::text::{push_filetime, push_systime};
+    use super::*;
 
     fn utf16(s: &str) -> Vec<u8> {
         s.encode_utf16().flat_map(u16::to_le_bytes).collect()
