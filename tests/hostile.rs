@@ -858,11 +858,16 @@ fn timeline_and_dump_tables_show_hostile_text_escaped_and_never_raw() {
     assert_eq!(timeline.code, Some(0), "{}", timeline.stderr);
     let text = timeline.text();
     assert_inert(&text, "timeline");
-    // Details are clipped to 120 characters: the first pieces are there, escaped.
-    assert!(text.contains(&format!(
-        "f686aace6942fb7f7ceb231212eef4a4_{}",
-        TERMINAL_FORMS[0]
-    )));
+    // Details are clipped to 120 characters in the middle of the path: its start and end are
+    // there, escaped, and the Procmon result is never cut off.
+    assert!(
+        text.contains(r"C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys\f68…"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(javascript:alert(1)) → ACCESS DENIED"),
+        "{text}"
+    );
     assert!(
         text.contains(r"mstsc\e[31mRED\e[0m\u{202e}exe.gpj CreateFile"),
         "{text}"

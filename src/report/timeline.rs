@@ -140,6 +140,36 @@ pub fn when(e: &Event) -> String {
     }
 }
 
+/// Characters of an event's details in a timeline table.
+const DETAILS_CHARS: usize = 120;
+
+/// An event's details for a table, at most `n` characters. A Procmon row's result is what a
+/// reader looks for (`ACCESS DENIED`), so a long path is cut in its middle and the result is
+/// always shown whole.
+fn details(e: &Event, n: usize) -> String {
+    if let EventKind::Procmon(p) = &e.kind {
+        let tail = terminal(&format!(" → {}", p.result)).into_owned();
+        let room = n.saturating_sub(tail.chars().count()).max(8);
+        return format!("{}{tail}", clip_middle(&p.path, room));
+    }
+    clip(&what(e).1, n)
+}
+
+/// Escaped for a terminal and cut to `n` characters in the middle: the start and the end of a
+/// path (the drive and the file name) both stay readable.
+fn clip_middle(s: &str, n: usize) -> String {
+    let s = terminal(s);
+    let count = s.chars().count();
+    if count <= n {
+        return s.into_owned();
+    }
+    let head = n.saturating_sub(1) / 2;
+    let tail = n.saturating_sub(1) - head;
+    let start: String = s.chars().take(head).collect();
+    let end: String = s.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
+}
+
 /// Escaped for a terminal and cut to `n` characters.
 pub fn clip(s: &str, n: usize) -> String {
     let s = terminal(s);
@@ -157,7 +187,7 @@ pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io
         .set_width(width)
         .set_header(vec!["time (UTC)", "Δ 0x904", "event", "details", "rules"]);
     for e in entries {
-        let (w, d) = what(e.event);
+        let (w, _) = what(e.event);
         let delta = match (e.is_anchor, e.from_anchor) {
             (true, _) => "◀ 0x904".to_string(),
             (false, Some(d)) => offset_words(d.as_secs()),
@@ -167,7 +197,7 @@ pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io
             when(e.event),
             delta,
             clip(&w, 60),
-            clip(&d, 120),
+            details(e.event, DETAILS_CHARS),
             e.rules.join(", "),
         ]);
     }
@@ -224,5 +254,34 @@ mod tests {
         assert_eq!(nearest(&anchors, ts(1000)).unwrap().as_secs(), 700);
         assert_eq!(nearest(&anchors, ts(200)).unwrap().as_secs(), 0);
         assert!(nearest(&[], ts(1)).is_none());
+    }
+
+    #[test]
+    fn a_long_procmon_path_is_cut_in_the_middle_and_the_result_kept() {
+        use crate::model::{Event, EventKind, ProcmonRow};
+        let path = format!(
+            r"C:\ProgramData\Microsoft\Crypto\RSA\MachineKeys\{}\f686aace6942fb7f7ceb231212eef4a4_key",
+            "x".repeat(200)
+        );
+        let e = Event {
+            file: "Logfile.CSV".into(),
+            record: 1,
+            time: None,
+            kind: EventKind::Procmon(Box::new(ProcmonRow {
+                path: path.clone(),
+                result: "ACCESS DENIED".into(),
+                ..ProcmonRow::default()
+            })),
+        };
+        let d = details(&e, 120);
+        assert_eq!(d.chars().count(), 120, "{d}");
+        assert!(
+            d.ends_with("f686aace6942fb7f7ceb231212eef4a4_key → ACCESS DENIED"),
+            "{d}"
+        );
+        assert!(d.starts_with(r"C:\ProgramData\Microsoft"), "{d}");
+        assert!(d.contains('…'), "{d}");
+        // Short enough: unchanged.
+        assert_eq!(clip_middle("C:\\a.txt", 120), "C:\\a.txt");
     }
 }
