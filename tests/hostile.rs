@@ -12,7 +12,7 @@ mod evtx_writer;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use common::fixtures;
+use common::{account, fixtures, problems};
 use evtx_writer::{Body, Data, EvtxEvent, crc32, write_evtx};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -82,31 +82,6 @@ fn summary(args: &[&std::ffi::OsStr]) -> (Vec<Value>, Out) {
 
 fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
     p.as_ref()
-}
-
-/// The one account whose file name ends with `suffix`.
-fn account<'a>(accounts: &'a [Value], suffix: &str) -> &'a Value {
-    let hits: Vec<&Value> = accounts
-        .iter()
-        .filter(|a| a["file"].as_str().unwrap().ends_with(suffix))
-        .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "exactly one account ending with {suffix:?} in {:#?}",
-        accounts.iter().map(|a| &a["file"]).collect::<Vec<_>>()
-    );
-    hits[0]
-}
-
-fn problems(a: &Value) -> String {
-    a["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// A small, harmless Procmon CSV with `rows` rows (no rule matches them).

@@ -14,7 +14,7 @@ use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use common::{fixtures, zip_of};
+use common::{account, fixtures, problems, zip_of};
 use evtx_writer::{Body, Data, EvtxEvent, write_evtx};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -47,30 +47,6 @@ fn accounts(args: &[&std::ffi::OsStr]) -> (Vec<Value>, Option<i32>) {
         )
     });
     (v.as_array().unwrap().clone(), out.status.code())
-}
-
-fn account<'a>(accounts: &'a [Value], suffix: &str) -> &'a Value {
-    let hits: Vec<&Value> = accounts
-        .iter()
-        .filter(|a| a["file"].as_str().unwrap().ends_with(suffix))
-        .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "one account ending {suffix:?} in {:#?}",
-        accounts.iter().map(|a| &a["file"]).collect::<Vec<_>>()
-    );
-    hits[0]
-}
-
-fn problems(a: &Value) -> String {
-    a["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {

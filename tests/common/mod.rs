@@ -139,3 +139,30 @@ pub const TICKETS: [&str; 12] = [
     "stale-certificate",
     "tls",
 ];
+
+/// The one account, in `dump --summary --format json` output, whose file name ends with
+/// `suffix`.
+pub fn account<'a>(accounts: &'a [serde_json::Value], suffix: &str) -> &'a serde_json::Value {
+    let hits: Vec<&serde_json::Value> = accounts
+        .iter()
+        .filter(|a| a["file"].as_str().unwrap().ends_with(suffix))
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "exactly one account ending with {suffix:?} in {:#?}",
+        accounts.iter().map(|a| &a["file"]).collect::<Vec<_>>()
+    );
+    hits[0]
+}
+
+/// An account's problems, joined with `; `.
+pub fn problems(a: &serde_json::Value) -> String {
+    a["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
