@@ -1,67 +1,69 @@
-//! The one entry point: run a validated [`Config`] against an output and an error stream.
+//! The one entry point: wires a validated [`Config`] to analysis and to `report/`, the one
+//! place that writes. Each command describes how it ended as an [`Outcome`]; the exit code is
+//! `Exit::from(&outcome)`, decided in `exit.rs`.
 
 use std::io::Write;
 
-use comfy_table::{ContentArrangement, Table, presets};
-
 use crate::analysis::{self, AlignHints, ScanOptions};
 use crate::cli::{
-    AnalysisConfig, Config, DumpConfig, DumpFormat, ReportFormat, ScanConfig, Task, TimeWindow,
-    TimelineConfig,
+    AnalysisConfig, Config, DumpConfig, DumpFormat, ScanConfig, Task, TimeWindow, TimelineConfig,
 };
-use crate::exit::Exit;
-use crate::ingest::{self, IngestOptions, Sink};
+use crate::exit::{Exit, Outcome};
+use crate::ingest::{self, IngestOptions};
 use crate::inputs::gather;
 use crate::model::{Event, FileAccount, FileStatus};
-use crate::report::events::EventJson;
-use crate::report::schema::ScanReport;
-use crate::report::{self, accounts};
-use crate::rules::{self, RuleKind, RuleSet};
-use crate::sanitize::terminal;
+use crate::report::dump::{DumpSink, Shape};
+use crate::report::ticket::TicketSummary;
+use crate::report::{self, accounts, diag};
+use crate::rules::{self, RuleSet};
 
-/// How a command ended: the exit its work earned, and whether its output was written.
-/// Kept apart so that an output failure never hides what the analysis found.
-type Outcome = (Exit, std::io::Result<()>);
+/// How a command ended, and whether its output was written. Kept apart so that an output
+/// failure never hides what the analysis found.
+type Ended = (Outcome, std::io::Result<()>);
 
 /// Run one command. Output goes to `out`, diagnostics (`rdtriage: FILE: problem`) to `err`
 /// (per-file warnings are left out with `--quiet`).
 pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
-    let (exit, written) = match &config.task {
+    let (mut outcome, written) = match &config.task {
         Task::Scan(scan) => run_scan(config, scan, out, err),
         Task::Timeline(t) => run_timeline(config, t, out, err),
-        Task::Batch(b) => split(crate::batch_run::run(config, b, out, err)),
-        Task::Merge(m) => split(crate::merge_run::run(config, m, out, err)),
+        Task::Batch(b) => decided(crate::batch_run::run(config, b, out, err)),
+        Task::Merge(m) => decided(crate::merge_run::run(config, m, out, err)),
         Task::RulesList { rule_files, width } => {
             let width = table_width(config, *width);
-            split(run_rules_list(rule_files, width, out, err))
+            with_rules(rule_files, err, |set, _| {
+                (
+                    Outcome::default(),
+                    report::rules::write_list(out, set, width),
+                )
+            })
         }
-        Task::RulesCheck { rule_files } => split(run_rules_check(rule_files, out, err)),
-        Task::RulesTest { rule_files } => split(run_rules_test(rule_files, out, err)),
+        Task::RulesCheck { rule_files } => with_rules(rule_files, err, |set, _| {
+            (
+                Outcome::default(),
+                report::rules::write_check(out, set, rule_files),
+            )
+        }),
+        Task::RulesTest { rule_files } => with_rules(rule_files, err, |set, err| {
+            let failures = set.check_examples();
+            let outcome = Outcome {
+                usage_error: !failures.is_empty(),
+                ..Outcome::default()
+            };
+            (outcome, report::rules::write_test(out, err, set, &failures))
+        }),
         Task::Dump(dump) => run_dump(config, dump, out, err),
         Task::Completions(shell) => {
             crate::cli::write_completions(*shell, out);
-            (Exit::Ok, out.flush())
+            (Outcome::default(), Ok(()))
         }
-        Task::Man => (
-            Exit::Ok,
-            crate::cli::write_man(out).and_then(|()| out.flush()),
-        ),
+        Task::Man => (Outcome::default(), crate::cli::write_man(out)),
     };
-    match written {
-        Ok(()) => exit,
-        Err(e) => {
-            // A reader that closed the pipe early chose to stop: no message, but the exit
-            // code still says the output is incomplete.
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                let _ = writeln!(
-                    err,
-                    "rdtriage: {}: cannot write: {e}",
-                    terminal(&output_name(config))
-                );
-            }
-            exit.worst(Exit::OutputFailed)
-        }
+    if let Err(e) = written.and_then(|()| out.flush()) {
+        diag::cannot_write(err, &output_name(config), &e);
+        outcome.output_failed = true;
     }
+    Exit::from(&outcome)
 }
 
 /// Where the output goes, as the user named it.
@@ -72,11 +74,23 @@ pub fn output_name(config: &Config) -> String {
         .map_or_else(|| "<stdout>".to_string(), |p| p.display().to_string())
 }
 
-/// A write error where the exit was decided before writing began.
-fn split(result: std::io::Result<Exit>) -> Outcome {
+/// A command whose exit was decided before its output failed (`batch`, `merge`).
+fn decided(result: std::io::Result<Exit>) -> Ended {
     match result {
-        Ok(exit) => (exit, Ok(())),
-        Err(e) => (Exit::Ok, Err(e)),
+        Ok(exit) => (Outcome::of(exit), Ok(())),
+        Err(e) => (Outcome::default(), Err(e)),
+    }
+}
+
+/// Load the rules and run `f` on them; rules that do not load are a usage error.
+fn with_rules(
+    files: &[std::path::PathBuf],
+    err: &mut dyn Write,
+    f: impl FnOnce(&RuleSet, &mut dyn Write) -> Ended,
+) -> Ended {
+    match load_rules(files, err) {
+        Some(set) => f(&set, err),
+        None => (Outcome::of(Exit::Usage), Ok(())),
     }
 }
 
@@ -89,7 +103,7 @@ fn table_width(config: &Config, asked: Option<u16>) -> u16 {
 }
 
 /// Where per-file warnings go: `err`, or nowhere with `--quiet`.
-fn warnings<'a>(
+pub(crate) fn warnings<'a>(
     config: &Config,
     err: &'a mut dyn Write,
     sink: &'a mut std::io::Sink,
@@ -97,152 +111,20 @@ fn warnings<'a>(
     if config.quiet { sink } else { err }
 }
 
-/// Report unreadable files on stderr and decide the exit code from the accounts.
-pub fn input_exit(accounts: &[FileAccount], err: &mut dyn Write) -> Exit {
-    let mut exit = Exit::Ok;
-    for a in accounts {
-        let bad = matches!(a.status, FileStatus::Failed | FileStatus::Partial);
-        if bad {
-            exit = Exit::PartialInput;
-        }
-        if a.status != FileStatus::Ok {
-            let problems: Vec<&str> = a
-                .problems
-                .iter()
-                .map(String::as_str)
-                .filter(|p| !p.starts_with("note:"))
-                .collect();
-            let _ = writeln!(
-                err,
-                "rdtriage: {}: {}: {}",
-                terminal(&a.file),
-                accounts::status_word(a.status),
-                terminal(&problems.join("; "))
-            );
-        }
-    }
-    exit
-}
-
-struct JsonlSink<'a> {
-    out: &'a mut dyn Write,
-    buf: Vec<u8>,
-    accounts: Vec<FileAccount>,
-    error: Option<std::io::Error>,
-}
-
-impl Sink for JsonlSink<'_> {
-    fn events(&mut self, events: Vec<Event>) {
-        if self.error.is_some() {
-            return;
-        }
-        // One write per batch: serde_json's many small writes are cheap into a Vec and not
-        // through a `dyn Write`.
-        self.buf.clear();
-        for e in &events {
-            if let Err(e) = serde_json::to_writer(&mut self.buf, &EventJson(e)) {
-                self.error = Some(e.into());
-                return;
-            }
-            self.buf.push(b'\n');
-        }
-        if let Err(e) = self.out.write_all(&self.buf) {
-            self.error = Some(e);
-        }
-    }
-    fn file_done(&mut self, account: FileAccount) {
-        self.accounts.push(account);
+/// Some input was not read fully (`dump`, `timeline`: no evidence rule applies).
+fn inputs_unread(accounts: &[FileAccount]) -> Outcome {
+    Outcome {
+        inputs_unread: accounts
+            .iter()
+            .any(|a| matches!(a.status, FileStatus::Failed | FileStatus::Partial)),
+        ..Outcome::default()
     }
 }
 
-/// `dump --format json`: the same events as one JSON array.
-struct JsonArraySink<'a> {
-    inner: JsonlSink<'a>,
-    first: bool,
-}
-
-impl Sink for JsonArraySink<'_> {
-    fn events(&mut self, events: Vec<Event>) {
-        if self.inner.error.is_some() || events.is_empty() {
-            return;
-        }
-        let inner = &mut self.inner;
-        inner.buf.clear();
-        for e in &events {
-            inner
-                .buf
-                .extend_from_slice(if self.first { b"[\n" } else { b",\n" });
-            self.first = false;
-            if let Err(e) = serde_json::to_writer(&mut inner.buf, &EventJson(e)) {
-                inner.error = Some(e.into());
-                return;
-            }
-        }
-        if let Err(e) = inner.out.write_all(&inner.buf) {
-            inner.error = Some(e);
-        }
-    }
-    fn file_done(&mut self, account: FileAccount) {
-        self.inner.accounts.push(account);
-    }
-}
-
-/// Rows for people: one table per file, written when the file is done.
-struct TableSink<'a> {
-    out: &'a mut dyn Write,
-    width: u16,
-    rows: Vec<[String; 4]>,
-    accounts: Vec<FileAccount>,
-    error: Option<std::io::Error>,
-}
-
-impl Sink for TableSink<'_> {
-    fn events(&mut self, events: Vec<Event>) {
-        for e in &events {
-            self.rows.push(event_row(e));
-        }
-    }
-    fn file_done(&mut self, account: FileAccount) {
-        if !self.rows.is_empty() && self.error.is_none() {
-            let mut table = Table::new();
-            table
-                .load_style(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_width(self.width)
-                .set_header(vec!["record", "time (UTC)", "what", "details"]);
-            for row in self.rows.drain(..) {
-                table.add_row(row.to_vec());
-            }
-            let written = writeln!(self.out, "{}", terminal(&account.file))
-                .and_then(|()| writeln!(self.out, "{table}"));
-            if let Err(e) = written {
-                self.error = Some(e);
-            }
-        }
-        self.accounts.push(account);
-    }
-}
-
-fn event_row(e: &Event) -> [String; 4] {
-    let (what, details) = report::timeline::what(e);
-    let clip = |s: &str| report::timeline::clip(s, 200);
-    [
-        e.record.to_string(),
-        report::timeline::when(e),
-        clip(&what),
-        clip(&details),
-    ]
-}
-
-fn run_dump(
-    config: &Config,
-    dump: &DumpConfig,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Outcome {
+fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut dyn Write) -> Ended {
     let (found, names) = match gather(&dump.input, err) {
         Ok(found) => found,
-        Err(exit) => return (exit, Ok(())),
+        Err(exit) => return (Outcome::of(exit), Ok(())),
     };
     let keep_none = |_: &Event| false;
     let opts = IngestOptions {
@@ -264,81 +146,36 @@ fn run_dump(
         };
         (sink.accounts, written)
     } else {
-        let jsonl = |out| JsonlSink {
-            out,
-            buf: Vec::new(),
-            accounts: Vec::new(),
-            error: None,
+        let shape = match dump.format {
+            DumpFormat::Jsonl => Shape::Jsonl,
+            DumpFormat::Json => Shape::Json,
+            DumpFormat::Table => Shape::Table { width },
         };
-        match dump.format {
-            DumpFormat::Jsonl => {
-                let mut sink = jsonl(out);
-                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
-                (sink.accounts, sink.error.map_or(Ok(()), Err))
-            }
-            DumpFormat::Json => {
-                let mut sink = JsonArraySink {
-                    inner: jsonl(out),
-                    first: true,
-                };
-                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
-                let end: &[u8] = if sink.first { b"[]\n" } else { b"\n]\n" };
-                let written = match sink.inner.error {
-                    Some(e) => Err(e),
-                    None => sink.inner.out.write_all(end),
-                };
-                (sink.inner.accounts, written)
-            }
-            DumpFormat::Table => {
-                let mut sink = TableSink {
-                    out,
-                    width,
-                    rows: Vec::new(),
-                    accounts: Vec::new(),
-                    error: None,
-                };
-                ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
-                (sink.accounts, sink.error.map_or(Ok(()), Err))
-            }
-        }
+        let mut sink = DumpSink::new(out, shape);
+        ingest::ingest_found(found, &opts, &mut names.sink(&mut sink));
+        sink.finish()
     };
-    let written = written.and_then(|()| out.flush());
     let mut sink = std::io::sink();
-    (
-        input_exit(&accounts, warnings(config, err, &mut sink)),
-        written,
-    )
+    accounts::write_problems(warnings(config, err, &mut sink), &accounts);
+    (inputs_unread(&accounts), written)
 }
 
-/// Read the user's rule files; a file that cannot be read is a usage error.
-fn read_rule_files(
-    files: &[std::path::PathBuf],
-    err: &mut dyn Write,
-) -> Option<Vec<(String, String)>> {
-    let mut sources = Vec::new();
+/// The built-in rules plus `files`, or the problems printed and `None`.
+pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<RuleSet> {
+    let mut user = Vec::new();
     for f in files {
         match std::fs::read_to_string(f) {
-            Ok(text) => sources.push((f.display().to_string(), text)),
+            Ok(text) => user.push((f.display().to_string(), text)),
             Err(e) => {
-                let _ = writeln!(
-                    err,
-                    "rdtriage: {}: cannot read rule file: {e}",
-                    terminal(&f.display().to_string())
-                );
+                diag::file_error(err, &f.display().to_string(), "cannot read rule file", &e);
                 return None;
             }
         }
     }
-    Some(sources)
-}
-
-/// The built-in rules plus `files`, or the load errors printed and `None`.
-pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<RuleSet> {
-    let user = read_rule_files(files, err)?;
     match rules::load_with_builtin(&user) {
         Ok(set) => Some(set),
         Err(errors) => {
-            let _ = writeln!(err, "{errors}");
+            diag::message(err, &errors);
             None
         }
     }
@@ -349,57 +186,6 @@ pub(crate) fn align_hints(a: &AnalysisConfig) -> AlignHints {
         date: a.procmon_date,
         utc_offset_secs: a.procmon_utc_offset_secs,
     }
-}
-
-/// Write a scan report in the chosen format.
-pub fn write_report(
-    out: &mut dyn Write,
-    report: &ScanReport,
-    format: ReportFormat,
-    width: u16,
-    color: bool,
-) -> std::io::Result<()> {
-    match format {
-        ReportFormat::Table => report::table::write(out, report, width, color),
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
-            writeln!(out)
-        }
-        ReportFormat::Jsonl => {
-            serde_json::to_writer(&mut *out, report)?;
-            writeln!(out)
-        }
-        ReportFormat::Markdown => report::markdown::write(out, report),
-        ReportFormat::Csv => report::csv_out::write(out, report),
-        ReportFormat::Html => report::html::write(out, report),
-    }
-}
-
-/// The exit code a finished analysis earns: `--fail-on` first, then unreadable input.
-pub fn analysis_exit(
-    report: &ScanReport,
-    fail_on: Option<crate::report::schema::Confidence>,
-    err: &mut dyn Write,
-) -> Exit {
-    let input = input_exit(&report.inputs, err);
-    let gate = fail_on.is_some_and(|t| report.causes.iter().any(|c| c.confidence <= t));
-    let nothing_read = !report
-        .inputs
-        .iter()
-        .any(|a| matches!(a.status, FileStatus::Ok | FileStatus::Partial));
-    // Nothing at all could be read: that is insufficient evidence (4), not a partial read (3).
-    let mut exit = if nothing_read && !report.evidence.sufficient {
-        Exit::Ok
-    } else {
-        input
-    };
-    if gate {
-        exit = exit.worst(Exit::CauseFound);
-    }
-    if !report.evidence.sufficient {
-        exit = exit.worst(Exit::InsufficientEvidence);
-    }
-    exit
 }
 
 /// Load the rules and analyse `input`: what `scan` and `timeline` share. `Err` with the exit
@@ -425,31 +211,27 @@ fn analyse(
     Ok(scan)
 }
 
-fn run_scan(
-    config: &Config,
-    scan: &ScanConfig,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Outcome {
+fn run_scan(config: &Config, scan: &ScanConfig, out: &mut dyn Write, err: &mut dyn Write) -> Ended {
     let result = match analyse(config, &scan.input, &scan.analysis, scan.window, false, err) {
         Ok(result) => result,
-        Err(exit) => return (exit, Ok(())),
+        Err(exit) => return (Outcome::of(exit), Ok(())),
     };
     let width = table_width(config, scan.width);
-    let written = if scan.format == ReportFormat::Html {
-        report::html::write_scan(out, &result)
-    } else {
-        write_report(out, &result.report, scan.format, width, config.color)
-    }
-    .and_then(|()| out.flush());
-    let mut sink = std::io::sink();
-    let exit = analysis_exit(
-        &result.report,
-        scan.fail_on,
-        warnings(config, err, &mut sink),
+    let report = result.report();
+    let written = report::write_scan(
+        out,
+        &report,
+        &result.events,
+        scan.format,
+        width,
+        config.color,
     );
+    let mut sink = std::io::sink();
+    accounts::write_problems(warnings(config, err, &mut sink), &report.inputs);
+    // The same rule as a ticket of a batch: one decision for both.
+    let outcome = TicketSummary::of("", &report).outcome(scan.fail_on);
     drop_in_background(result);
-    (exit, written)
+    (outcome, written)
 }
 
 /// Free a large value on another thread: tens of thousands of events take a noticeable
@@ -462,136 +244,19 @@ fn drop_in_background<T: Send + 'static>(value: T) {
         .spawn(move || drop(value));
 }
 
-fn run_rules_list(
-    files: &[std::path::PathBuf],
-    width: u16,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    let Some(set) = load_rules(files, err) else {
-        return Ok(Exit::Usage);
-    };
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(vec!["id", "cause", "strength", "title"]);
-    for r in set.rules() {
-        let (cause, strength) = match r.kind() {
-            RuleKind::Anchor => ("(anchor)".to_string(), "-".to_string()),
-            RuleKind::DisconnectCode => ("(disconnect code)".to_string(), "-".to_string()),
-            RuleKind::Cause { cause, strength } => {
-                (cause.as_str().to_string(), strength.as_str().to_string())
-            }
-        };
-        table.add_row(vec![
-            r.id().to_string(),
-            cause,
-            strength,
-            terminal(r.title()).into_owned(),
-        ]);
-    }
-    writeln!(out, "{table}")?;
-    writeln!(out, "{} rules", set.rules().len())?;
-    Ok(Exit::Ok)
-}
-
-fn run_rules_check(
-    files: &[std::path::PathBuf],
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    let Some(set) = load_rules(files, err) else {
-        return Ok(Exit::Usage);
-    };
-    for f in files {
-        let name = f.display().to_string();
-        let n = set.rules().iter().filter(|r| r.file() == name).count();
-        writeln!(
-            out,
-            "{}: {n} rule{} OK",
-            terminal(&name),
-            if n == 1 { "" } else { "s" }
-        )?;
-    }
-    Ok(Exit::Ok)
-}
-
-fn run_rules_test(
-    files: &[std::path::PathBuf],
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> std::io::Result<Exit> {
-    let Some(set) = load_rules(files, err) else {
-        return Ok(Exit::Usage);
-    };
-    let failures = set.check_examples();
-    for f in &failures {
-        writeln!(err, "{f}")?;
-    }
-    let examples: usize = set.rules().iter().map(|r| r.ast().examples.len()).sum();
-    writeln!(
-        out,
-        "{} rules, {examples} examples: {} passed, {} failed",
-        set.rules().len(),
-        examples - failures.len().min(examples),
-        failures.len()
-    )?;
-    Ok(if failures.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Usage
-    })
-}
-
 fn run_timeline(
     config: &Config,
     t: &TimelineConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Outcome {
+) -> Ended {
     let result = match analyse(config, &t.input, &t.analysis, t.window, t.all, err) {
         Ok(result) => result,
-        Err(exit) => return (exit, Ok(())),
+        Err(exit) => return (Outcome::of(exit), Ok(())),
     };
-    let mut matched: Vec<Vec<String>> = vec![Vec::new(); result.events.len()];
-    for a in &result.evaluation.anchors {
-        if let Some(m) = matched.get_mut(a.event) {
-            m.push(a.rule_id.to_string());
-        }
-    }
-    for f in &result.evaluation.findings {
-        for &i in &f.events {
-            if let Some(m) = matched.get_mut(i)
-                && !m.iter().any(|r| **r == *f.rule_id)
-            {
-                m.push(f.rule_id.to_string());
-            }
-        }
-    }
-    let anchor_events: Vec<usize> = result.evaluation.anchors.iter().map(|a| a.event).collect();
-    let entries =
-        report::timeline::select(&result.events, &matched, &anchor_events, t.all, t.around);
-    let written = (|| {
-        if t.jsonl {
-            report::timeline::write_jsonl(out, &entries)?;
-        } else {
-            writeln!(out, "{}", terminal(&result.report.verdict))?;
-            report::timeline::write_table(out, &entries, table_width(config, t.width))?;
-            if result.events.iter().any(|e| e.procmon().is_some()) {
-                writeln!(
-                    out,
-                    "Procmon time alignment: {}",
-                    terminal(&result.report.alignment.note)
-                )?;
-            }
-        }
-        out.flush()
-    })();
+    let width = table_width(config, t.width);
+    let written = report::timeline::write_scan(out, &result, t.all, t.around, t.jsonl, width);
     let mut sink = std::io::sink();
-    (
-        input_exit(&result.report.inputs, warnings(config, err, &mut sink)),
-        written,
-    )
+    accounts::write_problems(warnings(config, err, &mut sink), &result.diagnosis.inputs);
+    (inputs_unread(&result.diagnosis.inputs), written)
 }

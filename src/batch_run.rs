@@ -10,13 +10,15 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::analysis::batch::{self, Ticket, TicketSummary};
+use crate::analysis::batch::{self, Ticket};
 use crate::analysis::{self, ScanOptions};
 use crate::app::{align_hints, load_rules};
 use crate::cli::{BatchConfig, Config};
 use crate::exit::Exit;
+use crate::output::AtomicFile;
 use crate::report::batch_out::BatchOutput;
 use crate::report::schema::{SCHEMA, ScanReport};
+use crate::report::ticket::TicketSummary;
 use crate::sanitize::terminal;
 
 /// One ticket's result, made on a worker thread.
@@ -47,8 +49,11 @@ pub fn run(
             return Ok(Exit::Usage);
         }
     };
+    // Warnings that do not change the exit are left out with --quiet.
+    let mut quiet_sink = io::sink();
+    let warn = crate::app::warnings(config, &mut *err, &mut quiet_sink);
     for (name, why) in &skipped {
-        writeln!(err, "rdtriage: {}: skipped: {why}", terminal(name))?;
+        writeln!(warn, "rdtriage: {}: skipped: {why}", terminal(name))?;
     }
     if let Some(shard) = b.shard {
         tickets.retain(|t| shard.holds(&t.name));
@@ -109,7 +114,7 @@ pub fn run(
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if b.incremental {
+    if b.incremental && !config.quiet {
         let _ = writeln!(
             err,
             "rdtriage: {analysed} tickets triaged, {reused} unchanged since their last report"
@@ -166,7 +171,7 @@ fn analyse_ticket(
         };
     }
     let found = crate::ingest::discover::discover(std::slice::from_ref(&t.path), &opts.limits);
-    let mut report = analysis::scan(found, opts, false).report;
+    let mut report = analysis::scan(found, opts, false).report();
     report.inputs_sha256 = hash;
     let mut summary = TicketSummary::of(&t.name, &report);
     if let Some(dir) = &b.out {
@@ -200,40 +205,17 @@ fn recorded(dir: &Path, stem: &str, hash: &str) -> Option<ScanReport> {
 }
 
 fn write_reports(dir: &Path, stem: &str, report: &ScanReport) -> io::Result<()> {
-    write_atomic(dir, &format!("{stem}.json"), &mut |w| {
-        serde_json::to_writer_pretty(&mut *w, report)?;
-        writeln!(w)
-    })?;
-    write_atomic(dir, &format!("{stem}.md"), &mut |w| {
-        crate::report::markdown::write(w, report)
-    })?;
-    // The page to attach to the ticket (lanes from the report alone: the events are gone).
-    write_atomic(dir, &format!("{stem}.html"), &mut |w| {
-        crate::report::html::write(w, report)
-    })
-}
-
-/// Write `name` in `dir` through a temporary file and a rename: never a cut file under the
-/// final name, never through a symlink at that name.
-pub fn write_atomic(
-    dir: &Path,
-    name: &str,
-    write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".rdtriage-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    let mut w = io::BufWriter::new(tmp);
-    write(&mut w)?;
-    let tmp = w.into_inner().map_err(|e| e.into_error())?;
-    #[cfg(unix)]
-    {
-        // tempfile creates 0600; a report is as readable as any file the user writes.
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    use crate::cli::ReportFormat;
+    // The page to attach to the ticket has its lanes from the report alone: the events are
+    // gone by now.
+    for (ext, format) in [
+        ("json", ReportFormat::Json),
+        ("md", ReportFormat::Markdown),
+        ("html", ReportFormat::Html),
+    ] {
+        AtomicFile::write_whole(&dir.join(format!("{stem}.{ext}")), &mut |w| {
+            crate::report::write_report(w, report, format, 80, false)
+        })?;
     }
-    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
     Ok(())
 }

@@ -55,9 +55,65 @@ impl Exit {
     }
 }
 
+/// What happened in a run, as facts; [`Exit::from`] turns them into the one exit code.
+/// Every command (and every ticket of a batch) describes its end this way, so the exit code
+/// is decided in one place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Bad usage, a path that does not exist, a rule file that does not load: nothing ran.
+    pub usage_error: bool,
+    /// `--fail-on`: a cause at or above the threshold was found.
+    pub gate_hit: bool,
+    /// Some input could not be read fully.
+    pub inputs_unread: bool,
+    /// No Remote Desktop evidence could be read.
+    pub insufficient_evidence: bool,
+    /// The output (stdout, `--output`, a report file) could not be written.
+    pub output_failed: bool,
+}
+
+impl Outcome {
+    /// The outcome a decided exit code stands for (a batch's tickets, combined).
+    pub fn of(exit: Exit) -> Outcome {
+        let mut o = Outcome::default();
+        match exit {
+            Exit::Ok => {}
+            Exit::CauseFound => o.gate_hit = true,
+            Exit::Usage => o.usage_error = true,
+            Exit::PartialInput => o.inputs_unread = true,
+            Exit::InsufficientEvidence => o.insufficient_evidence = true,
+            Exit::OutputFailed => o.output_failed = true,
+        }
+        o
+    }
+
+    /// Some input was not read fully, from the per-status file counts. A ticket of which
+    /// nothing at all could be read is *insufficient evidence* instead (exit 4, not 3).
+    pub fn unread(read_ok: usize, partial: usize, failed: usize, insufficient: bool) -> bool {
+        let nothing_read = read_ok + partial == 0;
+        partial > 0 || (failed > 0 && !(nothing_read && insufficient))
+    }
+}
+
+impl From<&Outcome> for Exit {
+    /// The exit code of a run: the most important fact by [`Exit::worst`]'s precedence.
+    fn from(o: &Outcome) -> Exit {
+        [
+            (o.usage_error, Exit::Usage),
+            (o.gate_hit, Exit::CauseFound),
+            (o.inputs_unread, Exit::PartialInput),
+            (o.insufficient_evidence, Exit::InsufficientEvidence),
+            (o.output_failed, Exit::OutputFailed),
+        ]
+        .into_iter()
+        .filter(|(fact, _)| *fact)
+        .fold(Exit::Ok, |exit, (_, e)| exit.worst(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Exit;
+    use super::{Exit, Outcome};
 
     const ALL: [Exit; 6] = [
         Exit::Ok,
@@ -113,5 +169,69 @@ mod tests {
         codes.sort();
         codes.dedup();
         assert_eq!(codes, vec![0, 1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn the_exit_is_one_function_of_the_outcome() {
+        // (usage, gate, unread, insufficient, output failed) -> exit
+        let table = [
+            ((false, false, false, false, false), Exit::Ok),
+            ((false, false, false, false, true), Exit::OutputFailed),
+            (
+                (false, false, false, true, false),
+                Exit::InsufficientEvidence,
+            ),
+            (
+                (false, false, false, true, true),
+                Exit::InsufficientEvidence,
+            ),
+            ((false, false, true, false, false), Exit::PartialInput),
+            ((false, false, true, true, true), Exit::PartialInput),
+            ((false, true, false, false, false), Exit::CauseFound),
+            ((false, true, true, true, true), Exit::CauseFound),
+            ((true, false, false, false, false), Exit::Usage),
+            ((true, true, true, true, true), Exit::Usage),
+        ];
+        for ((usage_error, gate_hit, inputs_unread, insufficient_evidence, output_failed), want) in
+            table
+        {
+            let o = Outcome {
+                usage_error,
+                gate_hit,
+                inputs_unread,
+                insufficient_evidence,
+                output_failed,
+            };
+            assert_eq!(Exit::from(&o), want, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn an_exit_stands_for_its_outcome() {
+        for e in ALL {
+            assert_eq!(Exit::from(&Outcome::of(e)), e);
+        }
+    }
+
+    #[test]
+    fn unread_inputs_unless_nothing_at_all_was_read() {
+        // (ok, partial, failed, insufficient) -> unread
+        let table = [
+            ((3, 0, 0, false), false),
+            ((3, 1, 0, false), true),
+            ((3, 0, 1, false), true),
+            ((0, 0, 2, false), true),
+            // Nothing read and no evidence: insufficient evidence (4), not a partial read.
+            ((0, 0, 2, true), false),
+            ((0, 1, 2, true), true),
+            ((1, 0, 2, true), true),
+        ];
+        for ((ok, partial, failed, insufficient), want) in table {
+            assert_eq!(
+                Outcome::unread(ok, partial, failed, insufficient),
+                want,
+                "{ok} {partial} {failed} {insufficient}"
+            );
+        }
     }
 }

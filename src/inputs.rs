@@ -52,7 +52,7 @@ impl Names {
         if self.spool.is_none() {
             return;
         }
-        let r = &mut scan.report;
+        let r = &mut scan.diagnosis;
         for a in &mut r.inputs {
             self.fix(&mut a.file);
         }

@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::analysis::batch::TicketSummary;
 use crate::cli::{BatchFormat, Config, MergeConfig};
 use crate::exit::Exit;
 use crate::report::batch_out::{BatchLineOwned, BatchOutput};
 use crate::report::schema::ScanReport;
+use crate::report::ticket::TicketSummary;
 use crate::sanitize::terminal;
 
 /// The longest line read from a part (a ticket's whole report); past it the part is refused.

@@ -36,6 +36,17 @@ impl AtomicFile {
         })
     }
 
+    /// Write `target` whole through `write`: a temporary file, synced, then renamed over it
+    /// (a symlink at `target` is replaced, never written through).
+    pub fn write_whole(
+        target: &Path,
+        write: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut f = AtomicFile::create(target)?;
+        write(&mut f)?;
+        f.commit()
+    }
+
     /// Flush, sync and rename over the target. Dropping an `AtomicFile` without committing
     /// removes the temporary file.
     pub fn commit(self) -> io::Result<()> {

@@ -545,7 +545,7 @@ fn issue16_a_symlink_in_out_is_replaced_not_followed() {
 fn issue16_a_report_that_fails_midway_leaves_no_cut_file() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("r.json"), "previous, whole").unwrap();
-    let e = rdtriage::batch_run::write_atomic(tmp.path(), "r.json", &mut |w| {
+    let e = rdtriage::output::AtomicFile::write_whole(&tmp.path().join("r.json"), &mut |w| {
         w.write_all(b"{\"half\":")?;
         Err(std::io::Error::other("No space left on device"))
     });
@@ -555,7 +555,10 @@ fn issue16_a_report_that_fails_midway_leaves_no_cut_file() {
         "previous, whole"
     );
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
-    rdtriage::batch_run::write_atomic(tmp.path(), "r.json", &mut |w| w.write_all(b"new")).unwrap();
+    rdtriage::output::AtomicFile::write_whole(&tmp.path().join("r.json"), &mut |w| {
+        w.write_all(b"new")
+    })
+    .unwrap();
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("r.json")).unwrap(),
         "new"
@@ -690,4 +693,29 @@ fn the_ci_recipes_parse_and_shard_the_way_the_docs_say() {
             .unwrap()
             .contains("rdtriage merge")
     }));
+}
+
+/// Issue 17: `--quiet` silenced `scan`'s warnings but not `batch`'s. Warnings that do not
+/// change the exit (a child that is not a ticket) are left out; an error that does (a report
+/// not written, exit 5) still prints.
+#[test]
+fn quiet_silences_batch_warnings_but_not_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tickets");
+    std::fs::create_dir(&dir).unwrap();
+    for k in ["clean", "tls"] {
+        std::os::unix::fs::symlink(root().join("fixtures/tickets").join(k), dir.join(k)).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not a ticket").unwrap();
+    let loud = run(&["batch", s(&dir)]);
+    assert!(loud.err.contains("notes.txt: skipped"), "{}", loud.err);
+    let quiet = run(&["--quiet", "batch", s(&dir)]);
+    assert_eq!(quiet.code, loud.code);
+    assert!(!quiet.err.contains("skipped"), "{}", quiet.err);
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(out.join("tls.json/x")).unwrap();
+    let r = run(&["--quiet", "batch", s(&dir), "--out", s(&out)]);
+    assert_eq!(r.code, 5, "{}", r.err);
+    assert!(r.err.contains("report not written"), "{}", r.err);
+    assert!(!r.err.contains("skipped"), "{}", r.err);
 }

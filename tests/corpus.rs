@@ -241,7 +241,7 @@ fn schannel_flood_without_anchor_is_context() {
     };
     let dc = corpus.join("evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC");
     let scan = common::scan_paths(&[dc]);
-    let r = &scan.report;
+    let r = &scan.report();
     assert_eq!(r.disconnects.len(), 1);
     let d = &r.disconnects[0];
     assert_eq!((d.code, d.is_0x904), (2, false));
@@ -270,55 +270,55 @@ fn schannel_flood_without_anchor_is_context() {
     );
 }
 
-fn run_cli(args: &[String]) -> (rdtriage::exit::Exit, Vec<u8>) {
-    let mut out = Vec::new();
-    let mut err = Vec::new();
-    let mut argv = vec!["rdtriage".to_string()];
-    argv.extend(args.iter().cloned());
-    let config = rdtriage::cli::parse(argv).unwrap();
-    let exit = rdtriage::app::run(&config, &mut out, &mut err);
-    (exit, out)
+/// Every output of one scan of the whole corpus: each report format and the timeline, all
+/// rendered from that one result.
+fn render_everything(corpus: &std::path::Path, threads: usize) -> Vec<(String, Vec<u8>)> {
+    use rdtriage::cli::ReportFormat;
+    let rules = rdtriage::rules::load_with_builtin(&[]).expect("the built-in rules load");
+    let opts = rdtriage::analysis::ScanOptions {
+        threads,
+        limits: Limits::default(),
+        hints: Default::default(),
+        rules: &rules,
+    };
+    let found = rdtriage::ingest::discover::discover(&[corpus.to_path_buf()], &Limits::default());
+    let scan = rdtriage::analysis::scan(found, &opts, false);
+    let report = scan.report();
+    let mut outputs = Vec::new();
+    for format in [
+        ReportFormat::Json,
+        ReportFormat::Jsonl,
+        ReportFormat::Table,
+        ReportFormat::Markdown,
+        ReportFormat::Csv,
+        ReportFormat::Html,
+    ] {
+        let mut out = Vec::new();
+        rdtriage::report::write_scan(&mut out, &report, &scan.events, format, 120, false).unwrap();
+        assert!(!out.is_empty(), "{format:?}");
+        outputs.push((format!("scan --format {format:?}"), out));
+    }
+    let mut timeline = Vec::new();
+    rdtriage::report::timeline::write_scan(&mut timeline, &scan, false, None, true, 120).unwrap();
+    assert!(timeline.len() > 1000);
+    outputs.push(("timeline --format=jsonl".into(), timeline));
+    outputs
 }
 
 /// Every report format, and the timeline, are byte-identical with 1 and 2 threads over the
-/// whole corpus.
+/// whole corpus: the corpus is scanned once per thread count, and every format rendered from
+/// that scan.
 #[test]
 fn scan_outputs_are_thread_count_independent() {
     let Some(corpus) = common::corpus() else {
         return;
     };
-    let path = corpus.display().to_string();
-    for format in ["json", "table", "markdown", "csv"] {
-        let run = |threads: &str| {
-            run_cli(&[
-                format!("--threads={threads}"),
-                "scan".into(),
-                "--format".into(),
-                format.into(),
-                path.clone(),
-            ])
-        };
-        let (e1, o1) = run("1");
-        let (e2, o2) = run("2");
-        assert_eq!(e1, e2);
-        assert!(!o1.is_empty());
-        assert!(
-            o1 == o2,
-            "scan --format {format} differs between 1 and 2 threads"
-        );
+    let one = render_everything(&corpus, 1);
+    let two = render_everything(&corpus, 2);
+    assert_eq!(one.len(), two.len());
+    for ((what, o1), (_, o2)) in one.iter().zip(&two) {
+        assert!(o1 == o2, "{what} differs between 1 and 2 threads");
     }
-    let run = |threads: &str| {
-        run_cli(&[
-            format!("--threads={threads}"),
-            "timeline".into(),
-            "--format=jsonl".into(),
-            path.clone(),
-        ])
-    };
-    let (_, t1) = run("1");
-    let (_, t2) = run("2");
-    assert!(t1.len() > 1000);
-    assert!(t1 == t2, "timeline differs between 1 and 2 threads");
 }
 
 /// The event-log XML path and the EVTX path give identical events for every record of a dozen

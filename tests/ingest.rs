@@ -429,11 +429,12 @@ fn scan_keeps_only_relevant_events() {
     std::fs::write(&csv, text).unwrap();
     let scan = common::scan_paths(&[csv]);
     assert_eq!(
-        scan.report.inputs[0].events, 20_001,
+        scan.report().inputs[0].events,
+        20_001,
         "every row is read and counted"
     );
     assert_eq!(scan.events.len(), 1, "only the MachineKeys row is kept");
-    assert_eq!(scan.report.causes[0].cause, "certificate");
+    assert_eq!(scan.report().causes[0].cause, "certificate");
 }
 
 /// A hostile Procmon CSV with one enormous line: the rows before it are kept, the file is

@@ -664,19 +664,20 @@ fn a_ticket_with_a_pml_gives_the_causes_of_its_csv_twin_placed_in_time() {
     let by_csv = common::scan_paths(&[ticket]);
     let by_pml = common::scan_paths(&[twin]);
     let causes = |s: &rdtriage::analysis::Scan| -> Vec<String> {
-        s.report.causes.iter().map(|c| c.cause.clone()).collect()
+        s.report().causes.iter().map(|c| c.cause.clone()).collect()
     };
     assert_eq!(causes(&by_pml), causes(&by_csv));
-    assert_eq!(by_pml.report.causes[0].cause, "certificate");
-    assert!(by_pml.report.causes[0].confidence >= by_csv.report.causes[0].confidence);
+    assert_eq!(by_pml.report().causes[0].cause, "certificate");
+    assert!(by_pml.report().causes[0].confidence >= by_csv.report().causes[0].confidence);
     // No flags given: the CSV's rows cannot be placed, the PML's carry their UTC time.
-    assert_eq!(by_csv.report.alignment.method, "none");
+    assert_eq!(by_csv.report().alignment.method, "none");
     assert_eq!(
-        by_pml.report.alignment.method, "pml",
+        by_pml.report().alignment.method,
+        "pml",
         "{}",
-        by_pml.report.alignment.note
+        by_pml.report().alignment.note
     );
-    assert!(by_pml.report.alignment.note.contains("came from the PML"));
+    assert!(by_pml.report().alignment.note.contains("came from the PML"));
     let denied = by_pml
         .events
         .iter()

@@ -15,7 +15,6 @@ use jiff::SignedDuration;
 
 use super::connection::{Connection, same_host};
 use crate::model::Event;
-use crate::report::schema::ClockOut;
 
 /// How far apart a client 1025 and a server accept may be to be paired at all.
 pub const PAIR_WINDOW_SECS: i64 = 15 * 60;
@@ -45,19 +44,6 @@ pub struct Skew {
     pub spread: Option<SignedDuration>,
     pub applied: bool,
     pub note: String,
-}
-
-impl Skew {
-    pub fn to_out(&self) -> ClockOut {
-        ClockOut {
-            host: self.host.clone(),
-            offset_ms: self.offset.map(|d| d.as_millis() as i64),
-            pairs: self.pairs as u64,
-            spread_ms: self.spread.map(|d| d.as_millis() as i64),
-            applied: self.applied,
-            note: self.note.clone(),
-        }
-    }
 }
 
 /// Estimate every server host's offset from the client.

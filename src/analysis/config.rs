@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
+use super::rank::Confidence;
 use crate::model::{Event, EventKind, Source};
-use crate::report::schema::Confidence;
 use crate::rules::Cause;
 
 /// Is this a source of configuration (a lasting state with no time)?

@@ -9,8 +9,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::diagnosis::{CauseScore, Evidence};
 use crate::model::{Event, FileAccount, FileStatus};
-use crate::report::schema::{CauseMissing, CauseOut, EvidenceOut};
 
 /// Which side of a Remote Desktop connection a source describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +228,7 @@ pub const INSUFFICIENT: &str = "Insufficient evidence";
 
 /// Decide whether `seen` is enough to answer, and what is missing, for the ticket and for
 /// each of its causes.
-pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseOut]) -> EvidenceOut {
+pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseScore]) -> Evidence {
     let rdp = seen.client + seen.server + seen.procmon_rdp;
     let missing: Vec<&Source> = ALL.iter().copied().filter(|s| !(s.present)(seen)).collect();
     let read = inputs
@@ -245,24 +245,24 @@ pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseOut]) -> Evide
             if read == 1 { "" } else { "s" }
         ))
     };
-    EvidenceOut {
+    Evidence {
         sufficient: reason.is_none(),
         reason,
         rdp_client_events: seen.client,
         rdp_server_events: seen.server,
         procmon_rdp_rows: seen.procmon_rdp,
-        missing: missing.iter().map(|s| s.name.to_string()).collect(),
+        missing: missing.iter().map(|s| s.name).collect(),
         causes: causes
             .iter()
-            .map(|c| CauseMissing {
-                cause: c.cause.clone(),
-                missing: sources_for(&c.cause)
+            .map(|c| {
+                let missing: Vec<String> = sources_for(c.cause.as_str())
                     .iter()
                     .filter(|s| !(s.present)(seen))
                     .map(|s| format!("{}: {}", s.name, s.step))
-                    .collect(),
+                    .collect();
+                (c.cause, missing)
             })
-            .filter(|c| !c.missing.is_empty())
+            .filter(|(_, missing)| !missing.is_empty())
             .collect(),
         next_step: next_step(seen, causes, &missing),
     }
@@ -270,18 +270,20 @@ pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseOut]) -> Evide
 
 /// The one collection step that would help most: what the top cause lacks, else the first
 /// missing source in [`ALL`] order.
-fn next_step(seen: &Seen, causes: &[CauseOut], missing: &[&Source]) -> Option<String> {
-    let for_top = causes
-        .first()
-        .and_then(|c| sources_for(&c.cause).iter().find(|s| !(s.present)(seen)));
+fn next_step(seen: &Seen, causes: &[CauseScore], missing: &[&Source]) -> Option<&'static str> {
+    let for_top = causes.first().and_then(|c| {
+        sources_for(c.cause.as_str())
+            .iter()
+            .find(|s| !(s.present)(seen))
+    });
     for_top
         .copied()
         .or_else(|| missing.first().copied())
-        .map(|s| s.step.to_string())
+        .map(|s| s.step)
 }
 
 /// The verdict line: unchanged when the evidence is sufficient.
-pub fn verdict(evidence: &EvidenceOut, verdict: String) -> String {
+pub fn verdict(evidence: &Evidence, verdict: String) -> String {
     match &evidence.reason {
         None => verdict,
         Some(why) => format!("{INSUFFICIENT}: {why}; {verdict}"),
@@ -305,7 +307,7 @@ mod tests {
         assert!(!e.sufficient);
         assert_eq!(e.reason.as_deref(), Some("no input could be read"));
         assert_eq!(e.missing.len(), ALL.len());
-        assert_eq!(e.next_step.as_deref(), Some(CLIENT_LOG.step));
+        assert_eq!(e.next_step, Some(CLIENT_LOG.step));
     }
 
     #[test]
@@ -318,7 +320,7 @@ mod tests {
         let e = assess(&seen, &[account(FileStatus::Ok)], &[]);
         assert!(!e.sufficient);
         assert!(e.reason.unwrap().starts_with("1 file read"));
-        assert!(!e.missing.iter().any(|m| m == SYSTEM_LOG.name));
+        assert!(!e.missing.contains(&SYSTEM_LOG.name));
     }
 
     #[test]
@@ -350,9 +352,9 @@ mod tests {
             client: 3,
             ..Seen::default()
         };
-        let cause = CauseOut {
-            cause: "firewall".into(),
-            confidence: crate::report::schema::Confidence::Low,
+        let cause = CauseScore {
+            cause: crate::rules::Cause::Firewall,
+            confidence: crate::analysis::rank::Confidence::Low,
             score: 1.0,
             why: String::new(),
             findings: vec![],
@@ -361,9 +363,9 @@ mod tests {
             references: vec![],
         };
         let e = assess(&seen, &[account(FileStatus::Ok)], &[cause]);
-        assert_eq!(e.next_step.as_deref(), Some(SECURITY_LOG.step));
+        assert_eq!(e.next_step, Some(SECURITY_LOG.step));
         assert_eq!(e.causes.len(), 1);
-        assert_eq!(e.causes[0].missing.len(), 2);
+        assert_eq!(e.causes[0].1.len(), 2);
     }
 
     #[test]

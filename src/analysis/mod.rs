@@ -4,12 +4,16 @@
 //! Client events are grouped into connections ([`connection`]), whose phase and logon weigh the
 //! causes; each server's clock is estimated against the client's and, when the estimate holds,
 //! its events are placed on the client's clock before the rules run ([`clock`]).
+//!
+//! The answer is a typed [`Diagnosis`] ([`diagnosis`]): enums, timestamps and durations,
+//! never output structs. `report/` turns it into every format; analysis does not import it.
 
 pub mod align;
 pub mod batch;
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod diagnosis;
 pub mod disconnect;
 pub mod evidence;
 pub mod keep;
@@ -17,12 +21,10 @@ pub mod rank;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
 use crate::model::{Event, FileAccount};
-use crate::report::schema::{
-    AlignmentOut, CauseOut, Confidence, DisconnectOut, SCHEMA, ScanReport,
-};
 use crate::rules::{Evaluation, RuleSet};
 
 pub use align::AlignHints;
+pub use diagnosis::{CauseScore, ClientDisconnect, Confidence, Diagnosis};
 
 use connection::CLIENT_PROVIDER;
 
@@ -34,10 +36,10 @@ pub struct ScanOptions<'a> {
     pub rules: &'a RuleSet,
 }
 
-/// Everything a scan produced: the report, and the events and evaluation behind it (the
+/// Everything a scan produced: the diagnosis, and the events and evaluation behind it (the
 /// timeline is drawn from these).
 pub struct Scan {
-    pub report: ScanReport,
+    pub diagnosis: Diagnosis,
     pub events: Vec<Event>,
     pub evaluation: Evaluation,
 }
@@ -123,24 +125,17 @@ pub fn scan_within(
     let disconnects = disconnects(&events, &conns);
     let evidence = evidence::assess(&tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
-    let report = ScanReport {
-        schema: SCHEMA.to_string(),
+    let diagnosis = Diagnosis {
         verdict,
         inputs: sink.accounts,
-        alignment: AlignmentOut {
-            method: alignment.method.to_string(),
-            date: alignment.date,
-            utc_offset: alignment.utc_offset,
-            note: alignment.note,
-        },
+        alignment,
         disconnects,
-        clocks: skews.iter().map(clock::Skew::to_out).collect(),
+        clocks: skews,
         causes,
         evidence,
-        inputs_sha256: None,
     };
     Scan {
-        report,
+        diagnosis,
         events,
         evaluation,
     }
@@ -149,7 +144,7 @@ pub fn scan_within(
 /// Every RDPClient 1026, decoded, in time order, with the server from its connection's 1024.
 /// One pass: the latest 1024 seen so far is remembered per file and activity id, so a log
 /// of many disconnects costs no more than one of few.
-fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<DisconnectOut> {
+fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<ClientDisconnect> {
     use std::collections::HashMap;
     let mut out = Vec::new();
     // (file, activity id) -> the Server Name of the latest 1024; activity `None` = any.
@@ -179,31 +174,31 @@ fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<Discon
         let conn = conns
             .iter()
             .find(|c| c.end.is_some_and(|(end, _)| end == i));
-        out.push(DisconnectOut {
-            phase: conn.map(|c| c.phase.as_str().to_string()),
-            connection_start: conn.and_then(|c| c.start).map(|t| t.to_string()),
-            lived_ms: conn
-                .and_then(connection::Connection::lived)
-                .map(|d| d.as_millis() as i64),
-            logon: conn.and_then(|c| c.logon).map(|t| t.to_string()),
+        out.push(ClientDisconnect {
+            phase: conn.map(|c| c.phase),
+            connection_start: conn.and_then(|c| c.start),
+            lived: conn.and_then(connection::Connection::lived),
+            logon: conn.and_then(|c| c.logon),
             file: e.file.to_string(),
             record: e.record,
-            time: e.time.map(|t| t.to_string()),
+            time: e.time,
             computer: w.computer.clone(),
             server,
-            code: d.code,
             is_0x904: d.code == disconnect::SOCKET_CLOSED,
-            hex: d.hex,
-            meaning: d.meaning,
-            layer: d.layer.to_string(),
+            decoded: d,
             activity_id: w.activity_id.clone(),
         });
     }
-    out.sort_by(|a, b| (&a.time, &a.file, a.record).cmp(&(&b.time, &b.file, b.record)));
+    // Ordered as the report prints them: by the time's text (RFC 3339), file and record.
+    out.sort_by_cached_key(|d| (d.time.map(|t| t.to_string()), d.file.clone(), d.record));
     out
 }
 
-fn verdict(disconnects: &[DisconnectOut], causes: &[CauseOut], inputs: &[FileAccount]) -> String {
+fn verdict(
+    disconnects: &[ClientDisconnect],
+    causes: &[CauseScore],
+    inputs: &[FileAccount],
+) -> String {
     let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
     let top = causes.iter().find(|c| c.confidence != Confidence::Context);
     let mut text = if anchors > 0 {
@@ -214,7 +209,7 @@ fn verdict(disconnects: &[DisconnectOut], causes: &[CauseOut], inputs: &[FileAcc
     } else if let Some(other) = disconnects.first() {
         format!(
             "No 0x904 disconnect was found in these logs; the client disconnected with {} ({})",
-            other.hex, other.meaning
+            other.decoded.hex, other.decoded.meaning
         )
     } else {
         "No 0x904 disconnect was found in these logs (no RDP client disconnect events at all)"

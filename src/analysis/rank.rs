@@ -11,10 +11,73 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::connection::{Connection, Phase, same_host};
+use super::diagnosis::{CauseScore, ScoredFinding};
 use crate::model::Event;
-use crate::report::schema::{CauseOut, Confidence, FindingOut};
 use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
+
+/// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
+/// ranking decides it ([`confidence`]); output formats only spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    High,
+    Medium,
+    Low,
+    Context,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::High => "high",
+            Confidence::Medium => "medium",
+            Confidence::Low => "low",
+            Confidence::Context => "context",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Confidence> {
+        [
+            Confidence::High,
+            Confidence::Medium,
+            Confidence::Low,
+            Confidence::Context,
+        ]
+        .into_iter()
+        .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// What a cause's evidence amounts to, before configuration adjusts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Support {
+    /// The best effective strength among its findings.
+    pub best: Strength,
+    /// Some finding lies next to a 0x904.
+    pub near: bool,
+    /// How many distinct rules found it.
+    pub rules: usize,
+    /// Findings come from more than one kind of source (EVTX and Procmon agree).
+    pub sources_agree: bool,
+}
+
+/// Strength × nearness × agreement → confidence: strong evidence is high when it is next to
+/// a 0x904 or corroborated (a second rule, a second kind of source), medium alone; moderate
+/// evidence is medium when near or backed by a second rule, low otherwise; weak is low;
+/// context stays context.
+pub fn confidence(s: Support) -> Confidence {
+    match s.best {
+        Strength::Strong if s.near || s.rules >= 2 || s.sources_agree => Confidence::High,
+        Strength::Strong => Confidence::Medium,
+        Strength::Moderate if s.near || s.rules >= 2 => Confidence::Medium,
+        Strength::Moderate => Confidence::Low,
+        Strength::Weak => Confidence::Low,
+        Strength::Context => Confidence::Context,
+    }
+}
 
 /// How many findings a cause lists; the rest are counted.
 pub const MAX_FINDINGS_LISTED: usize = 5;
@@ -183,29 +246,21 @@ fn score_finding<'a>(
     ))
 }
 
-fn time_text(e: &Event) -> Option<String> {
-    e.time.map(|t| t.to_string())
-}
-
-fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<FindingOut> {
+fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<ScoredFinding> {
     let rule = rules.rules().get(s.finding.rule)?;
     let first = events.get(*s.finding.events.first()?)?;
-    Some(FindingOut {
+    Some(ScoredFinding {
         rule: rule.id().to_string(),
         title: rule.title().to_string(),
-        strength: s.strength.as_str().to_string(),
-        effective_strength: s.effective.as_str().to_string(),
-        source: first.source().as_str().to_string(),
+        strength: s.strength,
+        effective: s.effective,
+        source: first.source(),
         file: first.file.to_string(),
         record: first.record,
-        time: time_text(first),
+        time: first.time,
         evidence: s.finding.evidence.clone(),
         events: s.finding.count() as u64,
-        seconds_from_anchor: s
-            .finding
-            .proximity
-            .and_then(|p| p.distance)
-            .map(|d| d.as_secs()),
+        from_anchor: s.finding.proximity.and_then(|p| p.distance),
         near_anchor: s.near,
     })
 }
@@ -216,7 +271,7 @@ pub fn rank(
     eval: &Evaluation,
     events: &[Event],
     conns: &[Connection],
-) -> Vec<CauseOut> {
+) -> Vec<CauseScore> {
     let anchors = AnchorConnections::new(eval, conns);
     let mut by_cause: BTreeMap<Cause, Vec<Scored<'_>>> = BTreeMap::new();
     for f in &eval.findings {
@@ -225,26 +280,26 @@ pub fn rank(
         }
     }
     let anchors_exist = !eval.anchors.is_empty();
-    let mut causes: Vec<CauseOut> = by_cause
+    let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
-        .map(|(cause, mut scored)| cause_out(rules, events, cause, &mut scored, anchors_exist))
+        .map(|(cause, mut scored)| cause_score(rules, events, cause, &mut scored, anchors_exist))
         .collect();
     causes.sort_by(|a, b| {
         a.confidence
             .cmp(&b.confidence)
             .then(b.score.total_cmp(&a.score))
-            .then(a.cause.cmp(&b.cause))
+            .then(a.cause.as_str().cmp(b.cause.as_str()))
     });
     causes
 }
 
-fn cause_out(
+fn cause_score(
     rules: &RuleSet,
     events: &[Event],
     cause: Cause,
     scored: &mut [Scored<'_>],
     anchors_exist: bool,
-) -> CauseOut {
+) -> CauseScore {
     // Best evidence first: effective strength, then nearness, then time order (stable).
     scored.sort_by(|a, b| {
         a.effective
@@ -278,14 +333,12 @@ fn cause_out(
         .unwrap_or(Strength::Context);
     let any_near = scored.iter().any(|s| s.near);
     let rules_agreeing = per_rule.len();
-    let confidence = match best {
-        Strength::Strong if any_near || rules_agreeing >= 2 || agree => Confidence::High,
-        Strength::Strong => Confidence::Medium,
-        Strength::Moderate if any_near || rules_agreeing >= 2 => Confidence::Medium,
-        Strength::Moderate => Confidence::Low,
-        Strength::Weak => Confidence::Low,
-        Strength::Context => Confidence::Context,
-    };
+    let confidence = confidence(Support {
+        best,
+        near: any_near,
+        rules: rules_agreeing,
+        sources_agree: agree,
+    });
     // Configuration corroborates, is capped, or counts against (analysis/config.rs).
     let finding_sources: std::collections::BTreeSet<crate::model::Source> = scored
         .iter()
@@ -334,9 +387,9 @@ fn cause_out(
             listed.push(s);
         }
     }
-    let findings: Vec<FindingOut> = listed
+    let findings: Vec<ScoredFinding> = listed
         .iter()
-        .filter_map(|s| finding_out(rules, events, s))
+        .filter_map(|s| scored_finding(rules, events, s))
         .collect();
     let mut references: Vec<String> = Vec::new();
     for s in scored.iter() {
@@ -354,8 +407,8 @@ fn cause_out(
         .next()
         .unwrap_or("")
         .to_string();
-    CauseOut {
-        cause: cause.as_str().to_string(),
+    CauseScore {
+        cause,
         confidence,
         score: (score * 10.0).round() / 10.0,
         why,
@@ -410,4 +463,85 @@ fn why_text(
 
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of strength × nearness × agreement, written out: the ranking's
+    /// contract, pinned here rather than only through golden reports.
+    #[test]
+    fn strength_nearness_and_agreement_give_the_confidence() {
+        use Confidence::{Context as C, High as H, Low as L, Medium as M};
+        use Strength::{Context, Moderate, Strong, Weak};
+        // (best strength, near a 0x904, rules, sources agree) -> confidence
+        let table = [
+            (Strong, false, 1, false, M),
+            (Strong, true, 1, false, H),
+            (Strong, false, 2, false, H),
+            (Strong, false, 1, true, H),
+            (Strong, true, 3, true, H),
+            (Moderate, false, 1, false, L),
+            (Moderate, true, 1, false, M),
+            (Moderate, false, 2, false, M),
+            // Agreement of sources alone does not lift moderate evidence.
+            (Moderate, false, 1, true, L),
+            (Moderate, true, 2, true, M),
+            (Weak, false, 1, false, L),
+            (Weak, true, 1, false, L),
+            (Weak, true, 4, true, L),
+            (Context, false, 1, false, C),
+            (Context, true, 5, true, C),
+        ];
+        for (best, near, rules, sources_agree, want) in table {
+            let s = Support {
+                best,
+                near,
+                rules,
+                sources_agree,
+            };
+            assert_eq!(confidence(s), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn evidence_far_from_a_0x904_drops_two_levels() {
+        let table = [
+            (Strength::Strong, Strength::Weak),
+            (Strength::Moderate, Strength::Context),
+            (Strength::Weak, Strength::Context),
+            (Strength::Context, Strength::Context),
+        ];
+        for (strength, far) in table {
+            assert_eq!(demote_twice(strength), far, "{strength:?}");
+        }
+    }
+
+    #[test]
+    fn weights_order_like_strengths() {
+        let order = [
+            Strength::Strong,
+            Strength::Moderate,
+            Strength::Weak,
+            Strength::Context,
+        ];
+        for pair in order.windows(2) {
+            assert!(weight(pair[0]) > weight(pair[1]), "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn confidence_spellings_round_trip() {
+        for c in [
+            Confidence::High,
+            Confidence::Medium,
+            Confidence::Low,
+            Confidence::Context,
+        ] {
+            assert_eq!(Confidence::parse(c.as_str()), Some(c));
+            assert_eq!(Confidence::parse(&c.as_str().to_uppercase()), Some(c));
+        }
+        assert_eq!(Confidence::parse("certain"), None);
+    }
 }

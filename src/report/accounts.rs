@@ -2,8 +2,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{ContentArrangement, Table, presets};
-
+use super::style;
 use crate::model::{FileAccount, FileStatus};
 use crate::sanitize::terminal;
 
@@ -15,14 +14,10 @@ pub fn write_json(out: &mut dyn Write, accounts: &[FileAccount]) -> io::Result<(
 
 /// A table for people, log-derived text escaped for the terminal.
 pub fn write_table(out: &mut dyn Write, accounts: &[FileAccount], width: u16) -> io::Result<()> {
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(vec![
-            "file", "format", "status", "events", "errors", "problems",
-        ]);
+    let mut table = style::table_with_header(
+        width,
+        vec!["file", "format", "status", "events", "errors", "problems"],
+    );
     for a in accounts {
         let format = serde_json::to_value(a.format)
             .ok()
@@ -50,5 +45,25 @@ pub fn status_word(status: FileStatus) -> &'static str {
         FileStatus::Partial => "read partly",
         FileStatus::Failed => "not read",
         FileStatus::Skipped => "skipped",
+    }
+}
+
+/// One line on stderr per file not read fully or skipped: `rdtriage: FILE: STATUS: problems`
+/// (notes left out). A line that cannot be written is dropped.
+pub fn write_problems(err: &mut dyn Write, accounts: &[FileAccount]) {
+    for a in accounts.iter().filter(|a| a.status != FileStatus::Ok) {
+        let problems: Vec<&str> = a
+            .problems
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !p.starts_with("note:"))
+            .collect();
+        let _ = writeln!(
+            err,
+            "rdtriage: {}: {}: {}",
+            terminal(&a.file),
+            status_word(a.status),
+            terminal(&problems.join("; "))
+        );
     }
 }

@@ -10,14 +10,13 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde::{Deserialize, Serialize};
 
 use super::junit::Junit;
 use super::summary_md::{self, Totals};
-use crate::analysis::batch::TicketSummary;
 use crate::exit::Exit;
 use crate::report::schema::{Confidence, ScanReport};
+use crate::report::ticket::TicketSummary;
 use crate::sanitize::terminal;
 
 /// One JSONL line of `batch --format jsonl`: the fields in this order.
@@ -190,12 +189,7 @@ fn write_table(
     if with_reports {
         header.push("report");
     }
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(header);
+    let mut table = super::style::table_with_header(width, header);
     for r in rows {
         let cause = if r.insufficient_evidence && r.top_cause.is_none() {
             "(insufficient evidence)".to_string()

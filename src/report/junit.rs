@@ -11,8 +11,8 @@ use std::io::{self, Write};
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::analysis::batch::TicketSummary;
 use crate::report::schema::Confidence;
+use crate::report::ticket::TicketSummary;
 
 /// The most Markdown kept as one test case's `system-out`: a bound on memory, since the
 /// whole document is built before it is written (its counts come first).

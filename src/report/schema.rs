@@ -10,7 +10,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analysis::diagnosis::{ClientDisconnect, Evidence, ScoredFinding};
+use crate::analysis::{CauseScore, Diagnosis, Scan};
 use crate::model::FileAccount;
+
+/// Confidence is ranking's (`analysis::rank`); the JSON spells it in lowercase.
+pub use crate::analysis::Confidence;
 
 /// The schema id written in every JSON report.
 pub const SCHEMA: &str = "rdtriage.scan/2";
@@ -122,38 +127,6 @@ pub struct ClockOut {
     pub note: String,
 }
 
-/// Confidence labels, strongest first. `--fail-on` compares against these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    High,
-    Medium,
-    Low,
-    Context,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::High => "high",
-            Confidence::Medium => "medium",
-            Confidence::Low => "low",
-            Confidence::Context => "context",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Confidence> {
-        [
-            Confidence::High,
-            Confidence::Medium,
-            Confidence::Low,
-            Confidence::Context,
-        ]
-        .into_iter()
-        .find(|c| c.as_str().eq_ignore_ascii_case(text.trim()))
-    }
-}
-
 /// One probable cause with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,4 +174,123 @@ pub struct FindingOut {
     /// Seconds from the nearest 0x904 (negative: before it), when both have a time.
     pub seconds_from_anchor: Option<i64>,
     pub near_anchor: bool,
+}
+
+impl From<&Diagnosis> for ScanReport {
+    /// The JSON shape of a diagnosis: times in RFC 3339, durations in milliseconds or
+    /// seconds, enums by their spelling.
+    fn from(d: &Diagnosis) -> ScanReport {
+        ScanReport {
+            schema: SCHEMA.to_string(),
+            verdict: d.verdict.clone(),
+            inputs: d.inputs.clone(),
+            alignment: AlignmentOut {
+                method: d.alignment.method.to_string(),
+                date: d.alignment.date.clone(),
+                utc_offset: d.alignment.utc_offset.clone(),
+                note: d.alignment.note.clone(),
+            },
+            disconnects: d.disconnects.iter().map(DisconnectOut::from).collect(),
+            clocks: d
+                .clocks
+                .iter()
+                .map(|c| ClockOut {
+                    host: c.host.clone(),
+                    offset_ms: c.offset.map(|o| o.as_millis() as i64),
+                    pairs: c.pairs as u64,
+                    spread_ms: c.spread.map(|s| s.as_millis() as i64),
+                    applied: c.applied,
+                    note: c.note.clone(),
+                })
+                .collect(),
+            causes: d.causes.iter().map(CauseOut::from).collect(),
+            evidence: EvidenceOut::from(&d.evidence),
+            inputs_sha256: None,
+        }
+    }
+}
+
+impl From<&ClientDisconnect> for DisconnectOut {
+    fn from(d: &ClientDisconnect) -> DisconnectOut {
+        DisconnectOut {
+            file: d.file.clone(),
+            record: d.record,
+            time: d.time.map(|t| t.to_string()),
+            computer: d.computer.clone(),
+            server: d.server.clone(),
+            code: d.decoded.code,
+            hex: d.decoded.hex.clone(),
+            meaning: d.decoded.meaning.clone(),
+            layer: d.decoded.layer.to_string(),
+            is_0x904: d.is_0x904,
+            activity_id: d.activity_id.clone(),
+            phase: d.phase.map(|p| p.as_str().to_string()),
+            connection_start: d.connection_start.map(|t| t.to_string()),
+            lived_ms: d.lived.map(|l| l.as_millis() as i64),
+            logon: d.logon.map(|t| t.to_string()),
+        }
+    }
+}
+
+impl From<&CauseScore> for CauseOut {
+    fn from(c: &CauseScore) -> CauseOut {
+        CauseOut {
+            cause: c.cause.as_str().to_string(),
+            confidence: c.confidence,
+            score: c.score,
+            why: c.why.clone(),
+            findings: c.findings.iter().map(FindingOut::from).collect(),
+            more_findings: c.more_findings,
+            remediation: c.remediation.clone(),
+            references: c.references.clone(),
+        }
+    }
+}
+
+impl From<&ScoredFinding> for FindingOut {
+    fn from(f: &ScoredFinding) -> FindingOut {
+        FindingOut {
+            rule: f.rule.clone(),
+            title: f.title.clone(),
+            strength: f.strength.as_str().to_string(),
+            effective_strength: f.effective.as_str().to_string(),
+            source: f.source.as_str().to_string(),
+            file: f.file.clone(),
+            record: f.record,
+            time: f.time.map(|t| t.to_string()),
+            evidence: f.evidence.clone(),
+            events: f.events,
+            seconds_from_anchor: f.from_anchor.map(|d| d.as_secs()),
+            near_anchor: f.near_anchor,
+        }
+    }
+}
+
+impl From<&Evidence> for EvidenceOut {
+    fn from(e: &Evidence) -> EvidenceOut {
+        EvidenceOut {
+            sufficient: e.sufficient,
+            reason: e.reason.clone(),
+            rdp_client_events: e.rdp_client_events,
+            rdp_server_events: e.rdp_server_events,
+            procmon_rdp_rows: e.procmon_rdp_rows,
+            missing: e.missing.iter().map(|m| m.to_string()).collect(),
+            causes: e
+                .causes
+                .iter()
+                .map(|(cause, missing)| CauseMissing {
+                    cause: cause.as_str().to_string(),
+                    missing: missing.clone(),
+                })
+                .collect(),
+            next_step: e.next_step.map(str::to_string),
+        }
+    }
+}
+
+impl Scan {
+    /// This scan's report, in the shape every output format writes.
+    pub fn report(&self) -> ScanReport {
+        ScanReport::from(&self.diagnosis)
+    }
 }

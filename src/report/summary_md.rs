@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use super::escape::markdown as md;
-use crate::analysis::batch::TicketSummary;
 use crate::exit::Exit;
 use crate::report::schema::Confidence;
+use crate::report::ticket::TicketSummary;
 
 /// Tickets by outcome. Each ticket counts once, under its highest-precedence outcome.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Cell, Color, Table};
 
 use super::accounts::status_word;
 use super::schema::{Confidence, ScanReport};
@@ -16,11 +16,7 @@ use crate::units::{offset_words, time_ms};
 const EVIDENCE_LINES: usize = 3;
 
 fn table(width: u16) -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width);
-    t
+    super::style::table(width)
 }
 
 fn confidence_cell(c: Confidence, color: bool) -> Cell {

@@ -4,11 +4,12 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{ContentArrangement, Table, presets};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use super::events::EventJson;
+use super::style;
+use crate::analysis::Scan;
 use crate::model::{Event, EventKind};
 use crate::sanitize::terminal;
 use crate::units::{count, offset_words};
@@ -181,11 +182,10 @@ pub fn clip(s: &str, n: usize) -> String {
 }
 
 pub fn write_table(out: &mut dyn Write, entries: &[Entry<'_>], width: u16) -> io::Result<()> {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(vec!["time (UTC)", "Δ 0x904", "event", "details", "rules"]);
+    let mut t = style::table_with_header(
+        width,
+        vec!["time (UTC)", "Δ 0x904", "event", "details", "rules"],
+    );
     for e in entries {
         let (w, _) = what(e.event);
         let delta = match (e.is_anchor, e.from_anchor) {
@@ -234,6 +234,54 @@ pub fn write_jsonl(out: &mut dyn Write, entries: &[Entry<'_>]) -> io::Result<()>
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// What `timeline` prints for a scan: the entries chosen by `all`/`around`, as JSON lines
+/// (`jsonl`) or as the verdict, a table and the Procmon alignment note.
+pub fn write_scan(
+    out: &mut dyn Write,
+    scan: &Scan,
+    all: bool,
+    around: Option<SignedDuration>,
+    jsonl: bool,
+    width: u16,
+) -> io::Result<()> {
+    let matched = matched_rules(scan);
+    let anchor_events: Vec<usize> = scan.evaluation.anchors.iter().map(|a| a.event).collect();
+    let entries = select(&scan.events, &matched, &anchor_events, all, around);
+    if jsonl {
+        return write_jsonl(out, &entries);
+    }
+    writeln!(out, "{}", terminal(&scan.diagnosis.verdict))?;
+    write_table(out, &entries, width)?;
+    if scan.events.iter().any(|e| e.procmon().is_some()) {
+        writeln!(
+            out,
+            "Procmon time alignment: {}",
+            terminal(&scan.diagnosis.alignment.note)
+        )?;
+    }
+    Ok(())
+}
+
+/// Per event, the ids of the rules that matched it: anchors first, then findings, each once.
+fn matched_rules(scan: &Scan) -> Vec<Vec<String>> {
+    let mut matched: Vec<Vec<String>> = vec![Vec::new(); scan.events.len()];
+    for a in &scan.evaluation.anchors {
+        if let Some(m) = matched.get_mut(a.event) {
+            m.push(a.rule_id.to_string());
+        }
+    }
+    for f in &scan.evaluation.findings {
+        for &i in &f.events {
+            if let Some(m) = matched.get_mut(i)
+                && !m.iter().any(|r| **r == *f.rule_id)
+            {
+                m.push(f.rule_id.to_string());
+            }
+        }
+    }
+    matched
 }
 
 #[cfg(test)]

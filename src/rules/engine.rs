@@ -802,9 +802,9 @@ rule drops {
     }
 
     #[test]
-    fn evaluating_many_events_is_cheap() {
-        // 100k events, mostly irrelevant: the prefilter keeps this well under a second even in
-        // a debug build.
+    fn many_mostly_irrelevant_events_yield_their_findings() {
+        // 100k events, mostly irrelevant: what they yield. How fast is measured by
+        // `cargo bench --bench rules`, never asserted here.
         let set = set();
         let mut events = Vec::with_capacity(100_000);
         for i in 0..100_000u64 {
@@ -824,12 +824,9 @@ rule drops {
             };
             events.push(ev);
         }
-        let start = std::time::Instant::now();
         let eval = set.evaluate(&events);
-        let took = start.elapsed();
         assert_eq!(of(&eval, "tls-prefer").len(), 25_000);
         // 25,000 reconnects in the same second, in groups of all of them.
         assert_eq!(of(&eval, "reconnects").len(), 1);
-        assert!(took.as_secs() < 5, "{took:?}");
     }
 }

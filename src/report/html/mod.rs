@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256};
 
 use super::accounts::status_word;
 use super::schema::{CauseOut, ScanReport};
-use crate::analysis::Scan;
 use crate::model::{Event, FileFormat, FileStatus};
 use crate::sanitize::html as esc;
 use crate::units::{count, offset_words, time_ms};
@@ -34,8 +33,8 @@ pub fn write(out: &mut dyn Write, report: &ScanReport) -> io::Result<()> {
 
 /// Write the page for a whole scan: timeline lanes come from each event's computer and
 /// provider, and the connection's phases (connecting, connected) are shaded.
-pub fn write_scan(out: &mut dyn Write, scan: &Scan) -> io::Result<()> {
-    write_page(out, &scan.report, Some(&scan.events))
+pub fn write_scan(out: &mut dyn Write, report: &ScanReport, events: &[Event]) -> io::Result<()> {
+    write_page(out, report, Some(events))
 }
 
 /// The `sha256-…` source that lets the page's one inline style through its CSP.

@@ -1,0 +1,111 @@
+//! The typed answer for one ticket: what analysis found, with enums and timestamps, before
+//! any output format turns it into text. `report/` converts a [`Diagnosis`] into every
+//! format (the JSON of `report::schema` among them); analysis never names an output type.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::align::Alignment;
+use super::clock::Skew;
+use super::connection::Phase;
+use super::disconnect::Disconnect;
+use crate::model::{FileAccount, Source};
+use crate::rules::{Cause, Strength};
+
+pub use super::rank::Confidence;
+
+/// Everything analysis concluded about one ticket.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    /// One line for people: what was found.
+    pub verdict: String,
+    /// What each input file yielded.
+    pub inputs: Vec<FileAccount>,
+    /// How Procmon's local times were placed on the UTC time line.
+    pub alignment: Alignment,
+    /// Every client disconnect, 0x904 or not, in time order.
+    pub disconnects: Vec<ClientDisconnect>,
+    /// Each server's clock against the client's.
+    pub clocks: Vec<Skew>,
+    /// The probable causes, best first.
+    pub causes: Vec<CauseScore>,
+    /// Whether the ticket holds enough Remote Desktop evidence to answer.
+    pub evidence: Evidence,
+}
+
+/// A client disconnect event (RDPClient 1026), decoded, with its connection.
+#[derive(Debug, Clone)]
+pub struct ClientDisconnect {
+    pub file: String,
+    pub record: u64,
+    pub time: Option<Timestamp>,
+    pub computer: String,
+    /// The server the client was connecting to (the 1024 of the same connection), if found.
+    pub server: Option<String>,
+    pub decoded: Disconnect,
+    /// Whether this is the 0x904 this tool explains (an anchor for proximity).
+    pub is_0x904: bool,
+    pub activity_id: Option<String>,
+    /// How far its connection got.
+    pub phase: Option<Phase>,
+    /// When its connection started (the 1024).
+    pub connection_start: Option<Timestamp>,
+    /// How long its connection lived.
+    pub lived: Option<SignedDuration>,
+    /// When its connection reached logon (the 1027), if it did.
+    pub logon: Option<Timestamp>,
+}
+
+/// One probable cause, as ranking scored it.
+#[derive(Debug, Clone)]
+pub struct CauseScore {
+    pub cause: Cause,
+    pub confidence: Confidence,
+    /// Higher is more likely; comparable within one diagnosis only.
+    pub score: f64,
+    /// Why this rank, in a sentence.
+    pub why: String,
+    /// The strongest evidence first, capped; `more_findings` counts the rest.
+    pub findings: Vec<ScoredFinding>,
+    pub more_findings: u64,
+    pub remediation: String,
+    pub references: Vec<String>,
+}
+
+/// One piece of evidence for a cause, with what ranking decided about it.
+#[derive(Debug, Clone)]
+pub struct ScoredFinding {
+    pub rule: String,
+    pub title: String,
+    /// The rule's strength, and the strength it counted with after proximity.
+    pub strength: Strength,
+    pub effective: Strength,
+    pub source: Source,
+    pub file: String,
+    pub record: u64,
+    pub time: Option<Timestamp>,
+    /// The rendered evidence line (log text: escape it before showing it).
+    pub evidence: String,
+    /// Events behind this finding (an aggregation groups several).
+    pub events: u64,
+    /// Time from the nearest 0x904 (negative: before it), when both have a time.
+    pub from_anchor: Option<SignedDuration>,
+    pub near_anchor: bool,
+}
+
+/// Is there enough evidence to answer, and what is missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// False: the verdict is *insufficient evidence* (exit 4), not "clean".
+    pub sufficient: bool,
+    /// Why the evidence is insufficient, when it is.
+    pub reason: Option<String>,
+    pub rdp_client_events: u64,
+    pub rdp_server_events: u64,
+    pub procmon_rdp_rows: u64,
+    /// Kinds of log this ticket lacks.
+    pub missing: Vec<&'static str>,
+    /// Per cause: what would confirm or refute it and is missing, with how to collect it.
+    pub causes: Vec<(Cause, Vec<String>)>,
+    /// The one collection step that would help most, if any is missing.
+    pub next_step: Option<&'static str>,
+}
