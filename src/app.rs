@@ -106,18 +106,12 @@ pub fn input_exit(accounts: &[FileAccount], err: &mut dyn Write) -> Exit {
             exit = Exit::PartialInput;
         }
         if a.status != FileStatus::Ok {
-            let problems: Vec<&str> = a
-                .problems
-                .iter()
-                .map(String::as_str)
-                .filter(|p| !p.starts_with("note:"))
-                .collect();
             let _ = writeln!(
                 err,
                 "rdtriage: {}: {}: {}",
                 terminal(&a.file),
                 accounts::status_word(a.status),
-                terminal(&problems.join("; "))
+                terminal(&a.problems_text_without_notes())
             );
         }
     }

@@ -20,7 +20,7 @@ use super::zipentry::EntryStream;
 /// A byte stream that can seek, for the EVTX parser.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
-use crate::model::{FileAccount, FileFormat, FileStatus};
+use crate::model::{FileAccount, FileFormat, Problem};
 
 /// Where an input's bytes are.
 #[derive(Clone)]
@@ -308,10 +308,11 @@ impl Walk<'_> {
         if let Ok(canonical) = fs::canonicalize(path)
             && !self.walked.insert(canonical)
         {
-            return self.skip(
+            return self.found.push(Found::Problem(FileAccount::duplicate(
                 name,
-                "duplicate: a folder already read in this run (named twice, or reached through a symlink): not read twice".into(),
-            );
+                FileFormat::Unknown,
+                "a folder already read in this run (named twice, or reached through a symlink): not read twice",
+            )));
         }
         let mut children = match fs::read_dir(path) {
             Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
@@ -354,8 +355,5 @@ pub(crate) fn is_zip(input: &Input) -> bool {
 }
 
 pub(crate) fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
-    let mut account = FileAccount::new(name, format);
-    account.status = FileStatus::Failed;
-    account.problems.push(why);
-    account
+    FileAccount::failed(name, format, Problem::Failed(why))
 }

@@ -53,6 +53,19 @@ pub enum XmlEventError {
     NoSystem,
 }
 
+impl XmlEventError {
+    /// Where in the document it happened, when known.
+    pub fn at(&self) -> crate::model::At {
+        match self {
+            XmlEventError::Malformed { offset, .. } => crate::model::At {
+                offset: Some(*offset),
+                ..Default::default()
+            },
+            _ => crate::model::At::default(),
+        }
+    }
+}
+
 /// One event read from XML, before it is tied to a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XmlRecord {

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 pub use discover::{Found, Input};
 pub use limits::Limits;
 
-use crate::model::{Event, FileAccount, FileFormat, FileStatus};
+use crate::model::{Event, FileAccount, FileFormat, Problem};
 
 /// How many record errors a file's account lists before it only counts them.
 pub const MAX_LISTED_ERRORS: usize = 5;
@@ -99,10 +99,7 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
                     Found::Input(i) => FileAccount::new(i.name, FileFormat::Unknown),
                     Found::Problem(a) => a,
                 };
-                account.status = FileStatus::Failed;
-                account
-                    .problems
-                    .push(format!("cannot start worker threads: {e}"));
+                account.fail(Problem::Failed(format!("cannot start worker threads: {e}")));
                 sink.file_done(account);
             }
             return;
@@ -146,10 +143,9 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
                         // The worker went away without an account: an internal fault.
                         let mut account =
                             FileAccount::new(format!("input #{}", i + 1), FileFormat::Unknown);
-                        account.status = FileStatus::Failed;
-                        account
-                            .problems
-                            .push("internal error: the reader stopped without a report".into());
+                        account.fail(Problem::Failed(
+                            "internal error: the reader stopped without a report".into(),
+                        ));
                         sink.file_done(account);
                         break;
                     }
@@ -183,10 +179,9 @@ fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx:
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
         let mut account = FileAccount::new(name, FileFormat::Unknown);
-        account.status = FileStatus::Failed;
-        account.problems.push(format!(
+        account.fail(Problem::Failed(format!(
             "internal error while reading (please report): {what}"
-        ));
+        )));
         account
     });
     let _ = tx.send(Msg::Done(account));
@@ -286,8 +281,7 @@ fn read_input(
         Ok(h) => h,
         Err(e) => {
             let mut a = FileAccount::new(input.name.clone(), FileFormat::Unknown);
-            a.status = FileStatus::Failed;
-            a.problems.push(format!("cannot read: {e}"));
+            a.fail(Problem::Failed(format!("cannot read: {e}")));
             return a;
         }
     };
@@ -368,13 +362,11 @@ fn read_input(
 }
 
 fn fail(account: &mut FileAccount, why: String) {
-    account.status = FileStatus::Failed;
-    account.problems.push(why);
+    account.fail(Problem::Failed(why));
 }
 
 fn skip(account: &mut FileAccount, why: &str) {
-    account.status = FileStatus::Skipped;
-    account.problems.push(why.to_string());
+    account.skip(why);
 }
 
 /// An event-log XML export: UTF-8 (BOM or not) or UTF-16LE with a BOM.
@@ -404,8 +396,8 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         utf8_lossy_counted(bytes)
     };
     if replaced > 0 {
-        account.problems.push(format!(
-            "note: {replaced} invalid {} sequences replaced with U+FFFD",
+        account.note(format!(
+            "{replaced} invalid {} sequences replaced with U+FFFD",
             if utf16 { "UTF-16" } else { "UTF-8" }
         ));
     }

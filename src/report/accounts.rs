@@ -38,7 +38,7 @@ pub fn write_table(out: &mut dyn Write, accounts: &[FileAccount], width: u16) ->
             status_word(a.status).to_string(),
             events,
             a.errors.to_string(),
-            terminal(&a.problems.join("; ")).into_owned(),
+            terminal(&a.problems_text()).into_owned(),
         ]);
     }
     writeln!(out, "{table}")
