@@ -247,10 +247,12 @@ fn symlinks_to_files_and_folders_are_listed_not_followed_unless_asked() {
 fn entries_with_one_name_each_get_an_account_and_folder_entries_with_data_are_read() {
     let dir = tempfile::tempdir().unwrap();
     let good = format!("{HEADER}{}", row(1));
+    // Another body for the folder entry: the same bytes would be read once, as a duplicate.
+    let other = format!("{HEADER}{}", row(2));
     let zip = raw_zip(&[
         ("x.csv", good.as_bytes()),
         ("x.csv", b"not a log at all"),
-        ("folder/", good.as_bytes()),
+        ("folder/", other.as_bytes()),
     ]);
     let path = dir.path().join("a.zip");
     std::fs::write(&path, zip).unwrap();

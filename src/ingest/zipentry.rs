@@ -450,7 +450,11 @@ mod tests {
     fn an_entry_inflating_past_its_declared_size_is_an_error() {
         let data = content();
         let archive = zip_declaring(&data, 1000, true);
-        let mut s = EntryStream::open(&archive, 0).unwrap();
+        // Checked before anything is handed on: the bomb is refused at open.
+        let err = EntryStream::open(&archive, 0).err().unwrap();
+        assert!(err.contains("more than the 1000 bytes"), "{err}");
+        // Read unchecked, the stream still stops at the declared size, with the error.
+        let mut s = EntryStream::unchecked(Location::of(&archive, 0).unwrap());
         let mut got = Vec::new();
         let err = s.read_to_end(&mut got).unwrap_err();
         assert!(
