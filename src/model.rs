@@ -12,6 +12,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
+pub mod problem;
+pub use problem::{At, Problem};
+
 /// Which kind of input an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -256,7 +259,8 @@ pub struct FileAccount {
     pub events: u64,
     pub errors: u64,
     pub status: FileStatus,
-    pub problems: Vec<String>,
+    /// Changed only through the methods below, so that a status and its reason go together.
+    problems: Vec<Problem>,
     /// Procmon only: rows whose `Time of Day` could be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub times_parsed: Option<u64>,
@@ -278,18 +282,80 @@ impl FileAccount {
     /// A file that is not analysed at all, with why.
     pub fn skipped(file: impl Into<String>, format: FileFormat, why: impl Into<String>) -> Self {
         let mut account = FileAccount::new(file, format);
+        account.skip(why);
+        account
+    }
+
+    /// A file that could not be read at all, with why.
+    pub fn failed(file: impl Into<String>, format: FileFormat, why: Problem) -> Self {
+        let mut account = FileAccount::new(file, format);
+        account.fail(why);
+        account
+    }
+
+    /// The problems, in the order they were found.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// Each problem as the text a report shows.
+    pub fn problem_texts(&self) -> Vec<String> {
+        self.problems.iter().map(ToString::to_string).collect()
+    }
+
+    /// The problems as one line of text, `; ` between them.
+    pub fn problems_text(&self) -> String {
+        join(self.problems.iter())
+    }
+
+    /// The problems that cost data or explain a status (notes left out), as one line.
+    pub fn problems_text_without_notes(&self) -> String {
+        join(self.problems.iter().filter(|p| !p.is_note()))
+    }
+
+    /// Worth knowing, nothing lost: the status stays.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.problems.push(Problem::Note(text.into()));
+    }
+
+    /// Not an input this tool reads.
+    pub fn skip(&mut self, why: impl Into<String>) {
+        self.status = FileStatus::Skipped;
+        self.problems.push(Problem::Skipped(why.into()));
+    }
+
+    /// Nothing of the file could be read.
+    pub fn fail(&mut self, why: Problem) {
+        self.status = FileStatus::Failed;
+        self.problems.push(why);
+    }
+
+    /// A file not read because the same input was already read.
+    pub fn duplicate(file: impl Into<String>, format: FileFormat, why: impl Into<String>) -> Self {
+        let mut account = FileAccount::new(file, format);
         account.status = FileStatus::Skipped;
-        account.problems.push(why.into());
+        account.problems.push(Problem::Duplicate(why.into()));
         account
     }
 
     /// Record a problem that cost data: the file becomes `partial` (or `failed` if nothing was
     /// read at all, which [`FileAccount::finish`] decides).
     pub fn damaged(&mut self, problem: impl Into<String>) {
-        self.problems.push(problem.into());
+        self.lost(Problem::Damaged(problem.into()));
+    }
+
+    /// A typed problem that cost data (a record error, a refusal, damage).
+    pub fn lost(&mut self, problem: Problem) {
+        self.problems.push(problem);
         if self.status == FileStatus::Ok {
             self.status = FileStatus::Partial;
         }
+    }
+
+    /// A summary of problems counted but not listed (`... and 12 more record errors`): the
+    /// status is already set by the listed ones.
+    pub fn more_not_listed(&mut self, text: impl Into<String>) {
+        self.problems.push(Problem::Damaged(text.into()));
     }
 
     /// Data was lost but the problem is not listed (the list is capped).
@@ -305,4 +371,16 @@ impl FileAccount {
             self.status = FileStatus::Failed;
         }
     }
+}
+
+fn join<'a>(problems: impl Iterator<Item = &'a Problem>) -> String {
+    let mut text = String::new();
+    for p in problems {
+        if !text.is_empty() {
+            text.push_str("; ");
+        }
+        use std::fmt::Write as _;
+        let _ = write!(text, "{p}");
+    }
+    text
 }

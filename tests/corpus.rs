@@ -70,7 +70,10 @@ fn evtx_counts_match_the_reference() {
             wrong.push(format!("{file}: not in the summary"));
             continue;
         };
-        if a.problems.iter().any(|p| p.starts_with("duplicate:")) {
+        if a.problem_texts()
+            .iter()
+            .any(|p| p.starts_with("duplicate:"))
+        {
             // The same bytes as another corpus file: read once, under that file's name.
             assert_eq!(a.status, FileStatus::Skipped);
             continue;
@@ -113,9 +116,9 @@ fn procmon_rows_match_the_reference() {
             // A CSV export beside its PML is read once, as the PML (tests/pml.rs compares them).
             "events" if a.status == FileStatus::Skipped => {
                 assert!(
-                    a.problems[0].contains("the CSV export of"),
+                    a.problem_texts()[0].contains("the CSV export of"),
                     "{file}: {:?}",
-                    a.problems
+                    a.problem_texts()
                 );
                 assert!(file.ends_with(".CSV") || file.ends_with(".csv"), "{file}");
             }
@@ -125,14 +128,18 @@ fn procmon_rows_match_the_reference() {
                     (a.format, a.status),
                     (FileFormat::ProcmonCsv, FileStatus::Ok),
                     "{file}: {:?}",
-                    a.problems
+                    a.problem_texts()
                 );
                 assert_eq!(a.events, rows, "{file}");
                 let timed = a.times_parsed.unwrap();
                 if file.contains("CUCSec") {
                     // Excel-mangled `mm:ss.f`: the hour is gone, and the account says so.
                     assert_eq!(timed, 0);
-                    assert!(a.problems.iter().any(|p| p.contains("Excel-mangled")));
+                    assert!(
+                        a.problem_texts()
+                            .iter()
+                            .any(|p| p.contains("Excel-mangled"))
+                    );
                 } else {
                     assert_eq!(timed, rows, "{file}: every time should parse");
                 }
@@ -142,7 +149,7 @@ fn procmon_rows_match_the_reference() {
                     (a.format, a.status),
                     (FileFormat::ProcmonStack, FileStatus::Skipped)
                 );
-                assert!(a.problems[0].contains("stack export"));
+                assert!(a.problem_texts()[0].contains("stack export"));
             }
             // Read by the PML reader; its counts are checked against pml-counts.tsv in pml.rs.
             "pml" => assert_eq!(a.format, FileFormat::ProcmonPml, "{file}"),
@@ -461,8 +468,8 @@ fn evtx_inside_a_zip_reads_like_the_plain_file() {
         assert_eq!(zipped.accounts.len(), names.len());
         for (z, p) in zipped.accounts.iter().zip(&plain.accounts) {
             assert_eq!(
-                (z.events, z.errors, z.status, &z.problems),
-                (p.events, p.errors, p.status, &p.problems),
+                (z.events, z.errors, z.status, &z.problem_texts()),
+                (p.events, p.errors, p.status, &p.problem_texts()),
                 "{method:?} {}",
                 p.file
             );

@@ -464,8 +464,8 @@ fn check_with_ingest(bytes: &[u8], events: &[EvtxEvent]) {
     let got = common::ingest_one(&path);
     let a = &got.accounts[0];
     assert_eq!(a.format, FileFormat::Evtx);
-    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
-    assert!(a.problems.is_empty(), "{:?}", a.problems);
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
+    assert!(a.problem_texts().is_empty(), "{:?}", a.problem_texts());
     assert_eq!((a.events, a.errors), (events.len() as u64, 0));
     assert_eq!(got.events.len(), events.len());
     for (e, ev) in got.events.iter().zip(events) {
@@ -744,7 +744,7 @@ seed   2
     let got = common::ingest_one(&path);
     let a = &got.accounts[0];
     assert_eq!(a.format, FileFormat::ProcmonCsv);
-    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
     assert_eq!((a.events, a.times_parsed), (4, Some(4)));
     let rows: Vec<_> = got.events.iter().map(|e| e.procmon().unwrap()).collect();
     // Rows are in time order: the repeat block first, midnight last.

@@ -18,7 +18,7 @@ fn procmon_default_export_bom_crlf_quoted() {
     let got = ingest_one(fixtures().join("procmon/default-crlf-bom.csv"));
     let a = &got.accounts[0];
     assert_eq!(a.format, FileFormat::ProcmonCsv);
-    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
     assert_eq!((a.events, a.errors, a.times_parsed), (9, 0, Some(9)));
     assert_eq!(got.events.len(), 9);
     let rows: Vec<&ProcmonRow> = got.events.iter().map(procmon).collect();
@@ -67,7 +67,7 @@ fn procmon_default_export_bom_crlf_quoted() {
 fn procmon_reordered_columns_lf_no_bom_decimal_comma() {
     let got = ingest_one(fixtures().join("procmon/reordered-lf.csv"));
     let a = &got.accounts[0];
-    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+    assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
     assert_eq!((a.events, a.times_parsed), (4, Some(4)));
     let r = procmon(&got.events[0]);
     assert_eq!(r.process, "svchost.exe");
@@ -118,9 +118,11 @@ fn procmon_excel_mangled_times_keep_their_rows() {
     assert_eq!(a.status, FileStatus::Ok);
     assert_eq!((a.events, a.times_parsed), (2, Some(0)));
     assert!(
-        a.problems.iter().any(|p| p.contains("Excel-mangled")),
+        a.problem_texts()
+            .iter()
+            .any(|p| p.contains("Excel-mangled")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
     let r = procmon(&got.events[1]);
     assert!(r.time_of_day.is_none());
@@ -136,11 +138,11 @@ fn procmon_missing_columns_are_named() {
     let got = ingest_one(fixtures().join("procmon/missing-columns.csv"));
     let a = &got.accounts[0];
     assert_eq!(a.status, FileStatus::Failed);
-    assert_eq!(a.problems.len(), 1);
+    assert_eq!(a.problem_texts().len(), 1);
     assert!(
-        a.problems[0].contains("'Path', 'Result'"),
+        a.problem_texts()[0].contains("'Path', 'Result'"),
         "{}",
-        a.problems[0]
+        a.problem_texts()[0]
     );
     assert!(got.events.is_empty());
 }
@@ -158,12 +160,12 @@ fn stack_export_is_refused_with_how_to_export_and_a_cut_pml_is_named() {
         (stack.format, stack.status),
         (FileFormat::ProcmonStack, FileStatus::Skipped)
     );
-    assert!(stack.problems[0].contains("stack export"));
+    assert!(stack.problem_texts()[0].contains("stack export"));
     assert_eq!(
         (pml.format, pml.status),
         (FileFormat::ProcmonPml, FileStatus::Failed)
     );
-    assert!(pml.problems[0].contains("too short for a PML file"));
+    assert!(pml.problem_texts()[0].contains("too short for a PML file"));
 }
 
 #[test]
@@ -227,7 +229,7 @@ fn empty_random_and_truncated_files() {
         (a[0].format, a[0].status),
         (FileFormat::Empty, FileStatus::Failed)
     );
-    assert!(a[0].problems[0].contains("empty"));
+    assert!(a[0].problem_texts()[0].contains("empty"));
     assert_eq!(
         (a[1].format, a[1].status),
         (FileFormat::Empty, FileStatus::Skipped)
@@ -237,22 +239,22 @@ fn empty_random_and_truncated_files() {
         (FileFormat::Unknown, FileStatus::Failed)
     );
     assert!(
-        a[2].problems[0].contains("no ElfFile signature"),
+        a[2].problem_texts()[0].contains("no ElfFile signature"),
         "{:?}",
-        a[2].problems
+        a[2].problem_texts()
     );
     assert_eq!(
         (a[3].format, a[3].status, a[3].events),
         (FileFormat::Evtx, FileStatus::Failed, 0)
     );
     assert!(
-        a[3].problems.iter().any(|p| p.contains("truncated")),
+        a[3].problem_texts().iter().any(|p| p.contains("truncated")),
         "{:?}",
-        a[3].problems
+        a[3].problem_texts()
     );
     assert_eq!((a[4].status, a[4].events), (FileStatus::Partial, 7));
     assert!(
-        a[4].problems
+        a[4].problem_texts()
             .iter()
             .any(|p| p.contains("ends 1000 bytes into a chunk"))
     );
@@ -332,9 +334,9 @@ fn zip_limits_refuse_with_the_bound_named() {
     let got = ingest_with(&[big.clone(), good.clone()], 2, size_cap);
     assert_eq!(got.accounts[0].status, FileStatus::Failed);
     assert!(
-        got.accounts[0].problems[0].contains("over the 100000-byte limit"),
+        got.accounts[0].problem_texts()[0].contains("over the 100000-byte limit"),
         "{:?}",
-        got.accounts[0].problems
+        got.accounts[0].problem_texts()
     );
     // The other input is still read.
     assert_eq!(
@@ -348,9 +350,9 @@ fn zip_limits_refuse_with_the_bound_named() {
     };
     let got = ingest_with(&[big], 1, count_cap);
     assert!(
-        got.accounts[0].problems[0].contains("more than the limit of 2: refused"),
+        got.accounts[0].problem_texts()[0].contains("more than the limit of 2: refused"),
         "{:?}",
-        got.accounts[0].problems
+        got.accounts[0].problem_texts()
     );
 
     let deep = dir.path().join("deep.zip");
@@ -369,9 +371,9 @@ fn zip_limits_refuse_with_the_bound_named() {
             .ends_with("deep.zip!/outer.zip!/inner.zip")
     );
     assert!(
-        got.accounts[0].problems[0].contains("nested more than 2 deep"),
+        got.accounts[0].problem_texts()[0].contains("nested more than 2 deep"),
         "{:?}",
-        got.accounts[0].problems
+        got.accounts[0].problem_texts()
     );
 }
 
@@ -406,7 +408,7 @@ fn missing_path_is_reported_and_others_read() {
         fixtures().join("procmon/chinese-ampm.csv"),
     ]);
     assert_eq!(got.accounts[0].status, FileStatus::Failed);
-    assert!(got.accounts[0].problems[0].starts_with("cannot open"));
+    assert!(got.accounts[0].problem_texts()[0].starts_with("cannot open"));
     assert_eq!(got.accounts[1].status, FileStatus::Ok);
 }
 
@@ -456,11 +458,11 @@ fn an_absurd_csv_row_is_refused_with_the_bound_named() {
     let a = &got.accounts[0];
     assert_eq!((a.status, a.events), (FileStatus::Partial, 9));
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.contains("longer than 100000 bytes") && p.contains("--max-csv-row-bytes")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
     // With the default bound the same file reads fully.
     let got = ingest_one(&csv);

@@ -161,9 +161,9 @@ fn pml_and_its_csv_export_give_the_same_events() {
         if version != "9" {
             assert_eq!(account.status, FileStatus::Failed, "{file}");
             assert!(
-                account.problems[0].contains(&format!("PML format version {version} ")),
+                account.problem_texts()[0].contains(&format!("PML format version {version} ")),
                 "{file}: {:?}",
-                account.problems
+                account.problem_texts()
             );
             continue;
         }
@@ -172,7 +172,7 @@ fn pml_and_its_csv_export_give_the_same_events() {
             account.status,
             FileStatus::Ok,
             "{file}: {:?}",
-            account.problems
+            account.problem_texts()
         );
         assert_eq!(account.events.to_string(), non_profiling, "{file}");
         assert_eq!(account.errors, 0, "{file}");
@@ -342,7 +342,12 @@ fn a_made_capture_reads_back_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_temp(&dir, "Logfile.PML", &write(&capture()));
     let (events, account) = read(&path, 2);
-    assert_eq!(account.status, FileStatus::Ok, "{:?}", account.problems);
+    assert_eq!(
+        account.status,
+        FileStatus::Ok,
+        "{:?}",
+        account.problem_texts()
+    );
     assert_eq!(account.events, 3);
     let rows: Vec<&ProcmonRow> = events.iter().map(procmon).collect();
     assert_eq!(rows[0].operation, "TCP Accept");
@@ -396,9 +401,9 @@ fn version_7_is_refused_naming_the_version() {
     let (a, n) = account_of(&b);
     assert_eq!((a.status, n), (FileStatus::Failed, 0));
     assert!(
-        a.problems[0].contains("PML format version 7 is not read"),
+        a.problem_texts()[0].contains("PML format version 7 is not read"),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -410,11 +415,15 @@ fn a_capture_never_closed_is_named() {
     }
     let (a, n) = account_of(&b);
     assert_eq!((a.status, n), (FileStatus::Failed, 0));
-    assert!(a.problems[0].contains("never closed"), "{:?}", a.problems);
     assert!(
-        a.problems[0].contains("event-offset array, process table"),
+        a.problem_texts()[0].contains("never closed"),
         "{:?}",
-        a.problems
+        a.problem_texts()
+    );
+    assert!(
+        a.problem_texts()[0].contains("event-offset array, process table"),
+        "{:?}",
+        a.problem_texts()
     );
 }
 
@@ -438,13 +447,13 @@ fn a_cut_file_is_named_at_every_length() {
         }
         assert_ne!(a.status, FileStatus::Ok, "cut at {len}");
         assert!(
-            a.problems.iter().any(|p| p.contains("too short")
+            a.problem_texts().iter().any(|p| p.contains("too short")
                 || p.contains("past the end of the file")
                 || p.contains("cut")
                 || p.contains("no PML_ signature")
                 || (len < 4 && p.contains("unreadable content"))),
             "cut at {len}: {:?}",
-            a.problems
+            a.problem_texts()
         );
     }
 }
@@ -460,12 +469,12 @@ fn an_event_offset_outside_the_file_loses_that_event_only() {
         (FileStatus::Partial, 2, 1, 2)
     );
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.starts_with("event 2 at offset 0xfffffff0")
                 && p.contains("past the end of the file")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -479,11 +488,11 @@ fn a_string_index_outside_the_table_is_named_and_events_are_kept() {
     let (a, n) = account_of(&b);
     assert_eq!((a.status, n), (FileStatus::Partial, 3));
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.contains("index outside the string table")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -495,11 +504,11 @@ fn an_absurd_event_count_is_bounded_by_the_array() {
     assert_eq!(a.status, FileStatus::Partial);
     assert!(n >= 3, "the real events are still read");
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.contains("counts 4294967295 events")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -512,11 +521,11 @@ fn a_detail_that_runs_past_its_event_keeps_what_was_read() {
     let (a, n) = account_of(&b);
     assert_eq!((a.status, n), (FileStatus::Partial, 3));
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.contains("event 2 (CreateFile): its detail runs past the event")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -528,11 +537,11 @@ fn an_extra_detail_outside_the_file_is_damage_not_a_panic() {
     let (a, n) = account_of(&b);
     assert_eq!((a.status, a.errors, n), (FileStatus::Partial, 1, 2));
     assert!(
-        a.problems
+        a.problem_texts()
             .iter()
             .any(|p| p.contains("past the end of the file")),
         "{:?}",
-        a.problems
+        a.problem_texts()
     );
 }
 
@@ -725,6 +734,6 @@ fn a_csv_export_beside_its_pml_is_read_once() {
             ("other/Logfile.CSV".to_string(), FileStatus::Ok),
         ]
     );
-    assert!(got.accounts[0].problems[0].contains("the CSV export of"));
+    assert!(got.accounts[0].problem_texts()[0].contains("the CSV export of"));
     assert_eq!(got.events.len(), 3 + 1);
 }

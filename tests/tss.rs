@@ -134,7 +134,7 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
             "{}: {:?} {:?}",
             i.file,
             i.status,
-            i.problems
+            i.problem_texts()
         );
     }
     // Every side file is accounted for as present, not analysed, saying what opens it.
@@ -153,15 +153,15 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
             .find(|i| i.file.ends_with(side))
             .unwrap_or_else(|| panic!("{side} not accounted for"));
         assert!(
-            i.problems
+            i.problem_texts()
                 .iter()
                 .any(|p| p.starts_with("present, not analysed")),
             "{side}: {:?}",
-            i.problems
+            i.problem_texts()
         );
     }
     let mta = r.inputs.iter().find(|i| i.file.ends_with(".MTA")).unwrap();
-    assert!(mta.problems[0].starts_with("note: event-log locale metadata"));
+    assert!(mta.problem_texts()[0].starts_with("note: event-log locale metadata"));
     // The registry exports and the ACL dump are read.
     let reg = r
         .inputs
@@ -390,7 +390,11 @@ fn a_zip_beside_its_extracted_copy_gives_the_zips_report() {
     let set_aside = r
         .inputs
         .iter()
-        .filter(|i| i.problems.iter().any(|p| p.starts_with("duplicate:")))
+        .filter(|i| {
+            i.problem_texts()
+                .iter()
+                .any(|p| p.starts_with("duplicate:"))
+        })
         .count();
     // Every file of the zip's extracted copy is set aside by content; the client folder named a
     // second time is set aside once, as a folder already read.
@@ -425,11 +429,11 @@ fn two_overlapping_copies_of_a_log_count_each_record_once() {
         .unwrap();
     assert!(
         system
-            .problems
+            .problem_texts()
             .iter()
             .any(|p| p.contains("1 record already read from") && p.contains("System-later.evtx")),
         "{:?}",
-        system.problems
+        system.problem_texts()
     );
 }
 

@@ -325,8 +325,8 @@ fn object_access(rules: &[AclRule]) -> String {
 pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
     let (text, replaced) = bundle::decode_text(bytes);
     if replaced > 0 {
-        account.problems.push(format!(
-            "note: {replaced} undecodable characters replaced with U+FFFD"
+        account.note(format!(
+            "{replaced} undecodable characters replaced with U+FFFD"
         ));
     }
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
@@ -358,8 +358,8 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
         }
     }
     for msg in dump.collector_errors.iter().take(super::MAX_LISTED_ERRORS) {
-        account.problems.push(format!(
-            "note: the collector could not read an ACL: {}",
+        account.note(format!(
+            "the collector could not read an ACL: {}",
             clip(msg)
         ));
     }

@@ -77,11 +77,11 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
                 let format = input
                     .head(SNIFF_BYTES)
                     .map_or(crate::model::FileFormat::Unknown, |h| sniff(&h));
-                Found::Problem(FileAccount::skipped(
+                Found::Problem(FileAccount::duplicate(
                     input.name,
                     format,
                     format!(
-                        "duplicate: the same bytes as {}, which is read instead (counted once)",
+                        "the same bytes as {}, which is read instead (counted once)",
                         names[o]
                     ),
                 ))
@@ -228,14 +228,14 @@ impl Sink for RecordDedup<'_> {
             } else {
                 format!("from {first}")
             };
-            account.problems.push(format!(
-                "note: {n} record{} already read {whence} set aside as duplicates (counted once)",
+            account.note(format!(
+                "{n} record{} already read {whence} set aside as duplicates (counted once)",
                 if n == 1 { "" } else { "s" }
             ));
         }
         if self.full_now && !self.full_noted {
-            account.problems.push(format!(
-                "note: more than {MAX_REMEMBERED_RECORDS} records: later ones are not checked for duplicates"
+            account.note(format!(
+                "more than {MAX_REMEMBERED_RECORDS} records: later ones are not checked for duplicates"
             ));
             self.full_noted = true;
         }
@@ -250,7 +250,7 @@ fn duplicates(found: &[Found]) -> std::collections::HashSet<String> {
     found
         .iter()
         .filter_map(|f| match f {
-            Found::Problem(a) if a.problems.iter().any(|p| p.starts_with("duplicate:")) => {
+            Found::Problem(a) if a.problems().iter().any(crate::model::Problem::is_duplicate) => {
                 Some(a.file.clone())
             }
             _ => None,
@@ -315,7 +315,11 @@ mod tests {
         }
         let records: Vec<u64> = collect.events.iter().map(|e| e.record).collect();
         assert_eq!(records, vec![1, 2, 3]);
-        let notes = &collect.accounts[1].problems;
+        let notes: Vec<String> = collect.accounts[1]
+            .problems()
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("1 record already read from a.evtx"));
         assert!(notes[1].contains("earlier in this file"));

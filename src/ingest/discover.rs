@@ -15,20 +15,20 @@ use std::path::{Path, PathBuf};
 pub use super::limits::Limits;
 pub use super::zipdir::Archive;
 use super::zipdir::{SharedFile, ZipBudget, ZipSource, open_zip};
-use super::zipentry::EntryStream;
+use super::zipentry::{EntryStream, Location};
 
 /// A byte stream that can seek, for the EVTX parser.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
-use crate::model::{FileAccount, FileFormat, FileStatus};
+use crate::model::{FileAccount, FileFormat, Problem};
 
 /// Where an input's bytes are.
 #[derive(Clone)]
 pub enum InputData {
     Path(PathBuf),
+    /// A zip entry: where its compressed bytes are, and its declared size.
     ZipEntry {
-        archive: Box<Archive>,
-        index: usize,
+        at: Box<Location>,
         size: u64,
     },
 }
@@ -54,8 +54,13 @@ impl Input {
     pub fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
         let cap = self.size().map_or(n as u64, |size| size.min(n as u64));
         let mut buf = Vec::with_capacity(n);
-        self.with_reader(|r| r.take(cap).read_to_end(&mut buf))
-            .map_err(std::io::Error::other)??;
+        match &self.data {
+            InputData::Path(p) => fs::File::open(p)?.take(cap).read_to_end(&mut buf)?,
+            // Only a look: the CRC is checked when the entry is read.
+            InputData::ZipEntry { at, .. } => EntryStream::unchecked((**at).clone())
+                .take(cap)
+                .read_to_end(&mut buf)?,
+        };
         Ok(buf)
     }
 
@@ -69,15 +74,11 @@ impl Input {
                 }
                 fs::read(p).map_err(|e| e.to_string())
             }
-            InputData::ZipEntry {
-                archive,
-                index,
-                size,
-            } => {
+            InputData::ZipEntry { at, size } => {
                 if *size > cap {
                     return Err(too_big(*size, cap, flag));
                 }
-                read_entry(archive, *index, *size)
+                read_entry(at)
             }
         }
     }
@@ -92,34 +93,22 @@ impl Input {
                 f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
                 Ok((Box::new(f), len))
             }
-            InputData::ZipEntry {
-                archive,
-                index,
-                size,
-            } => Ok((Box::new(EntryStream::open(archive, *index)?), *size)),
+            InputData::ZipEntry { at, size } => {
+                Ok((Box::new(EntryStream::checked((**at).clone())?), *size))
+            }
         }
     }
 
-    /// Run `f` on a stream of the content (a zip entry is inflated as it is read, its CRC
-    /// and declared size checked by the zip crate).
+    /// Run `f` on a stream of the content (a zip entry's CRC is checked first, and it is
+    /// never read past its declared size).
     pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> T) -> Result<T, String> {
         match &self.data {
             InputData::Path(p) => {
                 let mut file = fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
                 Ok(f(&mut file))
             }
-            InputData::ZipEntry {
-                archive,
-                index,
-                size,
-            } => {
-                let mut archive = archive.clone();
-                let entry = archive.by_index(*index).map_err(|e| e.to_string())?;
-                let mut entry = DeclaredSize {
-                    inner: entry,
-                    left: *size,
-                    declared: *size,
-                };
+            InputData::ZipEntry { at, .. } => {
+                let mut entry = EntryStream::checked((**at).clone())?;
                 Ok(f(&mut entry))
             }
         }
@@ -134,39 +123,15 @@ impl Input {
     }
 }
 
-/// A zip entry's stream, ended at its declared size with a clear error if it goes on.
-struct DeclaredSize<R> {
-    inner: R,
-    left: u64,
-    declared: u64,
-}
-
-impl<R: Read> Read for DeclaredSize<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.left == 0 {
-            return past_declared_end(&mut self.inner, self.declared);
-        }
-        let want = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..want])?;
-        self.left -= n as u64;
-        Ok(n)
-    }
-}
-
 /// A read at a zip entry's declared end: one byte is tried past it; the end if there is none,
-/// the zip bomb error if there is (or if the zip crate itself says the entry is larger than
-/// declared). Any other error (a bad CRC, say) is passed on as it is.
+/// the zip bomb error if there is. Any error of the inflater is passed on as it is (it is our
+/// own, never the zip crate's: nothing is told apart by its message).
 pub(crate) fn past_declared_end(inner: &mut dyn Read, declared: u64) -> std::io::Result<usize> {
     let mut probe = [0u8; 1];
     match inner.read(&mut probe) {
         Ok(0) => Ok(0),
-        Err(e) if !e.to_string().contains("declared") => Err(e),
-        _ => Err(std::io::Error::new(
+        Err(e) => Err(e),
+        Ok(_) => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!(
                 "decompresses to more than the {declared} bytes its header declares (a zip bomb?)"
@@ -181,16 +146,11 @@ fn too_big(len: u64, cap: u64, flag: &str) -> String {
     )
 }
 
-/// Decompress one entry, never past its declared size (a bomb lies about it).
-fn read_entry(archive: &Archive, index: usize, declared: u64) -> Result<Vec<u8>, String> {
-    let mut archive = archive.clone();
-    let entry = archive.by_index(index).map_err(|e| e.to_string())?;
-    let mut entry = DeclaredSize {
-        inner: entry,
-        left: declared,
-        declared,
-    };
-    let mut buf = Vec::with_capacity(declared.min(64 << 20) as usize);
+/// Decompress one entry (its CRC checked), never past its declared size (a bomb lies about
+/// it).
+fn read_entry(at: &Location) -> Result<Vec<u8>, String> {
+    let mut entry = EntryStream::checked(at.clone())?;
+    let mut buf = Vec::with_capacity(at.len.min(64 << 20) as usize);
     entry.read_to_end(&mut buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {
             format!("{e}: refused")
@@ -272,7 +232,7 @@ impl Walk<'_> {
         if !meta.is_file() {
             let why = format!("{}, not a regular file: not read", special_kind(&meta));
             // Named like a log, it was meant to be read: a failure, not a skip.
-            return if super::claims_to_be_input(&name) {
+            return if super::readers::refused::claims_to_be_input(&name) {
                 self.problem(name, why)
             } else {
                 self.skip(name, why)
@@ -308,10 +268,11 @@ impl Walk<'_> {
         if let Ok(canonical) = fs::canonicalize(path)
             && !self.walked.insert(canonical)
         {
-            return self.skip(
+            return self.found.push(Found::Problem(FileAccount::duplicate(
                 name,
-                "duplicate: a folder already read in this run (named twice, or reached through a symlink): not read twice".into(),
-            );
+                FileFormat::Unknown,
+                "a folder already read in this run (named twice, or reached through a symlink): not read twice",
+            )));
         }
         let mut children = match fs::read_dir(path) {
             Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
@@ -354,8 +315,5 @@ pub(crate) fn is_zip(input: &Input) -> bool {
 }
 
 pub(crate) fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
-    let mut account = FileAccount::new(name, format);
-    account.status = FileStatus::Failed;
-    account.problems.push(why);
-    account
+    FileAccount::failed(name, format, Problem::Failed(why))
 }

@@ -53,11 +53,27 @@ pub enum XmlEventError {
     NoSystem,
 }
 
+impl XmlEventError {
+    /// Where in the document it happened, when known.
+    pub fn at(&self) -> crate::model::At {
+        match self {
+            XmlEventError::Malformed { offset, .. } => crate::model::At {
+                offset: Some(*offset),
+                ..Default::default()
+            },
+            _ => crate::model::At::default(),
+        }
+    }
+}
+
 /// One event read from XML, before it is tied to a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XmlRecord {
     pub record_id: Option<u64>,
     pub time: Option<Timestamp>,
+    /// `SystemTime` was written but is not a time this tool can hold (out of range, such as
+    /// year 30828, or malformed): the event is kept without a time, and the account says so.
+    pub bad_time: bool,
     pub event: WinEvent,
 }
 
@@ -219,6 +235,7 @@ pub(super) struct Builder {
     event: WinEvent,
     record_id: Option<u64>,
     time: Option<Timestamp>,
+    bad_time: bool,
     saw_system: bool,
     event_id_raw: Option<u64>,
     /// For each open element below `<Event>`: whether it has had a child element yet. Its
@@ -239,6 +256,7 @@ impl Builder {
             event: WinEvent::default(),
             record_id: None,
             time: None,
+            bad_time: false,
             saw_system: false,
             event_id_raw: None,
             open: Vec::new(),
@@ -322,7 +340,9 @@ impl Builder {
                     .and_then(|q| u32::try_from(q).ok());
             }
             "TimeCreated" => {
-                self.time = start.get("SystemTime").and_then(|t| t.trim().parse().ok());
+                let raw = start.get("SystemTime");
+                self.time = raw.as_deref().and_then(|t| t.trim().parse().ok());
+                self.bad_time = raw.is_some_and(|t| !t.trim().is_empty()) && self.time.is_none();
             }
             "Correlation" => {
                 event.activity_id = start.get("ActivityID").filter(|a| !a.is_empty());
@@ -405,6 +425,7 @@ impl Builder {
         Ok(XmlRecord {
             record_id: self.record_id,
             time: self.time,
+            bad_time: self.bad_time,
             event: self.event,
         })
     }

@@ -97,19 +97,17 @@ pub fn read_evtx(
     match EvtxFileHeader::from_bytes(&header) {
         Ok(header) => {
             if header.flags.contains(HeaderFlags::DIRTY) {
-                account
-                    .problems
-                    .push("note: header marked dirty (copied while the log was open)".to_string());
+                account.note("header marked dirty (copied while the log was open)".to_string());
             }
             if !header.validate_checksum() {
-                account.problems.push(format!(
-                    "note: the file header's checksum does not match its bytes (stored {:08x}, computed {:08x}): the header was altered or damaged; chunks are read by their own checksums",
+                account.note(format!(
+                    "the file header's checksum does not match its bytes (stored {:08x}, computed {:08x}): the header was altered or damaged; chunks are read by their own checksums",
                     header.checksum, header.computed_checksum
                 ));
             }
             if u64::from(header.chunk_count) != whole_chunks {
-                account.problems.push(format!(
-                    "note: the file header claims {} chunks, the file holds {whole_chunks}: every chunk present is read",
+                account.note(format!(
+                    "the file header claims {} chunks, the file holds {whole_chunks}: every chunk present is read",
                     header.chunk_count
                 ));
             }
@@ -184,12 +182,12 @@ pub fn read_evtx(
         }
     }
     if lone > 0 {
-        account.problems.push(format!(
-            "note: {lone} unpaired UTF-16 surrogates (invalid text) replaced with '_'"
+        account.note(format!(
+            "{lone} unpaired UTF-16 surrogates (invalid text) replaced with '_'"
         ));
     }
     if listed > MAX_LISTED_ERRORS {
-        account.problems.push(format!(
+        account.more_not_listed(format!(
             "... and {} more record errors",
             listed - MAX_LISTED_ERRORS
         ));

@@ -177,8 +177,8 @@ pub fn read_procmon(
         let mut text = Utf16Le::new(input);
         read_utf8(&mut text, max_row_bytes, fields, emit, account);
         if text.replaced > 0 {
-            account.problems.push(format!(
-                "note: {} invalid UTF-16 sequences replaced with U+FFFD",
+            account.note(format!(
+                "{} invalid UTF-16 sequences replaced with U+FFFD",
                 text.replaced
             ));
         }
@@ -225,8 +225,8 @@ fn read_utf8(
         }
     };
     for (name, times) in &columns.duplicates {
-        account.problems.push(format!(
-            "note: the column '{name}' appears {times} times: only the first is read"
+        account.note(format!(
+            "the column '{name}' appears {times} times: only the first is read"
         ));
     }
 
@@ -329,27 +329,25 @@ fn read_utf8(
     }
     account.times_parsed = Some(times);
     if columns.time.is_none() {
-        account
-            .problems
-            .push("note: no 'Time of Day' column: rows cannot be placed in time".into());
+        account.note("no 'Time of Day' column: rows cannot be placed in time");
     } else if excel_mangled > 0 {
-        account.problems.push(format!(
-            "note: {excel_mangled} of {row_number} 'Time of Day' values look Excel-mangled (mm:ss.f, hour lost): those rows cannot be placed in time"
+        account.note(format!(
+            "{excel_mangled} of {row_number} 'Time of Day' values look Excel-mangled (mm:ss.f, hour lost): those rows cannot be placed in time"
         ));
     } else if times < row_number {
-        account.problems.push(format!(
-            "note: {} of {row_number} rows have an unreadable 'Time of Day'",
+        account.note(format!(
+            "{} of {row_number} rows have an unreadable 'Time of Day'",
             row_number - times
         ));
     }
     if lossy > 0 {
-        account.problems.push(format!(
-            "note: {lossy} rows had invalid UTF-8, replaced with U+FFFD"
+        account.note(format!(
+            "{lossy} rows had invalid UTF-8, replaced with U+FFFD"
         ));
     }
     if short_rows > 0 {
-        account.problems.push(format!(
-            "note: {short_rows} rows have fewer fields than the header"
+        account.note(format!(
+            "{short_rows} rows have fewer fields than the header"
         ));
     }
     if reader.get_ref().ended_in_quotes() {

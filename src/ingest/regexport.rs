@@ -332,8 +332,8 @@ fn decode_strings(bytes: &[u8], unicode: bool) -> Vec<String> {
 pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
     let (text, replaced) = bundle::decode_text(bytes);
     if replaced > 0 {
-        account.problems.push(format!(
-            "note: {replaced} undecodable characters replaced with U+FFFD"
+        account.note(format!(
+            "{replaced} undecodable characters replaced with U+FFFD"
         ));
     }
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
@@ -374,7 +374,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
         }
     }
     if errors.len() > MAX_LISTED_ERRORS {
-        account.problems.push(format!(
+        account.more_not_listed(format!(
             "{} more unreadable lines not listed",
             errors.len() - MAX_LISTED_ERRORS
         ));

@@ -19,6 +19,7 @@ use zip::ZipArchive;
 
 use super::Limits;
 use super::discover::{Found, Input, InputData, failed};
+use super::zipentry::{Location, is_deflated};
 use crate::model::FileFormat;
 
 /// A zip's bytes: on disk, or in memory (a zip inside a zip).
@@ -157,37 +158,66 @@ fn end_record(source: &mut ZipSource) -> Option<(u64, u64, u64)> {
     ))
 }
 
-/// Every name in the central directory, in order, duplicates included (the zip crate keeps one
-/// entry per name, so the others would vanish without an account). `None` if it cannot be read.
-fn central_names(source: &mut ZipSource, size: u64, offset: u64) -> Option<Vec<String>> {
+/// One record of the central directory, read by hand.
+struct CentralRecord {
+    name: String,
+    method: u16,
+    crc: u32,
+    compressed: u64,
+    size: u64,
+    /// Where its local header is.
+    header: u64,
+}
+
+/// Every record in the central directory, in order, duplicates included (the zip crate keeps
+/// one entry per name, so the others would vanish unread). `None` if it cannot be read.
+fn central_records(source: &mut ZipSource, size: u64, offset: u64) -> Option<Vec<CentralRecord>> {
     if size > 64 << 20 {
         return None;
     }
     let mut cd = vec![0u8; size as usize];
     source.seek(SeekFrom::Start(offset)).ok()?;
     source.read_exact(&mut cd).ok()?;
-    let mut names = Vec::new();
+    let mut records = Vec::new();
     let mut at = 0usize;
     while cd.get(at..at + 4) == Some(b"PK\x01\x02") {
         let u16_at = |i: usize| {
             cd.get(at + i..at + i + 2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
         };
-        let (name_len, extra, comment) = (u16_at(28)?, u16_at(30)?, u16_at(32)?);
+        let u32_at = |i: usize| {
+            cd.get(at + i..at + i + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        let (name_len, extra, comment) = (
+            usize::from(u16_at(28)?),
+            usize::from(u16_at(30)?),
+            usize::from(u16_at(32)?),
+        );
         let name = cd.get(at + 46..at + 46 + name_len)?;
-        names.push(String::from_utf8_lossy(name).into_owned());
+        records.push(CentralRecord {
+            name: String::from_utf8_lossy(name).into_owned(),
+            method: u16_at(10)?,
+            crc: u32_at(16)?,
+            compressed: u64::from(u32_at(20)?),
+            size: u64::from(u32_at(24)?),
+            header: u64::from(u32_at(42)?),
+        });
         at += 46 + name_len + extra + comment;
     }
-    Some(names)
+    Some(records)
 }
 
 /// One entry as found in the central directory.
 struct Entry {
     name: String,
+    /// The zip crate's index; past its count for an entry it hides (a same-named one).
     index: usize,
     size: u64,
     /// Where its local header starts and its compressed data ends.
     span: (u64, u64),
+    /// Where its data is, or why it cannot be read.
+    at: Result<Box<Location>, String>,
 }
 
 /// Open the zip `source` (named `name`, `depth` zips deep) and push its entries, or what is
@@ -230,20 +260,23 @@ pub fn open_zip(
         .seek(SeekFrom::Start(0))
         .map_err(|e| format!("cannot read: {e}"))?;
     let mut names_source = source.clone();
+    let bytes = source.clone();
     let archive = ZipArchive::new(source).map_err(|e| format!("not a readable zip: {e}"))?;
     let count = archive.len();
     let hidden = match end {
         Some((declared, size, offset)) if declared > count as u64 => {
-            central_names(&mut names_source, size, offset).map_or_else(Vec::new, hidden_duplicates)
+            central_records(&mut names_source, size, offset)
+                .map_or_else(Vec::new, hidden_duplicates)
         }
         _ => Vec::new(),
     };
+    let count = count + hidden.len();
     if count > budget.entries {
         return Err(over_entries(count as u64));
     }
     budget.entries -= count;
     let mut entries = Vec::with_capacity(count);
-    for index in 0..count {
+    for index in 0..archive.len() {
         let mut a = archive.clone();
         let entry = a
             .by_index_raw(index)
@@ -262,11 +295,46 @@ pub fn open_zip(
             .data_start()
             .unwrap_or(start)
             .saturating_add(entry.compressed_size());
+        let at = match (entry.data_start(), is_deflated(entry.compression())) {
+            (Some(data), Ok(deflated)) => Location::new(
+                bytes.clone(),
+                data,
+                entry.compressed_size(),
+                size,
+                entry.crc32(),
+                deflated,
+            ),
+            (None, _) => Err("the entry's data offset is unknown".into()),
+            (_, Err(why)) => Err(why),
+        };
         entries.push(Entry {
             name: entry_name,
             index,
             size,
             span: (start, end),
+            at: at.map(Box::new),
+        });
+    }
+    // The entries the zip crate hides behind a name it already has: read by hand.
+    for (k, r) in hidden.into_iter().enumerate() {
+        if r.name.ends_with('/') && r.size == 0 {
+            continue;
+        }
+        let at = Location::from_local_header(
+            bytes.clone(),
+            r.header,
+            r.compressed,
+            r.size,
+            r.crc,
+            r.method,
+        );
+        let span = (r.header, at.as_ref().map_or(r.header, |a| a.data_span().1));
+        entries.push(Entry {
+            name: r.name,
+            index: archive.len() + k,
+            size: r.size,
+            span,
+            at: at.map(Box::new),
         });
     }
     let overlapping = overlaps(&entries);
@@ -283,17 +351,7 @@ pub fn open_zip(
     budget.bytes -= declared;
     entries.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
     let names: Vec<String> = numbered(&entries);
-    for (shown, of) in hidden {
-        found.push(Found::Problem(failed(
-            format!("{name}!/{shown}"),
-            FileFormat::Unknown,
-            format!(
-                "one of {of} entries named the same: only one of them can be read (the last in the zip's directory, listed under the plain name); this one was not read"
-            ),
-        )));
-    }
-    let archive = Box::new(archive);
-    for (entry, shown) in entries.iter().zip(names) {
+    for (entry, shown) in entries.into_iter().zip(names) {
         let full = format!("{name}!/{shown}");
         if let Some(other) = overlapping.get(&entry.index) {
             found.push(Found::Problem(failed(
@@ -305,11 +363,17 @@ pub fn open_zip(
             )));
             continue;
         }
+        let at = match entry.at {
+            Ok(at) => at,
+            Err(why) => {
+                found.push(Found::Problem(failed(full, FileFormat::Unknown, why)));
+                continue;
+            }
+        };
         let input = Input {
             name: full,
             data: InputData::ZipEntry {
-                archive: archive.clone(),
-                index: entry.index,
+                at,
                 size: entry.size,
             },
         };
@@ -357,20 +421,19 @@ fn overlaps(entries: &[Entry]) -> HashMap<usize, String> {
     out
 }
 
-/// For each name the directory lists more than once, the accounts of the copies the zip
-/// crate hides: `name#2`... with how many there are.
-fn hidden_duplicates(names: Vec<String>) -> Vec<(String, usize)> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for n in &names {
-        *count.entry(n.as_str()).or_insert(0) += 1;
+/// The records the zip crate hides: for each name the directory lists more than once, every
+/// copy but the last (the crate keeps the last one under the name), in directory order.
+fn hidden_duplicates(records: Vec<CentralRecord>) -> Vec<CentralRecord> {
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        last.insert(r.name.clone(), i);
     }
-    let mut out: Vec<(String, usize)> = count
-        .iter()
-        .filter(|(_, c)| **c > 1)
-        .flat_map(|(n, c)| (2..=*c).map(move |k| (format!("{n}#{k}"), *c)))
-        .collect();
-    out.sort();
-    out
+    records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&r.name) != Some(i))
+        .map(|(_, r)| r)
+        .collect()
 }
 
 /// Display names: an entry whose name an earlier entry (in directory order) already has gets
@@ -401,6 +464,7 @@ mod tests {
             index,
             size: 1,
             span,
+            at: Err(String::new()),
         }
     }
 

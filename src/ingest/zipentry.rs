@@ -1,20 +1,32 @@
-//! A zip entry as a seekable stream, so a large EVTX file inside a zip is parsed chunk by
-//! chunk instead of being inflated into memory whole.
+//! A zip entry as a stream: every entry of every format is read through here, so one inflater
+//! (reused, see below), one CRC check and one size bound cover them all.
 //!
-//! The zip itself is already in memory (compressed); the entry's bytes are inflated on
-//! demand. Seeking forward inflates and discards; seeking backward starts the inflation over
-//! (the EVTX parser does that once or twice per file: after scanning the chunk headers, and
-//! when a wrapped log goes back to its first chunk). The declared size is the stream's
-//! length, and an entry that inflates past it is an error: a zip bomb lying about its size
-//! cannot make this produce more than it declared.
+//! The entry's compressed bytes are read where they lie (the zip file, or a nested zip held in
+//! memory) and inflated on demand. Seeking forward inflates and discards; seeking backward
+//! starts the inflation over (the EVTX parser does that once or twice per file). The declared
+//! size is the stream's length, and an entry that inflates past it is an error: a zip bomb
+//! lying about its size cannot make this produce more than it declared.
+//!
+//! Before anything of an entry reaches a reader, its CRC-32 is checked ([`EntryStream::open`]):
+//! readers hand events on as they go, so a mismatch found at the end would come after altered
+//! records had reached the report. An entry of up to [`SMALL_ENTRY`] bytes is inflated once
+//! into memory for that check and then read from there; a larger one is inflated twice
+//! (checked in one streaming pass, then read), so memory never grows with the entry.
+//!
+//! Inflaters are kept per thread and reset for the next entry instead of being dropped: a
+//! fresh one per entry left 20-35 KiB of memory per entry that the allocator did not reuse.
 
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::cell::RefCell;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use flate2::read::DeflateDecoder;
 use zip::CompressionMethod;
 
 use super::discover::past_declared_end;
 use super::zipdir::{Archive, ZipSource};
+
+/// Entries up to this size are inflated into memory once (checked, then read from there).
+pub const SMALL_ENTRY: u64 = 1 << 20;
 
 /// The compressed bytes of one entry: a window on the zip's bytes (shared, not copied).
 #[derive(Clone)]
@@ -39,9 +51,152 @@ impl Read for Compressed {
     }
 }
 
+/// Where one entry's data is and what its headers say of it: everything needed to read it,
+/// without the zip crate (which also lets an entry the crate hides, one of several with the
+/// same name, be read).
+#[derive(Clone)]
+pub struct Location {
+    compressed: Compressed,
+    deflated: bool,
+    /// The declared uncompressed size.
+    pub len: u64,
+    crc: u32,
+}
+
+impl Location {
+    /// Where its compressed data starts and ends in the zip.
+    pub fn data_span(&self) -> (u64, u64) {
+        (self.compressed.start, self.compressed.end)
+    }
+
+    /// Entry `index` of `archive`, as the zip crate found it.
+    pub fn of(archive: &Archive, index: usize) -> Result<Location, String> {
+        let mut archive = archive.clone();
+        let entry = archive.by_index_raw(index).map_err(|e| e.to_string())?;
+        let deflated = is_deflated(entry.compression())?;
+        let start = entry
+            .data_start()
+            .ok_or("the entry's data offset is unknown")?;
+        let (compressed, len, crc) = (entry.compressed_size(), entry.size(), entry.crc32());
+        drop(entry);
+        Location::new(archive.into_inner(), start, compressed, len, crc, deflated)
+    }
+
+    /// An entry from a central-directory record read by hand: its local header at
+    /// `header`, the sizes, CRC and method the directory gives.
+    pub fn from_local_header(
+        mut zip: ZipSource,
+        header: u64,
+        compressed: u64,
+        len: u64,
+        crc: u32,
+        method: u16,
+    ) -> Result<Location, String> {
+        let deflated = match method {
+            0 => false,
+            8 => true,
+            other => return Err(format!("unsupported zip compression method {other}")),
+        };
+        let mut local = [0u8; 30];
+        zip.seek(SeekFrom::Start(header))
+            .and_then(|_| zip.read_exact(&mut local))
+            .map_err(|e| format!("cannot read the entry's local header: {e}"))?;
+        if !local.starts_with(b"PK\x03\x04") {
+            return Err("no local header where the zip's directory says the entry is".into());
+        }
+        let name_len = u64::from(u16::from_le_bytes([local[26], local[27]]));
+        let extra_len = u64::from(u16::from_le_bytes([local[28], local[29]]));
+        let start = header + 30 + name_len + extra_len;
+        Location::new(zip, start, compressed, len, crc, deflated)
+    }
+
+    pub(crate) fn new(
+        zip: ZipSource,
+        start: u64,
+        compressed: u64,
+        len: u64,
+        crc: u32,
+        deflated: bool,
+    ) -> Result<Location, String> {
+        let end = start
+            .checked_add(compressed)
+            .filter(|&end| end <= zip.byte_len())
+            .ok_or("the entry's compressed data runs past the end of the zip")?;
+        Ok(Location {
+            compressed: Compressed {
+                zip,
+                start,
+                end,
+                pos: start,
+            },
+            deflated,
+            len,
+            crc,
+        })
+    }
+}
+
+pub(crate) fn is_deflated(method: CompressionMethod) -> Result<bool, String> {
+    match method {
+        CompressionMethod::Stored => Ok(false),
+        CompressionMethod::Deflated => Ok(true),
+        other => Err(format!("unsupported zip compression method {other}")),
+    }
+}
+
 enum Body {
     Stored(Compressed),
-    Deflated(Box<DeflateDecoder<BufReader<Compressed>>>),
+    Deflated(Inflater),
+    /// A small entry, already inflated and checked.
+    Memory(Cursor<Vec<u8>>),
+}
+
+thread_local! {
+    /// Inflaters to reuse, so that memory does not grow with the number of entries read.
+    static SPARE: RefCell<Vec<DeflateDecoder<Compressed>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Inflaters kept per thread: one per stream a thread has open at once is plenty.
+const SPARE_KEPT: usize = 4;
+
+impl Body {
+    fn new(compressed: &Compressed, deflated: bool) -> Body {
+        let mut window = compressed.clone();
+        window.pos = window.start;
+        if !deflated {
+            return Body::Stored(window);
+        }
+        let spare = SPARE.with(|s| s.borrow_mut().pop());
+        Body::Deflated(Inflater(Some(match spare {
+            Some(mut d) => {
+                d.reset(window);
+                d
+            }
+            None => DeflateDecoder::new(window),
+        })))
+    }
+}
+
+/// An inflater that goes back to this thread's spares when dropped.
+struct Inflater(Option<DeflateDecoder<Compressed>>);
+
+impl Read for Inflater {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.as_mut().map_or(Ok(0), |d| d.read(buf))
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            SPARE.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < SPARE_KEPT {
+                    s.push(d);
+                }
+            });
+        }
+    }
 }
 
 /// A readable, seekable view of one zip entry.
@@ -49,76 +204,73 @@ pub struct EntryStream {
     compressed: Compressed,
     deflated: bool,
     body: Body,
+    /// A small entry read into memory: the inflater, left at the declared end, where one
+    /// byte more tells a zip bomb.
+    rest: Option<Body>,
     /// The declared uncompressed size: the stream's length.
     len: u64,
     pos: u64,
 }
 
 impl EntryStream {
-    /// Open entry `index` of `archive`.
+    /// Open entry `index` of `archive`, its CRC checked first.
     pub fn open(archive: &Archive, index: usize) -> Result<EntryStream, String> {
-        let mut archive = archive.clone();
-        let entry = archive.by_index_raw(index).map_err(|e| e.to_string())?;
-        let deflated = match entry.compression() {
-            CompressionMethod::Stored => false,
-            CompressionMethod::Deflated => true,
-            other => return Err(format!("unsupported zip compression method {other}")),
-        };
-        let start = entry
-            .data_start()
-            .ok_or("the entry's data offset is unknown")?;
-        let end = start
-            .checked_add(entry.compressed_size())
-            .ok_or("the entry's compressed data runs past the end of the zip")?;
-        let len = entry.size();
-        let crc = entry.crc32();
-        drop(entry);
-        let zip = archive.into_inner();
-        if end > zip.byte_len() {
-            return Err("the entry's compressed data runs past the end of the zip".into());
-        }
-        let compressed = Compressed {
-            zip,
-            start,
-            end,
-            pos: start,
-        };
-        verify_crc(&compressed, deflated, len, crc)?;
-        Ok(EntryStream {
-            body: Self::body(&compressed, deflated),
-            compressed,
-            deflated,
-            len,
-            pos: 0,
-        })
+        EntryStream::checked(Location::of(archive, index)?)
     }
 
-    fn body(compressed: &Compressed, deflated: bool) -> Body {
-        let window = compressed.clone();
-        if deflated {
-            Body::Deflated(Box::new(DeflateDecoder::new(BufReader::with_capacity(
-                16 * 1024,
-                window,
-            ))))
-        } else {
-            Body::Stored(window)
+    /// The entry at `at`, its CRC checked before anything of it is handed on.
+    pub fn checked(at: Location) -> Result<EntryStream, String> {
+        if at.len <= SMALL_ENTRY {
+            let mut stream = EntryStream::unchecked(at.clone());
+            let mut bytes = Vec::with_capacity(at.len as usize);
+            (&mut stream.body)
+                .take(at.len)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("cannot decompress: {e}"))?;
+            check_crc(&bytes_crc(&bytes), at.crc)?;
+            let rest = std::mem::replace(&mut stream.body, Body::Memory(Cursor::new(bytes)));
+            stream.rest = Some(rest);
+            return Ok(stream);
+        }
+        verify_crc(&at)?;
+        Ok(EntryStream::unchecked(at))
+    }
+
+    /// The entry at `at` without a CRC check: for a look at its first bytes only.
+    pub fn unchecked(at: Location) -> EntryStream {
+        EntryStream {
+            body: Body::new(&at.compressed, at.deflated),
+            compressed: at.compressed,
+            deflated: at.deflated,
+            rest: None,
+            len: at.len,
+            pos: 0,
         }
     }
 }
 
-/// Check the entry's CRC-32 before anything of it is read, in one streaming pass (memory does
-/// not grow with the entry): the EVTX parser reads and hands on chunk by chunk, so a
-/// mismatch found at the end would come after altered records had reached the report.
-fn verify_crc(
-    compressed: &Compressed,
-    deflated: bool,
-    len: u64,
-    expected: u32,
-) -> Result<(), String> {
-    let mut body = EntryStream::body(compressed, deflated);
+fn bytes_crc(bytes: &[u8]) -> flate2::Crc {
+    let mut crc = flate2::Crc::new();
+    crc.update(bytes);
+    crc
+}
+
+fn check_crc(crc: &flate2::Crc, expected: u32) -> Result<(), String> {
+    if crc.sum() != expected {
+        return Err(format!(
+            "CRC-32 mismatch (the entry's header says {expected:08x}, its bytes give {:08x}): the entry is damaged or was altered after zipping: not read",
+            crc.sum()
+        ));
+    }
+    Ok(())
+}
+
+/// Check a large entry's CRC-32 in one streaming pass (memory does not grow with the entry).
+fn verify_crc(at: &Location) -> Result<(), String> {
+    let mut body = Body::new(&at.compressed, at.deflated);
     let mut crc = flate2::Crc::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut left = len;
+    let mut left = at.len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = body
@@ -130,13 +282,7 @@ fn verify_crc(
         crc.update(&buf[..n]);
         left -= n as u64;
     }
-    if crc.sum() != expected {
-        return Err(format!(
-            "CRC-32 mismatch (the entry's header says {expected:08x}, its bytes give {:08x}): the entry is damaged or was altered after zipping: not read",
-            crc.sum()
-        ));
-    }
-    Ok(())
+    check_crc(&crc, at.crc)
 }
 
 impl Read for Body {
@@ -144,6 +290,7 @@ impl Read for Body {
         match self {
             Body::Stored(c) => c.read(buf),
             Body::Deflated(d) => d.read(buf),
+            Body::Memory(m) => m.read(buf),
         }
     }
 }
@@ -156,7 +303,8 @@ impl Read for EntryStream {
         let left = self.len - self.pos.min(self.len);
         if left == 0 {
             // At the declared end: anything more means the header lied.
-            return past_declared_end(&mut self.body, self.len);
+            let body = self.rest.as_mut().unwrap_or(&mut self.body);
+            return past_declared_end(body, self.len);
         }
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = self.body.read(&mut buf[..want])?;
@@ -173,15 +321,21 @@ impl Seek for EntryStream {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         }
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
-        if !self.deflated {
-            if let Body::Stored(c) = &mut self.body {
+        match &mut self.body {
+            Body::Stored(c) => {
                 c.pos = c.start.saturating_add(target).min(c.end);
+                self.pos = target;
+                return Ok(target);
             }
-            self.pos = target;
-            return Ok(target);
+            Body::Memory(m) => {
+                m.set_position(target);
+                self.pos = target;
+                return Ok(target);
+            }
+            Body::Deflated(_) => {}
         }
         if target < self.pos {
-            self.body = Self::body(&self.compressed, self.deflated);
+            self.body = Body::new(&self.compressed, self.deflated);
             self.pos = 0;
         }
         // Inflate and drop up to the target (never past the declared end).
@@ -302,6 +456,14 @@ mod tests {
     fn an_entry_inflating_past_its_declared_size_is_an_error() {
         let data = content();
         let archive = zip_declaring(&data, 1000, true);
+        // Checked or not, the stream stops at the declared size, with the error.
+        let mut s = EntryStream::unchecked(Location::of(&archive, 0).unwrap());
+        let mut got = Vec::new();
+        let err = s.read_to_end(&mut got).unwrap_err();
+        assert!(
+            err.to_string().contains("more than the 1000 bytes"),
+            "{err}"
+        );
         let mut s = EntryStream::open(&archive, 0).unwrap();
         let mut got = Vec::new();
         let err = s.read_to_end(&mut got).unwrap_err();

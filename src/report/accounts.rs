@@ -33,7 +33,7 @@ pub fn write_table(out: &mut dyn Write, accounts: &[FileAccount], width: u16) ->
             status_word(a.status).to_string(),
             events,
             a.errors.to_string(),
-            terminal(&a.problems.join("; ")).into_owned(),
+            terminal(&a.problems_text()).into_owned(),
         ]);
     }
     writeln!(out, "{table}")
@@ -52,18 +52,12 @@ pub fn status_word(status: FileStatus) -> &'static str {
 /// (notes left out). A line that cannot be written is dropped.
 pub fn write_problems(err: &mut dyn Write, accounts: &[FileAccount]) {
     for a in accounts.iter().filter(|a| a.status != FileStatus::Ok) {
-        let problems: Vec<&str> = a
-            .problems
-            .iter()
-            .map(String::as_str)
-            .filter(|p| !p.starts_with("note:"))
-            .collect();
         let _ = writeln!(
             err,
             "rdtriage: {}: {}: {}",
             terminal(&a.file),
             status_word(a.status),
-            terminal(&problems.join("; "))
+            terminal(&a.problems_text_without_notes())
         );
     }
 }

@@ -88,7 +88,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             md(&a.file),
             status_word(a.status),
             a.events,
-            md(&a.problems.join("; "))
+            md(&a.problems_text())
         )?;
     }
     write_evidence(out, r)

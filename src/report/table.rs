@@ -111,7 +111,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
             terminal(&a.file).into_owned(),
             status_word(a.status).to_string(),
             a.events.to_string(),
-            terminal(&a.problems.join("; ")).into_owned(),
+            terminal(&a.problems_text()).into_owned(),
         ]);
     }
     writeln!(out, "{t}")?;

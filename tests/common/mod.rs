@@ -94,7 +94,7 @@ pub fn assert_xml_export_matches(evtx_path: &Path) -> usize {
         account.status,
         FileStatus::Ok,
         "{name}: {:?}",
-        account.problems
+        account.problem_texts()
     );
     assert_eq!(from_evtx.events.len(), from_xml.events.len(), "{name}");
     for (a, b) in from_evtx.events.iter().zip(&from_xml.events) {

@@ -174,8 +174,8 @@ pub fn read_pml(
             return;
         }
     };
-    account.problems.push(format!(
-        "note: captured on {}, {}, {}-bit; event times are UTC from the PML",
+    account.note(format!(
+        "captured on {}, {}, {}-bit; event times are UTC from the PML",
         header.computer,
         header.os_text(),
         if header.wide { 64 } else { 32 }
@@ -383,20 +383,20 @@ fn note_damage(account: &mut FileAccount, tally: &mut Tally, what: String) {
 
 fn finish_account(account: &mut FileAccount, tally: &Tally) {
     if tally.listed > MAX_LISTED_ERRORS {
-        account.problems.push(format!(
+        account.more_not_listed(format!(
             "... and {} more damaged events",
             tally.listed - MAX_LISTED_ERRORS
         ));
     }
     if tally.profiling > 0 {
-        account.problems.push(format!(
-            "note: {} Profiling events skipped (a CSV export leaves them out too)",
+        account.note(format!(
+            "{} Profiling events skipped (a CSV export leaves them out too)",
             tally.profiling
         ));
     }
     if tally.orphans > 0 {
-        account.problems.push(format!(
-            "note: {} events name a process that is not in the process table: their process is empty",
+        account.note(format!(
+            "{} events name a process that is not in the process table: their process is empty",
             tally.orphans
         ));
     }
@@ -410,8 +410,8 @@ fn finish_account(account: &mut FileAccount, tally: &Tally) {
             .map(|(k, n)| format!("{k} ({n})"))
             .collect();
         let more = kinds.len().saturating_sub(8);
-        account.problems.push(format!(
-            "note: the detail of {total} events of {} kinds is not decoded yet (their other fields are): {}{}",
+        account.note(format!(
+            "the detail of {total} events of {} kinds is not decoded yet (their other fields are): {}{}",
             kinds.len(),
             list.join(", "),
             if more > 0 {

@@ -288,7 +288,7 @@ fn accounts(p: &mut String, r: &ScanReport) {
             esc(&a.file),
             status_word(a.status),
             a.events,
-            esc(&a.problems.join("; "))
+            esc(&a.problems_text())
         ));
     }
     p.push_str("</tbody>\n</table>\n");

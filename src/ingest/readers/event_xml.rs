@@ -1,0 +1,121 @@
+//! Event-log XML exports (`wevtutil qe /f:xml`, Event Viewer's "Save as XML"): UTF-8 (BOM or
+//! not) or UTF-16LE with a BOM, read whole up to `--max-xml-bytes`, decoded here and parsed by
+//! [`crate::ingest::eventxml`].
+
+use super::{Head, Reader, fail};
+use crate::ingest::discover::Input;
+use crate::ingest::{Emit, eventxml};
+use crate::model::{FileAccount, FileFormat, Problem};
+
+pub struct EventXml;
+
+impl Reader for EventXml {
+    fn format(&self) -> FileFormat {
+        FileFormat::EventXml
+    }
+
+    fn recognise(&self, head: &Head<'_>) -> bool {
+        let t = head.text.trim_start();
+        (t.starts_with("<?xml") || t.starts_with("<Events") || t.starts_with("<Event"))
+            && head.text.contains("<Event")
+    }
+
+    fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
+        match input.read_all(emit.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => read_event_xml(bytes, emit, account),
+            Err(why) => fail(account, why),
+        }
+    }
+}
+
+/// Events an XML export hands on at a time.
+const XML_BATCH: usize = 1024;
+
+fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
+    let utf16 = bytes.starts_with(&[0xFF, 0xFE]);
+    let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        let units = rest
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let mut text = String::with_capacity(rest.len());
+        let mut replaced = 0u64;
+        for c in char::decode_utf16(units) {
+            text.push(c.unwrap_or_else(|_| {
+                replaced += 1;
+                char::REPLACEMENT_CHARACTER
+            }));
+        }
+        if rest.len() % 2 == 1 {
+            text.push(char::REPLACEMENT_CHARACTER);
+            replaced += 1;
+        }
+        (text, replaced)
+    } else {
+        if bytes.starts_with(b"\xEF\xBB\xBF") {
+            bytes.drain(..3);
+        }
+        utf8_lossy_counted(bytes)
+    };
+    if replaced > 0 {
+        account.note(format!(
+            "{replaced} invalid {} sequences replaced with U+FFFD",
+            if utf16 { "UTF-16" } else { "UTF-8" }
+        ));
+    }
+    let mut batch = Vec::new();
+    let mut position = 0u64;
+    let mut errors = Vec::new();
+    let mut bad_times = 0u64;
+    eventxml::read_events(
+        &text,
+        &emit.limits.xml(),
+        &mut |rec: eventxml::XmlRecord| {
+            position += 1;
+            bad_times += u64::from(rec.bad_time);
+            let event = rec.into_event(emit.file, position);
+            account.events += 1;
+            if (emit.keep)(&event) {
+                batch.push(event);
+                if batch.len() == XML_BATCH {
+                    (emit.send)(std::mem::take(&mut batch));
+                }
+            }
+        },
+        &mut |e: eventxml::XmlEventError| errors.push(e),
+    );
+    for e in errors {
+        account.errors += 1;
+        account.lost(Problem::Record {
+            at: e.at(),
+            message: e.to_string(),
+        });
+    }
+    if bad_times > 0 {
+        account.note(format!(
+            "{bad_times} events have a SystemTime that is not a valid time (out of range, such as year 30828, or malformed): kept without a time"
+        ));
+    }
+    if !batch.is_empty() {
+        (emit.send)(batch);
+    }
+    account.finish();
+}
+
+/// `bytes` as text (not copied when valid), each invalid UTF-8 sequence replaced with U+FFFD
+/// (as [`String::from_utf8_lossy`] does), and how many were replaced.
+pub fn utf8_lossy_counted(bytes: Vec<u8>) -> (String, u64) {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(s) => return (s, 0),
+        Err(e) => e.into_bytes(),
+    };
+    let mut text = String::with_capacity(bytes.len() + 16);
+    let mut replaced = 0u64;
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            text.push(char::REPLACEMENT_CHARACTER);
+            replaced += 1;
+        }
+    }
+    (text, replaced)
+}

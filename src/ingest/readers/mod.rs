@@ -1,0 +1,156 @@
+//! Formats as readers: each input format is one file here, behind one small trait
+//! ([`Reader`]: recognise the first bytes, read into events), registered in [`READERS`].
+//!
+//! The format of an input is decided by its content, never by its extension: the first reader
+//! in [`READERS`] that recognises the head wins, so the order is the precedence (a Process
+//! Monitor stack export has columns a Procmon CSV also has, so it is asked first). Formats that
+//! are recognised only to be refused, with advice on what to give instead, are in
+//! [`refused`]. Adding a format = one new file with a [`Reader`] + one line in [`READERS`] (and
+//! its [`FileFormat`] name).
+
+mod acl_dump;
+mod event_xml;
+mod evtx_file;
+mod pml_file;
+mod procmon_csv;
+pub(crate) mod refused;
+mod reg_export;
+
+use std::sync::Arc;
+
+use super::discover::Input;
+use super::{Emit, IngestOptions, bundle};
+use crate::model::{Event, FileAccount, FileFormat, Problem};
+
+pub use event_xml::utf8_lossy_counted;
+
+/// Bytes looked at to decide a format.
+pub(crate) const SNIFF_BYTES: usize = 8192;
+
+/// The start of an input, as the readers look at it.
+pub struct Head<'a> {
+    /// The raw first bytes (at most [`SNIFF_BYTES`]).
+    pub bytes: &'a [u8],
+    /// The bytes as text: UTF-16LE after its byte-order mark, else UTF-8 (lossy, BOM dropped).
+    pub text: String,
+    /// The text as a collector writes it (a `reg export`, an ACL listing: UTF-16 or UTF-8).
+    pub collector_text: String,
+    /// The first line split at commas, each name trimmed of spaces and quotes.
+    pub columns: Vec<String>,
+}
+
+impl<'a> Head<'a> {
+    pub fn new(bytes: &'a [u8]) -> Head<'a> {
+        let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+            let units: Vec<u16> = rest
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        } else {
+            String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+                .into_owned()
+        };
+        let columns = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .map(|f| f.trim().trim_matches('"').to_string())
+            .collect();
+        Head {
+            bytes,
+            collector_text: bundle::decode_head(bytes),
+            text,
+            columns,
+        }
+    }
+
+    /// Whether the first line has a column named exactly `name`.
+    pub fn has_column(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c == name)
+    }
+}
+
+/// One input format.
+pub trait Reader: Sync {
+    /// The format this reader reads (or refuses).
+    fn format(&self) -> FileFormat;
+    /// Whether an input starting with `head` is in this format.
+    fn recognise(&self, head: &Head<'_>) -> bool;
+    /// Read `input` into events (handed to `emit`) and its account.
+    fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount);
+}
+
+/// Every format, in the order they are asked to recognise an input.
+pub static READERS: &[&dyn Reader] = &[
+    &evtx_file::Evtx,
+    &pml_file::Pml,
+    &refused::ZIP,
+    &reg_export::RegExport,
+    &acl_dump::AclDump,
+    &event_xml::EventXml,
+    &refused::PROCMON_STACK,
+    &refused::EVENT_VIEWER_CSV,
+    &procmon_csv::ProcmonCsv,
+];
+
+fn reader_of(head: &[u8]) -> Option<&'static dyn Reader> {
+    if head.is_empty() {
+        return None;
+    }
+    let head = Head::new(head);
+    READERS.iter().copied().find(|r| r.recognise(&head))
+}
+
+/// Decide an input's format from its first bytes.
+pub fn sniff(head: &[u8]) -> FileFormat {
+    if head.is_empty() {
+        return FileFormat::Empty;
+    }
+    reader_of(head).map_or(FileFormat::Unknown, |r| r.format())
+}
+
+/// Read one input with the reader its first bytes call for.
+pub(super) fn read_input(
+    input: &Input,
+    opts: &IngestOptions<'_>,
+    pool: &rayon::ThreadPool,
+    send: &mut dyn FnMut(Vec<Event>),
+) -> FileAccount {
+    let file: Arc<str> = Arc::from(input.name.as_str());
+    let head = match input.head(SNIFF_BYTES) {
+        Ok(h) => h,
+        Err(e) => {
+            return FileAccount::failed(
+                input.name.clone(),
+                FileFormat::Unknown,
+                Problem::Failed(format!("cannot read: {e}")),
+            );
+        }
+    };
+    let reader = reader_of(&head);
+    let format = match reader {
+        Some(r) => r.format(),
+        None if head.is_empty() => FileFormat::Empty,
+        None => FileFormat::Unknown,
+    };
+    let mut account = FileAccount::new(input.name.clone(), format);
+    let mut emit = Emit {
+        file: &file,
+        keep: opts.keep,
+        send,
+        pool,
+        limits: &opts.limits,
+    };
+    match reader {
+        Some(r) => r.read(input, &mut emit, &mut account),
+        None => refused::unrecognised(input, format, &mut account),
+    }
+    account
+}
+
+/// A reader's failure to get at its input's bytes: nothing was read.
+fn fail(account: &mut FileAccount, why: String) {
+    account.fail(Problem::Failed(why));
+}

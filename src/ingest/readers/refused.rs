@@ -1,0 +1,95 @@
+//! The formats that are recognised only to be refused, each with what to give instead; and
+//! what is said of an input no reader recognises (empty, unknown, a collector's side file).
+
+use super::{Head, Reader};
+use crate::ingest::discover::Input;
+use crate::ingest::{Emit, bundle, procmon};
+use crate::model::{FileAccount, FileFormat, Problem};
+
+/// A format that is recognised and not read, with the advice its account carries.
+pub struct Refused {
+    format: FileFormat,
+    recognise: fn(&Head<'_>) -> bool,
+    /// Why it is not read; for a skip, what to give instead.
+    advice: &'static str,
+    /// Failed (something went wrong) rather than skipped (not an input this tool reads).
+    failed: bool,
+}
+
+impl Reader for Refused {
+    fn format(&self) -> FileFormat {
+        self.format
+    }
+
+    fn recognise(&self, head: &Head<'_>) -> bool {
+        (self.recognise)(head)
+    }
+
+    fn read(&self, _: &Input, _: &mut Emit<'_>, account: &mut FileAccount) {
+        if self.failed {
+            account.fail(Problem::Failed(self.advice.to_string()));
+        } else {
+            account.skip(self.advice);
+        }
+    }
+}
+
+/// A zip is opened at discovery ([`crate::ingest::zipdir`]) and its entries become inputs; one
+/// that reaches a reader was not.
+pub static ZIP: Refused = Refused {
+    format: FileFormat::Zip,
+    recognise: |h| h.bytes.starts_with(b"PK\x03\x04") || h.bytes.starts_with(b"PK\x05\x06"),
+    advice: "a zip that was not opened at discovery",
+    failed: true,
+};
+
+pub static PROCMON_STACK: Refused = Refused {
+    format: FileFormat::ProcmonStack,
+    recognise: |h| procmon::STACK_HEADER.iter().all(|c| h.has_column(c)),
+    advice: "a Process Monitor stack export (Frame, Module, Location, Address, Path), not an event list: in Process Monitor use File > Save > CSV on the event list instead",
+    failed: false,
+};
+
+pub static EVENT_VIEWER_CSV: Refused = Refused {
+    format: FileFormat::EventViewerCsv,
+    recognise: |h| {
+        ["Level", "Date and Time", "Source", "Event ID"]
+            .iter()
+            .all(|c| h.has_column(c))
+    },
+    advice: "an Event Viewer CSV export (level, time, source, event id and message text only, no event fields): save the log as .evtx (or XML) instead",
+    failed: false,
+};
+
+/// An input no reader recognised: empty, a collector's file that is not read, or unknown.
+/// A name that claims to be an input (`.evtx`, `.csv`, ...) makes it a failure, not a skip.
+pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut FileAccount) {
+    let claimed = claims_to_be_input(&input.name);
+    if format == FileFormat::Empty {
+        let why = "empty file (0 bytes)";
+        if claimed {
+            account.fail(Problem::Failed(why.into()));
+        } else {
+            account.skip(why);
+        }
+    } else if let Some(side) = bundle::describe_unread(&input.name) {
+        account.format = FileFormat::Collected;
+        account.skip(side.text());
+    } else {
+        let what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip";
+        if claimed {
+            account.fail(Problem::Failed(format!("unreadable content: {what}")));
+        } else {
+            account.skip(what);
+        }
+    }
+}
+
+/// Extensions that say the user meant the file as an input: unreadable content is then a
+/// failure, not a skip.
+pub(crate) fn claims_to_be_input(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".evtx", ".csv", ".xml", ".zip", ".pml"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
