@@ -199,7 +199,7 @@ fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<Find
         file: first.file.to_string(),
         record: first.record,
         time: time_text(first),
-        evidence: s.finding.evidence.clone(),
+        evidence: s.finding.evidence_line(rule, events),
         events: s.finding.count() as u64,
         seconds_from_anchor: s
             .finding
