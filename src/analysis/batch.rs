@@ -12,7 +12,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// A ticket: its name (the child's file name) and where it is.
@@ -223,8 +222,9 @@ fn hash_tree(path: &Path, rel: &Path, h: &mut Sha256, depth: usize) -> Option<()
     }
 }
 
-/// Work on every ticket in parallel (`work` runs on the pool); `on_done` gets each result in
-/// ticket order, on this thread, a window at a time.
+/// Work on every ticket in parallel (`work` runs on the run's pool); `on_done` gets each
+/// result in ticket order, on this thread, a window at a time. Within a window the largest
+/// tickets start first, so the window does not wait on a big ticket begun last.
 pub fn run<T: Send>(
     tickets: &[Ticket],
     threads: usize,
@@ -232,16 +232,84 @@ pub fn run<T: Send>(
     on_done: &mut dyn FnMut(&Ticket, T),
 ) {
     let threads = crate::ingest::effective_threads(threads);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
-    for window in tickets.chunks(threads * 4) {
+    let pool = crate::ingest::pool(threads);
+    for window in tickets.chunks(threads * 16) {
         let results: Vec<T> = match &pool {
-            Ok(pool) => pool.install(|| window.par_iter().map(work).collect()),
-            Err(_) => window.iter().map(work).collect(),
+            Ok(pool) if threads > 1 => largest_first(pool, window, threads, work),
+            _ => window.iter().map(work).collect(),
         };
         for (t, r) in window.iter().zip(results) {
             on_done(t, r);
         }
     }
+}
+
+/// `work` over `window` on `threads` workers of `pool`, each taking the largest ticket left;
+/// the results in window order.
+fn largest_first<T: Send>(
+    pool: &rayon::ThreadPool,
+    window: &[Ticket],
+    threads: usize,
+    work: &(dyn Fn(&Ticket) -> T + Sync),
+) -> Vec<T> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut order: Vec<(u64, usize)> = window
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (size_of(&t.path, 4), i))
+        .collect();
+    // Largest first; equal sizes in window order (the outcome never depends on it anyway).
+    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let slots: Vec<Mutex<Option<T>>> = window.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    pool.scope(|scope| {
+        for _ in 0..threads.min(window.len()) {
+            scope.spawn(|_| {
+                while let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let result = work(&window[i]);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(window)
+        .map(|(slot, t)| {
+            // Every slot is filled (a panic in `work` leaves the scope by unwinding): the
+            // fallback is never taken, and would only redo the ticket.
+            let done = slot.into_inner().ok().flatten();
+            done.unwrap_or_else(|| work(t))
+        })
+        .collect()
+}
+
+/// Bytes under `path` (a file, or a folder to `depth` levels; a link counts as the file it
+/// names, a linked folder as nothing): how much work a ticket is, roughly.
+fn size_of(path: &Path, depth: u32) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.file_type().is_symlink() {
+        return std::fs::metadata(path)
+            .ok()
+            .filter(std::fs::Metadata::is_file)
+            .map_or(0, |m| m.len());
+    }
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    if depth == 0 {
+        return 0;
+    }
+    std::fs::read_dir(path).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .map(|e| size_of(&e.path(), depth - 1))
+            .sum()
+    })
 }
 
 #[cfg(test)]

@@ -33,8 +33,8 @@ const PRIORITIES: usize = 3;
 /// disconnect decoding needs it.
 pub fn priority(rules: &RuleSet, event: &Event, context: bool) -> Priority {
     let mut evidence = false;
-    for rule in rules.rules() {
-        if !rule.prefilter.admits(event) || !rule.matches(event) {
+    for rule in rules.admitting(event) {
+        if !rule.matches(event) {
             continue;
         }
         match rule.kind() {

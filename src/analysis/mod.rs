@@ -113,13 +113,15 @@ pub fn scan_within(
     } else {
         connection::connections(&events)
     };
-    // Evaluate on a pool of the requested size, so --threads 1 means one thread here too.
-    let evaluation = match rayon::ThreadPoolBuilder::new()
-        .num_threads(ingest::effective_threads(opts.threads))
-        .build()
-    {
-        Ok(pool) => pool.install(|| rules.evaluate(&events)),
-        Err(_) => rules.evaluate(&events),
+    // Evaluate on the run's pool of the requested size, so --threads 1 means one thread here
+    // too; a scan already running on a pool (a batch ticket) stays on it.
+    let evaluation = if rayon::current_thread_index().is_some() {
+        rules.evaluate(&events)
+    } else {
+        match ingest::pool(opts.threads) {
+            Ok(pool) => pool.install(|| rules.evaluate(&events)),
+            Err(_) => rules.evaluate(&events),
+        }
     };
     let causes = rank::rank(rules, &evaluation, &events, &conns);
     let disconnects = disconnects(&events, &conns);

@@ -258,7 +258,7 @@ fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<S
         file: first.file.to_string(),
         record: first.record,
         time: first.time,
-        evidence: s.finding.evidence.clone(),
+        evidence: s.finding.evidence_line(rule, events),
         events: s.finding.count() as u64,
         from_anchor: s.finding.proximity.and_then(|p| p.distance),
         near_anchor: s.near,

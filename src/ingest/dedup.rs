@@ -161,6 +161,9 @@ pub struct RecordDedup<'s> {
     inner: &'s mut dyn Sink,
     /// (computer, channel), case folded → a small id.
     logs: HashMap<(String, String), u32>,
+    /// The last (computer, channel) as written and its id: a log's records come in runs, so
+    /// most events skip the case folding and the lookup.
+    last_log: Option<(String, String, u32)>,
     seen: HashMap<(u32, u64), Arc<str>>,
     /// This file's records set aside, by the file that held them first.
     set_aside: BTreeMap<Arc<str>, u64>,
@@ -173,6 +176,7 @@ impl<'s> RecordDedup<'s> {
         RecordDedup {
             inner,
             logs: HashMap::new(),
+            last_log: None,
             seen: HashMap::new(),
             set_aside: BTreeMap::new(),
             full_noted: false,
@@ -188,9 +192,18 @@ impl<'s> RecordDedup<'s> {
         if w.channel.is_empty() && w.computer.is_empty() {
             return false;
         }
-        let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
-        let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
-        let log = *self.logs.entry(log_key).or_insert(next);
+        let log = match &self.last_log {
+            Some((computer, channel, log)) if *computer == w.computer && *channel == w.channel => {
+                *log
+            }
+            _ => {
+                let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
+                let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
+                let log = *self.logs.entry(log_key).or_insert(next);
+                self.last_log = Some((w.computer.clone(), w.channel.clone(), log));
+                log
+            }
+        };
         match self.seen.get(&(log, e.record)) {
             Some(first) => {
                 *self.set_aside.entry(Arc::clone(first)).or_default() += 1;

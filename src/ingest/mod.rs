@@ -76,6 +76,30 @@ pub fn effective_threads(requested: usize) -> usize {
     }
 }
 
+/// The worker pool for `threads` (0 = one per core), built once per process and size and
+/// shared by everything that runs in parallel: ingest, rule evaluation and batch tickets. A
+/// run starts its threads once, however many files, tickets or evaluations it holds.
+pub fn pool(threads: usize) -> Result<&'static rayon::ThreadPool, String> {
+    use std::sync::OnceLock;
+    static POOLS: OnceLock<Mutex<Vec<(usize, &'static rayon::ThreadPool)>>> = OnceLock::new();
+    let threads = effective_threads(threads);
+    let pools = POOLS.get_or_init(|| Mutex::new(Vec::new()));
+    let mut pools = pools
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
+        return Ok(pool);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| e.to_string())?;
+    // Kept for the life of the process: its threads are the run's.
+    let pool: &'static rayon::ThreadPool = Box::leak(Box::new(pool));
+    pools.push((threads, pool));
+    Ok(pool)
+}
+
 enum Msg {
     Events(Vec<Event>),
     Done(FileAccount),
@@ -94,7 +118,7 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
     let mut dedup = dedup::RecordDedup::new(sink);
     let sink: &mut dyn Sink = &mut dedup;
     let threads = effective_threads(opts.threads);
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+    let pool = match pool(threads) {
         Ok(pool) => pool,
         Err(e) => {
             // Cannot happen short of the OS refusing threads; say so for every file.
@@ -130,7 +154,7 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
                     let item = items[i].lock().ok().and_then(|mut g| g.take());
                     let tx = senders[i].lock().ok().and_then(|mut g| g.take());
                     if let (Some(item), Some(tx)) = (item, tx) {
-                        read_one(item, opts, &pool, &tx);
+                        read_one(item, opts, pool, &tx);
                     }
                 }
             });

@@ -64,7 +64,12 @@ pub struct Finding {
     /// The evidence events, in event order; the first is the one the evidence line is about.
     pub events: Vec<usize>,
     /// The rendered evidence template; for a group, of its first event plus `(N events within D)`.
+    /// Empty while [`Finding::deferred`]: use [`Finding::evidence_line`].
     pub evidence: String,
+    /// A single-event finding of a full evaluation renders its evidence line only when asked
+    /// ([`Finding::evidence_line`]): a flood of tens of thousands of matches of one rule would
+    /// otherwise render every line for the few a report shows.
+    pub deferred: bool,
     /// Where the finding stands relative to the 0x904 anchors; `None` for rules without `anchor:`.
     pub proximity: Option<Proximity>,
     /// For aggregations: the `by` values of the group (as in its first event; `-` when missing).
@@ -75,6 +80,14 @@ impl Finding {
     /// How many events make up the finding.
     pub fn count(&self) -> usize {
         self.events.len()
+    }
+
+    /// The evidence line, `rule` being the finding's rule and `events` the evaluated slice.
+    pub fn evidence_line(&self, rule: &Rule, events: &[Event]) -> String {
+        match self.events.first().and_then(|&i| events.get(i)) {
+            Some(first) if self.deferred => rule.evidence.render(first),
+            _ => self.evidence.clone(),
+        }
     }
 }
 
@@ -185,7 +198,7 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
                 Vec::new()
             } else {
                 let kept = without_witnessed(rule, &matches[r], &witnesses[r], events);
-                rule_findings(r, rule, &kept, events, &rank, &timeline)
+                rule_findings(r, rule, &kept, events, &rank, &timeline, true)
             }
         })
         .collect();
@@ -241,7 +254,7 @@ pub(crate) fn evaluate_one(
         .collect();
     anchors.sort_by_key(|a| rank[a.event]);
     let timeline = Timeline::new(&anchors);
-    let findings = rule_findings(0, rule, &matched, events, &rank, &timeline);
+    let findings = rule_findings(0, rule, &matched, events, &rank, &timeline, false);
     (Vec::new(), findings)
 }
 
@@ -315,6 +328,7 @@ fn rule_findings(
     events: &[Event],
     rank: &[usize],
     timeline: &Timeline,
+    defer: bool,
 ) -> Vec<Finding> {
     let mut items: Vec<(usize, Option<Proximity>)> = matched
         .iter()
@@ -335,7 +349,12 @@ fn rule_findings(
                 rule: r,
                 rule_id: Arc::clone(&rule.id),
                 events: vec![i],
-                evidence: rule.evidence.render(&events[i]),
+                evidence: if defer {
+                    String::new()
+                } else {
+                    rule.evidence.render(&events[i])
+                },
+                deferred: defer,
                 proximity,
                 group: None,
             })
@@ -458,6 +477,7 @@ fn group_finding(
             members.len(),
             agg.within
         ),
+        deferred: false,
         group: Some(
             agg.by
                 .iter()
@@ -557,7 +577,8 @@ rule drops {
             with_record(win("Schannel", 36874, &[], Some(at(300))), 5),
             with_record(win("Schannel", 36874, &[], None), 6),
         ];
-        let eval = set().evaluate(&events);
+        let set = set();
+        let eval = set.evaluate(&events);
         assert_eq!(
             eval.anchors.iter().map(|a| a.event).collect::<Vec<_>>(),
             [0, 1]
@@ -588,7 +609,8 @@ rule drops {
                 (6, None, None, false),
             ]
         );
-        assert_eq!(found[0].evidence, "36874 #2");
+        let rule = &set.rules()[found[0].rule];
+        assert_eq!(found[0].evidence_line(rule, &events), "36874 #2");
     }
 
     #[test]
@@ -772,7 +794,7 @@ rule drops {
                     (
                         f.rule_id.to_string(),
                         f.events.iter().map(|&i| id(i)).collect(),
-                        f.evidence.clone(),
+                        f.evidence_line(&set.rules()[f.rule], evs),
                         f.proximity.and_then(|p| p.anchor).map(id),
                         f.proximity.and_then(|p| p.distance).map(|d| d.as_secs()),
                     )

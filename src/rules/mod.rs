@@ -125,6 +125,17 @@ impl RuleSet {
             .any(|&r| self.rules[r].prefilter.admits(event))
     }
 
+    /// The rules whose prefilter admits `event`, found through the index (each once, in no
+    /// particular order): what any per-event question about the rules needs to look at.
+    pub fn admitting<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
+        self.index
+            .candidates(event)
+            .into_iter()
+            .flat_map(|s| s.iter())
+            .map(|&r| &self.rules[r])
+            .filter(move |rule| rule.prefilter.admits(event))
+    }
+
     /// Does any rule's condition hold for `event`? The prefilter's candidates first, then
     /// their full conditions: what ingest keeps for analysis, so a trace of millions of
     /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
