@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
+
 use super::connection::{Connection, Phase, same_host};
 use crate::model::Event;
 use crate::report::schema::{CauseOut, Confidence, FindingOut};
@@ -187,6 +189,12 @@ fn time_text(e: &Event) -> Option<String> {
     e.time.map(|t| t.to_string())
 }
 
+/// The latest time among a group's events, when it is later than its first event's.
+fn last_time(events: &[Event], members: &[usize], first: Option<Timestamp>) -> Option<String> {
+    let last = members.iter().filter_map(|&i| events.get(i)?.time).max()?;
+    (Some(last) > first).then(|| last.to_string())
+}
+
 fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<FindingOut> {
     let rule = rules.rules().get(s.finding.rule)?;
     let first = events.get(*s.finding.events.first()?)?;
@@ -199,6 +207,7 @@ fn finding_out(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<Find
         file: first.file.to_string(),
         record: first.record,
         time: time_text(first),
+        last_time: last_time(events, &s.finding.events, first.time),
         evidence: s.finding.evidence.clone(),
         events: s.finding.count() as u64,
         seconds_from_anchor: s
