@@ -10,6 +10,14 @@
 //! small; the inference is used only when every proposal agrees. Otherwise Procmon evidence
 //! stays unplaced (still reported, without a proximity bonus), and the report says why.
 //! Rows read from a native PML carry absolute UTC times and are left as they are.
+//!
+//! A **server-side capture** (a CSV whose rows include the RDP listener's `TCP Accept` on the
+//! server's RDP port, and no RDP client process) is placed from the server's own events: each
+//! accepted connection (RdpCoreTS 131, RCM 261, as logged on that server) and each `TCP Accept`
+//! row propose a quarter-hour offset and a date, and the offset most pairs agree on (a strict
+//! plurality) places the file. Its rows then count as that server's: the server's clock
+//! estimate (`clock.rs`) moves them with its events. A capture no server's events line up with
+//! stays unplaced, and the note says so.
 
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
@@ -21,6 +29,23 @@ use crate::model::{Event, EventKind};
 /// How far apart the client's connect event and Procmon's TCP Connect may be, once the
 /// offset is applied, to count as the same connection.
 const MATCH_TOLERANCE_SECS: i64 = 20;
+
+// ---- Domain table (to move into the rule pack's declaration): what a server capture is. ----
+/// Procmon's operation for a connection the capture machine accepted.
+pub const ACCEPT_OPERATION: &str = "TCP Accept";
+/// The RDP listener's port on the server.
+pub const RDP_PORT: u16 = 3389;
+/// Processes of the RDP client, whose rows mark a client-side capture.
+const CLIENT_PROCESSES: [&str; 2] = ["mstsc.exe", "msrdc.exe"];
+// ---- end of domain table ----
+
+/// Is `p` the RDP listener accepting a connection on the server (a server-side capture row)?
+pub fn is_server_accept_row(p: &crate::model::ProcmonRow) -> bool {
+    p.operation == ACCEPT_OPERATION
+        && p.network
+            .as_ref()
+            .is_some_and(|n| n.local_port == Some(RDP_PORT))
+}
 
 /// What the user told us.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,8 +103,9 @@ pub fn parse_utc_offset(text: &str) -> Option<i32> {
 }
 
 fn is_rdp_client_process(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "mstsc.exe" || n == "msrdc.exe"
+    CLIENT_PROCESSES
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name))
 }
 
 /// The client's UTC times and Procmon's local times of the same moments: the connect (RDPClient
@@ -176,6 +202,138 @@ fn infer(events: &[Event]) -> Result<(i32, Date), String> {
 
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
 pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
+    // User hints name one offset for every capture; without them, server captures are placed
+    // from the server's own events first, then the rest as before.
+    let (server_note, placed) = if hints.utc_offset_secs.is_none() {
+        place_server_captures(events)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut a = align_client(events, hints);
+    // Only now mark the server rows as the server's: `align_client` reads a capture computer
+    // as "from a PML".
+    for (i, host) in placed {
+        if let EventKind::Procmon(p) = &mut events[i].kind {
+            p.computer = Some(host);
+        }
+    }
+    if !server_note.is_empty() {
+        let server_note = server_note.join("; ");
+        if a.note == "no Procmon rows" {
+            a.method = if server_note.contains("placed from") {
+                "inferred"
+            } else {
+                "none"
+            };
+            a.note = server_note;
+        } else {
+            a.note = format!("{}; {server_note}", a.note);
+        }
+    }
+    a
+}
+
+/// Place every server-side capture (by file) from that server's accept events. Returns a note
+/// per capture and the rows placed, with the host they belong to.
+fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std::sync::Arc<str>)>) {
+    use std::collections::BTreeMap;
+    // Files: unplaced CSV rows, whether any is a listener accept, whether any is the client's.
+    let mut files: BTreeMap<std::sync::Arc<str>, (Vec<Time>, bool)> = BTreeMap::new();
+    for e in events.iter() {
+        let Some(p) = e.procmon() else { continue };
+        if e.time.is_some() || p.computer.is_some() {
+            continue;
+        }
+        let entry = files.entry(e.file.clone()).or_default();
+        if is_rdp_client_process(&p.process) {
+            entry.1 = true;
+        }
+        if is_server_accept_row(p)
+            && let Some(t) = p.time_of_day
+        {
+            entry.0.push(t);
+        }
+    }
+    // The servers' accepts, by host, on each server's own clock.
+    let mut hosts: BTreeMap<String, (String, Vec<Timestamp>)> = BTreeMap::new();
+    for e in events.iter().filter(|e| super::clock::is_server_accept(e)) {
+        let (Some(w), Some(t)) = (e.win(), e.time) else {
+            continue;
+        };
+        let key = w
+            .computer
+            .split('.')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        hosts
+            .entry(key)
+            .or_insert_with(|| (w.computer.clone(), Vec::new()))
+            .1
+            .push(t);
+    }
+    let mut notes = Vec::new();
+    let mut placed = Vec::new();
+    for (file, (accepts, client_rows)) in &files {
+        if accepts.is_empty() || *client_rows {
+            continue;
+        }
+        let mut votes: BTreeMap<(i32, Date, String), usize> = BTreeMap::new();
+        for (host, times) in hosts.values() {
+            let mut proposals = Vec::new();
+            propose(times, accepts, &mut proposals);
+            for (off, date) in proposals {
+                *votes.entry((off, date, host.clone())).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<_> = votes.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let pick = match ranked.as_slice() {
+            [] => Err(format!(
+                "server capture {file}: its {} TCP Accept row(s) on port {RDP_PORT} line up with no server's 131/261 events within a whole time zone; its rows stay unplaced",
+                accepts.len()
+            )),
+            [(k, n), rest @ ..] if rest.first().is_none_or(|r| r.1 < *n) => Ok((k.clone(), *n)),
+            _ => Err(format!(
+                "server capture {file}: its TCP Accept rows line up with more than one server, date or offset equally; its rows stay unplaced"
+            )),
+        };
+        let ((offset, date, host), n) = match pick {
+            Ok(p) => p,
+            Err(why) => {
+                notes.push(why);
+                continue;
+            }
+        };
+        let Ok(tz) = Offset::from_seconds(offset) else {
+            continue;
+        };
+        let host: std::sync::Arc<str> = std::sync::Arc::from(host.as_str());
+        let mut rows = 0u64;
+        for (i, e) in events.iter_mut().enumerate() {
+            if &e.file != file || e.time.is_some() {
+                continue;
+            }
+            let EventKind::Procmon(p) = &e.kind else {
+                continue;
+            };
+            let Some(tod) = p.time_of_day else { continue };
+            if let Ok(ts) = tz.to_timestamp(DateTime::from_parts(p.date.unwrap_or(date), tod)) {
+                e.time = Some(ts);
+                placed.push((i, host.clone()));
+                rows += 1;
+            }
+        }
+        notes.push(format!(
+            "server capture {file} placed from {host}'s own 131/261 events ({n} matching TCP Accept pair{}, {}, date {date}); {rows} rows placed on {host}'s clock",
+            if n == 1 { "" } else { "s" },
+            offset_text(offset)
+        ));
+    }
+    (notes, placed)
+}
+
+fn align_client(events: &mut [Event], hints: AlignHints) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
     let has_procmon = events
         .iter()
@@ -406,5 +564,89 @@ mod tests {
         let a = align(&mut events, AlignHints::default());
         assert_eq!(a.method, "none");
         assert!(a.note.contains("ambiguous"), "{}", a.note);
+    }
+
+    fn server_event(id: u32, utc: &str, host: &str) -> Event {
+        Event {
+            file: Arc::from("s.evtx"),
+            record: 1,
+            time: Some(utc.parse().unwrap()),
+            kind: EventKind::Win(Box::new(WinEvent {
+                provider: "Microsoft-Windows-TerminalServices-RemoteConnectionManager".into(),
+                event_id: id,
+                computer: host.into(),
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    fn server_row(file: &str, local: &str, op: &str, path: &str) -> Event {
+        Event {
+            file: Arc::from(file),
+            record: 1,
+            time: None,
+            kind: EventKind::Procmon(Box::new(ProcmonRow {
+                time_of_day: Some(local.parse().unwrap()),
+                process: "svchost.exe".into(),
+                operation: op.into(),
+                network: parse_net_path(path),
+                ..ProcmonRow::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn a_server_capture_is_placed_from_the_servers_own_events() {
+        // RDS01 (UTC+01:00) accepts two connections; its Procmon CSV saw both, local time, and
+        // a TCP Receive later. The client's capture and events are absent.
+        let accept = "RDS01:ms-wbt-server -> 10.0.0.5:50123";
+        let mut events = vec![
+            server_event(261, "2024-03-05T09:14:02.51Z", "RDS01.contoso.com"),
+            server_event(261, "2024-03-05T11:02:40Z", "RDS01.contoso.com"),
+            server_event(261, "2024-03-05T11:30:00Z", "RDS02.contoso.com"),
+            server_row("srv.csv", "10:14:02.5", "TCP Accept", accept),
+            server_row("srv.csv", "12:02:39.9", "TCP Accept", accept),
+            server_row("srv.csv", "12:05:00", "TCP Receive", accept),
+        ];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "inferred", "{}", a.note);
+        assert!(
+            a.note.contains("placed from RDS01.contoso.com's own"),
+            "{}",
+            a.note
+        );
+        assert!(a.note.contains("UTC+01:00"), "{}", a.note);
+        assert_eq!(events[5].time.unwrap().to_string(), "2024-03-05T11:05:00Z");
+        // The rows are the server's now: its clock estimate moves them with its events.
+        assert_eq!(
+            events[5].procmon().unwrap().computer.as_deref(),
+            Some("RDS01.contoso.com")
+        );
+    }
+
+    #[test]
+    fn a_server_capture_nothing_lines_up_with_stays_unplaced_and_client_captures_are_not_taken() {
+        let accept = "RDS01:ms-wbt-server -> 10.0.0.5:50123";
+        let mut events = vec![
+            server_event(261, "2024-03-05T09:14:02Z", "RDS01"),
+            server_row("srv.csv", "10:21:40", "TCP Accept", accept),
+        ];
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "none", "{}", a.note);
+        assert!(a.note.contains("stay unplaced"), "{}", a.note);
+        assert!(events[1].time.is_none());
+        // A capture with mstsc rows is the client's: placed from the client's events only.
+        let mut events = vec![
+            server_event(261, "2024-03-05T09:14:02Z", "RDS01"),
+            server_row("c.csv", "10:14:02", "TCP Accept", accept),
+            tcp("10:14:05", "TCP Reconnect"),
+        ];
+        if let EventKind::Procmon(p) = &mut events[2].kind {
+            p.process = "mstsc.exe".into();
+        }
+        events[2].file = Arc::from("c.csv");
+        let a = align(&mut events, AlignHints::default());
+        assert_eq!(a.method, "none", "{}", a.note);
+        assert!(events[1].time.is_none());
     }
 }

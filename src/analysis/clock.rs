@@ -10,6 +10,13 @@
 //! [`APPLY_ABOVE_MS`] (below that, clocks agree within latency). Every server seen is reported:
 //! its estimate and evidence, an inconsistent estimate (not applied), or that none could be made.
 //! Nothing is shifted silently.
+//!
+//! Other moments that must coincide add pairs: the server's own Procmon `TCP Accept` on the RDP
+//! port (a PML row, or a CSV placed from that server's events) stands beside its 131/261; the
+//! client's Procmon `TCP Connect` of mstsc/msrdc to the server's RDP port stands beside the
+//! 1025 when no 1025 is logged within seconds of it. An **RD Gateway** is a host too: its 302
+//! (the user connected to the resource) pairs with the client's 1025, and its 303 (disconnected)
+//! with the client's 1026, for connections whose server is the gateway event's `Resource`.
 
 use jiff::SignedDuration;
 
@@ -23,15 +30,65 @@ pub const MAX_SPREAD_MS: i64 = 2_000;
 /// Offsets at or below this are network latency, not skew.
 pub const APPLY_ABOVE_MS: i64 = 2_000;
 
+// ---- Domain table (to move into the rule pack's declaration): events that must coincide. ----
 const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
 const RDPCORETS: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
+/// RCM 261 and RdpCoreTS 131: the server accepted a connection.
+const SERVER_ACCEPTS: [(&str, u32); 2] = [(RCM, 261), (RDPCORETS, 131)];
+const GATEWAY: &str = "Microsoft-Windows-TerminalServices-Gateway";
+/// Gateway 302: the user connected to the resource (pairs with the client's 1025).
+const GATEWAY_CONNECTED: u32 = 302;
+/// Gateway 303: the user disconnected from the resource (pairs with the client's 1026).
+const GATEWAY_DISCONNECTED: u32 = 303;
+/// The gateway event's field naming the server.
+const GATEWAY_RESOURCE: &str = "Resource";
+/// The client's Procmon connect and the processes that make it.
+const CLIENT_CONNECT_OPERATION: &str = "TCP Connect";
+const CLIENT_PROCESSES: [&str; 2] = ["mstsc.exe", "msrdc.exe"];
+/// A client Procmon connect this close to a logged 1025 is the same moment, not a new pair.
+const SAME_MOMENT_MS: i64 = 5_000;
+// ---- end of domain table ----
 
 /// Is `e` a server-side "connection accepted" event (RCM 261, RdpCoreTS 131)?
 pub fn is_server_accept(e: &Event) -> bool {
     e.win().is_some_and(|w| {
-        (w.event_id == 261 && w.provider.eq_ignore_ascii_case(RCM))
-            || (w.event_id == 131 && w.provider.eq_ignore_ascii_case(RDPCORETS))
+        SERVER_ACCEPTS
+            .iter()
+            .any(|(p, id)| w.event_id == *id && w.provider.eq_ignore_ascii_case(p))
     })
+}
+
+/// Is `e` an RD Gateway 302/303 (a clock pair with the client's 1025/1026)?
+pub fn is_gateway_pair_event(e: &Event) -> bool {
+    e.win().is_some_and(|w| {
+        matches!(w.event_id, GATEWAY_CONNECTED | GATEWAY_DISCONNECTED)
+            && w.provider.eq_ignore_ascii_case(GATEWAY)
+    })
+}
+
+/// Is `e` a Procmon row that is clock evidence: the client's connect to the RDP port, or the
+/// server's accept on it?
+pub fn is_procmon_pair_row(e: &Event) -> bool {
+    e.procmon()
+        .is_some_and(|p| super::align::is_server_accept_row(p) || is_client_connect_row(p))
+}
+
+fn is_client_connect_row(p: &crate::model::ProcmonRow) -> bool {
+    p.operation == CLIENT_CONNECT_OPERATION
+        && CLIENT_PROCESSES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&p.process))
+        && p.network
+            .as_ref()
+            .is_some_and(|n| n.remote_port == Some(super::align::RDP_PORT))
+}
+
+/// The host whose clock `e` is on, when it is a server-side event or a server capture's row.
+fn host_of(e: &Event) -> Option<&str> {
+    match e.win() {
+        Some(w) => Some(w.computer.as_str()),
+        None => e.procmon()?.computer.as_deref(),
+    }
 }
 
 /// One server's estimate.
@@ -50,13 +107,19 @@ pub struct Skew {
 pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
     let clients: Vec<&str> = conns.iter().map(|c| c.client.as_str()).collect();
     let mut hosts: Vec<String> = Vec::new();
-    for e in events.iter().filter(|e| is_server_accept(e)) {
-        let Some(w) = e.win() else { continue };
-        if clients.iter().any(|c| same_host(c, &w.computer)) {
+    let server_side = |e: &&Event| {
+        is_server_accept(e)
+            || is_gateway_pair_event(e)
+            || e.procmon()
+                .is_some_and(|p| p.computer.is_some() && super::align::is_server_accept_row(p))
+    };
+    for e in events.iter().filter(server_side) {
+        let Some(host) = host_of(e) else { continue };
+        if clients.iter().any(|c| same_host(c, host)) {
             continue;
         }
-        if !hosts.iter().any(|h| same_host(h, &w.computer)) {
-            hosts.push(w.computer.clone());
+        if !hosts.iter().any(|h| same_host(h, host)) {
+            hosts.push(host.to_string());
         }
     }
     hosts.sort_by_key(|h| h.to_ascii_lowercase());
@@ -66,30 +129,100 @@ pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
         .collect()
 }
 
-fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
-    let mut accepts: Vec<jiff::Timestamp> = events
-        .iter()
-        .filter(|e| is_server_accept(e))
-        .filter(|e| e.win().is_some_and(|w| same_host(host, &w.computer)))
-        .filter_map(|e| e.time)
-        .collect();
-    accepts.sort();
+/// The nearest `targets` time to `at` within the pair window, as target minus `at`.
+fn nearest(targets: &[jiff::Timestamp], at: jiff::Timestamp) -> Option<SignedDuration> {
     let window = SignedDuration::from_secs(PAIR_WINDOW_SECS);
-    let mut offsets: Vec<SignedDuration> = Vec::new();
-    for c in conns {
-        let (Some(server), Some(up)) = (&c.server, c.transport_up) else {
-            continue;
-        };
-        if !same_host(host, server) {
-            continue;
-        }
-        let nearest = accepts
+    targets
+        .iter()
+        .map(|t| t.duration_since(at))
+        .filter(|d| d.abs() <= window)
+        .min_by_key(|d| d.abs())
+}
+
+fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
+    let on_host = |e: &&Event| host_of(e).is_some_and(|h| same_host(host, h));
+    let times = |pred: &dyn Fn(&Event) -> bool| {
+        let mut v: Vec<jiff::Timestamp> = events
             .iter()
-            .map(|t| t.duration_since(up))
-            .filter(|d| d.abs() <= window)
-            .min_by_key(|d| d.abs());
-        if let Some(d) = nearest {
+            .filter(on_host)
+            .filter(|e| pred(e))
+            .filter_map(|e| e.time)
+            .collect();
+        v.sort();
+        v
+    };
+    // The server's accepts: its 131/261 and its own Procmon TCP Accept rows.
+    let accepts = times(&|e| {
+        is_server_accept(e) || e.procmon().is_some_and(super::align::is_server_accept_row)
+    });
+    // The gateway's 302/303 for each resource, by kind.
+    let gateway = |id: u32, server: &str| -> Vec<jiff::Timestamp> {
+        let mut v: Vec<_> = events
+            .iter()
+            .filter(on_host)
+            .filter(|e| {
+                e.win().is_some_and(|w| {
+                    w.event_id == id
+                        && w.provider.eq_ignore_ascii_case(GATEWAY)
+                        && w.data
+                            .get(GATEWAY_RESOURCE)
+                            .is_some_and(|r| same_host(r, server))
+                })
+            })
+            .filter_map(|e| e.time)
+            .collect();
+        v.sort();
+        v
+    };
+    // The client's Procmon connects to this host that no logged 1025 already stands for.
+    let ups: Vec<jiff::Timestamp> = conns
+        .iter()
+        .filter(|c| c.server.as_deref().is_some_and(|s| same_host(host, s)))
+        .filter_map(|c| c.transport_up)
+        .collect();
+    let procmon_connects: Vec<jiff::Timestamp> = events
+        .iter()
+        .filter(|e| {
+            e.procmon().is_some_and(|p| {
+                is_client_connect_row(p)
+                    && p.network
+                        .as_ref()
+                        .is_some_and(|n| same_host(host, &n.remote_host))
+            })
+        })
+        .filter_map(|e| e.time)
+        .filter(|t| {
+            ups.iter()
+                .all(|u| t.duration_since(*u).abs().as_millis() > i128::from(SAME_MOMENT_MS))
+        })
+        .collect();
+    let mut offsets: Vec<SignedDuration> = Vec::new();
+    let mut kinds = [0usize; 3];
+    for c in conns {
+        let Some(server) = &c.server else { continue };
+        if same_host(host, server) {
+            if let Some(d) = c.transport_up.and_then(|up| nearest(&accepts, up)) {
+                offsets.push(d);
+                kinds[0] += 1;
+            }
+        } else {
+            // Through a gateway: this host is the gateway when its 302/303 name the server.
+            let up = c.transport_up.or(c.start);
+            if let Some(d) = up.and_then(|t| nearest(&gateway(GATEWAY_CONNECTED, server), t)) {
+                offsets.push(d);
+                kinds[1] += 1;
+            }
+            let down = c.end.and_then(|e| e.1);
+            if let Some(d) = down.and_then(|t| nearest(&gateway(GATEWAY_DISCONNECTED, server), t)) {
+                offsets.push(d);
+                kinds[1] += 1;
+            }
+        }
+    }
+    for t in procmon_connects {
+        if let Some(d) = nearest(&accepts, t) {
             offsets.push(d);
+            kinds[2] += 1;
         }
     }
     offsets.sort();
@@ -104,7 +237,7 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
     };
     if pairs == 0 {
         skew.note = format!(
-            "cannot estimate: no client 1025 (transport up) to {host} within {} min of a server 131/261 accept; its times are used as logged",
+            "cannot estimate: no client 1025 (transport up) or Procmon TCP Connect to {host} within {} min of its 131/261 or TCP Accept, and no client 1025/1026 beside a gateway 302/303 for the same server; its times are used as logged",
             PAIR_WINDOW_SECS / 60
         );
         return skew;
@@ -113,10 +246,17 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
     let spread = offsets[pairs - 1] - offsets[0];
     skew.offset = Some(median);
     skew.spread = Some(spread);
-    let evidence = format!(
-        "{pairs} client 1025 ↔ server 131/261 pair{}",
-        if pairs == 1 { "" } else { "s" }
-    );
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let evidence = [
+        (kinds[0], "client 1025 ↔ server 131/261/TCP Accept pair"),
+        (kinds[1], "client 1025/1026 ↔ gateway 302/303 pair"),
+        (kinds[2], "client Procmon TCP Connect ↔ server accept pair"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", plural(*n)))
+    .collect::<Vec<_>>()
+    .join(", ");
     let ms = median.as_millis();
     if spread.as_millis() > i128::from(MAX_SPREAD_MS) {
         skew.note = format!(
@@ -142,7 +282,7 @@ pub fn apply(events: &mut [Event], skews: &[Skew]) {
     for s in skews.iter().filter(|s| s.applied) {
         let Some(offset) = s.offset else { continue };
         for e in events.iter_mut() {
-            let on_host = e.win().is_some_and(|w| same_host(&s.host, &w.computer));
+            let on_host = host_of(e).is_some_and(|h| same_host(&s.host, h));
             if on_host {
                 e.time = e.time.and_then(|t| t.checked_sub(offset).ok());
             }
@@ -242,6 +382,95 @@ mod tests {
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(300)));
         assert!(
             skews[0].note.starts_with("clocks agree"),
+            "{}",
+            skews[0].note
+        );
+    }
+
+    fn gateway(id: u32, millis: i64, resource: &str) -> Event {
+        let mut e = server(GATEWAY, id, millis, "GW01.contoso.com");
+        if let EventKind::Win(w) = &mut e.kind {
+            w.data.push("Resource", resource);
+            w.data.push("Username", r"CONTOSO\alice");
+        }
+        e
+    }
+
+    fn accept_row(millis: i64, host: &str) -> Event {
+        Event {
+            file: Arc::from("server.pml"),
+            record: millis as u64,
+            time: Some(jiff::Timestamp::from_millisecond(1_704_067_200_000 + millis).unwrap()),
+            kind: EventKind::Procmon(Box::new(crate::model::ProcmonRow {
+                process: "svchost.exe".into(),
+                operation: "TCP Accept".into(),
+                network: crate::ingest::detail::parse_net_path(
+                    "RDS01:ms-wbt-server -> 10.0.0.5:50123",
+                ),
+                computer: Some(Arc::from(host)),
+                ..crate::model::ProcmonRow::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn a_gateway_is_estimated_from_its_302_and_303() {
+        // The client connects to RDS01 at 1 s (1025) and drops at 5 s (1026); the gateway,
+        // 90 s ahead, logs 302 at 91.2 s and 303 at 95.1 s for resource RDS01.
+        let mut events = attempt(0, "{A}");
+        events.push(gateway(302, 91_200, "RDS01.contoso.com"));
+        events.push(gateway(303, 95_100, "RDS01.contoso.com"));
+        // Another user's resource on the same gateway is not a pair for this connection.
+        events.push(gateway(302, 30_000, "RDS07.contoso.com"));
+        let skews = estimate(&events, &connections(&events));
+        assert_eq!(skews.len(), 1, "{skews:?}");
+        let s = &skews[0];
+        assert_eq!(s.host, "GW01.contoso.com");
+        assert_eq!(s.pairs, 2);
+        assert_eq!(s.offset, Some(SignedDuration::from_millis(90_200)));
+        assert!(s.applied, "{}", s.note);
+        assert!(s.note.contains("gateway 302/303"), "{}", s.note);
+        apply(&mut events, &skews);
+        assert_eq!(
+            events[4].time,
+            Some(jiff::Timestamp::from_millisecond(1_704_067_204_900).unwrap())
+        );
+    }
+
+    #[test]
+    fn procmon_accept_and_connect_rows_are_clock_pairs_and_move_with_their_host() {
+        // No server events at all: only the server's own capture of its TCP Accept, 60 s
+        // ahead of the client's 1025.
+        let mut events = attempt(0, "{A}");
+        events.push(accept_row(61_050, "RDS01"));
+        let skews = estimate(&events, &connections(&events));
+        assert_eq!(skews.len(), 1, "{skews:?}");
+        assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(60_050)));
+        assert!(skews[0].applied, "{}", skews[0].note);
+        apply(&mut events, &skews);
+        assert_eq!(
+            events[3].time,
+            Some(jiff::Timestamp::from_millisecond(1_704_067_201_000).unwrap())
+        );
+        // A client Procmon TCP Connect with no 1025 logged beside it pairs with a 261.
+        let mut connect = accept_row(0, "WS");
+        if let EventKind::Procmon(p) = &mut connect.kind {
+            p.process = "mstsc.exe".into();
+            p.operation = "TCP Connect".into();
+            p.computer = None;
+            p.network = crate::ingest::detail::parse_net_path(
+                "WS:50123 -> RDS01.contoso.com:ms-wbt-server",
+            );
+        }
+        connect.time = Some(jiff::Timestamp::from_second(1_704_067_200 + 600).unwrap());
+        let mut events = attempt(0, "{A}");
+        events.push(connect);
+        events.push(server(RCM, 261, 1_300, "RDS01"));
+        events.push(server(RCM, 261, 600_400, "RDS01"));
+        let skews = estimate(&events, &connections(&events));
+        assert_eq!(skews[0].pairs, 2, "{}", skews[0].note);
+        assert!(
+            skews[0].note.contains("Procmon TCP Connect"),
             "{}",
             skews[0].note
         );

@@ -83,6 +83,8 @@ pub struct ScoredFinding {
     pub file: String,
     pub record: u64,
     pub time: Option<Timestamp>,
+    /// The latest of an aggregated finding's events, when later than `time`.
+    pub last_time: Option<Timestamp>,
     /// The rendered evidence line (log text: escape it before showing it).
     pub evidence: String,
     /// Events behind this finding (an aggregation groups several).

@@ -52,15 +52,17 @@ fn needed_for_context(e: &Event) -> bool {
     }
     if let Some(w) = e.win() {
         return (w.provider == CLIENT_PROVIDER && (1024..=1027).contains(&w.event_id))
-            || clock::is_server_accept(e);
+            || clock::is_server_accept(e)
+            || clock::is_gateway_pair_event(e);
     }
-    e.procmon().is_some_and(|p| {
-        p.operation == "TCP Connect"
-            && matches!(
-                p.process.to_ascii_lowercase().as_str(),
-                "mstsc.exe" | "msrdc.exe"
-            )
-    })
+    clock::is_procmon_pair_row(e)
+        || e.procmon().is_some_and(|p| {
+            p.operation == "TCP Connect"
+                && matches!(
+                    p.process.to_ascii_lowercase().as_str(),
+                    "mstsc.exe" | "msrdc.exe"
+                )
+        })
 }
 
 /// Read everything `found` names and analyse it. `keep_all` keeps every event (for

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::connection::{Connection, Phase, same_host};
@@ -246,6 +247,12 @@ fn score_finding<'a>(
     ))
 }
 
+/// The latest time among a group's events, when it is later than its first event's.
+fn last_time(events: &[Event], members: &[usize], first: Option<Timestamp>) -> Option<Timestamp> {
+    let last = members.iter().filter_map(|&i| events.get(i)?.time).max()?;
+    (Some(last) > first).then_some(last)
+}
+
 fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<ScoredFinding> {
     let rule = rules.rules().get(s.finding.rule)?;
     let first = events.get(*s.finding.events.first()?)?;
@@ -258,6 +265,7 @@ fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<S
         file: first.file.to_string(),
         record: first.record,
         time: first.time,
+        last_time: last_time(events, &s.finding.events, first.time),
         evidence: s.finding.evidence_line(rule, events),
         events: s.finding.count() as u64,
         from_anchor: s.finding.proximity.and_then(|p| p.distance),

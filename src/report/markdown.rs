@@ -13,18 +13,22 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     writeln!(out, "**Verdict:** {}\n", md(&r.verdict))?;
     if !r.disconnects.is_empty() {
         writeln!(out, "### Disconnects\n")?;
-        writeln!(out, "| time (UTC) | client | server | code | meaning |")?;
-        writeln!(out, "|---|---|---|---|---|")?;
+        writeln!(
+            out,
+            "| time (UTC) | client | server | code | meaning | connection |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|")?;
         for d in &r.disconnects {
             writeln!(
                 out,
-                "| {} | {} | {} | {}{} | {} |",
+                "| {} | {} | {} | {}{} | {} | {} |",
                 md(d.time.as_deref().unwrap_or("-")),
                 md(&d.computer),
                 md(d.server.as_deref().unwrap_or("?")),
                 d.hex,
                 if d.is_0x904 { " (this one)" } else { "" },
-                md(&d.meaning)
+                md(&d.meaning),
+                md(&super::table::connection_line(d).unwrap_or_else(|| "-".into()))
             )?;
         }
         writeln!(out)?;
@@ -44,9 +48,16 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         )?;
         writeln!(out, "   - Why: {}", md(&c.why))?;
         for f in &c.findings {
-            let when = match (f.time.as_deref(), f.seconds_from_anchor) {
+            let first = match (f.time.as_deref(), f.last_time.as_deref()) {
+                (Some(a), Some(b)) => Some(format!("{a} … {b}")),
+                (a, _) => a.map(str::to_string),
+            };
+            let when = match (first, f.seconds_from_anchor) {
+                (Some(t), Some(s)) if f.near_anchor && f.last_time.is_some() => {
+                    format!("{t}, nearest {}", offset_words(s))
+                }
                 (Some(t), Some(s)) if f.near_anchor => format!("{t}, {}", offset_words(s)),
-                (Some(t), _) => t.to_string(),
+                (Some(t), _) => t,
                 (None, _) => "time unknown".to_string(),
             };
             writeln!(

@@ -166,7 +166,12 @@ pub struct FindingOut {
     pub source: String,
     pub file: String,
     pub record: u64,
+    /// The first event's time (for an aggregation, the earliest of its events).
     pub time: Option<String>,
+    /// For an aggregation spanning time: its last event's time (`seconds_from_anchor` is then
+    /// the offset of its event nearest the 0x904).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<String>,
     /// The rendered evidence line (log text: escape it before showing it).
     pub evidence: String,
     /// Events behind this finding (an aggregation groups several).
@@ -258,6 +263,7 @@ impl From<&ScoredFinding> for FindingOut {
             file: f.file.clone(),
             record: f.record,
             time: f.time.map(|t| t.to_string()),
+            last_time: f.last_time.map(|t| t.to_string()),
             evidence: f.evidence.clone(),
             events: f.events,
             seconds_from_anchor: f.from_anchor.map(|d| d.as_secs()),

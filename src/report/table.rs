@@ -8,9 +8,9 @@ use std::io::{self, Write};
 use comfy_table::{Cell, Color, Table};
 
 use super::accounts::status_word;
-use super::schema::{Confidence, ScanReport};
+use super::schema::{Confidence, DisconnectOut, FindingOut, ScanReport};
 use crate::sanitize::terminal;
-use crate::units::{offset_words, time_ms};
+use crate::units::{offset_words, span_words, time_ms};
 
 /// How many evidence lines each cause shows in the table (the JSON has up to five).
 const EVIDENCE_LINES: usize = 3;
@@ -30,6 +30,35 @@ fn confidence_cell(c: Confidence, color: bool) -> Cell {
         Confidence::Low => Color::Cyan,
         Confidence::Context => Color::DarkGrey,
     })
+}
+
+/// The phase a disconnect's connection reached and how long it lived, as people say it:
+/// "established session, lived 3 h 21 min".
+pub fn connection_line(d: &DisconnectOut) -> Option<String> {
+    let phase = d.phase.as_deref()?;
+    Some(match d.lived_ms {
+        Some(ms) if ms >= 0 => format!("{phase}, lived {}", span_words((ms / 1000) as u64)),
+        _ => phase.to_string(),
+    })
+}
+
+/// When a finding was, beside its evidence line: an aggregation's first and last time, and the
+/// offset (of its event nearest the 0x904) when it is near one.
+fn when_words(f: &FindingOut) -> String {
+    let offset = f
+        .seconds_from_anchor
+        .filter(|_| f.near_anchor)
+        .map(offset_words);
+    let span = match (f.time.as_deref(), f.last_time.as_deref()) {
+        (Some(a), Some(b)) => Some(format!("{} … {}", time_ms(a), time_ms(b))),
+        _ => None,
+    };
+    match (span, offset) {
+        (Some(s), Some(o)) => format!(" ({s}; nearest {o})"),
+        (Some(s), None) => format!(" ({s})"),
+        (None, Some(o)) => format!(" ({o})"),
+        (None, None) => String::new(),
+    }
 }
 
 /// Write the report as tables.
@@ -59,7 +88,10 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                 ))
                 .into_owned(),
                 code,
-                terminal(&d.meaning).into_owned(),
+                match connection_line(d) {
+                    Some(line) => format!("{}\n{line}", terminal(&d.meaning)),
+                    None => terminal(&d.meaning).into_owned(),
+                },
             ]);
         }
         writeln!(out, "{t}")?;
@@ -78,11 +110,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
         for (i, c) in r.causes.iter().enumerate() {
             let mut text = String::new();
             for f in c.findings.iter().take(EVIDENCE_LINES) {
-                let when = f
-                    .seconds_from_anchor
-                    .filter(|_| f.near_anchor)
-                    .map(|s| format!(" ({})", offset_words(s)))
-                    .unwrap_or_default();
+                let when = when_words(f);
                 text.push_str(&format!("• {}{}\n", terminal(&f.evidence), when));
             }
             let rest = c.findings.len().saturating_sub(EVIDENCE_LINES) as u64 + c.more_findings;

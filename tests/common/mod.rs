@@ -125,7 +125,7 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// The scenario tickets under `fixtures/tickets` (and their sources in `fixtures/scenarios`).
-pub const TICKETS: [&str; 12] = [
+pub const TICKETS: [&str; 14] = [
     "access-denied",
     "capi2",
     "certificate",
@@ -133,8 +133,10 @@ pub const TICKETS: [&str; 12] = [
     "clock-skew",
     "firewall",
     "gateway",
+    "gateway-tunnel",
     "network",
     "noisy",
+    "server-procmon",
     "server-refused",
     "stale-certificate",
     "tls",
