@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod binxml;
 pub mod bundle;
+pub mod certstore;
 mod csvread;
 pub mod dedup;
 pub mod detail;
@@ -255,6 +256,8 @@ fn sniff_collector_text(head: &[u8]) -> Option<FileFormat> {
         Some(FileFormat::RegExport)
     } else if acl::looks_like(&text) {
         Some(FileFormat::AclDump)
+    } else if certstore::looks_like(&text) {
+        Some(FileFormat::CertListing)
     } else {
         None
     }
@@ -327,6 +330,10 @@ fn read_input(
         },
         FileFormat::AclDump => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
             Ok(bytes) => acl::read_acl_dump(bytes, &mut emit, &mut account),
+            Err(why) => fail(&mut account, why),
+        },
+        FileFormat::CertListing => match input.read_all(opts.limits.xml_bytes, "--max-xml-bytes") {
+            Ok(bytes) => certstore::read_cert_listing(bytes, &mut emit, &mut account),
             Err(why) => fail(&mut account, why),
         },
         FileFormat::Collected => skip(&mut account, "a collector's file that is not read"),
