@@ -243,6 +243,8 @@ pub enum FileFormat {
     RegExport,
     /// A PowerShell ACL listing (`Get-Acl`).
     AclDump,
+    /// A certificate store listing (the collector's certificate CSV, a `certutil` dump).
+    CertListing,
     /// A file of a collector's bundle (TSS, MSRD-Collect) that is not read: a trace, a report.
     Collected,
     Zip,

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use rdtriage::report::schema::{Confidence, ScanReport};
 
-use support::tss_writer::{Ace, Bundle, Layout, RegData, healthy_server_config};
+use support::tss_writer::{
+    Ace, Bundle, Cert, HEALTHY_CERT, Layout, RegData, healthy_server_config,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -143,7 +145,6 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
         ".cab",
         "MSRD-Diag.html",
         "xray_report.xml",
-        "Certificates-My.csv",
         "-System.csv",
         "Netstat.txt",
     ] {
@@ -178,6 +179,42 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
         .find(|i| i.file.ends_with("ACL-MachineKeys.txt"))
         .unwrap();
     assert_eq!((acl.events, acl.errors), (5, 0));
+    // The certificate listings are read: the store, then NotAfter and Subject per certificate.
+    for (listing, events) in [
+        ("Certificates-My.csv", 3),
+        ("Certificates-My.txt", 3),
+        ("Certificates-RemoteDesktop.txt", 1),
+    ] {
+        let i = r.inputs.iter().find(|i| i.file.ends_with(listing)).unwrap();
+        assert_eq!(
+            (i.format, i.events, i.errors),
+            (rdtriage::model::FileFormat::CertListing, events, 0),
+            "{listing}: {:?}",
+            i.problems
+        );
+    }
+    // The configured certificate is there and valid: nothing against it, and each bundle says
+    // which computer it is.
+    assert!(cause(&r, "certificate").is_none_or(|c| c.confidence >= Confidence::Low));
+    let notes: Vec<&String> = r
+        .inputs
+        .iter()
+        .flat_map(|i| &i.problems)
+        .filter(|p| p.starts_with("note: bundle host"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("RDS01 is the computer RDS01.contoso.com")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("WS-ALICE is the computer") && n.contains("client side")),
+        "{notes:?}"
+    );
     // The client's 0x904s stay unexplained by configuration: nothing above low.
     assert!(
         r.causes.iter().all(|c| c.confidence >= Confidence::Low),
@@ -517,4 +554,132 @@ fn hostile_reg_exports_and_acl_dumps_are_read_as_far_as_they_go() {
         (Some("acl-dump"), Some(1), Some(2)),
         "{acl}"
     );
+}
+
+/// The client's 0x904 at 09:14 with the server failing to use its TLS credential.
+const SCHANNEL_36870: &str = "09:14:02.5519934 36870 provider=Schannel Type=server ErrorCode=hex32:0x8009030D ErrorStatus=u32:10001";
+
+#[test]
+fn configured_thumbprint_in_no_exported_store_is_certificate_evidence() {
+    let mut b = server(Layout::Msrd, SCHANNEL_36870);
+    // The stores hold another certificate; RDP-Tcp still names the healthy one.
+    b.certificates(
+        &[Cert {
+            thumbprint: "0123456789ABCDEF0123456789ABCDEF01234567",
+            subject: "CN=RDS01.contoso.com",
+            not_after: "3/5/2025 9:00:00 AM",
+            serial: "77",
+        }],
+        &[],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let top = &r.causes[0];
+    assert_eq!(top.cause, "certificate", "{}", r.verdict);
+    assert_eq!(top.confidence, Confidence::High, "{}", top.why);
+    let f = top
+        .findings
+        .iter()
+        .find(|f| f.rule == "cfg-rdp-cert-missing")
+        .unwrap_or_else(|| panic!("{:#?}", top.findings));
+    assert!(f.evidence.contains("3c1a0f7d2b9e4c6a8d5f1e0b7a6c9d2e4f8b1a3c is in none of the exported stores (My, Remote Desktop)"), "{}", f.evidence);
+    // The registry event carries the computer the events name, not the bundle's short name.
+    assert!(
+        f.evidence.contains("on RDS01.contoso.com"),
+        "{}",
+        f.evidence
+    );
+    golden("tss-cert-missing", dir.path(), &["."]);
+}
+
+#[test]
+fn configured_certificate_expired_before_the_logs_is_certificate_evidence() {
+    let mut b = server(Layout::Tss, SCHANNEL_36870);
+    b.certificates(
+        &[],
+        &[Cert {
+            not_after: "1/2/2024 9:00:00 AM",
+            ..HEALTHY_CERT
+        }],
+    );
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let cert = cause(&r, "certificate").expect("certificate cause");
+    let f = cert
+        .findings
+        .iter()
+        .find(|f| f.rule == "cfg-rdp-cert-expired")
+        .unwrap_or_else(|| panic!("{:#?}", cert.findings));
+    assert!(
+        f.evidence
+            .contains("in Remote Desktop expired on 2024-01-02 09:00:00"),
+        "{}",
+        f.evidence
+    );
+}
+
+#[test]
+fn a_valid_configured_certificate_counts_against_the_certificate_cause() {
+    // Schannel 36870 alone, but the configured certificate is present and valid; the key ACL
+    // is taken away so that only the certificate check speaks for the configuration.
+    let mut b = server(Layout::Msrd, SCHANNEL_36870);
+    b.files.retain(|(p, _)| !p.ends_with("ACL-MachineKeys.txt"));
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let cert = cause(&r, "certificate").expect("the events are still reported");
+    assert!(
+        cert.why.contains("counts against it: the configured RDP certificate is in the exported store: 3c1a0f7d2b9e4c6a8d5f1e0b7a6c9d2e4f8b1a3c (CN=RDS01.contoso.com) in My, valid until 2025-03-05 09:00:00"),
+        "{}",
+        cert.why
+    );
+}
+
+#[test]
+fn hostile_certificate_listings_are_read_as_far_as_they_go() {
+    let mut b = Bundle::new(Layout::Msrd, "RDS01");
+    healthy_server_config(&mut b);
+    b.certificates(&[HEALTHY_CERT, HEALTHY_CERT], &[HEALTHY_CERT]);
+    let dir = tempfile::tempdir().unwrap();
+    b.write_to(dir.path());
+    let certs = dir.path().join(&b.top).join("RDS01_Certificates");
+    // Cut inside the second certificate of the certutil dump (UTF-16: cut on a unit).
+    let my_txt = certs.join("RDS01_Certificates-My.txt");
+    let bytes = std::fs::read(&my_txt).unwrap();
+    let text = String::from_utf16_lossy(
+        &bytes[2..]
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect::<Vec<_>>(),
+    );
+    let cut = text.rfind("Cert Hash(sha1)").unwrap();
+    std::fs::write(&my_txt, &bytes[..2 + cut * 2]).unwrap();
+    // The CSV in Latin-1 with a byte that is not UTF-8 in a subject.
+    let csv = certs.join("RDS01_Certificates-My.csv");
+    let mut bytes = std::fs::read(&csv).unwrap();
+    let at = bytes.windows(2).position(|w| w == b"CN").unwrap();
+    bytes.insert(at + 3, 0xE9);
+    std::fs::write(&csv, bytes).unwrap();
+    let (code, r) = scan(dir.path(), &["."]);
+    let acc = |n: &str| r.inputs.iter().find(|i| i.file.ends_with(n)).unwrap();
+    let txt = acc("Certificates-My.txt");
+    assert_eq!(
+        txt.status,
+        rdtriage::model::FileStatus::Partial,
+        "{:?}",
+        txt.problems
+    );
+    assert_eq!((txt.events, txt.errors), (3, 1), "{:?}", txt.problems);
+    assert!(
+        txt.problems.iter().any(|p| p.contains("Cert Hash(sha1)")),
+        "{:?}",
+        txt.problems
+    );
+    let csv = acc("Certificates-My.csv");
+    assert_eq!((csv.events, csv.errors), (5, 0), "{:?}", csv.problems);
+    assert!(
+        csv.problems.iter().any(|p| p.contains("U+FFFD")),
+        "{:?}",
+        csv.problems
+    );
+    assert_eq!(code, Some(3), "a cut listing is a file not read fully");
 }

@@ -9,10 +9,15 @@
 //!   cause would break, and it is as Windows ships it, the cause loses a level (high stays,
 //!   strong evidence at the 0x904 outweighs a setting) and the report says why.
 
-use std::collections::BTreeSet;
+mod certificate;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::RwLock;
+
+use super::evidence::{RDP_SOURCES, Side};
 use super::rank::Confidence;
-use crate::model::{Event, EventKind, Source};
+use crate::ingest::bundle;
+use crate::model::{Event, EventKind, FileAccount, Source};
 use crate::rules::Cause;
 
 /// Is this a source of configuration (a lasting state with no time)?
@@ -113,7 +118,7 @@ fn raise(c: Confidence) -> Confidence {
 }
 
 /// The healthy setting in the bundle that speaks against `cause`, if it holds one.
-fn healthy_setting(cause: Cause, events: &[Event]) -> Option<&'static str> {
+fn healthy_setting(cause: Cause, events: &[Event]) -> Option<String> {
     let reg = |key_suffix: &str, name: &str, healthy: &dyn Fn(&str) -> bool| {
         events.iter().any(|e| match &e.kind {
             EventKind::Registry(r) => {
@@ -124,23 +129,36 @@ fn healthy_setting(cause: Cause, events: &[Event]) -> Option<&'static str> {
             _ => false,
         })
     };
-    match cause {
+    let found: Option<&'static str> = match cause {
         Cause::Tls => reg(r"\SCHANNEL\Protocols\TLS 1.2\Server", "Enabled", &|d| {
             d != "0"
         })
         .then_some("TLS 1.2 is enabled for the server in the exported SCHANNEL keys"),
-        Cause::Certificate => events
-            .iter()
-            .any(|e| match &e.kind {
-                EventKind::Acl(a) => {
-                    a.path.contains("f686aace6942fb7f7ceb231212eef4a4")
-                        && a.identity.to_ascii_uppercase().ends_with("NETWORK SERVICE")
-                        && a.access.eq_ignore_ascii_case("Allow")
-                        && (a.rights.contains("Read") || a.rights.contains("FullControl"))
+        Cause::Certificate => {
+            // The configured certificate present and valid in an exported store says most.
+            if let Some(valid) = events.iter().find_map(|e| match &e.kind {
+                EventKind::Registry(r) if r.value_type == certificate::CHECK_TYPE => {
+                    r.data.strip_prefix("valid: ")
                 }
-                _ => false,
-            })
-            .then_some("the RDP key file gives NETWORK SERVICE Read"),
+                _ => None,
+            }) {
+                return Some(format!(
+                    "the configured RDP certificate is in the exported store: {valid}"
+                ));
+            }
+            events
+                .iter()
+                .any(|e| match &e.kind {
+                    EventKind::Acl(a) => {
+                        a.path.contains("f686aace6942fb7f7ceb231212eef4a4")
+                            && a.identity.to_ascii_uppercase().ends_with("NETWORK SERVICE")
+                            && a.access.eq_ignore_ascii_case("Allow")
+                            && (a.rights.contains("Read") || a.rights.contains("FullControl"))
+                    }
+                    _ => false,
+                })
+                .then_some("the RDP key file gives NETWORK SERVICE Read")
+        }
         Cause::ServerRefused => reg(r"\WinStations\RDP-Tcp", "fEnableWinStation", &|d| d == "1")
             .then_some("the RDP-Tcp listener is enabled"),
         Cause::RdpWrapper => reg(r"\Services\TermService\Parameters", "ServiceDll", &|d| {
@@ -148,13 +166,154 @@ fn healthy_setting(cause: Cause, events: &[Event]) -> Option<&'static str> {
         })
         .then_some("TermService loads Windows' own termsrv.dll"),
         _ => None,
-    }
+    };
+    found.map(str::to_string)
 }
 
 fn ends_with_ci(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len()
         && s.is_char_boundary(s.len() - suffix.len())
         && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+}
+
+/// The computers the ingest saw in event logs, and which side of Remote Desktop each one's logs
+/// are: collected while reading (every event, before the filter), so that bundle host names
+/// can be tied to them even when none of their events is kept.
+#[derive(Debug, Default)]
+pub struct Computers {
+    seen: RwLock<BTreeMap<String, Sides>>,
+}
+
+/// Which Remote Desktop logs a computer wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sides {
+    pub client: bool,
+    pub server: bool,
+}
+
+impl Computers {
+    /// Note one event's computer. Called once for every event read, from any thread.
+    pub fn see(&self, e: &Event) {
+        let Some(w) = e.win() else { return };
+        if w.computer.is_empty() {
+            return;
+        }
+        let side = RDP_SOURCES
+            .iter()
+            .find(|(p, _)| p.eq_ignore_ascii_case(&w.provider))
+            .map(|(_, s)| *s);
+        let covered = |s: &Sides| match side {
+            Some(Side::Client) => s.client,
+            Some(Side::Server) => s.server,
+            None => true,
+        };
+        if let Ok(seen) = self.seen.read()
+            && seen.get(&w.computer).is_some_and(covered)
+        {
+            return;
+        }
+        if let Ok(mut seen) = self.seen.write() {
+            let s = seen.entry(w.computer.clone()).or_default();
+            match side {
+                Some(Side::Client) => s.client = true,
+                Some(Side::Server) => s.server = true,
+                None => {}
+            }
+        }
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, Sides> {
+        self.seen.into_inner().unwrap_or_default()
+    }
+}
+
+/// Configuration read from a bundle before the rules run: bundle host names tied to the
+/// computers of the events (`RDS01` ↔ `RDS01.contoso.com`), each bundle's account saying which
+/// computer and side it is, and the RDP certificate checked against the exported stores.
+pub fn prepare(events: &mut Vec<Event>, accounts: &mut [FileAccount], computers: Computers) {
+    let computers = computers.into_map();
+    tie_hosts(events, accounts, &computers);
+    let checks = certificate::checks(events);
+    events.extend(checks);
+}
+
+/// The one event-log computer a bundle host names, if exactly one (ignoring case) matches.
+fn fqdn_of<'a>(host: &str, computers: &'a BTreeMap<String, Sides>) -> Option<(&'a str, Sides)> {
+    let mut found: Option<(&'a str, Sides)> = None;
+    for (c, sides) in computers {
+        if !bundle::same_computer(c, host) {
+            continue;
+        }
+        match found {
+            Some((f, s)) if f.eq_ignore_ascii_case(c) => {
+                found = Some((
+                    f,
+                    Sides {
+                        client: s.client || sides.client,
+                        server: s.server || sides.server,
+                    },
+                ));
+            }
+            // The short name spelled more fully wins (`RDS01.contoso.com` over `RDS01`).
+            Some((f, s)) if !f.contains('.') && c.contains('.') => {
+                found = Some((
+                    c,
+                    Sides {
+                        client: s.client || sides.client,
+                        server: s.server || sides.server,
+                    },
+                ));
+            }
+            Some((f, _)) if f.contains('.') && !c.contains('.') => {}
+            Some(_) => return None, // RDS01.contoso.com and RDS01.fabrikam.com: not decided.
+            None => found = Some((c, *sides)),
+        }
+    }
+    found
+}
+
+fn tie_hosts(
+    events: &mut [Event],
+    accounts: &mut [FileAccount],
+    computers: &BTreeMap<String, Sides>,
+) {
+    for e in events.iter_mut() {
+        let computer = match &mut e.kind {
+            EventKind::Registry(r) => &mut r.computer,
+            EventKind::Acl(a) => &mut a.computer,
+            _ => continue,
+        };
+        if computer.is_empty() || computer.contains('.') {
+            continue;
+        }
+        if let Some((fqdn, _)) = fqdn_of(computer, computers) {
+            *computer = fqdn.to_string();
+        }
+    }
+    // The first file of each bundle host says which computer, and which side, it is.
+    let mut told = BTreeSet::new();
+    for a in accounts.iter_mut() {
+        let Some(host) = bundle::host_from_name(&a.file) else {
+            continue;
+        };
+        if !told.insert(host.to_ascii_uppercase()) {
+            continue;
+        }
+        a.note(match fqdn_of(&host, computers) {
+            Some((fqdn, sides)) => {
+                let side = match (sides.client, sides.server) {
+                    (true, true) => "both a Remote Desktop client and a server: it holds both sides' logs",
+                    (true, false) => "the client side: it holds Remote Desktop client logs",
+                    (false, true) => "the server side: it holds Remote Desktop server logs",
+                    (false, false) => "no Remote Desktop client or server log of it was read",
+                };
+                format!("bundle host {host} is the computer {fqdn} in the event logs; {side}")
+            }
+            None => format!(
+                "bundle host {host}: no event log names this computer (or several do), so its configuration keeps the name {host}"
+            ),
+        });
+    }
 }
 
 #[cfg(test)]
@@ -205,5 +364,57 @@ mod tests {
         assert_eq!(a.confidence, Confidence::High);
         let a = adjust(Cause::Network, Confidence::Medium, &events, true, &healthy);
         assert_eq!((a.confidence, a.note), (Confidence::Medium, None));
+    }
+
+    #[test]
+    fn bundle_hosts_are_tied_to_the_computers_the_events_name() {
+        let side = |client, server| Sides { client, server };
+        let computers = BTreeMap::from([
+            ("RDS01.contoso.com".to_string(), side(false, true)),
+            ("rds01".to_string(), side(false, false)),
+            ("WS-ALICE.contoso.com".to_string(), side(true, false)),
+            ("WS-BOB.contoso.com".to_string(), side(true, false)),
+            ("WS-BOB.fabrikam.com".to_string(), side(false, false)),
+        ]);
+        assert_eq!(
+            fqdn_of("RDS01", &computers),
+            Some(("RDS01.contoso.com", side(false, true)))
+        );
+        assert_eq!(
+            fqdn_of("ws-alice", &computers).map(|f| f.0),
+            Some("WS-ALICE.contoso.com")
+        );
+        assert_eq!(
+            fqdn_of("WS-BOB", &computers),
+            None,
+            "two domains: not decided"
+        );
+        assert_eq!(fqdn_of("RDS02", &computers), None);
+        let mut events = vec![reg("k", "v", "1")];
+        let mut accounts = vec![
+            FileAccount::new(
+                "t/MSRD-Results-RDS01/RDS01_RegistryKeys/x.txt",
+                crate::model::FileFormat::RegExport,
+            ),
+            FileAccount::new(
+                "t/MSRD-Results-RDS01/RDS01_Certificates/y.txt",
+                crate::model::FileFormat::AclDump,
+            ),
+            FileAccount::new(
+                "t/MSRD-Results-RDS02/z.txt",
+                crate::model::FileFormat::AclDump,
+            ),
+        ];
+        tie_hosts(&mut events, &mut accounts, &computers);
+        let EventKind::Registry(r) = &events[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(r.computer, "RDS01.contoso.com");
+        assert_eq!(
+            accounts[0].problem_texts(),
+            vec!["note: bundle host RDS01 is the computer RDS01.contoso.com in the event logs; the server side: it holds Remote Desktop server logs".to_string()]
+        );
+        assert!(accounts[1].problems().is_empty(), "one note per bundle host");
+        assert!(accounts[2].problem_texts()[0].contains("no event log names this computer"));
     }
 }

@@ -88,8 +88,10 @@ pub fn scan_within(
     };
     // Every event read is tallied before the filter: is there any RDP evidence at all?
     let tally = evidence::Tally::default();
+    let computers = config::Computers::default();
     let keep = &|e: &Event| {
         tally.see(e);
+        computers.see(e);
         keep_some(e)
     };
     let ingest_opts = IngestOptions {
@@ -100,8 +102,9 @@ pub fn scan_within(
     let classify = |e: &Event| keep::priority(rules, e, needed_for_context(e));
     let mut sink = keep::Kept::new(opts.limits.kept_events, &classify);
     ingest::ingest_found(found, &ingest_opts, &mut sink);
-    let sink = sink.finish();
-    let mut events = sink.events;
+    let mut sink = sink.finish();
+    let mut events = std::mem::take(&mut sink.events);
+    config::prepare(&mut events, &mut sink.accounts, computers);
     let alignment = align::align(&mut events, opts.hints);
     let conns = connection::connections(&events);
     let skews = clock::estimate(&events, &conns);

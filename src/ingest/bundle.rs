@@ -122,17 +122,17 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
     } else if lower.contains("xray") && ext == "xml" {
         "a TSS xray result (XML): known-issue checks, read it in a text editor"
     } else if lower.contains("certificates") && ext == "csv" {
-        "the collector's certificate list (tab-separated CSV: store, thumbprint, subject, expiry): open it in a spreadsheet"
+        "the collector's certificate list, in a shape rdtriage does not read (it reads the tab-separated CSV with Store and Thumbprint columns): open it in a spreadsheet"
     } else if lower.contains("certificates") && ext == "txt" {
-        "a certutil store dump (`certutil -verifystore -v`): read it in a text editor"
+        "a certutil store dump (`certutil -verifystore -v`) in a shape rdtriage does not read (it knows certutil's English labels): read it in a text editor"
     } else if ext == "csv" && looks_like_event_copy(&lower) {
         "a CSV copy of an event log (Get-WinEvent | Export-Csv: level, time, provider, id, message only): the .evtx of the same log is what rdtriage reads"
     } else if ext == "txt" && looks_like_event_copy(&lower) {
         "a text copy of an event log: the .evtx of the same log is what rdtriage reads"
     } else if lower.contains("netstat") {
-        "a netstat listing (`netstat -anob`): who listens on which port; read it in a text editor"
+        "a netstat listing (`netstat -anob`): not analysed yet; look for the RDP port (3389, or RDP-Tcp's PortNumber) held by a program other than TermService's svchost.exe"
     } else if lower.contains("firewall") {
-        "a firewall listing (`netsh advfirewall`): read it in a text editor"
+        "a firewall rule listing (`netsh advfirewall firewall show rule name=all`): not analysed, a blocking rule fails the connection before it starts (0x204, not 0x904); the Security log's 5152/5157 are the firewall evidence rdtriage weighs"
     } else if ext == "txt" || ext == "log" {
         "a collector text file: read it in a text editor"
     } else if ext == "csv" {

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod binxml;
 pub mod bundle;
+pub mod certstore;
 mod csvread;
 pub mod dedup;
 pub mod detail;

@@ -9,6 +9,7 @@
 //! its [`FileFormat`] name).
 
 mod acl_dump;
+mod cert_listing;
 mod event_xml;
 mod evtx_file;
 mod pml_file;
@@ -89,6 +90,7 @@ pub static READERS: &[&dyn Reader] = &[
     &refused::ZIP,
     &reg_export::RegExport,
     &acl_dump::AclDump,
+    &cert_listing::CertListing,
     &event_xml::EventXml,
     &refused::PROCMON_STACK,
     &refused::EVENT_VIEWER_CSV,

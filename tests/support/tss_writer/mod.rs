@@ -150,16 +150,7 @@ impl Bundle {
             format!("{m}/{h}_MSRD-Diag.html"),
             b"<!DOCTYPE html><html><head><title>MSRD-Diag</title></head><body><h1>MSRD-Diag</h1></body></html>".to_vec(),
         );
-        self.add(
-            format!("{m}/{h}_Certificates/{h}_Certificates-My.csv"),
-            "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n\"My\"\t\"3C1A0F7D2B9E4C6A8D5F1E0B7A6C9D2E4F8B1A3C\"\t\"CN=RDS01.contoso.com\"\t\"CN=RDS01.contoso.com\"\t\"3/5/2025 9:00:00 AM\"\r\n"
-                .as_bytes()
-                .to_vec(),
-        );
-        self.add(
-            format!("{m}/{h}_Certificates/{h}_Certificates-My.txt"),
-            utf16("MY \"Personal\"\r\n================ Certificate 0 ================\r\nSerial Number: 1a2b\r\nCertUtil: -verifystore command completed successfully.\r\n"),
-        );
+        self.certificates(&[HEALTHY_CERT], &[]);
         self.add(
             format!("{m}/{h}_Networking/{h}_Netstat.txt"),
             utf16("\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  TCP    0.0.0.0:3389           0.0.0.0:0              LISTENING       1100\r\n  TermService\r\n [svchost.exe]\r\n"),
@@ -194,6 +185,38 @@ impl Bundle {
         }
     }
 
+    /// The certificate listings MSRD-Collect writes into `<HOST>_Certificates\`:
+    /// `Certificates-My.csv` (a DataTable through `Export-Csv -NoTypeInformation -Delimiter
+    /// "`t"`: every column quoted, then the DataRow's own properties; ASCII as Windows
+    /// PowerShell 5.1 writes it) and `certutil -verifystore -v` dumps of `My` and `Remote
+    /// Desktop` (`Out-File`: UTF-16LE). Replaces any listings already there.
+    pub fn certificates(&mut self, my: &[Cert], remote_desktop: &[Cert]) {
+        let h = self.host.clone();
+        let dir = format!("{}/{h}_Certificates", self.msrd);
+        let mut csv = String::from(
+            "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\t\"IssuerThumbprint\"\t\"EnhancedKeyUsage\"\t\"SerialNumber\"\t\"SubjectKeyIdentifier\"\t\"AuthorityKeyIdentifier\"\t\"RowError\"\t\"RowState\"\t\"Table\"\t\"ItemArray\"\t\"HasErrors\"\r\n",
+        );
+        for c in my {
+            csv.push_str(&format!(
+                "\"My\"\t\"{}\"\t\"{}\"\t\"{}\"\t\"{}\"\t\"\"\t\"Server Authentication\"\t\"{}\"\t\"\"\t\"\"\t\"\"\t\"Added\"\t\"\"\t\"System.Object[]\"\t\"False\"\r\n",
+                c.thumbprint.to_ascii_lowercase(),
+                c.subject,
+                c.subject,
+                c.not_after,
+                c.serial
+            ));
+        }
+        self.add(format!("{dir}/{h}_Certificates-My.csv"), csv.into_bytes());
+        self.add(
+            format!("{dir}/{h}_Certificates-My.txt"),
+            utf16le_bom(&certutil_dump("MY \"Personal\"", my)),
+        );
+        self.add(
+            format!("{dir}/{h}_Certificates-RemoteDesktop.txt"),
+            utf16le_bom(&certutil_dump("Remote Desktop", remote_desktop)),
+        );
+    }
+
     /// Write the bundle under `dir`; returns its top folder.
     pub fn write_to(&self, dir: &Path) -> PathBuf {
         for (rel, bytes) in &self.files {
@@ -219,6 +242,45 @@ impl Bundle {
         }
         out.into_inner()
     }
+}
+
+/// A certificate in a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct Cert {
+    /// 40 hex digits.
+    pub thumbprint: &'static str,
+    pub subject: &'static str,
+    /// As en-US Windows prints it: `3/5/2025 9:00:00 AM`.
+    pub not_after: &'static str,
+    pub serial: &'static str,
+}
+
+/// The certificate the healthy server's RDP-Tcp is configured to use, valid until 2025.
+pub const HEALTHY_CERT: Cert = Cert {
+    thumbprint: "3C1A0F7D2B9E4C6A8D5F1E0B7A6C9D2E4F8B1A3C",
+    subject: "CN=RDS01.contoso.com",
+    not_after: "3/5/2025 9:00:00 AM",
+    serial: "1a2b3c4d",
+};
+
+/// What `certutil -verifystore -v STORE` prints (the parts rdtriage reads, and some around
+/// them): the store line, a block per certificate, the closing line. certutil prints dates
+/// without seconds and the SHA-1 hash without spaces (Windows 8 and later).
+pub fn certutil_dump(store_line: &str, certs: &[Cert]) -> String {
+    let mut out = format!("{store_line}\r\n");
+    for (i, c) in certs.iter().enumerate() {
+        let not_after = c.not_after.replacen(":00 ", " ", 1);
+        out.push_str(&format!(
+            "================ Certificate {i} ================\r\nX509 Certificate:\r\nVersion: 3\r\nSerial Number: {}\r\nSignature Algorithm:\r\n    Algorithm ObjectId: 1.2.840.113549.1.1.11 sha256RSA\r\nIssuer:\r\n    {}\r\n\r\n NotBefore: 3/5/2024 9:00 AM\r\n NotAfter: {not_after}\r\n\r\nSubject:\r\n    {}\r\n\r\nCert Hash(md5): 0f1e2d3c4b5a69788796a5b4c3d2e1f0\r\nCert Hash(sha1): {}\r\n  ChainContext.dwInfoStatus = 0x100\r\n  CertContext[0][0]: dwInfoStatus=10c dwErrorStatus=0\r\n    Issuer: {}\r\n    NotAfter: {not_after}\r\n\r\n",
+            c.serial,
+            c.subject,
+            c.subject,
+            c.thumbprint.to_ascii_lowercase(),
+            c.subject
+        ));
+    }
+    out.push_str("CertUtil: -verifystore command completed successfully.\r\n");
+    out
 }
 
 /// UTF-16LE with a BOM, as `reg export` and PowerShell 5.1's `Out-File` write.
