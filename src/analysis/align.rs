@@ -4,8 +4,9 @@
 //! (docs/domain.md §4). A row gets a UTC time only when both are known, from (in this order):
 //! the user (`--procmon-date`, `--procmon-utc-offset`), the export's own `Date & Time` column
 //! (date only; the zone still has to come from somewhere), or inference from what both sources
-//! saw: the RDP client's connect (RDPClient 1024/1025) and the `mstsc.exe`/`msrdc.exe`
-//! `TCP Connect` to the server's RDP or gateway port. Time zones are whole quarter hours, so
+//! saw: the RDP client's connect and disconnect events and its process's TCP connect and
+//! disconnect rows to the server's RDP or gateway port, as the rule pack's domain declaration
+//! names them ([`crate::rules::Domain`]). Time zones are whole quarter hours, so
 //! each pair proposes an offset rounded to 15 minutes, kept only when the rounding error is
 //! small; the inference is used only when every proposal agrees. Otherwise Procmon evidence
 //! stays unplaced (still reported, without a proximity bonus), and the report says why.
@@ -17,6 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::model::{Event, EventKind};
+use crate::rules::{Domain, Role};
 
 /// How far apart the client's connect event and Procmon's TCP Connect may be, once the
 /// offset is applied, to count as the same connection.
@@ -77,23 +79,21 @@ pub fn parse_utc_offset(text: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60))
 }
 
-fn is_rdp_client_process(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "mstsc.exe" || n == "msrdc.exe"
-}
-
-/// The client's UTC times and Procmon's local times of the same moments: the connect (RDPClient
-/// 1024/1025 and mstsc's `TCP Connect`) and the disconnect (RDPClient 1026 and mstsc's
-/// `TCP Disconnect`), each to the RDP or gateway port.
-fn moments(events: &[Event], client_ids: &[u32], operation: &str) -> (Vec<Timestamp>, Vec<Time>) {
+/// The client's UTC times and Procmon's local times of the same moments: the connect (the
+/// client's start and transport events and the client process's connect row) and the
+/// disconnect (its disconnect event and disconnect row), each to an RDP or gateway port.
+/// Which events, processes, operations and ports these are is the domain declaration's.
+fn moments(
+    events: &[Event],
+    domain: &Domain,
+    roles: &[Role],
+    operation: &str,
+) -> (Vec<Timestamp>, Vec<Time>) {
     let client = events
         .iter()
         .filter_map(|e| {
-            let w = e.win()?;
-            (w.provider
-                .eq_ignore_ascii_case("Microsoft-Windows-TerminalServices-ClientActiveXCore")
-                && client_ids.contains(&w.event_id))
-            .then_some(e.time?)
+            let role = domain.client_role(e.win()?)?;
+            roles.contains(&role).then_some(e.time?)
         })
         .collect();
     let procmon = events
@@ -102,12 +102,25 @@ fn moments(events: &[Event], client_ids: &[u32], operation: &str) -> (Vec<Timest
             let p = e.procmon()?;
             let port = p.network.as_ref()?.remote_port?;
             (p.operation == operation
-                && is_rdp_client_process(&p.process)
-                && matches!(port, 3389 | 443 | 3391))
+                && domain.is_client_process(&p.process)
+                && domain.is_session_port(port))
             .then_some(p.time_of_day?)
         })
         .collect();
     (client, procmon)
+}
+
+/// Is `e` a Procmon row that alignment reads (the client process opening or closing its TCP
+/// connection to an RDP or gateway port)? Analysis keeps these even when no rule matches them.
+pub fn is_alignment_row(domain: &Domain, e: &Event) -> bool {
+    e.procmon().is_some_and(|p| {
+        (p.operation == domain.procmon_connect || p.operation == domain.procmon_disconnect)
+            && domain.is_client_process(&p.process)
+            && p.network
+                .as_ref()
+                .and_then(|n| n.remote_port)
+                .is_some_and(|port| domain.is_session_port(port))
+    })
 }
 
 /// Add an (offset, date) proposal for every client moment and Procmon row that line up within
@@ -140,16 +153,27 @@ fn propose(connects: &[Timestamp], tcp: &[Time], proposals: &mut Vec<(i32, Date)
 }
 
 /// Infer (offset, date) from moments both sources saw.
-fn infer(events: &[Event]) -> Result<(i32, Date), String> {
+fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
     let pairs = [
-        moments(events, &[1024, 1025], "TCP Connect"),
-        moments(events, &[1026], "TCP Disconnect"),
+        moments(
+            events,
+            d,
+            &[Role::Start, Role::Transport],
+            &d.procmon_connect,
+        ),
+        moments(events, d, &[Role::Disconnect], &d.procmon_disconnect),
     ];
     if pairs.iter().all(|(c, p)| c.is_empty() || p.is_empty()) {
-        return Err(
-            "no RDP client connect or disconnect events (RDPClient 1024/1025/1026) with matching mstsc/msrdc TCP Connect or TCP Disconnect rows to infer it from"
-                .into(),
-        );
+        return Err(format!(
+            "no RDP client connect or disconnect events ({} {}/{}/{}) with matching {} {} or {} rows to infer it from",
+            d.client_label(),
+            d.start.id,
+            d.transport,
+            d.disconnect.id,
+            d.process_stems(false),
+            d.procmon_connect,
+            d.procmon_disconnect,
+        ));
     }
     let mut proposals: Vec<(i32, Date)> = Vec::new();
     for (client, procmon) in &pairs {
@@ -174,8 +198,24 @@ fn infer(events: &[Event]) -> Result<(i32, Date), String> {
     }
 }
 
+/// `... and mstsc's TCP Connect/Disconnect rows`: the two operations share their first word.
+fn inferred_note(d: &Domain) -> String {
+    let connect = &d.procmon_connect;
+    let disconnect = match connect.split_once(' ') {
+        Some((first, _)) => d
+            .procmon_disconnect
+            .strip_prefix(first)
+            .map_or(d.procmon_disconnect.as_str(), str::trim_start),
+        None => d.procmon_disconnect.as_str(),
+    };
+    format!(
+        "inferred from the RDP client's connect/disconnect events and {}'s {connect}/{disconnect} rows",
+        d.process_stems(true)
+    )
+}
+
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
-pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
+pub fn align(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
     let has_procmon = events
         .iter()
@@ -205,7 +245,7 @@ pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
     let column_date = events.iter().find_map(|e| e.procmon().and_then(|p| p.date));
     let inferred =
         if hints.utc_offset_secs.is_none() || (hints.date.is_none() && column_date.is_none()) {
-            Some(infer(events))
+            Some(infer(events, domain))
         } else {
             None
         };
@@ -230,13 +270,7 @@ pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
         ),
         (None, Some(Ok((off, d)))) => {
             let date = hints.date.or(column_date).unwrap_or(d);
-            (
-                off,
-                Some(date),
-                "inferred",
-                "inferred from the RDP client's connect/disconnect events and mstsc's TCP Connect/Disconnect rows"
-                    .into(),
-            )
+            (off, Some(date), "inferred", inferred_note(domain))
         }
         (_, Some(Err(why))) => {
             return Alignment {
@@ -352,7 +386,7 @@ mod tests {
             tcp("01:30:12", "TCP Connect"),
             tcp("01:31:00", "TCP Reconnect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "inferred", "{}", a.note);
         assert_eq!(a.utc_offset.as_deref(), Some("UTC+02:00"));
         assert_eq!(a.date.as_deref(), Some("2024-03-06"));
@@ -362,7 +396,7 @@ mod tests {
     #[test]
     fn user_hints_win_and_missing_pairs_are_explained() {
         let mut events = vec![tcp("10:00:00", "TCP Reconnect")];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none");
         assert!(a.note.contains("could not be placed"), "{}", a.note);
         assert!(events[0].time.is_none());
@@ -370,7 +404,7 @@ mod tests {
             date: Some("2024-01-02".parse().unwrap()),
             utc_offset_secs: Some(-18000),
         };
-        let a = align(&mut events, hints);
+        let a = align(&mut events, hints, Domain::builtin());
         assert_eq!(a.method, "user");
         assert_eq!(events[0].time.unwrap().to_string(), "2024-01-02T15:00:00Z");
     }
@@ -383,7 +417,7 @@ mod tests {
             client(1026, "2024-03-05T13:45:10.6615091Z"),
             tcp("14:45:10.6599", "TCP Disconnect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(
             (a.method, a.utc_offset.as_deref()),
             ("inferred", Some("UTC+01:00")),
@@ -403,7 +437,7 @@ mod tests {
             client(1025, "2024-03-05T10:30:00Z"),
             tcp("12:00:01", "TCP Connect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none");
         assert!(a.note.contains("ambiguous"), "{}", a.note);
     }

@@ -9,13 +9,15 @@
 //! when the proposals agree within [`MAX_SPREAD_MS`] and the offset is larger than
 //! [`APPLY_ABOVE_MS`] (below that, clocks agree within latency). Every server seen is reported:
 //! its estimate and evidence, an inconsistent estimate (not applied), or that none could be made.
-//! Nothing is shifted silently.
+//! Nothing is shifted silently. Which events are the client's transport and a server's accept is
+//! the rule pack's domain declaration (`client transport`, `accept`), read here.
 
 use jiff::SignedDuration;
 
 use super::connection::{Connection, same_host};
 use crate::model::Event;
 use crate::report::schema::ClockOut;
+use crate::rules::Domain;
 
 /// How far apart a client 1025 and a server accept may be to be paired at all.
 pub const PAIR_WINDOW_SECS: i64 = 15 * 60;
@@ -23,17 +25,6 @@ pub const PAIR_WINDOW_SECS: i64 = 15 * 60;
 pub const MAX_SPREAD_MS: i64 = 2_000;
 /// Offsets at or below this are network latency, not skew.
 pub const APPLY_ABOVE_MS: i64 = 2_000;
-
-const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
-const RDPCORETS: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
-
-/// Is `e` a server-side "connection accepted" event (RCM 261, RdpCoreTS 131)?
-pub fn is_server_accept(e: &Event) -> bool {
-    e.win().is_some_and(|w| {
-        (w.event_id == 261 && w.provider.eq_ignore_ascii_case(RCM))
-            || (w.event_id == 131 && w.provider.eq_ignore_ascii_case(RDPCORETS))
-    })
-}
 
 /// One server's estimate.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,10 +52,10 @@ impl Skew {
 }
 
 /// Estimate every server host's offset from the client.
-pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
+pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<Skew> {
     let clients: Vec<&str> = conns.iter().map(|c| c.client.as_str()).collect();
     let mut hosts: Vec<String> = Vec::new();
-    for e in events.iter().filter(|e| is_server_accept(e)) {
+    for e in events.iter().filter(|e| domain.is_server_accept(e)) {
         let Some(w) = e.win() else { continue };
         if clients.iter().any(|c| same_host(c, &w.computer)) {
             continue;
@@ -76,14 +67,14 @@ pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
     hosts.sort_by_key(|h| h.to_ascii_lowercase());
     hosts
         .iter()
-        .map(|h| estimate_host(h, events, conns))
+        .map(|h| estimate_host(h, events, conns, domain))
         .collect()
 }
 
-fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
+fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Domain) -> Skew {
     let mut accepts: Vec<jiff::Timestamp> = events
         .iter()
-        .filter(|e| is_server_accept(e))
+        .filter(|e| domain.is_server_accept(e))
         .filter(|e| e.win().is_some_and(|w| same_host(host, &w.computer)))
         .filter_map(|e| e.time)
         .collect();
@@ -118,8 +109,10 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
     };
     if pairs == 0 {
         skew.note = format!(
-            "cannot estimate: no client 1025 (transport up) to {host} within {} min of a server 131/261 accept; its times are used as logged",
-            PAIR_WINDOW_SECS / 60
+            "cannot estimate: no client {} (transport up) to {host} within {} min of a server {} accept; its times are used as logged",
+            domain.transport,
+            PAIR_WINDOW_SECS / 60,
+            domain.accept_ids()
         );
         return skew;
     }
@@ -128,7 +121,9 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
     skew.offset = Some(median);
     skew.spread = Some(spread);
     let evidence = format!(
-        "{pairs} client 1025 ↔ server 131/261 pair{}",
+        "{pairs} client {} ↔ server {} pair{}",
+        domain.transport,
+        domain.accept_ids(),
         if pairs == 1 { "" } else { "s" }
     );
     let ms = median.as_millis();
@@ -172,6 +167,9 @@ mod tests {
     use crate::model::{EventKind, WinEvent};
     use std::sync::Arc;
 
+    const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
+    const RDPCORETS: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
+
     fn server(provider: &str, id: u32, millis: i64, host: &str) -> Event {
         Event {
             file: Arc::from("server.evtx"),
@@ -201,8 +199,8 @@ mod tests {
         events.push(server(RCM, 261, 181_200, "RDS01.contoso.com"));
         events.push(server(RDPCORETS, 131, 781_100, "RDS01"));
         events.push(server("Schannel", 36874, 182_000, "RDS01.contoso.com"));
-        let conns = connections(&events);
-        let skews = estimate(&events, &conns);
+        let conns = connections(&events, Domain::builtin());
+        let skews = estimate(&events, &conns, Domain::builtin());
         assert_eq!(skews.len(), 1);
         let s = &skews[0];
         assert_eq!(s.pairs, 2);
@@ -228,7 +226,11 @@ mod tests {
         // A server with an accept but no client connection to it.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 5_000_000, "RDS09"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert_eq!(skews.len(), 1);
         assert!(skews[0].offset.is_none() && !skews[0].applied);
         assert!(
@@ -241,7 +243,11 @@ mod tests {
         events.extend(attempt(600, "{B}"));
         events.push(server(RCM, 261, 181_000, "RDS01"));
         events.push(server(RCM, 261, 601_000 + 240_000, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert!(!skews[0].applied);
         assert!(
             skews[0].note.starts_with("inconsistent"),
@@ -251,7 +257,11 @@ mod tests {
         // Within latency: nothing shifted.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 1_300, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert!(!skews[0].applied);
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(300)));
         assert!(

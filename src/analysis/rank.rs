@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::connection::{Connection, Phase, same_host};
 use crate::model::Event;
 use crate::report::schema::{CauseOut, Confidence, FindingOut};
-use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
+use crate::rules::{Cause, Domain, Evaluation, Finding, RuleKind, RuleSet, Strength};
 
 /// How many findings a cause lists; the rest are counted.
 pub const MAX_FINDINGS_LISTED: usize = 5;
@@ -106,7 +106,7 @@ impl<'a> AnchorConnections<'a> {
 
     /// A client event of another connection than every 0x904's (its activity id differs):
     /// evidence about that connection, not about the 0x904 (a healthy session hours before).
-    fn other_connection(&self, f: &Finding, events: &[Event]) -> bool {
+    fn other_connection(&self, f: &Finding, events: &[Event], domain: &Domain) -> bool {
         let Some(e) = f.events.first().and_then(|&i| events.get(i)) else {
             return false;
         };
@@ -115,8 +115,7 @@ impl<'a> AnchorConnections<'a> {
             return false;
         };
         !self.list.is_empty()
-            && w.provider
-                .eq_ignore_ascii_case(super::connection::CLIENT_PROVIDER)
+            && domain.is_client(w)
             && !self.list.iter().any(|(_, c)| {
                 c.file == e.file
                     && c.activity_id
@@ -143,7 +142,7 @@ fn score_finding<'a>(
     let RuleKind::Cause { cause, strength } = rule.kind() else {
         return None;
     };
-    if anchors.other_connection(f, events) {
+    if anchors.other_connection(f, events, rules.domain()) {
         return None;
     }
     let wants_anchor = rule.anchor_window().is_some();
