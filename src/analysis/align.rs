@@ -4,8 +4,9 @@
 //! (docs/domain.md §4). A row gets a UTC time only when both are known, from (in this order):
 //! the user (`--procmon-date`, `--procmon-utc-offset`), the export's own `Date & Time` column
 //! (date only; the zone still has to come from somewhere), or inference from what both sources
-//! saw: the RDP client's connect (RDPClient 1024/1025) and the `mstsc.exe`/`msrdc.exe`
-//! `TCP Connect` to the server's RDP or gateway port. Time zones are whole quarter hours, so
+//! saw: the RDP client's connect and disconnect events and its process's TCP connect and
+//! disconnect rows to the server's RDP or gateway port, as the rule pack's domain declaration
+//! names them ([`crate::rules::Domain`]). Time zones are whole quarter hours, so
 //! each pair proposes an offset rounded to 15 minutes, kept only when the rounding error is
 //! small; the inference is used only when every proposal agrees. Otherwise Procmon evidence
 //! stays unplaced (still reported, without a proximity bonus), and the report says why.
@@ -25,26 +26,23 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::model::{Event, EventKind};
+use crate::rules::{Domain, Role};
 
 /// How far apart the client's connect event and Procmon's TCP Connect may be, once the
 /// offset is applied, to count as the same connection.
 const MATCH_TOLERANCE_SECS: i64 = 20;
 
-// ---- Domain table (to move into the rule pack's declaration): what a server capture is. ----
-/// Procmon's operation for a connection the capture machine accepted.
+/// Procmon's operation for a connection the capture machine accepted (not yet in the rule
+/// pack's domain declaration, which names the client's connect and disconnect rows).
 pub const ACCEPT_OPERATION: &str = "TCP Accept";
-/// The RDP listener's port on the server.
-pub const RDP_PORT: u16 = 3389;
-/// Processes of the RDP client, whose rows mark a client-side capture.
-const CLIENT_PROCESSES: [&str; 2] = ["mstsc.exe", "msrdc.exe"];
-// ---- end of domain table ----
 
 /// Is `p` the RDP listener accepting a connection on the server (a server-side capture row)?
-pub fn is_server_accept_row(p: &crate::model::ProcmonRow) -> bool {
+pub fn is_server_accept_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool {
     p.operation == ACCEPT_OPERATION
         && p.network
             .as_ref()
-            .is_some_and(|n| n.local_port == Some(RDP_PORT))
+            .and_then(|n| n.local_port)
+            .is_some_and(|port| domain.is_rdp_port(port))
 }
 
 /// What the user told us.
@@ -102,24 +100,21 @@ pub fn parse_utc_offset(text: &str) -> Option<i32> {
     Some(sign * (h * 3600 + m * 60))
 }
 
-fn is_rdp_client_process(name: &str) -> bool {
-    CLIENT_PROCESSES
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case(name))
-}
-
-/// The client's UTC times and Procmon's local times of the same moments: the connect (RDPClient
-/// 1024/1025 and mstsc's `TCP Connect`) and the disconnect (RDPClient 1026 and mstsc's
-/// `TCP Disconnect`), each to the RDP or gateway port.
-fn moments(events: &[Event], client_ids: &[u32], operation: &str) -> (Vec<Timestamp>, Vec<Time>) {
+/// The client's UTC times and Procmon's local times of the same moments: the connect (the
+/// client's start and transport events and the client process's connect row) and the
+/// disconnect (its disconnect event and disconnect row), each to an RDP or gateway port.
+/// Which events, processes, operations and ports these are is the domain declaration's.
+fn moments(
+    events: &[Event],
+    domain: &Domain,
+    roles: &[Role],
+    operation: &str,
+) -> (Vec<Timestamp>, Vec<Time>) {
     let client = events
         .iter()
         .filter_map(|e| {
-            let w = e.win()?;
-            (w.provider
-                .eq_ignore_ascii_case("Microsoft-Windows-TerminalServices-ClientActiveXCore")
-                && client_ids.contains(&w.event_id))
-            .then_some(e.time?)
+            let role = domain.client_role(e.win()?)?;
+            roles.contains(&role).then_some(e.time?)
         })
         .collect();
     let procmon = events
@@ -128,12 +123,25 @@ fn moments(events: &[Event], client_ids: &[u32], operation: &str) -> (Vec<Timest
             let p = e.procmon()?;
             let port = p.network.as_ref()?.remote_port?;
             (p.operation == operation
-                && is_rdp_client_process(&p.process)
-                && matches!(port, 3389 | 443 | 3391))
+                && domain.is_client_process(&p.process)
+                && domain.is_session_port(port))
             .then_some(p.time_of_day?)
         })
         .collect();
     (client, procmon)
+}
+
+/// Is `e` a Procmon row that alignment reads (the client process opening or closing its TCP
+/// connection to an RDP or gateway port)? Analysis keeps these even when no rule matches them.
+pub fn is_alignment_row(domain: &Domain, e: &Event) -> bool {
+    e.procmon().is_some_and(|p| {
+        (p.operation == domain.procmon_connect || p.operation == domain.procmon_disconnect)
+            && domain.is_client_process(&p.process)
+            && p.network
+                .as_ref()
+                .and_then(|n| n.remote_port)
+                .is_some_and(|port| domain.is_session_port(port))
+    })
 }
 
 /// Add an (offset, date) proposal for every client moment and Procmon row that line up within
@@ -166,16 +174,27 @@ fn propose(connects: &[Timestamp], tcp: &[Time], proposals: &mut Vec<(i32, Date)
 }
 
 /// Infer (offset, date) from moments both sources saw.
-fn infer(events: &[Event]) -> Result<(i32, Date), String> {
+fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
     let pairs = [
-        moments(events, &[1024, 1025], "TCP Connect"),
-        moments(events, &[1026], "TCP Disconnect"),
+        moments(
+            events,
+            d,
+            &[Role::Start, Role::Transport],
+            &d.procmon_connect,
+        ),
+        moments(events, d, &[Role::Disconnect], &d.procmon_disconnect),
     ];
     if pairs.iter().all(|(c, p)| c.is_empty() || p.is_empty()) {
-        return Err(
-            "no RDP client connect or disconnect events (RDPClient 1024/1025/1026) with matching mstsc/msrdc TCP Connect or TCP Disconnect rows to infer it from"
-                .into(),
-        );
+        return Err(format!(
+            "no RDP client connect or disconnect events ({} {}/{}/{}) with matching {} {} or {} rows to infer it from",
+            d.client_label(),
+            d.start.id,
+            d.transport,
+            d.disconnect.id,
+            d.process_stems(false),
+            d.procmon_connect,
+            d.procmon_disconnect,
+        ));
     }
     let mut proposals: Vec<(i32, Date)> = Vec::new();
     for (client, procmon) in &pairs {
@@ -200,16 +219,32 @@ fn infer(events: &[Event]) -> Result<(i32, Date), String> {
     }
 }
 
+/// `... and mstsc's TCP Connect/Disconnect rows`: the two operations share their first word.
+fn inferred_note(d: &Domain) -> String {
+    let connect = &d.procmon_connect;
+    let disconnect = match connect.split_once(' ') {
+        Some((first, _)) => d
+            .procmon_disconnect
+            .strip_prefix(first)
+            .map_or(d.procmon_disconnect.as_str(), str::trim_start),
+        None => d.procmon_disconnect.as_str(),
+    };
+    format!(
+        "inferred from the RDP client's connect/disconnect events and {}'s {connect}/{disconnect} rows",
+        d.process_stems(true)
+    )
+}
+
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
-pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
+pub fn align(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
     // User hints name one offset for every capture; without them, server captures are placed
     // from the server's own events first, then the rest as before.
     let (server_note, placed) = if hints.utc_offset_secs.is_none() {
-        place_server_captures(events)
+        place_server_captures(events, domain)
     } else {
         (Vec::new(), Vec::new())
     };
-    let mut a = align_client(events, hints);
+    let mut a = align_client(events, hints, domain);
     // Only now mark the server rows as the server's: `align_client` reads a capture computer
     // as "from a PML".
     for (i, host) in placed {
@@ -235,7 +270,10 @@ pub fn align(events: &mut [Event], hints: AlignHints) -> Alignment {
 
 /// Place every server-side capture (by file) from that server's accept events. Returns a note
 /// per capture and the rows placed, with the host they belong to.
-fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std::sync::Arc<str>)>) {
+fn place_server_captures(
+    events: &mut [Event],
+    domain: &Domain,
+) -> (Vec<String>, Vec<(usize, std::sync::Arc<str>)>) {
     use std::collections::BTreeMap;
     // Files: unplaced CSV rows, whether any is a listener accept, whether any is the client's.
     let mut files: BTreeMap<std::sync::Arc<str>, (Vec<Time>, bool)> = BTreeMap::new();
@@ -245,10 +283,10 @@ fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std:
             continue;
         }
         let entry = files.entry(e.file.clone()).or_default();
-        if is_rdp_client_process(&p.process) {
+        if domain.is_client_process(&p.process) {
             entry.1 = true;
         }
-        if is_server_accept_row(p)
+        if is_server_accept_row(domain, p)
             && let Some(t) = p.time_of_day
         {
             entry.0.push(t);
@@ -256,7 +294,7 @@ fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std:
     }
     // The servers' accepts, by host, on each server's own clock.
     let mut hosts: BTreeMap<String, (String, Vec<Timestamp>)> = BTreeMap::new();
-    for e in events.iter().filter(|e| super::clock::is_server_accept(e)) {
+    for e in events.iter().filter(|e| domain.is_server_accept(e)) {
         let (Some(w), Some(t)) = (e.win(), e.time) else {
             continue;
         };
@@ -290,7 +328,7 @@ fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std:
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let pick = match ranked.as_slice() {
             [] => Err(format!(
-                "server capture {file}: its {} TCP Accept row(s) on port {RDP_PORT} line up with no server's 131/261 events within a whole time zone; its rows stay unplaced",
+                "server capture {file}: its {} TCP Accept row(s) on an RDP port line up with no server's 131/261 events within a whole time zone; its rows stay unplaced",
                 accepts.len()
             )),
             [(k, n), rest @ ..] if rest.first().is_none_or(|r| r.1 < *n) => Ok((k.clone(), *n)),
@@ -333,7 +371,7 @@ fn place_server_captures(events: &mut [Event]) -> (Vec<String>, Vec<(usize, std:
     (notes, placed)
 }
 
-fn align_client(events: &mut [Event], hints: AlignHints) -> Alignment {
+fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
     let has_procmon = events
         .iter()
@@ -363,7 +401,7 @@ fn align_client(events: &mut [Event], hints: AlignHints) -> Alignment {
     let column_date = events.iter().find_map(|e| e.procmon().and_then(|p| p.date));
     let inferred =
         if hints.utc_offset_secs.is_none() || (hints.date.is_none() && column_date.is_none()) {
-            Some(infer(events))
+            Some(infer(events, domain))
         } else {
             None
         };
@@ -388,13 +426,7 @@ fn align_client(events: &mut [Event], hints: AlignHints) -> Alignment {
         ),
         (None, Some(Ok((off, d)))) => {
             let date = hints.date.or(column_date).unwrap_or(d);
-            (
-                off,
-                Some(date),
-                "inferred",
-                "inferred from the RDP client's connect/disconnect events and mstsc's TCP Connect/Disconnect rows"
-                    .into(),
-            )
+            (off, Some(date), "inferred", inferred_note(domain))
         }
         (_, Some(Err(why))) => {
             return Alignment {
@@ -510,7 +542,7 @@ mod tests {
             tcp("01:30:12", "TCP Connect"),
             tcp("01:31:00", "TCP Reconnect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "inferred", "{}", a.note);
         assert_eq!(a.utc_offset.as_deref(), Some("UTC+02:00"));
         assert_eq!(a.date.as_deref(), Some("2024-03-06"));
@@ -520,7 +552,7 @@ mod tests {
     #[test]
     fn user_hints_win_and_missing_pairs_are_explained() {
         let mut events = vec![tcp("10:00:00", "TCP Reconnect")];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none");
         assert!(a.note.contains("could not be placed"), "{}", a.note);
         assert!(events[0].time.is_none());
@@ -528,7 +560,7 @@ mod tests {
             date: Some("2024-01-02".parse().unwrap()),
             utc_offset_secs: Some(-18000),
         };
-        let a = align(&mut events, hints);
+        let a = align(&mut events, hints, Domain::builtin());
         assert_eq!(a.method, "user");
         assert_eq!(events[0].time.unwrap().to_string(), "2024-01-02T15:00:00Z");
     }
@@ -541,7 +573,7 @@ mod tests {
             client(1026, "2024-03-05T13:45:10.6615091Z"),
             tcp("14:45:10.6599", "TCP Disconnect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(
             (a.method, a.utc_offset.as_deref()),
             ("inferred", Some("UTC+01:00")),
@@ -561,7 +593,7 @@ mod tests {
             client(1025, "2024-03-05T10:30:00Z"),
             tcp("12:00:01", "TCP Connect"),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none");
         assert!(a.note.contains("ambiguous"), "{}", a.note);
     }

@@ -17,11 +17,16 @@
 //! 1025 when no 1025 is logged within seconds of it. An **RD Gateway** is a host too: its 302
 //! (the user connected to the resource) pairs with the client's 1025, and its 303 (disconnected)
 //! with the client's 1026, for connections whose server is the gateway event's `Resource`.
+//!
+//! Which events are the client's transport and a server's accept, the client processes and
+//! the RDP port are the rule pack's domain declaration, read here; the gateway's 302/303 are
+//! still named below.
 
 use jiff::SignedDuration;
 
 use super::connection::{Connection, same_host};
 use crate::model::Event;
+use crate::rules::Domain;
 
 /// How far apart a client 1025 and a server accept may be to be paired at all.
 pub const PAIR_WINDOW_SECS: i64 = 15 * 60;
@@ -30,11 +35,7 @@ pub const MAX_SPREAD_MS: i64 = 2_000;
 /// Offsets at or below this are network latency, not skew.
 pub const APPLY_ABOVE_MS: i64 = 2_000;
 
-// ---- Domain table (to move into the rule pack's declaration): events that must coincide. ----
-const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
-const RDPCORETS: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
-/// RCM 261 and RdpCoreTS 131: the server accepted a connection.
-const SERVER_ACCEPTS: [(&str, u32); 2] = [(RCM, 261), (RDPCORETS, 131)];
+// ---- Domain table (not yet in the rule pack's declaration): the gateway's pair events. ----
 const GATEWAY: &str = "Microsoft-Windows-TerminalServices-Gateway";
 /// Gateway 302: the user connected to the resource (pairs with the client's 1025).
 const GATEWAY_CONNECTED: u32 = 302;
@@ -42,21 +43,9 @@ const GATEWAY_CONNECTED: u32 = 302;
 const GATEWAY_DISCONNECTED: u32 = 303;
 /// The gateway event's field naming the server.
 const GATEWAY_RESOURCE: &str = "Resource";
-/// The client's Procmon connect and the processes that make it.
-const CLIENT_CONNECT_OPERATION: &str = "TCP Connect";
-const CLIENT_PROCESSES: [&str; 2] = ["mstsc.exe", "msrdc.exe"];
 /// A client Procmon connect this close to a logged 1025 is the same moment, not a new pair.
 const SAME_MOMENT_MS: i64 = 5_000;
 // ---- end of domain table ----
-
-/// Is `e` a server-side "connection accepted" event (RCM 261, RdpCoreTS 131)?
-pub fn is_server_accept(e: &Event) -> bool {
-    e.win().is_some_and(|w| {
-        SERVER_ACCEPTS
-            .iter()
-            .any(|(p, id)| w.event_id == *id && w.provider.eq_ignore_ascii_case(p))
-    })
-}
 
 /// Is `e` an RD Gateway 302/303 (a clock pair with the client's 1025/1026)?
 pub fn is_gateway_pair_event(e: &Event) -> bool {
@@ -68,19 +57,19 @@ pub fn is_gateway_pair_event(e: &Event) -> bool {
 
 /// Is `e` a Procmon row that is clock evidence: the client's connect to the RDP port, or the
 /// server's accept on it?
-pub fn is_procmon_pair_row(e: &Event) -> bool {
-    e.procmon()
-        .is_some_and(|p| super::align::is_server_accept_row(p) || is_client_connect_row(p))
+pub fn is_procmon_pair_row(domain: &Domain, e: &Event) -> bool {
+    e.procmon().is_some_and(|p| {
+        super::align::is_server_accept_row(domain, p) || is_client_connect_row(domain, p)
+    })
 }
 
-fn is_client_connect_row(p: &crate::model::ProcmonRow) -> bool {
-    p.operation == CLIENT_CONNECT_OPERATION
-        && CLIENT_PROCESSES
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&p.process))
+fn is_client_connect_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool {
+    p.operation == domain.procmon_connect
+        && domain.is_client_process(&p.process)
         && p.network
             .as_ref()
-            .is_some_and(|n| n.remote_port == Some(super::align::RDP_PORT))
+            .and_then(|n| n.remote_port)
+            .is_some_and(|port| domain.is_rdp_port(port))
 }
 
 /// The host whose clock `e` is on, when it is a server-side event or a server capture's row.
@@ -104,14 +93,14 @@ pub struct Skew {
 }
 
 /// Estimate every server host's offset from the client.
-pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
+pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<Skew> {
     let clients: Vec<&str> = conns.iter().map(|c| c.client.as_str()).collect();
     let mut hosts: Vec<String> = Vec::new();
     let server_side = |e: &&Event| {
-        is_server_accept(e)
+        domain.is_server_accept(e)
             || is_gateway_pair_event(e)
             || e.procmon()
-                .is_some_and(|p| p.computer.is_some() && super::align::is_server_accept_row(p))
+                .is_some_and(|p| p.computer.is_some() && super::align::is_server_accept_row(domain, p))
     };
     for e in events.iter().filter(server_side) {
         let Some(host) = host_of(e) else { continue };
@@ -125,7 +114,7 @@ pub fn estimate(events: &[Event], conns: &[Connection]) -> Vec<Skew> {
     hosts.sort_by_key(|h| h.to_ascii_lowercase());
     hosts
         .iter()
-        .map(|h| estimate_host(h, events, conns))
+        .map(|h| estimate_host(h, events, conns, domain))
         .collect()
 }
 
@@ -139,7 +128,7 @@ fn nearest(targets: &[jiff::Timestamp], at: jiff::Timestamp) -> Option<SignedDur
         .min_by_key(|d| d.abs())
 }
 
-fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
+fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Domain) -> Skew {
     let on_host = |e: &&Event| host_of(e).is_some_and(|h| same_host(host, h));
     let times = |pred: &dyn Fn(&Event) -> bool| {
         let mut v: Vec<jiff::Timestamp> = events
@@ -153,7 +142,9 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
     };
     // The server's accepts: its 131/261 and its own Procmon TCP Accept rows.
     let accepts = times(&|e| {
-        is_server_accept(e) || e.procmon().is_some_and(super::align::is_server_accept_row)
+        domain.is_server_accept(e)
+            || e.procmon()
+                .is_some_and(|p| super::align::is_server_accept_row(domain, p))
     });
     // The gateway's 302/303 for each resource, by kind.
     let gateway = |id: u32, server: &str| -> Vec<jiff::Timestamp> {
@@ -184,7 +175,7 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection]) -> Skew {
         .iter()
         .filter(|e| {
             e.procmon().is_some_and(|p| {
-                is_client_connect_row(p)
+                is_client_connect_row(domain, p)
                     && p.network
                         .as_ref()
                         .is_some_and(|n| same_host(host, &n.remote_host))
@@ -298,6 +289,9 @@ mod tests {
     use crate::model::{EventKind, WinEvent};
     use std::sync::Arc;
 
+    const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
+    const RDPCORETS: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
+
     fn server(provider: &str, id: u32, millis: i64, host: &str) -> Event {
         Event {
             file: Arc::from("server.evtx"),
@@ -327,8 +321,8 @@ mod tests {
         events.push(server(RCM, 261, 181_200, "RDS01.contoso.com"));
         events.push(server(RDPCORETS, 131, 781_100, "RDS01"));
         events.push(server("Schannel", 36874, 182_000, "RDS01.contoso.com"));
-        let conns = connections(&events);
-        let skews = estimate(&events, &conns);
+        let conns = connections(&events, Domain::builtin());
+        let skews = estimate(&events, &conns, Domain::builtin());
         assert_eq!(skews.len(), 1);
         let s = &skews[0];
         assert_eq!(s.pairs, 2);
@@ -354,7 +348,11 @@ mod tests {
         // A server with an accept but no client connection to it.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 5_000_000, "RDS09"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert_eq!(skews.len(), 1);
         assert!(skews[0].offset.is_none() && !skews[0].applied);
         assert!(
@@ -367,7 +365,11 @@ mod tests {
         events.extend(attempt(600, "{B}"));
         events.push(server(RCM, 261, 181_000, "RDS01"));
         events.push(server(RCM, 261, 601_000 + 240_000, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert!(!skews[0].applied);
         assert!(
             skews[0].note.starts_with("inconsistent"),
@@ -377,7 +379,11 @@ mod tests {
         // Within latency: nothing shifted.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 1_300, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert!(!skews[0].applied);
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(300)));
         assert!(

@@ -14,10 +14,10 @@ mod certificate;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::RwLock;
 
-use super::evidence::{RDP_SOURCES, Side};
 use super::rank::Confidence;
 use crate::ingest::bundle;
 use crate::model::{Event, EventKind, FileAccount, Source};
+use crate::rules::{Domain, Side};
 use crate::rules::Cause;
 
 /// Is this a source of configuration (a lasting state with no time)?
@@ -193,18 +193,16 @@ pub struct Sides {
 
 impl Computers {
     /// Note one event's computer. Called once for every event read, from any thread.
-    pub fn see(&self, e: &Event) {
+    pub fn see(&self, domain: &Domain, e: &Event) {
         let Some(w) = e.win() else { return };
         if w.computer.is_empty() {
             return;
         }
-        let side = RDP_SOURCES
-            .iter()
-            .find(|(p, _)| p.eq_ignore_ascii_case(&w.provider))
-            .map(|(_, s)| *s);
+        // A gateway is a server-side host: its logs count as the server side here.
+        let side = domain.side_of(&w.provider);
         let covered = |s: &Sides| match side {
             Some(Side::Client) => s.client,
-            Some(Side::Server) => s.server,
+            Some(Side::Server | Side::Gateway) => s.server,
             None => true,
         };
         if let Ok(seen) = self.seen.read()
@@ -216,7 +214,7 @@ impl Computers {
             let s = seen.entry(w.computer.clone()).or_default();
             match side {
                 Some(Side::Client) => s.client = true,
-                Some(Side::Server) => s.server = true,
+                Some(Side::Server | Side::Gateway) => s.server = true,
                 None => {}
             }
         }

@@ -16,8 +16,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::model::Event;
-
-pub const CLIENT_PROVIDER: &str = "Microsoft-Windows-TerminalServices-ClientActiveXCore";
+use crate::rules::{Domain, Role};
 
 /// How far a connection got before it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,30 +63,28 @@ impl Connection {
     }
 }
 
-fn client_event(e: &Event) -> Option<(u32, &crate::model::WinEvent)> {
+/// A client connection event and its role (the rule pack's domain declaration says which).
+fn client_event<'e>(e: &'e Event, domain: &Domain) -> Option<(Role, &'e crate::model::WinEvent)> {
     let w = e.win()?;
-    (w.provider.eq_ignore_ascii_case(CLIENT_PROVIDER)).then_some((w.event_id, w))
+    Some((domain.client_role(w)?, w))
 }
 
 /// Group the client's RDPClient events into connections, in time order.
-pub fn connections(events: &[Event]) -> Vec<Connection> {
+pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
     let order = crate::rules::event_order(events);
     // Open connections per (file, activity id); activity `None` groups by order in the file.
     let mut open: BTreeMap<(std::sync::Arc<str>, Option<String>), Connection> = BTreeMap::new();
     let mut done = Vec::new();
     for i in order {
         let e = &events[i];
-        let Some((id, w)) = client_event(e) else {
+        let Some((role, w)) = client_event(e, domain) else {
             continue;
         };
-        if !matches!(id, 1024..=1027 | 1102 | 1103 | 1105 | 226) {
-            continue;
-        }
         let key = (
             e.file.clone(),
             w.activity_id.as_ref().map(|a| a.to_lowercase()),
         );
-        if id == 1024 {
+        if role == Role::Start {
             // A new attempt under the same key ends the one before it (its 1026 was lost).
             if let Some(old) = open.remove(&key) {
                 done.push(old);
@@ -104,23 +101,23 @@ pub fn connections(events: &[Event]) -> Vec<Connection> {
             end: None,
             phase: Phase::Transport,
         });
-        match id {
-            1024 => conn.server = w.data.get("Value").map(str::to_string),
-            1025 => {
+        match role {
+            Role::Start => conn.server = w.data.get(&domain.start.data).map(str::to_string),
+            Role::Transport => {
                 conn.transport_up = conn.transport_up.or(e.time);
                 conn.phase = conn.phase.max(Phase::Handshake);
             }
-            1027 => {
+            Role::Logon => {
                 conn.logon = conn.logon.or(e.time);
                 conn.phase = Phase::Established;
             }
-            1026 => {
+            Role::Disconnect => {
                 conn.end = Some((i, e.time));
                 if let Some(c) = open.remove(&key) {
                     done.push(c);
                 }
             }
-            _ => {}
+            Role::Milestone => {}
         }
     }
     done.extend(open.into_values());
@@ -153,7 +150,7 @@ pub(crate) mod tests {
             record: 1000 + secs as u64,
             time: Some(Timestamp::from_second(1_704_067_200 + secs).unwrap()),
             kind: EventKind::Win(Box::new(WinEvent {
-                provider: CLIENT_PROVIDER.into(),
+                provider: Domain::builtin().client_provider().into(),
                 event_id: id,
                 computer: "WS".into(),
                 activity_id: activity.map(str::to_string),
@@ -177,7 +174,7 @@ pub(crate) mod tests {
             client(1105, 99, a, None),
             client(1026, 100, a, Some("2308")),
         ];
-        let c = connections(&events);
+        let c = connections(&events, Domain::builtin());
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].server.as_deref(), Some("RDS01"));
         assert_eq!(c[0].phase, Phase::Established);
@@ -188,7 +185,7 @@ pub(crate) mod tests {
         // Reversed input: same result.
         let mut rev = events.clone();
         rev.reverse();
-        let r = connections(&rev);
+        let r = connections(&rev, Domain::builtin());
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].phase, Phase::Established);
     }
@@ -204,7 +201,7 @@ pub(crate) mod tests {
             client(1027, 52, None, None),
             client(1026, 90, None, Some("2308")),
         ];
-        let c = connections(&events);
+        let c = connections(&events, Domain::builtin());
         assert_eq!(
             c.iter().map(|c| c.phase).collect::<Vec<_>>(),
             vec![Phase::Handshake, Phase::Established]

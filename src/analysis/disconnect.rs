@@ -8,9 +8,6 @@
 
 use serde::Serialize;
 
-/// The 0x904 "socket closed" disconnect this tool exists for.
-pub const SOCKET_CLOSED: u32 = 0x904;
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Disconnect {
     pub code: u32,

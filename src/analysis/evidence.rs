@@ -2,93 +2,16 @@
 //! read, or that holds no Remote Desktop client or server log, is *insufficient evidence*:
 //! its own result (exit 4, its own count in `batch`), never "clean".
 //!
-//! What counts as Remote Desktop evidence is declared here, in ONE place ([`RDP_SOURCES`]
-//! and [`is_rdp_process`]), so that it can move into the rule pack as data (issue 11) without
-//! hunting through the code. The decision itself ([`assess`]) is a pure function of what the
-//! ingest saw ([`Seen`]), so it is tested without any file.
+//! What counts as Remote Desktop evidence (its sources and their side, the client processes,
+//! the RDP port, the configuration keys) is the rule pack's domain declaration
+//! ([`crate::rules::Domain`]), read by [`Tally::see`]. The decision itself ([`assess`]) is a
+//! pure function of what the ingest saw ([`Seen`]), so it is tested without any file.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::diagnosis::{CauseScore, Evidence};
 use crate::model::{Event, FileAccount, FileStatus};
-
-/// Which side of a Remote Desktop connection a source describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Client,
-    Server,
-}
-
-/// Event-log providers whose events are Remote Desktop evidence, and the side they come from
-/// (DOMAIN.md §2-3: the client's ActiveX core writes RDPClient/Operational; the server's
-/// Remote Connection Manager, Local Session Manager, RDP core stack, TermDD driver and the
-/// RD Gateway write the server side).
-pub const RDP_SOURCES: &[(&str, Side)] = &[
-    (
-        "Microsoft-Windows-TerminalServices-ClientActiveXCore",
-        Side::Client,
-    ),
-    (
-        "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
-        Side::Server,
-    ),
-    (
-        "Microsoft-Windows-TerminalServices-LocalSessionManager",
-        Side::Server,
-    ),
-    (
-        "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS",
-        Side::Server,
-    ),
-    ("Microsoft-Windows-TerminalServices-Gateway", Side::Server),
-    ("TermDD", Side::Server),
-];
-
-/// Exported configuration of the Remote Desktop server: registry keys under these (the
-/// Terminal Server and its listener, the TermService service, Schannel's protocols) and ACLs of
-/// the machine keys (DOMAIN.md §8). Configuration alone can name a cause (moderate at most),
-/// so a bundle that holds it is not "insufficient evidence".
-const RDP_CONFIG_KEYS: &[&str] = &[
-    "\\Terminal Server",
-    "\\Terminal Services",
-    "\\Services\\TermService",
-    "\\SecurityProviders\\SCHANNEL",
-];
-const RDP_CONFIG_ACL_PATHS: &[&str] = &[
-    "\\Crypto\\RSA\\MachineKeys",
-    "f686aace6942fb7f7ceb231212eef4a4",
-];
-
-fn contains_ignore_case(hay: &str, needle: &str) -> bool {
-    hay.to_ascii_lowercase()
-        .contains(&needle.to_ascii_lowercase())
-}
-
-/// Whether a registry or ACL event is Remote Desktop server configuration.
-pub fn is_rdp_configuration(e: &Event) -> bool {
-    match &e.kind {
-        crate::model::EventKind::Registry(r) => RDP_CONFIG_KEYS
-            .iter()
-            .any(|k| contains_ignore_case(&r.key, k)),
-        crate::model::EventKind::Acl(a) => RDP_CONFIG_ACL_PATHS
-            .iter()
-            .any(|k| contains_ignore_case(&a.path, k)),
-        _ => false,
-    }
-}
-
-/// Procmon rows of these processes are the Remote Desktop client at work.
-const RDP_CLIENT_PROCESSES: &[&str] = &["mstsc.exe", "msrdc.exe"];
-
-/// The Remote Desktop port (`ms-wbt-server`): a Procmon network row to or from it is RDP
-/// traffic, whichever process it belongs to.
-const RDP_PORT: u16 = 3389;
-
-pub fn is_rdp_process(process: &str) -> bool {
-    RDP_CLIENT_PROCESSES
-        .iter()
-        .any(|p| p.eq_ignore_ascii_case(process))
-}
+use crate::rules::{Domain, Side};
 
 /// Counts, per kind of evidence, of every event the ingest read (before the filter that
 /// keeps only what a rule can use). Shared by the reading threads, hence atomics.
@@ -103,35 +26,32 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Count one event. Called once for every event read.
-    pub fn see(&self, e: &Event) {
+    /// Count one event, as `domain` declares what it is. Called once for every event read.
+    pub fn see(&self, domain: &Domain, e: &Event) {
         let add = |c: &AtomicU64| {
             c.fetch_add(1, Ordering::Relaxed);
         };
         if let Some(w) = e.win() {
-            if let Some((_, side)) = RDP_SOURCES
-                .iter()
-                .find(|(p, _)| p.eq_ignore_ascii_case(&w.provider))
-            {
-                add(match side {
-                    Side::Client => &self.client,
-                    Side::Server => &self.server,
-                });
+            // A gateway's log is the server side's, for "is there any RDP evidence".
+            match domain.side_of(&w.provider) {
+                Some(Side::Client) => add(&self.client),
+                Some(Side::Server | Side::Gateway) => add(&self.server),
+                None => {}
             }
             if w.channel.eq_ignore_ascii_case("System") {
                 add(&self.system);
             } else if w.channel.eq_ignore_ascii_case("Security") {
                 add(&self.security);
             }
-        } else if is_rdp_configuration(e) {
+        } else if domain.is_configuration(e) {
             add(&self.server);
         } else if let Some(p) = e.procmon() {
             add(&self.procmon);
-            let port = p
-                .network
-                .as_ref()
-                .is_some_and(|n| n.local_port == Some(RDP_PORT) || n.remote_port == Some(RDP_PORT));
-            if port || is_rdp_process(&p.process) {
+            let port = p.network.as_ref().is_some_and(|n| {
+                n.local_port.is_some_and(|p| domain.is_rdp_port(p))
+                    || n.remote_port.is_some_and(|p| domain.is_rdp_port(p))
+            });
+            if port || domain.is_client_process(&p.process) {
                 add(&self.procmon_rdp);
             }
         }
@@ -387,9 +307,10 @@ mod tests {
             })),
         };
         let t = Tally::default();
-        t.see(&row("MSTSC.EXE", None));
-        t.see(&row("svchost.exe", Some(3389)));
-        t.see(&row("svchost.exe", Some(445)));
+        let d = Domain::builtin();
+        t.see(d, &row("MSTSC.EXE", None));
+        t.see(d, &row("svchost.exe", Some(3389)));
+        t.see(d, &row("svchost.exe", Some(445)));
         let s = t.seen();
         assert_eq!((s.procmon, s.procmon_rdp), (3, 2));
     }

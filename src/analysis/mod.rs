@@ -21,12 +21,10 @@ pub mod rank;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
 use crate::model::{Event, FileAccount};
-use crate::rules::{Evaluation, RuleSet};
+use crate::rules::{Domain, Evaluation, Role, RuleSet};
 
 pub use align::AlignHints;
 pub use diagnosis::{CauseScore, ClientDisconnect, Confidence, Diagnosis};
-
-use connection::CLIENT_PROVIDER;
 
 /// What a scan needs besides its inputs.
 pub struct ScanOptions<'a> {
@@ -44,25 +42,19 @@ pub struct Scan {
     pub evaluation: Evaluation,
 }
 
-/// Events the alignment and the disconnect decoding need even when no rule matches them.
-fn needed_for_context(e: &Event) -> bool {
+/// Events the alignment, the clocks, the connections and the disconnect decoding need even
+/// when no rule matches them; `domain` (the rule pack's declaration) says which.
+fn needed_for_context(domain: &Domain, e: &Event) -> bool {
     // Healthy configuration counts against a cause (config.rs), so it is kept even unmatched.
     if config::is_configuration(e.source()) {
         return true;
     }
     if let Some(w) = e.win() {
-        return (w.provider == CLIENT_PROVIDER && (1024..=1027).contains(&w.event_id))
-            || clock::is_server_accept(e)
+        return domain.client_role(w).is_some_and(|r| r != Role::Milestone)
+            || domain.is_server_accept(e)
             || clock::is_gateway_pair_event(e);
     }
-    clock::is_procmon_pair_row(e)
-        || e.procmon().is_some_and(|p| {
-            p.operation == "TCP Connect"
-                && matches!(
-                    p.process.to_ascii_lowercase().as_str(),
-                    "mstsc.exe" | "msrdc.exe"
-                )
-        })
+    align::is_alignment_row(domain, e) || clock::is_procmon_pair_row(domain, e)
 }
 
 /// Read everything `found` names and analyse it. `keep_all` keeps every event (for
@@ -80,7 +72,8 @@ pub fn scan_within(
     within: &dyn Fn(&Event) -> bool,
 ) -> Scan {
     let rules = opts.rules;
-    let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(e);
+    let domain = rules.domain();
+    let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(domain, e);
     let keep_some: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
         &ingest::keep_all
     } else {
@@ -90,8 +83,8 @@ pub fn scan_within(
     let tally = evidence::Tally::default();
     let computers = config::Computers::default();
     let keep = &|e: &Event| {
-        tally.see(e);
-        computers.see(e);
+        tally.see(domain, e);
+        computers.see(domain, e);
         keep_some(e)
     };
     let ingest_opts = IngestOptions {
@@ -99,15 +92,15 @@ pub fn scan_within(
         limits: opts.limits,
         keep,
     };
-    let classify = |e: &Event| keep::priority(rules, e, needed_for_context(e));
+    let classify = |e: &Event| keep::priority(rules, e, needed_for_context(domain, e));
     let mut sink = keep::Kept::new(opts.limits.kept_events, &classify);
     ingest::ingest_found(found, &ingest_opts, &mut sink);
     let mut sink = sink.finish();
     let mut events = std::mem::take(&mut sink.events);
     config::prepare(&mut events, &mut sink.accounts, computers);
-    let alignment = align::align(&mut events, opts.hints);
-    let conns = connection::connections(&events);
-    let skews = clock::estimate(&events, &conns);
+    let alignment = align::align(&mut events, opts.hints, domain);
+    let conns = connection::connections(&events, domain);
+    let skews = clock::estimate(&events, &conns, domain);
     clock::apply(&mut events, &skews);
     // --from/--to: on times as placed (aligned, clock-corrected). Connections hold event
     // indexes, so they are grouped again over what is left.
@@ -116,7 +109,7 @@ pub fn scan_within(
     let conns = if events.len() == before {
         conns
     } else {
-        connection::connections(&events)
+        connection::connections(&events, domain)
     };
     // Evaluate on the run's pool of the requested size, so --threads 1 means one thread here
     // too; a scan already running on a pool (a batch ticket) stays on it.
@@ -129,7 +122,7 @@ pub fn scan_within(
         }
     };
     let causes = rank::rank(rules, &evaluation, &events, &conns);
-    let disconnects = disconnects(&events, &conns);
+    let disconnects = disconnects(rules, &events, &conns);
     let evidence = evidence::assess(&tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let diagnosis = Diagnosis {
@@ -148,34 +141,43 @@ pub fn scan_within(
     }
 }
 
-/// Every RDPClient 1026, decoded, in time order, with the server from its connection's 1024.
-/// One pass: the latest 1024 seen so far is remembered per file and activity id, so a log
-/// of many disconnects costs no more than one of few.
-fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<ClientDisconnect> {
+/// Every client disconnect event (the domain declaration's `client disconnect`), decoded, in
+/// time order, with the server from its connection's start event. Whether it is the 0x904 is
+/// what the anchor rule says, the very match the ranking uses. One pass: the latest start seen
+/// so far is remembered per file and activity id, so a log of many disconnects costs no more
+/// than one of few.
+fn disconnects(
+    rules: &RuleSet,
+    events: &[Event],
+    conns: &[connection::Connection],
+) -> Vec<ClientDisconnect> {
     use std::collections::HashMap;
+    let domain = rules.domain();
     let mut out = Vec::new();
-    // (file, activity id) -> the Server Name of the latest 1024; activity `None` = any.
-    let mut last_1024: HashMap<(&str, Option<&str>), &str> = HashMap::new();
+    // (file, activity id) -> the server name of the latest start; activity `None` = any.
+    let mut last_start: HashMap<(&str, Option<&str>), &str> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
         let Some(w) = e.win() else { continue };
-        if w.provider != CLIENT_PROVIDER {
-            continue;
-        }
-        if w.event_id == 1024 {
-            if let Some(server) = w.data.get("Value") {
-                last_1024.insert((&e.file, w.activity_id.as_deref()), server);
-                last_1024.insert((&e.file, None), server);
+        match domain.client_role(w) {
+            Some(Role::Start) => {
+                if let Some(server) = w.data.get(&domain.start.data) {
+                    last_start.insert((&e.file, w.activity_id.as_deref()), server);
+                    last_start.insert((&e.file, None), server);
+                }
+                continue;
             }
-            continue;
+            Some(Role::Disconnect) => {}
+            _ => continue,
         }
-        if w.event_id != 1026 {
-            continue;
-        }
-        let Some(d) = w.data.get("Value").and_then(disconnect::decode_text) else {
+        let Some(d) = w
+            .data
+            .get(&domain.disconnect.data)
+            .and_then(disconnect::decode_text)
+        else {
             continue;
         };
-        // The connection's 1024 ("Server Name"): same file, same activity id, before it.
-        let server = last_1024
+        // The connection's start (its server name): same file, same activity id, before it.
+        let server = last_start
             .get(&(&*e.file, w.activity_id.as_deref()))
             .map(|s| s.to_string());
         let conn = conns
@@ -191,7 +193,7 @@ fn disconnects(events: &[Event], conns: &[connection::Connection]) -> Vec<Client
             time: e.time,
             computer: w.computer.clone(),
             server,
-            is_0x904: d.code == disconnect::SOCKET_CLOSED,
+            is_0x904: rules.is_anchor(e),
             decoded: d,
             activity_id: w.activity_id.clone(),
         });

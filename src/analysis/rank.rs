@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::connection::{Connection, Phase, same_host};
 use super::diagnosis::{CauseScore, ScoredFinding};
 use crate::model::Event;
-use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
+use crate::rules::{Cause, Domain, Evaluation, Finding, RuleKind, RuleSet, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
 /// ranking decides it ([`confidence`]); output formats only spell it.
@@ -170,7 +170,7 @@ impl<'a> AnchorConnections<'a> {
 
     /// A client event of another connection than every 0x904's (its activity id differs):
     /// evidence about that connection, not about the 0x904 (a healthy session hours before).
-    fn other_connection(&self, f: &Finding, events: &[Event]) -> bool {
+    fn other_connection(&self, f: &Finding, events: &[Event], domain: &Domain) -> bool {
         let Some(e) = f.events.first().and_then(|&i| events.get(i)) else {
             return false;
         };
@@ -179,8 +179,7 @@ impl<'a> AnchorConnections<'a> {
             return false;
         };
         !self.list.is_empty()
-            && w.provider
-                .eq_ignore_ascii_case(super::connection::CLIENT_PROVIDER)
+            && domain.is_client(w)
             && !self.list.iter().any(|(_, c)| {
                 c.file == e.file
                     && c.activity_id
@@ -207,7 +206,7 @@ fn score_finding<'a>(
     let RuleKind::Cause { cause, strength } = rule.kind() else {
         return None;
     };
-    if anchors.other_connection(f, events) {
+    if anchors.other_connection(f, events, rules.domain()) {
         return None;
     }
     let wants_anchor = rule.anchor_window().is_some();

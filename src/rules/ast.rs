@@ -39,6 +39,8 @@ impl<T> Spanned<T> {
 /// One rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RuleFile {
+    /// The file's `domain { ... }` block, if it declares one (at most one per file).
+    pub domain: Option<Spanned<super::domain::Domain>>,
     pub rules: Vec<RuleAst>,
 }
 
@@ -571,8 +573,11 @@ impl fmt::Display for RuleAst {
 
 impl fmt::Display for RuleFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(d) = &self.domain {
+            writeln!(f, "{}", d.value)?;
+        }
         for (i, rule) in self.rules.iter().enumerate() {
-            if i > 0 {
+            if i > 0 || self.domain.is_some() {
                 f.write_str("\n")?;
             }
             writeln!(f, "{rule}")?;

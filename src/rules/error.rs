@@ -32,6 +32,9 @@ pub enum ErrorKind {
         kind: &'static str,
         why: &'static str,
     },
+    /// A domain declaration the analysis cannot work with.
+    #[error("domain: {message}")]
+    Domain { message: String },
     #[error("duplicate rule id \"{id}\" (first defined at {first})")]
     DuplicateId { id: String, first: String },
     #[error("unknown {what} \"{found}\", expected one of: {expected}")]

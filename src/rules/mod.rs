@@ -10,6 +10,7 @@
 pub mod absence;
 pub mod ast;
 pub mod compile;
+pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod examples;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 pub use ast::{AnchorMode, AnchorWindow, Cause, Expect, Strength};
 pub use compile::{Aggregation, Rule, RuleKind};
+pub use domain::{Domain, Role, Side};
 pub use engine::{Anchor, Evaluation, Finding, Proximity};
 pub use error::{ErrorKind, RuleError, RuleErrors};
 pub use examples::ExampleFailure;
@@ -52,6 +54,7 @@ pub fn event_order(events: &[Event]) -> Vec<usize> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     index: Index,
+    domain: Domain,
 }
 
 /// Parse and validate rule files, given as `(name, text)`; `name` is what errors and
@@ -62,6 +65,8 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
     let mut errors = Vec::new();
     let mut rules = Vec::new();
     let mut ids: HashMap<String, String> = HashMap::new();
+    // (is it the built-in pack's, where) of the domain in use.
+    let mut domain: Option<(bool, String, Domain)> = None;
     for (name, text) in sources {
         let (name, text) = (name.as_ref(), text.as_ref());
         let ast = match parser::parse_file(name, text) {
@@ -72,6 +77,23 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
             }
         };
         let ctx = Ctx { file: name, text };
+        if let Some(d) = ast.domain {
+            let builtin = name.starts_with(pack::PREFIX);
+            let here = format!("{name}:{}", ctx.line(d.pos));
+            match &domain {
+                // A user's domain replaces the built-in one; two of the user's are an error.
+                Some((false, first, _)) if !builtin => errors.push(RuleError::at(
+                    name,
+                    text,
+                    d.pos.0,
+                    ErrorKind::Domain {
+                        message: format!("declared a second time (first at {first})"),
+                    },
+                )),
+                Some((false, _, _)) => {}
+                _ => domain = Some((builtin, here, d.value)),
+            }
+        }
         let file: Arc<str> = Arc::from(name);
         for rule_ast in &ast.rules {
             let id = &rule_ast.id;
@@ -93,16 +115,34 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
         }
     }
     if errors.is_empty() {
-        Ok(RuleSet::from_rules(rules))
+        let domain = domain.map_or_else(|| Domain::builtin().clone(), |(_, _, d)| d);
+        Ok(RuleSet::from_rules(rules, domain))
     } else {
         Err(RuleErrors(errors))
     }
 }
 
 impl RuleSet {
-    fn from_rules(rules: Vec<Rule>) -> RuleSet {
+    fn from_rules(rules: Vec<Rule>, domain: Domain) -> RuleSet {
         let index = Index::new(&rules);
-        RuleSet { rules, index }
+        RuleSet {
+            rules,
+            index,
+            domain,
+        }
+    }
+
+    /// The domain declarations in use: the user's, or the built-in pack's.
+    pub fn domain(&self) -> &Domain {
+        &self.domain
+    }
+
+    /// Does a `kind: anchor` rule match `event`? What makes a disconnect the 0x904, for the
+    /// report as for the ranking.
+    pub fn is_anchor(&self, event: &Event) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.kind() == RuleKind::Anchor && r.matches(event))
     }
 
     /// The rules, in load order (file order, then position in the file).
@@ -530,7 +570,10 @@ rule empty-strings { title: "" evidence: "" remediation: """
                 format!("x{}\n{}", g.text(), g.text()),
             ));
             rule.when = Some(ast::Spanned::new(ast::Pos(0), e));
-            let file = ast::RuleFile { rules: vec![rule] };
+            let file = ast::RuleFile {
+                domain: None,
+                rules: vec![rule],
+            };
             let printed = file.to_string();
             let back = parser::parse_file("gen", &printed)
                 .unwrap_or_else(|err| panic!("{err}\n{printed}"));

@@ -6,7 +6,7 @@
 //! # Grammar
 //!
 //! ```text
-//! file        = { rule } ;
+//! file        = [ domain ] { rule } ;     (domain: see [`super::domain`]; anywhere, once)
 //! rule        = "rule" rule_id "{" { item } "}" ;
 //! rule_id     = [A-Za-z0-9] [A-Za-z0-9_.-]* ;
 //! item        = "title" ":" string
@@ -424,18 +424,34 @@ fn list(i: &str) -> PResult<'_, Value> {
 
 fn rule_file(text: &str) -> PResult<'_, RuleFile> {
     let mut rules = Vec::new();
+    let mut domain = None;
     let mut i = text;
     loop {
         let (rest, _) = ws(i)?;
         if rest.is_empty() {
             break;
         }
+        if peek_word(rest) == "domain" {
+            if domain.is_some() {
+                return invalid(
+                    rest,
+                    ErrorKind::Domain {
+                        message: "a file declares at most one domain".into(),
+                    },
+                );
+            }
+            let pos = Pos(text.len() - rest.len());
+            let (after, d) = super::domain::domain_block(rest)?;
+            domain = Some(Spanned::new(pos, d));
+            i = after;
+            continue;
+        }
         let (rest, mut r) = rule(rest, text)?;
         fix_rule_positions(&mut r, text.len());
         rules.push(r);
         i = rest;
     }
-    Ok((i, RuleFile { rules }))
+    Ok((i, RuleFile { domain, rules }))
 }
 
 /// `rule <id> { item... }`. `full` is the whole text, for the line of a duplicate key.

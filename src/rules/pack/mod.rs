@@ -1,8 +1,12 @@
 //! The built-in rule pack: docs/domain.md §2–3 as rule text, embedded in the binary at build time.
 //! `rules list` shows it, `rules test` runs its examples, and a test loads all of it.
 
+/// The name prefix of every built-in file.
+pub const PREFIX: &str = "builtin/";
+
 /// Every built-in rule file, as `(name, text)`, in load order.
 pub const BUILTIN: &[(&str, &str)] = &[
+    ("builtin/domain.rdt", super::domain::BUILTIN_TEXT),
     ("builtin/anchor.rdt", include_str!("anchor.rdt")),
     ("builtin/certificate.rdt", include_str!("certificate.rdt")),
     ("builtin/tls.rdt", include_str!("tls.rdt")),

@@ -1,0 +1,694 @@
+//! The domain declaration: what the analysis needs to know about Remote Desktop that is not a
+//! rule. Which event-log providers are RDP evidence and from which side, which client events
+//! mark a connection's start, transport, logon and disconnect (and where the disconnect's code
+//! and the server's name are written), which server events accept a connection (clock pairs),
+//! which processes are the RDP client, which ports carry RDP, which Procmon operations open and
+//! close its TCP connection (time alignment), and which registry keys and ACL paths are RDP
+//! configuration.
+//!
+//! It is written once, in the rule pack (`pack/domain.rdt`), in a `domain { ... }` block; the
+//! analysis reads it through [`super::RuleSet::domain`] and names none of it. A set of rule
+//! files that declares no domain gets the built-in one ([`Domain::builtin`]); a user's file
+//! that declares one replaces it. Whether a disconnect is *the* 0x904 is not declared here: it
+//! is what the `kind: anchor` rule matches, so the report and the ranking cannot disagree.
+//!
+//! ```text
+//! domain  = "domain" "{" { decl } "}" ;
+//! decl    = "source" ( "client" | "server" | "gateway" ) string [ "as" string ]
+//!         | "client" ( "start" | "disconnect" ) integer "data" "." bare_name
+//!         | "client" ( "transport" | "logon" ) integer
+//!         | "client" "milestone" list
+//!         | "accept" string integer          (a source's short name, the event id)
+//!         | "process" strings
+//!         | "port" ( "rdp" | "gateway" ) list
+//!         | "procmon" ( "connect" | "disconnect" ) string
+//!         | "config" ( "key" | "acl" ) strings ;
+//! list    = integer | "(" integer { "," integer } [ "," ] ")" ;
+//! strings = string | "(" string { "," string } [ "," ] ")" ;
+//! ```
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use super::error::ErrorKind;
+use super::lexer::{
+    PResult, expected, invalid, keyword, number, peek_symbol, peek_word, string, symbol, word, ws,
+};
+use crate::model::{Event, EventKind, WinEvent};
+
+/// Which side of a Remote Desktop connection a source describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+    Gateway,
+}
+
+impl Side {
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+            Side::Gateway => "gateway",
+        }
+    }
+}
+
+/// What a client event means for its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Connecting to a server (the server's name in its data field).
+    Start,
+    /// Transport up.
+    Transport,
+    /// Logon reached.
+    Logon,
+    /// Disconnected (the reason code in its data field).
+    Disconnect,
+    /// Any other event of the connection (it belongs to it, moves no phase).
+    Milestone,
+}
+
+/// `source <side> "<provider>" [as "<short name>"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceDecl {
+    pub side: Side,
+    pub provider: String,
+    /// A short name for messages (`RDPClient`); the provider when none is given.
+    pub label: Option<String>,
+}
+
+impl SourceDecl {
+    pub fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.provider)
+    }
+}
+
+/// A client event id and, for start and disconnect, the data field it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClientEvent {
+    pub id: u32,
+    pub data: String,
+}
+
+/// The declarations of one `domain { ... }` block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Domain {
+    pub sources: Vec<SourceDecl>,
+    pub start: ClientEvent,
+    pub transport: u32,
+    pub logon: u32,
+    pub disconnect: ClientEvent,
+    pub milestones: Vec<u32>,
+    /// `(source short name, event id)`: a server accepted the client's transport.
+    pub accepts: Vec<(String, u32)>,
+    pub processes: Vec<String>,
+    pub rdp_ports: Vec<u64>,
+    pub gateway_ports: Vec<u64>,
+    pub procmon_connect: String,
+    pub procmon_disconnect: String,
+    pub config_keys: Vec<String>,
+    pub config_acls: Vec<String>,
+}
+
+/// The built-in domain file's text.
+pub const BUILTIN_TEXT: &str = include_str!("pack/domain.rdt");
+
+impl Domain {
+    /// The built-in pack's domain (for rule sets that declare none).
+    pub fn builtin() -> &'static Domain {
+        static BUILTIN: OnceLock<Domain> = OnceLock::new();
+        BUILTIN.get_or_init(|| {
+            // The built-in text is part of the binary and a test loads it: it always parses.
+            super::parser::parse_file("builtin/domain.rdt", BUILTIN_TEXT)
+                .ok()
+                .and_then(|f| f.domain)
+                .map(|d| d.value)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The one client source.
+    pub fn client(&self) -> Option<&SourceDecl> {
+        self.sources.iter().find(|s| s.side == Side::Client)
+    }
+
+    /// The client source's provider name.
+    pub fn client_provider(&self) -> &str {
+        self.client().map_or("", |s| s.provider.as_str())
+    }
+
+    /// The client source's short name (`RDPClient`).
+    pub fn client_label(&self) -> &str {
+        self.client().map_or("", SourceDecl::label)
+    }
+
+    /// The side a provider writes for, if it is an RDP source.
+    pub fn side_of(&self, provider: &str) -> Option<Side> {
+        self.sources
+            .iter()
+            .find(|s| s.provider.eq_ignore_ascii_case(provider))
+            .map(|s| s.side)
+    }
+
+    /// Is `w` written by the client source?
+    pub fn is_client(&self, w: &WinEvent) -> bool {
+        w.provider.eq_ignore_ascii_case(self.client_provider())
+    }
+
+    /// The role of a client event in its connection; `None` for other events.
+    pub fn client_role(&self, w: &WinEvent) -> Option<Role> {
+        if !self.is_client(w) {
+            return None;
+        }
+        let id = w.event_id;
+        if id == self.start.id {
+            Some(Role::Start)
+        } else if id == self.transport {
+            Some(Role::Transport)
+        } else if id == self.logon {
+            Some(Role::Logon)
+        } else if id == self.disconnect.id {
+            Some(Role::Disconnect)
+        } else if self.milestones.contains(&id) {
+            Some(Role::Milestone)
+        } else {
+            None
+        }
+    }
+
+    /// Is `e` a server's "connection accepted" event?
+    pub fn is_server_accept(&self, e: &Event) -> bool {
+        e.win().is_some_and(|w| {
+            self.accepts.iter().any(|(label, id)| {
+                *id == w.event_id
+                    && self
+                        .sources
+                        .iter()
+                        .any(|s| s.label() == label && s.provider.eq_ignore_ascii_case(&w.provider))
+            })
+        })
+    }
+
+    /// The accept event ids, ascending, as `131/261` (for messages).
+    pub fn accept_ids(&self) -> String {
+        let mut ids: Vec<u32> = self.accepts.iter().map(|(_, id)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        join(&ids, "/")
+    }
+
+    /// Is this process (any case) the RDP client?
+    pub fn is_client_process(&self, process: &str) -> bool {
+        self.processes
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(process))
+    }
+
+    /// The client processes without `.exe`, for messages (`mstsc/msrdc`); the first one alone
+    /// with `first`.
+    pub fn process_stems(&self, first: bool) -> String {
+        let stem = |p: &String| {
+            p.strip_suffix(".exe")
+                .or_else(|| p.strip_suffix(".EXE"))
+                .unwrap_or(p)
+                .to_string()
+        };
+        let stems: Vec<String> = self.processes.iter().map(stem).collect();
+        if first {
+            stems.into_iter().next().unwrap_or_default()
+        } else {
+            stems.join("/")
+        }
+    }
+
+    /// Is `port` the RDP port itself?
+    pub fn is_rdp_port(&self, port: u16) -> bool {
+        self.rdp_ports.contains(&u64::from(port))
+    }
+
+    /// Does a connection to `port` reach an RDP server or gateway?
+    pub fn is_session_port(&self, port: u16) -> bool {
+        self.is_rdp_port(port) || self.gateway_ports.contains(&u64::from(port))
+    }
+
+    /// Is this registry or ACL event Remote Desktop configuration?
+    pub fn is_configuration(&self, e: &Event) -> bool {
+        let has = |hay: &str, needles: &[String]| {
+            let hay = hay.to_ascii_lowercase();
+            needles
+                .iter()
+                .any(|n| hay.contains(&n.to_ascii_lowercase()))
+        };
+        match &e.kind {
+            EventKind::Registry(r) => has(&r.key, &self.config_keys),
+            EventKind::Acl(a) => has(&a.path, &self.config_acls),
+            _ => false,
+        }
+    }
+
+    /// What is missing for the analysis to work, for `rules check`.
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let clients = self
+            .sources
+            .iter()
+            .filter(|s| s.side == Side::Client)
+            .count();
+        if clients != 1 {
+            out.push(format!(
+                "exactly one \"source client\" is needed, found {clients}"
+            ));
+        }
+        for (what, missing) in [
+            ("client start", self.start.data.is_empty()),
+            ("client transport", self.transport == 0),
+            ("client logon", self.logon == 0),
+            ("client disconnect", self.disconnect.data.is_empty()),
+            ("process", self.processes.is_empty()),
+            ("port rdp", self.rdp_ports.is_empty()),
+            ("procmon connect", self.procmon_connect.is_empty()),
+            ("procmon disconnect", self.procmon_disconnect.is_empty()),
+        ] {
+            if missing {
+                out.push(format!("no \"{what}\" declaration"));
+            }
+        }
+        for (label, _) in &self.accepts {
+            if !self.sources.iter().any(|s| s.label() == label) {
+                out.push(format!(
+                    "accept names \"{label}\", which no source is called"
+                ));
+            }
+        }
+        for p in self.rdp_ports.iter().chain(&self.gateway_ports) {
+            if *p > u64::from(u16::MAX) {
+                out.push(format!("port {p} is out of range (at most 65535)"));
+            }
+        }
+        out
+    }
+}
+
+fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(sep)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+const EXPECT_DECL: &str =
+    "a declaration (source, client, accept, process, port, procmon, config) or \"}\"";
+
+/// `domain { decl... }`, after which the declarations are checked as a whole.
+pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
+    let (i, _) = keyword(i, "domain")?;
+    let (mut i, _) = symbol(i, "{", "\"{\" to open the domain")?;
+    let mut d = Domain::default();
+    loop {
+        let (rest, _) = ws(i)?;
+        if let Some(after) = rest.strip_prefix('}') {
+            if let Some(problem) = d.problems().into_iter().next() {
+                return invalid(rest, ErrorKind::Domain { message: problem });
+            }
+            return Ok((after, d));
+        }
+        i = decl(rest, &mut d)?.0;
+    }
+}
+
+fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
+    let Ok((rest, w)) = word(i) else {
+        return expected(i, EXPECT_DECL);
+    };
+    match w {
+        "source" => {
+            let (rest, side) = choice(rest, &["client", "server", "gateway"], "side")?;
+            let side = match side {
+                "client" => Side::Client,
+                "server" => Side::Server,
+                _ => Side::Gateway,
+            };
+            let (rest, provider) = string(ws(rest)?.0)?;
+            let (rest, label) = if peek_word(rest) == "as" {
+                let (rest, _) = keyword(rest, "as")?;
+                let (rest, l) = string(ws(rest)?.0)?;
+                (rest, Some(l))
+            } else {
+                (rest, None)
+            };
+            d.sources.push(SourceDecl {
+                side,
+                provider,
+                label,
+            });
+            Ok((rest, ()))
+        }
+        "client" => {
+            let roles = ["start", "transport", "logon", "disconnect", "milestone"];
+            let (rest, role) = choice(rest, &roles, "client role")?;
+            match role {
+                "milestone" => {
+                    let (rest, ids) = numbers(rest)?;
+                    d.milestones.extend(ids.into_iter().map(|n| n as u32));
+                    Ok((rest, ()))
+                }
+                "transport" | "logon" => {
+                    let (rest, id) = event_id(rest)?;
+                    *if role == "logon" {
+                        &mut d.logon
+                    } else {
+                        &mut d.transport
+                    } = id;
+                    Ok((rest, ()))
+                }
+                _ => {
+                    let (rest, id) = event_id(rest)?;
+                    let (rest, _) = keyword(rest, "data")?;
+                    let (rest, _) = symbol(rest, ".", "\".\" after data")?;
+                    let Ok((rest, name)) = word(rest) else {
+                        return expected(rest, "a data field name");
+                    };
+                    let ev = ClientEvent {
+                        id,
+                        data: name.to_string(),
+                    };
+                    if role == "start" {
+                        d.start = ev;
+                    } else {
+                        d.disconnect = ev;
+                    }
+                    Ok((rest, ()))
+                }
+            }
+        }
+        "accept" => {
+            let (rest, label) = string(ws(rest)?.0)?;
+            let (rest, id) = event_id(rest)?;
+            d.accepts.push((label, id));
+            Ok((rest, ()))
+        }
+        "process" => {
+            let (rest, names) = strings(rest)?;
+            d.processes.extend(names);
+            Ok((rest, ()))
+        }
+        "port" => {
+            let (rest, which) = choice(rest, &["rdp", "gateway"], "port kind")?;
+            let (rest, ports) = numbers(rest)?;
+            if which == "rdp" {
+                d.rdp_ports.extend(ports);
+            } else {
+                d.gateway_ports.extend(ports);
+            }
+            Ok((rest, ()))
+        }
+        "procmon" => {
+            let (rest, which) = choice(rest, &["connect", "disconnect"], "Procmon operation")?;
+            let (rest, op) = string(ws(rest)?.0)?;
+            if which == "connect" {
+                d.procmon_connect = op;
+            } else {
+                d.procmon_disconnect = op;
+            }
+            Ok((rest, ()))
+        }
+        "config" => {
+            let (rest, which) = choice(rest, &["key", "acl"], "configuration kind")?;
+            let (rest, items) = strings(rest)?;
+            if which == "key" {
+                d.config_keys.extend(items);
+            } else {
+                d.config_acls.extend(items);
+            }
+            Ok((rest, ()))
+        }
+        _ => invalid(
+            i,
+            ErrorKind::UnknownWord {
+                what: "domain declaration",
+                found: w.to_string(),
+                expected: "source, client, accept, process, port, procmon, config".into(),
+            },
+        ),
+    }
+}
+
+/// One of `words`.
+fn choice<'a>(i: &'a str, words: &[&'static str], what: &'static str) -> PResult<'a, &'static str> {
+    let (i, _) = ws(i)?;
+    let Ok((rest, w)) = word(i) else {
+        return expected(i, format!("a {what} ({})", words.join(", ")));
+    };
+    match words.iter().find(|x| **x == w) {
+        Some(found) => Ok((rest, *found)),
+        None => invalid(
+            i,
+            ErrorKind::UnknownWord {
+                what,
+                found: w.to_string(),
+                expected: words.join(", "),
+            },
+        ),
+    }
+}
+
+fn event_id(i: &str) -> PResult<'_, u32> {
+    let (i, _) = ws(i)?;
+    let (rest, n) = number(i)?;
+    match u32::try_from(n.value) {
+        Ok(id) if id > 0 => Ok((rest, id)),
+        _ => expected(i, "an event id (1 to 4294967295)"),
+    }
+}
+
+/// `item` or `( item, item, ... )`.
+fn list<'a, T>(i: &'a str, item: fn(&'a str) -> PResult<'a, T>) -> PResult<'a, Vec<T>> {
+    let (i, _) = ws(i)?;
+    let Some(mut i) = i.strip_prefix('(') else {
+        let (rest, one) = item(i)?;
+        return Ok((rest, vec![one]));
+    };
+    let mut out = Vec::new();
+    loop {
+        let (rest, _) = ws(i)?;
+        if let Some(rest) = rest.strip_prefix(')') {
+            if out.is_empty() {
+                return expected(rest, "at least one item");
+            }
+            return Ok((rest, out));
+        }
+        let (rest, v) = item(rest)?;
+        out.push(v);
+        i = if peek_symbol(rest, ",") {
+            symbol(rest, ",", "\",\"")?.0
+        } else if peek_symbol(rest, ")") {
+            rest
+        } else {
+            return expected(ws(rest)?.0, "\",\" or \")\"");
+        };
+    }
+}
+
+fn numbers(i: &str) -> PResult<'_, Vec<u64>> {
+    list(i, |i| number(i).map(|(r, n)| (r, n.value)))
+}
+
+fn strings(i: &str) -> PResult<'_, Vec<String>> {
+    list(i, string)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printing (canonical: parsing the printed text gives the same declarations)
+
+fn quote(s: &str) -> String {
+    super::ast::Literal::Str(s.to_string()).to_string()
+}
+
+fn quoted_list(items: &[String]) -> String {
+    match items {
+        [one] => quote(one),
+        _ => format!(
+            "({})",
+            items
+                .iter()
+                .map(|s| quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn number_list(items: &[u64]) -> String {
+    match items {
+        [one] => one.to_string(),
+        _ => format!("({})", join(items, ", ")),
+    }
+}
+
+impl fmt::Display for Domain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "domain {{")?;
+        for s in &self.sources {
+            write!(f, "    source {} {}", s.side.as_str(), quote(&s.provider))?;
+            if let Some(l) = &s.label {
+                write!(f, " as {}", quote(l))?;
+            }
+            writeln!(f)?;
+        }
+        let (s, d) = (&self.start, &self.disconnect);
+        writeln!(f, "    client start {} data.{}", s.id, s.data)?;
+        writeln!(f, "    client transport {}", self.transport)?;
+        writeln!(f, "    client logon {}", self.logon)?;
+        writeln!(f, "    client disconnect {} data.{}", d.id, d.data)?;
+        if !self.milestones.is_empty() {
+            let m: Vec<u64> = self.milestones.iter().map(|&m| u64::from(m)).collect();
+            writeln!(f, "    client milestone {}", number_list(&m))?;
+        }
+        for (label, id) in &self.accepts {
+            writeln!(f, "    accept {} {id}", quote(label))?;
+        }
+        writeln!(f, "    process {}", quoted_list(&self.processes))?;
+        writeln!(f, "    port rdp {}", number_list(&self.rdp_ports))?;
+        if !self.gateway_ports.is_empty() {
+            writeln!(f, "    port gateway {}", number_list(&self.gateway_ports))?;
+        }
+        writeln!(f, "    procmon connect {}", quote(&self.procmon_connect))?;
+        writeln!(
+            f,
+            "    procmon disconnect {}",
+            quote(&self.procmon_disconnect)
+        )?;
+        if !self.config_keys.is_empty() {
+            writeln!(f, "    config key {}", quoted_list(&self.config_keys))?;
+        }
+        if !self.config_acls.is_empty() {
+            writeln!(f, "    config acl {}", quoted_list(&self.config_acls))?;
+        }
+        write!(f, "}}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Fields;
+    use crate::rules::load_rules;
+
+    fn win(provider: &str, id: u32, data: &[(&str, &str)]) -> Event {
+        let mut fields = Fields::default();
+        for (k, v) in data {
+            fields.push(*k, *v);
+        }
+        Event {
+            file: "c.evtx".into(),
+            record: 1,
+            time: None,
+            kind: EventKind::Win(Box::new(WinEvent {
+                provider: provider.into(),
+                event_id: id,
+                data: fields,
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn the_builtin_domain_parses_and_prints_back_the_same() {
+        let d = Domain::builtin();
+        assert_eq!(d.client_label(), "RDPClient");
+        assert!(!d.processes.is_empty() && !d.rdp_ports.is_empty());
+        let printed = format!("{d}\n");
+        let again = crate::rules::parser::parse_file("printed", &printed)
+            .unwrap_or_else(|e| panic!("{e}\n{printed}"));
+        assert_eq!(again.domain.map(|s| s.value).as_ref(), Some(d));
+    }
+
+    #[test]
+    fn roles_accepts_and_ports_come_from_the_declaration() {
+        let text = r#"domain {
+            source client "C" as "Cli"
+            source server "S" as "Srv"
+            client start 1 data.Host
+            client transport 2
+            client logon 3
+            client disconnect 4 data.Code
+            client milestone (5, 6,)
+            accept "Srv" 7
+            process "x.exe"
+            port rdp 10
+            port gateway (11, 12)
+            procmon connect "open"
+            procmon disconnect "close"
+        }"#;
+        let set = load_rules(&[("d.rdt", text)]).unwrap_or_else(|e| panic!("{e}"));
+        let d = set.domain();
+        let role = |p: &str, id| d.client_role(win(p, id, &[]).win().unwrap());
+        assert_eq!(role("c", 1), Some(Role::Start));
+        assert_eq!(role("C", 4), Some(Role::Disconnect));
+        assert_eq!(role("C", 6), Some(Role::Milestone));
+        assert_eq!(role("C", 7), None);
+        assert_eq!(role("S", 1), None);
+        assert!(d.is_server_accept(&win("s", 7, &[])));
+        assert!(!d.is_server_accept(&win("C", 7, &[])));
+        assert!(d.is_session_port(12) && !d.is_rdp_port(12) && d.is_rdp_port(10));
+        assert!(d.is_client_process("X.EXE"));
+        assert_eq!(d.process_stems(false), "x");
+        assert_eq!(d.side_of("s"), Some(Side::Server));
+    }
+
+    fn error_of(text: &str) -> String {
+        match load_rules(&[("d.rdt", text)]) {
+            Ok(_) => panic!("loaded:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn an_incomplete_or_misspelled_domain_is_an_error_that_says_what() {
+        let full = BUILTIN_TEXT;
+        let cut = full.replace("    procmon disconnect \"TCP Disconnect\"\n", "");
+        assert!(
+            error_of(&cut).contains("domain: no \"procmon disconnect\" declaration"),
+            "{}",
+            error_of(&cut)
+        );
+        let bad = full.replace("accept \"RCM\" 261", "accept \"RMC\" 261");
+        assert!(error_of(&bad).contains("\"RMC\", which no source is called"));
+        let bad = full.replace("port rdp 3389", "porte rdp 3389");
+        assert!(error_of(&bad).contains("unknown domain declaration \"porte\""));
+        let bad = full.replace("client logon 1027", "client logged 1027");
+        assert!(error_of(&bad).contains("unknown client role \"logged\""));
+        let bad = full.replace("client start 1024 data.Value", "client start 1024");
+        assert!(
+            error_of(&bad).contains("expected \"data\""),
+            "{}",
+            error_of(&bad)
+        );
+        let twice = format!("{full}\n{full}");
+        assert!(error_of(&twice).contains("at most one domain"));
+    }
+
+    #[test]
+    fn the_anchor_rule_matches_the_declared_disconnect_with_0x904() {
+        // The report's is_0x904 and the ranking's anchors are both this rule's matches; it
+        // must be about the event the domain calls the client's disconnect.
+        let set = crate::rules::load_with_builtin(&[]).unwrap();
+        let d = set.domain();
+        let disconnect = |code: &str| {
+            win(
+                d.client_provider(),
+                d.disconnect.id,
+                &[(d.disconnect.data.as_str(), code)],
+            )
+        };
+        assert!(set.is_anchor(&disconnect("2308")));
+        assert!(!set.is_anchor(&disconnect("516")));
+        let start = win(
+            d.client_provider(),
+            d.start.id,
+            &[(d.start.data.as_str(), "2308")],
+        );
+        assert!(!set.is_anchor(&start));
+    }
+}
