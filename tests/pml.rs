@@ -378,6 +378,204 @@ fn a_made_capture_reads_back_field_by_field() {
     );
 }
 
+#[test]
+fn the_capture_computer_is_dumped_and_matchable_by_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "Logfile.PML", &write(&capture()));
+    let (events, _) = read(&path, 1);
+    let json = serde_json::to_value(rdtriage::report::events::EventJson(&events[1])).unwrap();
+    assert_eq!(json["computer"], "RDS01");
+    let rules = rdtriage::rules::load_rules(&[(
+        "t.rdt",
+        r#"rule pml-on-rds01 {
+    title: "a Procmon event captured on RDS01"
+    cause: tls
+    strength: weak
+    when: source == "procmon" and computer == "rds01" and result == "ACCESS DENIED"
+    evidence: "{process} on {computer}"
+    remediation: "none"
+    example match procmon { computer: "RDS01", result: "ACCESS DENIED" }
+    example nomatch procmon { computer: "RDS02", result: "ACCESS DENIED" }
+}
+"#,
+    )])
+    .unwrap();
+    assert!(rules.check_examples().is_empty());
+    let hits: Vec<u64> = events
+        .iter()
+        .filter(|e| rules.matches_any(e))
+        .map(|e| e.record)
+        .collect();
+    assert_eq!(hits, [2]);
+    // A CSV row has no computer: the JSON says nothing of one and the rule cannot match it.
+    let mut csv_row = events[1].clone();
+    if let rdtriage::model::EventKind::Procmon(p) = &mut csv_row.kind {
+        p.computer = None;
+    }
+    assert!(!rules.matches_any(&csv_row));
+    let json = serde_json::to_value(rdtriage::report::events::EventJson(&csv_row)).unwrap();
+    assert!(json.get("computer").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backing-file sets
+
+/// The made capture moved `minutes` later, as the next member of a set would be.
+fn member(minutes: u64) -> Vec<u8> {
+    let mut c = capture();
+    for e in &mut c.events {
+        e.time += minutes * 60 * 10_000_000;
+    }
+    write(&c)
+}
+
+fn file_name(account: &FileAccount) -> &str {
+    account.file.rsplit(['/', '\\']).next().unwrap()
+}
+
+#[test]
+fn a_backing_file_set_is_read_as_one_capture_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Directory order puts Logfile-1 and Logfile-10 before Logfile: set order must not.
+    for n in 0..=10u64 {
+        let name = if n == 0 {
+            "Logfile.PML".to_string()
+        } else {
+            format!("Logfile-{n}.PML")
+        };
+        write_temp(&dir, &name, &member(n));
+    }
+    // Not a member: another base name.
+    write_temp(&dir, "Other.PML", &member(100));
+    for threads in [1, 3] {
+        let got = common::ingest_with(&[dir.path().to_path_buf()], threads, Limits::default());
+        let names: Vec<&str> = got.accounts.iter().map(file_name).collect();
+        let mut want: Vec<String> = vec!["Logfile.PML".into()];
+        want.extend((1..=10).map(|n| format!("Logfile-{n}.PML")));
+        want.push("Other.PML".into());
+        assert_eq!(names, want, "{threads} threads");
+        for (i, a) in got.accounts[..11].iter().enumerate() {
+            assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+            let note = a.problems.last().unwrap();
+            assert!(
+                note.starts_with(&format!(
+                    "note: part {} of 11 of Process Monitor's backing-file set ",
+                    i + 1
+                )) && note.contains("Logfile.PML (Logfile.PML, Logfile-1.PML, Logfile-2.PML,")
+                    && note.ends_with("read as one capture, in time order"),
+                "{note}"
+            );
+        }
+        assert!(
+            !got.accounts[11]
+                .problems
+                .iter()
+                .any(|p| p.contains("backing-file"))
+        );
+        let times: Vec<_> = got.events.iter().map(|e| e.time.unwrap()).collect();
+        assert_eq!(times.len(), 12 * 3);
+        assert!(
+            times.windows(2).all(|w| w[0] <= w[1]),
+            "time order across the set"
+        );
+    }
+}
+
+#[test]
+fn a_missing_or_damaged_member_is_named_and_the_rest_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write_temp(&dir, "Logfile.PML", &member(0));
+    let mut cut = member(2);
+    cut.truncate(cut.len() / 2);
+    write_temp(&dir, "Logfile-2.PML", &cut);
+    write_temp(&dir, "Logfile-3.PML", &member(3));
+    let got = common::ingest_with(&[dir.path().to_path_buf()], 2, Limits::default());
+    let names: Vec<&str> = got.accounts.iter().map(file_name).collect();
+    assert_eq!(
+        names,
+        [
+            "Logfile.PML",
+            "Logfile-1.PML",
+            "Logfile-2.PML",
+            "Logfile-3.PML"
+        ]
+    );
+    let missing = &got.accounts[1];
+    assert_eq!(missing.status, FileStatus::Failed);
+    assert!(
+        missing.problems[0].starts_with("missing: member 1 of Process Monitor's backing-file set")
+            && missing.problems[0].contains("Logfile.PML"),
+        "{:?}",
+        missing.problems
+    );
+    let damaged = &got.accounts[2];
+    assert_eq!(damaged.status, FileStatus::Failed, "{:?}", damaged.problems);
+    assert!(
+        damaged
+            .problems
+            .iter()
+            .any(|p| p.contains("past the end of the file")),
+        "{:?}",
+        damaged.problems
+    );
+    for a in [&got.accounts[0], &got.accounts[3]] {
+        assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+        assert!(
+            a.problems
+                .last()
+                .unwrap()
+                .contains("1 member missing (Logfile-1.PML)"),
+            "{:?}",
+            a.problems
+        );
+    }
+    assert_eq!(got.events.len(), 6, "the whole members are read");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A capture in fixtures/ (MIT, from procmon-parser), read without the corpus
+
+#[test]
+fn the_fixture_capture_reads_without_the_corpus() {
+    let zip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/procmon/CompressedLogFileUTC64Process.PML.zip");
+    let (events, account) = read(&zip, 1);
+    assert_eq!(account.format, FileFormat::ProcmonPml);
+    assert_eq!(account.status, FileStatus::Ok, "{:?}", account.problems);
+    assert_eq!(account.events, 3400, "pml-counts.tsv: 3,400 process events");
+    let first = procmon(&events[0]);
+    assert_eq!(
+        (first.process.as_str(), first.pid, first.operation.as_str()),
+        ("Explorer.EXE", Some(3344), "Thread Create")
+    );
+    assert_eq!(first.detail_raw, "Thread ID: 7764");
+    assert_eq!(first.result, "SUCCESS");
+    assert_eq!(first.computer.as_deref(), Some("DESKTOP-6PCIALL"));
+    assert_eq!(first.columns.get("User"), Some("DESKTOP-6PCIALL\\test"));
+    assert_eq!(
+        events[0].time.unwrap().to_string(),
+        "2020-07-31T07:37:18.2093997Z"
+    );
+    // The operations its CSV export counts.
+    let mut ops: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &events {
+        *ops.entry(procmon(e).operation.as_str()).or_default() += 1;
+    }
+    let want: BTreeMap<&str, usize> = [
+        ("Load Image", 1952),
+        ("Process Create", 39),
+        ("Process Exit", 34),
+        ("Process Start", 44),
+        ("Thread Create", 720),
+        ("Thread Exit", 611),
+    ]
+    .into();
+    assert_eq!(ops, want);
+    let (two, account2) = read(&zip, 2);
+    assert_eq!(account, account2);
+    assert!(events == two, "same events with 1 and 2 threads");
+}
+
 /// Read `bytes` as a PML and return the account and how many events were kept.
 fn account_of(bytes: &[u8]) -> (FileAccount, usize) {
     let dir = tempfile::tempdir().unwrap();

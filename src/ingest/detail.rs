@@ -48,7 +48,7 @@ pub fn parse_detail(detail: &str) -> Fields {
 }
 
 /// `Key: value` when the part before the first `: ` looks like a Procmon key.
-fn split_key(segment: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_key(segment: &str) -> Option<(&str, &str)> {
     let colon = segment.find(':')?;
     let key = &segment[..colon];
     let rest = &segment[colon + 1..];

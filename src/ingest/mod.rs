@@ -115,6 +115,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 /// Read already discovered inputs (one ticket of a batch, say).
 pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
     pml::dedup::skip_csv_exports_of_pmls(&mut found);
+    let mut set_notes = pml::set::join_backing_sets(&mut found);
     // Each event-log record is handed on once, however many copies of it the inputs hold.
     let mut dedup = dedup::RecordDedup::new(sink);
     let sink: &mut dyn Sink = &mut dedup;
@@ -164,7 +165,10 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
             loop {
                 match rx.recv() {
                     Ok(Msg::Events(events)) => sink.events(events),
-                    Ok(Msg::Done(account)) => {
+                    Ok(Msg::Done(mut account)) => {
+                        if let Some(note) = set_notes.remove(&account.file) {
+                            account.problems.push(note);
+                        }
                         sink.file_done(account);
                         break;
                     }

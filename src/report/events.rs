@@ -56,6 +56,9 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("date", &p.date.map(|d| d.to_string()))?;
                 map.serialize_entry("process", &p.process)?;
                 map.serialize_entry("pid", &p.pid)?;
+                if let Some(c) = &p.computer {
+                    map.serialize_entry("computer", &**c)?;
+                }
                 map.serialize_entry("operation", &p.operation)?;
                 map.serialize_entry("path", &p.path)?;
                 map.serialize_entry("result", &p.result)?;

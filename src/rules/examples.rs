@@ -391,6 +391,7 @@ impl Setter<'_> {
             Field::TimeOfDay => p.time_of_day = Some(self.civil("time of day")?),
             Field::Date => p.date = Some(self.civil("date")?),
             Field::Column(name) => p.columns.push(name.clone(), self.open_text()?),
+            Field::Computer => p.computer = Some(Arc::from(self.text()?)),
             Field::DetailKey(_) => return Err(not_settable("set detail: \"Key: value, ...\"")),
             Field::LocalHost | Field::LocalPort | Field::RemoteHost | Field::RemotePort => {
                 return Err(not_settable(

@@ -177,7 +177,7 @@ impl Field {
         use Field::*;
         match self {
             Source | File | Record | Time => None,
-            Computer => Some(&[S::Evtx, S::Registry, S::Acl]),
+            Computer => Some(&[S::Evtx, S::Procmon, S::Registry, S::Acl]),
             Path => Some(&[S::Procmon, S::Acl]),
             EventId | Qualifiers | Provider | Channel | Level | ActivityId | ProcessId
             | Data(_) => Some(&[S::Evtx]),
@@ -233,6 +233,7 @@ impl Field {
                     .map(|n| FieldValue::Num(u64::from(n))),
                 Field::DetailKey(key) => p.detail.get(key).and_then(text),
                 Field::Column(name) => p.columns.get(name).and_then(text),
+                Field::Computer => p.computer.as_deref().and_then(text),
                 _ => None,
             },
             (field, EventKind::Registry(r)) => match field {

@@ -339,12 +339,16 @@ mod tests {
             (p.evtx, p.procmon, p.registry, p.acl),
             (None, None, true, false)
         );
-        // `path` is in Procmon rows and ACL entries, `computer` in every source but Procmon.
+        // `path` is in Procmon rows and ACL entries, `computer` in every source (a Procmon row
+        // has it from a PML's header).
         let p = pf(r#"path contains "MachineKeys""#);
         assert_eq!((p.evtx, p.registry, p.acl), (None, false, true));
         assert!(p.procmon.is_some());
         let p = pf(r#"computer == "RDS01""#);
-        assert_eq!((p.procmon, p.registry, p.acl), (None, true, true));
+        assert_eq!(
+            (p.procmon, p.registry, p.acl),
+            (Some(ProcmonFilter::default()), true, true)
+        );
 
         // Contradictions match nothing.
         let p = pf("event_id == 1 and event_id == 2");

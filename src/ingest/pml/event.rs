@@ -14,7 +14,7 @@ use super::bytes::Cur;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::{Endpoints, ProcessInfo, Processes};
-use crate::ingest::detail::{parse_detail, parse_net_path};
+use crate::ingest::detail::{parse_detail, parse_net_path, split_key};
 use crate::model::{Fields, ProcmonRow};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -113,6 +113,32 @@ fn unknown_op(class: u32, op: u16) -> String {
     format!("<Unknown class {class} operation {op}>")
 }
 
+/// Whether [`parse_detail`] of `text`, the pairs rendered as the Detail column, gives the pairs
+/// back, so that they can be used as they are instead of being parsed again (a string pair per
+/// detail field saved). True when nothing is trimmed away, no value holds the `, ` segments
+/// are split at, and every `Key: value` segment reads back as that key and value; otherwise
+/// the text is parsed as a CSV's Detail is, so both give the same fields whatever the text.
+fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
+    if text.trim().len() != text.len() {
+        return false;
+    }
+    let mut at = 0;
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            at += 2;
+        }
+        let end = at + k.len() + 2 + v.len();
+        let Some(segment) = text.get(at..end) else {
+            return false;
+        };
+        if v.contains(", ") || split_key(segment) != Some((k.as_str(), v.as_str())) {
+            return false;
+        }
+        at = end;
+    }
+    at == text.len()
+}
+
 /// Decode the event at `offset`.
 pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decoded, Fault> {
     let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
@@ -154,7 +180,7 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     } else {
         None
     };
-    let d = detail::decode(&DetailInput {
+    let mut d = detail::decode(&DetailInput {
         class,
         op,
         tid,
@@ -179,6 +205,11 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     let p: &ProcessInfo = process.map_or(&empty, |p| p);
     let result = names::result_text(status).into_owned();
     let detail_raw = d.text();
+    let detail_fields = if parse_gives_pairs(&d.pairs, &detail_raw) {
+        Fields(std::mem::take(&mut d.pairs))
+    } else {
+        parse_detail(&detail_raw)
+    };
     let network = if class == Class::Network {
         parse_net_path(&d.path)
     } else {
@@ -214,15 +245,16 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     columns.push("Integrity", &*p.integrity);
     columns.push("Parent PID", p.parent_pid.to_string());
     columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
+    let undecoded = d.undecoded.then(|| operation.clone());
     let row = ProcmonRow {
         time_of_day: None,
         date: None,
         process: p.name.to_string(),
         pid: process.map(|p| p.pid),
-        detail: parse_detail(&detail_raw),
+        detail: detail_fields,
         detail_raw,
         network,
-        operation: operation.clone(),
+        operation,
         path: d.path,
         result,
         columns,
@@ -232,7 +264,60 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
         row: Box::new(row),
         time: filetime(time),
         cut: d.cut,
-        undecoded: d.undecoded.then_some(operation),
+        undecoded,
         orphan,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn text(p: &[(String, String)]) -> String {
+        let d = detail::Detail {
+            pairs: p.to_vec(),
+            ..Default::default()
+        };
+        d.text()
+    }
+
+    #[test]
+    fn pairs_are_used_as_they_are_only_when_parsing_gives_them_back() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("Desired Access", "Generic Read"), ("Disposition", "Open")],
+            &[("Length", "0"), ("mss", "1460")],
+            &[("Thread ID", "7764")],
+            // Empty values, and a value that is a path with a colon.
+            &[("Type", ""), ("Name", r"C:\x: y")],
+            // Not read back as given: a value holding the segment separator...
+            &[("Options", "Synchronous IO Non-Alert, Non-Directory File")],
+            &[("Data", "a, B: c")],
+            // ... a key that is not one, trailing space, an empty last value.
+            &[("1st", "x")],
+            &[("Key", "x ")],
+            &[("A", "1"), ("B", "")],
+            &[("", "x")],
+        ];
+        for case in cases {
+            let p = pairs(case);
+            let t = text(&p);
+            let parsed = parse_detail(&t);
+            if parse_gives_pairs(&p, &t) {
+                assert_eq!(Fields(p.clone()), parsed, "{t:?}");
+            }
+        }
+        let simple = pairs(cases[1]);
+        assert!(parse_gives_pairs(&simple, &text(&simple)));
+        let split = pairs(cases[5]);
+        assert!(!parse_gives_pairs(&split, &text(&split)));
+        let odd = pairs(cases[7]);
+        assert!(!parse_gives_pairs(&odd, &text(&odd)));
+    }
 }

@@ -19,6 +19,7 @@ pub mod fileinfo;
 pub mod header;
 pub mod ioctl;
 pub mod names;
+pub mod set;
 pub mod tables;
 
 use std::collections::BTreeMap;
@@ -195,6 +196,13 @@ pub fn read_pml(
     let mut record = 0u64;
     let mut first = 0u64;
     let mut spare = Vec::new();
+    // Reused from block to block: a fresh large buffer per block sends the allocator into
+    // consolidating every small chunk the previous block freed.
+    let mut offsets: Vec<u64> = Vec::with_capacity(BLOCK);
+    let mut decoded: Vec<Result<Decoded, Fault>> = Vec::with_capacity(BLOCK);
+    let mut block: Vec<Event> = Vec::with_capacity(BLOCK);
+    let keep = emit.keep;
+    let parallel = emit.pool.current_num_threads() > 1;
     while first < count {
         let n = (count - first).min(BLOCK as u64);
         let entries = match read_at(
@@ -212,10 +220,12 @@ pub fn read_pml(
                 break;
             }
         };
-        let offsets: Vec<u64> = entries
-            .chunks_exact(OFFSET_ENTRY as usize)
-            .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
-            .collect();
+        offsets.clear();
+        offsets.extend(
+            entries
+                .chunks_exact(OFFSET_ENTRY as usize)
+                .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]))),
+        );
         let window = read_window(&mut src, &offsets, len, std::mem::take(&mut spare));
         let decode = |&off: &u64| -> Result<Decoded, Fault> {
             if off >= len {
@@ -225,14 +235,20 @@ pub fn read_pml(
             }
             event::decode(&window, off, &ctx)
         };
-        let decoded: Vec<Result<Decoded, Fault>> = if emit.pool.current_num_threads() == 1 {
-            offsets.iter().map(decode).collect()
+        decoded.clear();
+        if parallel {
+            emit.pool.install(|| {
+                offsets
+                    .par_iter()
+                    .map(decode)
+                    .collect_into_vec(&mut decoded)
+            });
         } else {
-            emit.pool
-                .install(|| offsets.par_iter().map(decode).collect())
-        };
-        let mut batch = Vec::with_capacity(decoded.len());
-        for (i, (result, &off)) in decoded.into_iter().zip(&offsets).enumerate() {
+            decoded.extend(offsets.iter().map(decode));
+        }
+        // The block's events in order (moves only); which to keep is decided below, in
+        // parallel, so that dropping the rest is not a serial step.
+        for (i, (result, &off)) in decoded.drain(..).zip(&offsets).enumerate() {
             let result = match result {
                 Err(Fault::Miss(_)) => decode_patched(&mut src, &window, off, len, &ctx),
                 other => other,
@@ -265,15 +281,12 @@ pub fn read_pml(
                     }
                     tally.orphans += u64::from(orphan);
                     tally.timed += u64::from(time.is_some());
-                    let event = Event {
+                    block.push(Event {
                         file: Arc::clone(emit.file),
                         record,
                         time,
                         kind: EventKind::Procmon(row),
-                    };
-                    if (emit.keep)(&event) {
-                        batch.push(event);
-                    }
+                    });
                 }
                 Err(Fault::Damaged(why)) => {
                     account.errors += 1;
@@ -297,6 +310,12 @@ pub fn read_pml(
                 }
             }
         }
+        let batch: Vec<Event> = if parallel {
+            emit.pool
+                .install(|| block.par_drain(..).filter(|e| keep(e)).collect())
+        } else {
+            block.drain(..).filter(|e| keep(e)).collect()
+        };
         if !batch.is_empty() {
             (emit.send)(batch);
         }

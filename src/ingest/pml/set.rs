@@ -1,0 +1,251 @@
+//! Process Monitor's backing-file sets. When a capture outgrows one file, Process Monitor goes
+//! on in `Logfile-1.PML`, `Logfile-2.PML`, ... beside `Logfile.PML` (the same base name with a
+//! `-N` suffix, N counting up in time order); each member is a whole PML with its own header and
+//! tables, and nothing in a header links the members, so the set is known by its names only.
+//!
+//! Before any file is read, the members of each set found in one folder (at least two, taken
+//! with the same computer in their headers) are placed next to each other in set order, so
+//! their events reach the analysis as one capture in time order. Each member keeps its own
+//! account, which says it was joined; a member missing from the middle (or the start) of a set
+//! gets a failed account of its own, by name, since the events Process Monitor wrote to it are
+//! lost. A damaged member is accounted for by its own reader like any PML.
+
+use std::collections::BTreeMap;
+
+use super::super::discover::{Found, Input};
+use super::super::{SNIFF_BYTES, sniff};
+use super::header::{HEADER_SIZE, Header};
+use crate::model::{FileAccount, FileFormat, FileStatus};
+
+/// Missing members given an account each; the rest of a larger gap is counted in the notes.
+const MAX_MISSING_LISTED: u64 = 8;
+/// The highest suffix taken as a set member (Process Monitor numbers from 1 up).
+const MAX_MEMBER: u64 = 99_999;
+
+/// A name split into the parts a set is known by: `logs/Logfile-2.PML` →
+/// (`logs/`, `Logfile`, 2, `.PML`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberName<'a> {
+    /// Everything up to and including the last `/` or `\`.
+    pub folder: &'a str,
+    pub base: &'a str,
+    /// 0 for the set's first file (no suffix).
+    pub number: u64,
+    /// The extension as written (`.PML`, `.pml`).
+    pub ext: &'a str,
+}
+
+/// Split a PML's display name into its set parts; `None` when it does not end in `.pml`.
+pub fn member_name(name: &str) -> Option<MemberName<'_>> {
+    let cut = name.rfind(['/', '\\']).map_or(0, |i| i + 1);
+    let (folder, file) = name.split_at(cut);
+    let dot = file.len().checked_sub(4)?;
+    if !file.is_char_boundary(dot) || !file[dot..].eq_ignore_ascii_case(".pml") {
+        return None;
+    }
+    let (stem, ext) = file.split_at(dot);
+    if let Some((base, digits)) = stem.rsplit_once('-') {
+        let digits_only = !base.is_empty()
+            && (1..=5).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        let number = if digits_only {
+            digits.parse::<u64>().ok()
+        } else {
+            None
+        };
+        if let Some(number) = number.filter(|n| (1..=MAX_MEMBER).contains(n)) {
+            return Some(MemberName {
+                folder,
+                base,
+                number,
+                ext,
+            });
+        }
+    }
+    Some(MemberName {
+        folder,
+        base: stem,
+        number: 0,
+        ext,
+    })
+}
+
+/// The name of member `number` of the set `m` belongs to.
+fn member_file(m: &MemberName<'_>, number: u64) -> String {
+    if number == 0 {
+        format!("{}{}{}", m.folder, m.base, m.ext)
+    } else {
+        format!("{}{}-{number}{}", m.folder, m.base, m.ext)
+    }
+}
+
+/// The computer a PML's header names, when the header can be read.
+fn computer_of(input: &Input) -> Option<String> {
+    let head = input.head(HEADER_SIZE).ok()?;
+    let len = input.size()?;
+    Header::parse(&head, len)
+        .ok()
+        .map(|h| h.computer.to_ascii_lowercase())
+}
+
+/// Place the members of each backing-file set in `found` next to each other in set order, add
+/// an account for each member missing before the last one present, and return the note each
+/// member's account gets, by input name.
+pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
+    // (folder, base) in lower case → (number, index into found, computer).
+    type Members = Vec<(u64, usize, Option<String>)>;
+    let mut sets: BTreeMap<(String, String), Members> = BTreeMap::new();
+    for (i, f) in found.iter().enumerate() {
+        let Found::Input(input) = f else { continue };
+        let Some(m) = member_name(&input.name) else {
+            continue;
+        };
+        let is_pml = input
+            .head(SNIFF_BYTES)
+            .is_ok_and(|h| sniff(&h) == FileFormat::ProcmonPml);
+        if !is_pml {
+            continue;
+        }
+        let key = (m.folder.to_lowercase(), m.base.to_lowercase());
+        sets.entry(key)
+            .or_default()
+            .push((m.number, i, computer_of(input)));
+    }
+    let mut notes = BTreeMap::new();
+    // index of a set's first member in found → the set's members in order, missing ones added.
+    let mut placed: BTreeMap<usize, Vec<Found>> = BTreeMap::new();
+    let mut taken = vec![false; found.len()];
+    let mut joined: Vec<(usize, Vec<(u64, usize)>)> = sets
+        .into_values()
+        .filter(|members| members.len() >= 2)
+        .map(|mut members| {
+            members.sort_unstable();
+            members.dedup_by_key(|m| m.0);
+            // Files of another computer's capture that happen to share the name are not
+            // members; a member whose header cannot be read stays (its reader names why).
+            let computer = members.iter().find_map(|m| m.2.clone());
+            members.retain(|m| m.2.is_none() || m.2 == computer);
+            let members: Vec<(u64, usize)> = members.into_iter().map(|m| (m.0, m.1)).collect();
+            let first = members.iter().map(|m| m.1).min().unwrap_or(0);
+            (first, members)
+        })
+        .filter(|(_, members)| members.len() >= 2)
+        .collect();
+    joined.sort_by_key(|(first, _)| *first);
+    for (first, members) in joined {
+        let names: Vec<String> = members
+            .iter()
+            .map(|&(_, i)| match &found[i] {
+                Found::Input(input) => input.name.clone(),
+                Found::Problem(a) => a.file.clone(),
+            })
+            .collect();
+        let Some(head) = member_name(&names[0]) else {
+            continue;
+        };
+        let set_name = member_file(&head, 0);
+        let last = members.last().map_or(0, |m| m.0);
+        let present: Vec<u64> = members.iter().map(|m| m.0).collect();
+        let missing: Vec<u64> = (0..last).filter(|n| !present.contains(n)).collect();
+        let shown: Vec<String> = names
+            .iter()
+            .map(|n| member_name(n).map_or(n.as_str(), |m| &n[m.folder.len()..]))
+            .map(str::to_string)
+            .collect();
+        let gap = if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} member{} missing ({})",
+                missing.len(),
+                if missing.len() == 1 { "" } else { "s" },
+                missing
+                    .iter()
+                    .take(MAX_MISSING_LISTED as usize)
+                    .map(|&n| member_file(&head, n)[head.folder.len()..].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    + if missing.len() as u64 > MAX_MISSING_LISTED {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+            )
+        };
+        let mut order = Vec::new();
+        let mut missing_listed = 0;
+        for number in 0..=last {
+            if let Some(pos) = present.iter().position(|&n| n == number) {
+                let (_, i) = members[pos];
+                taken[i] = true;
+                notes.insert(
+                    names[pos].clone(),
+                    format!(
+                        "note: part {} of {} of Process Monitor's backing-file set {set_name} ({}){gap}: read as one capture, in time order",
+                        pos + 1,
+                        members.len(),
+                        shown.join(", ")
+                    ),
+                );
+                let item = std::mem::replace(
+                    &mut found[i],
+                    Found::Problem(FileAccount::new(String::new(), FileFormat::Unknown)),
+                );
+                order.push(item);
+            } else if missing_listed < MAX_MISSING_LISTED {
+                missing_listed += 1;
+                let mut account =
+                    FileAccount::new(member_file(&head, number), FileFormat::ProcmonPml);
+                account.status = FileStatus::Failed;
+                account.problems.push(format!(
+                    "missing: member {number} of Process Monitor's backing-file set {set_name} is not among the inputs; the events it held are lost (the other members are read)"
+                ));
+                order.push(Found::Problem(account));
+            }
+        }
+        placed.insert(first, order);
+    }
+    if placed.is_empty() {
+        return notes;
+    }
+    let old = std::mem::take(found);
+    for (i, f) in old.into_iter().enumerate() {
+        if let Some(order) = placed.remove(&i) {
+            found.extend(order);
+        } else if !taken[i] {
+            found.push(f);
+        }
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_split_into_folder_base_number_and_extension() {
+        let m = member_name("t.zip!/logs/Logfile-12.PML").unwrap();
+        assert_eq!(
+            (m.folder, m.base, m.number, m.ext),
+            ("t.zip!/logs/", "Logfile", 12, ".PML")
+        );
+        let m = member_name(r"C:\x\Logfile.pml").unwrap();
+        assert_eq!((m.folder, m.base, m.number), (r"C:\x\", "Logfile", 0));
+        // Not a member suffix: the whole stem is the base.
+        for name in ["a-01.PML", "a-.PML", "-3.PML", "a-123456.PML", "a-x1.PML"] {
+            assert_eq!(member_name(name).unwrap().number, 0, "{name}");
+        }
+        assert_eq!(member_name("a-3.csv"), None);
+        assert_eq!(member_name("é.PML").unwrap().base, "é");
+        assert_eq!(
+            member_file(&member_name("d/L-4.PML").unwrap(), 2),
+            "d/L-2.PML"
+        );
+        assert_eq!(
+            member_file(&member_name("d/L-4.PML").unwrap(), 0),
+            "d/L.PML"
+        );
+    }
+}
