@@ -167,7 +167,7 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
                     Ok(Msg::Events(events)) => sink.events(events),
                     Ok(Msg::Done(mut account)) => {
                         if let Some(note) = set_notes.remove(&account.file) {
-                            account.problems.push(note);
+                            account.note(note);
                         }
                         sink.file_done(account);
                         break;

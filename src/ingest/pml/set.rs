@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use super::super::discover::{Found, Input};
 use super::super::{SNIFF_BYTES, sniff};
 use super::header::{HEADER_SIZE, Header};
-use crate::model::{FileAccount, FileFormat, FileStatus};
+use crate::model::{FileAccount, FileFormat, Problem};
 
 /// Missing members given an account each; the rest of a larger gap is counted in the notes.
 const MAX_MISSING_LISTED: u64 = 8;
@@ -182,7 +182,7 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
                 notes.insert(
                     names[pos].clone(),
                     format!(
-                        "note: part {} of {} of Process Monitor's backing-file set {set_name} ({}){gap}: read as one capture, in time order",
+                        "part {} of {} of Process Monitor's backing-file set {set_name} ({}){gap}: read as one capture, in time order",
                         pos + 1,
                         members.len(),
                         shown.join(", ")
@@ -195,12 +195,13 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
                 order.push(item);
             } else if missing_listed < MAX_MISSING_LISTED {
                 missing_listed += 1;
-                let mut account =
-                    FileAccount::new(member_file(&head, number), FileFormat::ProcmonPml);
-                account.status = FileStatus::Failed;
-                account.problems.push(format!(
-                    "missing: member {number} of Process Monitor's backing-file set {set_name} is not among the inputs; the events it held are lost (the other members are read)"
-                ));
+                let account = FileAccount::failed(
+                    member_file(&head, number),
+                    FileFormat::ProcmonPml,
+                    Problem::Failed(format!(
+                        "missing: member {number} of Process Monitor's backing-file set {set_name} is not among the inputs; the events it held are lost (the other members are read)"
+                    )),
+                );
                 order.push(Found::Problem(account));
             }
         }
