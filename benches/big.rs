@@ -38,7 +38,7 @@ fn scan(path: &Path, threads: usize, rules: &rdtriage::rules::RuleSet) -> usize 
     };
     let found = discover::discover(&[path.to_path_buf()], &limits);
     let scan = analysis::scan(found, &opts, false);
-    scan.report.causes.len() + scan.events.len()
+    scan.diagnosis.causes.len() + scan.events.len()
 }
 
 fn evtx_big(c: &mut Criterion) {

@@ -19,7 +19,7 @@ fn scan_ticket(rules: &RuleSet, ticket: &str) -> rdtriage::report::schema::ScanR
         hints: AlignHints::default(),
         rules,
     };
-    analysis::scan(found, &opts, false).report
+    analysis::scan(found, &opts, false).report()
 }
 
 /// Issue 11: alignment uses the client's `TCP Disconnect` rows, which survived only because a

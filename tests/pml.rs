@@ -455,8 +455,9 @@ fn a_backing_file_set_is_read_as_one_capture_in_time_order() {
         want.push("Other.PML".into());
         assert_eq!(names, want, "{threads} threads");
         for (i, a) in got.accounts[..11].iter().enumerate() {
-            assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
-            let note = a.problems.last().unwrap();
+            assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
+            let texts = a.problem_texts();
+            let note = texts.last().unwrap();
             assert!(
                 note.starts_with(&format!(
                     "note: part {} of 11 of Process Monitor's backing-file set ",
@@ -468,7 +469,7 @@ fn a_backing_file_set_is_read_as_one_capture_in_time_order() {
         }
         assert!(
             !got.accounts[11]
-                .problems
+                .problem_texts()
                 .iter()
                 .any(|p| p.contains("backing-file"))
         );
@@ -503,30 +504,36 @@ fn a_missing_or_damaged_member_is_named_and_the_rest_read() {
     let missing = &got.accounts[1];
     assert_eq!(missing.status, FileStatus::Failed);
     assert!(
-        missing.problems[0].starts_with("missing: member 1 of Process Monitor's backing-file set")
-            && missing.problems[0].contains("Logfile.PML"),
+        missing.problem_texts()[0]
+            .starts_with("missing: member 1 of Process Monitor's backing-file set")
+            && missing.problem_texts()[0].contains("Logfile.PML"),
         "{:?}",
-        missing.problems
+        missing.problem_texts()
     );
     let damaged = &got.accounts[2];
-    assert_eq!(damaged.status, FileStatus::Failed, "{:?}", damaged.problems);
+    assert_eq!(
+        damaged.status,
+        FileStatus::Failed,
+        "{:?}",
+        damaged.problem_texts()
+    );
     assert!(
         damaged
-            .problems
+            .problem_texts()
             .iter()
             .any(|p| p.contains("past the end of the file")),
         "{:?}",
-        damaged.problems
+        damaged.problem_texts()
     );
     for a in [&got.accounts[0], &got.accounts[3]] {
-        assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problems);
+        assert_eq!(a.status, FileStatus::Ok, "{:?}", a.problem_texts());
         assert!(
-            a.problems
+            a.problem_texts()
                 .last()
                 .unwrap()
                 .contains("1 member missing (Logfile-1.PML)"),
             "{:?}",
-            a.problems
+            a.problem_texts()
         );
     }
     assert_eq!(got.events.len(), 6, "the whole members are read");
@@ -541,7 +548,12 @@ fn the_fixture_capture_reads_without_the_corpus() {
         .join("fixtures/procmon/CompressedLogFileUTC64Process.PML.zip");
     let (events, account) = read(&zip, 1);
     assert_eq!(account.format, FileFormat::ProcmonPml);
-    assert_eq!(account.status, FileStatus::Ok, "{:?}", account.problems);
+    assert_eq!(
+        account.status,
+        FileStatus::Ok,
+        "{:?}",
+        account.problem_texts()
+    );
     assert_eq!(account.events, 3400, "pml-counts.tsv: 3,400 process events");
     let first = procmon(&events[0]);
     assert_eq!(

@@ -190,16 +190,16 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
             (i.format, i.events, i.errors),
             (rdtriage::model::FileFormat::CertListing, events, 0),
             "{listing}: {:?}",
-            i.problems
+            i.problem_texts()
         );
     }
     // The configured certificate is there and valid: nothing against it, and each bundle says
     // which computer it is.
     assert!(cause(&r, "certificate").is_none_or(|c| c.confidence >= Confidence::Low));
-    let notes: Vec<&String> = r
+    let notes: Vec<String> = r
         .inputs
         .iter()
-        .flat_map(|i| &i.problems)
+        .flat_map(|i| i.problem_texts())
         .filter(|p| p.starts_with("note: bundle host"))
         .collect();
     assert_eq!(notes.len(), 2, "{notes:?}");
@@ -666,20 +666,32 @@ fn hostile_certificate_listings_are_read_as_far_as_they_go() {
         txt.status,
         rdtriage::model::FileStatus::Partial,
         "{:?}",
-        txt.problems
+        txt.problem_texts()
     );
-    assert_eq!((txt.events, txt.errors), (3, 1), "{:?}", txt.problems);
-    assert!(
-        txt.problems.iter().any(|p| p.contains("Cert Hash(sha1)")),
+    assert_eq!(
+        (txt.events, txt.errors),
+        (3, 1),
         "{:?}",
-        txt.problems
+        txt.problem_texts()
+    );
+    assert!(
+        txt.problem_texts()
+            .iter()
+            .any(|p| p.contains("Cert Hash(sha1)")),
+        "{:?}",
+        txt.problem_texts()
     );
     let csv = acc("Certificates-My.csv");
-    assert_eq!((csv.events, csv.errors), (5, 0), "{:?}", csv.problems);
-    assert!(
-        csv.problems.iter().any(|p| p.contains("U+FFFD")),
+    assert_eq!(
+        (csv.events, csv.errors),
+        (5, 0),
         "{:?}",
-        csv.problems
+        csv.problem_texts()
+    );
+    assert!(
+        csv.problem_texts().iter().any(|p| p.contains("U+FFFD")),
+        "{:?}",
+        csv.problem_texts()
     );
     assert_eq!(code, Some(3), "a cut listing is a file not read fully");
 }

@@ -640,7 +640,7 @@ mod tests {
             server_row("srv.csv", "12:02:39.9", "TCP Accept", accept),
             server_row("srv.csv", "12:05:00", "TCP Receive", accept),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "inferred", "{}", a.note);
         assert!(
             a.note.contains("placed from RDS01.contoso.com's own"),
@@ -663,7 +663,7 @@ mod tests {
             server_event(261, "2024-03-05T09:14:02Z", "RDS01"),
             server_row("srv.csv", "10:21:40", "TCP Accept", accept),
         ];
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none", "{}", a.note);
         assert!(a.note.contains("stay unplaced"), "{}", a.note);
         assert!(events[1].time.is_none());
@@ -677,7 +677,7 @@ mod tests {
             p.process = "mstsc.exe".into();
         }
         events[2].file = Arc::from("c.csv");
-        let a = align(&mut events, AlignHints::default());
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
         assert_eq!(a.method, "none", "{}", a.note);
         assert!(events[1].time.is_none());
     }

@@ -99,8 +99,9 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
     let server_side = |e: &&Event| {
         domain.is_server_accept(e)
             || is_gateway_pair_event(e)
-            || e.procmon()
-                .is_some_and(|p| p.computer.is_some() && super::align::is_server_accept_row(domain, p))
+            || e.procmon().is_some_and(|p| {
+                p.computer.is_some() && super::align::is_server_accept_row(domain, p)
+            })
     };
     for e in events.iter().filter(server_side) {
         let Some(host) = host_of(e) else { continue };
@@ -428,7 +429,11 @@ mod tests {
         events.push(gateway(303, 95_100, "RDS01.contoso.com"));
         // Another user's resource on the same gateway is not a pair for this connection.
         events.push(gateway(302, 30_000, "RDS07.contoso.com"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert_eq!(skews.len(), 1, "{skews:?}");
         let s = &skews[0];
         assert_eq!(s.host, "GW01.contoso.com");
@@ -449,7 +454,11 @@ mod tests {
         // ahead of the client's 1025.
         let mut events = attempt(0, "{A}");
         events.push(accept_row(61_050, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert_eq!(skews.len(), 1, "{skews:?}");
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(60_050)));
         assert!(skews[0].applied, "{}", skews[0].note);
@@ -473,7 +482,11 @@ mod tests {
         events.push(connect);
         events.push(server(RCM, 261, 1_300, "RDS01"));
         events.push(server(RCM, 261, 600_400, "RDS01"));
-        let skews = estimate(&events, &connections(&events));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
         assert_eq!(skews[0].pairs, 2, "{}", skews[0].note);
         assert!(
             skews[0].note.contains("Procmon TCP Connect"),

@@ -17,8 +17,8 @@ use std::sync::RwLock;
 use super::rank::Confidence;
 use crate::ingest::bundle;
 use crate::model::{Event, EventKind, FileAccount, Source};
-use crate::rules::{Domain, Side};
 use crate::rules::Cause;
+use crate::rules::{Domain, Side};
 
 /// Is this a source of configuration (a lasting state with no time)?
 pub fn is_configuration(source: Source) -> bool {
@@ -412,7 +412,10 @@ mod tests {
             accounts[0].problem_texts(),
             vec!["note: bundle host RDS01 is the computer RDS01.contoso.com in the event logs; the server side: it holds Remote Desktop server logs".to_string()]
         );
-        assert!(accounts[1].problems().is_empty(), "one note per bundle host");
+        assert!(
+            accounts[1].problems().is_empty(),
+            "one note per bundle host"
+        );
         assert!(accounts[2].problem_texts()[0].contains("no event log names this computer"));
     }
 }
