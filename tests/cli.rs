@@ -1,6 +1,6 @@
 //! The binary as a user runs it: a scrubbed environment, exit codes, and output shapes.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use common::fixtures;

@@ -6,7 +6,7 @@
 //! The corpus is not ours to copy (see fixtures/README.md); it is used in place. CI sets
 //! `CI=true` and then its absence fails these tests; elsewhere they skip with a message.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

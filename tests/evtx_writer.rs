@@ -4,10 +4,9 @@
 //! equal the described ones field by field, the file's account is clean). Also the scenario
 //! text format and the Procmon CSV writer.
 
-mod common;
+use crate::common;
 
-#[path = "support/evtx_writer/mod.rs"]
-mod evtx_writer;
+use crate::support::evtx_writer;
 
 use std::path::PathBuf;
 

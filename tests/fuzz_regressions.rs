@@ -1,7 +1,7 @@
 //! Every input a fuzz target (`fuzz/`) failed on, kept under `fixtures/fuzz/<target>/` and
 //! checked here the way the target checks it, so a fixed failure stays fixed.
 
-mod common;
+use crate::common;
 
 use rdtriage::ingest::eventxml::{XmlLimits, read_events, read_rendered_fast};
 use rdtriage::ingest::evtx::direct_matches_rendering;

@@ -4,10 +4,9 @@
 //! with a lone UTF-16 surrogate, a mixed ticket). What each fixture holds is described in
 //! `fixtures/README.md`, section "fixtures/hostile".
 
-mod common;
+use crate::common;
 
-#[path = "support/evtx_writer/mod.rs"]
-mod evtx_writer;
+use crate::support::evtx_writer;
 
 use std::path::{Path, PathBuf};
 

@@ -3,10 +3,9 @@
 //! memory is measured as the peak RSS of the child process (`wait4`), and bounded by what the
 //! documented limits allow, never by the size of the input.
 
-mod common;
+use crate::common;
 
-#[path = "support/evtx_writer/mod.rs"]
-mod evtx_writer;
+use crate::support::evtx_writer;
 
 use std::io::Write;
 use std::path::Path;

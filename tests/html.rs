@@ -2,8 +2,6 @@
 //! as a real browser (headless Chromium) builds them, with screenshots kept under
 //! `target/html-screenshots/` for people to look at.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,7 +44,7 @@ fn golden(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with RDTRIAGE_BLESS=1 cargo test --test html",
+            "{}: {e}; create it with RDTRIAGE_BLESS=1 cargo test --release --test all html::",
             path.display()
         )
     });
@@ -57,7 +55,7 @@ fn golden(name: &str, actual: &str) {
             .position(|(a, e)| a != e)
             .unwrap_or(0);
         panic!(
-            "{name} differs from its golden file at line {}:\n  got:      {:?}\n  expected: {:?}\n(RDTRIAGE_BLESS=1 cargo test --test html rewrites it; review the diff)",
+            "{name} differs from its golden file at line {}:\n  got:      {:?}\n  expected: {:?}\n(RDTRIAGE_BLESS=1 cargo test --release --test all html:: rewrites it; review the diff)",
             line + 1,
             actual.lines().nth(line),
             expected.lines().nth(line)

@@ -1,7 +1,7 @@
 //! Ingest, end to end through the library: each input format and each way a file can be
 //! broken, on the fixtures (and inputs derived from them at run time).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

@@ -2,10 +2,9 @@
 //! files made by the test PML writer, the refused version 7, and a scenario ticket whose
 //! Procmon evidence is a PML instead of a CSV.
 
-mod common;
+use crate::common;
 
-#[path = "support/pml_writer/mod.rs"]
-mod pml_writer;
+use crate::support::pml_writer;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

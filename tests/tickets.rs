@@ -2,9 +2,9 @@
 //! expected top cause for each, and golden output for every format.
 //!
 //! Golden files live in `tests/golden/`; after an intended change, rewrite them with
-//! `RDTRIAGE_BLESS=1 cargo test --test tickets` and review the diff.
+//! `RDTRIAGE_BLESS=1 cargo test --release --test all tickets::` and review the diff.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -147,7 +147,7 @@ fn golden(name: &str, actual: &[u8]) {
     }
     let expected = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; create it with RDTRIAGE_BLESS=1 cargo test --test tickets",
+            "{}: {e}; create it with RDTRIAGE_BLESS=1 cargo test --release --test all tickets::",
             path.display()
         )
     });
@@ -160,7 +160,7 @@ fn golden(name: &str, actual: &[u8]) {
             .position(|(x, y)| x != y)
             .unwrap_or(0);
         panic!(
-            "{name} differs from the golden file at line {}:\n  got:      {:?}\n  expected: {:?}\n(RDTRIAGE_BLESS=1 cargo test --test tickets rewrites it; review the diff)",
+            "{name} differs from the golden file at line {}:\n  got:      {:?}\n  expected: {:?}\n(RDTRIAGE_BLESS=1 cargo test --release --test all tickets:: rewrites it; review the diff)",
             first + 1,
             a.lines().nth(first),
             e.lines().nth(first)

@@ -1,13 +1,12 @@
 //! The ticket fixtures: every `.evtx` and Procmon CSV under `fixtures/tickets/` (what a customer
 //! would send, nothing else) is exactly what its source under `fixtures/scenarios/` (same
 //! relative folder) produces, every ticket names its expected cause, and every generated file
-//! reads cleanly. `RDTRIAGE_REGENERATE=1 cargo test --test tickets_regenerate` rewrites the
+//! reads cleanly. `RDTRIAGE_REGENERATE=1 cargo test --release --test all tickets_regenerate::` rewrites the
 //! generated files from their sources instead of comparing (see fixtures/scenarios/README.md).
 
-mod common;
+use crate::common;
 
-#[path = "support/evtx_writer/mod.rs"]
-mod evtx_writer;
+use crate::support::evtx_writer;
 
 use std::path::{Path, PathBuf};
 
@@ -101,7 +100,7 @@ fn generated_files_match_their_sources() {
     }
     assert!(
         stale.is_empty(),
-        "generated ticket files are out of date; run `RDTRIAGE_REGENERATE=1 cargo test --test tickets_regenerate`:\n{}",
+        "generated ticket files are out of date; run `RDTRIAGE_REGENERATE=1 cargo test --release --test all tickets_regenerate::`:\n{}",
         stale.join("\n")
     );
 }

@@ -3,14 +3,9 @@
 //! honest accounts for the files rdtriage does not read, and golden output.
 //!
 //! Golden files: `tests/golden/tss-*.scan.txt`; rewrite them with
-//! `RDTRIAGE_BLESS=1 cargo test --test tss` after an intended change and review the diff.
+//! `RDTRIAGE_BLESS=1 cargo test --release --test all tss::` after an intended change and review the diff.
 
-mod support {
-    #[path = "evtx_writer/mod.rs"]
-    pub mod evtx_writer;
-    #[path = "tss_writer/mod.rs"]
-    pub mod tss_writer;
-}
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
