@@ -229,7 +229,7 @@ fn missing(r: &ScanReport, c: &CauseOut) -> Vec<String> {
         out.push("No event log corroborates it.".into());
     }
     if r.disconnects.is_empty() {
-        out.push("No RDP client disconnect event (RDPClient 1026): the client's Microsoft-Windows-TerminalServices-RDPClient/Operational log would have it.".into());
+        out.push("No RDP client disconnect event: the client's Remote Desktop client event log (RDPClient/Operational) would have it.".into());
     }
     if c.findings.iter().all(|f| f.time.is_none()) && !c.findings.is_empty() {
         out.push("None of its evidence could be placed in time.".into());
@@ -255,7 +255,7 @@ fn timelines(p: &mut String, r: &ScanReport, events: Option<&[Event]>) {
         .map(|e| ((&*e.file, e.record), e))
         .collect();
     for (n, d) in anchors.iter().enumerate() {
-        svg::timeline(p, r, d, n + 1, events.map(|_| &index), events);
+        svg::timeline(p, r, d, n + 1, events.map(|_| &index));
     }
     p.push_str("</section>\n");
 }

@@ -13,10 +13,6 @@ use crate::report::schema::{DisconnectOut, FindingOut, ScanReport};
 use crate::sanitize::html as esc;
 use crate::units::{offset_words, span_words, time_ms};
 
-/// The client's RDP provider: its 1024 (connecting), 1027 (connected) and 1026 (disconnected)
-/// give the connection's phases (docs/domain.md §2).
-const CLIENT_PROVIDER: &str = "Microsoft-Windows-TerminalServices-ClientActiveXCore";
-const GATEWAY_PROVIDER: &str = "Microsoft-Windows-TerminalServices-Gateway";
 
 /// Where a mark is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,7 +45,13 @@ fn lane(f: &FindingOut, client: &str, index: Option<&Index<'_>>) -> Lane {
     if let Some(e) = index.and_then(|ix| ix.get(&(f.file.as_str(), f.record))) {
         return match &e.kind {
             EventKind::Procmon(_) => Lane::Procmon,
-            EventKind::Win(w) if w.provider == GATEWAY_PROVIDER => Lane::Gateway,
+            // Which providers are a gateway's is the rule pack's domain declaration.
+            EventKind::Win(w)
+                if crate::rules::Domain::builtin().side_of(&w.provider)
+                    == Some(crate::rules::Side::Gateway) =>
+            {
+                Lane::Gateway
+            }
             EventKind::Win(w) if w.computer.eq_ignore_ascii_case(client) => Lane::Client,
             EventKind::Win(_) => Lane::Server,
             // Exported configuration: on the side whose bundle it came from (bundles name the
@@ -96,7 +98,6 @@ pub fn timeline(
     d: &DisconnectOut,
     n: usize,
     index: Option<&Index<'_>>,
-    events: Option<&[Event]>,
 ) {
     let heading = format!(
         "0x904 #{n}: {} → {}, {} UTC",
@@ -147,9 +148,7 @@ pub fn timeline(
         ));
     }
     let bottom = TOP + LANE_H * LANES.len() as f64;
-    if let Some(events) = events {
-        phases(p, events, d, anchor, lo, hi, &x);
-    }
+    phases(p, d, anchor, lo, hi, &x);
     // Ticks: five, labelled as offsets from the 0x904.
     for k in 0..=4 {
         let s = lo + (hi - lo) * f64::from(k) / 4.0;
@@ -272,39 +271,24 @@ fn svg_open(p: &mut String, n: usize, height: f64, label: &str) {
     ));
 }
 
-/// Shade the connection that ended in this 0x904: connecting (the client's last 1024 before
-/// it, to its 1027) and connected (1027 to the disconnect), on the client's computer.
+/// Shade the connection that ended in this 0x904, as analysis grouped it: connecting (its
+/// start to its logon) and connected (logon to the disconnect).
 fn phases(
     p: &mut String,
-    events: &[Event],
     d: &DisconnectOut,
     anchor: Timestamp,
     lo: f64,
     hi: f64,
     x: &dyn Fn(f64) -> f64,
 ) {
-    let mut connect: Option<f64> = None;
-    let mut connected: Option<f64> = None;
-    for e in events {
-        let (Some(t), Some(w)) = (e.time, e.win()) else {
-            continue;
-        };
-        if w.provider != CLIENT_PROVIDER || !w.computer.eq_ignore_ascii_case(&d.computer) {
-            continue;
-        }
-        let s = secs(anchor, t);
-        if s > 0.0 {
-            continue;
-        }
-        match w.event_id {
-            1024 if connect.is_none_or(|c| s > c) => {
-                connect = Some(s);
-                connected = None;
-            }
-            1027 if connect.is_some_and(|c| s >= c) => connected = Some(s),
-            _ => {}
-        }
-    }
+    let at = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            .map(|t| secs(anchor, t))
+            .filter(|s| *s <= 0.0)
+    };
+    let connect = at(&d.connection_start);
+    let connected = at(&d.logon).filter(|k| connect.is_some_and(|c| *k >= c));
     let bottom = TOP + LANE_H * LANES.len() as f64;
     let mut band = |from: f64, to: f64, class: &str, what: &str| {
         let (a, b) = (from.max(lo), to.min(hi));
@@ -321,19 +305,14 @@ fn phases(
     };
     match (connect, connected) {
         (Some(c), Some(k)) => {
-            band(c, k, "connecting", "connecting (RDPClient 1024 to 1027)");
-            band(
-                k,
-                0.0,
-                "connected",
-                "connected (RDPClient 1027 to the disconnect)",
-            );
+            band(c, k, "connecting", "connecting (connection start to logon)");
+            band(k, 0.0, "connected", "connected (logon to the disconnect)");
         }
         (Some(c), None) => band(
             c,
             0.0,
             "connecting",
-            "connecting: no 1027, the connection never completed",
+            "connecting: no logon, the connection never completed",
         ),
         _ => {}
     }
