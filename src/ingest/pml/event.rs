@@ -273,6 +273,17 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
 mod tests {
     use super::*;
 
+    #[test]
+    fn filetimes_beyond_year_9999_have_no_time_instead_of_a_wrong_one() {
+        // 2024-03-05T09:14:06Z, and the largest FILETIME Windows shows (year 30828).
+        assert_eq!(
+            filetime(133_541_036_460_000_000).map(|t| t.to_string()),
+            Some("2024-03-05T09:14:06Z".to_string())
+        );
+        assert_eq!(filetime(0x7FFF_FFFF_FFFF_FFFF), None);
+        assert_eq!(filetime(u64::MAX), None);
+    }
+
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
         p.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

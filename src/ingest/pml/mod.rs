@@ -413,6 +413,12 @@ fn finish_account(account: &mut FileAccount, tally: &Tally) {
             tally.profiling
         ));
     }
+    let untimed = account.events - tally.timed;
+    if untimed > 0 {
+        account.note(format!(
+            "{untimed} events carry a time outside what can be represented (a FILETIME past year 9999, e.g. 30828): kept without a time, so they are not placed near any 0x904"
+        ));
+    }
     if tally.orphans > 0 {
         account.note(format!(
             "{} events name a process that is not in the process table: their process is empty",

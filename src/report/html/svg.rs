@@ -13,7 +13,6 @@ use crate::report::schema::{DisconnectOut, FindingOut, ScanReport};
 use crate::sanitize::html as esc;
 use crate::units::{offset_words, span_words, time_ms};
 
-
 /// Where a mark is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Lane {
