@@ -22,13 +22,13 @@ now() { date +%s.%N; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f tickets/s (%.2f s)", n / s, s }'; }
 
 t0=$(now)
-"$bin" --threads "$threads" batch "$dir" --format jsonl > "$work/whole.jsonl" || true
+"$bin" --threads "$threads" batch --follow "$dir" --format jsonl > "$work/whole.jsonl" || true
 t1=$(now)
 whole=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
 
 t0=$(now)
 for k in $(seq 1 "$shards"); do
-  "$bin" --threads "$threads" batch "$dir" --format jsonl --shard "$k/$shards" > "$work/part-$k.jsonl" || true
+  "$bin" --threads "$threads" batch --follow "$dir" --format jsonl --shard "$k/$shards" > "$work/part-$k.jsonl" || true
 done
 t1=$(now)
 /usr/bin/time -v "$bin" merge "$work"/part-*.jsonl > "$work/merged.jsonl" 2> "$work/merge.time" || true

@@ -67,8 +67,8 @@ printf '%-62s %7.3fs %9.3fs %8s\n' "Procmon CSV: scan (library) vs csv ByteRecor
 batch=${TMPDIR:-/tmp}/rdtriage-e2e-batch
 benches/make-batch.sh "$batch" "$tickets" > /dev/null
 for _ in $(seq 3); do
-  run batch1 "$bin" --threads 1 batch "$batch" --format jsonl
-  run batch2 "$bin" --threads 2 batch "$batch" --format jsonl
+  run batch1 "$bin" --threads 1 batch --follow "$batch" --format jsonl
+  run batch2 "$bin" --threads 2 batch --follow "$batch" --format jsonl
 done
 b1=$(median batch1); b2=$(median batch2)
 printf '%-62s %7ss %9ss %8s\n' "batch of $tickets tickets: 2 threads vs 1 (medians of 3)" "$b2" "$b1" "$(ratio "$b1" "$b2")"

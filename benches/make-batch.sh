@@ -3,7 +3,9 @@
 # for measuring `rdtriage batch`:
 #
 #   benches/make-batch.sh /tmp/tickets 1000
-#   /usr/bin/time -v target/release/rdtriage --threads 1 batch /tmp/tickets --format jsonl >/dev/null
+#   /usr/bin/time -v target/release/rdtriage --threads 1 batch --follow /tmp/tickets --format jsonl >/dev/null
+#
+# (--follow: the tickets link to their files, and links are not followed without it.)
 #
 # Tickets cycle through seven shapes: a client's RDPClient log, a server's RCM + LSM logs, a
 # Procmon trace, a Security log with firewall events, a mixed zip, the DC's RdpCoreTS log and
