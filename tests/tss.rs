@@ -690,3 +690,77 @@ fn hostile_certificate_listings_are_read_as_far_as_they_go() {
     );
     assert_eq!(code, Some(3), "a cut listing is a file not read fully");
 }
+
+/// Issue 13, item 3: every configuration and service cause the pack adds, each in a bundle of
+/// its own beside the same client log, gives its cause with the rule that found it. (TLS
+/// disabled, the key ACL, the listener and the missing thumbprint have golden tickets above.)
+#[test]
+fn each_configuration_cause_is_found_in_a_bundle() {
+    struct Case {
+        system_extra: &'static str,
+        reg: Option<(&'static str, &'static str, &'static str, RegData)>,
+        cause: &'static str,
+        rule: &'static str,
+    }
+    let cases = [
+        Case {
+            system_extra: "provider Tcpip guid={2F07E2EE-15DB-40F1-90EF-9D7BA282188A} source=Tcpip qualifiers=0 level=3 keywords=0x80000000000000 pid=4 tid=100\n09:13:50 4227 provider=Tcpip",
+            reg: None,
+            cause: "network",
+            rule: "net-port-exhaustion",
+        },
+        Case {
+            system_extra: "provider NETLOGON source=NETLOGON qualifiers=0 level=2 keywords=0x80000000000000 pid=0 tid=0\n09:13:40 5719 provider=NETLOGON",
+            reg: None,
+            cause: "credssp-policy",
+            rule: "net-secure-channel-broken",
+        },
+        Case {
+            system_extra: "",
+            reg: Some((
+                "System-CCS-Control-Lsa",
+                r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Lsa\FipsAlgorithmPolicy",
+                "Enabled",
+                RegData::Dword(1),
+            )),
+            cause: "tls",
+            rule: "cfg-fips-policy",
+        },
+        Case {
+            system_extra: "",
+            reg: Some((
+                "System-CCS-Control-TerminalServer-Limits",
+                r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp",
+                "MaxInstanceCount",
+                RegData::Dword(2),
+            )),
+            cause: "server-refused",
+            rule: "cfg-connection-limits",
+        },
+    ];
+    for case in cases {
+        let mut b = server(Layout::Msrd, case.system_extra);
+        if let Some((file, key, name, data)) = case.reg {
+            b.reg(file, &[(key, vec![(name, data)])]);
+        }
+        let dir = ticket(&b);
+        let (code, r) = scan(dir.path(), &["."]);
+        assert!(
+            matches!(code, Some(0)),
+            "{}: every file read ({code:?}): {:?}",
+            case.rule,
+            r.inputs
+                .iter()
+                .filter(|i| i.status != rdtriage::model::FileStatus::Ok)
+                .collect::<Vec<_>>()
+        );
+        let c = cause(&r, case.cause)
+            .unwrap_or_else(|| panic!("{}: no {} cause in {:?}", case.rule, case.cause, r.verdict));
+        assert!(
+            c.findings.iter().any(|f| f.rule == case.rule),
+            "{}: {:?}",
+            case.rule,
+            c.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+        );
+    }
+}
