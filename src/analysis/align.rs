@@ -32,13 +32,11 @@ use crate::rules::{Domain, Role};
 /// offset is applied, to count as the same connection.
 const MATCH_TOLERANCE_SECS: i64 = 20;
 
-/// Procmon's operation for a connection the capture machine accepted (not yet in the rule
-/// pack's domain declaration, which names the client's connect and disconnect rows).
-pub const ACCEPT_OPERATION: &str = "TCP Accept";
-
 /// Is `p` the RDP listener accepting a connection on the server (a server-side capture row)?
+/// The operation and the ports are the domain declaration's (`procmon accept`, `port rdp`).
 pub fn is_server_accept_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool {
-    p.operation == ACCEPT_OPERATION
+    !domain.procmon_accept.is_empty()
+        && p.operation == domain.procmon_accept
         && p.network
             .as_ref()
             .and_then(|n| n.local_port)

@@ -35,24 +35,13 @@ pub const MAX_SPREAD_MS: i64 = 2_000;
 /// Offsets at or below this are network latency, not skew.
 pub const APPLY_ABOVE_MS: i64 = 2_000;
 
-// ---- Domain table (not yet in the rule pack's declaration): the gateway's pair events. ----
-const GATEWAY: &str = "Microsoft-Windows-TerminalServices-Gateway";
-/// Gateway 302: the user connected to the resource (pairs with the client's 1025).
-const GATEWAY_CONNECTED: u32 = 302;
-/// Gateway 303: the user disconnected from the resource (pairs with the client's 1026).
-const GATEWAY_DISCONNECTED: u32 = 303;
-/// The gateway event's field naming the server.
-const GATEWAY_RESOURCE: &str = "Resource";
 /// A client Procmon connect this close to a logged 1025 is the same moment, not a new pair.
 const SAME_MOMENT_MS: i64 = 5_000;
-// ---- end of domain table ----
 
-/// Is `e` an RD Gateway 302/303 (a clock pair with the client's 1025/1026)?
-pub fn is_gateway_pair_event(e: &Event) -> bool {
-    e.win().is_some_and(|w| {
-        matches!(w.event_id, GATEWAY_CONNECTED | GATEWAY_DISCONNECTED)
-            && w.provider.eq_ignore_ascii_case(GATEWAY)
-    })
+/// Is `e` the RD Gateway's connect or disconnect (the domain's `gateway` declarations: a clock
+/// pair with the client's transport and disconnect events)?
+pub fn is_gateway_pair_event(domain: &Domain, e: &Event) -> bool {
+    e.win().is_some_and(|w| domain.is_gateway_pair(w))
 }
 
 /// Is `e` a Procmon row that is clock evidence: the client's connect to the RDP port, or the
@@ -98,7 +87,7 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
     let mut hosts: Vec<String> = Vec::new();
     let server_side = |e: &&Event| {
         domain.is_server_accept(e)
-            || is_gateway_pair_event(e)
+            || is_gateway_pair_event(domain, e)
             || e.procmon().is_some_and(|p| {
                 p.computer.is_some() && super::align::is_server_accept_row(domain, p)
             })
@@ -147,18 +136,19 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Do
             || e.procmon()
                 .is_some_and(|p| super::align::is_server_accept_row(domain, p))
     });
-    // The gateway's 302/303 for each resource, by kind.
-    let gateway = |id: u32, server: &str| -> Vec<jiff::Timestamp> {
+    // The gateway's connect/disconnect events for each resource, by kind.
+    let gateway = |g: &crate::rules::ClientEvent, server: &str| -> Vec<jiff::Timestamp> {
+        if g.id == 0 {
+            return Vec::new();
+        }
         let mut v: Vec<_> = events
             .iter()
             .filter(on_host)
             .filter(|e| {
                 e.win().is_some_and(|w| {
-                    w.event_id == id
-                        && w.provider.eq_ignore_ascii_case(GATEWAY)
-                        && w.data
-                            .get(GATEWAY_RESOURCE)
-                            .is_some_and(|r| same_host(r, server))
+                    w.event_id == g.id
+                        && domain.side_of(&w.provider) == Some(crate::rules::Side::Gateway)
+                        && w.data.get(&g.data).is_some_and(|r| same_host(r, server))
                 })
             })
             .filter_map(|e| e.time)
@@ -200,12 +190,15 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Do
         } else {
             // Through a gateway: this host is the gateway when its 302/303 name the server.
             let up = c.transport_up.or(c.start);
-            if let Some(d) = up.and_then(|t| nearest(&gateway(GATEWAY_CONNECTED, server), t)) {
+            if let Some(d) = up.and_then(|t| nearest(&gateway(&domain.gateway_connect, server), t))
+            {
                 offsets.push(d);
                 kinds[1] += 1;
             }
             let down = c.end.and_then(|e| e.1);
-            if let Some(d) = down.and_then(|t| nearest(&gateway(GATEWAY_DISCONNECTED, server), t)) {
+            if let Some(d) =
+                down.and_then(|t| nearest(&gateway(&domain.gateway_disconnect, server), t))
+            {
                 offsets.push(d);
                 kinds[1] += 1;
             }
@@ -285,6 +278,7 @@ pub fn apply(events: &mut [Event], skews: &[Skew]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const GATEWAY: &str = "Microsoft-Windows-TerminalServices-Gateway";
     use crate::analysis::connection::connections;
     use crate::analysis::connection::tests::client;
     use crate::model::{EventKind, WinEvent};

@@ -52,7 +52,7 @@ fn needed_for_context(domain: &Domain, e: &Event) -> bool {
     if let Some(w) = e.win() {
         return domain.client_role(w).is_some_and(|r| r != Role::Milestone)
             || domain.is_server_accept(e)
-            || clock::is_gateway_pair_event(e);
+            || clock::is_gateway_pair_event(domain, e);
     }
     align::is_alignment_row(domain, e) || clock::is_procmon_pair_row(domain, e)
 }

@@ -107,6 +107,13 @@ pub struct Domain {
     pub gateway_ports: Vec<u64>,
     pub procmon_connect: String,
     pub procmon_disconnect: String,
+    /// The Procmon operation of a connection the capture machine accepted (a server capture);
+    /// empty: server captures are not recognised.
+    pub procmon_accept: String,
+    /// The RD Gateway's "user connected to the resource" and "disconnected" events, each with
+    /// the data field naming the resource (the RDP server); id 0 when not declared.
+    pub gateway_connect: ClientEvent,
+    pub gateway_disconnect: ClientEvent,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
 }
@@ -247,6 +254,14 @@ impl Domain {
         }
     }
 
+    /// Is `w` the gateway's connect or disconnect event (a clock pair with the client's)?
+    pub fn is_gateway_pair(&self, w: &WinEvent) -> bool {
+        self.side_of(&w.provider) == Some(Side::Gateway)
+            && [&self.gateway_connect, &self.gateway_disconnect]
+                .iter()
+                .any(|g| g.id != 0 && g.id == w.event_id)
+    }
+
     /// What is missing for the analysis to work, for `rules check`.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -298,7 +313,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // Parsing
 
 const EXPECT_DECL: &str =
-    "a declaration (source, client, accept, process, port, procmon, config) or \"}\"";
+    "a declaration (source, client, accept, process, port, procmon, gateway, config) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -404,12 +419,32 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             Ok((rest, ()))
         }
         "procmon" => {
-            let (rest, which) = choice(rest, &["connect", "disconnect"], "Procmon operation")?;
+            let kinds = ["connect", "disconnect", "accept"];
+            let (rest, which) = choice(rest, &kinds, "Procmon operation")?;
             let (rest, op) = string(ws(rest)?.0)?;
+            match which {
+                "connect" => d.procmon_connect = op,
+                "disconnect" => d.procmon_disconnect = op,
+                _ => d.procmon_accept = op,
+            }
+            Ok((rest, ()))
+        }
+        "gateway" => {
+            let (rest, which) = choice(rest, &["connect", "disconnect"], "gateway event")?;
+            let (rest, id) = event_id(rest)?;
+            let (rest, _) = keyword(rest, "data")?;
+            let (rest, _) = symbol(rest, ".", "\".\" after data")?;
+            let Ok((rest, name)) = word(rest) else {
+                return expected(rest, "a data field name");
+            };
+            let ev = ClientEvent {
+                id,
+                data: name.to_string(),
+            };
             if which == "connect" {
-                d.procmon_connect = op;
+                d.gateway_connect = ev;
             } else {
-                d.procmon_disconnect = op;
+                d.gateway_disconnect = ev;
             }
             Ok((rest, ()))
         }
@@ -428,7 +463,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, process, port, procmon, config".into(),
+                expected: "source, client, accept, process, port, procmon, gateway, config".into(),
             },
         ),
     }
@@ -559,6 +594,17 @@ impl fmt::Display for Domain {
             "    procmon disconnect {}",
             quote(&self.procmon_disconnect)
         )?;
+        if !self.procmon_accept.is_empty() {
+            writeln!(f, "    procmon accept {}", quote(&self.procmon_accept))?;
+        }
+        for (which, g) in [
+            ("connect", &self.gateway_connect),
+            ("disconnect", &self.gateway_disconnect),
+        ] {
+            if g.id != 0 {
+                writeln!(f, "    gateway {which} {} data.{}", g.id, g.data)?;
+            }
+        }
         if !self.config_keys.is_empty() {
             writeln!(f, "    config key {}", quoted_list(&self.config_keys))?;
         }
