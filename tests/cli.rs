@@ -121,6 +121,15 @@ fn rules_list_check_and_test() {
     ] {
         assert!(text.contains(id), "{id} missing from rules list");
     }
+    // The domain the analysis reads is listed too, with where it was declared.
+    assert!(
+        text.contains("The domain in use, declared at builtin/domain.rdt:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    client disconnect 1026 data.Value"),
+        "{text}"
+    );
     let out = rdtriage().args(["rules", "test"]).output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -157,6 +166,25 @@ fn rules_list_check_and_test() {
         String::from_utf8(out.stdout)
             .unwrap()
             .contains("mine.rdt: 1 rule OK")
+    );
+
+    // A file that declares only a domain is checked as one.
+    let domain_only = dir.path().join("domain.rdt");
+    std::fs::write(
+        &domain_only,
+        "domain {\n    source client \"X\" as \"C\"\n    client start 1 data.V\n    client transport 2\n    client logon 3\n    client disconnect 4 data.V\n    process \"a.exe\"\n    port rdp 3389\n    procmon connect \"TCP Connect\"\n    procmon disconnect \"TCP Disconnect\"\n}\n",
+    )
+    .unwrap();
+    let out = rdtriage()
+        .args(["rules", "check"])
+        .arg(&domain_only)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("domain.rdt: the domain and 0 rules OK"),
+        "{text}"
     );
 
     // A broken example makes `rules test` fail; a syntax error makes `rules check` fail

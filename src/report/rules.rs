@@ -24,7 +24,17 @@ pub fn write_list(out: &mut dyn Write, set: &RuleSet, width: u16) -> io::Result<
         ]);
     }
     writeln!(out, "{table}")?;
-    writeln!(out, "{} rules", set.rules().len())
+    writeln!(out, "{} rules", set.rules().len())?;
+    // The domain the analysis reads besides the rules (docs/domain-declarations.md).
+    writeln!(
+        out,
+        "\nThe domain in use, declared at {}:",
+        terminal(set.domain_from())
+    )?;
+    for line in set.domain().to_string().lines() {
+        writeln!(out, "{}", terminal(line))?;
+    }
+    Ok(())
 }
 
 /// `rules check`: one line per user rule file, with how many rules it holds.
@@ -36,9 +46,14 @@ pub fn write_check(
     for f in files {
         let name = f.display().to_string();
         let n = set.rules().iter().filter(|r| r.file() == name).count();
+        let domain = if set.domain_from().starts_with(&format!("{name}:")) {
+            "the domain and "
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "{}: {n} rule{} OK",
+            "{}: {domain}{n} rule{} OK",
             terminal(&name),
             if n == 1 { "" } else { "s" }
         )?;

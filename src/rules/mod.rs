@@ -55,6 +55,8 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     index: Index,
     domain: Domain,
+    /// Where `domain` was declared (`file:line`), for `rules list` and `rules check`.
+    domain_from: String,
 }
 
 /// Parse and validate rule files, given as `(name, text)`; `name` is what errors and
@@ -115,8 +117,13 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
         }
     }
     if errors.is_empty() {
-        let domain = domain.map_or_else(|| Domain::builtin().clone(), |(_, _, d)| d);
-        Ok(RuleSet::from_rules(rules, domain))
+        let (from, domain) = domain.map_or_else(
+            || ("the built-in pack".to_string(), Domain::builtin().clone()),
+            |(_, here, d)| (here, d),
+        );
+        let mut set = RuleSet::from_rules(rules, domain);
+        set.domain_from = from;
+        Ok(set)
     } else {
         Err(RuleErrors(errors))
     }
@@ -129,7 +136,13 @@ impl RuleSet {
             rules,
             index,
             domain,
+            domain_from: String::new(),
         }
+    }
+
+    /// Where the domain in use was declared (`file:line`).
+    pub fn domain_from(&self) -> &str {
+        &self.domain_from
     }
 
     /// The domain declarations in use: the user's, or the built-in pack's.
