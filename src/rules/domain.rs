@@ -378,16 +378,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
                     Ok((rest, ()))
                 }
                 _ => {
-                    let (rest, id) = event_id(rest)?;
-                    let (rest, _) = keyword(rest, "data")?;
-                    let (rest, _) = symbol(rest, ".", "\".\" after data")?;
-                    let Ok((rest, name)) = word(rest) else {
-                        return expected(rest, "a data field name");
-                    };
-                    let ev = ClientEvent {
-                        id,
-                        data: name.to_string(),
-                    };
+                    let (rest, ev) = event_with_data(rest)?;
                     if role == "start" {
                         d.start = ev;
                     } else {
@@ -431,16 +422,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
         }
         "gateway" => {
             let (rest, which) = choice(rest, &["connect", "disconnect"], "gateway event")?;
-            let (rest, id) = event_id(rest)?;
-            let (rest, _) = keyword(rest, "data")?;
-            let (rest, _) = symbol(rest, ".", "\".\" after data")?;
-            let Ok((rest, name)) = word(rest) else {
-                return expected(rest, "a data field name");
-            };
-            let ev = ClientEvent {
-                id,
-                data: name.to_string(),
-            };
+            let (rest, ev) = event_with_data(rest)?;
             if which == "connect" {
                 d.gateway_connect = ev;
             } else {
@@ -486,6 +468,19 @@ fn choice<'a>(i: &'a str, words: &[&'static str], what: &'static str) -> PResult
             },
         ),
     }
+}
+
+/// `<id> data.<field>`: an event and the data field it carries (client start/disconnect,
+/// gateway connect/disconnect).
+fn event_with_data(i: &str) -> PResult<'_, ClientEvent> {
+    let (rest, id) = event_id(i)?;
+    let (rest, _) = keyword(rest, "data")?;
+    let (rest, _) = symbol(rest, ".", "\".\" after data")?;
+    let Ok((rest, name)) = word(rest) else {
+        return expected(rest, "a data field name");
+    };
+    let data = name.to_string();
+    Ok((rest, ClientEvent { id, data }))
 }
 
 fn event_id(i: &str) -> PResult<'_, u32> {

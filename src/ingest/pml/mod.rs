@@ -413,7 +413,7 @@ fn finish_account(account: &mut FileAccount, tally: &Tally) {
             tally.profiling
         ));
     }
-    let untimed = account.events - tally.timed;
+    let untimed = account.events.saturating_sub(tally.timed);
     if untimed > 0 {
         account.note(format!(
             "{untimed} events carry a time outside what can be represented (a FILETIME past year 9999, e.g. 30828): kept without a time, so they are not placed near any 0x904"
