@@ -109,25 +109,36 @@ pub fn gather(input: &InputConfig, err: &mut dyn Write) -> Result<(Vec<Found>, N
     Ok((discover(&paths, &input.limits), names))
 }
 
+/// Why stdin could not be spooled to a file.
+#[derive(Debug, thiserror::Error)]
+enum SpoolError {
+    #[error("cannot create a temporary file for stdin: {0}")]
+    Create(#[source] std::io::Error),
+    #[error("cannot read stdin: {0}")]
+    Read(#[source] std::io::Error),
+    #[error("stdin holds more than {0} (--max-file-bytes): save it to a file and name that")]
+    TooBig(ByteSize),
+    #[error("stdin is empty: pipe a file or a zip into it")]
+    Empty,
+    #[error("cannot spool stdin: {0}")]
+    Flush(#[source] std::io::Error),
+}
+
 /// Copy `from` into a temporary file, refusing more than `cap` bytes.
-fn spool(from: &mut dyn Read, cap: u64) -> Result<tempfile::TempPath, String> {
+fn spool(from: &mut dyn Read, cap: u64) -> Result<tempfile::TempPath, SpoolError> {
     let mut file = tempfile::Builder::new()
         .prefix("rdtriage-stdin-")
         .tempfile()
-        .map_err(|e| format!("cannot create a temporary file for stdin: {e}"))?;
+        .map_err(SpoolError::Create)?;
     let copied = std::io::copy(&mut from.take(cap.saturating_add(1)), &mut file)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
+        .map_err(SpoolError::Read)?;
     if copied > cap {
-        return Err(format!(
-            "stdin holds more than {} (--max-file-bytes): save it to a file and name that",
-            ByteSize(cap)
-        ));
+        return Err(SpoolError::TooBig(ByteSize(cap)));
     }
     if copied == 0 {
-        return Err("stdin is empty: pipe a file or a zip into it".into());
+        return Err(SpoolError::Empty);
     }
-    file.flush()
-        .map_err(|e| format!("cannot spool stdin: {e}"))?;
+    file.flush().map_err(SpoolError::Flush)?;
     Ok(file.into_temp_path())
 }
 

@@ -13,15 +13,24 @@ use jiff::{SignedDuration, Timestamp};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteSize(pub u64);
 
-impl FromStr for ByteSize {
-    type Err = String;
+/// Why text is not a [`ByteSize`] (clap shows it after the flag's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("{0:?}: expected a size like 4GiB, 512MiB, 64K or 1000000")]
+    NotASize(String),
+    #[error("{0:?}: too large")]
+    TooLarge(String),
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for ByteSize {
+    type Err = SizeError;
+
+    fn from_str(text: &str) -> Result<Self, SizeError> {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let digits = &t[..split];
         let unit = t[split..].trim();
-        let bad = || format!("{text:?}: expected a size like 4GiB, 512MiB, 64K or 1000000");
+        let bad = || SizeError::NotASize(text.to_string());
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let factor: u64 = match unit.to_ascii_lowercase().as_str() {
             "" | "b" => 1,
@@ -37,7 +46,7 @@ impl FromStr for ByteSize {
         };
         n.checked_mul(factor)
             .map(ByteSize)
-            .ok_or_else(|| format!("{text:?}: too large"))
+            .ok_or_else(|| SizeError::TooLarge(text.to_string()))
     }
 }
 
@@ -163,7 +172,14 @@ mod tests {
         assert_eq!(p("2kb"), Ok(2000));
         assert!(p("4 parsecs").is_err());
         assert!(p("GiB").is_err());
-        assert!(p("99999999999TiB").is_err());
+        assert_eq!(
+            p("99999999999TiB"),
+            Err(SizeError::TooLarge("99999999999TiB".into()))
+        );
+        assert_eq!(
+            p("4 parsecs").unwrap_err().to_string(),
+            "\"4 parsecs\": expected a size like 4GiB, 512MiB, 64K or 1000000"
+        );
         assert_eq!(ByteSize(4 << 30).to_string(), "4GiB");
         assert_eq!(ByteSize(128 << 20).to_string(), "128MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000");

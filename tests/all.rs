@@ -23,6 +23,8 @@ mod batch;
 mod cli;
 #[path = "corpus.rs"]
 mod corpus;
+#[path = "design.rs"]
+mod design;
 #[path = "domain.rs"]
 mod domain;
 #[path = "evtx_writer.rs"]

@@ -51,6 +51,8 @@ pub struct Adjusted {
     pub score_factor: f64,
     /// Added to the cause's `why`.
     pub note: Option<String>,
+    /// The healthy setting that lowered the cause, when one did (what counts against it).
+    pub healthy: Option<String>,
 }
 
 /// Adjust a cause's confidence for the configuration evidence it has (`sources` of its
@@ -78,6 +80,7 @@ pub fn adjust(
                 "the exported configuration ({}) explains the events at the 0x904",
                 names.join(", ")
             )),
+            healthy: None,
         };
     }
     if has_config && !has_events {
@@ -85,6 +88,7 @@ pub fn adjust(
             confidence: confidence.max(Confidence::Medium),
             score_factor: 1.0,
             note: Some("configuration only: no event at a 0x904 shows it mattered".into()),
+            healthy: None,
         };
     }
     if !has_config && let Some(healthy) = healthy_setting(cause, events) {
@@ -99,12 +103,14 @@ pub fn adjust(
             note: Some(format!(
                 "the exported configuration counts against it: {healthy}"
             )),
+            healthy: Some(healthy),
         };
     }
     Adjusted {
         confidence,
         score_factor: 1.0,
         note: None,
+        healthy: None,
     }
 }
 

@@ -69,6 +69,31 @@ pub struct CauseScore {
     pub more_findings: u64,
     pub remediation: String,
     pub references: Vec<String>,
+    /// What weighs against it, in the order a report lists it.
+    pub against: Vec<Against>,
+}
+
+/// Something that weighs against a cause, as the analysis decided it; `report/` words it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Against {
+    /// Another cause ranks above this one (the best one is named).
+    Outranked { by: Cause, confidence: Confidence },
+    /// Time-bound findings outside their rule's window around every 0x904, counted weaker
+    /// than their rule says.
+    FarFromAnchor { findings: u64 },
+    /// Findings logged before the 0x904's connection reached logon on that server: the TLS
+    /// handshake and its certificate worked then, so they count as context.
+    BeforeLogon { findings: u64 },
+    /// The logs hold no 0x904 to tie the evidence to.
+    NoAnchor,
+    /// One rule alone found it, and that rule's evidence is weak (or context) at best.
+    LoneWeakRule { strength: Strength },
+    /// Only exported configuration supports it: no event at a 0x904 shows it mattered.
+    ConfigurationOnly,
+    /// The bundle holds the very setting the cause would break, as Windows ships it.
+    HealthyConfiguration { setting: String },
+    /// Input files not read fully: evidence in them was not seen.
+    NotReadFully { files: u64 },
 }
 
 /// One piece of evidence for a cause, with what ranking decided about it.
@@ -104,10 +129,10 @@ pub struct Evidence {
     pub rdp_client_events: u64,
     pub rdp_server_events: u64,
     pub procmon_rdp_rows: u64,
-    /// Kinds of log this ticket lacks.
-    pub missing: Vec<&'static str>,
+    /// Kinds of log this ticket lacks, as the domain's `advice` names them.
+    pub missing: Vec<String>,
     /// Per cause: what would confirm or refute it and is missing, with how to collect it.
     pub causes: Vec<(Cause, Vec<String>)>,
     /// The one collection step that would help most, if any is missing.
-    pub next_step: Option<&'static str>,
+    pub next_step: Option<String>,
 }

@@ -4,14 +4,15 @@
 //!
 //! What counts as Remote Desktop evidence (its sources and their side, the client processes,
 //! the RDP port, the configuration keys) is the rule pack's domain declaration
-//! ([`crate::rules::Domain`]), read by [`Tally::see`]. The decision itself ([`assess`]) is a
+//! ([`crate::rules::Domain`]), read by [`Tally::see`]; so is what a missing kind of log is
+//! called and how to collect it (its `advice`). The decision itself ([`assess`]) is a
 //! pure function of what the ingest saw ([`Seen`]), so it is tested without any file.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::diagnosis::{CauseScore, Evidence};
 use crate::model::{Event, FileAccount, FileStatus};
-use crate::rules::{Domain, Side};
+use crate::rules::{Domain, LogKind, Side};
 
 /// Counts, per kind of evidence, of every event the ingest read (before the filter that
 /// keeps only what a rule can use). Shared by the reading threads, hence atomics.
@@ -88,36 +89,31 @@ pub struct Seen {
     pub security: u64,
 }
 
-/// A kind of log a ticket may lack, and the one collection step that brings it.
+/// A kind of log a ticket may lack. What the report calls it and the one collection step that
+/// brings it are the domain's `advice` declaration ([`Domain::advice`]).
 struct Source {
-    name: &'static str,
-    step: &'static str,
+    kind: LogKind,
     present: fn(&Seen) -> bool,
 }
 
 const CLIENT_LOG: Source = Source {
-    name: "no RDP client log (Microsoft-Windows-TerminalServices-RDPClient/Operational)",
-    step: "on the client, run TSS -Scenario UEX_RDScli (or export the RDPClient/Operational log)",
+    kind: LogKind::Client,
     present: |s| s.client > 0,
 };
 const SERVER_LOG: Source = Source {
-    name: "no RDP server log (RemoteConnectionManager, LocalSessionManager, RdpCoreTS)",
-    step: "on the server, run TSS -Scenario UEX_RDSsrv (or export the TerminalServices-RemoteConnectionManager and -LocalSessionManager Operational logs)",
+    kind: LogKind::Server,
     present: |s| s.server > 0,
 };
 const SYSTEM_LOG: Source = Source {
-    name: "no System log (Schannel, TermDD, service failures)",
-    step: "on the server, run TSS -Scenario UEX_RDSsrv (or export the System log)",
+    kind: LogKind::System,
     present: |s| s.system > 0,
 };
 const SECURITY_LOG: Source = Source {
-    name: "no Security log (Windows Filtering Platform drops)",
-    step: "on the server, export the Security log with auditing of Filtering Platform Connection enabled",
+    kind: LogKind::Security,
     present: |s| s.security > 0,
 };
 const PROCMON: Source = Source {
-    name: "no Process Monitor capture of the RDP client or port",
-    step: "capture Process Monitor while reproducing the disconnect and export it as CSV",
+    kind: LogKind::Procmon,
     present: |s| s.procmon_rdp > 0,
 };
 
@@ -147,8 +143,13 @@ fn sources_for(cause: &str) -> &'static [&'static Source] {
 pub const INSUFFICIENT: &str = "Insufficient evidence";
 
 /// Decide whether `seen` is enough to answer, and what is missing, for the ticket and for
-/// each of its causes.
-pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseScore]) -> Evidence {
+/// each of its causes (named, with how to collect them, as `domain` advises).
+pub fn assess(
+    domain: &Domain,
+    seen: &Seen,
+    inputs: &[FileAccount],
+    causes: &[CauseScore],
+) -> Evidence {
     let rdp = seen.client + seen.server + seen.procmon_rdp;
     let missing: Vec<&Source> = ALL.iter().copied().filter(|s| !(s.present)(seen)).collect();
     let read = inputs
@@ -171,35 +172,42 @@ pub fn assess(seen: &Seen, inputs: &[FileAccount], causes: &[CauseScore]) -> Evi
         rdp_client_events: seen.client,
         rdp_server_events: seen.server,
         procmon_rdp_rows: seen.procmon_rdp,
-        missing: missing.iter().map(|s| s.name).collect(),
+        missing: missing
+            .iter()
+            .map(|s| domain.advice(s.kind).0.to_string())
+            .collect(),
         causes: causes
             .iter()
             .map(|c| {
                 let missing: Vec<String> = sources_for(c.cause.as_str())
                     .iter()
                     .filter(|s| !(s.present)(seen))
-                    .map(|s| format!("{}: {}", s.name, s.step))
+                    .map(|s| {
+                        let (name, step) = domain.advice(s.kind);
+                        format!("{name}: {step}")
+                    })
                     .collect();
                 (c.cause, missing)
             })
             .filter(|(_, missing)| !missing.is_empty())
             .collect(),
-        next_step: next_step(seen, causes, &missing),
+        next_step: next_step(seen, causes, &missing).map(|s| domain.advice(s.kind).1.to_string()),
     }
 }
 
-/// The one collection step that would help most: what the top cause lacks, else the first
+/// The source whose collection would help most: what the top cause lacks, else the first
 /// missing source in [`ALL`] order.
-fn next_step(seen: &Seen, causes: &[CauseScore], missing: &[&Source]) -> Option<&'static str> {
+fn next_step(
+    seen: &Seen,
+    causes: &[CauseScore],
+    missing: &[&'static Source],
+) -> Option<&'static Source> {
     let for_top = causes.first().and_then(|c| {
         sources_for(c.cause.as_str())
             .iter()
             .find(|s| !(s.present)(seen))
     });
-    for_top
-        .copied()
-        .or_else(|| missing.first().copied())
-        .map(|s| s.step)
+    for_top.copied().or_else(|| missing.first().copied())
 }
 
 /// The verdict line: unchanged when the evidence is sufficient.
@@ -223,11 +231,12 @@ mod tests {
 
     #[test]
     fn nothing_read_is_insufficient() {
-        let e = assess(&Seen::default(), &[account(FileStatus::Failed)], &[]);
+        let d = Domain::builtin();
+        let e = assess(d, &Seen::default(), &[account(FileStatus::Failed)], &[]);
         assert!(!e.sufficient);
         assert_eq!(e.reason.as_deref(), Some("no input could be read"));
         assert_eq!(e.missing.len(), ALL.len());
-        assert_eq!(e.next_step, Some(CLIENT_LOG.step));
+        assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Client).1));
     }
 
     #[test]
@@ -237,10 +246,12 @@ mod tests {
             procmon: 100,
             ..Seen::default()
         };
-        let e = assess(&seen, &[account(FileStatus::Ok)], &[]);
+        let d = Domain::builtin();
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[]);
         assert!(!e.sufficient);
         assert!(e.reason.unwrap().starts_with("1 file read"));
-        assert!(!e.missing.contains(&SYSTEM_LOG.name));
+        let system = d.advice(LogKind::System).0;
+        assert!(!e.missing.iter().any(|m| m == system));
     }
 
     #[test]
@@ -260,7 +271,7 @@ mod tests {
                 ..Seen::default()
             },
         ] {
-            let e = assess(&seen, &[account(FileStatus::Ok)], &[]);
+            let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[]);
             assert!(e.sufficient, "{seen:?}");
             assert_eq!(verdict(&e, "v".into()), "v");
         }
@@ -281,9 +292,11 @@ mod tests {
             more_findings: 0,
             remediation: String::new(),
             references: vec![],
+            against: vec![],
         };
-        let e = assess(&seen, &[account(FileStatus::Ok)], &[cause]);
-        assert_eq!(e.next_step, Some(SECURITY_LOG.step));
+        let d = Domain::builtin();
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+        assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Security).1));
         assert_eq!(e.causes.len(), 1);
         assert_eq!(e.causes[0].1.len(), 2);
     }

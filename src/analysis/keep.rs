@@ -118,10 +118,14 @@ impl<'a> Kept<'a> {
         }
         for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
             if dropped > 0 {
-                account.damaged(format!(
-                    "{dropped} events were not kept: an analysis keeps at most {} in memory, dropping first what no anchor needs and from the files holding the most (raise with --max-kept-events)",
-                    self.cap
-                ));
+                account.lost(crate::model::Problem::Refused {
+                    limit: self.cap as u64,
+                    flag: "--max-kept-events",
+                    message: format!(
+                        "{dropped} events were not kept: an analysis keeps at most {} in memory, dropping first what no anchor needs and from the files holding the most (raise with --max-kept-events)",
+                        self.cap
+                    ),
+                });
                 account.finish();
             }
         }

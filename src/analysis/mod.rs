@@ -121,9 +121,10 @@ pub fn scan_within(
             Err(_) => rules.evaluate(&events),
         }
     };
-    let causes = rank::rank(rules, &evaluation, &events, &conns);
+    let mut causes = rank::rank(rules, &evaluation, &events, &conns);
+    rank::weigh_unread(&mut causes, &sink.accounts);
     let disconnects = disconnects(rules, &events, &conns);
-    let evidence = evidence::assess(&tally.seen(), &sink.accounts, &causes);
+    let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let diagnosis = Diagnosis {
         verdict,

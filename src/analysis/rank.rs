@@ -8,6 +8,10 @@
 //! (a certificate that cannot be renewed) has no window and keeps its strength. Folklore
 //! causes are written as weak or context in the pack and can never rank above what is
 //! documented.
+//!
+//! Each cause also carries what weighs against it ([`Against`]): a better-ranked cause,
+//! evidence demoted by distance or by a later logon, no 0x904 at all, a lone weak rule,
+//! configuration alone or healthy configuration, inputs not read fully.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +19,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::connection::{Connection, Phase, same_host};
-use super::diagnosis::{CauseScore, ScoredFinding};
-use crate::model::Event;
+use super::diagnosis::{Against, CauseScore, ScoredFinding};
+use crate::model::{Event, FileAccount, FileStatus};
 use crate::rules::{Cause, Domain, Evaluation, Finding, RuleKind, RuleSet, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
@@ -297,7 +301,17 @@ pub fn rank(
             .then(b.score.total_cmp(&a.score))
             .then(a.cause.as_str().cmp(b.cause.as_str()))
     });
+    outranked(&mut causes);
     causes
+}
+
+/// The best cause weighs against every other one (first in their lists).
+fn outranked(causes: &mut [CauseScore]) {
+    if let Some((by, confidence)) = causes.first().map(|c| (c.cause, c.confidence)) {
+        for c in causes.iter_mut().skip(1) {
+            c.against.insert(0, Against::Outranked { by, confidence });
+        }
+    }
 }
 
 fn cause_score(
@@ -414,6 +428,13 @@ fn cause_score(
         .next()
         .unwrap_or("")
         .to_string();
+    let against = against(
+        scored,
+        rules_agreeing,
+        &finding_sources,
+        adjusted.healthy,
+        anchors_exist,
+    );
     CauseScore {
         cause,
         confidence,
@@ -423,6 +444,69 @@ fn cause_score(
         findings,
         remediation,
         references,
+        against,
+    }
+}
+
+/// What weighs against one cause, from what ranking decided about its findings. The causes
+/// ranked above it are added by [`rank`] once all are sorted, unread inputs by
+/// [`weigh_unread`].
+fn against(
+    scored: &[Scored<'_>],
+    rules_agreeing: usize,
+    sources: &std::collections::BTreeSet<crate::model::Source>,
+    healthy: Option<String>,
+    anchors_exist: bool,
+) -> Vec<Against> {
+    let mut out = Vec::new();
+    // Counted weaker than the rule says: by distance, or because logon came after.
+    let demoted = |before_logon: bool| {
+        scored
+            .iter()
+            .filter(|s| s.effective != s.strength && s.disproved == before_logon)
+            .count() as u64
+    };
+    let far = demoted(false);
+    // With no 0x904 at all, "far from every 0x904" is what `NoAnchor` says.
+    if anchors_exist && far > 0 {
+        out.push(Against::FarFromAnchor { findings: far });
+    }
+    let before_logon = demoted(true);
+    if before_logon > 0 {
+        out.push(Against::BeforeLogon {
+            findings: before_logon,
+        });
+    }
+    if !anchors_exist {
+        out.push(Against::NoAnchor);
+    }
+    // One rule: every finding has its strength.
+    if let (1, Some(s)) = (rules_agreeing, scored.first())
+        && s.strength >= Strength::Weak
+    {
+        out.push(Against::LoneWeakRule {
+            strength: s.strength,
+        });
+    }
+    if !sources.is_empty() && sources.iter().all(|s| super::config::is_configuration(*s)) {
+        out.push(Against::ConfigurationOnly);
+    }
+    if let Some(setting) = healthy {
+        out.push(Against::HealthyConfiguration { setting });
+    }
+    out
+}
+
+/// Inputs not read fully weigh against every cause: evidence in them was not seen.
+pub fn weigh_unread(causes: &mut [CauseScore], inputs: &[FileAccount]) {
+    let files = inputs
+        .iter()
+        .filter(|a| matches!(a.status, FileStatus::Partial | FileStatus::Failed))
+        .count() as u64;
+    if files > 0 {
+        for c in causes {
+            c.against.push(Against::NotReadFully { files });
+        }
     }
 }
 
@@ -523,6 +607,99 @@ mod tests {
         for (strength, far) in table {
             assert_eq!(demote_twice(strength), far, "{strength:?}");
         }
+    }
+
+    #[test]
+    fn what_counts_against_a_cause_is_typed_by_why_it_counts() {
+        use crate::model::Source;
+        use Against::*;
+        use Strength::{Context, Moderate, Strong, Weak};
+        let f = Finding {
+            rule: 0,
+            rule_id: "r".into(),
+            events: vec![0],
+            evidence: String::new(),
+            deferred: false,
+            proximity: None,
+            group: None,
+        };
+        let s = |strength, effective, disproved| Scored {
+            finding: &f,
+            strength,
+            effective,
+            near: false,
+            weight: 1.0,
+            disproved,
+        };
+        let evtx = [Source::Evtx].into();
+        let reg = [Source::Registry].into();
+        let scored = [
+            s(Strong, Weak, false),
+            s(Moderate, Context, false),
+            s(Strong, Context, true),
+            s(Moderate, Moderate, false),
+        ];
+        // Demoted by distance and by a later logon are told apart.
+        assert_eq!(
+            against(&scored, 2, &evtx, None, true),
+            vec![FarFromAnchor { findings: 2 }, BeforeLogon { findings: 1 }]
+        );
+        // With no 0x904 at all, the demotion is that, not "far from every 0x904".
+        assert_eq!(against(&scored[..2], 2, &evtx, None, false), vec![NoAnchor]);
+        assert_eq!(
+            against(&[s(Weak, Weak, false)], 1, &evtx, None, true),
+            vec![LoneWeakRule { strength: Weak }]
+        );
+        assert!(against(&[s(Weak, Weak, false)], 2, &evtx, None, true).is_empty());
+        assert_eq!(
+            against(&[s(Moderate, Moderate, false)], 1, &reg, None, true),
+            vec![ConfigurationOnly]
+        );
+        assert_eq!(
+            against(&scored[3..], 1, &evtx, Some("TLS 1.2 is on".into()), true),
+            vec![HealthyConfiguration {
+                setting: "TLS 1.2 is on".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn the_best_cause_and_unread_inputs_weigh_against_the_others() {
+        let cause = |cause, confidence| CauseScore {
+            cause,
+            confidence,
+            score: 1.0,
+            why: String::new(),
+            findings: vec![],
+            more_findings: 0,
+            remediation: String::new(),
+            references: vec![],
+            against: vec![Against::NoAnchor],
+        };
+        let mut causes = [
+            cause(Cause::Tls, Confidence::High),
+            cause(Cause::Network, Confidence::Low),
+        ];
+        outranked(&mut causes);
+        let mut partial = FileAccount::new("a.evtx", crate::model::FileFormat::Evtx);
+        partial.damaged("cut");
+        let ok = FileAccount::new("b.evtx", crate::model::FileFormat::Evtx);
+        weigh_unread(&mut causes, &[partial, ok]);
+        assert_eq!(
+            causes[0].against,
+            vec![Against::NoAnchor, Against::NotReadFully { files: 1 }]
+        );
+        assert_eq!(
+            causes[1].against,
+            vec![
+                Against::Outranked {
+                    by: Cause::Tls,
+                    confidence: Confidence::High
+                },
+                Against::NoAnchor,
+                Against::NotReadFully { files: 1 }
+            ]
+        );
     }
 
     #[test]

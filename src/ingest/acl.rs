@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use super::{Emit, bundle};
-use crate::model::{AclEntry, Event, EventKind, FileAccount};
+use crate::model::{AclEntry, At, Event, EventKind, FileAccount, Problem};
 
 /// The objects MSRD-Collect's `Get-Acl` commands write into each file, in command order
 /// (`MSRDC-Core.psm1`). The last one repeats for any further output.
@@ -106,13 +106,24 @@ pub struct AclRule {
     pub inherited: bool,
 }
 
+/// What is wrong with a line of a dump (log text in it clipped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AclFault {
+    #[error("an access rule without IdentityReference or AccessControlType")]
+    IncompleteRule,
+    #[error("not part of an ACL listing: {0}")]
+    NotAcl(String),
+    #[error("an Access line without Allow or Deny: {0}")]
+    NoAllowOrDeny(String),
+}
+
 /// What reading a dump gives.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct AclDump {
     /// Objects in order, each with its rules.
     pub objects: Vec<(String, Vec<AclRule>)>,
     /// Lines that could not be read (line, why).
-    pub errors: Vec<(u64, String)>,
+    pub errors: Vec<(u64, AclFault)>,
     /// Error messages the collector's command wrote instead of an ACL.
     pub collector_errors: Vec<String>,
 }
@@ -152,10 +163,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
         |current: &mut Option<AclRule>, rules: &mut Vec<AclRule>, dump: &mut AclDump| {
             if let Some(r) = current.take() {
                 if r.identity.is_empty() || r.access.is_empty() {
-                    dump.errors.push((
-                        r.line,
-                        "an access rule without IdentityReference or AccessControlType".into(),
-                    ));
+                    dump.errors.push((r.line, AclFault::IncompleteRule));
                 } else {
                     rules.push(r);
                 }
@@ -256,10 +264,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
                     after_identity = true;
                     continue;
                 }
-                dump.errors.push((
-                    line_no,
-                    format!("not part of an ACL listing: {}", clip(trimmed)),
-                ));
+                dump.errors.push((line_no, AclFault::NotAcl(clip(trimmed))));
             }
         }
     }
@@ -297,10 +302,7 @@ fn push_access_line(
             access: access.to_string(),
             inherited: false,
         }),
-        None => dump.errors.push((
-            line,
-            format!("an Access line without Allow or Deny: {}", clip(v)),
-        )),
+        None => dump.errors.push((line, AclFault::NoAllowOrDeny(clip(v)))),
     }
 }
 
@@ -366,7 +368,13 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
     for (i, (line, why)) in dump.errors.iter().enumerate() {
         account.errors += 1;
         if i < super::MAX_LISTED_ERRORS {
-            account.damaged(format!("line {line}: {why}"));
+            account.lost(Problem::Record {
+                at: At {
+                    record: Some(*line),
+                    ..At::default()
+                },
+                message: format!("line {line}: {why}"),
+            });
         } else {
             account.damaged_silently();
         }

@@ -9,7 +9,12 @@
 //! that every file gets an honest account: *present, not analysed* with what it is and what
 //! opens it (never "failed"), or the quiet note for `LocaleMetaData\*.MTA`. It also reads the
 //! computer name out of those folder and file names, and decodes the collectors' text files
-//! (UTF-16LE from `Out-File`, UTF-8, ANSI).
+//! (UTF-16LE from `Out-File`, UTF-8, ANSI). The RDP port its advice names is the rule pack's
+//! domain declaration ([`crate::rules::Domain`]), never spelled here.
+
+use std::sync::OnceLock;
+
+use crate::rules::Domain;
 
 /// The computer a bundle file came from, read from the innermost TSS or MSRD-Collect folder in
 /// its path (`ticket.zip!/TSS_RDS01_240305-091500_UEX_RDSsrv/...` → `RDS01`).
@@ -130,7 +135,7 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
     } else if ext == "txt" && looks_like_event_copy(&lower) {
         "a text copy of an event log: the .evtx of the same log is what rdtriage reads"
     } else if lower.contains("netstat") {
-        "a netstat listing (`netstat -anob`): not analysed yet; look for the RDP port (3389, or RDP-Tcp's PortNumber) held by a program other than TermService's svchost.exe"
+        netstat_advice()
     } else if lower.contains("firewall") {
         "a firewall rule listing (`netsh advfirewall firewall show rule name=all`): not analysed, a blocking rule fails the connection before it starts (0x204, not 0x904); the Security log's 5152/5157 are the firewall evidence rdtriage weighs"
     } else if ext == "txt" || ext == "log" {
@@ -145,6 +150,22 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
         "a file of a TSS / MSRD-Collect bundle that rdtriage does not read"
     };
     Some(SideFile::Present(what))
+}
+
+/// What to look for in a netstat listing: the RDP port the rule pack's domain declares.
+fn netstat_advice() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let ports: Vec<String> = Domain::builtin()
+            .rdp_ports
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        format!(
+            "a netstat listing (`netstat -anob`): not analysed yet; look for the RDP port ({}, or RDP-Tcp's PortNumber) held by a program other than TermService's svchost.exe",
+            ports.join(" or ")
+        )
+    })
 }
 
 /// How an unread collected file is accounted for.
@@ -311,6 +332,13 @@ mod tests {
                 .contains("certutil")
         );
         assert!(d("b/PSR.zip").unwrap().contains("Problem Steps"));
+        // The port to look for is the one the rule pack's domain declares.
+        let port = Domain::builtin().rdp_ports[0].to_string();
+        assert!(
+            d("b/RDS01_netstat.txt")
+                .unwrap()
+                .contains(&format!("RDP port ({port}, or"))
+        );
         assert_eq!(
             describe_unread("b/EventLogs/LocaleMetaData/System_1033.MTA")
                 .map(|s| matches!(s, SideFile::Quiet(_))),

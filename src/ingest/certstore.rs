@@ -28,7 +28,7 @@ use std::sync::Arc;
 use jiff::civil::DateTime;
 
 use super::{Emit, MAX_LISTED_ERRORS, bundle};
-use crate::model::{Event, EventKind, FileAccount, RegValue};
+use crate::model::{At, Event, EventKind, FileAccount, Problem, RegValue};
 
 /// Where Windows keeps the local machine's certificate stores.
 pub const STORES_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates";
@@ -76,7 +76,21 @@ pub struct CertItem {
 pub struct Listing {
     pub stores: Vec<String>,
     pub certs: Vec<CertItem>,
-    pub errors: Vec<(u64, String)>,
+    /// Lines that could not be read: (line, what is wrong).
+    pub errors: Vec<(u64, CertFault)>,
+}
+
+/// What is wrong with a line of a listing (log text in it clipped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertFault {
+    #[error("no Store and Thumbprint columns in the header")]
+    NoColumns,
+    #[error("not a SHA-1 thumbprint: {0}")]
+    NotAThumbprint(String),
+    #[error(
+        "a certificate with no \"Cert Hash(sha1):\" line (cut short, or certutil in another language?)"
+    )]
+    NoHashLine,
 }
 
 /// Read a listing; `file_name` names the store of a certutil dump (`Certificates-RemoteDesktop`).
@@ -96,8 +110,7 @@ fn parse_csv(text: &str) -> Listing {
     let header = lines.next().map(|(_, l)| split_tsv(l)).unwrap_or_default();
     let col = |n: &str| header.iter().position(|h| h == n);
     let (Some(c_store), Some(c_thumb)) = (col("Store"), col("Thumbprint")) else {
-        out.errors
-            .push((1, "no Store and Thumbprint columns in the header".into()));
+        out.errors.push((1, CertFault::NoColumns));
         return out;
     };
     let c_subject = col("Subject");
@@ -114,10 +127,8 @@ fn parse_csv(text: &str) -> Listing {
         let get = |c: Option<usize>| c.and_then(|c| f.get(c)).cloned().unwrap_or_default();
         let thumb = normalize_thumbprint(&get(Some(c_thumb)));
         let Some(thumbprint) = thumb else {
-            out.errors.push((
-                line,
-                format!("not a SHA-1 thumbprint: {}", clip(&get(Some(c_thumb)))),
-            ));
+            out.errors
+                .push((line, CertFault::NotAThumbprint(clip(&get(Some(c_thumb))))));
             continue;
         };
         let store = get(Some(c_store));
@@ -211,7 +222,7 @@ fn store_from_file_name(name: &str) -> Option<String> {
 }
 
 /// One certificate block: (thumbprint, subject, not after).
-fn read_block(lines: &[&str]) -> Result<(String, String, String), String> {
+fn read_block(lines: &[&str]) -> Result<(String, String, String), CertFault> {
     let mut thumb = None;
     let mut subject = String::new();
     let mut not_after = None;
@@ -222,8 +233,7 @@ fn read_block(lines: &[&str]) -> Result<(String, String, String), String> {
             && let Some(v) = t.strip_prefix("Cert Hash(sha1):")
         {
             thumb = Some(
-                normalize_thumbprint(v)
-                    .ok_or_else(|| format!("not a SHA-1 thumbprint: {}", clip(v.trim())))?,
+                normalize_thumbprint(v).ok_or_else(|| CertFault::NotAThumbprint(clip(v.trim())))?,
             );
         } else if not_after.is_none()
             && let Some(v) = t.strip_prefix("NotAfter:")
@@ -240,7 +250,7 @@ fn read_block(lines: &[&str]) -> Result<(String, String, String), String> {
             };
         }
     }
-    let thumb = thumb.ok_or("a certificate with no \"Cert Hash(sha1):\" line (cut short, or certutil in another language?)")?;
+    let thumb = thumb.ok_or(CertFault::NoHashLine)?;
     Ok((thumb, subject, not_after.unwrap_or_default()))
 }
 
@@ -378,7 +388,13 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     for (i, (line, why)) in listing.errors.iter().enumerate() {
         account.errors += 1;
         if i < MAX_LISTED_ERRORS {
-            account.damaged(format!("line {line}: {why}"));
+            account.lost(Problem::Record {
+                at: At {
+                    record: Some(*line),
+                    ..At::default()
+                },
+                message: format!("line {line}: {why}"),
+            });
         } else {
             account.damaged_silently();
         }
@@ -448,7 +464,8 @@ mod tests {
         let l = parse(cut, "H_Certificates-My.txt");
         assert!(l.certs.is_empty());
         assert_eq!(l.errors.len(), 1);
-        assert!(l.errors[0].1.contains("Cert Hash(sha1)"), "{:?}", l.errors);
+        assert_eq!(l.errors[0].1, CertFault::NoHashLine);
+        assert!(l.errors[0].1.to_string().contains("Cert Hash(sha1)"));
         // A bad thumbprint in the CSV is named; the other rows are read.
         let bad = CSV.replacen("3c1a0f7d", "zz1a0f7d", 1)
             + "\"My\"\t\"0123456789abcdef0123456789abcdef01234567\"\t\"CN=x\"\t\"\"\t\"garbage\"\r\n";

@@ -9,7 +9,10 @@
 //! the previous value, which keeps `Generic Write, Read Attributes` together.
 //!
 //! Network paths are `local:port -> remote:port`, hosts may be IPv6 or names with colons, so
-//! the split is on ` -> ` and then on the *last* `:`. Service names are mapped to ports.
+//! the split is on ` -> ` and then on the *last* `:`. Service names are mapped to ports by the
+//! table in `services.tsv` (what Windows' services file calls them, as Procmon prints them).
+
+use std::sync::OnceLock;
 
 use crate::model::{Fields, NetPath};
 
@@ -91,44 +94,36 @@ fn split_endpoint(endpoint: &str) -> Option<(&str, Option<u16>)> {
     Some((host, port_number(port)))
 }
 
+/// The service names Procmon prints for ports, and their numbers: format knowledge kept as
+/// data (`services.tsv`, with its provenance), parsed once.
+const SERVICES: &str = include_str!("services.tsv");
+
+fn services() -> &'static [(String, u16)] {
+    static TABLE: OnceLock<Vec<(String, u16)>> = OnceLock::new();
+    TABLE.get_or_init(|| parse_services(SERVICES))
+}
+
+/// `name<TAB>port` lines; comments, blank and malformed lines are left out (a test checks
+/// that the shipped table has none of the last).
+fn parse_services(text: &str) -> Vec<(String, u16)> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let (name, port) = l.split_once('\t')?;
+            Some((name.trim().to_ascii_lowercase(), port.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// A port as Procmon prints it: a number, or a service name when name resolution was on.
 pub fn port_number(port: &str) -> Option<u16> {
     if let Ok(n) = port.parse::<u16>() {
         return Some(n);
     }
-    let n = match port.to_ascii_lowercase().as_str() {
-        "ms-wbt-server" => 3389,
-        "https" => 443,
-        "http" => 80,
-        "microsoft-ds" => 445,
-        "netbios-ssn" => 139,
-        "netbios-ns" => 137,
-        "netbios-dgm" => 138,
-        "domain" => 53,
-        "kerberos" => 88,
-        "ldap" => 389,
-        "ldaps" => 636,
-        "epmap" => 135,
-        "ntp" => 123,
-        "bootps" => 67,
-        "bootpc" => 68,
-        "ssh" => 22,
-        "ftp" => 21,
-        "smtp" => 25,
-        "imap" => 143,
-        "pop3" => 110,
-        "snmp" => 161,
-        "llmnr" => 5355,
-        "ssdp" => 1900,
-        "ws-discovery" | "wsd" => 3702,
-        "wsman" => 5985,
-        "wsmans" => 5986,
-        "msft-gc" => 3268,
-        "msft-gc-ssl" => 3269,
-        "rdp-udp" => 3391,
-        _ => return None,
-    };
-    Some(n)
+    services()
+        .iter()
+        .find(|(name, _)| name.len() == port.len() && name.eq_ignore_ascii_case(port))
+        .map(|(_, n)| *n)
 }
 
 #[cfg(test)]
@@ -180,6 +175,22 @@ mod tests {
         assert_eq!(pairs("n/a"), vec![(String::new(), "n/a".into())]);
         assert_eq!(pairs("Query: Name"), vec![("Query".into(), "Name".into())]);
         assert_eq!(pairs("Key:"), vec![("Key".into(), String::new())]);
+    }
+
+    #[test]
+    fn every_line_of_the_services_table_is_a_name_and_a_port() {
+        let lines = SERVICES
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .count();
+        assert_eq!(services().len(), lines, "a malformed line in services.tsv");
+        assert!(lines >= 20);
+        assert_eq!(port_number("MS-WBT-SERVER"), Some(3389));
+        assert_eq!(port_number("wsd"), port_number("ws-discovery"));
+        assert_eq!(
+            parse_services("# c\nx\t1\ny 2\nz\t99999\n"),
+            vec![("x".into(), 1)]
+        );
     }
 
     #[test]

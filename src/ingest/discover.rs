@@ -5,13 +5,15 @@
 //! never read (opening a FIFO would wait for a writer forever). Symlinks found inside a folder,
 //! to files and folders alike, are listed and not followed unless `--follow` asks for it; then
 //! a folder already walked is not walked again, so a loop cannot trap the walk. Zip archives
-//! are opened where they lie ([`super::zipdir`]), never extracted to disk.
+//! are opened where they lie ([`super::zipdir`]), never extracted to disk. An [`Input`] gives
+//! its bytes whole, as a stream or seekable; why it could not is an [`InputError`].
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+pub use super::error::InputError;
 pub use super::limits::Limits;
 pub use super::zipdir::Archive;
 use super::zipdir::{SharedFile, ZipBudget, ZipSource, open_zip};
@@ -65,18 +67,19 @@ impl Input {
     }
 
     /// The whole content, refused past `cap` bytes (the limit raised by `flag`).
-    pub fn read_all(&self, cap: u64, flag: &str) -> Result<Vec<u8>, String> {
+    pub fn read_all(&self, cap: u64, flag: &'static str) -> Result<Vec<u8>, InputError> {
+        let too_big = |len: u64| InputError::TooBig { len, cap, flag };
         match &self.data {
             InputData::Path(p) => {
-                let len = fs::metadata(p).map_err(|e| e.to_string())?.len();
+                let len = fs::metadata(p).map_err(InputError::Io)?.len();
                 if len > cap {
-                    return Err(too_big(len, cap, flag));
+                    return Err(too_big(len));
                 }
-                fs::read(p).map_err(|e| e.to_string())
+                fs::read(p).map_err(InputError::Io)
             }
             InputData::ZipEntry { at, size } => {
                 if *size > cap {
-                    return Err(too_big(*size, cap, flag));
+                    return Err(too_big(*size));
                 }
                 read_entry(at)
             }
@@ -85,30 +88,31 @@ impl Input {
 
     /// The content as a seekable stream and its length: the file itself, or a zip entry
     /// inflated on demand (see [`super::zipentry`]). Nothing is held in memory whole.
-    pub fn open_seekable(&self) -> Result<(Box<dyn ReadSeek>, u64), String> {
+    pub fn open_seekable(&self) -> Result<(Box<dyn ReadSeek>, u64), InputError> {
         match &self.data {
             InputData::Path(p) => {
-                let mut f = fs::File::open(p).map_err(|e| e.to_string())?;
-                let len = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
-                f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+                let mut f = fs::File::open(p).map_err(InputError::Io)?;
+                let len = f.seek(SeekFrom::End(0)).map_err(InputError::Io)?;
+                f.seek(SeekFrom::Start(0)).map_err(InputError::Io)?;
                 Ok((Box::new(f), len))
             }
             InputData::ZipEntry { at, size } => {
-                Ok((Box::new(EntryStream::checked((**at).clone())?), *size))
+                let entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
+                Ok((Box::new(entry), *size))
             }
         }
     }
 
     /// Run `f` on a stream of the content (a zip entry's CRC is checked first, and it is
     /// never read past its declared size).
-    pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> T) -> Result<T, String> {
+    pub fn with_reader<T>(&self, f: impl FnOnce(&mut dyn Read) -> T) -> Result<T, InputError> {
         match &self.data {
             InputData::Path(p) => {
-                let mut file = fs::File::open(p).map_err(|e| format!("cannot open: {e}"))?;
+                let mut file = fs::File::open(p).map_err(InputError::Open)?;
                 Ok(f(&mut file))
             }
             InputData::ZipEntry { at, .. } => {
-                let mut entry = EntryStream::checked((**at).clone())?;
+                let mut entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok(f(&mut entry))
             }
         }
@@ -140,22 +144,16 @@ pub(crate) fn past_declared_end(inner: &mut dyn Read, declared: u64) -> std::io:
     }
 }
 
-fn too_big(len: u64, cap: u64, flag: &str) -> String {
-    format!(
-        "{len} bytes is over the {cap}-byte limit for reading a file whole (raise it with {flag})"
-    )
-}
-
 /// Decompress one entry (its CRC checked), never past its declared size (a bomb lies about
 /// it).
-fn read_entry(at: &Location) -> Result<Vec<u8>, String> {
-    let mut entry = EntryStream::checked(at.clone())?;
+fn read_entry(at: &Location) -> Result<Vec<u8>, InputError> {
+    let mut entry = EntryStream::checked(at.clone()).map_err(InputError::Entry)?;
     let mut buf = Vec::with_capacity(at.len.min(64 << 20) as usize);
     entry.read_to_end(&mut buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {
-            format!("{e}: refused")
+            InputError::Refused(e)
         } else {
-            format!("cannot decompress: {e}")
+            InputError::Decompress(e)
         }
     })?;
     Ok(buf)
@@ -247,7 +245,7 @@ impl Walk<'_> {
             return;
         }
         let opened = SharedFile::open(path)
-            .map_err(|e| format!("cannot open: {e}"))
+            .map_err(|e| Problem::Failed(format!("cannot open: {e}")))
             .and_then(|file| {
                 open_zip(
                     &name,
@@ -259,8 +257,11 @@ impl Walk<'_> {
                 )
             });
         if let Err(why) = opened {
-            self.found
-                .push(Found::Problem(failed(name, FileFormat::Zip, why)));
+            self.found.push(Found::Problem(FileAccount::failed(
+                name,
+                FileFormat::Zip,
+                why,
+            )));
         }
     }
 

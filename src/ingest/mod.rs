@@ -6,7 +6,9 @@
 //! `scan` and `batch` read through. Files are read by `threads` workers, taken in order, and
 //! the caller's [`Sink`] receives each file's events and then its account strictly in input
 //! order, through small bounded channels: memory stays bounded by a few batches per worker
-//! whatever the input size, and the output is the same for any thread count.
+//! whatever the input size, and the output is the same for any thread count. Why an input's
+//! bytes could not be had is typed ([`error::InputError`]); a reader turns it into the file's
+//! [`Problem`], a refusal at a limit keeping its limit and flag.
 
 pub mod acl;
 pub mod binxml;
@@ -16,6 +18,7 @@ mod csvread;
 pub mod dedup;
 pub mod detail;
 pub mod discover;
+pub mod error;
 pub mod eventxml;
 pub mod evtx;
 pub mod limits;
@@ -80,7 +83,7 @@ pub fn effective_threads(requested: usize) -> usize {
 /// The worker pool for `threads` (0 = one per core), built once per process and size and
 /// shared by everything that runs in parallel: ingest, rule evaluation and batch tickets. A
 /// run starts its threads once, however many files, tickets or evaluations it holds.
-pub fn pool(threads: usize) -> Result<&'static rayon::ThreadPool, String> {
+pub fn pool(threads: usize) -> Result<&'static rayon::ThreadPool, rayon::ThreadPoolBuildError> {
     use std::sync::OnceLock;
     static POOLS: OnceLock<Mutex<Vec<(usize, &'static rayon::ThreadPool)>>> = OnceLock::new();
     let threads = effective_threads(threads);
@@ -93,8 +96,7 @@ pub fn pool(threads: usize) -> Result<&'static rayon::ThreadPool, String> {
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     // Kept for the life of the process: its threads are the run's.
     let pool: &'static rayon::ThreadPool = Box::leak(Box::new(pool));
     pools.push((threads, pool));

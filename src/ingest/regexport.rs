@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use super::{Emit, MAX_LISTED_ERRORS, bundle};
-use crate::model::{Event, EventKind, FileAccount, RegValue};
+use crate::model::{At, Event, EventKind, FileAccount, Problem, RegValue};
 
 /// The two header lines a reg export starts with.
 pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
@@ -48,16 +48,48 @@ pub struct RegItem {
 }
 
 /// A line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {fault}")]
 pub struct RegError {
     pub line: u64,
-    pub message: String,
+    pub fault: RegFault,
 }
 
-impl std::fmt::Display for RegError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
+/// What is wrong with a line (log text in it clipped to 40 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegFault {
+    #[error(
+        "not a reg export: the first line is not \"{}\" or \"{}\"",
+        HEADER_V5,
+        HEADER_V4
+    )]
+    NotAnExport,
+    #[error("a key line with no closing \"]\"")]
+    UnclosedKey,
+    #[error("the file ends inside a value continued over lines (cut short?)")]
+    CutShort,
+    #[error("a value before any key line")]
+    ValueBeforeKey,
+    #[error("a value line that is neither \"Name\"=... nor @=...")]
+    NotAValue,
+    #[error("no \"=\" after the value name")]
+    NoEquals,
+    #[error("a string value with no closing quote")]
+    UnclosedString,
+    #[error("text after a string value: {0}")]
+    TextAfterString(String),
+    #[error("a bad dword: {0}")]
+    BadDword(String),
+    #[error("a bad qword: {0}")]
+    BadQword(String),
+    #[error("hex( with no \"):\"")]
+    HexTypeUnclosed,
+    #[error("a bad hex type: hex({0})")]
+    BadHexType(String),
+    #[error("unknown value data: {0}")]
+    UnknownData(String),
+    #[error("a bad hex byte: {0:?}")]
+    BadHexByte(String),
 }
 
 /// Read a whole export (already decoded to text).
@@ -70,9 +102,7 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
         _ => {
             on_error(RegError {
                 line: 1,
-                message: format!(
-                    "not a reg export: the first line is not \"{HEADER_V5}\" or \"{HEADER_V4}\""
-                ),
+                fault: RegFault::NotAnExport,
             });
             return;
         }
@@ -99,7 +129,7 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
                 Some((false, k)) => key = Some(k.to_string()),
                 None => on_error(RegError {
                     line: line_no,
-                    message: "a key line with no closing \"]\"".into(),
+                    fault: RegFault::UnclosedKey,
                 }),
             }
             continue;
@@ -120,14 +150,14 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
         if cut {
             on_error(RegError {
                 line: line_no,
-                message: "the file ends inside a value continued over lines (cut short?)".into(),
+                fault: RegFault::CutShort,
             });
             continue;
         }
         let Some(current) = key.as_deref() else {
             on_error(RegError {
                 line: line_no,
-                message: "a value before any key line".into(),
+                fault: RegFault::ValueBeforeKey,
             });
             continue;
         };
@@ -139,9 +169,9 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
                 value_type,
                 data,
             }),
-            Err(message) => on_error(RegError {
+            Err(fault) => on_error(RegError {
                 line: line_no,
-                message,
+                fault,
             }),
         }
     }
@@ -197,43 +227,41 @@ fn quoted(s: &str) -> Option<(String, &str)> {
 }
 
 /// A value line (continuations joined): (name, type, data).
-fn parse_value_line(line: &str, unicode: bool) -> Result<(String, String, String), String> {
+fn parse_value_line(line: &str, unicode: bool) -> Result<(String, String, String), RegFault> {
     let name = if line.starts_with('@') {
         String::new()
     } else {
-        quoted(line)
-            .ok_or("a value line that is neither \"Name\"=... nor @=...")?
-            .0
+        quoted(line).ok_or(RegFault::NotAValue)?.0
     };
-    let start = value_data_start(line).ok_or("no \"=\" after the value name")?;
+    let start = value_data_start(line).ok_or(RegFault::NoEquals)?;
     let data = line[start..].trim();
     if data == "-" {
         return Ok((name, "deleted".into(), String::new()));
     }
     if data.starts_with('"') {
-        let (text, rest) = quoted(data).ok_or("a string value with no closing quote")?;
+        let (text, rest) = quoted(data).ok_or(RegFault::UnclosedString)?;
         if !rest.trim().is_empty() {
-            return Err(format!("text after a string value: {}", clip(rest)));
+            return Err(RegFault::TextAfterString(clip(rest)));
         }
         return Ok((name, "REG_SZ".into(), text));
     }
     if let Some(hex) = data.strip_prefix("dword:") {
-        let n = parse_fixed_hex(hex, 8).ok_or_else(|| format!("a bad dword: {}", clip(hex)))?;
+        let n = parse_fixed_hex(hex, 8).ok_or_else(|| RegFault::BadDword(clip(hex)))?;
         return Ok((name, "REG_DWORD".into(), n.to_string()));
     }
     if let Some(hex) = data.strip_prefix("qword:") {
-        let n = parse_fixed_hex(hex, 16).ok_or_else(|| format!("a bad qword: {}", clip(hex)))?;
+        let n = parse_fixed_hex(hex, 16).ok_or_else(|| RegFault::BadQword(clip(hex)))?;
         return Ok((name, "REG_QWORD".into(), n.to_string()));
     }
     let (kind, bytes_text) = if let Some(rest) = data.strip_prefix("hex:") {
         (3u32, rest)
     } else if let Some(rest) = data.strip_prefix("hex(") {
-        let close = rest.find("):").ok_or("hex( with no \"):\"")?;
+        let close = rest.find("):").ok_or(RegFault::HexTypeUnclosed)?;
         let kind = u32::from_str_radix(&rest[..close], 16)
-            .map_err(|_| format!("a bad hex type: hex({})", clip(&rest[..close])))?;
+            .map_err(|_| RegFault::BadHexType(clip(&rest[..close])))?;
         (kind, &rest[close + 2..])
     } else {
-        return Err(format!("unknown value data: {}", clip(data)));
+        return Err(RegFault::UnknownData(clip(data)));
     };
     let bytes = parse_hex_bytes(bytes_text)?;
     let (ty, text) = render(kind, &bytes, unicode);
@@ -258,7 +286,7 @@ fn parse_fixed_hex(s: &str, max_digits: usize) -> Option<u64> {
 }
 
 /// `01,02,ab` (spaces allowed, an empty list allowed).
-fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, RegFault> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(Vec::new());
@@ -267,9 +295,9 @@ fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, String> {
         .map(|b| {
             let b = b.trim();
             if b.is_empty() || b.len() > 2 {
-                return Err(format!("a bad hex byte: {:?}", clip(b)));
+                return Err(RegFault::BadHexByte(clip(b)));
             }
-            u8::from_str_radix(b, 16).map_err(|_| format!("a bad hex byte: {:?}", clip(b)))
+            u8::from_str_radix(b, 16).map_err(|_| RegFault::BadHexByte(clip(b)))
         })
         .collect()
 }
@@ -368,7 +396,13 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
     for (i, e) in errors.iter().enumerate() {
         account.errors += 1;
         if i < MAX_LISTED_ERRORS {
-            account.damaged(e.to_string());
+            account.lost(Problem::Record {
+                at: At {
+                    record: Some(e.line),
+                    ..At::default()
+                },
+                message: e.to_string(),
+            });
         } else {
             account.damaged_silently();
         }
@@ -508,7 +542,8 @@ mod tests {
         assert_eq!(items[0].name, "ok");
         let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![2, 3, 5, 6, 7, 8, 9, 11], "{errors:?}");
-        assert!(errors.last().unwrap().message.contains("cut short"));
+        assert_eq!(errors.last().unwrap().fault, RegFault::CutShort);
+        assert!(errors.last().unwrap().to_string().contains("cut short"));
     }
 
     #[test]

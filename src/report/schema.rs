@@ -7,10 +7,12 @@
 //! - `rdtriage.scan/2`: adds `evidence` (is there enough Remote Desktop evidence to answer at
 //!   all, what is missing per cause, the one collection step that would help most) and, in
 //!   `batch` reports only, `inputs_sha256` (the content hash `--incremental` compares).
+//! - Not in the JSON: each cause's `against` (what weighs against it, typed in the diagnosis),
+//!   which the HTML page words. Written to the JSON it would be a new schema version.
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::diagnosis::{ClientDisconnect, Evidence, ScoredFinding};
+use crate::analysis::diagnosis::{Against, ClientDisconnect, Evidence, ScoredFinding};
 use crate::analysis::{CauseScore, Diagnosis, Scan};
 use crate::model::FileAccount;
 
@@ -142,6 +144,10 @@ pub struct CauseOut {
     pub more_findings: u64,
     pub remediation: String,
     pub references: Vec<String>,
+    /// What weighs against it, typed, for the formats that word it (HTML). Not in the JSON
+    /// (scan/2 has no such field); a report read back from JSON has none.
+    #[serde(skip)]
+    pub against: Vec<Against>,
 }
 
 impl CauseOut {
@@ -248,6 +254,7 @@ impl From<&CauseScore> for CauseOut {
             more_findings: c.more_findings,
             remediation: c.remediation.clone(),
             references: c.references.clone(),
+            against: c.against.clone(),
         }
     }
 }
@@ -280,7 +287,7 @@ impl From<&Evidence> for EvidenceOut {
             rdp_client_events: e.rdp_client_events,
             rdp_server_events: e.rdp_server_events,
             procmon_rdp_rows: e.procmon_rdp_rows,
-            missing: e.missing.iter().map(|m| m.to_string()).collect(),
+            missing: e.missing.clone(),
             causes: e
                 .causes
                 .iter()
@@ -289,7 +296,7 @@ impl From<&Evidence> for EvidenceOut {
                     missing: missing.clone(),
                 })
                 .collect(),
-            next_step: e.next_step.map(str::to_string),
+            next_step: e.next_step.clone(),
         }
     }
 }

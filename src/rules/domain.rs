@@ -3,8 +3,8 @@
 //! mark a connection's start, transport, logon and disconnect (and where the disconnect's code
 //! and the server's name are written), which server events accept a connection (clock pairs),
 //! which processes are the RDP client, which ports carry RDP, which Procmon operations open and
-//! close its TCP connection (time alignment), and which registry keys and ACL paths are RDP
-//! configuration.
+//! close its TCP connection (time alignment), which registry keys and ACL paths are RDP
+//! configuration, and what to tell a user to collect when a kind of log is missing.
 //!
 //! It is written once, in the rule pack (`pack/domain.rdt`), in a `domain { ... }` block; the
 //! analysis reads it through [`super::RuleSet::domain`] and names none of it. A set of rule
@@ -22,7 +22,9 @@
 //!         | "process" strings
 //!         | "port" ( "rdp" | "gateway" ) list
 //!         | "procmon" ( "connect" | "disconnect" ) string
-//!         | "config" ( "key" | "acl" ) strings ;
+//!         | "config" ( "key" | "acl" ) strings
+//!         | "advice" log_kind string "step" string ;
+//! log_kind = "client" | "server" | "system" | "security" | "procmon" ;
 //! list    = integer | "(" integer { "," integer } [ "," ] ")" ;
 //! strings = string | "(" string { "," string } [ "," ] ")" ;
 //! ```
@@ -84,6 +86,64 @@ impl SourceDecl {
     }
 }
 
+/// A kind of log a ticket may lack (the evidence check counts each as it reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    /// The RDP client's event log.
+    Client,
+    /// The RDP server's (or gateway's) event logs and exported configuration.
+    Server,
+    /// The System log.
+    System,
+    /// The Security log.
+    Security,
+    /// A Process Monitor capture of the RDP client or port.
+    Procmon,
+}
+
+impl LogKind {
+    pub const ALL: [LogKind; 5] = [
+        LogKind::Client,
+        LogKind::Server,
+        LogKind::System,
+        LogKind::Security,
+        LogKind::Procmon,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogKind::Client => "client",
+            LogKind::Server => "server",
+            LogKind::System => "system",
+            LogKind::Security => "security",
+            LogKind::Procmon => "procmon",
+        }
+    }
+
+    /// What a domain without an `advice` for this kind says: no source, no channel named.
+    fn fallback(self) -> (&'static str, &'static str) {
+        match self {
+            LogKind::Client => ("no RDP client log", "collect the RDP client's event logs"),
+            LogKind::Server => ("no RDP server log", "collect the RDP server's event logs"),
+            LogKind::System => ("no System log", "export the System log"),
+            LogKind::Security => ("no Security log", "export the Security log"),
+            LogKind::Procmon => (
+                "no Process Monitor capture",
+                "capture Process Monitor while reproducing the disconnect",
+            ),
+        }
+    }
+}
+
+/// `advice <kind> "<what is missing>" step "<how to collect it>"`: what the report says when a
+/// ticket lacks a kind of log, and the one step that brings it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    pub kind: LogKind,
+    pub missing: String,
+    pub step: String,
+}
+
 /// A client event id and, for start and disconnect, the data field it carries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ClientEvent {
@@ -116,6 +176,7 @@ pub struct Domain {
     pub gateway_disconnect: ClientEvent,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
+    pub advice: Vec<Advice>,
 }
 
 /// The built-in domain file's text.
@@ -262,6 +323,15 @@ impl Domain {
                 .any(|g| g.id != 0 && g.id == w.event_id)
     }
 
+    /// What the report calls a missing kind of log and the step that brings it: the `advice`
+    /// declaration, or plain words naming no source when there is none.
+    pub fn advice(&self, kind: LogKind) -> (&str, &str) {
+        match self.advice.iter().find(|a| a.kind == kind) {
+            Some(a) => (a.missing.as_str(), a.step.as_str()),
+            None => kind.fallback(),
+        }
+    }
+
     /// What is missing for the analysis to work, for `rules check`.
     fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -296,6 +366,11 @@ impl Domain {
                 ));
             }
         }
+        for (i, a) in self.advice.iter().enumerate() {
+            if self.advice[..i].iter().any(|b| b.kind == a.kind) {
+                out.push(format!("two \"advice {}\" declarations", a.kind.as_str()));
+            }
+        }
         for p in self.rdp_ports.iter().chain(&self.gateway_ports) {
             if *p > u64::from(u16::MAX) {
                 out.push(format!("port {p} is out of range (at most 65535)"));
@@ -312,8 +387,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const EXPECT_DECL: &str =
-    "a declaration (source, client, accept, process, port, procmon, gateway, config) or \"}\"";
+const EXPECT_DECL: &str = "a declaration (source, client, accept, process, port, procmon, gateway, config, advice) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -440,15 +514,36 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             }
             Ok((rest, ()))
         }
+        "advice" => advice(rest, d),
         _ => invalid(
             i,
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, process, port, procmon, gateway, config".into(),
+                expected: "source, client, accept, process, port, procmon, gateway, config, advice"
+                    .into(),
             },
         ),
     }
+}
+
+/// `advice <kind> "<what is missing>" step "<how to collect it>"`.
+fn advice<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
+    let names = LogKind::ALL.map(LogKind::as_str);
+    let (rest, which) = choice(i, &names, "log kind")?;
+    let kind = LogKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == which)
+        .unwrap_or(LogKind::Client);
+    let (rest, missing) = string(ws(rest)?.0)?;
+    let (rest, _) = keyword(rest, "step")?;
+    let (rest, step) = string(ws(rest)?.0)?;
+    d.advice.push(Advice {
+        kind,
+        missing,
+        step,
+    });
+    Ok((rest, ()))
 }
 
 /// One of `words`.
@@ -606,6 +701,15 @@ impl fmt::Display for Domain {
         if !self.config_acls.is_empty() {
             writeln!(f, "    config acl {}", quoted_list(&self.config_acls))?;
         }
+        for a in &self.advice {
+            writeln!(
+                f,
+                "    advice {} {} step {}",
+                a.kind.as_str(),
+                quote(&a.missing),
+                quote(&a.step)
+            )?;
+        }
         write!(f, "}}")
     }
 }
@@ -708,6 +812,37 @@ mod tests {
         );
         let twice = format!("{full}\n{full}");
         assert!(error_of(&twice).contains("at most one domain"));
+    }
+
+    #[test]
+    fn advice_is_declared_for_every_kind_of_log_and_has_a_plain_fallback() {
+        let d = Domain::builtin();
+        for kind in LogKind::ALL {
+            assert!(
+                d.advice.iter().any(|a| a.kind == kind),
+                "the pack advises on {kind:?}"
+            );
+            let (missing, step) = d.advice(kind);
+            assert!(missing.starts_with("no ") && !step.is_empty(), "{kind:?}");
+        }
+        // A domain that gives no advice names no source: plain words for the kind.
+        let bare = Domain::default();
+        assert_eq!(bare.advice(LogKind::Client).0, "no RDP client log");
+        assert_eq!(bare.advice(LogKind::Security).1, "export the Security log");
+        let twice = BUILTIN_TEXT.replacen("    advice system", "    advice client", 1);
+        assert!(
+            error_of(&twice).contains("two \"advice client\" declarations"),
+            "{}",
+            error_of(&twice)
+        );
+        let bad = BUILTIN_TEXT.replacen("advice system", "advice sytem", 1);
+        assert!(error_of(&bad).contains("unknown log kind \"sytem\""));
+        let bad = BUILTIN_TEXT.replacen("\n        step \"on the client", " \"on the client", 1);
+        assert!(
+            error_of(&bad).contains("expected \"step\""),
+            "{}",
+            error_of(&bad)
+        );
     }
 
     #[test]

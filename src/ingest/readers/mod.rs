@@ -152,7 +152,8 @@ pub(super) fn read_input(
     account
 }
 
-/// A reader's failure to get at its input's bytes: nothing was read.
-fn fail(account: &mut FileAccount, why: String) {
-    account.fail(Problem::Failed(why));
+/// A reader's failure to get at its input's bytes: nothing was read (refused at a limit, or
+/// failed).
+fn fail(account: &mut FileAccount, why: super::discover::InputError) {
+    account.fail(why.into());
 }

@@ -1,7 +1,8 @@
 //! The scan report as one self-contained HTML page, to attach to a ticket or show a customer:
 //! the verdict first, one card per cause (evidence, why, the fix, what counts against it, what
 //! is missing), an SVG swimlane timeline around each 0x904 ([`svg`]), the per-file account,
-//! and the report's JSON embedded for machines.
+//! and the report's JSON embedded for machines. What counts against a cause is the
+//! diagnosis's typed list ([`Against`]), worded here.
 //!
 //! Offline and inert by construction: no external request, no script (the JSON sits in a
 //! non-executable `application/json` block), one inline style allowed by its hash in a strict
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::accounts::status_word;
 use super::schema::{CauseOut, ScanReport};
+use crate::analysis::diagnosis::Against;
 use crate::model::{Event, FileFormat, FileStatus};
 use crate::sanitize::html as esc;
 use crate::units::{count, offset_words, time_ms};
@@ -132,7 +134,7 @@ fn causes(p: &mut String, r: &ScanReport) {
                 }
             ));
         }
-        let against = counts_against(r, i);
+        let against: Vec<String> = c.against.iter().map(against_text).collect();
         let missing = missing(r, c);
         for (title, items, class) in [
             ("What counts against it", against, "against"),
@@ -162,45 +164,38 @@ fn causes(p: &mut String, r: &ScanReport) {
     p.push_str("</section>\n");
 }
 
-/// What weakens cause `i`: evidence far from every 0x904, no 0x904 at all, a better-ranked
-/// cause, and inputs not read fully.
-fn counts_against(r: &ScanReport, i: usize) -> Vec<String> {
-    let c = &r.causes[i];
-    let mut out = Vec::new();
-    if let Some(best) = r.causes.first().filter(|_| i > 0) {
-        out.push(format!(
-            "{} ranks higher ({} confidence).",
-            best.cause,
-            best.confidence.as_str()
-        ));
-    }
-    let far = c
-        .findings
-        .iter()
-        .filter(|f| f.effective_strength != f.strength)
-        .count() as u64;
-    if far > 0 {
-        out.push(format!(
+/// What weighs against a cause, as the analysis typed it, in words.
+fn against_text(a: &Against) -> String {
+    let pieces = |n: u64| count(n, "piece of evidence", "pieces of evidence");
+    match a {
+        Against::Outranked { by, confidence } => {
+            format!("{by} ranks higher ({} confidence).", confidence.as_str())
+        }
+        Against::FarFromAnchor { findings: n } => format!(
             "{} far from any 0x904 disconnect counted weaker than {} rule says.",
-            count(far, "piece of evidence", "pieces of evidence"),
-            if far == 1 { "its" } else { "their" }
-        ));
-    }
-    if !r.disconnects.iter().any(|d| d.is_0x904) {
-        out.push("The logs hold no 0x904 disconnect to tie this evidence to.".into());
-    }
-    let unread = r
-        .inputs
-        .iter()
-        .filter(|a| matches!(a.status, FileStatus::Partial | FileStatus::Failed))
-        .count() as u64;
-    if unread > 0 {
-        out.push(format!(
+            pieces(*n),
+            if *n == 1 { "its" } else { "their" }
+        ),
+        Against::BeforeLogon { findings: n } => format!(
+            "{} came before the 0x904's connection reached logon on that server (TLS and its certificate worked then), so {} as context.",
+            pieces(*n),
+            if *n == 1 { "it counts" } else { "they count" }
+        ),
+        Against::NoAnchor => "The logs hold no 0x904 disconnect to tie this evidence to.".into(),
+        Against::LoneWeakRule { strength } => {
+            format!("Only one rule found it, and its evidence is {strength} at best.")
+        }
+        Against::ConfigurationOnly => {
+            "Only exported configuration supports it: no event at a 0x904 shows it mattered.".into()
+        }
+        Against::HealthyConfiguration { setting } => {
+            format!("The exported configuration speaks against it: {setting}.")
+        }
+        Against::NotReadFully { files } => format!(
             "{} not read fully: evidence there was not seen.",
-            count(unread, "file was", "files were")
-        ));
+            count(*files, "file was", "files were")
+        ),
     }
-    out
 }
 
 /// What would confirm or refute cause `c` that this ticket lacks.
@@ -229,7 +224,11 @@ fn missing(r: &ScanReport, c: &CauseOut) -> Vec<String> {
         out.push("No event log corroborates it.".into());
     }
     if r.disconnects.is_empty() {
-        out.push("No RDP client disconnect event: the client's Remote Desktop client event log (RDPClient/Operational) would have it.".into());
+        // The log's short name is the rule pack's domain declaration.
+        out.push(format!(
+            "No RDP client disconnect event: the client's Remote Desktop client event log ({}/Operational) would have it.",
+            crate::rules::Domain::builtin().client_label()
+        ));
     }
     if c.findings.iter().all(|f| f.time.is_none()) && !c.findings.is_empty() {
         out.push("None of its evidence could be placed in time.".into());
@@ -352,6 +351,46 @@ fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_counts_against_is_worded_from_its_type() {
+        use crate::analysis::Confidence;
+        use crate::rules::{Cause, Strength};
+        let cases = [
+            (
+                Against::Outranked {
+                    by: Cause::Tls,
+                    confidence: Confidence::High,
+                },
+                "tls ranks higher (high confidence).",
+            ),
+            (
+                Against::FarFromAnchor { findings: 1 },
+                "1 piece of evidence far from any 0x904 disconnect counted weaker than its rule says.",
+            ),
+            (
+                Against::BeforeLogon { findings: 2 },
+                "2 pieces of evidence came before the 0x904's connection reached logon on that server (TLS and its certificate worked then), so they count as context.",
+            ),
+            (
+                Against::NoAnchor,
+                "The logs hold no 0x904 disconnect to tie this evidence to.",
+            ),
+            (
+                Against::LoneWeakRule {
+                    strength: Strength::Weak,
+                },
+                "Only one rule found it, and its evidence is weak at best.",
+            ),
+            (
+                Against::NotReadFully { files: 3 },
+                "3 files were not read fully: evidence there was not seen.",
+            ),
+        ];
+        for (a, text) in cases {
+            assert_eq!(against_text(&a), text);
+        }
+    }
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {

@@ -1,0 +1,209 @@
+//! Tests that guard the design rather than a behaviour (issue 11).
+//!
+//! **Domain knowledge lives in the rule pack.** What Remote Desktop is made of (its providers
+//! and channels, the client's processes, its port) is declared once, in
+//! `src/rules/pack/domain.rdt`, and read through `RuleSet::domain()`. This test reads every
+//! Rust file under `src/` and fails when one of those names comes back in code. Left out:
+//! the pack itself, test modules (a `#[cfg(test)]` block runs to the end of its file, as in
+//! every file here, and a `#[cfg(test)] mod name;` leaves out `name.rs`), and whole-line
+//! comments, which may explain the domain they do not decide.
+
+use std::path::{Path, PathBuf};
+
+use crate::common;
+
+/// Names that belong to the pack's domain declaration, matched in any case.
+const BARRED: &[&str] = &[
+    "TerminalServices-",
+    "RemoteDesktopServices-",
+    "ClientActiveXCore",
+    "RDPClient/Operational",
+    "mstsc.exe",
+    "msrdc.exe",
+    "ms-wbt-server",
+    "3389",
+    "3391",
+];
+
+/// `(line number, barred name)` for every code line of `text` that spells one, and the names of
+/// the test-only modules the file declares (the files to leave out).
+fn offences(text: &str) -> (Vec<(usize, &'static str)>, Vec<String>) {
+    let mut found = Vec::new();
+    let mut test_modules = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((n, line)) = lines.next() {
+        let t = line.trim_start();
+        if t.starts_with("#[cfg(test)]") {
+            // `#[cfg(test)] mod name;` leaves out a file; a block runs to the end.
+            match lines.next() {
+                Some((_, next)) if next.trim_end().ends_with(';') => {
+                    if let Some(name) = next.trim().strip_prefix("mod ") {
+                        test_modules.push(name.trim_end_matches(';').trim().to_string());
+                    }
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        if t.starts_with("//") {
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        for name in BARRED {
+            if lower.contains(&name.to_ascii_lowercase()) {
+                found.push((n + 1, *name));
+            }
+        }
+    }
+    (found, test_modules)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_scanner_finds_barred_names_in_code_and_not_in_comments_or_tests() {
+    let text = "fn a() { \"MSTSC.EXE\" }\n// mstsc.exe in a comment\nlet p = 3389;\n#[cfg(test)]\nmod helper;\nconst X: &str = \"Microsoft-Windows-TerminalServices-Gateway\";\n#[cfg(test)]\nmod tests {\n    const Y: u16 = 3389;\n}\n";
+    let (found, test_modules) = offences(text);
+    assert_eq!(
+        found,
+        vec![(1, "mstsc.exe"), (3, "3389"), (6, "TerminalServices-")]
+    );
+    assert_eq!(test_modules, vec!["helper".to_string()]);
+}
+
+#[test]
+fn no_rdp_provider_process_or_port_is_spelled_in_src_outside_the_pack_issue_11() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let pack = root.join("rules").join("pack");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    assert!(files.len() > 50, "found only {} Rust files", files.len());
+    let mut test_only: Vec<PathBuf> = Vec::new();
+    let mut report = Vec::new();
+    let mut scanned = Vec::new();
+    for f in &files {
+        if f.starts_with(&pack) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let (found, modules) = offences(&text);
+        let dir = f.parent().unwrap();
+        // `mod x;` in `a/mod.rs` or `a.rs` names `a/x.rs` or `a/x/mod.rs`.
+        let base = if f
+            .file_name()
+            .is_some_and(|n| n == "mod.rs" || n == "lib.rs" || n == "main.rs")
+        {
+            dir.to_path_buf()
+        } else {
+            dir.join(f.file_stem().unwrap())
+        };
+        for m in modules {
+            test_only.push(base.join(format!("{m}.rs")));
+            test_only.push(base.join(&m).join("mod.rs"));
+        }
+        scanned.push((f.clone(), found));
+    }
+    for (f, found) in scanned {
+        if test_only.contains(&f) {
+            continue;
+        }
+        for (line, name) in found {
+            let shown = f.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(&f);
+            report.push(format!("{}:{line}: {name}", shown.display()));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "Remote Desktop names belong in src/rules/pack/domain.rdt (read them through \
+         RuleSet::domain()), not in code:\n{}",
+        report.join("\n")
+    );
+}
+
+/// **Problems are types, text is a view.** Every refusal at a `--max-*` limit is a
+/// `Problem::Refused` carrying the limit and the flag that raises it, built where the limit
+/// is checked; the text stays what it was.
+#[test]
+fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
+    use rdtriage::ingest::discover::{Found, discover};
+    use rdtriage::ingest::{Collect, IngestOptions, Limits, ingest, keep_all};
+    use rdtriage::model::Problem;
+
+    let dir = tempfile::tempdir().unwrap();
+    let refusal = |p: &Problem| match p {
+        Problem::Refused { limit, flag, .. } => Some((*limit, *flag)),
+        _ => None,
+    };
+    let problems_of = |found: Vec<Found>| -> Vec<(String, Vec<Problem>)> {
+        found
+            .into_iter()
+            .filter_map(|f| match f {
+                Found::Problem(a) => Some((a.file.clone(), a.problems().to_vec())),
+                Found::Input(_) => None,
+            })
+            .collect()
+    };
+
+    // A file read whole, over --max-xml-bytes.
+    let xml = dir.path().join("events.xml");
+    std::fs::write(&xml, format!("<Events>{}</Events>", " ".repeat(100))).unwrap();
+    let opts = IngestOptions {
+        threads: 1,
+        limits: Limits {
+            xml_bytes: 16,
+            ..Limits::default()
+        },
+        keep: &keep_all,
+    };
+    let mut sink = Collect::default();
+    ingest(&[xml], &opts, &mut sink);
+    let p = sink.accounts[0].problems();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(refusal(&p[0]), Some((16, "--max-xml-bytes")));
+    assert!(p[0].to_string().contains("(raise it with --max-xml-bytes)"));
+
+    // A zip inside a zip, one level deeper than --max-zip-depth allows.
+    let inner = common::zip_of(&[("a.txt", b"hello")]);
+    let outer = dir.path().join("outer.zip");
+    std::fs::write(&outer, common::zip_of(&[("inner.zip", &inner)])).unwrap();
+    let limits = Limits {
+        zip_depth: 1,
+        ..Limits::default()
+    };
+    let refused = problems_of(discover(std::slice::from_ref(&outer), &limits));
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].0.ends_with("outer.zip!/inner.zip"));
+    assert_eq!(refusal(&refused[0].1[0]), Some((1, "--max-zip-depth")));
+
+    // More entries than --max-zip-entries.
+    let many = dir.path().join("many.zip");
+    std::fs::write(
+        &many,
+        common::zip_of(&[("a.txt", b"a"), ("b.txt", b"b"), ("c.txt", b"c")]),
+    )
+    .unwrap();
+    let limits = Limits {
+        zip_entries: 2,
+        ..Limits::default()
+    };
+    let refused = problems_of(discover(&[many], &limits));
+    assert_eq!(refusal(&refused[0].1[0]), Some((2, "--max-zip-entries")));
+    assert!(
+        refused[0].1[0]
+            .to_string()
+            .contains("refused (raise with --max-zip-entries)")
+    );
+}
