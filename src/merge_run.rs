@@ -33,27 +33,6 @@ struct SummaryOnly {
     report: IgnoredAny,
 }
 
-/// Why a part is not what one `batch --format jsonl` writes.
-#[derive(Debug, thiserror::Error)]
-enum PartError {
-    #[error("cannot read: {0}")]
-    Read(#[source] io::Error),
-    #[error("line {0}: cut short (no line end): a shard that did not finish?")]
-    CutShort(u64),
-    #[error("line {line}: not a line of `batch --format jsonl` from this version: {source}")]
-    NotBatchJsonl {
-        line: u64,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("line {line}: ticket {ticket:?} after {previous:?}: not in ticket order")]
-    OutOfOrder {
-        line: u64,
-        ticket: String,
-        previous: String,
-    },
-}
-
 /// The next ticket of one part.
 struct Head {
     summary: TicketSummary,
@@ -69,8 +48,8 @@ struct Part {
 }
 
 impl Part {
-    /// Read the next line into `head`; `Err` says what is wrong with the part.
-    fn advance(&mut self, full: bool) -> Result<(), PartError> {
+    /// Read the next line into `head`; `Err` is the message for a bad part.
+    fn advance(&mut self, full: bool) -> Result<(), String> {
         let previous = self.head.take().map(|h| h.summary.ticket);
         let mut line = Vec::new();
         loop {
@@ -78,21 +57,26 @@ impl Part {
             let n = (&mut self.reader)
                 .take(MAX_LINE)
                 .read_until(b'\n', &mut line)
-                .map_err(PartError::Read)?;
+                .map_err(|e| format!("cannot read: {e}"))?;
             self.line_no += 1;
             if n == 0 {
                 return Ok(());
             }
             if line.last() != Some(&b'\n') {
-                return Err(PartError::CutShort(self.line_no));
+                return Err(format!(
+                    "line {}: cut short (no line end): a shard that did not finish?",
+                    self.line_no
+                ));
             }
             if line.iter().any(|b| !b.is_ascii_whitespace()) {
                 break;
             }
         }
-        let bad = |source| PartError::NotBatchJsonl {
-            line: self.line_no,
-            source,
+        let bad = |e: serde_json::Error| {
+            format!(
+                "line {}: not a line of `batch --format jsonl` from this version: {e}",
+                self.line_no
+            )
         };
         let (summary, report) = if full {
             let l: BatchLineOwned = serde_json::from_slice(&line).map_err(bad)?;
@@ -104,11 +88,10 @@ impl Part {
         if let Some(prev) = previous
             && prev >= summary.ticket
         {
-            return Err(PartError::OutOfOrder {
-                line: self.line_no,
-                ticket: summary.ticket,
-                previous: prev,
-            });
+            return Err(format!(
+                "line {}: ticket {:?} after {prev:?}: not in ticket order",
+                self.line_no, summary.ticket
+            ));
         }
         self.head = Some(Head {
             summary,

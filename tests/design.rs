@@ -10,8 +10,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common;
-
 /// Names that belong to the pack's domain declaration, matched in any case.
 const BARRED: &[&str] = &[
     "TerminalServices-",
@@ -135,10 +133,10 @@ fn no_rdp_provider_process_or_port_is_spelled_in_src_outside_the_pack_issue_11()
 
 /// **Problems are types, text is a view.** Every refusal at a `--max-*` limit is a
 /// `Problem::Refused` carrying the limit and the flag that raises it, built where the limit
-/// is checked; the text stays what it was.
+/// is checked (reading a file whole, the kept-events cap); the text stays what it was.
 #[test]
 fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
-    use rdtriage::ingest::discover::{Found, discover};
+    use rdtriage::ingest::discover::discover;
     use rdtriage::ingest::{Collect, IngestOptions, Limits, ingest, keep_all};
     use rdtriage::model::Problem;
 
@@ -146,15 +144,6 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
     let refusal = |p: &Problem| match p {
         Problem::Refused { limit, flag, .. } => Some((*limit, *flag)),
         _ => None,
-    };
-    let problems_of = |found: Vec<Found>| -> Vec<(String, Vec<Problem>)> {
-        found
-            .into_iter()
-            .filter_map(|f| match f {
-                Found::Problem(a) => Some((a.file.clone(), a.problems().to_vec())),
-                Found::Input(_) => None,
-            })
-            .collect()
     };
 
     // A file read whole, over --max-xml-bytes.
@@ -175,35 +164,26 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
     assert_eq!(refusal(&p[0]), Some((16, "--max-xml-bytes")));
     assert!(p[0].to_string().contains("(raise it with --max-xml-bytes)"));
 
-    // A zip inside a zip, one level deeper than --max-zip-depth allows.
-    let inner = common::zip_of(&[("a.txt", b"hello")]);
-    let outer = dir.path().join("outer.zip");
-    std::fs::write(&outer, common::zip_of(&[("inner.zip", &inner)])).unwrap();
+    // An analysis that keeps fewer events than the ticket has rule-relevant ones.
+    let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();
     let limits = Limits {
-        zip_depth: 1,
+        kept_events: 1,
         ..Limits::default()
     };
-    let refused = problems_of(discover(std::slice::from_ref(&outer), &limits));
-    assert_eq!(refused.len(), 1, "{refused:?}");
-    assert!(refused[0].0.ends_with("outer.zip!/inner.zip"));
-    assert_eq!(refusal(&refused[0].1[0]), Some((1, "--max-zip-depth")));
-
-    // More entries than --max-zip-entries.
-    let many = dir.path().join("many.zip");
-    std::fs::write(
-        &many,
-        common::zip_of(&[("a.txt", b"a"), ("b.txt", b"b"), ("c.txt", b"c")]),
-    )
-    .unwrap();
-    let limits = Limits {
-        zip_entries: 2,
-        ..Limits::default()
+    let ticket = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tickets/network");
+    let opts = rdtriage::analysis::ScanOptions {
+        threads: 1,
+        limits,
+        hints: rdtriage::analysis::AlignHints::default(),
+        rules: &rules,
     };
-    let refused = problems_of(discover(&[many], &limits));
-    assert_eq!(refusal(&refused[0].1[0]), Some((2, "--max-zip-entries")));
-    assert!(
-        refused[0].1[0]
-            .to_string()
-            .contains("refused (raise with --max-zip-entries)")
-    );
+    let scan = rdtriage::analysis::scan(discover(&[ticket], &limits), &opts, false);
+    let refused: Vec<(u64, &str)> = scan
+        .diagnosis
+        .inputs
+        .iter()
+        .flat_map(|a| a.problems().iter().filter_map(refusal))
+        .collect();
+    assert!(!refused.is_empty(), "{:?}", scan.diagnosis.inputs);
+    assert!(refused.iter().all(|r| *r == (1, "--max-kept-events")));
 }

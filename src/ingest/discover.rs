@@ -97,7 +97,8 @@ impl Input {
                 Ok((Box::new(f), len))
             }
             InputData::ZipEntry { at, size } => {
-                let entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
+                let entry = EntryStream::checked((**at).clone())
+                    .map_err(|e| InputError::Entry(e.to_string()))?;
                 Ok((Box::new(entry), *size))
             }
         }
@@ -112,7 +113,8 @@ impl Input {
                 Ok(f(&mut file))
             }
             InputData::ZipEntry { at, .. } => {
-                let mut entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
+                let mut entry = EntryStream::checked((**at).clone())
+                    .map_err(|e| InputError::Entry(e.to_string()))?;
                 Ok(f(&mut entry))
             }
         }
@@ -147,7 +149,8 @@ pub(crate) fn past_declared_end(inner: &mut dyn Read, declared: u64) -> std::io:
 /// Decompress one entry (its CRC checked), never past its declared size (a bomb lies about
 /// it).
 fn read_entry(at: &Location) -> Result<Vec<u8>, InputError> {
-    let mut entry = EntryStream::checked(at.clone()).map_err(InputError::Entry)?;
+    let mut entry =
+        EntryStream::checked(at.clone()).map_err(|e| InputError::Entry(e.to_string()))?;
     let mut buf = Vec::with_capacity(at.len.min(64 << 20) as usize);
     entry.read_to_end(&mut buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {
@@ -245,7 +248,7 @@ impl Walk<'_> {
             return;
         }
         let opened = SharedFile::open(path)
-            .map_err(|e| Problem::Failed(format!("cannot open: {e}")))
+            .map_err(|e| format!("cannot open: {e}"))
             .and_then(|file| {
                 open_zip(
                     &name,
@@ -257,11 +260,8 @@ impl Walk<'_> {
                 )
             });
         if let Err(why) = opened {
-            self.found.push(Found::Problem(FileAccount::failed(
-                name,
-                FileFormat::Zip,
-                why,
-            )));
+            self.found
+                .push(Found::Problem(failed(name, FileFormat::Zip, why)));
         }
     }
 

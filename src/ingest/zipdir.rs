@@ -20,7 +20,7 @@ use zip::ZipArchive;
 use super::Limits;
 use super::discover::{Found, Input, InputData, failed};
 use super::zipentry::{Location, is_deflated};
-use crate::model::{FileAccount, FileFormat, Problem};
+use crate::model::FileFormat;
 
 /// A zip's bytes: on disk, or in memory (a zip inside a zip).
 #[derive(Clone)]
@@ -221,8 +221,7 @@ struct Entry {
 }
 
 /// Open the zip `source` (named `name`, `depth` zips deep) and push its entries, or what is
-/// wrong with them, onto `found`. `Err` refuses the whole zip: [`Problem::Refused`] at a
-/// limit, [`Problem::Failed`] when it cannot be read.
+/// wrong with them, onto `found`. `Err` refuses the whole zip.
 pub fn open_zip(
     name: &str,
     mut source: ZipSource,
@@ -230,23 +229,16 @@ pub fn open_zip(
     limits: &Limits,
     budget: &mut ZipBudget,
     found: &mut Vec<Found>,
-) -> Result<(), Problem> {
-    let fail = Problem::Failed;
+) -> Result<(), String> {
     if depth > limits.zip_depth {
-        return Err(Problem::Refused {
-            limit: limits.zip_depth as u64,
-            flag: "--max-zip-depth",
-            message: format!(
-                "zips nested more than {} deep: refused (raise with --max-zip-depth)",
-                limits.zip_depth
-            ),
-        });
+        return Err(format!(
+            "zips nested more than {} deep: refused (raise with --max-zip-depth)",
+            limits.zip_depth
+        ));
     }
     let untouched = budget.entries == limits.zip_entries;
-    let over_entries = |count: u64| Problem::Refused {
-        limit: limits.zip_entries as u64,
-        flag: "--max-zip-entries",
-        message: if untouched {
+    let over_entries = |count: u64| {
+        if untouched {
             format!(
                 "holds {count} entries, more than the limit of {}: refused (raise with --max-zip-entries)",
                 limits.zip_entries
@@ -256,7 +248,7 @@ pub fn open_zip(
                 "its {count} entries would take this run (or ticket) past the limit of {} zip entries, all its zips included: refused (raise with --max-zip-entries)",
                 limits.zip_entries
             )
-        },
+        }
     };
     let end = end_record(&mut source);
     if let Some((count, _, _)) = end
@@ -266,10 +258,10 @@ pub fn open_zip(
     }
     source
         .seek(SeekFrom::Start(0))
-        .map_err(|e| fail(format!("cannot read: {e}")))?;
+        .map_err(|e| format!("cannot read: {e}"))?;
     let mut names_source = source.clone();
     let bytes = source.clone();
-    let archive = ZipArchive::new(source).map_err(|e| fail(format!("not a readable zip: {e}")))?;
+    let archive = ZipArchive::new(source).map_err(|e| format!("not a readable zip: {e}"))?;
     let count = archive.len();
     let hidden = match end {
         Some((declared, size, offset)) if declared > count as u64 => {
@@ -288,7 +280,7 @@ pub fn open_zip(
         let mut a = archive.clone();
         let entry = a
             .by_index_raw(index)
-            .map_err(|e| fail(format!("entry {index}: {e}")))?;
+            .map_err(|e| format!("entry {index}: {e}"))?;
         let size = entry.size();
         // A folder entry: nothing to read unless it holds data (then it is read as a file).
         if entry.is_dir() && size == 0 {
@@ -296,7 +288,7 @@ pub fn open_zip(
         }
         let entry_name = entry
             .name()
-            .map_err(|e| fail(format!("entry {index}: {e}")))?
+            .map_err(|e| format!("entry {index}: {e}"))?
             .to_string();
         let start = entry.header_start();
         let end = entry
@@ -351,14 +343,10 @@ pub fn open_zip(
         .filter(|e| !overlapping.contains_key(&e.index))
         .fold(0u64, |sum, e| sum.saturating_add(e.size));
     if declared > budget.bytes {
-        return Err(Problem::Refused {
-            limit: limits.zip_total_bytes,
-            flag: "--max-zip-bytes",
-            message: format!(
-                "declares {declared} uncompressed bytes, over the {}-byte limit for all the zips of this run (or ticket), of which {} bytes were left: refused (raise with --max-zip-bytes)",
-                limits.zip_total_bytes, budget.bytes
-            ),
-        });
+        return Err(format!(
+            "declares {declared} uncompressed bytes, over the {}-byte limit for all the zips of this run (or ticket), of which {} bytes were left: refused (raise with --max-zip-bytes)",
+            limits.zip_total_bytes, budget.bytes
+        ));
     }
     budget.bytes -= declared;
     entries.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
@@ -392,29 +380,21 @@ pub fn open_zip(
         if super::discover::is_zip(&input) {
             let inner = input.name.clone();
             let nested = if entry.size > limits.file_bytes {
-                Err(Problem::Refused {
-                    limit: limits.file_bytes,
-                    flag: "--max-file-bytes",
-                    message: format!(
-                        "a zip of {} bytes inside a zip, over the {}-byte limit for a zip held in memory: refused (raise with --max-file-bytes)",
-                        entry.size, limits.file_bytes
-                    ),
-                })
+                Err(format!(
+                    "a zip of {} bytes inside a zip, over the {}-byte limit for a zip held in memory: refused (raise with --max-file-bytes)",
+                    entry.size, limits.file_bytes
+                ))
             } else {
                 input
                     .read_all(entry.size, "--max-zip-bytes")
-                    .map_err(Problem::from)
+                    .map_err(|e| e.to_string())
                     .and_then(|b| {
                         let source = ZipSource::Memory(Cursor::new(Arc::from(b)));
                         open_zip(&inner, source, depth + 1, limits, budget, found)
                     })
             };
             if let Err(why) = nested {
-                found.push(Found::Problem(FileAccount::failed(
-                    inner,
-                    FileFormat::Zip,
-                    why,
-                )));
+                found.push(Found::Problem(failed(inner, FileFormat::Zip, why)));
             }
         } else {
             found.push(Found::Input(input));

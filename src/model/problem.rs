@@ -3,8 +3,8 @@
 //! Code decides on the kind ([`Problem::is_note`], [`Problem::is_duplicate`], a test's
 //! `matches!`); the text is only a view, rendered once by [`std::fmt::Display`]. Each kind is
 //! built where it arises: a [`Problem::Refused`] where a `--max-*` limit is checked (reading a
-//! file whole, a zip's depth, entries and bytes, the kept-events cap), a [`Problem::Record`]
-//! by the reader that could not read a record or line. The JSON
+//! file whole, the kept-events cap), a [`Problem::Record`] where a record or line could not
+//! be read. The JSON
 //! report keeps one message string per problem (the rendered text), so a report written by an
 //! older build reads back the same ([`Problem::from_message`]).
 
