@@ -44,8 +44,11 @@ pub const TIE_ACCEPT: SignedDuration = SignedDuration::from_secs(10);
 /// A server connection seen only from its authentication or logon: that far after the client's
 /// transport event at most.
 pub const TIE_LATER: SignedDuration = SignedDuration::from_secs(60);
-/// How far back the grouping looks for a connection to join (bounds the work on long logs).
+/// How far back the grouping looks for a connection to join, in time and in connections:
+/// bounds the work on long logs and on floods (a brute force logs thousands of accepts a
+/// minute), where the one to join is among the latest anyway.
 const LOOK_BACK: SignedDuration = SignedDuration::from_secs(300);
+const LOOK_BACK_CONNECTIONS: usize = 256;
 
 /// How a server connection ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,11 +79,14 @@ pub struct ServerConnection {
     pub events: Vec<usize>,
     pub first: Option<Timestamp>,
     pub last: Option<Timestamp>,
+    /// `host`'s first label, lowercase: what grouping compares.
+    key: String,
 }
 
 impl ServerConnection {
     fn new(host: &str) -> Self {
         ServerConnection {
+            key: host_key(host),
             host: host.to_string(),
             address: None,
             user: None,
@@ -298,13 +304,13 @@ fn latest(
     t: Option<Timestamp>,
     fits: impl Fn(&ServerConnection) -> bool,
 ) -> Option<usize> {
-    for (i, c) in out.iter().enumerate().rev() {
+    for (i, c) in out.iter().enumerate().rev().take(LOOK_BACK_CONNECTIONS) {
         if let (Some(first), Some(t)) = (c.first, t)
             && t.duration_since(first) > LOOK_BACK
         {
             break;
         }
-        if host_key(&c.host) == host && fits(c) {
+        if c.key == host && fits(c) {
             return Some(i);
         }
     }
@@ -362,17 +368,27 @@ fn add(c: &mut ServerConnection, seen: &Seen<'_>, domain: &Domain) {
 /// one: nearest first, the client's own address preferred.
 pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
     // (client, server, |delta|) for every possible pair.
+    // Server connections by the moment they can be tied at, so that each client connection
+    // looks only at those within its window.
+    let mut moments: Vec<(Timestamp, SignedDuration, usize)> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(si, s)| s.tie_moment().map(|(t, after)| (t, after, si)))
+        .collect();
+    moments.sort();
     let mut pairs: Vec<(usize, usize, SignedDuration)> = Vec::new();
     for (ci, c) in conns.iter().enumerate() {
         let (Some(name), Some(moment)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
             continue;
         };
-        for (si, s) in servers.iter().enumerate() {
-            let Some((t, after)) = s.tie_moment() else {
-                continue;
-            };
+        let from = moment.checked_sub(TIE_ACCEPT).unwrap_or(moment);
+        let start = moments.partition_point(|(t, _, _)| *t < from);
+        for &(t, after, si) in &moments[start..] {
             let delta = t.duration_since(moment);
-            if same_host(&s.host, name) && delta >= -TIE_ACCEPT && delta <= after {
+            if delta > TIE_LATER.max(TIE_ACCEPT) {
+                break;
+            }
+            if same_host(&servers[si].host, name) && delta <= after {
                 pairs.push((ci, si, delta.abs()));
             }
         }
@@ -623,6 +639,24 @@ mod tests {
         let mut conns = connections(&all, Domain::builtin());
         tie(&mut conns, &servers);
         assert!(conns.iter().all(|c| c.server_side != Some(3)));
+    }
+
+    #[test]
+    fn a_flood_of_accepts_is_grouped_without_mixing_them_up() {
+        // A brute force: 20,000 accepts from 200 addresses within 100 s, none authenticated,
+        // and one real connection at the end. Work is bounded (no quadratic look-back).
+        let mut events: Vec<Event> = (0..20_000)
+            .map(|i| {
+                let ip = format!("203.0.113.{}:{}", i % 200, 40_000 + i % 20_000);
+                server(CORE, 131, i * 5, &[("ClientIP", ip.as_str())])
+            })
+            .collect();
+        events.extend(session(100_500, "10.0.0.5", "alice", "3"));
+        let s = server_connections(&events, Domain::builtin());
+        assert_eq!(s.len(), 20_001);
+        let alice = s.last().unwrap();
+        assert_eq!(alice.session.as_deref(), Some("3"));
+        assert_eq!(alice.events.len(), 5);
     }
 
     #[test]
