@@ -344,3 +344,97 @@ fn a_261_followed_by_1149_is_not_a_refusal() {
             .all(|f| f.rule != "refused-261-without-1149")
     );
 }
+
+/// Issue 14: the server's side of the 0x904's connection (RdpCoreTS 131, RCM 261/1149, LSM
+/// 21/22/24/40) is found by client address and session and shown with what it reached; bob's
+/// session on the same server, replaced two seconds before alice's 0x904, is another
+/// connection and no evidence about hers.
+#[test]
+fn the_server_side_of_the_0x904s_own_connection_is_shown_and_only_it_counts() {
+    let r = scan_json("server-sessions");
+    assert_eq!(r.causes[0].cause, "network");
+    let anchor = r.disconnects.iter().find(|d| d.is_0x904).unwrap();
+    let s = anchor
+        .server_side
+        .as_ref()
+        .expect("the server side is tied");
+    assert_eq!(s.host, "RDS01.contoso.com");
+    assert_eq!(s.session.as_deref(), Some("5"));
+    assert_eq!(s.client_address.as_deref(), Some("10.20.31.77"));
+    assert_eq!(s.user.as_deref(), Some("alice"));
+    assert_eq!(
+        s.reached,
+        [
+            "accepted 131/261",
+            "authenticated 1149",
+            "logon 21/22",
+            "disconnected 24/40"
+        ]
+    );
+    assert_eq!(s.end_reason.as_deref(), Some("0"));
+    assert_eq!(s.end_reason_meaning.as_deref(), Some("no information"));
+    assert!(
+        r.causes
+            .iter()
+            .flat_map(|c| &c.findings)
+            .all(|f| f.rule != "refused-session-replaced"),
+        "bob's replaced session counted: {:?}",
+        r.causes
+    );
+    // The morning session to RDS02 has no server side in the ticket.
+    assert!(
+        r.disconnects
+            .iter()
+            .filter(|d| !d.is_0x904)
+            .all(|d| d.server_side.is_none())
+    );
+    // A replaced session with nothing tying it to another connection, during the 0x904's own
+    // attempt, still counts (server-refused: alice's old session 3 replaced as she connects).
+    let refused = scan_json("server-refused");
+    assert!(
+        refused
+            .causes
+            .iter()
+            .flat_map(|c| &c.findings)
+            .any(|f| f.rule == "refused-session-replaced")
+    );
+    // The clean ticket's session shows its decoded end.
+    let clean = scan_json("clean");
+    let s = clean.disconnects[1].server_side.as_ref().unwrap();
+    assert_eq!(
+        s.end_reason_meaning.as_deref(),
+        Some("disconnected by the user (RPC)")
+    );
+}
+
+/// Issue 14: RD Gateway evidence counts for a 0x904 only when the gateway event's resource is
+/// the connection's server and its user the connection's user: carol's tunnel to RDS07 and
+/// dave's to RDS01, aborted in the same second, are not alice's. Durations read in words.
+#[test]
+fn gateway_evidence_counts_only_for_the_connections_resource_and_user() {
+    let r = scan_json("gateway-resource");
+    assert_eq!(r.causes[0].cause, "gateway");
+    let gw: Vec<_> = r
+        .causes
+        .iter()
+        .flat_map(|c| &c.findings)
+        .filter(|f| f.rule.starts_with("gw-"))
+        .collect();
+    assert_eq!(gw.len(), 1, "{gw:#?}");
+    assert_eq!(gw[0].rule, "gw-tunnel-resource-lost");
+    assert!(gw[0].near_anchor);
+    assert!(
+        gw[0].evidence.contains(r"CONTOSO\alice")
+            && gw[0].evidence.ends_with("after a session of 1 h 30 min"),
+        "{}",
+        gw[0].evidence
+    );
+    let tunnel = scan_json("gateway-tunnel");
+    assert!(
+        tunnel.causes[0].findings[0]
+            .evidence
+            .contains("after a session of 1 h 30 min ("),
+        "{}",
+        tunnel.causes[0].findings[0].evidence
+    );
+}

@@ -8,6 +8,9 @@
 //! handshake` (transport up, no logon: TLS, CredSSP, licensing or a refusal), 1027 →
 //! `established session` (logon reached: TLS with the server's certificate worked then).
 //!
+//! The server's side of each attempt (RCM, LSM, RdpCoreTS by session and client address) is
+//! grouped and tied to it in `server_side.rs`.
+//!
 //! A client log without activity ids (an old or hand-made export) is grouped by file and order:
 //! each 1024 starts a connection that the next 1026 of that file ends.
 
@@ -54,6 +57,9 @@ pub struct Connection {
     /// The 1026, as an event index, and its time.
     pub end: Option<(usize, Option<Timestamp>)>,
     pub phase: Phase,
+    /// The server's side of this attempt, as an index into the server connections
+    /// (`server_side::tie`), when one was found.
+    pub server_side: Option<usize>,
 }
 
 impl Connection {
@@ -100,6 +106,7 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
             logon: None,
             end: None,
             phase: Phase::Transport,
+            server_side: None,
         });
         match role {
             Role::Start => conn.server = w.data.get(&domain.start.data).map(str::to_string),
@@ -128,10 +135,20 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
 }
 
 /// Do two host names name the same machine? Equal ignoring case, or equal first labels
-/// (`RDS01` and `RDS01.contoso.com`).
+/// (`RDS01` and `RDS01.contoso.com`); IP addresses only when equal.
 pub fn same_host(a: &str, b: &str) -> bool {
     let first = |s: &str| s.split('.').next().unwrap_or("").to_ascii_lowercase();
-    !a.is_empty() && (a.eq_ignore_ascii_case(b) || first(a) == first(b))
+    !a.is_empty() && (a.eq_ignore_ascii_case(b) || (!is_ip(a) && !is_ip(b) && first(a) == first(b)))
+}
+
+fn is_ip(s: &str) -> bool {
+    s.trim().parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Do two names certainly name different machines? Two host names or two addresses that
+/// differ; a name beside an address cannot be compared, so it is not said.
+pub fn names_differ(a: &str, b: &str) -> bool {
+    !a.is_empty() && !b.is_empty() && is_ip(a) == is_ip(b) && !same_host(a, b)
 }
 
 #[cfg(test)]
@@ -217,5 +234,10 @@ pub(crate) mod tests {
         assert!(same_host("RDS01", "rds01.contoso.com"));
         assert!(!same_host("RDS01", "RDS02.contoso.com"));
         assert!(!same_host("", ""));
+        assert!(!same_host("10.0.0.5", "10.0.0.9"));
+        assert!(same_host("10.0.0.5", "10.0.0.5"));
+        assert!(names_differ("RDS01", "RDS02.contoso.com"));
+        assert!(!names_differ("RDS01", "10.0.0.5"));
+        assert!(!names_differ("rds01.contoso.com", "RDS01"));
     }
 }

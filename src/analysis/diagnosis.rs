@@ -53,6 +53,8 @@ pub struct ClientDisconnect {
     pub lived: Option<SignedDuration>,
     /// When its connection reached logon (the 1027), if it did.
     pub logon: Option<Timestamp>,
+    /// The server's side of its connection (server_side.rs), when it was found.
+    pub server_side: Option<super::server_side::ServerConnection>,
 }
 
 /// One probable cause, as ranking scored it.

@@ -18,6 +18,7 @@ pub mod disconnect;
 pub mod evidence;
 pub mod keep;
 pub mod rank;
+pub mod server_side;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
 use crate::model::{Event, FileAccount};
@@ -51,7 +52,7 @@ fn needed_for_context(domain: &Domain, e: &Event) -> bool {
     }
     if let Some(w) = e.win() {
         return domain.client_role(w).is_some_and(|r| r != Role::Milestone)
-            || domain.is_server_accept(e)
+            || domain.server_event(w).is_some()
             || clock::is_gateway_pair_event(domain, e);
     }
     align::is_alignment_row(domain, e) || clock::is_procmon_pair_row(domain, e)
@@ -106,11 +107,14 @@ pub fn scan_within(
     // indexes, so they are grouped again over what is left.
     let before = events.len();
     events.retain(|e| within(e));
-    let conns = if events.len() == before {
+    let mut conns = if events.len() == before {
         conns
     } else {
         connection::connections(&events, domain)
     };
+    // The server's side of each connection, on the client's clock (after `clock::apply`).
+    let servers = server_side::server_connections(&events, domain);
+    server_side::tie(&mut conns, &servers);
     // Evaluate on the run's pool of the requested size, so --threads 1 means one thread here
     // too; a scan already running on a pool (a batch ticket) stays on it.
     let evaluation = if rayon::current_thread_index().is_some() {
@@ -121,9 +125,9 @@ pub fn scan_within(
             Err(_) => rules.evaluate(&events),
         }
     };
-    let mut causes = rank::rank(rules, &evaluation, &events, &conns);
+    let mut causes = rank::rank(rules, &evaluation, &events, &conns, &servers);
     rank::weigh_unread(&mut causes, &sink.accounts);
-    let disconnects = disconnects(rules, &events, &conns);
+    let disconnects = disconnects(rules, &events, &conns, &servers);
     let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let diagnosis = Diagnosis {
@@ -151,6 +155,7 @@ fn disconnects(
     rules: &RuleSet,
     events: &[Event],
     conns: &[connection::Connection],
+    servers: &[server_side::ServerConnection],
 ) -> Vec<ClientDisconnect> {
     use std::collections::HashMap;
     let domain = rules.domain();
@@ -189,6 +194,10 @@ fn disconnects(
             connection_start: conn.and_then(|c| c.start),
             lived: conn.and_then(connection::Connection::lived),
             logon: conn.and_then(|c| c.logon),
+            server_side: conn
+                .and_then(|c| c.server_side)
+                .and_then(|s| servers.get(s))
+                .cloned(),
             file: e.file.to_string(),
             record: e.record,
             time: e.time,

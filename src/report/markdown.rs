@@ -8,6 +8,22 @@ use super::escape::markdown as md;
 use super::schema::ScanReport;
 use crate::units::{count, offset_words};
 
+/// The connection column: its phase and life, then its server side, in one cell.
+fn connection_cell(d: &super::schema::DisconnectOut) -> String {
+    let parts: Vec<String> = [
+        super::table::connection_line(d),
+        super::table::server_line(d),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
     writeln!(out, "## Remote Desktop 0x904 triage\n")?;
     writeln!(out, "**Verdict:** {}\n", md(&r.verdict))?;
@@ -28,7 +44,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 d.hex,
                 if d.is_0x904 { " (this one)" } else { "" },
                 md(&d.meaning),
-                md(&super::table::connection_line(d).unwrap_or_else(|| "-".into()))
+                md(&connection_cell(d))
             )?;
         }
         writeln!(out)?;

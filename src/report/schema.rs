@@ -13,8 +13,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::diagnosis::{Against, ClientDisconnect, Evidence, ScoredFinding};
+use crate::analysis::server_side::ServerConnection;
 use crate::analysis::{CauseScore, Diagnosis, Scan};
 use crate::model::FileAccount;
+use crate::rules::domain::ServerRole;
 
 /// Confidence is ranking's (`analysis::rank`); the JSON spells it in lowercase.
 pub use crate::analysis::Confidence;
@@ -111,6 +113,69 @@ pub struct DisconnectOut {
     pub lived_ms: Option<i64>,
     /// When its connection reached logon (the 1027), if it did (scan/2).
     pub logon: Option<String>,
+    /// The server's side of its connection, when it was found (scan/2; absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_side: Option<ServerSideOut>,
+}
+
+/// One connection as the server saw it (RCM, LSM, RdpCoreTS events grouped by client address
+/// and session; docs/connections.md), tied to a client disconnect's connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSideOut {
+    pub host: String,
+    pub session: Option<String>,
+    /// The client's address as the server logged it.
+    pub client_address: Option<String>,
+    pub user: Option<String>,
+    /// What it reached, in order, each with its event ids: `accepted 131/261`,
+    /// `authenticated 1149`, `logon 21/22`, `disconnected 24/40`, `logged off 23`.
+    pub reached: Vec<String>,
+    /// When it was accepted, authenticated, logged on and ended (RFC 3339 UTC, client clock).
+    pub accepted: Option<String>,
+    pub authenticated: Option<String>,
+    pub logon: Option<String>,
+    pub ended: Option<String>,
+    /// The end event's reason code (LSM 40) and its documented meaning, if any.
+    pub end_reason: Option<String>,
+    pub end_reason_meaning: Option<String>,
+}
+
+impl From<&ServerConnection> for ServerSideOut {
+    fn from(s: &ServerConnection) -> ServerSideOut {
+        let steps = [
+            (ServerRole::Accept, "accepted"),
+            (ServerRole::Authenticated, "authenticated"),
+            (ServerRole::Logon, "logon"),
+            (ServerRole::Disconnect, "disconnected"),
+            (ServerRole::Logoff, "logged off"),
+        ];
+        let reached = steps
+            .iter()
+            .filter_map(|(role, word)| {
+                let ids = s.ids(*role);
+                (!ids.is_empty()).then(|| {
+                    let ids: Vec<String> = ids.iter().map(u32::to_string).collect();
+                    format!("{word} {}", ids.join("/"))
+                })
+            })
+            .collect();
+        let end = s.end.as_ref();
+        let reason = end.and_then(|e| e.reason.as_ref());
+        ServerSideOut {
+            host: s.host.clone(),
+            session: s.session.clone(),
+            client_address: s.address.clone(),
+            user: s.user.clone(),
+            reached,
+            accepted: s.accepted.map(|t| t.to_string()),
+            authenticated: s.authenticated.map(|t| t.to_string()),
+            logon: s.logon.map(|t| t.to_string()),
+            ended: end.and_then(|e| e.time).map(|t| t.to_string()),
+            end_reason: reason.map(|r| r.0.clone()),
+            end_reason_meaning: reason.and_then(|r| r.1.clone()),
+        }
+    }
 }
 
 /// One server host's clock offset from the client (scan/2).
@@ -239,6 +304,7 @@ impl From<&ClientDisconnect> for DisconnectOut {
             connection_start: d.connection_start.map(|t| t.to_string()),
             lived_ms: d.lived.map(|l| l.as_millis() as i64),
             logon: d.logon.map(|t| t.to_string()),
+            server_side: d.server_side.as_ref().map(ServerSideOut::from),
         }
     }
 }

@@ -42,6 +42,34 @@ pub fn connection_line(d: &DisconnectOut) -> Option<String> {
     })
 }
 
+/// The server's side of a disconnect's connection, as one line: "server RDS01 session 4,
+/// CONTOSO\alice from 10.20.31.77: accepted 131/261, authenticated 1149, logon 21/22,
+/// disconnected 24/40 (reason 11: disconnected by the user (RPC))". Log text: escape it.
+pub fn server_line(d: &DisconnectOut) -> Option<String> {
+    let s = d.server_side.as_ref()?;
+    let mut line = format!("server {}", s.host);
+    if let Some(session) = &s.session {
+        line.push_str(&format!(" session {session}"));
+    }
+    let who = match (&s.user, &s.client_address) {
+        (Some(u), Some(a)) => format!("{u} from {a}"),
+        (Some(u), None) => u.clone(),
+        (None, Some(a)) => format!("from {a}"),
+        (None, None) => String::new(),
+    };
+    if !who.is_empty() {
+        line.push_str(&format!(", {who}"));
+    }
+    line.push_str(&format!(": {}", s.reached.join(", ")));
+    if let Some(code) = &s.end_reason {
+        match &s.end_reason_meaning {
+            Some(m) => line.push_str(&format!(" (reason {code}: {m})")),
+            None => line.push_str(&format!(" (reason {code}, undocumented)")),
+        }
+    }
+    Some(line)
+}
+
 /// When a finding was, beside its evidence line: an aggregation's first and last time, and the
 /// offset (of its event nearest the 0x904) when it is near one.
 fn when_words(f: &FindingOut) -> String {
@@ -88,10 +116,15 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                 ))
                 .into_owned(),
                 code,
-                match connection_line(d) {
-                    Some(line) => format!("{}\n{line}", terminal(&d.meaning)),
-                    None => terminal(&d.meaning).into_owned(),
-                },
+                [
+                    Some(terminal(&d.meaning).into_owned()),
+                    connection_line(d),
+                    server_line(d).map(|l| terminal(&l).into_owned()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n"),
             ]);
         }
         writeln!(out, "{t}")?;

@@ -1,7 +1,10 @@
 //! The domain declaration: what the analysis needs to know about Remote Desktop that is not a
 //! rule. Which event-log providers are RDP evidence and from which side, which client events
 //! mark a connection's start, transport, logon and disconnect (and where the disconnect's code
-//! and the server's name are written), which server events accept a connection (clock pairs),
+//! and the server's name are written), which server events accept a connection (clock pairs)
+//! and which carry the server's side of it (authentication, logon, disconnect, logoff, with the
+//! fields holding the client's address, the session, the user and the documented reason
+//! codes), which fields of a gateway event name its resource and user,
 //! which processes are the RDP client, which ports carry RDP, which Procmon operations open and
 //! close its TCP connection (time alignment), which registry keys and ACL paths are RDP
 //! configuration, and what to tell a user to collect when a kind of log is missing.
@@ -18,12 +21,18 @@
 //!         | "client" ( "start" | "disconnect" ) integer "data" "." bare_name
 //!         | "client" ( "transport" | "logon" ) integer
 //!         | "client" "milestone" list
-//!         | "accept" string integer          (a source's short name, the event id)
+//!         | "accept" string integer fields   (a source's short name, the event id)
+//!         | "server" server_role string list fields
+//!         | "server" "reason" integer string (a documented disconnect reason code)
 //!         | "process" strings
 //!         | "port" ( "rdp" | "gateway" ) list
-//!         | "procmon" ( "connect" | "disconnect" ) string
+//!         | "procmon" ( "connect" | "disconnect" | "accept" ) string
+//!         | "gateway" ( "connect" | "disconnect" ) integer "data" "." bare_name
+//!         | "gateway" ( "resource" | "user" ) "data" "." bare_name
 //!         | "config" ( "key" | "acl" ) strings
 //!         | "advice" log_kind string "step" string ;
+//! server_role = "authenticated" | "logon" | "disconnect" | "logoff" ;
+//! fields  = { ( "address" | "session" | "user" | "reason" ) "data" "." bare_name } ;
 //! log_kind = "client" | "server" | "system" | "security" | "procmon" ;
 //! list    = integer | "(" integer { "," integer } [ "," ] ")" ;
 //! strings = string | "(" string { "," string } [ "," ] ")" ;
@@ -37,6 +46,9 @@ use super::lexer::{
     PResult, expected, invalid, keyword, number, peek_symbol, peek_word, string, symbol, word, ws,
 };
 use crate::model::{Event, EventKind, WinEvent};
+
+/// The canonical text of a domain (`impl Display for Domain`).
+mod print;
 
 /// Which side of a Remote Desktop connection a source describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +81,73 @@ pub enum Role {
     Disconnect,
     /// Any other event of the connection (it belongs to it, moves no phase).
     Milestone,
+}
+
+/// What a server event means for the server's side of a connection (DOMAIN.md §7): accepted
+/// (131/261), user authenticated (1149), logon or reconnection to a session (LSM 21/22/25),
+/// session disconnected (LSM 24/40) or logged off (LSM 23). Ordered as a connection goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum ServerRole {
+    #[default]
+    Accept,
+    Authenticated,
+    Logon,
+    Disconnect,
+    Logoff,
+}
+
+impl ServerRole {
+    /// The word of the declaration (`server logon ...`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerRole::Accept => "accept",
+            ServerRole::Authenticated => "authenticated",
+            ServerRole::Logon => "logon",
+            ServerRole::Disconnect => "disconnect",
+            ServerRole::Logoff => "logoff",
+        }
+    }
+}
+
+/// `accept "<source>" <id> [fields]` or `server <role> "<source>" <ids> [fields]`: server events
+/// that belong to one connection's server side, and the data fields that carry the client's
+/// address, the session id, the user and the disconnect reason (empty: the event has none).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerEventDecl {
+    pub role: ServerRole,
+    /// A source's short name.
+    pub source: String,
+    pub ids: Vec<u32>,
+    pub address: String,
+    pub session: String,
+    pub user: String,
+    pub reason: String,
+}
+
+impl ServerEventDecl {
+    /// The value of one of the declared fields (`address`, ...) in `w`, when declared and set.
+    pub fn get<'w>(&self, w: &'w WinEvent, field: &str) -> Option<&'w str> {
+        let name = match field {
+            "address" => &self.address,
+            "session" => &self.session,
+            "user" => &self.user,
+            "reason" => &self.reason,
+            _ => return None,
+        };
+        if name.is_empty() {
+            return None;
+        }
+        w.data.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn fields(&self) -> [(&'static str, &String); 4] {
+        [
+            ("address", &self.address),
+            ("session", &self.session),
+            ("user", &self.user),
+            ("reason", &self.reason),
+        ]
+    }
 }
 
 /// `source <side> "<provider>" [as "<short name>"]`.
@@ -160,8 +239,11 @@ pub struct Domain {
     pub logon: u32,
     pub disconnect: ClientEvent,
     pub milestones: Vec<u32>,
-    /// `(source short name, event id)`: a server accepted the client's transport.
-    pub accepts: Vec<(String, u32)>,
+    /// The server's connection events (`accept` and `server` declarations), in declaration
+    /// order: the accepts are the clock pairs with the client's transport.
+    pub server_events: Vec<ServerEventDecl>,
+    /// `server reason <code> "<meaning>"`: the documented meanings of a disconnect reason.
+    pub reasons: Vec<(u64, String)>,
     pub processes: Vec<String>,
     pub rdp_ports: Vec<u64>,
     pub gateway_ports: Vec<u64>,
@@ -174,6 +256,10 @@ pub struct Domain {
     /// the data field naming the resource (the RDP server); id 0 when not declared.
     pub gateway_connect: ClientEvent,
     pub gateway_disconnect: ClientEvent,
+    /// The data fields of any gateway event naming the resource (the RDP server) and the user;
+    /// empty when not declared.
+    pub gateway_resource: String,
+    pub gateway_user: String,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
     pub advice: Vec<Advice>,
@@ -245,25 +331,61 @@ impl Domain {
         }
     }
 
+    /// The server connection declaration `w` matches, if any.
+    pub fn server_event(&self, w: &WinEvent) -> Option<&ServerEventDecl> {
+        self.server_events.iter().find(|d| {
+            d.ids.contains(&w.event_id)
+                && self
+                    .sources
+                    .iter()
+                    .any(|s| s.label() == d.source && s.provider.eq_ignore_ascii_case(&w.provider))
+        })
+    }
+
     /// Is `e` a server's "connection accepted" event?
     pub fn is_server_accept(&self, e: &Event) -> bool {
-        e.win().is_some_and(|w| {
-            self.accepts.iter().any(|(label, id)| {
-                *id == w.event_id
-                    && self
-                        .sources
-                        .iter()
-                        .any(|s| s.label() == label && s.provider.eq_ignore_ascii_case(&w.provider))
-            })
-        })
+        e.win()
+            .and_then(|w| self.server_event(w))
+            .is_some_and(|d| d.role == ServerRole::Accept)
     }
 
     /// The accept event ids, ascending, as `131/261` (for messages).
     pub fn accept_ids(&self) -> String {
-        let mut ids: Vec<u32> = self.accepts.iter().map(|(_, id)| *id).collect();
+        let mut ids: Vec<u32> = self
+            .server_events
+            .iter()
+            .filter(|d| d.role == ServerRole::Accept)
+            .flat_map(|d| d.ids.iter().copied())
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         join(&ids, "/")
+    }
+
+    /// The documented meaning of a server disconnect reason code (`server reason`).
+    pub fn reason_meaning(&self, code: &str) -> Option<&str> {
+        let n: u64 = code.trim().parse().ok()?;
+        self.reasons
+            .iter()
+            .find(|(c, _)| *c == n)
+            .map(|(_, m)| m.as_str())
+    }
+
+    /// A gateway event's resource (the RDP server it connects the user to), when it names one.
+    pub fn gateway_resource_of<'w>(&self, w: &'w WinEvent) -> Option<&'w str> {
+        self.gateway_field(w, &self.gateway_resource)
+    }
+
+    /// A gateway event's user, when it names one.
+    pub fn gateway_user_of<'w>(&self, w: &'w WinEvent) -> Option<&'w str> {
+        self.gateway_field(w, &self.gateway_user)
+    }
+
+    fn gateway_field<'w>(&self, w: &'w WinEvent, name: &str) -> Option<&'w str> {
+        if name.is_empty() || self.side_of(&w.provider) != Some(Side::Gateway) {
+            return None;
+        }
+        w.data.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
 
     /// Is this process (any case) the RDP client?
@@ -359,10 +481,15 @@ impl Domain {
                 out.push(format!("no \"{what}\" declaration"));
             }
         }
-        for (label, _) in &self.accepts {
-            if !self.sources.iter().any(|s| s.label() == label) {
+        for d in &self.server_events {
+            if !self.sources.iter().any(|s| s.label() == d.source) {
+                let what = match d.role {
+                    ServerRole::Accept => "accept".to_string(),
+                    r => format!("server {}", r.as_str()),
+                };
                 out.push(format!(
-                    "accept names \"{label}\", which no source is called"
+                    "{what} names \"{}\", which no source is called",
+                    d.source
                 ));
             }
         }
@@ -387,7 +514,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const EXPECT_DECL: &str = "a declaration (source, client, accept, process, port, procmon, gateway, config, advice) or \"}\"";
+const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, config, advice) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -463,9 +590,51 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             }
         }
         "accept" => {
-            let (rest, label) = string(ws(rest)?.0)?;
+            let (rest, source) = string(ws(rest)?.0)?;
             let (rest, id) = event_id(rest)?;
-            d.accepts.push((label, id));
+            let mut decl = ServerEventDecl {
+                role: ServerRole::Accept,
+                source,
+                ids: vec![id],
+                ..ServerEventDecl::default()
+            };
+            let (rest, ()) = server_fields(rest, &mut decl)?;
+            d.server_events.push(decl);
+            Ok((rest, ()))
+        }
+        "server" => {
+            let roles = ["authenticated", "logon", "disconnect", "logoff", "reason"];
+            let (rest, role) = choice(rest, &roles, "server role")?;
+            if role == "reason" {
+                let (rest, _) = ws(rest)?;
+                let (rest, code) = number(rest)?;
+                let (rest, meaning) = string(ws(rest)?.0)?;
+                d.reasons.push((code.value, meaning));
+                return Ok((rest, ()));
+            }
+            let role = match role {
+                "authenticated" => ServerRole::Authenticated,
+                "logon" => ServerRole::Logon,
+                "disconnect" => ServerRole::Disconnect,
+                _ => ServerRole::Logoff,
+            };
+            let (rest, source) = string(ws(rest)?.0)?;
+            let (rest, ids) = numbers(rest)?;
+            let mut ids32 = Vec::with_capacity(ids.len());
+            for id in ids {
+                match u32::try_from(id) {
+                    Ok(id) if id > 0 => ids32.push(id),
+                    _ => return expected(rest, "event ids (1 to 4294967295)"),
+                }
+            }
+            let mut decl = ServerEventDecl {
+                role,
+                source,
+                ids: ids32,
+                ..ServerEventDecl::default()
+            };
+            let (rest, ()) = server_fields(rest, &mut decl)?;
+            d.server_events.push(decl);
             Ok((rest, ()))
         }
         "process" => {
@@ -495,7 +664,17 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             Ok((rest, ()))
         }
         "gateway" => {
-            let (rest, which) = choice(rest, &["connect", "disconnect"], "gateway event")?;
+            let kinds = ["connect", "disconnect", "resource", "user"];
+            let (rest, which) = choice(rest, &kinds, "gateway declaration")?;
+            if which == "resource" || which == "user" {
+                let (rest, field) = data_field(rest)?;
+                if which == "resource" {
+                    d.gateway_resource = field;
+                } else {
+                    d.gateway_user = field;
+                }
+                return Ok((rest, ()));
+            }
             let (rest, ev) = event_with_data(rest)?;
             if which == "connect" {
                 d.gateway_connect = ev;
@@ -520,7 +699,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, process, port, procmon, gateway, config, advice"
+                expected: "source, client, accept, server, process, port, procmon, gateway, config, advice"
                     .into(),
             },
         ),
@@ -569,13 +748,36 @@ fn choice<'a>(i: &'a str, words: &[&'static str], what: &'static str) -> PResult
 /// gateway connect/disconnect).
 fn event_with_data(i: &str) -> PResult<'_, ClientEvent> {
     let (rest, id) = event_id(i)?;
-    let (rest, _) = keyword(rest, "data")?;
+    let (rest, data) = data_field(rest)?;
+    Ok((rest, ClientEvent { id, data }))
+}
+
+/// `data.<field>`: the name of a data field.
+fn data_field(i: &str) -> PResult<'_, String> {
+    let (rest, _) = keyword(i, "data")?;
     let (rest, _) = symbol(rest, ".", "\".\" after data")?;
     let Ok((rest, name)) = word(rest) else {
         return expected(rest, "a data field name");
     };
-    let data = name.to_string();
-    Ok((rest, ClientEvent { id, data }))
+    Ok((rest, name.to_string()))
+}
+
+/// `{ (address | session | user | reason) data.<field> }` after a server event's ids.
+fn server_fields<'a>(mut i: &'a str, d: &mut ServerEventDecl) -> PResult<'a, ()> {
+    loop {
+        let slot = match peek_word(i) {
+            "address" => &mut d.address,
+            "session" => &mut d.session,
+            "user" => &mut d.user,
+            "reason" => &mut d.reason,
+            _ => return Ok((i, ())),
+        };
+        let (rest, _) = ws(i)?;
+        let (rest, _) = word(rest)?;
+        let (rest, field) = data_field(rest)?;
+        *slot = field;
+        i = rest;
+    }
 }
 
 fn event_id(i: &str) -> PResult<'_, u32> {
@@ -621,97 +823,6 @@ fn numbers(i: &str) -> PResult<'_, Vec<u64>> {
 
 fn strings(i: &str) -> PResult<'_, Vec<String>> {
     list(i, string)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Printing (canonical: parsing the printed text gives the same declarations)
-
-fn quote(s: &str) -> String {
-    super::ast::Literal::Str(s.to_string()).to_string()
-}
-
-fn quoted_list(items: &[String]) -> String {
-    match items {
-        [one] => quote(one),
-        _ => format!(
-            "({})",
-            items
-                .iter()
-                .map(|s| quote(s))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-fn number_list(items: &[u64]) -> String {
-    match items {
-        [one] => one.to_string(),
-        _ => format!("({})", join(items, ", ")),
-    }
-}
-
-impl fmt::Display for Domain {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "domain {{")?;
-        for s in &self.sources {
-            write!(f, "    source {} {}", s.side.as_str(), quote(&s.provider))?;
-            if let Some(l) = &s.label {
-                write!(f, " as {}", quote(l))?;
-            }
-            writeln!(f)?;
-        }
-        let (s, d) = (&self.start, &self.disconnect);
-        writeln!(f, "    client start {} data.{}", s.id, s.data)?;
-        writeln!(f, "    client transport {}", self.transport)?;
-        writeln!(f, "    client logon {}", self.logon)?;
-        writeln!(f, "    client disconnect {} data.{}", d.id, d.data)?;
-        if !self.milestones.is_empty() {
-            let m: Vec<u64> = self.milestones.iter().map(|&m| u64::from(m)).collect();
-            writeln!(f, "    client milestone {}", number_list(&m))?;
-        }
-        for (label, id) in &self.accepts {
-            writeln!(f, "    accept {} {id}", quote(label))?;
-        }
-        writeln!(f, "    process {}", quoted_list(&self.processes))?;
-        writeln!(f, "    port rdp {}", number_list(&self.rdp_ports))?;
-        if !self.gateway_ports.is_empty() {
-            writeln!(f, "    port gateway {}", number_list(&self.gateway_ports))?;
-        }
-        writeln!(f, "    procmon connect {}", quote(&self.procmon_connect))?;
-        writeln!(
-            f,
-            "    procmon disconnect {}",
-            quote(&self.procmon_disconnect)
-        )?;
-        if !self.procmon_accept.is_empty() {
-            writeln!(f, "    procmon accept {}", quote(&self.procmon_accept))?;
-        }
-        for (which, g) in [
-            ("connect", &self.gateway_connect),
-            ("disconnect", &self.gateway_disconnect),
-        ] {
-            if g.id != 0 {
-                writeln!(f, "    gateway {which} {} data.{}", g.id, g.data)?;
-            }
-        }
-        if !self.config_keys.is_empty() {
-            writeln!(f, "    config key {}", quoted_list(&self.config_keys))?;
-        }
-        if !self.config_acls.is_empty() {
-            writeln!(f, "    config acl {}", quoted_list(&self.config_acls))?;
-        }
-        for a in &self.advice {
-            writeln!(
-                f,
-                "    advice {} {} step {}",
-                a.kind.as_str(),
-                quote(&a.missing),
-                quote(&a.step)
-            )?;
-        }
-        write!(f, "}}")
-    }
 }
 
 #[cfg(test)]
@@ -780,6 +891,47 @@ mod tests {
         assert!(d.is_client_process("X.EXE"));
         assert_eq!(d.process_stems(false), "x");
         assert_eq!(d.side_of("s"), Some(Side::Server));
+    }
+
+    #[test]
+    fn server_events_reasons_and_gateway_fields_come_from_the_declaration() {
+        let d = Domain::builtin();
+        let event = |p: &str, id| win(p, id, &[("SessionID", "4"), ("Address", " 10.0.0.5 ")]);
+        let lsm = "Microsoft-Windows-TerminalServices-LocalSessionManager";
+        let e = event(lsm, 22);
+        let decl = d.server_event(e.win().unwrap()).unwrap();
+        assert_eq!(decl.role, ServerRole::Logon);
+        assert_eq!(decl.get(e.win().unwrap(), "session"), Some("4"));
+        assert_eq!(decl.get(e.win().unwrap(), "address"), Some("10.0.0.5"));
+        assert_eq!(decl.get(e.win().unwrap(), "reason"), None);
+        assert!(d.server_event(event(lsm, 41).win().unwrap()).is_none());
+        assert!(d.server_event(event("Other", 22).win().unwrap()).is_none());
+        assert_eq!(
+            d.reason_meaning("5"),
+            Some("replaced by another connection")
+        );
+        assert_eq!(
+            d.reason_meaning(" 11 "),
+            Some("disconnected by the user (RPC)")
+        );
+        assert_eq!(d.reason_meaning("4242"), None);
+        assert_eq!(d.accept_ids(), "131/261");
+        let gw = win(
+            "Microsoft-Windows-TerminalServices-Gateway",
+            303,
+            &[("Resource", "RDS01"), ("Username", "")],
+        );
+        assert_eq!(d.gateway_resource_of(gw.win().unwrap()), Some("RDS01"));
+        assert_eq!(d.gateway_user_of(gw.win().unwrap()), None);
+        // A server declaration naming no source, and an unknown role, are errors.
+        let bad = BUILTIN_TEXT.replace("server logoff \"LSM\"", "server logoff \"LSN\"");
+        assert!(
+            error_of(&bad).contains("server logoff names \"LSN\""),
+            "{}",
+            error_of(&bad)
+        );
+        let bad = BUILTIN_TEXT.replace("server logoff", "server logout");
+        assert!(error_of(&bad).contains("unknown server role \"logout\""));
     }
 
     fn error_of(text: &str) -> String {

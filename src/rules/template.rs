@@ -4,6 +4,9 @@
 //! a load-time error, like in a condition). Names after `data.`, `detail.` and `column.` may be
 //! written bare even with spaces (`{data.Error Code}`) or quoted (`{data."Error Code"}`). `{{`
 //! and `}}` are literal braces. A field the event does not have renders as `-`.
+//!
+//! `{field|seconds}` renders a whole number of seconds as people say a length of time
+//! (`5405` → `1 h 30 min`); a value that is not one renders as it is.
 
 use super::error::ErrorKind;
 use super::fields::{Field, PREFIXES};
@@ -22,7 +25,15 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq)]
 enum Part {
     Lit(String),
-    Field(Field),
+    Field(Field, Format),
+}
+
+/// How a placeholder's value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    AsIs,
+    /// A whole number of seconds, in words.
+    Seconds,
 }
 
 impl Template {
@@ -59,11 +70,12 @@ impl Template {
                             },
                         ));
                     };
-                    let field = placeholder(&rest[1..end]).map_err(|k| (offset + 1, k))?;
+                    let (inner, format) = format_of(&rest[1..end]).map_err(|k| (offset + 1, k))?;
+                    let field = placeholder(inner).map_err(|k| (offset + 1, k))?;
                     if !lit.is_empty() {
                         parts.push(Part::Lit(std::mem::take(&mut lit)));
                     }
-                    parts.push(Part::Field(field));
+                    parts.push(Part::Field(field, format));
                     rest = &rest[end + 1..];
                 }
                 c => {
@@ -89,7 +101,7 @@ impl Template {
     /// The fields the template uses, in order.
     pub fn fields(&self) -> impl Iterator<Item = &Field> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Field(f) => Some(f),
+            Part::Field(f, _) => Some(f),
             Part::Lit(_) => None,
         })
     }
@@ -100,13 +112,34 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
-                Part::Field(f) => match f.get(event) {
-                    Some(v) => out.push_str(&v.render()),
+                Part::Field(f, format) => match f.get(event) {
+                    Some(v) => {
+                        let text = v.render();
+                        match (format, text.trim().parse::<u64>()) {
+                            (Format::Seconds, Ok(secs)) => {
+                                out.push_str(&crate::units::span_words(secs));
+                            }
+                            _ => out.push_str(&text),
+                        }
+                    }
                     None => out.push_str(MISSING),
                 },
             }
         }
         out
+    }
+}
+
+/// A placeholder's `|format` suffix, if any, and the rest.
+fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
+    let Some((name, format)) = inner.rsplit_once('|') else {
+        return Ok((inner, Format::AsIs));
+    };
+    match format.trim() {
+        "seconds" => Ok((name, Format::Seconds)),
+        _ => Err(ErrorKind::BadTemplate {
+            message: "an unknown format after \"|\" (the one known is \"seconds\")",
+        }),
     }
 }
 
@@ -183,6 +216,22 @@ mod tests {
             "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - {x}"
         );
         assert_eq!(t.fields().count(), 7);
+    }
+
+    #[test]
+    fn seconds_render_in_words_and_other_values_as_they_are() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            w.data.push("SessionDuration", "5405");
+        }
+        let t = Template::parse("after {data.SessionDuration|seconds} ({data.SessionDuration} s); {data.AlertDesc | seconds}; {data.Error Code|seconds}; {data.Nope|seconds}").unwrap();
+        assert_eq!(
+            t.render(&e),
+            "after 1 h 30 min (5405 s); 1 min 10 s; 0x80072746; -"
+        );
+        let (at, kind) = Template::parse("x {data.A|minutes}").unwrap_err();
+        assert_eq!(at, 3);
+        assert!(kind.to_string().contains("unknown format"), "{kind}");
     }
 
     #[test]

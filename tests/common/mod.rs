@@ -125,7 +125,7 @@ pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// The scenario tickets under `fixtures/tickets` (and their sources in `fixtures/scenarios`).
-pub const TICKETS: [&str; 14] = [
+pub const TICKETS: [&str; 16] = [
     "access-denied",
     "capi2",
     "certificate",
@@ -133,11 +133,13 @@ pub const TICKETS: [&str; 14] = [
     "clock-skew",
     "firewall",
     "gateway",
+    "gateway-resource",
     "gateway-tunnel",
     "network",
     "noisy",
     "server-procmon",
     "server-refused",
+    "server-sessions",
     "stale-certificate",
     "tls",
 ];

@@ -1,0 +1,673 @@
+//! The server's side of a connection (DOMAIN.md §7), and which client connection it was.
+//!
+//! On the server one connection is: accepted (RdpCoreTS 131 with the client's address, RCM 261
+//! for the listener) → user authenticated (RCM 1149: user and client address) → logon, shell
+//! start or reconnection to a session (LSM 21/22/25: session id, address, user) → the session
+//! disconnected (LSM 24; LSM 40 with a reason code) or logged off (LSM 23). Which events play
+//! which part, and which data fields hold the address, session, user and reason, is the rule
+//! pack's domain declaration (`accept`, `server ...`); nothing here names a provider or an id.
+//!
+//! Events are grouped per server host in time order: an accept joins the accept of another
+//! kind just before it (131 then 261), or the authenticated connection from the same address
+//! it adds a transport to (RdpCoreTS logs a 131 for the UDP transport too); an authentication joins the latest connection on that
+//! host not yet authenticated with the same client address (or none known) that began within
+//! [`AUTH_WITHIN`]; a logon joins the open connection holding its session, else the latest
+//! one with no session yet from the same address; a disconnect or logoff joins the connection
+//! holding its session. An event that joins nothing starts a server connection of its own (an
+//! old session's disconnect, a log that begins mid-connection).
+//!
+//! [`tie`] then pairs each client connection with the server connection of the same attempt:
+//! on the server the client named, whose accept lies within [`TIE_ACCEPT`] of the client's
+//! transport (or start), once both are on the client's clock (`clock.rs` runs first). When two
+//! are equally near, the one from the client's own address wins: the address that the client's
+//! unambiguous connections reached the server from.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::connection::{Connection, same_host};
+use crate::model::Event;
+use crate::rules::Domain;
+use crate::rules::domain::ServerRole;
+
+/// An accept of another kind this soon after an accept is the same connection (131 then 261).
+pub const ACCEPT_JOIN: SignedDuration = SignedDuration::from_secs(5);
+/// How long after its first event a server connection can still authenticate.
+pub const AUTH_WITHIN: SignedDuration = SignedDuration::from_secs(60);
+/// How long after its last event a connection with no session yet can still log on.
+pub const LOGON_WITHIN: SignedDuration = SignedDuration::from_secs(120);
+/// End events of one session this close together are one end (LSM 24, then 40 with a reason).
+pub const END_JOIN: SignedDuration = SignedDuration::from_secs(10);
+/// How far a server's accept may lie from the client's transport event to be the same attempt.
+pub const TIE_ACCEPT: SignedDuration = SignedDuration::from_secs(10);
+/// A server connection seen only from its authentication or logon: that far after the client's
+/// transport event at most.
+pub const TIE_LATER: SignedDuration = SignedDuration::from_secs(60);
+/// How far back the grouping looks for a connection to join, in time and in connections:
+/// bounds the work on long logs and on floods (a brute force logs thousands of accepts a
+/// minute), where the one to join is among the latest anyway.
+const LOOK_BACK: SignedDuration = SignedDuration::from_secs(300);
+const LOOK_BACK_CONNECTIONS: usize = 256;
+
+/// How a server connection ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerEnd {
+    pub time: Option<Timestamp>,
+    /// Logged off (the session is gone), rather than disconnected (it lives on).
+    pub logoff: bool,
+    /// The reason code the end event carries, and its documented meaning when the domain
+    /// declares one.
+    pub reason: Option<(String, Option<String>)>,
+}
+
+/// One connection as the server saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConnection {
+    pub host: String,
+    /// The client's address (without its port).
+    pub address: Option<String>,
+    pub user: Option<String>,
+    pub session: Option<String>,
+    pub accepted: Option<Timestamp>,
+    pub authenticated: Option<Timestamp>,
+    pub logon: Option<Timestamp>,
+    pub end: Option<ServerEnd>,
+    /// What it reached, as (role, event id), in the order first seen, without repeats.
+    pub reached: Vec<(ServerRole, u32)>,
+    /// Its events, as indexes, in time order.
+    pub events: Vec<usize>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+    /// `host`'s first label, lowercase: what grouping compares.
+    key: String,
+}
+
+impl ServerConnection {
+    fn new(host: &str) -> Self {
+        ServerConnection {
+            key: host_key(host),
+            host: host.to_string(),
+            address: None,
+            user: None,
+            session: None,
+            accepted: None,
+            authenticated: None,
+            logon: None,
+            end: None,
+            reached: Vec::new(),
+            events: Vec::new(),
+            first: None,
+            last: None,
+        }
+    }
+
+    /// The moment it can be tied at, and how far after the client's transport event it may
+    /// lie: its accept, else its authentication or logon.
+    fn tie_moment(&self) -> Option<(Timestamp, SignedDuration)> {
+        match self.accepted {
+            Some(t) => Some((t, TIE_ACCEPT)),
+            None => Some((self.authenticated.or(self.logon)?, TIE_LATER)),
+        }
+    }
+
+    /// The event ids it reached in `role`, as `131/261`.
+    pub fn ids(&self, role: ServerRole) -> Vec<u32> {
+        self.reached
+            .iter()
+            .filter(|(r, _)| *r == role)
+            .map(|(_, id)| *id)
+            .collect()
+    }
+
+    /// Does its life (first to last event) come within `slack` of `from..=to`?
+    pub fn overlaps(&self, from: Timestamp, to: Timestamp, slack: SignedDuration) -> bool {
+        let (Some(first), Some(last)) = (self.first, self.last) else {
+            return true;
+        };
+        let from = from.checked_sub(slack).unwrap_or(from);
+        let to = to.checked_add(slack).unwrap_or(to);
+        first <= to && last >= from
+    }
+}
+
+/// A client address without its port: `10.0.0.5:50123` → `10.0.0.5`, `[fe80::1]:3389` →
+/// `fe80::1`; a bare IPv6 address stays whole.
+pub fn address_host(a: &str) -> &str {
+    let a = a.trim();
+    if let Some(rest) = a.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match a.rsplit_once(':') {
+        Some((h, p))
+            if !h.contains(':') && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            h
+        }
+        _ => a,
+    }
+}
+
+/// The account part of a user name, lowercase: `CONTOSO\alice`, `alice@contoso.com` and
+/// `alice` are all `alice`.
+pub fn account(user: &str) -> String {
+    let u = user.trim();
+    let u = u.rsplit('\\').next().unwrap_or(u);
+    let u = u.split('@').next().unwrap_or(u);
+    u.to_lowercase()
+}
+
+/// Do two user names name the same account? Only said when both are known.
+pub fn same_user(a: &str, b: &str) -> bool {
+    let (a, b) = (account(a), account(b));
+    !a.is_empty() && a == b
+}
+
+fn host_key(h: &str) -> String {
+    h.split('.').next().unwrap_or("").to_ascii_lowercase()
+}
+
+fn within(a: Option<Timestamp>, b: Option<Timestamp>, d: SignedDuration) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => b.duration_since(a).abs() <= d,
+        _ => false,
+    }
+}
+
+fn address_fits(c: &ServerConnection, address: Option<&str>) -> bool {
+    match (c.address.as_deref(), address) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => true,
+    }
+}
+
+/// What one server event brings to its connection.
+struct Seen<'e> {
+    index: usize,
+    time: Option<Timestamp>,
+    role: ServerRole,
+    id: u32,
+    address: Option<&'e str>,
+    session: Option<&'e str>,
+    user: Option<&'e str>,
+    reason: Option<&'e str>,
+}
+
+/// Group the server events of `events` into server connections, in time order.
+pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnection> {
+    let mut order: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.win().is_some_and(|w| domain.server_event(w).is_some()))
+        .map(|(i, _)| i)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&events[a], &events[b]);
+        (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
+            y.time.is_none(),
+            y.time,
+            &y.file,
+            y.record,
+            b,
+        ))
+    });
+    let mut out: Vec<ServerConnection> = Vec::new();
+    // (host, session) → the connection holding that session most recently.
+    let mut by_session: HashMap<(String, String), usize> = HashMap::new();
+    for i in order {
+        let e = &events[i];
+        let Some(w) = e.win() else { continue };
+        let Some(decl) = domain.server_event(w) else {
+            continue;
+        };
+        let seen = Seen {
+            index: i,
+            time: e.time,
+            role: decl.role,
+            id: w.event_id,
+            address: decl.get(w, "address").map(address_host),
+            session: decl.get(w, "session"),
+            user: decl.get(w, "user"),
+            reason: decl.get(w, "reason"),
+        };
+        let host = w.computer.as_str();
+        let key = host_key(host);
+        let held = seen
+            .session
+            .and_then(|s| by_session.get(&(key.clone(), s.to_string())).copied());
+        let joined = match seen.role {
+            ServerRole::Accept => latest(&out, &key, seen.time, |c| {
+                // Another kind of accept of the same connection (131 then 261) ...
+                let companion = !c.reached.contains(&(ServerRole::Accept, seen.id))
+                    && c.authenticated.is_none()
+                    && c.session.is_none()
+                    && address_fits(c, seen.address)
+                    && within(c.accepted, seen.time, ACCEPT_JOIN);
+                // ... or a second transport (UDP) of an authenticated, open connection from
+                // the same address.
+                let transport = seen.address.is_some()
+                    && c.address.as_deref() == seen.address
+                    && c.authenticated.is_some()
+                    && c.end.is_none()
+                    && within(c.first, seen.time, AUTH_WITHIN);
+                c.accepted.is_some() && (companion || transport)
+            }),
+            ServerRole::Authenticated => {
+                let open = |c: &ServerConnection| {
+                    c.authenticated.is_none()
+                        && c.session.is_none()
+                        && c.end.is_none()
+                        && within(c.first, seen.time, AUTH_WITHIN)
+                };
+                // The same client address first; else a connection whose address is unknown.
+                latest(&out, &key, seen.time, |c| {
+                    open(c) && seen.address.is_some() && c.address.as_deref() == seen.address
+                })
+                .or_else(|| latest(&out, &key, seen.time, |c| open(c) && c.address.is_none()))
+            }
+            ServerRole::Logon => held.filter(|&c| out[c].end.is_none()).or_else(|| {
+                latest(&out, &key, seen.time, |c| {
+                    c.session.is_none()
+                        && c.end.is_none()
+                        && address_fits(c, seen.address)
+                        && within(c.last, seen.time, LOGON_WITHIN)
+                })
+            }),
+            ServerRole::Disconnect | ServerRole::Logoff => held.filter(|&c| {
+                out[c]
+                    .end
+                    .as_ref()
+                    .is_none_or(|end| within(end.time, seen.time, END_JOIN))
+            }),
+        };
+        let at = match joined {
+            Some(c) => c,
+            None => {
+                out.push(ServerConnection::new(host));
+                out.len() - 1
+            }
+        };
+        let c = &mut out[at];
+        add(c, &seen, domain);
+        if let Some(s) = &c.session {
+            by_session.insert((key, s.clone()), at);
+        }
+    }
+    out
+}
+
+/// The latest connection on `host` (by its key) that `fits`, among those that began within
+/// [`LOOK_BACK`] of `t`.
+fn latest(
+    out: &[ServerConnection],
+    host: &str,
+    t: Option<Timestamp>,
+    fits: impl Fn(&ServerConnection) -> bool,
+) -> Option<usize> {
+    for (i, c) in out.iter().enumerate().rev().take(LOOK_BACK_CONNECTIONS) {
+        if let (Some(first), Some(t)) = (c.first, t)
+            && t.duration_since(first) > LOOK_BACK
+        {
+            break;
+        }
+        if c.key == host && fits(c) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn add(c: &mut ServerConnection, seen: &Seen<'_>, domain: &Domain) {
+    let t = seen.time;
+    if c.first.is_none() {
+        c.first = t;
+    }
+    c.last = t.or(c.last);
+    if c.address.is_none() {
+        c.address = seen.address.map(str::to_string);
+    }
+    if c.session.is_none() {
+        c.session = seen.session.map(str::to_string);
+    }
+    if c.user.is_none() {
+        c.user = seen.user.map(str::to_string);
+    }
+    match seen.role {
+        ServerRole::Accept => c.accepted = c.accepted.or(t),
+        ServerRole::Authenticated => c.authenticated = c.authenticated.or(t),
+        ServerRole::Logon => c.logon = c.logon.or(t),
+        ServerRole::Disconnect | ServerRole::Logoff => {
+            let reason = seen.reason.map(|r| {
+                let meaning = domain.reason_meaning(r).map(str::to_string);
+                (r.to_string(), meaning)
+            });
+            match &mut c.end {
+                None => {
+                    c.end = Some(ServerEnd {
+                        time: t,
+                        logoff: seen.role == ServerRole::Logoff,
+                        reason,
+                    })
+                }
+                Some(end) => {
+                    end.logoff |= seen.role == ServerRole::Logoff;
+                    if end.reason.is_none() {
+                        end.reason = reason;
+                    }
+                }
+            }
+        }
+    }
+    if !c.reached.contains(&(seen.role, seen.id)) {
+        c.reached.push((seen.role, seen.id));
+    }
+    c.events.push(seen.index);
+}
+
+/// Tie each client connection to its server connection (`Connection::server_side`), one to
+/// one: nearest first, the client's own address preferred.
+pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
+    // (client, server, |delta|) for every possible pair.
+    // Server connections by the moment they can be tied at, so that each client connection
+    // looks only at those within its window.
+    let mut moments: Vec<(Timestamp, SignedDuration, usize)> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(si, s)| s.tie_moment().map(|(t, after)| (t, after, si)))
+        .collect();
+    moments.sort();
+    let mut pairs: Vec<(usize, usize, SignedDuration)> = Vec::new();
+    for (ci, c) in conns.iter().enumerate() {
+        let (Some(name), Some(moment)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
+            continue;
+        };
+        let from = moment.checked_sub(TIE_ACCEPT).unwrap_or(moment);
+        let start = moments.partition_point(|(t, _, _)| *t < from);
+        for &(t, after, si) in &moments[start..] {
+            let delta = t.duration_since(moment);
+            if delta > TIE_LATER.max(TIE_ACCEPT) {
+                break;
+            }
+            if same_host(&servers[si].host, name) && delta <= after {
+                pairs.push((ci, si, delta.abs()));
+            }
+        }
+    }
+    // The addresses each client reached its servers from, where only one pair was possible.
+    let mut per_client: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut per_server: BTreeMap<usize, usize> = BTreeMap::new();
+    for &(ci, si, _) in &pairs {
+        *per_client.entry(ci).or_default() += 1;
+        *per_server.entry(si).or_default() += 1;
+    }
+    let mut learned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for &(ci, si, _) in &pairs {
+        if per_client[&ci] == 1
+            && per_server[&si] == 1
+            && let Some(a) = &servers[si].address
+        {
+            learned
+                .entry(host_key(&conns[ci].client))
+                .or_default()
+                .insert(a.to_ascii_lowercase());
+        }
+    }
+    let foreign = |ci: usize, si: usize| {
+        let client = &conns[ci].client;
+        match (&servers[si].address, learned.get(&host_key(client))) {
+            (Some(a), Some(known)) => {
+                !known.contains(&a.to_ascii_lowercase()) && !same_host(client, a)
+            }
+            _ => false,
+        }
+    };
+    pairs.sort_by_key(|&(ci, si, d)| (foreign(ci, si), d, ci, si));
+    let mut taken = vec![false; servers.len()];
+    for c in conns.iter_mut() {
+        c.server_side = None;
+    }
+    for (ci, si, _) in pairs {
+        if conns[ci].server_side.is_none() && !taken[si] {
+            conns[ci].server_side = Some(si);
+            taken[si] = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::connection::connections;
+    use crate::analysis::connection::tests::client;
+    use crate::model::{EventKind, Fields, WinEvent};
+    use std::sync::Arc;
+
+    const RCM: &str = "Microsoft-Windows-TerminalServices-RemoteConnectionManager";
+    const LSM: &str = "Microsoft-Windows-TerminalServices-LocalSessionManager";
+    const CORE: &str = "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS";
+
+    fn server(provider: &str, id: u32, millis: i64, data: &[(&str, &str)]) -> Event {
+        let mut fields = Fields::default();
+        for (k, v) in data {
+            fields.push(*k, *v);
+        }
+        Event {
+            file: Arc::from("server.evtx"),
+            record: millis as u64,
+            time: Some(Timestamp::from_millisecond(1_704_067_200_000 + millis).unwrap()),
+            kind: EventKind::Win(Box::new(WinEvent {
+                provider: provider.into(),
+                event_id: id,
+                computer: "RDS01.contoso.com".into(),
+                data: fields,
+                ..WinEvent::default()
+            })),
+        }
+    }
+
+    /// One full server connection from `addr` at `at` ms: 131, 261, 1149, 21, 22, session `s`.
+    fn session(at: i64, addr: &str, user: &str, s: &str) -> Vec<Event> {
+        vec![
+            server(
+                CORE,
+                131,
+                at,
+                &[("ClientIP", format!("{addr}:50123").as_str())],
+            ),
+            server(RCM, 261, at + 40, &[("listenerName", "RDP-Tcp")]),
+            server(
+                RCM,
+                1149,
+                at + 2_000,
+                &[("Param1", user), ("Param2", "CONTOSO"), ("Param3", addr)],
+            ),
+            server(
+                LSM,
+                21,
+                at + 3_000,
+                &[
+                    ("User", format!("CONTOSO\\{user}").as_str()),
+                    ("SessionID", s),
+                    ("Address", addr),
+                ],
+            ),
+            server(
+                LSM,
+                22,
+                at + 3_300,
+                &[
+                    ("User", format!("CONTOSO\\{user}").as_str()),
+                    ("SessionID", s),
+                    ("Address", addr),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn groups_by_address_and_session_and_decodes_the_end() {
+        let mut events = session(0, "10.0.0.5", "alice", "3");
+        // bob connects from another address half a second later: interleaved, not mixed up.
+        events.extend(session(500, "10.0.0.9", "bob", "4"));
+        events.push(server(
+            LSM,
+            24,
+            600_000,
+            &[
+                ("User", "CONTOSO\\alice"),
+                ("SessionID", "3"),
+                ("Address", "10.0.0.5"),
+            ],
+        ));
+        events.push(server(
+            LSM,
+            40,
+            600_050,
+            &[("Session", "3"), ("Reason", "5")],
+        ));
+        // An old session's end with nothing else of it in the log: a connection of its own.
+        events.push(server(
+            LSM,
+            40,
+            700_000,
+            &[("Session", "9"), ("Reason", "11")],
+        ));
+        let s = server_connections(&events, Domain::builtin());
+        assert_eq!(s.len(), 3, "{s:#?}");
+        let alice = &s[0];
+        assert_eq!(alice.address.as_deref(), Some("10.0.0.5"));
+        assert_eq!(alice.user.as_deref(), Some("alice"));
+        assert_eq!(alice.session.as_deref(), Some("3"));
+        assert!(alice.accepted.is_some() && alice.authenticated.is_some() && alice.logon.is_some());
+        assert_eq!(alice.ids(ServerRole::Accept), vec![131, 261]);
+        assert_eq!(alice.ids(ServerRole::Logon), vec![21, 22]);
+        assert_eq!(alice.ids(ServerRole::Disconnect), vec![24, 40]);
+        let end = alice.end.as_ref().unwrap();
+        assert!(!end.logoff);
+        assert_eq!(
+            end.reason,
+            Some(("5".into(), Some("replaced by another connection".into())))
+        );
+        assert_eq!(alice.events.len(), 7);
+        let bob = &s[1];
+        assert_eq!(
+            (bob.address.as_deref(), bob.session.as_deref()),
+            (Some("10.0.0.9"), Some("4"))
+        );
+        assert_eq!(bob.events.len(), 5);
+        assert!(bob.end.is_none());
+        assert_eq!(s[2].session.as_deref(), Some("9"));
+        assert!(s[2].accepted.is_none());
+        // Input order does not matter.
+        let mut rev = events.clone();
+        rev.reverse();
+        let r = server_connections(&rev, Domain::builtin());
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].session.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn a_udp_accept_after_authentication_is_the_same_connection() {
+        let mut events = session(0, "10.0.0.5", "alice", "3");
+        events.push(server(
+            CORE,
+            131,
+            5_400,
+            &[("ClientIP", "[10.0.0.5]:59407")],
+        ));
+        // A new TCP connection from the same client before the first authenticated would be
+        // another connection: here, after it, a retry from another address is one too.
+        events.push(server(CORE, 131, 6_000, &[("ClientIP", "10.0.0.6:50000")]));
+        let s = server_connections(&events, Domain::builtin());
+        assert_eq!(s.len(), 2, "{s:#?}");
+        assert_eq!(s[0].events.len(), 6);
+        assert_eq!(s[1].address.as_deref(), Some("10.0.0.6"));
+    }
+
+    #[test]
+    fn a_261_with_no_authentication_stays_unauthenticated() {
+        let events = vec![
+            server(RCM, 261, 0, &[("listenerName", "RDP-Tcp")]),
+            // 90 s later another client authenticates: too late to be the first one's.
+            server(RCM, 261, 90_000, &[("listenerName", "RDP-Tcp")]),
+            server(
+                RCM,
+                1149,
+                92_000,
+                &[("Param1", "bob"), ("Param3", "10.0.0.9")],
+            ),
+        ];
+        let s = server_connections(&events, Domain::builtin());
+        assert_eq!(s.len(), 2);
+        assert!(s[0].authenticated.is_none());
+        assert_eq!(s[1].address.as_deref(), Some("10.0.0.9"));
+    }
+
+    #[test]
+    fn each_client_connection_is_tied_to_its_own_server_connection() {
+        // The client's two attempts to RDS01: at 0 s (transport 1 s) and at 600 s.
+        let a = Some("{A}");
+        let b = Some("{B}");
+        let mut events = vec![
+            client(1024, 0, a, Some("RDS01.contoso.com")),
+            client(1025, 1, a, None),
+            client(1027, 4, a, None),
+            client(1026, 300, a, Some("2")),
+            client(1024, 600, b, Some("RDS01.contoso.com")),
+            client(1025, 601, b, None),
+            client(1026, 700, b, Some("2308")),
+        ];
+        events.extend(session(1_100, "10.0.0.5", "alice", "3"));
+        // At 601 s two clients are accepted 100 ms apart; bob's is nearer in time, alice's
+        // address is the one her first connection came from.
+        events.extend(session(601_050, "10.0.0.9", "bob", "4"));
+        events.extend(session(601_150, "10.0.0.5", "alice", "5"));
+        let servers = server_connections(&events, Domain::builtin());
+        assert_eq!(servers.len(), 3);
+        let mut conns = connections(&events, Domain::builtin());
+        tie(&mut conns, &servers);
+        let tied: Vec<Option<&str>> = conns
+            .iter()
+            .map(|c| c.server_side.and_then(|s| servers[s].session.as_deref()))
+            .collect();
+        assert_eq!(tied, vec![Some("3"), Some("5")]);
+        // A server connection far from every client attempt is tied to none.
+        let far = session(5_000_000, "10.0.0.5", "alice", "7");
+        let mut all = events.clone();
+        all.extend(far);
+        let servers = server_connections(&all, Domain::builtin());
+        let mut conns = connections(&all, Domain::builtin());
+        tie(&mut conns, &servers);
+        assert!(conns.iter().all(|c| c.server_side != Some(3)));
+    }
+
+    #[test]
+    fn a_flood_of_accepts_is_grouped_without_mixing_them_up() {
+        // A brute force: 20,000 accepts from 200 addresses within 100 s, none authenticated,
+        // and one real connection at the end. Work is bounded (no quadratic look-back).
+        let mut events: Vec<Event> = (0..20_000)
+            .map(|i| {
+                let ip = format!("203.0.113.{}:{}", i % 200, 40_000 + i % 20_000);
+                server(CORE, 131, i * 5, &[("ClientIP", ip.as_str())])
+            })
+            .collect();
+        events.extend(session(100_500, "10.0.0.5", "alice", "3"));
+        let s = server_connections(&events, Domain::builtin());
+        assert_eq!(s.len(), 20_001);
+        let alice = s.last().unwrap();
+        assert_eq!(alice.session.as_deref(), Some("3"));
+        assert_eq!(alice.events.len(), 5);
+    }
+
+    #[test]
+    fn addresses_and_users_compare_by_what_they_name() {
+        assert_eq!(address_host("10.0.0.5:50123"), "10.0.0.5");
+        assert_eq!(address_host("[fe80::1]:3389"), "fe80::1");
+        assert_eq!(address_host("fe80::1"), "fe80::1");
+        assert_eq!(address_host("10.0.0.5"), "10.0.0.5");
+        assert!(same_user(r"CONTOSO\Alice", "alice"));
+        assert!(same_user("alice@contoso.com", r"CONTOSO\alice"));
+        assert!(!same_user(r"CONTOSO\bob", "alice"));
+        assert!(!same_user("", ""));
+    }
+}
