@@ -18,6 +18,7 @@ pub mod detail;
 pub mod discover;
 pub mod eventxml;
 pub mod evtx;
+mod evtx_time;
 pub mod limits;
 pub mod pml;
 pub mod procmon;
