@@ -257,6 +257,7 @@ impl Walk<'_> {
                     &mut self.budget,
                     &mut self.found,
                 )
+                .map_err(String::from)
             });
         if let Err(why) = opened {
             self.found
