@@ -207,8 +207,11 @@ fn a_fifo_named_like_a_log_is_listed_and_never_opened() {
 #[cfg(unix)]
 #[test]
 fn a_device_is_named_as_one_not_as_an_empty_file() {
-    let (acc, _) = accounts(&[os("/dev/zero")]);
+    let (acc, code) = accounts(&[os("/dev/zero")]);
+    // Not named like a log: listed as skipped, not an input that failed.
+    assert_eq!(code, Some(0));
     let a = account(&acc, "/dev/zero");
+    assert_eq!(a["status"], "skipped", "{a}");
     assert!(
         problems(a).contains("a character device, not a regular file"),
         "{a}"
@@ -230,7 +233,12 @@ fn symlinks_to_files_and_folders_are_listed_not_followed_unless_asked() {
     std::os::unix::fs::symlink(outside.path(), t.join("folder-link")).unwrap();
     std::os::unix::fs::symlink(t, t.join("loop")).unwrap();
 
-    let (acc, _) = accounts(&[os(t)]);
+    let (acc, code) = accounts(&[os(t)]);
+    assert_eq!(
+        code,
+        Some(0),
+        "links skipped by policy are not inputs unread"
+    );
     for name in ["file-link.csv", "folder-link", "loop"] {
         let a = account(&acc, name);
         assert_eq!(a["status"], "skipped", "{a}");
@@ -778,7 +786,12 @@ fn an_evtx_header_claiming_the_wrong_chunk_count_is_noted() {
         evtx[42..44].copy_from_slice(&claim.to_le_bytes());
         std::fs::write(dir.path().join(name), &evtx).unwrap();
     }
-    let (acc, _) = accounts(&[os(dir.path())]);
+    let (acc, code) = accounts(&[os(dir.path())]);
+    assert_eq!(
+        code,
+        Some(0),
+        "every chunk present is read: a note, not damage"
+    );
     for (claim, name) in [(0u16, "zero.evtx"), (u16::MAX, "max.evtx")] {
         let a = account(&acc, name);
         assert!(
@@ -904,7 +917,9 @@ fn a_duplicated_column_is_named_in_the_account() {
     let path = dir.path().join("Logfile.CSV");
     let header = HEADER.replace("\"Detail\"", "\"Path\"");
     std::fs::write(&path, format!("{header}{}", row(1))).unwrap();
-    let (acc, _) = accounts(&[os(&path)]);
+    let (acc, code) = accounts(&[os(&path)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(acc[0]["events"], 1, "{}", acc[0]);
     assert!(
         problems(&acc[0]).contains("the column 'Path' appears 2 times"),
         "{}",
