@@ -7,13 +7,13 @@
 //!
 //! A shard's part starts with a [`ShardLine`] (`{"shard":"K/N","tickets":T}`); a part without
 //! one is a whole, unsharded batch (shard 1/1). Before anything is written the parts must be
-//! every shard of one split, each once: a missing shard, a shard given twice or parts of
-//! different splits are named and refused. While merging, a part that is not batch JSONL, is
-//! out of order, holds a ticket of another shard or fewer tickets than its shard line says (a
-//! shard that did not finish), or repeats another part's ticket is refused. Every refusal is
-//! exit 2: the parts given are not the output of one batch run, and the merge would not be
-//! what one run writes (exit 3, "inputs not read fully", is for a run whose output still
-//! stands).
+//! every shard of one split, each once and whole: a missing shard, a shard given twice, parts
+//! of different splits, an empty part among others, or a shard part cut within a line or
+//! holding fewer tickets than its shard line says (a shard that did not finish) is named and
+//! refused. While merging, a part that is not batch JSONL, is out of order, holds a ticket of
+//! another shard, or repeats another part's ticket is refused. Every refusal is exit 2: the
+//! parts given are not the output of one batch run, and the merge would not be what one run
+//! writes (exit 3, "inputs not read fully", is for a run whose output still stands).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -100,6 +100,11 @@ pub enum MergeError {
         second: PathBuf,
         second_shard: String,
     },
+    #[error(
+        "{} is empty, not even its shard line: a shard job that failed before writing?",
+        shown(part)
+    )]
+    Empty { part: PathBuf },
     #[error(
         "{} and {} are both shard {shard}: the same shard given twice?",
         shown(first),
@@ -352,6 +357,16 @@ fn check_split(parts: &[Part]) -> Vec<MergeError> {
     let Some(first) = parts.first() else {
         return Vec::new();
     };
+    // An empty part among others: a shard job that failed before writing its first line.
+    if parts.len() > 1
+        && let Some(empty) = parts
+            .iter()
+            .find(|p| p.which.tickets.is_none() && p.head.is_none())
+    {
+        return vec![MergeError::Empty {
+            part: empty.path.clone(),
+        }];
+    }
     let total = first.which.total;
     if let Some(other) = parts.iter().find(|p| p.which.total != total) {
         return vec![MergeError::Splits {

@@ -234,6 +234,13 @@ fn merge_names_a_missing_repeated_or_unfinished_shard() {
     );
     refused(&[&p1, &p2, &half], "parts of different splits");
     refused(&[&unsharded, &p1], "parts of different splits");
+    // A shard job that failed before its first line leaves an empty part.
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    refused(
+        &[&p1, &empty, &p3],
+        "empty.jsonl is empty, not even its shard line",
+    );
     // A shard whose job died between two lines: its count gives it away.
     let cut = tmp.path().join("cut.jsonl");
     let lines: Vec<&[u8]> = out2.split_inclusive(|b| *b == b'\n').collect();
