@@ -31,6 +31,8 @@ struct State<T> {
     at: usize,
     /// Started inputs the sink has not taken yet.
     started: HashMap<usize, Receiver<T>>,
+    /// Threads waiting for a change: nobody is woken (a system call) when none waits.
+    waiting: usize,
 }
 
 impl<T> Handoff<T> {
@@ -40,6 +42,7 @@ impl<T> Handoff<T> {
             state: Mutex::new(State {
                 at: 0,
                 started: HashMap::new(),
+                waiting: 0,
             }),
             changed: Condvar::new(),
             ahead: AHEAD + workers,
@@ -50,10 +53,23 @@ impl<T> Handoff<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn wait<'a>(&self, guard: MutexGuard<'a, State<T>>) -> MutexGuard<'a, State<T>> {
-        self.changed
+    fn wait<'a>(&self, mut guard: MutexGuard<'a, State<T>>) -> MutexGuard<'a, State<T>> {
+        guard.waiting += 1;
+        let mut guard = self
+            .changed
             .wait(guard)
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        guard.waiting -= 1;
+        guard
+    }
+
+    /// Wake the waiting threads, if any, after a change made under `guard`.
+    fn wake(&self, guard: MutexGuard<'_, State<T>>) {
+        let wake = guard.waiting > 0;
+        drop(guard);
+        if wake {
+            self.changed.notify_all();
+        }
     }
 
     /// A worker starts input `i` (inputs are started in order): once `i` is within the
@@ -66,8 +82,7 @@ impl<T> Handoff<T> {
             state = self.wait(state);
         }
         state.started.insert(i, rx);
-        drop(state);
-        self.changed.notify_all();
+        self.wake(state);
         tx
     }
 
@@ -84,8 +99,9 @@ impl<T> Handoff<T> {
 
     /// The sink is done with input `i`: the window moves on.
     pub fn done(&self, i: usize) {
-        self.lock().at = i + 1;
-        self.changed.notify_all();
+        let mut state = self.lock();
+        state.at = i + 1;
+        self.wake(state);
     }
 }
 
