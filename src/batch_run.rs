@@ -16,7 +16,7 @@ use crate::app::{align_hints, load_rules};
 use crate::cli::{BatchConfig, Config};
 use crate::exit::Exit;
 use crate::output::AtomicFile;
-use crate::report::batch_out::BatchOutput;
+use crate::report::batch_out::{BatchOutput, ShardLine};
 use crate::report::schema::{SCHEMA, ScanReport};
 use crate::report::ticket::TicketSummary;
 use crate::sanitize::terminal;
@@ -89,6 +89,12 @@ pub fn run(
     let bar = config.progress.then(|| progress_bar(tickets.len()));
     let width = b.width.or(config.terminal_width).unwrap_or(80);
     let mut output = BatchOutput::new(b.format, out, b.fail_on, width, b.summary_md.is_some());
+    if let Some(shard) = b.shard {
+        output.shard(&ShardLine {
+            shard: format!("{}/{}", shard.index + 1, shard.total),
+            tickets: tickets.len() as u64,
+        });
+    }
     let (mut analysed, mut reused) = (0usize, 0usize);
     batch::run(&tickets, config.threads, &work, &mut |ticket, done| {
         if let Some(bar) = &bar {

@@ -4,26 +4,131 @@
 //! Each part is in ticket order (batch writes it so), so the merge is a k-way merge that
 //! holds one line per part: memory does not grow with the batch for JSONL (JUnit and the
 //! table are built whole, as in `batch`). JSONL lines are copied as they are, byte for byte.
-//! A part that is not batch JSONL, is out of order, or names a ticket another part names
-//! too (the same shard given twice) is a usage error: the merge would not be what one run
-//! writes.
+//!
+//! A shard's part starts with a [`ShardLine`] (`{"shard":"K/N","tickets":T}`); a part without
+//! one is a whole, unsharded batch (shard 1/1). Before anything is written the parts must be
+//! every shard of one split, each once and whole: a missing shard, a shard given twice, parts
+//! of different splits, an empty part among others, or a shard part cut within a line or
+//! holding fewer tickets than its shard line says (a shard that did not finish) is named and
+//! refused. While merging, a part that is not batch JSONL, is out of order, holds a ticket of
+//! another shard, or repeats another part's ticket is refused. Every refusal is exit 2: the
+//! parts given are not the output of one batch run, and the merge would not be what one run
+//! writes (exit 3, "inputs not read fully", is for a run whose output still stands).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::analysis::batch::shard_of;
 use crate::cli::{BatchFormat, Config, MergeConfig};
 use crate::exit::Exit;
-use crate::report::batch_out::{BatchLineOwned, BatchOutput};
+use crate::report::batch_out::{BatchLineOwned, BatchOutput, ShardLine};
 use crate::report::schema::ScanReport;
 use crate::report::ticket::TicketSummary;
 use crate::sanitize::terminal;
 
 /// The longest line read from a part (a ticket's whole report); past it the part is refused.
 const MAX_LINE: u64 = 256 * 1024 * 1024;
+
+/// A path as shown in a message.
+fn shown(path: &Path) -> String {
+    terminal(&path.display().to_string()).into_owned()
+}
+
+/// "shard 3/4 is missing", "shards 2/4 and 3/4 are missing".
+fn missing_text(missing: &[u32], total: u32) -> String {
+    let names: Vec<String> = missing.iter().map(|k| format!("{k}/{total}")).collect();
+    match names.as_slice() {
+        [one] => format!("shard {one} is missing"),
+        [rest @ .., last] => format!("shards {} and {last} are missing", rest.join(", ")),
+        [] => "no shard is missing".into(),
+    }
+}
+
+/// What is wrong inside one part.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("cannot read: {0}")]
+    Read(#[source] io::Error),
+    #[error("line {line}: cut short (no line end): a shard that did not finish?")]
+    CutShort { line: u64 },
+    #[error("line {line}: not a line of `batch --format jsonl` from this version: {source}")]
+    NotBatchJsonl {
+        line: u64,
+        source: serde_json::Error,
+    },
+    #[error("line {line}: the shard {shard:?} is not K/N (1 <= K <= N)")]
+    BadShard { line: u64, shard: String },
+    #[error("line {line}: ticket {ticket:?} after {previous:?}: not in ticket order")]
+    OutOfOrder {
+        line: u64,
+        ticket: String,
+        previous: String,
+    },
+    #[error("line {line}: ticket {ticket:?} is not of shard {shard}: a part of another batch?")]
+    NotOfShard {
+        line: u64,
+        ticket: String,
+        shard: String,
+    },
+    #[error(
+        "holds {holds} tickets where its shard line says {declared}: a shard that did not finish?"
+    )]
+    Unfinished { holds: u64, declared: u64 },
+}
+
+/// Why a merge is refused (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("{}: cannot open: {source}", shown(part))]
+    Open { part: PathBuf, source: io::Error },
+    #[error("{}: {source}", shown(part))]
+    Part { part: PathBuf, source: PartError },
+    #[error(
+        "{} is {}, {} is {}: parts of different splits (a part without a shard line is a whole batch, 1/1)",
+        shown(first),
+        first_shard,
+        shown(second),
+        second_shard
+    )]
+    Splits {
+        first: PathBuf,
+        first_shard: String,
+        second: PathBuf,
+        second_shard: String,
+    },
+    #[error(
+        "{} is empty, not even its shard line: a shard job that failed before writing?",
+        shown(part)
+    )]
+    Empty { part: PathBuf },
+    #[error(
+        "{} and {} are both shard {shard}: the same shard given twice?",
+        shown(first),
+        shown(second)
+    )]
+    Repeated {
+        shard: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("{}: give every part of the split (the merge would lack their tickets)", missing_text(missing, *total))]
+    Missing { missing: Vec<u32>, total: u32 },
+    #[error(
+        "ticket {} is in both {} and {}: the same shard given twice?",
+        terminal(ticket),
+        shown(first),
+        shown(second)
+    )]
+    InTwoParts {
+        ticket: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,44 +145,147 @@ struct Head {
     line: Vec<u8>,
 }
 
+/// Which shard a part is: `index` 1-based, of `total`; `tickets` as its shard line says
+/// (`None` for a whole batch, which has none).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Which {
+    index: u32,
+    total: u32,
+    tickets: Option<u64>,
+}
+
+impl Which {
+    fn name(&self) -> String {
+        format!("{}/{}", self.index, self.total)
+    }
+}
+
 struct Part {
     path: PathBuf,
     reader: BufReader<File>,
     line_no: u64,
+    which: Which,
+    /// Tickets read so far.
+    read: u64,
+    /// The ticket last read (the order check).
+    previous: Option<String>,
     head: Option<Head>,
 }
 
 impl Part {
-    /// Read the next line into `head`; `Err` is the message for a bad part.
-    fn advance(&mut self, full: bool) -> Result<(), String> {
-        let previous = self.head.take().map(|h| h.summary.ticket);
+    /// Open a part: its shard line, if any, and its first ticket.
+    fn open(path: &Path, full: bool) -> Result<Part, MergeError> {
+        let file = File::open(path).map_err(|source| MergeError::Open {
+            part: path.to_path_buf(),
+            source,
+        })?;
+        let mut part = Part {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            line_no: 0,
+            which: Which {
+                index: 1,
+                total: 1,
+                tickets: None,
+            },
+            read: 0,
+            previous: None,
+            head: None,
+        };
+        part.first(full)
+            .and_then(|()| part.check_count(path))
+            .map_err(|source| MergeError::Part {
+                part: path.to_path_buf(),
+                source,
+            })?;
+        Ok(part)
+    }
+
+    /// A shard's count of tickets against the lines the file holds, before anything is
+    /// written (one quick pass: a shard that died between two lines or within one is found
+    /// before the merge streams a byte).
+    fn check_count(&self, path: &Path) -> Result<(), PartError> {
+        let Some(declared) = self.which.tickets else {
+            return Ok(());
+        };
+        let (filled, physical, cut) = count_lines(path).map_err(PartError::Read)?;
+        if cut {
+            return Err(PartError::CutShort { line: physical });
+        }
+        // The shard line is not a ticket.
+        let holds = filled.saturating_sub(1);
+        if holds != declared {
+            return Err(PartError::Unfinished { holds, declared });
+        }
+        Ok(())
+    }
+
+    fn first(&mut self, full: bool) -> Result<(), PartError> {
+        let Some(line) = self.next_line()? else {
+            return Ok(());
+        };
+        match serde_json::from_slice::<ShardLine>(&line) {
+            Ok(s) => {
+                let bad = || PartError::BadShard {
+                    line: self.line_no,
+                    shard: s.shard.clone(),
+                };
+                let (k, n) = s.shard.split_once('/').ok_or_else(bad)?;
+                let (index, total) = match (k.parse::<u32>(), n.parse::<u32>()) {
+                    (Ok(k), Ok(n)) if (1..=n).contains(&k) => (k, n),
+                    _ => return Err(bad()),
+                };
+                self.which = Which {
+                    index,
+                    total,
+                    tickets: Some(s.tickets),
+                };
+                self.advance(full)
+            }
+            Err(_) => self.take(line, full),
+        }
+    }
+
+    /// The next line that is not blank, or `None` at the end.
+    fn next_line(&mut self) -> Result<Option<Vec<u8>>, PartError> {
         let mut line = Vec::new();
         loop {
             line.clear();
             let n = (&mut self.reader)
                 .take(MAX_LINE)
                 .read_until(b'\n', &mut line)
-                .map_err(|e| format!("cannot read: {e}"))?;
+                .map_err(PartError::Read)?;
             self.line_no += 1;
             if n == 0 {
-                return Ok(());
+                return Ok(None);
             }
             if line.last() != Some(&b'\n') {
-                return Err(format!(
-                    "line {}: cut short (no line end): a shard that did not finish?",
-                    self.line_no
-                ));
+                return Err(PartError::CutShort { line: self.line_no });
             }
             if line.iter().any(|b| !b.is_ascii_whitespace()) {
-                break;
+                return Ok(Some(line));
             }
         }
-        let bad = |e: serde_json::Error| {
-            format!(
-                "line {}: not a line of `batch --format jsonl` from this version: {e}",
-                self.line_no
-            )
-        };
+    }
+
+    /// Read the next ticket into `head` (`None` at the end, where the count is checked).
+    fn advance(&mut self, full: bool) -> Result<(), PartError> {
+        match self.next_line()? {
+            Some(line) => self.take(line, full),
+            None => match self.which.tickets {
+                Some(declared) if declared != self.read => Err(PartError::Unfinished {
+                    holds: self.read,
+                    declared,
+                }),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// `line` as the next ticket: parsed, and checked to be in order and of this shard.
+    fn take(&mut self, line: Vec<u8>, full: bool) -> Result<(), PartError> {
+        let at = self.line_no;
+        let bad = |source| PartError::NotBatchJsonl { line: at, source };
         let (summary, report) = if full {
             let l: BatchLineOwned = serde_json::from_slice(&line).map_err(bad)?;
             (l.summary, Some(l.report))
@@ -85,14 +293,25 @@ impl Part {
             let l: SummaryOnly = serde_json::from_slice(&line).map_err(bad)?;
             (l.summary, None)
         };
-        if let Some(prev) = previous
-            && prev >= summary.ticket
+        let ticket = &summary.ticket;
+        if let Some(previous) = &self.previous
+            && previous >= ticket
         {
-            return Err(format!(
-                "line {}: ticket {:?} after {prev:?}: not in ticket order",
-                self.line_no, summary.ticket
-            ));
+            return Err(PartError::OutOfOrder {
+                line: at,
+                ticket: ticket.clone(),
+                previous: previous.clone(),
+            });
         }
+        if shard_of(ticket, self.which.total) + 1 != self.which.index {
+            return Err(PartError::NotOfShard {
+                line: at,
+                ticket: ticket.clone(),
+                shard: self.which.name(),
+            });
+        }
+        self.previous = Some(ticket.clone());
+        self.read += 1;
         self.head = Some(Head {
             summary,
             report,
@@ -102,34 +321,113 @@ impl Part {
     }
 }
 
+/// In `path`: the lines holding something (not blank), all lines, and whether the last one
+/// lacks its line end.
+fn count_lines(path: &Path) -> io::Result<(u64, u64, bool)> {
+    let mut file = File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut filled, mut physical, mut in_line, mut something) = (0u64, 0u64, false, false);
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                physical += 1;
+                filled += u64::from(something);
+                (in_line, something) = (false, false);
+            } else {
+                in_line = true;
+                something |= !b.is_ascii_whitespace();
+            }
+        }
+    }
+    Ok((
+        filled + u64::from(something),
+        physical + u64::from(in_line),
+        in_line,
+    ))
+}
+
+/// The parts must be every shard of one split, each once.
+fn check_split(parts: &[Part]) -> Vec<MergeError> {
+    let Some(first) = parts.first() else {
+        return Vec::new();
+    };
+    // An empty part among others: a shard job that failed before writing its first line.
+    if parts.len() > 1
+        && let Some(empty) = parts
+            .iter()
+            .find(|p| p.which.tickets.is_none() && p.head.is_none())
+    {
+        return vec![MergeError::Empty {
+            part: empty.path.clone(),
+        }];
+    }
+    let total = first.which.total;
+    if let Some(other) = parts.iter().find(|p| p.which.total != total) {
+        return vec![MergeError::Splits {
+            first: first.path.clone(),
+            first_shard: first.which.name(),
+            second: other.path.clone(),
+            second_shard: other.which.name(),
+        }];
+    }
+    let mut problems = Vec::new();
+    let mut missing = Vec::new();
+    for k in 1..=total {
+        let mut these = parts.iter().filter(|p| p.which.index == k);
+        match (these.next(), these.next()) {
+            (None, _) => missing.push(k),
+            (Some(a), Some(b)) => problems.push(MergeError::Repeated {
+                shard: a.which.name(),
+                first: a.path.clone(),
+                second: b.path.clone(),
+            }),
+            (Some(_), None) => {}
+        }
+    }
+    if !missing.is_empty() {
+        problems.push(MergeError::Missing { missing, total });
+    }
+    problems
+}
+
 pub fn run(
     config: &Config,
     m: &MergeConfig,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<Exit> {
+    match merge(config, m, out, err) {
+        Ok(exit) => Ok(exit),
+        Err(problems) => {
+            for p in problems {
+                writeln!(err, "rdtriage: {p}")?;
+            }
+            Ok(Exit::Usage)
+        }
+    }
+}
+
+/// The merge, or why it is refused (every reason found before writing, else the first).
+fn merge(
+    config: &Config,
+    m: &MergeConfig,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Exit, Vec<MergeError>> {
     let full = m.format != BatchFormat::Jsonl;
     let mut parts = Vec::with_capacity(m.parts.len());
     for path in &m.parts {
-        let name = terminal(&path.display().to_string()).into_owned();
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                writeln!(err, "rdtriage: {name}: cannot open: {e}")?;
-                return Ok(Exit::Usage);
-            }
-        };
-        let mut part = Part {
-            path: path.clone(),
-            reader: BufReader::new(file),
-            line_no: 0,
-            head: None,
-        };
-        if let Err(why) = part.advance(full) {
-            writeln!(err, "rdtriage: {name}: {why}")?;
-            return Ok(Exit::Usage);
-        }
-        parts.push(part);
+        parts.push(Part::open(path, full).map_err(|e| vec![e])?);
+    }
+    let problems = check_split(&parts);
+    if !problems.is_empty() {
+        return Err(problems);
     }
     let width = m.width.or(config.terminal_width).unwrap_or(80);
     let mut output = BatchOutput::new(m.format, out, m.fail_on, width, m.summary_md.is_some());
@@ -145,14 +443,11 @@ pub fn run(
                     if h.summary.ticket < other.ticket {
                         best = Some(i);
                     } else if h.summary.ticket == other.ticket {
-                        writeln!(
-                            err,
-                            "rdtriage: ticket {} is in both {} and {}: the same shard given twice?",
-                            terminal(&h.summary.ticket),
-                            terminal(&parts[b].path.display().to_string()),
-                            terminal(&p.path.display().to_string())
-                        )?;
-                        return Ok(Exit::Usage);
+                        return Err(vec![MergeError::InTwoParts {
+                            ticket: h.summary.ticket.clone(),
+                            first: parts[b].path.clone(),
+                            second: p.path.clone(),
+                        }]);
                     }
                 }
             }
@@ -161,20 +456,12 @@ pub fn run(
         let part = &mut parts[i];
         let head = part.head.take().expect("chosen part has a head");
         output.ticket(&head.summary, head.report.as_ref(), Some(&head.line));
-        // `advance` checks order against the ticket just taken.
-        part.head = Some(Head {
-            summary: head.summary,
-            report: None,
-            line: Vec::new(),
-        });
-        if let Err(why) = part.advance(full) {
-            writeln!(
-                err,
-                "rdtriage: {}: {why}",
-                terminal(&part.path.display().to_string())
-            )?;
-            return Ok(Exit::Usage);
-        }
+        part.advance(full).map_err(|source| {
+            vec![MergeError::Part {
+                part: part.path.clone(),
+                source,
+            }]
+        })?;
     }
     Ok(output.finish(m.summary_md.as_deref(), err))
 }

@@ -85,13 +85,14 @@ fn make_tickets(dir: &Path, n: usize) {
     }
 }
 
+/// The tickets of batch JSONL, in order (a shard's first line names the shard, not a ticket).
 fn ticket_names(jsonl: &[u8]) -> Vec<String> {
     jsonl
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| {
+        .filter_map(|l| {
             let v: serde_json::Value = serde_json::from_slice(l).unwrap();
-            v["summary"]["ticket"].as_str().unwrap().to_string()
+            v["summary"]["ticket"].as_str().map(str::to_string)
         })
         .collect()
 }
@@ -175,6 +176,81 @@ fn shards_merge_into_exactly_one_unsharded_run() {
     assert!(twice.err.contains("the same shard given twice"));
 }
 
+/// `merge` takes every shard of one split, each once, each whole: anything else is named
+/// and refused with exit 2 before a byte is written.
+#[test]
+fn merge_names_a_missing_repeated_or_unfinished_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tickets");
+    for i in 0..30 {
+        std::fs::create_dir_all(dir.join(format!("t{i:02}"))).unwrap();
+    }
+    let part = |shard: &str| {
+        let r = run(&["batch", s(&dir), "--format", "jsonl", "--shard", shard]);
+        assert!(matches!(r.code, 0 | 4), "{shard}: {}", r.err);
+        let path = tmp
+            .path()
+            .join(format!("part-{}.jsonl", shard.replace('/', "-of-")));
+        std::fs::write(&path, &r.out).unwrap();
+        (path, r.out)
+    };
+    let (p1, _) = part("1/3");
+    let (p2, out2) = part("2/3");
+    let (p3, _) = part("3/3");
+    let (half, _) = part("1/2");
+    // Each part says which shard it is and how many tickets it holds.
+    let first: serde_json::Value =
+        serde_json::from_slice(out2.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(first["shard"], "2/3");
+    let n2 = ticket_names(&out2).len();
+    assert!(n2 >= 2, "shard 2/3 holds {n2} tickets");
+    assert_eq!(first["tickets"], n2);
+
+    let whole = run(&["batch", s(&dir), "--format", "jsonl"]);
+    let merged = run(&["merge", s(&p3), s(&p1), s(&p2)]);
+    assert_eq!(merged.code, whole.code, "{}", merged.err);
+    assert!(
+        merged.out == whole.out,
+        "the three shards merge into the whole"
+    );
+    // An unsharded run's JSONL is the whole split (1/1): merged alone, it is itself.
+    let unsharded = tmp.path().join("whole.jsonl");
+    std::fs::write(&unsharded, &whole.out).unwrap();
+    assert!(run(&["merge", s(&unsharded)]).out == whole.out);
+
+    let refused = |args: &[&Path], why: &str| {
+        let mut all = vec!["merge"];
+        all.extend(args.iter().map(|p| s(p)));
+        let r = run(&all);
+        assert_eq!(r.code, 2, "{all:?}: {}", r.err);
+        assert!(r.out.is_empty(), "{all:?}: nothing written");
+        assert!(r.err.contains(why), "{all:?}: {}", r.err);
+    };
+    refused(&[&p1, &p3], "shard 2/3 is missing");
+    refused(&[&p2], "shards 1/3 and 3/3 are missing");
+    refused(
+        &[&p1, &p2, &p2, &p3],
+        "are both shard 2/3: the same shard given twice?",
+    );
+    refused(&[&p1, &p2, &half], "parts of different splits");
+    refused(&[&unsharded, &p1], "parts of different splits");
+    // A shard job that failed before its first line leaves an empty part.
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    refused(
+        &[&p1, &empty, &p3],
+        "empty.jsonl is empty, not even its shard line",
+    );
+    // A shard whose job died between two lines: its count gives it away.
+    let cut = tmp.path().join("cut.jsonl");
+    let lines: Vec<&[u8]> = out2.split_inclusive(|b| *b == b'\n').collect();
+    std::fs::write(&cut, lines[..lines.len() - 1].concat()).unwrap();
+    refused(
+        &[&p1, &cut, &p3],
+        &format!("holds {} tickets where its shard line says {n2}", n2 - 1),
+    );
+}
+
 #[test]
 fn adding_a_ticket_moves_only_that_ticket() {
     let tmp = tempfile::tempdir().unwrap();
@@ -192,8 +268,9 @@ fn adding_a_ticket_moves_only_that_ticket() {
                     "--shard",
                     &format!("{k}/4"),
                 ]);
-                assert_eq!(r.code, if r.out.is_empty() { 0 } else { 4 }, "{}", r.err);
-                ticket_names(&r.out).into_iter().collect()
+                let names = ticket_names(&r.out);
+                assert_eq!(r.code, if names.is_empty() { 0 } else { 4 }, "{}", r.err);
+                names.into_iter().collect()
             })
             .collect()
     };

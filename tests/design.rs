@@ -133,7 +133,8 @@ fn no_rdp_provider_process_or_port_is_spelled_in_src_outside_the_pack_issue_11()
 
 /// **Problems are types, text is a view.** Every refusal at a `--max-*` limit is a
 /// `Problem::Refused` carrying the limit and the flag that raises it, built where the limit
-/// is checked (reading a file whole, the kept-events cap); the text stays what it was.
+/// is checked (reading a file whole, a zip over a limit, the kept-events cap); the text stays
+/// what it was.
 #[test]
 fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
     use rdtriage::ingest::discover::discover;
@@ -163,6 +164,36 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(refusal(&p[0]), Some((16, "--max-xml-bytes")));
     assert!(p[0].to_string().contains("(raise it with --max-xml-bytes)"));
+
+    // A zip with more entries than --max-zip-entries.
+    let zip_path = dir.path().join("ticket.zip");
+    {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        for n in 0..3 {
+            w.start_file(
+                format!("e{n}.xml"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            w.write_all(b"<Events></Events>").unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let limits = Limits {
+        zip_entries: 2,
+        ..Limits::default()
+    };
+    let found = discover(std::slice::from_ref(&zip_path), &limits);
+    let zip_refusals: Vec<(u64, &str)> = found
+        .iter()
+        .filter_map(|f| match f {
+            rdtriage::ingest::discover::Found::Problem(a) => Some(a),
+            _ => None,
+        })
+        .flat_map(|a| a.problems().iter().filter_map(refusal))
+        .collect();
+    assert_eq!(zip_refusals, vec![(2, "--max-zip-entries")]);
 
     // An analysis that keeps fewer events than the ticket has rule-relevant ones.
     let rules = rdtriage::rules::load_with_builtin(&[]).unwrap();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use common::{account, fixtures, problems, zip_of};
-use evtx_writer::{Body, Data, EvtxEvent, write_evtx};
+use evtx_writer::{Body, Data, EvtxEvent, crc32, timestamp_to_filetime, write_evtx};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -188,13 +188,30 @@ fn a_fifo_named_like_a_log_is_listed_and_never_opened() {
         "{a}"
     );
     assert_eq!(account(&acc, "a.csv")["status"], "ok");
+    // In a batch ticket too: listed, never waited on.
+    let tickets = tempfile::tempdir().unwrap();
+    std::fs::rename(dir.path(), tickets.path().join("t1")).unwrap();
+    let out = rdtriage()
+        .args(["batch", "--format", "jsonl"])
+        .arg(tickets.path())
+        .output()
+        .unwrap();
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fifo = account(line["report"]["inputs"].as_array().unwrap(), "x.evtx");
+    assert!(
+        problems(fifo).contains("a FIFO (named pipe), not a regular file"),
+        "{fifo}"
+    );
 }
 
 #[cfg(unix)]
 #[test]
 fn a_device_is_named_as_one_not_as_an_empty_file() {
-    let (acc, _) = accounts(&[os("/dev/zero")]);
+    let (acc, code) = accounts(&[os("/dev/zero")]);
+    // Not named like a log: listed as skipped, not an input that failed.
+    assert_eq!(code, Some(0));
     let a = account(&acc, "/dev/zero");
+    assert_eq!(a["status"], "skipped", "{a}");
     assert!(
         problems(a).contains("a character device, not a regular file"),
         "{a}"
@@ -216,7 +233,12 @@ fn symlinks_to_files_and_folders_are_listed_not_followed_unless_asked() {
     std::os::unix::fs::symlink(outside.path(), t.join("folder-link")).unwrap();
     std::os::unix::fs::symlink(t, t.join("loop")).unwrap();
 
-    let (acc, _) = accounts(&[os(t)]);
+    let (acc, code) = accounts(&[os(t)]);
+    assert_eq!(
+        code,
+        Some(0),
+        "links skipped by policy are not inputs unread"
+    );
     for name in ["file-link.csv", "folder-link", "loop"] {
         let a = account(&acc, name);
         assert_eq!(a["status"], "skipped", "{a}");
@@ -268,6 +290,27 @@ fn entries_with_one_name_each_get_an_account_and_folder_entries_with_data_are_re
     assert_eq!(hidden["format"], "procmon-csv", "{hidden}");
     assert_eq!(hidden["events"], 1, "{hidden}");
     assert_eq!(account(&acc, "a.zip!/folder/")["events"], 1);
+}
+
+/// A "folder" named the Windows way (`\\` at the end) that holds data is read too; empty
+/// folders of either kind are not inputs at all.
+#[test]
+fn folder_entries_ending_in_a_backslash_with_data_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!("{HEADER}{}", row(1));
+    let zip = raw_zip(&[
+        ("logs\\", csv.as_bytes()),
+        ("empty/", b""),
+        ("empty\\", b""),
+    ]);
+    let path = dir.path().join("a.zip");
+    std::fs::write(&path, zip).unwrap();
+    let (acc, code) = accounts(&[os(&path)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(acc.len(), 1, "{acc:#?}");
+    let a = account(&acc, "a.zip!/logs\\");
+    assert_eq!(a["status"], "ok", "{a}");
+    assert_eq!(a["events"], 1, "{a}");
 }
 
 #[test]
@@ -601,6 +644,63 @@ fn a_header_of_millions_of_columns_is_refused_by_the_field_cap() {
     assert_rss(kib, 16 * 1024, "a 30 MB header");
 }
 
+/// A row of millions of empty fields (after a good header and row) stops at the field cap,
+/// memory bounded by the cap, not the row (once 520 MB for a 60 MB row).
+#[test]
+fn a_row_of_millions_of_empty_fields_is_refused_by_the_field_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Logfile.CSV");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    f.write_all(format!("{HEADER}{}", row(1)).as_bytes())
+        .unwrap();
+    f.write_all(&vec![b','; 30 << 20]).unwrap();
+    f.write_all(b"\r\n").unwrap();
+    drop(f);
+    let (code, out, kib) = peak_rss(&[
+        os("dump"),
+        os("--summary"),
+        os("--format"),
+        os("json"),
+        os(&path),
+    ]);
+    assert_eq!(code, Some(3));
+    let acc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(acc[0]["events"], 1, "the row before it is kept: {}", acc[0]);
+    assert!(
+        problems(&acc[0]).contains("more than 1024 fields (raise with --max-csv-fields)"),
+        "{}",
+        acc[0]
+    );
+    assert_rss(kib, 16 * 1024, "a 30 MB row of empty fields");
+}
+
+/// Thousands of small zips in one ticket: memory does not grow with their number (5,000 once
+/// reached 129 MB).
+#[test]
+fn memory_stays_flat_over_thousands_of_small_zips() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..5_000 {
+        let csv = format!("{HEADER}{}", row(i));
+        std::fs::write(
+            dir.path().join(format!("{i:04}.zip")),
+            zip_of(&[("Logfile.CSV", csv.as_bytes())]),
+        )
+        .unwrap();
+    }
+    let (code, out, kib) = peak_rss(&[
+        os("dump"),
+        os("--summary"),
+        os("--format"),
+        os("json"),
+        os(dir.path()),
+    ]);
+    assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
+    let acc: Vec<Value> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(acc.len(), 5_000);
+    assert!(acc.iter().all(|a| a["status"] == "ok" && a["events"] == 1));
+    assert_rss(kib, 48 * 1024, "5,000 small zips");
+}
+
 #[test]
 fn a_file_that_only_starts_like_a_zip_is_not_read_into_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -686,7 +786,12 @@ fn an_evtx_header_claiming_the_wrong_chunk_count_is_noted() {
         evtx[42..44].copy_from_slice(&claim.to_le_bytes());
         std::fs::write(dir.path().join(name), &evtx).unwrap();
     }
-    let (acc, _) = accounts(&[os(dir.path())]);
+    let (acc, code) = accounts(&[os(dir.path())]);
+    assert_eq!(
+        code,
+        Some(0),
+        "every chunk present is read: a note, not damage"
+    );
     for (claim, name) in [(0u16, "zero.evtx"), (u16::MAX, "max.evtx")] {
         let a = account(&acc, name);
         assert!(
@@ -695,6 +800,86 @@ fn an_evtx_header_claiming_the_wrong_chunk_count_is_noted() {
         );
         assert_eq!(a["events"], 1, "{a}");
     }
+}
+
+/// Record 2 of three, its time set to FILETIME's last day (year 30828, past what jiff and
+/// this tool hold) in its header (`header`) and its `TimeCreated` value; checksums kept right.
+fn evtx_with_a_year_30828_record(header: bool) -> Vec<u8> {
+    let events = [rcm(1, "a"), rcm(2, "b"), rcm(3, "c")];
+    let mut evtx = write_evtx(&events).unwrap();
+    let was = timestamp_to_filetime(events[1].time).unwrap().to_le_bytes();
+    // 30828-09-14T02:48:05.4775807Z, the last time Windows converts.
+    let max = 0x7FFF_FFFF_FFFF_FFFFu64.to_le_bytes();
+    let chunk = &mut evtx[4096..4096 + 65536];
+    // Record 2: the record magic, its size, then its id.
+    let start = (0..chunk.len() - 24)
+        .find(|&i| chunk[i..i + 4] == *b"**\0\0" && chunk[i + 8..i + 16] == 2u64.to_le_bytes())
+        .unwrap();
+    let size = u32::from_le_bytes(chunk[start + 4..start + 8].try_into().unwrap()) as usize;
+    let value = (start + 24..start + size - 8)
+        .find(|&i| chunk[i..i + 8] == was)
+        .expect("the TimeCreated value");
+    chunk[value..value + 8].copy_from_slice(&max);
+    if header {
+        assert_eq!(chunk[start + 16..start + 24], was);
+        chunk[start + 16..start + 24].copy_from_slice(&max);
+    }
+    let free = u32::from_le_bytes(chunk[48..52].try_into().unwrap()) as usize;
+    let records_crc = crc32(&[&chunk[512..free]]);
+    chunk[52..56].copy_from_slice(&records_crc.to_le_bytes());
+    let header_crc = crc32(&[&chunk[..120], &chunk[128..512]]);
+    chunk[124..128].copy_from_slice(&header_crc.to_le_bytes());
+    evtx
+}
+
+/// A record whose header time is past 9999 cannot be read (the evtx crate refuses it): it is
+/// a record error that says why, and the records around it are read.
+#[test]
+fn an_evtx_record_dated_past_9999_is_a_record_error_naming_its_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("System.evtx");
+    std::fs::write(&path, evtx_with_a_year_30828_record(true)).unwrap();
+    let (acc, code) = accounts(&[os(&path)]);
+    assert_eq!(code, Some(3), "a record not read: the file is read partly");
+    let a = &acc[0];
+    assert_eq!(a["status"], "partial", "{a}");
+    assert_eq!(a["events"], 2, "{a}");
+    assert_eq!(a["errors"], 1, "{a}");
+    assert!(
+        problems(a).contains("FILETIME 0x7fffffffffffffff, year 30828) is out of range")
+            && problems(a).contains("record not read"),
+        "{a}"
+    );
+}
+
+/// A `TimeCreated` alone past 9999 renders as year 0828 (Windows keeps four digits): never
+/// taken for a date, the record is kept with its header's time and the account says so.
+#[test]
+fn an_evtx_time_created_past_9999_is_kept_with_its_header_time_and_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("System.evtx");
+    std::fs::write(&path, evtx_with_a_year_30828_record(false)).unwrap();
+    let (acc, code) = accounts(&[os(&path)]);
+    assert_eq!(code, Some(0));
+    let a = &acc[0];
+    assert_eq!(a["status"], "ok", "{a}");
+    assert_eq!(a["events"], 3, "{a}");
+    assert!(
+        problems(a).contains("1 records have a TimeCreated past 9999-12-31"),
+        "{a}"
+    );
+    let out = rdtriage()
+        .args(["dump", "--format", "jsonl"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let times: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["time"].to_string())
+        .collect();
+    assert_eq!(times.len(), 3);
+    assert!(times[1].contains("2024-03-05T09:00:02"), "{times:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -732,7 +917,9 @@ fn a_duplicated_column_is_named_in_the_account() {
     let path = dir.path().join("Logfile.CSV");
     let header = HEADER.replace("\"Detail\"", "\"Path\"");
     std::fs::write(&path, format!("{header}{}", row(1))).unwrap();
-    let (acc, _) = accounts(&[os(&path)]);
+    let (acc, code) = accounts(&[os(&path)]);
+    assert_eq!(code, Some(0));
+    assert_eq!(acc[0]["events"], 1, "{}", acc[0]);
     assert!(
         problems(&acc[0]).contains("the column 'Path' appears 2 times"),
         "{}",

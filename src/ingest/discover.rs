@@ -248,7 +248,7 @@ impl Walk<'_> {
             return;
         }
         let opened = SharedFile::open(path)
-            .map_err(|e| format!("cannot open: {e}"))
+            .map_err(|e| Problem::Failed(format!("cannot open: {e}")))
             .and_then(|file| {
                 open_zip(
                     &name,
@@ -258,10 +258,14 @@ impl Walk<'_> {
                     &mut self.budget,
                     &mut self.found,
                 )
+                .map_err(Problem::from)
             });
         if let Err(why) = opened {
-            self.found
-                .push(Found::Problem(failed(name, FileFormat::Zip, why)));
+            self.found.push(Found::Problem(FileAccount::failed(
+                name,
+                FileFormat::Zip,
+                why,
+            )));
         }
     }
 

@@ -38,6 +38,8 @@ struct ChunkOutput {
     lone_surrogates: u64,
     /// Checksum mismatches of a chunk read anyway: named, not counted as record errors.
     bad_checksums: Vec<String>,
+    /// Records whose `TimeCreated` is past 9999 (see [`super::evtx_time`]): dated by their header.
+    wrapped_times: u64,
 }
 
 impl ChunkOutput {
@@ -53,6 +55,10 @@ impl ChunkOutput {
     ) {
         self.read += 1;
         let mut event = record.into_event(file, id);
+        if super::evtx_time::wrapped(event.time) {
+            event.time = None;
+            self.wrapped_times += 1;
+        }
         event.time.get_or_insert(header_time);
         if keep(&event) {
             self.events.push(event);
@@ -134,7 +140,7 @@ pub fn read_evtx(
     let batch_size = (emit.pool.current_num_threads() * 2).max(2);
     let mut batch: Vec<(u64, Result<EvtxChunkData, String>)> = Vec::with_capacity(batch_size);
     let mut listed = 0usize;
-    let mut lone = 0u64;
+    let (mut lone, mut wrapped) = (0u64, 0u64);
     let mut chunk_index = 0u64;
     let mut chunks = parser.chunks();
     loop {
@@ -160,6 +166,7 @@ pub fn read_evtx(
             for out in outputs {
                 account.events += out.read;
                 lone += out.lone_surrogates;
+                wrapped += out.wrapped_times;
                 for why in out.bad_checksums {
                     account.damaged(why);
                 }
@@ -186,6 +193,9 @@ pub fn read_evtx(
             "{lone} unpaired UTF-16 surrogates (invalid text) replaced with '_'"
         ));
     }
+    if wrapped > 0 {
+        account.note(super::evtx_time::wrapped_note(wrapped));
+    }
     if listed > MAX_LISTED_ERRORS {
         account.more_not_listed(format!(
             "... and {} more record errors",
@@ -209,6 +219,7 @@ fn read_chunk(
         errors: Vec::new(),
         lone_surrogates: 0,
         bad_checksums: Vec::new(),
+        wrapped_times: 0,
     };
     let chunk = match chunk {
         Ok(c) => c,
@@ -273,7 +284,7 @@ fn read_chunk(
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => {
-                out.errors.push(e.to_string());
+                out.errors.push(super::evtx_time::record_error(&e));
                 continue;
             }
         };

@@ -21,6 +21,8 @@ pub mod discover;
 pub mod error;
 pub mod eventxml;
 pub mod evtx;
+mod evtx_time;
+mod handoff;
 pub mod limits;
 pub mod pml;
 pub mod procmon;
@@ -33,7 +35,7 @@ pub mod zipentry;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
 
 pub use discover::{Found, Input};
@@ -139,31 +141,27 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
     };
     let n = found.len();
     let items: Vec<Mutex<Option<Found>>> = found.into_iter().map(|f| Mutex::new(Some(f))).collect();
-    let mut senders: Vec<Mutex<Option<SyncSender<Msg>>>> = Vec::with_capacity(n);
-    let mut receivers: Vec<Receiver<Msg>> = Vec::with_capacity(n);
-    for _ in 0..n {
-        let (tx, rx) = sync_channel(4);
-        senders.push(Mutex::new(Some(tx)));
-        receivers.push(rx);
-    }
+    let workers = threads.min(n.max(1));
+    let handoff = handoff::Handoff::new(workers);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(n.max(1)) {
+        for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= n {
                         break;
                     }
+                    let tx = handoff.start(i);
                     let item = items[i].lock().ok().and_then(|mut g| g.take());
-                    let tx = senders[i].lock().ok().and_then(|mut g| g.take());
-                    if let (Some(item), Some(tx)) = (item, tx) {
+                    if let Some(item) = item {
                         read_one(item, opts, pool, &tx);
                     }
                 }
             });
         }
-        for (i, rx) in receivers.iter().enumerate() {
+        for i in 0..n {
+            let rx = handoff.take(i);
             loop {
                 match rx.recv() {
                     Ok(Msg::Events(events)) => sink.events(events),
@@ -186,6 +184,7 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
                     }
                 }
             }
+            handoff.done(i);
         }
     });
 }

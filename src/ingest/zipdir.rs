@@ -19,8 +19,8 @@ use zip::ZipArchive;
 
 use super::Limits;
 use super::discover::{Found, Input, InputData, failed};
-use super::zipentry::{Location, is_deflated};
-use crate::model::FileFormat;
+use super::zipentry::{EntryError, Location, is_deflated};
+use crate::model::{FileAccount, FileFormat, Problem};
 
 /// A zip's bytes: on disk, or in memory (a zip inside a zip).
 #[derive(Clone)]
@@ -111,6 +111,71 @@ impl ZipSource {
 }
 
 pub type Archive = ZipArchive<ZipSource>;
+
+/// Why a whole zip is refused; its account gives the text.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("zips nested more than {limit} deep: refused (raise with --max-zip-depth)")]
+    TooDeep { limit: usize },
+    #[error(
+        "holds {count} entries, more than the limit of {limit}: refused (raise with --max-zip-entries)"
+    )]
+    TooManyEntries { count: u64, limit: usize },
+    /// Over what is left of the entries of a run whose other zips used some.
+    #[error(
+        "its {count} entries would take this run (or ticket) past the limit of {limit} zip entries, all its zips included: refused (raise with --max-zip-entries)"
+    )]
+    EntriesLeft { count: u64, limit: usize },
+    #[error(
+        "declares {declared} uncompressed bytes, over the {limit}-byte limit for all the zips of this run (or ticket), of which {left} bytes were left: refused (raise with --max-zip-bytes)"
+    )]
+    TooManyBytes {
+        declared: u64,
+        limit: u64,
+        left: u64,
+    },
+    #[error("cannot read: {0}")]
+    Read(#[source] io::Error),
+    #[error("not a readable zip: {0}")]
+    Unreadable(#[source] zip::result::ZipError),
+    #[error("entry {index}: {source}")]
+    Entry {
+        index: usize,
+        source: zip::result::ZipError,
+    },
+    #[error(
+        "a zip of {size} bytes inside a zip, over the {limit}-byte limit for a zip held in memory: refused (raise with --max-file-bytes)"
+    )]
+    NestedTooBig { size: u64, limit: u64 },
+    /// Same-named entries the zip crate hides, whose directory could not be read by hand.
+    #[error(
+        "its end record declares {declared} entries and {listed} have distinct names: the others could not be read from its central directory (over 64 MiB, or unreadable): not read"
+    )]
+    HiddenUnread { declared: u64, listed: usize },
+    /// A zip inside a zip that could not be read into memory (the reason as the input gives it).
+    #[error("{0}")]
+    NestedUnread(String),
+}
+
+/// A zip refused by a limit is [`Problem::Refused`] with its flag; anything else failed it.
+impl From<ArchiveError> for Problem {
+    fn from(e: ArchiveError) -> Problem {
+        let message = e.to_string();
+        let refused = |limit: u64, flag| Problem::Refused {
+            limit,
+            flag,
+            message: message.clone(),
+        };
+        match e {
+            ArchiveError::TooDeep { limit } => refused(limit as u64, "--max-zip-depth"),
+            ArchiveError::TooManyEntries { limit, .. }
+            | ArchiveError::EntriesLeft { limit, .. } => refused(limit as u64, "--max-zip-entries"),
+            ArchiveError::TooManyBytes { limit, .. } => refused(limit, "--max-zip-bytes"),
+            ArchiveError::NestedTooBig { limit, .. } => refused(limit, "--max-file-bytes"),
+            _ => Problem::Failed(message),
+        }
+    }
+}
 
 /// What is left to spend on zips in one run (or one batch ticket).
 pub struct ZipBudget {
@@ -217,7 +282,7 @@ struct Entry {
     /// Where its local header starts and its compressed data ends.
     span: (u64, u64),
     /// Where its data is, or why it cannot be read.
-    at: Result<Box<Location>, String>,
+    at: Result<Box<Location>, EntryError>,
 }
 
 /// Open the zip `source` (named `name`, `depth` zips deep) and push its entries, or what is
@@ -229,25 +294,19 @@ pub fn open_zip(
     limits: &Limits,
     budget: &mut ZipBudget,
     found: &mut Vec<Found>,
-) -> Result<(), String> {
+) -> Result<(), ArchiveError> {
     if depth > limits.zip_depth {
-        return Err(format!(
-            "zips nested more than {} deep: refused (raise with --max-zip-depth)",
-            limits.zip_depth
-        ));
+        return Err(ArchiveError::TooDeep {
+            limit: limits.zip_depth,
+        });
     }
     let untouched = budget.entries == limits.zip_entries;
     let over_entries = |count: u64| {
+        let limit = limits.zip_entries;
         if untouched {
-            format!(
-                "holds {count} entries, more than the limit of {}: refused (raise with --max-zip-entries)",
-                limits.zip_entries
-            )
+            ArchiveError::TooManyEntries { count, limit }
         } else {
-            format!(
-                "its {count} entries would take this run (or ticket) past the limit of {} zip entries, all its zips included: refused (raise with --max-zip-entries)",
-                limits.zip_entries
-            )
+            ArchiveError::EntriesLeft { count, limit }
         }
     };
     let end = end_record(&mut source);
@@ -258,15 +317,29 @@ pub fn open_zip(
     }
     source
         .seek(SeekFrom::Start(0))
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(ArchiveError::Read)?;
     let mut names_source = source.clone();
     let bytes = source.clone();
-    let archive = ZipArchive::new(source).map_err(|e| format!("not a readable zip: {e}"))?;
+    let archive = ZipArchive::new(source).map_err(ArchiveError::Unreadable)?;
     let count = archive.len();
     let hidden = match end {
         Some((declared, size, offset)) if declared > count as u64 => {
-            central_records(&mut names_source, size, offset)
-                .map_or_else(Vec::new, hidden_duplicates)
+            match central_records(&mut names_source, size, offset) {
+                Some(records) => hidden_duplicates(records),
+                None => {
+                    // Never silently: the entries the zip crate does not list are named.
+                    let why = ArchiveError::HiddenUnread {
+                        declared,
+                        listed: count,
+                    };
+                    found.push(Found::Problem(failed(
+                        name.to_string(),
+                        FileFormat::Zip,
+                        why.to_string(),
+                    )));
+                    Vec::new()
+                }
+            }
         }
         _ => Vec::new(),
     };
@@ -280,7 +353,7 @@ pub fn open_zip(
         let mut a = archive.clone();
         let entry = a
             .by_index_raw(index)
-            .map_err(|e| format!("entry {index}: {e}"))?;
+            .map_err(|source| ArchiveError::Entry { index, source })?;
         let size = entry.size();
         // A folder entry: nothing to read unless it holds data (then it is read as a file).
         if entry.is_dir() && size == 0 {
@@ -288,7 +361,7 @@ pub fn open_zip(
         }
         let entry_name = entry
             .name()
-            .map_err(|e| format!("entry {index}: {e}"))?
+            .map_err(|source| ArchiveError::Entry { index, source })?
             .to_string();
         let start = entry.header_start();
         let end = entry
@@ -304,7 +377,7 @@ pub fn open_zip(
                 entry.crc32(),
                 deflated,
             ),
-            (None, _) => Err("the entry's data offset is unknown".into()),
+            (None, _) => Err(EntryError::NoDataOffset),
             (_, Err(why)) => Err(why),
         };
         entries.push(Entry {
@@ -317,7 +390,8 @@ pub fn open_zip(
     }
     // The entries the zip crate hides behind a name it already has: read by hand.
     for (k, r) in hidden.into_iter().enumerate() {
-        if r.name.ends_with('/') && r.size == 0 {
+        // A folder, as the zip crate tells one (a name ending in `/` or `\`), unless it holds data.
+        if r.name.ends_with(['/', '\\']) && r.size == 0 {
             continue;
         }
         let at = Location::from_local_header(
@@ -343,10 +417,11 @@ pub fn open_zip(
         .filter(|e| !overlapping.contains_key(&e.index))
         .fold(0u64, |sum, e| sum.saturating_add(e.size));
     if declared > budget.bytes {
-        return Err(format!(
-            "declares {declared} uncompressed bytes, over the {}-byte limit for all the zips of this run (or ticket), of which {} bytes were left: refused (raise with --max-zip-bytes)",
-            limits.zip_total_bytes, budget.bytes
-        ));
+        return Err(ArchiveError::TooManyBytes {
+            declared,
+            limit: limits.zip_total_bytes,
+            left: budget.bytes,
+        });
     }
     budget.bytes -= declared;
     entries.sort_by(|a, b| (&a.name, a.index).cmp(&(&b.name, b.index)));
@@ -354,19 +429,24 @@ pub fn open_zip(
     for (entry, shown) in entries.into_iter().zip(names) {
         let full = format!("{name}!/{shown}");
         if let Some(other) = overlapping.get(&entry.index) {
+            let why = EntryError::Overlaps {
+                other: other.clone(),
+            };
             found.push(Found::Problem(failed(
                 full,
                 FileFormat::Unknown,
-                format!(
-                    "its bytes overlap those of entry '{other}' (one body named by several entries: a zip bomb?): not read"
-                ),
+                why.to_string(),
             )));
             continue;
         }
         let at = match entry.at {
             Ok(at) => at,
             Err(why) => {
-                found.push(Found::Problem(failed(full, FileFormat::Unknown, why)));
+                found.push(Found::Problem(failed(
+                    full,
+                    FileFormat::Unknown,
+                    why.to_string(),
+                )));
                 continue;
             }
         };
@@ -380,21 +460,25 @@ pub fn open_zip(
         if super::discover::is_zip(&input) {
             let inner = input.name.clone();
             let nested = if entry.size > limits.file_bytes {
-                Err(format!(
-                    "a zip of {} bytes inside a zip, over the {}-byte limit for a zip held in memory: refused (raise with --max-file-bytes)",
-                    entry.size, limits.file_bytes
-                ))
+                Err(ArchiveError::NestedTooBig {
+                    size: entry.size,
+                    limit: limits.file_bytes,
+                })
             } else {
                 input
                     .read_all(entry.size, "--max-zip-bytes")
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| ArchiveError::NestedUnread(e.to_string()))
                     .and_then(|b| {
                         let source = ZipSource::Memory(Cursor::new(Arc::from(b)));
                         open_zip(&inner, source, depth + 1, limits, budget, found)
                     })
             };
             if let Err(why) = nested {
-                found.push(Found::Problem(failed(inner, FileFormat::Zip, why)));
+                found.push(Found::Problem(FileAccount::failed(
+                    inner,
+                    FileFormat::Zip,
+                    why.into(),
+                )));
             }
         } else {
             found.push(Found::Input(input));
@@ -467,7 +551,7 @@ mod tests {
             index,
             size: 1,
             span,
-            at: Err(String::new()),
+            at: Err(EntryError::NoDataOffset),
         }
     }
 

@@ -21,12 +21,49 @@ use std::io::{self, Cursor, Read, Seek, SeekFrom};
 
 use flate2::read::DeflateDecoder;
 use zip::CompressionMethod;
+use zip::result::ZipError;
 
 use super::discover::past_declared_end;
 use super::zipdir::{Archive, ZipSource};
 
 /// Entries up to this size are inflated into memory once (checked, then read from there).
 pub const SMALL_ENTRY: u64 = 1 << 20;
+
+/// Why a zip entry cannot be read; the entry's account gives the text.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// The zip crate cannot give the entry.
+    #[error("{0}")]
+    Zip(#[from] ZipError),
+    #[error("unsupported zip compression method {0}")]
+    Method(String),
+    #[error("the entry's data offset is unknown")]
+    NoDataOffset,
+    #[error("cannot read the entry's local header: {0}")]
+    LocalHeader(#[source] io::Error),
+    #[error("no local header where the zip's directory says the entry is")]
+    NoLocalHeader,
+    #[error("the entry's compressed data runs past the end of the zip")]
+    PastEnd,
+    #[error("cannot decompress: {0}")]
+    Inflate(#[source] io::Error),
+    #[error(
+        "CRC-32 mismatch (the entry's header says {expected:08x}, its bytes give {actual:08x}): the entry is damaged or was altered after zipping: not read"
+    )]
+    Crc { expected: u32, actual: u32 },
+    /// Its bytes are (partly) another entry's: one body named many times is a zip bomb.
+    #[error(
+        "its bytes overlap those of entry '{other}' (one body named by several entries: a zip bomb?): not read"
+    )]
+    Overlaps { other: String },
+}
+
+/// The readers' seam is still text (`Input`'s methods give `String` errors).
+impl From<EntryError> for String {
+    fn from(e: EntryError) -> String {
+        e.to_string()
+    }
+}
 
 /// The compressed bytes of one entry: a window on the zip's bytes (shared, not copied).
 #[derive(Clone)]
@@ -70,13 +107,11 @@ impl Location {
     }
 
     /// Entry `index` of `archive`, as the zip crate found it.
-    pub fn of(archive: &Archive, index: usize) -> Result<Location, String> {
+    pub fn of(archive: &Archive, index: usize) -> Result<Location, EntryError> {
         let mut archive = archive.clone();
-        let entry = archive.by_index_raw(index).map_err(|e| e.to_string())?;
+        let entry = archive.by_index_raw(index)?;
         let deflated = is_deflated(entry.compression())?;
-        let start = entry
-            .data_start()
-            .ok_or("the entry's data offset is unknown")?;
+        let start = entry.data_start().ok_or(EntryError::NoDataOffset)?;
         let (compressed, len, crc) = (entry.compressed_size(), entry.size(), entry.crc32());
         drop(entry);
         Location::new(archive.into_inner(), start, compressed, len, crc, deflated)
@@ -91,18 +126,18 @@ impl Location {
         len: u64,
         crc: u32,
         method: u16,
-    ) -> Result<Location, String> {
+    ) -> Result<Location, EntryError> {
         let deflated = match method {
             0 => false,
             8 => true,
-            other => return Err(format!("unsupported zip compression method {other}")),
+            other => return Err(EntryError::Method(other.to_string())),
         };
         let mut local = [0u8; 30];
         zip.seek(SeekFrom::Start(header))
             .and_then(|_| zip.read_exact(&mut local))
-            .map_err(|e| format!("cannot read the entry's local header: {e}"))?;
+            .map_err(EntryError::LocalHeader)?;
         if !local.starts_with(b"PK\x03\x04") {
-            return Err("no local header where the zip's directory says the entry is".into());
+            return Err(EntryError::NoLocalHeader);
         }
         let name_len = u64::from(u16::from_le_bytes([local[26], local[27]]));
         let extra_len = u64::from(u16::from_le_bytes([local[28], local[29]]));
@@ -117,11 +152,11 @@ impl Location {
         len: u64,
         crc: u32,
         deflated: bool,
-    ) -> Result<Location, String> {
+    ) -> Result<Location, EntryError> {
         let end = start
             .checked_add(compressed)
             .filter(|&end| end <= zip.byte_len())
-            .ok_or("the entry's compressed data runs past the end of the zip")?;
+            .ok_or(EntryError::PastEnd)?;
         Ok(Location {
             compressed: Compressed {
                 zip,
@@ -136,11 +171,11 @@ impl Location {
     }
 }
 
-pub(crate) fn is_deflated(method: CompressionMethod) -> Result<bool, String> {
+pub(crate) fn is_deflated(method: CompressionMethod) -> Result<bool, EntryError> {
     match method {
         CompressionMethod::Stored => Ok(false),
         CompressionMethod::Deflated => Ok(true),
-        other => Err(format!("unsupported zip compression method {other}")),
+        other => Err(EntryError::Method(other.to_string())),
     }
 }
 
@@ -214,19 +249,19 @@ pub struct EntryStream {
 
 impl EntryStream {
     /// Open entry `index` of `archive`, its CRC checked first.
-    pub fn open(archive: &Archive, index: usize) -> Result<EntryStream, String> {
+    pub fn open(archive: &Archive, index: usize) -> Result<EntryStream, EntryError> {
         EntryStream::checked(Location::of(archive, index)?)
     }
 
     /// The entry at `at`, its CRC checked before anything of it is handed on.
-    pub fn checked(at: Location) -> Result<EntryStream, String> {
+    pub fn checked(at: Location) -> Result<EntryStream, EntryError> {
         if at.len <= SMALL_ENTRY {
             let mut stream = EntryStream::unchecked(at.clone());
             let mut bytes = Vec::with_capacity(at.len as usize);
             (&mut stream.body)
                 .take(at.len)
                 .read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot decompress: {e}"))?;
+                .map_err(EntryError::Inflate)?;
             // An entry that inflates past its declared size is a zip bomb: its CRC (of the
             // whole data) cannot match the declared part, and the bomb is the finding. The
             // stream reports it at the declared end, after what the header declared was read.
@@ -261,27 +296,25 @@ fn bytes_crc(bytes: &[u8]) -> flate2::Crc {
     crc
 }
 
-fn check_crc(crc: &flate2::Crc, expected: u32) -> Result<(), String> {
+fn check_crc(crc: &flate2::Crc, expected: u32) -> Result<(), EntryError> {
     if crc.sum() != expected {
-        return Err(format!(
-            "CRC-32 mismatch (the entry's header says {expected:08x}, its bytes give {:08x}): the entry is damaged or was altered after zipping: not read",
-            crc.sum()
-        ));
+        return Err(EntryError::Crc {
+            expected,
+            actual: crc.sum(),
+        });
     }
     Ok(())
 }
 
 /// Check a large entry's CRC-32 in one streaming pass (memory does not grow with the entry).
-fn verify_crc(at: &Location) -> Result<(), String> {
+fn verify_crc(at: &Location) -> Result<(), EntryError> {
     let mut body = Body::new(&at.compressed, at.deflated);
     let mut crc = flate2::Crc::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut left = at.len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = body
-            .read(&mut buf[..want])
-            .map_err(|e| format!("cannot decompress: {e}"))?;
+        let n = body.read(&mut buf[..want]).map_err(EntryError::Inflate)?;
         if n == 0 {
             break;
         }

@@ -34,6 +34,17 @@ pub struct BatchLineOwned {
     pub report: ScanReport,
 }
 
+/// The first line of `batch --shard K/N --format jsonl`: which shard the part is and how many
+/// tickets it holds, so that `merge` can tell a missing, repeated or unfinished shard. An
+/// unsharded run writes none (its JSONL is exactly what a merge writes).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardLine {
+    /// `K/N`, as `--shard` takes it (K 1-based).
+    pub shard: String,
+    pub tickets: u64,
+}
+
 /// What goes to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchFormat {
@@ -85,6 +96,18 @@ impl<'a> BatchOutput<'a> {
     /// JUnit the Markdown.
     pub fn needs_report(&self) -> bool {
         self.format != BatchFormat::Table
+    }
+
+    /// Before the tickets of a shard: its [`ShardLine`] (JSONL only: what `merge` reads).
+    pub fn shard(&mut self, shard: &ShardLine) {
+        if self.format != BatchFormat::Jsonl || self.out_error.is_some() {
+            return;
+        }
+        let mut line = serde_json::to_vec(shard).unwrap_or_default();
+        line.push(b'\n');
+        if let Err(e) = self.out.write_all(&line) {
+            self.out_error = Some(e);
+        }
     }
 
     /// Add the next ticket. `line` is its JSONL line when the caller already has it (merge
