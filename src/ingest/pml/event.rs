@@ -118,7 +118,7 @@ fn unknown_op(class: u32, op: u16) -> String {
 /// detail field saved). True when nothing is trimmed away, no value holds the `, ` segments
 /// are split at, and every `Key: value` segment reads back as that key and value; otherwise
 /// the text is parsed as a CSV's Detail is, so both give the same fields whatever the text.
-fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
+fn parse_gives_pairs(pairs: &Fields, text: &str) -> bool {
     if text.trim().len() != text.len() {
         return false;
     }
@@ -131,7 +131,7 @@ fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
         let Some(segment) = text.get(at..end) else {
             return false;
         };
-        if v.contains(", ") || split_key(segment) != Some((k.as_str(), v.as_str())) {
+        if v.contains(", ") || split_key(segment) != Some((k, v)) {
             return false;
         }
         at = end;
@@ -189,8 +189,8 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
         extra,
         endpoints: ctx.endpoints,
     });
-    let operation = match (&d.operation, class) {
-        (Some(name), _) => name.clone(),
+    let operation = match (d.operation.take(), class) {
+        (Some(name), _) => name,
         (None, Class::Process) => names::PROCESS_OPS
             .get(usize::from(op))
             .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
@@ -206,7 +206,7 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     let result = names::result_text(status).into_owned();
     let detail_raw = d.text();
     let detail_fields = if parse_gives_pairs(&d.pairs, &detail_raw) {
-        Fields(std::mem::take(&mut d.pairs))
+        std::mem::take(&mut d.pairs)
     } else {
         parse_detail(&detail_raw)
     };
@@ -215,35 +215,46 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     } else {
         None
     };
-    let mut columns = Fields(Vec::with_capacity(16));
-    columns.push(
-        "Duration",
-        if result.is_empty() {
-            String::new()
-        } else {
-            names::duration_text(duration)
-        },
-    );
+    // The column names and the short values take about 200 bytes; the process's texts the rest.
+    let text_bytes = 224
+        + [
+            &p.image_path,
+            &p.company,
+            &p.description,
+            &p.version,
+            &p.user,
+            &p.command_line,
+            &p.integrity,
+        ]
+        .iter()
+        .map(|t| t.len())
+        .sum::<usize>();
+    let mut columns = Fields::with_capacity(15, text_bytes);
+    if result.is_empty() {
+        columns.push("Duration", "");
+    } else {
+        columns.push_display("Duration", names::Seconds(duration));
+    }
     columns.push("Event Class", class.name());
     columns.push("Image Path", &*p.image_path);
     columns.push("Company", &*p.company);
     columns.push("Description", &*p.description);
     columns.push("Version", &*p.version);
     columns.push("User", &*p.user);
-    columns.push(
+    columns.push_display(
         "Authentication ID",
-        format!(
+        format_args!(
             "{:08x}:{:08x}",
             p.authentication_id >> 32,
             p.authentication_id & 0xffff_ffff
         ),
     );
-    columns.push("Session", p.session.to_string());
+    columns.push_display("Session", p.session);
     columns.push("Command Line", &*p.command_line);
-    columns.push("TID", tid.to_string());
+    columns.push_display("TID", tid);
     columns.push("Virtualized", if p.virtualized { "True" } else { "False" });
     columns.push("Integrity", &*p.integrity);
-    columns.push("Parent PID", p.parent_pid.to_string());
+    columns.push_display("Parent PID", p.parent_pid);
     columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
     let undecoded = d.undecoded.then(|| operation.clone());
     let row = ProcmonRow {
@@ -284,15 +295,13 @@ mod tests {
         assert_eq!(filetime(u64::MAX), None);
     }
 
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn pairs(p: &[(&str, &str)]) -> Fields {
+        p.iter().copied().collect()
     }
 
-    fn text(p: &[(String, String)]) -> String {
+    fn text(p: &Fields) -> String {
         let d = detail::Detail {
-            pairs: p.to_vec(),
+            pairs: p.clone(),
             ..Default::default()
         };
         d.text()
@@ -321,7 +330,7 @@ mod tests {
             let t = text(&p);
             let parsed = parse_detail(&t);
             if parse_gives_pairs(&p, &t) {
-                assert_eq!(Fields(p.clone()), parsed, "{t:?}");
+                assert_eq!(p, parsed, "{t:?}");
             }
         }
         let simple = pairs(cases[1]);
