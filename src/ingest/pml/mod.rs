@@ -29,7 +29,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{Emit, MAX_LISTED_ERRORS};
-use crate::model::{Event, EventKind, FileAccount};
+use crate::model::{At, Event, EventKind, FileAccount, Problem};
 use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
 
@@ -273,6 +273,11 @@ pub fn read_pml(
                         note_damage(
                             account,
                             &mut tally,
+                            At {
+                                record: Some(number),
+                                offset: Some(off),
+                                ..At::default()
+                            },
                             format!(
                                 "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
                                 row.operation
@@ -293,6 +298,11 @@ pub fn read_pml(
                     note_damage(
                         account,
                         &mut tally,
+                        At {
+                            record: Some(number),
+                            offset: Some(off),
+                            ..At::default()
+                        },
                         format!("event {number} at offset {off:#x}: {why}; not read"),
                     );
                 }
@@ -301,6 +311,11 @@ pub fn read_pml(
                     note_damage(
                         account,
                         &mut tally,
+                        At {
+                            record: Some(number),
+                            offset: Some(off),
+                            ..At::default()
+                        },
                         format!(
                             "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
                             m.off,
@@ -391,9 +406,10 @@ fn decode_patched(
     Err(Fault::Damaged("its parts could not be gathered".into()))
 }
 
-fn note_damage(account: &mut FileAccount, tally: &mut Tally, what: String) {
+/// A damaged event, listed while the list is short; `message` says where as well.
+fn note_damage(account: &mut FileAccount, tally: &mut Tally, at: At, message: String) {
     if tally.listed < MAX_LISTED_ERRORS {
-        account.damaged(what);
+        account.lost(Problem::Record { at, message });
     } else {
         account.damaged_silently();
     }
