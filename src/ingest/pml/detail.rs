@@ -29,10 +29,15 @@ impl Detail {
 
     /// The Detail column.
     pub fn text(&self) -> String {
-        if self.pairs.is_empty() {
-            return String::new();
-        }
-        let mut out = String::with_capacity(self.pairs.text_len() + 4 * self.pairs.len());
+        let mut out = String::new();
+        self.write_text(&mut out);
+        out
+    }
+
+    /// The Detail column, written into `out` (emptied first).
+    pub fn write_text(&self, out: &mut String) {
+        out.clear();
+        out.reserve(self.pairs.text_len() + 4 * self.pairs.len());
         for (i, (k, v)) in self.pairs.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
@@ -41,7 +46,6 @@ impl Detail {
             out.push_str(": ");
             out.push_str(v);
         }
-        out
     }
 }
 
@@ -70,8 +74,13 @@ fn string(c: &mut Cur<'_>, (ascii, chars): (bool, usize)) -> Result<String, Shor
     }
 }
 
-pub fn decode(input: &DetailInput<'_>) -> Detail {
-    let mut d = Detail::default();
+/// Decode `input`'s detail; its pairs go into `pairs` (emptied first, its room reused).
+pub fn decode(input: &DetailInput<'_>, mut pairs: Fields) -> Detail {
+    pairs.clear();
+    let mut d = Detail {
+        pairs,
+        ..Detail::default()
+    };
     let result = match input.class {
         Class::Process => process(input, &mut d),
         Class::Registry => registry(input, &mut d),

@@ -14,7 +14,7 @@ use super::bytes::Cur;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::{Endpoints, ProcessInfo, Processes};
-use crate::ingest::detail::{parse_detail, parse_net_path, split_key};
+use crate::ingest::detail::{parse_detail_into, parse_net_path, split_key};
 use crate::model::{Fields, ProcmonRow};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -113,7 +113,7 @@ fn unknown_op(class: u32, op: u16) -> String {
     format!("<Unknown class {class} operation {op}>")
 }
 
-/// Whether [`parse_detail`] of `text`, the pairs rendered as the Detail column, gives the pairs
+/// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of `text`, the pairs rendered as the Detail column, gives the pairs
 /// back, so that they can be used as they are instead of being parsed again (a string pair per
 /// detail field saved). True when nothing is trimmed away, no value holds the `, ` segments
 /// are split at, and every `Key: value` segment reads back as that key and value; otherwise
@@ -139,8 +139,14 @@ fn parse_gives_pairs(pairs: &Fields, text: &str) -> bool {
     at == text.len()
 }
 
-/// Decode the event at `offset`.
-pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decoded, Fault> {
+/// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
+/// the same row comes out whether or not one is given).
+pub fn decode(
+    bytes: &dyn Bytes,
+    offset: u64,
+    ctx: &Context<'_>,
+    spare: Option<Box<ProcmonRow>>,
+) -> Result<Decoded, Fault> {
     let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
     let mut c = Cur::new(head);
     let short = |_| Fault::Damaged("short event header".into());
@@ -180,37 +186,44 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     } else {
         None
     };
-    let mut d = detail::decode(&DetailInput {
-        class,
-        op,
-        tid,
-        wide: ctx.wide,
-        detail,
-        extra,
-        endpoints: ctx.endpoints,
-    });
-    let operation = match (d.operation.take(), class) {
-        (Some(name), _) => name,
-        (None, Class::Process) => names::PROCESS_OPS
-            .get(usize::from(op))
-            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
-        (None, Class::Registry) => names::REGISTRY_OPS
-            .get(usize::from(op))
-            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
-        (None, _) => unknown_op(class_raw, op),
-    };
+    let mut row = spare.unwrap_or_default();
+    let mut d = detail::decode(
+        &DetailInput {
+            class,
+            op,
+            tid,
+            wide: ctx.wide,
+            detail,
+            extra,
+            endpoints: ctx.endpoints,
+        },
+        std::mem::take(&mut row.detail),
+    );
+    row.operation.clear();
+    match (d.operation.take(), class) {
+        (Some(name), _) => row.operation = name,
+        (None, Class::Process) => match names::PROCESS_OPS.get(usize::from(op)) {
+            Some(name) => row.operation.push_str(name),
+            None => row.operation = unknown_op(class_raw, op),
+        },
+        (None, Class::Registry) => match names::REGISTRY_OPS.get(usize::from(op)) {
+            Some(name) => row.operation.push_str(name),
+            None => row.operation = unknown_op(class_raw, op),
+        },
+        (None, _) => row.operation = unknown_op(class_raw, op),
+    }
     let process = ctx.processes.get(&process_index);
     let orphan = process.is_none();
     let empty = ProcessInfo::default();
     let p: &ProcessInfo = process.map_or(&empty, |p| p);
-    let result = names::result_text(status).into_owned();
-    let detail_raw = d.text();
-    let detail_fields = if parse_gives_pairs(&d.pairs, &detail_raw) {
-        std::mem::take(&mut d.pairs)
-    } else {
-        parse_detail(&detail_raw)
-    };
-    let network = if class == Class::Network {
+    row.result.clear();
+    row.result.push_str(&names::result_text(status));
+    d.write_text(&mut row.detail_raw);
+    row.detail = std::mem::take(&mut d.pairs);
+    if !parse_gives_pairs(&row.detail, &row.detail_raw) {
+        parse_detail_into(&row.detail_raw, &mut row.detail);
+    }
+    row.network = if class == Class::Network {
         parse_net_path(&d.path)
     } else {
         None
@@ -229,8 +242,10 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
         .iter()
         .map(|t| t.len())
         .sum::<usize>();
-    let mut columns = Fields::with_capacity(15, text_bytes);
-    if result.is_empty() {
+    let columns = &mut row.columns;
+    columns.clear();
+    columns.reserve(15, text_bytes);
+    if row.result.is_empty() {
         columns.push("Duration", "");
     } else {
         columns.push_display("Duration", names::Seconds(duration));
@@ -256,23 +271,24 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     columns.push("Integrity", &*p.integrity);
     columns.push_display("Parent PID", p.parent_pid);
     columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
-    let undecoded = d.undecoded.then(|| operation.clone());
-    let row = ProcmonRow {
-        time_of_day: None,
-        date: None,
-        process: p.name.to_string(),
-        pid: process.map(|p| p.pid),
-        detail: detail_fields,
-        detail_raw,
-        network,
-        operation,
-        path: d.path,
-        result,
-        columns,
-        computer: Some(Arc::clone(ctx.computer)),
-    };
+    let undecoded = d.undecoded.then(|| row.operation.clone());
+    row.process.clear();
+    row.process.push_str(&p.name);
+    row.pid = process.map(|p| p.pid);
+    row.path = d.path;
+    row.time_of_day = None;
+    row.date = None;
+    // A refilled row most often names the same computer already: no count to change (one
+    // shared by every thread decoding).
+    if !row
+        .computer
+        .as_ref()
+        .is_some_and(|c| Arc::ptr_eq(c, ctx.computer))
+    {
+        row.computer = Some(Arc::clone(ctx.computer));
+    }
     Ok(Decoded::Row {
-        row: Box::new(row),
+        row,
         time: filetime(time),
         cut: d.cut,
         undecoded,
@@ -283,6 +299,7 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::detail::parse_detail;
 
     #[test]
     fn filetimes_beyond_year_9999_have_no_time_instead_of_a_wrong_one() {
