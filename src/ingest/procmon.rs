@@ -283,11 +283,15 @@ fn read_utf8(
         let invalid = Cell::new(false);
         let (rec, seen) = (&record, &invalid);
         let field = move |i: usize| {
-            let text = String::from_utf8_lossy(rec.get(i).unwrap_or(b""));
-            if let Cow::Owned(_) = text {
-                seen.set(true);
+            let raw = rec.get(i).unwrap_or(b"");
+            // The plain check first: it is several times faster than the lossy one.
+            match std::str::from_utf8(raw) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => {
+                    seen.set(true);
+                    String::from_utf8_lossy(raw)
+                }
             }
-            text
         };
         let time_text = columns.time.map(field).unwrap_or_default();
         let time_of_day = parse_time_of_day(&time_text);
