@@ -138,6 +138,24 @@ pub struct ProcmonRow {
     pub computer: Option<Arc<str>>,
 }
 
+impl ProcmonRow {
+    /// Bytes the row's texts and fields hold on the heap (their capacity).
+    pub fn heap_bytes(&self) -> usize {
+        [
+            &self.process,
+            &self.operation,
+            &self.path,
+            &self.result,
+            &self.detail_raw,
+        ]
+        .iter()
+        .map(|s| s.capacity())
+        .sum::<usize>()
+            + self.detail.heap_bytes()
+            + self.columns.heap_bytes()
+    }
+}
+
 /// One value (or a deletion) from a `reg export` text file: configuration, a lasting state with
 /// no time of its own.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -187,31 +205,149 @@ pub struct NetPath {
 }
 
 /// Named string fields in input order, looked up without regard to case.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fields(pub Vec<(String, String)>);
+///
+/// Every name and value lives in one string, one after the other, with one span per pair: a
+/// field costs no allocation of its own. An event holds tens of fields (a Procmon row's 20
+/// columns, its detail pairs, an event's data), and one `String` each made the allocator the
+/// larger part of reading a Procmon capture.
+#[derive(Clone, Default)]
+pub struct Fields {
+    /// The names and values, each pair's name then its value.
+    text: String,
+    /// Per pair: where its name ends and its value starts, and where its value ends (the next
+    /// pair's name starts there).
+    spans: Vec<(usize, usize)>,
+}
 
 impl Fields {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+    /// Room for `pairs` fields of `bytes` bytes of names and values in all.
+    pub fn with_capacity(pairs: usize, bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(pairs),
+        }
     }
 
-    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.0.push((name.into(), value.into()));
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    pub fn push(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) {
+        self.text.push_str(name.as_ref());
+        let mid = self.text.len();
+        self.text.push_str(value.as_ref());
+        self.spans.push((mid, self.text.len()));
+    }
+
+    /// A field whose value is `value` as displayed, written straight into the fields' text.
+    pub fn push_display(&mut self, name: &str, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.text.push_str(name);
+        let mid = self.text.len();
+        // Writing into a String cannot fail.
+        let _ = write!(self.text, "{value}");
+        self.spans.push((mid, self.text.len()));
+    }
+
+    /// Add `more` to the end of the last value (nothing when there are no fields).
+    pub fn extend_last(&mut self, more: &str) {
+        if let Some(last) = self.spans.last_mut() {
+            self.text.push_str(more);
+            last.1 = self.text.len();
+        }
+    }
+
+    /// Put `name: value` at position `index` in place of the field there (or at the end when
+    /// `index` is the number of fields; further out, nothing).
+    pub fn set(&mut self, index: usize, name: &str, value: &str) {
+        if index >= self.len() {
+            if index == self.len() {
+                self.push(name, value);
+            }
+            return;
+        }
+        let mut out = Fields::with_capacity(self.len(), self.text.len() + value.len());
+        for (i, (k, v)) in self.iter().enumerate() {
+            if i == index {
+                out.push(name, value);
+            } else {
+                out.push(k, v);
+            }
+        }
+        *self = out;
+    }
+
+    /// The field at `index`.
+    pub fn at(&self, index: usize) -> Option<(&str, &str)> {
+        let &(mid, end) = self.spans.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |i| self.spans[i].1);
+        Some((&self.text[start..mid], &self.text[mid..end]))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        let mut start = 0;
+        self.spans.iter().map(move |&(mid, end)| {
+            let pair = (&self.text[start..mid], &self.text[mid..end]);
+            start = end;
+            pair
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.spans.len()
+    }
+
+    /// Room for `pairs` more fields of `bytes` more bytes.
+    pub fn reserve(&mut self, pairs: usize, bytes: usize) {
+        self.text.reserve(bytes);
+        self.spans.reserve(pairs);
+    }
+
+    /// No fields, the room kept.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    /// Bytes held on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<(usize, usize)>()
+    }
+
+    /// Bytes of all names and values together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.spans.is_empty()
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> FromIterator<(K, V)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Fields {
+        let mut fields = Fields::default();
+        for (k, v) in pairs {
+            fields.push(k, v);
+        }
+        fields
+    }
+}
+
+/// Equal when the same names and values come in the same order.
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Fields {}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -385,4 +521,61 @@ fn join<'a>(problems: impl Iterator<Item = &'a Problem>) -> String {
         let _ = write!(text, "{p}");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn fields_keep_order_case_and_empty_names_and_values() {
+        let mut f = Fields::default();
+        f.push("Desired Access", "Generic Read");
+        f.push("", "free text");
+        f.push("Empty", "");
+        f.push("desired access", "second");
+        assert_eq!(f.len(), 4);
+        assert_eq!(f.get("DESIRED ACCESS"), Some("Generic Read"));
+        assert_eq!(f.get(""), Some("free text"));
+        assert_eq!(f.get("empty"), Some(""));
+        assert_eq!(f.get("missing"), None);
+        let pairs: Vec<(&str, &str)> = f.iter().collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Desired Access", "Generic Read"),
+                ("", "free text"),
+                ("Empty", ""),
+                ("desired access", "second")
+            ]
+        );
+        assert_eq!(f.at(2), Some(("Empty", "")));
+        assert_eq!(f.at(4), None);
+    }
+
+    #[test]
+    fn fields_compare_by_pairs_not_by_where_the_text_splits() {
+        let a: Fields = [("ab", "c")].into_iter().collect();
+        let b: Fields = [("a", "bc")].into_iter().collect();
+        assert_ne!(a, b);
+        assert_eq!(a, [("ab", "c")].into_iter().collect());
+        assert_eq!(format!("{a:?}"), r#"[("ab", "c")]"#);
+    }
+
+    #[test]
+    fn the_last_value_grows_and_a_field_is_replaced_in_place() {
+        let mut f: Fields = [("Options", "Synchronous IO"), ("A", "1")]
+            .into_iter()
+            .collect();
+        f.extend_last(", more");
+        assert_eq!(f.get("A"), Some("1, more"));
+        f.set(0, "Class", "Basic");
+        f.set(2, "New", "x");
+        f.set(9, "Ignored", "y");
+        let pairs: Vec<(&str, &str)> = f.iter().collect();
+        assert_eq!(pairs, [("Class", "Basic"), ("A", "1, more"), ("New", "x")]);
+        let mut empty = Fields::default();
+        empty.extend_last("x");
+        assert!(empty.is_empty());
+    }
 }

@@ -484,7 +484,12 @@ fn check_with_ingest(bytes: &[u8], events: &[EvtxEvent]) {
         };
         assert_eq!(w.activity_id, activity, "record {id}");
         assert_eq!(w.process_id, ev.execution.map(|(p, _)| p), "record {id}");
-        assert_eq!(w.data.0, ev.expected_data(), "record {id}");
+        let data: Vec<(String, String)> = w
+            .data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(data, ev.expected_data(), "record {id}");
     }
 }
 

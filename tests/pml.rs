@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use pml_writer::*;
 use rdtriage::ingest::Limits;
-use rdtriage::model::{Event, FileAccount, FileFormat, FileStatus, ProcmonRow};
+use rdtriage::model::{Event, FileAccount, FileFormat, FileStatus, Problem, ProcmonRow};
 
 fn procmon(e: &Event) -> &ProcmonRow {
     e.procmon().expect("a Procmon row")
@@ -685,6 +685,15 @@ fn an_event_offset_outside_the_file_loses_that_event_only() {
         "{:?}",
         a.problem_texts()
     );
+    // A record problem, typed with where it is: the text is only its view.
+    assert!(
+        a.problems().iter().any(|p| matches!(
+            p,
+            Problem::Record { at, .. } if at.record == Some(2) && at.offset == Some(0xffff_fff0)
+        )),
+        "{:?}",
+        a.problems()
+    );
 }
 
 #[test]
@@ -735,6 +744,14 @@ fn a_detail_that_runs_past_its_event_keeps_what_was_read() {
             .any(|p| p.contains("event 2 (CreateFile): its detail runs past the event")),
         "{:?}",
         a.problem_texts()
+    );
+    assert!(
+        a.problems().iter().any(|p| matches!(
+            p,
+            Problem::Record { at, .. } if at.record == Some(2) && at.offset == Some(layout.events[1])
+        )),
+        "{:?}",
+        a.problems()
     );
 }
 

@@ -60,6 +60,15 @@ impl<R> RecordGuard<R> {
         self.tripped.is_none() && matches!(self.state, State::Quoted)
     }
 
+    /// When the stream stopped at a record over a bound: that bound and the flag that raises
+    /// it.
+    pub fn refused(&self) -> Option<(u64, &'static str)> {
+        match self.tripped? {
+            Trip::Bytes { .. } => Some((self.max_bytes, "--max-csv-row-bytes")),
+            Trip::Fields => Some((self.max_fields as u64, "--max-csv-fields")),
+        }
+    }
+
     fn error(&self, trip: Trip) -> io::Error {
         let what = match trip {
             Trip::Bytes { quoted: true } => format!(

@@ -20,34 +20,39 @@ use crate::model::{Fields, NetPath};
 /// some operations write free text) is kept whole under the key `""`.
 pub fn parse_detail(detail: &str) -> Fields {
     let mut fields = Fields::default();
+    parse_detail_into(detail, &mut fields);
+    fields
+}
+
+/// [`parse_detail`] into `fields`, replacing what they held (their room is reused).
+pub fn parse_detail_into(detail: &str, fields: &mut Fields) {
+    fields.clear();
     let detail = detail.trim();
     if detail.is_empty() {
-        return fields;
+        return;
     }
+    fields.reserve(4, detail.len());
     let mut segments = detail.split(", ");
     // The first segment decides whether there is any key at all.
     let Some(first) = segments.next() else {
-        return fields;
+        return;
     };
     match split_key(first) {
         Some((k, v)) => fields.push(k, v),
         None => {
             fields.push("", detail);
-            return fields;
+            return;
         }
     }
     for segment in segments {
         match split_key(segment) {
             Some((k, v)) => fields.push(k, v),
             None => {
-                if let Some(last) = fields.0.last_mut() {
-                    last.1.push_str(", ");
-                    last.1.push_str(segment);
-                }
+                fields.extend_last(", ");
+                fields.extend_last(segment);
             }
         }
     }
-    fields
 }
 
 /// `Key: value` when the part before the first `: ` looks like a Procmon key.
@@ -131,7 +136,10 @@ mod tests {
     use super::*;
 
     fn pairs(d: &str) -> Vec<(String, String)> {
-        parse_detail(d).0
+        parse_detail(d)
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]

@@ -7,17 +7,22 @@
 //! so memory does not grow with the file. A row whose time cannot be read keeps its row; a
 //! row that is not valid UTF-8 is read lossily and counted.
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use super::Emit;
 use super::csvread::{RecordGuard, Utf16Le};
-use super::detail::{parse_detail, parse_net_path};
+use super::detail::{parse_detail_into, parse_net_path};
 use super::procmon_time::{is_excel_mangled, parse_date_time, parse_time_of_day};
-use crate::model::{Event, EventKind, Fields, FileAccount, ProcmonRow};
+use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow};
 
 /// Events per batch handed to the consumer.
 const BATCH: usize = 4096;
+
+/// The most heap a row not kept may hold to be filled again with the next row.
+const MAX_SPARE_BYTES: usize = 4096;
 
 /// The columns the rules cannot do without.
 pub const REQUIRED: [&str; 4] = ["Process Name", "Operation", "Path", "Result"];
@@ -68,6 +73,8 @@ struct Columns {
     detail: Option<usize>,
     /// Every other column, with its header name.
     others: Vec<(usize, String)>,
+    /// Bytes of the other columns' names together.
+    names_bytes: usize,
     /// Names found more than once, with how many times (the first of each is read).
     duplicates: Vec<(String, usize)>,
 }
@@ -101,12 +108,13 @@ impl Columns {
             "Result",
             "Detail",
         ];
-        let others = header
+        let others: Vec<(usize, String)> = header
             .iter()
             .enumerate()
             .filter(|(_, h)| !mapped.contains(&h.trim()))
             .map(|(i, h)| (i, h.trim().to_string()))
             .collect();
+        let names_bytes = others.iter().map(|(_, name)| name.len()).sum();
         let mut duplicates: Vec<(String, usize)> = Vec::new();
         for (i, h) in header.iter().enumerate() {
             let h = h.trim();
@@ -129,6 +137,7 @@ impl Columns {
             result: find("Result").unwrap_or(0),
             detail: find("Detail"),
             others,
+            names_bytes,
         })
     }
 }
@@ -236,6 +245,7 @@ fn read_utf8(
     let mut excel_mangled = 0u64;
     let mut lossy = 0u64;
     let mut short_rows = 0u64;
+    let mut spare: Option<Box<ProcmonRow>> = None;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -244,10 +254,24 @@ fn read_utf8(
                 // The csv reader cannot resynchronise inside a broken quoted field: the
                 // rest of the file is lost, and the account says so.
                 account.errors += 1;
-                account.damaged(format!(
+                let message = format!(
                     "row {}: {e}; the rest of the file was not read",
                     row_number + 1
-                ));
+                );
+                account.lost(match reader.get_ref().refused() {
+                    Some((limit, flag)) => Problem::Refused {
+                        limit,
+                        flag,
+                        message,
+                    },
+                    None => Problem::Record {
+                        at: At {
+                            record: Some(row_number + 1),
+                            ..At::default()
+                        },
+                        message,
+                    },
+                });
                 break;
             }
         }
@@ -255,18 +279,21 @@ fn read_utf8(
         if record.len() < header.len() {
             short_rows += 1;
         }
-        let mut invalid = false;
-        let mut field = |i: usize| -> String {
-            let raw = record.get(i).unwrap_or(b"");
+        // Fields are borrowed from the record; only what the row keeps is copied out.
+        let invalid = Cell::new(false);
+        let (rec, seen) = (&record, &invalid);
+        let field = move |i: usize| {
+            let raw = rec.get(i).unwrap_or(b"");
+            // The plain check first: it is several times faster than the lossy one.
             match std::str::from_utf8(raw) {
-                Ok(s) => s.to_string(),
+                Ok(text) => Cow::Borrowed(text),
                 Err(_) => {
-                    invalid = true;
-                    String::from_utf8_lossy(raw).into_owned()
+                    seen.set(true);
+                    String::from_utf8_lossy(raw)
                 }
             }
         };
-        let time_text = columns.time.map(&mut field).unwrap_or_default();
+        let time_text = columns.time.map(field).unwrap_or_default();
         let time_of_day = parse_time_of_day(&time_text);
         if time_of_day.is_some() {
             times += 1;
@@ -275,39 +302,46 @@ fn read_utf8(
         }
         let date = columns
             .date_time
-            .map(&mut field)
+            .map(field)
             .and_then(|d| parse_date_time(&d))
             .map(|(d, _)| d);
-        let path = field(columns.path);
-        let operation = field(columns.operation);
-        let detail_raw = columns.detail.map(&mut field).unwrap_or_default();
-        let network = if operation.starts_with("TCP ") || operation.starts_with("UDP ") {
-            parse_net_path(&path)
+        // The row of the last event not kept is filled again: a scan keeps few rows, and
+        // allocating and freeing each one's strings was most of the reading.
+        let mut row = spare.take().unwrap_or_default();
+        let set = |to: &mut String, i: usize| {
+            to.clear();
+            to.push_str(&field(i));
+        };
+        set(&mut row.process, columns.process);
+        set(&mut row.operation, columns.operation);
+        set(&mut row.path, columns.path);
+        set(&mut row.result, columns.result);
+        row.detail_raw.clear();
+        if let Some(i) = columns.detail {
+            row.detail_raw.push_str(&field(i));
+        }
+        parse_detail_into(&row.detail_raw, &mut row.detail);
+        row.pid = columns.pid.and_then(|i| field(i).trim().parse().ok());
+        row.network = if row.operation.starts_with("TCP ") || row.operation.starts_with("UDP ") {
+            parse_net_path(&row.path)
         } else {
             None
         };
-        let mut others = Fields::default();
+        row.columns.clear();
+        let value_bytes: usize = columns
+            .others
+            .iter()
+            .map(|(i, _)| rec.get(*i).map_or(0, <[u8]>::len))
+            .sum();
+        row.columns
+            .reserve(columns.others.len(), columns.names_bytes + value_bytes);
         for (i, name) in &columns.others {
-            others.push(name.clone(), field(*i));
+            row.columns.push(name, field(*i));
         }
-        let row = ProcmonRow {
-            time_of_day,
-            date,
-            process: field(columns.process),
-            pid: columns
-                .pid
-                .map(&mut field)
-                .and_then(|p| p.trim().parse().ok()),
-            result: field(columns.result),
-            detail: parse_detail(&detail_raw),
-            detail_raw,
-            network,
-            operation,
-            path,
-            columns: others,
-            computer: None,
-        };
-        if invalid {
+        row.time_of_day = time_of_day;
+        row.date = date;
+        row.computer = None;
+        if invalid.get() {
             lossy += 1;
         }
         account.events += 1;
@@ -315,13 +349,19 @@ fn read_utf8(
             file: Arc::clone(emit.file),
             record: row_number,
             time: None,
-            kind: EventKind::Procmon(Box::new(row)),
+            kind: EventKind::Procmon(row),
         };
         if (emit.keep)(&event) {
             batch.push(event);
             if batch.len() >= BATCH {
                 (emit.send)(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             }
+        } else if let EventKind::Procmon(row) = event.kind
+            && row.heap_bytes() <= MAX_SPARE_BYTES
+        {
+            // Only a row of ordinary size is filled again, so that a kept row never holds
+            // much more memory than its own text.
+            spare = Some(row);
         }
     }
     if !batch.is_empty() {
@@ -351,8 +391,132 @@ fn read_utf8(
         ));
     }
     if reader.get_ref().ended_in_quotes() {
-        account.damaged(format!(
-            "row {row_number}: a quote opened there never closes: the rest of the file was read as one field of that row"
-        ));
+        account.lost(Problem::Record {
+            at: At {
+                record: Some(row_number),
+                ..At::default()
+            },
+            message: format!(
+                "row {row_number}: a quote opened there never closes: the rest of the file was read as one field of that row"
+            ),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Limits;
+    use crate::model::FileStatus;
+
+    fn read(text: &[u8], limits: Limits) -> (Vec<Event>, FileAccount) {
+        let file: Arc<str> = Arc::from("t.csv");
+        let pool = crate::ingest::pool(1).expect("a pool");
+        let mut events = Vec::new();
+        let mut send = |mut batch: Vec<Event>| events.append(&mut batch);
+        let mut emit = Emit {
+            file: &file,
+            keep: &crate::ingest::keep_all,
+            send: &mut send,
+            pool,
+            limits: &limits,
+        };
+        let mut account = FileAccount::new("t.csv", crate::model::FileFormat::ProcmonCsv);
+        read_procmon(text, limits.csv_row_bytes, &mut emit, &mut account);
+        (events, account)
+    }
+
+    const HEADER: &str = "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\",\"User\",\"Command Line\"\r\n";
+
+    #[test]
+    fn a_row_becomes_its_fields_with_the_other_columns_by_name() {
+        let text = format!(
+            "{HEADER}\"9:14:06.1234567 AM\",\"mstsc.exe\",\"4242\",\"TCP Connect\",\"client:50000 -> rds01:ms-wbt-server\",\"SUCCESS\",\"Length: 0, mss: 1460\",\"CONTOSO\\alice\",\"mstsc.exe /v:rds01\"\r\n"
+        );
+        let (events, account) = read(text.as_bytes(), Limits::default());
+        assert_eq!(account.status, FileStatus::Ok, "{:?}", account.problems());
+        let p = events[0].procmon().expect("a Procmon row");
+        assert_eq!(
+            (
+                p.process.as_str(),
+                p.pid,
+                p.operation.as_str(),
+                p.result.as_str()
+            ),
+            ("mstsc.exe", Some(4242), "TCP Connect", "SUCCESS")
+        );
+        assert_eq!(p.network.as_ref().and_then(|n| n.remote_port), Some(3389));
+        let detail: Vec<(&str, &str)> = p.detail.iter().collect();
+        assert_eq!(detail, [("Length", "0"), ("mss", "1460")]);
+        let columns: Vec<(&str, &str)> = p.columns.iter().collect();
+        assert_eq!(
+            columns,
+            [
+                ("User", "CONTOSO\\alice"),
+                ("Command Line", "mstsc.exe /v:rds01")
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_any_column_is_replaced_and_counted() {
+        let mut text = HEADER.as_bytes().to_vec();
+        text.extend_from_slice(b"\"9:14:06 AM\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"bad \xff\",\"\"\r\n");
+        let (events, account) = read(&text, Limits::default());
+        let p = events[0].procmon().expect("a Procmon row");
+        assert_eq!(p.columns.get("User"), Some("bad \u{FFFD}"));
+        assert!(
+            account
+                .problem_texts()
+                .contains(&"note: 1 rows had invalid UTF-8, replaced with U+FFFD".to_string()),
+            "{:?}",
+            account.problems()
+        );
+    }
+
+    #[test]
+    fn a_row_over_the_bound_is_a_refusal_naming_its_flag() {
+        let long = "x".repeat(300);
+        let text = format!(
+            "{HEADER}\"9:14:06 AM\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"\",\"\"\r\n\"9:14:07 AM\",\"a.exe\",\"1\",\"ReadFile\",\"{long}\",\"SUCCESS\",\"\",\"\",\"\"\r\n"
+        );
+        let limits = Limits {
+            csv_row_bytes: 200,
+            ..Limits::default()
+        };
+        let (events, account) = read(text.as_bytes(), limits);
+        assert_eq!(events.len(), 1);
+        let lost: Vec<&Problem> = account.problems().iter().filter(|p| !p.is_note()).collect();
+        match lost.as_slice() {
+            [
+                Problem::Refused {
+                    limit: 200,
+                    flag: "--max-csv-row-bytes",
+                    message,
+                },
+            ] => assert!(
+                message.starts_with("row 2: ") && message.contains("longer than 200 bytes"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_is_a_record_problem_at_its_row() {
+        let text = format!(
+            "{HEADER}\"9:14:06 AM\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"\",\"\"\r\n\"9:14:07 AM\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\y\r\nrest of the file\r\n"
+        );
+        let (events, account) = read(text.as_bytes(), Limits::default());
+        assert_eq!(events.len(), 2);
+        let lost: Vec<&Problem> = account.problems().iter().filter(|p| !p.is_note()).collect();
+        match lost.as_slice() {
+            [Problem::Record { at, message }] => {
+                assert_eq!(at.record, Some(2));
+                assert!(message.starts_with("row 2: a quote opened there never closes"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(account.status, FileStatus::Partial);
     }
 }

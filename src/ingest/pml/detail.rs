@@ -7,6 +7,7 @@ use super::bytes::{Cur, Short, latin1, utf16, utf16_list};
 use super::ioctl::control_name;
 use super::names::{self, Class, fileop, thousands, thousands_signed};
 use super::tables::Endpoints;
+use crate::model::Fields;
 
 /// What the detail structure says.
 #[derive(Debug, Default)]
@@ -14,7 +15,7 @@ pub struct Detail {
     pub path: String,
     /// The operation's name when the detail refines it (`TCP Send`, `QueryBasicInformationFile`).
     pub operation: Option<String>,
-    pub pairs: Vec<(String, String)>,
+    pub pairs: Fields,
     /// The structure ran past its event (or its extra detail): what was read is kept.
     pub cut: bool,
     /// No decoder for this operation's detail: only the path (when known) was read.
@@ -22,13 +23,21 @@ pub struct Detail {
 }
 
 impl Detail {
-    pub fn push(&mut self, k: &str, v: impl Into<String>) {
-        self.pairs.push((k.to_string(), v.into()));
+    pub fn push(&mut self, k: &str, v: impl AsRef<str>) {
+        self.pairs.push(k, v);
     }
 
     /// The Detail column.
     pub fn text(&self) -> String {
         let mut out = String::new();
+        self.write_text(&mut out);
+        out
+    }
+
+    /// The Detail column, written into `out` (emptied first).
+    pub fn write_text(&self, out: &mut String) {
+        out.clear();
+        out.reserve(self.pairs.text_len() + 4 * self.pairs.len());
         for (i, (k, v)) in self.pairs.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
@@ -37,7 +46,6 @@ impl Detail {
             out.push_str(": ");
             out.push_str(v);
         }
-        out
     }
 }
 
@@ -66,8 +74,13 @@ fn string(c: &mut Cur<'_>, (ascii, chars): (bool, usize)) -> Result<String, Shor
     }
 }
 
-pub fn decode(input: &DetailInput<'_>) -> Detail {
-    let mut d = Detail::default();
+/// Decode `input`'s detail; its pairs go into `pairs` (emptied first, its room reused).
+pub fn decode(input: &DetailInput<'_>, mut pairs: Fields) -> Detail {
+    pairs.clear();
+    let mut d = Detail {
+        pairs,
+        ..Detail::default()
+    };
     let result = match input.class {
         Class::Process => process(input, &mut d),
         Class::Registry => registry(input, &mut d),
@@ -578,11 +591,8 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             // Process Monitor writes the class into the third slot of the list it renders:
             // after the filter and first entry, in place of a third item, and not at all when
             // the list is shorter than two (its CSV export shows exactly that).
-            let class = ("FileInformationClass".to_string(), class_name);
-            match d.pairs.len() {
-                0 | 1 => {}
-                2 => d.pairs.push(class),
-                _ => d.pairs[2] = class,
+            if d.pairs.len() >= 2 {
+                d.pairs.set(2, "FileInformationClass", &class_name);
             }
         }
         (_, "NotifyChangeDirectory") => {

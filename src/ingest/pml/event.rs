@@ -14,7 +14,7 @@ use super::bytes::Cur;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::{Endpoints, ProcessInfo, Processes};
-use crate::ingest::detail::{parse_detail, parse_net_path, split_key};
+use crate::ingest::detail::{parse_detail_into, parse_net_path, split_key};
 use crate::model::{Fields, ProcmonRow};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -113,12 +113,12 @@ fn unknown_op(class: u32, op: u16) -> String {
     format!("<Unknown class {class} operation {op}>")
 }
 
-/// Whether [`parse_detail`] of `text`, the pairs rendered as the Detail column, gives the pairs
+/// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of `text`, the pairs rendered as the Detail column, gives the pairs
 /// back, so that they can be used as they are instead of being parsed again (a string pair per
 /// detail field saved). True when nothing is trimmed away, no value holds the `, ` segments
 /// are split at, and every `Key: value` segment reads back as that key and value; otherwise
 /// the text is parsed as a CSV's Detail is, so both give the same fields whatever the text.
-fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
+fn parse_gives_pairs(pairs: &Fields, text: &str) -> bool {
     if text.trim().len() != text.len() {
         return false;
     }
@@ -131,7 +131,7 @@ fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
         let Some(segment) = text.get(at..end) else {
             return false;
         };
-        if v.contains(", ") || split_key(segment) != Some((k.as_str(), v.as_str())) {
+        if v.contains(", ") || split_key(segment) != Some((k, v)) {
             return false;
         }
         at = end;
@@ -139,8 +139,14 @@ fn parse_gives_pairs(pairs: &[(String, String)], text: &str) -> bool {
     at == text.len()
 }
 
-/// Decode the event at `offset`.
-pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decoded, Fault> {
+/// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
+/// the same row comes out whether or not one is given).
+pub fn decode(
+    bytes: &dyn Bytes,
+    offset: u64,
+    ctx: &Context<'_>,
+    spare: Option<Box<ProcmonRow>>,
+) -> Result<Decoded, Fault> {
     let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
     let mut c = Cur::new(head);
     let short = |_| Fault::Damaged("short event header".into());
@@ -180,88 +186,109 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
     } else {
         None
     };
-    let mut d = detail::decode(&DetailInput {
-        class,
-        op,
-        tid,
-        wide: ctx.wide,
-        detail,
-        extra,
-        endpoints: ctx.endpoints,
-    });
-    let operation = match (&d.operation, class) {
-        (Some(name), _) => name.clone(),
-        (None, Class::Process) => names::PROCESS_OPS
-            .get(usize::from(op))
-            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
-        (None, Class::Registry) => names::REGISTRY_OPS
-            .get(usize::from(op))
-            .map_or_else(|| unknown_op(class_raw, op), |s| s.to_string()),
-        (None, _) => unknown_op(class_raw, op),
-    };
+    let mut row = spare.unwrap_or_default();
+    let mut d = detail::decode(
+        &DetailInput {
+            class,
+            op,
+            tid,
+            wide: ctx.wide,
+            detail,
+            extra,
+            endpoints: ctx.endpoints,
+        },
+        std::mem::take(&mut row.detail),
+    );
+    row.operation.clear();
+    match (d.operation.take(), class) {
+        (Some(name), _) => row.operation = name,
+        (None, Class::Process) => match names::PROCESS_OPS.get(usize::from(op)) {
+            Some(name) => row.operation.push_str(name),
+            None => row.operation = unknown_op(class_raw, op),
+        },
+        (None, Class::Registry) => match names::REGISTRY_OPS.get(usize::from(op)) {
+            Some(name) => row.operation.push_str(name),
+            None => row.operation = unknown_op(class_raw, op),
+        },
+        (None, _) => row.operation = unknown_op(class_raw, op),
+    }
     let process = ctx.processes.get(&process_index);
     let orphan = process.is_none();
     let empty = ProcessInfo::default();
     let p: &ProcessInfo = process.map_or(&empty, |p| p);
-    let result = names::result_text(status).into_owned();
-    let detail_raw = d.text();
-    let detail_fields = if parse_gives_pairs(&d.pairs, &detail_raw) {
-        Fields(std::mem::take(&mut d.pairs))
-    } else {
-        parse_detail(&detail_raw)
-    };
-    let network = if class == Class::Network {
+    row.result.clear();
+    row.result.push_str(&names::result_text(status));
+    d.write_text(&mut row.detail_raw);
+    row.detail = std::mem::take(&mut d.pairs);
+    if !parse_gives_pairs(&row.detail, &row.detail_raw) {
+        parse_detail_into(&row.detail_raw, &mut row.detail);
+    }
+    row.network = if class == Class::Network {
         parse_net_path(&d.path)
     } else {
         None
     };
-    let mut columns = Fields(Vec::with_capacity(16));
-    columns.push(
-        "Duration",
-        if result.is_empty() {
-            String::new()
-        } else {
-            names::duration_text(duration)
-        },
-    );
+    // The column names and the short values take about 200 bytes; the process's texts the rest.
+    let text_bytes = 224
+        + [
+            &p.image_path,
+            &p.company,
+            &p.description,
+            &p.version,
+            &p.user,
+            &p.command_line,
+            &p.integrity,
+        ]
+        .iter()
+        .map(|t| t.len())
+        .sum::<usize>();
+    let columns = &mut row.columns;
+    columns.clear();
+    columns.reserve(15, text_bytes);
+    if row.result.is_empty() {
+        columns.push("Duration", "");
+    } else {
+        columns.push_display("Duration", names::Seconds(duration));
+    }
     columns.push("Event Class", class.name());
     columns.push("Image Path", &*p.image_path);
     columns.push("Company", &*p.company);
     columns.push("Description", &*p.description);
     columns.push("Version", &*p.version);
     columns.push("User", &*p.user);
-    columns.push(
+    columns.push_display(
         "Authentication ID",
-        format!(
+        format_args!(
             "{:08x}:{:08x}",
             p.authentication_id >> 32,
             p.authentication_id & 0xffff_ffff
         ),
     );
-    columns.push("Session", p.session.to_string());
+    columns.push_display("Session", p.session);
     columns.push("Command Line", &*p.command_line);
-    columns.push("TID", tid.to_string());
+    columns.push_display("TID", tid);
     columns.push("Virtualized", if p.virtualized { "True" } else { "False" });
     columns.push("Integrity", &*p.integrity);
-    columns.push("Parent PID", p.parent_pid.to_string());
+    columns.push_display("Parent PID", p.parent_pid);
     columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
-    let undecoded = d.undecoded.then(|| operation.clone());
-    let row = ProcmonRow {
-        time_of_day: None,
-        date: None,
-        process: p.name.to_string(),
-        pid: process.map(|p| p.pid),
-        detail: detail_fields,
-        detail_raw,
-        network,
-        operation,
-        path: d.path,
-        result,
-        columns,
-        computer: Some(Arc::clone(ctx.computer)),
-    };
+    let undecoded = d.undecoded.then(|| row.operation.clone());
+    row.process.clear();
+    row.process.push_str(&p.name);
+    row.pid = process.map(|p| p.pid);
+    row.path = d.path;
+    row.time_of_day = None;
+    row.date = None;
+    // A refilled row most often names the same computer already: no count to change (one
+    // shared by every thread decoding).
+    if !row
+        .computer
+        .as_ref()
+        .is_some_and(|c| Arc::ptr_eq(c, ctx.computer))
+    {
+        row.computer = Some(Arc::clone(ctx.computer));
+    }
     Ok(Decoded::Row {
-        row: Box::new(row),
+        row,
         time: filetime(time),
         cut: d.cut,
         undecoded,
@@ -272,6 +299,7 @@ pub fn decode(bytes: &dyn Bytes, offset: u64, ctx: &Context<'_>) -> Result<Decod
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::detail::parse_detail;
 
     #[test]
     fn filetimes_beyond_year_9999_have_no_time_instead_of_a_wrong_one() {
@@ -284,15 +312,13 @@ mod tests {
         assert_eq!(filetime(u64::MAX), None);
     }
 
-    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
-        p.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn pairs(p: &[(&str, &str)]) -> Fields {
+        p.iter().copied().collect()
     }
 
-    fn text(p: &[(String, String)]) -> String {
+    fn text(p: &Fields) -> String {
         let d = detail::Detail {
-            pairs: p.to_vec(),
+            pairs: p.clone(),
             ..Default::default()
         };
         d.text()
@@ -321,7 +347,7 @@ mod tests {
             let t = text(&p);
             let parsed = parse_detail(&t);
             if parse_gives_pairs(&p, &t) {
-                assert_eq!(Fields(p.clone()), parsed, "{t:?}");
+                assert_eq!(p, parsed, "{t:?}");
             }
         }
         let simple = pairs(cases[1]);

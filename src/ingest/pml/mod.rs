@@ -26,10 +26,11 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+use rayon::iter::Either;
 use rayon::prelude::*;
 
 use super::{Emit, MAX_LISTED_ERRORS};
-use crate::model::{Event, EventKind, FileAccount};
+use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow};
 use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
 
@@ -40,6 +41,8 @@ const TAIL: u64 = 64 * 1024;
 /// The most one block reads at once; events beyond it (offsets out of order in a damaged
 /// file) are read one by one.
 const MAX_WINDOW: u64 = 64 << 20;
+/// The most heap a row not kept may hold to be filled again by a later event.
+const MAX_SPARE_BYTES: usize = 4096;
 /// Size of one entry of the event-offset array: the offset and a flags byte.
 const OFFSET_ENTRY: u64 = 5;
 
@@ -148,7 +151,7 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
     };
     offsets
         .iter()
-        .find_map(|&off| match event::decode(&window, off, &ctx) {
+        .find_map(|&off| match event::decode(&window, off, &ctx, None) {
             Ok(Decoded::Row { row, .. }) => Some(*row),
             _ => None,
         })
@@ -201,6 +204,8 @@ pub fn read_pml(
     let mut offsets: Vec<u64> = Vec::with_capacity(BLOCK);
     let mut decoded: Vec<Result<Decoded, Fault>> = Vec::with_capacity(BLOCK);
     let mut block: Vec<Event> = Vec::with_capacity(BLOCK);
+    let mut slots: Vec<Option<Box<ProcmonRow>>> = Vec::with_capacity(BLOCK);
+    let mut spare_rows: Vec<Box<ProcmonRow>> = Vec::with_capacity(BLOCK);
     let keep = emit.keep;
     let parallel = emit.pool.current_num_threads() > 1;
     while first < count {
@@ -227,24 +232,28 @@ pub fn read_pml(
                 .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]))),
         );
         let window = read_window(&mut src, &offsets, len, std::mem::take(&mut spare));
-        let decode = |&off: &u64| -> Result<Decoded, Fault> {
+        let decode = |(&off, row): (&u64, Option<Box<ProcmonRow>>)| -> Result<Decoded, Fault> {
             if off >= len {
                 return Err(Fault::Damaged(format!(
                     "its offset {off:#x} is past the end of the file ({len} bytes)"
                 )));
             }
-            event::decode(&window, off, &ctx)
+            event::decode(&window, off, &ctx, row)
         };
+        // Each event gets a row the previous block did not keep, while there are some.
+        slots.clear();
+        slots.extend((0..offsets.len()).map(|_| spare_rows.pop()));
         decoded.clear();
         if parallel {
             emit.pool.install(|| {
                 offsets
                     .par_iter()
+                    .zip(slots.par_drain(..))
                     .map(decode)
                     .collect_into_vec(&mut decoded)
             });
         } else {
-            decoded.extend(offsets.iter().map(decode));
+            decoded.extend(offsets.iter().zip(slots.drain(..)).map(decode));
         }
         // The block's events in order (moves only); which to keep is decided below, in
         // parallel, so that dropping the rest is not a serial step.
@@ -273,6 +282,11 @@ pub fn read_pml(
                         note_damage(
                             account,
                             &mut tally,
+                            At {
+                                record: Some(number),
+                                offset: Some(off),
+                                ..At::default()
+                            },
                             format!(
                                 "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
                                 row.operation
@@ -293,6 +307,11 @@ pub fn read_pml(
                     note_damage(
                         account,
                         &mut tally,
+                        At {
+                            record: Some(number),
+                            offset: Some(off),
+                            ..At::default()
+                        },
                         format!("event {number} at offset {off:#x}: {why}; not read"),
                     );
                 }
@@ -301,6 +320,11 @@ pub fn read_pml(
                     note_damage(
                         account,
                         &mut tally,
+                        At {
+                            record: Some(number),
+                            offset: Some(off),
+                            ..At::default()
+                        },
                         format!(
                             "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
                             m.off,
@@ -310,11 +334,34 @@ pub fn read_pml(
                 }
             }
         }
+        // The rows not kept are filled again by the next block (those of ordinary size: a kept
+        // row never holds much more memory than its own text).
+        let sort = |e: Event| -> Either<Event, Option<Box<ProcmonRow>>> {
+            if keep(&e) {
+                return Either::Left(e);
+            }
+            match e.kind {
+                EventKind::Procmon(row) if row.heap_bytes() <= MAX_SPARE_BYTES => {
+                    Either::Right(Some(row))
+                }
+                _ => Either::Right(None),
+            }
+        };
         let batch: Vec<Event> = if parallel {
-            emit.pool
-                .install(|| block.par_drain(..).filter(|e| keep(e)).collect())
+            let (batch, dropped): (Vec<Event>, Vec<Option<Box<ProcmonRow>>>) = emit
+                .pool
+                .install(|| block.par_drain(..).partition_map(sort));
+            spare_rows.extend(dropped.into_iter().flatten());
+            batch
         } else {
-            block.drain(..).filter(|e| keep(e)).collect()
+            let mut batch = Vec::new();
+            for e in block.drain(..) {
+                match sort(e) {
+                    Either::Left(e) => batch.push(e),
+                    Either::Right(row) => spare_rows.extend(row),
+                }
+            }
+            batch
         };
         if !batch.is_empty() {
             (emit.send)(batch);
@@ -362,7 +409,7 @@ fn decode_patched(
     };
     // Header, detail, extra-detail size, extra detail: at most four parts.
     for _ in 0..4 {
-        match event::decode(&patched as &dyn Bytes, off, ctx) {
+        match event::decode(&patched as &dyn Bytes, off, ctx, None) {
             Err(Fault::Miss(m)) => {
                 let end = m.off.checked_add(m.len as u64).filter(|&e| e <= len);
                 let Some(_) = end else {
@@ -391,9 +438,10 @@ fn decode_patched(
     Err(Fault::Damaged("its parts could not be gathered".into()))
 }
 
-fn note_damage(account: &mut FileAccount, tally: &mut Tally, what: String) {
+/// A damaged event, listed while the list is short; `message` says where as well.
+fn note_damage(account: &mut FileAccount, tally: &mut Tally, at: At, message: String) {
     if tally.listed < MAX_LISTED_ERRORS {
-        account.damaged(what);
+        account.lost(Problem::Record { at, message });
     } else {
         account.damaged_silently();
     }

@@ -781,7 +781,16 @@ pub fn thousands_signed(n: i64) -> String {
 
 /// A duration in 100 ns units as `seconds.fraction` (7 digits).
 pub fn duration_text(ticks: u64) -> String {
-    format!("{}.{:07}", ticks / 10_000_000, ticks % 10_000_000)
+    Seconds(ticks).to_string()
+}
+
+/// A duration in 100 ns units, displayed as `seconds.fraction` (7 digits).
+pub struct Seconds(pub u64);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:07}", self.0 / 10_000_000, self.0 % 10_000_000)
+    }
 }
 
 #[cfg(test)]
