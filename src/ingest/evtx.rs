@@ -145,7 +145,12 @@ pub fn read_evtx(
         }
     };
     let settings = Arc::new(settings);
-    let batch_size = (emit.pool.current_num_threads() * 2).max(2);
+    // Chunks are read in batches, each batch in parallel and then handed on in order: a batch
+    // ends when its slowest chunk does, so with several threads a batch holds several chunks
+    // per thread (a chunk is 64 KiB, a few hundred records), which keeps the threads busy to
+    // the end of it while memory stays a few chunks' events per thread.
+    let threads = emit.pool.current_num_threads();
+    let batch_size = if threads > 1 { threads * 8 } else { 2 };
     let mut batch: Vec<(u64, Result<EvtxChunkData, String>)> = Vec::with_capacity(batch_size);
     let mut listed = 0usize;
     let mut lone = 0u64;
