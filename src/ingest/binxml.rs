@@ -2,9 +2,11 @@
 //!
 //! A Windows event record is a template instance: a template definition (element and
 //! attribute names, literal text, numbered holes) stored once per chunk, and the record's
-//! typed values for the holes. The `evtx` crate parses and checks the record; the usual path
-//! then has it render the record to XML and reads that XML back ([`super::eventxml`]). Over
-//! the corpus, rendering and reading back cost about as much as everything else together.
+//! typed values for the holes. [`super::evtx`] finds each record by its header and hands its
+//! BinXML here; the `evtx` crate's own parse of the record, and its rendering to XML read back
+//! by [`super::eventxml`], are only the fallback for what this module does not take. Over the
+//! corpus, rendering and reading back cost about as much as everything else together. The
+//! template definitions are parsed once per chunk (`template.rs`).
 //!
 //! This module walks the template with the values instead and feeds the same
 //! [`Builder`] the XML reader feeds, with the names, attribute values and element text that
