@@ -11,6 +11,11 @@
 //!
 //! Files are accounted for at the end, since a file already done can still lose events to
 //! one read later: each account then says how many of its events were not kept.
+//!
+//! An event's priority is worked out only when events have to be dropped: below the cap (the
+//! usual case) none is, so receiving an event costs a push. The sink runs on the one thread
+//! that collects what the readers send, so whatever it does per event is work no other thread
+//! can share.
 
 use crate::ingest::{self, Sink};
 use crate::model::{Event, FileAccount};
@@ -64,6 +69,8 @@ pub struct Kept<'a> {
     classify: &'a dyn Fn(&Event) -> Priority,
     /// Per file (in input order), per priority.
     held: Vec<[Held; PRIORITIES]>,
+    /// Per file, the events not yet given a priority (see the module docs).
+    unsorted: Vec<Held>,
     dropped: Vec<u64>,
     /// Events received for the file being read (its place numbers).
     seq: u64,
@@ -78,6 +85,7 @@ impl<'a> Kept<'a> {
             slack: (cap / 8).max(4096),
             classify,
             held: vec![Default::default()],
+            unsorted: vec![Vec::new()],
             dropped: vec![0],
             seq: 0,
             total: 0,
@@ -87,6 +95,15 @@ impl<'a> Kept<'a> {
 
     /// Drop down to `cap`: lowest priority first, from the files holding most of it.
     fn shed(&mut self) {
+        if self.total <= self.cap {
+            return;
+        }
+        for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
+            for (seq, event) in unsorted.drain(..) {
+                let p = (self.classify)(&event) as usize;
+                held[p].push((seq, event));
+            }
+        }
         for p in (0..PRIORITIES).rev() {
             if self.total <= self.cap {
                 return;
@@ -111,8 +128,9 @@ impl<'a> Kept<'a> {
     pub fn finish(mut self) -> ingest::Collect {
         self.shed();
         let mut events = Vec::with_capacity(self.total);
-        for held in &mut self.held {
-            let mut file: Vec<(u64, Event)> = held.iter_mut().flat_map(std::mem::take).collect();
+        for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
+            let mut file: Vec<(u64, Event)> = std::mem::take(unsorted);
+            file.extend(held.iter_mut().flat_map(std::mem::take));
             file.sort_by_key(|(seq, _)| *seq);
             events.extend(file.into_iter().map(|(_, e)| e));
         }
@@ -173,10 +191,11 @@ fn water_fill(counts: &[usize], excess: usize) -> Vec<usize> {
 
 impl Sink for Kept<'_> {
     fn events(&mut self, events: Vec<Event>) {
-        let file = self.held.len() - 1;
+        let file = self.unsorted.len() - 1;
+        let unsorted = &mut self.unsorted[file];
+        unsorted.reserve(events.len());
         for event in events {
-            let p = (self.classify)(&event) as usize;
-            self.held[file][p].push((self.seq, event));
+            unsorted.push((self.seq, event));
             self.seq += 1;
             self.total += 1;
         }
@@ -188,6 +207,7 @@ impl Sink for Kept<'_> {
     fn file_done(&mut self, account: FileAccount) {
         self.accounts.push(account);
         self.held.push(Default::default());
+        self.unsorted.push(Vec::new());
         self.dropped.push(0);
         self.seq = 0;
     }

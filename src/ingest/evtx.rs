@@ -6,34 +6,48 @@
 //! count. The parser itself runs single-threaded (`num_threads(1)`): docs/domain.md §5 reports a
 //! deadlock when its own pool is combined with rayon over files.
 //!
-//! Each record the crate parses is read straight from its BinXML template and values by
-//! [`super::binxml`] (97% of the corpus's records), which feeds the same event builder as the
-//! XML reader of [`super::eventxml`]; any other record is rendered to XML and read by that
-//! reader, the same code that reads event-log XML exports. Both give identical events (a
-//! corpus test and a fuzz target check it record by record). Damage is counted, never
-//! fatal: a failed chunk or record is one error, a file whose length is not a whole number of
-//! chunks has lost its tail (the crate stops there silently, so it is checked here), and the
-//! header's dirty flag is reported.
+//! One pass per record: the chunk's records are found by walking their headers here (magic,
+//! size, id, time; bounds-checked, the way the crate's iterator walks them) and each is read
+//! straight from its BinXML template and values by [`super::binxml`], which feeds the same
+//! event builder as the XML reader of [`super::eventxml`]. Only a chunk where that does not go
+//! cleanly (a record header that does not read, a record the direct reader does not take) is
+//! read with the crate's iterator, which builds its own tree of every record, decides what is
+//! an error and where reading resumes; there any record the direct reader does not take is
+//! rendered to XML and read by the eventxml reader, the same code that reads event-log XML
+//! exports. All paths give identical events and errors (a corpus test and a fuzz target check
+//! it chunk by chunk and record by record). Damage is counted, never fatal: a failed chunk or
+//! record is one error ([`Problem::Record`] says where), a file whose length is not a whole
+//! number of chunks has lost its tail (the crate stops there silently, so it is checked here),
+//! and the header's dirty flag is reported.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use evtx::binxml::value_variant::BinXmlValue;
-use evtx::{EvtxChunkData, EvtxFileHeader, EvtxParser, EvtxRecord, HeaderFlags, ParserSettings};
+use evtx::err::EvtxError;
+use evtx::{
+    EvtxChunk, EvtxChunkData, EvtxChunkHeader, EvtxFileHeader, EvtxParser, EvtxRecord,
+    EvtxRecordHeader, HeaderFlags, ParserSettings,
+};
 use rayon::prelude::*;
 
 use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use super::{binxml, eventxml};
-use crate::model::{Event, FileAccount};
+use crate::model::{At, Event, FileAccount, Problem};
 
 const FILE_HEADER_SIZE: usize = 4096;
 const CHUNK_SIZE: usize = 65536;
+/// Where a chunk's first record starts, and a record's header (magic, size, id, FILETIME).
+const CHUNK_HEADER_SIZE: u64 = 512;
+const RECORD_HEADER_SIZE: u64 = 24;
 
 /// What one chunk yielded.
+#[derive(Default)]
 struct ChunkOutput {
     events: Vec<Event>,
     read: u64,
-    errors: Vec<String>,
+    /// Chunks and records that could not be read, each counted as one record error.
+    errors: Vec<Problem>,
     /// Unpaired UTF-16 surrogates in the records' text (the renderer writes each as `_`).
     lone_surrogates: u64,
     /// Checksum mismatches of a chunk read anyway: named, not counted as record errors.
@@ -137,7 +151,12 @@ pub fn read_evtx(
         }
     };
     let settings = Arc::new(settings);
-    let batch_size = (emit.pool.current_num_threads() * 2).max(2);
+    // Chunks are read in batches, each batch in parallel and then handed on in order: a batch
+    // ends when its slowest chunk does, so with several threads a batch holds several chunks
+    // per thread (a chunk is 64 KiB, a few hundred records), which keeps the threads busy to
+    // the end of it while memory stays a few chunks' events per thread.
+    let threads = emit.pool.current_num_threads();
+    let batch_size = if threads > 1 { threads * 8 } else { 2 };
     let mut batch: Vec<(u64, Result<EvtxChunkData, String>)> = Vec::with_capacity(batch_size);
     let mut listed = 0usize;
     let (mut lone, mut wrapped) = (0u64, 0u64);
@@ -151,8 +170,20 @@ pub fn read_evtx(
             chunk_index += 1;
         }
         if batch.len() >= batch_size || (done && !batch.is_empty()) {
-            let read = |(n, chunk): &mut (u64, Result<EvtxChunkData, String>)| {
-                read_chunk(*n, chunk, &settings, emit.file, emit.keep, emit.limits)
+            let read = |(n, chunk): &mut (u64, Result<EvtxChunkData, String>)| match chunk {
+                Ok(chunk) => read_chunk(
+                    *n,
+                    chunk,
+                    &settings,
+                    emit.file,
+                    emit.keep,
+                    emit.limits,
+                    Records::Own,
+                ),
+                Err(e) => ChunkOutput {
+                    errors: vec![chunk_problem(e.clone())],
+                    ..ChunkOutput::default()
+                },
             };
             // With one thread, handing each batch to the pool's only worker and waiting for
             // it is all cost (a wake-up and a sleep per batch): read it here instead.
@@ -173,7 +204,7 @@ pub fn read_evtx(
                 account.errors += out.errors.len() as u64;
                 for e in out.errors {
                     if listed < MAX_LISTED_ERRORS {
-                        account.damaged(e);
+                        account.lost(e);
                     } else {
                         account.damaged_silently();
                     }
@@ -205,29 +236,25 @@ pub fn read_evtx(
     account.finish();
 }
 
+/// How a chunk's records are found: by walking their headers here and reading each straight
+/// from its template (the crate's iterator only for a chunk where that does not go cleanly),
+/// or always by the crate's iterator (to check that the two agree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Records {
+    Own,
+    Crate,
+}
+
 fn read_chunk(
     n: u64,
-    chunk: &mut Result<EvtxChunkData, String>,
+    chunk: &mut EvtxChunkData,
     settings: &Arc<ParserSettings>,
     file: &Arc<str>,
     keep: &(dyn Fn(&Event) -> bool + Sync),
     limits: &Limits,
+    records: Records,
 ) -> ChunkOutput {
-    let mut out = ChunkOutput {
-        events: Vec::new(),
-        read: 0,
-        errors: Vec::new(),
-        lone_surrogates: 0,
-        bad_checksums: Vec::new(),
-        wrapped_times: 0,
-    };
-    let chunk = match chunk {
-        Ok(c) => c,
-        Err(e) => {
-            out.errors.push(e.clone());
-            return out;
-        }
-    };
+    let mut out = ChunkOutput::default();
     // The parser does not check checksums: a mismatch is named here. A log copied while open
     // can hold a chunk whose checksums were not yet updated, records intact, so by default the
     // chunk is read and the file reported as partly trustworthy; `--refuse-bad-chunks` drops it.
@@ -235,22 +262,116 @@ fn read_chunk(
     if bad_header || !chunk.validate_data_checksum() {
         let what = if bad_header { "header" } else { "records" };
         if limits.refuse_bad_evtx_chunks {
-            out.errors.push(format!(
+            out.errors.push(chunk_problem(format!(
                 "chunk {n}: its {what} checksum does not match its bytes (altered or damaged): not read (--refuse-bad-chunks)"
-            ));
+            )));
             return out;
         }
         out.bad_checksums.push(format!(
             "chunk {n}: its {what} checksum does not match its bytes (altered or damaged, or not yet updated in a log copied while open): its records were read and may not be what Windows wrote (give --refuse-bad-chunks to drop such chunks)"
         ));
     }
+    // Parsing builds the chunk's string table only (a failure is the chunk's); each record's
+    // own tree is built by the crate's iterator, which runs only when the walk below does not
+    // go cleanly.
     let mut parsed = match chunk.parse(Arc::clone(settings)) {
         Ok(p) => p,
         Err(e) => {
-            out.errors.push(format!("chunk {n}: {e}"));
+            out.errors.push(chunk_problem(format!("chunk {n}: {e}")));
             return out;
         }
     };
+    if records == Records::Own && read_walked(&parsed, file, keep, limits, &mut out) {
+        return out;
+    }
+    read_iterated(n, &mut parsed, file, keep, limits, &mut out);
+    out
+}
+
+/// One record found by its header: its id, its header's time, and where its BinXML is.
+struct Walked {
+    id: u64,
+    time: jiff::Timestamp,
+    offset: u64,
+    size: u32,
+}
+
+/// The chunk's live records by their headers, walked as the evtx crate's iterator walks them:
+/// from the chunk header, record after record, up to the free space (or the chunk's end) or
+/// the chunk's last record id. `false` as soon as a header does not read cleanly: the crate's
+/// iterator then decides what is an error and where reading resumes.
+fn walk_records(data: &[u8], header: &EvtxChunkHeader, out: &mut Vec<Walked>) -> bool {
+    let live_end = u64::from(header.free_space_offset).min(data.len() as u64);
+    let mut at = CHUNK_HEADER_SIZE;
+    while at < live_end {
+        let Ok(start) = usize::try_from(at) else {
+            return false;
+        };
+        let Ok(record) = EvtxRecordHeader::from_bytes_at(data, start) else {
+            return false;
+        };
+        let Ok(size) = record.record_data_size() else {
+            return false;
+        };
+        let offset = at + RECORD_HEADER_SIZE;
+        if offset.saturating_add(u64::from(size)) > data.len() as u64 {
+            return false;
+        }
+        out.push(Walked {
+            id: record.event_record_id,
+            time: record.timestamp,
+            offset,
+            size,
+        });
+        if record.event_record_id == header.last_event_record_id {
+            break;
+        }
+        at += u64::from(record.data_size);
+    }
+    true
+}
+
+/// Read a chunk whose record headers walk cleanly and whose every record the direct reader
+/// takes; `false` (and nothing added to `out`) otherwise, for the crate's iterator to read it.
+/// The crate then builds no tree of its own for any of the chunk's records: one pass per
+/// record.
+fn read_walked(
+    parsed: &EvtxChunk<'_>,
+    file: &Arc<str>,
+    keep: &(dyn Fn(&Event) -> bool + Sync),
+    limits: &Limits,
+    out: &mut ChunkOutput,
+) -> bool {
+    let mut walked = Vec::new();
+    if !walk_records(parsed.data, parsed.header, &mut walked) {
+        return false;
+    }
+    let xml_limits = limits.xml();
+    let mut direct = binxml::ChunkReader::new(parsed.data);
+    let mut read = Vec::with_capacity(walked.len());
+    for w in &walked {
+        match direct.read(w.offset, w.size, &xml_limits, limits.evtx_record_bytes) {
+            Some(d) => read.push(d),
+            None => return false,
+        }
+    }
+    for (w, d) in walked.iter().zip(read) {
+        out.lone_surrogates += d.lone_surrogates;
+        out.add(d.record, file, w.id, w.time, keep);
+    }
+    true
+}
+
+/// Read a chunk's records as the crate's iterator gives them: each read straight from its
+/// template where the direct reader takes it, else rendered to XML and read back.
+fn read_iterated(
+    n: u64,
+    parsed: &mut EvtxChunk<'_>,
+    file: &Arc<str>,
+    keep: &(dyn Fn(&Event) -> bool + Sync),
+    limits: &Limits,
+    out: &mut ChunkOutput,
+) {
     let xml_limits = limits.xml();
     let mut direct = binxml::ChunkReader::new(parsed.data);
     for record in parsed.iter() {
@@ -284,35 +405,71 @@ fn read_chunk(
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => {
-                out.errors.push(super::evtx_time::record_error(&e));
+                out.errors.push(record_problem(n, &e));
                 continue;
             }
         };
         let id = rendered.event_record_id;
+        let at = At {
+            chunk: Some(n),
+            record: Some(id),
+            offset: None,
+        };
         if rendered.data.len() as u64 > limits.evtx_record_bytes {
-            out.errors.push(format!(
-                "record {id}: renders to {} bytes, over the {}-byte limit (raise with --max-evtx-record-bytes)",
-                rendered.data.len(),
-                limits.evtx_record_bytes
-            ));
+            out.errors.push(Problem::Refused {
+                limit: limits.evtx_record_bytes,
+                flag: "--max-evtx-record-bytes",
+                message: format!(
+                    "record {id}: renders to {} bytes, over the {}-byte limit (raise with --max-evtx-record-bytes)",
+                    rendered.data.len(),
+                    limits.evtx_record_bytes
+                ),
+            });
             continue;
         }
         // The renderer writes UTF-8: it writes an unpaired UTF-16 surrogate (counted above)
         // and any character XML cannot hold as `_`, so nothing invalid reaches here; were it
         // to, the record is counted as an error rather than guessed at.
         let Ok(xml) = std::str::from_utf8(&rendered.data) else {
-            out.errors
-                .push(format!("record {id}: rendered XML is not UTF-8"));
+            out.errors.push(Problem::Record {
+                at,
+                message: format!("record {id}: rendered XML is not UTF-8"),
+            });
             continue;
         };
         match eventxml::read_rendered(xml, &xml_limits) {
             Ok(rec) => out.add(rec, file, id, rendered.timestamp, keep),
-            Err(e) => out
-                .errors
-                .push(format!("record {id}: rendered XML unreadable: {e}")),
+            Err(e) => out.errors.push(Problem::Record {
+                at,
+                message: format!("record {id}: rendered XML unreadable: {e}"),
+            }),
         }
     }
-    out
+}
+
+/// A chunk that could not be read at all (or was refused), as a problem of the file.
+fn chunk_problem(message: String) -> Problem {
+    Problem::Damaged(message)
+}
+
+/// A record the crate could not read, with where it is: chunk `n`, and the record's id or its
+/// offset in the file.
+fn record_problem(n: u64, e: &EvtxError) -> Problem {
+    let mut at = At {
+        chunk: Some(n),
+        ..At::default()
+    };
+    match e {
+        EvtxError::FailedToParseRecord { record_id, .. } => at.record = Some(*record_id),
+        EvtxError::FailedToReadRecordAt { offset, .. } => {
+            at.offset = Some(FILE_HEADER_SIZE as u64 + n * CHUNK_SIZE as u64 + offset);
+        }
+        _ => {}
+    }
+    Problem::Record {
+        at,
+        message: super::evtx_time::record_error(e),
+    }
 }
 
 /// Whether a record's raw bytes hold what may be an unpaired surrogate.
@@ -376,9 +533,11 @@ fn unpaired(bytes: &[u8]) -> u64 {
 
 /// Check the direct reader ([`binxml`]) against rendering on every record of an EVTX file:
 /// each record it reads must give exactly the event that rendering the record to XML and
-/// reading that back gives. Returns how many records were read directly and how many it left
-/// to rendering; `Err` describes the first record that differs. For the corpus test, the
-/// fuzz target and its regression test.
+/// reading that back gives; and each chunk read by walking its record headers (what ingest
+/// does) must give exactly what the crate's iterator gives, events and errors alike. Returns
+/// how many records were read directly and how many it left to rendering; `Err` describes the
+/// first record or chunk that differs. For the corpus test, the fuzz target and its
+/// regression test.
 #[doc(hidden)]
 pub fn direct_matches_rendering(
     source: impl Read + Seek,
@@ -391,7 +550,11 @@ pub fn direct_matches_rendering(
     let mut parser = parser.with_configuration(settings.clone());
     let settings = Arc::new(settings);
     let (mut direct, mut rendered) = (0, 0);
-    for mut chunk in parser.chunks().flatten() {
+    for (n, chunk) in parser.chunks().enumerate() {
+        let Ok(mut chunk) = chunk else {
+            continue;
+        };
+        own_walk_agrees(n as u64, &mut chunk, &settings, limits)?;
         let Ok(mut parsed) = chunk.parse(Arc::clone(&settings)) else {
             continue;
         };
@@ -426,4 +589,43 @@ pub fn direct_matches_rendering(
         }
     }
     Ok((direct, rendered))
+}
+
+/// Reading a chunk by walking its record headers here ([`Records::Own`], what ingest does)
+/// gives exactly what reading it with the crate's iterator gives: the same events, record
+/// errors, surrogate count and checksum notes.
+fn own_walk_agrees(
+    n: u64,
+    chunk: &mut EvtxChunkData,
+    settings: &Arc<ParserSettings>,
+    limits: &eventxml::XmlLimits,
+) -> Result<(), String> {
+    let limits = Limits {
+        xml_depth: limits.depth,
+        xml_elements: limits.elements,
+        evtx_record_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let file: Arc<str> = Arc::from("f");
+    let keep = |_: &Event| true;
+    let own = read_chunk(n, chunk, settings, &file, &keep, &limits, Records::Own);
+    let by_crate = read_chunk(n, chunk, settings, &file, &keep, &limits, Records::Crate);
+    let view = |o: &ChunkOutput| {
+        format!(
+            "{} read, {} events, errors {:?}, {} lone surrogates, {:?}",
+            o.read,
+            o.events.len(),
+            o.errors,
+            o.lone_surrogates,
+            o.bad_checksums
+        )
+    };
+    if own.events != by_crate.events || view(&own) != view(&by_crate) {
+        return Err(format!(
+            "chunk {n}: walked {}\niterated {}",
+            view(&own),
+            view(&by_crate)
+        ));
+    }
+    Ok(())
 }
