@@ -81,6 +81,17 @@ fn peak_rss(args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u8>, Option<u64>) {
     (out.status.code(), out.stdout, kib)
 }
 
+/// `dump --summary --format json PATH` in a child: its exit code, the accounts, its peak RSS.
+fn summary_rss(path: &Path) -> (Option<i32>, Vec<u8>, Option<u64>) {
+    peak_rss(&[
+        os("dump"),
+        os("--summary"),
+        os("--format"),
+        os("json"),
+        os(path),
+    ])
+}
+
 /// The peak RSS of a run on a one-row CSV: what the binary costs before any input does.
 fn baseline_kib() -> Option<u64> {
     let dir = tempfile::tempdir().unwrap();
@@ -511,13 +522,7 @@ fn memory_stays_flat_over_thousands_of_deflated_zip_entries() {
         .collect();
     let path = dir.path().join("many.zip");
     std::fs::write(&path, zip_of(&entries)).unwrap();
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(&path),
-    ]);
+    let (code, out, kib) = summary_rss(&path);
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
     let acc: Vec<Value> = serde_json::from_slice(&out).unwrap();
     assert_eq!(acc.len(), 9_000);
@@ -627,13 +632,7 @@ fn a_header_of_millions_of_columns_is_refused_by_the_field_cap() {
         header.push_str(&format!(",c{i}"));
     }
     std::fs::write(&path, format!("{header}\r\n")).unwrap();
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(&path),
-    ]);
+    let (code, out, kib) = summary_rss(&path);
     assert_eq!(code, Some(3));
     let acc: Value = serde_json::from_slice(&out).unwrap();
     assert!(
@@ -656,13 +655,7 @@ fn a_row_of_millions_of_empty_fields_is_refused_by_the_field_cap() {
     f.write_all(&vec![b','; 30 << 20]).unwrap();
     f.write_all(b"\r\n").unwrap();
     drop(f);
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(&path),
-    ]);
+    let (code, out, kib) = summary_rss(&path);
     assert_eq!(code, Some(3));
     let acc: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(acc[0]["events"], 1, "the row before it is kept: {}", acc[0]);
@@ -687,13 +680,7 @@ fn memory_stays_flat_over_thousands_of_small_zips() {
         )
         .unwrap();
     }
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(dir.path()),
-    ]);
+    let (code, out, kib) = summary_rss(dir.path());
     assert_eq!(code, Some(0), "{}", String::from_utf8_lossy(&out));
     let acc: Vec<Value> = serde_json::from_slice(&out).unwrap();
     assert_eq!(acc.len(), 5_000);
@@ -712,13 +699,7 @@ fn a_file_that_only_starts_like_a_zip_is_not_read_into_memory() {
         f.write_all(&block).unwrap();
     }
     drop(f);
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(&path),
-    ]);
+    let (code, out, kib) = summary_rss(&path);
     assert_eq!(code, Some(3));
     let acc: Value = serde_json::from_slice(&out).unwrap();
     assert!(
