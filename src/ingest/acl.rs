@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use super::{Emit, bundle};
-use crate::model::{AclEntry, At, Event, EventKind, FileAccount, Problem};
+use crate::model::{AclEntry, Event, EventKind, FileAccount};
 
 /// The objects MSRD-Collect's `Get-Acl` commands write into each file, in command order
 /// (`MSRDC-Core.psm1`). The last one repeats for any further output.
@@ -365,20 +365,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
             clip(msg)
         ));
     }
-    for (i, (line, why)) in dump.errors.iter().enumerate() {
-        account.errors += 1;
-        if i < super::MAX_LISTED_ERRORS {
-            account.lost(Problem::Record {
-                at: At {
-                    record: Some(*line),
-                    ..At::default()
-                },
-                message: format!("line {line}: {why}"),
-            });
-        } else {
-            account.damaged_silently();
-        }
-    }
+    super::count_line_errors(account, &dump.errors);
     if !batch.is_empty() {
         (emit.send)(batch);
     }

@@ -27,8 +27,8 @@ use std::sync::Arc;
 
 use jiff::civil::DateTime;
 
-use super::{Emit, MAX_LISTED_ERRORS, bundle};
-use crate::model::{At, Event, EventKind, FileAccount, Problem, RegValue};
+use super::{Emit, bundle};
+use crate::model::{Event, EventKind, FileAccount, RegValue};
 
 /// Where Windows keeps the local machine's certificate stores.
 pub const STORES_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\SystemCertificates";
@@ -385,20 +385,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     }
     account.events = batch.len() as u64;
     batch.retain(|e| (emit.keep)(e));
-    for (i, (line, why)) in listing.errors.iter().enumerate() {
-        account.errors += 1;
-        if i < MAX_LISTED_ERRORS {
-            account.lost(Problem::Record {
-                at: At {
-                    record: Some(*line),
-                    ..At::default()
-                },
-                message: format!("line {line}: {why}"),
-            });
-        } else {
-            account.damaged_silently();
-        }
-    }
+    super::count_line_errors(account, &listing.errors);
     if !batch.is_empty() {
         (emit.send)(batch);
     }

@@ -48,6 +48,28 @@ use crate::model::{Event, FileAccount, FileFormat, Problem};
 /// How many record errors a file's account lists before it only counts them.
 pub const MAX_LISTED_ERRORS: usize = 5;
 
+/// A line-oriented listing's bad lines, into its account: each counted as a record error,
+/// the first [`MAX_LISTED_ERRORS`] named by their line (`line N: why`), the rest counted only.
+pub(crate) fn count_line_errors<E: std::fmt::Display>(
+    account: &mut FileAccount,
+    errors: &[(u64, E)],
+) {
+    for (i, (line, why)) in errors.iter().enumerate() {
+        account.errors += 1;
+        if i < MAX_LISTED_ERRORS {
+            account.lost(Problem::Record {
+                at: crate::model::At {
+                    record: Some(*line),
+                    ..Default::default()
+                },
+                message: format!("line {line}: {why}"),
+            });
+        } else {
+            account.damaged_silently();
+        }
+    }
+}
+
 /// How the consumer of an ingest run gets its results: per file, its events in batches, then
 /// its account. Called on the thread that called [`ingest`], in input order.
 pub trait Sink {
