@@ -152,19 +152,54 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// How many record keys are remembered; past it, new records are no longer checked (a bound
-/// on memory, about 32 MB) and the account of the file where that happened says so.
+/// How many runs of record ids are remembered; past it, new records are no longer checked (a
+/// bound on memory, tens of MB) and the account of the file where that happened says so. A
+/// log's records are numbered in order, so a whole file is usually one run.
 pub const MAX_REMEMBERED_RECORDS: usize = 1 << 20;
+
+/// Record ids seen in one log, as runs of consecutive ids, each with the file that held them
+/// first: a log of 60,000 records costs one entry, not 60,000 hashed keys.
+#[derive(Default)]
+struct Runs {
+    /// First id of a run → (its last id, the file that held it first). Runs never overlap.
+    by_start: BTreeMap<u64, (u64, Arc<str>)>,
+}
+
+impl Runs {
+    /// The file that first held record `id`, if it was seen.
+    fn first_holder(&self, id: u64) -> Option<&Arc<str>> {
+        let (_, (last, file)) = self.by_start.range(..=id).next_back()?;
+        (*last >= id).then_some(file)
+    }
+
+    /// Remember record `id` (not seen before) as first held by `file`: it extends the run
+    /// just before it when that run ends at `id - 1` in the same file, else starts a run.
+    /// Returns how many runs were added (0 or 1).
+    fn insert(&mut self, id: u64, file: &Arc<str>) -> usize {
+        if let Some(prev) = id.checked_sub(1)
+            && let Some((_, (last, held))) = self.by_start.range_mut(..=prev).next_back()
+            && *last == prev
+            && (Arc::ptr_eq(held, file) || **held == **file)
+        {
+            *last = id;
+            return 0;
+        }
+        self.by_start.insert(id, (id, Arc::clone(file)));
+        1
+    }
+}
 
 /// A [`Sink`] that hands on each event-log record once, by (computer, channel, record id).
 pub struct RecordDedup<'s> {
     inner: &'s mut dyn Sink,
-    /// (computer, channel), case folded → a small id.
+    /// (computer, channel), case folded → a small id, the index of its runs in `seen`.
     logs: HashMap<(String, String), u32>,
     /// The last (computer, channel) as written and its id: a log's records come in runs, so
     /// most events skip the case folding and the lookup.
     last_log: Option<(String, String, u32)>,
-    seen: HashMap<(u32, u64), Arc<str>>,
+    seen: Vec<Runs>,
+    /// Runs remembered in all logs (the memory bound).
+    runs: usize,
     /// This file's records set aside, by the file that held them first.
     set_aside: BTreeMap<Arc<str>, u64>,
     full_noted: bool,
@@ -177,7 +212,8 @@ impl<'s> RecordDedup<'s> {
             inner,
             logs: HashMap::new(),
             last_log: None,
-            seen: HashMap::new(),
+            seen: Vec::new(),
+            runs: 0,
             set_aside: BTreeMap::new(),
             full_noted: false,
             full_now: false,
@@ -200,18 +236,22 @@ impl<'s> RecordDedup<'s> {
                 let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
                 let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
                 let log = *self.logs.entry(log_key).or_insert(next);
+                if self.seen.len() <= log as usize {
+                    self.seen.resize_with(log as usize + 1, Runs::default);
+                }
                 self.last_log = Some((w.computer.clone(), w.channel.clone(), log));
                 log
             }
         };
-        match self.seen.get(&(log, e.record)) {
+        let runs = &mut self.seen[log as usize];
+        match runs.first_holder(e.record) {
             Some(first) => {
                 *self.set_aside.entry(Arc::clone(first)).or_default() += 1;
                 true
             }
             None => {
-                if self.seen.len() < MAX_REMEMBERED_RECORDS {
-                    self.seen.insert((log, e.record), Arc::clone(&e.file));
+                if self.runs < MAX_REMEMBERED_RECORDS {
+                    self.runs += runs.insert(e.record, &e.file);
                 } else if !self.full_noted {
                     self.full_now = true;
                 }
@@ -336,5 +376,110 @@ mod tests {
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("1 record already read from a.evtx"));
         assert!(notes[1].contains("earlier in this file"));
+    }
+    /// Runs of ids give the same answer as one key per record: which records are handed on,
+    /// and which file each repeat was first read from, over overlapping copies, repeats
+    /// within a file, two logs and ids out of order.
+    #[test]
+    fn runs_agree_with_one_key_per_record() {
+        use crate::model::{EventKind, WinEvent};
+        let ev = |file: &str, channel: &str, record: u64| Event {
+            file: Arc::from(file),
+            record,
+            time: None,
+            kind: EventKind::Win(Box::new(WinEvent {
+                channel: channel.into(),
+                computer: "RDS01".into(),
+                ..WinEvent::default()
+            })),
+        };
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut files: Vec<(String, Vec<Event>)> = Vec::new();
+        for f in 0..6 {
+            let name = format!("copy{f}.evtx");
+            let mut events = Vec::new();
+            let mut id = next(50);
+            for _ in 0..400 {
+                // Mostly the next id, sometimes a jump back or ahead, sometimes a repeat.
+                id = match next(10) {
+                    0 => id.saturating_sub(next(30)),
+                    1 => id + next(20),
+                    2 => id,
+                    _ => id + 1,
+                };
+                let channel = if next(4) == 0 {
+                    "Application"
+                } else {
+                    "System"
+                };
+                events.push(ev(&name, channel, id));
+            }
+            files.push((name, events));
+        }
+        let mut collect = Collect::default();
+        {
+            let mut d = RecordDedup::new(&mut collect);
+            for (name, events) in &files {
+                for part in events.chunks(37) {
+                    d.events(part.to_vec());
+                }
+                d.file_done(FileAccount::new(
+                    name.as_str(),
+                    crate::model::FileFormat::Evtx,
+                ));
+            }
+        }
+        // The model: one key per record, first holder remembered.
+        let mut first: HashMap<(String, u64), String> = HashMap::new();
+        let mut want_kept = Vec::new();
+        let mut want_notes: Vec<BTreeMap<String, u64>> = Vec::new();
+        for (name, events) in &files {
+            let mut aside: BTreeMap<String, u64> = BTreeMap::new();
+            for e in events {
+                let channel = e.win().map(|w| w.channel.clone()).unwrap_or_default();
+                match first.get(&(channel.clone(), e.record)) {
+                    Some(held) => *aside.entry(held.clone()).or_default() += 1,
+                    None => {
+                        first.insert((channel.clone(), e.record), name.clone());
+                        want_kept.push((name.clone(), channel, e.record));
+                    }
+                }
+            }
+            want_notes.push(aside);
+        }
+        let kept: Vec<(String, String, u64)> = collect
+            .events
+            .iter()
+            .map(|e| {
+                let channel = e.win().map(|w| w.channel.clone()).unwrap_or_default();
+                (e.file.to_string(), channel, e.record)
+            })
+            .collect();
+        assert_eq!(kept, want_kept);
+        for ((name, _), (account, aside)) in
+            files.iter().zip(collect.accounts.iter().zip(&want_notes))
+        {
+            let notes: Vec<String> = account.problems().iter().map(|p| p.to_string()).collect();
+            assert_eq!(notes.len(), aside.len(), "{name}: {notes:?}");
+            for (held, n) in aside {
+                let whence = if held == name {
+                    "earlier in this file".to_string()
+                } else {
+                    format!("from {held}")
+                };
+                let plural = if *n == 1 { "" } else { "s" };
+                let want = format!("{n} record{plural} already read {whence}");
+                assert!(
+                    notes.iter().any(|m| m.contains(&want)),
+                    "{name}: {want} not in {notes:?}"
+                );
+            }
+        }
     }
 }

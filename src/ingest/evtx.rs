@@ -1,8 +1,9 @@
 //! EVTX files → events, with the `evtx` crate (0.15).
 //!
 //! Chunks (64 KiB, independent of each other) are the unit of parallel work: they are read in
-//! order, parsed and rendered in batches on the caller's rayon pool, and emitted in order, so a
-//! single large System.evtx uses every thread and the output does not depend on the thread
+//! order, each parsed as its own job on the caller's rayon pool (a window of them in flight,
+//! [`super::ordered`]), and emitted in order, so a single large System.evtx uses every thread,
+//! the pool never waits for the emitting thread, and the output does not depend on the thread
 //! count. The parser itself runs single-threaded (`num_threads(1)`): docs/domain.md §5 reports a
 //! deadlock when its own pool is combined with rayon over files.
 //!
@@ -29,7 +30,6 @@ use evtx::{
     EvtxChunk, EvtxChunkData, EvtxChunkHeader, EvtxFileHeader, EvtxParser, EvtxRecord,
     EvtxRecordHeader, HeaderFlags, ParserSettings,
 };
-use rayon::prelude::*;
 
 use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use super::{binxml, eventxml};
@@ -40,6 +40,10 @@ const CHUNK_SIZE: usize = 65536;
 /// Where a chunk's first record starts, and a record's header (magic, size, id, FILETIME).
 const CHUNK_HEADER_SIZE: u64 = 512;
 const RECORD_HEADER_SIZE: u64 = 24;
+
+/// Chunks read and not yet handed on, per pool thread: enough that a slow chunk does not stall
+/// the others, few enough that memory stays a few chunks' events per thread.
+const CHUNKS_IN_FLIGHT_PER_THREAD: usize = 8;
 
 /// What one chunk yielded.
 #[derive(Default)]
@@ -76,6 +80,40 @@ impl ChunkOutput {
         event.time.get_or_insert(header_time);
         if keep(&event) {
             self.events.push(event);
+        }
+    }
+}
+
+/// What a file's chunks add up to, taken in chunk order: counts and problems into the account,
+/// events handed on.
+struct Tally<'a> {
+    account: &'a mut FileAccount,
+    /// Record errors so far (listed up to [`MAX_LISTED_ERRORS`], then counted).
+    listed: usize,
+    lone: u64,
+    wrapped: u64,
+}
+
+impl Tally<'_> {
+    fn take(&mut self, out: ChunkOutput, send: &mut dyn FnMut(Vec<Event>)) {
+        let account = &mut *self.account;
+        account.events += out.read;
+        self.lone += out.lone_surrogates;
+        self.wrapped += out.wrapped_times;
+        for why in out.bad_checksums {
+            account.damaged(why);
+        }
+        account.errors += out.errors.len() as u64;
+        for e in out.errors {
+            if self.listed < MAX_LISTED_ERRORS {
+                account.lost(e);
+            } else {
+                account.damaged_silently();
+            }
+            self.listed += 1;
+        }
+        if !out.events.is_empty() {
+            send(out.events);
         }
     }
 }
@@ -151,74 +189,45 @@ pub fn read_evtx(
         }
     };
     let settings = Arc::new(settings);
-    // Chunks are read in batches, each batch in parallel and then handed on in order: a batch
-    // ends when its slowest chunk does, so with several threads a batch holds several chunks
-    // per thread (a chunk is 64 KiB, a few hundred records), which keeps the threads busy to
-    // the end of it while memory stays a few chunks' events per thread.
+    let (file, keep, limits) = (emit.file, emit.keep, emit.limits);
+    let read = |(n, chunk): (u64, Result<EvtxChunkData, String>)| match chunk {
+        Ok(mut chunk) => read_chunk(n, &mut chunk, &settings, file, keep, limits, Records::Own),
+        Err(e) => ChunkOutput {
+            errors: vec![chunk_problem(e)],
+            ..ChunkOutput::default()
+        },
+    };
+    let chunks = (0u64..).zip(parser.chunks().map(|c| c.map_err(|e| e.to_string())));
+    let mut tally = Tally {
+        account: &mut *account,
+        listed: 0,
+        lone: 0,
+        wrapped: 0,
+    };
+    let send = &mut *emit.send;
+    let mut take = |out: ChunkOutput| tally.take(out, send);
+    // Chunks (64 KiB, a few hundred records) are read on the pool, each its own job, while this
+    // thread hands the results on in order: the pool never waits for this thread or for a
+    // batch's slowest chunk, and memory stays a few chunks' events per thread. With one thread
+    // (or already on the pool: a batch ticket) they are read here, which costs no hand-offs.
     let threads = emit.pool.current_num_threads();
-    let batch_size = if threads > 1 { threads * 8 } else { 2 };
-    let mut batch: Vec<(u64, Result<EvtxChunkData, String>)> = Vec::with_capacity(batch_size);
-    let mut listed = 0usize;
-    let (mut lone, mut wrapped) = (0u64, 0u64);
-    let mut chunk_index = 0u64;
-    let mut chunks = parser.chunks();
-    loop {
-        let next = chunks.next();
-        let done = next.is_none();
-        if let Some(chunk) = next {
-            batch.push((chunk_index, chunk.map_err(|e| e.to_string())));
-            chunk_index += 1;
-        }
-        if batch.len() >= batch_size || (done && !batch.is_empty()) {
-            let read = |(n, chunk): &mut (u64, Result<EvtxChunkData, String>)| match chunk {
-                Ok(chunk) => read_chunk(
-                    *n,
-                    chunk,
-                    &settings,
-                    emit.file,
-                    emit.keep,
-                    emit.limits,
-                    Records::Own,
-                ),
-                Err(e) => ChunkOutput {
-                    errors: vec![chunk_problem(e.clone())],
-                    ..ChunkOutput::default()
-                },
-            };
-            // With one thread, handing each batch to the pool's only worker and waiting for
-            // it is all cost (a wake-up and a sleep per batch): read it here instead.
-            let outputs: Vec<ChunkOutput> = if emit.pool.current_num_threads() == 1 {
-                batch.iter_mut().map(read).collect()
-            } else {
-                emit.pool
-                    .install(|| batch.par_iter_mut().map(read).collect())
-            };
-            batch.clear();
-            for out in outputs {
-                account.events += out.read;
-                lone += out.lone_surrogates;
-                wrapped += out.wrapped_times;
-                for why in out.bad_checksums {
-                    account.damaged(why);
-                }
-                account.errors += out.errors.len() as u64;
-                for e in out.errors {
-                    if listed < MAX_LISTED_ERRORS {
-                        account.lost(e);
-                    } else {
-                        account.damaged_silently();
-                    }
-                    listed += 1;
-                }
-                if !out.events.is_empty() {
-                    (emit.send)(out.events);
-                }
-            }
-        }
-        if done {
-            break;
-        }
+    if threads > 1 && emit.pool.current_thread_index().is_none() {
+        super::ordered::map_in_order(
+            emit.pool,
+            threads * CHUNKS_IN_FLIGHT_PER_THREAD,
+            chunks,
+            &read,
+            &mut take,
+        );
+    } else {
+        chunks.map(read).for_each(take);
     }
+    let Tally {
+        listed,
+        lone,
+        wrapped,
+        ..
+    } = tally;
     if lone > 0 {
         account.note(format!(
             "{lone} unpaired UTF-16 surrogates (invalid text) replaced with '_'"

@@ -24,6 +24,7 @@ pub mod evtx;
 mod evtx_time;
 mod handoff;
 pub mod limits;
+mod ordered;
 pub mod pml;
 pub mod procmon;
 pub mod procmon_time;
