@@ -5,7 +5,8 @@
 //! [`prefilter`] read off each condition and the examples built into events) and [`engine`]
 //! (rules × events → [`Evaluation`]). [`load_rules`] runs the first two over all rule files at
 //! once (rule ids are unique across files) and returns a [`RuleSet`], the one thing the rest of
-//! the program holds.
+//! the program holds. [`reads`] says which fields a rule's conditions read, so ingest leaves to
+//! the evaluation what analysis rewrites after keeping an event.
 
 pub mod absence;
 pub mod ast;
@@ -19,6 +20,7 @@ mod lexer;
 pub mod pack;
 pub mod parser;
 pub mod prefilter;
+pub mod reads;
 pub mod template;
 
 use std::collections::HashMap;
@@ -54,6 +56,9 @@ pub fn event_order(events: &[Event]) -> Vec<usize> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     index: Index,
+    /// Per rule: does its condition or `unless:` read `time` ([`Rule::reads_time`])? Worked
+    /// out once here, read for every event ingest sees.
+    timed: Vec<bool>,
     domain: Domain,
     /// Where `domain` was declared (`file:line`), for `rules list` and `rules check`.
     domain_from: String,
@@ -132,9 +137,11 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
 impl RuleSet {
     fn from_rules(rules: Vec<Rule>, domain: Domain) -> RuleSet {
         let index = Index::new(&rules);
+        let timed = rules.iter().map(Rule::reads_time).collect();
         RuleSet {
             rules,
             index,
+            timed,
             domain,
             domain_from: String::new(),
         }
@@ -193,12 +200,21 @@ impl RuleSet {
     /// their full conditions: what ingest keeps for analysis, so a trace of millions of
     /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
     /// events only, so nothing they need is dropped.)
+    ///
+    /// A rule that reads `time` is answered by its prefilter alone: analysis places times
+    /// after ingest (a Procmon CSV row has none until the alignment gives it one, a server's
+    /// events move onto the client's clock), so its condition is only decided at evaluation, on
+    /// the event as placed. Asking it here would drop what it matches once placed. (`computer`
+    /// is rewritten too, see [`Rule::reads_placed`], but is still decided here for now.)
     pub fn matches_any(&self, event: &Event) -> bool {
         self.index
             .candidates(event)
             .iter()
             .flat_map(|s| s.iter())
-            .any(|&r| self.rules[r].prefilter.admits(event) && self.rules[r].needs(event))
+            .any(|&r| {
+                let rule = &self.rules[r];
+                rule.prefilter.admits(event) && (self.timed[r] || rule.needs(event))
+            })
     }
 
     /// Run every rule over `events` (any order; the result does not depend on it).
@@ -220,6 +236,35 @@ mod tests {
     use super::fields::Field;
     use super::testutil::*;
     use super::*;
+
+    #[test]
+    fn ingest_keeps_what_a_rule_may_match_once_placed() {
+        let ex = |t: &str| {
+            format!(
+                "    example match evtx {{ event_id: 7, time: \"2024-06-01T00:00:00Z\" }}\n    example nomatch evtx {{ event_id: 7, time: \"{t}\" }}"
+            )
+        };
+        // Reads `time`: an event without one yet is kept for the evaluation to decide.
+        let set = load(&rule_with(
+            r#"event_id == 7 and time >= "2024-01-01T00:00:00Z""#,
+            "",
+            &ex("2023-06-01T00:00:00Z"),
+        ));
+        let unplaced = win("P", 7, &[], None);
+        assert!(!set.rules()[0].matches(&unplaced));
+        assert!(set.matches_any(&unplaced));
+        assert!(set.matches_any(&win("P", 7, &[], Some(at(3600)))));
+        // The prefilter still holds: another event id is not kept.
+        assert!(!set.matches_any(&win("P", 8, &[], None)));
+        // A rule reading neither is decided at ingest, as before.
+        let set = load(&rule_with(
+            r#"event_id == 7 and data.X == "1""#,
+            "",
+            "    example match evtx { event_id: 7, data.X: \"1\" }\n    example nomatch evtx { event_id: 7 }",
+        ));
+        assert!(!set.matches_any(&win("P", 7, &[("X", "2")], Some(at(3600)))));
+        assert!(set.matches_any(&win("P", 7, &[("X", "1")], Some(at(3600)))));
+    }
 
     #[test]
     fn sample_loads_and_its_examples_pass() {
