@@ -201,16 +201,7 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
         .filter(|(_, e)| e.win().is_some_and(|w| domain.server_event(w).is_some()))
         .map(|(i, _)| i)
         .collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&events[a], &events[b]);
-        (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
-            y.time.is_none(),
-            y.time,
-            &y.file,
-            y.record,
-            b,
-        ))
-    });
+    order.sort_by(|&a, &b| crate::rules::engine::event_order(events, a, b));
     let mut out: Vec<ServerConnection> = Vec::new();
     // (host, session) → the connection holding that session most recently.
     let mut by_session: HashMap<(String, String), usize> = HashMap::new();

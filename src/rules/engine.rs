@@ -110,19 +110,23 @@ impl Proximity {
     };
 }
 
+/// The order events are evaluated in, by index into `events`: by time (untimed last), then
+/// file, record and index, so the order never depends on how the events were gathered.
+pub(crate) fn event_order(events: &[Event], a: usize, b: usize) -> std::cmp::Ordering {
+    let (x, y) = (&events[a], &events[b]);
+    (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
+        y.time.is_none(),
+        y.time,
+        &y.file,
+        y.record,
+        b,
+    ))
+}
+
 /// Event indices in evaluation order.
 pub(crate) fn sort_order(events: &[Event]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (x, y) = (&events[a], &events[b]);
-        (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
-            y.time.is_none(),
-            y.time,
-            &y.file,
-            y.record,
-            b,
-        ))
-    });
+    order.sort_by(|&a, &b| event_order(events, a, b));
     order
 }
 
