@@ -33,8 +33,6 @@ mod evtx_writer;
 mod fuzz_regressions;
 #[path = "hostile.rs"]
 mod hostile;
-#[path = "hostile_round2.rs"]
-mod hostile_round2;
 #[path = "html.rs"]
 mod html;
 #[path = "ingest.rs"]
