@@ -10,22 +10,15 @@
 //! Without the corpus the fixtures stand in (the figures then mean little). Run with
 //! `cargo bench --bench big`; compare the medians within a group.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rdtriage::analysis::{self, AlignHints, ScanOptions};
 use rdtriage::ingest::{Limits, discover};
 
-fn corpus_or_fixture(corpus_rel: &str, fixture_rel: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = root.join("../shared/corpus").join(corpus_rel);
-    if corpus.is_file() {
-        corpus
-    } else {
-        eprintln!("corpus file missing, benchmarking the fixture {fixture_rel} instead");
-        root.join("fixtures").join(fixture_rel)
-    }
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::corpus_or_fixture;
 
 /// `scan` of `path` with the built-in rules: what the report is made from.
 fn scan(path: &Path, threads: usize, rules: &rdtriage::rules::RuleSet) -> usize {

@@ -19,16 +19,9 @@ impl Sink for Count {
     fn file_done(&mut self, _: FileAccount) {}
 }
 
-fn corpus_or_fixture(corpus_rel: &str, fixture_rel: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = root.join("../shared/corpus").join(corpus_rel);
-    if corpus.is_file() {
-        corpus
-    } else {
-        eprintln!("corpus file missing, benchmarking the fixture {fixture_rel} instead");
-        root.join("fixtures").join(fixture_rel)
-    }
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::corpus_or_fixture;
 
 /// The corpus's largest System.evtx (16.8 MB, 60k records), or a fixture without the corpus.
 fn system_evtx() -> PathBuf {

@@ -14,20 +14,17 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use common::{account, fixtures, problems, zip_of};
-use evtx_writer::{Body, Data, EvtxEvent, crc32, timestamp_to_filetime, write_evtx};
-use jiff::Timestamp;
+use evtx_writer::{crc32, timestamp_to_filetime, write_evtx};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
+/// Round one's command, with a time limit: a hang is the defect under test for FIFOs, so a
+/// test fails instead of waiting forever.
 fn rdtriage() -> Command {
-    let mut cmd = Command::cargo_bin("rdtriage").unwrap();
-    cmd.env_clear()
-        .env("NO_COLOR", "1")
-        .args(["--threads", "2"])
-        // A hang is the defect under test for FIFOs: fail instead of waiting forever.
-        .timeout(Duration::from_secs(120));
+    let mut cmd = super::rdtriage();
+    cmd.timeout(Duration::from_secs(120));
     cmd
 }
 
@@ -48,9 +45,7 @@ fn accounts(args: &[&std::ffi::OsStr]) -> (Vec<Value>, Option<i32>) {
     (v.as_array().unwrap().clone(), out.status.code())
 }
 
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
+use super::os;
 
 /// Run the built binary with `args` under `/usr/bin/time`, returning its exit code, stdout
 /// and its own peak RSS in KiB (`None` when `/usr/bin/time` is absent: the caller skips the
@@ -713,23 +708,7 @@ fn a_file_that_only_starts_like_a_zip_is_not_read_into_memory() {
 // ---------------------------------------------------------------------------------------------
 // 5. Damage is named
 
-fn rcm(record: u64, text: &str) -> EvtxEvent {
-    let mut e = EvtxEvent::new(
-        "System",
-        "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
-        1058,
-        Timestamp::from_second(1_709_629_200 + record as i64).unwrap(),
-    );
-    e.qualifiers = Some(49152);
-    e.level = Some(2);
-    e.record_id = record;
-    e.computer = "RDS01.contoso.com".into();
-    e.body = Body::EventData {
-        data: vec![Data::unnamed(text)],
-        binary: None,
-    };
-    e
-}
+use super::rcm_1058 as rcm;
 
 #[test]
 fn an_evtx_chunk_whose_checksum_does_not_match_is_named_and_dropped_on_request() {
