@@ -12,8 +12,60 @@ use jiff::civil::{Date, Time};
 
 /// Parse a `Time of Day` value. `None` when it is not a full time of day.
 pub fn parse_time_of_day(text: &str) -> Option<Time> {
+    if let Some(answer) = plain_clock(text.as_bytes()) {
+        return answer;
+    }
     let (clock, half) = split_half_day(text.trim());
     parse_clock(clock, half)
+}
+
+/// The shape Procmon writes in English and many other locales, `H:MM:SS[.fffffff][ AM|PM]`
+/// (one or two hour digits, `.` or `,` before one to nine fraction digits), read as bytes: the
+/// general path's splitting and marker search was most of a big export's time reading. `None`
+/// when the text is not exactly that shape (the general path then decides); otherwise the
+/// general path's answer, which a test checks.
+fn plain_clock(text: &[u8]) -> Option<Option<Time>> {
+    let (clock, half) = match text {
+        [rest @ .., b' ', b'A', b'M'] => (rest, Some(Half::Am)),
+        [rest @ .., b' ', b'P', b'M'] => (rest, Some(Half::Pm)),
+        _ => (text, None),
+    };
+    let number = |digits: &[u8]| -> Option<i32> {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(
+            digits
+                .iter()
+                .fold(0i32, |n, &d| n * 10 + i32::from(d - b'0')),
+        )
+    };
+    let colon = clock
+        .iter()
+        .position(|&b| b == b':')
+        .filter(|&c| c == 1 || c == 2)?;
+    let hour = number(&clock[..colon])?;
+    let rest = &clock[colon + 1..];
+    if rest.len() < 5 || rest[2] != b':' {
+        return None;
+    }
+    let minute = number(&rest[..2])?;
+    let second = number(&rest[3..5])?;
+    let nanos = match &rest[5..] {
+        [] => 0,
+        [b'.' | b',', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            number(fraction)? * 10i32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    let hour = match half {
+        None => hour,
+        Some(_) if !(1..=12).contains(&hour) => return Some(None),
+        Some(Half::Am) => hour % 12,
+        Some(Half::Pm) => hour % 12 + 12,
+    };
+    let small = |n: i32| i8::try_from(n).ok();
+    Some(Time::new(small(hour)?, small(minute)?, small(second)?, nanos).ok())
 }
 
 /// Whether a value looks like Excel's `mm:ss.f` mangling of a time of day.
@@ -32,6 +84,14 @@ pub fn is_excel_mangled(text: &str) -> bool {
 }
 
 /// `Date & Time`: the date part and, when readable, the time.
+/// The date part of a `Date & Time` value: what [`parse_date_time`] reads the date from, and
+/// [`parse_date`] reads. Rows of one capture mostly share it, so a reader can parse it once.
+pub fn date_part(text: &str) -> &str {
+    let text = text.trim();
+    text.split_once(char::is_whitespace)
+        .map_or(text, |(d, _)| d)
+}
+
 pub fn parse_date_time(text: &str) -> Option<(Date, Option<Time>)> {
     let text = text.trim();
     let (date_part, rest) = match text.split_once(char::is_whitespace) {
@@ -122,7 +182,7 @@ fn parse_digits<T: std::str::FromStr>(s: &str, max_len: usize) -> Option<T> {
 
 /// `M/D/YYYY`, `D.M.YYYY`, `YYYY/M/D`, `YYYY-MM-DD`, or `D/M/YYYY` when the first number
 /// cannot be a month.
-fn parse_date(text: &str) -> Option<Date> {
+pub fn parse_date(text: &str) -> Option<Date> {
     let sep = text.chars().find(|c| matches!(c, '/' | '.' | '-'))?;
     let parts: Vec<&str> = text.split(sep).collect();
     let [a, b, c] = parts.as_slice() else {
@@ -168,6 +228,56 @@ mod tests {
             Some("13:09:44.8222664")
         );
         assert_eq!(t("오후 3:00:00.1").as_deref(), Some("15:00:00.1"));
+    }
+
+    #[test]
+    fn the_plain_shape_reads_as_the_general_path_does() {
+        let general = |s: &str| {
+            let (clock, half) = split_half_day(s.trim());
+            parse_clock(clock, half)
+        };
+        let mut tried = 0;
+        for h in [
+            "0", "1", "9", "00", "07", "12", "13", "23", "24", "99", "x", "123",
+        ] {
+            for m in ["00", "5", "59", "60", "0x"] {
+                for s in ["00", "59", "60", "7"] {
+                    for f in [
+                        "",
+                        ".1",
+                        ",1234567",
+                        ".123456789",
+                        ".1234567890",
+                        ".",
+                        ".12a",
+                    ] {
+                        for half in ["", " AM", " PM", "AM", "  PM", " am"] {
+                            let text = format!("{h}:{m}:{s}{f}{half}");
+                            assert_eq!(parse_time_of_day(&text), general(&text), "{text}");
+                            tried += usize::from(plain_clock(text.as_bytes()).is_some());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(tried > 1000, "{tried}");
+    }
+
+    #[test]
+    fn the_date_part_is_what_parse_date_time_reads() {
+        for text in [
+            "7/31/2020 7:19:37 AM",
+            " 31.07.2020\t07:19:37",
+            "2020/7/31",
+            "",
+            "x y",
+        ] {
+            assert_eq!(
+                parse_date(date_part(text)),
+                parse_date_time(text).map(|(d, _)| d),
+                "{text}"
+            );
+        }
     }
 
     #[test]
