@@ -253,7 +253,16 @@ impl<R: Read> Records<R> {
                     }
                     self.data.extend_from_slice(&buf[..n]);
                     self.pos += n;
-                    if n < buf.len() {
+                    // Most often the quote closes the field and `,"` opens the next quoted
+                    // one: taken in one step when no bound can be reached on the way.
+                    if buf.get(n + 1..n + 3) == Some(b",\"")
+                        && raw + 3 <= self.max_bytes
+                        && self.ends.len() + 1 < self.max_fields
+                    {
+                        self.pos += 3;
+                        raw += 3;
+                        self.ends.push(self.data.len());
+                    } else if n < buf.len() {
                         self.pos += 1;
                         raw += 1;
                         state = State::QuoteInQuoted;
