@@ -23,9 +23,7 @@ use std::rc::Rc;
 use super::template::{Attr, Node, Part as Piece, Template, parse_template};
 use super::text::{filetime_as_read, push_value};
 use super::{Instance, MAX_WALK_DEPTH, Value};
-use crate::ingest::eventxml::{
-    Attrs, Builder, Part, Role, XmlLimits, XmlRecord, is_plain, strip_prefix_ns,
-};
+use crate::ingest::eventxml::{Attrs, Builder, Part, Role, XmlLimits, XmlRecord, is_plain};
 
 /// Steps all of one chunk's plans may hold (a real chunk's plans hold a few hundred).
 const MAX_CHUNK_PLAN_OPS: usize = 1 << 18;
@@ -63,13 +61,27 @@ enum Op {
         keep: bool,
         place: Place,
     },
-    /// The element started by the matching `Open` ends.
-    Close { element: u32 },
+    /// The element started by the matching `Open` ends; its text is read when `keep`.
+    Close { element: u32, keep: bool },
+    /// An element that means nothing to the event, nor does anything below it (no hole among
+    /// its children or theirs, no DependencyId below it): only counted, as if started and
+    /// ended, unless `dependency` names a NULL value. `elements` in all, `levels` deep, costing
+    /// `cost` nodes; the holes of its attributes (`holes` in the plan's list) must not hold a
+    /// nested fragment.
+    Inert {
+        dependency: Option<u16>,
+        elements: u32,
+        levels: u32,
+        cost: u32,
+        holes: (u32, u32),
+    },
 }
 
 /// A template compiled for one place.
 struct Plan {
     ops: Vec<Op>,
+    /// The attribute holes of inert elements ([`Op::Inert`]).
+    holes: Vec<u16>,
 }
 
 /// A chunk's template definitions, each parsed once, and the plans compiled from them.
@@ -144,22 +156,30 @@ fn compile(template: &Template, place: Place, ops_left: &mut usize) -> Option<Pl
             let mut out = Compiler {
                 template,
                 ops,
+                holes: Vec::new(),
                 ops_left: *ops_left,
             };
             out.children(0, Part::Other, 0, false)?;
             *ops_left = out.ops_left;
-            Some(Plan { ops: out.ops })
+            Some(Plan {
+                ops: out.ops,
+                holes: out.holes,
+            })
         }
         Place::Within { part, depth } => {
             let mut out = Compiler {
                 template,
                 ops,
+                holes: Vec::new(),
                 ops_left: *ops_left,
             };
             // A nested instance's root is spliced in whatever its dependency says.
             out.element(0, part, usize::from(depth), false)?;
             *ops_left = out.ops_left;
-            Some(Plan { ops: out.ops })
+            Some(Plan {
+                ops: out.ops,
+                holes: out.holes,
+            })
         }
     }
 }
@@ -173,7 +193,16 @@ fn cost(attrs: usize, children: usize) -> Option<u32> {
 struct Compiler<'t> {
     template: &'t Template,
     ops: Vec<Op>,
+    holes: Vec<u16>,
     ops_left: usize,
+}
+
+/// What an inert subtree adds up to (see [`Op::Inert`]).
+#[derive(Default)]
+struct Inert {
+    elements: u32,
+    levels: u32,
+    cost: u32,
 }
 
 impl Compiler<'_> {
@@ -191,6 +220,20 @@ impl Compiler<'_> {
         }
         let element = self.template.elements.get(index)?;
         let role = Role::of(part, depth, &element.name);
+        if matches!(role, Role::Other | Role::Part(Part::Other)) {
+            let start = u32::try_from(self.holes.len()).ok()?;
+            if let Some(inert) = self.inert(index, depth, 1) {
+                let end = u32::try_from(self.holes.len()).ok()?;
+                return self.push(Op::Inert {
+                    dependency: element.dependency.filter(|_| dependent),
+                    elements: inert.elements,
+                    levels: inert.levels,
+                    cost: inert.cost,
+                    holes: (start, end),
+                });
+            }
+            self.holes.truncate(start as usize);
+        }
         let open = self.ops.len();
         self.push(Op::Open {
             element: u32::try_from(index).ok()?,
@@ -207,12 +250,53 @@ impl Compiler<'_> {
         self.children(index, role.part_below(part), depth + 1, role.keeps_text())?;
         self.push(Op::Close {
             element: u32::try_from(index).ok()?,
+            keep: role.keeps_text(),
         })?;
         let after = u32::try_from(self.ops.len()).ok()?;
         if let Some(Op::Open { after: at, .. }) = self.ops.get_mut(open) {
             *at = after;
         }
         Some(())
+    }
+
+    /// The subtree of an element whose role means nothing (so neither does any below it), at
+    /// `depth`, `level` levels below the subtree's root: what it adds up to, its attribute
+    /// holes added to the plan's list; `None` when it cannot be passed over as one step (a
+    /// hole among children, a DependencyId below the root, an element deeper than the walk
+    /// follows).
+    fn inert(&mut self, index: usize, depth: usize, level: u32) -> Option<Inert> {
+        if depth >= MAX_WALK_DEPTH {
+            return None;
+        }
+        let template = self.template;
+        let element = template.elements.get(index)?;
+        for part in element.attrs.iter().flat_map(|a| &a.parts) {
+            if let Piece::Hole { id, .. } = part {
+                self.holes.push(*id);
+            }
+        }
+        let mut sum = Inert {
+            elements: 1,
+            levels: level,
+            cost: cost(element.attrs.len(), element.children.len())?,
+        };
+        for child in &element.children {
+            match child {
+                Node::Element(id) => {
+                    let below = template.elements.get(*id)?;
+                    if below.dependency.is_some() {
+                        return None;
+                    }
+                    let inner = self.inert(*id, depth + 1, level + 1)?;
+                    sum.elements = sum.elements.checked_add(inner.elements)?;
+                    sum.levels = sum.levels.max(inner.levels);
+                    sum.cost = sum.cost.checked_add(inner.cost)?;
+                }
+                Node::Part(Piece::Text(_)) => {}
+                Node::Part(Piece::Hole { .. }) => return None,
+            }
+        }
+        Some(sum)
     }
 
     /// The children of the element at `index`, at `depth` in `part`; their text is read when
@@ -357,13 +441,47 @@ impl Run<'_, '_> {
                         self.spend_text(self.scratch.text.len() - before)?;
                     }
                 },
-                Op::Close { element } => {
+                Op::Close { element, keep } => {
                     let element = template.elements.get(*element as usize)?;
                     let Scratch { builder, text } = &mut *self.scratch;
-                    let read = std::str::from_utf8(text).ok()?;
+                    let read = if *keep {
+                        std::str::from_utf8(text).ok()?
+                    } else {
+                        ""
+                    };
                     builder.end_with(&element.name, read);
                     // The parent's text starts again after this child.
                     text.clear();
+                }
+                Op::Inert {
+                    dependency,
+                    elements,
+                    levels,
+                    cost,
+                    holes: (start, end),
+                } => {
+                    if dependency
+                        .and_then(|d| values.get(usize::from(d)))
+                        .is_some_and(|v| matches!(v, Value::Null))
+                    {
+                        continue;
+                    }
+                    self.spend_nodes(*cost)?;
+                    let holes = plan.holes.get(*start as usize..*end as usize)?;
+                    // The renderer fails a record that puts a nested fragment in an attribute.
+                    if holes.iter().any(|id| {
+                        matches!(
+                            values.get(usize::from(*id)),
+                            Some(Value::Nested(_) | Value::Fragment { .. })
+                        )
+                    }) {
+                        return None;
+                    }
+                    let (elements, levels) = (*elements as usize, *levels as usize);
+                    self.scratch
+                        .builder
+                        .pass_over(elements, levels, self.limits)
+                        .ok()?;
                 }
             }
         }
@@ -396,7 +514,7 @@ impl HoleAttrs<'_, '_> {
     /// every part is empty is left out, whether optional or not, as the renderer does).
     fn find(&self, name: &str) -> Option<&Attr> {
         self.attrs.iter().find(|a| {
-            strip_prefix_ns(&a.name) == name
+            a.local() == name
                 && !a.parts.iter().all(|part| match part {
                     Piece::Text(text) => text.is_empty(),
                     Piece::Hole { id, .. } => self

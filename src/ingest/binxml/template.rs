@@ -20,9 +20,18 @@ pub(super) struct Element {
 }
 
 pub(super) struct Attr {
-    /// The name as written, prefix included (compared by its local part).
+    /// The name as written, prefix included (`xmlns:p` is not a fact).
     pub(super) name: Box<str>,
+    /// Where its local part starts in `name` (after any `prefix:`): attributes are looked up
+    /// by it.
+    pub(super) local_at: usize,
     pub(super) parts: Vec<Part>,
+}
+
+impl Attr {
+    pub(super) fn local(&self) -> &str {
+        self.name.get(self.local_at..).unwrap_or("")
+    }
 }
 
 pub(super) enum Part {
@@ -85,8 +94,10 @@ pub(super) fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Op
                 let name = full_name_at(&mut cur)?;
                 let element = current.as_mut()?;
                 drop_if_empty(element);
+                let local_at = name.len() - strip_prefix_ns(&name).len();
                 element.attrs.push(Attr {
                     name,
+                    local_at,
                     parts: Vec::new(),
                 });
             }

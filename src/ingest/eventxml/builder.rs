@@ -298,6 +298,35 @@ impl Builder {
         Ok(())
     }
 
+    /// Pass over `elements` elements, nested `levels` deep, whose roles are all
+    /// [`Role::Other`] (or [`Part::Other`]), inside the open element: what starting and ending
+    /// each of them would do (they count against `limits`, and the open element has had a
+    /// child), without being told each one.
+    pub(in crate::ingest) fn pass_over(
+        &mut self,
+        elements: usize,
+        levels: usize,
+        limits: &XmlLimits,
+    ) -> Result<(), XmlEventError> {
+        if elements == 0 {
+            return Ok(());
+        }
+        if self.open.len() + levels > limits.depth {
+            return Err(XmlEventError::TooDeep(limits.depth));
+        }
+        self.elements += elements;
+        if self.elements > limits.elements {
+            return Err(XmlEventError::TooManyElements(limits.elements));
+        }
+        if let Some((_, had_child)) = self.open.last_mut() {
+            *had_child = true;
+        }
+        if self.open.is_empty() {
+            self.part = Part::Other;
+        }
+        Ok(())
+    }
+
     /// Attributes under `EventData` and `UserData` are facts too (CAPI2's `Result@value`,
     /// `EventAuxInfo@ProcessName`): each is kept as the field `Element@attribute`, in document
     /// order, before the element's own text. `skip` is an attribute already read otherwise.
