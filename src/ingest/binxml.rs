@@ -8,13 +8,14 @@
 //! corpus, rendering and reading back cost about as much as everything else together. The
 //! template definitions are parsed once per chunk (`template.rs`).
 //!
-//! This module walks the template with the values instead and feeds the same
-//! [`Builder`] the XML reader feeds, with the names, attribute values and element text that
-//! reading the rendered XML would have given: the renderer's rules (MS-EVEN6, as evtx 0.15.1
-//! applies them) are mirrored where they change what is read (an element whose
-//! DependencyId names a NULL value is left out; an optional hole with an empty value writes
-//! nothing; an attribute whose value is empty is left out; a nested BinXML value is spliced
-//! in place; characters XML cannot hold become `_`).
+//! This module runs the template with the values instead: each template is compiled once per
+//! chunk and place into a plan (`plan.rs`) that feeds the same [`super::eventxml`] builder the
+//! XML reader feeds, with the names, attribute values and element text that reading the
+//! rendered XML would have given: the renderer's rules (MS-EVEN6, as evtx 0.15.1 applies them)
+//! are mirrored where they change what is read (an element whose DependencyId names a NULL
+//! value is left out; an optional hole with an empty value writes nothing; an attribute whose
+//! value is empty is left out; a nested BinXML value is spliced in place; characters XML cannot
+//! hold become `_`).
 //!
 //! It only handles what it knows: a record that is one template instance, values of the
 //! common types, templates without CDATA, entity or character references or processing

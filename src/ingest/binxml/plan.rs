@@ -23,7 +23,7 @@ use std::rc::Rc;
 use super::template::{Attr, Node, Part as Piece, Template, parse_template};
 use super::text::{filetime_as_read, push_value};
 use super::{Instance, MAX_WALK_DEPTH, Value};
-use crate::ingest::eventxml::{Attrs, Builder, Part, Role, XmlLimits, XmlRecord, is_plain};
+use crate::ingest::eventxml::{Attrs, Builder, Part, Role, XmlLimits, XmlRecord};
 
 /// Steps all of one chunk's plans may hold (a real chunk's plans hold a few hundred).
 const MAX_CHUNK_PLAN_OPS: usize = 1 << 18;
@@ -224,8 +224,28 @@ impl Compiler<'_> {
             let start = u32::try_from(self.holes.len()).ok()?;
             if let Some(inert) = self.inert(index, depth, 1) {
                 let end = u32::try_from(self.holes.len()).ok()?;
+                let dependency = element.dependency.filter(|_| dependent);
+                // Inert siblings one after the other, none of them dependent: one step.
+                if let (
+                    None,
+                    Some(Op::Inert {
+                        dependency: None,
+                        elements,
+                        levels,
+                        cost,
+                        holes,
+                    }),
+                ) = (dependency, self.ops.last_mut())
+                    && holes.1 == start
+                {
+                    *elements = elements.checked_add(inert.elements)?;
+                    *levels = (*levels).max(inert.levels);
+                    *cost = cost.checked_add(inert.cost)?;
+                    holes.1 = end;
+                    return Some(());
+                }
                 return self.push(Op::Inert {
-                    dependency: element.dependency.filter(|_| dependent),
+                    dependency,
                     elements: inert.elements,
                     levels: inert.levels,
                     cost: inert.cost,
@@ -568,11 +588,8 @@ impl Attrs for HoleAttrs<'_, '_> {
     }
 
     fn plain_names(&self, each: &mut dyn FnMut(&str)) {
-        let attrs = self.attrs;
-        for (i, attr) in attrs.iter().enumerate() {
-            if is_plain(&attr.name) && !attrs[..i].iter().any(|a| a.name == attr.name) {
-                each(&attr.name);
-            }
+        for attr in self.attrs.iter().filter(|a| a.plain) {
+            each(&attr.name);
         }
     }
 

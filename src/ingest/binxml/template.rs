@@ -3,7 +3,7 @@
 
 use super::text::push_utf16;
 use super::{Cursor, MAX_TEMPLATE_DEPTH, until_nul};
-use crate::ingest::eventxml::{is_name_byte, strip_prefix_ns};
+use crate::ingest::eventxml::{is_name_byte, is_plain, strip_prefix_ns};
 
 /// A parsed template definition: elements in an arena, the root first.
 pub(super) struct Template {
@@ -25,6 +25,9 @@ pub(super) struct Attr {
     /// Where its local part starts in `name` (after any `prefix:`): attributes are looked up
     /// by it.
     pub(super) local_at: usize,
+    /// Whether it is kept as a field: a plain name (no prefix, not `xmlns`) that no attribute
+    /// before it in the element has.
+    pub(super) plain: bool,
     pub(super) parts: Vec<Part>,
 }
 
@@ -95,9 +98,11 @@ pub(super) fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Op
                 let element = current.as_mut()?;
                 drop_if_empty(element);
                 let local_at = name.len() - strip_prefix_ns(&name).len();
+                let plain = is_plain(&name) && !element.attrs.iter().any(|a| a.name == name);
                 element.attrs.push(Attr {
                     name,
                     local_at,
+                    plain,
                     parts: Vec::new(),
                 });
             }
