@@ -8,13 +8,14 @@
 //! corpus, rendering and reading back cost about as much as everything else together. The
 //! template definitions are parsed once per chunk (`template.rs`).
 //!
-//! This module walks the template with the values instead and feeds the same
-//! [`Builder`] the XML reader feeds, with the names, attribute values and element text that
-//! reading the rendered XML would have given: the renderer's rules (MS-EVEN6, as evtx 0.15.1
-//! applies them) are mirrored where they change what is read (an element whose
-//! DependencyId names a NULL value is left out; an optional hole with an empty value writes
-//! nothing; an attribute whose value is empty is left out; a nested BinXML value is spliced
-//! in place; characters XML cannot hold become `_`).
+//! This module runs the template with the values instead: each template is compiled once per
+//! chunk and place into a plan (`plan.rs`) that feeds the same [`super::eventxml`] builder the
+//! XML reader feeds, with the names, attribute values and element text that reading the
+//! rendered XML would have given: the renderer's rules (MS-EVEN6, as evtx 0.15.1 applies them)
+//! are mirrored where they change what is read (an element whose DependencyId names a NULL
+//! value is left out; an optional hole with an empty value writes nothing; an attribute whose
+//! value is empty is left out; a nested BinXML value is spliced in place; characters XML cannot
+//! hold become `_`).
 //!
 //! It only handles what it knows: a record that is one template instance, values of the
 //! common types, templates without CDATA, entity or character references or processing
@@ -23,14 +24,13 @@
 //! renders the record to XML as before. A corpus test and a fuzz target check that every
 //! record this module reads gives the same event as rendering it.
 
+mod plan;
 mod template;
 mod text;
 
-use std::cell::Cell;
-use template::{Element, Node, Part, Template, parse_template};
-use text::push_value;
+use plan::{Run, Scratch, Templates};
 
-use super::eventxml::{Attrs, Builder, XmlLimits, XmlRecord, strip_prefix_ns};
+use super::eventxml::{XmlLimits, XmlRecord};
 
 /// Template instance and fragment nesting this reader follows (the crate allows 64).
 const MAX_NESTING: usize = 16;
@@ -55,15 +55,14 @@ const MAX_CHUNK_TEMPLATE_BYTES: usize = 256 << 10;
 /// Reads the records of one chunk; template definitions are parsed once per chunk.
 pub struct ChunkReader<'c> {
     data: &'c [u8],
-    /// Parsed templates by their offset in the chunk; `None` for one this module does not
-    /// handle (every record using it is rendered instead). A chunk holds a few tens at most,
-    /// so a list beats hashing.
-    templates: Vec<(u32, Option<Template>)>,
+    /// The chunk's template definitions, parsed once each, and their compiled plans.
+    templates: Templates,
     /// The current record's instances and their values (each instance's values contiguous),
     /// kept from record to record so reading one allocates nothing here.
     instances: Vec<Instance>,
     values: Vec<Value<'c>>,
-    text: Vec<u8>,
+    /// The builder and text buffer each record's run reuses.
+    scratch: Scratch,
     /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
     chunk_nodes: usize,
     chunk_text: u64,
@@ -82,10 +81,10 @@ impl<'c> ChunkReader<'c> {
     pub fn new(data: &'c [u8]) -> Self {
         ChunkReader {
             data,
-            templates: Vec::new(),
+            templates: Templates::new(),
             instances: Vec::new(),
             values: Vec::new(),
-            text: Vec::new(),
+            scratch: Scratch::new(),
             chunk_nodes: MAX_CHUNK_NODES,
             chunk_text: MAX_CHUNK_TEXT,
             template_bytes: MAX_CHUNK_TEMPLATE_BYTES,
@@ -108,35 +107,23 @@ impl<'c> ChunkReader<'c> {
         self.instances.clear();
         self.values.clear();
         let root = self.single_instance(start, stream, 0)?;
-        let mut walk = Walk::<'_, 'c> {
-            templates: &self.templates,
+        let mut run = Run {
+            templates: &mut self.templates,
             instances: &self.instances,
             values: &self.values,
-            builder: Builder::new(),
+            scratch: &mut self.scratch,
             limits,
-            text: std::mem::take(&mut self.text),
             budget: max_bytes.min(self.chunk_text),
             nodes: MAX_RECORD_NODES.min(self.chunk_nodes),
-            depth: 0,
             lone_surrogates: 0,
         };
-        let spent_from = (walk.budget, walk.nodes);
-        let done = walk.root(root);
-        let Walk {
-            builder,
-            text,
-            lone_surrogates,
-            budget,
-            nodes,
-            ..
-        } = walk;
-        self.text = text;
+        let spent_from = (run.budget, run.nodes);
+        let record = run.record(root);
+        let (budget, nodes, lone_surrogates) = (run.budget, run.nodes, run.lone_surrogates);
         self.chunk_text -= spent_from.0 - budget;
         self.chunk_nodes -= spent_from.1 - nodes;
-        done?;
-        let record = builder.finish().ok()?;
         Some(DirectRecord {
-            record,
+            record: record?,
             lone_surrogates,
         })
     }
@@ -177,18 +164,11 @@ impl<'c> ChunkReader<'c> {
             let size = cur.u32()?;
             cur.skip(size as usize)?;
         }
-        match self.templates.iter().find(|(at, _)| *at == def) {
-            Some((_, template)) => {
-                template.as_ref()?;
-            }
-            None => {
-                let parsed = parse_template(self.data, def, &mut self.template_bytes);
-                let handled = parsed.is_some();
-                self.templates.push((def, parsed));
-                if !handled {
-                    return None;
-                }
-            }
+        if !self
+            .templates
+            .handles(self.data, def, &mut self.template_bytes)
+        {
+            return None;
         }
         let count = cur.u32()? as usize;
         let table = cur.take(count.checked_mul(4)?)?;
@@ -357,233 +337,9 @@ impl Value<'_> {
     }
 }
 
-/// The walk over one record's instance tree, feeding the [`Builder`].
-struct Walk<'a, 'c> {
-    templates: &'a [(u32, Option<Template>)],
-    instances: &'a [Instance],
-    values: &'a [Value<'c>],
-    builder: Builder,
-    limits: &'a XmlLimits,
-    /// The open element's text since its start tag or its last child (UTF-8).
-    text: Vec<u8>,
-    /// Bytes of text the record may still produce.
-    budget: u64,
-    /// Nodes the record may still visit (see [`MAX_RECORD_NODES`]).
-    nodes: usize,
-    /// Elements open in the walk (see [`MAX_WALK_DEPTH`]).
-    depth: usize,
-    lone_surrogates: u64,
-}
-
-impl<'a, 'c> Walk<'a, 'c> {
-    /// An instance's template and values.
-    fn instance(&self, index: usize) -> Option<(&'a Template, &'a [Value<'c>])> {
-        let instance = self.instances.get(index)?;
-        let (_, template) = self.templates.iter().find(|(at, _)| *at == instance.def)?;
-        let values = self
-            .values
-            .get(instance.start..instance.start + instance.count)?;
-        Some((template.as_ref()?, values))
-    }
-
-    /// The record's root: the `<Event>` element, whose children the builder reads.
-    fn root(&mut self, instance: usize) -> Option<()> {
-        let (template, values) = self.instance(instance)?;
-        let root = template.elements.first()?;
-        if &*root.name != "Event" {
-            return None;
-        }
-        self.text.clear();
-        self.visit(root)?;
-        self.children(template, root, values, false)
-    }
-
-    fn visit(&mut self, element: &Element) -> Option<()> {
-        let cost = 1 + element.attrs.len() + element.children.len();
-        self.nodes = self.nodes.checked_sub(cost)?;
-        Some(())
-    }
-
-    /// Walk an element's children; its text is gathered only when `keep_text`.
-    fn children(
-        &mut self,
-        template: &Template,
-        element: &Element,
-        values: &[Value<'_>],
-        keep_text: bool,
-    ) -> Option<()> {
-        for child in &element.children {
-            match child {
-                Node::Element(id) => {
-                    let child = template.elements.get(*id)?;
-                    let left_out = child
-                        .dependency
-                        .and_then(|d| values.get(usize::from(d)))
-                        .is_some_and(|v| matches!(v, Value::Null));
-                    if !left_out {
-                        self.element(template, child, values)?;
-                    }
-                }
-                Node::Part(Part::Text(text)) if keep_text => self.push_text(text)?,
-                Node::Part(Part::Text(_)) => {}
-                Node::Part(Part::Hole { id, optional }) => match values.get(usize::from(*id)) {
-                    None => {}
-                    Some(Value::Nested(nested)) => {
-                        let (template, values) = self.instance(*nested)?;
-                        let root = template.elements.first()?;
-                        self.element(template, root, values)?;
-                    }
-                    Some(Value::Fragment { .. }) => return None,
-                    Some(value) if *optional && value.is_empty() => {}
-                    Some(_) if !keep_text => {}
-                    Some(value) => {
-                        let mut text = std::mem::take(&mut self.text);
-                        let before = text.len();
-                        let lone = push_value(&mut text, value);
-                        self.text = text;
-                        self.lone_surrogates += lone?;
-                        self.spend(self.text.len() - before)?;
-                    }
-                },
-            }
-        }
-        Some(())
-    }
-
-    fn element(
-        &mut self,
-        template: &Template,
-        element: &Element,
-        values: &[Value<'_>],
-    ) -> Option<()> {
-        self.visit(element)?;
-        if self.depth >= MAX_WALK_DEPTH {
-            return None;
-        }
-        // The renderer fails a record that puts a nested fragment in an attribute, read or not.
-        let nested = |part: &Part| match part {
-            Part::Hole { id, .. } => matches!(
-                values.get(usize::from(*id)),
-                Some(Value::Nested(_) | Value::Fragment { .. })
-            ),
-            Part::Text(_) => false,
-        };
-        if element.attrs.iter().flat_map(|a| &a.parts).any(nested) {
-            return None;
-        }
-        let attrs = HoleAttrs {
-            element,
-            values,
-            refused: Cell::new(false),
-            lone_surrogates: Cell::new(0),
-        };
-        self.builder
-            .start(&element.name, &attrs, self.limits, 0)
-            .ok()?;
-        if attrs.refused.get() {
-            return None;
-        }
-        self.lone_surrogates += attrs.lone_surrogates.get();
-        self.text.clear();
-        let keep_text = self.builder.keeps_text(&element.name);
-        self.depth += 1;
-        self.children(template, element, values, keep_text)?;
-        self.depth -= 1;
-        let text = std::mem::take(&mut self.text);
-        let done = std::str::from_utf8(&text)
-            .ok()
-            .map(|t| self.builder.end_with(&element.name, t));
-        self.text = text;
-        done?;
-        // The parent's text starts again after this child.
-        self.text.clear();
-        Some(())
-    }
-
-    fn push_text(&mut self, text: &str) -> Option<()> {
-        self.spend(text.len())?;
-        self.text.extend_from_slice(text.as_bytes());
-        Some(())
-    }
-
-    fn spend(&mut self, n: usize) -> Option<()> {
-        self.budget = self.budget.checked_sub(n as u64)?;
-        Some(())
-    }
-}
-
-/// An element's attributes for the [`Builder`], resolved when it asks for one.
-struct HoleAttrs<'a, 'c> {
-    element: &'a Element,
-    values: &'a [Value<'c>],
-    /// Set when an attribute read needs what this module does not mirror: XML attribute
-    /// normalization (tabs and line ends).
-    refused: Cell<bool>,
-    lone_surrogates: Cell<u64>,
-}
-
-impl Attrs for HoleAttrs<'_, '_> {
-    fn plain_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for attr in &self.element.attrs {
-            super::eventxml::push_plain_name(&mut names, &attr.name);
-        }
-        names
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        for attr in self
-            .element
-            .attrs
-            .iter()
-            .filter(|a| strip_prefix_ns(&a.name) == name)
-        {
-            // Left out when every part is empty, whether optional or not, as the renderer does.
-            let empty = attr.parts.iter().all(|part| match part {
-                Part::Text(text) => text.is_empty(),
-                Part::Hole { id, .. } => self
-                    .values
-                    .get(usize::from(*id))
-                    .is_none_or(Value::is_empty),
-            });
-            if empty {
-                continue;
-            }
-            let mut out = Vec::with_capacity(64);
-            for part in &attr.parts {
-                match part {
-                    Part::Text(text) => out.extend_from_slice(text.as_bytes()),
-                    Part::Hole { id, optional } => match self.values.get(usize::from(*id)) {
-                        None => {}
-                        Some(value) if *optional && value.is_empty() => {}
-                        // A nested fragment (not text) never gets here: see `Walk::element`.
-                        Some(value) => match push_value(&mut out, value) {
-                            Some(lone) => {
-                                self.lone_surrogates.set(self.lone_surrogates.get() + lone)
-                            }
-                            None => {
-                                self.refused.set(true);
-                                return None;
-                            }
-                        },
-                    },
-                }
-            }
-            if out.iter().any(|b| matches!(b, b'\t' | b'\n' | b'\r')) {
-                self.refused.set(true);
-                return None;
-            }
-            let out = String::from_utf8(out).ok();
-            self.refused.set(out.is_none());
-            return out;
-        }
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::text::{push_filetime, push_systime, push_utf16};
+    use super::text::{push_filetime, push_systime, push_utf16, push_value};
     use super::*;
 
     fn utf16(s: &str) -> Vec<u8> {
@@ -857,6 +613,40 @@ mod tests {
         out.clear();
         push_systime(&mut out, &[0; 16]);
         assert_eq!(out, "1601-01-01T00:00:00.0000000Z".as_bytes());
+    }
+
+    #[test]
+    fn filetimes_read_as_their_rendering_reads() {
+        // The direct FILETIME → time must be what parsing its rendering gives, or else say
+        // "read the text" (`None`): at the epoch, before and after 1970, at jiff's last
+        // instant and past it, from year 10000 on (rendered with the year cut), past i64.
+        let max = jiff::Timestamp::MAX.as_second() + 11_644_473_600;
+        for ft in [
+            0,
+            1,
+            116_444_736_000_000_000 - 1,
+            116_444_736_000_000_000,
+            132_223_104_001_234_567,
+            max as u64 * 10_000_000,
+            (max as u64 + 1) * 10_000_000,
+            2_650_467_744_000_000_000 - 1,
+            2_650_467_744_000_000_000,
+            i64::MAX as u64,
+            u64::MAX,
+        ] {
+            let mut text = Vec::new();
+            push_filetime(&mut text, ft);
+            let parsed: Option<jiff::Timestamp> =
+                std::str::from_utf8(&text).ok().and_then(|t| t.parse().ok());
+            match text::filetime_as_read(ft) {
+                Some(direct) => assert_eq!(Some(direct), parsed, "{ft}"),
+                None => assert!(
+                    parsed.is_none() || ft >= 2_650_467_744_000_000_000,
+                    "{ft}: {parsed:?}"
+                ),
+            }
+        }
+        assert!(text::filetime_as_read(132_223_104_001_234_567).is_some());
     }
 
     #[test]

@@ -15,10 +15,14 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
-use quick_xml::{Reader, XmlVersion};
 
 use crate::model::{Event, EventKind, WinEvent};
+
+mod builder;
+
+pub(super) use builder::{Attrs, Builder, Part, Role, is_plain};
 
 /// Bounds on one event-log XML document, against hostile nesting and element floods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,267 +174,6 @@ pub(super) fn strip_prefix_ns(name: &str) -> &str {
     name
 }
 
-/// Where [`Builder`] gets an element's attributes from: a quick-xml start tag, or the
-/// attributes the fast path scanned.
-pub(super) trait Attrs {
-    /// The value of the first attribute with this local name, unescaped and normalized.
-    fn get(&self, name: &str) -> Option<String>;
-    /// The names of the attributes without a namespace prefix (no `xmlns`, no `p:name`), in
-    /// document order, each once: the ones kept as `Element@name` fields.
-    fn plain_names(&self) -> Vec<String>;
-}
-
-impl Attrs for BytesStart<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        attr(self, name)
-    }
-
-    fn plain_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for a in self.attributes().with_checks(false).flatten() {
-            push_plain_name(&mut names, a.key.into_inner());
-        }
-        names
-    }
-}
-
-/// Add `key` to `names` when it is a plain attribute name not seen yet.
-pub(super) fn push_plain_name(names: &mut Vec<String>, key: &str) {
-    if key != "xmlns" && !key.contains(':') && !names.iter().any(|n| n == key) {
-        names.push(key.to_string());
-    }
-}
-
-/// The value of an attribute by local name, unescaped (predefined entities only) and
-/// normalized as XML requires. Most values need neither, and are copied as they are.
-fn attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
-    start
-        .attributes()
-        .with_checks(false)
-        .flatten()
-        .find_map(|a| {
-            (a.key.local_name().into_inner() == name).then(|| {
-                let raw: &str = &a.value;
-                if !raw.contains(['&', '\t', '\n', '\r']) {
-                    return raw.to_string();
-                }
-                a.normalized_value(XmlVersion::Implicit1_0)
-                    .map(|v| v.into_owned())
-                    .unwrap_or_else(|_| raw.to_string())
-            })
-        })
-}
-
-/// Where the reader is inside an `<Event>`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Other,
-    System,
-    EventData,
-    UserData,
-}
-
-/// The state of one `<Event>` being read.
-pub(super) struct Builder {
-    event: WinEvent,
-    record_id: Option<u64>,
-    time: Option<Timestamp>,
-    bad_time: bool,
-    saw_system: bool,
-    event_id_raw: Option<u64>,
-    /// For each open element below `<Event>`: whether it has had a child element yet. Its
-    /// length is the depth; names come from the end tags, so nothing is allocated per element.
-    open: Vec<bool>,
-    part: Part,
-    text: String,
-    /// The `Name` attribute of the open `<Data>`, and how many `<Data>` were seen.
-    data_name: Option<String>,
-    data_count: u32,
-    /// Elements started so far, against [`XmlLimits::elements`].
-    elements: usize,
-}
-
-impl Builder {
-    pub(super) fn new() -> Self {
-        Builder {
-            event: WinEvent::default(),
-            record_id: None,
-            time: None,
-            bad_time: false,
-            saw_system: false,
-            event_id_raw: None,
-            open: Vec::new(),
-            part: Part::Other,
-            text: String::new(),
-            data_name: None,
-            data_count: 0,
-            elements: 0,
-        }
-    }
-
-    /// Open an element with local name `name`, within `limits`.
-    pub(super) fn start(
-        &mut self,
-        name: &str,
-        start: &dyn Attrs,
-        limits: &XmlLimits,
-        outer_depth: usize,
-    ) -> Result<(), XmlEventError> {
-        if outer_depth + self.open.len() + 1 > limits.depth {
-            return Err(XmlEventError::TooDeep(limits.depth));
-        }
-        self.elements += 1;
-        if self.elements > limits.elements {
-            return Err(XmlEventError::TooManyElements(limits.elements));
-        }
-        match self.open.len() {
-            0 => {
-                self.part = match name {
-                    "System" => Part::System,
-                    "EventData" => Part::EventData,
-                    "UserData" => Part::UserData,
-                    _ => Part::Other,
-                };
-                self.saw_system |= self.part == Part::System;
-            }
-            1 if self.part == Part::System => self.system_attributes(name, start),
-            1 if self.part == Part::EventData && name == "Data" => {
-                self.data_count += 1;
-                self.data_name = start.get("Name");
-                self.attributes_as_fields(name, start, Some("Name"));
-            }
-            1 if self.part == Part::EventData => self.attributes_as_fields(name, start, None),
-            _ if self.part == Part::UserData => self.attributes_as_fields(name, start, None),
-            _ => {}
-        }
-        if let Some(parent) = self.open.last_mut() {
-            *parent = true;
-        }
-        self.open.push(false);
-        self.text.clear();
-        Ok(())
-    }
-
-    /// Attributes under `EventData` and `UserData` are facts too (CAPI2's `Result@value`,
-    /// `EventAuxInfo@ProcessName`): each is kept as the field `Element@attribute`, in document
-    /// order, before the element's own text. `skip` is an attribute already read otherwise.
-    fn attributes_as_fields(&mut self, name: &str, start: &dyn Attrs, skip: Option<&str>) {
-        for attr in start.plain_names() {
-            if Some(attr.as_str()) == skip {
-                continue;
-            }
-            if let Some(value) = start.get(&attr) {
-                self.event.data.push(format!("{name}@{attr}"), value);
-            }
-        }
-    }
-
-    fn system_attributes(&mut self, name: &str, start: &dyn Attrs) {
-        let event = &mut self.event;
-        match name {
-            "Provider" => {
-                if let Some(p) = start.get("Name").or_else(|| start.get("EventSourceName")) {
-                    event.provider = p;
-                }
-            }
-            "EventID" => {
-                event.qualifiers = start
-                    .get("Qualifiers")
-                    .and_then(|q| parse_u64(q.trim()))
-                    .and_then(|q| u32::try_from(q).ok());
-            }
-            "TimeCreated" => {
-                let raw = start.get("SystemTime");
-                self.time = raw.as_deref().and_then(|t| t.trim().parse().ok());
-                self.bad_time = raw.is_some_and(|t| !t.trim().is_empty()) && self.time.is_none();
-            }
-            "Correlation" => {
-                event.activity_id = start.get("ActivityID").filter(|a| !a.is_empty());
-            }
-            "Execution" => {
-                event.process_id = start.get("ProcessID").and_then(|p| p.trim().parse().ok());
-            }
-            _ => {}
-        }
-    }
-
-    /// Whether the text of the element just started, named `name`, is read when it ends
-    /// (by [`Self::end_with`]); readers may skip gathering it otherwise.
-    pub(super) fn keeps_text(&self, name: &str) -> bool {
-        match (self.part, self.open.len()) {
-            (Part::System, 2) => matches!(
-                name,
-                "EventID" | "Level" | "EventRecordID" | "Channel" | "Computer"
-            ),
-            (Part::EventData, 2) => true,
-            (Part::UserData, n) => n >= 3,
-            _ => false,
-        }
-    }
-
-    /// Close the innermost element, named `name`; `false` when it was `</Event>` itself.
-    fn end(&mut self, name: &str) -> bool {
-        let text = std::mem::take(&mut self.text);
-        let open = self.end_with(name, &text);
-        self.text = text;
-        self.text.clear();
-        open
-    }
-
-    /// [`Self::end`] with the element's text given (the fast path does not gather it).
-    pub(super) fn end_with(&mut self, name: &str, text: &str) -> bool {
-        let Some(had_child) = self.open.pop() else {
-            return false;
-        };
-        let event = &mut self.event;
-        match (self.part, self.open.len()) {
-            (Part::System, 1) => match name {
-                "EventID" => self.event_id_raw = parse_u64(text.trim()),
-                "Level" => event.level = text.trim().parse().ok(),
-                "EventRecordID" => self.record_id = text.trim().parse().ok(),
-                "Channel" => event.channel = text.to_string(),
-                "Computer" => event.computer = text.to_string(),
-                _ => {}
-            },
-            (Part::EventData, 1) if name == "Data" => {
-                let key = self
-                    .data_name
-                    .take()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| self.data_count.to_string());
-                event.data.push(key, text);
-            }
-            // <Binary>, <ComplexData> and the like: kept under their own name.
-            (Part::EventData, 1) => event.data.push(name, text),
-            // A leaf anywhere under UserData/<Wrapper>/...: reachable by its element name.
-            (Part::UserData, n) if n >= 2 && !had_child => event.data.push(name, text),
-            _ => {}
-        }
-        if self.open.is_empty() {
-            self.part = Part::Other;
-        }
-        true
-    }
-
-    pub(super) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
-        if !self.saw_system {
-            return Err(XmlEventError::NoSystem);
-        }
-        if let Some(raw) = self.event_id_raw {
-            self.event.event_id = (raw & 0xFFFF) as u32;
-            if raw > 0xFFFF && self.event.qualifiers.is_none() {
-                self.event.qualifiers = u32::try_from(raw >> 16).ok();
-            }
-        }
-        Ok(XmlRecord {
-            record_id: self.record_id,
-            time: self.time,
-            bad_time: self.bad_time,
-            event: self.event,
-        })
-    }
-}
-
 /// Read one `<Event>` whose start tag was just consumed, up to its end tag.
 fn read_event(
     reader: &mut Reader<&[u8]>,
@@ -474,13 +217,6 @@ fn read_event(
             XmlEvent::Eof => return Err(malformed(at, "the document ends inside an <Event>")),
             _ => {}
         }
-    }
-}
-
-fn parse_u64(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
     }
 }
 
@@ -709,19 +445,19 @@ struct FastAttrs<'a> {
 }
 
 impl Attrs for FastAttrs<'_> {
-    fn get(&self, name: &str) -> Option<String> {
+    fn get<'a>(&'a self, name: &str, _buf: &'a mut String) -> Option<&'a str> {
         self.list
             .iter()
             .find(|(key, _)| strip_prefix_ns(key) == name)
-            .map(|(_, value)| (*value).to_string())
+            .map(|(_, value)| *value)
     }
 
-    fn plain_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for (key, _) in &self.list {
-            push_plain_name(&mut names, key);
+    fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+        for (i, (key, _)) in self.list.iter().enumerate() {
+            if is_plain(key) && !self.list[..i].iter().any(|(k, _)| k == key) {
+                each(key);
+            }
         }
-        names
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::text::push_utf16;
 use super::{Cursor, MAX_TEMPLATE_DEPTH, until_nul};
-use crate::ingest::eventxml::{is_name_byte, strip_prefix_ns};
+use crate::ingest::eventxml::{is_name_byte, is_plain, strip_prefix_ns};
 
 /// A parsed template definition: elements in an arena, the root first.
 pub(super) struct Template {
@@ -20,9 +20,21 @@ pub(super) struct Element {
 }
 
 pub(super) struct Attr {
-    /// The name as written, prefix included (compared by its local part).
+    /// The name as written, prefix included (`xmlns:p` is not a fact).
     pub(super) name: Box<str>,
+    /// Where its local part starts in `name` (after any `prefix:`): attributes are looked up
+    /// by it.
+    pub(super) local_at: usize,
+    /// Whether it is kept as a field: a plain name (no prefix, not `xmlns`) that no attribute
+    /// before it in the element has.
+    pub(super) plain: bool,
     pub(super) parts: Vec<Part>,
+}
+
+impl Attr {
+    pub(super) fn local(&self) -> &str {
+        self.name.get(self.local_at..).unwrap_or("")
+    }
 }
 
 pub(super) enum Part {
@@ -85,8 +97,12 @@ pub(super) fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Op
                 let name = full_name_at(&mut cur)?;
                 let element = current.as_mut()?;
                 drop_if_empty(element);
+                let local_at = name.len() - strip_prefix_ns(&name).len();
+                let plain = is_plain(&name) && !element.attrs.iter().any(|a| a.name == name);
                 element.attrs.push(Attr {
                     name,
+                    local_at,
+                    plain,
                     parts: Vec::new(),
                 });
             }

@@ -1,0 +1,507 @@
+//! What the elements of one `<Event>` mean: the part of the event an element opens, the
+//! System facts it carries, the fields it adds. Every reader of Windows event XML feeds this
+//! one [`Builder`] (the general XML reader, the fast path over rendered records, the direct
+//! BinXML reader), and the direct reader's compiled plans take each element's [`Role`] from
+//! the same [`Role::of`], so no reader can decide differently what an element means.
+
+use jiff::Timestamp;
+use quick_xml::XmlVersion;
+use quick_xml::events::BytesStart;
+
+use super::{XmlEventError, XmlLimits, XmlRecord};
+use crate::model::WinEvent;
+
+/// Where [`Builder`] gets an element's attributes from: a quick-xml start tag, the attributes
+/// the fast path scanned, or a template's attributes filled with a record's values.
+pub(in crate::ingest) trait Attrs {
+    /// The value of the first attribute with this local name, unescaped and normalized:
+    /// borrowed where it is stored as it reads, else written into `buf`.
+    fn get<'a>(&'a self, name: &str, buf: &'a mut String) -> Option<&'a str>;
+    /// Each attribute name without a namespace prefix (no `xmlns`, no `p:name`), in document
+    /// order, each once: the ones kept as `Element@name` fields.
+    fn plain_names(&self, each: &mut dyn FnMut(&str));
+    /// The value of `name` when it is stored as a time whose text certainly reads back as this
+    /// very time (so the text need not be written and parsed); `None` means "read the text".
+    fn time(&self, _name: &str) -> Option<Timestamp> {
+        None
+    }
+}
+
+impl Attrs for BytesStart<'_> {
+    fn get<'a>(&'a self, name: &str, buf: &'a mut String) -> Option<&'a str> {
+        let value = attr(self, name)?;
+        *buf = value;
+        Some(buf.as_str())
+    }
+
+    fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+        let mut seen: Vec<&str> = Vec::new();
+        for a in self.attributes().with_checks(false).flatten() {
+            let key = a.key.into_inner();
+            if is_plain(key) && !seen.contains(&key) {
+                seen.push(key);
+                each(key);
+            }
+        }
+    }
+}
+
+/// Whether an attribute name is kept as a field: no namespace prefix, not `xmlns`.
+pub(in crate::ingest) fn is_plain(key: &str) -> bool {
+    key != "xmlns" && !key.contains(':')
+}
+
+/// The value of an attribute by local name, unescaped (predefined entities only) and
+/// normalized as XML requires. Most values need neither, and are copied as they are.
+fn attr(start: &BytesStart<'_>, name: &str) -> Option<String> {
+    start
+        .attributes()
+        .with_checks(false)
+        .flatten()
+        .find_map(|a| {
+            (a.key.local_name().into_inner() == name).then(|| {
+                let raw: &str = &a.value;
+                if !raw.contains(['&', '\t', '\n', '\r']) {
+                    return raw.to_string();
+                }
+                a.normalized_value(XmlVersion::Implicit1_0)
+                    .map(|v| v.into_owned())
+                    .unwrap_or_else(|_| raw.to_string())
+            })
+        })
+}
+
+/// Where the reader is inside an `<Event>`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub(in crate::ingest) enum Part {
+    Other,
+    System,
+    EventData,
+    UserData,
+}
+
+/// A child of `<System>` that carries a fact.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(in crate::ingest) enum SystemField {
+    Provider,
+    EventId,
+    Level,
+    TimeCreated,
+    RecordId,
+    Correlation,
+    Execution,
+    Channel,
+    Computer,
+}
+
+/// What an element means, from the part of the event it is in, its depth below `<Event>`
+/// and its local name.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(in crate::ingest) enum Role {
+    /// A child of `<Event>`: the part it opens.
+    Part(Part),
+    /// A child of `<System>` that carries a fact.
+    System(SystemField),
+    /// `EventData/Data`: a field named by its `Name` attribute, or by its position.
+    Data,
+    /// Another child of `EventData` (`Binary`, `ComplexData`): a field under its own name.
+    EventDataOther,
+    /// Below `UserData`: its attributes are fields, and at depth 2 and below (`deep`) so is its
+    /// text, when it has no child element.
+    UserData { deep: bool },
+    /// Read for nothing.
+    Other,
+}
+
+impl Role {
+    /// The role of an element named `name` at `depth` below `<Event>` (0 for its children),
+    /// inside `part`.
+    pub(in crate::ingest) fn of(part: Part, depth: usize, name: &str) -> Role {
+        match (depth, part) {
+            (0, _) => Role::Part(match name {
+                "System" => Part::System,
+                "EventData" => Part::EventData,
+                "UserData" => Part::UserData,
+                _ => Part::Other,
+            }),
+            (1, Part::System) => match name {
+                "Provider" => Role::System(SystemField::Provider),
+                "EventID" => Role::System(SystemField::EventId),
+                "Level" => Role::System(SystemField::Level),
+                "TimeCreated" => Role::System(SystemField::TimeCreated),
+                "EventRecordID" => Role::System(SystemField::RecordId),
+                "Correlation" => Role::System(SystemField::Correlation),
+                "Execution" => Role::System(SystemField::Execution),
+                "Channel" => Role::System(SystemField::Channel),
+                "Computer" => Role::System(SystemField::Computer),
+                _ => Role::Other,
+            },
+            (1, Part::EventData) if name == "Data" => Role::Data,
+            (1, Part::EventData) => Role::EventDataOther,
+            (_, Part::UserData) => Role::UserData { deep: depth >= 2 },
+            _ => Role::Other,
+        }
+    }
+
+    /// The part the element's children are in, when the element is in `part`.
+    pub(in crate::ingest) fn part_below(self, part: Part) -> Part {
+        match self {
+            Role::Part(p) => p,
+            _ => part,
+        }
+    }
+
+    /// Whether the element's text is read when it ends: readers may skip gathering it
+    /// otherwise.
+    pub(in crate::ingest) fn keeps_text(self) -> bool {
+        match self {
+            Role::System(field) => matches!(
+                field,
+                SystemField::EventId
+                    | SystemField::Level
+                    | SystemField::RecordId
+                    | SystemField::Channel
+                    | SystemField::Computer
+            ),
+            Role::Data | Role::EventDataOther => true,
+            Role::UserData { deep } => deep,
+            Role::Part(_) | Role::Other => false,
+        }
+    }
+}
+
+/// The state of one `<Event>` being read.
+pub(in crate::ingest) struct Builder {
+    event: WinEvent,
+    record_id: Option<u64>,
+    time: Option<Timestamp>,
+    bad_time: bool,
+    saw_system: bool,
+    event_id_raw: Option<u64>,
+    /// For each open element below `<Event>`: its role, and whether it has had a child element
+    /// yet. Its length is the depth; names come from the end tags, so nothing is allocated per
+    /// element.
+    open: Vec<(Role, bool)>,
+    part: Part,
+    /// The open element's text, for the readers that gather it here.
+    pub(super) text: String,
+    /// The `Name` attribute of the open `<Data>` (empty when it has none), and how many
+    /// `<Data>` were seen.
+    data_name: String,
+    data_count: u32,
+    /// Elements started so far, against [`XmlLimits::elements`].
+    elements: usize,
+    /// Where attribute values and field names are written when they must be built.
+    value_buf: String,
+    name_buf: String,
+}
+
+impl Builder {
+    pub(in crate::ingest) fn new() -> Self {
+        Builder {
+            event: WinEvent::default(),
+            record_id: None,
+            time: None,
+            bad_time: false,
+            saw_system: false,
+            event_id_raw: None,
+            open: Vec::new(),
+            part: Part::Other,
+            text: String::new(),
+            data_name: String::new(),
+            data_count: 0,
+            elements: 0,
+            value_buf: String::new(),
+            name_buf: String::new(),
+        }
+    }
+
+    /// Forget the event being read, keeping the buffers: a reader of many events uses one
+    /// builder for all of them, so that gathering one allocates only what the event keeps.
+    pub(in crate::ingest) fn reset(&mut self) {
+        let mut data = std::mem::take(&mut self.event.data);
+        data.clear();
+        self.event = WinEvent {
+            data,
+            ..WinEvent::default()
+        };
+        self.record_id = None;
+        self.time = None;
+        self.bad_time = false;
+        self.saw_system = false;
+        self.event_id_raw = None;
+        self.open.clear();
+        self.part = Part::Other;
+        self.text.clear();
+        self.data_name.clear();
+        self.data_count = 0;
+        self.elements = 0;
+    }
+
+    /// The role an element named `name` starting now would have.
+    pub(in crate::ingest) fn role(&self, name: &str) -> Role {
+        Role::of(self.part, self.open.len(), name)
+    }
+
+    /// Open an element with local name `name`, within `limits`.
+    pub(in crate::ingest) fn start(
+        &mut self,
+        name: &str,
+        start: &dyn Attrs,
+        limits: &XmlLimits,
+        outer_depth: usize,
+    ) -> Result<(), XmlEventError> {
+        let role = self.role(name);
+        self.start_as(role, name, start, limits, outer_depth)
+    }
+
+    /// [`Self::start`] with the element's role already known: it must be [`Self::role`]'s.
+    pub(in crate::ingest) fn start_as(
+        &mut self,
+        role: Role,
+        name: &str,
+        start: &dyn Attrs,
+        limits: &XmlLimits,
+        outer_depth: usize,
+    ) -> Result<(), XmlEventError> {
+        if outer_depth + self.open.len() + 1 > limits.depth {
+            return Err(XmlEventError::TooDeep(limits.depth));
+        }
+        self.elements += 1;
+        if self.elements > limits.elements {
+            return Err(XmlEventError::TooManyElements(limits.elements));
+        }
+        match role {
+            Role::Part(part) => {
+                self.part = part;
+                self.saw_system |= part == Part::System;
+            }
+            Role::System(field) => self.system_attributes(field, start),
+            Role::Data => {
+                self.data_count += 1;
+                self.data_name.clear();
+                if let Some(value) = start.get("Name", &mut self.value_buf) {
+                    self.data_name.push_str(value);
+                }
+                self.attributes_as_fields(name, start, Some("Name"));
+            }
+            Role::EventDataOther | Role::UserData { .. } => {
+                self.attributes_as_fields(name, start, None);
+            }
+            Role::Other => {}
+        }
+        if let Some((_, had_child)) = self.open.last_mut() {
+            *had_child = true;
+        }
+        self.open.push((role, false));
+        self.text.clear();
+        Ok(())
+    }
+
+    /// Pass over `elements` elements, nested `levels` deep, whose roles are all
+    /// [`Role::Other`] (or [`Part::Other`]), inside the open element: what starting and ending
+    /// each of them would do (they count against `limits`, and the open element has had a
+    /// child), without being told each one.
+    pub(in crate::ingest) fn pass_over(
+        &mut self,
+        elements: usize,
+        levels: usize,
+        limits: &XmlLimits,
+    ) -> Result<(), XmlEventError> {
+        if elements == 0 {
+            return Ok(());
+        }
+        if self.open.len() + levels > limits.depth {
+            return Err(XmlEventError::TooDeep(limits.depth));
+        }
+        self.elements += elements;
+        if self.elements > limits.elements {
+            return Err(XmlEventError::TooManyElements(limits.elements));
+        }
+        if let Some((_, had_child)) = self.open.last_mut() {
+            *had_child = true;
+        }
+        if self.open.is_empty() {
+            self.part = Part::Other;
+        }
+        Ok(())
+    }
+
+    /// Attributes under `EventData` and `UserData` are facts too (CAPI2's `Result@value`,
+    /// `EventAuxInfo@ProcessName`): each is kept as the field `Element@attribute`, in document
+    /// order, before the element's own text. `skip` is an attribute already read otherwise.
+    fn attributes_as_fields(&mut self, name: &str, start: &dyn Attrs, skip: Option<&str>) {
+        let Builder {
+            event,
+            value_buf,
+            name_buf,
+            ..
+        } = self;
+        start.plain_names(&mut |attr| {
+            if Some(attr) == skip {
+                return;
+            }
+            if let Some(value) = start.get(attr, value_buf) {
+                name_buf.clear();
+                name_buf.push_str(name);
+                name_buf.push('@');
+                name_buf.push_str(attr);
+                event.data.push(&**name_buf, value);
+            }
+        });
+    }
+
+    fn system_attributes(&mut self, field: SystemField, start: &dyn Attrs) {
+        let event = &mut self.event;
+        let buf = &mut self.value_buf;
+        match field {
+            SystemField::Provider => {
+                let name = start
+                    .get("Name", buf)
+                    .or_else(|| start.get("EventSourceName", &mut self.name_buf));
+                if let Some(name) = name {
+                    name.clone_into(&mut event.provider);
+                }
+            }
+            SystemField::EventId => {
+                event.qualifiers = start
+                    .get("Qualifiers", buf)
+                    .and_then(|q| parse_u64(q.trim()))
+                    .and_then(|q| u32::try_from(q).ok());
+            }
+            SystemField::TimeCreated => {
+                if let Some(time) = start.time("SystemTime") {
+                    self.time = Some(time);
+                    self.bad_time = false;
+                    return;
+                }
+                let raw = start.get("SystemTime", buf);
+                self.time = raw.and_then(|t| t.trim().parse().ok());
+                self.bad_time = raw.is_some_and(|t| !t.trim().is_empty()) && self.time.is_none();
+            }
+            SystemField::Correlation => {
+                event.activity_id = start
+                    .get("ActivityID", buf)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string);
+            }
+            SystemField::Execution => {
+                event.process_id = start
+                    .get("ProcessID", buf)
+                    .and_then(|p| p.trim().parse().ok());
+            }
+            _ => {}
+        }
+    }
+
+    /// Close the innermost element, named `name`; `false` when it was `</Event>` itself.
+    pub(super) fn end(&mut self, name: &str) -> bool {
+        let text = std::mem::take(&mut self.text);
+        let open = self.end_with(name, &text);
+        self.text = text;
+        self.text.clear();
+        open
+    }
+
+    /// [`Self::end`] with the element's text given (the fast path does not gather it).
+    pub(in crate::ingest) fn end_with(&mut self, name: &str, text: &str) -> bool {
+        let Some((role, had_child)) = self.open.pop() else {
+            return false;
+        };
+        let event = &mut self.event;
+        match role {
+            Role::System(SystemField::EventId) => self.event_id_raw = parse_u64(text.trim()),
+            Role::System(SystemField::Level) => event.level = text.trim().parse().ok(),
+            Role::System(SystemField::RecordId) => self.record_id = text.trim().parse().ok(),
+            Role::System(SystemField::Channel) => text.clone_into(&mut event.channel),
+            Role::System(SystemField::Computer) => text.clone_into(&mut event.computer),
+            Role::Data => {
+                if self.data_name.is_empty() {
+                    let digits = itoa_buf(self.data_count);
+                    event.data.push(digits.as_str(), text);
+                } else {
+                    event.data.push(&*self.data_name, text);
+                }
+                self.data_name.clear();
+            }
+            // <Binary>, <ComplexData> and the like: kept under their own name.
+            Role::EventDataOther => event.data.push(name, text),
+            // A leaf anywhere under UserData/<Wrapper>/...: reachable by its element name.
+            Role::UserData { deep: true } if !had_child => event.data.push(name, text),
+            _ => {}
+        }
+        if self.open.is_empty() {
+            self.part = Part::Other;
+        }
+        true
+    }
+
+    pub(in crate::ingest) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
+        let event = std::mem::take(&mut self.event);
+        self.record(event)
+    }
+
+    /// [`Self::finish`] for a builder that reads more events: the event takes its own copy of
+    /// the fields, of exactly their size, and the builder is [`Self::reset`].
+    pub(in crate::ingest) fn take(&mut self) -> Result<XmlRecord, XmlEventError> {
+        let data = std::mem::take(&mut self.event.data);
+        let mut event = std::mem::take(&mut self.event);
+        event.data = data.clone();
+        self.event.data = data;
+        let record = self.record(event);
+        self.reset();
+        record
+    }
+
+    /// The record of `event`, read into this builder.
+    fn record(&self, mut event: WinEvent) -> Result<XmlRecord, XmlEventError> {
+        if !self.saw_system {
+            return Err(XmlEventError::NoSystem);
+        }
+        if let Some(raw) = self.event_id_raw {
+            event.event_id = (raw & 0xFFFF) as u32;
+            if raw > 0xFFFF && event.qualifiers.is_none() {
+                event.qualifiers = u32::try_from(raw >> 16).ok();
+            }
+        }
+        Ok(XmlRecord {
+            record_id: self.record_id,
+            time: self.time,
+            bad_time: self.bad_time,
+            event,
+        })
+    }
+}
+
+/// Decimal digits of `n`, on the stack.
+struct Digits {
+    buf: [u8; 10],
+    start: usize,
+}
+
+impl Digits {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
+    }
+}
+
+fn itoa_buf(mut n: u32) -> Digits {
+    let mut buf = [b'0'; 10];
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    Digits { buf, start }
+}
+
+pub(super) fn parse_u64(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
