@@ -306,7 +306,9 @@ enum Msg {
 }
 
 /// Read the capture's blocks with their decoding, and the split of each into kept and dropped
-/// events, as tasks on `pool`; numbering and handing on stay on this thread, in order.
+/// events, as tasks on `pool`; numbering and handing on stay on this thread, in order. As with
+/// [`map_in_order`](crate::ingest::ordered::map_in_order), which has one stage where this has
+/// two, the calling thread must not be one of `pool`'s workers: it blocks waiting for them.
 pub(super) fn read_parallel(
     src: &mut (impl Read + Seek + Send),
     source: &Source<'_>,

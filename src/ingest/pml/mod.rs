@@ -211,7 +211,9 @@ pub fn read_pml(
         account: &mut *account,
         tally: &mut tally,
     };
-    if emit.pool.current_num_threads() > 1 {
+    // The reader waits for the pool's tasks: on one of the pool's own threads (a batch ticket)
+    // that could leave no thread to run them, so there the blocks are read in turn.
+    if emit.pool.current_num_threads() > 1 && emit.pool.current_thread_index().is_none() {
         blocks::read_parallel(&mut src, &source, &mut sink, emit.pool);
     } else {
         blocks::read_serial(&mut src, &source, &mut sink);
