@@ -251,6 +251,18 @@ impl Fields {
         self.spans.push((mid, self.text.len()));
     }
 
+    /// Append every field of `other`, in order (one copy of its text, not one per field).
+    pub fn extend_from(&mut self, other: &Fields) {
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.spans.extend(
+            other
+                .spans
+                .iter()
+                .map(|&(mid, end)| (base + mid, base + end)),
+        );
+    }
+
     /// Add `more` to the end of the last value (nothing when there are no fields).
     pub fn extend_last(&mut self, more: &str) {
         if let Some(last) = self.spans.last_mut() {
@@ -577,5 +589,20 @@ mod tests {
         let mut empty = Fields::default();
         empty.extend_last("x");
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn fields_appended_from_another_set_keep_their_pairs() {
+        let mut f: Fields = [("A", "1")].into_iter().collect();
+        let more: Fields = [("B", ""), ("", "2"), ("C", "33")].into_iter().collect();
+        f.extend_from(&more);
+        f.extend_from(&Fields::default());
+        f.push("D", "4");
+        let pairs: Vec<(&str, &str)> = f.iter().collect();
+        assert_eq!(
+            pairs,
+            [("A", "1"), ("B", ""), ("", "2"), ("C", "33"), ("D", "4")]
+        );
+        assert_eq!(f.at(3), Some(("C", "33")));
     }
 }

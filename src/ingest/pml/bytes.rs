@@ -84,13 +84,25 @@ impl<'a> Cur<'a> {
 
 /// UTF-16LE text up to its first NUL (or the end), unpaired surrogates replaced.
 pub fn utf16(bytes: &[u8]) -> String {
-    let units = bytes
+    let mut out = String::new();
+    utf16_into(bytes, &mut out);
+    out
+}
+
+/// [`utf16`], appended to `out`: room for the text reserved once, the ASCII run that most
+/// paths and names are copied without decoding surrogates.
+pub fn utf16_into(bytes: &[u8], out: &mut String) {
+    out.reserve(bytes.len() / 2);
+    let ascii = bytes
+        .chunks_exact(2)
+        .take_while(|c| c[1] == 0 && c[0] != 0 && c[0] < 0x80)
+        .count();
+    out.extend(bytes[..ascii * 2].iter().step_by(2).map(|&b| char::from(b)));
+    let units = bytes[ascii * 2..]
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .take_while(|&u| u != 0);
-    char::decode_utf16(units)
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    out.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
 }
 
 /// A list of NUL-separated UTF-16LE strings, ended by an empty one (or the end of `bytes`).
@@ -115,11 +127,22 @@ pub fn utf16_list(bytes: &[u8]) -> Vec<String> {
 
 /// Latin-1 text (Process Monitor's "ASCII" detail strings) up to its first NUL.
 pub fn latin1(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take_while(|&&b| b != 0)
-        .map(|&b| char::from(b))
-        .collect()
+    let mut out = String::new();
+    latin1_into(bytes, &mut out);
+    out
+}
+
+/// [`latin1`], appended to `out` (ASCII, the usual case, copied as it is).
+pub fn latin1_into(bytes: &[u8], out: &mut String) {
+    let end = memchr::memchr(0, bytes).unwrap_or(bytes.len());
+    let text = &bytes[..end];
+    match std::str::from_utf8(text) {
+        Ok(s) if text.is_ascii() => out.push_str(s),
+        _ => {
+            out.reserve(text.len());
+            out.extend(text.iter().map(|&b| char::from(b)));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -141,5 +164,17 @@ mod tests {
         assert_eq!(utf16(b"a\0b\0\0\0c\0"), "ab");
         assert_eq!(utf16_list(b"a\0\0\0b\0c\0\0\0\0\0"), vec!["a", "bc"]);
         assert_eq!(latin1(b"x\xe9\0y"), "x\u{e9}");
+        assert_eq!(latin1(b"plain"), "plain");
+        // ASCII, then a character past it, an unpaired surrogate, a NUL.
+        let mut wide = Vec::new();
+        for u in [0x43u16, 0x3a, 0xe9, 0x6c34, 0xd800, 0x41, 0, 0x42] {
+            wide.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(utf16(&wide), "C:\u{e9}\u{6c34}\u{fffd}A");
+        let mut out = String::from("<");
+        utf16_into(&wide[..4], &mut out);
+        assert_eq!(out, "<C:");
+        assert_eq!(utf16(b"a\0\x80\0"), "a\u{80}");
+        assert_eq!(utf16(b"a\0b"), "a");
     }
 }

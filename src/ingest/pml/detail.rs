@@ -3,10 +3,14 @@
 //! the same on both). Structures are read with [`Cur`]: a detail that runs past its event stops
 //! where it was cut and says so, keeping what was read.
 
-use super::bytes::{Cur, Short, latin1, utf16, utf16_list};
+use super::bytes::{Cur, Short, latin1_into, utf16, utf16_into, utf16_list};
 use super::ioctl::control_name;
 use super::names::{self, Class, fileop, thousands, thousands_signed};
+use super::num;
 use super::tables::Endpoints;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use crate::model::Fields;
 
 /// What the detail structure says.
@@ -14,7 +18,7 @@ use crate::model::Fields;
 pub struct Detail {
     pub path: String,
     /// The operation's name when the detail refines it (`TCP Send`, `QueryBasicInformationFile`).
-    pub operation: Option<String>,
+    pub operation: Option<Cow<'static, str>>,
     pub pairs: Fields,
     /// The structure ran past its event (or its extra detail): what was read is kept.
     pub cut: bool,
@@ -66,19 +70,34 @@ fn string_info(c: &mut Cur<'_>) -> Result<(bool, usize), Short> {
     Ok((w >> 15 == 1, usize::from(w & 0x7fff)))
 }
 
-fn string(c: &mut Cur<'_>, (ascii, chars): (bool, usize)) -> Result<String, Short> {
-    if ascii {
-        Ok(latin1(c.take(chars)?))
-    } else {
-        Ok(utf16(c.take(chars * 2)?))
-    }
+fn string(c: &mut Cur<'_>, info: (bool, usize)) -> Result<String, Short> {
+    let mut out = String::new();
+    string_into(c, info, &mut out)?;
+    Ok(out)
 }
 
-/// Decode `input`'s detail; its pairs go into `pairs` (emptied first, its room reused).
-pub fn decode(input: &DetailInput<'_>, mut pairs: Fields) -> Detail {
+/// [`string`], appended to `out` (nothing when the string runs past the detail).
+fn string_into(
+    c: &mut Cur<'_>,
+    (ascii, chars): (bool, usize),
+    out: &mut String,
+) -> Result<(), Short> {
+    if ascii {
+        latin1_into(c.take(chars)?, out);
+    } else {
+        utf16_into(c.take(chars * 2)?, out);
+    }
+    Ok(())
+}
+
+/// Decode `input`'s detail; its pairs go into `pairs` and its path into `path` (both emptied
+/// first, their room reused).
+pub fn decode(input: &DetailInput<'_>, mut pairs: Fields, mut path: String) -> Detail {
     pairs.clear();
+    path.clear();
     let mut d = Detail {
         pairs,
+        path,
         ..Detail::default()
     };
     let result = match input.class {
@@ -102,7 +121,10 @@ fn network(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
         .get(usize::from(input.op))
         .copied()
         .unwrap_or("<Unknown>");
-    d.operation = Some(format!("{} {op}", if tcp { "TCP" } else { "UDP" }));
+    d.operation = Some(Cow::Owned(format!(
+        "{} {op}",
+        if tcp { "TCP" } else { "UDP" }
+    )));
     c.skip(2)?;
     let length = c.u32()?;
     let mut src = [0u8; 16];
@@ -112,14 +134,16 @@ fn network(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
     let sport = c.u16()?;
     let dport = c.u16()?;
     let e = input.endpoints;
-    d.path = format!(
+    // Writing into a String cannot fail.
+    let _ = write!(
+        d.path,
         "{}:{} -> {}:{}",
         e.host(&src, src_v4),
         e.port(sport, tcp),
         e.host(&dst, dst_v4),
         e.port(dport, tcp)
     );
-    d.push("Length", length.to_string());
+    d.push("Length", num::dec(u64::from(length)));
     let extra = utf16_list(c.rest());
     for pair in extra.chunks_exact(2) {
         d.push(&pair[0], pair[1].clone());
@@ -140,8 +164,8 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let path = string_info(&mut c)?;
             let cmd = string_info(&mut c)?;
             c.skip(2 + a + b)?;
-            d.path = string(&mut c, path)?;
-            d.push("PID", pid.to_string());
+            string_into(&mut c, path, &mut d.path)?;
+            d.push("PID", num::dec(u64::from(pid)));
             d.push("Command line", string(&mut c, cmd)?);
         }
         // Process Exit, Process Statistics
@@ -153,7 +177,7 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let peak_ws = c.u64()?;
             let private = c.u64()?;
             let peak_private = c.u64()?;
-            d.push("Exit Status", (status as i32).to_string());
+            d.push("Exit Status", num::dec_signed(i64::from(status as i32)));
             d.push(
                 "User Time",
                 format!("{} seconds", names::duration_text(user)),
@@ -167,12 +191,12 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             d.push("Working Set", thousands(ws));
             d.push("Peak Working Set", thousands(peak_ws));
         }
-        3 => d.push("Thread ID", c.u32()?.to_string()),
+        3 => d.push("Thread ID", num::dec(u64::from(c.u32()?))),
         4 => {
             c.skip(4)?;
             let kernel = c.u64()?;
             let user = c.u64()?;
-            d.push("Thread ID", input.tid.to_string());
+            d.push("Thread ID", num::dec(u64::from(input.tid)));
             d.push("User Time", names::duration_text(user));
             d.push("Kernel Time", names::duration_text(kernel));
         }
@@ -181,7 +205,7 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let size = c.u32()?;
             let path = string_info(&mut c)?;
             c.skip(2)?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             d.push("Image Base", format!("{base:#x}"));
             d.push("Image Size", format!("{size:#x}"));
         }
@@ -190,7 +214,7 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let cmd = string_info(&mut c)?;
             let dir = string_info(&mut c)?;
             let env_chars = c.u32()? as usize;
-            d.push("Parent PID", parent.to_string());
+            d.push("Parent PID", num::dec(u64::from(parent)));
             d.push("Command line", string(&mut c, cmd)?);
             d.push("Current directory", string(&mut c, dir)?);
             let env = utf16_list(c.take(env_chars.saturating_mul(2).min(c.left()))?);
@@ -215,12 +239,14 @@ fn registry_data(bytes: &[u8], reg_type: u32) -> String {
         11 => String::new(),
         1 | 2 => utf16(bytes).replace("\r\n", "\n;"),
         3 => {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
             let mut s = String::with_capacity(bytes.len() * 3);
             for (i, b) in bytes.iter().enumerate() {
                 if i > 0 {
                     s.push(' ');
                 }
-                s.push_str(&format!("{b:02X}"));
+                s.push(char::from(HEX[usize::from(b >> 4)]));
+                s.push(char::from(HEX[usize::from(b & 0xf)]));
             }
             s
         }
@@ -243,7 +269,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
         // RegLoadKey, RegRenameKey: the new name follows the path in the detail itself.
         12 | 14 => {
             let new = string_info(&mut c)?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             let new = string(&mut c, new)?;
             d.push(if op == 12 { "Hive Path" } else { "New Name" }, new);
         }
@@ -251,7 +277,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
         0 | 1 => {
             c.skip(2)?;
             let access = c.u32()?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             if access == 0 {
                 return Ok(());
             }
@@ -278,7 +304,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let length = c.u32()?;
             let index = if op == 7 { Some(c.u32()?) } else { None };
             let class = c.u32()?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             let class_name = names::key_information_class(class);
             match index {
                 Some(i) => d.push("Index", thousands(u64::from(i))),
@@ -344,7 +370,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let length = c.u32()?;
             let index = if op == 6 { Some(c.u32()?) } else { None };
             let class = c.u32()?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             if let Some(i) = index {
                 d.push("Index", thousands(u64::from(i)));
             }
@@ -392,7 +418,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             c.skip(4)?;
             let length = c.u16()?;
             c.skip(2)?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             d.push(
                 "KeySetInformationClass",
                 names::key_set_information_class(class)
@@ -415,7 +441,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let reg_type = c.u32()?;
             let length = c.u32()?;
             let data_len = c.u32()?;
-            d.path = string(&mut c, path)?;
+            string_into(&mut c, path, &mut d.path)?;
             let type_name = reg_type_name(reg_type);
             d.push("Type", type_name.clone());
             d.push("Length", thousands(u64::from(length)));
@@ -425,7 +451,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 d.push("Data", registry_data(data, reg_type));
             }
         }
-        _ => d.path = string(&mut c, path)?,
+        _ => string_into(&mut c, path, &mut d.path)?,
     }
     Ok(())
 }
@@ -446,12 +472,12 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             None => op_name = "<Unknown>",
         }
     }
-    d.operation = Some(op_name.to_string());
+    d.operation = Some(Cow::Borrowed(op_name));
     let ptr = if input.wide { 8 } else { 4 };
     let params = c.take(ptr * 5 + 0x14)?;
     let path = string_info(&mut c)?;
     c.skip(2)?;
-    d.path = string(&mut c, path)?;
+    string_into(&mut c, path, &mut d.path)?;
     let mut p = Cur::new(params);
     let pad = |p: &mut Cur<'_>| if input.wide { p.skip(4) } else { Ok(()) };
     match (input.op, op_name) {
@@ -477,30 +503,27 @@ fn file_system(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 "Options",
                 names::mask_names(disp_opts & 0xff_ffff, &names::CREATE_OPTIONS, ", "),
             );
-            d.push(
-                "Attributes",
-                if attributes == 0 {
-                    "n/a".to_string()
-                } else {
-                    names::mask_names(attributes, &names::FILE_ATTRIBUTES, "")
-                },
-            );
-            d.push(
-                "ShareMode",
-                if share == 0 {
-                    "None".to_string()
-                } else {
-                    names::mask_names(share, &names::SHARE_MODE, ", ")
-                },
-            );
-            d.push(
-                "AllocationSize",
-                if matches!(disposition, 0 | 2 | 3 | 5) {
-                    thousands(u64::from(allocation))
-                } else {
-                    "n/a".to_string()
-                },
-            );
+            if attributes == 0 {
+                d.push("Attributes", "n/a");
+            } else {
+                d.push(
+                    "Attributes",
+                    names::mask_names(attributes, &names::FILE_ATTRIBUTES, ""),
+                );
+            }
+            if share == 0 {
+                d.push("ShareMode", "None");
+            } else {
+                d.push(
+                    "ShareMode",
+                    names::mask_names(share, &names::SHARE_MODE, ", "),
+                );
+            }
+            if matches!(disposition, 0 | 2 | 3 | 5) {
+                d.push("AllocationSize", thousands(u64::from(allocation)));
+            } else {
+                d.push("AllocationSize", "n/a");
+            }
             if sid_len > 0 {
                 d.push("Impersonating", sid_text(c.take(sid_len)?));
             }

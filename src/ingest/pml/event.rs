@@ -6,15 +6,17 @@
 //! event whose parts lie outside that block, the extra pieces read for it. A part outside the
 //! block is a [`Fault::Miss`] (read it and decode again); a part outside the file is damage.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use super::bytes::Cur;
+use super::columns::Lookup;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
-use super::tables::{Endpoints, ProcessInfo, Processes};
-use crate::ingest::detail::{parse_detail_into, parse_net_path, split_key};
+use super::tables::Endpoints;
+use crate::ingest::detail::{parse_detail_into, parse_net_path};
 use crate::model::{Fields, ProcmonRow};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -26,6 +28,14 @@ pub const MAX_DETAIL_BYTES: u32 = 1 << 20;
 pub trait Bytes {
     /// `len` bytes at file offset `off`, or where they would have to be read from.
     fn at(&self, off: u64, len: usize) -> Result<&[u8], Miss>;
+}
+
+/// The most room the scratch pairs keep from one event to the next.
+const MAX_SCRATCH_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The detail pairs of the event being decoded on this thread.
+    static SCRATCH: RefCell<Fields> = RefCell::new(Fields::default());
 }
 
 /// Bytes not at hand.
@@ -81,7 +91,7 @@ pub enum Fault {
 /// What the reader needs to know about the capture.
 pub struct Context<'a> {
     pub wide: bool,
-    pub processes: &'a Processes,
+    pub processes: &'a Lookup,
     pub endpoints: &'a Endpoints,
     pub computer: &'a Arc<str>,
 }
@@ -113,12 +123,14 @@ fn unknown_op(class: u32, op: u16) -> String {
     format!("<Unknown class {class} operation {op}>")
 }
 
-/// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of `text`, the pairs rendered as the Detail column, gives the pairs
-/// back, so that they can be used as they are instead of being parsed again (a string pair per
-/// detail field saved). True when nothing is trimmed away, no value holds the `, ` segments
-/// are split at, and every `Key: value` segment reads back as that key and value; otherwise
-/// the text is parsed as a CSV's Detail is, so both give the same fields whatever the text.
-fn parse_gives_pairs(pairs: &Fields, text: &str) -> bool {
+/// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of `text`, the pairs rendered
+/// as the Detail column, gives the pairs back, so that they can be used as they are instead of
+/// being parsed again. True when nothing is trimmed away, every name reads as a Procmon key
+/// (so the segment `Name: value` splits back at its own colon), and no value holds the `, `
+/// segments are split at; otherwise the text is parsed as a CSV's Detail is, so both give the
+/// same fields whatever the text. Checked on the names and values alone: no pass over the
+/// text beyond its ends.
+fn pairs_read_back(pairs: &Fields, text: &str) -> bool {
     if text.trim().len() != text.len() {
         return false;
     }
@@ -127,16 +139,35 @@ fn parse_gives_pairs(pairs: &Fields, text: &str) -> bool {
         if i > 0 {
             at += 2;
         }
-        let end = at + k.len() + 2 + v.len();
-        let Some(segment) = text.get(at..end) else {
-            return false;
-        };
-        if v.contains(", ") || split_key(segment) != Some((k, v)) {
+        if !reads_as_key(k) || holds_separator(v) {
             return false;
         }
-        at = end;
+        at += k.len() + 2 + v.len();
     }
     at == text.len()
+}
+
+/// Whether `k:` splits as the key `k`, as [`split_key`](crate::ingest::detail::split_key) splits it (a test holds the two
+/// together): the same rules, without a search for the colon (which a key cannot hold) nor
+/// decoding characters.
+fn reads_as_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    let plain = |c: &u8| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, b' ' | b'_' | b'-' | b'/' | b'.' | b'(' | b')' | b'#')
+    };
+    match (b.first(), b.last()) {
+        (Some(first), Some(&last)) => {
+            b.len() <= 40 && first.is_ascii_alphabetic() && last != b' ' && b.iter().all(plain)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `v` holds `, `.
+fn holds_separator(v: &str) -> bool {
+    let b = v.as_bytes();
+    memchr::memchr_iter(b',', b).any(|i| b.get(i + 1) == Some(&b' '))
 }
 
 /// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
@@ -187,6 +218,9 @@ pub fn decode(
         None
     };
     let mut row = spare.unwrap_or_default();
+    // The pairs are decoded into this thread's scratch set, then copied into the row with
+    // exactly their room (a set grown pair by pair reallocates a few times per event).
+    let scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let mut d = detail::decode(
         &DetailInput {
             class,
@@ -197,11 +231,12 @@ pub fn decode(
             extra,
             endpoints: ctx.endpoints,
         },
-        std::mem::take(&mut row.detail),
+        scratch,
+        std::mem::take(&mut row.path),
     );
     row.operation.clear();
     match (d.operation.take(), class) {
-        (Some(name), _) => row.operation = name,
+        (Some(name), _) => row.operation.push_str(&name),
         (None, Class::Process) => match names::PROCESS_OPS.get(usize::from(op)) {
             Some(name) => row.operation.push_str(name),
             None => row.operation = unknown_op(class_raw, op),
@@ -212,69 +247,36 @@ pub fn decode(
         },
         (None, _) => row.operation = unknown_op(class_raw, op),
     }
-    let process = ctx.processes.get(&process_index);
+    let process = ctx.processes.get(process_index);
     let orphan = process.is_none();
-    let empty = ProcessInfo::default();
-    let p: &ProcessInfo = process.map_or(&empty, |p| p);
+    let p = process.unwrap_or_else(|| ctx.processes.missing());
     row.result.clear();
     row.result.push_str(&names::result_text(status));
     d.write_text(&mut row.detail_raw);
-    row.detail = std::mem::take(&mut d.pairs);
-    if !parse_gives_pairs(&row.detail, &row.detail_raw) {
+    if pairs_read_back(&d.pairs, &row.detail_raw) {
+        row.detail.clear();
+        row.detail.reserve(d.pairs.len(), d.pairs.text_len());
+        for (k, v) in d.pairs.iter() {
+            row.detail.push(k, v);
+        }
+    } else {
         parse_detail_into(&row.detail_raw, &mut row.detail);
+    }
+    // A set grown by a huge detail is not kept for the rest of the capture.
+    if d.pairs.heap_bytes() <= MAX_SCRATCH_BYTES {
+        SCRATCH.with(|s| *s.borrow_mut() = std::mem::take(&mut d.pairs));
     }
     row.network = if class == Class::Network {
         parse_net_path(&d.path)
     } else {
         None
     };
-    // The column names and the short values take about 200 bytes; the process's texts the rest.
-    let text_bytes = 224
-        + [
-            &p.image_path,
-            &p.company,
-            &p.description,
-            &p.version,
-            &p.user,
-            &p.command_line,
-            &p.integrity,
-        ]
-        .iter()
-        .map(|t| t.len())
-        .sum::<usize>();
-    let columns = &mut row.columns;
-    columns.clear();
-    columns.reserve(15, text_bytes);
-    if row.result.is_empty() {
-        columns.push("Duration", "");
-    } else {
-        columns.push_display("Duration", names::Seconds(duration));
-    }
-    columns.push("Event Class", class.name());
-    columns.push("Image Path", &*p.image_path);
-    columns.push("Company", &*p.company);
-    columns.push("Description", &*p.description);
-    columns.push("Version", &*p.version);
-    columns.push("User", &*p.user);
-    columns.push_display(
-        "Authentication ID",
-        format_args!(
-            "{:08x}:{:08x}",
-            p.authentication_id >> 32,
-            p.authentication_id & 0xffff_ffff
-        ),
-    );
-    columns.push_display("Session", p.session);
-    columns.push("Command Line", &*p.command_line);
-    columns.push_display("TID", tid);
-    columns.push("Virtualized", if p.virtualized { "True" } else { "False" });
-    columns.push("Integrity", &*p.integrity);
-    columns.push_display("Parent PID", p.parent_pid);
-    columns.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
+    let pending = row.result.is_empty();
+    p.write(&mut row.columns, (!pending).then_some(duration), class, tid);
     let undecoded = d.undecoded.then(|| row.operation.clone());
     row.process.clear();
-    row.process.push_str(&p.name);
-    row.pid = process.map(|p| p.pid);
+    row.process.push_str(&p.info.name);
+    row.pid = process.map(|p| p.info.pid);
     row.path = d.path;
     row.time_of_day = None;
     row.date = None;
@@ -299,7 +301,7 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::detail::parse_detail;
+    use crate::ingest::detail::{parse_detail, split_key};
 
     #[test]
     fn filetimes_beyond_year_9999_have_no_time_instead_of_a_wrong_one() {
@@ -325,6 +327,35 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_recognised_as_the_csv_detail_parser_recognises_them() {
+        let names = [
+            "Desired Access",
+            "1",
+            "1st",
+            "",
+            "A",
+            "Key ",
+            " Key",
+            "I/O Flags",
+            "a_b-c.d(e)#f",
+            "C:\\x",
+            "x:y",
+            "Caf\u{e9}",
+            "Tab\tKey",
+            "a,b",
+            "0123456789012345678901234567890123456789",
+            "a123456789012345678901234567890123456789",
+            "a1234567890123456789012345678901234567890",
+        ];
+        for k in names {
+            let name = format!("{k}:");
+            assert_eq!(reads_as_key(k), split_key(&name) == Some((k, "")), "{k:?}");
+        }
+        assert!(holds_separator("a, b"));
+        assert!(!holds_separator("a,b ,c,"));
+    }
+
+    #[test]
     fn pairs_are_used_as_they_are_only_when_parsing_gives_them_back() {
         let cases: &[&[(&str, &str)]] = &[
             &[],
@@ -346,15 +377,15 @@ mod tests {
             let p = pairs(case);
             let t = text(&p);
             let parsed = parse_detail(&t);
-            if parse_gives_pairs(&p, &t) {
+            if pairs_read_back(&p, &t) {
                 assert_eq!(p, parsed, "{t:?}");
             }
         }
         let simple = pairs(cases[1]);
-        assert!(parse_gives_pairs(&simple, &text(&simple)));
+        assert!(pairs_read_back(&simple, &text(&simple)));
         let split = pairs(cases[5]);
-        assert!(!parse_gives_pairs(&split, &text(&split)));
+        assert!(!pairs_read_back(&split, &text(&split)));
         let odd = pairs(cases[7]);
-        assert!(!parse_gives_pairs(&odd, &text(&odd)));
+        assert!(!pairs_read_back(&odd, &text(&odd)));
     }
 }

@@ -11,7 +11,9 @@
 //! reported by name (which table, which event, what is wrong) and the rest is still read.
 //! Profiling events are skipped and counted, as the CSV export leaves them out.
 
+mod blocks;
 pub mod bytes;
+pub mod columns;
 pub mod dedup;
 pub mod detail;
 pub mod event;
@@ -19,6 +21,7 @@ pub mod fileinfo;
 pub mod header;
 pub mod ioctl;
 pub mod names;
+pub mod num;
 pub mod set;
 pub mod tables;
 
@@ -26,16 +29,13 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use rayon::iter::Either;
-use rayon::prelude::*;
-
 use super::{Emit, MAX_LISTED_ERRORS};
-use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow};
+use crate::model::{At, FileAccount, Problem};
 use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
 
-/// Events decoded per block.
-const BLOCK: usize = 1024;
+/// Events searched for the first row a CSV export would list.
+const FIRST_ROW_SEARCH: usize = 1024;
 /// Bytes read past a block's last event start, for that event and its extra detail.
 const TAIL: u64 = 64 * 1024;
 /// The most one block reads at once; events beyond it (offsets out of order in a damaged
@@ -135,17 +135,18 @@ pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
 /// among the first block of events.
 pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model::ProcmonRow> {
     let capture = open(src, len).ok()?;
-    let n = capture.count.min(BLOCK as u64);
+    let n = capture.count.min(FIRST_ROW_SEARCH as u64);
     let entries = read_at(src, capture.header.offsets_array, n * OFFSET_ENTRY).ok()?;
     let offsets: Vec<u64> = entries
         .chunks_exact(OFFSET_ENTRY as usize)
         .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
         .collect();
-    let window = read_window(src, &offsets, len, Vec::new());
+    let window = blocks::read_window(src, &offsets, len, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
+    let processes = columns::Lookup::new(&capture.processes);
     let ctx = Context {
         wide: capture.header.wide,
-        processes: &capture.processes,
+        processes: &processes,
         endpoints: &capture.endpoints,
         computer: &computer,
     };
@@ -189,6 +190,7 @@ pub fn read_pml(
     }
 
     let computer: Arc<str> = Arc::from(header.computer.as_str());
+    let processes = columns::Lookup::new(&processes);
     let ctx = Context {
         wide: header.wide,
         processes: &processes,
@@ -196,202 +198,27 @@ pub fn read_pml(
         computer: &computer,
     };
     let mut tally = Tally::default();
-    let mut record = 0u64;
-    let mut first = 0u64;
-    let mut spare = Vec::new();
-    // Reused from block to block: a fresh large buffer per block sends the allocator into
-    // consolidating every small chunk the previous block freed.
-    let mut offsets: Vec<u64> = Vec::with_capacity(BLOCK);
-    let mut decoded: Vec<Result<Decoded, Fault>> = Vec::with_capacity(BLOCK);
-    let mut block: Vec<Event> = Vec::with_capacity(BLOCK);
-    let mut slots: Vec<Option<Box<ProcmonRow>>> = Vec::with_capacity(BLOCK);
-    let mut spare_rows: Vec<Box<ProcmonRow>> = Vec::with_capacity(BLOCK);
-    let keep = emit.keep;
-    let parallel = emit.pool.current_num_threads() > 1;
-    while first < count {
-        let n = (count - first).min(BLOCK as u64);
-        let entries = match read_at(
-            &mut src,
-            header.offsets_array + first * OFFSET_ENTRY,
-            n * OFFSET_ENTRY,
-        ) {
-            Ok(b) if b.len() as u64 == n * OFFSET_ENTRY => b,
-            Ok(_) | Err(_) => {
-                account.errors += 1;
-                account.damaged(format!(
-                    "cannot read the event-offset array from event {}: the rest are lost",
-                    first + 1
-                ));
-                break;
-            }
-        };
-        offsets.clear();
-        offsets.extend(
-            entries
-                .chunks_exact(OFFSET_ENTRY as usize)
-                .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]))),
-        );
-        let window = read_window(&mut src, &offsets, len, std::mem::take(&mut spare));
-        let decode = |(&off, row): (&u64, Option<Box<ProcmonRow>>)| -> Result<Decoded, Fault> {
-            if off >= len {
-                return Err(Fault::Damaged(format!(
-                    "its offset {off:#x} is past the end of the file ({len} bytes)"
-                )));
-            }
-            event::decode(&window, off, &ctx, row)
-        };
-        // Each event gets a row the previous block did not keep, while there are some.
-        slots.clear();
-        slots.extend((0..offsets.len()).map(|_| spare_rows.pop()));
-        decoded.clear();
-        if parallel {
-            emit.pool.install(|| {
-                offsets
-                    .par_iter()
-                    .zip(slots.par_drain(..))
-                    .map(decode)
-                    .collect_into_vec(&mut decoded)
-            });
-        } else {
-            decoded.extend(offsets.iter().zip(slots.drain(..)).map(decode));
-        }
-        // The block's events in order (moves only); which to keep is decided below, in
-        // parallel, so that dropping the rest is not a serial step.
-        for (i, (result, &off)) in decoded.drain(..).zip(&offsets).enumerate() {
-            let result = match result {
-                Err(Fault::Miss(_)) => decode_patched(&mut src, &window, off, len, &ctx),
-                other => other,
-            };
-            let number = first + i as u64 + 1;
-            match result {
-                Ok(Decoded::Profiling) => tally.profiling += 1,
-                Ok(Decoded::Row {
-                    row,
-                    time,
-                    cut,
-                    undecoded,
-                    orphan,
-                }) => {
-                    record += 1;
-                    account.events += 1;
-                    if let Some(op) = undecoded {
-                        *tally.undecoded.entry(op).or_default() += 1;
-                    }
-                    if cut {
-                        tally.cut_details += 1;
-                        note_damage(
-                            account,
-                            &mut tally,
-                            At {
-                                record: Some(number),
-                                offset: Some(off),
-                                ..At::default()
-                            },
-                            format!(
-                                "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
-                                row.operation
-                            ),
-                        );
-                    }
-                    tally.orphans += u64::from(orphan);
-                    tally.timed += u64::from(time.is_some());
-                    block.push(Event {
-                        file: Arc::clone(emit.file),
-                        record,
-                        time,
-                        kind: EventKind::Procmon(row),
-                    });
-                }
-                Err(Fault::Damaged(why)) => {
-                    account.errors += 1;
-                    note_damage(
-                        account,
-                        &mut tally,
-                        At {
-                            record: Some(number),
-                            offset: Some(off),
-                            ..At::default()
-                        },
-                        format!("event {number} at offset {off:#x}: {why}; not read"),
-                    );
-                }
-                Err(Fault::Miss(m)) => {
-                    account.errors += 1;
-                    note_damage(
-                        account,
-                        &mut tally,
-                        At {
-                            record: Some(number),
-                            offset: Some(off),
-                            ..At::default()
-                        },
-                        format!(
-                            "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
-                            m.off,
-                            m.off.saturating_add(m.len as u64)
-                        ),
-                    );
-                }
-            }
-        }
-        // The rows not kept are filled again by the next block (those of ordinary size: a kept
-        // row never holds much more memory than its own text).
-        let sort = |e: Event| -> Either<Event, Option<Box<ProcmonRow>>> {
-            if keep(&e) {
-                return Either::Left(e);
-            }
-            match e.kind {
-                EventKind::Procmon(row) if row.heap_bytes() <= MAX_SPARE_BYTES => {
-                    Either::Right(Some(row))
-                }
-                _ => Either::Right(None),
-            }
-        };
-        let batch: Vec<Event> = if parallel {
-            let (batch, dropped): (Vec<Event>, Vec<Option<Box<ProcmonRow>>>) = emit
-                .pool
-                .install(|| block.par_drain(..).partition_map(sort));
-            spare_rows.extend(dropped.into_iter().flatten());
-            batch
-        } else {
-            let mut batch = Vec::new();
-            for e in block.drain(..) {
-                match sort(e) {
-                    Either::Left(e) => batch.push(e),
-                    Either::Right(row) => spare_rows.extend(row),
-                }
-            }
-            batch
-        };
-        if !batch.is_empty() {
-            (emit.send)(batch);
-        }
-        spare = window.data;
-        first += n;
+    let source = blocks::Source {
+        ctx: &ctx,
+        len,
+        offsets_array: header.offsets_array,
+        count,
+    };
+    let mut sink = blocks::Sink {
+        file: emit.file,
+        keep: emit.keep,
+        send: &mut *emit.send,
+        account: &mut *account,
+        tally: &mut tally,
+    };
+    // The reader waits for the pool's tasks: on one of the pool's own threads (a batch ticket)
+    // that could leave no thread to run them, so there the blocks are read in turn.
+    if emit.pool.current_num_threads() > 1 && emit.pool.current_thread_index().is_none() {
+        blocks::read_parallel(&mut src, &source, &mut sink, emit.pool);
+    } else {
+        blocks::read_serial(&mut src, &source, &mut sink);
     }
     finish_account(account, &tally);
-}
-
-/// Read the span of the file a block's events lie in.
-fn read_window(src: &mut (impl Read + Seek), offsets: &[u64], len: u64, spare: Vec<u8>) -> Window {
-    let inside = offsets.iter().copied().filter(|&o| o < len);
-    let (Some(lo), Some(hi)) = (inside.clone().min(), inside.max()) else {
-        return Window {
-            base: 0,
-            data: Vec::new(),
-        };
-    };
-    let end = hi
-        .saturating_add(TAIL)
-        .min(len)
-        .min(lo.saturating_add(MAX_WINDOW));
-    match read_into(src, lo, end - lo, spare) {
-        Ok(data) => Window { base: lo, data },
-        Err(_) => Window {
-            base: 0,
-            data: Vec::new(),
-        },
-    }
 }
 
 /// Decode an event whose parts are outside its block: read each missing part (never past the

@@ -2,6 +2,8 @@
 //! results, access masks, create options, registry types. Each table is the Windows SDK's
 //! meaning of the value, spelled the way Process Monitor's own CSV export spells it.
 
+use super::num::{self, Num};
+
 /// Event classes as stored in an event (`Profiling` is never exported to CSV).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -435,7 +437,15 @@ pub fn ntstatus_name(status: u32) -> Option<&'static str> {
 }
 
 /// Join the names of the bits set in `mask`, each named bit group taken once, in table order.
-pub fn mask_names(mut mask: u32, table: &[(u32, &str)], sep: &str) -> String {
+pub fn mask_names(mask: u32, table: &[(u32, &str)], sep: &str) -> String {
+    mask_names_of(mask, table.iter(), sep)
+}
+
+fn mask_names_of<'a>(
+    mut mask: u32,
+    table: impl Iterator<Item = &'a (u32, &'a str)>,
+    sep: &str,
+) -> String {
     let mut out = String::new();
     for (bits, name) in table {
         if mask & bits == *bits && *bits != 0 {
@@ -505,12 +515,7 @@ fn access_text(mut mask: u32, generic: [u32; 4], specific: &[(u32, &str)]) -> St
             mask |= mapped;
         }
     }
-    let table: Vec<(u32, &str)> = specific
-        .iter()
-        .chain(COMMON_ACCESS.iter())
-        .copied()
-        .collect();
-    let text = mask_names(mask, &table, ", ");
+    let text = mask_names_of(mask, specific.iter().chain(COMMON_ACCESS.iter()), ", ");
     if text.is_empty() {
         format!("None 0x{mask:x}")
     } else {
@@ -759,38 +764,17 @@ pub fn file_information_class(c: u32) -> Option<&'static str> {
 }
 
 /// `1234567` → `1,234,567`, as Procmon's CSV writes counts and sizes.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+pub fn thousands(n: u64) -> Num {
+    num::grouped(n)
 }
 
-pub fn thousands_signed(n: i64) -> String {
-    if n < 0 {
-        format!("-{}", thousands(n.unsigned_abs()))
-    } else {
-        thousands(n as u64)
-    }
+pub fn thousands_signed(n: i64) -> Num {
+    num::grouped_signed(n)
 }
 
 /// A duration in 100 ns units as `seconds.fraction` (7 digits).
-pub fn duration_text(ticks: u64) -> String {
-    Seconds(ticks).to_string()
-}
-
-/// A duration in 100 ns units, displayed as `seconds.fraction` (7 digits).
-pub struct Seconds(pub u64);
-
-impl std::fmt::Display for Seconds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{:07}", self.0 / 10_000_000, self.0 % 10_000_000)
-    }
+pub fn duration_text(ticks: u64) -> Num {
+    num::seconds(ticks)
 }
 
 #[cfg(test)]

@@ -1,0 +1,399 @@
+//! The events of a capture, block by block: each block is a run of the event-offset array and
+//! the span of the file its events lie in, read once. On one thread the blocks are read,
+//! decoded and handed on in turn. On more, each block is decoded as a task of its own on the
+//! run's pool while the reader goes on reading the next ones (a few blocks ahead at most);
+//! decoded blocks are numbered in order as they come back, then split into kept and dropped
+//! events (the rule prefilter sees each event with its record number) by another task, and
+//! handed on in block order. No step waits for all the pool's threads at once, so a thread
+//! that the machine descheduled holds up only its own block, and the output is the same for
+//! any thread count.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use super::event::{self, Context, Decoded, Fault, Window};
+use super::{
+    MAX_SPARE_BYTES, MAX_WINDOW, OFFSET_ENTRY, TAIL, Tally, decode_patched, note_damage, read_at,
+    read_into,
+};
+use crate::model::{At, Event, EventKind, FileAccount, ProcmonRow};
+
+/// Events per block.
+pub(super) const BLOCK: usize = 512;
+/// Blocks read ahead of the one being handed on, per thread of the pool.
+const AHEAD_PER_THREAD: usize = 2;
+
+/// Rows not kept, boxed as events hold them: filling one again moves no row.
+#[allow(clippy::vec_box)]
+type SpareRows = Vec<Box<ProcmonRow>>;
+
+/// What the capture's reading needs besides the stream.
+pub(super) struct Source<'a> {
+    pub(super) ctx: &'a Context<'a>,
+    pub(super) len: u64,
+    /// Where the event-offset array starts, and how many events it holds.
+    pub(super) offsets_array: u64,
+    pub(super) count: u64,
+}
+
+/// What a run of blocks reports to: the file's account and the events handed on.
+pub(super) struct Sink<'a, 'b> {
+    pub(super) file: &'a Arc<str>,
+    pub(super) keep: &'a (dyn Fn(&Event) -> bool + Sync),
+    pub(super) send: &'a mut dyn FnMut(Vec<Event>),
+    pub(super) account: &'b mut FileAccount,
+    pub(super) tally: &'b mut Tally,
+}
+
+/// A block read from the file.
+struct Block {
+    /// Its place among the blocks.
+    seq: u64,
+    /// The index of its first event.
+    first: u64,
+    offsets: Vec<u64>,
+    window: Window,
+    /// Rows not kept by an earlier block, to fill again.
+    slots: Vec<Option<Box<ProcmonRow>>>,
+}
+
+/// A block decoded.
+struct Done {
+    block: Block,
+    decoded: Vec<Result<Decoded, Fault>>,
+}
+
+/// Read the block of `n` events from event `first`; `Err` when the event-offset array cannot be
+/// read there (the account says so).
+fn read_block(
+    src: &mut (impl Read + Seek),
+    source: &Source<'_>,
+    seq: u64,
+    first: u64,
+    spare: Vec<u8>,
+    account: &mut FileAccount,
+) -> Result<Block, ()> {
+    let n = (source.count - first).min(BLOCK as u64);
+    let entries = match read_at(
+        src,
+        source.offsets_array + first * OFFSET_ENTRY,
+        n * OFFSET_ENTRY,
+    ) {
+        Ok(b) if b.len() as u64 == n * OFFSET_ENTRY => b,
+        Ok(_) | Err(_) => {
+            account.errors += 1;
+            account.damaged(format!(
+                "cannot read the event-offset array from event {}: the rest are lost",
+                first + 1
+            ));
+            return Err(());
+        }
+    };
+    let offsets: Vec<u64> = entries
+        .chunks_exact(OFFSET_ENTRY as usize)
+        .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+        .collect();
+    let window = read_window(src, &offsets, source.len, spare);
+    Ok(Block {
+        seq,
+        first,
+        offsets,
+        window,
+        slots: Vec::new(),
+    })
+}
+
+/// Read the span of the file a block's events lie in.
+pub(super) fn read_window(
+    src: &mut (impl Read + Seek),
+    offsets: &[u64],
+    len: u64,
+    spare: Vec<u8>,
+) -> Window {
+    let inside = offsets.iter().copied().filter(|&o| o < len);
+    let (Some(lo), Some(hi)) = (inside.clone().min(), inside.max()) else {
+        return Window {
+            base: 0,
+            data: Vec::new(),
+        };
+    };
+    let end = hi
+        .saturating_add(TAIL)
+        .min(len)
+        .min(lo.saturating_add(MAX_WINDOW));
+    match read_into(src, lo, end - lo, spare) {
+        Ok(data) => Window { base: lo, data },
+        Err(_) => Window {
+            base: 0,
+            data: Vec::new(),
+        },
+    }
+}
+
+/// Decode a block's events (on whichever thread runs it).
+fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Done {
+    let mut slots = std::mem::take(&mut block.slots);
+    slots.resize_with(block.offsets.len(), || None);
+    let decoded = block
+        .offsets
+        .iter()
+        .zip(slots)
+        .map(|(&off, row)| {
+            if off >= len {
+                return Err(Fault::Damaged(format!(
+                    "its offset {off:#x} is past the end of the file ({len} bytes)"
+                )));
+            }
+            event::decode(&block.window, off, ctx, row)
+        })
+        .collect();
+    Done { block, decoded }
+}
+
+/// Number a decoded block's events and account for them, in order: the events, and the
+/// window's buffer for a later block.
+fn finish_block(
+    done: Done,
+    src: &mut (impl Read + Seek),
+    source: &Source<'_>,
+    record: &mut u64,
+    sink: &mut Sink<'_, '_>,
+) -> (Vec<Event>, Vec<u8>) {
+    let Done { block, decoded } = done;
+    let mut events = Vec::with_capacity(decoded.len());
+    for (i, (result, &off)) in decoded.into_iter().zip(&block.offsets).enumerate() {
+        let result = match result {
+            Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, source.len, source.ctx),
+            other => other,
+        };
+        let number = block.first + i as u64 + 1;
+        let at = At {
+            record: Some(number),
+            offset: Some(off),
+            ..At::default()
+        };
+        let (account, tally) = (&mut *sink.account, &mut *sink.tally);
+        match result {
+            Ok(Decoded::Profiling) => tally.profiling += 1,
+            Ok(Decoded::Row {
+                row,
+                time,
+                cut,
+                undecoded,
+                orphan,
+            }) => {
+                *record += 1;
+                account.events += 1;
+                if let Some(op) = undecoded {
+                    *tally.undecoded.entry(op).or_default() += 1;
+                }
+                if cut {
+                    tally.cut_details += 1;
+                    note_damage(
+                        account,
+                        tally,
+                        at,
+                        format!(
+                            "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
+                            row.operation
+                        ),
+                    );
+                }
+                tally.orphans += u64::from(orphan);
+                tally.timed += u64::from(time.is_some());
+                events.push(Event {
+                    file: Arc::clone(sink.file),
+                    record: *record,
+                    time,
+                    kind: EventKind::Procmon(row),
+                });
+            }
+            Err(Fault::Damaged(why)) => {
+                account.errors += 1;
+                note_damage(
+                    account,
+                    tally,
+                    at,
+                    format!("event {number} at offset {off:#x}: {why}; not read"),
+                );
+            }
+            Err(Fault::Miss(m)) => {
+                account.errors += 1;
+                note_damage(
+                    account,
+                    tally,
+                    at,
+                    format!(
+                        "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
+                        m.off,
+                        m.off.saturating_add(m.len as u64)
+                    ),
+                );
+            }
+        }
+    }
+    (events, block.window.data)
+}
+
+/// The events to hand on, and the rows of the others to fill again (those of ordinary size: a
+/// kept row never holds much more memory than its own text).
+fn split_kept(
+    events: Vec<Event>,
+    keep: &(dyn Fn(&Event) -> bool + Sync),
+) -> (Vec<Event>, SpareRows) {
+    let mut kept = Vec::new();
+    let mut spare = Vec::new();
+    for e in events {
+        if keep(&e) {
+            kept.push(e);
+            continue;
+        }
+        if let EventKind::Procmon(row) = e.kind
+            && row.heap_bytes() <= MAX_SPARE_BYTES
+        {
+            spare.push(row);
+        }
+    }
+    (kept, spare)
+}
+
+/// Hand the rows not kept to `block`, as many as it has events.
+fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
+    let n = block.offsets.len().min(spare_rows.len());
+    block
+        .slots
+        .extend(spare_rows.drain(spare_rows.len() - n..).map(Some));
+}
+
+/// Read every block of the capture on this thread.
+pub(super) fn read_serial(
+    src: &mut (impl Read + Seek),
+    source: &Source<'_>,
+    sink: &mut Sink<'_, '_>,
+) {
+    let mut record = 0u64;
+    let mut first = 0u64;
+    let mut spare = Vec::new();
+    let mut spare_rows = Vec::new();
+    let mut seq = 0;
+    while first < source.count {
+        let Ok(mut block) = read_block(src, source, seq, first, spare, sink.account) else {
+            return;
+        };
+        seq += 1;
+        first += block.offsets.len() as u64;
+        refill(&mut block, &mut spare_rows);
+        let done = decode_block(block, source.ctx, source.len);
+        let (events, data) = finish_block(done, src, source, &mut record, sink);
+        spare = data;
+        let (kept, dropped) = split_kept(events, sink.keep);
+        spare_rows.extend(dropped);
+        if !kept.is_empty() {
+            (sink.send)(kept);
+        }
+    }
+}
+
+/// What a task on the pool sends back.
+enum Msg {
+    Decoded(Done),
+    Kept(u64, Vec<Event>, SpareRows),
+    /// A task panicked (a bug): raised again on the reader's thread.
+    Panicked(Box<dyn std::any::Any + Send>),
+}
+
+/// Read the capture's blocks with their decoding, and the split of each into kept and dropped
+/// events, as tasks on `pool`; numbering and handing on stay on this thread, in order. As with
+/// [`map_in_order`](crate::ingest::ordered::map_in_order), which has one stage where this has
+/// two, the calling thread must not be one of `pool`'s workers: it blocks waiting for them.
+pub(super) fn read_parallel(
+    src: &mut (impl Read + Seek + Send),
+    source: &Source<'_>,
+    sink: &mut Sink<'_, '_>,
+    pool: &rayon::ThreadPool,
+) {
+    let ahead = pool.current_num_threads().max(1) * AHEAD_PER_THREAD;
+    let keep = sink.keep;
+    let ctx = source.ctx;
+    let len = source.len;
+    pool.in_place_scope(|scope| {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let mut record = 0u64;
+        let mut first = 0u64;
+        let mut read_failed = false;
+        // Tasks not yet back.
+        let mut tasks = 0usize;
+        let (mut next_seq, mut next_finish, mut next_send) = (0u64, 0u64, 0u64);
+        let mut decoded: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut kept: BTreeMap<u64, (Vec<Event>, SpareRows)> = BTreeMap::new();
+        let mut spare_windows: Vec<Vec<u8>> = Vec::new();
+        let mut spare_rows: SpareRows = Vec::new();
+        loop {
+            // Blocks read and not yet handed on: at most `ahead`.
+            while next_seq - next_send < ahead as u64 && first < source.count && !read_failed {
+                let spare = spare_windows.pop().unwrap_or_default();
+                let Ok(mut block) = read_block(src, source, next_seq, first, spare, sink.account)
+                else {
+                    read_failed = true;
+                    break;
+                };
+                next_seq += 1;
+                first += block.offsets.len() as u64;
+                refill(&mut block, &mut spare_rows);
+                let tx = tx.clone();
+                scope.spawn(move |_| {
+                    let msg = match catch_unwind(AssertUnwindSafe(|| decode_block(block, ctx, len)))
+                    {
+                        Ok(done) => Msg::Decoded(done),
+                        Err(panic) => Msg::Panicked(panic),
+                    };
+                    let _ = tx.send(msg);
+                });
+                tasks += 1;
+            }
+            if tasks == 0 {
+                break;
+            }
+            match rx.recv() {
+                Ok(Msg::Decoded(done)) => {
+                    decoded.insert(done.block.seq, done);
+                }
+                Ok(Msg::Kept(seq, events, rows)) => {
+                    kept.insert(seq, (events, rows));
+                }
+                Ok(Msg::Panicked(panic)) => resume_unwind(panic),
+                // This thread holds a sender: cannot happen.
+                Err(_) => break,
+            }
+            tasks -= 1;
+            while let Some(done) = decoded.remove(&next_finish) {
+                let seq = next_finish;
+                next_finish += 1;
+                let (events, data) = finish_block(done, src, source, &mut record, sink);
+                spare_windows.push(data);
+                let tx = tx.clone();
+                scope.spawn(move |_| {
+                    let msg = match catch_unwind(AssertUnwindSafe(|| split_kept(events, keep))) {
+                        Ok((events, rows)) => Msg::Kept(seq, events, rows),
+                        Err(panic) => Msg::Panicked(panic),
+                    };
+                    let _ = tx.send(msg);
+                });
+                tasks += 1;
+            }
+            while let Some((events, rows)) = kept.remove(&next_send) {
+                next_send += 1;
+                // Rows beyond a few blocks' worth are not kept for refilling.
+                if spare_rows.len() < BLOCK * ahead {
+                    spare_rows.extend(rows);
+                }
+                if !events.is_empty() {
+                    (sink.send)(events);
+                }
+            }
+        }
+    });
+}
