@@ -47,6 +47,8 @@ use super::lexer::{
 };
 use crate::model::{Event, EventKind, WinEvent};
 
+/// The server declarations indexed by event id.
+mod index;
 /// The canonical text of a domain (`impl Display for Domain`).
 mod print;
 
@@ -263,6 +265,9 @@ pub struct Domain {
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
     pub advice: Vec<Advice>,
+    /// `server_events` by event id, built at the first [`Domain::server_event`]: a cache,
+    /// ignored by `==` and not cloned (declarations changed after a lookup are not seen).
+    server_index: index::ServerIndex,
 }
 
 /// The built-in domain file's text.
@@ -333,13 +338,7 @@ impl Domain {
 
     /// The server connection declaration `w` matches, if any.
     pub fn server_event(&self, w: &WinEvent) -> Option<&ServerEventDecl> {
-        self.server_events.iter().find(|d| {
-            d.ids.contains(&w.event_id)
-                && self
-                    .sources
-                    .iter()
-                    .any(|s| s.label() == d.source && s.provider.eq_ignore_ascii_case(&w.provider))
-        })
+        self.server_index.find(self, &w.provider, w.event_id)
     }
 
     /// Is `e` a server's "connection accepted" event?
