@@ -438,10 +438,11 @@ impl Domain {
 
     /// Is `w` the gateway's connect or disconnect event (a clock pair with the client's)?
     pub fn is_gateway_pair(&self, w: &WinEvent) -> bool {
-        self.side_of(&w.provider) == Some(Side::Gateway)
-            && [&self.gateway_connect, &self.gateway_disconnect]
-                .iter()
-                .any(|g| g.id != 0 && g.id == w.event_id)
+        // The ids first: asked of every event, and few are the gateway's.
+        [&self.gateway_connect, &self.gateway_disconnect]
+            .iter()
+            .any(|g| g.id != 0 && g.id == w.event_id)
+            && self.side_of(&w.provider) == Some(Side::Gateway)
     }
 
     /// What the report calls a missing kind of log and the step that brings it: the `advice`
