@@ -92,7 +92,19 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
                 p.computer.is_some() && super::align::is_server_accept_row(domain, p)
             })
     };
-    for e in events.iter().filter(server_side) {
+    // What a host's estimate reads, found once for all hosts: its accepts and gateway events,
+    // and the client's Procmon connects (a host's own are picked from these by name).
+    let evidence = Evidence {
+        server: events.iter().filter(server_side).collect(),
+        client_connects: events
+            .iter()
+            .filter(|e| {
+                e.procmon()
+                    .is_some_and(|p| is_client_connect_row(domain, p))
+            })
+            .collect(),
+    };
+    for e in evidence.server.iter().copied() {
         let Some(host) = host_of(e) else { continue };
         if clients.iter().any(|c| same_host(c, host)) {
             continue;
@@ -104,8 +116,17 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
     hosts.sort_by_key(|h| h.to_ascii_lowercase());
     hosts
         .iter()
-        .map(|h| estimate_host(h, events, conns, domain))
+        .map(|h| estimate_host(h, &evidence, conns, domain))
         .collect()
+}
+
+/// The events clock estimation pairs, in event order.
+struct Evidence<'e> {
+    /// Server accepts (events and Procmon rows that name their computer) and the gateway's
+    /// connect and disconnect events.
+    server: Vec<&'e Event>,
+    /// The client's Procmon connects to the RDP port.
+    client_connects: Vec<&'e Event>,
 }
 
 /// The nearest `targets` time to `at` within the pair window, as target minus `at`.
@@ -118,12 +139,21 @@ fn nearest(targets: &[jiff::Timestamp], at: jiff::Timestamp) -> Option<SignedDur
         .min_by_key(|d| d.abs())
 }
 
-fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Domain) -> Skew {
-    let on_host = |e: &&Event| host_of(e).is_some_and(|h| same_host(host, h));
+fn estimate_host(
+    host: &str,
+    evidence: &Evidence<'_>,
+    conns: &[Connection],
+    domain: &Domain,
+) -> Skew {
+    let on_host: Vec<&Event> = evidence
+        .server
+        .iter()
+        .copied()
+        .filter(|e| host_of(e).is_some_and(|h| same_host(host, h)))
+        .collect();
     let times = |pred: &dyn Fn(&Event) -> bool| {
-        let mut v: Vec<jiff::Timestamp> = events
+        let mut v: Vec<jiff::Timestamp> = on_host
             .iter()
-            .filter(on_host)
             .filter(|e| pred(e))
             .filter_map(|e| e.time)
             .collect();
@@ -141,9 +171,8 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Do
         if g.id == 0 {
             return Vec::new();
         }
-        let mut v: Vec<_> = events
+        let mut v: Vec<_> = on_host
             .iter()
-            .filter(on_host)
             .filter(|e| {
                 e.win().is_some_and(|w| {
                     w.event_id == g.id
@@ -162,14 +191,14 @@ fn estimate_host(host: &str, events: &[Event], conns: &[Connection], domain: &Do
         .filter(|c| c.server.as_deref().is_some_and(|s| same_host(host, s)))
         .filter_map(|c| c.transport_up)
         .collect();
-    let procmon_connects: Vec<jiff::Timestamp> = events
+    let procmon_connects: Vec<jiff::Timestamp> = evidence
+        .client_connects
         .iter()
         .filter(|e| {
             e.procmon().is_some_and(|p| {
-                is_client_connect_row(domain, p)
-                    && p.network
-                        .as_ref()
-                        .is_some_and(|n| same_host(host, &n.remote_host))
+                p.network
+                    .as_ref()
+                    .is_some_and(|n| same_host(host, &n.remote_host))
             })
         })
         .filter_map(|e| e.time)

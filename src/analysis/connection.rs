@@ -136,9 +136,16 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
 
 /// Do two host names name the same machine? Equal ignoring case, or equal first labels
 /// (`RDS01` and `RDS01.contoso.com`); IP addresses only when equal.
+///
+/// Clock estimation asks this for every server event and every host, so it allocates nothing
+/// and parses an address only when the first labels already agree.
 pub fn same_host(a: &str, b: &str) -> bool {
-    let first = |s: &str| s.split('.').next().unwrap_or("").to_ascii_lowercase();
-    !a.is_empty() && (a.eq_ignore_ascii_case(b) || (!is_ip(a) && !is_ip(b) && first(a) == first(b)))
+    fn first(s: &str) -> &str {
+        s.split('.').next().unwrap_or("")
+    }
+    !a.is_empty()
+        && (a.eq_ignore_ascii_case(b)
+            || (first(a).eq_ignore_ascii_case(first(b)) && !is_ip(a) && !is_ip(b)))
 }
 
 fn is_ip(s: &str) -> bool {

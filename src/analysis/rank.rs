@@ -561,7 +561,15 @@ fn cause_score(
         .filter_map(|s| scored_finding(rules, events, s))
         .collect();
     let mut references: Vec<String> = Vec::new();
+    // A flood is tens of thousands of findings from a few rules: each rule's references once.
+    let mut rule_seen = vec![false; rules.rules().len()];
     for s in scored.iter() {
+        let first_visit = rule_seen
+            .get_mut(s.finding.rule)
+            .is_some_and(|seen| !std::mem::replace(seen, true));
+        if !first_visit {
+            continue;
+        }
         if let Some(rule) = rules.rules().get(s.finding.rule) {
             for r in rule.references() {
                 if !references.contains(r) {

@@ -205,6 +205,8 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
     let mut out: Vec<ServerConnection> = Vec::new();
     // (host, session) → the connection holding that session most recently.
     let mut by_session: HashMap<(String, String), usize> = HashMap::new();
+    // Host key → its connections, oldest first (see `latest`).
+    let mut by_host: HashMap<String, Vec<usize>> = HashMap::new();
     for i in order {
         let e = &events[i];
         let Some(w) = e.win() else { continue };
@@ -227,7 +229,7 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
             .session
             .and_then(|s| by_session.get(&(key.clone(), s.to_string())).copied());
         let joined = match seen.role {
-            ServerRole::Accept => latest(&out, &key, seen.time, |c| {
+            ServerRole::Accept => latest(&out, by_host.get(&key), seen.time, |c| {
                 // Another kind of accept of the same connection (131 then 261) ...
                 let companion = !c.reached.contains(&(ServerRole::Accept, seen.id))
                     && c.authenticated.is_none()
@@ -251,13 +253,17 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
                         && within(c.first, seen.time, AUTH_WITHIN)
                 };
                 // The same client address first; else a connection whose address is unknown.
-                latest(&out, &key, seen.time, |c| {
+                latest(&out, by_host.get(&key), seen.time, |c| {
                     open(c) && seen.address.is_some() && c.address.as_deref() == seen.address
                 })
-                .or_else(|| latest(&out, &key, seen.time, |c| open(c) && c.address.is_none()))
+                .or_else(|| {
+                    latest(&out, by_host.get(&key), seen.time, |c| {
+                        open(c) && c.address.is_none()
+                    })
+                })
             }
             ServerRole::Logon => held.filter(|&c| out[c].end.is_none()).or_else(|| {
-                latest(&out, &key, seen.time, |c| {
+                latest(&out, by_host.get(&key), seen.time, |c| {
                     c.session.is_none()
                         && c.end.is_none()
                         && address_fits(c, seen.address)
@@ -275,6 +281,7 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
             Some(c) => c,
             None => {
                 out.push(ServerConnection::new(host));
+                by_host.entry(key.clone()).or_default().push(out.len() - 1);
                 out.len() - 1
             }
         };
@@ -287,21 +294,30 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
     out
 }
 
-/// The latest connection on `host` (by its key) that `fits`, among those that began within
-/// [`LOOK_BACK`] of `t`.
+/// The latest connection on a host that `fits`, among the last [`LOOK_BACK_CONNECTIONS`]
+/// opened (on any host) and those that began within [`LOOK_BACK`] of `t`. `on_host` are the
+/// host's connections, oldest first. Events come in time order (timeless ones last), so the
+/// connections' first times never decrease: once one began too early, every older one did.
+/// Walking only the host's own connections gives the answer a walk over all of them would,
+/// without passing every other host's (a corpus of many servers' logs has thousands).
 fn latest(
     out: &[ServerConnection],
-    host: &str,
+    on_host: Option<&Vec<usize>>,
     t: Option<Timestamp>,
     fits: impl Fn(&ServerConnection) -> bool,
 ) -> Option<usize> {
-    for (i, c) in out.iter().enumerate().rev().take(LOOK_BACK_CONNECTIONS) {
+    let oldest = out.len().saturating_sub(LOOK_BACK_CONNECTIONS);
+    for &i in on_host?.iter().rev() {
+        let c = &out[i];
+        if i < oldest {
+            break;
+        }
         if let (Some(first), Some(t)) = (c.first, t)
             && t.duration_since(first) > LOOK_BACK
         {
             break;
         }
-        if c.key == host && fits(c) {
+        if fits(c) {
             return Some(i);
         }
     }

@@ -33,15 +33,19 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
         }
     }
     let mut duplicate_of: HashMap<usize, usize> = HashMap::new();
+    // Logs of one size are common (a default-sized EVTX file is 1,118,208 bytes) and rarely
+    // start alike: hashing the first PREFIX_BYTES splits most of them, and only inputs that
+    // also start alike are hashed in full.
+    let mut alike: Vec<Vec<usize>> = Vec::new();
     for indices in by_size.values().filter(|v| v.len() > 1) {
-        let mut by_hash: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
-        for &i in indices {
-            if let Found::Input(input) = &found[i]
-                && let Some(h) = content_hash(input)
-            {
-                by_hash.entry(h).or_default().push(i);
-            }
-        }
+        alike.extend(
+            group_by_hash(&found, indices, Some(PREFIX_BYTES))
+                .into_values()
+                .filter(|g| g.len() > 1),
+        );
+    }
+    for indices in &alike {
+        let by_hash = group_by_hash(&found, indices, None);
         for group in by_hash.values().filter(|g| g.len() > 1) {
             // Compare against each distinct content seen so far in this group.
             let mut originals: Vec<usize> = Vec::new();
@@ -91,11 +95,36 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
         .collect()
 }
 
-/// A 64-bit hash of the whole content, `None` when it cannot be read (it is then read, and
-/// its problem reported, as a file of its own).
-fn content_hash(input: &Input) -> Option<u64> {
+/// How much of each same-sized input is hashed first.
+const PREFIX_BYTES: u64 = 64 * 1024;
+
+/// `indices` grouped by the hash of their content (its first `limit` bytes when given), in
+/// order within each group; inputs that cannot be read are left out.
+fn group_by_hash(
+    found: &[Found],
+    indices: &[usize],
+    limit: Option<u64>,
+) -> BTreeMap<u64, Vec<usize>> {
+    let mut by_hash: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
+    for &i in indices {
+        if let Found::Input(input) = &found[i]
+            && let Some(h) = content_hash(input, limit)
+        {
+            by_hash.entry(h).or_default().push(i);
+        }
+    }
+    by_hash
+}
+
+/// A 64-bit hash of the content (of its first `limit` bytes when given), `None` when it
+/// cannot be read (it is then read, and its problem reported, as a file of its own).
+fn content_hash(input: &Input, limit: Option<u64>) -> Option<u64> {
     input
         .with_reader(|r| {
+            let mut r: Box<dyn Read + '_> = match limit {
+                Some(n) => Box::new(r.take(n)),
+                None => Box::new(r),
+            };
             let mut h = std::hash::DefaultHasher::new();
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -343,6 +372,27 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn files_that_start_alike_and_differ_later_are_both_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = vec![7u8; PREFIX_BYTES as usize + 100];
+        let mut late = head.clone();
+        *late.last_mut().unwrap() = 8;
+        let (a, b, c) = (
+            dir.path().join("a.bin"),
+            dir.path().join("b.bin"),
+            dir.path().join("c.bin"),
+        );
+        std::fs::write(&a, &head).unwrap();
+        std::fs::write(&b, &late).unwrap();
+        std::fs::write(&c, &head).unwrap();
+        let found = set_aside_duplicates(discover(&[dir.path().to_path_buf()], &Limits::default()));
+        // c repeats a in full; b differs only in its last byte, past the hashed prefix.
+        let dups = duplicates(&found);
+        assert_eq!(dups.len(), 1, "{dups:?}");
+        assert!(dups.contains(&c.display().to_string()));
     }
 
     #[test]

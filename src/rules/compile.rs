@@ -210,25 +210,32 @@ pub(crate) struct Pat {
     pub cs: bool,
     ascii: bool,
     lower: String,
-    /// For case-insensitive `contains`: a literal regex with `(?i)`, which searches fast.
-    finder: Option<Regex>,
+    /// For case-insensitive `contains`: a literal regex with `(?i)`, built at its first use
+    /// on text that is not plain ASCII (Unicode case folding: `K` also matches the Kelvin
+    /// sign). Building one per pattern at load was most of the cost of loading the rules.
+    finder: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl Pat {
-    fn new(text: &str, cs: bool, contains: bool) -> Pat {
-        let finder = (contains && !cs).then(|| {
-            RegexBuilder::new(&regex::escape(text))
-                .case_insensitive(true)
-                .build()
-                .ok()
-        });
+    fn new(text: &str, cs: bool) -> Pat {
         Pat {
             text: text.to_string(),
             cs,
             ascii: text.is_ascii(),
             lower: text.to_lowercase(),
-            finder: finder.flatten(),
+            finder: std::sync::OnceLock::new(),
         }
+    }
+
+    fn finder(&self) -> Option<&Regex> {
+        self.finder
+            .get_or_init(|| {
+                RegexBuilder::new(&regex::escape(&self.text))
+                    .case_insensitive(true)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 
     fn eq(&self, v: &str) -> bool {
@@ -264,9 +271,15 @@ impl Pat {
     }
 
     fn contains(&self, v: &str) -> bool {
-        match &self.finder {
+        if self.cs {
+            return v.contains(&self.text);
+        }
+        if self.ascii && v.is_ascii() {
+            // ASCII on both sides: ASCII case folding is all there is.
+            return contains_ignore_ascii_case(v.as_bytes(), self.text.as_bytes());
+        }
+        match self.finder() {
             Some(re) => re.is_match(v),
-            None if self.cs => v.contains(&self.text),
             None => v.to_lowercase().contains(&self.lower),
         }
     }
@@ -275,6 +288,21 @@ impl Pat {
     pub fn ascii_key(&self) -> Option<String> {
         self.ascii.then(|| self.text.to_ascii_lowercase())
     }
+}
+
+/// Does `hay` contain `needle`, ignoring ASCII case? Candidates come from a byte search for
+/// the needle's first byte in either case.
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|at| hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest))
 }
 
 fn order_holds(op: Op, ord: Ordering) -> bool {
@@ -633,7 +661,7 @@ fn compile_comparison(ctx: &Ctx<'_>, c: &Comparison) -> Result<Cond, RuleError> 
                 _ => format!("\"{op}\" compares numbers, and {field} is text"),
             }));
         }
-        let pat = |s: &str| Pat::new(s, c.cs, op == Op::Contains);
+        let pat = |s: &str| Pat::new(s, c.cs);
         let first = strings.first().copied().unwrap_or("");
         let test = match op {
             Op::Eq => TextTest::Eq(pat(first)),
@@ -858,6 +886,39 @@ mod tests {
         // An empty needle is in every string, never in a missing one.
         assert!(holds(r#"process contains """#, &ev));
         assert!(!holds(r#"column.User contains """#, &ev));
+    }
+
+    #[test]
+    fn contains_without_case_finds_the_needle_anywhere_and_folds_unicode_case() {
+        let ev = schannel();
+        assert!(holds(r#"data.Name contains "ärger""#, &ev));
+        assert!(holds(r#"provider contains "HANNE""#, &ev));
+        assert!(holds(r#"provider contains "schannel""#, &ev));
+        assert!(!holds(r#"provider contains "schannels""#, &ev));
+        assert!(!holds(r#"provider contains "xchannel""#, &ev));
+        // The Kelvin sign folds to k: text that is not plain ASCII keeps Unicode folding.
+        let kelvin = crate::rules::testutil::win("P", 1, &[("T", "300 \u{212A} ok")], None);
+        assert!(holds(r#"data.T contains "300 k""#, &kelvin));
+        // A match that starts where a shorter candidate failed.
+        let twice = crate::rules::testutil::win("P", 1, &[("T", "aab AAB")], None);
+        assert!(holds(r#"data.T contains "ab a""#, &twice));
+        assert!(!holds(r#"data.T contains "aab aab x""#, &twice));
+    }
+
+    #[test]
+    fn ascii_search_ignoring_case_matches_a_naive_search() {
+        let hay = b"xXaAbB-ab_AB\\crypto\\RSA";
+        for start in 0..hay.len() {
+            for end in start..=hay.len() {
+                let needle = &hay[start..end];
+                for needle in [needle.to_vec(), needle.to_ascii_uppercase(), b"zz".to_vec()] {
+                    let naive = hay
+                        .windows(needle.len().max(1))
+                        .any(|w| needle.is_empty() || w.eq_ignore_ascii_case(&needle));
+                    assert_eq!(contains_ignore_ascii_case(hay, &needle), naive);
+                }
+            }
+        }
     }
 
     #[test]

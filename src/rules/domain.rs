@@ -47,6 +47,8 @@ use super::lexer::{
 };
 use crate::model::{Event, EventKind, WinEvent};
 
+/// The server declarations indexed by event id.
+mod index;
 /// The canonical text of a domain (`impl Display for Domain`).
 mod print;
 
@@ -263,6 +265,9 @@ pub struct Domain {
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
     pub advice: Vec<Advice>,
+    /// `server_events` by event id, built at the first [`Domain::server_event`]: a cache,
+    /// ignored by `==` and not cloned (declarations changed after a lookup are not seen).
+    server_index: index::ServerIndex,
 }
 
 /// The built-in domain file's text.
@@ -333,13 +338,7 @@ impl Domain {
 
     /// The server connection declaration `w` matches, if any.
     pub fn server_event(&self, w: &WinEvent) -> Option<&ServerEventDecl> {
-        self.server_events.iter().find(|d| {
-            d.ids.contains(&w.event_id)
-                && self
-                    .sources
-                    .iter()
-                    .any(|s| s.label() == d.source && s.provider.eq_ignore_ascii_case(&w.provider))
-        })
+        self.server_index.find(self, &w.provider, w.event_id)
     }
 
     /// Is `e` a server's "connection accepted" event?
@@ -439,10 +438,11 @@ impl Domain {
 
     /// Is `w` the gateway's connect or disconnect event (a clock pair with the client's)?
     pub fn is_gateway_pair(&self, w: &WinEvent) -> bool {
-        self.side_of(&w.provider) == Some(Side::Gateway)
-            && [&self.gateway_connect, &self.gateway_disconnect]
-                .iter()
-                .any(|g| g.id != 0 && g.id == w.event_id)
+        // The ids first: asked of every event, and few are the gateway's.
+        [&self.gateway_connect, &self.gateway_disconnect]
+            .iter()
+            .any(|g| g.id != 0 && g.id == w.event_id)
+            && self.side_of(&w.provider) == Some(Side::Gateway)
     }
 
     /// What the report calls a missing kind of log and the step that brings it: the `advice`
