@@ -298,6 +298,7 @@ mod tests {
                 computer: host.into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -411,6 +412,7 @@ mod tests {
                 computer: Some(Arc::from(host)),
                 ..crate::model::ProcmonRow::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -174,6 +174,7 @@ pub(crate) mod tests {
                 data,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -453,6 +453,7 @@ mod tests {
                 data: fields,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -357,6 +357,7 @@ mod tests {
                 computer: "RDS01".into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         };
         let mut collect = Collect::default();
         {
@@ -392,6 +393,7 @@ mod tests {
                 computer: "RDS01".into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         };
         let mut state = 7u64;
         let mut next = |n: u64| {

@@ -300,6 +300,7 @@ pub fn read_pml(
                         record,
                         time,
                         kind: EventKind::Procmon(row),
+                        marks: Default::default(),
                     });
                 }
                 Err(Fault::Damaged(why)) => {
@@ -336,8 +337,8 @@ pub fn read_pml(
         }
         // The rows not kept are filled again by the next block (those of ordinary size: a kept
         // row never holds much more memory than its own text).
-        let sort = |e: Event| -> Either<Event, Option<Box<ProcmonRow>>> {
-            if keep(&e) {
+        let sort = |mut e: Event| -> Either<Event, Option<Box<ProcmonRow>>> {
+            if keep(&mut e) {
                 return Either::Left(e);
             }
             match e.kind {
