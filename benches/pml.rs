@@ -36,7 +36,7 @@ fn corpus_file(ext: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-fn keep_none(_: &Event) -> bool {
+fn keep_none(_: &mut Event) -> bool {
     false
 }
 

@@ -126,7 +126,7 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
         Ok(found) => found,
         Err(exit) => return (Outcome::of(exit), Ok(())),
     };
-    let keep_none = |_: &Event| false;
+    let keep_none = |_: &mut Event| false;
     let opts = IngestOptions {
         threads: config.threads,
         limits: dump.input.limits,

@@ -12,7 +12,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
+pub mod marks;
 pub mod problem;
+pub use marks::Marks;
 pub use problem::{At, Problem};
 
 /// Which kind of input an event came from.
@@ -58,6 +60,9 @@ pub struct Event {
     /// PML rows carry it.
     pub time: Option<Timestamp>,
     pub kind: EventKind,
+    /// What the rules decided about it when ingest kept it ([`marks`]); empty when nothing
+    /// was, as for every event made after keep.
+    pub marks: Marks,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use rdtriage::model::{FileAccount, FileFormat, FileStatus};
 
 fn accounts_over(paths: &[PathBuf], threads: usize) -> Vec<FileAccount> {
     let mut sink = ingest::Collect::default();
-    let keep_none = |_: &rdtriage::model::Event| false;
+    let keep_none = |_: &mut rdtriage::model::Event| false;
     let opts = IngestOptions {
         threads,
         limits: Limits::default(),
@@ -214,7 +214,7 @@ fn prefilter_drops_events_but_not_counts() {
         return;
     };
     let path = corpus.join("evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx");
-    let only_1026 = |e: &rdtriage::model::Event| e.win().is_some_and(|w| w.event_id == 1026);
+    let only_1026 = |e: &mut rdtriage::model::Event| e.win().is_some_and(|w| w.event_id == 1026);
     let mut sink = Count(0);
     let opts = IngestOptions {
         threads: 1,

@@ -29,7 +29,7 @@ pub fn with_emit_checked(
     check: impl Fn(&Event),
 ) {
     let file: Arc<str> = Arc::from("fuzz");
-    let keep = |_: &Event| true;
+    let keep = |_: &mut Event| true;
     let mut kept = 0u64;
     let mut send = |events: Vec<Event>| {
         kept += events.len() as u64;

@@ -500,6 +500,7 @@ mod tests {
                 event_id: id,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -515,6 +516,7 @@ mod tests {
                 network: parse_net_path("a:50000 -> b:ms-wbt-server"),
                 ..ProcmonRow::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -607,6 +609,7 @@ mod tests {
                 computer: host.into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -622,6 +625,7 @@ mod tests {
                 network: parse_net_path(path),
                 ..ProcmonRow::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -327,6 +327,7 @@ mod tests {
                 computer: host.into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -440,6 +441,7 @@ mod tests {
                 computer: Some(Arc::from(host)),
                 ..crate::model::ProcmonRow::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -338,6 +338,7 @@ mod tests {
                 data: data.into(),
                 computer: "RDS01".into(),
             })),
+            marks: Default::default(),
         }
     }
 

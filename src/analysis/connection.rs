@@ -181,6 +181,7 @@ pub(crate) mod tests {
                 data,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

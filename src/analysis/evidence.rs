@@ -318,6 +318,7 @@ mod tests {
                 }),
                 ..ProcmonRow::default()
             })),
+            marks: Default::default(),
         };
         let t = Tally::default();
         let d = Domain::builtin();

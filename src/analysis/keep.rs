@@ -35,13 +35,11 @@ pub enum Priority {
 const PRIORITIES: usize = 3;
 
 /// The priority of `event` for `rules`; `context` says whether the alignment or the
-/// disconnect decoding needs it.
+/// disconnect decoding needs it. What the rules answered when the event was kept is reused
+/// ([`RuleSet::held_at_keep`]), not asked again.
 pub fn priority(rules: &RuleSet, event: &Event, context: bool) -> Priority {
     let mut evidence = false;
-    for rule in rules.admitting(event) {
-        if !rule.matches(event) {
-            continue;
-        }
+    for rule in rules.held_at_keep(event) {
         match rule.kind() {
             RuleKind::Anchor | RuleKind::DisconnectCode => return Priority::Anchor,
             RuleKind::Cause { .. } => evidence = true,

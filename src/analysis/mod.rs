@@ -19,6 +19,8 @@ pub mod evidence;
 pub mod keep;
 pub mod rank;
 pub mod server_side;
+#[cfg(test)]
+mod tests;
 
 use crate::ingest::{self, Found, IngestOptions, Limits};
 use crate::model::{Event, FileAccount};
@@ -74,19 +76,16 @@ pub fn scan_within(
 ) -> Scan {
     let rules = opts.rules;
     let domain = rules.domain();
-    let keep_relevant = |e: &Event| rules.matches_any(e) || needed_for_context(domain, e);
-    let keep_some: &(dyn Fn(&Event) -> bool + Sync) = if keep_all {
-        &ingest::keep_all
-    } else {
-        &keep_relevant
-    };
     // Every event read is tallied before the filter: is there any RDP evidence at all?
     let tally = evidence::Tally::default();
     let computers = config::Computers::default();
-    let keep = &|e: &Event| {
+    // The rules are asked once per event, here: what they answer rides on the event to the
+    // evaluation (`rules::once`), whatever is done to the event in between.
+    let keep = &|e: &mut Event| {
         tally.see(domain, e);
         computers.see(domain, e);
-        keep_some(e)
+        let wanted = rules.mark(e);
+        keep_all || wanted || needed_for_context(domain, e)
     };
     let ingest_opts = IngestOptions {
         threads: opts.threads,

@@ -469,6 +469,7 @@ mod tests {
                 data: fields,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -339,7 +339,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
         let summary = object_access(rules);
         for (n, r) in rules.iter().enumerate() {
             account.events += 1;
-            let event = Event {
+            let mut event = Event {
                 file: Arc::clone(file),
                 record: r.line,
                 time: None,
@@ -353,8 +353,9 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
                     object_access: summary.clone(),
                     computer: computer.clone(),
                 })),
+                marks: Default::default(),
             };
-            if (emit.keep)(&event) {
+            if (emit.keep)(&mut event) {
                 batch.push(event);
             }
         }

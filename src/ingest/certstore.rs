@@ -360,6 +360,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
             data,
             computer: computer.clone(),
         })),
+        marks: Default::default(),
     };
     let mut batch = Vec::new();
     for store in &listing.stores {
@@ -384,7 +385,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
         batch.push(ev(c.line, key, "Subject", CERT_TYPE, c.subject.clone()));
     }
     account.events = batch.len() as u64;
-    batch.retain(|e| (emit.keep)(e));
+    batch.retain_mut(|e| (emit.keep)(e));
     super::count_line_errors(account, &listing.errors);
     if !batch.is_empty() {
         (emit.send)(batch);

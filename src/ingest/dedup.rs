@@ -407,6 +407,7 @@ mod tests {
                 computer: "RDS01".into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         };
         let mut collect = Collect::default();
         {
@@ -442,6 +443,7 @@ mod tests {
                 computer: "RDS01".into(),
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         };
         let mut state = 7u64;
         let mut next = |n: u64| {

@@ -88,6 +88,7 @@ impl XmlRecord {
             record: self.record_id.unwrap_or(fallback_record),
             time: self.time,
             kind: EventKind::Win(Box::new(self.event)),
+            marks: Default::default(),
         }
     }
 }

@@ -69,7 +69,7 @@ impl ChunkOutput {
         file: &Arc<str>,
         id: u64,
         header_time: jiff::Timestamp,
-        keep: &(dyn Fn(&Event) -> bool + Sync),
+        keep: &super::Keep,
     ) {
         self.read += 1;
         let mut event = record.into_event(file, id);
@@ -78,7 +78,7 @@ impl ChunkOutput {
             self.wrapped_times += 1;
         }
         event.time.get_or_insert(header_time);
-        if keep(&event) {
+        if keep(&mut event) {
             self.events.push(event);
         }
     }
@@ -259,7 +259,7 @@ fn read_chunk(
     chunk: &mut EvtxChunkData,
     settings: &Arc<ParserSettings>,
     file: &Arc<str>,
-    keep: &(dyn Fn(&Event) -> bool + Sync),
+    keep: &super::Keep,
     limits: &Limits,
     records: Records,
 ) -> ChunkOutput {
@@ -347,7 +347,7 @@ fn walk_records(data: &[u8], header: &EvtxChunkHeader, out: &mut Vec<Walked>) ->
 fn read_walked(
     parsed: &EvtxChunk<'_>,
     file: &Arc<str>,
-    keep: &(dyn Fn(&Event) -> bool + Sync),
+    keep: &super::Keep,
     limits: &Limits,
     out: &mut ChunkOutput,
 ) -> bool {
@@ -377,7 +377,7 @@ fn read_iterated(
     n: u64,
     parsed: &mut EvtxChunk<'_>,
     file: &Arc<str>,
-    keep: &(dyn Fn(&Event) -> bool + Sync),
+    keep: &super::Keep,
     limits: &Limits,
     out: &mut ChunkOutput,
 ) {
@@ -616,7 +616,7 @@ fn own_walk_agrees(
         ..Limits::default()
     };
     let file: Arc<str> = Arc::from("f");
-    let keep = |_: &Event| true;
+    let keep = |_: &mut Event| true;
     let own = read_chunk(n, chunk, settings, &file, &keep, &limits, Records::Own);
     let by_crate = read_chunk(n, chunk, settings, &file, &keep, &limits, Records::Crate);
     let view = |o: &ChunkOutput| {

@@ -84,13 +84,17 @@ pub struct IngestOptions<'a> {
     pub threads: usize,
     pub limits: Limits,
     /// Events this returns false for are counted but not handed on (the rule prefilter).
-    pub keep: &'a (dyn Fn(&Event) -> bool + Sync),
+    pub keep: &'a Keep<'a>,
 }
+
+/// Which events to hand on: false = counted but dropped. It may note on the event what it
+/// decided ([`crate::model::Marks`]), for the evaluation to reuse.
+pub type Keep<'a> = dyn Fn(&mut Event) -> bool + Sync + 'a;
 
 /// What a format reader gets: where to send events, and what it needs to build them.
 pub struct Emit<'a> {
     pub file: &'a Arc<str>,
-    pub keep: &'a (dyn Fn(&Event) -> bool + Sync),
+    pub keep: &'a Keep<'a>,
     pub send: &'a mut dyn FnMut(Vec<Event>),
     pub pool: &'a rayon::ThreadPool,
     pub limits: &'a Limits,
@@ -261,6 +265,6 @@ impl Sink for Collect {
 }
 
 /// Keep every event.
-pub fn keep_all(_: &Event) -> bool {
+pub fn keep_all(_: &mut Event) -> bool {
     true
 }

@@ -349,13 +349,14 @@ fn read_utf8(
             lossy += 1;
         }
         account.events += 1;
-        let event = Event {
+        let mut event = Event {
             file: Arc::clone(emit.file),
             record: row_number,
             time: None,
             kind: EventKind::Procmon(row),
+            marks: Default::default(),
         };
-        if (emit.keep)(&event) {
+        if (emit.keep)(&mut event) {
             batch.push(event);
             if batch.len() >= BATCH {
                 (emit.send)(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));

@@ -372,7 +372,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
         &text,
         &mut |item: RegItem| {
             account.events += 1;
-            let event = Event {
+            let mut event = Event {
                 file: Arc::clone(file),
                 record: item.line,
                 time: None,
@@ -383,8 +383,9 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
                     data: item.data,
                     computer: computer.clone(),
                 })),
+                marks: Default::default(),
             };
-            if (emit.keep)(&event) {
+            if (emit.keep)(&mut event) {
                 batch.push(event);
                 if batch.len() == BATCH {
                     (emit.send)(std::mem::take(&mut batch));

@@ -320,6 +320,7 @@ mod tests {
                 result: "ACCESS DENIED".into(),
                 ..ProcmonRow::default()
             })),
+            marks: Default::default(),
         };
         let d = details(&e, 120);
         assert_eq!(d.chars().count(), 120, "{d}");

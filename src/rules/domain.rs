@@ -846,6 +846,7 @@ mod tests {
                 data: fields,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -1,8 +1,10 @@
 //! Evaluation: compiled rules × events → anchors and findings.
 //!
 //! Events are visited in one fixed order — by UTC time (events without one last), then file,
-//! then record — so output never depends on input order. For each event only the rules the
-//! prefilter `Index` offers are tried. Then, per rule:
+//! then record — so output never depends on input order. For each event the rules answered at
+//! keep are read from its marks ([`super::once`]); of the others, only the rules the prefilter
+//! `Index` offers are tried. Then, per rule (a rule's findings built by blocks of its matches,
+//! so a flood of one rule is shared by every worker):
 //!
 //! * **anchor** rules: every match is an [`Anchor`] (an event matched by two anchor rules is one
 //!   anchor, credited to the first rule).
@@ -28,10 +30,11 @@ use std::sync::Arc;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
+use super::RuleSet;
 use super::absence::Witnesses;
 use super::ast::{AnchorMode, AnchorWindow};
 use super::compile::{Aggregation, Rule};
-use super::prefilter::Index;
+use super::once::{holds, witnessed};
 use crate::model::{Event, EventKind};
 
 /// The result of running a rule set over events. Indices point into the evaluated slice.
@@ -142,11 +145,20 @@ fn ranks(order: &[usize]) -> Vec<usize> {
 /// Events per unit of parallel matching work.
 const MATCH_CHUNK: usize = 4096;
 
-/// Run every rule over `events`. Matching (by chunks of events) and findings (by rule) run on
-/// the current rayon pool; each rule's matches stay in event order, so the result is the
-/// same for any thread count.
-pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evaluation {
+/// Matches per unit of parallel findings work: a flood of one rule (tens of thousands of
+/// matches) is shared by every worker, not built on one.
+const FINDINGS_BLOCK: usize = 2048;
+
+/// Run every rule of `set` over `events`. Matching (by chunks of events) and findings (by
+/// rule and block of its matches) run on the current rayon pool; each rule's matches stay in
+/// event order and its blocks' findings are joined in order, so the result is the same for any
+/// thread count.
+///
+/// An event whose marks `set` noted at keep ([`super::once`]) is not asked again about the
+/// rules decided there: the marks say which conditions and witnesses held.
+pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     use rayon::prelude::*;
+    let rules = &set.rules[..];
     let order = sort_order(events);
     let rank = ranks(&order);
     // Per chunk, per rule: (matches, witnesses of its `unless:`).
@@ -157,18 +169,24 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
             let mut m: PerRule = vec![(Vec::new(), Vec::new()); rules.len()];
             for &i in chunk {
                 let ev = &events[i];
-                for slice in index.candidates(ev) {
-                    for &r in slice {
-                        let rule = &rules[r];
-                        if !rule.prefilter.admits(ev) {
-                            continue;
-                        }
-                        if rule.cond.eval(ev) {
-                            m[r].0.push(i);
-                        }
-                        if rule.unless.as_ref().is_some_and(|u| u.witnesses(ev)) {
-                            m[r].1.push(i);
-                        }
+                let marks = ev.marks.of(set.id);
+                if let Some(d) = marks {
+                    d.held().for_each(|r| m[r].0.push(i));
+                    d.witnessed().for_each(|r| m[r].1.push(i));
+                    if set.all_decided {
+                        continue;
+                    }
+                }
+                for &r in set.index.candidates(ev).iter().flat_map(|s| s.iter()) {
+                    let rule = &rules[r];
+                    if (marks.is_some() && set.decided[r]) || !rule.prefilter.admits(ev) {
+                        continue;
+                    }
+                    if holds(set.id, r, rule, ev) {
+                        m[r].0.push(i);
+                    }
+                    if witnessed(set.id, r, rule, ev) {
+                        m[r].1.push(i);
                     }
                 }
             }
@@ -194,19 +212,50 @@ pub(crate) fn evaluate(rules: &[Rule], index: &Index, events: &[Event]) -> Evalu
     }
     anchors.sort_by_key(|a| rank[a.event]);
     let timeline = Timeline::new(&anchors);
-    let per_rule: Vec<Vec<Finding>> = rules
+    // Each `unless:` indexes its witnesses once, for all the blocks of its rule's matches.
+    let cancels: Vec<Option<Witnesses<'_>>> = rules
         .par_iter()
         .enumerate()
-        .map(|(r, rule)| {
-            if rule.is_anchor() {
-                Vec::new()
-            } else {
-                let kept = without_witnessed(rule, &matches[r], &witnesses[r], events);
-                rule_findings(r, rule, &kept, events, &rank, &timeline, true)
+        .map(|(r, rule)| match &rule.unless {
+            Some(absence) if !rule.is_anchor() => {
+                Some(Witnesses::new(absence, &witnesses[r], events))
             }
+            _ => None,
         })
         .collect();
-    let findings = per_rule.into_iter().flatten().collect();
+    // An aggregation takes its windows over all of its rule's matches: one job. Any other rule:
+    // one job per block of matches, each finding being one match.
+    let mut jobs: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
+    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| !r.is_anchor()) {
+        let n = matches[r].len();
+        let step = if rule.aggregate.is_some() {
+            n.max(1)
+        } else {
+            FINDINGS_BLOCK
+        };
+        jobs.extend(
+            (0..n)
+                .step_by(step)
+                .map(|from| (r, from..n.min(from + step))),
+        );
+    }
+    let per_job: Vec<Vec<Finding>> = jobs
+        .into_par_iter()
+        .map(|(r, block)| {
+            let rule = &rules[r];
+            let block = &matches[r][block];
+            let kept: Vec<usize> = match &cancels[r] {
+                Some(index) => block
+                    .iter()
+                    .copied()
+                    .filter(|&i| !index.cancels(i, events))
+                    .collect(),
+                None => block.to_vec(),
+            };
+            rule_findings(r, rule, &kept, events, &rank, &timeline, true)
+        })
+        .collect();
+    let findings = per_job.into_iter().flatten().collect();
     Evaluation { anchors, findings }
 }
 
@@ -824,6 +873,42 @@ rule drops {
                 }
             }
             assert_eq!(canonical(&events), want, "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_flood_of_one_rule_is_split_in_blocks_with_the_same_findings_issue_15() {
+        let set = set();
+        let mut events = vec![anchor_at(0), anchor_at(3600)];
+        let n = 3 * FINDINGS_BLOCK + 17;
+        for k in 0..n {
+            let id = if k % 3 == 0 { 36888 } else { 36874 };
+            let secs = (k as i64 * 7) % 4000 - 200;
+            events.push(with_record(
+                win("Schannel", id, &[], Some(at(secs))),
+                10 + k as u64,
+            ));
+        }
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool")
+                .install(|| set.evaluate(&events))
+        };
+        let one = on(1);
+        assert_eq!(on(3), one);
+        // Each rule's findings are those the rule gives alone, unsplit, in the same order.
+        let anchors: Vec<usize> = one.anchors.iter().map(|a| a.event).collect();
+        assert_eq!(anchors.len(), 2);
+        for (id, least) in [("tls-prefer", 2 * FINDINGS_BLOCK), ("tls-require", 100)] {
+            let rule = set.rule(id).expect("loaded");
+            let (_, alone) = evaluate_one(rule, &events, &anchors);
+            let view = |f: &Finding| (f.events.clone(), f.proximity);
+            let got: Vec<_> = of(&one, id).into_iter().map(view).collect();
+            let want: Vec<_> = alone.iter().map(view).collect();
+            assert!(got.len() > least, "{id}: {}", got.len());
+            assert_eq!(got, want, "{id}");
         }
     }
 

@@ -159,6 +159,7 @@ fn build_event(
             Source::Registry => EventKind::Registry(Box::default()),
             Source::Acl => EventKind::Acl(Box::default()),
         },
+        marks: Default::default(),
     };
     let mut seen: Vec<&Field> = Vec::new();
     for (field, value) in &ev.fields {

@@ -366,6 +366,7 @@ mod tests {
                 data,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 
@@ -410,6 +411,7 @@ mod tests {
                 }),
                 ..ProcmonRow::default()
             })),
+            marks: Default::default(),
         };
         assert_eq!(Field::RemotePort.get(&row), Some(FieldValue::Num(3389)));
         assert_eq!(Field::LocalPort.get(&row), None);

@@ -6,7 +6,8 @@
 //! (rules × events → [`Evaluation`]). [`load_rules`] runs the first two over all rule files at
 //! once (rule ids are unique across files) and returns a [`RuleSet`], the one thing the rest of
 //! the program holds. [`reads`] says which fields a rule's conditions read, so ingest leaves to
-//! the evaluation what analysis rewrites after keeping an event.
+//! the evaluation what analysis rewrites after keeping an event; [`once`] notes on each kept
+//! event what the others answered, so no condition is asked twice about one event.
 
 pub mod absence;
 pub mod ast;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod examples;
 pub mod fields;
 mod lexer;
+pub(crate) mod once;
 pub mod pack;
 pub mod parser;
 pub mod prefilter;
@@ -54,11 +56,18 @@ pub fn event_order(events: &[Event]) -> Vec<usize> {
 /// A validated set of rules, ready to evaluate.
 #[derive(Debug, Default)]
 pub struct RuleSet {
+    /// Which set this is, in this process: what the marks it notes on events name ([`once`]).
+    id: u32,
     rules: Vec<Rule>,
     index: Index,
     /// Per rule: does its condition or `unless:` read `time` ([`Rule::reads_time`])? Worked
     /// out once here, read for every event ingest sees.
     timed: Vec<bool>,
+    /// Per rule: is it decided at keep, its answer noted on the event ([`once`]): it reads no
+    /// field analysis rewrites after keep ([`Rule::reads_placed`]).
+    decided: Vec<bool>,
+    /// Every rule is decided at keep (as in the built-in pack).
+    all_decided: bool,
     domain: Domain,
     /// Where `domain` was declared (`file:line`), for `rules list` and `rules check`.
     domain_from: String,
@@ -136,9 +145,15 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
 
 impl RuleSet {
     fn from_rules(rules: Vec<Rule>, domain: Domain) -> RuleSet {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SETS: AtomicU32 = AtomicU32::new(1);
         let index = Index::new(&rules);
         let timed = rules.iter().map(Rule::reads_time).collect();
+        let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();
         RuleSet {
+            id: SETS.fetch_add(1, Ordering::Relaxed),
+            all_decided: decided.iter().all(|&d| d),
+            decided,
             rules,
             index,
             timed,
@@ -160,9 +175,8 @@ impl RuleSet {
     /// Does a `kind: anchor` rule match `event`? What makes a disconnect the 0x904, for the
     /// report as for the ranking.
     pub fn is_anchor(&self, event: &Event) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.kind() == RuleKind::Anchor && r.matches(event))
+        (0..self.rules.len())
+            .any(|r| self.rules[r].kind() == RuleKind::Anchor && self.holds_now(r, event))
     }
 
     /// The rules, in load order (file order, then position in the file).
@@ -185,17 +199,6 @@ impl RuleSet {
             .any(|&r| self.rules[r].prefilter.admits(event))
     }
 
-    /// The rules whose prefilter admits `event`, found through the index (each once, in no
-    /// particular order): what any per-event question about the rules needs to look at.
-    pub fn admitting<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
-        self.index
-            .candidates(event)
-            .into_iter()
-            .flat_map(|s| s.iter())
-            .map(|&r| &self.rules[r])
-            .filter(move |rule| rule.prefilter.admits(event))
-    }
-
     /// Does any rule's condition hold for `event`? The prefilter's candidates first, then
     /// their full conditions: what ingest keeps for analysis, so a trace of millions of
     /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
@@ -206,6 +209,8 @@ impl RuleSet {
     /// events move onto the client's clock), so its condition is only decided at evaluation, on
     /// the event as placed. Asking it here would drop what it matches once placed. (`computer`
     /// is rewritten too, see [`Rule::reads_placed`], but is still decided here for now.)
+    ///
+    /// [`RuleSet::mark`] answers the same, noting what it found on the event.
     pub fn matches_any(&self, event: &Event) -> bool {
         self.index
             .candidates(event)
@@ -219,7 +224,7 @@ impl RuleSet {
 
     /// Run every rule over `events` (any order; the result does not depend on it).
     pub fn evaluate(&self, events: &[Event]) -> Evaluation {
-        engine::evaluate(&self.rules, &self.index, events)
+        engine::evaluate(self, events)
     }
 
     /// Run every rule's examples; every failure, in rule order.

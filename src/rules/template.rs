@@ -202,6 +202,7 @@ mod tests {
                 data,
                 ..WinEvent::default()
             })),
+            marks: Default::default(),
         }
     }
 

@@ -45,6 +45,7 @@ pub fn win(provider: &str, id: u32, data: &[(&str, &str)], time: Option<Timestam
             data: fields,
             ..WinEvent::default()
         })),
+        marks: Default::default(),
     }
 }
 
@@ -73,6 +74,7 @@ pub fn procmon(
             network: parse_net_path(path),
             ..ProcmonRow::default()
         })),
+        marks: Default::default(),
     }
 }
 

@@ -66,6 +66,7 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
                 data,
                 computer: r.computer.clone(),
             })),
+            marks: Default::default(),
         });
     }
     out
@@ -185,6 +186,7 @@ mod tests {
                 data: data.into(),
                 computer: "RDS01.contoso.com".into(),
             })),
+            marks: Default::default(),
         }
     }
 

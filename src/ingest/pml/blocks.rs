@@ -42,7 +42,7 @@ pub(super) struct Source<'a> {
 /// What a run of blocks reports to: the file's account and the events handed on.
 pub(super) struct Sink<'a, 'b> {
     pub(super) file: &'a Arc<str>,
-    pub(super) keep: &'a (dyn Fn(&Event) -> bool + Sync),
+    pub(super) keep: &'a crate::ingest::Keep<'a>,
     pub(super) send: &'a mut dyn FnMut(Vec<Event>),
     pub(super) account: &'b mut FileAccount,
     pub(super) tally: &'b mut Tally,
@@ -209,6 +209,7 @@ fn finish_block(
                     record: *record,
                     time,
                     kind: EventKind::Procmon(row),
+                    marks: Default::default(),
                 });
             }
             Err(Fault::Damaged(why)) => {
@@ -240,14 +241,11 @@ fn finish_block(
 
 /// The events to hand on, and the rows of the others to fill again (those of ordinary size: a
 /// kept row never holds much more memory than its own text).
-fn split_kept(
-    events: Vec<Event>,
-    keep: &(dyn Fn(&Event) -> bool + Sync),
-) -> (Vec<Event>, SpareRows) {
+fn split_kept(events: Vec<Event>, keep: &crate::ingest::Keep<'_>) -> (Vec<Event>, SpareRows) {
     let mut kept = Vec::new();
     let mut spare = Vec::new();
-    for e in events {
-        if keep(&e) {
+    for mut e in events {
+        if keep(&mut e) {
             kept.push(e);
             continue;
         }

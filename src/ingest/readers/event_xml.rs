@@ -72,9 +72,9 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         &mut |rec: eventxml::XmlRecord| {
             position += 1;
             bad_times += u64::from(rec.bad_time);
-            let event = rec.into_event(emit.file, position);
+            let mut event = rec.into_event(emit.file, position);
             account.events += 1;
-            if (emit.keep)(&event) {
+            if (emit.keep)(&mut event) {
                 batch.push(event);
                 if batch.len() == XML_BATCH {
                     (emit.send)(std::mem::take(&mut batch));

@@ -1,0 +1,153 @@
+//! Whole-scan tests of how analysis asks the rules (issue 11, item 6): each condition once per
+//! event, and a rule reading `time` decided on the time as placed.
+
+use std::path::{Path, PathBuf};
+
+use super::{ScanOptions, scan};
+use crate::ingest::{Limits, discover};
+use crate::model::EventKind;
+use crate::rules::{RuleSet, load_with_builtin};
+
+fn ticket(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/tickets")
+        .join(name)
+}
+
+fn scan_with(rules: &RuleSet, tickets: &[&str], limits: Limits) -> super::Scan {
+    let paths: Vec<PathBuf> = tickets.iter().map(|t| ticket(t)).collect();
+    let opts = ScanOptions {
+        threads: 2,
+        limits,
+        hints: Default::default(),
+        rules,
+    };
+    scan(discover::discover(&paths, &limits), &opts, false)
+}
+
+/// Scan with the rules watched: every (rule, event) question asked, and how often.
+fn counted(
+    rules: &RuleSet,
+    tickets: &[&str],
+    limits: Limits,
+) -> (super::Scan, crate::rules::once::count::Counts) {
+    crate::rules::once::count::watch(rules.id());
+    let scan = scan_with(rules, tickets, limits);
+    (scan, crate::rules::once::count::take(rules.id()))
+}
+
+/// The questions asked more than once, for the failure message.
+fn repeated(counts: &crate::rules::once::count::Counts) -> Vec<String> {
+    let mut out: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n != 1)
+        .map(|((what, r, file, record), n)| format!("{what:?} of rule {r} on {file}#{record}: {n}"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// The same evaluation with every mark removed: what asking everything again gives.
+fn evaluated_afresh(rules: &RuleSet, scan: &super::Scan) -> crate::rules::Evaluation {
+    let mut bare = scan.events.clone();
+    for e in &mut bare {
+        e.marks = Default::default();
+    }
+    rules.evaluate(&bare)
+}
+
+#[test]
+fn each_condition_is_asked_once_per_event_issue_11() {
+    let rules = load_with_builtin(&[]).expect("the built-in rules load");
+    let tickets = ["network", "tls", "server-procmon", "server-refused"];
+    let (scan, counts) = counted(&rules, &tickets, Limits::default());
+    assert!(
+        counts.len() > 50,
+        "a real scan asks many questions: {}",
+        counts.len()
+    );
+    assert_eq!(repeated(&counts), Vec::<String>::new());
+    assert!(!scan.evaluation.findings.is_empty() && !scan.evaluation.anchors.is_empty());
+    // Every kept event read from a file was marked at keep, and the marks give the evaluation
+    // asking everything again would.
+    assert!(scan.events.iter().any(|e| e.marks.is_decided()));
+    assert_eq!(scan.evaluation, evaluated_afresh(&rules, &scan));
+
+    // Above --max-kept-events the kept events are ranked by what the rules said at keep:
+    // asked once still.
+    let all = scan.events.len();
+    let limits = Limits {
+        kept_events: all / 3,
+        ..Limits::default()
+    };
+    let (capped, counts) = counted(&rules, &tickets, limits);
+    assert!(
+        capped.events.len() < all,
+        "{} of {all}",
+        capped.events.len()
+    );
+    assert_eq!(repeated(&counts), Vec::<String>::new());
+    assert_eq!(capped.evaluation, evaluated_afresh(&rules, &capped));
+}
+
+#[test]
+fn a_rule_reading_time_is_decided_on_the_placed_time_issue_11() {
+    // Procmon CSV rows have no time when ingest keeps them: alignment places them later.
+    let rule = |since: &str| {
+        let text = format!(
+            r#"rule connects-since {{
+    title: "t"
+    cause: network
+    strength: weak
+    when: operation == "TCP Send" and time >= "{since}"
+    evidence: "{{process}}"
+    remediation: "r"
+    example match procmon {{ operation: "TCP Send", time: "{since}" }}
+    example nomatch procmon {{ operation: "TCP Send", time: "2000-01-01T00:00:00Z" }}
+}}"#
+        );
+        load_with_builtin(&[("since.rdt".into(), text)]).expect("the rule loads")
+    };
+    let connects = |scan: &super::Scan| -> Vec<jiff::Timestamp> {
+        let mut times: Vec<jiff::Timestamp> = scan
+            .events
+            .iter()
+            .filter(|e| matches!(&e.kind, EventKind::Procmon(p) if p.operation == "TCP Send"))
+            .filter_map(|e| e.time)
+            .collect();
+        times.sort();
+        times
+    };
+    let all = scan_with(
+        &rule("2001-01-01T00:00:00Z"),
+        &["network"],
+        Limits::default(),
+    );
+    let times = connects(&all);
+    assert!(times.len() >= 2, "placed TCP Send rows: {times:?}");
+    // A bound between the placed times: only the rows placed at or after it match.
+    let since = times[times.len() / 2];
+    let rules = rule(&since.to_string());
+    let (scan, counts) = counted(&rules, &["network"], Limits::default());
+    let r = rules
+        .rules()
+        .iter()
+        .position(|r| r.id() == "connects-since")
+        .expect("loaded");
+    let found: Vec<jiff::Timestamp> = scan
+        .evaluation
+        .findings
+        .iter()
+        .filter(|f| f.rule == r)
+        .map(|f| scan.events[f.events[0]].time.expect("placed"))
+        .collect();
+    let want: Vec<jiff::Timestamp> = connects(&scan)
+        .into_iter()
+        .filter(|t| *t >= since)
+        .collect();
+    assert_eq!(found, want);
+    assert!(!want.is_empty() && want.len() < times.len(), "{want:?}");
+    // Asked once each too: at evaluation, never at keep.
+    assert_eq!(repeated(&counts), Vec::<String>::new());
+    assert_eq!(scan.evaluation, evaluated_afresh(&rules, &scan));
+}
