@@ -372,9 +372,19 @@ pub(super) fn read_parallel(
                 next_finish += 1;
                 let (events, data) = finish_block(done, src, source, &mut record, sink);
                 spare_windows.push(data);
+                // Once every block is read no row is filled again: the task frees its dropped
+                // rows where it runs, not on this thread after the last block.
+                let recycle = first < source.count && !read_failed;
                 let tx = tx.clone();
                 scope.spawn(move |_| {
-                    let msg = match catch_unwind(AssertUnwindSafe(|| split_kept(events, keep))) {
+                    let split = || {
+                        let (events, mut rows) = split_kept(events, keep);
+                        if !recycle {
+                            rows = Vec::new();
+                        }
+                        (events, rows)
+                    };
+                    let msg = match catch_unwind(AssertUnwindSafe(split)) {
                         Ok((events, rows)) => Msg::Kept(seq, events, rows),
                         Err(panic) => Msg::Panicked(panic),
                     };
@@ -382,11 +392,21 @@ pub(super) fn read_parallel(
                 });
                 tasks += 1;
             }
+            if (first >= source.count || read_failed) && !spare_rows.is_empty() {
+                // Nothing left to fill: free the rows on the pool, in parallel with what is
+                // left to do here (the scope waits for it).
+                let rows = std::mem::take(&mut spare_rows);
+                scope.spawn(move |_| drop(rows));
+            }
             while let Some((events, rows)) = kept.remove(&next_send) {
                 next_send += 1;
-                // Rows beyond a few blocks' worth are not kept for refilling.
-                if spare_rows.len() < BLOCK * ahead {
+                // Rows beyond a few blocks' worth, or once every block is read, are not kept
+                // for refilling: they are freed on the pool, not on this thread.
+                let reading = first < source.count && !read_failed;
+                if reading && spare_rows.len() < BLOCK * ahead {
                     spare_rows.extend(rows);
+                } else if !rows.is_empty() {
+                    scope.spawn(move |_| drop(rows));
                 }
                 if !events.is_empty() {
                     (sink.send)(events);
