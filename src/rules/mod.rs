@@ -60,8 +60,10 @@ pub struct RuleSet {
     id: u32,
     rules: Vec<Rule>,
     index: Index,
-    /// Per rule: does its condition or `unless:` read `time` ([`Rule::reads_time`])? Worked
-    /// out once here, read for every event ingest sees.
+    /// Per rule: does its condition or `unless:` read a field analysis rewrites after keep
+    /// (`time`, `computer`: [`Rule::reads_placed`])? Such a rule is answered at keep by its
+    /// prefilter alone and asked once, at the evaluation. Worked out once here, read for every
+    /// event ingest sees.
     timed: Vec<bool>,
     /// Per rule: is it decided at keep, its answer noted on the event ([`once`]): it reads no
     /// field analysis rewrites after keep ([`Rule::reads_placed`]).
@@ -148,7 +150,7 @@ impl RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
         let index = Index::new(&rules);
-        let timed = rules.iter().map(Rule::reads_time).collect();
+        let timed = rules.iter().map(Rule::reads_placed).collect();
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();
         RuleSet {
             id: SETS.fetch_add(1, Ordering::Relaxed),
@@ -204,11 +206,11 @@ impl RuleSet {
     /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
     /// events only, so nothing they need is dropped.)
     ///
-    /// A rule that reads `time` is answered by its prefilter alone: analysis places times
-    /// after ingest (a Procmon CSV row has none until the alignment gives it one, a server's
-    /// events move onto the client's clock), so its condition is only decided at evaluation, on
-    /// the event as placed. Asking it here would drop what it matches once placed. (`computer`
-    /// is rewritten too, see [`Rule::reads_placed`], but is still decided here for now.)
+    /// A rule that reads `time` or `computer` is answered by its prefilter alone: analysis
+    /// places times after ingest (a Procmon CSV row has none until the alignment gives it one,
+    /// a server's events move onto the client's clock) and ties hosts, so its condition is only
+    /// decided at evaluation, on the event as placed. Asking it here would drop what it matches
+    /// once placed, and ask it twice.
     ///
     /// [`RuleSet::mark`] answers the same, noting what it found on the event.
     pub fn matches_any(&self, event: &Event) -> bool {

@@ -13,8 +13,8 @@ use crate::model::{Event, Marks};
 
 impl RuleSet {
     /// Ingest's question: should `event` be kept for the rules? Yes when a rule's condition or
-    /// its `unless:` witness condition holds for it, or when a rule reading `time` may match it
-    /// once placed (see [`RuleSet::matches_any`]). Every answer for a rule decided at keep is
+    /// its `unless:` witness condition holds for it, or when a rule reading `time` or
+    /// `computer` may match it once placed (see [`RuleSet::matches_any`]). Every answer for a rule decided at keep is
     /// noted on the event, for the evaluation to reuse; an event's marks are replaced.
     pub fn mark(&self, event: &mut Event) -> bool {
         let mut marks = Marks::decided(self.id, self.rules.len());
@@ -45,9 +45,8 @@ impl RuleSet {
     }
 
     /// The rules whose condition holds for `event` as far as can be told at keep: the noted
-    /// answer of a rule decided at keep, a time-reading rule's prefilter (its condition is
-    /// only decided on the placed event, as in [`RuleSet::matches_any`]), the condition of any
-    /// other. What the kept-events priority asks.
+    /// answer of a rule decided at keep, the prefilter of a rule reading `time` or `computer`
+    /// (its condition is only decided on the placed event, as in [`RuleSet::matches_any`]). What the kept-events priority asks.
     pub fn held_at_keep<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
         let marks = event.marks.of(self.id);
         self.index
@@ -262,6 +261,36 @@ rule refused {
         assert!(counts.values().all(|&n| n == 1), "{counts:?}");
         let asked = |r: usize| counts.keys().filter(|k| k.1 == r).count();
         assert_eq!((asked(0), asked(1)), (2, 2), "{counts:?}");
+    }
+
+    #[test]
+    fn a_computer_rule_is_asked_once_on_the_tied_host_issue_11() {
+        // Analysis ties hosts after keep (config::prepare): a rule reading `computer` is kept
+        // by its prefilter and asked once, at the evaluation, on the host as tied.
+        const HOST: &str = r#"
+rule on-gateway {
+    title: "t" cause: tls strength: weak remediation: "r"
+    when: event_id == 7 and computer == "gw.contoso.com"
+    evidence: "g"
+    example match evtx { event_id: 7, computer: "gw.contoso.com" }
+    example nomatch evtx { event_id: 7, computer: "pc" }
+}
+"#;
+        let set = load_rules(&[("host.rdt", HOST)]).unwrap_or_else(|e| panic!("{e}"));
+        assert_examples_pass(&set);
+        count::watch(set.id());
+        let mut e = record(win("P", 7, &[], Some(at(0))), 1);
+        assert!(set.mark(&mut e), "kept by the prefilter whatever its host");
+        assert!(count::take(set.id()).is_empty(), "not asked at keep");
+        count::watch(set.id());
+        if let crate::model::EventKind::Win(w) = &mut e.kind {
+            w.computer = "gw.contoso.com".into();
+        }
+        let events = [e];
+        assert_eq!(found(&set, &events, "on-gateway"), [1]);
+        let counts = count::take(set.id());
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     }
 
     #[test]
