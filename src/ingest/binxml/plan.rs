@@ -23,7 +23,7 @@ use std::rc::Rc;
 use super::template::{Attr, Node, Part as Piece, Template, parse_template};
 use super::text::{filetime_as_read, push_value};
 use super::{Instance, MAX_WALK_DEPTH, Value};
-use crate::ingest::eventxml::{Attrs, Builder, Part, Role, XmlLimits, XmlRecord};
+use crate::ingest::eventxml::{Attrs, Builder, DataLiteral, Part, Role, XmlLimits, XmlRecord};
 
 /// Steps all of one chunk's plans may hold (a real chunk's plans hold a few hundred).
 const MAX_CHUNK_PLAN_OPS: usize = 1 << 18;
@@ -50,6 +50,8 @@ enum Op {
         cost: u32,
         /// Whether any attribute holds a hole (a nested fragment there fails the record).
         attr_holes: bool,
+        /// For a `<Data>` whose attributes hold no hole: what they mean, read once.
+        data: Option<Box<DataLiteral>>,
     },
     /// Literal text of an element whose text is read.
     Text(Box<str>),
@@ -63,6 +65,14 @@ enum Op {
     },
     /// The element started by the matching `Open` ends; its text is read when `keep`.
     Close { element: u32, keep: bool },
+    /// An element whose text is read as a number, and is one hole, ends: a number in the hole
+    /// is given as it is, anything else is what a `Hole` then a `Close` step would do.
+    CloseNumber {
+        element: u32,
+        id: u16,
+        optional: bool,
+        place: Place,
+    },
     /// An element that means nothing to the event, nor does anything below it (no hole among
     /// its children or theirs, no DependencyId below it): only counted, as if started and
     /// ended, unless `dependency` names a NULL value. `elements` in all, `levels` deep, costing
@@ -255,23 +265,43 @@ impl Compiler<'_> {
             self.holes.truncate(start as usize);
         }
         let open = self.ops.len();
+        let attr_holes = element
+            .attrs
+            .iter()
+            .flat_map(|a| &a.parts)
+            .any(|p| matches!(p, Piece::Hole { .. }));
         self.push(Op::Open {
             element: u32::try_from(index).ok()?,
             role,
             dependency: element.dependency.filter(|_| dependent),
             after: 0,
             cost: cost(element.attrs.len(), element.children.len())?,
-            attr_holes: element
-                .attrs
-                .iter()
-                .flat_map(|a| &a.parts)
-                .any(|p| matches!(p, Piece::Hole { .. })),
+            attr_holes,
+            data: (role == Role::Data && !attr_holes)
+                .then(|| data_literal(&element.name, &element.attrs))
+                .flatten(),
         })?;
-        self.children(index, role.part_below(part), depth + 1, role.keeps_text())?;
-        self.push(Op::Close {
-            element: u32::try_from(index).ok()?,
-            keep: role.keeps_text(),
-        })?;
+        let below = role.part_below(part);
+        match &element.children[..] {
+            [Node::Part(Piece::Hole { id, optional })] if role.reads_number() => {
+                self.push(Op::CloseNumber {
+                    element: u32::try_from(index).ok()?,
+                    id: *id,
+                    optional: *optional,
+                    place: Place::Within {
+                        part: below,
+                        depth: u16::try_from(depth + 1).ok()?,
+                    },
+                })?;
+            }
+            _ => {
+                self.children(index, below, depth + 1, role.keeps_text())?;
+                self.push(Op::Close {
+                    element: u32::try_from(index).ok()?,
+                    keep: role.keeps_text(),
+                })?;
+            }
+        }
         let after = u32::try_from(self.ops.len()).ok()?;
         if let Some(Op::Open { after: at, .. }) = self.ops.get_mut(open) {
             *at = after;
@@ -343,6 +373,20 @@ impl Compiler<'_> {
     }
 }
 
+/// What the attributes of a `<Data>` that hold no hole mean, read once by the builder;
+/// `None` when reading them needs what [`HoleAttrs`] refuses (the record is then rendered, as
+/// the general step would have it).
+fn data_literal(name: &str, attrs: &[Attr]) -> Option<Box<DataLiteral>> {
+    let attrs = HoleAttrs {
+        attrs,
+        values: &[],
+        refused: Cell::new(false),
+        lone_surrogates: Cell::new(0),
+    };
+    let literal = Builder::data_literal(name, &attrs);
+    (!attrs.refused.get()).then(|| Box::new(literal))
+}
+
 /// What one record's run reuses from the last: the builder and the text buffer.
 pub(super) struct Scratch {
     builder: Builder,
@@ -402,6 +446,7 @@ impl Run<'_, '_> {
                     after,
                     cost,
                     attr_holes,
+                    data,
                 } => {
                     if dependency
                         .and_then(|d| values.get(usize::from(d)))
@@ -411,6 +456,14 @@ impl Run<'_, '_> {
                         continue;
                     }
                     self.spend_nodes(*cost)?;
+                    if let Some(literal) = data {
+                        self.scratch
+                            .builder
+                            .start_data(literal, self.limits, 0)
+                            .ok()?;
+                        self.scratch.text.clear();
+                        continue;
+                    }
                     let element = template.elements.get(*element as usize)?;
                     // The renderer fails a record that puts a nested fragment in an attribute,
                     // read or not.
@@ -449,30 +502,25 @@ impl Run<'_, '_> {
                     optional,
                     keep,
                     place,
+                } => self.hole(values, *id, *optional, *keep, *place)?,
+                Op::Close { element, keep } => self.close(&template, *element, *keep)?,
+                Op::CloseNumber {
+                    element,
+                    id,
+                    optional,
+                    place,
                 } => match values.get(usize::from(*id)) {
-                    None => {}
-                    Some(Value::Nested(nested)) => self.instance(*nested, *place)?,
-                    Some(Value::Fragment { .. }) => return None,
-                    Some(value) if *optional && value.is_empty() => {}
-                    Some(_) if !keep => {}
-                    Some(value) => {
-                        let before = self.scratch.text.len();
-                        self.lone_surrogates += push_value(&mut self.scratch.text, value)?;
-                        self.spend_text(self.scratch.text.len() - before)?;
+                    Some(Value::UInt(n)) => {
+                        self.spend_text(digits(*n))?;
+                        let element = template.elements.get(*element as usize)?;
+                        self.scratch.builder.end_number(&element.name, *n);
+                        self.scratch.text.clear();
+                    }
+                    _ => {
+                        self.hole(values, *id, *optional, true, *place)?;
+                        self.close(&template, *element, true)?;
                     }
                 },
-                Op::Close { element, keep } => {
-                    let element = template.elements.get(*element as usize)?;
-                    let Scratch { builder, text } = &mut *self.scratch;
-                    let read = if *keep {
-                        std::str::from_utf8(text).ok()?
-                    } else {
-                        ""
-                    };
-                    builder.end_with(&element.name, read);
-                    // The parent's text starts again after this child.
-                    text.clear();
-                }
                 Op::Inert {
                     dependency,
                     elements,
@@ -508,6 +556,46 @@ impl Run<'_, '_> {
         Some(())
     }
 
+    /// A hole among an element's children: its value is text when `keep`, or a nested
+    /// instance whose root element sits at `place`.
+    fn hole(
+        &mut self,
+        values: &[Value<'_>],
+        id: u16,
+        optional: bool,
+        keep: bool,
+        place: Place,
+    ) -> Option<()> {
+        match values.get(usize::from(id)) {
+            None => {}
+            Some(Value::Nested(nested)) => self.instance(*nested, place)?,
+            Some(Value::Fragment { .. }) => return None,
+            Some(value) if optional && value.is_empty() => {}
+            Some(_) if !keep => {}
+            Some(value) => {
+                let before = self.scratch.text.len();
+                self.lone_surrogates += push_value(&mut self.scratch.text, value)?;
+                self.spend_text(self.scratch.text.len() - before)?;
+            }
+        }
+        Some(())
+    }
+
+    /// The element at `element` of `template` ends; its text is read when `keep`.
+    fn close(&mut self, template: &Template, element: u32, keep: bool) -> Option<()> {
+        let element = template.elements.get(element as usize)?;
+        let Scratch { builder, text } = &mut *self.scratch;
+        let read = if keep {
+            std::str::from_utf8(text).ok()?
+        } else {
+            ""
+        };
+        builder.end_with(&element.name, read);
+        // The parent's text starts again after this child.
+        text.clear();
+        Some(())
+    }
+
     fn spend_nodes(&mut self, cost: u32) -> Option<()> {
         self.nodes = self.nodes.checked_sub(cost as usize)?;
         Some(())
@@ -517,6 +605,11 @@ impl Run<'_, '_> {
         self.budget = self.budget.checked_sub(n as u64)?;
         Some(())
     }
+}
+
+/// How many decimal digits `n` has.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// An element's attributes for the [`Builder`], resolved when it asks for one.

@@ -9,7 +9,7 @@ use quick_xml::XmlVersion;
 use quick_xml::events::BytesStart;
 
 use super::{XmlEventError, XmlLimits, XmlRecord};
-use crate::model::WinEvent;
+use crate::model::{Fields, WinEvent};
 
 /// Where [`Builder`] gets an element's attributes from: a quick-xml start tag, the attributes
 /// the fast path scanned, or a template's attributes filled with a record's values.
@@ -151,6 +151,15 @@ impl Role {
         }
     }
 
+    /// Whether the element's text is read as a number when it ends (so a reader that has the
+    /// number may give it to [`Builder::end_number`] instead of its digits).
+    pub(in crate::ingest) fn reads_number(self) -> bool {
+        matches!(
+            self,
+            Role::System(SystemField::EventId | SystemField::Level | SystemField::RecordId)
+        )
+    }
+
     /// Whether the element's text is read when it ends: readers may skip gathering it
     /// otherwise.
     pub(in crate::ingest) fn keeps_text(self) -> bool {
@@ -168,6 +177,13 @@ impl Role {
             Role::Part(_) | Role::Other => false,
         }
     }
+}
+
+/// A `<Data>`'s attributes read once ([`Builder::data_literal`]): its `Name` (empty when
+/// none) and the fields its other attributes add.
+pub(in crate::ingest) struct DataLiteral {
+    name: Box<str>,
+    fields: Fields,
 }
 
 /// The state of one `<Event>` being read.
@@ -264,13 +280,7 @@ impl Builder {
         limits: &XmlLimits,
         outer_depth: usize,
     ) -> Result<(), XmlEventError> {
-        if outer_depth + self.open.len() + 1 > limits.depth {
-            return Err(XmlEventError::TooDeep(limits.depth));
-        }
-        self.elements += 1;
-        if self.elements > limits.elements {
-            return Err(XmlEventError::TooManyElements(limits.elements));
-        }
+        self.enter(limits, outer_depth)?;
         match role {
             Role::Part(part) => {
                 self.part = part;
@@ -279,23 +289,75 @@ impl Builder {
             Role::System(field) => self.system_attributes(field, start),
             Role::Data => {
                 self.data_count += 1;
-                self.data_name.clear();
-                if let Some(value) = start.get("Name", &mut self.value_buf) {
-                    self.data_name.push_str(value);
-                }
-                self.attributes_as_fields(name, start, Some("Name"));
+                self.data_attributes(name, start);
             }
             Role::EventDataOther | Role::UserData { .. } => {
                 self.attributes_as_fields(name, start, None);
             }
             Role::Other => {}
         }
+        self.entered(role);
+        Ok(())
+    }
+
+    /// What `<Data>` attributes that are the same in every record mean to the event, read
+    /// once: the same reading as [`Self::start_as`]'s, kept for [`Self::start_data`].
+    pub(in crate::ingest) fn data_literal(name: &str, start: &dyn Attrs) -> DataLiteral {
+        let mut reader = Builder::new();
+        reader.data_attributes(name, start);
+        DataLiteral {
+            name: reader.data_name.into_boxed_str(),
+            fields: reader.event.data,
+        }
+    }
+
+    /// [`Self::start_as`] for a `<Data>` (its role [`Role::Data`]) whose attributes were read
+    /// once into `literal` by [`Self::data_literal`].
+    pub(in crate::ingest) fn start_data(
+        &mut self,
+        literal: &DataLiteral,
+        limits: &XmlLimits,
+        outer_depth: usize,
+    ) -> Result<(), XmlEventError> {
+        self.enter(limits, outer_depth)?;
+        self.data_count += 1;
+        self.data_name.clear();
+        self.data_name.push_str(&literal.name);
+        for (name, value) in literal.fields.iter() {
+            self.event.data.push(name, value);
+        }
+        self.entered(Role::Data);
+        Ok(())
+    }
+
+    /// The limits an element starting now must stay within, counted.
+    fn enter(&mut self, limits: &XmlLimits, outer_depth: usize) -> Result<(), XmlEventError> {
+        if outer_depth + self.open.len() + 1 > limits.depth {
+            return Err(XmlEventError::TooDeep(limits.depth));
+        }
+        self.elements += 1;
+        if self.elements > limits.elements {
+            return Err(XmlEventError::TooManyElements(limits.elements));
+        }
+        Ok(())
+    }
+
+    /// An element with `role` is open.
+    fn entered(&mut self, role: Role) {
         if let Some((_, had_child)) = self.open.last_mut() {
             *had_child = true;
         }
         self.open.push((role, false));
         self.text.clear();
-        Ok(())
+    }
+
+    /// A `<Data>`'s attributes: its `Name`, the others kept as fields.
+    fn data_attributes(&mut self, name: &str, start: &dyn Attrs) {
+        self.data_name.clear();
+        if let Some(value) = start.get("Name", &mut self.value_buf) {
+            self.data_name.push_str(value);
+        }
+        self.attributes_as_fields(name, start, Some("Name"));
     }
 
     /// Pass over `elements` elements, nested `levels` deep, whose roles are all
@@ -403,6 +465,26 @@ impl Builder {
         open
     }
 
+    /// [`Self::end_with`] for an element whose text is the decimal digits of `n`: the facts
+    /// read as numbers take `n` itself, any other element gets the digits.
+    pub(in crate::ingest) fn end_number(&mut self, name: &str, n: u64) -> bool {
+        match self.open.last() {
+            Some((Role::System(SystemField::EventId), _)) => self.event_id_raw = Some(n),
+            Some((Role::System(SystemField::Level), _)) => self.event.level = u8::try_from(n).ok(),
+            Some((Role::System(SystemField::RecordId), _)) => self.record_id = Some(n),
+            _ => {
+                let mut digits = [0u8; 20];
+                let text = decimal(n, &mut digits);
+                return self.end_with(name, text);
+            }
+        }
+        self.open.pop();
+        if self.open.is_empty() {
+            self.part = Part::Other;
+        }
+        true
+    }
+
     /// [`Self::end`] with the element's text given (the fast path does not gather it).
     pub(in crate::ingest) fn end_with(&mut self, name: &str, text: &str) -> bool {
         let Some((role, had_child)) = self.open.pop() else {
@@ -473,6 +555,20 @@ impl Builder {
     }
 }
 
+/// The decimal digits of `n`, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut start = buf.len();
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[start..]).unwrap_or("")
+}
+
 /// Decimal digits of `n`, on the stack.
 struct Digits {
     buf: [u8; 10],
@@ -503,5 +599,46 @@ pub(super) fn parse_u64(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The System facts of an event whose `EventID`, `Level`, `EventRecordID` and `Channel`
+    /// hold `n`, ended by digits (`by_number` false) or by the number itself.
+    fn facts(n: u64, by_number: bool) -> (Option<u64>, u32, Option<u32>, Option<u8>, String) {
+        let limits = XmlLimits::default();
+        let none = BytesStart::new("x");
+        let mut builder = Builder::new();
+        builder.start("System", &none, &limits, 0).unwrap();
+        for name in ["EventID", "Level", "EventRecordID", "Channel"] {
+            builder.start(name, &none, &limits, 0).unwrap();
+            if by_number {
+                assert!(builder.end_number(name, n));
+            } else {
+                assert!(builder.end_with(name, &n.to_string()));
+            }
+        }
+        assert!(builder.end_with("System", ""));
+        let record = builder.take().unwrap();
+        let event = record.event;
+        (
+            record.record_id,
+            event.event_id,
+            event.qualifiers,
+            event.level,
+            event.channel,
+        )
+    }
+
+    #[test]
+    fn a_number_given_as_it_is_reads_as_its_digits_do() {
+        for n in [0, 4, 255, 256, 0xFFFF, 0x1_0000, 0x4000_0001, u64::MAX] {
+            assert_eq!(facts(n, true), facts(n, false), "{n}");
+        }
+        assert_eq!(facts(256, true).3, None);
+        assert_eq!(facts(255, true).3, Some(255));
     }
 }
