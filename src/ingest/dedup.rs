@@ -128,7 +128,9 @@ fn content_hash(input: &Input, limit: Option<u64>) -> Option<u64> {
                 None => Box::new(r),
             };
             let mut h = std::hash::DefaultHasher::new();
-            let mut buf = vec![0u8; 64 * 1024];
+            // No bigger than what is hashed: a 4 KiB head does not zero a 64 KiB buffer.
+            let size = limit.map_or(64 * 1024, |n| n.min(64 * 1024) as usize);
+            let mut buf = vec![0u8; size];
             loop {
                 match r.read(&mut buf) {
                     Ok(0) => return Some(h.finish()),
