@@ -104,9 +104,11 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
             })
             .collect(),
     };
+    // Thousands of events name a few hosts: each distinct name is compared once.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for e in evidence.server.iter().copied() {
         let Some(host) = host_of(e) else { continue };
-        if clients.iter().any(|c| same_host(c, host)) {
+        if !seen.insert(host) || clients.iter().any(|c| same_host(c, host)) {
             continue;
         }
         if !hosts.iter().any(|h| same_host(h, host)) {
@@ -167,9 +169,16 @@ fn estimate_host(
                 .is_some_and(|p| super::align::is_server_accept_row(domain, p))
     });
     // The gateway's connect/disconnect events for each resource, by kind.
-    let gateway = |g: &crate::rules::ClientEvent, server: &str| -> Vec<jiff::Timestamp> {
+    // Many connections name the same server: each (event kind, server name) is gathered once.
+    type Gathered = std::collections::HashMap<String, Vec<jiff::Timestamp>>;
+    let mut gathered: [Gathered; 2] = Default::default();
+    let mut gateway = |g: &crate::rules::ClientEvent, server: &str| -> Vec<jiff::Timestamp> {
         if g.id == 0 {
             return Vec::new();
+        }
+        let gathered = &mut gathered[usize::from(std::ptr::eq(g, &domain.gateway_disconnect))];
+        if let Some(v) = gathered.get(server) {
+            return v.clone();
         }
         let mut v: Vec<_> = on_host
             .iter()
@@ -183,6 +192,7 @@ fn estimate_host(
             .filter_map(|e| e.time)
             .collect();
         v.sort();
+        gathered.insert(server.to_string(), v.clone());
         v
     };
     // The client's Procmon connects to this host that no logged 1025 already stands for.

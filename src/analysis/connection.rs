@@ -140,12 +140,24 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
 /// Clock estimation asks this for every server event and every host, so it allocates nothing
 /// and parses an address only when the first labels already agree.
 pub fn same_host(a: &str, b: &str) -> bool {
-    fn first(s: &str) -> &str {
-        s.split('.').next().unwrap_or("")
-    }
     !a.is_empty()
-        && (a.eq_ignore_ascii_case(b)
-            || (first(a).eq_ignore_ascii_case(first(b)) && !is_ip(a) && !is_ip(b)))
+        && (a.eq_ignore_ascii_case(b) || (first_labels_agree(a, b) && !is_ip(a) && !is_ip(b)))
+}
+
+/// Whether the first labels of `a` and `b` (up to the first `.`) are equal ignoring ASCII
+/// case: compared in step, byte by byte, so that a mismatch costs a byte or two, not a search
+/// for the dot in both names (this runs for every pair of names the analysis compares).
+fn first_labels_agree(a: &str, b: &str) -> bool {
+    let label = |s: &[u8], i: usize| s.get(i).copied().filter(|&c| c != b'.');
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut i = 0;
+    loop {
+        match (label(a, i), label(b, i)) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(&y) => i += 1,
+            _ => return false,
+        }
+    }
 }
 
 fn is_ip(s: &str) -> bool {
@@ -244,6 +256,41 @@ pub(crate) mod tests {
         assert!(!same_host("", ""));
         assert!(!same_host("10.0.0.5", "10.0.0.9"));
         assert!(same_host("10.0.0.5", "10.0.0.5"));
+        assert!(same_host("rds01.a.example", "RDS01.b.example"));
+        assert!(same_host("rds01.", "RDS01"));
+        assert!(!same_host("rds0", "rds01.example"));
+        assert!(!same_host("rds01x", "rds01.example"));
+        // The first labels compared in step agree with splitting both names at their first dot.
+        let names = [
+            "",
+            ".",
+            "..",
+            "a",
+            "A.",
+            ".a",
+            "rds01",
+            "RDS01.x",
+            "rds01.y.z",
+            "rds0",
+            "rds01x",
+            "10.0.0.5",
+            "10.0.0.50",
+            "10",
+            "ü.x",
+            "Ü.x",
+            "::1",
+            "fe80::1.a",
+        ];
+        for a in names {
+            for b in names {
+                let first = |s: &'static str| s.split('.').next().unwrap_or("");
+                assert_eq!(
+                    first_labels_agree(a, b),
+                    first(a).eq_ignore_ascii_case(first(b)),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
         assert!(names_differ("RDS01", "RDS02.contoso.com"));
         assert!(!names_differ("RDS01", "10.0.0.5"));
         assert!(!names_differ("rds01.contoso.com", "RDS01"));

@@ -307,13 +307,17 @@ fn latest(
     fits: impl Fn(&ServerConnection) -> bool,
 ) -> Option<usize> {
     let oldest = out.len().saturating_sub(LOOK_BACK_CONNECTIONS);
+    // Began more than LOOK_BACK before `t` = began before this instant (exact: both are
+    // nanosecond counts); none can be that early when `t` is within LOOK_BACK of the minimum.
+    // One comparison of instants per connection walked, not a duration computed.
+    let cutoff = t.and_then(|t| t.checked_sub(LOOK_BACK).ok());
     for &i in on_host?.iter().rev() {
         let c = &out[i];
         if i < oldest {
             break;
         }
-        if let (Some(first), Some(t)) = (c.first, t)
-            && t.duration_since(first) > LOOK_BACK
+        if let (Some(first), Some(cutoff)) = (c.first, cutoff)
+            && first < cutoff
         {
             break;
         }

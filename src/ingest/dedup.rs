@@ -34,15 +34,16 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
     }
     let mut duplicate_of: HashMap<usize, usize> = HashMap::new();
     // Logs of one size are common (a default-sized EVTX file is 1,118,208 bytes) and rarely
-    // start alike: hashing the first PREFIX_BYTES splits most of them, and only inputs that
-    // also start alike are hashed in full.
-    let mut alike: Vec<Vec<usize>> = Vec::new();
-    for indices in by_size.values().filter(|v| v.len() > 1) {
-        alike.extend(
-            group_by_hash(&found, indices, Some(PREFIX_BYTES))
-                .into_values()
-                .filter(|g| g.len() > 1),
-        );
+    // start alike: hashing the first HEAD_BYTES splits most of them (an EVTX file header
+    // holds its record counts and checksum), then the first PREFIX_BYTES the rest, and only
+    // inputs that also start alike are hashed in full.
+    let mut alike: Vec<Vec<usize>> = by_size.into_values().filter(|v| v.len() > 1).collect();
+    for prefix in [HEAD_BYTES, PREFIX_BYTES] {
+        alike = alike
+            .iter()
+            .flat_map(|indices| group_by_hash(&found, indices, Some(prefix)).into_values())
+            .filter(|g| g.len() > 1)
+            .collect();
     }
     for indices in &alike {
         let by_hash = group_by_hash(&found, indices, None);
@@ -95,7 +96,8 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
         .collect()
 }
 
-/// How much of each same-sized input is hashed first.
+/// How much of each same-sized input is hashed first, and then of those that start alike.
+const HEAD_BYTES: u64 = 4 * 1024;
 const PREFIX_BYTES: u64 = 64 * 1024;
 
 /// `indices` grouped by the hash of their content (its first `limit` bytes when given), in
@@ -126,7 +128,9 @@ fn content_hash(input: &Input, limit: Option<u64>) -> Option<u64> {
                 None => Box::new(r),
             };
             let mut h = std::hash::DefaultHasher::new();
-            let mut buf = vec![0u8; 64 * 1024];
+            // No bigger than what is hashed: a 4 KiB head does not zero a 64 KiB buffer.
+            let size = limit.map_or(64 * 1024, |n| n.min(64 * 1024) as usize);
+            let mut buf = vec![0u8; size];
             loop {
                 match r.read(&mut buf) {
                     Ok(0) => return Some(h.finish()),
