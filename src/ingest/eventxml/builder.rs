@@ -473,9 +473,8 @@ impl Builder {
             Some((Role::System(SystemField::Level), _)) => self.event.level = u8::try_from(n).ok(),
             Some((Role::System(SystemField::RecordId), _)) => self.record_id = Some(n),
             _ => {
-                let mut digits = [0u8; 20];
-                let text = decimal(n, &mut digits);
-                return self.end_with(name, text);
+                let mut digits = itoa::Buffer::new();
+                return self.end_with(name, digits.format(n));
             }
         }
         self.open.pop();
@@ -499,8 +498,8 @@ impl Builder {
             Role::System(SystemField::Computer) => text.clone_into(&mut event.computer),
             Role::Data => {
                 if self.data_name.is_empty() {
-                    let digits = itoa_buf(self.data_count);
-                    event.data.push(digits.as_str(), text);
+                    let mut digits = itoa::Buffer::new();
+                    event.data.push(digits.format(self.data_count), text);
                 } else {
                     event.data.push(&*self.data_name, text);
                 }
@@ -553,46 +552,6 @@ impl Builder {
             event,
         })
     }
-}
-
-/// The decimal digits of `n`, written at the end of `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[start..]).unwrap_or("")
-}
-
-/// Decimal digits of `n`, on the stack.
-struct Digits {
-    buf: [u8; 10],
-    start: usize,
-}
-
-impl Digits {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("")
-    }
-}
-
-fn itoa_buf(mut n: u32) -> Digits {
-    let mut buf = [b'0'; 10];
-    let mut start = buf.len();
-    loop {
-        start -= 1;
-        buf[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    Digits { buf, start }
 }
 
 pub(super) fn parse_u64(s: &str) -> Option<u64> {

@@ -85,11 +85,16 @@ pub fn dec(n: u64) -> Num {
 
 /// A signed `n` in decimal.
 pub fn dec_signed(n: i64) -> Num {
+    signed(n, false)
+}
+
+/// A signed `n`, its digits grouped by thousands or not.
+fn signed(n: i64, group: bool) -> Num {
     let mut out = Num::new();
     if n < 0 {
         out.push(b'-');
     }
-    out.digits(n.unsigned_abs(), 1, false);
+    out.digits(n.unsigned_abs(), 1, group);
     out
 }
 
@@ -102,12 +107,7 @@ pub fn grouped(n: u64) -> Num {
 
 /// `-1500` → `-1,500`.
 pub fn grouped_signed(n: i64) -> Num {
-    let mut out = Num::new();
-    if n < 0 {
-        out.push(b'-');
-    }
-    out.digits(n.unsigned_abs(), 1, true);
-    out
+    signed(n, true)
 }
 
 /// A duration in 100 ns units as `seconds.fraction` (7 digits).
