@@ -59,15 +59,8 @@ impl Process {
     /// take: the event's duration (none while it was pending), class and thread, and the
     /// process's columns copied as they were rendered for the capture.
     pub fn write(&self, columns: &mut Fields, duration: Option<u64>, class: Class, tid: u32) {
-        // `seconds.fraction`: the fraction's 7 digits are those of 1fffffff after its 1.
-        let (mut seconds, mut fraction) = (itoa::Buffer::new(), itoa::Buffer::new());
-        let (seconds, fraction) = match duration {
-            Some(ticks) => (
-                seconds.format(ticks / 10_000_000),
-                &fraction.format(ticks % 10_000_000 + 10_000_000)[1..],
-            ),
-            None => ("", ""),
-        };
+        let duration = duration.map(num::seconds);
+        let duration = duration.as_ref().map_or("", num::Num::as_str);
         let mut tid_text = itoa::Buffer::new();
         let tid = tid_text.format(tid);
         let class = class.name();
@@ -75,9 +68,7 @@ impl Process {
         columns.reserve(
             COLUMNS,
             DURATION.len()
-                + seconds.len()
-                + usize::from(duration.is_some())
-                + fraction.len()
+                + duration.len()
                 + CLASS.len()
                 + class.len()
                 + self.before_tid.text_len()
@@ -85,11 +76,7 @@ impl Process {
                 + tid.len()
                 + self.after_tid.text_len(),
         );
-        columns.push(DURATION, seconds);
-        if duration.is_some() {
-            columns.extend_last(".");
-            columns.extend_last(fraction);
-        }
+        columns.push(DURATION, duration);
         columns.push(CLASS, class);
         columns.extend_from(&self.before_tid);
         columns.push(TID, tid);
