@@ -256,9 +256,7 @@ pub fn decode(
     if pairs_read_back(&d.pairs, &row.detail_raw) {
         row.detail.clear();
         row.detail.reserve(d.pairs.len(), d.pairs.text_len());
-        for (k, v) in d.pairs.iter() {
-            row.detail.push(k, v);
-        }
+        row.detail.extend_from(&d.pairs);
     } else {
         parse_detail_into(&row.detail_raw, &mut row.detail);
     }
