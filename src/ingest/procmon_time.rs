@@ -83,28 +83,13 @@ pub fn is_excel_mangled(text: &str) -> bool {
     }
 }
 
-/// `Date & Time`: the date part and, when readable, the time.
-/// The date part of a `Date & Time` value: what [`parse_date_time`] reads the date from, and
-/// [`parse_date`] reads. Rows of one capture mostly share it, so a reader can parse it once.
+/// The date part of a `Date & Time` value, what [`parse_date`] reads (the time after it is not
+/// read: `Time of Day` has it). Rows of one capture mostly share it, so a reader can parse it
+/// once.
 pub fn date_part(text: &str) -> &str {
     let text = text.trim();
     text.split_once(char::is_whitespace)
         .map_or(text, |(d, _)| d)
-}
-
-pub fn parse_date_time(text: &str) -> Option<(Date, Option<Time>)> {
-    let text = text.trim();
-    let (date_part, rest) = match text.split_once(char::is_whitespace) {
-        Some((d, r)) => (d, r.trim()),
-        None => (text, ""),
-    };
-    let date = parse_date(date_part)?;
-    let time = if rest.is_empty() {
-        None
-    } else {
-        parse_time_of_day(rest)
-    };
-    Some((date, time))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -264,23 +249,6 @@ mod tests {
     }
 
     #[test]
-    fn the_date_part_is_what_parse_date_time_reads() {
-        for text in [
-            "7/31/2020 7:19:37 AM",
-            " 31.07.2020\t07:19:37",
-            "2020/7/31",
-            "",
-            "x y",
-        ] {
-            assert_eq!(
-                parse_date(date_part(text)),
-                parse_date_time(text).map(|(d, _)| d),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
     fn not_a_time() {
         assert_eq!(t("47:57.9"), None);
         assert!(is_excel_mangled("47:57.9"));
@@ -294,28 +262,19 @@ mod tests {
 
     #[test]
     fn date_and_time_forms() {
-        let (d, tm) = parse_date_time("7/31/2020 7:19:37 AM").unwrap();
-        assert_eq!(d.to_string(), "2020-07-31");
-        assert_eq!(tm.unwrap().to_string(), "07:19:37");
-        assert_eq!(
-            parse_date_time("31.07.2020 07:19:37")
-                .unwrap()
-                .0
-                .to_string(),
-            "2020-07-31"
-        );
-        assert_eq!(
-            parse_date_time("2020/7/31 7:19:37").unwrap().0.to_string(),
-            "2020-07-31"
-        );
-        assert_eq!(
-            parse_date_time("31/07/2020 07:19:37")
-                .unwrap()
-                .0
-                .to_string(),
-            "2020-07-31"
-        );
-        assert!(parse_date_time("13/13/2020 1:00:00").is_none());
-        assert!(parse_date_time("yesterday").is_none());
+        let date = |text: &str| parse_date(date_part(text)).map(|d| d.to_string());
+        for text in [
+            "7/31/2020 7:19:37 AM",
+            "31.07.2020 07:19:37",
+            " 31.07.2020\t07:19:37",
+            "2020/7/31 7:19:37",
+            "2020/7/31",
+            "31/07/2020 07:19:37",
+        ] {
+            assert_eq!(date(text).as_deref(), Some("2020-07-31"), "{text:?}");
+        }
+        for text in ["13/13/2020 1:00:00", "yesterday", "", "x y"] {
+            assert_eq!(date(text), None, "{text:?}");
+        }
     }
 }
