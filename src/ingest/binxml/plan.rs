@@ -153,45 +153,31 @@ impl Templates {
 /// (the record root is not `<Event>`, an element sits deeper than the walk follows, or the
 /// chunk's steps are spent).
 fn compile(template: &Template, place: Place, ops_left: &mut usize) -> Option<Plan> {
-    let mut ops = Vec::new();
     let root = template.elements.first()?;
+    let mut out = Compiler {
+        template,
+        ops: Vec::new(),
+        holes: Vec::new(),
+        ops_left: *ops_left,
+    };
     match place {
         Place::Record => {
             if &*root.name != "Event" {
                 return None;
             }
-            ops.push(Op::Visit {
+            out.ops.push(Op::Visit {
                 cost: cost(root.attrs.len(), root.children.len())?,
             });
-            let mut out = Compiler {
-                template,
-                ops,
-                holes: Vec::new(),
-                ops_left: *ops_left,
-            };
             out.children(0, Part::Other, 0, false)?;
-            *ops_left = out.ops_left;
-            Some(Plan {
-                ops: out.ops,
-                holes: out.holes,
-            })
         }
-        Place::Within { part, depth } => {
-            let mut out = Compiler {
-                template,
-                ops,
-                holes: Vec::new(),
-                ops_left: *ops_left,
-            };
-            // A nested instance's root is spliced in whatever its dependency says.
-            out.element(0, part, usize::from(depth), false)?;
-            *ops_left = out.ops_left;
-            Some(Plan {
-                ops: out.ops,
-                holes: out.holes,
-            })
-        }
+        // A nested instance's root is spliced in whatever its dependency says.
+        Place::Within { part, depth } => out.element(0, part, usize::from(depth), false)?,
     }
+    *ops_left = out.ops_left;
+    Some(Plan {
+        ops: out.ops,
+        holes: out.holes,
+    })
 }
 
 /// An element's cost against the node budgets: one, plus one per attribute and child (the
