@@ -153,45 +153,31 @@ impl Templates {
 /// (the record root is not `<Event>`, an element sits deeper than the walk follows, or the
 /// chunk's steps are spent).
 fn compile(template: &Template, place: Place, ops_left: &mut usize) -> Option<Plan> {
-    let mut ops = Vec::new();
     let root = template.elements.first()?;
+    let mut out = Compiler {
+        template,
+        ops: Vec::new(),
+        holes: Vec::new(),
+        ops_left: *ops_left,
+    };
     match place {
         Place::Record => {
             if &*root.name != "Event" {
                 return None;
             }
-            ops.push(Op::Visit {
+            out.ops.push(Op::Visit {
                 cost: cost(root.attrs.len(), root.children.len())?,
             });
-            let mut out = Compiler {
-                template,
-                ops,
-                holes: Vec::new(),
-                ops_left: *ops_left,
-            };
             out.children(0, Part::Other, 0, false)?;
-            *ops_left = out.ops_left;
-            Some(Plan {
-                ops: out.ops,
-                holes: out.holes,
-            })
         }
-        Place::Within { part, depth } => {
-            let mut out = Compiler {
-                template,
-                ops,
-                holes: Vec::new(),
-                ops_left: *ops_left,
-            };
-            // A nested instance's root is spliced in whatever its dependency says.
-            out.element(0, part, usize::from(depth), false)?;
-            *ops_left = out.ops_left;
-            Some(Plan {
-                ops: out.ops,
-                holes: out.holes,
-            })
-        }
+        // A nested instance's root is spliced in whatever its dependency says.
+        Place::Within { part, depth } => out.element(0, part, usize::from(depth), false)?,
     }
+    *ops_left = out.ops_left;
+    Some(Plan {
+        ops: out.ops,
+        holes: out.holes,
+    })
 }
 
 /// An element's cost against the node budgets: one, plus one per attribute and child (the
@@ -448,10 +434,7 @@ impl Run<'_, '_> {
                     attr_holes,
                     data,
                 } => {
-                    if dependency
-                        .and_then(|d| values.get(usize::from(d)))
-                        .is_some_and(|v| matches!(v, Value::Null))
-                    {
+                    if left_out(values, *dependency) {
                         at = *after as usize;
                         continue;
                     }
@@ -468,10 +451,7 @@ impl Run<'_, '_> {
                     // The renderer fails a record that puts a nested fragment in an attribute,
                     // read or not.
                     let nested = |part: &Piece| match part {
-                        Piece::Hole { id, .. } => matches!(
-                            values.get(usize::from(*id)),
-                            Some(Value::Nested(_) | Value::Fragment { .. })
-                        ),
+                        Piece::Hole { id, .. } => is_nested(values, *id),
                         Piece::Text(_) => false,
                     };
                     if *attr_holes && element.attrs.iter().flat_map(|a| &a.parts).any(nested) {
@@ -528,21 +508,13 @@ impl Run<'_, '_> {
                     cost,
                     holes: (start, end),
                 } => {
-                    if dependency
-                        .and_then(|d| values.get(usize::from(d)))
-                        .is_some_and(|v| matches!(v, Value::Null))
-                    {
+                    if left_out(values, *dependency) {
                         continue;
                     }
                     self.spend_nodes(*cost)?;
                     let holes = plan.holes.get(*start as usize..*end as usize)?;
                     // The renderer fails a record that puts a nested fragment in an attribute.
-                    if holes.iter().any(|id| {
-                        matches!(
-                            values.get(usize::from(*id)),
-                            Some(Value::Nested(_) | Value::Fragment { .. })
-                        )
-                    }) {
+                    if holes.iter().any(|id| is_nested(values, *id)) {
                         return None;
                     }
                     let (elements, levels) = (*elements as usize, *levels as usize);
@@ -605,6 +577,23 @@ impl Run<'_, '_> {
         self.budget = self.budget.checked_sub(n as u64)?;
         Some(())
     }
+}
+
+/// Whether an element whose DependencyId is `dependency` is left out: the value it names is
+/// NULL.
+fn left_out(values: &[Value<'_>], dependency: Option<u16>) -> bool {
+    dependency
+        .and_then(|d| values.get(usize::from(d)))
+        .is_some_and(|v| matches!(v, Value::Null))
+}
+
+/// Whether the value of hole `id` is a nested fragment (which the renderer refuses in an
+/// attribute).
+fn is_nested(values: &[Value<'_>], id: u16) -> bool {
+    matches!(
+        values.get(usize::from(id)),
+        Some(Value::Nested(_) | Value::Fragment { .. })
+    )
 }
 
 /// How many decimal digits `n` has.

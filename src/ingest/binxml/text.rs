@@ -198,20 +198,11 @@ pub(super) fn push_filetime(out: &mut Vec<u8>, ft: u64) {
 }
 
 /// The time a FILETIME's rendering (by [`push_filetime`]) reads back as, without writing and
-/// parsing it; `None` when that is not certain (from year 10000 on, where the rendering cuts
-/// the year to four digits) or not a time this tool holds (the text does not parse either).
+/// parsing it; `None` when it is not a time this tool holds (the text does not parse either).
+/// That includes every FILETIME from year 10000 on, whose rendering cuts the year to four
+/// digits: jiff's times end before then, so the ingest's FILETIME conversion refuses them.
 pub(super) fn filetime_as_read(ft: u64) -> Option<jiff::Timestamp> {
-    const TICKS_PER_SEC: u64 = 10_000_000;
-    /// 10000-01-01T00:00:00Z as a FILETIME.
-    const YEAR_10000: u64 = 2_650_467_744_000_000_000;
-    /// Seconds from 1601-01-01 (the FILETIME epoch) to 1970-01-01.
-    const UNIX_EPOCH: i64 = 11_644_473_600;
-    if ft >= YEAR_10000 {
-        return None;
-    }
-    let secs = i64::try_from(ft / TICKS_PER_SEC).ok()? - UNIX_EPOCH;
-    let nanos = i32::try_from(ft % TICKS_PER_SEC * 100).ok()?;
-    jiff::Timestamp::new(secs, nanos).ok()
+    crate::ingest::pml::event::filetime(ft)
 }
 
 /// A SYSTEMTIME as the renderer writes it: one that Windows would not take as a time
