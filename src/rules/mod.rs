@@ -60,13 +60,10 @@ pub struct RuleSet {
     id: u32,
     rules: Vec<Rule>,
     index: Index,
-    /// Per rule: does its condition or `unless:` read a field analysis rewrites after keep
-    /// (`time`, `computer`: [`Rule::reads_placed`])? Such a rule is answered at keep by its
-    /// prefilter alone and asked once, at the evaluation. Worked out once here, read for every
-    /// event ingest sees.
-    timed: Vec<bool>,
     /// Per rule: is it decided at keep, its answer noted on the event ([`once`]): it reads no
-    /// field analysis rewrites after keep ([`Rule::reads_placed`]).
+    /// field analysis rewrites after keep ([`Rule::reads_placed`]). A rule that does is
+    /// answered at keep by its prefilter alone and asked once, at the evaluation. Worked out
+    /// once here, read for every event ingest sees.
     decided: Vec<bool>,
     /// Every rule is decided at keep (as in the built-in pack).
     all_decided: bool,
@@ -150,7 +147,6 @@ impl RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
         let index = Index::new(&rules);
-        let timed = rules.iter().map(Rule::reads_placed).collect();
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();
         RuleSet {
             id: SETS.fetch_add(1, Ordering::Relaxed),
@@ -158,7 +154,6 @@ impl RuleSet {
             decided,
             rules,
             index,
-            timed,
             domain,
             domain_from: String::new(),
         }
@@ -220,7 +215,7 @@ impl RuleSet {
             .flat_map(|s| s.iter())
             .any(|&r| {
                 let rule = &self.rules[r];
-                rule.prefilter.admits(event) && (self.timed[r] || rule.needs(event))
+                rule.prefilter.admits(event) && (!self.decided[r] || rule.needs(event))
             })
     }
 

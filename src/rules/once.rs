@@ -35,10 +35,9 @@ impl RuleSet {
                     marks.witness(r);
                 }
                 keep |= held || seen;
-            } else if !keep {
-                keep = self.timed[r]
-                    || holds(self.id, r, rule, event)
-                    || witnessed(self.id, r, rule, event);
+            } else {
+                // Reads what analysis rewrites: kept on its prefilter, asked at the evaluation.
+                keep = true;
             }
         }
         event.marks = marks;
@@ -63,7 +62,7 @@ impl RuleSet {
                 }
                 match marks {
                     Some(d) if self.decided[r] => d.holds(r),
-                    _ => self.timed[r] || holds(self.id, r, rule, event),
+                    _ => !self.decided[r] || holds(self.id, r, rule, event),
                 }
             })
             .map(move |r| &self.rules[r])
