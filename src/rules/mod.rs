@@ -196,29 +196,6 @@ impl RuleSet {
             .any(|&r| self.rules[r].prefilter.admits(event))
     }
 
-    /// Does any rule's condition hold for `event`? The prefilter's candidates first, then
-    /// their full conditions: what ingest keeps for analysis, so a trace of millions of
-    /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
-    /// events only, so nothing they need is dropped.)
-    ///
-    /// A rule that reads `time` or `computer` is answered by its prefilter alone: analysis
-    /// places times after ingest (a Procmon CSV row has none until the alignment gives it one,
-    /// a server's events move onto the client's clock) and ties hosts, so its condition is only
-    /// decided at evaluation, on the event as placed. Asking it here would drop what it matches
-    /// once placed, and ask it twice.
-    ///
-    /// [`RuleSet::mark`] answers the same, noting what it found on the event.
-    pub fn matches_any(&self, event: &Event) -> bool {
-        self.index
-            .candidates(event)
-            .iter()
-            .flat_map(|s| s.iter())
-            .any(|&r| {
-                let rule = &self.rules[r];
-                rule.prefilter.admits(event) && (!self.decided[r] || rule.needs(event))
-            })
-    }
-
     /// Run every rule over `events` (any order; the result does not depend on it).
     pub fn evaluate(&self, events: &[Event]) -> Evaluation {
         engine::evaluate(self, events)
@@ -254,18 +231,18 @@ mod tests {
         ));
         let unplaced = win("P", 7, &[], None);
         assert!(!set.rules()[0].matches(&unplaced));
-        assert!(set.matches_any(&unplaced));
-        assert!(set.matches_any(&win("P", 7, &[], Some(at(3600)))));
+        assert!(set.mark(&mut unplaced.clone()));
+        assert!(set.mark(&mut win("P", 7, &[], Some(at(3600)))));
         // The prefilter still holds: another event id is not kept.
-        assert!(!set.matches_any(&win("P", 8, &[], None)));
+        assert!(!set.mark(&mut win("P", 8, &[], None)));
         // A rule reading neither is decided at ingest, as before.
         let set = load(&rule_with(
             r#"event_id == 7 and data.X == "1""#,
             "",
             "    example match evtx { event_id: 7, data.X: \"1\" }\n    example nomatch evtx { event_id: 7 }",
         ));
-        assert!(!set.matches_any(&win("P", 7, &[("X", "2")], Some(at(3600)))));
-        assert!(set.matches_any(&win("P", 7, &[("X", "1")], Some(at(3600)))));
+        assert!(!set.mark(&mut win("P", 7, &[("X", "2")], Some(at(3600)))));
+        assert!(set.mark(&mut win("P", 7, &[("X", "1")], Some(at(3600)))));
     }
 
     #[test]
