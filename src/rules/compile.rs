@@ -164,11 +164,6 @@ impl Rule {
     pub fn absence(&self) -> Option<&Absence> {
         self.unless.as_ref()
     }
-    /// Does the evaluation need `event`: it matches the condition, or it is a witness of
-    /// `unless:`? (What ingest keeps.)
-    pub fn needs(&self, event: &Event) -> bool {
-        self.cond.eval(event) || self.unless.as_ref().is_some_and(|u| u.witnesses(event))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

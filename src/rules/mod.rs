@@ -60,13 +60,10 @@ pub struct RuleSet {
     id: u32,
     rules: Vec<Rule>,
     index: Index,
-    /// Per rule: does its condition or `unless:` read a field analysis rewrites after keep
-    /// (`time`, `computer`: [`Rule::reads_placed`])? Such a rule is answered at keep by its
-    /// prefilter alone and asked once, at the evaluation. Worked out once here, read for every
-    /// event ingest sees.
-    timed: Vec<bool>,
     /// Per rule: is it decided at keep, its answer noted on the event ([`once`]): it reads no
-    /// field analysis rewrites after keep ([`Rule::reads_placed`]).
+    /// field analysis rewrites after keep ([`Rule::reads_placed`]). A rule that does is
+    /// answered at keep by its prefilter alone and asked once, at the evaluation. Worked out
+    /// once here, read for every event ingest sees.
     decided: Vec<bool>,
     /// Every rule is decided at keep (as in the built-in pack).
     all_decided: bool,
@@ -150,7 +147,6 @@ impl RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
         let index = Index::new(&rules);
-        let timed = rules.iter().map(Rule::reads_placed).collect();
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();
         RuleSet {
             id: SETS.fetch_add(1, Ordering::Relaxed),
@@ -158,7 +154,6 @@ impl RuleSet {
             decided,
             rules,
             index,
-            timed,
             domain,
             domain_from: String::new(),
         }
@@ -201,29 +196,6 @@ impl RuleSet {
             .any(|&r| self.rules[r].prefilter.admits(event))
     }
 
-    /// Does any rule's condition hold for `event`? The prefilter's candidates first, then
-    /// their full conditions: what ingest keeps for analysis, so a trace of millions of
-    /// unrelated rows is never held in memory. (Aggregation and proximity look at matching
-    /// events only, so nothing they need is dropped.)
-    ///
-    /// A rule that reads `time` or `computer` is answered by its prefilter alone: analysis
-    /// places times after ingest (a Procmon CSV row has none until the alignment gives it one,
-    /// a server's events move onto the client's clock) and ties hosts, so its condition is only
-    /// decided at evaluation, on the event as placed. Asking it here would drop what it matches
-    /// once placed, and ask it twice.
-    ///
-    /// [`RuleSet::mark`] answers the same, noting what it found on the event.
-    pub fn matches_any(&self, event: &Event) -> bool {
-        self.index
-            .candidates(event)
-            .iter()
-            .flat_map(|s| s.iter())
-            .any(|&r| {
-                let rule = &self.rules[r];
-                rule.prefilter.admits(event) && (self.timed[r] || rule.needs(event))
-            })
-    }
-
     /// Run every rule over `events` (any order; the result does not depend on it).
     pub fn evaluate(&self, events: &[Event]) -> Evaluation {
         engine::evaluate(self, events)
@@ -259,18 +231,18 @@ mod tests {
         ));
         let unplaced = win("P", 7, &[], None);
         assert!(!set.rules()[0].matches(&unplaced));
-        assert!(set.matches_any(&unplaced));
-        assert!(set.matches_any(&win("P", 7, &[], Some(at(3600)))));
+        assert!(set.mark(&mut unplaced.clone()));
+        assert!(set.mark(&mut win("P", 7, &[], Some(at(3600)))));
         // The prefilter still holds: another event id is not kept.
-        assert!(!set.matches_any(&win("P", 8, &[], None)));
+        assert!(!set.mark(&mut win("P", 8, &[], None)));
         // A rule reading neither is decided at ingest, as before.
         let set = load(&rule_with(
             r#"event_id == 7 and data.X == "1""#,
             "",
             "    example match evtx { event_id: 7, data.X: \"1\" }\n    example nomatch evtx { event_id: 7 }",
         ));
-        assert!(!set.matches_any(&win("P", 7, &[("X", "2")], Some(at(3600)))));
-        assert!(set.matches_any(&win("P", 7, &[("X", "1")], Some(at(3600)))));
+        assert!(!set.mark(&mut win("P", 7, &[("X", "2")], Some(at(3600)))));
+        assert!(set.mark(&mut win("P", 7, &[("X", "1")], Some(at(3600)))));
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::model::{Event, Marks};
 impl RuleSet {
     /// Ingest's question: should `event` be kept for the rules? Yes when a rule's condition or
     /// its `unless:` witness condition holds for it, or when a rule reading `time` or
-    /// `computer` may match it once placed (see [`RuleSet::matches_any`]). Every answer for a
+    /// `computer` may match it once placed: analysis places times and ties hosts after keep,
+    /// so such a rule is answered here by its prefilter alone. Every answer for a
     /// rule decided at keep is noted on the event, for the evaluation to reuse; an event's
     /// marks are replaced.
     pub fn mark(&self, event: &mut Event) -> bool {
@@ -35,10 +36,9 @@ impl RuleSet {
                     marks.witness(r);
                 }
                 keep |= held || seen;
-            } else if !keep {
-                keep = self.timed[r]
-                    || holds(self.id, r, rule, event)
-                    || witnessed(self.id, r, rule, event);
+            } else {
+                // Reads what analysis rewrites: kept on its prefilter, asked at the evaluation.
+                keep = true;
             }
         }
         event.marks = marks;
@@ -47,7 +47,7 @@ impl RuleSet {
 
     /// The rules whose condition holds for `event` as far as can be told at keep: the noted
     /// answer of a rule decided at keep, the prefilter of a rule reading `time` or `computer`
-    /// (its condition is only decided on the placed event, as in [`RuleSet::matches_any`]).
+    /// (its condition is only decided on the placed event, as in [`RuleSet::mark`]).
     /// What the kept-events priority asks.
     pub fn held_at_keep<'a>(&'a self, event: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
         let marks = event.marks.of(self.id);
@@ -63,7 +63,7 @@ impl RuleSet {
                 }
                 match marks {
                     Some(d) if self.decided[r] => d.holds(r),
-                    _ => self.timed[r] || holds(self.id, r, rule, event),
+                    _ => !self.decided[r] || holds(self.id, r, rule, event),
                 }
             })
             .map(move |r| &self.rules[r])

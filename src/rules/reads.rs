@@ -24,11 +24,6 @@ impl Rule {
     pub fn reads_placed(&self) -> bool {
         self.reads(&placed_after_keep)
     }
-    /// Does the rule's condition or `unless:` witness read `time`? A Procmon CSV row has none
-    /// until the alignment places it, and a server's events move onto the client's clock.
-    pub fn reads_time(&self) -> bool {
-        self.reads(&|f| *f == Field::Time)
-    }
     fn reads(&self, wanted: &dyn Fn(&Field) -> bool) -> bool {
         self.cond.reads(wanted) || self.unless.as_ref().is_some_and(|u| u.cond.reads(wanted))
     }
@@ -106,9 +101,7 @@ mod tests {
             ex,
         ));
         assert!(set.rules()[0].reads_placed());
-        assert!(!set.rules()[0].reads_time());
         let set = load(&rule_with("event_id == 261 and exists time", "", ex));
         assert!(set.rules()[0].reads_placed());
-        assert!(set.rules()[0].reads_time());
     }
 }
