@@ -193,7 +193,7 @@ impl Part {
             head: None,
         };
         part.first(full)
-            .and_then(|()| part.check_count(path))
+            .and_then(|()| part.check_count())
             .map_err(|source| MergeError::Part {
                 part: path.to_path_buf(),
                 source,
@@ -204,11 +204,11 @@ impl Part {
     /// A shard's count of tickets against the lines the file holds, before anything is
     /// written (one quick pass: a shard that died between two lines or within one is found
     /// before the merge streams a byte).
-    fn check_count(&self, path: &Path) -> Result<(), PartError> {
+    fn check_count(&self) -> Result<(), PartError> {
         let Some(declared) = self.which.tickets else {
             return Ok(());
         };
-        let (filled, physical, cut) = count_lines(path).map_err(PartError::Read)?;
+        let (filled, physical, cut) = count_lines(&self.path).map_err(PartError::Read)?;
         if cut {
             return Err(PartError::CutShort { line: physical });
         }
