@@ -38,9 +38,16 @@ fn shown(path: &Path) -> String {
     terminal(&path.display().to_string()).into_owned()
 }
 
-/// "shard 3/4 is missing", "shards 2/4 and 3/4 are missing".
-fn missing_text(missing: &[u32], total: u32) -> String {
-    let names: Vec<String> = missing.iter().map(|k| format!("{k}/{total}")).collect();
+/// The most missing shards a refusal names; past them it counts.
+const MAX_NAMED_MISSING: usize = 20;
+
+/// "shard 3/4 is missing", "shards 2/4 and 3/4 are missing", "shards 2/90, ..., 21/90 and
+/// 68 more are missing".
+fn missing_text(missing: &[u32], unnamed: u64, total: u32) -> String {
+    let mut names: Vec<String> = missing.iter().map(|k| format!("{k}/{total}")).collect();
+    if unnamed > 0 {
+        names.push(format!("{unnamed} more"));
+    }
     match names.as_slice() {
         [one] => format!("shard {one} is missing"),
         [rest @ .., last] => format!("shards {} and {last} are missing", rest.join(", ")),
@@ -115,8 +122,13 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("{}: give every part of the split (the merge would lack their tickets)", missing_text(missing, *total))]
-    Missing { missing: Vec<u32>, total: u32 },
+    #[error("{}: give every part of the split (the merge would lack their tickets)", missing_text(missing, *unnamed, *total))]
+    Missing {
+        missing: Vec<u32>,
+        /// Missing too, past [`MAX_NAMED_MISSING`].
+        unnamed: u64,
+        total: u32,
+    },
     #[error(
         "ticket {} is in both {} and {}: the same shard given twice?",
         terminal(ticket),
@@ -193,7 +205,7 @@ impl Part {
             head: None,
         };
         part.first(full)
-            .and_then(|()| part.check_count(path))
+            .and_then(|()| part.check_count())
             .map_err(|source| MergeError::Part {
                 part: path.to_path_buf(),
                 source,
@@ -204,11 +216,11 @@ impl Part {
     /// A shard's count of tickets against the lines the file holds, before anything is
     /// written (one quick pass: a shard that died between two lines or within one is found
     /// before the merge streams a byte).
-    fn check_count(&self, path: &Path) -> Result<(), PartError> {
+    fn check_count(&self) -> Result<(), PartError> {
         let Some(declared) = self.which.tickets else {
             return Ok(());
         };
-        let (filled, physical, cut) = count_lines(path).map_err(PartError::Read)?;
+        let (filled, physical, cut) = count_lines(&self.path).map_err(PartError::Read)?;
         if cut {
             return Err(PartError::CutShort { line: physical });
         }
@@ -376,22 +388,43 @@ fn check_split(parts: &[Part]) -> Vec<MergeError> {
             second_shard: other.which.name(),
         }];
     }
+    // By shard, each shard's parts in the order given (a stable sort): work grows with the
+    // parts, never with the N a shard line claims (it can claim billions).
+    let mut by_index: Vec<&Part> = parts.iter().collect();
+    by_index.sort_by_key(|p| p.which.index);
     let mut problems = Vec::new();
-    let mut missing = Vec::new();
-    for k in 1..=total {
-        let mut these = parts.iter().filter(|p| p.which.index == k);
-        match (these.next(), these.next()) {
-            (None, _) => missing.push(k),
-            (Some(a), Some(b)) => problems.push(MergeError::Repeated {
+    for same in by_index.chunk_by(|a, b| a.which.index == b.which.index) {
+        if let [a, b, ..] = same {
+            problems.push(MergeError::Repeated {
                 shard: a.which.name(),
                 first: a.path.clone(),
                 second: b.path.clone(),
-            }),
-            (Some(_), None) => {}
+            });
         }
     }
+    let mut given = by_index.iter().map(|p| p.which.index).peekable();
+    let mut missing = Vec::new();
+    let mut k = 1u32;
+    while missing.len() < MAX_NAMED_MISSING {
+        while given.next_if(|&i| i < k).is_some() {}
+        if given.peek() != Some(&k) {
+            missing.push(k);
+        }
+        match k.checked_add(1) {
+            Some(next) if next <= total => k = next,
+            _ => break,
+        }
+    }
+    let present = by_index
+        .chunk_by(|a, b| a.which.index == b.which.index)
+        .count() as u64;
+    let unnamed = u64::from(total) - present - missing.len() as u64;
     if !missing.is_empty() {
-        problems.push(MergeError::Missing { missing, total });
+        problems.push(MergeError::Missing {
+            missing,
+            unnamed,
+            total,
+        });
     }
     problems
 }

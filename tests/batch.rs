@@ -233,6 +233,18 @@ fn merge_names_a_missing_repeated_or_unfinished_shard() {
         "are both shard 2/3: the same shard given twice?",
     );
     refused(&[&p1, &p2, &half], "parts of different splits");
+    // A shard line may claim billions of shards: the refusal names twenty and counts the
+    // rest, its work bounded by the parts given (once a loop over every claimed shard).
+    let claims = tmp.path().join("claims.jsonl");
+    std::fs::write(&claims, "{\"shard\":\"1/4000000000\",\"tickets\":0}\n").unwrap();
+    refused(
+        &[&claims],
+        "shards 2/4000000000, 3/4000000000, 4/4000000000, 5/4000000000, 6/4000000000, \
+         7/4000000000, 8/4000000000, 9/4000000000, 10/4000000000, 11/4000000000, \
+         12/4000000000, 13/4000000000, 14/4000000000, 15/4000000000, 16/4000000000, \
+         17/4000000000, 18/4000000000, 19/4000000000, 20/4000000000, 21/4000000000 and \
+         3999999979 more are missing",
+    );
     refused(&[&unsharded, &p1], "parts of different splits");
     // A shard job that failed before its first line leaves an empty part.
     let empty = tmp.path().join("empty.jsonl");

@@ -97,8 +97,7 @@ impl Input {
                 Ok((Box::new(f), len))
             }
             InputData::ZipEntry { at, size } => {
-                let entry = EntryStream::checked((**at).clone())
-                    .map_err(|e| InputError::Entry(e.to_string()))?;
+                let entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok((Box::new(entry), *size))
             }
         }
@@ -113,8 +112,7 @@ impl Input {
                 Ok(f(&mut file))
             }
             InputData::ZipEntry { at, .. } => {
-                let mut entry = EntryStream::checked((**at).clone())
-                    .map_err(|e| InputError::Entry(e.to_string()))?;
+                let mut entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok(f(&mut entry))
             }
         }
@@ -149,8 +147,7 @@ pub(crate) fn past_declared_end(inner: &mut dyn Read, declared: u64) -> std::io:
 /// Decompress one entry (its CRC checked), never past its declared size (a bomb lies about
 /// it).
 fn read_entry(at: &Location) -> Result<Vec<u8>, InputError> {
-    let mut entry =
-        EntryStream::checked(at.clone()).map_err(|e| InputError::Entry(e.to_string()))?;
+    let mut entry = EntryStream::checked(at.clone()).map_err(InputError::Entry)?;
     let mut buf = Vec::with_capacity(at.len.min(64 << 20) as usize);
     entry.read_to_end(&mut buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::InvalidData {

@@ -5,6 +5,7 @@
 
 use std::io;
 
+use super::zipentry::EntryError;
 use crate::model::Problem;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +34,7 @@ pub enum InputError {
     Decompress(#[source] io::Error),
     /// A zip entry that cannot be opened or fails its CRC-32 check (the zip layer's words).
     #[error("{0}")]
-    Entry(String),
+    Entry(#[from] EntryError),
 }
 
 impl From<InputError> for Problem {

@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use super::{Emit, MAX_LISTED_ERRORS, bundle};
-use crate::model::{At, Event, EventKind, FileAccount, Problem, RegValue};
+use crate::model::{Event, EventKind, FileAccount, RegValue};
 
 /// The two header lines a reg export starts with.
 pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
@@ -392,22 +392,9 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
                 }
             }
         },
-        &mut |e: RegError| errors.push(e),
+        &mut |e: RegError| errors.push((e.line, e.fault)),
     );
-    for (i, e) in errors.iter().enumerate() {
-        account.errors += 1;
-        if i < MAX_LISTED_ERRORS {
-            account.lost(Problem::Record {
-                at: At {
-                    record: Some(e.line),
-                    ..At::default()
-                },
-                message: e.to_string(),
-            });
-        } else {
-            account.damaged_silently();
-        }
-    }
+    super::count_line_errors(account, &errors);
     if errors.len() > MAX_LISTED_ERRORS {
         account.more_not_listed(format!(
             "{} more unreadable lines not listed",

@@ -154,7 +154,7 @@ pub enum ArchiveError {
     HiddenUnread { declared: u64, listed: usize },
     /// A zip inside a zip that could not be read into memory (the reason as the input gives it).
     #[error("{0}")]
-    NestedUnread(String),
+    NestedUnread(#[source] super::error::InputError),
 }
 
 /// A zip refused by a limit is [`Problem::Refused`] with its flag; anything else failed it.
@@ -467,7 +467,7 @@ pub fn open_zip(
             } else {
                 input
                     .read_all(entry.size, "--max-zip-bytes")
-                    .map_err(|e| ArchiveError::NestedUnread(e.to_string()))
+                    .map_err(ArchiveError::NestedUnread)
                     .and_then(|b| {
                         let source = ZipSource::Memory(Cursor::new(Arc::from(b)));
                         open_zip(&inner, source, depth + 1, limits, budget, found)

@@ -58,13 +58,6 @@ pub enum EntryError {
     Overlaps { other: String },
 }
 
-/// The readers' seam is still text (`Input`'s methods give `String` errors).
-impl From<EntryError> for String {
-    fn from(e: EntryError) -> String {
-        e.to_string()
-    }
-}
-
 /// The compressed bytes of one entry: a window on the zip's bytes (shared, not copied).
 #[derive(Clone)]
 struct Compressed {
