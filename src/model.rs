@@ -99,16 +99,20 @@ impl Event {
 }
 
 /// A Windows event-log record.
+///
+/// `channel`, `provider` and `computer` are shared: the records of one log repeat the same few
+/// values, so the reader hands each event the same copy ([`Arc`]) instead of one string each
+/// (a flood of tens of thousands of kept events held three allocations apiece for them).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WinEvent {
-    pub channel: String,
-    pub provider: String,
+    pub channel: Arc<str>,
+    pub provider: Arc<str>,
     /// `EventID & 0xFFFF`: classic providers store 1058 as 0xC0000422 (docs/domain.md §3).
     pub event_id: u32,
     /// The `Qualifiers` attribute (or the high 16 bits of an EventID that carried them).
     pub qualifiers: Option<u32>,
     pub level: Option<u8>,
-    pub computer: String,
+    pub computer: Arc<str>,
     /// `System/Correlation/@ActivityID`, braces and case as written.
     pub activity_id: Option<String>,
     /// `System/Execution/@ProcessID`, when present.

@@ -234,7 +234,7 @@ fn prefilter_drops_events_but_not_counts() {
     assert_eq!(w.data.get("Name"), Some("Disconnect Reason"));
     assert_eq!(w.data.get("Value"), Some("2"));
     assert_eq!(
-        w.provider,
+        &*w.provider,
         "Microsoft-Windows-TerminalServices-ClientActiveXCore"
     );
 }

@@ -472,12 +472,12 @@ fn check_with_ingest(bytes: &[u8], events: &[EvtxEvent]) {
         let id = ev.record_id;
         assert_eq!(e.record, id);
         assert_eq!(e.time, Some(ev.time), "record {id}");
-        assert_eq!(w.channel, ev.channel, "record {id}");
-        assert_eq!(w.provider, ev.provider, "record {id}");
+        assert_eq!(&*w.channel, ev.channel, "record {id}");
+        assert_eq!(&*w.provider, ev.provider, "record {id}");
         assert_eq!(w.event_id, u32::from(ev.event_id), "record {id}");
         assert_eq!(w.qualifiers, ev.qualifiers.map(u32::from), "record {id}");
         assert_eq!(w.level, ev.level, "record {id}");
-        assert_eq!(w.computer, ev.computer, "record {id}");
+        assert_eq!(&*w.computer, ev.computer, "record {id}");
         let activity = match &ev.correlation {
             Correlation::Activity(a) => Some(a.to_lowercase()),
             _ => None,

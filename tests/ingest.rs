@@ -182,8 +182,8 @@ fn evtx_fixture_fields() {
         .find(|e| e.win().is_some_and(|w| w.event_id == 5152))
         .expect("a 5152");
     let w = e5152.win().unwrap();
-    assert_eq!(w.channel, "Security");
-    assert_eq!(w.provider, "Microsoft-Windows-Security-Auditing");
+    assert_eq!(&*w.channel, "Security");
+    assert_eq!(&*w.provider, "Microsoft-Windows-Security-Auditing");
     assert!(w.data.get("DestPort").is_some());
     assert!(e5152.time.is_some());
     // Records come in record-id order.

@@ -304,7 +304,7 @@ fn place_server_captures(
             .to_ascii_lowercase();
         hosts
             .entry(key)
-            .or_insert_with(|| (w.computer.clone(), Vec::new()))
+            .or_insert_with(|| (w.computer.to_string(), Vec::new()))
             .1
             .push(t);
     }

@@ -64,7 +64,7 @@ fn is_client_connect_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool 
 /// The host whose clock `e` is on, when it is a server-side event or a server capture's row.
 fn host_of(e: &Event) -> Option<&str> {
     match e.win() {
-        Some(w) => Some(w.computer.as_str()),
+        Some(w) => Some(&w.computer),
         None => e.procmon()?.computer.as_deref(),
     }
 }

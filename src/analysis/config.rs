@@ -212,12 +212,12 @@ impl Computers {
             None => true,
         };
         if let Ok(seen) = self.seen.read()
-            && seen.get(&w.computer).is_some_and(covered)
+            && seen.get(&*w.computer).is_some_and(covered)
         {
             return;
         }
         if let Ok(mut seen) = self.seen.write() {
-            let s = seen.entry(w.computer.clone()).or_default();
+            let s = seen.entry(w.computer.to_string()).or_default();
             match side {
                 Some(Side::Client) => s.client = true,
                 Some(Side::Server | Side::Gateway) => s.server = true,

@@ -99,7 +99,7 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
         let conn = open.entry(key.clone()).or_insert_with(|| Connection {
             file: e.file.clone(),
             activity_id: w.activity_id.clone(),
-            client: w.computer.clone(),
+            client: w.computer.to_string(),
             server: None,
             start: e.time,
             transport_up: None,

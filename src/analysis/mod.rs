@@ -200,7 +200,7 @@ fn disconnects(
             file: e.file.to_string(),
             record: e.record,
             time: e.time,
-            computer: w.computer.clone(),
+            computer: w.computer.to_string(),
             server,
             is_0x904: rules.is_anchor(e),
             decoded: d,

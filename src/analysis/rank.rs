@@ -218,7 +218,7 @@ impl<'a> AnchorConnections<'a> {
             return false;
         };
         let Some(t) = first.time else { return false };
-        let host = first.win().map(|w| w.computer.as_str());
+        let host = first.win().map(|w| &*w.computer);
         let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
             Some(a) => self
                 .list

@@ -223,7 +223,7 @@ pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnec
             user: decl.get(w, "user"),
             reason: decl.get(w, "reason"),
         };
-        let host = w.computer.as_str();
+        let host: &str = &w.computer;
         let key = host_key(host);
         let held = seen
             .session

@@ -492,9 +492,9 @@ mod tests {
         )
         .map(|d| d.record.event);
         let event = got.expect("read directly");
-        assert_eq!(event.provider, "Microsoft-Windows-Test");
+        assert_eq!(&*event.provider, "Microsoft-Windows-Test");
         assert_eq!(event.event_id, 1058);
-        assert_eq!(event.computer, "HOST");
+        assert_eq!(&*event.computer, "HOST");
         let fields: Vec<_> = event.data.iter().collect();
         assert_eq!(fields, [("A", "a & b"), ("2", "7")]);
     }
@@ -514,8 +514,8 @@ mod tests {
         )
         .map(|d| d.record.event);
         let event = got.expect("read directly");
-        assert_eq!(event.provider, "Fallback");
-        assert_eq!(event.computer, "");
+        assert_eq!(&*event.provider, "Fallback");
+        assert_eq!(&*event.computer, "");
         let fields: Vec<_> = event.data.iter().collect();
         assert_eq!(fields, [("A", ""), ("2", "")]);
     }

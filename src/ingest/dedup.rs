@@ -229,7 +229,7 @@ pub struct RecordDedup<'s> {
     logs: HashMap<(String, String), u32>,
     /// The last (computer, channel) as written and its id: a log's records come in runs, so
     /// most events skip the case folding and the lookup.
-    last_log: Option<(String, String, u32)>,
+    last_log: Option<(Arc<str>, Arc<str>, u32)>,
     seen: Vec<Runs>,
     /// Runs remembered in all logs (the memory bound).
     runs: usize,
@@ -498,7 +498,7 @@ mod tests {
         for (name, events) in &files {
             let mut aside: BTreeMap<String, u64> = BTreeMap::new();
             for e in events {
-                let channel = e.win().map(|w| w.channel.clone()).unwrap_or_default();
+                let channel = e.win().map(|w| w.channel.to_string()).unwrap_or_default();
                 match first.get(&(channel.clone(), e.record)) {
                     Some(held) => *aside.entry(held.clone()).or_default() += 1,
                     None => {
@@ -513,7 +513,7 @@ mod tests {
             .events
             .iter()
             .map(|e| {
-                let channel = e.win().map(|w| w.channel.clone()).unwrap_or_default();
+                let channel = e.win().map(|w| w.channel.to_string()).unwrap_or_default();
                 (e.file.to_string(), channel, e.record)
             })
             .collect();

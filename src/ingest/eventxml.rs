@@ -527,11 +527,11 @@ mod tests {
         assert_eq!(e.qualifiers, Some(49152));
         assert_eq!(e.level, Some(2));
         assert_eq!(
-            e.provider,
+            &*e.provider,
             "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
         );
-        assert_eq!(e.channel, "System");
-        assert_eq!(e.computer, "SRV01.contoso.com");
+        assert_eq!(&*e.channel, "System");
+        assert_eq!(&*e.computer, "SRV01.contoso.com");
         assert_eq!(e.activity_id.as_deref(), Some("{AB-CD}"));
         assert_eq!(e.process_id, Some(1100));
         assert_eq!(e.data.get("1"), Some("Access is denied."));

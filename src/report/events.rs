@@ -41,12 +41,12 @@ impl Serialize for EventJson<'_> {
         map.serialize_entry("time", &e.time.map(|t| t.to_string()))?;
         match &e.kind {
             EventKind::Win(w) => {
-                map.serialize_entry("channel", &w.channel)?;
-                map.serialize_entry("provider", &w.provider)?;
+                map.serialize_entry("channel", &*w.channel)?;
+                map.serialize_entry("provider", &*w.provider)?;
                 map.serialize_entry("event_id", &w.event_id)?;
                 map.serialize_entry("qualifiers", &w.qualifiers)?;
                 map.serialize_entry("level", &w.level)?;
-                map.serialize_entry("computer", &w.computer)?;
+                map.serialize_entry("computer", &*w.computer)?;
                 map.serialize_entry("activity_id", &w.activity_id)?;
                 map.serialize_entry("process_id", &w.process_id)?;
                 map.serialize_entry("data", &FieldsJson(&w.data))?;

@@ -4,6 +4,8 @@
 //! BinXML reader), and the direct reader's compiled plans take each element's [`Role`] from
 //! the same [`Role::of`], so no reader can decide differently what an element means.
 
+use std::sync::{Arc, LazyLock};
+
 use jiff::Timestamp;
 use quick_xml::XmlVersion;
 use quick_xml::events::BytesStart;
@@ -186,6 +188,39 @@ pub(in crate::ingest) struct DataLiteral {
     fields: Fields,
 }
 
+/// The channel, provider and computer last read, shared by every event that repeats them: the
+/// records of a log name the same few, so a builder that reads many events hands them one copy
+/// each instead of a string per event.
+struct Names {
+    empty: Arc<str>,
+    channel: Arc<str>,
+    provider: Arc<str>,
+    computer: Arc<str>,
+}
+
+/// The empty name, allocated once for the process.
+static EMPTY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
+
+impl Names {
+    fn new() -> Self {
+        let empty = Arc::clone(&EMPTY);
+        Names {
+            channel: Arc::clone(&empty),
+            provider: Arc::clone(&empty),
+            computer: Arc::clone(&empty),
+            empty,
+        }
+    }
+}
+
+/// `text`, shared with the events before when `last` holds the same text; `last` then holds it.
+fn shared(last: &mut Arc<str>, text: &str) -> Arc<str> {
+    if **last != *text {
+        *last = Arc::from(text);
+    }
+    Arc::clone(last)
+}
+
 /// The state of one `<Event>` being read.
 pub(in crate::ingest) struct Builder {
     event: WinEvent,
@@ -210,12 +245,14 @@ pub(in crate::ingest) struct Builder {
     /// Where attribute values and field names are written when they must be built.
     value_buf: String,
     name_buf: String,
+    names: Names,
 }
 
 impl Builder {
     pub(in crate::ingest) fn new() -> Self {
+        let names = Names::new();
         Builder {
-            event: WinEvent::default(),
+            event: blank(&names, Fields::default()),
             record_id: None,
             time: None,
             bad_time: false,
@@ -229,6 +266,7 @@ impl Builder {
             elements: 0,
             value_buf: String::new(),
             name_buf: String::new(),
+            names,
         }
     }
 
@@ -237,10 +275,7 @@ impl Builder {
     pub(in crate::ingest) fn reset(&mut self) {
         let mut data = std::mem::take(&mut self.event.data);
         data.clear();
-        self.event = WinEvent {
-            data,
-            ..WinEvent::default()
-        };
+        self.event = blank(&self.names, data);
         self.record_id = None;
         self.time = None;
         self.bad_time = false;
@@ -422,7 +457,7 @@ impl Builder {
                     .get("Name", buf)
                     .or_else(|| start.get("EventSourceName", &mut self.name_buf));
                 if let Some(name) = name {
-                    name.clone_into(&mut event.provider);
+                    event.provider = shared(&mut self.names.provider, name);
                 }
             }
             SystemField::EventId => {
@@ -494,8 +529,12 @@ impl Builder {
             Role::System(SystemField::EventId) => self.event_id_raw = parse_u64(text.trim()),
             Role::System(SystemField::Level) => event.level = text.trim().parse().ok(),
             Role::System(SystemField::RecordId) => self.record_id = text.trim().parse().ok(),
-            Role::System(SystemField::Channel) => text.clone_into(&mut event.channel),
-            Role::System(SystemField::Computer) => text.clone_into(&mut event.computer),
+            Role::System(SystemField::Channel) => {
+                event.channel = shared(&mut self.names.channel, text);
+            }
+            Role::System(SystemField::Computer) => {
+                event.computer = shared(&mut self.names.computer, text);
+            }
             Role::Data => {
                 if self.data_name.is_empty() {
                     let mut digits = itoa::Buffer::new();
@@ -518,7 +557,7 @@ impl Builder {
     }
 
     pub(in crate::ingest) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
-        let event = std::mem::take(&mut self.event);
+        let event = std::mem::replace(&mut self.event, blank(&self.names, Fields::default()));
         self.record(event)
     }
 
@@ -526,9 +565,8 @@ impl Builder {
     /// the fields, of exactly their size, and the builder is [`Self::reset`].
     pub(in crate::ingest) fn take(&mut self) -> Result<XmlRecord, XmlEventError> {
         let data = std::mem::take(&mut self.event.data);
-        let mut event = std::mem::take(&mut self.event);
-        event.data = data.clone();
-        self.event.data = data;
+        let mut event = std::mem::replace(&mut self.event, blank(&self.names, data));
+        event.data = self.event.data.clone();
         let record = self.record(event);
         self.reset();
         record
@@ -554,6 +592,21 @@ impl Builder {
     }
 }
 
+/// An event with nothing read yet, holding `data`'s room.
+fn blank(names: &Names, data: Fields) -> WinEvent {
+    WinEvent {
+        channel: Arc::clone(&names.empty),
+        provider: Arc::clone(&names.empty),
+        event_id: 0,
+        qualifiers: None,
+        level: None,
+        computer: Arc::clone(&names.empty),
+        activity_id: None,
+        process_id: None,
+        data,
+    }
+}
+
 pub(super) fn parse_u64(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -567,7 +620,7 @@ mod tests {
 
     /// The System facts of an event whose `EventID`, `Level`, `EventRecordID` and `Channel`
     /// hold `n`, ended by digits (`by_number` false) or by the number itself.
-    fn facts(n: u64, by_number: bool) -> (Option<u64>, u32, Option<u32>, Option<u8>, String) {
+    fn facts(n: u64, by_number: bool) -> (Option<u64>, u32, Option<u32>, Option<u8>, Arc<str>) {
         let limits = XmlLimits::default();
         let none = BytesStart::new("x");
         let mut builder = Builder::new();
