@@ -675,6 +675,16 @@ impl Attrs for HoleAttrs<'_, '_> {
         }
     }
 
+    fn number(&self, name: &str) -> Option<u64> {
+        match &self.find(name)?.parts[..] {
+            [Piece::Hole { id, .. }] => match self.values.get(usize::from(*id))? {
+                Value::UInt(n) => Some(*n),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     fn time(&self, name: &str) -> Option<jiff::Timestamp> {
         match &self.find(name)?.parts[..] {
             [Piece::Hole { id, .. }] => match self.values.get(usize::from(*id))? {

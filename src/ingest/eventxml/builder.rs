@@ -27,6 +27,11 @@ pub(in crate::ingest) trait Attrs {
     fn time(&self, _name: &str) -> Option<Timestamp> {
         None
     }
+    /// The value of `name` when it is stored as an unsigned number whose text is its decimal
+    /// digits (so they need not be written and parsed back); `None` means "read the text".
+    fn number(&self, _name: &str) -> Option<u64> {
+        None
+    }
 }
 
 impl Attrs for BytesStart<'_> {
@@ -462,8 +467,12 @@ impl Builder {
             }
             SystemField::EventId => {
                 event.qualifiers = start
-                    .get("Qualifiers", buf)
-                    .and_then(|q| parse_u64(q.trim()))
+                    .number("Qualifiers")
+                    .or_else(|| {
+                        start
+                            .get("Qualifiers", buf)
+                            .and_then(|q| parse_u64(q.trim()))
+                    })
                     .and_then(|q| u32::try_from(q).ok());
             }
             SystemField::TimeCreated => {
@@ -483,9 +492,12 @@ impl Builder {
                     .map(str::to_string);
             }
             SystemField::Execution => {
-                event.process_id = start
-                    .get("ProcessID", buf)
-                    .and_then(|p| p.trim().parse().ok());
+                event.process_id = match start.number("ProcessID") {
+                    Some(n) => u32::try_from(n).ok(),
+                    None => start
+                        .get("ProcessID", buf)
+                        .and_then(|p| p.trim().parse().ok()),
+                };
             }
             _ => {}
         }
@@ -643,6 +655,64 @@ mod tests {
             event.level,
             event.channel,
         )
+    }
+
+    /// Attributes that hold one number each, given as digits (`as_number` false) or as the
+    /// number itself.
+    struct Numbers {
+        n: u64,
+        as_number: bool,
+    }
+
+    impl Attrs for Numbers {
+        fn get<'a>(&'a self, name: &str, buf: &'a mut String) -> Option<&'a str> {
+            matches!(name, "Qualifiers" | "ProcessID").then(|| {
+                *buf = self.n.to_string();
+                buf.as_str()
+            })
+        }
+
+        fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+            each("Qualifiers");
+            each("ProcessID");
+        }
+
+        fn number(&self, name: &str) -> Option<u64> {
+            let mut buf = String::new();
+            self.get(name, &mut buf)?;
+            self.as_number.then_some(self.n)
+        }
+    }
+
+    #[test]
+    fn attribute_numbers_given_as_they_are_read_as_their_digits_do() {
+        let limits = XmlLimits::default();
+        let none = BytesStart::new("x");
+        let read = |n: u64, as_number: bool| {
+            let attrs = Numbers { n, as_number };
+            let mut builder = Builder::new();
+            builder.start("System", &none, &limits, 0).unwrap();
+            for name in ["EventID", "Execution"] {
+                builder.start(name, &attrs, &limits, 0).unwrap();
+                assert!(builder.end_with(name, "1"));
+            }
+            assert!(builder.end_with("System", ""));
+            let event = builder.take().unwrap().event;
+            (event.qualifiers, event.process_id)
+        };
+        for n in [
+            0,
+            7,
+            0xFFFF,
+            0x1_0000,
+            u64::from(u32::MAX),
+            1 << 32,
+            u64::MAX,
+        ] {
+            assert_eq!(read(n, true), read(n, false), "{n}");
+        }
+        assert_eq!(read(1 << 32, true), (None, None));
+        assert_eq!(read(9, true), (Some(9), Some(9)));
     }
 
     #[test]
