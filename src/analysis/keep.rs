@@ -125,12 +125,20 @@ impl<'a> Kept<'a> {
     /// accounts, each saying how many of its events were not kept.
     pub fn finish(mut self) -> ingest::Collect {
         self.shed();
-        let mut events = Vec::with_capacity(self.total);
+        let mut events: Vec<Event> = Vec::new();
         for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
             let mut file: Vec<(u64, Event)> = std::mem::take(unsorted);
             file.extend(held.iter_mut().flat_map(std::mem::take));
             file.sort_by_key(|(seq, _)| *seq);
-            events.extend(file.into_iter().map(|(_, e)| e));
+            if events.is_empty() {
+                // The first file's events stay where they are (collected in place, into the
+                // same allocation), rather than copied into a second list as large: a flood
+                // of one file held both at once.
+                events = file.into_iter().map(|(_, e)| e).collect();
+                events.reserve(self.total - events.len());
+            } else {
+                events.extend(file.into_iter().map(|(_, e)| e));
+            }
         }
         for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
             if dropped > 0 {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::connection::{Connection, Phase, names_differ, same_host};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::{ServerConnection, same_user};
-use crate::model::{Event, FileAccount, FileStatus};
+use crate::model::{Event, FileAccount, FileStatus, Source};
 use crate::rules::{Cause, Domain, Evaluation, Finding, RuleKind, RuleSet, Side, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
@@ -487,11 +487,25 @@ fn cause_score(
         .values()
         .map(|(w, n)| w * (1.0 + 0.25 * (*n as f64).log2()).min(3.0))
         .sum();
-    let sources: std::collections::BTreeSet<&str> = scored
+    // The sources the findings' first events come from: a few kinds, noted per finding as a
+    // flag (a flood has tens of thousands of findings), then listed in order.
+    let mut from = [false; Source::ALL.len()];
+    for e in scored
         .iter()
         .filter_map(|s| events.get(*s.finding.events.first()?))
-        .map(|e| e.source().as_str())
-        .collect();
+    {
+        let source = e.source();
+        if let Some(k) = Source::ALL.iter().position(|&s| s == source) {
+            from[k] = true;
+        }
+    }
+    let present = || {
+        Source::ALL
+            .into_iter()
+            .zip(from)
+            .filter_map(|(s, seen)| seen.then_some(s))
+    };
+    let sources: std::collections::BTreeSet<&str> = present().map(Source::as_str).collect();
     let agree = sources.len() > 1;
     if agree {
         score *= 1.25;
@@ -509,11 +523,7 @@ fn cause_score(
         sources_agree: agree,
     });
     // Configuration corroborates, is capped, or counts against (analysis/config.rs).
-    let finding_sources: std::collections::BTreeSet<crate::model::Source> = scored
-        .iter()
-        .filter_map(|s| events.get(*s.finding.events.first()?))
-        .map(Event::source)
-        .collect();
+    let finding_sources: std::collections::BTreeSet<Source> = present().collect();
     let event_near = scored.iter().any(|s| {
         s.near
             && s.finding
@@ -773,7 +783,7 @@ mod tests {
         let f = Finding {
             rule: 0,
             rule_id: "r".into(),
-            events: vec![0],
+            events: crate::rules::EventIds::One(0),
             evidence: String::new(),
             deferred: false,
             proximity: None,

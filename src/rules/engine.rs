@@ -65,7 +65,7 @@ pub struct Finding {
     pub rule: usize,
     pub rule_id: Arc<str>,
     /// The evidence events, in event order; the first is the one the evidence line is about.
-    pub events: Vec<usize>,
+    pub events: EventIds,
     /// The rendered evidence template; for a group, of its first event plus `(N events within D)`.
     /// Empty while [`Finding::deferred`]: use [`Finding::evidence_line`].
     pub evidence: String,
@@ -77,6 +77,34 @@ pub struct Finding {
     pub proximity: Option<Proximity>,
     /// For aggregations: the `by` values of the group (as in its first event; `-` when missing).
     pub group: Option<Vec<String>>,
+}
+
+/// A finding's event indices: one held in place, or several. A flood makes tens of thousands
+/// of single-event findings, and a `Vec` of one was an allocation each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventIds {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl std::ops::Deref for EventIds {
+    type Target = [usize];
+
+    fn deref(&self) -> &[usize] {
+        match self {
+            EventIds::One(i) => std::slice::from_ref(i),
+            EventIds::Many(ids) => ids,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a EventIds {
+    type Item = &'a usize;
+    type IntoIter = std::slice::Iter<'a, usize>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 impl Finding {
@@ -117,13 +145,17 @@ impl Proximity {
 /// file, record and index, so the order never depends on how the events were gathered.
 pub(crate) fn event_order(events: &[Event], a: usize, b: usize) -> std::cmp::Ordering {
     let (x, y) = (&events[a], &events[b]);
-    (x.time.is_none(), x.time, &x.file, x.record, a).cmp(&(
-        y.time.is_none(),
-        y.time,
-        &y.file,
-        y.record,
-        b,
-    ))
+    (x.time.is_none(), x.time)
+        .cmp(&(y.time.is_none(), y.time))
+        // Events of one file share its name: equal without comparing the text.
+        .then_with(|| {
+            if Arc::ptr_eq(&x.file, &y.file) {
+                std::cmp::Ordering::Equal
+            } else {
+                x.file.cmp(&y.file)
+            }
+        })
+        .then((x.record, a).cmp(&(y.record, b)))
 }
 
 /// Event indices in evaluation order.
@@ -255,7 +287,12 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
             rule_findings(r, rule, &kept, events, &rank, &timeline, true)
         })
         .collect();
-    let findings = per_job.into_iter().flatten().collect();
+    // Joined into one list of exactly their number: a flood's findings, collected as they
+    // come, grew the list by doubling (twice its size held at the peak).
+    let mut findings = Vec::with_capacity(per_job.iter().map(Vec::len).sum());
+    for job in per_job {
+        findings.extend(job);
+    }
     Evaluation { anchors, findings }
 }
 
@@ -401,7 +438,7 @@ fn rule_findings(
             .map(|(i, proximity)| Finding {
                 rule: r,
                 rule_id: Arc::clone(&rule.id),
-                events: vec![i],
+                events: EventIds::One(i),
                 evidence: if defer {
                     String::new()
                 } else {
@@ -540,7 +577,7 @@ fn group_finding(
                 })
                 .collect(),
         ),
-        events: ids,
+        events: EventIds::Many(ids),
         proximity,
     }
 }
