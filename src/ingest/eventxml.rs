@@ -78,7 +78,9 @@ pub struct XmlRecord {
     /// `SystemTime` was written but is not a time this tool can hold (out of range, such as
     /// year 30828, or malformed): the event is kept without a time, and the account says so.
     pub bad_time: bool,
-    pub event: WinEvent,
+    /// Boxed as the event will hold it: a record is handed through several layers before it
+    /// becomes an [`Event`], and moving the box is cheaper than moving the event each time.
+    pub event: Box<WinEvent>,
 }
 
 impl XmlRecord {
@@ -87,7 +89,7 @@ impl XmlRecord {
             file: Arc::clone(file),
             record: self.record_id.unwrap_or(fallback_record),
             time: self.time,
-            kind: EventKind::Win(Box::new(self.event)),
+            kind: EventKind::Win(self.event),
             marks: Default::default(),
         }
     }

@@ -599,7 +599,7 @@ impl Builder {
             record_id: self.record_id,
             time: self.time,
             bad_time: self.bad_time,
-            event,
+            event: Box::new(event),
         })
     }
 }
