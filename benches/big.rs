@@ -8,11 +8,14 @@
 //!   thread, beside the csv crate's bare `ByteRecord` loop over the same file.
 //!
 //! Without the corpus the fixtures stand in (the figures then mean little). Run with
-//! `cargo bench --bench big`; compare the medians within a group.
+//! `cargo bench --bench big`; compare the medians within a group. `RDTRIAGE_BIG_ONCE=NAME`
+//! runs one bench function of `procmon_big` once instead (`scan-1-thread` or
+//! `anchor-csv-byte-records`), for an instruction count that does not depend on the machine's
+//! load: `benches/csv-instructions.sh` prints both.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rdtriage::analysis::{self, AlignHints, ScanOptions};
 use rdtriage::ingest::{Limits, discover};
 
@@ -28,6 +31,8 @@ fn scan(path: &Path, threads: usize, rules: &rdtriage::rules::RuleSet) -> usize 
         limits,
         hints: AlignHints::default(),
         rules,
+        // What `scan` builds: the columns its rules read, no other.
+        shown_columns: rdtriage::ingest::ProcmonColumns::none(),
     };
     let found = discover::discover(&[path.to_path_buf()], &limits);
     let scan = analysis::scan(found, &opts, false);
@@ -68,11 +73,28 @@ fn evtx_big(c: &mut Criterion) {
     group.finish();
 }
 
-fn procmon_big(c: &mut Criterion) {
-    let path = corpus_or_fixture(
+fn procmon_big_path() -> PathBuf {
+    corpus_or_fixture(
         "procmon/eronnen__procmon-parser/CompressedLogfileTests64bitUTC.csv",
         "procmon/default-crlf-bom.csv",
-    );
+    )
+}
+
+/// The anchor: the csv crate's bare record loop, nothing decoded.
+fn csv_byte_records(path: &Path) -> usize {
+    let Ok(mut reader) = csv::ReaderBuilder::new().flexible(true).from_path(path) else {
+        return 0;
+    };
+    let mut record = csv::ByteRecord::new();
+    let mut n = 0usize;
+    while reader.read_byte_record(&mut record).unwrap_or(false) {
+        n += record.len();
+    }
+    n
+}
+
+fn procmon_big(c: &mut Criterion) {
+    let path = procmon_big_path();
     let Ok(rules) = rdtriage::rules::load_with_builtin(&[]) else {
         return;
     };
@@ -82,22 +104,31 @@ fn procmon_big(c: &mut Criterion) {
     ));
     group.sample_size(10);
     group.bench_function("scan-1-thread", |b| b.iter(|| scan(&path, 1, &rules)));
-    // The anchor: the csv crate's bare record loop, nothing decoded.
     group.bench_function("anchor-csv-byte-records", |b| {
-        b.iter(|| {
-            let Ok(mut reader) = csv::ReaderBuilder::new().flexible(true).from_path(&path) else {
-                return 0;
-            };
-            let mut record = csv::ByteRecord::new();
-            let mut n = 0usize;
-            while reader.read_byte_record(&mut record).unwrap_or(false) {
-                n += record.len();
-            }
-            n
-        })
+        b.iter(|| csv_byte_records(&path))
     });
     group.finish();
 }
 
 criterion_group!(benches, evtx_big, procmon_big);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(name) = std::env::var("RDTRIAGE_BIG_ONCE") {
+        let path = procmon_big_path();
+        let n = match name.as_str() {
+            "scan-1-thread" => match rdtriage::rules::load_with_builtin(&[]) {
+                Ok(rules) => scan(&path, 1, &rules),
+                Err(_) => 0,
+            },
+            "anchor-csv-byte-records" => csv_byte_records(&path),
+            other => {
+                eprintln!("RDTRIAGE_BIG_ONCE: no bench function {other:?}");
+                std::process::exit(2);
+            }
+        };
+        println!("{name}: {n}");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -61,6 +61,7 @@ fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize, keep_a
                 } else {
                     &keep_none
                 },
+                columns: rdtriage::ingest::ProcmonColumns::All,
             };
             ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
             assert_eq!(sink.1, EVENTS);
@@ -87,6 +88,7 @@ fn bench_ceiling(c: &mut Criterion, path: &Path) {
                         threads: 1,
                         limits: Limits::default(),
                         keep: &ingest::keep_all,
+                        columns: rdtriage::ingest::ProcmonColumns::All,
                     };
                     ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
                     assert_eq!((sink.0, sink.1), (EVENTS, EVENTS));

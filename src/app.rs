@@ -9,7 +9,7 @@ use crate::cli::{
     AnalysisConfig, Config, DumpConfig, DumpFormat, ScanConfig, Task, TimeWindow, TimelineConfig,
 };
 use crate::exit::{Exit, Outcome};
-use crate::ingest::{self, IngestOptions};
+use crate::ingest::{self, IngestOptions, ProcmonColumns};
 use crate::inputs::gather;
 use crate::model::{Event, FileAccount, FileStatus};
 use crate::report::dump::{DumpSink, Shape};
@@ -135,6 +135,12 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
         } else {
             &ingest::keep_all
         },
+        // A summary shows accounts only: no row is kept, so no column need be built.
+        columns: if dump.summary {
+            ProcmonColumns::none()
+        } else {
+            ProcmonColumns::All
+        },
     };
     let width = table_width(config, dump.width);
     let (accounts, written) = if dump.summary {
@@ -196,6 +202,7 @@ fn analyse(
     analysis_config: &AnalysisConfig,
     window: TimeWindow,
     keep_all: bool,
+    shown_columns: ProcmonColumns,
     err: &mut dyn Write,
 ) -> Result<analysis::Scan, Exit> {
     let rules = load_rules(&analysis_config.rule_files, err).ok_or(Exit::Usage)?;
@@ -205,6 +212,7 @@ fn analyse(
         limits: input.limits,
         hints: align_hints(analysis_config),
         rules: &rules,
+        shown_columns,
     };
     let mut scan = analysis::scan_within(found, &opts, keep_all, &|e| window.contains(e.time));
     names.scan(&mut scan);
@@ -212,7 +220,17 @@ fn analyse(
 }
 
 fn run_scan(config: &Config, scan: &ScanConfig, out: &mut dyn Write, err: &mut dyn Write) -> Ended {
-    let result = match analyse(config, &scan.input, &scan.analysis, scan.window, false, err) {
+    // No report shows a Procmon column: only the rules read them.
+    let shown = ProcmonColumns::none();
+    let result = match analyse(
+        config,
+        &scan.input,
+        &scan.analysis,
+        scan.window,
+        false,
+        shown,
+        err,
+    ) {
         Ok(result) => result,
         Err(exit) => return (Outcome::of(exit), Ok(())),
     };
@@ -250,7 +268,9 @@ fn run_timeline(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Ended {
-    let result = match analyse(config, &t.input, &t.analysis, t.window, t.all, err) {
+    // A timeline lists events with every column.
+    let shown = ProcmonColumns::All;
+    let result = match analyse(config, &t.input, &t.analysis, t.window, t.all, shown, err) {
         Ok(result) => result,
         Err(exit) => return (Outcome::of(exit), Ok(())),
     };

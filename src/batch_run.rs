@@ -83,6 +83,8 @@ pub fn run(
         limits: b.limits,
         hints: align_hints(&b.analysis),
         rules: &rules,
+        // A ticket's reports show no Procmon column: only the rules read them.
+        shown_columns: crate::ingest::ProcmonColumns::none(),
     };
     let work =
         |t: &Ticket| -> Done { analyse_ticket(t, &opts, b, &salt, out_dir_error.as_deref()) };

@@ -39,6 +39,8 @@ mod html;
 mod ingest;
 #[path = "pml.rs"]
 mod pml;
+#[path = "procmon_columns.rs"]
+mod procmon_columns;
 #[path = "tickets.rs"]
 mod tickets;
 #[path = "tickets_regenerate.rs"]

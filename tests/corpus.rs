@@ -21,6 +21,7 @@ fn accounts_over(paths: &[PathBuf], threads: usize) -> Vec<FileAccount> {
         threads,
         limits: Limits::default(),
         keep: &keep_none,
+        columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(paths, &opts, &mut sink);
     sink.accounts
@@ -220,6 +221,7 @@ fn prefilter_drops_events_but_not_counts() {
         threads: 1,
         limits: Limits::default(),
         keep: &only_1026,
+        columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(std::slice::from_ref(&path), &opts, &mut sink);
     assert_eq!(sink.0, 1);
@@ -287,6 +289,7 @@ fn render_everything(corpus: &std::path::Path, threads: usize) -> Vec<(String, V
         limits: Limits::default(),
         hints: Default::default(),
         rules: &rules,
+        shown_columns: rdtriage::ingest::ProcmonColumns::none(),
     };
     let found = rdtriage::ingest::discover::discover(&[corpus.to_path_buf()], &Limits::default());
     let scan = rdtriage::analysis::scan(found, &opts, false);

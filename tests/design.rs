@@ -157,6 +157,7 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
             ..Limits::default()
         },
         keep: &keep_all,
+        columns: rdtriage::ingest::ProcmonColumns::All,
     };
     let mut sink = Collect::default();
     ingest(&[xml], &opts, &mut sink);
@@ -207,6 +208,7 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
         limits,
         hints: rdtriage::analysis::AlignHints::default(),
         rules: &rules,
+        shown_columns: rdtriage::ingest::ProcmonColumns::none(),
     };
     let scan = rdtriage::analysis::scan(discover(&[ticket], &limits), &opts, false);
     let refused: Vec<(u64, &str)> = scan

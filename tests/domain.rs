@@ -18,6 +18,7 @@ fn scan_ticket(rules: &RuleSet, ticket: &str) -> rdtriage::report::schema::ScanR
         limits,
         hints: AlignHints::default(),
         rules,
+        shown_columns: rdtriage::ingest::ProcmonColumns::none(),
     };
     analysis::scan(found, &opts, false).report()
 }

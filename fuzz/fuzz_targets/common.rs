@@ -49,6 +49,7 @@ pub fn with_emit_checked(
             send: &mut send,
             pool: pool(),
             limits: &limits,
+            columns: &rdtriage::ingest::ProcmonColumns::All,
         };
         read(&mut emit, &mut account);
     }

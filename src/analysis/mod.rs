@@ -22,7 +22,7 @@ pub mod server_side;
 #[cfg(test)]
 mod tests;
 
-use crate::ingest::{self, Found, IngestOptions, Limits};
+use crate::ingest::{self, Found, IngestOptions, Limits, ProcmonColumns};
 use crate::model::{Event, FileAccount};
 use crate::rules::{Domain, Evaluation, Role, RuleSet};
 
@@ -35,6 +35,9 @@ pub struct ScanOptions<'a> {
     pub limits: Limits,
     pub hints: AlignHints,
     pub rules: &'a RuleSet,
+    /// The Procmon columns the caller shows besides those the rules read (which are always
+    /// built): [`ProcmonColumns::All`] for what lists events, none for a report.
+    pub shown_columns: ProcmonColumns,
 }
 
 /// Everything a scan produced: the diagnosis, and the events and evaluation behind it (the
@@ -91,6 +94,7 @@ pub fn scan_within(
         threads: opts.threads,
         limits: opts.limits,
         keep,
+        columns: opts.shown_columns.clone().union(rules.procmon_columns()),
     };
     let classify = |e: &Event| keep::priority(rules, e, needed_for_context(domain, e));
     let mut sink = keep::Kept::new(opts.limits.kept_events, &classify);

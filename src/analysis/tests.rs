@@ -21,6 +21,7 @@ fn scan_with(rules: &RuleSet, tickets: &[&str], limits: Limits) -> super::Scan {
         limits,
         hints: Default::default(),
         rules,
+        shown_columns: crate::ingest::ProcmonColumns::none(),
     };
     scan(discover::discover(&paths, &limits), &opts, false)
 }

@@ -85,6 +85,52 @@ pub struct IngestOptions<'a> {
     pub limits: Limits,
     /// Events this returns false for are counted but not handed on (the rule prefilter).
     pub keep: &'a Keep<'a>,
+    /// Which of a Procmon row's other columns ([`crate::model::ProcmonRow::columns`]) are
+    /// built: all of them unless the caller knows nothing will read the rest.
+    pub columns: ProcmonColumns,
+}
+
+/// Which of a Procmon row's other columns (`User`, `Command Line`, ...: every column that is not
+/// one of the row's own fields) a reader builds. A scan's rules read a handful of them at most,
+/// and building the twenty a capture holds was a fifth of reading it; `dump` and `timeline`
+/// show them all. Names are compared as rules look them up: ignoring ASCII case.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProcmonColumns {
+    /// Every column (what anything that shows rows needs).
+    #[default]
+    All,
+    /// Only these (none when empty).
+    Only(Vec<String>),
+}
+
+impl ProcmonColumns {
+    /// No column beyond the row's own fields.
+    pub fn none() -> ProcmonColumns {
+        ProcmonColumns::Only(Vec::new())
+    }
+
+    /// Is the column `name` built?
+    pub fn keeps(&self, name: &str) -> bool {
+        match self {
+            ProcmonColumns::All => true,
+            ProcmonColumns::Only(names) => names.iter().any(|n| n.eq_ignore_ascii_case(name)),
+        }
+    }
+
+    /// Every column either builds.
+    pub fn union(self, other: ProcmonColumns) -> ProcmonColumns {
+        match (self, other) {
+            (ProcmonColumns::Only(mut a), ProcmonColumns::Only(b)) => {
+                for name in b {
+                    if !a.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
+                        a.push(name);
+                    }
+                }
+                ProcmonColumns::Only(a)
+            }
+            _ => ProcmonColumns::All,
+        }
+    }
 }
 
 /// Which events to hand on: false = counted but dropped. It may note on the event what it
@@ -98,6 +144,8 @@ pub struct Emit<'a> {
     pub send: &'a mut dyn FnMut(Vec<Event>),
     pub pool: &'a rayon::ThreadPool,
     pub limits: &'a Limits,
+    /// The Procmon columns to build ([`IngestOptions::columns`]).
+    pub columns: &'a ProcmonColumns,
 }
 
 /// The thread count to use for `requested` (0 = one per core).

@@ -3,19 +3,21 @@
 //! The export is UTF-8 with a BOM, CRLF (or LF after git), every field quoted, quotes doubled,
 //! bare CR inside some Detail fields (docs/domain.md §4): the `csv` crate reads that. Columns are
 //! mapped by header name, in any order and any subset; `Process Name`, `Operation`, `Path` and
-//! `Result` are required. Rows are read into one reused `ByteRecord` and sent on in batches,
-//! so memory does not grow with the file. A row whose time cannot be read keeps its row; a
-//! row that is not valid UTF-8 is read lossily and counted.
+//! `Result` are required. Every other column goes into the row's `columns` by its header
+//! name, when the caller wants it ([`ProcmonColumns`]: a scan builds only those its rules
+//! read). Rows are read into one reused record and sent on in batches, so memory does not grow
+//! with the file. A row whose time cannot be read keeps its row; a row that is not valid UTF-8
+//! is read lossily and counted, whichever columns are built.
 
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 
-use super::Emit;
 use super::csvread::{Records, Utf16Le};
 use super::detail::{parse_detail_into, parse_net_path};
 use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
+use super::{Emit, ProcmonColumns};
 use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow};
 
 /// Events per batch handed to the consumer.
@@ -71,8 +73,11 @@ struct Columns {
     path: usize,
     result: usize,
     detail: Option<usize>,
-    /// Every other column, with its header name.
+    /// Every other column the caller wants built ([`ProcmonColumns`]), with its header name.
     others: Vec<(usize, String)>,
+    /// The other columns not built: still checked as UTF-8 in a row that is not valid as a
+    /// whole, so that the count of rows read lossily does not depend on what is built.
+    skipped: Vec<usize>,
     /// Bytes of the other columns' names together.
     names_bytes: usize,
     /// Names found more than once, with how many times (the first of each is read).
@@ -80,7 +85,7 @@ struct Columns {
 }
 
 impl Columns {
-    fn map(header: &[String]) -> Result<Columns, String> {
+    fn map(header: &[String], wanted: &ProcmonColumns) -> Result<Columns, String> {
         let find = |name: &str| header.iter().position(|h| h.trim() == name);
         let missing: Vec<&str> = REQUIRED
             .iter()
@@ -108,12 +113,13 @@ impl Columns {
             "Result",
             "Detail",
         ];
-        let others: Vec<(usize, String)> = header
+        let (others, skipped): (Vec<_>, Vec<_>) = header
             .iter()
             .enumerate()
             .filter(|(_, h)| !mapped.contains(&h.trim()))
             .map(|(i, h)| (i, h.trim().to_string()))
-            .collect();
+            .partition(|(_, h)| wanted.keeps(h));
+        let skipped = skipped.into_iter().map(|(i, _)| i).collect();
         let names_bytes = others.iter().map(|(_, name)| name.len()).sum();
         let mut duplicates: Vec<(String, usize)> = Vec::new();
         for (i, h) in header.iter().enumerate() {
@@ -137,6 +143,7 @@ impl Columns {
             result: find("Result").unwrap_or(0),
             detail: find("Detail"),
             others,
+            skipped,
             names_bytes,
         })
     }
@@ -217,7 +224,7 @@ fn read_utf8(
             return;
         }
     };
-    let columns = match Columns::map(&header) {
+    let columns = match Columns::map(&header, emit.columns) {
         Ok(c) => c,
         Err(why) => {
             account.damaged(why);
@@ -345,6 +352,14 @@ fn read_utf8(
         row.time_of_day = time_of_day;
         row.date = date;
         row.computer = None;
+        if whole.is_none()
+            && columns
+                .skipped
+                .iter()
+                .any(|&i| std::str::from_utf8(rec.get(i).unwrap_or(b"")).is_err())
+        {
+            invalid.set(true);
+        }
         if invalid.get() {
             lossy += 1;
         }
@@ -415,6 +430,14 @@ mod tests {
     use crate::model::FileStatus;
 
     fn read(text: &[u8], limits: Limits) -> (Vec<Event>, FileAccount) {
+        read_columns(text, limits, &ProcmonColumns::All)
+    }
+
+    fn read_columns(
+        text: &[u8],
+        limits: Limits,
+        columns: &ProcmonColumns,
+    ) -> (Vec<Event>, FileAccount) {
         let file: Arc<str> = Arc::from("t.csv");
         let pool = crate::ingest::pool(1).expect("a pool");
         let mut events = Vec::new();
@@ -425,6 +448,7 @@ mod tests {
             send: &mut send,
             pool,
             limits: &limits,
+            columns,
         };
         let mut account = FileAccount::new("t.csv", crate::model::FileFormat::ProcmonCsv);
         read_procmon(text, limits.csv_row_bytes, &mut emit, &mut account);
@@ -460,6 +484,45 @@ mod tests {
                 ("User", "CONTOSO\\alice"),
                 ("Command Line", "mstsc.exe /v:rds01")
             ]
+        );
+    }
+
+    #[test]
+    fn only_the_columns_asked_for_are_built_matched_ignoring_case() {
+        let text = format!(
+            "{HEADER}\"9:14:06 AM\",\"mstsc.exe\",\"4242\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"Length: 1\",\"CONTOSO\\alice\",\"mstsc.exe /v:rds01\"\r\n"
+        );
+        let only = ProcmonColumns::Only(vec!["command line".into(), "Not There".into()]);
+        let (narrow, narrow_account) = read_columns(text.as_bytes(), Limits::default(), &only);
+        let (all, all_account) = read(text.as_bytes(), Limits::default());
+        let (n, a) = (
+            narrow[0].procmon().expect("a row"),
+            all[0].procmon().expect("a row"),
+        );
+        let columns: Vec<(&str, &str)> = n.columns.iter().collect();
+        assert_eq!(columns, [("Command Line", "mstsc.exe /v:rds01")]);
+        assert_eq!(a.columns.len(), 2);
+        // Everything but the other columns is the same.
+        let mut a = a.clone();
+        a.columns = n.columns.clone();
+        assert_eq!(&a, n);
+        assert_eq!(narrow_account, all_account);
+        let (none, _) = read_columns(text.as_bytes(), Limits::default(), &ProcmonColumns::none());
+        assert_eq!(none[0].procmon().expect("a row").columns.len(), 0);
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_column_not_built_is_still_counted() {
+        let mut text = HEADER.as_bytes().to_vec();
+        text.extend_from_slice(b"\"9:14:06 AM\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"bad \xff\",\"\"\r\n");
+        let (events, account) = read_columns(&text, Limits::default(), &ProcmonColumns::none());
+        assert_eq!(events[0].procmon().expect("a row").columns.len(), 0);
+        assert!(
+            account
+                .problem_texts()
+                .contains(&"note: 1 rows had invalid UTF-8, replaced with U+FFFD".to_string()),
+            "{:?}",
+            account.problems()
         );
     }
 

@@ -87,6 +87,24 @@ pub fn is_excel_mangled(text: &str) -> bool {
 /// read: `Time of Day` has it). Rows of one capture mostly share it, so a reader can parse it
 /// once.
 pub fn date_part(text: &str) -> &str {
+    // The usual value (`7/12/2020 1:18:10 AM`) is ASCII and starts with its date: the date
+    // ends at the first whitespace byte. Anything else (a leading space, a byte past ASCII,
+    // which may be Unicode whitespace) takes the general path below.
+    let bytes = text.as_bytes();
+    if bytes.first().is_some_and(u8::is_ascii_graphic) {
+        // The ASCII bytes `char::is_whitespace` holds for.
+        let space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r');
+        match bytes.iter().position(|&b| !b.is_ascii() || space(b)) {
+            None => return text,
+            Some(i) if bytes[i].is_ascii() => return &text[..i],
+            Some(_) => {}
+        }
+    }
+    general_date_part(text)
+}
+
+/// [`date_part`] for any text.
+fn general_date_part(text: &str) -> &str {
     let text = text.trim();
     text.split_once(char::is_whitespace)
         .map_or(text, |(d, _)| d)
@@ -192,6 +210,30 @@ pub fn parse_date(text: &str) -> Option<Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_part_takes_the_general_paths_answer() {
+        let mut texts = vec![String::new()];
+        for head in [
+            "7/12/2020",
+            "31.07.2020",
+            "2020/7/31",
+            " 7/12/2020",
+            "\t7/12/2020",
+            "７/12",
+        ] {
+            for gap in [
+                "", " ", "\t", "\x0B", "\x0C", "\r", "\n", "\u{A0}", "\u{85}", "\u{3000}", "  ",
+            ] {
+                for tail in ["", "1:18:10 AM", "07:19:37", " x", "é"] {
+                    texts.push(format!("{head}{gap}{tail}"));
+                }
+            }
+        }
+        for text in &texts {
+            assert_eq!(date_part(text), general_date_part(text), "{text:?}");
+        }
+    }
 
     fn t(s: &str) -> Option<String> {
         parse_time_of_day(s).map(|t| t.to_string())

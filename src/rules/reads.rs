@@ -6,8 +6,10 @@
 //! ingest, or the other way round; one that reads neither gives the same answer at both, which
 //! is what evaluating each condition only once per event has to rely on (issue 11, item 6).
 
+use super::RuleSet;
 use super::compile::{Cond, Rule};
 use super::fields::Field;
+use crate::ingest::ProcmonColumns;
 
 /// The fields analysis rewrites between keeping an event and running the rules on it: `time`
 /// (Procmon rows placed by the alignment, a server's events moved onto the client's clock) and
@@ -29,7 +31,47 @@ impl Rule {
     }
 }
 
+impl RuleSet {
+    /// The Procmon columns (`column.<Header>`) some rule of the set reads, anywhere it can:
+    /// a condition, an `unless:` witness or its `by`, an aggregation's `by`, an evidence
+    /// template. Reading a Procmon capture for these rules alone, no other column need be
+    /// built ([`crate::ingest::IngestOptions::columns`]).
+    pub fn procmon_columns(&self) -> ProcmonColumns {
+        let mut names: Vec<String> = Vec::new();
+        let mut note = |field: &Field| {
+            if let Field::Column(name) = field
+                && !names.iter().any(|n| n.eq_ignore_ascii_case(name))
+            {
+                names.push(name.clone());
+            }
+        };
+        for rule in &self.rules {
+            rule.cond.visit(&mut note);
+            if let Some(unless) = &rule.unless {
+                unless.cond.visit(&mut note);
+                unless.by.iter().for_each(&mut note);
+            }
+            if let Some(aggregate) = &rule.aggregate {
+                aggregate.by.iter().for_each(&mut note);
+            }
+            rule.evidence.fields().for_each(&mut note);
+        }
+        ProcmonColumns::Only(names)
+    }
+}
+
 impl Cond {
+    /// Every field evaluating this may read, each time it is named.
+    fn visit(&self, see: &mut dyn FnMut(&Field)) {
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.visit(see)),
+            Cond::Not(inner) => inner.visit(see),
+            Cond::Exists(field) | Cond::Text { field, .. } | Cond::Num { field, .. } => see(field),
+            Cond::Source { .. } => {}
+            Cond::Time { .. } => see(&Field::Time),
+        }
+    }
+
     /// Does evaluating this read a field `wanted` holds for? Read off the compiled tree, every
     /// branch counted (evaluation may short-circuit, the answer must not depend on it).
     pub(crate) fn reads(&self, wanted: &dyn Fn(&Field) -> bool) -> bool {
@@ -78,6 +120,53 @@ mod tests {
         ] {
             assert!(!placed(text), "{text}");
         }
+    }
+
+    #[test]
+    fn the_columns_a_set_reads_are_gathered_from_every_place_a_rule_reads() {
+        let columns = |when: &str, extra: &str, evidence: &str| {
+            let text = rule_with(
+                when,
+                extra,
+                "    example match procmon { process: \"a\", column.A: \"1\", column.\"B b\": \"2\", column.W: \"3\" }\n    example nomatch procmon { process: \"b\" }",
+            )
+            .replace("e {event_id}", evidence);
+            match load(&text).procmon_columns() {
+                ProcmonColumns::Only(names) => names,
+                ProcmonColumns::All => panic!("a set names its columns"),
+            }
+        };
+        let plain = r#"process == "a""#;
+        assert!(columns(plain, "", "e {process}").is_empty());
+        // A condition, each name once whatever its case.
+        assert_eq!(
+            columns(
+                r#"process == "a" and (column.A == "1" or not exists column.a)"#,
+                "",
+                "e"
+            ),
+            ["A"]
+        );
+        // An evidence template.
+        assert_eq!(columns(plain, "", "e {column[B b]}"), ["B b"]);
+        // An aggregation's `by`.
+        assert_eq!(
+            columns(
+                plain,
+                "    aggregate: count >= 1 within 1m by column.Q",
+                "e"
+            ),
+            ["Q"]
+        );
+        // An `unless:` witness and its `by`.
+        assert_eq!(
+            columns(
+                plain,
+                r#"    unless: followed by column.W == "x" within 10s by column.U"#,
+                "e"
+            ),
+            ["W", "U"]
+        );
     }
 
     #[test]

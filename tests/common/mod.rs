@@ -39,6 +39,7 @@ pub fn ingest_with(paths: &[PathBuf], threads: usize, limits: Limits) -> Collect
         threads,
         limits,
         keep: &ingest::keep_all,
+        columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(paths, &opts, &mut sink);
     sink
@@ -60,6 +61,7 @@ pub fn scan_paths(paths: &[PathBuf]) -> rdtriage::analysis::Scan {
         limits: Limits::default(),
         hints: Default::default(),
         rules: &rules,
+        shown_columns: rdtriage::ingest::ProcmonColumns::none(),
     };
     let found = rdtriage::ingest::discover::discover(paths, &Limits::default());
     rdtriage::analysis::scan(found, &opts, false)

@@ -144,6 +144,7 @@ pub(super) fn read_input(
         send,
         pool,
         limits: &opts.limits,
+        columns: &opts.columns,
     };
     match reader {
         Some(r) => r.read(input, &mut emit, &mut account),
