@@ -12,8 +12,10 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
+pub mod columns;
 pub mod marks;
 pub mod problem;
+pub use columns::{Columns, SharedColumns};
 pub use marks::Marks;
 pub use problem::{At, Problem};
 
@@ -141,8 +143,9 @@ pub struct ProcmonRow {
     pub detail: Fields,
     /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
     pub network: Option<NetPath>,
-    /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...).
-    pub columns: Fields,
+    /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...); a
+    /// PML row shares its process's columns with the process's other rows.
+    pub columns: Columns,
     /// The computer that captured it, when the log says (a PML header does; a CSV does not).
     pub computer: Option<Arc<str>>,
 }
@@ -307,7 +310,7 @@ impl Fields {
         Some((&self.text[start..mid], &self.text[mid..end]))
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
         let mut start = 0;
         self.spans.iter().map(move |&(mid, end)| {
             let pair = (&self.text[start..mid], &self.text[mid..end]);

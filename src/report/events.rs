@@ -7,18 +7,20 @@
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::model::{Event, EventKind, Fields};
+use crate::model::{Event, EventKind};
 
 /// Serialize an event as the documented JSON object.
 pub struct EventJson<'a>(pub &'a Event);
 
-struct FieldsJson<'a>(&'a Fields);
+/// Named fields (an event's data, a row's detail or columns) as a JSON object.
+struct FieldsJson<I>(I);
 
-impl Serialize for FieldsJson<'_> {
+impl<'a, I: Iterator<Item = (&'a str, &'a str)> + Clone> Serialize for FieldsJson<I> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        let mut seen: Vec<&str> = Vec::with_capacity(self.0.len());
-        for (k, v) in self.0.iter() {
+        let len = self.0.clone().count();
+        let mut map = s.serialize_map(Some(len))?;
+        let mut seen: Vec<&str> = Vec::with_capacity(len);
+        for (k, v) in self.0.clone() {
             let n = seen.iter().filter(|s| s.eq_ignore_ascii_case(k)).count();
             seen.push(k);
             if n == 0 {
@@ -49,7 +51,7 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("computer", &*w.computer)?;
                 map.serialize_entry("activity_id", &w.activity_id)?;
                 map.serialize_entry("process_id", &w.process_id)?;
-                map.serialize_entry("data", &FieldsJson(&w.data))?;
+                map.serialize_entry("data", &FieldsJson(w.data.iter()))?;
             }
             EventKind::Procmon(p) => {
                 map.serialize_entry("time_of_day", &p.time_of_day.map(|t| t.to_string()))?;
@@ -62,7 +64,7 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("operation", &p.operation)?;
                 map.serialize_entry("path", &p.path)?;
                 map.serialize_entry("result", &p.result)?;
-                map.serialize_entry("detail", &FieldsJson(&p.detail))?;
+                map.serialize_entry("detail", &FieldsJson(p.detail.iter()))?;
                 if let Some(n) = &p.network {
                     map.serialize_entry(
                         "network",
@@ -74,7 +76,7 @@ impl Serialize for EventJson<'_> {
                         }),
                     )?;
                 }
-                map.serialize_entry("columns", &FieldsJson(&p.columns))?;
+                map.serialize_entry("columns", &FieldsJson(p.columns.iter()))?;
             }
             EventKind::Registry(r) => {
                 map.serialize_entry("computer", &r.computer)?;

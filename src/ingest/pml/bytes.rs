@@ -89,16 +89,35 @@ pub fn utf16(bytes: &[u8]) -> String {
     out
 }
 
-/// [`utf16`], appended to `out`: room for the text reserved once, the ASCII run that most
-/// paths and names are copied without decoding surrogates.
+/// [`utf16`], appended to `out`: room for the text reserved once, and the ASCII run that most
+/// paths and names are narrowed a chunk at a time on the stack (a loop the compiler vectorizes)
+/// and copied in, without decoding surrogates.
 pub fn utf16_into(bytes: &[u8], out: &mut String) {
+    const CHUNK: usize = 64;
     out.reserve(bytes.len() / 2);
-    let ascii = bytes
+    let mut rest = &bytes[..bytes.len() & !1];
+    let mut narrow = [0u8; CHUNK];
+    while !rest.is_empty() {
+        let n = (rest.len() / 2).min(CHUNK);
+        let mut plain = true;
+        for (b, unit) in narrow.iter_mut().zip(rest.chunks_exact(2)) {
+            *b = unit[0];
+            // ASCII and not NUL: 1..=0x7F in the low byte, 0 in the high one.
+            plain &= unit[1] == 0 && unit[0].wrapping_sub(1) < 0x7f;
+        }
+        if !plain {
+            break;
+        }
+        // Only bytes 1..=0x7F were written: ASCII, so UTF-8.
+        out.push_str(std::str::from_utf8(&narrow[..n]).unwrap_or_default());
+        rest = &rest[n * 2..];
+    }
+    let ascii = rest
         .chunks_exact(2)
         .take_while(|c| c[1] == 0 && c[0] != 0 && c[0] < 0x80)
         .count();
-    out.extend(bytes[..ascii * 2].iter().step_by(2).map(|&b| char::from(b)));
-    let units = bytes[ascii * 2..]
+    out.extend(rest[..ascii * 2].iter().step_by(2).map(|&b| char::from(b)));
+    let units = rest[ascii * 2..]
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .take_while(|&u| u != 0);
@@ -107,22 +126,24 @@ pub fn utf16_into(bytes: &[u8], out: &mut String) {
 
 /// A list of NUL-separated UTF-16LE strings, ended by an empty one (or the end of `bytes`).
 pub fn utf16_list(bytes: &[u8]) -> Vec<String> {
-    let units: Vec<u16> = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    let mut out = Vec::new();
-    for part in units.split(|&u| u == 0) {
-        if part.is_empty() {
-            break;
+    utf16_parts(bytes).map(utf16).collect()
+}
+
+/// The strings of a [`utf16_list`], undecoded: each an even run of bytes without a NUL unit.
+pub fn utf16_parts(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = &bytes[..bytes.len() & !1];
+    std::iter::from_fn(move || {
+        let end = rest
+            .chunks_exact(2)
+            .position(|c| c == [0, 0])
+            .map_or(rest.len(), |i| i * 2);
+        if end == 0 {
+            return None;
         }
-        out.push(
-            char::decode_utf16(part.iter().copied())
-                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-                .collect(),
-        );
-    }
-    out
+        let part = &rest[..end];
+        rest = rest.get(end + 2..).unwrap_or_default();
+        Some(part)
+    })
 }
 
 /// Latin-1 text (Process Monitor's "ASCII" detail strings) up to its first NUL.
@@ -163,6 +184,10 @@ mod tests {
     fn text() {
         assert_eq!(utf16(b"a\0b\0\0\0c\0"), "ab");
         assert_eq!(utf16_list(b"a\0\0\0b\0c\0\0\0\0\0"), vec!["a", "bc"]);
+        assert_eq!(utf16_list(b"a\0\0\0b\0c\0\0"), vec!["a", "bc"]);
+        assert_eq!(utf16_list(b"\0\0a\0"), Vec::<String>::new());
+        let surrogate = [0x00, 0xd8, 0, 0, b'x', 0];
+        assert_eq!(utf16_list(&surrogate), vec!["\u{fffd}", "x"]);
         assert_eq!(latin1(b"x\xe9\0y"), "x\u{e9}");
         assert_eq!(latin1(b"plain"), "plain");
         // ASCII, then a character past it, an unpaired surrogate, a NUL.
@@ -176,5 +201,23 @@ mod tests {
         assert_eq!(out, "<C:");
         assert_eq!(utf16(b"a\0\x80\0"), "a\u{80}");
         assert_eq!(utf16(b"a\0b"), "a");
+        // Runs longer than a chunk, with the first non-ASCII unit or NUL at every place.
+        let long: Vec<u16> = (0..200u16).map(|i| 0x41 + i % 26).collect();
+        for stop in [0x00u16, 0xe9, 0x6c34, 0xd800, 0x100] {
+            for at in [0, 1, 63, 64, 65, 127, 128, 129, 199] {
+                let mut units = long.clone();
+                units[at] = stop;
+                let bytes: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+                let want: String =
+                    char::decode_utf16(units.iter().copied().take_while(|&u| u != 0))
+                        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                        .collect();
+                assert_eq!(utf16(&bytes), want, "{stop:#x} at {at}");
+                assert_eq!(
+                    utf16(&bytes[..bytes.len() - 1]),
+                    utf16(&bytes[..bytes.len() - 2])
+                );
+            }
+        }
     }
 }

@@ -7,80 +7,57 @@ use std::sync::Arc;
 use super::names::Class;
 use super::num;
 use super::tables::{ProcessInfo, Processes};
-use crate::model::Fields;
+use crate::model::{Columns, SharedColumns};
 
 /// A process and its columns' texts.
 pub struct Process {
     pub info: Arc<ProcessInfo>,
-    /// `Image Path` to `Command Line`: what a row lists between `Event Class` and `TID`.
-    before_tid: Fields,
-    /// `Virtualized` to `Architecture`: what a row lists after `TID`.
-    after_tid: Fields,
+    /// A row's columns, shared by every row of the process: `Duration`, `Event Class` and
+    /// `TID` are slots (each row's own), the rest the process's.
+    shared: Arc<SharedColumns>,
 }
-
-const DURATION: &str = "Duration";
-const CLASS: &str = "Event Class";
-const TID: &str = "TID";
-/// The number of columns a row has.
-const COLUMNS: usize = 15;
 
 impl Process {
     fn new(info: Arc<ProcessInfo>) -> Process {
         let p = &*info;
-        let mut before_tid = Fields::default();
-        before_tid.push("Image Path", &*p.image_path);
-        before_tid.push("Company", &*p.company);
-        before_tid.push("Description", &*p.description);
-        before_tid.push("Version", &*p.version);
-        before_tid.push("User", &*p.user);
-        before_tid.push(
+        let mut s = SharedColumns::new();
+        // Three slots, in a new set: there is room.
+        let _ = s.push_slot("Duration");
+        let _ = s.push_slot("Event Class");
+        s.push("Image Path", &p.image_path);
+        s.push("Company", &p.company);
+        s.push("Description", &p.description);
+        s.push("Version", &p.version);
+        s.push("User", &p.user);
+        s.push(
             "Authentication ID",
-            format!(
+            &format!(
                 "{:08x}:{:08x}",
                 p.authentication_id >> 32,
                 p.authentication_id & 0xffff_ffff
             ),
         );
-        before_tid.push("Session", num::dec(u64::from(p.session)));
-        before_tid.push("Command Line", &*p.command_line);
-        let mut after_tid = Fields::default();
-        after_tid.push("Virtualized", if p.virtualized { "True" } else { "False" });
-        after_tid.push("Integrity", &*p.integrity);
-        after_tid.push("Parent PID", num::dec(u64::from(p.parent_pid)));
-        after_tid.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
+        s.push("Session", num::dec(u64::from(p.session)).as_str());
+        s.push("Command Line", &p.command_line);
+        let _ = s.push_slot("TID");
+        s.push("Virtualized", if p.virtualized { "True" } else { "False" });
+        s.push("Integrity", &p.integrity);
+        s.push("Parent PID", num::dec(u64::from(p.parent_pid)).as_str());
+        s.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
         Process {
             info,
-            before_tid,
-            after_tid,
+            shared: Arc::new(s),
         }
     }
 
-    /// Write an event's columns into `columns` (emptied first), with exactly the room they
-    /// take: the event's duration (none while it was pending), class and thread, and the
-    /// process's columns copied as they were rendered for the capture.
-    pub fn write(&self, columns: &mut Fields, duration: Option<u64>, class: Class, tid: u32) {
+    /// Write an event's columns into `columns`: the process's, shared, with the event's
+    /// duration (none while it was pending), class and thread held by the row.
+    pub fn write(&self, columns: &mut Columns, duration: Option<u64>, class: Class, tid: u32) {
         let duration = duration.map(num::seconds);
         let duration = duration.as_ref().map_or("", num::Num::as_str);
         let mut tid_text = itoa::Buffer::new();
         let tid = tid_text.format(tid);
-        let class = class.name();
-        columns.clear();
-        columns.reserve(
-            COLUMNS,
-            DURATION.len()
-                + duration.len()
-                + CLASS.len()
-                + class.len()
-                + self.before_tid.text_len()
-                + TID.len()
-                + tid.len()
-                + self.after_tid.text_len(),
-        );
-        columns.push(DURATION, duration);
-        columns.push(CLASS, class);
-        columns.extend_from(&self.before_tid);
-        columns.push(TID, tid);
-        columns.extend_from(&self.after_tid);
+        columns.fill(&self.shared, &[duration, class.name(), tid]);
     }
 }
 
@@ -196,9 +173,9 @@ mod tests {
     #[test]
     fn columns_are_the_csv_exports_with_exactly_their_room() {
         let p = Process::new(info(10));
-        let mut columns = Fields::default();
+        let mut columns = Columns::default();
         p.write(&mut columns, Some(1_406_250), Class::Registry, 7764);
-        let mut other = Fields::default();
+        let mut other = Columns::default();
         p.write(&mut other, Some(123_450_000_001), Class::Registry, 0);
         assert_eq!(other.get("Duration"), Some("12345.0000001"));
         assert_eq!(other.get("TID"), Some("0"));
@@ -223,18 +200,12 @@ mod tests {
                 ("Architecture", "64-bit"),
             ]
         );
-        let used = columns.heap_bytes();
         p.write(&mut columns, None, Class::FileSystem, 1);
         assert_eq!(columns.get("Duration"), Some(""));
         assert_eq!(columns.get("TID"), Some("1"));
-        // Rewriting reuses the room; a fresh set gets exactly what it holds.
-        assert!(columns.heap_bytes() <= used);
-        let mut fresh = Fields::default();
-        p.write(&mut fresh, Some(0), Class::Process, 12);
-        assert_eq!(
-            fresh.heap_bytes(),
-            fresh.text_len() + COLUMNS * std::mem::size_of::<(usize, usize)>()
-        );
-        assert_eq!(fresh.len(), COLUMNS);
+        assert_eq!(columns.get("Event Class"), Some("File System"));
+        // A row's columns hold nothing on the heap of their own.
+        assert_eq!(columns.heap_bytes(), 0);
+        assert_eq!(columns.len(), 15);
     }
 }

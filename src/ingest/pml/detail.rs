@@ -3,13 +3,12 @@
 //! the same on both). Structures are read with [`Cur`]: a detail that runs past its event stops
 //! where it was cut and says so, keeping what was read.
 
-use super::bytes::{Cur, Short, latin1_into, utf16, utf16_into, utf16_list};
+use super::bytes::{Cur, Short, latin1_into, utf16, utf16_into, utf16_list, utf16_parts};
 use super::ioctl::control_name;
 use super::names::{self, Class, fileop, thousands, thousands_signed};
 use super::num;
 use super::tables::Endpoints;
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use crate::model::Fields;
 
@@ -117,14 +116,13 @@ fn network(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
     let mut c = Cur::new(input.detail);
     let flags = c.u16()?;
     let (src_v4, dst_v4, tcp) = (flags & 1 != 0, flags & 2 != 0, flags & 4 != 0);
-    let op = names::NETWORK_OPS
-        .get(usize::from(input.op))
-        .copied()
-        .unwrap_or("<Unknown>");
-    d.operation = Some(Cow::Owned(format!(
-        "{} {op}",
-        if tcp { "TCP" } else { "UDP" }
-    )));
+    let (ops, unknown) = if tcp {
+        (&names::TCP_OPS, "TCP <Unknown>")
+    } else {
+        (&names::UDP_OPS, "UDP <Unknown>")
+    };
+    let op = ops.get(usize::from(input.op)).copied().unwrap_or(unknown);
+    d.operation = Some(Cow::Borrowed(op));
     c.skip(2)?;
     let length = c.u32()?;
     let mut src = [0u8; 16];
@@ -134,19 +132,23 @@ fn network(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
     let sport = c.u16()?;
     let dport = c.u16()?;
     let e = input.endpoints;
-    // Writing into a String cannot fail.
-    let _ = write!(
-        d.path,
-        "{}:{} -> {}:{}",
-        e.host(&src, src_v4),
-        e.port(sport, tcp),
-        e.host(&dst, dst_v4),
-        e.port(dport, tcp)
-    );
+    e.host_into(&src, src_v4, &mut d.path);
+    d.path.push(':');
+    e.port_into(sport, tcp, &mut d.path);
+    d.path.push_str(" -> ");
+    e.host_into(&dst, dst_v4, &mut d.path);
+    d.path.push(':');
+    e.port_into(dport, tcp, &mut d.path);
     d.push("Length", num::dec(u64::from(length)));
-    let extra = utf16_list(c.rest());
-    for pair in extra.chunks_exact(2) {
-        d.push(&pair[0], pair[1].clone());
+    // Name and value strings, in pairs, ended by an empty string.
+    let (mut name, mut value) = (String::new(), String::new());
+    let mut parts = utf16_parts(c.rest());
+    while let (Some(k), Some(v)) = (parts.next(), parts.next()) {
+        name.clear();
+        value.clear();
+        utf16_into(k, &mut name);
+        utf16_into(v, &mut value);
+        d.push(&name, &value);
     }
     Ok(())
 }
@@ -206,8 +208,8 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             let path = string_info(&mut c)?;
             c.skip(2)?;
             string_into(&mut c, path, &mut d.path)?;
-            d.push("Image Base", format!("{base:#x}"));
-            d.push("Image Size", format!("{size:#x}"));
+            d.push("Image Base", num::hex(base));
+            d.push("Image Size", num::hex(u64::from(size)));
         }
         7 => {
             let parent = c.u32()?;
@@ -234,10 +236,20 @@ fn process(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
 fn registry_data(bytes: &[u8], reg_type: u32) -> String {
     let mut c = Cur::new(bytes);
     match reg_type {
-        4 => c.u32().map(|v| v.to_string()).unwrap_or_default(),
+        4 => c
+            .u32()
+            .map(|v| num::dec(u64::from(v)).as_str().to_string())
+            .unwrap_or_default(),
         // Procmon leaves REG_QWORD data out of the CSV.
         11 => String::new(),
-        1 | 2 => utf16(bytes).replace("\r\n", "\n;"),
+        1 | 2 => {
+            let text = utf16(bytes);
+            if text.contains("\r\n") {
+                text.replace("\r\n", "\n;")
+            } else {
+                text
+            }
+        }
         3 => {
             const HEX: &[u8; 16] = b"0123456789ABCDEF";
             let mut s = String::with_capacity(bytes.len() * 3);
@@ -345,9 +357,9 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 // Name: Procmon prints it for RegEnumKey only
                 3 => {
                     let n = x.u32()? as usize;
-                    let name = utf16(x.take(n)?);
+                    let name = x.take(n)?;
                     if op == 7 {
-                        d.push("Name", name);
+                        d.push("Name", utf16(name));
                     }
                 }
                 // Cached
@@ -359,8 +371,8 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                     d.push("SubKeys", thousands(u64::from(subkeys)));
                     d.push("Values", thousands(u64::from(values)));
                 }
-                5 => d.push("UserFlags", format!("{:#x}", x.u32()?)),
-                7 => d.push("HandleTags", format!("{:#x}", x.u32()?)),
+                5 => d.push("UserFlags", num::hex(u64::from(x.u32()?))),
+                7 => d.push("HandleTags", num::hex(u64::from(x.u32()?))),
                 _ => {}
             }
         }
@@ -387,9 +399,9 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                     let data_at = x.u32()? as usize;
                     let data_len = x.u32()?;
                     let n = x.u32()? as usize;
-                    let name = utf16(x.take(n)?);
+                    let name = x.take(n)?;
                     if op == 6 {
-                        d.push("Name", name);
+                        d.push("Name", utf16(name));
                     }
                     (data_len, data_at)
                 }
@@ -428,8 +440,8 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
             d.push("Length", thousands(u64::from(length)));
             if length > 0 {
                 match class {
-                    1 => d.push("Wow64Flags", format!("{:#x}", c.u32()?)),
-                    5 => d.push("HandleTags", format!("{:#x}", c.u32()?)),
+                    1 => d.push("Wow64Flags", num::hex(u64::from(c.u32()?))),
+                    5 => d.push("HandleTags", num::hex(u64::from(c.u32()?))),
                     // KeyWriteTimeInformation: a local time, which the PML cannot give.
                     _ => {}
                 }

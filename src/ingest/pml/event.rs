@@ -128,23 +128,32 @@ fn unknown_op(class: u32, op: u16) -> String {
 /// being parsed again. True when nothing is trimmed away, every name reads as a Procmon key
 /// (so the segment `Name: value` splits back at its own colon), and no value holds the `, `
 /// segments are split at; otherwise the text is parsed as a CSV's Detail is, so both give the
-/// same fields whatever the text. Checked on the names and values alone: no pass over the
-/// text beyond its ends.
+/// same fields whatever the text. Checked on the names, and on the text in one pass.
 fn pairs_read_back(pairs: &Fields, text: &str) -> bool {
     if text.trim().len() != text.len() {
         return false;
     }
-    let mut at = 0;
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            at += 2;
-        }
-        if !reads_as_key(k) || holds_separator(v) {
-            return false;
-        }
-        at += k.len() + 2 + v.len();
-    }
-    at == text.len()
+    // The text is the pairs joined: `name: value` each, `, ` between them.
+    let n = pairs.len();
+    let joined = if n == 0 {
+        0
+    } else {
+        pairs.text_len() + 4 * n - 2
+    };
+    // No value holds `, `: the text holds one per pair after the first (the separators), as no
+    // name holds a comma and a value's last comma before a separator is not followed by a
+    // space. One pass over the text, not a search per value.
+    joined == text.len()
+        && pairs.iter().all(|(k, _)| reads_as_key(k))
+        && separators(text) == n.saturating_sub(1)
+}
+
+/// How many times `text` holds `, `.
+fn separators(text: &str) -> usize {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b',', b)
+        .filter(|&i| b.get(i + 1) == Some(&b' '))
+        .count()
 }
 
 /// Whether `k:` splits as the key `k`, as [`split_key`](crate::ingest::detail::split_key) splits it (a test holds the two
@@ -152,23 +161,29 @@ fn pairs_read_back(pairs: &Fields, text: &str) -> bool {
 /// decoding characters.
 fn reads_as_key(k: &str) -> bool {
     let b = k.as_bytes();
-    let plain = |c: &u8| {
-        c.is_ascii_alphanumeric()
-            || matches!(c, b' ' | b'_' | b'-' | b'/' | b'.' | b'(' | b')' | b'#')
-    };
     match (b.first(), b.last()) {
         (Some(first), Some(&last)) => {
-            b.len() <= 40 && first.is_ascii_alphabetic() && last != b' ' && b.iter().all(plain)
+            b.len() <= 40
+                && first.is_ascii_alphabetic()
+                && last != b' '
+                && b.iter().all(|&c| KEY_BYTES[usize::from(c)])
         }
         _ => false,
     }
 }
 
-/// Whether `v` holds `, `.
-fn holds_separator(v: &str) -> bool {
-    let b = v.as_bytes();
-    memchr::memchr_iter(b',', b).any(|i| b.get(i + 1) == Some(&b' '))
-}
+/// The bytes a key may hold: ASCII letters and digits, space and `_-/.()#`.
+const KEY_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || matches!(b, b' ' | b'_' | b'-' | b'/' | b'.' | b'(' | b')' | b'#');
+        c += 1;
+    }
+    t
+};
 
 /// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
 /// the same row comes out whether or not one is given).
@@ -218,9 +233,15 @@ pub fn decode(
         None
     };
     let mut row = spare.unwrap_or_default();
-    // The pairs are decoded into this thread's scratch set, then copied into the row with
-    // exactly their room (a set grown pair by pair reallocates a few times per event).
-    let scratch = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    // A refilled row's pairs have room from an earlier event: they are decoded straight into
+    // it. A new row's would grow pair by pair (reallocating a few times per event), so they
+    // are decoded into this thread's scratch set, then copied in with exactly their room.
+    let direct = row.detail.heap_bytes() > 0;
+    let scratch = if direct {
+        std::mem::take(&mut row.detail)
+    } else {
+        SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
+    };
     let mut d = detail::decode(
         &DetailInput {
             class,
@@ -253,16 +274,23 @@ pub fn decode(
     row.result.clear();
     row.result.push_str(&names::result_text(status));
     d.write_text(&mut row.detail_raw);
-    if pairs_read_back(&d.pairs, &row.detail_raw) {
-        row.detail.clear();
-        row.detail.reserve(d.pairs.len(), d.pairs.text_len());
-        row.detail.extend_from(&d.pairs);
+    if direct {
+        row.detail = std::mem::take(&mut d.pairs);
+        if !pairs_read_back(&row.detail, &row.detail_raw) {
+            parse_detail_into(&row.detail_raw, &mut row.detail);
+        }
     } else {
-        parse_detail_into(&row.detail_raw, &mut row.detail);
-    }
-    // A set grown by a huge detail is not kept for the rest of the capture.
-    if d.pairs.heap_bytes() <= MAX_SCRATCH_BYTES {
-        SCRATCH.with(|s| *s.borrow_mut() = std::mem::take(&mut d.pairs));
+        if pairs_read_back(&d.pairs, &row.detail_raw) {
+            row.detail.clear();
+            row.detail.reserve(d.pairs.len(), d.pairs.text_len());
+            row.detail.extend_from(&d.pairs);
+        } else {
+            parse_detail_into(&row.detail_raw, &mut row.detail);
+        }
+        // A set grown by a huge detail is not kept for the rest of the capture.
+        if d.pairs.heap_bytes() <= MAX_SCRATCH_BYTES {
+            SCRATCH.with(|s| *s.borrow_mut() = std::mem::take(&mut d.pairs));
+        }
     }
     row.network = if class == Class::Network {
         parse_net_path(&d.path)
@@ -349,8 +377,9 @@ mod tests {
             let name = format!("{k}:");
             assert_eq!(reads_as_key(k), split_key(&name) == Some((k, "")), "{k:?}");
         }
-        assert!(holds_separator("a, b"));
-        assert!(!holds_separator("a,b ,c,"));
+        assert_eq!(separators("a, b"), 1);
+        assert_eq!(separators("a,b ,c,"), 0);
+        assert_eq!(separators("a,, b, , c"), 3);
     }
 
     #[test]
@@ -365,6 +394,11 @@ mod tests {
             // Not read back as given: a value holding the segment separator...
             &[("Options", "Synchronous IO Non-Alert, Non-Directory File")],
             &[("Data", "a, B: c")],
+            &[("A", "x,"), ("B", "y")],
+            &[("A", "x, "), ("B", "y")],
+            &[("A", ","), ("B", ", ")],
+            &[("A", "x"), ("B", "y,")],
+            &[("A", " , x")],
             // ... a key that is not one, trailing space, an empty last value.
             &[("1st", "x")],
             &[("Key", "x ")],
@@ -383,7 +417,7 @@ mod tests {
         assert!(pairs_read_back(&simple, &text(&simple)));
         let split = pairs(cases[5]);
         assert!(!pairs_read_back(&split, &text(&split)));
-        let odd = pairs(cases[7]);
+        let odd = pairs(&[("1st", "x")]);
         assert!(!pairs_read_back(&odd, &text(&odd)));
     }
 }

@@ -8,6 +8,7 @@
 use super::bytes::{Cur, Short, utf16};
 use super::detail::Detail;
 use super::names::{self, thousands, thousands_signed};
+use super::num;
 
 /// Where the I/O stack location's parameters start in the event's parameter block.
 const PARAMETERS: usize = 0xc;
@@ -100,7 +101,7 @@ pub fn decode(op: &str, input: &FileInput<'_>, d: &mut Detail) -> Result<bool, S
             let dir = x.u8()? != 0;
             d.push("AllocationSize", thousands(allocation));
             d.push("EndOfFile", thousands(end));
-            d.push("NumberOfLinks", links.to_string());
+            d.push("NumberOfLinks", num::dec(u64::from(links)));
             d.push("DeletePending", bool_text(delete));
             d.push("Directory", bool_text(dir));
         }
@@ -112,7 +113,7 @@ pub fn decode(op: &str, input: &FileInput<'_>, d: &mut Detail) -> Result<bool, S
                 "Attributes",
                 names::mask_names(attributes, &names::FILE_ATTRIBUTES, ""),
             );
-            d.push("ReparseTag", format!("{tag:#x}"));
+            d.push("ReparseTag", num::hex(u64::from(tag)));
         }
         "QueryNameInformationFile" => {
             let mut x = extra()?;
@@ -120,7 +121,7 @@ pub fn decode(op: &str, input: &FileInput<'_>, d: &mut Detail) -> Result<bool, S
             d.push("Name", utf16(x.take(n.min(x.left()))?));
         }
         "QueryFileInternalInformationFile" => {
-            d.push("IndexNumber", format!("{:#x}", extra()?.u64()?));
+            d.push("IndexNumber", num::hex(extra()?.u64()?));
         }
         "QueryAttributeInformationVolume" => {
             let mut x = extra()?;
@@ -165,12 +166,12 @@ pub fn decode(op: &str, input: &FileInput<'_>, d: &mut Detail) -> Result<bool, S
             x.skip(4)?;
             d.push("AllocationSize", thousands(x.u64()?));
             d.push("EndOfFile", thousands(x.u64()?));
-            d.push("NumberOfLinks", x.u32()?.to_string());
+            d.push("NumberOfLinks", num::dec(u64::from(x.u32()?)));
             d.push("DeletePending", bool_text(x.u8()? != 0));
             d.push("Directory", bool_text(x.u8()? != 0));
             x.skip(2)?;
-            d.push("IndexNumber", format!("{:#x}", x.u64()?));
-            d.push("EaSize", x.u32()?.to_string());
+            d.push("IndexNumber", num::hex(x.u64()?));
+            d.push("EaSize", num::dec(u64::from(x.u32()?)));
             d.push("Access", names::file_access(x.u32()?));
             d.push("Position", thousands(x.u64()?));
             d.push(
@@ -268,27 +269,6 @@ fn alignment(a: u32) -> String {
 
 /// A FILETIME inside a detail, in the CSV's `M/D/YYYY h:mm:ss AM` shape but in UTC: the PML
 /// does not record the viewer's time zone that Process Monitor converts it to.
-pub fn date_text(ft: u64) -> String {
-    // Signed: `-1` ("leave unchanged" in a set request) is the last tick of 1600.
-    const UNIX_EPOCH_AS_FILETIME: i128 = 116_444_736_000_000_000;
-    let ns = (i128::from(ft as i64) - UNIX_EPOCH_AS_FILETIME) * 100;
-    let Ok(ts) = jiff::Timestamp::from_nanosecond(ns) else {
-        return String::new();
-    };
-    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
-    let (h12, ampm) = match dt.hour() {
-        0 => (12, "AM"),
-        h @ 1..=11 => (h, "AM"),
-        12 => (12, "PM"),
-        h => (h - 12, "PM"),
-    };
-    format!(
-        "{}/{}/{} {}:{:02}:{:02} {ampm}",
-        dt.month(),
-        dt.day(),
-        dt.year(),
-        h12,
-        dt.minute(),
-        dt.second()
-    )
+pub fn date_text(ft: u64) -> num::Num {
+    num::filetime_date(ft)
 }

@@ -86,6 +86,33 @@ pub const NETWORK_OPS: [&str; 10] = [
     "TCPCopy",
 ];
 
+/// [`NETWORK_OPS`] with their protocol, as the Operation column names them (`TCP Send`).
+pub const TCP_OPS: [&str; 10] = [
+    "TCP Unknown",
+    "TCP Other",
+    "TCP Send",
+    "TCP Receive",
+    "TCP Accept",
+    "TCP Connect",
+    "TCP Disconnect",
+    "TCP Reconnect",
+    "TCP Retransmit",
+    "TCP TCPCopy",
+];
+/// [`NETWORK_OPS`] over UDP.
+pub const UDP_OPS: [&str; 10] = [
+    "UDP Unknown",
+    "UDP Other",
+    "UDP Send",
+    "UDP Receive",
+    "UDP Accept",
+    "UDP Connect",
+    "UDP Disconnect",
+    "UDP Reconnect",
+    "UDP Retransmit",
+    "UDP TCPCopy",
+];
+
 /// File-system operations by their IRP major function / fast I/O index.
 pub const FILE_OPS: [&str; 48] = [
     "VolumeDismount",
@@ -446,7 +473,8 @@ fn mask_names_of<'a>(
     table: impl Iterator<Item = &'a (u32, &'a str)>,
     sep: &str,
 ) -> String {
-    let mut out = String::new();
+    // Room for the usual few names at once, not grown name by name.
+    let mut out = String::with_capacity(64);
     for (bits, name) in table {
         if mask & bits == *bits && *bits != 0 {
             if !out.is_empty() {

@@ -4,6 +4,7 @@
 //! than the whole table lost.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::bytes::{Cur, Short, utf16};
@@ -239,24 +240,44 @@ pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
 impl Endpoints {
     /// A host as Procmon shows it: its resolved name, else the address.
     pub fn host(&self, ip: &[u8; 16], v4: bool) -> String {
+        let mut out = String::new();
+        self.host_into(ip, v4, &mut out);
+        out
+    }
+
+    /// [`host`](Self::host), appended to `out`.
+    pub fn host_into(&self, ip: &[u8; 16], v4: bool, out: &mut String) {
         if let Some(name) = self.hosts.get(ip).filter(|n| !n.is_empty()) {
-            return name.clone();
-        }
-        if v4 {
-            format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
+            out.push_str(name);
+        } else if v4 {
+            for (i, b) in ip[..4].iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                out.push_str(itoa::Buffer::new().format(*b));
+            }
         } else {
             // Procmon writes every group, without leading zeros and without `::` folding.
-            ip.chunks_exact(2)
-                .map(|g| format!("{:x}", u16::from_be_bytes([g[0], g[1]])))
-                .collect::<Vec<_>>()
-                .join(":")
+            for (i, g) in ip.chunks_exact(2).enumerate() {
+                if i > 0 {
+                    out.push(':');
+                }
+                let _ = write!(out, "{:x}", u16::from_be_bytes([g[0], g[1]]));
+            }
         }
     }
 
     pub fn port(&self, port: u16, tcp: bool) -> String {
+        let mut out = String::new();
+        self.port_into(port, tcp, &mut out);
+        out
+    }
+
+    /// [`port`](Self::port), appended to `out`.
+    pub fn port_into(&self, port: u16, tcp: bool, out: &mut String) {
         match self.ports.get(&(port, tcp)) {
-            Some(name) if !name.is_empty() => name.clone(),
-            _ => port.to_string(),
+            Some(name) if !name.is_empty() => out.push_str(name),
+            _ => out.push_str(itoa::Buffer::new().format(port)),
         }
     }
 }
