@@ -4,7 +4,6 @@
 //! lists rows, keeps every column.
 
 use std::path::Path;
-use std::process::Command;
 
 /// A capture with more columns than any rule reads; the second row is the one the rule wants.
 const CSV: &str = "\u{FEFF}\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\",\"Integrity\",\"User\",\"Command Line\",\"Session\",\"Company\"\r\n\
@@ -27,13 +26,7 @@ const RULE: &str = r#"rule my-low-integrity-client {
 "#;
 
 fn rdtriage(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rdtriage"))
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::common::run_in(dir, args);
     (
         out.status.code().expect("exited, not killed"),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -9,7 +9,6 @@ use crate::support;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use rdtriage::report::schema::{Confidence, ScanReport};
 
 use support::tss_writer::{
@@ -23,14 +22,7 @@ fn root() -> PathBuf {
 /// Run the binary in `dir` with a scrubbed environment (paths stay relative: same bytes on
 /// every machine).
 fn rdtriage(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<u8>) {
-    let out = Command::cargo_bin("rdtriage")
-        .unwrap()
-        .env_clear()
-        .env("NO_COLOR", "1")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::common::run_in(dir, args);
     (out.status.code(), out.stdout)
 }
 

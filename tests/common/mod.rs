@@ -5,6 +5,18 @@ use std::path::{Path, PathBuf};
 
 use rdtriage::ingest::{self, Collect, IngestOptions, Limits};
 
+/// Run the binary in `dir` with a scrubbed environment (no colour; paths given relative stay
+/// relative, so the output is the same bytes on every machine).
+pub fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_rdtriage"))
+        .env_clear()
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the rdtriage binary runs")
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
