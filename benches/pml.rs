@@ -43,6 +43,27 @@ fn keep_none(_: &mut Event) -> bool {
     false
 }
 
+/// One read of the capture on `threads` threads, every event kept or none, every column built
+/// (the same work on both formats); checks that every event was read and the right ones kept.
+fn read_capture(path: &Path, threads: usize, keep_all: bool) {
+    let mut sink = Count(0, 0);
+    let opts = IngestOptions {
+        threads,
+        limits: Limits::default(),
+        keep: if keep_all {
+            &ingest::keep_all
+        } else {
+            &keep_none
+        },
+        columns: rdtriage::ingest::ProcmonColumns::All,
+    };
+    ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
+    assert_eq!(
+        (sink.0, sink.1),
+        (if keep_all { EVENTS } else { 0 }, EVENTS)
+    );
+}
+
 fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize, keep_all: bool) {
     let mut group = c.benchmark_group(if keep_all {
         "pml_vs_csv"
@@ -53,20 +74,7 @@ fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize, keep_a
     group.sample_size(10);
     group.bench_function(format!("{name}/{threads}-thread"), |b| {
         b.iter(|| {
-            let mut sink = Count(0, 0);
-            let opts = IngestOptions {
-                threads,
-                limits: Limits::default(),
-                keep: if keep_all {
-                    &ingest::keep_all
-                } else {
-                    &keep_none
-                },
-                columns: rdtriage::ingest::ProcmonColumns::All,
-            };
-            ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
-            assert_eq!(sink.1, EVENTS);
-            assert_eq!(sink.0, if keep_all { EVENTS } else { 0 });
+            read_capture(path, threads, keep_all);
         })
     });
     group.finish();
@@ -87,24 +95,7 @@ fn bench_ceiling(c: &mut Criterion, path: &Path, keep_all: bool) {
     group.bench_function("pml/two 1-thread reads at once", |b| {
         b.iter(|| {
             std::thread::scope(|s| {
-                let read = || {
-                    let mut sink = Count(0, 0);
-                    let opts = IngestOptions {
-                        threads: 1,
-                        limits: Limits::default(),
-                        keep: if keep_all {
-                            &ingest::keep_all
-                        } else {
-                            &keep_none
-                        },
-                        columns: rdtriage::ingest::ProcmonColumns::All,
-                    };
-                    ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
-                    assert_eq!(
-                        (sink.0, sink.1),
-                        (if keep_all { EVENTS } else { 0 }, EVENTS)
-                    );
-                };
+                let read = || read_capture(path, 1, keep_all);
                 let other = s.spawn(read);
                 read();
                 other.join().expect("the other read panicked");
