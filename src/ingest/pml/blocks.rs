@@ -1,10 +1,9 @@
 //! The events of a capture, block by block: each block is a run of the event-offset array and
 //! the span of the file its events lie in, read once. On one thread the blocks are read,
-//! decoded and handed on in turn. On more, each block is decoded as a task of its own on the
-//! run's pool while the reader goes on reading the next ones (a few blocks ahead at most);
-//! decoded blocks are numbered in order as they come back, then split into kept and dropped
-//! events (the rule prefilter sees each event with its record number) by another task, and
-//! handed on in block order. No step waits for all the pool's threads at once, so a thread
+//! decoded and handed on in turn. On more, the reader hands blocks to the run's pool as tasks
+//! of their own, a few at a time, and decodes the others itself (a few blocks ahead at most);
+//! decoded blocks are numbered in order as they come back, split into kept and dropped events
+//! (the rule prefilter sees each event with its record number) and handed on in block order. No step waits for all the pool's threads at once, so a thread
 //! that the machine descheduled holds up only its own block, and the output is the same for
 //! any thread count.
 
