@@ -1,10 +1,9 @@
 //! The events of a capture, block by block: each block is a run of the event-offset array and
 //! the span of the file its events lie in, read once. On one thread the blocks are read,
-//! decoded and handed on in turn. On more, each block is decoded as a task of its own on the
-//! run's pool while the reader goes on reading the next ones (a few blocks ahead at most);
-//! decoded blocks are numbered in order as they come back, then split into kept and dropped
-//! events (the rule prefilter sees each event with its record number) by another task, and
-//! handed on in block order. No step waits for all the pool's threads at once, so a thread
+//! decoded and handed on in turn. On more, the reader hands blocks to the run's pool as tasks
+//! of their own, a few at a time, and decodes the others itself (a few blocks ahead at most);
+//! decoded blocks are numbered in order as they come back, split into kept and dropped events
+//! (the rule prefilter sees each event with its record number) and handed on in block order. No step waits for all the pool's threads at once, so a thread
 //! that the machine descheduled holds up only its own block, and the output is the same for
 //! any thread count.
 
@@ -25,6 +24,9 @@ use crate::model::{At, Event, EventKind, FileAccount, ProcmonRow};
 pub(super) const BLOCK: usize = 512;
 /// Blocks read ahead of the one being handed on, per thread of the pool.
 const AHEAD_PER_THREAD: usize = 2;
+/// Blocks handed to the pool's other threads and not yet back, per thread: more than one, so
+/// that a thread never waits for the reader to hand it its next block.
+const ON_POOL_PER_THREAD: usize = 2;
 
 /// Rows not kept, boxed as events hold them: filling one again moves no row.
 #[allow(clippy::vec_box)]
@@ -295,25 +297,30 @@ pub(super) fn read_serial(
     }
 }
 
-/// What a task on the pool sends back.
+/// What a decoding task on the pool sends back.
 enum Msg {
     Decoded(Done),
-    Kept(u64, Vec<Event>, SpareRows),
     /// A task panicked (a bug): raised again on the reader's thread.
     Panicked(Box<dyn std::any::Any + Send>),
 }
 
-/// Read the capture's blocks with their decoding, and the split of each into kept and dropped
-/// events, as tasks on `pool`; numbering and handing on stay on this thread, in order. As with
-/// [`map_in_order`](crate::ingest::ordered::map_in_order), which has one stage where this has
-/// two, the calling thread must not be one of `pool`'s workers: it blocks waiting for them.
+/// Read the capture's blocks and decode them with the pool's help; numbering, the split into
+/// kept and dropped events and handing on stay on this thread, in order. This thread decodes
+/// too: it hands a block to the pool only while fewer than [`ON_POOL_PER_THREAD`] per other
+/// thread are out there, and otherwise decodes the block itself instead of waiting. So with
+/// two threads, two threads do the work (not a reader beside two decoders), and the rows this
+/// thread drops are filled again here, where they were last written. As with
+/// [`map_in_order`](crate::ingest::ordered::map_in_order), the calling thread must not be one
+/// of `pool`'s workers: it blocks waiting for them.
 pub(super) fn read_parallel(
     src: &mut (impl Read + Seek + Send),
     source: &Source<'_>,
     sink: &mut Sink<'_, '_>,
     pool: &rayon::ThreadPool,
 ) {
-    let ahead = pool.current_num_threads().max(1) * AHEAD_PER_THREAD;
+    let threads = pool.current_num_threads().max(1);
+    let ahead = (threads * AHEAD_PER_THREAD) as u64;
+    let on_pool = (threads - 1).max(1) * ON_POOL_PER_THREAD;
     let keep = sink.keep;
     let ctx = source.ctx;
     let len = source.len;
@@ -324,86 +331,66 @@ pub(super) fn read_parallel(
         let mut read_failed = false;
         // Tasks not yet back.
         let mut tasks = 0usize;
-        let (mut next_seq, mut next_finish, mut next_send) = (0u64, 0u64, 0u64);
+        let (mut next_seq, mut next_finish) = (0u64, 0u64);
         let mut decoded: BTreeMap<u64, Done> = BTreeMap::new();
-        let mut kept: BTreeMap<u64, (Vec<Event>, SpareRows)> = BTreeMap::new();
         let mut spare_windows: Vec<Vec<u8>> = Vec::new();
         let mut spare_rows: SpareRows = Vec::new();
+        let take = |msg: Result<Msg, _>, decoded: &mut BTreeMap<u64, Done>| match msg {
+            Ok(Msg::Decoded(done)) => {
+                decoded.insert(done.block.seq, done);
+            }
+            Ok(Msg::Panicked(panic)) => resume_unwind(panic),
+            // This thread holds a sender: cannot happen.
+            Err(()) => unreachable!("the decoding tasks' channel closed early"),
+        };
         loop {
+            let reading = first < source.count && !read_failed;
             // Blocks read and not yet handed on: at most `ahead`.
-            while next_seq - next_send < ahead as u64 && first < source.count && !read_failed {
+            if reading && next_seq - next_finish < ahead {
                 let spare = spare_windows.pop().unwrap_or_default();
-                let Ok(mut block) = read_block(src, source, next_seq, first, spare, sink.account)
-                else {
-                    read_failed = true;
+                match read_block(src, source, next_seq, first, spare, sink.account) {
+                    Ok(mut block) => {
+                        next_seq += 1;
+                        first += block.offsets.len() as u64;
+                        refill(&mut block, &mut spare_rows);
+                        if tasks < on_pool {
+                            let tx = tx.clone();
+                            scope.spawn(move |_| {
+                                let run = AssertUnwindSafe(|| decode_block(block, ctx, len));
+                                let msg = match catch_unwind(run) {
+                                    Ok(done) => Msg::Decoded(done),
+                                    Err(panic) => Msg::Panicked(panic),
+                                };
+                                let _ = tx.send(msg);
+                            });
+                            tasks += 1;
+                        } else {
+                            let done = decode_block(block, ctx, len);
+                            decoded.insert(done.block.seq, done);
+                        }
+                    }
+                    Err(()) => read_failed = true,
+                }
+            } else if !decoded.contains_key(&next_finish) {
+                if tasks == 0 {
                     break;
-                };
-                next_seq += 1;
-                first += block.offsets.len() as u64;
-                refill(&mut block, &mut spare_rows);
-                let tx = tx.clone();
-                scope.spawn(move |_| {
-                    let msg = match catch_unwind(AssertUnwindSafe(|| decode_block(block, ctx, len)))
-                    {
-                        Ok(done) => Msg::Decoded(done),
-                        Err(panic) => Msg::Panicked(panic),
-                    };
-                    let _ = tx.send(msg);
-                });
-                tasks += 1;
-            }
-            if tasks == 0 {
-                break;
-            }
-            match rx.recv() {
-                Ok(Msg::Decoded(done)) => {
-                    decoded.insert(done.block.seq, done);
                 }
-                Ok(Msg::Kept(seq, events, rows)) => {
-                    kept.insert(seq, (events, rows));
-                }
-                Ok(Msg::Panicked(panic)) => resume_unwind(panic),
-                // This thread holds a sender: cannot happen.
-                Err(_) => break,
+                take(rx.recv().map_err(|_| ()), &mut decoded);
+                tasks -= 1;
             }
-            tasks -= 1;
+            while let Ok(msg) = rx.try_recv() {
+                take(Ok(msg), &mut decoded);
+                tasks -= 1;
+            }
             while let Some(done) = decoded.remove(&next_finish) {
-                let seq = next_finish;
                 next_finish += 1;
                 let (events, data) = finish_block(done, src, source, &mut record, sink);
                 spare_windows.push(data);
-                // Once every block is read no row is filled again: the task frees its dropped
-                // rows where it runs, not on this thread after the last block.
-                let recycle = first < source.count && !read_failed;
-                let tx = tx.clone();
-                scope.spawn(move |_| {
-                    let split = || {
-                        let (events, mut rows) = split_kept(events, keep);
-                        if !recycle {
-                            rows = Vec::new();
-                        }
-                        (events, rows)
-                    };
-                    let msg = match catch_unwind(AssertUnwindSafe(split)) {
-                        Ok((events, rows)) => Msg::Kept(seq, events, rows),
-                        Err(panic) => Msg::Panicked(panic),
-                    };
-                    let _ = tx.send(msg);
-                });
-                tasks += 1;
-            }
-            if (first >= source.count || read_failed) && !spare_rows.is_empty() {
-                // Nothing left to fill: free the rows on the pool, in parallel with what is
-                // left to do here (the scope waits for it).
-                let rows = std::mem::take(&mut spare_rows);
-                scope.spawn(move |_| drop(rows));
-            }
-            while let Some((events, rows)) = kept.remove(&next_send) {
-                next_send += 1;
+                let (events, rows) = split_kept(events, keep);
                 // Rows beyond a few blocks' worth, or once every block is read, are not kept
                 // for refilling: they are freed on the pool, not on this thread.
                 let reading = first < source.count && !read_failed;
-                if reading && spare_rows.len() < BLOCK * ahead {
+                if reading && spare_rows.len() < BLOCK * ahead as usize {
                     spare_rows.extend(rows);
                 } else if !rows.is_empty() {
                     scope.spawn(move |_| drop(rows));
@@ -411,6 +398,12 @@ pub(super) fn read_parallel(
                 if !events.is_empty() {
                     (sink.send)(events);
                 }
+            }
+            if (first >= source.count || read_failed) && !spare_rows.is_empty() {
+                // Nothing left to fill: free the rows on the pool, in parallel with what is
+                // left to do here (the scope waits for it).
+                let rows = std::mem::take(&mut spare_rows);
+                scope.spawn(move |_| drop(rows));
             }
         }
     });
