@@ -75,15 +75,9 @@ impl Cond {
     /// Does evaluating this read a field `wanted` holds for? Read off the compiled tree, every
     /// branch counted (evaluation may short-circuit, the answer must not depend on it).
     pub(crate) fn reads(&self, wanted: &dyn Fn(&Field) -> bool) -> bool {
-        match self {
-            Cond::And(items) | Cond::Or(items) => items.iter().any(|c| c.reads(wanted)),
-            Cond::Not(inner) => inner.reads(wanted),
-            Cond::Exists(field) | Cond::Text { field, .. } | Cond::Num { field, .. } => {
-                wanted(field)
-            }
-            Cond::Source { .. } => false,
-            Cond::Time { .. } => wanted(&Field::Time),
-        }
+        let mut hit = false;
+        self.visit(&mut |field| hit |= wanted(field));
+        hit
     }
 }
 
