@@ -197,7 +197,6 @@ pub(in crate::ingest) struct DataLiteral {
 /// records of a log name the same few, so a builder that reads many events hands them one copy
 /// each instead of a string per event.
 struct Names {
-    empty: Arc<str>,
     channel: Arc<str>,
     provider: Arc<str>,
     computer: Arc<str>,
@@ -206,14 +205,16 @@ struct Names {
 /// The empty name, allocated once for the process.
 static EMPTY: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from(""));
 
+fn empty() -> Arc<str> {
+    Arc::clone(&EMPTY)
+}
+
 impl Names {
     fn new() -> Self {
-        let empty = Arc::clone(&EMPTY);
         Names {
-            channel: Arc::clone(&empty),
-            provider: Arc::clone(&empty),
-            computer: Arc::clone(&empty),
-            empty,
+            channel: empty(),
+            provider: empty(),
+            computer: empty(),
         }
     }
 }
@@ -257,7 +258,7 @@ impl Builder {
     pub(in crate::ingest) fn new() -> Self {
         let names = Names::new();
         Builder {
-            event: blank(&names, Fields::default()),
+            event: blank(Fields::default()),
             record_id: None,
             time: None,
             bad_time: false,
@@ -280,7 +281,7 @@ impl Builder {
     pub(in crate::ingest) fn reset(&mut self) {
         let mut data = std::mem::take(&mut self.event.data);
         data.clear();
-        self.event = blank(&self.names, data);
+        self.event = blank(data);
         self.record_id = None;
         self.time = None;
         self.bad_time = false;
@@ -569,7 +570,7 @@ impl Builder {
     }
 
     pub(in crate::ingest) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
-        let event = std::mem::replace(&mut self.event, blank(&self.names, Fields::default()));
+        let event = std::mem::replace(&mut self.event, blank(Fields::default()));
         self.record(event)
     }
 
@@ -577,7 +578,7 @@ impl Builder {
     /// the fields, of exactly their size, and the builder is [`Self::reset`].
     pub(in crate::ingest) fn take(&mut self) -> Result<XmlRecord, XmlEventError> {
         let data = std::mem::take(&mut self.event.data);
-        let mut event = std::mem::replace(&mut self.event, blank(&self.names, data));
+        let mut event = std::mem::replace(&mut self.event, blank(data));
         event.data = self.event.data.clone();
         let record = self.record(event);
         self.reset();
@@ -605,14 +606,14 @@ impl Builder {
 }
 
 /// An event with nothing read yet, holding `data`'s room.
-fn blank(names: &Names, data: Fields) -> WinEvent {
+fn blank(data: Fields) -> WinEvent {
     WinEvent {
-        channel: Arc::clone(&names.empty),
-        provider: Arc::clone(&names.empty),
+        channel: empty(),
+        provider: empty(),
         event_id: 0,
         qualifiers: None,
         level: None,
-        computer: Arc::clone(&names.empty),
+        computer: empty(),
         activity_id: None,
         process_id: None,
         data,
