@@ -69,7 +69,10 @@ pub struct Event {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
-    Win(Box<WinEvent>),
+    /// Shared: the EVTX reader gives kept events with equal payloads one copy (a flood of
+    /// identical events differs only in record id and time, held by the [`Event`]). A payload is
+    /// never changed once built; to change one, `Arc::make_mut` gives an event its own copy.
+    Win(Arc<WinEvent>),
     Procmon(Box<ProcmonRow>),
     Registry(Box<RegValue>),
     Acl(Box<AclEntry>),

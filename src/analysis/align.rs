@@ -495,7 +495,7 @@ mod tests {
             file: Arc::from("c.evtx"),
             record: 1,
             time: Some(utc.parse().unwrap()),
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: "Microsoft-Windows-TerminalServices-ClientActiveXCore".into(),
                 event_id: id,
                 ..WinEvent::default()
@@ -603,7 +603,7 @@ mod tests {
             file: Arc::from("s.evtx"),
             record: 1,
             time: Some(utc.parse().unwrap()),
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: "Microsoft-Windows-TerminalServices-RemoteConnectionManager".into(),
                 event_id: id,
                 computer: host.into(),

@@ -331,7 +331,7 @@ mod tests {
             file: Arc::from("server.evtx"),
             record: millis as u64,
             time: Some(jiff::Timestamp::from_millisecond(1_704_067_200_000 + millis).unwrap()),
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: provider.into(),
                 event_id: id,
                 computer: host.into(),
@@ -431,6 +431,7 @@ mod tests {
     fn gateway(id: u32, millis: i64, resource: &str) -> Event {
         let mut e = server(GATEWAY, id, millis, "GW01.contoso.com");
         if let EventKind::Win(w) = &mut e.kind {
+            let w = std::sync::Arc::make_mut(w);
             w.data.push("Resource", resource);
             w.data.push("Username", r"CONTOSO\alice");
         }

@@ -185,7 +185,7 @@ pub(crate) mod tests {
             file: Arc::from("client.evtx"),
             record: 1000 + secs as u64,
             time: Some(Timestamp::from_second(1_704_067_200 + secs).unwrap()),
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: Domain::builtin().client_provider().into(),
                 event_id: id,
                 computer: "WS".into(),

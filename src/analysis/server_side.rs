@@ -466,7 +466,7 @@ mod tests {
             file: Arc::from("server.evtx"),
             record: millis as u64,
             time: Some(Timestamp::from_millisecond(1_704_067_200_000 + millis).unwrap()),
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: provider.into(),
                 event_id: id,
                 computer: "RDS01.contoso.com".into(),

@@ -406,7 +406,7 @@ mod tests {
             file: Arc::from(file),
             record,
             time: None,
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 channel: "System".into(),
                 computer: "RDS01".into(),
                 ..WinEvent::default()
@@ -442,7 +442,7 @@ mod tests {
             file: Arc::from(file),
             record,
             time: None,
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 channel: channel.into(),
                 computer: "RDS01".into(),
                 ..WinEvent::default()

@@ -78,9 +78,11 @@ pub struct XmlRecord {
     /// `SystemTime` was written but is not a time this tool can hold (out of range, such as
     /// year 30828, or malformed): the event is kept without a time, and the account says so.
     pub bad_time: bool,
-    /// Boxed as the event will hold it: a record is handed through several layers before it
-    /// becomes an [`Event`], and moving the box is cheaper than moving the event each time.
-    pub event: Box<WinEvent>,
+    /// Allocated as the event will hold it (behind an [`Arc`], so that the kept events of a flood
+    /// can share one payload, see [`crate::model::WinEvent`]): a record is handed through several
+    /// layers before it becomes an [`Event`], and moving the pointer is cheaper than moving the
+    /// event each time.
+    pub event: Arc<WinEvent>,
 }
 
 impl XmlRecord {

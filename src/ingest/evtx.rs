@@ -33,7 +33,7 @@ use evtx::{
 
 use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use super::{binxml, eventxml};
-use crate::model::{At, Event, FileAccount, Problem};
+use crate::model::{At, Event, EventKind, FileAccount, Problem, WinEvent};
 
 const FILE_HEADER_SIZE: usize = 4096;
 const CHUNK_SIZE: usize = 65536;
@@ -58,6 +58,42 @@ struct ChunkOutput {
     bad_checksums: Vec<String>,
     /// Records whose `TimeCreated` is past 9999 (see [`super::evtx_time`]): dated by their header.
     wrapped_times: u64,
+    /// The chunk's last few distinct kept payloads, for the next kept events to share.
+    recent: Recent,
+}
+
+/// How many distinct payloads a chunk remembers: a flood alternates a few events (a Schannel
+/// flood two), and each comparison costs a little on every kept event.
+const RECENT_PAYLOADS: usize = 4;
+
+/// The last [`RECENT_PAYLOADS`] distinct payloads kept from a chunk. A kept event whose payload
+/// is equal to one of them (same channel, provider, id, qualifiers, level, computer, activity,
+/// process and data: everything a rule or a report reads of it) holds that one instead of its
+/// own, so a flood of tens of thousands of kept events, identical but for record id and time,
+/// holds a few payloads, not one each (about 250 bytes and three allocations apiece).
+#[derive(Default)]
+struct Recent {
+    payloads: [Option<Arc<WinEvent>>; RECENT_PAYLOADS],
+    /// Where the next distinct payload goes (the oldest one is replaced).
+    next: usize,
+}
+
+impl Recent {
+    fn share(&mut self, event: &mut Event) {
+        let EventKind::Win(payload) = &mut event.kind else {
+            return;
+        };
+        let same = |held: &&Arc<WinEvent>| {
+            held.event_id == payload.event_id
+                && (Arc::ptr_eq(held, payload) || ***held == **payload)
+        };
+        if let Some(held) = self.payloads.iter().flatten().find(same) {
+            *payload = Arc::clone(held);
+            return;
+        }
+        self.payloads[self.next] = Some(Arc::clone(payload));
+        self.next = (self.next + 1) % RECENT_PAYLOADS;
+    }
 }
 
 impl ChunkOutput {
@@ -79,6 +115,7 @@ impl ChunkOutput {
         }
         event.time.get_or_insert(header_time);
         if keep(&mut event) {
+            self.recent.share(&mut event);
             self.events.push(event);
         }
     }
@@ -637,4 +674,98 @@ fn own_walk_agrees(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Fields;
+
+    fn event(record: u64, id: u32, data: &[(&str, &str)]) -> Event {
+        let mut fields = Fields::default();
+        for (k, v) in data {
+            fields.push(*k, *v);
+        }
+        Event {
+            file: Arc::from("System.evtx"),
+            record,
+            time: None,
+            kind: EventKind::Win(Arc::new(WinEvent {
+                channel: "System".into(),
+                provider: "Schannel".into(),
+                event_id: id,
+                computer: "dc01".into(),
+                data: fields,
+                ..WinEvent::default()
+            })),
+            marks: Default::default(),
+        }
+    }
+
+    fn payload(e: &mut Event) -> &mut Arc<WinEvent> {
+        match &mut e.kind {
+            EventKind::Win(w) => w,
+            _ => unreachable!("a Windows event"),
+        }
+    }
+
+    #[test]
+    fn kept_events_with_equal_payloads_share_one() {
+        let mut recent = Recent::default();
+        let mut kept = Vec::new();
+        for n in 0..40u64 {
+            // A flood alternating two events, each payload built anew as the reader does.
+            let id = if n % 2 == 0 { 36874 } else { 36888 };
+            let mut e = event(n, id, &[("AlertDesc", "40")]);
+            recent.share(&mut e);
+            kept.push(e);
+        }
+        let mut other = event(99, 36874, &[("AlertDesc", "41")]);
+        recent.share(&mut other);
+        let (first, second) = (payload(&mut kept[0]).clone(), payload(&mut kept[1]).clone());
+        for (n, e) in kept.iter_mut().enumerate() {
+            let shared = if n % 2 == 0 { &first } else { &second };
+            assert!(Arc::ptr_eq(payload(e), shared), "event {n}");
+            assert_eq!(e.record, n as u64);
+        }
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert!(!Arc::ptr_eq(&first, payload(&mut other)));
+        assert_eq!(payload(&mut other).data.get("AlertDesc"), Some("41"));
+    }
+
+    #[test]
+    fn a_payload_differing_in_any_field_is_not_shared() {
+        let changes: [fn(&mut WinEvent); 10] = [
+            |w| w.channel = "Application".into(),
+            |w| w.provider = "Other".into(),
+            |w| w.event_id = 36888,
+            |w| w.qualifiers = Some(0xC000),
+            |w| w.level = Some(2),
+            |w| w.computer = "dc02".into(),
+            |w| w.activity_id = Some("{A}".into()),
+            |w| w.process_id = Some(4),
+            |w| w.data.push("B", "y"),
+            |w| {
+                w.data = Fields::default();
+                w.data.push("a", "x");
+            },
+        ];
+        for (n, change) in changes.into_iter().enumerate() {
+            let mut recent = Recent::default();
+            let mut first = event(1, 36874, &[("A", "x")]);
+            recent.share(&mut first);
+            let mut equal = event(2, 36874, &[("A", "x")]);
+            recent.share(&mut equal);
+            assert!(Arc::ptr_eq(payload(&mut first), payload(&mut equal)));
+            let mut changed = event(3, 36874, &[("A", "x")]);
+            change(Arc::make_mut(payload(&mut changed)));
+            let before = (**payload(&mut changed)).clone();
+            recent.share(&mut changed);
+            assert!(
+                !Arc::ptr_eq(payload(&mut first), payload(&mut changed)),
+                "change {n}"
+            );
+            assert_eq!(**payload(&mut changed), before, "change {n}");
+        }
+    }
 }

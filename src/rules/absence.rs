@@ -144,7 +144,7 @@ rule r {
     fn ev(id: u32, secs: i64, computer: &str) -> crate::model::Event {
         let mut e = win("P", id, &[], Some(at(secs)));
         if let crate::model::EventKind::Win(w) = &mut e.kind {
-            w.computer = computer.into();
+            std::sync::Arc::make_mut(w).computer = computer.into();
         }
         e
     }

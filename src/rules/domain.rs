@@ -840,7 +840,7 @@ mod tests {
             file: "c.evtx".into(),
             record: 1,
             time: None,
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: provider.into(),
                 event_id: id,
                 data: fields,

@@ -154,7 +154,7 @@ fn build_event(
         record,
         time: None,
         kind: match ev.source {
-            Source::Evtx => EventKind::Win(Box::default()),
+            Source::Evtx => EventKind::Win(Default::default()),
             Source::Procmon => EventKind::Procmon(Box::default()),
             Source::Registry => EventKind::Registry(Box::default()),
             Source::Acl => EventKind::Acl(Box::default()),
@@ -306,7 +306,7 @@ impl Setter<'_> {
             return Ok(());
         }
         match &mut event.kind {
-            EventKind::Win(w) => self.apply_win(w, &not_settable),
+            EventKind::Win(w) => self.apply_win(std::sync::Arc::make_mut(w), &not_settable),
             EventKind::Procmon(p) => self.apply_procmon(p, &not_settable),
             EventKind::Registry(r) => self.apply_registry(r, &not_settable),
             EventKind::Acl(a) => self.apply_acl(a, &not_settable),

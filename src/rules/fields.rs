@@ -360,7 +360,7 @@ mod tests {
             file: Arc::from("System.evtx"),
             record: 7,
             time: None,
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 provider: "Schannel".into(),
                 event_id: 36888,
                 data,

@@ -286,7 +286,7 @@ rule on-gateway {
         assert!(count::take(set.id()).is_empty(), "not asked at keep");
         count::watch(set.id());
         if let crate::model::EventKind::Win(w) = &mut e.kind {
-            w.computer = "gw.contoso.com".into();
+            std::sync::Arc::make_mut(w).computer = "gw.contoso.com".into();
         }
         let events = [e];
         assert_eq!(found(&set, &events, "on-gateway"), [1]);

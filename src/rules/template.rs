@@ -196,7 +196,7 @@ mod tests {
             file: Arc::from("System.evtx"),
             record: 1,
             time: None,
-            kind: EventKind::Win(Box::new(WinEvent {
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
                 event_id: 36888,
                 computer: "srv01".into(),
                 data,
@@ -223,7 +223,9 @@ mod tests {
     fn seconds_render_in_words_and_other_values_as_they_are() {
         let mut e = event();
         if let EventKind::Win(w) = &mut e.kind {
-            w.data.push("SessionDuration", "5405");
+            std::sync::Arc::make_mut(w)
+                .data
+                .push("SessionDuration", "5405");
         }
         let t = Template::parse("after {data.SessionDuration|seconds} ({data.SessionDuration} s); {data.AlertDesc | seconds}; {data.Error Code|seconds}; {data.Nope|seconds}").unwrap();
         assert_eq!(

@@ -38,7 +38,7 @@ pub fn win(provider: &str, id: u32, data: &[(&str, &str)], time: Option<Timestam
         file: Arc::from("System.evtx"),
         record: u64::from(id),
         time,
-        kind: EventKind::Win(Box::new(WinEvent {
+        kind: EventKind::Win(std::sync::Arc::new(WinEvent {
             provider: provider.into(),
             event_id: id,
             computer: "srv01".into(),

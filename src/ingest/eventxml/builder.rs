@@ -600,7 +600,7 @@ impl Builder {
             record_id: self.record_id,
             time: self.time,
             bad_time: self.bad_time,
-            event: Box::new(event),
+            event: Arc::new(event),
         })
     }
 }
@@ -654,7 +654,7 @@ mod tests {
             event.event_id,
             event.qualifiers,
             event.level,
-            event.channel,
+            Arc::clone(&event.channel),
         )
     }
 
