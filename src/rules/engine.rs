@@ -271,28 +271,41 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
                 .map(|from| (r, from..n.min(from + step))),
         );
     }
-    let per_job: Vec<Vec<Finding>> = jobs
-        .into_par_iter()
-        .map(|(r, block)| {
-            let rule = &rules[r];
-            let block = &matches[r][block];
-            let kept: Vec<usize> = match &cancels[r] {
-                Some(index) => block
-                    .iter()
-                    .copied()
-                    .filter(|&i| !index.cancels(i, events))
-                    .collect(),
-                None => block.to_vec(),
-            };
-            rule_findings(r, rule, &kept, events, &rank, &timeline, true)
-        })
-        .collect();
-    // Joined into one list of exactly their number: a flood's findings, collected as they
-    // come, grew the list by doubling (twice its size held at the peak).
-    let mut findings = Vec::with_capacity(per_job.iter().map(Vec::len).sum());
-    for job in per_job {
-        findings.extend(job);
+    // Each job writes its findings straight into its own stretch of one list, as long as its
+    // block (a job yields at most one finding per match: an aggregated group holds at least one
+    // of them), and the list is then closed up in place. Gathered per job and joined, a flood's
+    // findings were held twice at the peak: every job's list, and the joined one.
+    let mut slots: Vec<Option<Finding>> = Vec::new();
+    slots.resize_with(jobs.iter().map(|(_, block)| block.len()).sum(), || None);
+    let mut stretches = Vec::with_capacity(jobs.len());
+    let mut rest = &mut slots[..];
+    for (r, block) in jobs {
+        let (stretch, more) = std::mem::take(&mut rest).split_at_mut(block.len());
+        rest = more;
+        stretches.push((r, block, stretch));
     }
+    stretches.into_par_iter().for_each(|(r, block, stretch)| {
+        let rule = &rules[r];
+        let block = &matches[r][block];
+        let kept: Vec<usize> = match &cancels[r] {
+            Some(index) => block
+                .iter()
+                .copied()
+                .filter(|&i| !index.cancels(i, events))
+                .collect(),
+            None => block.to_vec(),
+        };
+        let found = rule_findings(r, rule, &kept, events, &rank, &timeline, true);
+        assert!(found.len() <= stretch.len(), "more findings than matches");
+        for (slot, finding) in stretch.iter_mut().zip(found) {
+            *slot = Some(finding);
+        }
+    });
+    // `filter_map`, not `flatten`: the standard library collects it into the same allocation
+    // (`flatten` into a new one, grown by doubling).
+    #[allow(clippy::filter_map_identity)]
+    let mut findings: Vec<Finding> = slots.into_iter().filter_map(|slot| slot).collect();
+    findings.shrink_to_fit();
     Evaluation { anchors, findings }
 }
 
