@@ -33,7 +33,7 @@ use evtx::{
 
 use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use super::{binxml, eventxml};
-use crate::model::{At, Event, EventKind, FileAccount, Problem, WinEvent};
+use crate::model::{At, Event, EventKind, FileAccount, Problem};
 
 const FILE_HEADER_SIZE: usize = 4096;
 const CHUNK_SIZE: usize = 65536;
@@ -58,42 +58,10 @@ struct ChunkOutput {
     bad_checksums: Vec<String>,
     /// Records whose `TimeCreated` is past 9999 (see [`super::evtx_time`]): dated by their header.
     wrapped_times: u64,
-    /// The chunk's last few distinct kept payloads, for the next kept events to share.
-    recent: Recent,
-}
-
-/// How many distinct payloads a chunk remembers: a flood alternates a few events (a Schannel
-/// flood two), and each comparison costs a little on every kept event.
-const RECENT_PAYLOADS: usize = 4;
-
-/// The last [`RECENT_PAYLOADS`] distinct payloads kept from a chunk. A kept event whose payload
-/// is equal to one of them (same channel, provider, id, qualifiers, level, computer, activity,
-/// process and data: everything a rule or a report reads of it) holds that one instead of its
-/// own, so a flood of tens of thousands of kept events, identical but for record id and time,
-/// holds a few payloads, not one each (about 250 bytes and three allocations apiece).
-#[derive(Default)]
-struct Recent {
-    payloads: [Option<Arc<WinEvent>>; RECENT_PAYLOADS],
-    /// Where the next distinct payload goes (the oldest one is replaced).
-    next: usize,
-}
-
-impl Recent {
-    fn share(&mut self, event: &mut Event) {
-        let EventKind::Win(payload) = &mut event.kind else {
-            return;
-        };
-        let same = |held: &&Arc<WinEvent>| {
-            held.event_id == payload.event_id
-                && (Arc::ptr_eq(held, payload) || ***held == **payload)
-        };
-        if let Some(held) = self.payloads.iter().flatten().find(same) {
-            *payload = Arc::clone(held);
-            return;
-        }
-        self.payloads[self.next] = Some(Arc::clone(payload));
-        self.next = (self.next + 1) % RECENT_PAYLOADS;
-    }
+    /// The chunk's last few distinct kept payloads, for the next kept events to share: the
+    /// direct reader's builder shares what it builds already; the records rendered and read
+    /// back (a builder each) share here.
+    recent: eventxml::Payloads,
 }
 
 impl ChunkOutput {
@@ -115,7 +83,9 @@ impl ChunkOutput {
         }
         event.time.get_or_insert(header_time);
         if keep(&mut event) {
-            self.recent.share(&mut event);
+            if let EventKind::Win(payload) = &mut event.kind {
+                self.recent.share(payload);
+            }
             self.events.push(event);
         }
     }
@@ -679,7 +649,7 @@ fn own_walk_agrees(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Fields;
+    use crate::model::{Fields, WinEvent};
 
     fn event(record: u64, id: u32, data: &[(&str, &str)]) -> Event {
         let mut fields = Fields::default();
@@ -709,19 +679,23 @@ mod tests {
         }
     }
 
+    fn share(recent: &mut eventxml::Payloads, e: &mut Event) {
+        recent.share(payload(e));
+    }
+
     #[test]
     fn kept_events_with_equal_payloads_share_one() {
-        let mut recent = Recent::default();
+        let mut recent = eventxml::Payloads::default();
         let mut kept = Vec::new();
         for n in 0..40u64 {
             // A flood alternating two events, each payload built anew as the reader does.
             let id = if n % 2 == 0 { 36874 } else { 36888 };
             let mut e = event(n, id, &[("AlertDesc", "40")]);
-            recent.share(&mut e);
+            share(&mut recent, &mut e);
             kept.push(e);
         }
         let mut other = event(99, 36874, &[("AlertDesc", "41")]);
-        recent.share(&mut other);
+        share(&mut recent, &mut other);
         let (first, second) = (payload(&mut kept[0]).clone(), payload(&mut kept[1]).clone());
         for (n, e) in kept.iter_mut().enumerate() {
             let shared = if n % 2 == 0 { &first } else { &second };
@@ -751,16 +725,16 @@ mod tests {
             },
         ];
         for (n, change) in changes.into_iter().enumerate() {
-            let mut recent = Recent::default();
+            let mut recent = eventxml::Payloads::default();
             let mut first = event(1, 36874, &[("A", "x")]);
-            recent.share(&mut first);
+            share(&mut recent, &mut first);
             let mut equal = event(2, 36874, &[("A", "x")]);
-            recent.share(&mut equal);
+            share(&mut recent, &mut equal);
             assert!(Arc::ptr_eq(payload(&mut first), payload(&mut equal)));
             let mut changed = event(3, 36874, &[("A", "x")]);
             change(Arc::make_mut(payload(&mut changed)));
             let before = (**payload(&mut changed)).clone();
-            recent.share(&mut changed);
+            share(&mut recent, &mut changed);
             assert!(
                 !Arc::ptr_eq(payload(&mut first), payload(&mut changed)),
                 "change {n}"

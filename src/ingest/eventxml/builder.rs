@@ -227,6 +227,50 @@ fn shared(last: &mut Arc<str>, text: &str) -> Arc<str> {
     Arc::clone(last)
 }
 
+/// How many distinct payloads [`Payloads`] remembers: a flood alternates a few events (a
+/// Schannel flood two), and each comparison costs a little on every event.
+const RECENT_PAYLOADS: usize = 4;
+
+/// The last [`RECENT_PAYLOADS`] distinct payloads read, for the next equal ones to share.
+///
+/// An event whose payload is equal to one of them (same channel, provider, id, qualifiers,
+/// level, computer, activity, process and data: everything a rule or a report reads of it)
+/// holds that one instead of its own, so a flood of tens of thousands of kept events, identical
+/// but for record id and time (held by the [`crate::model::Event`]), holds a few payloads, not
+/// one each (about 250 bytes and three allocations apiece).
+#[derive(Default)]
+pub(in crate::ingest) struct Payloads {
+    held: [Option<Arc<WinEvent>>; RECENT_PAYLOADS],
+    /// Where the next distinct payload goes (the oldest one is replaced).
+    next: usize,
+}
+
+impl Payloads {
+    /// A remembered payload equal to `event`.
+    fn find(&self, event: &WinEvent) -> Option<&Arc<WinEvent>> {
+        self.held
+            .iter()
+            .flatten()
+            .find(|held| held.event_id == event.event_id && ***held == *event)
+    }
+
+    fn remember(&mut self, payload: &Arc<WinEvent>) {
+        self.held[self.next] = Some(Arc::clone(payload));
+        self.next = (self.next + 1) % RECENT_PAYLOADS;
+    }
+
+    /// Make `payload` the remembered one equal to it, or remember it.
+    pub(in crate::ingest) fn share(&mut self, payload: &mut Arc<WinEvent>) {
+        if self.held.iter().flatten().any(|h| Arc::ptr_eq(h, payload)) {
+            return;
+        }
+        match self.find(payload) {
+            Some(held) => *payload = Arc::clone(held),
+            None => self.remember(payload),
+        }
+    }
+}
+
 /// The state of one `<Event>` being read.
 pub(in crate::ingest) struct Builder {
     event: WinEvent,
@@ -252,6 +296,8 @@ pub(in crate::ingest) struct Builder {
     value_buf: String,
     name_buf: String,
     names: Names,
+    /// The payloads [`Self::take`] built last, for the next equal event to share.
+    recent: Payloads,
 }
 
 impl Builder {
@@ -273,6 +319,7 @@ impl Builder {
             value_buf: String::new(),
             name_buf: String::new(),
             names,
+            recent: Payloads::default(),
         }
     }
 
@@ -570,37 +617,58 @@ impl Builder {
     }
 
     pub(in crate::ingest) fn finish(mut self) -> Result<XmlRecord, XmlEventError> {
-        let event = std::mem::replace(&mut self.event, blank(Fields::default()));
-        self.record(event)
+        let mut event = std::mem::replace(&mut self.event, blank(Fields::default()));
+        self.number(&mut event);
+        self.record(Arc::new(event))
     }
 
-    /// [`Self::finish`] for a builder that reads more events: the event takes its own copy of
-    /// the fields, of exactly their size, and the builder is [`Self::reset`].
+    /// [`Self::finish`] for a builder that reads more events, and is then [`Self::reset`]. The
+    /// event takes a payload this builder built before when one is equal to it ([`Payloads`]),
+    /// else its own copy of the fields, of exactly their size.
     pub(in crate::ingest) fn take(&mut self) -> Result<XmlRecord, XmlEventError> {
-        let data = std::mem::take(&mut self.event.data);
-        let mut event = std::mem::replace(&mut self.event, blank(data));
-        event.data = self.event.data.clone();
-        let record = self.record(event);
+        let mut event = std::mem::replace(&mut self.event, blank(Fields::default()));
+        self.number(&mut event);
+        // Either way the fields' buffers stay with the builder for the next event.
+        let payload = match self.recent.find(&event) {
+            Some(held) => {
+                let held = Arc::clone(held);
+                self.event.data = event.data;
+                held
+            }
+            None => {
+                let buffers = std::mem::take(&mut event.data);
+                event.data = buffers.clone();
+                self.event.data = buffers;
+                let fresh = Arc::new(event);
+                self.recent.remember(&fresh);
+                fresh
+            }
+        };
+        let record = self.record(payload);
         self.reset();
         record
     }
 
-    /// The record of `event`, read into this builder.
-    fn record(&self, mut event: WinEvent) -> Result<XmlRecord, XmlEventError> {
-        if !self.saw_system {
-            return Err(XmlEventError::NoSystem);
-        }
+    /// The event id and qualifiers of `event`, from the `EventID` read into this builder.
+    fn number(&self, event: &mut WinEvent) {
         if let Some(raw) = self.event_id_raw {
             event.event_id = (raw & 0xFFFF) as u32;
             if raw > 0xFFFF && event.qualifiers.is_none() {
                 event.qualifiers = u32::try_from(raw >> 16).ok();
             }
         }
+    }
+
+    /// The record of `event`, read into this builder.
+    fn record(&self, event: Arc<WinEvent>) -> Result<XmlRecord, XmlEventError> {
+        if !self.saw_system {
+            return Err(XmlEventError::NoSystem);
+        }
         Ok(XmlRecord {
             record_id: self.record_id,
             time: self.time,
             bad_time: self.bad_time,
-            event: Arc::new(event),
+            event,
         })
     }
 }
@@ -630,6 +698,33 @@ pub(super) fn parse_u64(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_payloads_taken_one_after_another_are_shared() {
+        let limits = XmlLimits::default();
+        let none = BytesStart::new("x");
+        let mut builder = Builder::new();
+        let mut take = |record: u64, level: u64| {
+            builder.start("System", &none, &limits, 0).unwrap();
+            for (name, n) in [
+                ("EventID", 36888),
+                ("Level", level),
+                ("EventRecordID", record),
+            ] {
+                builder.start(name, &none, &limits, 0).unwrap();
+                assert!(builder.end_number(name, n));
+            }
+            assert!(builder.end_with("System", ""));
+            builder.take().unwrap()
+        };
+        let (a, b, c, d) = (take(1, 2), take(2, 2), take(3, 4), take(4, 2));
+        let ids = [a.record_id, b.record_id, c.record_id, d.record_id];
+        assert_eq!(ids, [Some(1), Some(2), Some(3), Some(4)]);
+        assert!(Arc::ptr_eq(&a.event, &b.event) && Arc::ptr_eq(&a.event, &d.event));
+        assert!(!Arc::ptr_eq(&a.event, &c.event));
+        assert_eq!((a.event.level, c.event.level), (Some(2), Some(4)));
+        assert_eq!((a.event.event_id, c.event.event_id), (36888, 36888));
+    }
 
     /// The System facts of an event whose `EventID`, `Level`, `EventRecordID` and `Channel`
     /// hold `n`, ended by digits (`by_number` false) or by the number itself.
