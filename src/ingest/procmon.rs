@@ -18,6 +18,7 @@ use super::csvread::{Records, Utf16Le};
 use super::detail::{parse_detail_into, parse_net_path};
 use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
 use super::{Emit, ProcmonColumns};
+use crate::model::shared_str::Recent;
 use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow, SharedStr};
 
 /// Events per batch handed to the consumer.
@@ -244,8 +245,8 @@ fn read_utf8(
     let mut lossy = 0u64;
     let mut short_rows = 0u64;
     let mut spare: Option<Box<ProcmonRow>> = None;
-    // The last process, operation and result read, which the next row shares when the same.
-    let mut last = <(SharedStr, SharedStr, SharedStr)>::default();
+    // Recent processes, operations and results, which the next row shares when the same.
+    let mut last = <(Recent, Recent, Recent)>::default();
     // The last `Date & Time` date part and its date (the empty text has none).
     let mut last_date: (String, Option<jiff::civil::Date>) = (String::new(), None);
     loop {
@@ -325,9 +326,9 @@ fn read_utf8(
             to.clear();
             to.push_str(&field(i));
         };
-        // Process, operation and result repeat row after row: a row shares the value of the
-        // row before when the text is the same (a refilled row keeps its own when it is).
-        let share = |to: &mut SharedStr, last: &mut SharedStr, i: usize| {
+        // Process, operation and result repeat row after row: a row shares a recent row's
+        // value when the text is the same (a refilled row keeps its own when it is).
+        let share = |to: &mut SharedStr, last: &mut Recent, i: usize| {
             let text = field(i);
             if to.as_str() != text {
                 *to = last.share(&text);

@@ -35,15 +35,6 @@ impl SharedStr {
         }
     }
 
-    /// `text`, sharing this value's allocation when it is the same text (the common case for
-    /// consecutive rows), else a new one; this value becomes the result too.
-    pub fn share(&mut self, text: &str) -> SharedStr {
-        if self.as_str() != text {
-            *self = SharedStr::from(text);
-        }
-        self.clone()
-    }
-
     /// Whether this holds `text`'s own allocation (not merely the same text).
     pub fn shares(&self, text: &Arc<str>) -> bool {
         matches!(&self.0, Repr::Shared(s) if Arc::ptr_eq(s, text))
@@ -55,6 +46,33 @@ impl SharedStr {
             Repr::Static(_) => 0,
             Repr::Shared(s) => s.len(),
         }
+    }
+}
+
+/// How many values of a column [`Recent`] remembers.
+const RECENT: usize = 8;
+
+/// The last few distinct values read for one column (a CSV's process names, operations or
+/// results, which repeat row after row but interleave: a few processes take turns), which a
+/// new row shares when its text is one of them.
+#[derive(Default)]
+pub struct Recent {
+    values: [SharedStr; RECENT],
+    /// The one replaced next.
+    next: usize,
+}
+
+impl Recent {
+    /// `text`, sharing a remembered value's allocation when it is the same text, else a new
+    /// one, remembered in place of the oldest.
+    pub fn share(&mut self, text: &str) -> SharedStr {
+        if let Some(v) = self.values.iter().find(|v| v.as_str() == text) {
+            return v.clone();
+        }
+        let v = SharedStr::from(text);
+        self.values[self.next] = v.clone();
+        self.next = (self.next + 1) % RECENT;
+        v
     }
 }
 
@@ -206,17 +224,26 @@ mod tests {
     }
 
     #[test]
-    fn sharing_keeps_the_allocation_only_for_the_same_text() {
-        let mut last = SharedStr::default();
-        let a = last.share("svchost.exe");
-        let b = last.share("svchost.exe");
-        let (Repr::Shared(x), Repr::Shared(y)) = (&a.0, &b.0) else {
-            panic!("not shared: {a:?} {b:?}");
+    fn a_remembered_value_is_shared_and_the_oldest_forgotten() {
+        let mut recent = Recent::default();
+        let same = |a: &SharedStr, b: &SharedStr| match (&a.0, &b.0) {
+            (Repr::Shared(x), Repr::Shared(y)) => Arc::ptr_eq(x, y),
+            _ => false,
         };
-        assert!(Arc::ptr_eq(x, y));
-        let c = last.share("mstsc.exe");
-        assert_eq!((a.as_str(), c.as_str()), ("svchost.exe", "mstsc.exe"));
-        assert_eq!(last, "mstsc.exe");
-        assert_eq!(last.share(""), "");
+        let a = recent.share("svchost.exe");
+        let b = recent.share("mstsc.exe");
+        assert!(same(&a, &recent.share("svchost.exe")));
+        assert!(same(&b, &recent.share("mstsc.exe")));
+        assert_eq!((a.as_str(), b.as_str()), ("svchost.exe", "mstsc.exe"));
+        assert_eq!(recent.share(""), "");
+        // Eight more names: the first two are forgotten, the last eight still shared.
+        let names: Vec<String> = (0..RECENT).map(|i| format!("p{i}.exe")).collect();
+        let held: Vec<SharedStr> = names.iter().map(|n| recent.share(n)).collect();
+        let again = recent.share("svchost.exe");
+        assert!(!same(&a, &again));
+        assert_eq!(again, a);
+        for (n, h) in names.iter().zip(&held).skip(1) {
+            assert!(same(h, &recent.share(n)), "{n}");
+        }
     }
 }
