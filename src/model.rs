@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 pub mod columns;
 pub mod marks;
 pub mod problem;
+pub mod shared_str;
 pub use columns::{Columns, SharedColumns};
 pub use marks::Marks;
 pub use problem::{At, Problem};
+pub use shared_str::SharedStr;
 
 /// Which kind of input an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,12 +136,14 @@ pub struct ProcmonRow {
     pub time_of_day: Option<Time>,
     /// The date from `Date & Time`, when that column is present and readable.
     pub date: Option<Date>,
-    pub process: String,
+    /// Process name, operation and result: text shared with the other rows that hold the same
+    /// (see [`SharedStr`]).
+    pub process: SharedStr,
     pub pid: Option<u32>,
-    pub operation: String,
+    pub operation: SharedStr,
     pub path: String,
     /// Empty means the operation was still pending when the capture stopped.
-    pub result: String,
+    pub result: SharedStr,
     /// `Detail` as written.
     pub detail_raw: String,
     /// `Detail` split into `Key: value` pairs (values may contain `, `).
@@ -156,16 +160,12 @@ pub struct ProcmonRow {
 impl ProcmonRow {
     /// Bytes the row's texts and fields hold on the heap (their capacity).
     pub fn heap_bytes(&self) -> usize {
-        [
-            &self.process,
-            &self.operation,
-            &self.path,
-            &self.result,
-            &self.detail_raw,
-        ]
-        .iter()
-        .map(|s| s.capacity())
-        .sum::<usize>()
+        [&self.process, &self.operation, &self.result]
+            .iter()
+            .map(|s| s.heap_bytes())
+            .sum::<usize>()
+            + self.path.capacity()
+            + self.detail_raw.capacity()
             + self.detail.heap_bytes()
             + self.columns.heap_bytes()
     }

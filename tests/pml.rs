@@ -802,7 +802,7 @@ fn certificate_capture(csv_rows: &[Event]) -> PmlCapture {
             None => {
                 c.processes.push(PmlProcess {
                     pid: r.pid.unwrap(),
-                    name: r.process.clone(),
+                    name: r.process.to_string(),
                     user,
                     ..PmlProcess::default()
                 });

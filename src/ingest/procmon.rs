@@ -18,7 +18,8 @@ use super::csvread::{Records, Utf16Le};
 use super::detail::{parse_detail_into, parse_net_path};
 use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
 use super::{Emit, ProcmonColumns};
-use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow};
+use crate::model::shared_str::Recent;
+use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow, SharedStr};
 
 /// Events per batch handed to the consumer.
 const BATCH: usize = 4096;
@@ -244,6 +245,8 @@ fn read_utf8(
     let mut lossy = 0u64;
     let mut short_rows = 0u64;
     let mut spare: Option<Box<ProcmonRow>> = None;
+    // Recent processes, operations and results, which the next row shares when the same.
+    let mut last = <(Recent, Recent, Recent)>::default();
     // The last `Date & Time` date part and its date (the empty text has none).
     let mut last_date: (String, Option<jiff::civil::Date>) = (String::new(), None);
     loop {
@@ -323,10 +326,18 @@ fn read_utf8(
             to.clear();
             to.push_str(&field(i));
         };
-        set(&mut row.process, columns.process);
-        set(&mut row.operation, columns.operation);
+        // Process, operation and result repeat row after row: a row shares a recent row's
+        // value when the text is the same (a refilled row keeps its own when it is).
+        let share = |to: &mut SharedStr, last: &mut Recent, i: usize| {
+            let text = field(i);
+            if to.as_str() != text {
+                *to = last.share(&text);
+            }
+        };
+        share(&mut row.process, &mut last.0, columns.process);
+        share(&mut row.operation, &mut last.1, columns.operation);
         set(&mut row.path, columns.path);
-        set(&mut row.result, columns.result);
+        share(&mut row.result, &mut last.2, columns.result);
         row.detail_raw.clear();
         if let Some(i) = columns.detail {
             row.detail_raw.push_str(&field(i));

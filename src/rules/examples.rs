@@ -380,11 +380,11 @@ impl Setter<'_> {
         not_settable: &dyn Fn(&str) -> RuleError,
     ) -> Result<(), RuleError> {
         match self.field {
-            Field::Process => p.process = self.text()?,
+            Field::Process => p.process = self.text()?.into(),
             Field::Pid => p.pid = Some(self.number(u64::from(u32::MAX))?),
-            Field::Operation => p.operation = self.text()?,
+            Field::Operation => p.operation = self.text()?.into(),
             Field::Path => p.path = self.text()?,
-            Field::Result => p.result = self.text()?,
+            Field::Result => p.result = self.text()?.into(),
             Field::Detail => {
                 p.detail_raw = self.text()?;
                 p.detail = parse_detail(&p.detail_raw);

@@ -323,8 +323,8 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 None => d.push(
                     "Query",
                     class_name
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("<Unknown: {class}>")),
+                        .map(Cow::Borrowed)
+                        .unwrap_or_else(|| Cow::Owned(format!("<Unknown: {class}>"))),
                 ),
             }
             let Some(extra) = input.extra else {

@@ -17,7 +17,7 @@ use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::Endpoints;
 use crate::ingest::detail::{parse_detail_into, parse_net_path};
-use crate::model::{Fields, ProcmonRow};
+use crate::model::{Fields, ProcmonRow, SharedStr};
 
 /// Size of an event's fixed part, before its stack trace.
 pub const EVENT_HEADER: usize = 0x34;
@@ -255,24 +255,19 @@ pub fn decode(
         scratch,
         std::mem::take(&mut row.path),
     );
-    row.operation.clear();
-    match (d.operation.take(), class) {
-        (Some(name), _) => row.operation.push_str(&name),
-        (None, Class::Process) => match names::PROCESS_OPS.get(usize::from(op)) {
-            Some(name) => row.operation.push_str(name),
-            None => row.operation = unknown_op(class_raw, op),
-        },
-        (None, Class::Registry) => match names::REGISTRY_OPS.get(usize::from(op)) {
-            Some(name) => row.operation.push_str(name),
-            None => row.operation = unknown_op(class_raw, op),
-        },
-        (None, _) => row.operation = unknown_op(class_raw, op),
+    // Names from the fixed tables cost no allocation; only an unknown one is formatted.
+    let known = |table: &[&'static str]| table.get(usize::from(op)).copied();
+    row.operation = match (d.operation.take(), class) {
+        (Some(name), _) => Some(SharedStr::from(name)),
+        (None, Class::Process) => known(&names::PROCESS_OPS).map(SharedStr::from_static),
+        (None, Class::Registry) => known(&names::REGISTRY_OPS).map(SharedStr::from_static),
+        (None, _) => None,
     }
+    .unwrap_or_else(|| SharedStr::from(unknown_op(class_raw, op)));
     let process = ctx.processes.get(process_index);
     let orphan = process.is_none();
     let p = process.unwrap_or_else(|| ctx.processes.missing());
-    row.result.clear();
-    row.result.push_str(&names::result_text(status));
+    row.result = SharedStr::from(names::result_text(status));
     d.write_text(&mut row.detail_raw);
     if direct {
         row.detail = std::mem::take(&mut d.pairs);
@@ -299,9 +294,11 @@ pub fn decode(
     };
     let pending = row.result.is_empty();
     p.write(&mut row.columns, (!pending).then_some(duration), class, tid);
-    let undecoded = d.undecoded.then(|| row.operation.clone());
-    row.process.clear();
-    row.process.push_str(&p.info.name);
+    let undecoded = d.undecoded.then(|| row.operation.to_string());
+    // The process's name, shared by all its rows (a refilled row most often has it already).
+    if !row.process.shares(&p.info.name) {
+        row.process = SharedStr::from(Arc::clone(&p.info.name));
+    }
     row.pid = process.map(|p| p.info.pid);
     row.path = d.path;
     row.time_of_day = None;
