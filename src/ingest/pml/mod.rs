@@ -20,6 +20,7 @@ pub mod event;
 pub mod fileinfo;
 pub mod header;
 pub mod ioctl;
+mod lanes;
 pub mod names;
 pub mod num;
 pub mod set;
@@ -160,7 +161,29 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
 
 /// Read a PML file from `src`, `len` bytes long.
 pub fn read_pml(
+    src: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_capture(src, None, len, emit, account);
+}
+
+/// Read a PML that is a plain file, `len` bytes long: on more than one thread, each thread
+/// reads its own blocks' bytes from the file ([`lanes`]).
+pub fn read_pml_file(
+    file: &std::fs::File,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_capture(lanes::PosRead::new(file), Some(file), len, emit, account);
+}
+
+/// Read a capture from `src`; `file` is the same bytes as a plain file, when they are one.
+fn read_capture(
     mut src: impl Read + Seek + Send,
+    file: Option<&std::fs::File>,
     len: u64,
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
@@ -214,7 +237,10 @@ pub fn read_pml(
     // The reader waits for the pool's tasks: on one of the pool's own threads (a batch ticket)
     // that could leave no thread to run them, so there the blocks are read in turn.
     if emit.pool.current_num_threads() > 1 && emit.pool.current_thread_index().is_none() {
-        blocks::read_parallel(&mut src, &source, &mut sink, emit.pool);
+        match file {
+            Some(file) => lanes::read_lanes(file, &source, &mut sink, emit.pool),
+            None => blocks::read_parallel(&mut src, &source, &mut sink, emit.pool),
+        }
     } else {
         blocks::read_serial(&mut src, &source, &mut sink);
     }
