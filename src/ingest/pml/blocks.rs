@@ -1,11 +1,13 @@
 //! The events of a capture, block by block: each block is a run of the event-offset array and
 //! the span of the file its events lie in, read once. On one thread the blocks are read,
-//! decoded and handed on in turn. On more, the reader hands blocks to the run's pool as tasks
-//! of their own, a few at a time, and decodes the others itself (a few blocks ahead at most);
-//! decoded blocks are numbered in order as they come back, split into kept and dropped events
-//! (the rule prefilter sees each event with its record number) and handed on in block order. No step waits for all the pool's threads at once, so a thread
-//! that the machine descheduled holds up only its own block, and the output is the same for
-//! any thread count.
+//! decoded and handed on in turn. On more, a plain file is read in lanes ([`super::lanes`]);
+//! any other source here: the reader hands blocks to the run's pool as tasks of their own, a
+//! few at a time, and decodes the others itself (a few blocks ahead at most); decoded blocks
+//! are numbered in order as they come back, split into kept and dropped events (the rule
+//! prefilter sees each event with its record number) and handed on in block order. No step
+//! waits for all the pool's threads at once, so a thread that the machine descheduled holds up
+//! only its own block, and the output is the same for any thread count. The steps after the
+//! decode ([`settle`], [`number`], [`merge`]) are shared by every path.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};

@@ -27,6 +27,11 @@ use crate::model::Event;
 
 /// Rows not kept that a lane holds for its next blocks.
 const SPARE_ROWS_PER_LANE: usize = 2 * BLOCK;
+/// Blocks out (taken and not yet handed on), per thread: enough that a lane goes on while the
+/// calling thread, the only one that hands blocks on, is off its core on a busy machine. What
+/// they hold is bounded apart: blocks decoded and waiting for their place in the numbering, per
+/// lane ([`AHEAD_PER_THREAD`]), and events kept and not yet handed on ([`Shared::kept_room`]).
+const OUT_PER_THREAD: usize = 8;
 
 /// A reader of a shared file at its own position: each lane reads with one of these, so no
 /// lane seeks the file under another.
@@ -99,6 +104,8 @@ struct State {
     /// Rows in the blocks before `counted`.
     rows: u64,
     out: BTreeMap<u64, Out>,
+    /// Events kept in `out`.
+    kept: usize,
     /// The first block whose event-offset array could not be read.
     lost: Option<u64>,
     /// A lane panicked (a bug): every lane stops, the calling thread raises it again.
@@ -121,7 +128,10 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     blocks: u64,
-    ahead: u64,
+    /// Blocks out at most.
+    out: u64,
+    /// Events kept and not yet handed on, at most (a lane may go past it by one block).
+    kept_room: usize,
 }
 
 impl Shared {
@@ -184,7 +194,8 @@ pub(super) fn read_lanes(
         }),
         changed: Condvar::new(),
         blocks: source.count.div_ceil(BLOCK as u64),
-        ahead: (threads * AHEAD_PER_THREAD) as u64,
+        out: (threads * OUT_PER_THREAD) as u64,
+        kept_room: threads * AHEAD_PER_THREAD * BLOCK,
     };
     let (file_name, keep) = (sink.file, sink.keep);
     pool.in_place_scope(|scope| {
@@ -239,7 +250,10 @@ impl<'a> Lane<'a> {
                     let (kept, rows, part) = number(settled, before, file, keep);
                     let room = SPARE_ROWS_PER_LANE.saturating_sub(self.spare_rows.len());
                     self.spare_rows.extend(rows.into_iter().take(room));
-                    shared.lock().out.insert(block, Out::Block(kept, part));
+                    let mut st = shared.lock();
+                    st.kept += kept.len();
+                    st.out.insert(block, Out::Block(kept, part));
+                    drop(st);
                     shared.changed.notify_all();
                 }
                 Step::HandOn(outs) => {
@@ -291,10 +305,12 @@ impl<'a> Lane<'a> {
                     let handed = st.handed;
                     st.out.remove(&handed)
                 } {
-                    st.handed = if matches!(out, Out::Lost(_)) {
-                        shared.blocks
-                    } else {
-                        st.handed + 1
+                    st.handed = match &out {
+                        Out::Block(kept, _) => {
+                            st.kept -= kept.len();
+                            st.handed + 1
+                        }
+                        Out::Lost(_) => shared.blocks,
                     };
                     outs.push(out);
                 }
@@ -303,7 +319,10 @@ impl<'a> Lane<'a> {
                 return Step::HandOn(outs);
             }
             let more = st.lost.is_none() && st.next < shared.blocks;
-            if more && st.next < st.handed + shared.ahead {
+            let room = st.next < st.handed + shared.out
+                && st.kept < shared.kept_room
+                && self.waiting.len() < AHEAD_PER_THREAD;
+            if more && room {
                 st.next += 1;
                 return Step::Read(st.next - 1);
             }

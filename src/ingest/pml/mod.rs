@@ -51,8 +51,10 @@ fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<
     read_into(src, off, len, Vec::new())
 }
 
-/// Read into `buf`, reusing its allocation: a fresh multi-megabyte buffer per block costs more
-/// in the allocator than decoding the block.
+/// Read `len` bytes at `off` (fewer at the end of the stream) into `buf`, reusing its
+/// allocation and its bytes: a fresh multi-megabyte buffer per block costs more in the
+/// allocator than decoding the block, and zeroing one before each read (as `read_to_end` does
+/// for a reader it does not know) costs as much again.
 fn read_into(
     src: &mut (impl Read + Seek),
     off: u64,
@@ -60,10 +62,29 @@ fn read_into(
     mut buf: Vec<u8>,
 ) -> std::io::Result<Vec<u8>> {
     src.seek(SeekFrom::Start(off))?;
-    buf.clear();
-    buf.reserve(usize::try_from(len).unwrap_or(0));
-    src.take(len).read_to_end(&mut buf)?;
-    Ok(buf)
+    let want = usize::try_from(len).unwrap_or(usize::MAX);
+    // A length past what the stream holds (a damaged header) is not allocated up front.
+    let mut room = want.min(1 << 20).max(buf.len().min(want));
+    let mut filled = 0;
+    loop {
+        // Only bytes the buffer never held are zeroed.
+        buf.resize(room, 0);
+        while filled < room {
+            match src.read(&mut buf[filled..room]) {
+                Ok(0) => {
+                    buf.truncate(filled);
+                    return Ok(buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if room == want {
+            return Ok(buf);
+        }
+        room = want.min(room.saturating_mul(2));
+    }
 }
 
 /// What reading the events found, for the account.
