@@ -967,3 +967,63 @@ fn a_csv_export_beside_its_pml_is_read_once() {
     assert!(got.accounts[0].problem_texts()[0].contains("the CSV export of"));
     assert_eq!(got.events.len(), 3 + 1);
 }
+
+/// A capture of many blocks, whole and damaged in ways that touch several blocks: the same
+/// events, record numbers and account (damage listed in the same order) at 1, 2 and 3 threads,
+/// whichever thread reads and decodes each block.
+#[test]
+fn many_blocks_read_the_same_at_every_thread_count() {
+    let mut c = capture();
+    let three = std::mem::take(&mut c.events);
+    for i in 0..700u64 {
+        c.events.extend(three.iter().cloned().map(|mut e| {
+            e.time += i * 100_000;
+            e
+        }));
+    }
+    let (whole, layout) = write_with_layout(&c);
+    let n = layout.events.len();
+    assert!(n > 4 * 512, "more than four blocks: {n}");
+    let array = layout.offsets_array as usize;
+    // Offsets past the end in several blocks, more than the account lists by name.
+    let mut damaged = whole.clone();
+    for i in [3usize, 600, 601, 1200, 1800, 1801, 2050] {
+        set_u32(&mut damaged, array + 5 * i, 0xffff_fff0);
+    }
+    let mut cases = vec![("whole", whole.clone()), ("offsets", damaged)];
+    for cut in [
+        layout.events[1000] as usize + 7,
+        array + 5 * 700 + 2,
+        layout.process_table as usize + 3,
+        whole.len() - 1,
+    ] {
+        cases.push(("cut", whole[..cut].to_vec()));
+    }
+    for (what, bytes) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_temp(&dir, "Logfile.PML", &bytes);
+        let (one, a1) = read(&path, 1);
+        assert!(!one.is_empty() || what == "cut", "{what}: events read");
+        let records: Vec<u64> = one.iter().map(|e| e.record).collect();
+        let want: Vec<u64> = (1..=one.len() as u64).collect();
+        assert_eq!(
+            records, want,
+            "{what}: record numbers count the rows in order"
+        );
+        for threads in [2, 3] {
+            let (many, a) = read(&path, threads);
+            assert_eq!(a1, a, "{what}: the account at {threads} threads");
+            assert!(one == many, "{what}: the events at {threads} threads");
+        }
+        if what == "offsets" {
+            assert_eq!((a1.events, a1.errors), (n as u64 - 7, 7), "{what}");
+            assert!(
+                a1.problem_texts()
+                    .iter()
+                    .any(|p| p.starts_with("event 4 at offset 0xfffffff0")),
+                "{:?}",
+                a1.problem_texts()
+            );
+        }
+    }
+}

@@ -1,11 +1,13 @@
 //! The events of a capture, block by block: each block is a run of the event-offset array and
 //! the span of the file its events lie in, read once. On one thread the blocks are read,
-//! decoded and handed on in turn. On more, the reader hands blocks to the run's pool as tasks
-//! of their own, a few at a time, and decodes the others itself (a few blocks ahead at most);
-//! decoded blocks are numbered in order as they come back, split into kept and dropped events
-//! (the rule prefilter sees each event with its record number) and handed on in block order. No step waits for all the pool's threads at once, so a thread
-//! that the machine descheduled holds up only its own block, and the output is the same for
-//! any thread count.
+//! decoded and handed on in turn. On more, a plain file is read in lanes ([`super::lanes`]);
+//! any other source here: the reader hands blocks to the run's pool as tasks of their own, a
+//! few at a time, and decodes the others itself (a few blocks ahead at most); decoded blocks
+//! are numbered in order as they come back, split into kept and dropped events (the rule
+//! prefilter sees each event with its record number) and handed on in block order. No step
+//! waits for all the pool's threads at once, so a thread that the machine descheduled holds up
+//! only its own block, and the output is the same for any thread count. The steps after the
+//! decode ([`settle`], [`number`], [`merge`]) are shared by every path.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
@@ -23,14 +25,14 @@ use crate::model::{At, Event, EventKind, FileAccount, ProcmonRow};
 /// Events per block.
 pub(super) const BLOCK: usize = 512;
 /// Blocks read ahead of the one being handed on, per thread of the pool.
-const AHEAD_PER_THREAD: usize = 2;
+pub(super) const AHEAD_PER_THREAD: usize = 2;
 /// Blocks handed to the pool's other threads and not yet back, per thread: more than one, so
 /// that a thread never waits for the reader to hand it its next block.
 const ON_POOL_PER_THREAD: usize = 2;
 
 /// Rows not kept, boxed as events hold them: filling one again moves no row.
 #[allow(clippy::vec_box)]
-type SpareRows = Vec<Box<ProcmonRow>>;
+pub(super) type SpareRows = Vec<Box<ProcmonRow>>;
 
 /// What the capture's reading needs besides the stream.
 pub(super) struct Source<'a> {
@@ -51,7 +53,7 @@ pub(super) struct Sink<'a, 'b> {
 }
 
 /// A block read from the file.
-struct Block {
+pub(super) struct Block {
     /// Its place among the blocks.
     seq: u64,
     /// The index of its first event.
@@ -63,21 +65,20 @@ struct Block {
 }
 
 /// A block decoded.
-struct Done {
+pub(super) struct Done {
     block: Block,
     decoded: Vec<Result<Decoded, Fault>>,
 }
 
-/// Read the block of `n` events from event `first`; `Err` when the event-offset array cannot be
-/// read there (the account says so).
-fn read_block(
+/// Read the block of `n` events from event `first`; `Err` says why the event-offset array
+/// cannot be read there (the rest of the file's events are lost: see [`lost_from`]).
+pub(super) fn read_block(
     src: &mut (impl Read + Seek),
     source: &Source<'_>,
     seq: u64,
     first: u64,
     spare: Vec<u8>,
-    account: &mut FileAccount,
-) -> Result<Block, ()> {
+) -> Result<Block, String> {
     let n = (source.count - first).min(BLOCK as u64);
     let entries = match read_at(
         src,
@@ -86,12 +87,10 @@ fn read_block(
     ) {
         Ok(b) if b.len() as u64 == n * OFFSET_ENTRY => b,
         Ok(_) | Err(_) => {
-            account.errors += 1;
-            account.damaged(format!(
+            return Err(format!(
                 "cannot read the event-offset array from event {}: the rest are lost",
                 first + 1
             ));
-            return Err(());
         }
     };
     let offsets: Vec<u64> = entries
@@ -106,6 +105,12 @@ fn read_block(
         window,
         slots: Vec::new(),
     })
+}
+
+/// Account for a block whose event-offset array could not be read ([`read_block`]).
+pub(super) fn lost_from(account: &mut FileAccount, why: String) {
+    account.errors += 1;
+    account.damaged(why);
 }
 
 /// Read the span of the file a block's events lie in.
@@ -136,7 +141,7 @@ pub(super) fn read_window(
 }
 
 /// Decode a block's events (on whichever thread runs it).
-fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Done {
+pub(super) fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Done {
     let mut slots = std::mem::take(&mut block.slots);
     slots.resize_with(block.offsets.len(), || None);
     let decoded = block
@@ -155,31 +160,88 @@ fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Done {
     Done { block, decoded }
 }
 
-/// Number a decoded block's events and account for them, in order: the events, and the
-/// window's buffer for a later block.
-fn finish_block(
+/// A block decoded to the end: every event's result final, parts outside its window read.
+pub(super) struct Settled {
+    first: u64,
+    offsets: Vec<u64>,
+    results: Vec<Result<Decoded, Fault>>,
+    /// Its events that become rows (the record numbers it takes).
+    pub(super) rows: u64,
+}
+
+/// Decode again, reading what lies outside the window, each event that needs it: the block,
+/// and the window's buffer for a later block.
+pub(super) fn settle(
     done: Done,
     src: &mut (impl Read + Seek),
     source: &Source<'_>,
-    record: &mut u64,
-    sink: &mut Sink<'_, '_>,
-) -> (Vec<Event>, Vec<u8>) {
+) -> (Settled, Vec<u8>) {
     let Done { block, decoded } = done;
-    let mut events = Vec::with_capacity(decoded.len());
-    for (i, (result, &off)) in decoded.into_iter().zip(&block.offsets).enumerate() {
-        let result = match result {
+    let results: Vec<Result<Decoded, Fault>> = decoded
+        .into_iter()
+        .zip(&block.offsets)
+        .map(|(result, &off)| match result {
             Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, source.len, source.ctx),
             other => other,
-        };
-        let number = block.first + i as u64 + 1;
+        })
+        .collect();
+    let rows = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Decoded::Row { .. })))
+        .count() as u64;
+    let settled = Settled {
+        first: block.first,
+        offsets: block.offsets,
+        results,
+        rows,
+    };
+    (settled, block.window.data)
+}
+
+/// What one block adds to the file's account; added in block order ([`merge`]).
+#[derive(Default)]
+pub(super) struct Part {
+    events: u64,
+    errors: u64,
+    profiling: u64,
+    cut_details: u64,
+    orphans: u64,
+    timed: u64,
+    undecoded: BTreeMap<String, u64>,
+    /// Damaged events, in order, for the account's list.
+    damage: Vec<(At, String)>,
+}
+
+/// Number a settled block's events after the `before` rows of the blocks before it and ask
+/// `keep` about each (on whichever thread decoded the block: its rows are still in that core's
+/// cache): the events kept, the rows of the others to fill again (those of ordinary size: a
+/// kept row never holds much more memory than its own text), and the block's part of the
+/// account.
+pub(super) fn number(
+    settled: Settled,
+    before: u64,
+    file: &Arc<str>,
+    keep: &crate::ingest::Keep<'_>,
+) -> (Vec<Event>, SpareRows, Part) {
+    let Settled {
+        first,
+        offsets,
+        results,
+        rows: _,
+    } = settled;
+    let mut part = Part::default();
+    let mut kept = Vec::new();
+    let mut spare = Vec::new();
+    let mut record = before;
+    for (i, (result, off)) in results.into_iter().zip(offsets).enumerate() {
+        let number = first + i as u64 + 1;
         let at = At {
             record: Some(number),
             offset: Some(off),
             ..At::default()
         };
-        let (account, tally) = (&mut *sink.account, &mut *sink.tally);
         match result {
-            Ok(Decoded::Profiling) => tally.profiling += 1,
+            Ok(Decoded::Profiling) => part.profiling += 1,
             Ok(Decoded::Row {
                 row,
                 time,
@@ -187,81 +249,96 @@ fn finish_block(
                 undecoded,
                 orphan,
             }) => {
-                *record += 1;
-                account.events += 1;
+                record += 1;
+                part.events += 1;
                 if let Some(op) = undecoded {
-                    *tally.undecoded.entry(op).or_default() += 1;
+                    *part.undecoded.entry(op).or_default() += 1;
                 }
                 if cut {
-                    tally.cut_details += 1;
-                    note_damage(
-                        account,
-                        tally,
+                    part.cut_details += 1;
+                    part.damage.push((
                         at,
                         format!(
                             "event {number} ({}): its detail runs past the event; the fields before the cut are kept",
                             row.operation
                         ),
-                    );
+                    ));
                 }
-                tally.orphans += u64::from(orphan);
-                tally.timed += u64::from(time.is_some());
-                events.push(Event {
-                    file: Arc::clone(sink.file),
-                    record: *record,
+                part.orphans += u64::from(orphan);
+                part.timed += u64::from(time.is_some());
+                let mut e = Event {
+                    file: Arc::clone(file),
+                    record,
                     time,
                     kind: EventKind::Procmon(row),
                     marks: Default::default(),
-                });
+                };
+                if keep(&mut e) {
+                    kept.push(e);
+                } else if let EventKind::Procmon(row) = e.kind
+                    && row.heap_bytes() <= MAX_SPARE_BYTES
+                {
+                    spare.push(row);
+                }
             }
             Err(Fault::Damaged(why)) => {
-                account.errors += 1;
-                note_damage(
-                    account,
-                    tally,
+                part.errors += 1;
+                part.damage.push((
                     at,
                     format!("event {number} at offset {off:#x}: {why}; not read"),
-                );
+                ));
             }
             Err(Fault::Miss(m)) => {
-                account.errors += 1;
-                note_damage(
-                    account,
-                    tally,
+                part.errors += 1;
+                part.damage.push((
                     at,
                     format!(
                         "event {number} at offset {off:#x}: needs bytes {:#x}..{:#x}, outside the file; not read",
                         m.off,
                         m.off.saturating_add(m.len as u64)
                     ),
-                );
+                ));
             }
         }
     }
-    (events, block.window.data)
+    (kept, spare, part)
 }
 
-/// The events to hand on, and the rows of the others to fill again (those of ordinary size: a
-/// kept row never holds much more memory than its own text).
-fn split_kept(events: Vec<Event>, keep: &crate::ingest::Keep<'_>) -> (Vec<Event>, SpareRows) {
-    let mut kept = Vec::new();
-    let mut spare = Vec::new();
-    for mut e in events {
-        if keep(&mut e) {
-            kept.push(e);
-            continue;
-        }
-        if let EventKind::Procmon(row) = e.kind
-            && row.heap_bytes() <= MAX_SPARE_BYTES
-        {
-            spare.push(row);
-        }
+/// Add a block's part to the file's account (blocks in order: damage is listed in order).
+pub(super) fn merge(part: Part, account: &mut FileAccount, tally: &mut Tally) {
+    account.events += part.events;
+    account.errors += part.errors;
+    tally.profiling += part.profiling;
+    tally.cut_details += part.cut_details;
+    tally.orphans += part.orphans;
+    tally.timed += part.timed;
+    for (op, n) in part.undecoded {
+        *tally.undecoded.entry(op).or_default() += n;
     }
-    (kept, spare)
+    for (at, message) in part.damage {
+        note_damage(account, tally, at, message);
+    }
+}
+
+/// Settle, number and account for a decoded block, on this thread: the events kept, the rows
+/// not kept and the window's buffer.
+fn finish_block(
+    done: Done,
+    src: &mut (impl Read + Seek),
+    source: &Source<'_>,
+    record: &mut u64,
+    sink: &mut Sink<'_, '_>,
+) -> (Vec<Event>, SpareRows, Vec<u8>) {
+    let (settled, data) = settle(done, src, source);
+    let before = *record;
+    *record += settled.rows;
+    let (kept, rows, part) = number(settled, before, sink.file, sink.keep);
+    merge(part, sink.account, sink.tally);
+    (kept, rows, data)
 }
 
 /// Hand the rows not kept to `block`, as many as it has events.
-fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
+pub(super) fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
     let n = block.offsets.len().min(spare_rows.len());
     block
         .slots
@@ -280,16 +357,16 @@ pub(super) fn read_serial(
     let mut spare_rows = Vec::new();
     let mut seq = 0;
     while first < source.count {
-        let Ok(mut block) = read_block(src, source, seq, first, spare, sink.account) else {
-            return;
+        let mut block = match read_block(src, source, seq, first, spare) {
+            Ok(block) => block,
+            Err(why) => return lost_from(sink.account, why),
         };
         seq += 1;
         first += block.offsets.len() as u64;
         refill(&mut block, &mut spare_rows);
         let done = decode_block(block, source.ctx, source.len);
-        let (events, data) = finish_block(done, src, source, &mut record, sink);
+        let (kept, dropped, data) = finish_block(done, src, source, &mut record, sink);
         spare = data;
-        let (kept, dropped) = split_kept(events, sink.keep);
         spare_rows.extend(dropped);
         if !kept.is_empty() {
             (sink.send)(kept);
@@ -321,7 +398,6 @@ pub(super) fn read_parallel(
     let threads = pool.current_num_threads().max(1);
     let ahead = (threads * AHEAD_PER_THREAD) as u64;
     let on_pool = (threads - 1).max(1) * ON_POOL_PER_THREAD;
-    let keep = sink.keep;
     let ctx = source.ctx;
     let len = source.len;
     pool.in_place_scope(|scope| {
@@ -348,7 +424,7 @@ pub(super) fn read_parallel(
             // Blocks read and not yet handed on: at most `ahead`.
             if reading && next_seq - next_finish < ahead {
                 let spare = spare_windows.pop().unwrap_or_default();
-                match read_block(src, source, next_seq, first, spare, sink.account) {
+                match read_block(src, source, next_seq, first, spare) {
                     Ok(mut block) => {
                         next_seq += 1;
                         first += block.offsets.len() as u64;
@@ -369,7 +445,10 @@ pub(super) fn read_parallel(
                             decoded.insert(done.block.seq, done);
                         }
                     }
-                    Err(()) => read_failed = true,
+                    Err(why) => {
+                        lost_from(sink.account, why);
+                        read_failed = true;
+                    }
                 }
             } else if !decoded.contains_key(&next_finish) {
                 if tasks == 0 {
@@ -384,9 +463,8 @@ pub(super) fn read_parallel(
             }
             while let Some(done) = decoded.remove(&next_finish) {
                 next_finish += 1;
-                let (events, data) = finish_block(done, src, source, &mut record, sink);
+                let (events, rows, data) = finish_block(done, src, source, &mut record, sink);
                 spare_windows.push(data);
-                let (events, rows) = split_kept(events, keep);
                 // Rows beyond a few blocks' worth, or once every block is read, are not kept
                 // for refilling: they are freed on the pool, not on this thread.
                 let reading = first < source.count && !read_failed;

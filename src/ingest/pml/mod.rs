@@ -20,6 +20,7 @@ pub mod event;
 pub mod fileinfo;
 pub mod header;
 pub mod ioctl;
+mod lanes;
 pub mod names;
 pub mod num;
 pub mod set;
@@ -50,8 +51,10 @@ fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<
     read_into(src, off, len, Vec::new())
 }
 
-/// Read into `buf`, reusing its allocation: a fresh multi-megabyte buffer per block costs more
-/// in the allocator than decoding the block.
+/// Read `len` bytes at `off` (fewer at the end of the stream) into `buf`, reusing its
+/// allocation and its bytes: a fresh multi-megabyte buffer per block costs more in the
+/// allocator than decoding the block, and zeroing one before each read (as `read_to_end` does
+/// for a reader it does not know) costs as much again.
 fn read_into(
     src: &mut (impl Read + Seek),
     off: u64,
@@ -59,10 +62,29 @@ fn read_into(
     mut buf: Vec<u8>,
 ) -> std::io::Result<Vec<u8>> {
     src.seek(SeekFrom::Start(off))?;
-    buf.clear();
-    buf.reserve(usize::try_from(len).unwrap_or(0));
-    src.take(len).read_to_end(&mut buf)?;
-    Ok(buf)
+    let want = usize::try_from(len).unwrap_or(usize::MAX);
+    // A length past what the stream holds (a damaged header) is not allocated up front.
+    let mut room = want.min(1 << 20).max(buf.len().min(want));
+    let mut filled = 0;
+    loop {
+        // Only bytes the buffer never held are zeroed.
+        buf.resize(room, 0);
+        while filled < room {
+            match src.read(&mut buf[filled..room]) {
+                Ok(0) => {
+                    buf.truncate(filled);
+                    return Ok(buf);
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if room == want {
+            return Ok(buf);
+        }
+        room = want.min(room.saturating_mul(2));
+    }
 }
 
 /// What reading the events found, for the account.
@@ -160,7 +182,29 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
 
 /// Read a PML file from `src`, `len` bytes long.
 pub fn read_pml(
+    src: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_capture(src, None, len, emit, account);
+}
+
+/// Read a PML that is a plain file, `len` bytes long: on more than one thread, each thread
+/// reads its own blocks' bytes from the file ([`lanes`]).
+pub fn read_pml_file(
+    file: &std::fs::File,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_capture(lanes::PosRead::new(file), Some(file), len, emit, account);
+}
+
+/// Read a capture from `src`; `file` is the same bytes as a plain file, when they are one.
+fn read_capture(
     mut src: impl Read + Seek + Send,
+    file: Option<&std::fs::File>,
     len: u64,
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
@@ -214,7 +258,10 @@ pub fn read_pml(
     // The reader waits for the pool's tasks: on one of the pool's own threads (a batch ticket)
     // that could leave no thread to run them, so there the blocks are read in turn.
     if emit.pool.current_num_threads() > 1 && emit.pool.current_thread_index().is_none() {
-        blocks::read_parallel(&mut src, &source, &mut sink, emit.pool);
+        match file {
+            Some(file) => lanes::read_lanes(file, &source, &mut sink, emit.pool),
+            None => blocks::read_parallel(&mut src, &source, &mut sink, emit.pool),
+        }
     } else {
         blocks::read_serial(&mut src, &source, &mut sink);
     }

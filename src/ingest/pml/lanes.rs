@@ -1,0 +1,365 @@
+//! A capture that is a plain file, read on several threads as lanes: each lane (the calling
+//! thread, and one task per other thread of the pool) takes the next block, reads its bytes
+//! itself with a positional read of the shared file, decodes it, numbers its events and asks
+//! the rule prefilter about each, all on the one core. The rows it drops are filled again by
+//! its own next blocks, where they were last written. Only what must be in order is shared:
+//! each block's count of rows (the record numbers of a block start after the rows of every
+//! block before it, so a lane whose block is decoded before that is known decodes its next
+//! block meanwhile), and the handing on of each block's kept events and account, which the
+//! calling thread does in block order. Blocks out at once are bounded, as on the other paths,
+//! and the output is the same for any thread count.
+//!
+//! A source that is not a plain file (a zip member) has one stream position, so it is read
+//! by [`super::blocks::read_parallel`] instead.
+
+use std::any::Any;
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use super::blocks::{
+    AHEAD_PER_THREAD, BLOCK, Part, Settled, Sink, Source, SpareRows, decode_block, lost_from,
+    merge, number, read_block, refill, settle,
+};
+use crate::model::Event;
+
+/// Rows not kept that a lane holds for its next blocks.
+const SPARE_ROWS_PER_LANE: usize = 2 * BLOCK;
+/// Blocks out (taken and not yet handed on), per thread: enough that a lane goes on while the
+/// calling thread, the only one that hands blocks on, is off its core on a busy machine. What
+/// they hold is bounded apart: blocks decoded and waiting for their place in the numbering, per
+/// lane ([`AHEAD_PER_THREAD`]), and events kept and not yet handed on ([`Shared::kept_room`]).
+const OUT_PER_THREAD: usize = 8;
+
+/// A reader of a shared file at its own position: each lane reads with one of these, so no
+/// lane seeks the file under another.
+pub(super) struct PosRead<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl<'a> PosRead<'a> {
+    pub(super) fn new(file: &'a File) -> Self {
+        PosRead { file, pos: 0 }
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, pos)
+}
+
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
+}
+
+impl Read for PosRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PosRead<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a seek before the file's start",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// A block's outcome, handed on in block order by the calling thread.
+enum Out {
+    Block(Vec<Event>, Part),
+    /// Its event-offset array could not be read: it and every block after it are lost.
+    Lost(String),
+}
+
+/// What the lanes share, under one lock.
+#[derive(Default)]
+struct State {
+    /// The next block to take.
+    next: u64,
+    /// Blocks handed on (every block before this one).
+    handed: u64,
+    /// Blocks whose rows are all counted (every block before this one).
+    counted: u64,
+    /// Row counts of blocks after `counted`.
+    counts: BTreeMap<u64, u64>,
+    /// The rows before a block, for blocks from `counted` back that no lane has numbered yet.
+    before: BTreeMap<u64, u64>,
+    /// Rows in the blocks before `counted`.
+    rows: u64,
+    out: BTreeMap<u64, Out>,
+    /// Events kept in `out`.
+    kept: usize,
+    /// The first block whose event-offset array could not be read.
+    lost: Option<u64>,
+    /// A lane panicked (a bug): every lane stops, the calling thread raises it again.
+    panicked: bool,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+impl State {
+    fn count(&mut self, block: u64, rows: u64) {
+        self.counts.insert(block, rows);
+        while let Some(n) = self.counts.remove(&self.counted) {
+            self.rows += n;
+            self.counted += 1;
+            self.before.insert(self.counted, self.rows);
+        }
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+    blocks: u64,
+    /// Blocks out at most.
+    out: u64,
+    /// Events kept and not yet handed on, at most (a lane may go past it by one block).
+    kept_room: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        self.changed
+            .wait(guard)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Stops the other lanes when the calling thread's lane unwinds, so the scope's wait for them
+/// ends.
+struct StopOnUnwind<'a>(&'a Shared);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().panicked = true;
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+/// What a lane does next.
+enum Step {
+    Read(u64),
+    /// Number its oldest decoded block, after this many rows.
+    Number(u64),
+    HandOn(Vec<Out>),
+    Stop,
+}
+
+/// One lane's own: its blocks decoded and waiting for their place in the numbering, the rows
+/// it dropped, its window buffer, its reader.
+struct Lane<'a> {
+    waiting: VecDeque<(u64, Settled)>,
+    spare_rows: SpareRows,
+    window: Vec<u8>,
+    src: PosRead<'a>,
+}
+
+/// Read the capture's blocks on `pool`'s threads as lanes, the calling thread one of them and
+/// the only one to hand events on. As with [`super::blocks::read_parallel`], the calling thread must
+/// not be one of `pool`'s workers.
+pub(super) fn read_lanes(
+    file: &File,
+    source: &Source<'_>,
+    sink: &mut Sink<'_, '_>,
+    pool: &rayon::ThreadPool,
+) {
+    let threads = pool.current_num_threads().max(1);
+    let shared = Shared {
+        state: Mutex::new(State {
+            before: BTreeMap::from([(0, 0)]),
+            ..State::default()
+        }),
+        changed: Condvar::new(),
+        blocks: source.count.div_ceil(BLOCK as u64),
+        out: (threads * OUT_PER_THREAD) as u64,
+        kept_room: threads * AHEAD_PER_THREAD * BLOCK,
+    };
+    let (file_name, keep) = (sink.file, sink.keep);
+    pool.in_place_scope(|scope| {
+        for _ in 1..threads {
+            let shared = &shared;
+            scope.spawn(move |_| {
+                let mut lane = Lane::new(file);
+                let run = AssertUnwindSafe(|| {
+                    lane.run(shared, source, file_name, keep, None);
+                });
+                if let Err(panic) = catch_unwind(run) {
+                    let mut st = shared.lock();
+                    st.panicked = true;
+                    st.panic = Some(panic);
+                    drop(st);
+                    shared.changed.notify_all();
+                }
+            });
+        }
+        let _stop = StopOnUnwind(&shared);
+        Lane::new(file).run(&shared, source, file_name, keep, Some(sink));
+    });
+}
+
+impl<'a> Lane<'a> {
+    fn new(file: &'a File) -> Self {
+        Lane {
+            waiting: VecDeque::new(),
+            spare_rows: Vec::new(),
+            window: Vec::new(),
+            src: PosRead::new(file),
+        }
+    }
+
+    /// Take blocks until none is left; with `sink` (the calling thread), also hand every
+    /// block on in order.
+    fn run(
+        &mut self,
+        shared: &Shared,
+        source: &Source<'_>,
+        file: &std::sync::Arc<str>,
+        keep: &crate::ingest::Keep<'_>,
+        mut sink: Option<&mut Sink<'_, '_>>,
+    ) {
+        loop {
+            match self.next_step(shared, sink.is_some()) {
+                Step::Read(block) => self.read(shared, source, block),
+                Step::Number(before) => {
+                    let Some((block, settled)) = self.waiting.pop_front() else {
+                        continue;
+                    };
+                    let (kept, rows, part) = number(settled, before, file, keep);
+                    let room = SPARE_ROWS_PER_LANE.saturating_sub(self.spare_rows.len());
+                    self.spare_rows.extend(rows.into_iter().take(room));
+                    let mut st = shared.lock();
+                    st.kept += kept.len();
+                    st.out.insert(block, Out::Block(kept, part));
+                    drop(st);
+                    shared.changed.notify_all();
+                }
+                Step::HandOn(outs) => {
+                    let Some(sink) = sink.as_deref_mut() else {
+                        continue;
+                    };
+                    for out in outs {
+                        match out {
+                            Out::Block(kept, part) => {
+                                merge(part, sink.account, sink.tally);
+                                if !kept.is_empty() {
+                                    (sink.send)(kept);
+                                }
+                            }
+                            Out::Lost(why) => lost_from(sink.account, why),
+                        }
+                    }
+                }
+                Step::Stop => return,
+            }
+        }
+    }
+
+    /// Wait for something to do: number a decoded block once its place is known, hand blocks
+    /// on (the calling thread), or read the next block while few enough are out.
+    fn next_step(&mut self, shared: &Shared, hands_on: bool) -> Step {
+        let mut st = shared.lock();
+        loop {
+            if st.panicked {
+                if let Some(panic) = st.panic.take().filter(|_| hands_on) {
+                    drop(st);
+                    resume_unwind(panic);
+                }
+                return Step::Stop;
+            }
+            if let Some(&(block, _)) = self.waiting.front() {
+                if st.lost.is_some_and(|lost| block > lost) {
+                    // After a block that is lost: never numbered, never handed on.
+                    self.waiting.clear();
+                    continue;
+                }
+                if let Some(before) = st.before.remove(&block) {
+                    return Step::Number(before);
+                }
+            }
+            if hands_on && st.out.contains_key(&st.handed) {
+                let mut outs = Vec::new();
+                while let Some(out) = {
+                    let handed = st.handed;
+                    st.out.remove(&handed)
+                } {
+                    st.handed = match &out {
+                        Out::Block(kept, _) => {
+                            st.kept -= kept.len();
+                            st.handed + 1
+                        }
+                        Out::Lost(_) => shared.blocks,
+                    };
+                    outs.push(out);
+                }
+                drop(st);
+                shared.changed.notify_all();
+                return Step::HandOn(outs);
+            }
+            let more = st.lost.is_none() && st.next < shared.blocks;
+            let room = st.next < st.handed + shared.out
+                && st.kept < shared.kept_room
+                && self.waiting.len() < AHEAD_PER_THREAD;
+            if more && room {
+                st.next += 1;
+                return Step::Read(st.next - 1);
+            }
+            let handed_all = !hands_on || st.handed >= shared.blocks;
+            if !more && self.waiting.is_empty() && handed_all {
+                return Step::Stop;
+            }
+            st = shared.wait(st);
+        }
+    }
+
+    /// Read, decode and settle a block; count its rows.
+    fn read(&mut self, shared: &Shared, source: &Source<'_>, block: u64) {
+        let first = block * BLOCK as u64;
+        let window = std::mem::take(&mut self.window);
+        let outcome = match read_block(&mut self.src, source, block, first, window) {
+            Ok(mut read) => {
+                refill(&mut read, &mut self.spare_rows);
+                let done = decode_block(read, source.ctx, source.len);
+                let (settled, data) = settle(done, &mut self.src, source);
+                self.window = data;
+                Ok(settled)
+            }
+            Err(why) => Err(why),
+        };
+        let mut st = shared.lock();
+        match outcome {
+            Ok(settled) => {
+                st.count(block, settled.rows);
+                self.waiting.push_back((block, settled));
+            }
+            Err(why) => {
+                st.lost = Some(st.lost.map_or(block, |lost| lost.min(block)));
+                st.out.insert(block, Out::Lost(why));
+            }
+        }
+        drop(st);
+        shared.changed.notify_all();
+    }
+}
