@@ -91,15 +91,22 @@ impl Input {
     pub fn open_seekable(&self) -> Result<(Box<dyn ReadSeek>, u64), InputError> {
         match &self.data {
             InputData::Path(p) => {
-                let mut f = fs::File::open(p).map_err(InputError::Io)?;
-                let len = f.seek(SeekFrom::End(0)).map_err(InputError::Io)?;
-                f.seek(SeekFrom::Start(0)).map_err(InputError::Io)?;
+                let (f, len) = open_with_len(p)?;
                 Ok((Box::new(f), len))
             }
             InputData::ZipEntry { at, size } => {
                 let entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok((Box::new(entry), *size))
             }
+        }
+    }
+
+    /// The content as a plain file and its length, when it is one (not a zip entry): for a
+    /// reader that reads a file at several positions at once.
+    pub fn open_file(&self) -> Option<Result<(fs::File, u64), InputError>> {
+        match &self.data {
+            InputData::Path(p) => Some(open_with_len(p)),
+            InputData::ZipEntry { .. } => None,
         }
     }
 
@@ -318,4 +325,12 @@ pub(crate) fn is_zip(input: &Input) -> bool {
 
 pub(crate) fn failed(name: String, format: FileFormat, why: String) -> FileAccount {
     FileAccount::failed(name, format, Problem::Failed(why))
+}
+
+/// `p` opened, at its start, and its length.
+fn open_with_len(p: &Path) -> Result<(fs::File, u64), InputError> {
+    let mut f = fs::File::open(p).map_err(InputError::Io)?;
+    let len = f.seek(SeekFrom::End(0)).map_err(InputError::Io)?;
+    f.seek(SeekFrom::Start(0)).map_err(InputError::Io)?;
+    Ok((f, len))
 }

@@ -2,7 +2,7 @@
 //! stream ([`crate::ingest::pml`]).
 
 use super::{Head, Reader, fail};
-use crate::ingest::discover::{Input, InputData};
+use crate::ingest::discover::Input;
 use crate::ingest::{Emit, pml};
 use crate::model::{FileAccount, FileFormat};
 
@@ -20,12 +20,10 @@ impl Reader for Pml {
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
         // A plain file is read by position, each thread its own blocks; anything else (a zip
         // member) as one stream.
-        if let InputData::Path(path) = &input.data
-            && let Ok(file) = std::fs::File::open(path)
-            && let Ok(meta) = file.metadata()
-            && meta.is_file()
-        {
-            return pml::read_pml_file(&file, meta.len(), emit, account);
+        match input.open_file() {
+            Some(Ok((file, len))) => return pml::read_pml_file(&file, len, emit, account),
+            Some(Err(why)) => return fail(account, why),
+            None => {}
         }
         match input.open_seekable() {
             Ok((stream, len)) => pml::read_pml(stream, len, emit, account),
