@@ -13,6 +13,10 @@ printf 'Desired Access: Generic Write, Read Attributes, Disposition: OverwriteIf
 printf 'a:50000 -> b:ms-wbt-server' > corpus/detail_and_paths/path
 printf '上午 01:09:44.8222664' > corpus/detail_and_paths/time
 for f in $root/fixtures/evtx/*.evtx; do cp "$f" corpus/evtx_file/; done
+# A flood (Schannel alerts repeating one template): the file header and one chunk from the middle
+# of a domain controller's System log, for the direct reader's remembered records.
+big=$c/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx
+[ -f "$big" ] && { head -c 4096 "$big"; tail -c +$((4096 + 65536 * 100 + 1)) "$big" | head -c 65536; } > corpus/evtx_file/flood.evtx
 for f in sample_with_a_bad_chunk_magic.evtx sample-with-zero-data-size-event.evtx Application_no_crc32.evtx security_bad_string_cache.evtx; do
   [ -f "$c/omerbenamram-evtx/$f" ] && cp "$c/omerbenamram-evtx/$f" corpus/evtx_file/
 done

@@ -24,10 +24,14 @@
 //! renders the record to XML as before. A corpus test and a fuzz target check that every
 //! record this module reads gives the same event as rendering it.
 
+mod memo;
 mod plan;
 mod template;
 mod text;
 
+use std::cell::Cell;
+
+use memo::{Memos, Ran, Stamps};
 use plan::{Run, Scratch, Templates};
 
 use super::eventxml::{XmlLimits, XmlRecord};
@@ -61,8 +65,15 @@ pub struct ChunkReader<'c> {
     /// kept from record to record so reading one allocates nothing here.
     instances: Vec<Instance>,
     values: Vec<Value<'c>>,
+    /// What a one-instance record's run looked at in each value (see [`memo`]).
+    uses: Vec<Cell<u8>>,
+    /// The last such record of each template, for a flood to be read once.
+    memos: Memos<'c>,
     /// The builder and text buffer each record's run reuses.
     scratch: Scratch,
+    /// Records given by a remembered one, for tests to see that floods are.
+    #[cfg(test)]
+    hits: usize,
     /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
     chunk_nodes: usize,
     chunk_text: u64,
@@ -84,7 +95,11 @@ impl<'c> ChunkReader<'c> {
             templates: Templates::new(),
             instances: Vec::new(),
             values: Vec::new(),
+            uses: Vec::new(),
+            memos: Memos::default(),
             scratch: Scratch::new(),
+            #[cfg(test)]
+            hits: 0,
             chunk_nodes: MAX_CHUNK_NODES,
             chunk_text: MAX_CHUNK_TEXT,
             template_bytes: MAX_CHUNK_TEMPLATE_BYTES,
@@ -107,23 +122,56 @@ impl<'c> ChunkReader<'c> {
         self.instances.clear();
         self.values.clear();
         let root = self.single_instance(start, stream, 0)?;
+        let budget = max_bytes.min(self.chunk_text);
+        let nodes = MAX_RECORD_NODES.min(self.chunk_nodes);
+        // The record may repeat the last one of its template.
+        if let Some(hit) = self.memos.hit(&self.instances, &self.values)
+            && hit.text <= budget
+            && hit.nodes <= nodes
+        {
+            self.chunk_text -= hit.text;
+            self.chunk_nodes -= hit.nodes;
+            #[cfg(test)]
+            {
+                self.hits += 1;
+            }
+            return Some(DirectRecord {
+                record: hit.record,
+                lone_surrogates: hit.lone_surrogates,
+            });
+        }
+        self.uses.clear();
+        self.uses.resize(self.values.len(), Cell::new(0));
         let mut run = Run {
             templates: &mut self.templates,
             instances: &self.instances,
             values: &self.values,
+            uses: &self.uses,
+            stamps: Stamps::default(),
             scratch: &mut self.scratch,
             limits,
-            budget: max_bytes.min(self.chunk_text),
-            nodes: MAX_RECORD_NODES.min(self.chunk_nodes),
+            budget,
+            nodes,
             lone_surrogates: 0,
         };
-        let spent_from = (run.budget, run.nodes);
         let record = run.record(root);
-        let (budget, nodes, lone_surrogates) = (run.budget, run.nodes, run.lone_surrogates);
-        self.chunk_text -= spent_from.0 - budget;
-        self.chunk_nodes -= spent_from.1 - nodes;
+        let (text, nodes) = (budget - run.budget, nodes - run.nodes);
+        let (lone_surrogates, stamps) = (run.lone_surrogates, run.stamps);
+        self.chunk_text -= text;
+        self.chunk_nodes -= nodes;
+        let record = record?;
+        self.memos.remember(Ran {
+            instances: &self.instances,
+            values: &self.values,
+            uses: &self.uses,
+            stamps,
+            event: &record,
+            nodes,
+            text,
+            lone_surrogates,
+        });
         Some(DirectRecord {
-            record: record?,
+            record,
             lone_surrogates,
         })
     }
@@ -293,6 +341,7 @@ impl<'c> Cursor<'c> {
 }
 
 /// A template instance: its definition's offset and where its values are.
+#[derive(Clone, PartialEq)]
 struct Instance {
     def: u32,
     start: usize,
@@ -300,6 +349,7 @@ struct Instance {
 }
 
 /// A substitution value, decoded as far as the walk needs.
+#[derive(Clone, PartialEq)]
 enum Value<'c> {
     Null,
     /// UTF-16LE code units, up to the first NUL.
@@ -580,6 +630,147 @@ mod tests {
         };
         assert!(read_nested(100, 100).is_some());
         assert!(read_nested(200, 100).is_none());
+    }
+
+    /// A record that repeats the last one of its templates but where the event does not look
+    /// (its time, number, thread) is given by it; one differing where the event looks is read
+    /// again. Either way each record's event is exactly what reading it alone gives.
+    #[test]
+    fn a_flood_is_read_once_and_each_record_as_if_alone() {
+        let mut c = Chunk::default();
+        let names = [
+            "Event",
+            "System",
+            "Provider",
+            "Name",
+            "EventID",
+            "TimeCreated",
+            "SystemTime",
+            "EventRecordID",
+            "Execution",
+            "ProcessID",
+            "ThreadID",
+            "Computer",
+            "EventData",
+            "Data",
+        ];
+        let [
+            event,
+            system,
+            provider,
+            name,
+            id,
+            created,
+            system_time,
+            record_id,
+            execution,
+            process,
+            thread,
+            computer,
+            event_data,
+            data,
+        ] = names.map(|n| c.name(n));
+        let def = c.template(|c| {
+            c.open(0xffff, event, false).bytes(&[0x02]);
+            c.open(0xffff, system, false).bytes(&[0x02]);
+            c.open(0xffff, provider, true)
+                .attr(name)
+                .hole(0, true)
+                .bytes(&[0x03]);
+            c.open(0xffff, id, false).bytes(&[0x02]).hole(1, false);
+            c.bytes(&[0x04]);
+            c.open(0xffff, created, true)
+                .attr(system_time)
+                .hole(2, false)
+                .bytes(&[0x03]);
+            c.open(0xffff, record_id, false)
+                .bytes(&[0x02])
+                .hole(3, false);
+            c.bytes(&[0x04]);
+            c.open(0xffff, execution, true)
+                .attr(process)
+                .hole(4, false)
+                .attr(thread)
+                .hole(5, false)
+                .bytes(&[0x03]);
+            c.open(6, computer, false).bytes(&[0x02]).hole(6, true);
+            c.bytes(&[0x04, 0x04]);
+            c.open(0xffff, event_data, false).bytes(&[0x02]);
+            c.open(0xffff, data, true)
+                .attr(name)
+                .literal("A")
+                .bytes(&[0x02]);
+            c.hole(7, true).bytes(&[0x04, 0x04, 0x04]);
+        });
+        let ft = |t: u64| (0x11, (132_223_104_000_000_000 + t).to_le_bytes().to_vec());
+        let u64v = |n: u64| (0x0a, n.to_le_bytes().to_vec());
+        let u32v = |n: u32| (0x08, n.to_le_bytes().to_vec());
+        let record = |time, number, thread: u32, host: (u8, Vec<u8>), text: &str| {
+            vec![
+                string("Schannel"),
+                (0x06, 36888u16.to_le_bytes().to_vec()),
+                time,
+                number,
+                u32v(640),
+                u32v(thread),
+                host,
+                string(text),
+            ]
+        };
+        let dc = || string("DC01");
+        // Each record, and whether the one before it (of the same templates) gives it.
+        let flood = [
+            (record(ft(1), u64v(1), 7, dc(), "alert 40"), false),
+            // Another time, number and thread: the same event.
+            (record(ft(2), u64v(2), 8, dc(), "alert 40"), true),
+            (record(ft(3), u64v(99_999), 9, dc(), "alert 40"), true),
+            // A number of another width is still a number.
+            (record(ft(4), u32v(4), 9, dc(), "alert 40"), true),
+            // Text the event holds differs.
+            (record(ft(5), u64v(5), 9, dc(), "alert 41"), false),
+            (record(ft(6), u64v(6), 9, dc(), "alert 41"), true),
+            // A NULL Computer leaves the element out (its DependencyId).
+            (record(ft(7), u64v(7), 9, (0x00, vec![]), "alert 41"), false),
+            (record(ft(8), u64v(8), 9, dc(), "alert 41"), false),
+            // A time that is no time, a number that is text, an empty optional value.
+            (
+                record(
+                    (0x11, u64::MAX.to_le_bytes().to_vec()),
+                    u64v(9),
+                    9,
+                    dc(),
+                    "alert 41",
+                ),
+                false,
+            ),
+            (record(ft(10), string("10"), 9, dc(), "alert 41"), false),
+            (record(ft(11), u64v(11), 9, dc(), ""), false),
+            (record(ft(12), u64v(12), 9, dc(), ""), true),
+        ];
+        let mut at = Vec::new();
+        for (values, _) in &flood {
+            let start = c.data.len();
+            c.instance(def, values);
+            at.push((start as u64, (c.data.len() - start) as u32));
+        }
+        let limits = XmlLimits::default();
+        let mut reader = ChunkReader::new(&c.data);
+        for (i, ((offset, size), (_, hit))) in at.iter().zip(&flood).enumerate() {
+            let hits = reader.hits;
+            let got = reader
+                .read(*offset, *size, &limits, 1 << 20)
+                .map(|d| d.record);
+            let alone = ChunkReader::new(&c.data)
+                .read(*offset, *size, &limits, 1 << 20)
+                .map(|d| d.record);
+            assert!(alone.is_some(), "record {i} is read directly");
+            assert_eq!(got, alone, "record {i}");
+            assert_eq!(reader.hits - hits, usize::from(*hit), "record {i}");
+        }
+        let last = reader.read(at[2].0, at[2].1, &limits, 1 << 20);
+        let last = last.map(|d| d.record).expect("read directly");
+        assert_eq!(last.record_id, Some(99_999));
+        assert_eq!(last.event.data.get("A"), Some("alert 40"));
     }
 
     #[test]

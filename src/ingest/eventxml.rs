@@ -22,7 +22,9 @@ use crate::model::{Event, EventKind, WinEvent};
 
 mod builder;
 
-pub(super) use builder::{Attrs, Builder, DataLiteral, Part, Payloads, Role, is_plain};
+pub(super) use builder::{
+    Attrs, Builder, DataLiteral, Part, Payloads, Role, SystemField, is_plain,
+};
 
 /// Bounds on one event-log XML document, against hostile nesting and element floods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,10 +20,13 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
+use super::memo::{CONTENT, Held, KIND, STAMP, Stamps};
 use super::template::{Attr, Node, Part as Piece, Template, parse_template};
 use super::text::{filetime_as_read, push_value};
 use super::{Instance, MAX_WALK_DEPTH, Value};
-use crate::ingest::eventxml::{Attrs, Builder, DataLiteral, Part, Role, XmlLimits, XmlRecord};
+use crate::ingest::eventxml::{
+    Attrs, Builder, DataLiteral, Part, Role, SystemField, XmlLimits, XmlRecord,
+};
 
 /// Steps all of one chunk's plans may hold (a real chunk's plans hold a few hundred).
 const MAX_CHUNK_PLAN_OPS: usize = 1 << 18;
@@ -67,11 +70,13 @@ enum Op {
     Close { element: u32, keep: bool },
     /// An element whose text is read as a number, and is one hole, ends: a number in the hole
     /// is given as it is, anything else is what a `Hole` then a `Close` step would do.
+    /// `stamp` when the element is `EventRecordID` (see [`super::memo`]).
     CloseNumber {
         element: u32,
         id: u16,
         optional: bool,
         place: Place,
+        stamp: bool,
     },
     /// An element that means nothing to the event, nor does anything below it (no hole among
     /// its children or theirs, no DependencyId below it): only counted, as if started and
@@ -278,6 +283,7 @@ impl Compiler<'_> {
                         part: below,
                         depth: u16::try_from(depth + 1).ok()?,
                     },
+                    stamp: role == Role::System(SystemField::RecordId),
                 })?;
             }
             _ => {
@@ -365,9 +371,13 @@ impl Compiler<'_> {
 fn data_literal(name: &str, attrs: &[Attr]) -> Option<Box<DataLiteral>> {
     let attrs = HoleAttrs {
         attrs,
-        values: &[],
+        values: Held {
+            list: &[],
+            uses: &[],
+        },
         refused: Cell::new(false),
         lone_surrogates: Cell::new(0),
+        stamp: Cell::new(None),
     };
     let literal = Builder::data_literal(name, &attrs);
     (!attrs.refused.get()).then(|| Box::new(literal))
@@ -393,6 +403,9 @@ pub(super) struct Run<'a, 'c> {
     pub(super) templates: &'a mut Templates,
     pub(super) instances: &'a [Instance],
     pub(super) values: &'a [Value<'c>],
+    /// Where the run's looks at `values` are noted (see [`super::memo`]).
+    pub(super) uses: &'a [Cell<u8>],
+    pub(super) stamps: Stamps,
     pub(super) scratch: &'a mut Scratch,
     pub(super) limits: &'a XmlLimits,
     /// Bytes of text the record may still produce.
@@ -416,9 +429,15 @@ impl Run<'_, '_> {
     /// Run the plan of the instance at `index` for `place`.
     fn instance(&mut self, index: usize, place: Place) -> Option<()> {
         let instance = self.instances.get(index)?;
-        let values = self
-            .values
-            .get(instance.start..instance.start + instance.count)?;
+        let values = Held {
+            list: self
+                .values
+                .get(instance.start..instance.start + instance.count)?,
+            uses: self
+                .uses
+                .get(instance.start..instance.start + instance.count)
+                .unwrap_or(&[]),
+        };
         let (template, plan) = self.templates.plan(instance.def, place)?;
         let mut at = 0;
         while let Some(op) = plan.ops.get(at) {
@@ -437,6 +456,11 @@ impl Run<'_, '_> {
                     if left_out(values, *dependency) {
                         at = *after as usize;
                         continue;
+                    }
+                    match role {
+                        Role::System(SystemField::TimeCreated) => self.stamps.times_read += 1,
+                        Role::System(SystemField::RecordId) => self.stamps.records_read += 1,
+                        _ => {}
                     }
                     self.spend_nodes(*cost)?;
                     if let Some(literal) = data {
@@ -462,6 +486,7 @@ impl Run<'_, '_> {
                         values,
                         refused: Cell::new(false),
                         lone_surrogates: Cell::new(0),
+                        stamp: Cell::new(None),
                     };
                     let builder = &mut self.scratch.builder;
                     builder
@@ -469,6 +494,9 @@ impl Run<'_, '_> {
                         .ok()?;
                     if attrs.refused.get() {
                         return None;
+                    }
+                    if let Some(hole) = attrs.stamp.get() {
+                        self.stamps.time = Some(hole);
                     }
                     self.lone_surrogates += attrs.lone_surrogates.get();
                     self.scratch.text.clear();
@@ -489,8 +517,12 @@ impl Run<'_, '_> {
                     id,
                     optional,
                     place,
-                } => match values.get(usize::from(*id)) {
+                    stamp,
+                } => match values.get(*id, if *stamp { STAMP } else { CONTENT }) {
                     Some(Value::UInt(n)) => {
+                        if *stamp {
+                            self.stamps.record = Some((*id, *n));
+                        }
                         self.spend_text(digits(*n))?;
                         let element = template.elements.get(*element as usize)?;
                         self.scratch.builder.end_number(&element.name, *n);
@@ -532,19 +564,20 @@ impl Run<'_, '_> {
     /// instance whose root element sits at `place`.
     fn hole(
         &mut self,
-        values: &[Value<'_>],
+        values: Held<'_, '_>,
         id: u16,
         optional: bool,
         keep: bool,
         place: Place,
     ) -> Option<()> {
-        match values.get(usize::from(id)) {
+        match values.get(id, KIND) {
             None => {}
             Some(Value::Nested(nested)) => self.instance(*nested, place)?,
             Some(Value::Fragment { .. }) => return None,
             Some(value) if optional && value.is_empty() => {}
             Some(_) if !keep => {}
             Some(value) => {
+                values.get(id, CONTENT);
                 let before = self.scratch.text.len();
                 self.lone_surrogates += push_value(&mut self.scratch.text, value)?;
                 self.spend_text(self.scratch.text.len() - before)?;
@@ -581,34 +614,36 @@ impl Run<'_, '_> {
 
 /// Whether an element whose DependencyId is `dependency` is left out: the value it names is
 /// NULL.
-fn left_out(values: &[Value<'_>], dependency: Option<u16>) -> bool {
+fn left_out(values: Held<'_, '_>, dependency: Option<u16>) -> bool {
     dependency
-        .and_then(|d| values.get(usize::from(d)))
+        .and_then(|d| values.get(d, KIND))
         .is_some_and(|v| matches!(v, Value::Null))
 }
 
 /// Whether the value of hole `id` is a nested fragment (which the renderer refuses in an
 /// attribute).
-fn is_nested(values: &[Value<'_>], id: u16) -> bool {
+fn is_nested(values: Held<'_, '_>, id: u16) -> bool {
     matches!(
-        values.get(usize::from(id)),
+        values.get(id, KIND),
         Some(Value::Nested(_) | Value::Fragment { .. })
     )
 }
 
 /// How many decimal digits `n` has.
-fn digits(n: u64) -> usize {
+pub(super) fn digits(n: u64) -> usize {
     n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// An element's attributes for the [`Builder`], resolved when it asks for one.
 struct HoleAttrs<'a, 'c> {
     attrs: &'a [Attr],
-    values: &'a [Value<'c>],
+    values: Held<'a, 'c>,
     /// Set when an attribute read needs what this module does not mirror: XML attribute
     /// normalization (tabs and line ends).
     refused: Cell<bool>,
     lone_surrogates: Cell<u64>,
+    /// The hole a time was read from as a FILETIME (see [`super::memo`]).
+    stamp: Cell<Option<u16>>,
 }
 
 impl HoleAttrs<'_, '_> {
@@ -619,10 +654,9 @@ impl HoleAttrs<'_, '_> {
             a.local() == name
                 && !a.parts.iter().all(|part| match part {
                     Piece::Text(text) => text.is_empty(),
-                    Piece::Hole { id, .. } => self
-                        .values
-                        .get(usize::from(*id))
-                        .is_none_or(Value::is_empty),
+                    Piece::Hole { id, .. } => {
+                        self.values.get(*id, KIND).is_none_or(Value::is_empty)
+                    }
                 })
         })
     }
@@ -647,14 +681,19 @@ impl Attrs for HoleAttrs<'_, '_> {
         for part in &attr.parts {
             match part {
                 Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
-                Piece::Hole { id, optional } => match self.values.get(usize::from(*id)) {
+                Piece::Hole { id, optional } => match self.values.get(*id, KIND) {
                     None => {}
                     Some(value) if *optional && value.is_empty() => {}
                     // A nested fragment (not text) never gets here: see `Run::instance`.
-                    Some(value) => match push_value(&mut out, value) {
-                        Some(lone) => self.lone_surrogates.set(self.lone_surrogates.get() + lone),
-                        None => return self.refuse(),
-                    },
+                    Some(value) => {
+                        self.values.get(*id, CONTENT);
+                        match push_value(&mut out, value) {
+                            Some(lone) => {
+                                self.lone_surrogates.set(self.lone_surrogates.get() + lone);
+                            }
+                            None => return self.refuse(),
+                        }
+                    }
                 },
             }
         }
@@ -677,7 +716,7 @@ impl Attrs for HoleAttrs<'_, '_> {
 
     fn number(&self, name: &str) -> Option<u64> {
         match &self.find(name)?.parts[..] {
-            [Piece::Hole { id, .. }] => match self.values.get(usize::from(*id))? {
+            [Piece::Hole { id, .. }] => match self.values.get(*id, CONTENT)? {
                 Value::UInt(n) => Some(*n),
                 _ => None,
             },
@@ -687,8 +726,13 @@ impl Attrs for HoleAttrs<'_, '_> {
 
     fn time(&self, name: &str) -> Option<jiff::Timestamp> {
         match &self.find(name)?.parts[..] {
-            [Piece::Hole { id, .. }] => match self.values.get(usize::from(*id))? {
-                Value::FileTime(ft) => filetime_as_read(*ft),
+            [Piece::Hole { id, .. }] => match self.values.get(*id, KIND)? {
+                Value::FileTime(ft) => {
+                    let time = filetime_as_read(*ft)?;
+                    self.values.get(*id, STAMP);
+                    self.stamp.set(Some(*id));
+                    Some(time)
+                }
                 _ => None,
             },
             _ => None,
