@@ -67,6 +67,9 @@ pub struct RuleSet {
     decided: Vec<bool>,
     /// Every rule is decided at keep (as in the built-in pack).
     all_decided: bool,
+    /// No rule reads where its event was read (`file`, `record`): what [`RuleSet::mark`]
+    /// answers for an EVTX event follows from its payload alone ([`Rule::reads_origin`]).
+    payload_decides: bool,
     domain: Domain,
     /// Where `domain` was declared (`file:line`), for `rules list` and `rules check`.
     domain_from: String,
@@ -151,6 +154,7 @@ impl RuleSet {
         RuleSet {
             id: SETS.fetch_add(1, Ordering::Relaxed),
             all_decided: decided.iter().all(|&d| d),
+            payload_decides: !rules.iter().any(Rule::reads_origin),
             decided,
             rules,
             index,

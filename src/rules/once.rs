@@ -7,9 +7,12 @@
 //! where they are needed, on the event as placed. Every question a scan asks a rule about an
 //! event goes through [`holds`] and [`witnessed`], where tests count them.
 
+use std::cell::RefCell;
+use std::sync::Arc;
+
 use super::RuleSet;
 use super::compile::Rule;
-use crate::model::{Event, Marks};
+use crate::model::{Event, EventKind, Marks, WinEvent};
 
 impl RuleSet {
     /// Ingest's question: should `event` be kept for the rules? Yes when a rule's condition or
@@ -19,6 +22,26 @@ impl RuleSet {
     /// rule decided at keep is noted on the event, for the evaluation to reuse; an event's
     /// marks are replaced.
     pub fn mark(&self, event: &mut Event) -> bool {
+        // A flood's events share one payload (`ingest::eventxml::Payloads`): when the answers
+        // follow from the payload alone, they are worked out once for it.
+        let shared = match &event.kind {
+            EventKind::Win(payload) if self.payload_decides => Some(Arc::clone(payload)),
+            _ => None,
+        };
+        if let Some(payload) = &shared
+            && let Some((marks, keep)) = recent::answers(self.id, payload)
+        {
+            event.marks = marks;
+            return keep;
+        }
+        let keep = self.mark_afresh(event);
+        if let Some(payload) = shared {
+            recent::note(self.id, payload, &event.marks, keep);
+        }
+        keep
+    }
+
+    fn mark_afresh(&self, event: &mut Event) -> bool {
         let mut marks = Marks::decided(self.id, self.rules.len());
         let mut keep = false;
         for &r in self.index.candidates(event).iter().flat_map(|s| s.iter()) {
@@ -77,6 +100,42 @@ impl RuleSet {
             Some(d) if self.decided[r] => d.holds(r),
             _ => rule.prefilter.admits(event) && holds(self.id, r, rule, event),
         }
+    }
+}
+
+/// The answers [`RuleSet::mark`] gave for the last few payloads it saw on this thread (each
+/// ingest thread reads its own chunks, so a flood's repeats meet here). A payload is held by
+/// its `Arc`, so its address is not reused while it is noted, and a payload is never changed
+/// in place while shared (`Arc::make_mut` copies it): the same pointer is the same content.
+mod recent {
+    use super::*;
+
+    /// Payloads noted per thread: a flood of a few alternating events.
+    const NOTED: usize = 4;
+
+    type Noted = (u32, Arc<WinEvent>, Marks, bool);
+
+    thread_local! {
+        static RECENT: RefCell<Vec<Noted>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The marks and keep answer rule set `set` gave `payload`, if noted.
+    pub(super) fn answers(set: u32, payload: &Arc<WinEvent>) -> Option<(Marks, bool)> {
+        RECENT.with_borrow(|noted| {
+            noted
+                .iter()
+                .find(|(s, p, ..)| *s == set && Arc::ptr_eq(p, payload))
+                .map(|(_, _, marks, keep)| (marks.clone(), *keep))
+        })
+    }
+
+    pub(super) fn note(set: u32, payload: Arc<WinEvent>, marks: &Marks, keep: bool) {
+        RECENT.with_borrow_mut(|noted| {
+            if noted.len() == NOTED {
+                noted.remove(0);
+            }
+            noted.push((set, payload, marks.clone(), keep));
+        });
     }
 }
 
@@ -311,6 +370,46 @@ rule on-gateway {
         let mut bare = events.clone();
         bare.iter_mut().for_each(|e| e.marks = Default::default());
         assert_eq!(set.evaluate(&events), set.evaluate(&bare));
+    }
+
+    #[test]
+    fn a_flood_sharing_one_payload_is_asked_once_unless_a_rule_reads_the_record() {
+        let set = set();
+        count::watch(set.id());
+        let first = record(win("P", 7, &[("X", "1")], Some(at(0))), 1);
+        // A flood: the same payload (one `Arc`), another record and time.
+        let mut flood: Vec<Event> = (1..=3)
+            .map(|n| {
+                let mut e = first.clone();
+                e.record = n;
+                e.time = Some(at(n as i64));
+                e
+            })
+            .collect();
+        assert!(flood.iter_mut().all(|e| set.mark(e)));
+        let counts = count::take(set.id());
+        // `decided` asked for the first event only; the others carry its answers.
+        assert!(counts.keys().all(|k| k.3 == 1), "{counts:?}");
+        assert_eq!(found(&set, &flood, "decided"), [1, 2, 3]);
+        let mut bare = flood.clone();
+        bare.iter_mut().for_each(|e| e.marks = Default::default());
+        assert_eq!(set.evaluate(&flood), set.evaluate(&bare));
+        // A rule reading the record number: every event is asked.
+        const BY_RECORD: &str = r#"
+rule odd {
+    title: "t" cause: tls strength: weak remediation: "r"
+    when: event_id == 7 and record in (1, 3)
+    evidence: "o"
+    example match evtx { event_id: 7, record: 1 }
+    example nomatch evtx { event_id: 7, record: 2 }
+}
+"#;
+        let by_record = load_rules(&[("odd.rdt", BY_RECORD)]).unwrap_or_else(|e| panic!("{e}"));
+        count::watch(by_record.id());
+        let kept: Vec<bool> = flood.iter_mut().map(|e| by_record.mark(e)).collect();
+        assert_eq!(kept, [true, false, true]);
+        assert_eq!(count::take(by_record.id()).len(), 3);
+        assert_eq!(found(&by_record, &flood, "odd"), [1, 3]);
     }
 
     #[test]

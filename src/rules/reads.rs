@@ -26,6 +26,12 @@ impl Rule {
     pub fn reads_placed(&self) -> bool {
         self.reads(&placed_after_keep)
     }
+    /// Does the rule's condition or `unless:` witness read where its event was read from (the
+    /// `file`, the `record` number), rather than what the event says?
+    pub(crate) fn reads_origin(&self) -> bool {
+        self.reads(&|f| matches!(f, Field::File | Field::Record))
+    }
+
     fn reads(&self, wanted: &dyn Fn(&Field) -> bool) -> bool {
         self.cond.reads(wanted) || self.unless.as_ref().is_some_and(|u| u.cond.reads(wanted))
     }
