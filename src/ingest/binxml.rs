@@ -65,7 +65,11 @@ pub struct ChunkReader<'c> {
     /// kept from record to record so reading one allocates nothing here.
     instances: Vec<Instance>,
     values: Vec<Value<'c>>,
-    /// What a one-instance record's run looked at in each value (see [`memo`]).
+    /// Where each value is in the chunk, how long, and its type.
+    spans: Vec<Span>,
+    /// The bytes the last stream read took, up to its end-of-stream token.
+    consumed: usize,
+    /// What the record's run looked at in each value (see [`memo`]).
     uses: Vec<Cell<u8>>,
     /// The last such record of each template, for a flood to be read once.
     memos: Memos<'c>,
@@ -74,6 +78,9 @@ pub struct ChunkReader<'c> {
     /// Records given by a remembered one, for tests to see that floods are.
     #[cfg(test)]
     hits: usize,
+    /// Of those, the ones found by their bytes alone.
+    #[cfg(test)]
+    byte_hits: usize,
     /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
     chunk_nodes: usize,
     chunk_text: u64,
@@ -95,11 +102,15 @@ impl<'c> ChunkReader<'c> {
             templates: Templates::new(),
             instances: Vec::new(),
             values: Vec::new(),
+            spans: Vec::new(),
+            consumed: 0,
             uses: Vec::new(),
             memos: Memos::default(),
             scratch: Scratch::new(),
             #[cfg(test)]
             hits: 0,
+            #[cfg(test)]
+            byte_hits: 0,
             chunk_nodes: MAX_CHUNK_NODES,
             chunk_text: MAX_CHUNK_TEXT,
             template_bytes: MAX_CHUNK_TEMPLATE_BYTES,
@@ -119,26 +130,37 @@ impl<'c> ChunkReader<'c> {
         let start = usize::try_from(offset).ok()?;
         let end = start.checked_add(size as usize)?;
         let stream = self.data.get(start..end)?;
-        self.instances.clear();
-        self.values.clear();
-        let root = self.single_instance(start, stream, 0)?;
         let budget = max_bytes.min(self.chunk_text);
         let nodes = MAX_RECORD_NODES.min(self.chunk_nodes);
-        // The record may repeat the last one of its template.
-        if let Some(hit) = self.memos.hit(&self.instances, &self.values)
+        // The record may repeat a recent one byte for byte but where its run does not look
+        // at its values' content; else, once its values are read, where it does not.
+        // A hit that would pass the budgets is read in full, to fail as the run fails.
+        if let Some(hit) = self.memos.same_bytes(stream, start)
             && hit.text <= budget
             && hit.nodes <= nodes
         {
-            self.chunk_text -= hit.text;
-            self.chunk_nodes -= hit.nodes;
             #[cfg(test)]
             {
-                self.hits += 1;
+                self.byte_hits += 1;
             }
-            return Some(DirectRecord {
-                record: hit.record,
-                lone_surrogates: hit.lone_surrogates,
-            });
+            return Some(self.hit(hit));
+        }
+        self.instances.clear();
+        self.values.clear();
+        self.spans.clear();
+        let root = self.single_instance(start, stream, 0)?;
+        let read = Record {
+            instances: &self.instances,
+            values: &self.values,
+            spans: &self.spans,
+            stream: stream.get(..self.consumed)?,
+            start,
+        };
+        if let Some(hit) = self.memos.same_values(&read)
+            && hit.text <= budget
+            && hit.nodes <= nodes
+        {
+            return Some(self.hit(hit));
         }
         self.uses.clear();
         self.uses.resize(self.values.len(), Cell::new(0));
@@ -160,9 +182,15 @@ impl<'c> ChunkReader<'c> {
         self.chunk_text -= text;
         self.chunk_nodes -= nodes;
         let record = record?;
-        self.memos.remember(Ran {
+        let read = Record {
             instances: &self.instances,
             values: &self.values,
+            spans: &self.spans,
+            stream: stream.get(..self.consumed)?,
+            start,
+        };
+        self.memos.remember(Ran {
+            read,
             uses: &self.uses,
             stamps,
             event: &record,
@@ -174,6 +202,20 @@ impl<'c> ChunkReader<'c> {
             record,
             lone_surrogates,
         })
+    }
+
+    /// A record given by a remembered one: what its run would have spent is spent.
+    fn hit(&mut self, hit: memo::Hit) -> DirectRecord {
+        self.chunk_text -= hit.text;
+        self.chunk_nodes -= hit.nodes;
+        #[cfg(test)]
+        {
+            self.hits += 1;
+        }
+        DirectRecord {
+            record: hit.record,
+            lone_surrogates: hit.lone_surrogates,
+        }
     }
 
     /// A stream (record or nested value) that is one template instance, optionally after a
@@ -195,7 +237,11 @@ impl<'c> ChunkReader<'c> {
         let instance = self.instance(&mut cur, depth)?;
         let consumed = cur.pos - at;
         match stream.get(consumed..)? {
-            [] | [0x00, ..] => Some(instance),
+            // What follows an end-of-stream token is not read.
+            [] | [0x00, ..] => {
+                self.consumed = consumed;
+                Some(instance)
+            }
             _ => None,
         }
     }
@@ -227,6 +273,11 @@ impl<'c> ChunkReader<'c> {
             let bytes = cur.take(size)?;
             let value = value(descriptor[2], bytes, at)?;
             self.values.push(value);
+            self.spans.push(Span {
+                at,
+                len: size,
+                ty: descriptor[2],
+            });
         }
         let index = self.instances.len();
         self.instances.push(Instance { def, start, count });
@@ -338,6 +389,24 @@ impl<'c> Cursor<'c> {
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(array(self.take(4)?)?))
     }
+}
+
+/// Where a value is in the chunk, its length and its type.
+#[derive(Clone, Copy)]
+struct Span {
+    at: usize,
+    len: usize,
+    ty: u8,
+}
+
+/// A record's BinXML (`stream`, at `start` in the chunk, up to its end-of-stream token) and
+/// what reading it found.
+struct Record<'r, 'c> {
+    instances: &'r [Instance],
+    values: &'r [Value<'c>],
+    spans: &'r [Span],
+    stream: &'c [u8],
+    start: usize,
 }
 
 /// A template instance: its definition's offset and where its values are.
@@ -767,10 +836,71 @@ mod tests {
             assert_eq!(got, alone, "record {i}");
             assert_eq!(reader.hits - hits, usize::from(*hit), "record {i}");
         }
+        // Most of the flood is found by its bytes, before its values are read.
+        assert!(reader.byte_hits >= 3, "{}", reader.byte_hits);
         let last = reader.read(at[2].0, at[2].1, &limits, 1 << 20);
         let last = last.map(|d| d.record).expect("read directly");
         assert_eq!(last.record_id, Some(99_999));
         assert_eq!(last.event.data.get("A"), Some("alert 40"));
+    }
+
+    /// A time in a nested instance is read from that instance's value, not from the value at
+    /// the same place among the record's own.
+    #[test]
+    fn a_flood_whose_time_is_in_a_nested_instance() {
+        let mut c = Chunk::default();
+        let [event, system, other, created, system_time, record_id] = [
+            "Event",
+            "System",
+            "Other",
+            "TimeCreated",
+            "SystemTime",
+            "EventRecordID",
+        ]
+        .map(|n| c.name(n));
+        let outer = c.template(|c| {
+            c.open(0xffff, event, false).bytes(&[0x02]);
+            c.open(0xffff, system, false).bytes(&[0x02]);
+            c.open(0xffff, other, false).bytes(&[0x02]).hole(0, false);
+            c.bytes(&[0x04]).hole(1, false);
+            c.open(0xffff, record_id, false)
+                .bytes(&[0x02])
+                .hole(2, false);
+            c.bytes(&[0x04, 0x04, 0x04]);
+        });
+        let inner = c.template(|c| {
+            c.open(0xffff, created, true)
+                .attr(system_time)
+                .hole(0, false)
+                .bytes(&[0x03]);
+        });
+        let ft = |t: u64| (0x11, (132_223_104_000_000_000 + t).to_le_bytes().to_vec());
+        let mut at = Vec::new();
+        for n in 1..=4u64 {
+            let mut nested = Chunk::default();
+            nested.instance(inner, &[ft(1_000 * n)]);
+            let values = [ft(7), (0x21, nested.data), (0x0a, n.to_le_bytes().to_vec())];
+            let start = c.data.len();
+            c.instance(outer, &values);
+            at.push((start as u64, (c.data.len() - start) as u32));
+        }
+        let limits = XmlLimits::default();
+        let mut reader = ChunkReader::new(&c.data);
+        let mut times = Vec::new();
+        for (i, (offset, size)) in at.iter().enumerate() {
+            let got = reader
+                .read(*offset, *size, &limits, 1 << 20)
+                .map(|d| d.record);
+            let alone = ChunkReader::new(&c.data)
+                .read(*offset, *size, &limits, 1 << 20)
+                .map(|d| d.record);
+            assert!(alone.is_some(), "record {i} is read directly");
+            assert_eq!(got, alone, "record {i}");
+            times.extend(got.and_then(|r| r.time));
+        }
+        assert_eq!(reader.hits, 3);
+        times.dedup();
+        assert_eq!(times.len(), 4, "{times:?}");
     }
 
     #[test]

@@ -21,13 +21,19 @@
 //! places, as the remembered record's. A record is only remembered when it reads at most one
 //! `TimeCreated` and one `EventRecordID`, so that what a hit reads off it is exactly what the
 //! run would have set last. A hit spends the nodes and text the run would have.
+//!
+//! Most of a flood's records are found before their values are even read: the record's bytes
+//! are those of a remembered record but where that record's run did not look at content (its
+//! time, number, thread). Equal elsewhere, the two records hold the same templates and value
+//! layout and the same content where it was read; the values in between are read alone, and
+//! checked as above.
 
 use std::cell::Cell;
 use std::mem::discriminant;
 
 use super::plan::digits;
 use super::text::filetime_as_read;
-use super::{Instance, Value};
+use super::{Instance, Record, Value, value};
 use crate::ingest::eventxml::XmlRecord;
 
 /// What a run saw of a value (bit flags; see the module docs).
@@ -38,6 +44,8 @@ pub(super) const STAMP: u8 = 4;
 /// An instance's values, with a note of each look a run takes at them.
 #[derive(Clone, Copy)]
 pub(super) struct Held<'a, 'c> {
+    /// Where the instance's values start in the record's.
+    pub(super) base: usize,
     pub(super) list: &'a [Value<'c>],
     pub(super) uses: &'a [Cell<u8>],
 }
@@ -58,10 +66,11 @@ impl<'a, 'c> Held<'a, 'c> {
 /// remembered, since a hit reads one of each).
 #[derive(Default)]
 pub(super) struct Stamps {
-    /// The hole `TimeCreated`'s `SystemTime` was read from as a FILETIME.
-    pub(super) time: Option<u16>,
-    /// The hole `EventRecordID` was read from as a number, and the number.
-    pub(super) record: Option<(u16, u64)>,
+    /// The value (its index among the record's) `TimeCreated`'s `SystemTime` was read from as
+    /// a FILETIME.
+    pub(super) time: Option<usize>,
+    /// The value `EventRecordID` was read from as a number, and the number.
+    pub(super) record: Option<(usize, u64)>,
     pub(super) times_read: u32,
     pub(super) records_read: u32,
 }
@@ -72,13 +81,42 @@ pub(super) struct Memo<'c> {
     instances: Vec<Instance>,
     values: Vec<Value<'c>>,
     uses: Vec<u8>,
-    time: Option<u16>,
-    record: Option<(u16, u64)>,
+    time: Option<usize>,
+    record: Option<(usize, u64)>,
+    /// The BinXML of the last record it gave, up to its end-of-stream token (what follows is
+    /// not read), and its values whose content the run did not read, by place in it.
+    bytes: &'c [u8],
+    loose: Vec<Loose>,
     /// What the run gave and spent.
     event: XmlRecord,
     nodes: usize,
     text: u64,
     lone_surrogates: u64,
+}
+
+/// A value whose content the run did not read: where it is in the record's BinXML, its type,
+/// its index among the record's values, and whether another record's value there must be
+/// read to be checked (see [`must_read`]).
+struct Loose {
+    at: usize,
+    len: usize,
+    ty: u8,
+    index: usize,
+    read: bool,
+}
+
+/// Whether a value of type `ty` in a place its run looked at as `seen` must be read to know
+/// that another value of the same type and size there is alike: a stamp always; a value of a
+/// type whose every value of a given size reads, and is of one kind, never.
+fn must_read(ty: u8, seen: u8) -> bool {
+    match ty {
+        _ if seen & STAMP != 0 => true,
+        // ASCII only; a SID's size follows its count byte.
+        0x02 | 0x13 => true,
+        // A string's emptiness is where its first NUL is; a bool slot can hold a number.
+        0x01 | 0x0d => seen & KIND != 0,
+        _ => false,
+    }
 }
 
 /// What a hit gives: the record, and the nodes and text its run would have spent.
@@ -100,10 +138,9 @@ pub(super) struct Memos<'c> {
     list: Vec<Memo<'c>>,
 }
 
-/// What [`Memos::remember`] takes: a run over `instances` that gave `event`.
+/// What [`Memos::remember`] takes: a run over a record that gave `event`.
 pub(super) struct Ran<'r, 'c> {
-    pub(super) instances: &'r [Instance],
-    pub(super) values: &'r [Value<'c>],
+    pub(super) read: Record<'r, 'c>,
     pub(super) uses: &'r [Cell<u8>],
     pub(super) stamps: Stamps,
     pub(super) event: &'r XmlRecord,
@@ -112,62 +149,101 @@ pub(super) struct Ran<'r, 'c> {
     pub(super) lone_surrogates: u64,
 }
 
+/// Is `new` what a run that saw `seen` of `old` cannot tell from it?
+fn alike(seen: u8, new: &Value<'_>, old: &Value<'_>) -> bool {
+    if seen & CONTENT != 0 || matches!(new, Value::Nested(_)) {
+        new == old
+    } else if seen & (STAMP | KIND) != 0 {
+        discriminant(new) == discriminant(old) && new.is_empty() == old.is_empty()
+    } else {
+        true
+    }
+}
+
 impl<'c> Memos<'c> {
-    /// The event of a record of `instances` with `values`, if the record remembered for the
-    /// same templates gives it.
-    pub(super) fn hit(&self, instances: &[Instance], values: &[Value<'c>]) -> Option<Hit> {
-        let memo = self.list.iter().rev().find(|m| m.instances == instances)?;
-        if values.len() != memo.values.len() {
+    /// The event of the record whose BinXML is `stream` (at `start` in the chunk), if it is a
+    /// remembered record's byte for byte up to that one's end-of-stream token, but in values
+    /// whose content that record's run did not read, and those values are alike.
+    pub(super) fn same_bytes(&self, stream: &'c [u8], start: usize) -> Option<Hit> {
+        'memos: for memo in self.list.iter().rev() {
+            let end = memo.bytes.len();
+            if end == 0 || !matches!(stream.get(end..), Some([] | [0x00, ..])) {
+                continue;
+            }
+            let stream = &stream[..end];
+            let mut from = 0;
+            for loose in &memo.loose {
+                if stream.get(from..loose.at)? != memo.bytes.get(from..loose.at)? {
+                    continue 'memos;
+                }
+                from = loose.at + loose.len;
+            }
+            if stream.get(from..)? != memo.bytes.get(from..)? {
+                continue;
+            }
+            let mut time = memo.time.and_then(|i| memo.values.get(i));
+            let mut record = memo.record.and_then(|(i, _)| memo.values.get(i));
+            let mut read = [Value::Null, Value::Null];
+            for loose in memo.loose.iter().filter(|l| l.read) {
+                let bytes = stream.get(loose.at..loose.at + loose.len)?;
+                let new = value(loose.ty, bytes, start + loose.at)?;
+                let seen = *memo.uses.get(loose.index)?;
+                if !alike(seen, &new, memo.values.get(loose.index)?) {
+                    return None;
+                }
+                if memo.time == Some(loose.index) {
+                    read[0] = new;
+                } else if memo.record.is_some_and(|(i, _)| i == loose.index) {
+                    read[1] = new;
+                }
+            }
+            let [new_time, new_record] = &read;
+            if memo
+                .time
+                .is_some_and(|i| memo.loose.iter().any(|l| l.index == i))
+            {
+                time = Some(new_time);
+            }
+            if memo
+                .record
+                .is_some_and(|(i, _)| memo.loose.iter().any(|l| l.index == i))
+            {
+                record = Some(new_record);
+            }
+            return memo.answer(time, record);
+        }
+        None
+    }
+
+    /// The event of the record `read`, if the record remembered for the same templates gives
+    /// it. The remembered record's bytes become this one's, for [`Self::same_bytes`] to find
+    /// the next.
+    pub(super) fn same_values(&mut self, read: &Record<'_, 'c>) -> Option<Hit> {
+        let memo = self
+            .list
+            .iter_mut()
+            .rev()
+            .find(|m| m.instances == read.instances)?;
+        if read.values.len() != memo.values.len() {
             return None;
         }
-        for ((new, old), &seen) in values.iter().zip(&memo.values).zip(&memo.uses) {
-            let same = if seen & CONTENT != 0 || matches!(new, Value::Nested(_)) {
-                new == old
-            } else if seen & (STAMP | KIND) != 0 {
-                discriminant(new) == discriminant(old) && new.is_empty() == old.is_empty()
-            } else {
-                true
-            };
-            if !same {
+        for ((new, old), &seen) in read.values.iter().zip(&memo.values).zip(&memo.uses) {
+            if !alike(seen, new, old) {
                 return None;
             }
         }
-        let time = match memo.time {
-            Some(hole) => match values.get(usize::from(hole))? {
-                Value::FileTime(ft) => Some(filetime_as_read(*ft)?),
-                _ => return None,
-            },
-            None => memo.event.time,
-        };
-        let (record_id, text) = match memo.record {
-            Some((hole, was)) => match values.get(usize::from(hole))? {
-                Value::UInt(n) => (
-                    Some(*n),
-                    (memo.text - digits(was) as u64).checked_add(digits(*n) as u64)?,
-                ),
-                _ => return None,
-            },
-            None => (memo.event.record_id, memo.text),
-        };
-        Some(Hit {
-            record: XmlRecord {
-                record_id,
-                time,
-                bad_time: memo.event.bad_time,
-                event: memo.event.event.clone(),
-            },
-            nodes: memo.nodes,
-            text,
-            lone_surrogates: memo.lone_surrogates,
-        })
+        let time = memo.time.and_then(|i| read.values.get(i));
+        let record = memo.record.and_then(|(i, _)| read.values.get(i));
+        let hit = memo.answer(time, record)?;
+        (memo.bytes, memo.loose) = loose(read, &memo.uses);
+        Some(hit)
     }
 
     /// Remember `ran` for its templates, in place of the record remembered before, when a hit
     /// can stand for its run (see the module docs).
     pub(super) fn remember(&mut self, ran: Ran<'_, 'c>) {
         let Ran {
-            instances,
-            values,
+            read,
             uses,
             stamps,
             event,
@@ -175,19 +251,23 @@ impl<'c> Memos<'c> {
             text,
             lone_surrogates,
         } = ran;
-        self.list.retain(|m| m.instances != instances);
-        if stamps.times_read > 1 || stamps.records_read > 1 || uses.len() != values.len() {
+        self.list.retain(|m| m.instances != read.instances);
+        if stamps.times_read > 1 || stamps.records_read > 1 || uses.len() != read.values.len() {
             return;
         }
         if self.list.len() == MAX_MEMOS {
             self.list.remove(0);
         }
-        let memo = Memo {
-            instances: instances.to_vec(),
-            values: values.to_vec(),
-            uses: uses.iter().map(Cell::get).collect(),
+        let uses: Vec<u8> = uses.iter().map(Cell::get).collect();
+        let (bytes, loose) = loose(&read, &uses);
+        self.list.push(Memo {
+            instances: read.instances.to_vec(),
+            values: read.values.to_vec(),
+            loose,
+            uses,
             time: stamps.time,
             record: stamps.record,
+            bytes,
             event: XmlRecord {
                 record_id: event.record_id,
                 time: event.time,
@@ -197,7 +277,62 @@ impl<'c> Memos<'c> {
             nodes,
             text,
             lone_surrogates,
-        };
-        self.list.push(memo);
+        });
     }
+}
+
+impl Memo<'_> {
+    /// What a record alike this one gives, its stamps read from the values `time` and
+    /// `record`.
+    fn answer(&self, time: Option<&Value<'_>>, record: Option<&Value<'_>>) -> Option<Hit> {
+        let time = match time {
+            Some(Value::FileTime(ft)) => Some(filetime_as_read(*ft)?),
+            Some(_) => return None,
+            None => self.event.time,
+        };
+        let (record_id, text) = match (self.record, record) {
+            (Some((_, was)), Some(Value::UInt(n))) => (
+                Some(*n),
+                (self.text - digits(was) as u64).checked_add(digits(*n) as u64)?,
+            ),
+            (Some(_), _) => return None,
+            (None, _) => (self.event.record_id, self.text),
+        };
+        Some(Hit {
+            record: XmlRecord {
+                record_id,
+                time,
+                bad_time: self.event.bad_time,
+                event: self.event.event.clone(),
+            },
+            nodes: self.nodes,
+            text,
+            lone_surrogates: self.lone_surrogates,
+        })
+    }
+}
+
+/// The record's BinXML, and its values whose content its run did not read (nested instances
+/// aside: their bytes hold the values inside them), in the order they sit in it. No bytes
+/// (nothing is found by them) if a value is not within them.
+fn loose<'c>(read: &Record<'_, 'c>, uses: &[u8]) -> (&'c [u8], Vec<Loose>) {
+    let mut loose = Vec::new();
+    for (index, ((value, span), seen)) in read.values.iter().zip(read.spans).zip(uses).enumerate() {
+        if seen & CONTENT != 0 || matches!(value, Value::Nested(_)) {
+            continue;
+        }
+        let at = span.at.wrapping_sub(read.start);
+        if span.at < read.start || at.saturating_add(span.len) > read.stream.len() {
+            return (&[], Vec::new());
+        }
+        loose.push(Loose {
+            at,
+            len: span.len,
+            ty: span.ty,
+            index,
+            read: must_read(span.ty, *seen),
+        });
+    }
+    loose.sort_by_key(|l| l.at);
+    (read.stream, loose)
 }

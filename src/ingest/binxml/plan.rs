@@ -372,6 +372,7 @@ fn data_literal(name: &str, attrs: &[Attr]) -> Option<Box<DataLiteral>> {
     let attrs = HoleAttrs {
         attrs,
         values: Held {
+            base: 0,
             list: &[],
             uses: &[],
         },
@@ -430,6 +431,7 @@ impl Run<'_, '_> {
     fn instance(&mut self, index: usize, place: Place) -> Option<()> {
         let instance = self.instances.get(index)?;
         let values = Held {
+            base: instance.start,
             list: self
                 .values
                 .get(instance.start..instance.start + instance.count)?,
@@ -496,7 +498,7 @@ impl Run<'_, '_> {
                         return None;
                     }
                     if let Some(hole) = attrs.stamp.get() {
-                        self.stamps.time = Some(hole);
+                        self.stamps.time = Some(values.base + usize::from(hole));
                     }
                     self.lone_surrogates += attrs.lone_surrogates.get();
                     self.scratch.text.clear();
@@ -521,7 +523,7 @@ impl Run<'_, '_> {
                 } => match values.get(*id, if *stamp { STAMP } else { CONTENT }) {
                     Some(Value::UInt(n)) => {
                         if *stamp {
-                            self.stamps.record = Some((*id, *n));
+                            self.stamps.record = Some((values.base + usize::from(*id), *n));
                         }
                         self.spend_text(digits(*n))?;
                         let element = template.elements.get(*element as usize)?;
