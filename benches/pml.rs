@@ -9,11 +9,15 @@
 //! `scan` does for the events no rule can use). A third, `pml_ceiling` (and
 //! `pml_ceiling_dropped`, keeping none), reads the capture twice at once on two threads, one
 //! read each: what two threads can give on the machine at that moment, against which the
-//! 2-thread ratio is judged.
+//! 2-thread ratio is judged. A fourth, `pml_kept_drop`, times only what the consuming thread
+//! does with the kept events of one read: free them (rows built on the reading thread, as in
+//! `pml_vs_csv`). With every event kept the 1-thread read already runs on two threads, the
+//! reading one and the consuming one, so two reading threads can give at most
+//! 2 × read ÷ (read + drop) of one, whatever the reader does (docs/pml.md).
 
 use std::path::{Path, PathBuf};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rdtriage::ingest::{self, IngestOptions, Limits, Sink};
 use rdtriage::model::{Event, FileAccount};
 
@@ -105,6 +109,35 @@ fn bench_ceiling(c: &mut Criterion, path: &Path, keep_all: bool) {
     group.finish();
 }
 
+/// The consuming thread's own work with every event kept: freeing one read's events, on this
+/// thread, the rows having been built on the reading thread (as the sink of `pml_vs_csv`
+/// does). Only the freeing is timed, with the reading thread ended (no allocator lock is
+/// contended): the least that work costs.
+fn bench_kept_drop(c: &mut Criterion, path: &Path) {
+    let mut group = c.benchmark_group("pml_kept_drop");
+    group.throughput(Throughput::Elements(EVENTS));
+    group.sample_size(10);
+    group.bench_function("pml/free one read's events", |b| {
+        b.iter_batched(
+            || {
+                let mut sink = rdtriage::ingest::Collect::default();
+                let opts = IngestOptions {
+                    threads: 1,
+                    limits: Limits::default(),
+                    keep: &ingest::keep_all,
+                    columns: rdtriage::ingest::ProcmonColumns::All,
+                };
+                ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
+                assert_eq!(sink.events.len() as u64, EVENTS);
+                sink.events
+            },
+            drop,
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
 fn pml_vs_csv(c: &mut Criterion) {
     let (Some(pml), Some(csv)) = (corpus_file("PML"), corpus_file("csv")) else {
         eprintln!("SKIPPED: the shared corpus is missing; nothing to measure");
@@ -116,6 +149,7 @@ fn pml_vs_csv(c: &mut Criterion) {
         bench_file(c, "csv", &csv, 1, keep_all);
         bench_ceiling(c, &pml, keep_all);
     }
+    bench_kept_drop(c, &pml);
 }
 
 criterion_group!(benches, pml_vs_csv);
