@@ -120,7 +120,11 @@ pub(super) fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Op
             }
             0x0d | 0x0e => {
                 let id = cur.u16()?;
-                let _ty = cur.u8()?;
+                // The crate refuses a substitution declaring a type it does not know, and with
+                // it every record of the template: such a template is left to it.
+                if !known_type(cur.u8()?) {
+                    return None;
+                }
                 let hole = Part::Hole {
                     id,
                     optional: token == 0x0e,
@@ -168,6 +172,11 @@ pub(super) fn parse_template(data: &[u8], offset: u32, budget: &mut usize) -> Op
 
 /// An attribute whose value has no part at all is dropped when the next one starts or the
 /// start tag closes, as the crate does.
+/// A BinXML value type evtx 0.15.1 knows (its `BinXmlValueType`).
+fn known_type(ty: u8) -> bool {
+    matches!(ty, 0x00..=0x15 | 0x20 | 0x21 | 0x23 | 0x81..=0x95)
+}
+
 fn drop_if_empty(element: &mut Element) {
     if element.attrs.last().is_some_and(|a| a.parts.is_empty()) {
         element.attrs.pop();
