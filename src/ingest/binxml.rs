@@ -701,6 +701,27 @@ mod tests {
         assert!(read_nested(200, 100).is_none());
     }
 
+    /// Read the record at `offset` with `reader`, after the records before it; it must give
+    /// what reading it alone gives, and be read directly.
+    fn in_turn_and_alone(
+        reader: &mut ChunkReader<'_>,
+        data: &[u8],
+        offset: u64,
+        size: u32,
+        i: usize,
+    ) -> Option<XmlRecord> {
+        let limits = XmlLimits::default();
+        let got = reader
+            .read(offset, size, &limits, 1 << 20)
+            .map(|d| d.record);
+        let alone = ChunkReader::new(data)
+            .read(offset, size, &limits, 1 << 20)
+            .map(|d| d.record);
+        assert!(alone.is_some(), "record {i} is read directly");
+        assert_eq!(got, alone, "record {i}");
+        got
+    }
+
     /// A record that repeats the last one of its templates but where the event does not look
     /// (its time, number, thread) is given by it; one differing where the event looks is read
     /// again. Either way each record's event is exactly what reading it alone gives.
@@ -826,14 +847,7 @@ mod tests {
         let mut reader = ChunkReader::new(&c.data);
         for (i, ((offset, size), (_, hit))) in at.iter().zip(&flood).enumerate() {
             let hits = reader.hits;
-            let got = reader
-                .read(*offset, *size, &limits, 1 << 20)
-                .map(|d| d.record);
-            let alone = ChunkReader::new(&c.data)
-                .read(*offset, *size, &limits, 1 << 20)
-                .map(|d| d.record);
-            assert!(alone.is_some(), "record {i} is read directly");
-            assert_eq!(got, alone, "record {i}");
+            in_turn_and_alone(&mut reader, &c.data, *offset, *size, i);
             assert_eq!(reader.hits - hits, usize::from(*hit), "record {i}");
         }
         // Most of the flood is found by its bytes, before its values are read.
@@ -884,18 +898,10 @@ mod tests {
             c.instance(outer, &values);
             at.push((start as u64, (c.data.len() - start) as u32));
         }
-        let limits = XmlLimits::default();
         let mut reader = ChunkReader::new(&c.data);
         let mut times = Vec::new();
         for (i, (offset, size)) in at.iter().enumerate() {
-            let got = reader
-                .read(*offset, *size, &limits, 1 << 20)
-                .map(|d| d.record);
-            let alone = ChunkReader::new(&c.data)
-                .read(*offset, *size, &limits, 1 << 20)
-                .map(|d| d.record);
-            assert!(alone.is_some(), "record {i} is read directly");
-            assert_eq!(got, alone, "record {i}");
+            let got = in_turn_and_alone(&mut reader, &c.data, *offset, *size, i);
             times.extend(got.and_then(|r| r.time));
         }
         assert_eq!(reader.hits, 3);
