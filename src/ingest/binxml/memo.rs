@@ -293,7 +293,7 @@ impl Memo<'_> {
         let (record_id, text) = match (self.record, record) {
             (Some((_, was)), Some(Value::UInt(n))) => (
                 Some(*n),
-                (self.text - digits(was) as u64).checked_add(digits(*n) as u64)?,
+                (self.text.checked_sub(digits(was) as u64)?).checked_add(digits(*n) as u64)?,
             ),
             (Some(_), _) => return None,
             (None, _) => (self.event.record_id, self.text),
