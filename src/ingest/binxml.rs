@@ -182,13 +182,6 @@ impl<'c> ChunkReader<'c> {
         self.chunk_text -= text;
         self.chunk_nodes -= nodes;
         let record = record?;
-        let read = Record {
-            instances: &self.instances,
-            values: &self.values,
-            spans: &self.spans,
-            stream: stream.get(..self.consumed)?,
-            start,
-        };
         self.memos.remember(Ran {
             read,
             uses: &self.uses,

@@ -24,19 +24,18 @@ impl RuleSet {
     pub fn mark(&self, event: &mut Event) -> bool {
         // A flood's events share one payload (`ingest::eventxml::Payloads`): when the answers
         // follow from the payload alone, they are worked out once for it.
-        let shared = match &event.kind {
-            EventKind::Win(payload) if self.payload_decides => Some(Arc::clone(payload)),
-            _ => None,
-        };
-        if let Some(payload) = &shared
+        if let EventKind::Win(payload) = &event.kind
+            && self.payload_decides
             && let Some((marks, keep)) = recent::answers(self.id, payload)
         {
             event.marks = marks;
             return keep;
         }
         let keep = self.mark_afresh(event);
-        if let Some(payload) = shared {
-            recent::note(self.id, payload, &event.marks, keep);
+        if let EventKind::Win(payload) = &event.kind
+            && self.payload_decides
+        {
+            recent::note(self.id, Arc::clone(payload), &event.marks, keep);
         }
         keep
     }

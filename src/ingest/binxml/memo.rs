@@ -181,9 +181,8 @@ impl<'c> Memos<'c> {
             if stream.get(from..)? != memo.bytes.get(from..)? {
                 continue;
             }
-            let mut time = memo.time.and_then(|i| memo.values.get(i));
-            let mut record = memo.record.and_then(|(i, _)| memo.values.get(i));
-            let mut read = [Value::Null, Value::Null];
+            // The stamps read off this record; a stamp whose content was read is the memo's.
+            let (mut time, mut record) = (None, None);
             for loose in memo.loose.iter().filter(|l| l.read) {
                 let bytes = stream.get(loose.at..loose.at + loose.len)?;
                 let new = value(loose.ty, bytes, start + loose.at)?;
@@ -192,24 +191,13 @@ impl<'c> Memos<'c> {
                     return None;
                 }
                 if memo.time == Some(loose.index) {
-                    read[0] = new;
+                    time = Some(new);
                 } else if memo.record.is_some_and(|(i, _)| i == loose.index) {
-                    read[1] = new;
+                    record = Some(new);
                 }
             }
-            let [new_time, new_record] = &read;
-            if memo
-                .time
-                .is_some_and(|i| memo.loose.iter().any(|l| l.index == i))
-            {
-                time = Some(new_time);
-            }
-            if memo
-                .record
-                .is_some_and(|(i, _)| memo.loose.iter().any(|l| l.index == i))
-            {
-                record = Some(new_record);
-            }
+            let time = time.as_ref().or_else(|| memo.values.get(memo.time?));
+            let record = record.as_ref().or_else(|| memo.values.get(memo.record?.0));
             return memo.answer(time, record);
         }
         None
@@ -268,12 +256,7 @@ impl<'c> Memos<'c> {
             time: stamps.time,
             record: stamps.record,
             bytes,
-            event: XmlRecord {
-                record_id: event.record_id,
-                time: event.time,
-                bad_time: event.bad_time,
-                event: event.event.clone(),
-            },
+            event: event.clone(),
             nodes,
             text,
             lone_surrogates,
