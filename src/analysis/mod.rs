@@ -9,6 +9,7 @@
 //! never output structs. `report/` turns it into every format; analysis does not import it.
 
 pub mod align;
+pub mod anchors;
 pub mod batch;
 pub mod clock;
 pub mod config;

@@ -13,16 +13,17 @@
 //! evidence demoted by distance or by a later logon, no 0x904 at all, a lone weak rule,
 //! configuration alone or healthy configuration, inputs not read fully.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::connection::{Connection, Phase, names_differ, same_host};
+use super::anchors::AnchorConnections;
+use super::connection::{Connection, Phase};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
-use super::server_side::{ServerConnection, same_user};
+use super::server_side::ServerConnection;
 use crate::model::{Event, FileAccount, FileStatus, Source};
-use crate::rules::{Cause, Domain, Evaluation, Finding, RuleKind, RuleSet, Side, Strength};
+use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
 /// ranking decides it ([`confidence`]); output formats only spell it.
@@ -105,8 +106,19 @@ fn demote_twice(s: Strength) -> Strength {
 }
 
 /// One finding with what ranking decided about it.
+///
+/// What the cause's summary reads of its finding is copied here, so that a flood's tens of
+/// thousands of findings are summed and sorted from one compact list without going back to
+/// each finding (and its first event) at every pass.
 struct Scored<'a> {
     finding: &'a Finding,
+    /// The finding's rule (index in the rule set), its number of events, and how many findings
+    /// it stands for (one per event when it repeats: [`Finding::repeats`]).
+    rule: usize,
+    count: u64,
+    findings: u64,
+    /// Where its first event comes from.
+    source: Option<Source>,
     /// Where it is listed among its cause's findings ([`order_key`]).
     order: u64,
     strength: Strength,
@@ -125,228 +137,6 @@ fn handshake_cause(c: Cause) -> bool {
 /// Causes that end an established session.
 fn session_cause(c: Cause) -> bool {
     matches!(c, Cause::Network | Cause::Gateway | Cause::Firewall)
-}
-
-/// The 0x904 anchors with their connections: what the ranking knows about each.
-pub struct AnchorConnections<'a> {
-    /// (anchor event index, its connection)
-    pub list: Vec<(usize, &'a Connection)>,
-    servers: &'a [ServerConnection],
-    /// Event index → the server connection it belongs to.
-    member: HashMap<usize, usize>,
-    /// The server connections some client connection is tied to.
-    tied: HashSet<usize>,
-    /// (gateway host, activity id) → the resource and user any of its events names: a
-    /// gateway's events of one connection share an activity id, and not all of them name both.
-    gateway: HashMap<(String, String), GatewayLeg<'a>>,
-}
-
-/// The resource and the user a gateway connection's events name.
-type GatewayLeg<'a> = (Option<&'a str>, Option<&'a str>);
-
-/// A server connection's events this far outside a 0x904 connection's life are another's.
-const OUTSIDE_LIFE: SignedDuration = SignedDuration::from_secs(60);
-
-impl<'a> AnchorConnections<'a> {
-    pub fn new(
-        eval: &Evaluation,
-        conns: &'a [Connection],
-        servers: &'a [ServerConnection],
-        events: &'a [Event],
-        domain: &Domain,
-    ) -> Self {
-        let list: Vec<(usize, &Connection)> = eval
-            .anchors
-            .iter()
-            .filter_map(|a| {
-                let c = conns
-                    .iter()
-                    .find(|c| c.end.is_some_and(|(e, _)| e == a.event))?;
-                Some((a.event, c))
-            })
-            .collect();
-        let member = servers
-            .iter()
-            .enumerate()
-            .flat_map(|(si, s)| s.events.iter().map(move |&e| (e, si)))
-            .collect();
-        let tied = conns.iter().filter_map(|c| c.server_side).collect();
-        let mut gateway: HashMap<(String, String), GatewayLeg<'a>> = HashMap::new();
-        if !list.is_empty() {
-            for w in events.iter().filter_map(Event::win) {
-                let Some(activity) = w.activity_id.as_deref() else {
-                    continue;
-                };
-                let (resource, user) = (domain.gateway_resource_of(w), domain.gateway_user_of(w));
-                if resource.is_none() && user.is_none() {
-                    continue;
-                }
-                let key = (
-                    w.computer.to_ascii_lowercase(),
-                    activity.to_ascii_lowercase(),
-                );
-                let slot = gateway.entry(key).or_default();
-                slot.0 = slot.0.or(resource);
-                slot.1 = slot.1.or(user);
-            }
-        }
-        AnchorConnections {
-            list,
-            servers,
-            member,
-            tied,
-            gateway,
-        }
-    }
-
-    /// When a connection proved its TLS handshake worked: the client's logon (1027), or the
-    /// server's authentication (1149) or logon of the same attempt, whichever came first.
-    fn proof(&self, c: &Connection) -> Option<Timestamp> {
-        let server = c.server_side.and_then(|s| self.servers.get(s));
-        [
-            c.logon,
-            server.and_then(|s| s.authenticated),
-            server.and_then(|s| s.logon),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-    }
-
-    /// The finding came before the logon of every 0x904 connection it could be about (its
-    /// nearest anchor, or all of them) to the server it was logged on.
-    fn disproves(&self, f: &Finding, events: &[Event]) -> bool {
-        let Some(first) = f.events.first().and_then(|&i| events.get(i)) else {
-            return false;
-        };
-        let Some(t) = first.time else { return false };
-        let host = first.win().map(|w| &*w.computer);
-        let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
-            Some(a) => self
-                .list
-                .iter()
-                .filter(|(e, _)| *e == a)
-                .map(|(_, c)| *c)
-                .collect(),
-            None => self.list.iter().map(|(_, c)| *c).collect(),
-        };
-        !relevant.is_empty()
-            && relevant.iter().all(|c| {
-                let same_server = match (host, c.server.as_deref()) {
-                    (Some(h), Some(s)) => same_host(h, s),
-                    _ => true,
-                };
-                self.proof(c).is_some_and(|proof| t < proof) && same_server
-            })
-    }
-
-    /// Evidence about another connection than every 0x904's: a client event of another
-    /// attempt (its activity id differs: a healthy session hours before), a server event of
-    /// another server connection, or a gateway event for another resource or user.
-    fn other_connection(&self, f: &Finding, events: &[Event], domain: &Domain) -> bool {
-        let Some(&index) = f.events.first() else {
-            return false;
-        };
-        let Some(e) = events.get(index) else {
-            return false;
-        };
-        let Some(w) = e.win() else { return false };
-        if self.list.is_empty() {
-            return false;
-        }
-        if domain.is_client(w) {
-            let Some(activity) = w.activity_id.as_deref() else {
-                return false;
-            };
-            return !self.list.iter().any(|(_, c)| {
-                c.file == e.file
-                    && c.activity_id
-                        .as_deref()
-                        .is_some_and(|a| a.eq_ignore_ascii_case(activity))
-            });
-        }
-        if let Some(&s) = self.member.get(&index) {
-            return self.other_server_connection(s);
-        }
-        if domain.side_of(&w.provider) == Some(Side::Gateway) {
-            return self.other_gateway_leg(w, domain);
-        }
-        false
-    }
-
-    /// Server connection `s` is not a 0x904's: for every 0x904 connection to that server, `s`
-    /// is not the one tied to it, and `s` differs from that one (another client address,
-    /// session or user), is tied to another client connection, or lies outside the 0x904
-    /// connection's life. With no 0x904 connection to that server, nothing is said.
-    fn other_server_connection(&self, s: usize) -> bool {
-        let Some(sc) = self.servers.get(s) else {
-            return false;
-        };
-        let relevant: Vec<&Connection> = self
-            .list
-            .iter()
-            .map(|(_, c)| *c)
-            .filter(|c| c.server.as_deref().is_some_and(|n| same_host(n, &sc.host)))
-            .collect();
-        !relevant.is_empty()
-            && relevant.iter().all(|c| {
-                let outside = match (c.start, c.end.and_then(|e| e.1)) {
-                    (Some(from), Some(to)) => !sc.overlaps(from, to, OUTSIDE_LIFE),
-                    _ => false,
-                };
-                let differs = c
-                    .server_side
-                    .and_then(|t| self.servers.get(t))
-                    .is_some_and(|t| distinct(t, sc));
-                c.server_side != Some(s) && (differs || self.tied.contains(&s) || outside)
-            })
-    }
-
-    /// A gateway event whose resource is not the server of any 0x904 connection, or whose user
-    /// is not that connection's user (when both are known).
-    fn other_gateway_leg(&self, w: &crate::model::WinEvent, domain: &Domain) -> bool {
-        let shared = w.activity_id.as_deref().and_then(|a| {
-            self.gateway
-                .get(&(w.computer.to_ascii_lowercase(), a.to_ascii_lowercase()))
-        });
-        let resource = domain
-            .gateway_resource_of(w)
-            .or_else(|| shared.and_then(|s| s.0));
-        let user = domain
-            .gateway_user_of(w)
-            .or_else(|| shared.and_then(|s| s.1));
-        self.list.iter().all(|(_, c)| {
-            let other_server = match (resource, c.server.as_deref()) {
-                (Some(r), Some(s)) => names_differ(r, s),
-                _ => false,
-            };
-            let conn_user = c
-                .server_side
-                .and_then(|s| self.servers.get(s))
-                .and_then(|s| s.user.as_deref());
-            let other_user = match (user, conn_user) {
-                (Some(a), Some(b)) => !same_user(a, b),
-                _ => false,
-            };
-            other_server || other_user
-        })
-    }
-
-    fn phase_of(&self, anchor: usize) -> Option<Phase> {
-        self.list
-            .iter()
-            .find(|(e, _)| *e == anchor)
-            .map(|(_, c)| c.phase)
-    }
-}
-
-/// Two server connections that certainly are not one: their client addresses, sessions or
-/// users differ (where both are known).
-fn distinct(a: &ServerConnection, b: &ServerConnection) -> bool {
-    let differ = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y));
-    differ(&a.address, &b.address)
-        || differ(&a.session, &b.session)
-        || matches!((&a.user, &b.user), (Some(x), Some(y)) if !same_user(x, y))
 }
 
 fn score_finding<'a>(
@@ -390,7 +180,15 @@ fn score_finding<'a>(
         cause,
         Scored {
             finding: f,
-            order: order_key(effective, near, f.events.first().copied()),
+            rule: f.rule,
+            count: f.count() as u64,
+            findings: f.findings() as u64,
+            source: f
+                .events
+                .first()
+                .and_then(|&i| events.get(i))
+                .map(Event::source),
+            order: order_key(effective, near, first_listed(f)),
             strength,
             effective,
             near,
@@ -409,15 +207,59 @@ fn order_key(effective: Strength, near: bool, first: Option<usize>) -> u64 {
     ((effective as u64) << 62) | (u64::from(!near) << 61) | index
 }
 
+/// The event that comes first in a cause's list: a finding's first, or, of the single
+/// findings a repeated one stands for, the one listed first ([`order_key`] orders by index).
+fn first_listed(f: &Finding) -> Option<usize> {
+    if f.repeats {
+        f.events.iter().copied().min()
+    } else {
+        f.events.first().copied()
+    }
+}
+
+/// Of the findings `s` stands for, the (up to) `n` listed first, best first: `(order key,
+/// member)` ([`Finding::member`]).
+fn listed_first(s: &Scored<'_>, n: usize) -> Vec<(u64, usize)> {
+    if !s.finding.repeats {
+        return vec![(s.order, 0)];
+    }
+    let mut members: Vec<(u64, usize)> = s
+        .finding
+        .events
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (order_key(s.effective, s.near, Some(i)), k))
+        .collect();
+    if members.len() > n {
+        members.select_nth_unstable(n);
+        members.truncate(n);
+    }
+    members.sort_unstable();
+    members
+}
+
 /// The latest time among a group's events, when it is later than its first event's.
 fn last_time(events: &[Event], members: &[usize], first: Option<Timestamp>) -> Option<Timestamp> {
     let last = members.iter().filter_map(|&i| events.get(i)?.time).max()?;
     (Some(last) > first).then_some(last)
 }
 
-fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<ScoredFinding> {
-    let rule = rules.rules().get(s.finding.rule)?;
-    let first = events.get(*s.finding.events.first()?)?;
+/// The listed finding `member` of `s` ([`Finding::member`]: itself unless it repeats).
+fn scored_finding(
+    rules: &RuleSet,
+    events: &[Event],
+    s: &Scored<'_>,
+    member: usize,
+) -> Option<ScoredFinding> {
+    let single;
+    let finding = if s.finding.repeats {
+        single = s.finding.member(member)?;
+        &single
+    } else {
+        s.finding
+    };
+    let rule = rules.rules().get(finding.rule)?;
+    let first = events.get(*finding.events.first()?)?;
     Some(ScoredFinding {
         rule: rule.id().to_string(),
         title: rule.title().to_string(),
@@ -427,10 +269,10 @@ fn scored_finding(rules: &RuleSet, events: &[Event], s: &Scored<'_>) -> Option<S
         file: first.file.to_string(),
         record: first.record,
         time: first.time,
-        last_time: last_time(events, &s.finding.events, first.time),
-        evidence: s.finding.evidence_line(rule, events),
-        events: s.finding.count() as u64,
-        from_anchor: s.finding.proximity.and_then(|p| p.distance),
+        last_time: last_time(events, &finding.events, first.time),
+        evidence: finding.evidence_line(rule, events),
+        events: finding.count() as u64,
+        from_anchor: finding.proximity.and_then(|p| p.distance),
         near_anchor: s.near,
     })
 }
@@ -486,9 +328,9 @@ fn cause_score(
     // Per rule: its best finding's weight, with a small bonus for repetition.
     let mut per_rule: BTreeMap<usize, (f64, u64)> = BTreeMap::new();
     for s in scored.iter() {
-        let entry = per_rule.entry(s.finding.rule).or_insert((0.0, 0));
+        let entry = per_rule.entry(s.rule).or_insert((0.0, 0));
         entry.0 = entry.0.max(s.weight);
-        entry.1 += s.finding.count() as u64;
+        entry.1 += s.count;
     }
     let mut score: f64 = per_rule
         .values()
@@ -497,11 +339,7 @@ fn cause_score(
     // The sources the findings' first events come from: a few kinds, noted per finding as a
     // flag (a flood has tens of thousands of findings), then listed in order.
     let mut from = [false; Source::ALL.len()];
-    for e in scored
-        .iter()
-        .filter_map(|s| events.get(*s.finding.events.first()?))
-    {
-        let source = e.source();
+    for source in scored.iter().filter_map(|s| s.source) {
         if let Some(k) = Source::ALL.iter().position(|&s| s == source) {
             from[k] = true;
         }
@@ -533,16 +371,14 @@ fn cause_score(
     let finding_sources: std::collections::BTreeSet<Source> = present().collect();
     let event_near = scored.iter().any(|s| {
         s.near
-            && s.finding
-                .events
-                .first()
-                .and_then(|&i| events.get(i))
-                .is_some_and(|e| !super::config::is_configuration(e.source()))
+            && s.source
+                .is_some_and(|source| !super::config::is_configuration(source))
     });
     let adjusted = super::config::adjust(cause, confidence, &finding_sources, event_near, events);
     let confidence = adjusted.confidence;
     score *= adjusted.score_factor;
-    let total_events: u64 = scored.iter().map(|s| s.finding.count() as u64).sum();
+    let total_events: u64 = scored.iter().map(|s| s.count).sum();
+    let total_findings: u64 = scored.iter().map(|s| s.findings).sum();
     let mut why = why_text(
         scored,
         best,
@@ -557,37 +393,61 @@ fn cause_score(
         why.push_str(&note);
     }
     // List the best finding of each rule first, so five lines show five kinds of evidence
-    // rather than five copies of the commonest one; then the rest, best first.
-    let mut listed: Vec<&Scored<'_>> = Vec::with_capacity(MAX_FINDINGS_LISTED);
+    // rather than five copies of the commonest one; then the rest, best first. A repeated
+    // finding's events are listed as the single findings they stand for.
+    let mut listed: Vec<(&Scored<'_>, usize)> = Vec::with_capacity(MAX_FINDINGS_LISTED);
     let mut seen_rules = std::collections::BTreeSet::new();
     for s in scored.iter() {
-        if listed.len() < MAX_FINDINGS_LISTED && seen_rules.insert(s.finding.rule) {
-            listed.push(s);
+        if listed.len() < MAX_FINDINGS_LISTED && seen_rules.insert(s.rule) {
+            let best = listed_first(s, 1).first().map_or(0, |&(_, k)| k);
+            listed.push((s, best));
         }
     }
-    for s in scored.iter() {
-        if listed.len() >= MAX_FINDINGS_LISTED {
-            break;
+    if listed.len() < MAX_FINDINGS_LISTED {
+        // Ties (one event found by two rules) in rule order, as the findings are. `scored` is
+        // in order of each one's best: once `room` candidates come before the next one's
+        // best, nothing after it can be listed.
+        let room = MAX_FINDINGS_LISTED - listed.len();
+        let mut rest: Vec<(u64, usize, &Scored<'_>, usize)> = Vec::new();
+        for s in scored.iter() {
+            if rest.len() >= room {
+                rest.sort_by_key(|&(key, rule, ..)| (key, rule));
+                rest.truncate(room);
+                if rest.last().is_some_and(|&(key, ..)| key < s.order) {
+                    break;
+                }
+            }
+            let unlisted = |k: usize| !listed.iter().any(|(l, m)| std::ptr::eq(*l, s) && *m == k);
+            if !s.finding.repeats {
+                if unlisted(0) {
+                    rest.push((s.order, s.rule, s, 0));
+                }
+                continue;
+            }
+            for (key, k) in listed_first(s, MAX_FINDINGS_LISTED + 1) {
+                if unlisted(k) {
+                    rest.push((key, s.rule, s, k));
+                }
+            }
         }
-        if !listed.iter().any(|l| std::ptr::eq(*l, s)) {
-            listed.push(s);
-        }
+        rest.sort_by_key(|&(key, rule, ..)| (key, rule));
+        listed.extend(rest.into_iter().take(room).map(|(_, _, s, k)| (s, k)));
     }
     let findings: Vec<ScoredFinding> = listed
         .iter()
-        .filter_map(|s| scored_finding(rules, events, s))
+        .filter_map(|&(s, k)| scored_finding(rules, events, s, k))
         .collect();
     let mut references: Vec<String> = Vec::new();
     // A flood is tens of thousands of findings from a few rules: each rule's references once.
     let mut rule_seen = vec![false; rules.rules().len()];
     for s in scored.iter() {
         let first_visit = rule_seen
-            .get_mut(s.finding.rule)
+            .get_mut(s.rule)
             .is_some_and(|seen| !std::mem::replace(seen, true));
         if !first_visit {
             continue;
         }
-        if let Some(rule) = rules.rules().get(s.finding.rule) {
+        if let Some(rule) = rules.rules().get(s.rule) {
             for r in rule.references() {
                 if !references.contains(r) {
                     references.push(r.clone());
@@ -597,7 +457,7 @@ fn cause_score(
     }
     let remediation = scored
         .iter()
-        .filter_map(|s| rules.rules().get(s.finding.rule)?.remediation())
+        .filter_map(|s| rules.rules().get(s.rule)?.remediation())
         .next()
         .unwrap_or("")
         .to_string();
@@ -613,7 +473,7 @@ fn cause_score(
         confidence,
         score: (score * 10.0).round() / 10.0,
         why,
-        more_findings: scored.len().saturating_sub(MAX_FINDINGS_LISTED) as u64,
+        more_findings: total_findings.saturating_sub(MAX_FINDINGS_LISTED as u64),
         findings,
         remediation,
         references,
@@ -637,7 +497,8 @@ fn against(
         scored
             .iter()
             .filter(|s| s.effective != s.strength && s.disproved == before_logon)
-            .count() as u64
+            .map(|s| s.findings)
+            .sum::<u64>()
     };
     let far = demoted(false);
     // With no 0x904 at all, "far from every 0x904" is what `NoAnchor` says.
@@ -692,10 +553,11 @@ fn why_text(
     agree: Option<String>,
     anchors_exist: bool,
 ) -> String {
+    let findings: u64 = scored.iter().map(|s| s.findings).sum();
     let mut parts = vec![format!(
         "{} finding{} from {} rule{} ({} event{}), best evidence {}",
-        scored.len(),
-        plural(scored.len() as u64),
+        findings,
+        plural(findings),
         rules_agreeing,
         plural(rules_agreeing as u64),
         total_events,
@@ -711,11 +573,15 @@ fn why_text(
             "no 0x904 disconnect in these logs to tie time-bound evidence to, so it counts as background".into()
         });
     }
-    let disproved = scored.iter().filter(|s| s.disproved).count();
+    let disproved: u64 = scored
+        .iter()
+        .filter(|s| s.disproved)
+        .map(|s| s.findings)
+        .sum();
     if disproved > 0 {
         parts.push(format!(
             "{disproved} finding{} came before the 0x904 connection reached logon on that server (TLS and its certificate worked then), so {} context",
-            plural(disproved as u64),
+            plural(disproved),
             if disproved == 1 { "it counts as" } else { "they count as" }
         ));
     }
@@ -732,6 +598,62 @@ fn plural(n: u64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Schannel event of the built-in pack's TLS rules, `secs` after a fixed moment.
+    fn schannel(file: &str, id: u32, data: (&str, &str), secs: i64, record: u64) -> Event {
+        let mut fields = crate::model::Fields::default();
+        fields.push(data.0, data.1);
+        Event {
+            file: std::sync::Arc::from(file),
+            record,
+            time: Some(Timestamp::from_second(1_704_067_200 + secs).expect("in range")),
+            kind: crate::model::EventKind::Win(std::sync::Arc::new(crate::model::WinEvent {
+                provider: "Schannel".into(),
+                event_id: id,
+                computer: "dc01".into(),
+                data: fields,
+                ..Default::default()
+            })),
+            marks: Default::default(),
+        }
+    }
+
+    /// A finding that repeats stands for one finding per event: the cause ranks, counts, lists
+    /// and explains exactly as with those single findings (what evaluation made before).
+    #[test]
+    fn a_repeated_finding_ranks_as_the_single_findings_it_stands_for_issue_15() {
+        let rules = crate::rules::load_with_builtin(&[]).expect("the built-in pack loads");
+        for flood in [3usize, 4, 5, 6, 9, 400] {
+            // Two alerts interleaved, times not in index order (the list is by index), a run
+            // broken by other data and by another file.
+            let mut events = Vec::new();
+            for k in 0..flood {
+                let secs = ((k * 37) % (flood + 1)) as i64;
+                let record = 100 + k as u64;
+                events.push(schannel(
+                    "S.evtx",
+                    36874,
+                    ("Protocol", "TLS 1.2"),
+                    secs,
+                    record,
+                ));
+                events.push(schannel("S.evtx", 36888, ("AlertDesc", "40"), secs, record));
+            }
+            events.push(schannel("S.evtx", 36874, ("Protocol", "TLS 1.0"), 2, 7));
+            events.push(schannel("T.evtx", 36874, ("Protocol", "TLS 1.2"), 1, 8));
+            let eval = rules.evaluate(&events);
+            assert!(eval.findings.iter().any(|f| f.repeats), "{flood}");
+            let singles = Evaluation {
+                anchors: eval.anchors.clone(),
+                findings: eval.singles(),
+            };
+            assert_eq!(singles.findings.len(), 2 * flood + 2);
+            let ranked = |e: &Evaluation| format!("{:?}", rank(&rules, e, &events, &[], &[]));
+            let (got, want) = (ranked(&eval), ranked(&singles));
+            assert_eq!(got, want, "{flood}");
+            assert!(want.contains(&format!("{} findings from 2 rules", 2 * flood + 2)));
+        }
+    }
 
     /// Every combination of strength × nearness × agreement, written out: the ranking's
     /// contract, pinned here rather than only through golden reports.
@@ -818,9 +740,14 @@ mod tests {
             deferred: false,
             proximity: None,
             group: None,
+            repeats: false,
         };
         let s = |strength, effective, disproved| Scored {
             finding: &f,
+            rule: 0,
+            count: 1,
+            findings: 1,
+            source: Some(Source::Evtx),
             order: order_key(effective, false, Some(0)),
             strength,
             effective,

@@ -151,7 +151,7 @@ rule r {
 
     fn found(rule: &str, events: &[crate::model::Event]) -> usize {
         let set = load_rules(&[("t.rdt", rule)]).unwrap_or_else(|e| panic!("{e}"));
-        set.evaluate(events).findings.len()
+        set.evaluate(events).finding_count()
     }
 
     #[test]
@@ -203,7 +203,7 @@ rule r {
                 events.push(ev(1149, k * 60 + 1, "A"));
             }
         }
-        assert_eq!(set.evaluate(&events).findings.len(), 10_000);
+        assert_eq!(set.evaluate(&events).finding_count(), 10_000);
     }
 
     #[test]

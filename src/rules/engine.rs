@@ -43,7 +43,24 @@ pub struct Evaluation {
     /// The 0x904 events, in event order.
     pub anchors: Vec<Anchor>,
     /// Findings of cause and disconnect-code rules: by rule (in load order), then by first event.
+    /// A finding that [`Finding::repeats`] stands for one finding per event.
     pub findings: Vec<Finding>,
+}
+
+impl Evaluation {
+    /// How many findings there are, each event of a repeated one counting as one.
+    pub fn finding_count(&self) -> usize {
+        self.findings.iter().map(Finding::findings).sum()
+    }
+
+    /// Every finding as it would be alone: a repeated one as the single findings it stands for.
+    #[cfg(test)]
+    pub(crate) fn singles(&self) -> Vec<Finding> {
+        self.findings
+            .iter()
+            .flat_map(|f| (0..f.findings()).filter_map(|k| f.member(k)))
+            .collect()
+    }
 }
 
 /// An event matched by an anchor rule.
@@ -77,6 +94,11 @@ pub struct Finding {
     pub proximity: Option<Proximity>,
     /// For aggregations: the `by` values of the group (as in its first event; `-` when missing).
     pub group: Option<Vec<String>>,
+    /// One finding per event, held as one: the events are alike (the same file and payload, the
+    /// same alert repeated) and nothing tells them apart (no 0x904 anchor to be near or far
+    /// from). Each stands for the single-event finding it would be alone ([`Finding::member`]).
+    /// False for one event, and for an aggregation's group (one finding of many events).
+    pub repeats: bool,
 }
 
 /// A finding's event indices: one held in place, or several. A flood makes tens of thousands
@@ -111,6 +133,31 @@ impl Finding {
     /// How many events make up the finding.
     pub fn count(&self) -> usize {
         self.events.len()
+    }
+
+    /// How many findings it stands for: one per event when it [`Finding::repeats`], else one.
+    pub fn findings(&self) -> usize {
+        if self.repeats { self.events.len() } else { 1 }
+    }
+
+    /// The single-event finding of its `k`th event that a repeated finding stands for (itself
+    /// for `k == 0` when it does not repeat).
+    pub fn member(&self, k: usize) -> Option<Finding> {
+        let &i = self.events.get(k)?;
+        match self.repeats {
+            false if k > 0 => None,
+            false => Some(self.clone()),
+            true => Some(Finding {
+                rule: self.rule,
+                rule_id: Arc::clone(&self.rule_id),
+                events: EventIds::One(i),
+                evidence: self.evidence.clone(),
+                deferred: self.deferred,
+                proximity: self.proximity,
+                group: None,
+                repeats: false,
+            }),
+        }
     }
 
     /// The evidence line, `rule` being the finding's rule and `events` the evaluated slice.
@@ -177,14 +224,10 @@ fn ranks(order: &[usize]) -> Vec<usize> {
 /// Events per unit of parallel matching work.
 const MATCH_CHUNK: usize = 4096;
 
-/// Matches per unit of parallel findings work: a flood of one rule (tens of thousands of
-/// matches) is shared by every worker, not built on one.
-const FINDINGS_BLOCK: usize = 2048;
-
-/// Run every rule of `set` over `events`. Matching (by chunks of events) and findings (by
-/// rule and block of its matches) run on the current rayon pool; each rule's matches stay in
-/// event order and its blocks' findings are joined in order, so the result is the same for any
-/// thread count.
+/// Run every rule of `set` over `events`. Matching (by chunks of events) and findings (each
+/// rule's matches shared by the workers; an aggregation per rule) run on the current rayon
+/// pool; each rule's matches stay in event order and its findings are placed in that order,
+/// so the result is the same for any thread count.
 ///
 /// An event whose marks `set` noted at keep ([`super::once`]) is not asked again about the
 /// rules decided there: the marks say which conditions and witnesses held.
@@ -255,58 +298,81 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
             _ => None,
         })
         .collect();
-    // An aggregation takes its windows over all of its rule's matches: one job. Any other rule:
-    // one job per block of matches, each finding being one match.
-    let mut jobs: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
-    for (r, rule) in rules.iter().enumerate().filter(|(_, r)| !r.is_anchor()) {
-        let n = matches[r].len();
-        let step = if rule.aggregate.is_some() {
-            n.max(1)
-        } else {
-            FINDINGS_BLOCK
-        };
-        jobs.extend(
-            (0..n)
-                .step_by(step)
-                .map(|from| (r, from..n.min(from + step))),
-        );
-    }
-    // Each job writes its findings straight into its own stretch of one list, as long as its
-    // block (a job yields at most one finding per match: an aggregated group holds at least one
-    // of them), and the list is then closed up in place. Gathered per job and joined, a flood's
-    // findings were held twice at the peak: every job's list, and the joined one.
-    let mut slots: Vec<Option<Finding>> = Vec::new();
-    slots.resize_with(jobs.iter().map(|(_, block)| block.len()).sum(), || None);
-    let mut stretches = Vec::with_capacity(jobs.len());
-    let mut rest = &mut slots[..];
-    for (r, block) in jobs {
-        let (stretch, more) = std::mem::take(&mut rest).split_at_mut(block.len());
-        rest = more;
-        stretches.push((r, block, stretch));
-    }
-    stretches.into_par_iter().for_each(|(r, block, stretch)| {
-        let rule = &rules[r];
-        let block = &matches[r][block];
-        let kept: Vec<usize> = match &cancels[r] {
-            Some(index) => block
-                .iter()
-                .copied()
-                .filter(|&i| !index.cancels(i, events))
-                .collect(),
-            None => block.to_vec(),
-        };
-        let found = rule_findings(r, rule, &kept, events, &rank, &timeline, true);
-        assert!(found.len() <= stretch.len(), "more findings than matches");
-        for (slot, finding) in stretch.iter_mut().zip(found) {
-            *slot = Some(finding);
+    // Per rule: the matches its `unless:` does not cancel and that its anchor window admits,
+    // in event order (a flood's matches are shared by every worker).
+    let placed: Vec<Vec<usize>> = rules
+        .par_iter()
+        .zip(matches.into_par_iter())
+        .zip(cancels.par_iter())
+        .map(|((rule, matched), cancel)| {
+            if rule.is_anchor() {
+                return Vec::new();
+            }
+            let required = rule.anchor.filter(|w| w.mode == AnchorMode::Require);
+            if cancel.is_none() && required.is_none() {
+                return matched;
+            }
+            matched
+                .into_par_iter()
+                .filter(|&i| cancel.as_ref().is_none_or(|c| !c.cancels(i, events)))
+                .filter(|&i| required.is_none_or(|w| timeline.place(events, i, w).near))
+                .collect()
+        })
+        .collect();
+    // An aggregation takes its windows over all of its rule's matches: one job per rule, all at
+    // once. Any other rule's findings are one per match, or, with no anchor at all (nothing to
+    // be near or far from), one per run of alike matches that stands for one per match: a
+    // flood of one alert is then one finding, not tens of thousands. They are made in
+    // parallel straight into the one list, in rule order: nothing is held or moved twice.
+    let mut made: Vec<Made> = rules
+        .par_iter()
+        .zip(placed.par_iter())
+        .enumerate()
+        .map(|(r, (rule, matched))| {
+            if let Some(agg) = rule.aggregate.as_ref().filter(|_| !rule.is_anchor()) {
+                let items = with_proximity(rule, matched, events, &timeline);
+                Made::Aggregated(aggregate_sorted(r, rule, agg, &items, events, &rank))
+            } else if anchors.is_empty() {
+                Made::Repeats(alike_runs(matched, events))
+            } else {
+                Made::Singles
+            }
+        })
+        .collect();
+    let total = made
+        .iter()
+        .zip(&placed)
+        .map(|(m, p)| match m {
+            Made::Aggregated(found) => found.len(),
+            Made::Repeats(runs) => runs.len(),
+            Made::Singles => p.len(),
+        })
+        .sum();
+    let mut findings: Vec<Finding> = Vec::with_capacity(total);
+    for (r, (rule, matched)) in rules.iter().zip(&placed).enumerate() {
+        match std::mem::replace(&mut made[r], Made::Singles) {
+            Made::Aggregated(found) => findings.extend(found),
+            Made::Repeats(runs) => findings.par_extend(
+                runs.par_iter()
+                    .map(|run| repeated(r, rule, &matched[run.clone()], events, &timeline)),
+            ),
+            Made::Singles => findings.par_extend(
+                matched
+                    .par_iter()
+                    .map(|&i| single(r, rule, i, events, &timeline, true)),
+            ),
         }
-    });
-    // `filter_map`, not `flatten`: the standard library collects it into the same allocation
-    // (`flatten` into a new one, grown by doubling).
-    #[allow(clippy::filter_map_identity)]
-    let mut findings: Vec<Finding> = slots.into_iter().filter_map(|slot| slot).collect();
-    findings.shrink_to_fit();
+    }
     Evaluation { anchors, findings }
+}
+
+/// How [`evaluate`] makes one rule's findings.
+enum Made {
+    Aggregated(Vec<Finding>),
+    /// Per run of alike matches ([`alike_runs`]).
+    Repeats(Vec<std::ops::Range<usize>>),
+    /// One per match.
+    Singles,
 }
 
 fn anchor(r: usize, rule: &Rule, i: usize, ev: &Event) -> Anchor {
@@ -394,6 +460,15 @@ impl Timeline {
         Timeline { times }
     }
 
+    /// [`Timeline::proximity`] of event `i`. With no anchor placed in time every event is
+    /// unplaced: a flood's events are then not read again for it.
+    fn place(&self, events: &[Event], i: usize, w: AnchorWindow) -> Proximity {
+        if self.times.is_empty() {
+            return Proximity::UNPLACED;
+        }
+        self.proximity(events[i].time, w)
+    }
+
     fn proximity(&self, t: Option<Timestamp>, w: AnchorWindow) -> Proximity {
         let Some(t) = t else {
             return Proximity::UNPLACED;
@@ -433,37 +508,112 @@ fn rule_findings(
     timeline: &Timeline,
     defer: bool,
 ) -> Vec<Finding> {
-    let mut items: Vec<(usize, Option<Proximity>)> = matched
-        .iter()
-        .map(|&i| {
-            (
-                i,
-                rule.anchor.map(|w| timeline.proximity(events[i].time, w)),
-            )
-        })
-        .collect();
+    let mut items = with_proximity(rule, matched, events, timeline);
     if rule.anchor.is_some_and(|w| w.mode == AnchorMode::Require) {
         items.retain(|(_, p)| p.is_some_and(|p| p.near));
     }
-    let Some(agg) = &rule.aggregate else {
-        return items
-            .into_iter()
-            .map(|(i, proximity)| Finding {
-                rule: r,
-                rule_id: Arc::clone(&rule.id),
-                events: EventIds::One(i),
-                evidence: if defer {
-                    String::new()
-                } else {
-                    rule.evidence.render(&events[i])
-                },
-                deferred: defer,
-                proximity,
-                group: None,
-            })
-            .collect();
-    };
-    let mut findings = aggregate(r, rule, agg, &items, events, rank);
+    match &rule.aggregate {
+        Some(agg) => aggregate_sorted(r, rule, agg, &items, events, rank),
+        None => items
+            .iter()
+            .map(|&(i, _)| single(r, rule, i, events, timeline, defer))
+            .collect(),
+    }
+}
+
+/// Each match with where it stands relative to the anchors (for rules with `anchor:`).
+fn with_proximity(
+    rule: &Rule,
+    matched: &[usize],
+    events: &[Event],
+    timeline: &Timeline,
+) -> Vec<(usize, Option<Proximity>)> {
+    matched
+        .iter()
+        .map(|&i| (i, rule.anchor.map(|w| timeline.place(events, i, w))))
+        .collect()
+}
+
+/// The finding of one match of a rule without aggregation. `defer`: its evidence line is
+/// rendered only when asked for ([`Finding::evidence_line`]).
+fn single(
+    r: usize,
+    rule: &Rule,
+    i: usize,
+    events: &[Event],
+    timeline: &Timeline,
+    defer: bool,
+) -> Finding {
+    Finding {
+        rule: r,
+        rule_id: Arc::clone(&rule.id),
+        events: EventIds::One(i),
+        evidence: if defer {
+            String::new()
+        } else {
+            rule.evidence.render(&events[i])
+        },
+        deferred: defer,
+        proximity: rule.anchor.map(|w| timeline.place(events, i, w)),
+        group: None,
+        repeats: false,
+    }
+}
+
+/// The finding of a run of alike matches ([`alike_runs`]): the single finding of a run of one,
+/// else one that [`Finding::repeats`], its evidence line rendered when asked for.
+fn repeated(
+    r: usize,
+    rule: &Rule,
+    run: &[usize],
+    events: &[Event],
+    timeline: &Timeline,
+) -> Finding {
+    let mut finding = single(r, rule, run[0], events, timeline, true);
+    if run.len() > 1 {
+        finding.events = EventIds::Many(run.to_vec());
+        finding.repeats = true;
+    }
+    finding
+}
+
+/// Two matches of one rule that nothing but their time and record number tells apart: the
+/// same file and the same Windows event payload (which the EVTX reader shares between a
+/// flood's identical records; equal payloads not shared are compared).
+fn alike(a: &Event, b: &Event) -> bool {
+    let same_file = Arc::ptr_eq(&a.file, &b.file) || a.file == b.file;
+    same_file
+        && match (&a.kind, &b.kind) {
+            (EventKind::Win(x), EventKind::Win(y)) => Arc::ptr_eq(x, y) || x == y,
+            _ => false,
+        }
+}
+
+/// `matched` cut into runs of consecutive alike matches (ranges of positions in it).
+fn alike_runs(matched: &[usize], events: &[Event]) -> Vec<std::ops::Range<usize>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for k in 1..=matched.len() {
+        // Alike is an equivalence: each match is compared with the one before it (whose
+        // payload it most often shares).
+        if k == matched.len() || !alike(&events[matched[k - 1]], &events[matched[k]]) {
+            runs.push(start..k);
+            start = k;
+        }
+    }
+    runs
+}
+
+/// An aggregation's findings, in the order of their first events.
+fn aggregate_sorted(
+    r: usize,
+    rule: &Rule,
+    agg: &Aggregation,
+    items: &[(usize, Option<Proximity>)],
+    events: &[Event],
+    rank: &[usize],
+) -> Vec<Finding> {
+    let mut findings = aggregate(r, rule, agg, items, events, rank);
     findings.sort_by_key(|f| f.events.first().map(|&i| rank[i]));
     findings
 }
@@ -581,6 +731,7 @@ fn group_finding(
             agg.within
         ),
         deferred: false,
+        repeats: false,
         group: Some(
             agg.by
                 .iter()
@@ -927,10 +1078,12 @@ rule drops {
     }
 
     #[test]
-    fn a_flood_of_one_rule_is_split_in_blocks_with_the_same_findings_issue_15() {
+    fn a_flood_of_one_rule_made_in_parallel_has_the_same_findings_issue_15() {
+        // Thousands of matches of one rule: every worker makes a share of its findings.
+        const FLOOD: usize = 6_161;
         let set = set();
         let mut events = vec![anchor_at(0), anchor_at(3600)];
-        let n = 3 * FINDINGS_BLOCK + 17;
+        let n = FLOOD;
         for k in 0..n {
             let id = if k % 3 == 0 { 36888 } else { 36874 };
             let secs = (k as i64 * 7) % 4000 - 200;
@@ -951,7 +1104,7 @@ rule drops {
         // Each rule's findings are those the rule gives alone, unsplit, in the same order.
         let anchors: Vec<usize> = one.anchors.iter().map(|a| a.event).collect();
         assert_eq!(anchors.len(), 2);
-        for (id, least) in [("tls-prefer", 2 * FINDINGS_BLOCK), ("tls-require", 100)] {
+        for (id, least) in [("tls-prefer", FLOOD / 2), ("tls-require", 100)] {
             let rule = set.rule(id).expect("loaded");
             let (_, alone) = evaluate_one(rule, &events, &anchors);
             let view = |f: &Finding| (f.events.clone(), f.proximity);
@@ -986,8 +1139,72 @@ rule drops {
             events.push(ev);
         }
         let eval = set.evaluate(&events);
-        assert_eq!(of(&eval, "tls-prefer").len(), 25_000);
+        // With no 0x904, the 25,000 alike 36874s are one finding standing for 25,000.
+        let tls = of(&eval, "tls-prefer");
+        assert_eq!(tls.len(), 1);
+        assert_eq!((tls[0].findings(), tls[0].count()), (25_000, 25_000));
         // 25,000 reconnects in the same second, in groups of all of them.
         assert_eq!(of(&eval, "reconnects").len(), 1);
+    }
+
+    #[test]
+    fn with_no_anchor_alike_matches_are_one_finding_standing_for_each_issue_15() {
+        let set = set();
+        let schannel = |id: u32, secs: i64, record: u64| {
+            with_record(win("Schannel", id, &[], Some(at(secs))), record)
+        };
+        // A flood of two alerts, interleaved, its times not in index order; a 36874 with other
+        // data and one from another file break the 36874s' run.
+        let mut events = Vec::new();
+        for k in 0..40u64 {
+            let secs = (k as i64 * 37) % 41;
+            events.push(schannel(36874, secs, 100 + k));
+            events.push(schannel(36888, secs, 200 + k));
+        }
+        let mut other_data = win("Schannel", 36874, &[("X", "1")], Some(at(20)));
+        other_data.record = 7;
+        let mut other_file = schannel(36874, 21, 8);
+        other_file.file = Arc::from("Other.evtx");
+        events.push(other_data);
+        events.push(other_file);
+        let eval = set.evaluate(&events);
+        let tls = of(&eval, "tls-prefer");
+        // Runs of alike matches in evaluation order: split by the two others (each a single).
+        assert!(tls.len() >= 3 && tls.len() < 10, "{}", tls.len());
+        assert!(tls.iter().any(|f| f.repeats && f.findings() > 10));
+        assert_eq!(tls.iter().map(|f| f.findings()).sum::<usize>(), 42);
+        for f in &tls {
+            let alone: Vec<_> = f.events.iter().map(|&i| &events[i]).collect();
+            assert!(alone.windows(2).all(|w| alike(w[0], w[1])), "{f:?}");
+            assert_eq!(f.repeats, f.count() > 1);
+        }
+        // What they stand for is what the rule gives alone, match by match.
+        let view = |f: &Finding| (f.events.clone(), f.proximity, f.repeats);
+        for id in ["tls-prefer", "tls-require"] {
+            let rule = set.rule(id).expect("loaded");
+            let (_, alone) = evaluate_one(rule, &events, &[]);
+            let singles = eval.singles();
+            let got: Vec<_> = singles
+                .iter()
+                .filter(|f| &*f.rule_id == id)
+                .map(view)
+                .collect();
+            assert_eq!(got, alone.iter().map(view).collect::<Vec<_>>(), "{id}");
+        }
+        assert_eq!(eval.finding_count(), 42);
+        // With a 0x904 in the logs, every match is its own finding, as before.
+        events.push(anchor_at(10));
+        let eval = set.evaluate(&events);
+        assert!(eval.findings.iter().all(|f| !f.repeats));
+        assert_eq!(of(&eval, "tls-prefer").len(), 42);
+        // The same for any thread count.
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool")
+                .install(|| set.evaluate(&events[..events.len() - 1]))
+        };
+        assert_eq!(on(1), on(3));
     }
 }

@@ -268,7 +268,7 @@ rule refused {
     }
 
     fn of(eval: &crate::rules::Evaluation, events: &[Event], rule: &str) -> Vec<u64> {
-        eval.findings
+        eval.singles()
             .iter()
             .filter(|f| &*f.rule_id == rule)
             .map(|f| events[f.events[0]].record)

@@ -1,0 +1,239 @@
+//! What ranking knows about each 0x904: its connection, the server connection tied to it,
+//! and the gateway leg its events name. A finding about another connection than every
+//! 0x904's does not count for a cause, and TLS evidence logged before that connection's
+//! logon is disproved by it ([`super::rank`]).
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::connection::{Connection, Phase, names_differ, same_host};
+use super::server_side::{ServerConnection, same_user};
+use crate::model::Event;
+use crate::rules::{Domain, Evaluation, Finding, Side};
+
+/// The 0x904 anchors with their connections: what the ranking knows about each.
+pub struct AnchorConnections<'a> {
+    /// (anchor event index, its connection)
+    pub list: Vec<(usize, &'a Connection)>,
+    servers: &'a [ServerConnection],
+    /// Event index → the server connection it belongs to.
+    member: HashMap<usize, usize>,
+    /// The server connections some client connection is tied to.
+    tied: HashSet<usize>,
+    /// (gateway host, activity id) → the resource and user any of its events names: a
+    /// gateway's events of one connection share an activity id, and not all of them name both.
+    gateway: HashMap<(String, String), GatewayLeg<'a>>,
+}
+
+/// The resource and the user a gateway connection's events name.
+type GatewayLeg<'a> = (Option<&'a str>, Option<&'a str>);
+
+/// A server connection's events this far outside a 0x904 connection's life are another's.
+const OUTSIDE_LIFE: SignedDuration = SignedDuration::from_secs(60);
+
+impl<'a> AnchorConnections<'a> {
+    pub fn new(
+        eval: &Evaluation,
+        conns: &'a [Connection],
+        servers: &'a [ServerConnection],
+        events: &'a [Event],
+        domain: &Domain,
+    ) -> Self {
+        let list: Vec<(usize, &Connection)> = eval
+            .anchors
+            .iter()
+            .filter_map(|a| {
+                let c = conns
+                    .iter()
+                    .find(|c| c.end.is_some_and(|(e, _)| e == a.event))?;
+                Some((a.event, c))
+            })
+            .collect();
+        let member = servers
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| s.events.iter().map(move |&e| (e, si)))
+            .collect();
+        let tied = conns.iter().filter_map(|c| c.server_side).collect();
+        let mut gateway: HashMap<(String, String), GatewayLeg<'a>> = HashMap::new();
+        if !list.is_empty() {
+            for w in events.iter().filter_map(Event::win) {
+                let Some(activity) = w.activity_id.as_deref() else {
+                    continue;
+                };
+                let (resource, user) = (domain.gateway_resource_of(w), domain.gateway_user_of(w));
+                if resource.is_none() && user.is_none() {
+                    continue;
+                }
+                let key = (
+                    w.computer.to_ascii_lowercase(),
+                    activity.to_ascii_lowercase(),
+                );
+                let slot = gateway.entry(key).or_default();
+                slot.0 = slot.0.or(resource);
+                slot.1 = slot.1.or(user);
+            }
+        }
+        AnchorConnections {
+            list,
+            servers,
+            member,
+            tied,
+            gateway,
+        }
+    }
+
+    /// When a connection proved its TLS handshake worked: the client's logon (1027), or the
+    /// server's authentication (1149) or logon of the same attempt, whichever came first.
+    fn proof(&self, c: &Connection) -> Option<Timestamp> {
+        let server = c.server_side.and_then(|s| self.servers.get(s));
+        [
+            c.logon,
+            server.and_then(|s| s.authenticated),
+            server.and_then(|s| s.logon),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The finding came before the logon of every 0x904 connection it could be about (its
+    /// nearest anchor, or all of them) to the server it was logged on.
+    pub(super) fn disproves(&self, f: &Finding, events: &[Event]) -> bool {
+        if self.list.is_empty() {
+            return false;
+        }
+        let Some(first) = f.events.first().and_then(|&i| events.get(i)) else {
+            return false;
+        };
+        let Some(t) = first.time else { return false };
+        let host = first.win().map(|w| &*w.computer);
+        let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
+            Some(a) => self
+                .list
+                .iter()
+                .filter(|(e, _)| *e == a)
+                .map(|(_, c)| *c)
+                .collect(),
+            None => self.list.iter().map(|(_, c)| *c).collect(),
+        };
+        !relevant.is_empty()
+            && relevant.iter().all(|c| {
+                let same_server = match (host, c.server.as_deref()) {
+                    (Some(h), Some(s)) => same_host(h, s),
+                    _ => true,
+                };
+                self.proof(c).is_some_and(|proof| t < proof) && same_server
+            })
+    }
+
+    /// Evidence about another connection than every 0x904's: a client event of another
+    /// attempt (its activity id differs: a healthy session hours before), a server event of
+    /// another server connection, or a gateway event for another resource or user.
+    pub(super) fn other_connection(&self, f: &Finding, events: &[Event], domain: &Domain) -> bool {
+        // With no 0x904 connection there is no other one: nothing of the finding is read.
+        if self.list.is_empty() {
+            return false;
+        }
+        let Some(&index) = f.events.first() else {
+            return false;
+        };
+        let Some(e) = events.get(index) else {
+            return false;
+        };
+        let Some(w) = e.win() else { return false };
+        if domain.is_client(w) {
+            let Some(activity) = w.activity_id.as_deref() else {
+                return false;
+            };
+            return !self.list.iter().any(|(_, c)| {
+                c.file == e.file
+                    && c.activity_id
+                        .as_deref()
+                        .is_some_and(|a| a.eq_ignore_ascii_case(activity))
+            });
+        }
+        if let Some(&s) = self.member.get(&index) {
+            return self.other_server_connection(s);
+        }
+        if domain.side_of(&w.provider) == Some(Side::Gateway) {
+            return self.other_gateway_leg(w, domain);
+        }
+        false
+    }
+
+    /// Server connection `s` is not a 0x904's: for every 0x904 connection to that server, `s`
+    /// is not the one tied to it, and `s` differs from that one (another client address,
+    /// session or user), is tied to another client connection, or lies outside the 0x904
+    /// connection's life. With no 0x904 connection to that server, nothing is said.
+    fn other_server_connection(&self, s: usize) -> bool {
+        let Some(sc) = self.servers.get(s) else {
+            return false;
+        };
+        let relevant: Vec<&Connection> = self
+            .list
+            .iter()
+            .map(|(_, c)| *c)
+            .filter(|c| c.server.as_deref().is_some_and(|n| same_host(n, &sc.host)))
+            .collect();
+        !relevant.is_empty()
+            && relevant.iter().all(|c| {
+                let outside = match (c.start, c.end.and_then(|e| e.1)) {
+                    (Some(from), Some(to)) => !sc.overlaps(from, to, OUTSIDE_LIFE),
+                    _ => false,
+                };
+                let differs = c
+                    .server_side
+                    .and_then(|t| self.servers.get(t))
+                    .is_some_and(|t| distinct(t, sc));
+                c.server_side != Some(s) && (differs || self.tied.contains(&s) || outside)
+            })
+    }
+
+    /// A gateway event whose resource is not the server of any 0x904 connection, or whose user
+    /// is not that connection's user (when both are known).
+    fn other_gateway_leg(&self, w: &crate::model::WinEvent, domain: &Domain) -> bool {
+        let shared = w.activity_id.as_deref().and_then(|a| {
+            self.gateway
+                .get(&(w.computer.to_ascii_lowercase(), a.to_ascii_lowercase()))
+        });
+        let resource = domain
+            .gateway_resource_of(w)
+            .or_else(|| shared.and_then(|s| s.0));
+        let user = domain
+            .gateway_user_of(w)
+            .or_else(|| shared.and_then(|s| s.1));
+        self.list.iter().all(|(_, c)| {
+            let other_server = match (resource, c.server.as_deref()) {
+                (Some(r), Some(s)) => names_differ(r, s),
+                _ => false,
+            };
+            let conn_user = c
+                .server_side
+                .and_then(|s| self.servers.get(s))
+                .and_then(|s| s.user.as_deref());
+            let other_user = match (user, conn_user) {
+                (Some(a), Some(b)) => !same_user(a, b),
+                _ => false,
+            };
+            other_server || other_user
+        })
+    }
+
+    pub(super) fn phase_of(&self, anchor: usize) -> Option<Phase> {
+        self.list
+            .iter()
+            .find(|(e, _)| *e == anchor)
+            .map(|(_, c)| c.phase)
+    }
+}
+
+/// Two server connections that certainly are not one: their client addresses, sessions or
+/// users differ (where both are known).
+fn distinct(a: &ServerConnection, b: &ServerConnection) -> bool {
+    let differ = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if !x.eq_ignore_ascii_case(y));
+    differ(&a.address, &b.address)
+        || differ(&a.session, &b.session)
+        || matches!((&a.user, &b.user), (Some(x), Some(y)) if !same_user(x, y))
+}
