@@ -128,8 +128,11 @@ impl<'a> Kept<'a> {
         let mut events: Vec<Event> = Vec::new();
         for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
             let mut file: Vec<(u64, Event)> = std::mem::take(unsorted);
-            file.extend(held.iter_mut().flat_map(std::mem::take));
-            file.sort_by_key(|(seq, _)| *seq);
+            // Events never sorted into priorities (nothing was shed) are in their order.
+            if held.iter().any(|h| !h.is_empty()) {
+                file.extend(held.iter_mut().flat_map(std::mem::take));
+                file.sort_by_key(|(seq, _)| *seq);
+            }
             if events.is_empty() {
                 // The first file's events stay where they are (collected in place, into the
                 // same allocation), rather than copied into a second list as large: a flood

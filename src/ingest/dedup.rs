@@ -262,7 +262,11 @@ impl<'s> RecordDedup<'s> {
             return false;
         }
         let log = match &self.last_log {
-            Some((computer, channel, log)) if *computer == w.computer && *channel == w.channel => {
+            // A flood's events share one payload, and so its texts: equal without comparing.
+            Some((computer, channel, log))
+                if (Arc::ptr_eq(computer, &w.computer) || *computer == w.computer)
+                    && (Arc::ptr_eq(channel, &w.channel) || *channel == w.channel) =>
+            {
                 *log
             }
             _ => {
