@@ -67,8 +67,10 @@ pub struct Kept<'a> {
     classify: &'a dyn Fn(&Event) -> Priority,
     /// Per file (in input order), per priority.
     held: Vec<[Held; PRIORITIES]>,
-    /// Per file, the events not yet given a priority (see the module docs).
-    unsorted: Vec<Held>,
+    /// Per file, the events not yet given a priority (see the module docs), and the place
+    /// number of the first: they are the file's events from there on, in order, so below the
+    /// cap a file's kept events are this list as received, never copied.
+    unsorted: Vec<(u64, Vec<Event>)>,
     dropped: Vec<u64>,
     /// Events received for the file being read (its place numbers).
     seq: u64,
@@ -83,7 +85,7 @@ impl<'a> Kept<'a> {
             slack: (cap / 8).max(4096),
             classify,
             held: vec![Default::default()],
-            unsorted: vec![Vec::new()],
+            unsorted: vec![(0, Vec::new())],
             dropped: vec![0],
             seq: 0,
             total: 0,
@@ -96,11 +98,13 @@ impl<'a> Kept<'a> {
         if self.total <= self.cap {
             return;
         }
-        for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
-            for (seq, event) in unsorted.drain(..) {
+        let seq = self.seq;
+        for (held, (base, unsorted)) in self.held.iter_mut().zip(&mut self.unsorted) {
+            for (place, event) in (*base..).zip(unsorted.drain(..)) {
                 let p = (self.classify)(&event) as usize;
-                held[p].push((seq, event));
+                held[p].push((place, event));
             }
+            *base = seq;
         }
         for p in (0..PRIORITIES).rev() {
             if self.total <= self.cap {
@@ -126,21 +130,25 @@ impl<'a> Kept<'a> {
     pub fn finish(mut self) -> ingest::Collect {
         self.shed();
         let mut events: Vec<Event> = Vec::new();
-        for (held, unsorted) in self.held.iter_mut().zip(&mut self.unsorted) {
-            let mut file: Vec<(u64, Event)> = std::mem::take(unsorted);
-            // Events never sorted into priorities (nothing was shed) are in their order.
-            if held.iter().any(|h| !h.is_empty()) {
-                file.extend(held.iter_mut().flat_map(std::mem::take));
-                file.sort_by_key(|(seq, _)| *seq);
-            }
+        for (held, (base, unsorted)) in self.held.iter_mut().zip(&mut self.unsorted) {
+            let unsorted = std::mem::take(unsorted);
+            let file: Vec<Event> = if held.iter().all(Vec::is_empty) {
+                // Nothing set aside by priority: the events as received, in their order.
+                unsorted
+            } else {
+                let mut placed: Vec<(u64, Event)> = (*base..).zip(unsorted).collect();
+                placed.extend(held.iter_mut().flat_map(std::mem::take));
+                placed.sort_by_key(|(place, _)| *place);
+                // Collected in place, into the same allocation.
+                placed.into_iter().map(|(_, e)| e).collect()
+            };
             if events.is_empty() {
-                // The first file's events stay where they are (collected in place, into the
-                // same allocation), rather than copied into a second list as large: a flood
-                // of one file held both at once.
-                events = file.into_iter().map(|(_, e)| e).collect();
+                // The first file's events stay where they are, rather than copied into a
+                // second list as large: a flood of one file held both at once.
+                events = file;
                 events.reserve(self.total - events.len());
             } else {
-                events.extend(file.into_iter().map(|(_, e)| e));
+                events.extend(file);
             }
         }
         for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
@@ -201,12 +209,14 @@ fn water_fill(counts: &[usize], excess: usize) -> Vec<usize> {
 impl Sink for Kept<'_> {
     fn events(&mut self, events: Vec<Event>) {
         let file = self.unsorted.len() - 1;
-        let unsorted = &mut self.unsorted[file];
-        unsorted.reserve(events.len());
-        for event in events {
-            unsorted.push((self.seq, event));
-            self.seq += 1;
-            self.total += 1;
+        let (_, unsorted) = &mut self.unsorted[file];
+        self.seq += events.len() as u64;
+        self.total += events.len();
+        if unsorted.is_empty() {
+            // The first batch (often the whole file) is kept as it came, not copied.
+            *unsorted = events;
+        } else {
+            unsorted.extend(events);
         }
         if self.total > self.cap.saturating_add(self.slack) {
             self.shed();
@@ -216,7 +226,7 @@ impl Sink for Kept<'_> {
     fn file_done(&mut self, account: FileAccount) {
         self.accounts.push(account);
         self.held.push(Default::default());
-        self.unsorted.push(Vec::new());
+        self.unsorted.push((0, Vec::new()));
         self.dropped.push(0);
         self.seq = 0;
     }
