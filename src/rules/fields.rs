@@ -212,9 +212,9 @@ impl Field {
                 Field::Process => text(&p.process),
                 Field::Pid => p.pid.map(|n| FieldValue::Num(u64::from(n))),
                 Field::Operation => text(&p.operation),
-                Field::Path => text(&p.path),
+                Field::Path => text(p.path()),
                 Field::Result => text(&p.result),
-                Field::Detail => text(&p.detail_raw),
+                Field::Detail => text(p.detail_raw()),
                 Field::TimeOfDay => p
                     .time_of_day
                     .map(|t| FieldValue::Text(Cow::Owned(t.to_string()))),
@@ -231,7 +231,7 @@ impl Field {
                     .as_ref()
                     .and_then(|n| n.remote_port)
                     .map(|n| FieldValue::Num(u64::from(n))),
-                Field::DetailKey(key) => p.detail.get(key).and_then(text),
+                Field::DetailKey(key) => p.detail().get(key).and_then(text),
                 Field::Column(name) => p.columns.get(name).and_then(text),
                 Field::Computer => p.computer.as_deref().and_then(text),
                 _ => None,
