@@ -149,8 +149,6 @@ pub struct ProcmonRow {
     /// contain `, `), in one allocation: read them with [`path`](ProcmonRow::path),
     /// [`detail_raw`](ProcmonRow::detail_raw) and [`detail`](ProcmonRow::detail).
     pub text: RowText,
-    /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
-    pub network: Option<NetPath>,
     /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...); a
     /// PML row shares its process's columns with the process's other rows.
     pub columns: Columns,
@@ -171,6 +169,11 @@ impl ProcmonRow {
     /// `Detail` split into `Key: value` pairs.
     pub fn detail(&self) -> Pairs<'_> {
         self.text.detail()
+    }
+
+    /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
+    pub fn network(&self) -> Option<NetPath<'_>> {
+        self.text.network()
     }
 
     /// Bytes the row's texts and fields hold on the heap (their capacity).
@@ -222,13 +225,13 @@ pub struct AclEntry {
     pub computer: String,
 }
 
-/// A Procmon network path: `local:port -> remote:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetPath {
-    pub local_host: String,
+/// A Procmon network path: `local:port -> remote:port`, its hosts pieces of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetPath<'a> {
+    pub local_host: &'a str,
     /// Numeric port, service names mapped (`ms-wbt-server` = 3389); `None` when unknown.
     pub local_port: Option<u16>,
-    pub remote_host: String,
+    pub remote_host: &'a str,
     pub remote_port: Option<u16>,
 }
 

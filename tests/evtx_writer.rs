@@ -756,7 +756,7 @@ seed   2
     assert_eq!(rows[1].path(), "say \"hi\"");
     assert!([10, 11, 12].contains(&rows[1].pid.unwrap()));
     assert_eq!(rows[2].operation, "TCP Reconnect");
-    assert_eq!(rows[2].network.as_ref().unwrap().remote_port, Some(3389));
+    assert_eq!(rows[2].network().unwrap().remote_port, Some(3389));
     assert_eq!(rows[3].result, "MEDIA WRITE PROTECTED");
     assert_eq!(rows[3].detail().get("Disposition"), Some("OverwriteIf"));
     assert_eq!(rows[3].time_of_day.unwrap().to_string(), "00:00:00.05");

@@ -49,15 +49,12 @@ fn procmon_default_export_bom_crlf_quoted() {
     assert_eq!(rows[7].time_of_day.unwrap().to_string(), "21:14:16.0000003");
     assert_eq!(rows[4].detail().get("Length"), Some("1,460"));
     // Network paths, service names mapped.
-    let net = rows[5]
-        .network
-        .as_ref()
-        .expect("TCP Reconnect has a network path");
+    let net = rows[5].network().expect("TCP Reconnect has a network path");
     assert_eq!(rows[5].operation, "TCP Reconnect");
     assert_eq!(net.remote_host, "rdp01.contoso.com");
     assert_eq!(net.remote_port, Some(3389));
     assert_eq!(net.local_port, Some(50412));
-    assert!(rows[1].network.is_none());
+    assert!(rows[1].network().is_none());
     // Pending result, midnight in 12-hour form.
     assert_eq!(rows[8].result, "");
     assert_eq!(rows[8].time_of_day.unwrap().to_string(), "00:00:00");
@@ -91,7 +88,7 @@ fn procmon_reordered_columns_lf_no_bom_decimal_comma() {
         Some("1.024")
     );
     let accept = procmon(&got.events[3]);
-    let net = accept.network.as_ref().unwrap();
+    let net = accept.network().unwrap();
     assert_eq!((net.local_port, net.remote_port), (Some(3389), Some(50412)));
 }
 
@@ -105,11 +102,7 @@ fn procmon_chinese_am_pm_and_numeric_ports() {
         .collect();
     assert_eq!(times, ["01:09:44.8222664", "13:09:45"]);
     assert_eq!(
-        procmon(&got.events[0])
-            .network
-            .as_ref()
-            .unwrap()
-            .remote_port,
+        procmon(&got.events[0]).network().unwrap().remote_port,
         Some(3389)
     );
 }

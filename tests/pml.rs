@@ -358,7 +358,7 @@ fn a_made_capture_reads_back_field_by_field() {
         "RDS01.contoso.com:ms-wbt-server -> 10.20.31.77:50533"
     );
     assert_eq!(rows[0].detail_raw(), "Length: 0, mss: 1460");
-    assert_eq!(rows[0].network.as_ref().unwrap().local_port, Some(3389));
+    assert_eq!(rows[0].network().unwrap().local_port, Some(3389));
     assert_eq!(rows[1].operation, "CreateFile");
     assert_eq!(rows[1].result, "ACCESS DENIED");
     assert_eq!(

@@ -112,14 +112,14 @@ pub(crate) fn split_key(segment: &str) -> Option<(&str, &str)> {
 }
 
 /// Parse `local:port -> remote:port`; `None` when the path does not have that shape.
-pub fn parse_net_path(path: &str) -> Option<NetPath> {
+pub fn parse_net_path(path: &str) -> Option<NetPath<'_>> {
     let (local, remote) = path.split_once(" -> ")?;
     let (local_host, local_port) = split_endpoint(local.trim())?;
     let (remote_host, remote_port) = split_endpoint(remote.trim())?;
     Some(NetPath {
-        local_host: local_host.to_string(),
+        local_host,
         local_port,
-        remote_host: remote_host.to_string(),
+        remote_host,
         remote_port,
     })
 }

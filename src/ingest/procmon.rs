@@ -15,7 +15,6 @@ use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use super::csvread::{Records, Utf16Le};
-use super::detail::parse_net_path;
 use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
 use super::{Emit, ProcmonColumns};
 use crate::model::shared_str::Recent;
@@ -336,11 +335,8 @@ fn read_utf8(
         let detail = columns.detail.map(&field).unwrap_or_default();
         row.text.set(&field(columns.path), &detail);
         row.pid = columns.pid.and_then(|i| field(i).trim().parse().ok());
-        row.network = if row.operation.starts_with("TCP ") || row.operation.starts_with("UDP ") {
-            parse_net_path(row.path())
-        } else {
-            None
-        };
+        row.text
+            .set_network(row.operation.starts_with("TCP ") || row.operation.starts_with("UDP "));
         row.columns.clear();
         let value_bytes: usize = columns
             .others
@@ -477,7 +473,7 @@ mod tests {
             ),
             ("mstsc.exe", Some(4242), "TCP Connect", "SUCCESS")
         );
-        assert_eq!(p.network.as_ref().and_then(|n| n.remote_port), Some(3389));
+        assert_eq!(p.network().and_then(|n| n.remote_port), Some(3389));
         let detail: Vec<(&str, &str)> = p.detail().iter().collect();
         assert_eq!(detail, [("Length", "0"), ("mss", "1460")]);
         let columns: Vec<(&str, &str)> = p.columns.iter().collect();

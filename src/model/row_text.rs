@@ -13,6 +13,8 @@
 
 use std::ops::Range;
 
+use super::NetPath;
+
 /// The most pairs whose spans are held inline (a CreateFile's Detail has seven).
 const INLINE: usize = 8;
 
@@ -24,6 +26,17 @@ pub struct RowText {
     /// Where the Path ends and the Detail starts.
     path_end: u32,
     spans: Spans,
+    /// For a network event: where the Path's hosts lie, and its ports.
+    net: Option<NetSpans>,
+}
+
+/// A network Path (`local:port -> remote:port`) as spans of the Path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NetSpans {
+    local_host: [u32; 2],
+    remote_host: [u32; 2],
+    local_port: Option<u16>,
+    remote_port: Option<u16>,
 }
 
 /// Where each pair's name and value lie in the text.
@@ -167,6 +180,50 @@ impl RowText {
         &self.text[self.path_end as usize..]
     }
 
+    /// For a network event whose Path reads as `local:port -> remote:port`: its parts.
+    pub fn network(&self) -> Option<NetPath<'_>> {
+        let n = self.net?;
+        let part = |[a, b]: [u32; 2]| &self.text[a as usize..b as usize];
+        Some(NetPath {
+            local_host: part(n.local_host),
+            local_port: n.local_port,
+            remote_host: part(n.remote_host),
+            remote_port: n.remote_port,
+        })
+    }
+
+    /// Read the Path as a network path (`local:port -> remote:port`) when `network` is true (a
+    /// TCP or UDP event), else hold none.
+    pub fn set_network(&mut self, network: bool) {
+        self.net = None;
+        if !network {
+            return;
+        }
+        let path = self.path();
+        let Some(n) = crate::ingest::detail::parse_net_path(path) else {
+            return;
+        };
+        // The hosts are pieces of the Path (at most `u32::MAX` bytes, as the whole text is).
+        let at = |s: &str| {
+            let start = (s.as_ptr() as usize - path.as_ptr() as usize) as u32;
+            [start, start + s.len() as u32]
+        };
+        self.net = Some(NetSpans {
+            local_host: at(n.local_host),
+            remote_host: at(n.remote_host),
+            local_port: n.local_port,
+            remote_port: n.remote_port,
+        });
+    }
+
+    /// A network event's Path and Detail ([`new`](RowText::new), then
+    /// [`set_network`](RowText::set_network)).
+    pub fn with_network(path: &str, detail: &str) -> RowText {
+        let mut t = RowText::new(path, detail);
+        t.set_network(true);
+        t
+    }
+
     /// The Detail's `Key: value` pairs.
     pub fn detail(&self) -> Pairs<'_> {
         Pairs {
@@ -179,6 +236,7 @@ impl RowText {
     pub fn set(&mut self, path: &str, detail: &str) {
         self.text.clear();
         self.spans.clear();
+        self.net = None;
         let total = path.len() + detail.len();
         self.path_end = 0;
         if u32::try_from(total).is_err() {
@@ -193,16 +251,21 @@ impl RowText {
         self.split_detail();
     }
 
-    /// Hold `path` in place of the Path, the Detail kept.
+    /// Hold `path` in place of the Path, the Detail kept (and read as a network path if the
+    /// one before was).
     pub fn set_path(&mut self, path: &str) {
         let detail = self.detail_raw().to_string();
+        let network = self.net.is_some();
         self.set(path, &detail);
+        self.set_network(network);
     }
 
-    /// Hold `detail` in place of the Detail, the Path kept.
+    /// Hold `detail` in place of the Detail, the Path kept (with its network parts).
     pub fn set_detail(&mut self, detail: &str) {
         let path = self.path().to_string();
+        let network = self.net.is_some();
         self.set(&path, detail);
+        self.set_network(network);
     }
 
     /// Hold `path` and the Detail `pairs` render as (`Key: value`, `, ` between them), split as
@@ -216,6 +279,7 @@ impl RowText {
     ) {
         self.text.clear();
         self.spans.clear();
+        self.net = None;
         let n = pairs.len();
         let detail_len = if n == 0 {
             0
@@ -262,6 +326,7 @@ impl RowText {
         self.text.clear();
         self.spans.clear();
         self.path_end = 0;
+        self.net = None;
     }
 
     /// Bytes held on the heap.
@@ -276,6 +341,7 @@ impl PartialEq for RowText {
         self.path() == other.path()
             && self.detail_raw() == other.detail_raw()
             && self.detail() == other.detail()
+            && self.network() == other.network()
     }
 }
 
@@ -285,6 +351,7 @@ impl std::fmt::Debug for RowText {
             .field("path", &self.path())
             .field("detail_raw", &self.detail_raw())
             .field("detail", &self.detail())
+            .field("network", &self.network())
             .finish()
     }
 }
@@ -345,7 +412,7 @@ impl std::fmt::Debug for Pairs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::detail::parse_detail;
+    use crate::ingest::detail::{parse_detail, parse_net_path};
     use crate::model::Fields;
 
     #[test]
@@ -415,5 +482,34 @@ mod tests {
         t.clear();
         assert_eq!(t, RowText::default());
         assert!(t.heap_bytes() > 0, "the room is kept");
+    }
+
+    #[test]
+    fn a_network_path_is_read_in_place_and_follows_the_path() {
+        let path = "DESKTOP-1:60791 -> rdp.contoso.com:ms-wbt-server";
+        let mut t = RowText::with_network(path, "Length: 0");
+        assert_eq!(t.network(), parse_net_path(path));
+        let n = t.network().unwrap();
+        assert_eq!(
+            (n.local_host, n.remote_host),
+            ("DESKTOP-1", "rdp.contoso.com")
+        );
+        assert_eq!((n.local_port, n.remote_port), (Some(60791), Some(3389)));
+        t.set_detail("Length: 5");
+        assert_eq!(t.network(), parse_net_path(path));
+        t.set_path("fe80::1:50000 -> fe80::2:https");
+        assert_eq!(t.network().map(|n| n.remote_host), Some("fe80::2"));
+        assert_ne!(
+            t,
+            RowText::new(t.path(), t.detail_raw()),
+            "one has no network parts"
+        );
+        t.set_network(false);
+        assert_eq!(t.network(), None);
+        t.set_network(true);
+        assert!(t.network().is_some());
+        t.set(r"C:\x", "");
+        assert_eq!(t.network(), None);
+        assert_eq!(RowText::with_network(r"C:\x", "").network(), None);
     }
 }

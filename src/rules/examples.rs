@@ -26,7 +26,6 @@ use super::compile::{Ctx, Rule, parse_timestamp};
 use super::engine;
 use super::error::{ErrorKind, RuleError};
 use super::fields::Field;
-use crate::ingest::detail::parse_net_path;
 use crate::model::{AclEntry, Event, EventKind, ProcmonRow, RegValue, Source, WinEvent};
 
 /// Offsets (`time: +30s`) count from here: 2024-01-01T00:00:00Z.
@@ -184,7 +183,7 @@ fn build_event(
     if let EventKind::Procmon(p) = &mut event.kind {
         let op = p.operation.to_ascii_uppercase();
         if op.starts_with("TCP ") || op.starts_with("UDP ") {
-            p.network = parse_net_path(p.path());
+            p.text.set_network(true);
         }
     }
     Ok(event)

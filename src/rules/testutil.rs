@@ -7,7 +7,6 @@ use jiff::Timestamp;
 use jiff::civil::Time;
 
 use super::{RuleSet, load_rules};
-use crate::ingest::detail::parse_net_path;
 use crate::model::{Event, EventKind, Fields, ProcmonRow, RowText, WinEvent};
 
 /// Every rule example of `set` passes; otherwise the failures, one per line.
@@ -68,8 +67,7 @@ pub fn procmon(
             pid: Some(4242),
             operation: operation.into(),
             result: result.into(),
-            text: RowText::new(path, detail),
-            network: parse_net_path(path),
+            text: RowText::with_network(path, detail),
             ..ProcmonRow::default()
         })),
         marks: Default::default(),

@@ -16,7 +16,6 @@ use super::columns::Lookup;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::Endpoints;
-use crate::ingest::detail::parse_net_path;
 use crate::model::{Fields, ProcmonRow, SharedStr};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -264,11 +263,7 @@ pub fn decode(
     // The Detail column is the pairs rendered; its pairs are the rendered pairs' spans when
     // splitting it as a CSV's Detail gives them back, else it is split.
     row.text.set_pairs(&d.path, &d.pairs, pairs_read_back);
-    row.network = if class == Class::Network {
-        parse_net_path(&d.path)
-    } else {
-        None
-    };
+    row.text.set_network(class == Class::Network);
     // Scratch grown by a huge detail is not kept for the rest of the capture.
     if d.pairs.heap_bytes() + d.path.capacity() <= MAX_SCRATCH_BYTES {
         SCRATCH.with(|s| {
