@@ -441,6 +441,32 @@ mod tests {
     }
 
     #[test]
+    fn every_short_detail_splits_as_the_csv_parser_splits_it_after_any_path() {
+        // Every string of up to six characters from the ones the Detail grammar turns on.
+        let alphabet = [',', ' ', ':', 'K', '1', '\u{e9}'];
+        let mut details = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..6 {
+            last = last
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            details.extend(last.iter().cloned());
+        }
+        // A path long enough that no span fits inline.
+        let long = "p".repeat(70_000);
+        let mut t = RowText::default();
+        for (i, d) in details.iter().enumerate() {
+            let path = [r"C:\x", "", "a:1 -> b:ms-wbt-server", long.as_str()][i % 4];
+            t.set(path, d);
+            assert_eq!((t.path(), t.detail_raw()), (path, d.as_str()));
+            assert_eq!(t.detail(), parse_detail(d), "{d:?}");
+            t.set_network(true);
+            assert_eq!(t.network(), parse_net_path(path));
+        }
+    }
+
+    #[test]
     fn many_pairs_long_names_and_long_text_spill_to_the_heap_unchanged() {
         let many: Vec<String> = (0..20).map(|i| format!("K{i}: {i}")).collect();
         let long_key = format!("{}: v, B: w", "a".repeat(40));
