@@ -15,10 +15,12 @@ use serde::{Deserialize, Serialize};
 pub mod columns;
 pub mod marks;
 pub mod problem;
+pub mod row_text;
 pub mod shared_str;
 pub use columns::{Columns, SharedColumns};
 pub use marks::Marks;
 pub use problem::{At, Problem};
+pub use row_text::{Pairs, RowText};
 pub use shared_str::SharedStr;
 
 /// Which kind of input an event came from.
@@ -141,15 +143,12 @@ pub struct ProcmonRow {
     pub process: SharedStr,
     pub pid: Option<u32>,
     pub operation: SharedStr,
-    pub path: String,
     /// Empty means the operation was still pending when the capture stopped.
     pub result: SharedStr,
-    /// `Detail` as written.
-    pub detail_raw: String,
-    /// `Detail` split into `Key: value` pairs (values may contain `, `).
-    pub detail: Fields,
-    /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
-    pub network: Option<NetPath>,
+    /// `Path`, `Detail` as written, and `Detail` split into `Key: value` pairs (values may
+    /// contain `, `), in one allocation: read them with [`path`](ProcmonRow::path),
+    /// [`detail_raw`](ProcmonRow::detail_raw) and [`detail`](ProcmonRow::detail).
+    pub text: RowText,
     /// Every other column, by its header name (`User`, `Command Line`, `Image Path`, ...); a
     /// PML row shares its process's columns with the process's other rows.
     pub columns: Columns,
@@ -158,15 +157,32 @@ pub struct ProcmonRow {
 }
 
 impl ProcmonRow {
+    pub fn path(&self) -> &str {
+        self.text.path()
+    }
+
+    /// `Detail` as written.
+    pub fn detail_raw(&self) -> &str {
+        self.text.detail_raw()
+    }
+
+    /// `Detail` split into `Key: value` pairs.
+    pub fn detail(&self) -> Pairs<'_> {
+        self.text.detail()
+    }
+
+    /// For `TCP`/`UDP` operations: the parsed `local:port -> remote:port` path.
+    pub fn network(&self) -> Option<NetPath<'_>> {
+        self.text.network()
+    }
+
     /// Bytes the row's texts and fields hold on the heap (their capacity).
     pub fn heap_bytes(&self) -> usize {
         [&self.process, &self.operation, &self.result]
             .iter()
             .map(|s| s.heap_bytes())
             .sum::<usize>()
-            + self.path.capacity()
-            + self.detail_raw.capacity()
-            + self.detail.heap_bytes()
+            + self.text.heap_bytes()
             + self.columns.heap_bytes()
     }
 }
@@ -209,13 +225,13 @@ pub struct AclEntry {
     pub computer: String,
 }
 
-/// A Procmon network path: `local:port -> remote:port`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NetPath {
-    pub local_host: String,
+/// A Procmon network path: `local:port -> remote:port`, its hosts pieces of the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetPath<'a> {
+    pub local_host: &'a str,
     /// Numeric port, service names mapped (`ms-wbt-server` = 3389); `None` when unknown.
     pub local_port: Option<u16>,
-    pub remote_host: String,
+    pub remote_host: &'a str,
     pub remote_port: Option<u16>,
 }
 

@@ -753,12 +753,12 @@ seed   2
     let rows: Vec<_> = got.events.iter().map(|e| e.procmon().unwrap()).collect();
     // Rows are in time order: the repeat block first, midnight last.
     assert_eq!(rows[0].process, "x.exe");
-    assert_eq!(rows[1].path, "say \"hi\"");
+    assert_eq!(rows[1].path(), "say \"hi\"");
     assert!([10, 11, 12].contains(&rows[1].pid.unwrap()));
     assert_eq!(rows[2].operation, "TCP Reconnect");
-    assert_eq!(rows[2].network.as_ref().unwrap().remote_port, Some(3389));
+    assert_eq!(rows[2].network().unwrap().remote_port, Some(3389));
     assert_eq!(rows[3].result, "MEDIA WRITE PROTECTED");
-    assert_eq!(rows[3].detail.get("Disposition"), Some("OverwriteIf"));
+    assert_eq!(rows[3].detail().get("Disposition"), Some("OverwriteIf"));
     assert_eq!(rows[3].time_of_day.unwrap().to_string(), "00:00:00.05");
     let _ = ProcmonCsvRow {
         time: "00:00".parse().unwrap(),

@@ -34,30 +34,27 @@ fn procmon_default_export_bom_crlf_quoted() {
     // Doubled quotes and bare CR inside Detail survive.
     assert!(
         rows[0]
-            .detail_raw
+            .detail_raw()
             .contains("\"C:\\Windows\\system32\\mstsc.exe\"")
     );
-    assert!(rows[0].detail_raw.contains("\r;\tALLUSERSPROFILE"));
-    assert_eq!(rows[0].detail.get("Parent PID"), Some("4420"));
+    assert!(rows[0].detail_raw().contains("\r;\tALLUSERSPROFILE"));
+    assert_eq!(rows[0].detail().get("Parent PID"), Some("4420"));
     // Detail values that hold ", " stay whole.
     assert_eq!(rows[7].result, "MEDIA WRITE PROTECTED");
     assert_eq!(
-        rows[7].detail.get("Desired Access"),
+        rows[7].detail().get("Desired Access"),
         Some("Generic Write, Read Attributes")
     );
-    assert_eq!(rows[7].detail.get("Disposition"), Some("OverwriteIf"));
+    assert_eq!(rows[7].detail().get("Disposition"), Some("OverwriteIf"));
     assert_eq!(rows[7].time_of_day.unwrap().to_string(), "21:14:16.0000003");
-    assert_eq!(rows[4].detail.get("Length"), Some("1,460"));
+    assert_eq!(rows[4].detail().get("Length"), Some("1,460"));
     // Network paths, service names mapped.
-    let net = rows[5]
-        .network
-        .as_ref()
-        .expect("TCP Reconnect has a network path");
+    let net = rows[5].network().expect("TCP Reconnect has a network path");
     assert_eq!(rows[5].operation, "TCP Reconnect");
     assert_eq!(net.remote_host, "rdp01.contoso.com");
     assert_eq!(net.remote_port, Some(3389));
     assert_eq!(net.local_port, Some(50412));
-    assert!(rows[1].network.is_none());
+    assert!(rows[1].network().is_none());
     // Pending result, midnight in 12-hour form.
     assert_eq!(rows[8].result, "");
     assert_eq!(rows[8].time_of_day.unwrap().to_string(), "00:00:00");
@@ -73,7 +70,7 @@ fn procmon_reordered_columns_lf_no_bom_decimal_comma() {
     assert_eq!(r.process, "svchost.exe");
     assert_eq!(r.result, "ACCESS DENIED");
     assert!(
-        r.path
+        r.path()
             .contains("MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_")
     );
     assert_eq!(r.time_of_day.unwrap().to_string(), "14:05:01.2345678");
@@ -86,9 +83,12 @@ fn procmon_reordered_columns_lf_no_bom_decimal_comma() {
             .unwrap()
             .contains("TermService")
     );
-    assert_eq!(procmon(&got.events[1]).detail.get("Length"), Some("1.024"));
+    assert_eq!(
+        procmon(&got.events[1]).detail().get("Length"),
+        Some("1.024")
+    );
     let accept = procmon(&got.events[3]);
-    let net = accept.network.as_ref().unwrap();
+    let net = accept.network().unwrap();
     assert_eq!((net.local_port, net.remote_port), (Some(3389), Some(50412)));
 }
 
@@ -102,11 +102,7 @@ fn procmon_chinese_am_pm_and_numeric_ports() {
         .collect();
     assert_eq!(times, ["01:09:44.8222664", "13:09:45"]);
     assert_eq!(
-        procmon(&got.events[0])
-            .network
-            .as_ref()
-            .unwrap()
-            .remote_port,
+        procmon(&got.events[0]).network().unwrap().remote_port,
         Some(3389)
     );
 }
@@ -128,7 +124,7 @@ fn procmon_excel_mangled_times_keep_their_rows() {
     assert!(r.time_of_day.is_none());
     assert_eq!(r.result, "ACCESS DENIED");
     assert_eq!(
-        r.detail.get("Desired Access"),
+        r.detail().get("Desired Access"),
         Some("Generic Write, Delete")
     );
 }

@@ -78,12 +78,12 @@ fn detail_date(v: &str) -> Option<i64> {
 /// Details compared as values: digit groups dropped, dates moved by the capture's offset
 /// (the PML's are UTC, the CSV's the exporting machine's local time).
 fn same_detail(pml: &ProcmonRow, csv: &ProcmonRow, offset_secs: i64) -> bool {
-    if pml.detail.len() != csv.detail.len() {
+    if pml.detail().len() != csv.detail().len() {
         return false;
     }
-    pml.detail
+    pml.detail()
         .iter()
-        .zip(csv.detail.iter())
+        .zip(csv.detail().iter())
         .all(|((pk, pv), (ck, cv))| {
             if pk != ck {
                 return false;
@@ -111,34 +111,34 @@ fn procmon_slip(pml: &ProcmonRow, csv: &ProcmonRow) -> Option<&'static str> {
         return Some("operation unknown to the exporting Procmon");
     }
     if pml.operation == "CreateFileMapping"
-        && pml.detail.get("SyncType") == csv.detail.get("SyncType")
-        && pml.detail.get("PageProtection") != csv.detail.get("PageProtection")
+        && pml.detail().get("SyncType") == csv.detail().get("SyncType")
+        && pml.detail().get("PageProtection") != csv.detail().get("PageProtection")
     {
         return Some("CreateFileMapping PageProtection read from a pointer");
     }
     if pml.operation == "QueryNetworkOpenInformationFile"
         && csv
-            .detail
+            .detail()
             .get("AllocationSize")
             .is_some_and(|v| v.contains('/'))
     {
         return Some("QueryNetworkOpenInformationFile sizes printed as dates");
     }
     if pml
-        .detail
+        .detail()
         .get("Impersonating")
         .is_some_and(|v| v.starts_with("S-1-"))
         && csv
-            .detail
+            .detail()
             .get("Impersonating")
             .is_some_and(|v| !v.starts_with("S-1-"))
     {
         return Some("Impersonating: SID resolved to a name on the exporting machine");
     }
     // Procmon's CSV shows registry data past what the capture holds (its own over-read).
-    if let (Some(pd), Some(cd)) = (pml.detail.get("Data"), csv.detail.get("Data"))
-        && pml.detail.get("Type") == Some("REG_BINARY")
-        && pml.detail.get("Length") == csv.detail.get("Length")
+    if let (Some(pd), Some(cd)) = (pml.detail().get("Data"), csv.detail().get("Data"))
+        && pml.detail().get("Type") == Some("REG_BINARY")
+        && pml.detail().get("Length") == csv.detail().get("Length")
         && (cd.starts_with(pd) || pd.starts_with(cd))
     {
         return Some("REG_BINARY data shown past or short of what was captured");
@@ -206,8 +206,8 @@ fn pml_and_its_csv_export_give_the_same_events() {
             };
             offsets.insert((ticks(local) - ticks(utc)).rem_euclid(day_ticks));
             let slip = procmon_slip(p, c);
-            let same_common = (&p.process, p.pid, &p.path, &p.result)
-                == (&c.process, c.pid, &c.path, &c.result)
+            let same_common = (&p.process, p.pid, p.path(), &p.result)
+                == (&c.process, c.pid, c.path(), &c.result)
                 && (p.operation == c.operation || slip.is_some());
             common += u64::from(same_common);
             let offset_secs = offsets.first().map_or(0, |t| t / 10_000_000);
@@ -224,7 +224,10 @@ fn pml_and_its_csv_export_give_the_same_events() {
             } else if std::env::var_os("RDTRIAGE_PML_DIFF").is_some() {
                 eprintln!(
                     "{}: {:?}\n  pml {}\n  csv {}",
-                    pe.record, p.operation, p.detail_raw, c.detail_raw
+                    pe.record,
+                    p.operation,
+                    p.detail_raw(),
+                    c.detail_raw()
                 );
             }
         }
@@ -351,24 +354,24 @@ fn a_made_capture_reads_back_field_by_field() {
     let rows: Vec<&ProcmonRow> = events.iter().map(procmon).collect();
     assert_eq!(rows[0].operation, "TCP Accept");
     assert_eq!(
-        rows[0].path,
+        rows[0].path(),
         "RDS01.contoso.com:ms-wbt-server -> 10.20.31.77:50533"
     );
-    assert_eq!(rows[0].detail_raw, "Length: 0, mss: 1460");
-    assert_eq!(rows[0].network.as_ref().unwrap().local_port, Some(3389));
+    assert_eq!(rows[0].detail_raw(), "Length: 0, mss: 1460");
+    assert_eq!(rows[0].network().unwrap().local_port, Some(3389));
     assert_eq!(rows[1].operation, "CreateFile");
     assert_eq!(rows[1].result, "ACCESS DENIED");
     assert_eq!(
-        rows[1].detail_raw,
+        rows[1].detail_raw(),
         "Desired Access: Generic Read, Disposition: Open, Options: Synchronous IO Non-Alert, Non-Directory File, Attributes: n/a, ShareMode: Read, AllocationSize: n/a"
     );
-    assert_eq!(rows[1].detail.get("Desired Access"), Some("Generic Read"));
+    assert_eq!(rows[1].detail().get("Desired Access"), Some("Generic Read"));
     assert_eq!(
         rows[1].columns.get("User"),
         Some("NT AUTHORITY\\NETWORK SERVICE")
     );
     assert_eq!(rows[1].columns.get("Duration"), Some("0.0000915"));
-    assert_eq!(rows[2].detail_raw, "Desired Access: Read");
+    assert_eq!(rows[2].detail_raw(), "Desired Access: Read");
     assert_eq!(rows[1].pid, Some(1100));
     assert_eq!(rows[1].computer.as_deref(), Some("RDS01"));
     assert_eq!(
@@ -563,7 +566,7 @@ fn the_fixture_capture_reads_without_the_corpus() {
         (first.process.as_str(), first.pid, first.operation.as_str()),
         ("Explorer.EXE", Some(3344), "Thread Create")
     );
-    assert_eq!(first.detail_raw, "Thread ID: 7764");
+    assert_eq!(first.detail_raw(), "Thread ID: 7764");
     assert_eq!(first.result, "SUCCESS");
     assert_eq!(first.computer.as_deref(), Some("DESKTOP-6PCIALL"));
     assert_eq!(first.columns.get("User"), Some("DESKTOP-6PCIALL\\test"));
@@ -809,10 +812,10 @@ fn certificate_capture(csv_rows: &[Event]) -> PmlCapture {
                 c.processes.len() - 1
             }
         };
-        let d = |k: &str| r.detail.get(k).unwrap_or("");
+        let d = |k: &str| r.detail().get(k).unwrap_or("");
         let detail = match r.operation.as_str() {
             "CreateFile" => PmlDetail::CreateFile {
-                path: r.path.clone(),
+                path: r.path().to_string(),
                 access: match d("Desired Access") {
                     "Generic Read" => 0x8000_0000,
                     "Read Data/List Directory, Synchronize" => 0x0010_0001,
@@ -833,7 +836,7 @@ fn certificate_capture(csv_rows: &[Event]) -> PmlCapture {
                 open_result: (d("OpenResult") == "Opened").then_some(1),
             },
             "RegOpenKey" => PmlDetail::RegOpenKey {
-                path: r.path.clone(),
+                path: r.path().to_string(),
                 access: 0x20019,
             },
             "TCP Accept" => PmlDetail::Tcp {

@@ -28,9 +28,9 @@ fuzz_target!(|data: &[u8]| {
             if let Some(p) = event.procmon() {
                 let bytes = p.process.len()
                     + p.operation.len()
-                    + p.path.len()
+                    + p.path().len()
                     + p.result.len()
-                    + p.detail_raw.len()
+                    + p.detail_raw().len()
                     + p.columns.iter().map(|(_, v)| v.len()).sum::<usize>();
                 // UTF-8 text of a UTF-16 input, lossy replacements included, is at most 3/2
                 // as long as its bytes; plus the field's U+FFFD growth on invalid UTF-8.

@@ -37,8 +37,7 @@ const MATCH_TOLERANCE_SECS: i64 = 20;
 pub fn is_server_accept_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool {
     !domain.procmon_accept.is_empty()
         && p.operation == domain.procmon_accept
-        && p.network
-            .as_ref()
+        && p.network()
             .and_then(|n| n.local_port)
             .is_some_and(|port| domain.is_rdp_port(port))
 }
@@ -119,7 +118,7 @@ fn moments(
         .iter()
         .filter_map(|e| {
             let p = e.procmon()?;
-            let port = p.network.as_ref()?.remote_port?;
+            let port = p.network()?.remote_port?;
             (p.operation == operation
                 && domain.is_client_process(&p.process)
                 && domain.is_session_port(port))
@@ -135,8 +134,7 @@ pub fn is_alignment_row(domain: &Domain, e: &Event) -> bool {
     e.procmon().is_some_and(|p| {
         (p.operation == domain.procmon_connect || p.operation == domain.procmon_disconnect)
             && domain.is_client_process(&p.process)
-            && p.network
-                .as_ref()
+            && p.network()
                 .and_then(|n| n.remote_port)
                 .is_some_and(|port| domain.is_session_port(port))
     })
@@ -486,8 +484,7 @@ fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Ali
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::detail::parse_net_path;
-    use crate::model::{ProcmonRow, WinEvent};
+    use crate::model::{ProcmonRow, RowText, WinEvent};
     use std::sync::Arc;
 
     fn client(id: u32, utc: &str) -> Event {
@@ -513,7 +510,7 @@ mod tests {
                 time_of_day: Some(local.parse().unwrap()),
                 process: "mstsc.exe".into(),
                 operation: op.into(),
-                network: parse_net_path("a:50000 -> b:ms-wbt-server"),
+                text: RowText::with_network("a:50000 -> b:ms-wbt-server", ""),
                 ..ProcmonRow::default()
             })),
             marks: Default::default(),
@@ -622,7 +619,7 @@ mod tests {
                 time_of_day: Some(local.parse().unwrap()),
                 process: "svchost.exe".into(),
                 operation: op.into(),
-                network: parse_net_path(path),
+                text: RowText::with_network(path, ""),
                 ..ProcmonRow::default()
             })),
             marks: Default::default(),

@@ -55,8 +55,7 @@ pub fn is_procmon_pair_row(domain: &Domain, e: &Event) -> bool {
 fn is_client_connect_row(domain: &Domain, p: &crate::model::ProcmonRow) -> bool {
     p.operation == domain.procmon_connect
         && domain.is_client_process(&p.process)
-        && p.network
-            .as_ref()
+        && p.network()
             .and_then(|n| n.remote_port)
             .is_some_and(|port| domain.is_rdp_port(port))
 }
@@ -205,11 +204,8 @@ fn estimate_host(
         .client_connects
         .iter()
         .filter(|e| {
-            e.procmon().is_some_and(|p| {
-                p.network
-                    .as_ref()
-                    .is_some_and(|n| same_host(host, &n.remote_host))
-            })
+            e.procmon()
+                .is_some_and(|p| p.network().is_some_and(|n| same_host(host, n.remote_host)))
         })
         .filter_map(|e| e.time)
         .filter(|t| {
@@ -446,8 +442,9 @@ mod tests {
             kind: EventKind::Procmon(Box::new(crate::model::ProcmonRow {
                 process: "svchost.exe".into(),
                 operation: "TCP Accept".into(),
-                network: crate::ingest::detail::parse_net_path(
+                text: crate::model::RowText::with_network(
                     "RDS01:ms-wbt-server -> 10.0.0.5:50123",
+                    "",
                 ),
                 computer: Some(Arc::from(host)),
                 ..crate::model::ProcmonRow::default()
@@ -509,9 +506,8 @@ mod tests {
             p.process = "mstsc.exe".into();
             p.operation = "TCP Connect".into();
             p.computer = None;
-            p.network = crate::ingest::detail::parse_net_path(
-                "WS:50123 -> RDS01.contoso.com:ms-wbt-server",
-            );
+            p.text
+                .set_path("WS:50123 -> RDS01.contoso.com:ms-wbt-server");
         }
         connect.time = Some(jiff::Timestamp::from_second(1_704_067_200 + 600).unwrap());
         let mut events = attempt(0, "{A}");

@@ -48,7 +48,7 @@ impl Tally {
             add(&self.server);
         } else if let Some(p) = e.procmon() {
             add(&self.procmon);
-            let port = p.network.as_ref().is_some_and(|n| {
+            let port = p.network().is_some_and(|n| {
                 n.local_port.is_some_and(|p| domain.is_rdp_port(p))
                     || n.remote_port.is_some_and(|p| domain.is_rdp_port(p))
             });
@@ -303,18 +303,15 @@ mod tests {
 
     #[test]
     fn procmon_rows_count_by_process_or_port() {
-        use crate::model::{EventKind, NetPath, ProcmonRow};
+        use crate::model::{EventKind, ProcmonRow, RowText};
         let row = |process: &str, port: Option<u16>| Event {
             file: "f".into(),
             record: 1,
             time: None,
             kind: EventKind::Procmon(Box::new(ProcmonRow {
                 process: process.into(),
-                network: port.map(|p| NetPath {
-                    local_host: "a".into(),
-                    local_port: Some(50000),
-                    remote_host: "b".into(),
-                    remote_port: Some(p),
+                text: port.map_or_else(RowText::default, |p| {
+                    RowText::with_network(&format!("a:50000 -> b:{p}"), "")
                 }),
                 ..ProcmonRow::default()
             })),

@@ -12,6 +12,7 @@
 //! the split is on ` -> ` and then on the *last* `:`. Service names are mapped to ports by the
 //! table in `services.tsv` (what Windows' services file calls them, as Procmon prints them).
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use crate::model::{Fields, NetPath};
@@ -27,32 +28,42 @@ pub fn parse_detail(detail: &str) -> Fields {
 /// [`parse_detail`] into `fields`, replacing what they held (their room is reused).
 pub fn parse_detail_into(detail: &str, fields: &mut Fields) {
     fields.clear();
-    let detail = detail.trim();
-    if detail.is_empty() {
+    fields.reserve(4, detail.trim().len());
+    split_detail(detail, |k, v| fields.push(&detail[k], &detail[v]));
+}
+
+/// Where each pair of `detail` lies in it: `pair(name, value)` is called once per pair, in
+/// order, with byte ranges into `detail` (as [`parse_detail`] splits it: text with no key is one
+/// pair whose name is an empty range). A value holding `, ` runs on to its last piece's end.
+pub fn split_detail(detail: &str, mut pair: impl FnMut(Range<usize>, Range<usize>)) {
+    let trimmed = detail.trim();
+    if trimmed.is_empty() {
         return;
     }
-    fields.reserve(4, detail.len());
-    let mut segments = split_comma_space(detail);
+    // Offsets into `detail`, from those into `trimmed` (a sub-slice of it).
+    let base = trimmed.as_ptr() as usize - detail.as_ptr() as usize;
+    let at = |s: &str| s.as_ptr() as usize - detail.as_ptr() as usize;
+    let mut segments = split_comma_space(trimmed);
     // The first segment decides whether there is any key at all.
     let Some(first) = segments.next() else {
         return;
     };
-    match split_key(first) {
-        Some((k, v)) => fields.push(k, v),
-        None => {
-            fields.push("", detail);
-            return;
-        }
-    }
+    let Some((k, v)) = split_key(first) else {
+        pair(base..base, base..base + trimmed.len());
+        return;
+    };
+    let mut last = (at(k)..at(k) + k.len(), at(v)..at(v) + v.len());
     for segment in segments {
         match split_key(segment) {
-            Some((k, v)) => fields.push(k, v),
-            None => {
-                fields.extend_last(", ");
-                fields.extend_last(segment);
+            Some((k, v)) => {
+                pair(last.0, last.1);
+                last = (at(k)..at(k) + k.len(), at(v)..at(v) + v.len());
             }
+            // Glued to the value before: `, ` and this segment are part of it.
+            None => last.1.end = at(segment) + segment.len(),
         }
     }
+    pair(last.0, last.1);
 }
 
 /// `text.split(", ")`, by `memchr` on the comma: the standard two-byte searcher costs more to
@@ -82,8 +93,10 @@ pub(crate) fn split_key(segment: &str) -> Option<(&str, &str)> {
     let key = &segment[..colon];
     let rest = &segment[colon + 1..];
     // "Key:" at the end, or "Key: value"; never "C:\path" (no space after the colon).
+    // An empty value is `rest` itself, so that it lies where it was found (`split_detail`
+    // takes offsets from it).
     let value = if rest.is_empty() {
-        ""
+        rest
     } else {
         rest.strip_prefix(' ')?
     };
@@ -99,14 +112,14 @@ pub(crate) fn split_key(segment: &str) -> Option<(&str, &str)> {
 }
 
 /// Parse `local:port -> remote:port`; `None` when the path does not have that shape.
-pub fn parse_net_path(path: &str) -> Option<NetPath> {
+pub fn parse_net_path(path: &str) -> Option<NetPath<'_>> {
     let (local, remote) = path.split_once(" -> ")?;
     let (local_host, local_port) = split_endpoint(local.trim())?;
     let (remote_host, remote_port) = split_endpoint(remote.trim())?;
     Some(NetPath {
-        local_host: local_host.to_string(),
+        local_host,
         local_port,
-        remote_host: remote_host.to_string(),
+        remote_host,
         remote_port,
     })
 }

@@ -15,7 +15,6 @@ use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use super::csvread::{Records, Utf16Le};
-use super::detail::{parse_detail_into, parse_net_path};
 use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
 use super::{Emit, ProcmonColumns};
 use crate::model::shared_str::Recent;
@@ -322,10 +321,6 @@ fn read_utf8(
         // The row of the last event not kept is filled again: a scan keeps few rows, and
         // allocating and freeing each one's strings was most of the reading.
         let mut row = spare.take().unwrap_or_default();
-        let set = |to: &mut String, i: usize| {
-            to.clear();
-            to.push_str(&field(i));
-        };
         // Process, operation and result repeat row after row: a row shares a recent row's
         // value when the text is the same (a refilled row keeps its own when it is).
         let share = |to: &mut SharedStr, last: &mut Recent, i: usize| {
@@ -336,19 +331,12 @@ fn read_utf8(
         };
         share(&mut row.process, &mut last.0, columns.process);
         share(&mut row.operation, &mut last.1, columns.operation);
-        set(&mut row.path, columns.path);
         share(&mut row.result, &mut last.2, columns.result);
-        row.detail_raw.clear();
-        if let Some(i) = columns.detail {
-            row.detail_raw.push_str(&field(i));
-        }
-        parse_detail_into(&row.detail_raw, &mut row.detail);
+        let detail = columns.detail.map(&field).unwrap_or_default();
+        row.text.set(&field(columns.path), &detail);
         row.pid = columns.pid.and_then(|i| field(i).trim().parse().ok());
-        row.network = if row.operation.starts_with("TCP ") || row.operation.starts_with("UDP ") {
-            parse_net_path(&row.path)
-        } else {
-            None
-        };
+        row.text
+            .set_network(row.operation.starts_with("TCP ") || row.operation.starts_with("UDP "));
         row.columns.clear();
         let value_bytes: usize = columns
             .others
@@ -485,8 +473,8 @@ mod tests {
             ),
             ("mstsc.exe", Some(4242), "TCP Connect", "SUCCESS")
         );
-        assert_eq!(p.network.as_ref().and_then(|n| n.remote_port), Some(3389));
-        let detail: Vec<(&str, &str)> = p.detail.iter().collect();
+        assert_eq!(p.network().and_then(|n| n.remote_port), Some(3389));
+        let detail: Vec<(&str, &str)> = p.detail().iter().collect();
         assert_eq!(detail, [("Length", "0"), ("mss", "1460")]);
         let columns: Vec<(&str, &str)> = p.columns.iter().collect();
         assert_eq!(

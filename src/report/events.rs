@@ -62,10 +62,10 @@ impl Serialize for EventJson<'_> {
                     map.serialize_entry("computer", &**c)?;
                 }
                 map.serialize_entry("operation", &p.operation)?;
-                map.serialize_entry("path", &p.path)?;
+                map.serialize_entry("path", p.path())?;
                 map.serialize_entry("result", &p.result)?;
-                map.serialize_entry("detail", &FieldsJson(p.detail.iter()))?;
-                if let Some(n) = &p.network {
+                map.serialize_entry("detail", &FieldsJson(p.detail().iter()))?;
+                if let Some(n) = p.network() {
                     map.serialize_entry(
                         "network",
                         &serde_json::json!({

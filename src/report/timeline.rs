@@ -105,7 +105,7 @@ pub fn what(e: &Event) -> (String, String) {
         ),
         EventKind::Procmon(p) => (
             format!("{} {}", p.process, p.operation),
-            format!("{} → {}", p.path, p.result),
+            format!("{} → {}", p.path(), p.result),
         ),
         EventKind::Registry(r) => (
             format!("registry {}", r.computer),
@@ -151,7 +151,7 @@ fn details(e: &Event, n: usize) -> String {
     if let EventKind::Procmon(p) = &e.kind {
         let tail = terminal(&format!(" → {}", p.result)).into_owned();
         let room = n.saturating_sub(tail.chars().count()).max(8);
-        return format!("{}{tail}", clip_middle(&p.path, room));
+        return format!("{}{tail}", clip_middle(p.path(), room));
     }
     clip(&what(e).1, n)
 }
@@ -316,7 +316,7 @@ mod tests {
             record: 1,
             time: None,
             kind: EventKind::Procmon(Box::new(ProcmonRow {
-                path: path.clone(),
+                text: crate::model::RowText::new(&path, ""),
                 result: "ACCESS DENIED".into(),
                 ..ProcmonRow::default()
             })),

@@ -26,7 +26,6 @@ use super::compile::{Ctx, Rule, parse_timestamp};
 use super::engine;
 use super::error::{ErrorKind, RuleError};
 use super::fields::Field;
-use crate::ingest::detail::{parse_detail, parse_net_path};
 use crate::model::{AclEntry, Event, EventKind, ProcmonRow, RegValue, Source, WinEvent};
 
 /// Offsets (`time: +30s`) count from here: 2024-01-01T00:00:00Z.
@@ -184,7 +183,7 @@ fn build_event(
     if let EventKind::Procmon(p) = &mut event.kind {
         let op = p.operation.to_ascii_uppercase();
         if op.starts_with("TCP ") || op.starts_with("UDP ") {
-            p.network = parse_net_path(&p.path);
+            p.text.set_network(true);
         }
     }
     Ok(event)
@@ -383,11 +382,10 @@ impl Setter<'_> {
             Field::Process => p.process = self.text()?.into(),
             Field::Pid => p.pid = Some(self.number(u64::from(u32::MAX))?),
             Field::Operation => p.operation = self.text()?.into(),
-            Field::Path => p.path = self.text()?,
+            Field::Path => p.text.set_path(&self.text()?),
             Field::Result => p.result = self.text()?.into(),
             Field::Detail => {
-                p.detail_raw = self.text()?;
-                p.detail = parse_detail(&p.detail_raw);
+                p.text.set_detail(&self.text()?);
             }
             Field::TimeOfDay => p.time_of_day = Some(self.civil("time of day")?),
             Field::Date => p.date = Some(self.civil("date")?),

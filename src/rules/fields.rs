@@ -212,26 +212,24 @@ impl Field {
                 Field::Process => text(&p.process),
                 Field::Pid => p.pid.map(|n| FieldValue::Num(u64::from(n))),
                 Field::Operation => text(&p.operation),
-                Field::Path => text(&p.path),
+                Field::Path => text(p.path()),
                 Field::Result => text(&p.result),
-                Field::Detail => text(&p.detail_raw),
+                Field::Detail => text(p.detail_raw()),
                 Field::TimeOfDay => p
                     .time_of_day
                     .map(|t| FieldValue::Text(Cow::Owned(t.to_string()))),
                 Field::Date => p.date.map(|d| FieldValue::Text(Cow::Owned(d.to_string()))),
-                Field::LocalHost => p.network.as_ref().and_then(|n| text(&n.local_host)),
+                Field::LocalHost => p.network().and_then(|n| text(n.local_host)),
                 Field::LocalPort => p
-                    .network
-                    .as_ref()
+                    .network()
                     .and_then(|n| n.local_port)
                     .map(|n| FieldValue::Num(u64::from(n))),
-                Field::RemoteHost => p.network.as_ref().and_then(|n| text(&n.remote_host)),
+                Field::RemoteHost => p.network().and_then(|n| text(n.remote_host)),
                 Field::RemotePort => p
-                    .network
-                    .as_ref()
+                    .network()
                     .and_then(|n| n.remote_port)
                     .map(|n| FieldValue::Num(u64::from(n))),
-                Field::DetailKey(key) => p.detail.get(key).and_then(text),
+                Field::DetailKey(key) => p.detail().get(key).and_then(text),
                 Field::Column(name) => p.columns.get(name).and_then(text),
                 Field::Computer => p.computer.as_deref().and_then(text),
                 _ => None,
@@ -351,7 +349,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::{Fields, NetPath, ProcmonRow, WinEvent};
+    use crate::model::{Fields, ProcmonRow, RowText, WinEvent};
 
     fn win() -> Event {
         let mut data = Fields::default();
@@ -403,12 +401,7 @@ mod tests {
             time: None,
             kind: EventKind::Procmon(Box::new(ProcmonRow {
                 process: "mstsc.exe".into(),
-                network: Some(NetPath {
-                    local_host: "a".into(),
-                    local_port: None,
-                    remote_host: "b".into(),
-                    remote_port: Some(3389),
-                }),
+                text: RowText::with_network("a:- -> b:3389", ""),
                 ..ProcmonRow::default()
             })),
             marks: Default::default(),

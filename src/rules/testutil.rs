@@ -7,8 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Time;
 
 use super::{RuleSet, load_rules};
-use crate::ingest::detail::{parse_detail, parse_net_path};
-use crate::model::{Event, EventKind, Fields, ProcmonRow, WinEvent};
+use crate::model::{Event, EventKind, Fields, ProcmonRow, RowText, WinEvent};
 
 /// Every rule example of `set` passes; otherwise the failures, one per line.
 pub fn assert_examples_pass(set: &RuleSet) {
@@ -67,11 +66,8 @@ pub fn procmon(
             process: process.into(),
             pid: Some(4242),
             operation: operation.into(),
-            path: path.into(),
             result: result.into(),
-            detail_raw: detail.into(),
-            detail: parse_detail(detail),
-            network: parse_net_path(path),
+            text: RowText::with_network(path, detail),
             ..ProcmonRow::default()
         })),
         marks: Default::default(),

@@ -78,7 +78,7 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
                 && row.process == process
                 && row.pid.map(|p| p.to_string()).unwrap_or_default() == pid.trim()
                 && row.operation == op
-                && row.path == path
+                && row.path() == path
         });
         if let Some((pml, _)) = twin {
             *f = Found::Problem(FileAccount::skipped(

@@ -16,7 +16,6 @@ use super::columns::Lookup;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::Endpoints;
-use crate::ingest::detail::{parse_detail_into, parse_net_path};
 use crate::model::{Fields, ProcmonRow, SharedStr};
 
 /// Size of an event's fixed part, before its stack trace.
@@ -34,8 +33,9 @@ pub trait Bytes {
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 
 thread_local! {
-    /// The detail pairs of the event being decoded on this thread.
-    static SCRATCH: RefCell<Fields> = RefCell::new(Fields::default());
+    /// The detail pairs and the path of the event being decoded on this thread, copied into
+    /// its row once whole (one allocation of the right size, or none for a refilled row).
+    static SCRATCH: RefCell<(Fields, String)> = RefCell::new(Default::default());
 }
 
 /// Bytes not at hand.
@@ -233,15 +233,7 @@ pub fn decode(
         None
     };
     let mut row = spare.unwrap_or_default();
-    // A refilled row's pairs have room from an earlier event: they are decoded straight into
-    // it. A new row's would grow pair by pair (reallocating a few times per event), so they
-    // are decoded into this thread's scratch set, then copied in with exactly their room.
-    let direct = row.detail.heap_bytes() > 0;
-    let scratch = if direct {
-        std::mem::take(&mut row.detail)
-    } else {
-        SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()))
-    };
+    let (pairs, path) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let mut d = detail::decode(
         &DetailInput {
             class,
@@ -252,8 +244,8 @@ pub fn decode(
             extra,
             endpoints: ctx.endpoints,
         },
-        scratch,
-        std::mem::take(&mut row.path),
+        pairs,
+        path,
     );
     // Names from the fixed tables cost no allocation; only an unknown one is formatted.
     let known = |table: &[&'static str]| table.get(usize::from(op)).copied();
@@ -268,30 +260,16 @@ pub fn decode(
     let orphan = process.is_none();
     let p = process.unwrap_or_else(|| ctx.processes.missing());
     row.result = SharedStr::from(names::result_text(status));
-    d.write_text(&mut row.detail_raw);
-    if direct {
-        row.detail = std::mem::take(&mut d.pairs);
-        if !pairs_read_back(&row.detail, &row.detail_raw) {
-            parse_detail_into(&row.detail_raw, &mut row.detail);
-        }
-    } else {
-        if pairs_read_back(&d.pairs, &row.detail_raw) {
-            row.detail.clear();
-            row.detail.reserve(d.pairs.len(), d.pairs.text_len());
-            row.detail.extend_from(&d.pairs);
-        } else {
-            parse_detail_into(&row.detail_raw, &mut row.detail);
-        }
-        // A set grown by a huge detail is not kept for the rest of the capture.
-        if d.pairs.heap_bytes() <= MAX_SCRATCH_BYTES {
-            SCRATCH.with(|s| *s.borrow_mut() = std::mem::take(&mut d.pairs));
-        }
+    // The Detail column is the pairs rendered; its pairs are the rendered pairs' spans when
+    // splitting it as a CSV's Detail gives them back, else it is split.
+    row.text.set_pairs(&d.path, &d.pairs, pairs_read_back);
+    row.text.set_network(class == Class::Network);
+    // Scratch grown by a huge detail is not kept for the rest of the capture.
+    if d.pairs.heap_bytes() + d.path.capacity() <= MAX_SCRATCH_BYTES {
+        SCRATCH.with(|s| {
+            *s.borrow_mut() = (std::mem::take(&mut d.pairs), std::mem::take(&mut d.path))
+        });
     }
-    row.network = if class == Class::Network {
-        parse_net_path(&d.path)
-    } else {
-        None
-    };
     let pending = row.result.is_empty();
     p.write(&mut row.columns, (!pending).then_some(duration), class, tid);
     let undecoded = d.undecoded.then(|| row.operation.to_string());
@@ -300,7 +278,6 @@ pub fn decode(
         row.process = SharedStr::from(Arc::clone(&p.info.name));
     }
     row.pid = process.map(|p| p.info.pid);
-    row.path = d.path;
     row.time_of_day = None;
     row.date = None;
     // A refilled row most often names the same computer already: no count to change (one
