@@ -28,11 +28,19 @@ corpus=../shared/corpus
 big_evtx=$corpus/evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx
 big_csv=$corpus/procmon/eronnen__procmon-parser/CompressedLogfileTests64bitUTC.csv
 
-# run LABEL CMD...: append "wall_seconds max_rss_kib cpu_seconds" to /tmp/e2e-big.LABEL
+# run LABEL CMD...: append "wall_seconds max_rss_kib cpu_seconds" to /tmp/e2e-big.LABEL. Timed
+# by Python around the child (wall clock and the child's own rusage, microseconds):
+# `/usr/bin/time` gives hundredths of a second, too coarse for runs of 0.05-0.1 s.
 run() {
   local label=$1; shift
-  /usr/bin/time -f '%e %M %U %S' -o /tmp/e2e-big.last "$@" > /dev/null 2>/dev/null || true
-  tail -1 /tmp/e2e-big.last | awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' >> "/tmp/e2e-big.$label"
+  python3 - "$@" >> "/tmp/e2e-big.$label" <<'PY'
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, _, r = os.wait4(child.pid, 0)  # this child's own usage, not the interpreter's helpers'
+wall = time.perf_counter() - start
+print(f"{wall:.4f} {r.ru_maxrss} {r.ru_utime + r.ru_stime:.4f}")
+PY
 }
 median() { # LABEL [column]: median of that column (1 = wall s, 2 = KiB, 3 = CPU s)
   sort -n -k"${2:-1}" "/tmp/e2e-big.$1" | awk -v c="${2:-1}" '{v[NR]=$c} END {print v[int((NR+1)/2)]}'
@@ -51,12 +59,12 @@ s1=$(median scan1); a=$(median anchor); i1=$(median ingest1); s2=$(median scan2)
 s1c=$(median scan1 3); ac=$(median anchor 3); i1c=$(median ingest1 3)
 echo "medians of $pairs alternating runs (wall; CPU = user + system)"
 printf '%-62s %8s %10s %8s\n' "work" "rdtriage" "anchor" "ratio"
-printf '%-62s %7ss %9ss %8s\n' "System.evtx 16.8 MB: scan --format json, 1 thread vs evtx_dump -t 1" "$s1" "$a" "$(ratio "$a" "$s1")"
-printf '%-62s %7ss %9ss %8s\n' "  the same, CPU time" "$s1c" "$ac" "$(ratio "$ac" "$s1c")"
-printf '%-62s %7ss %9ss %8s\n' "System.evtx: dump --summary (ingest only), 1 thread" "$i1" "$a" "$(ratio "$a" "$i1")"
-printf '%-62s %7ss %9ss %8s\n' "  the same, CPU time" "$i1c" "$ac" "$(ratio "$ac" "$i1c")"
-printf '%-62s %7ss %9ss %8s\n' "System.evtx: scan, 2 threads vs its own 1 thread (wall)" "$s2" "$s1" "$(ratio "$s1" "$s2")"
-printf '%-62s %7ss %9s %8s\n' "Procmon CSV 28 MB: scan --format json, 1 thread, CPU time" "$(median csvscan1 3)" "-" "-"
+printf '%-62s %7.3fs %9.3fs %8s\n' "System.evtx 16.8 MB: scan --format json, 1 thread vs evtx_dump -t 1" "$s1" "$a" "$(ratio "$a" "$s1")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "  the same, CPU time" "$s1c" "$ac" "$(ratio "$ac" "$s1c")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "System.evtx: dump --summary (ingest only), 1 thread" "$i1" "$a" "$(ratio "$a" "$i1")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "  the same, CPU time" "$i1c" "$ac" "$(ratio "$ac" "$i1c")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "System.evtx: scan, 2 threads vs its own 1 thread (wall)" "$s2" "$s1" "$(ratio "$s1" "$s2")"
+printf '%-62s %7.3fs %9s %8s\n' "Procmon CSV 28 MB: scan --format json, 1 thread, CPU time" "$(median csvscan1 3)" "-" "-"
 
 # The csv crate's loop is a library call: criterion measures it beside scan, same process.
 cargo bench -q --bench big -- procmon_big > /tmp/e2e-big.criterion 2>&1 || true
@@ -71,11 +79,11 @@ for _ in $(seq 3); do
   run batch2 "$bin" --threads 2 batch --follow "$batch" --format jsonl
 done
 b1=$(median batch1); b2=$(median batch2)
-printf '%-62s %7ss %9ss %8s\n' "batch of $tickets tickets: 2 threads vs 1 (medians of 3)" "$b2" "$b1" "$(ratio "$b1" "$b2")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "batch of $tickets tickets: 2 threads vs 1 (medians of 3)" "$b2" "$b1" "$(ratio "$b1" "$b2")"
 printf '%-62s %6sK %8sK\n' "batch peak RSS, 2 threads vs 1" "$(median batch2 2)" "$(median batch1 2)"
 
 mapfile -d '' files < <(find "$corpus/evtx" -name '*.evtx' -print0 | sort -z)
 for _ in $(seq 3); do
   run corpus2 "$bin" --threads 2 scan --format json "${files[@]}"
 done
-printf '%-62s %7ss  peak RSS %sK\n' "whole EVTX corpus (${#files[@]} files): scan, 2 threads (median of 3)" "$(median corpus2)" "$(median corpus2 2)"
+printf '%-62s %7.3fs  peak RSS %sK\n' "whole EVTX corpus (${#files[@]} files): scan, 2 threads (median of 3)" "$(median corpus2)" "$(median corpus2 2)"
