@@ -331,7 +331,7 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
         .map(|(r, (rule, matched))| {
             if let Some(agg) = rule.aggregate.as_ref().filter(|_| !rule.is_anchor()) {
                 let items = with_proximity(rule, matched, events, &timeline);
-                Made::Aggregated(aggregate_sorted(r, rule, agg, &items, events, &rank))
+                Made::Aggregated(aggregate(r, rule, agg, &items, events, &rank))
             } else if anchors.is_empty() {
                 Made::Repeats(alike_runs(matched, events))
             } else {
@@ -513,7 +513,7 @@ fn rule_findings(
         items.retain(|(_, p)| p.is_some_and(|p| p.near));
     }
     match &rule.aggregate {
-        Some(agg) => aggregate_sorted(r, rule, agg, &items, events, rank),
+        Some(agg) => aggregate(r, rule, agg, &items, events, rank),
         None => items
             .iter()
             .map(|&(i, _)| single(r, rule, i, events, timeline, defer))
@@ -604,20 +604,6 @@ fn alike_runs(matched: &[usize], events: &[Event]) -> Vec<std::ops::Range<usize>
     runs
 }
 
-/// An aggregation's findings, in the order of their first events.
-fn aggregate_sorted(
-    r: usize,
-    rule: &Rule,
-    agg: &Aggregation,
-    items: &[(usize, Option<Proximity>)],
-    events: &[Event],
-    rank: &[usize],
-) -> Vec<Finding> {
-    let mut findings = aggregate(r, rule, agg, items, events, rank);
-    findings.sort_by_key(|f| f.events.first().map(|&i| rank[i]));
-    findings
-}
-
 /// Which clock an event's aggregation time is on: UTC, or one capture's local clock.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Clock {
@@ -657,6 +643,7 @@ type GroupKey = (Vec<Option<String>>, Clock);
 /// One aggregation candidate: clock reading, event rank, event index, proximity.
 type Member = (i128, usize, usize, Option<Proximity>);
 
+/// An aggregation's findings (its groups that reach the count), in the order of their first events.
 fn aggregate(
     r: usize,
     rule: &Rule,
@@ -700,6 +687,8 @@ fn aggregate(
             }
         }
     }
+    // In the order of their first events.
+    findings.sort_by_key(|f| f.events.first().map(|&i| rank[i]));
     findings
 }
 
