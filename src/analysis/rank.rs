@@ -223,19 +223,19 @@ fn listed_first(s: &Scored<'_>, n: usize) -> Vec<(u64, usize)> {
     if !s.finding.repeats {
         return vec![(s.order, 0)];
     }
-    let mut members: Vec<(u64, usize)> = s
-        .finding
-        .events
-        .iter()
-        .enumerate()
-        .map(|(k, &i)| (order_key(s.effective, s.near, Some(i)), k))
-        .collect();
-    if members.len() > n {
-        members.select_nth_unstable(n);
-        members.truncate(n);
+    // The `n` smallest keys, kept sorted as the members go by: a flood's run of any length
+    // costs no list of its size.
+    let mut best: Vec<(u64, usize)> = Vec::with_capacity(n + 1);
+    for (k, &i) in s.finding.events.iter().enumerate() {
+        let key = (order_key(s.effective, s.near, Some(i)), k);
+        if best.len() == n && best.last().is_some_and(|last| key >= *last) {
+            continue;
+        }
+        let at = best.partition_point(|b| *b < key);
+        best.insert(at, key);
+        best.truncate(n);
     }
-    members.sort_unstable();
-    members
+    best
 }
 
 /// The latest time among a group's events, when it is later than its first event's.
