@@ -101,6 +101,7 @@ impl<'a> AnchorConnections<'a> {
     /// The finding came before the logon of every 0x904 connection it could be about (its
     /// nearest anchor, or all of them) to the server it was logged on.
     pub(super) fn disproves(&self, f: &Finding, events: &[Event]) -> bool {
+        // With no 0x904 connection nothing is disproved: the finding's event is not read.
         if self.list.is_empty() {
             return false;
         }

@@ -324,7 +324,7 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     // be near or far from), one per run of alike matches that stands for one per match: a
     // flood of one alert is then one finding, not tens of thousands. They are made in
     // parallel straight into the one list, in rule order: nothing is held or moved twice.
-    let mut made: Vec<Made> = rules
+    let made: Vec<Made> = rules
         .par_iter()
         .zip(placed.par_iter())
         .enumerate()
@@ -349,8 +349,8 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
         })
         .sum();
     let mut findings: Vec<Finding> = Vec::with_capacity(total);
-    for (r, (rule, matched)) in rules.iter().zip(&placed).enumerate() {
-        match std::mem::replace(&mut made[r], Made::Singles) {
+    for (r, ((rule, matched), made)) in rules.iter().zip(&placed).zip(made).enumerate() {
+        match made {
             Made::Aggregated(found) => findings.extend(found),
             Made::Repeats(runs) => findings.par_extend(
                 runs.par_iter()
