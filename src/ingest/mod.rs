@@ -24,6 +24,7 @@ pub mod discover;
 pub mod error;
 pub mod eventxml;
 pub mod evtx;
+mod evtx_chunks;
 mod evtx_time;
 mod handoff;
 pub mod limits;
