@@ -1,12 +1,14 @@
 //! A Process Monitor row's own text: its Path, its Detail as written, and the Detail's
-//! `Key: value` pairs, in one allocation.
+//! `Key: value` pairs: inside the row when Path and Detail fit in [`INLINE_TEXT`] bytes, else
+//! in one allocation.
 //!
 //! Every pair of a Detail is a piece of the Detail text (a value holding `, ` runs on to the
 //! end of its last piece), so the pairs are kept as spans of that text, not as a copy of it.
 //! The spans of the common small Detail (up to [`INLINE`] pairs, 64 KiB of text) are held
 //! inline, four bytes a pair; a larger one's on the heap. A kept row used to hold five
 //! allocations (its box, Path, Detail, the pairs' text and their spans), each freed by the
-//! thread the row is handed to; it now holds two (docs/pml.md, "Session 11").
+//! thread the row is handed to; it held two (docs/pml.md, "Session 11"), and now holds one,
+//! its box, when its text fits in the box ("Session 12").
 //!
 //! The pairs are split as a CSV export's Detail column is split
 //! ([`split_detail`](crate::ingest::detail::split_detail)), whichever reader wrote them.
