@@ -31,27 +31,29 @@ pub fn run(config: &Config, out: &mut dyn Write, err: &mut dyn Write) -> Exit {
         Task::Merge(m) => decided(crate::merge_run::run(config, m, out, err)),
         Task::RulesList { rule_files, width } => {
             let width = table_width(config, *width);
-            with_rules(rule_files, err, |set, _| {
+            with_rules(rule_files, config.threads, err, |set, _| {
                 (
                     Outcome::default(),
                     report::rules::write_list(out, set, width),
                 )
             })
         }
-        Task::RulesCheck { rule_files } => with_rules(rule_files, err, |set, _| {
+        Task::RulesCheck { rule_files } => with_rules(rule_files, config.threads, err, |set, _| {
             (
                 Outcome::default(),
                 report::rules::write_check(out, set, rule_files),
             )
         }),
-        Task::RulesTest { rule_files } => with_rules(rule_files, err, |set, err| {
-            let failures = set.check_examples();
-            let outcome = Outcome {
-                usage_error: !failures.is_empty(),
-                ..Outcome::default()
-            };
-            (outcome, report::rules::write_test(out, err, set, &failures))
-        }),
+        Task::RulesTest { rule_files } => {
+            with_rules(rule_files, config.threads, err, |set, err| {
+                let failures = set.check_examples();
+                let outcome = Outcome {
+                    usage_error: !failures.is_empty(),
+                    ..Outcome::default()
+                };
+                (outcome, report::rules::write_test(out, err, set, &failures))
+            })
+        }
         Task::Dump(dump) => run_dump(config, dump, out, err),
         Task::Completions(shell) => {
             crate::cli::write_completions(*shell, out);
@@ -85,10 +87,11 @@ fn decided(result: std::io::Result<Exit>) -> Ended {
 /// Load the rules and run `f` on them; rules that do not load are a usage error.
 fn with_rules(
     files: &[std::path::PathBuf],
+    threads: usize,
     err: &mut dyn Write,
     f: impl FnOnce(&RuleSet, &mut dyn Write) -> Ended,
 ) -> Ended {
-    match load_rules(files, err) {
+    match load_rules(files, threads, err) {
         Some(set) => f(&set, err),
         None => (Outcome::of(Exit::Usage), Ok(())),
     }
@@ -167,7 +170,12 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
 }
 
 /// The built-in rules plus `files`, or the problems printed and `None`.
-pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<RuleSet> {
+/// Load the rules on the run's pool of `threads` (files parsed and rules compiled in parallel).
+pub fn load_rules(
+    files: &[std::path::PathBuf],
+    threads: usize,
+    err: &mut dyn Write,
+) -> Option<RuleSet> {
     let mut user = Vec::new();
     for f in files {
         match std::fs::read_to_string(f) {
@@ -178,7 +186,14 @@ pub fn load_rules(files: &[std::path::PathBuf], err: &mut dyn Write) -> Option<R
             }
         }
     }
-    match rules::load_with_builtin(&user) {
+    let load = || rules::load_with_builtin(&user);
+    // On the run's pool when it has threads to share the work (one thread gains nothing from
+    // a hand-off); without a pool (the OS refused threads; ingest says so) the rules still load.
+    let loaded = match ingest::pool(threads) {
+        Ok(pool) if pool.current_num_threads() > 1 => pool.install(load),
+        _ => load(),
+    };
+    match loaded {
         Ok(set) => Some(set),
         Err(errors) => {
             diag::message(err, &errors);
@@ -205,7 +220,7 @@ fn analyse(
     shown_columns: ProcmonColumns,
     err: &mut dyn Write,
 ) -> Result<analysis::Scan, Exit> {
-    let rules = load_rules(&analysis_config.rule_files, err).ok_or(Exit::Usage)?;
+    let rules = load_rules(&analysis_config.rule_files, config.threads, err).ok_or(Exit::Usage)?;
     let (found, names) = gather(input, err)?;
     let opts = ScanOptions {
         threads: config.threads,

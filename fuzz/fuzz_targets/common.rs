@@ -26,14 +26,14 @@ pub fn with_emit_checked(
     format: FileFormat,
     csv_fields: usize,
     read: impl FnOnce(&mut Emit<'_>, &mut FileAccount),
-    check: impl Fn(&Event),
+    mut check: impl FnMut(&Event),
 ) {
     let file: Arc<str> = Arc::from("fuzz");
     let keep = |_: &mut Event| true;
     let mut kept = 0u64;
     let mut send = |events: Vec<Event>| {
         kept += events.len() as u64;
-        events.iter().for_each(&check);
+        events.iter().for_each(&mut check);
     };
     let mut account = FileAccount::new("fuzz", format);
     let limits = Limits {

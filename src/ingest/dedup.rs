@@ -299,15 +299,11 @@ impl<'s> RecordDedup<'s> {
 }
 
 impl Sink for RecordDedup<'_> {
-    fn events(&mut self, events: Vec<Event>) {
-        let mut kept = Vec::with_capacity(events.len());
-        for e in events {
-            if !self.is_repeat(&e) {
-                kept.push(e);
-            }
-        }
-        if !kept.is_empty() {
-            self.inner.events(kept);
+    fn events(&mut self, mut events: Vec<Event>) {
+        // In place: the events handed on are not copied into a second list first.
+        events.retain(|e| !self.is_repeat(e));
+        if !events.is_empty() {
+            self.inner.events(events);
         }
     }
 

@@ -31,12 +31,13 @@ use evtx::{
     EvtxRecordHeader, HeaderFlags, ParserSettings,
 };
 
+use super::evtx_chunks::{self, ChunkWork};
 use super::{Emit, Limits, MAX_LISTED_ERRORS};
 use super::{binxml, eventxml};
 use crate::model::{At, Event, EventKind, FileAccount, Problem};
 
-const FILE_HEADER_SIZE: usize = 4096;
-const CHUNK_SIZE: usize = 65536;
+pub(super) const FILE_HEADER_SIZE: usize = 4096;
+pub(super) const CHUNK_SIZE: usize = 65536;
 /// Where a chunk's first record starts, and a record's header (magic, size, id, FILETIME).
 const CHUNK_HEADER_SIZE: u64 = 512;
 const RECORD_HEADER_SIZE: u64 = 24;
@@ -135,10 +136,33 @@ pub fn parser_settings() -> ParserSettings {
 
 /// Read an EVTX file from `source`, `len` bytes long. The parser reads it chunk by chunk, so
 /// memory does not grow with the file: a multi-gigabyte log (or one inflated from a zip) is
-/// never held whole.
+/// never held whole. Chunks are read in file order by the calling thread: what a stream that
+/// seeks at a cost (a zip entry, inflated as it goes) needs.
 pub fn read_evtx(
+    source: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_evtx_from(source, len, false, emit, account);
+}
+
+/// [`read_evtx`] for a source read at any offset cheaply (a file on disk, bytes in memory):
+/// the same chunks, events and account, each chunk's bytes copied by the job that parses it
+/// ([`super::evtx_chunks`]), not by the calling thread.
+pub fn read_evtx_positional(
+    source: impl Read + Seek + Send,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_evtx_from(source, len, true, emit, account);
+}
+
+fn read_evtx_from(
     mut source: impl Read + Seek + Send,
     len: u64,
+    positional: bool,
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
 ) {
@@ -187,7 +211,7 @@ pub fn read_evtx(
     }
 
     let settings = parser_settings();
-    let mut parser = match EvtxParser::from_read_seek(source) {
+    let parser = match EvtxParser::from_read_seek(&mut source) {
         Ok(p) => p.with_configuration(settings.clone()),
         Err(e) => {
             account.damaged(format!("cannot open as EVTX: {e}"));
@@ -197,14 +221,17 @@ pub fn read_evtx(
     };
     let settings = Arc::new(settings);
     let (file, keep, limits) = (emit.file, emit.keep, emit.limits);
-    let read = |(n, chunk): (u64, Result<EvtxChunkData, String>)| match chunk {
-        Ok(mut chunk) => read_chunk(n, &mut chunk, &settings, file, keep, limits, Records::Own),
+    let parse = |n: u64, chunk: Result<Option<EvtxChunkData>, String>| match chunk {
+        Ok(Some(mut chunk)) => {
+            read_chunk(n, &mut chunk, &settings, file, keep, limits, Records::Own)
+        }
+        // All zeros (a file changed while it was read): nothing, as if skipped.
+        Ok(None) => ChunkOutput::default(),
         Err(e) => ChunkOutput {
             errors: vec![chunk_problem(e)],
             ..ChunkOutput::default()
         },
     };
-    let chunks = (0u64..).zip(parser.chunks().map(|c| c.map_err(|e| e.to_string())));
     let mut tally = Tally {
         account: &mut *account,
         listed: 0,
@@ -218,16 +245,31 @@ pub fn read_evtx(
     // batch's slowest chunk, and memory stays a few chunks' events per thread. With one thread
     // (or already on the pool: a batch ticket) they are read here, which costs no hand-offs.
     let threads = emit.pool.current_num_threads();
-    if threads > 1 && emit.pool.current_thread_index().is_none() {
-        super::ordered::map_in_order(
-            emit.pool,
-            threads * CHUNKS_IN_FLIGHT_PER_THREAD,
-            chunks,
-            &read,
-            &mut take,
-        );
+    let pool = (threads > 1 && emit.pool.current_thread_index().is_none())
+        .then_some((emit.pool, threads * CHUNKS_IN_FLIGHT_PER_THREAD));
+    if positional {
+        // The crate's chunk count: the length past the header's block size.
+        let block = u64::from(parser.header().header_block_size);
+        drop(parser);
+        let stream = source.seek(SeekFrom::End(0)).unwrap_or(len);
+        let count = stream.saturating_sub(block) / CHUNK_SIZE as u64;
+        let shared = evtx_chunks::Shared::new(source);
+        let read = |(n, work): (u64, ChunkWork)| {
+            parse(
+                n,
+                match work {
+                    ChunkWork::Read(chunk) => chunk.map(|c| Some(*c)),
+                    ChunkWork::At(number) => shared.chunk(number).map_err(|e| e.to_string()),
+                },
+            )
+        };
+        let chunks = evtx_chunks::Planned::new(&shared, count, stream);
+        in_order(pool, (0u64..).zip(chunks), &read, &mut take);
     } else {
-        chunks.map(read).for_each(take);
+        let mut parser = parser;
+        let read = |(n, chunk): (u64, Result<EvtxChunkData, String>)| parse(n, chunk.map(Some));
+        let chunks = parser.chunks().map(|c| c.map_err(|e| e.to_string()));
+        in_order(pool, (0u64..).zip(chunks), &read, &mut take);
     }
     let Tally {
         listed,
@@ -250,6 +292,19 @@ pub fn read_evtx(
         ));
     }
     account.finish();
+}
+
+/// `items.map(read).for_each(take)`, on `pool` (with its window of items in flight) when given.
+fn in_order<T: Send>(
+    pool: Option<(&rayon::ThreadPool, usize)>,
+    items: impl Iterator<Item = T>,
+    read: &(dyn Fn(T) -> ChunkOutput + Sync),
+    take: &mut dyn FnMut(ChunkOutput),
+) {
+    match pool {
+        Some((pool, window)) => super::ordered::map_in_order(pool, window, items, read, take),
+        None => items.map(read).for_each(take),
+    }
 }
 
 /// How a chunk's records are found: by walking their headers here and reading each straight

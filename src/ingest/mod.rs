@@ -6,7 +6,10 @@
 //! `scan` and `batch` read through. Files are read by `threads` workers, taken in order, and
 //! the caller's [`Sink`] receives each file's events and then its account strictly in input
 //! order, through small bounded channels: memory stays bounded by a few batches per worker
-//! whatever the input size, and the output is the same for any thread count. Why an input's
+//! whatever the input size, and the output is the same for any thread count. With one thread,
+//! or one input, the calling thread reads and hands on itself (the pool still parses a large
+//! file's chunks in parallel): `--threads 1` is one busy thread, and a single big file costs no
+//! thread of its own beside the pool's. Why an input's
 //! bytes could not be had is typed ([`error::InputError`]); a reader turns it into the file's
 //! [`Problem`], a refusal at a limit keeping its limit and flag.
 
@@ -21,6 +24,7 @@ pub mod discover;
 pub mod error;
 pub mod eventxml;
 pub mod evtx;
+mod evtx_chunks;
 mod evtx_time;
 mod handoff;
 pub mod limits;
@@ -215,6 +219,18 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
         }
     };
     let n = found.len();
+    if threads == 1 || n == 1 {
+        // Nothing to overlap: reading here saves a thread, its channel and a hand-off per
+        // batch of events, and keeps one thread's run to one thread.
+        for item in found {
+            let mut account = read_account(item, opts, pool, &mut |events| sink.events(events));
+            if let Some(note) = set_notes.remove(&account.file) {
+                account.note(note);
+            }
+            sink.file_done(account);
+        }
+        return;
+    }
     let items: Vec<Mutex<Option<Found>>> = found.into_iter().map(|f| Mutex::new(Some(f))).collect();
     let workers = threads.min(n.max(1));
     let handoff = handoff::Handoff::new(workers);
@@ -264,24 +280,31 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
     });
 }
 
-/// Read one input and send its events and account. A panic in a reader (a bug) becomes a
-/// failed account for that file; the run goes on.
+/// Read one input and send its events and account.
 fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx: &SyncSender<Msg>) {
+    let account = read_account(item, opts, pool, &mut |events| {
+        let _ = tx.send(Msg::Events(events));
+    });
+    let _ = tx.send(Msg::Done(account));
+}
+
+/// Read one input, handing its events to `send`, and return its account. A panic in a reader
+/// (a bug) becomes a failed account for that file; the run goes on.
+fn read_account(
+    item: Found,
+    opts: &IngestOptions<'_>,
+    pool: &rayon::ThreadPool,
+    send: &mut dyn FnMut(Vec<Event>),
+) -> FileAccount {
     let input = match item {
-        Found::Problem(account) => {
-            let _ = tx.send(Msg::Done(account));
-            return;
-        }
+        Found::Problem(account) => return account,
         Found::Input(input) => input,
     };
     let name = input.name.clone();
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut send = |events: Vec<Event>| {
-            let _ = tx.send(Msg::Events(events));
-        };
-        readers::read_input(&input, opts, pool, &mut send)
+        readers::read_input(&input, opts, pool, send)
     }));
-    let account = result.unwrap_or_else(|panic| {
+    result.unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -292,8 +315,7 @@ fn read_one(item: Found, opts: &IngestOptions<'_>, pool: &rayon::ThreadPool, tx:
             "internal error while reading (please report): {what}"
         )));
         account
-    });
-    let _ = tx.send(Msg::Done(account));
+    })
 }
 
 /// A sink that keeps everything: for tests and small inputs.

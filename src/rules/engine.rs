@@ -234,7 +234,9 @@ const MATCH_CHUNK: usize = 4096;
 pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     use rayon::prelude::*;
     let rules = &set.rules[..];
-    let order = sort_order(events);
+    // Stable, as `sort_order`: the same order for any thread count.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.par_sort_by(|&a, &b| event_order(events, a, b));
     let rank = ranks(&order);
     // Per chunk, per rule: (matches, witnesses of its `unless:`).
     type PerRule = Vec<(Vec<usize>, Vec<usize>)>;
@@ -268,8 +270,15 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
             m
         })
         .collect();
-    let mut matches: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
-    let mut witnesses: Vec<Vec<usize>> = vec![Vec::new(); rules.len()];
+    // Each rule's list made once at its size: appended chunk by chunk, a flood's list of
+    // matches was copied again at every chunk.
+    let sized = |of: fn(&(Vec<usize>, Vec<usize>)) -> usize| -> Vec<Vec<usize>> {
+        (0..rules.len())
+            .map(|r| Vec::with_capacity(per_chunk.iter().map(|c| of(&c[r])).sum()))
+            .collect()
+    };
+    let mut matches = sized(|(m, _)| m.len());
+    let mut witnesses = sized(|(_, w)| w.len());
     for chunk in per_chunk {
         for (r, (mut m, mut w)) in chunk.into_iter().enumerate() {
             matches[r].append(&mut m);
@@ -590,18 +599,25 @@ fn alike(a: &Event, b: &Event) -> bool {
 }
 
 /// `matched` cut into runs of consecutive alike matches (ranges of positions in it).
+/// Where each run starts is found on the pool: a flood's tens of thousands of matches are
+/// compared in parallel.
 fn alike_runs(matched: &[usize], events: &[Event]) -> Vec<std::ops::Range<usize>> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for k in 1..=matched.len() {
-        // Alike is an equivalence: each match is compared with the one before it (whose
-        // payload it most often shares).
-        if k == matched.len() || !alike(&events[matched[k - 1]], &events[matched[k]]) {
-            runs.push(start..k);
-            start = k;
-        }
+    use rayon::prelude::*;
+    if matched.is_empty() {
+        return Vec::new();
     }
-    runs
+    // Alike is an equivalence: each match is compared with the one before it (whose payload
+    // it most often shares).
+    let starts: Vec<usize> = (1..matched.len())
+        .into_par_iter()
+        .with_min_len(4096)
+        .filter(|&k| !alike(&events[matched[k - 1]], &events[matched[k]]))
+        .collect();
+    std::iter::once(0)
+        .chain(starts.iter().copied())
+        .zip(starts.iter().copied().chain(std::iter::once(matched.len())))
+        .map(|(start, end)| start..end)
+        .collect()
 }
 
 /// Which clock an event's aggregation time is on: UTC, or one capture's local clock.

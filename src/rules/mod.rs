@@ -79,37 +79,52 @@ pub struct RuleSet {
 /// `Rule::file` show. All files are checked together (a rule id may appear only once across
 /// them, ignoring case) and every error found is returned, not just the first: a file with a
 /// syntax error stops at that error, validation errors are collected rule by rule.
-pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<RuleSet, RuleErrors> {
-    let mut errors = Vec::new();
-    let mut rules = Vec::new();
+pub fn load_rules<N, T>(sources: &[(N, T)]) -> Result<RuleSet, RuleErrors>
+where
+    N: AsRef<str> + Sync,
+    T: AsRef<str> + Sync,
+{
+    // Files are parsed, and rules compiled, in parallel when called on a pool (the run's, of
+    // the size asked for), else one after the other on this thread; what is decided across
+    // files (the domain, duplicate ids) and the order of the errors are worked out here in
+    // file order, as if one rule were compiled after the other.
+    let parsed = on_pool_or_here(sources, |(name, text)| {
+        parser::parse_file(name.as_ref(), text.as_ref())
+    });
+    /// An error found here, or the place of one rule's compilation in the error order.
+    enum Slot<'a> {
+        Error(RuleError),
+        Compile(Ctx<'a>, Arc<str>, &'a ast::RuleAst),
+    }
+    let mut slots: Vec<Slot<'_>> = Vec::new();
     let mut ids: HashMap<String, String> = HashMap::new();
     // (is it the built-in pack's, where) of the domain in use.
     let mut domain: Option<(bool, String, Domain)> = None;
-    for (name, text) in sources {
+    for ((name, text), ast) in sources.iter().zip(&parsed) {
         let (name, text) = (name.as_ref(), text.as_ref());
-        let ast = match parser::parse_file(name, text) {
+        let ast = match ast {
             Ok(ast) => ast,
             Err(e) => {
-                errors.push(e);
+                slots.push(Slot::Error(e.clone()));
                 continue;
             }
         };
         let ctx = Ctx { file: name, text };
-        if let Some(d) = ast.domain {
+        if let Some(d) = &ast.domain {
             let builtin = name.starts_with(pack::PREFIX);
             let here = format!("{name}:{}", ctx.line(d.pos));
             match &domain {
                 // A user's domain replaces the built-in one; two of the user's are an error.
-                Some((false, first, _)) if !builtin => errors.push(RuleError::at(
+                Some((false, first, _)) if !builtin => slots.push(Slot::Error(RuleError::at(
                     name,
                     text,
                     d.pos.0,
                     ErrorKind::Domain {
                         message: format!("declared a second time (first at {first})"),
                     },
-                )),
+                ))),
                 Some((false, _, _)) => {}
-                _ => domain = Some((builtin, here, d.value)),
+                _ => domain = Some((builtin, here, d.value.clone())),
             }
         }
         let file: Arc<str> = Arc::from(name);
@@ -117,20 +132,39 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
             let id = &rule_ast.id;
             let here = format!("{name}:{}", ctx.line(id.pos));
             if let Some(first) = ids.get(&id.value.to_ascii_lowercase()) {
-                errors.push(ctx.err(
+                slots.push(Slot::Error(ctx.err(
                     id.pos,
                     ErrorKind::DuplicateId {
                         id: id.value.clone(),
                         first: first.clone(),
                     },
-                ));
+                )));
                 continue;
             }
             ids.insert(id.value.to_ascii_lowercase(), here);
-            if let Some(rule) = compile::compile_rule(&ctx, &file, rule_ast, &mut errors) {
-                rules.push(rule);
-            }
+            slots.push(Slot::Compile(
+                Ctx { file: name, text },
+                Arc::clone(&file),
+                rule_ast,
+            ));
         }
+    }
+    let compiled = on_pool_or_here(&slots, |slot| match slot {
+        Slot::Error(_) => (None, Vec::new()),
+        Slot::Compile(ctx, file, rule_ast) => {
+            let mut errors = Vec::new();
+            let rule = compile::compile_rule(ctx, file, rule_ast, &mut errors);
+            (rule, errors)
+        }
+    });
+    let mut errors = Vec::new();
+    let mut rules = Vec::new();
+    for (slot, (rule, mut found)) in slots.into_iter().zip(compiled) {
+        if let Slot::Error(e) = slot {
+            errors.push(e);
+        }
+        errors.append(&mut found);
+        rules.extend(rule);
     }
     if errors.is_empty() {
         let (from, domain) = domain.map_or_else(
@@ -142,6 +176,17 @@ pub fn load_rules<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Ru
         Ok(set)
     } else {
         Err(RuleErrors(errors))
+    }
+}
+
+/// `items.map(f)`, in parallel on the current pool when called on one: never on rayon's
+/// global pool, which would start a thread per core whatever `--threads` says.
+fn on_pool_or_here<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    if rayon::current_thread_index().is_some() {
+        items.par_iter().map(f).collect()
+    } else {
+        items.iter().map(f).collect()
     }
 }
 
@@ -219,6 +264,42 @@ mod tests {
     use super::fields::Field;
     use super::testutil::*;
     use super::*;
+
+    #[test]
+    fn rules_load_alike_on_a_pool_and_on_one_thread() {
+        // Errors of every kind, across files: a file that does not parse, a duplicate id, a
+        // second user domain, rules that do not compile, next to rules that do.
+        let good = pack::builtin_sources();
+        let bad = [
+            (
+                "a.rdt",
+                "rule x-one {\n  cause: network\n  when: nosuch == 1\n}\nrule x-two {\n  cause: network\n  when: message ~ \"(\"\n}\nrule ok-one {\n  cause: network\n  when: event_id == 1\n}\n",
+            ),
+            ("b.rdt", "rule broken {\n  when: event_id ==\n"),
+            (
+                "c.rdt",
+                "rule X-ONE {\n  cause: network\n  when: event_id == 2\n}\nrule y {\n  when: event_id == 3\n}\n",
+            ),
+        ];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let here = load_rules(&bad).unwrap_err().to_string();
+        let pooled = pool.install(|| load_rules(&bad)).unwrap_err().to_string();
+        assert_eq!(pooled, here);
+        for file in ["a.rdt:", "b.rdt:", "c.rdt:"] {
+            assert!(here.contains(file), "{file} {here}");
+        }
+        assert!(here.matches("c.rdt:").count() > 1, "{here}");
+        let ids = |set: &RuleSet| -> Vec<String> {
+            set.rules().iter().map(|r| r.id().to_string()).collect()
+        };
+        let here = load_rules(&good).unwrap();
+        let pooled = pool.install(|| load_rules(&good)).unwrap();
+        assert_eq!(ids(&pooled), ids(&here));
+        assert!(ids(&here).len() > 20);
+    }
 
     #[test]
     fn ingest_keeps_what_a_rule_may_match_once_placed() {

@@ -29,11 +29,17 @@ const RDP_STORES: [&str; 2] = ["My", "Remote Desktop"];
 /// One check event per configured thumbprint that the bundle exported any store for.
 pub fn checks(events: &[Event]) -> Vec<Event> {
     // The logs end here: an expiry before it had already passed when they were written.
-    let logs_end = events
-        .iter()
-        .filter_map(|e| e.time)
-        .max()
-        .map(|t| t.to_zoned(TimeZone::UTC).datetime());
+    // Worked out at the first certificate (most tickets have none).
+    let mut logs_end = None;
+    let mut logs_end = || {
+        *logs_end.get_or_insert_with(|| {
+            events
+                .iter()
+                .filter_map(|e| e.time)
+                .max()
+                .map(|t| t.to_zoned(TimeZone::UTC).datetime())
+        })
+    };
     let mut done = BTreeSet::new();
     let mut out = Vec::new();
     for e in events {
@@ -52,7 +58,7 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
         if !done.insert((r.computer.to_ascii_lowercase(), thumb.clone())) {
             continue;
         }
-        let Some(data) = verdict(events, &r.computer, &thumb, logs_end) else {
+        let Some(data) = verdict(events, &r.computer, &thumb, logs_end()) else {
             continue;
         };
         out.push(Event {

@@ -18,6 +18,13 @@ impl Reader for Evtx {
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
+        // A file on disk is read at any offset cheaply: each chunk's job copies its own bytes.
+        if let Some(file) = input.open_file() {
+            return match file {
+                Ok((file, len)) => evtx::read_evtx_positional(file, len, emit, account),
+                Err(why) => fail(account, why),
+            };
+        }
         match input.open_seekable() {
             Ok((stream, len)) => evtx::read_evtx(stream, len, emit, account),
             Err(why) => fail(account, why),

@@ -19,7 +19,18 @@ struct Entry {
 /// Built from the declarations at the first lookup. It is a cache, not a declaration: two
 /// domains compare equal whatever their indexes hold, and a clone starts without one.
 #[derive(Default)]
-pub(crate) struct ServerIndex(OnceLock<Vec<Entry>>);
+pub(crate) struct ServerIndex(OnceLock<Built>);
+
+/// The entries sorted by id, and which ids below 65,536 (every id an event log writes) any
+/// entry has: most events looked up are not a server's, and one bit says so.
+#[derive(Debug)]
+struct Built {
+    entries: Vec<Entry>,
+    declared: Vec<u64>,
+}
+
+/// Ids the bit set covers.
+const BITS: usize = 1 << 16;
 
 impl Clone for ServerIndex {
     fn clone(&self) -> Self {
@@ -50,7 +61,12 @@ impl ServerIndex {
         provider: &str,
         id: u32,
     ) -> Option<&'d ServerEventDecl> {
-        let entries = self.0.get_or_init(|| build(domain));
+        let Built { entries, declared } = self.0.get_or_init(|| build(domain));
+        if let Some(word) = declared.get(id as usize / 64)
+            && word & (1 << (id % 64)) == 0
+        {
+            return None;
+        }
         let from = entries.partition_point(|e| e.id < id);
         entries[from..]
             .iter()
@@ -60,7 +76,7 @@ impl ServerIndex {
     }
 }
 
-fn build(domain: &Domain) -> Vec<Entry> {
+fn build(domain: &Domain) -> Built {
     let mut entries: Vec<Entry> = Vec::new();
     for (decl, d) in domain.server_events.iter().enumerate() {
         let providers: Vec<String> = domain
@@ -79,7 +95,11 @@ fn build(domain: &Domain) -> Vec<Entry> {
     }
     // Stable: for one id, declaration order stays.
     entries.sort_by_key(|e| (e.id, e.decl));
-    entries
+    let mut declared = vec![0u64; BITS / 64];
+    for e in entries.iter().filter(|e| (e.id as usize) < BITS) {
+        declared[e.id as usize / 64] |= 1 << (e.id % 64);
+    }
+    Built { entries, declared }
 }
 
 #[cfg(test)]
@@ -102,7 +122,19 @@ mod tests {
     fn the_index_finds_what_a_walk_over_the_declarations_finds() {
         let d = Domain::builtin();
         let mut ids: Vec<u32> = d.server_events.iter().flat_map(|s| s.ids.clone()).collect();
-        ids.extend([0, 1, 1024, 1025, 36870, u32::MAX]);
+        ids.extend([
+            0,
+            1,
+            63,
+            64,
+            1024,
+            1025,
+            36870,
+            65535,
+            65536,
+            100_000,
+            u32::MAX,
+        ]);
         let mut providers: Vec<String> = d.sources.iter().map(|s| s.provider.clone()).collect();
         providers.extend(providers.clone().iter().map(|p| p.to_ascii_uppercase()));
         providers.push("Some-Other-Provider".into());

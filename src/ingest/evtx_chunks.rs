@@ -1,0 +1,307 @@
+//! Which chunks of an EVTX file are read, in which order, and where their bytes are copied.
+//!
+//! The `evtx` crate's chunk iterator reads every chunk on the thread that walks the file: a
+//! 64 KiB copy into fresh memory per chunk, on the thread that also hands events on. On a file
+//! that can be read at any offset cheaply (a file on disk, bytes in memory), [`Planned`] walks
+//! the same chunks in the same order and leaves the copy of each chunk to the job that parses
+//! it, on the pool: the walking thread only reads each chunk's 512-byte header, which it had to
+//! read anyway to find the oldest chunk.
+//!
+//! The walk is the crate's (0.15.1, pinned), step by step, so that the chunks, their order,
+//! their numbering and every error are the same:
+//! * it starts at the chunk whose header names the lowest first record id (a log that wrapped
+//!   around writes each new chunk over its oldest), scanning the headers of the chunks the
+//!   file's length holds and stopping at the first that cannot be read;
+//! * from there it goes up: a chunk all zeros is skipped, one that cannot be read (or does not
+//!   start like a chunk) is an error; a read that fails at or past the count the length gives
+//!   ends the walk;
+//! * then, when it did not start at 0, from chunk 0 up to where it started.
+//!
+//! A chunk whose header has a byte that is not zero, and that the file holds whole, is neither
+//! skipped nor the end: that chunk is handed to a job to read. Any other (a zeroed header, a
+//! chunk past the count, a short tail) is read here, exactly as the crate reads it, and decided
+//! here: the rare chunks of a damaged or preallocated log.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Mutex, PoisonError};
+
+use evtx::err::{ChunkError, EvtxError};
+use evtx::{EvtxChunkData, EvtxChunkHeader};
+
+use super::evtx::{CHUNK_SIZE, FILE_HEADER_SIZE};
+
+const CHUNK_HEADER_BYTES: usize = 512;
+
+/// One chunk to parse: already read (here, or by the crate's iterator), or to be read by the
+/// job from the shared source.
+pub(super) enum ChunkWork {
+    Read(Result<Box<EvtxChunkData>, String>),
+    At(u64),
+}
+
+/// A source read at any offset, shared by the walk and the jobs.
+pub(super) struct Shared<R>(Mutex<R>);
+
+impl<R: Read + Seek> Shared<R> {
+    pub(super) fn new(source: R) -> Self {
+        Shared(Mutex::new(source))
+    }
+
+    /// Chunk `number` as the crate's parser reads it: `Ok(None)` for a chunk all zeros.
+    pub(super) fn chunk(&self, number: u64) -> Result<Option<EvtxChunkData>, EvtxError> {
+        let fail = |e: ChunkError| EvtxError::FailedToParseChunk {
+            chunk_id: number,
+            source: Box::new(e),
+        };
+        let offset =
+            (FILE_HEADER_SIZE as u64).saturating_add(number.saturating_mul(CHUNK_SIZE as u64));
+        let mut data = Vec::with_capacity(CHUNK_SIZE);
+        {
+            let mut source = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            source
+                .seek(SeekFrom::Start(offset))
+                .map_err(|e| fail(ChunkError::FailedToSeekToChunk(e)))?;
+            let read = (&mut *source)
+                .take(CHUNK_SIZE as u64)
+                .read_to_end(&mut data)
+                .map_err(|_| fail(ChunkError::IncompleteChunk))?;
+            if read != CHUNK_SIZE {
+                return Err(fail(ChunkError::IncompleteChunk));
+            }
+        }
+        if data.iter().all(|&b| b == 0) {
+            return Ok(None);
+        }
+        let mut chunk = EvtxChunkData::new(data, false).map_err(fail)?;
+        chunk.number = Some(number);
+        Ok(Some(chunk))
+    }
+
+    /// The first bytes of chunk `number`, `None` when they cannot be read whole.
+    fn head(&self, number: u64) -> Option<[u8; CHUNK_HEADER_BYTES]> {
+        let offset =
+            (FILE_HEADER_SIZE as u64).checked_add(number.checked_mul(CHUNK_SIZE as u64)?)?;
+        let mut head = [0u8; CHUNK_HEADER_BYTES];
+        let mut source = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        source.seek(SeekFrom::Start(offset)).ok()?;
+        source.read_exact(&mut head).ok()?;
+        Some(head)
+    }
+}
+
+/// The crate's walk over a [`Shared`] source, yielding what each job parses.
+pub(super) struct Planned<'s, R> {
+    source: &'s Shared<R>,
+    /// Chunks the length holds (the crate's count: the length past the header block).
+    count: u64,
+    /// Chunks the file holds whole (at 4096 + 64 KiB each, where they are read).
+    whole: u64,
+    /// Per chunk scanned: a header byte is not zero (the chunk is not all zeros).
+    marked: Vec<bool>,
+    oldest: u64,
+    next: u64,
+    wrapped: bool,
+    done: bool,
+}
+
+impl<'s, R: Read + Seek> Planned<'s, R> {
+    /// `count` is what the crate's parser computes from the length and the header's block
+    /// size; `len` the source's length.
+    pub(super) fn new(source: &'s Shared<R>, count: u64, len: u64) -> Self {
+        let whole = len.saturating_sub(FILE_HEADER_SIZE as u64) / CHUNK_SIZE as u64;
+        let mut marked = Vec::new();
+        let mut oldest = (u64::MAX, 0);
+        for number in 0..count {
+            let Some(head) = source.head(number) else {
+                break;
+            };
+            marked.push(head.iter().any(|&b| b != 0));
+            if let Ok(chunk) = EvtxChunkHeader::from_bytes(&head)
+                && chunk.first_event_record_id <= chunk.last_event_record_id
+                && chunk.first_event_record_id < oldest.0
+            {
+                oldest = (chunk.first_event_record_id, number);
+            }
+        }
+        Planned {
+            source,
+            count,
+            whole,
+            marked,
+            oldest: oldest.1,
+            next: oldest.1,
+            wrapped: false,
+            done: false,
+        }
+    }
+
+    /// The next chunk at or after `self.next` and before `end`, as the crate finds it.
+    fn find(&mut self, end: u64) -> Option<ChunkWork> {
+        loop {
+            let number = self.next;
+            if number >= end {
+                return None;
+            }
+            if number < self.whole && self.marked.get(number as usize) == Some(&true) {
+                self.next = number.checked_add(1)?;
+                return Some(ChunkWork::At(number));
+            }
+            match self.source.chunk(number) {
+                Err(_) if number >= self.count => return None,
+                Err(e) => {
+                    self.next = number.checked_add(1)?;
+                    return Some(ChunkWork::Read(Err(e.to_string())));
+                }
+                Ok(None) => self.next = number.checked_add(1)?,
+                Ok(Some(chunk)) => {
+                    self.next = number.checked_add(1)?;
+                    return Some(ChunkWork::Read(Ok(Box::new(chunk))));
+                }
+            }
+        }
+    }
+}
+
+impl<R: Read + Seek> Iterator for Planned<'_, R> {
+    type Item = ChunkWork;
+
+    fn next(&mut self) -> Option<ChunkWork> {
+        while !self.done {
+            let end = if self.wrapped { self.oldest } else { u64::MAX };
+            if let Some(work) = self.find(end) {
+                return Some(work);
+            }
+            if self.wrapped || self.oldest == 0 {
+                self.done = true;
+            } else {
+                self.wrapped = true;
+                self.next = 0;
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::sync::Arc;
+
+    use crate::ingest::evtx::{read_evtx, read_evtx_positional};
+    use crate::ingest::{Emit, Limits, ProcmonColumns};
+    use crate::model::{Event, FileAccount, FileFormat};
+
+    const H: usize = super::FILE_HEADER_SIZE;
+    const C: usize = super::CHUNK_SIZE;
+
+    /// A real three-chunk System.evtx of the fixtures.
+    fn log() -> Vec<u8> {
+        let bytes = include_bytes!("../../fixtures/tickets/noisy/server/System.evtx").to_vec();
+        assert_eq!((bytes.len() - H) / C, 3, "the fixture holds three chunks");
+        bytes
+    }
+
+    /// What reading `bytes` gives: every event handed on, and the account.
+    fn read(bytes: &[u8], threads: usize, positional: bool) -> (Vec<Event>, FileAccount) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let file: Arc<str> = Arc::from("t.evtx");
+        let keep = |_: &mut Event| true;
+        let mut events = Vec::new();
+        let mut send = |mut batch: Vec<Event>| events.append(&mut batch);
+        let limits = Limits::default();
+        let columns = ProcmonColumns::All;
+        let mut emit = Emit {
+            file: &file,
+            keep: &keep,
+            send: &mut send,
+            pool: &pool,
+            limits: &limits,
+            columns: &columns,
+        };
+        let mut account = FileAccount::new("t.evtx", FileFormat::Evtx);
+        let (source, len) = (Cursor::new(bytes), bytes.len() as u64);
+        if positional {
+            read_evtx_positional(source, len, &mut emit, &mut account);
+        } else {
+            read_evtx(source, len, &mut emit, &mut account);
+        }
+        (events, account)
+    }
+
+    fn set_block_size(bytes: &mut [u8], size: u16) {
+        bytes[40..42].copy_from_slice(&size.to_le_bytes());
+    }
+
+    /// Logs as damaged and odd as real ones get: the walk and its errors must be the crate's.
+    fn variants() -> Vec<(&'static str, Vec<u8>)> {
+        let log = log();
+        let chunk = |i: usize| log[H + i * C..H + (i + 1) * C].to_vec();
+        let mut v = vec![("intact", log.clone())];
+        let mut b = log.clone();
+        b[H + C..H + 2 * C].fill(0);
+        v.push(("a chunk all zeros", b));
+        let mut b = log.clone();
+        b[H + C..H + C + 512].fill(0);
+        v.push(("a chunk whose header is zeroed", b));
+        let mut b = log.clone();
+        b[H + 2 * C..H + 2 * C + 8].copy_from_slice(b"NotAChnk");
+        v.push(("a chunk with a bad magic", b));
+        let mut b = log[..H].to_vec();
+        for i in [1, 2, 0] {
+            b.extend(chunk(i));
+        }
+        v.push(("wrapped around: the oldest chunk second", b));
+        let mut b = log.clone();
+        b.extend(vec![0; 2 * C]);
+        v.push(("two preallocated chunks of zeros", b));
+        let mut b = log.clone();
+        b.truncate(H + 2 * C + 777);
+        v.push(("cut inside its last chunk", b));
+        for size in [0u16, 100, 4095, 8192, 65535] {
+            let mut b = log.clone();
+            b.extend(vec![7; 300]);
+            set_block_size(&mut b, size);
+            v.push(("a header block size that is not 4096", b));
+        }
+        let mut b = log.clone();
+        b.truncate(H + 100);
+        v.push(("no whole chunk", b));
+        v
+    }
+
+    #[test]
+    fn reading_each_chunk_on_its_job_gives_what_the_crates_walk_gives() {
+        for (what, bytes) in variants() {
+            let expected = read(&bytes, 1, false);
+            for threads in [1, 2, 3] {
+                let got = read(&bytes, threads, true);
+                assert_eq!(
+                    got.1, expected.1,
+                    "{what}, {threads} threads: the accounts differ"
+                );
+                assert!(
+                    got.0 == expected.0,
+                    "{what}, {threads} threads: the events differ"
+                );
+            }
+        }
+        // The variants do what they say: damage is seen, the wrapped log is read oldest first.
+        let intact = read(&log(), 1, true);
+        assert!(intact.0.len() > 100 && intact.1.status == crate::model::FileStatus::Ok);
+        let by_name = |name: &str| variants().into_iter().find(|(w, _)| *w == name).unwrap().1;
+        let bad = read(&by_name("a chunk with a bad magic"), 2, true);
+        assert!(bad.1.errors > 0 && bad.0.len() < intact.0.len());
+        let wrapped = read(&by_name("wrapped around: the oldest chunk second"), 2, true);
+        let ids: Vec<u64> = wrapped.0.iter().map(|e| e.record).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            ids, sorted,
+            "a wrapped log is read from its oldest chunk on"
+        );
+        assert_eq!(ids.len(), intact.0.len());
+    }
+}
