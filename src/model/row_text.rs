@@ -1,33 +1,184 @@
 //! A Process Monitor row's own text: its Path, its Detail as written, and the Detail's
-//! `Key: value` pairs, in one allocation.
+//! `Key: value` pairs: inside the row when Path and Detail fit in [`INLINE_TEXT`] bytes, else
+//! in one allocation.
 //!
 //! Every pair of a Detail is a piece of the Detail text (a value holding `, ` runs on to the
 //! end of its last piece), so the pairs are kept as spans of that text, not as a copy of it.
 //! The spans of the common small Detail (up to [`INLINE`] pairs, 64 KiB of text) are held
 //! inline, four bytes a pair; a larger one's on the heap. A kept row used to hold five
 //! allocations (its box, Path, Detail, the pairs' text and their spans), each freed by the
-//! thread the row is handed to; it now holds two (docs/pml.md, "Session 11").
+//! thread the row is handed to; it held two (docs/pml.md, "Session 11"), and now holds one,
+//! its box, when its text fits in the box ("Session 12").
 //!
 //! The pairs are split as a CSV export's Detail column is split
 //! ([`split_detail`](crate::ingest::detail::split_detail)), whichever reader wrote them.
 
 use std::ops::Range;
 
+use arrayvec::ArrayString;
+
 use super::NetPath;
 
 /// The most pairs whose spans are held inline (a CreateFile's Detail has seven).
 const INLINE: usize = 8;
 
+/// The most bytes of Path and Detail held in the row itself, with no allocation of their own
+/// (docs/pml.md, "Session 12": four rows in five of a capture fit).
+const INLINE_TEXT: usize = 128;
+
 /// Path, Detail and the Detail's pairs.
 #[derive(Clone, Default)]
 pub struct RowText {
     /// The Path, then the Detail.
-    text: String,
+    text: Text,
     /// Where the Path ends and the Detail starts.
     path_end: u32,
     spans: Spans,
     /// For a network event: where the Path's hosts lie, and its ports.
     net: Option<NetSpans>,
+}
+
+/// Text held in place when it fits in [`INLINE_TEXT`] bytes, else on the heap.
+///
+/// A kept row is one allocation when its text fits (its box), two otherwise: the thread that
+/// frees a kept row pays glibc's `free` once per allocation (docs/pml.md, "Session 12"). A
+/// refilled row reuses its heap room for long text and frees it for short text, so a row never
+/// holds both rooms (the spare rows waiting to be refilled would otherwise gather heap room).
+#[derive(Clone)]
+enum Text {
+    Inline(ArrayString<INLINE_TEXT>),
+    Heap(String),
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::Inline(ArrayString::new())
+    }
+}
+
+impl Text {
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Inline(s) => s,
+            Text::Heap(s) => s,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.as_str().len()
+    }
+
+    /// Nothing held, room for `total` bytes: in place when they fit (heap room held before is
+    /// freed), else on the heap.
+    fn start(&mut self, total: usize) {
+        match self {
+            Text::Inline(s) if total <= INLINE_TEXT => s.clear(),
+            Text::Heap(s) if total > INLINE_TEXT => {
+                s.clear();
+                s.reserve_exact(total);
+            }
+            Text::Heap(_) => *self = Text::default(),
+            Text::Inline(_) => *self = Text::Heap(String::with_capacity(total)),
+        }
+    }
+
+    #[inline]
+    fn push_str(&mut self, part: &str) {
+        let full = match self {
+            Text::Inline(s) => s.try_push_str(part).is_err(),
+            Text::Heap(s) => {
+                s.push_str(part);
+                false
+            }
+        };
+        if full {
+            self.spill(part);
+        }
+    }
+
+    /// Move the text to the heap, `part` after it (more than [`start`](Text::start) said).
+    #[cold]
+    fn spill(&mut self, part: &str) {
+        let mut s = String::with_capacity(self.len() + part.len());
+        s.push_str(self.as_str());
+        s.push_str(part);
+        *self = Text::Heap(s);
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Text::Inline(s) => s.clear(),
+            Text::Heap(s) => s.clear(),
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Text::Inline(_) => 0,
+            Text::Heap(s) => s.capacity(),
+        }
+    }
+}
+
+/// Where [`render`] writes: a row's text in place or on the heap.
+trait Put {
+    /// Append `part`; false (nothing appended) when it does not fit.
+    fn put(&mut self, part: &str) -> bool;
+    fn at(&self) -> usize;
+}
+
+impl Put for String {
+    #[inline]
+    fn put(&mut self, part: &str) -> bool {
+        self.push_str(part);
+        true
+    }
+
+    #[inline]
+    fn at(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Put for ArrayString<INLINE_TEXT> {
+    #[inline]
+    fn put(&mut self, part: &str) -> bool {
+        self.try_push_str(part).is_ok()
+    }
+
+    #[inline]
+    fn at(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Write `path`, then `pairs` as `Key: value` with `, ` between them, into the empty `out`,
+/// each pair's span into `spans`; false when `out` ran out of room.
+fn render(out: &mut impl Put, path: &str, pairs: &super::Fields, spans: &mut Spans) -> bool {
+    if !out.put(path) {
+        return false;
+    }
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 && !out.put(", ") {
+            return false;
+        }
+        let name_start = out.at();
+        if !out.put(k) {
+            return false;
+        }
+        let name_end = out.at();
+        if !out.put(": ") {
+            return false;
+        }
+        let value_start = out.at();
+        if !out.put(v) {
+            return false;
+        }
+        spans.push([name_start, name_end, value_start, out.at()]);
+    }
+    true
 }
 
 /// A network Path (`local:port -> remote:port`) as spans of the Path.
@@ -172,18 +323,19 @@ impl RowText {
     }
 
     pub fn path(&self) -> &str {
-        &self.text[..self.path_end as usize]
+        &self.text.as_str()[..self.path_end as usize]
     }
 
     /// The Detail as written.
     pub fn detail_raw(&self) -> &str {
-        &self.text[self.path_end as usize..]
+        &self.text.as_str()[self.path_end as usize..]
     }
 
     /// For a network event whose Path reads as `local:port -> remote:port`: its parts.
     pub fn network(&self) -> Option<NetPath<'_>> {
         let n = self.net?;
-        let part = |[a, b]: [u32; 2]| &self.text[a as usize..b as usize];
+        let text = self.text.as_str();
+        let part = |[a, b]: [u32; 2]| &text[a as usize..b as usize];
         Some(NetPath {
             local_host: part(n.local_host),
             local_port: n.local_port,
@@ -227,7 +379,7 @@ impl RowText {
     /// The Detail's `Key: value` pairs.
     pub fn detail(&self) -> Pairs<'_> {
         Pairs {
-            text: &self.text,
+            text: self.text.as_str(),
             spans: &self.spans,
         }
     }
@@ -244,7 +396,7 @@ impl RowText {
             // bounded): text spans cannot address is not held.
             return;
         }
-        self.text.reserve_exact(total);
+        self.text.start(total);
         self.text.push_str(path);
         self.path_end = path.len() as u32;
         self.text.push_str(detail);
@@ -290,21 +442,21 @@ impl RowText {
         if u32::try_from(path.len() + detail_len).is_err() {
             return;
         }
-        self.text.reserve_exact(path.len() + detail_len);
-        self.text.push_str(path);
+        self.text.start(path.len() + detail_len);
         self.path_end = path.len() as u32;
-        for (i, (k, v)) in pairs.iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
+        let (text, spans) = (&mut self.text, &mut self.spans);
+        let written = match text {
+            Text::Inline(s) => render(s, path, pairs, spans),
+            Text::Heap(s) => render(s, path, pairs, spans),
+        };
+        if !written {
+            // `start` made room for exactly the rendered length, so this is not reached; if it
+            // were, the text is written again on the heap, as any long text is.
+            spans.clear();
+            *text = Text::Heap(String::new());
+            if let Text::Heap(s) = text {
+                render(s, path, pairs, spans);
             }
-            let name_start = self.text.len();
-            self.text.push_str(k);
-            let name_end = self.text.len();
-            self.text.push_str(": ");
-            let value_start = self.text.len();
-            self.text.push_str(v);
-            self.spans
-                .push([name_start, name_end, value_start, self.text.len()]);
         }
         if !read_back(pairs, self.detail_raw()) {
             self.spans.clear();
@@ -315,7 +467,7 @@ impl RowText {
     /// Split the Detail into pairs.
     fn split_detail(&mut self) {
         let base = self.path_end as usize;
-        let (text, spans) = (&self.text[base..], &mut self.spans);
+        let (text, spans) = (&self.text.as_str()[base..], &mut self.spans);
         crate::ingest::detail::split_detail(text, |k: Range<usize>, v: Range<usize>| {
             spans.push([base + k.start, base + k.end, base + v.start, base + v.end]);
         });
@@ -331,7 +483,7 @@ impl RowText {
 
     /// Bytes held on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.spans.heap_bytes()
+        self.text.heap_bytes() + self.spans.heap_bytes()
     }
 }
 
@@ -463,6 +615,9 @@ mod tests {
             assert_eq!(t.detail(), parse_detail(d), "{d:?}");
             t.set_network(true);
             assert_eq!(t.network(), parse_net_path(path));
+            // Filled afresh (in place unless long) or refilled (on the heap since the long
+            // path): the same row.
+            assert_eq!(RowText::with_network(path, d), t);
         }
     }
 
@@ -505,9 +660,53 @@ mod tests {
         t.set_path("other");
         t.set_detail("X: 1");
         assert_eq!(t, RowText::new("other", "X: 1"));
+        assert_eq!(t.heap_bytes(), 0, "short text is held in place");
+        let long = "p".repeat(INLINE_TEXT);
+        t.set_path(&long);
+        assert_eq!(t, RowText::new(&long, "X: 1"));
+        assert!(t.heap_bytes() >= INLINE_TEXT + 4);
         t.clear();
         assert_eq!(t, RowText::default());
         assert!(t.heap_bytes() > 0, "the room is kept");
+        t.set(&long, "Data: 1");
+        assert!(
+            t.heap_bytes() >= INLINE_TEXT + 7,
+            "long text refills the heap room"
+        );
+        t.set("q", "Data: 1");
+        assert_eq!(t.heap_bytes(), 0, "short text is held in place again");
+        assert_eq!(t, RowText::new("q", "Data: 1"));
+    }
+
+    #[test]
+    fn text_up_to_the_inline_room_costs_no_allocation_and_longer_text_reads_the_same() {
+        // Multi-byte characters on every side of the limit, written whole or pair by pair.
+        for len in INLINE_TEXT - 4..INLINE_TEXT + 4 {
+            for tail in ["", "\u{e9}", "\u{20ac}", "\u{1f600}"] {
+                let path = format!("{}{tail}", "a".repeat(len - tail.len().min(len)));
+                let detail = format!("K: {tail}x, L: y");
+                for split in 0..=path.len() {
+                    if !path.is_char_boundary(split) {
+                        continue;
+                    }
+                    let (p, rest) = path.split_at(split);
+                    let d = format!("{rest}{detail}");
+                    let t = RowText::new(p, &d);
+                    assert_eq!((t.path(), t.detail_raw()), (p, d.as_str()));
+                    assert_eq!(t.detail(), parse_detail(&d));
+                    let fits = p.len() + d.len() <= INLINE_TEXT;
+                    assert_eq!(t.heap_bytes() == 0, fits, "{} bytes", p.len() + d.len());
+                    let pairs = parse_detail(&d);
+                    let mut r = RowText::default();
+                    r.set_pairs(p, &pairs, |_, _| true);
+                    let rendered: Vec<String> =
+                        pairs.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    assert_eq!(r.detail_raw(), rendered.join(", "));
+                    assert_eq!(r.path(), p);
+                    assert_eq!(r.detail(), pairs);
+                }
+            }
+        }
     }
 
     #[test]
