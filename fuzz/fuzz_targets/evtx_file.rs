@@ -5,7 +5,7 @@
 //! gives exactly what the crate's walk gives (a zip entry).
 use libfuzzer_sys::fuzz_target;
 use rdtriage::ingest::eventxml::XmlLimits;
-use rdtriage::ingest::evtx::{direct_matches_rendering, read_evtx, read_evtx_positional};
+use rdtriage::ingest::evtx::{Walk, direct_matches_rendering, read_evtx};
 use rdtriage::model::FileFormat;
 
 #[path = "common.rs"]
@@ -18,12 +18,12 @@ fuzz_target!(|data: &[u8]| {
             FileFormat::Evtx,
             rdtriage::ingest::Limits::default().csv_fields,
             |emit, account| {
-                let source = std::io::Cursor::new(data);
-                if positional {
-                    read_evtx_positional(source, data.len() as u64, emit, account);
+                let walk = if positional {
+                    Walk::Positional
                 } else {
-                    read_evtx(source, data.len() as u64, emit, account);
-                }
+                    Walk::Streamed
+                };
+                read_evtx(std::io::Cursor::new(data), data.len() as u64, walk, emit, account);
                 got = Some(account.clone());
             },
             |e| events.push(format!("{e:?}")),

@@ -134,35 +134,25 @@ pub fn parser_settings() -> ParserSettings {
     ParserSettings::new().num_threads(1).indent(false)
 }
 
+/// How [`read_evtx`] walks a source's chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// In file order on the calling thread: what a stream that seeks at a cost (a zip entry,
+    /// inflated as it goes) needs.
+    Streamed,
+    /// For a source read at any offset cheaply (a file on disk, bytes in memory): the same
+    /// chunks, events and account, each chunk's bytes copied by the job that parses it
+    /// ([`super::evtx_chunks`]), not by the calling thread.
+    Positional,
+}
+
 /// Read an EVTX file from `source`, `len` bytes long. The parser reads it chunk by chunk, so
 /// memory does not grow with the file: a multi-gigabyte log (or one inflated from a zip) is
-/// never held whole. Chunks are read in file order by the calling thread: what a stream that
-/// seeks at a cost (a zip entry, inflated as it goes) needs.
+/// never held whole.
 pub fn read_evtx(
-    source: impl Read + Seek + Send,
-    len: u64,
-    emit: &mut Emit<'_>,
-    account: &mut FileAccount,
-) {
-    read_evtx_from(source, len, false, emit, account);
-}
-
-/// [`read_evtx`] for a source read at any offset cheaply (a file on disk, bytes in memory):
-/// the same chunks, events and account, each chunk's bytes copied by the job that parses it
-/// ([`super::evtx_chunks`]), not by the calling thread.
-pub fn read_evtx_positional(
-    source: impl Read + Seek + Send,
-    len: u64,
-    emit: &mut Emit<'_>,
-    account: &mut FileAccount,
-) {
-    read_evtx_from(source, len, true, emit, account);
-}
-
-fn read_evtx_from(
     mut source: impl Read + Seek + Send,
     len: u64,
-    positional: bool,
+    walk: Walk,
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
 ) {
@@ -247,7 +237,7 @@ fn read_evtx_from(
     let threads = emit.pool.current_num_threads();
     let pool = (threads > 1 && emit.pool.current_thread_index().is_none())
         .then_some((emit.pool, threads * CHUNKS_IN_FLIGHT_PER_THREAD));
-    if positional {
+    if walk == Walk::Positional {
         // The crate's chunk count: the length past the header's block size.
         let block = u64::from(parser.header().header_block_size);
         drop(parser);

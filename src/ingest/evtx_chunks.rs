@@ -187,7 +187,7 @@ mod tests {
     use std::io::Cursor;
     use std::sync::Arc;
 
-    use crate::ingest::evtx::{read_evtx, read_evtx_positional};
+    use crate::ingest::evtx::{Walk, read_evtx};
     use crate::ingest::{Emit, Limits, ProcmonColumns};
     use crate::model::{Event, FileAccount, FileFormat};
 
@@ -223,11 +223,12 @@ mod tests {
         };
         let mut account = FileAccount::new("t.evtx", FileFormat::Evtx);
         let (source, len) = (Cursor::new(bytes), bytes.len() as u64);
-        if positional {
-            read_evtx_positional(source, len, &mut emit, &mut account);
+        let walk = if positional {
+            Walk::Positional
         } else {
-            read_evtx(source, len, &mut emit, &mut account);
-        }
+            Walk::Streamed
+        };
+        read_evtx(source, len, walk, &mut emit, &mut account);
         (events, account)
     }
 

@@ -21,12 +21,14 @@ impl Reader for Evtx {
         // A file on disk is read at any offset cheaply: each chunk's job copies its own bytes.
         if let Some(file) = input.open_file() {
             return match file {
-                Ok((file, len)) => evtx::read_evtx_positional(file, len, emit, account),
+                Ok((file, len)) => {
+                    evtx::read_evtx(file, len, evtx::Walk::Positional, emit, account)
+                }
                 Err(why) => fail(account, why),
             };
         }
         match input.open_seekable() {
-            Ok((stream, len)) => evtx::read_evtx(stream, len, emit, account),
+            Ok((stream, len)) => evtx::read_evtx(stream, len, evtx::Walk::Streamed, emit, account),
             Err(why) => fail(account, why),
         }
     }
