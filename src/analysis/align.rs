@@ -288,6 +288,14 @@ fn place_server_captures(
             entry.0.push(t);
         }
     }
+    // Only a capture with a listener's accept and none of the client's rows is placed here:
+    // without one, the servers' accepts are not gathered (a pass over every event for none).
+    if !files
+        .values()
+        .any(|(accepts, client_rows)| !accepts.is_empty() && !client_rows)
+    {
+        return (Vec::new(), Vec::new());
+    }
     // The servers' accepts, by host, on each server's own clock.
     let mut hosts: BTreeMap<String, (String, Vec<Timestamp>)> = BTreeMap::new();
     for e in events.iter().filter(|e| domain.is_server_accept(e)) {
@@ -369,13 +377,13 @@ fn place_server_captures(
 
 fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
-    let has_procmon = events
+    // Both in one pass over the events.
+    let (has_procmon, from_pml) = events
         .iter()
-        .any(|e| e.procmon().is_some() && e.time.is_none());
-    let from_pml = events
-        .iter()
-        .filter(|e| e.procmon().is_some_and(|p| p.computer.is_some()))
-        .count();
+        .filter_map(|e| Some((e.procmon()?, e.time.is_none())))
+        .fold((false, 0usize), |(unplaced, pml), (p, untimed)| {
+            (unplaced || untimed, pml + usize::from(p.computer.is_some()))
+        });
     if !has_procmon && from_pml > 0 {
         return Alignment {
             method: "pml",
