@@ -219,15 +219,19 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
         }
     };
     let n = found.len();
+    // A file's account goes to the sink with its backing-set note, if it heads a set.
+    let mut done = |sink: &mut dyn Sink, mut account: FileAccount| {
+        if let Some(note) = set_notes.remove(&account.file) {
+            account.note(note);
+        }
+        sink.file_done(account);
+    };
     if threads == 1 || n == 1 {
         // Nothing to overlap: reading here saves a thread, its channel and a hand-off per
         // batch of events, and keeps one thread's run to one thread.
         for item in found {
-            let mut account = read_account(item, opts, pool, &mut |events| sink.events(events));
-            if let Some(note) = set_notes.remove(&account.file) {
-                account.note(note);
-            }
-            sink.file_done(account);
+            let account = read_account(item, opts, pool, &mut |events| sink.events(events));
+            done(sink, account);
         }
         return;
     }
@@ -256,11 +260,8 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
             loop {
                 match rx.recv() {
                     Ok(Msg::Events(events)) => sink.events(events),
-                    Ok(Msg::Done(mut account)) => {
-                        if let Some(note) = set_notes.remove(&account.file) {
-                            account.note(note);
-                        }
-                        sink.file_done(account);
+                    Ok(Msg::Done(account)) => {
+                        done(sink, account);
                         break;
                     }
                     Err(_) => {

@@ -36,6 +36,7 @@ use crate::model::{Event, Source};
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// Where errors are reported: one rule file.
+#[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub text: &'a str,

@@ -47,12 +47,6 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
     load_rules(&sources)
 }
 
-/// Event indices in the one order evaluation visits them: UTC time (events without one last),
-/// then file, then record. Analysis uses it to walk events the same way.
-pub fn event_order(events: &[Event]) -> Vec<usize> {
-    engine::sort_order(events)
-}
-
 /// A validated set of rules, ready to evaluate.
 #[derive(Debug, Default)]
 pub struct RuleSet {
@@ -142,11 +136,7 @@ where
                 continue;
             }
             ids.insert(id.value.to_ascii_lowercase(), here);
-            slots.push(Slot::Compile(
-                Ctx { file: name, text },
-                Arc::clone(&file),
-                rule_ast,
-            ));
+            slots.push(Slot::Compile(ctx, Arc::clone(&file), rule_ast));
         }
     }
     let compiled = on_pool_or_here(&slots, |slot| match slot {
