@@ -64,6 +64,13 @@ pub(super) struct Block {
     slots: Vec<Option<Box<ProcmonRow>>>,
 }
 
+impl Block {
+    /// Events of the block without a row to fill again yet.
+    pub(super) fn rows_missing(&self) -> usize {
+        self.offsets.len().saturating_sub(self.slots.len())
+    }
+}
+
 /// A block decoded.
 pub(super) struct Done {
     block: Block,
@@ -337,9 +344,14 @@ fn finish_block(
     (kept, rows, data)
 }
 
-/// Hand the rows not kept to `block`, as many as it has events.
+/// Hand rows from `spare_rows` to `block`, up to one for each of its events: the rows not kept
+/// (a second call tops up from another store).
 pub(super) fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
-    let n = block.offsets.len().min(spare_rows.len());
+    let n = block
+        .offsets
+        .len()
+        .saturating_sub(block.slots.len())
+        .min(spare_rows.len());
     block
         .slots
         .extend(spare_rows.drain(spare_rows.len() - n..).map(Some));

@@ -27,6 +27,9 @@ use crate::model::Event;
 
 /// Rows not kept that a lane holds for its next blocks.
 const SPARE_ROWS_PER_LANE: usize = 2 * BLOCK;
+/// Empty rows the calling thread keeps ready for the lanes, at most, per thread: as many as the
+/// kept events it lets be out ([`Shared::kept_room`]).
+const STOCK_PER_THREAD: usize = AHEAD_PER_THREAD * BLOCK;
 /// Blocks out (taken and not yet handed on), per thread: enough that a lane goes on while the
 /// calling thread, the only one that hands blocks on, is off its core on a busy machine. What
 /// they hold is bounded apart: blocks decoded and waiting for their place in the numbering, per
@@ -132,11 +135,34 @@ struct Shared {
     out: u64,
     /// Events kept and not yet handed on, at most (a lane may go past it by one block).
     kept_room: usize,
+    /// Empty rows made by the calling thread, for the lanes' blocks once their own rows not
+    /// kept are used up. A kept row is freed where its events are consumed, on the calling
+    /// thread or after it; made there too, it is freed into its own thread's heap. Made by a
+    /// lane, every free would take that lane's heap lock while the lane allocates under it:
+    /// with every event kept, the two threads then spent their time waiting on each other
+    /// (glibc's per-thread arenas; docs/pml.md).
+    stock: Mutex<SpareRows>,
+    /// Rows in `stock`, at most.
+    stock_room: usize,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stock(&self) -> MutexGuard<'_, SpareRows> {
+        self.stock.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Make empty rows for as many events as were just handed on (rows the lanes took), up to
+    /// the stock's room.
+    fn restock(&self, handed: usize) {
+        let n = handed.min(self.stock_room.saturating_sub(self.stock().len()));
+        if n > 0 {
+            let rows: SpareRows = (0..n).map(|_| Box::default()).collect();
+            self.stock().extend(rows);
+        }
     }
 
     fn wait<'a>(&self, guard: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
@@ -196,6 +222,8 @@ pub(super) fn read_lanes(
         blocks: source.count.div_ceil(BLOCK as u64),
         out: (threads * OUT_PER_THREAD) as u64,
         kept_room: threads * AHEAD_PER_THREAD * BLOCK,
+        stock: Mutex::new(Vec::new()),
+        stock_room: threads * STOCK_PER_THREAD,
     };
     let (file_name, keep) = (sink.file, sink.keep);
     pool.in_place_scope(|scope| {
@@ -260,10 +288,12 @@ impl<'a> Lane<'a> {
                     let Some(sink) = sink.as_deref_mut() else {
                         continue;
                     };
+                    let mut handed = 0;
                     for out in outs {
                         match out {
                             Out::Block(kept, part) => {
                                 merge(part, sink.account, sink.tally);
+                                handed += kept.len();
                                 if !kept.is_empty() {
                                     (sink.send)(kept);
                                 }
@@ -271,6 +301,7 @@ impl<'a> Lane<'a> {
                             Out::Lost(why) => lost_from(sink.account, why),
                         }
                     }
+                    shared.restock(handed);
                 }
                 Step::Stop => return,
             }
@@ -341,6 +372,9 @@ impl<'a> Lane<'a> {
         let outcome = match read_block(&mut self.src, source, block, first, window) {
             Ok(mut read) => {
                 refill(&mut read, &mut self.spare_rows);
+                if read.rows_missing() > 0 {
+                    refill(&mut read, &mut shared.stock());
+                }
                 let done = decode_block(read, source.ctx, source.len);
                 let (settled, data) = settle(done, &mut self.src, source);
                 self.window = data;
