@@ -116,22 +116,20 @@ pub fn scan_within(
     } else {
         connection::connections(&events, domain)
     };
-    // The server's side of each connection, on the client's clock (after `clock::apply`).
-    let servers = server_side::server_connections(&events, domain);
+    // The server's side of each connection, on the client's clock (after `clock::apply`),
+    // beside the rules' evaluation: neither reads the other.
+    let (servers, evaluation) = both(
+        opts.threads,
+        || server_side::server_connections(&events, domain),
+        || rules.evaluate(&events),
+    );
     server_side::tie(&mut conns, &servers);
-    // Evaluate on the run's pool of the requested size, so --threads 1 means one thread here
-    // too; a scan already running on a pool (a batch ticket) stays on it.
-    let evaluation = if rayon::current_thread_index().is_some() {
-        rules.evaluate(&events)
-    } else {
-        match ingest::pool(opts.threads) {
-            Ok(pool) => pool.install(|| rules.evaluate(&events)),
-            Err(_) => rules.evaluate(&events),
-        }
-    };
-    let mut causes = rank::rank(rules, &evaluation, &events, &conns, &servers);
+    let (mut causes, disconnects) = both(
+        opts.threads,
+        || rank::rank(rules, &evaluation, &events, &conns, &servers),
+        || disconnects(rules, &events, &conns, &servers),
+    );
     rank::weigh_unread(&mut causes, &sink.accounts);
-    let disconnects = disconnects(rules, &events, &conns, &servers);
     let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
     let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
     let diagnosis = Diagnosis {
@@ -147,6 +145,23 @@ pub fn scan_within(
         diagnosis,
         events,
         evaluation,
+    }
+}
+
+/// `a` and `b`, side by side on the run's pool of `threads` (one after the other on a pool of
+/// one), so --threads 1 means one thread here too; a scan already running on a pool (a batch
+/// ticket) stays on it. Without a pool (the OS refused threads; ingest said so) they run here.
+fn both<A, B>(threads: usize, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B)
+where
+    A: Send,
+    B: Send,
+{
+    if rayon::current_thread_index().is_some() {
+        return rayon::join(a, b);
+    }
+    match ingest::pool(threads) {
+        Ok(pool) => pool.install(|| rayon::join(a, b)),
+        Err(_) => (a(), b()),
     }
 }
 
