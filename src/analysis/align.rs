@@ -233,6 +233,11 @@ fn inferred_note(d: &Domain) -> String {
 
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
 pub fn align(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
+    // Most event-log tickets hold no Procmon row: one pass over the events, shared out, says
+    // so before the passes below look for rows.
+    if super::positions(events, |e| e.procmon().is_some()).is_empty() {
+        return no_rows();
+    }
     // User hints name one offset for every capture; without them, server captures are placed
     // from the server's own events first, then the rest as before.
     let (server_note, placed) = if hints.utc_offset_secs.is_none() {
@@ -375,6 +380,16 @@ fn place_server_captures(
     (notes, placed)
 }
 
+/// The alignment when there is no Procmon row to place.
+fn no_rows() -> Alignment {
+    Alignment {
+        method: "none",
+        date: None,
+        utc_offset: None,
+        note: "no Procmon rows".into(),
+    }
+}
+
 fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
     // Both in one pass over the events.
@@ -395,12 +410,7 @@ fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Ali
         };
     }
     if !has_procmon {
-        return Alignment {
-            method: "none",
-            date: None,
-            utc_offset: None,
-            note: "no Procmon rows".into(),
-        };
+        return no_rows();
     }
     let column_date = events.iter().find_map(|e| e.procmon().and_then(|p| p.date));
     let inferred =

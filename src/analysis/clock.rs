@@ -93,15 +93,18 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
     };
     // What a host's estimate reads, found once for all hosts: its accepts and gateway events,
     // and the client's Procmon connects (a host's own are picked from these by name).
+    let picked = |pick: &(dyn Fn(&Event) -> bool + Sync)| -> Vec<&Event> {
+        super::positions(events, pick)
+            .into_iter()
+            .map(|i| &events[i])
+            .collect()
+    };
     let evidence = Evidence {
-        server: events.iter().filter(server_side).collect(),
-        client_connects: events
-            .iter()
-            .filter(|e| {
-                e.procmon()
-                    .is_some_and(|p| is_client_connect_row(domain, p))
-            })
-            .collect(),
+        server: picked(&|e| server_side(&e)),
+        client_connects: picked(&|e| {
+            e.procmon()
+                .is_some_and(|p| is_client_connect_row(domain, p))
+        }),
     };
     // Thousands of events name a few hosts: each distinct name is compared once.
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();

@@ -281,8 +281,11 @@ fn tie_hosts(
     accounts: &mut [FileAccount],
     computers: &BTreeMap<String, Sides>,
 ) {
-    for e in events.iter_mut() {
-        let computer = match &mut e.kind {
+    let named = super::positions(events, |e| {
+        matches!(e.kind, EventKind::Registry(_) | EventKind::Acl(_))
+    });
+    for i in named {
+        let computer = match &mut events[i].kind {
             EventKind::Registry(r) => &mut r.computer,
             EventKind::Acl(a) => &mut a.computer,
             _ => continue,

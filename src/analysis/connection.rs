@@ -79,9 +79,7 @@ fn client_event<'e>(e: &'e Event, domain: &Domain) -> Option<(Role, &'e crate::m
 pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
     // Only the client's events, in evaluation order (the order of all events, kept to these):
     // sorting every event for them cost a flood's log a millisecond.
-    let mut order: Vec<usize> = (0..events.len())
-        .filter(|&i| client_event(&events[i], domain).is_some())
-        .collect();
+    let mut order = super::positions(events, |e| client_event(e, domain).is_some());
     order.sort_by(|&a, &b| crate::rules::engine::event_order(events, a, b));
     // Open connections per (file, activity id); activity `None` groups by order in the file.
     let mut open: BTreeMap<(std::sync::Arc<str>, Option<String>), Connection> = BTreeMap::new();

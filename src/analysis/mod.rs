@@ -76,7 +76,7 @@ pub fn scan_within(
     found: Vec<Found>,
     opts: &ScanOptions<'_>,
     keep_all: bool,
-    within: &dyn Fn(&Event) -> bool,
+    within: &(dyn Fn(&Event) -> bool + Sync),
 ) -> Scan {
     let rules = opts.rules;
     let domain = rules.domain();
@@ -102,45 +102,49 @@ pub fn scan_within(
     ingest::ingest_found(found, &ingest_opts, &mut sink);
     let mut sink = sink.finish();
     let mut events = std::mem::take(&mut sink.events);
-    config::prepare(&mut events, &mut sink.accounts, computers);
-    let alignment = align::align(&mut events, opts.hints, domain);
-    let conns = connection::connections(&events, domain);
-    let skews = clock::estimate(&events, &conns, domain);
-    clock::apply(&mut events, &skews);
-    // --from/--to: on times as placed (aligned, clock-corrected). Connections hold event
-    // indexes, so they are grouped again over what is left.
-    let before = events.len();
-    events.retain(|e| within(e));
-    let mut conns = if events.len() == before {
-        conns
-    } else {
-        connection::connections(&events, domain)
-    };
-    // The server's side of each connection, on the client's clock (after `clock::apply`),
-    // beside the rules' evaluation: neither reads the other.
-    let (servers, evaluation) = both(
-        opts.threads,
-        || server_side::server_connections(&events, domain),
-        || rules.evaluate(&events),
-    );
-    server_side::tie(&mut conns, &servers);
-    let (mut causes, disconnects) = both(
-        opts.threads,
-        || rank::rank(rules, &evaluation, &events, &conns, &servers),
-        || disconnects(rules, &events, &conns, &servers),
-    );
-    rank::weigh_unread(&mut causes, &sink.accounts);
-    let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
-    let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
-    let diagnosis = Diagnosis {
-        verdict,
-        inputs: sink.accounts,
-        alignment,
-        disconnects,
-        clocks: skews,
-        causes,
-        evidence,
-    };
+    // The steps after reading run on the run's pool: each step's pass over the events is
+    // shared out ([`positions`]), and steps that do not read each other run side by side.
+    let diagnosis_and_evaluation = on_run_pool(opts.threads, || {
+        config::prepare(&mut events, &mut sink.accounts, computers);
+        let alignment = align::align(&mut events, opts.hints, domain);
+        let conns = connection::connections(&events, domain);
+        let skews = clock::estimate(&events, &conns, domain);
+        clock::apply(&mut events, &skews);
+        // --from/--to: on times as placed (aligned, clock-corrected). Connections hold event
+        // indexes, so they are grouped again over what is left.
+        let before = events.len();
+        events.retain(|e| within(e));
+        let mut conns = if events.len() == before {
+            conns
+        } else {
+            connection::connections(&events, domain)
+        };
+        // The server's side of each connection, on the client's clock (after
+        // `clock::apply`), beside the rules' evaluation: neither reads the other.
+        let (servers, evaluation) = both(
+            || server_side::server_connections(&events, domain),
+            || rules.evaluate(&events),
+        );
+        server_side::tie(&mut conns, &servers);
+        let (mut causes, disconnects) = both(
+            || rank::rank(rules, &evaluation, &events, &conns, &servers),
+            || disconnects(rules, &events, &conns, &servers),
+        );
+        rank::weigh_unread(&mut causes, &sink.accounts);
+        let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
+        let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
+        let diagnosis = Diagnosis {
+            verdict,
+            inputs: std::mem::take(&mut sink.accounts),
+            alignment,
+            disconnects,
+            clocks: skews,
+            causes,
+            evidence,
+        };
+        (diagnosis, evaluation)
+    });
+    let (diagnosis, evaluation) = diagnosis_and_evaluation;
     Scan {
         diagnosis,
         events,
@@ -148,20 +152,53 @@ pub fn scan_within(
     }
 }
 
-/// `a` and `b`, side by side on the run's pool of `threads` (one after the other on a pool of
-/// one), so --threads 1 means one thread here too; a scan already running on a pool (a batch
-/// ticket) stays on it. Without a pool (the OS refused threads; ingest said so) they run here.
-fn both<A, B>(threads: usize, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B)
-where
-    A: Send,
-    B: Send,
-{
+/// Run `f` on the run's pool of `threads`, so --threads 1 means one thread there too; a scan
+/// already running on a pool (a batch ticket) stays on it. Without a pool (the OS refused
+/// threads; ingest said so) it runs here.
+fn on_run_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() {
-        return rayon::join(a, b);
+        return f();
     }
     match ingest::pool(threads) {
-        Ok(pool) => pool.install(|| rayon::join(a, b)),
-        Err(_) => (a(), b()),
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
+/// `a` and `b`, side by side on the current pool (one after the other on a pool of one
+/// thread, or off any pool).
+fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if rayon::current_thread_index().is_some() {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
+/// Events per share of a parallel pass: fewer are not worth a hand-off.
+const PASS_SHARE: usize = 4096;
+
+/// The indexes of the events `pick` holds, in order. Each analysis step reads a few kinds of
+/// event among all of them (tens of thousands in a flood's log); finding them is the step's
+/// pass over every event, shared out on the current pool when called on one (never on rayon's
+/// global pool, which would start a thread per core whatever `--threads` says).
+pub(crate) fn positions(events: &[Event], pick: impl Fn(&Event) -> bool + Sync) -> Vec<usize> {
+    use rayon::prelude::*;
+    if rayon::current_thread_index().is_some() && events.len() > PASS_SHARE {
+        events
+            .par_iter()
+            .enumerate()
+            .with_min_len(PASS_SHARE)
+            .filter(|(_, e)| pick(e))
+            .map(|(i, _)| i)
+            .collect()
+    } else {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| pick(e))
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 

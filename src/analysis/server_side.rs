@@ -195,12 +195,9 @@ struct Seen<'e> {
 
 /// Group the server events of `events` into server connections, in time order.
 pub fn server_connections(events: &[Event], domain: &Domain) -> Vec<ServerConnection> {
-    let mut order: Vec<usize> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.win().is_some_and(|w| domain.server_event(w).is_some()))
-        .map(|(i, _)| i)
-        .collect();
+    let mut order = super::positions(events, |e| {
+        e.win().is_some_and(|w| domain.server_event(w).is_some())
+    });
     order.sort_by(|&a, &b| crate::rules::engine::event_order(events, a, b));
     let mut out: Vec<ServerConnection> = Vec::new();
     // (host, session) → the connection holding that session most recently.

@@ -152,3 +152,41 @@ fn a_rule_reading_time_is_decided_on_the_placed_time_issue_11() {
     assert_eq!(repeated(&counts), Vec::<String>::new());
     assert_eq!(scan.evaluation, evaluated_afresh(&rules, &scan));
 }
+
+/// A step's shared-out pass finds the same events, in the same order, on a pool of any size
+/// as off any pool (where it runs on the calling thread).
+#[test]
+fn positions_alike_on_any_pool() {
+    let mut sink = crate::ingest::Collect::default();
+    let opts = crate::ingest::IngestOptions {
+        threads: 1,
+        limits: Limits::default(),
+        keep: &crate::ingest::keep_all,
+        columns: crate::ingest::ProcmonColumns::All,
+    };
+    crate::ingest::ingest(&[ticket("noisy")], &opts, &mut sink);
+    assert!(!sink.events.is_empty());
+    // Past several shares, so the pass is split on a pool.
+    let mut events = Vec::new();
+    while events.len() < 5 * super::PASS_SHARE {
+        events.extend(sink.events.iter().cloned());
+    }
+    for (n, e) in events.iter_mut().enumerate() {
+        e.record = n as u64;
+    }
+    let pick = |e: &crate::model::Event| e.record % 7 == 3 || e.procmon().is_some();
+    let here = super::positions(&events, pick);
+    assert!(here.len() > 5 * super::PASS_SHARE / 7);
+    assert!(here.windows(2).all(|w| w[0] < w[1]));
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        assert_eq!(
+            pool.install(|| super::positions(&events, pick)),
+            here,
+            "{threads} threads"
+        );
+    }
+}

@@ -42,7 +42,8 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
     };
     let mut done = BTreeSet::new();
     let mut out = Vec::new();
-    for e in events {
+    let values = crate::analysis::positions(events, |e| matches!(e.kind, EventKind::Registry(_)));
+    for e in values.into_iter().map(|i| &events[i]) {
         let EventKind::Registry(r) = &e.kind else {
             continue;
         };
