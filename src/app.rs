@@ -91,7 +91,7 @@ fn with_rules(
     err: &mut dyn Write,
     f: impl FnOnce(&RuleSet, &mut dyn Write) -> Ended,
 ) -> Ended {
-    match load_rules(files, threads, err) {
+    match load_rules(files, threads, false, err) {
         Some(set) => f(&set, err),
         None => (Outcome::of(Exit::Usage), Ok(())),
     }
@@ -171,9 +171,12 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
 
 /// The built-in rules plus `files`, or the problems printed and `None`.
 /// Load the rules on the run's pool of `threads` (files parsed and rules compiled in parallel).
+/// `to_analyse`: for an analysis, which never runs the built-in pack's examples
+/// ([`rules::load_with_builtin_to_analyse`]).
 pub fn load_rules(
     files: &[std::path::PathBuf],
     threads: usize,
+    to_analyse: bool,
     err: &mut dyn Write,
 ) -> Option<RuleSet> {
     let mut user = Vec::new();
@@ -186,7 +189,13 @@ pub fn load_rules(
             }
         }
     }
-    let load = || rules::load_with_builtin(&user);
+    let load = || {
+        if to_analyse {
+            rules::load_with_builtin_to_analyse(&user)
+        } else {
+            rules::load_with_builtin(&user)
+        }
+    };
     // On the run's pool when it has threads to share the work (one thread gains nothing from
     // a hand-off); without a pool (the OS refused threads; ingest says so) the rules still load.
     let loaded = match ingest::pool(threads) {
@@ -220,7 +229,8 @@ fn analyse(
     shown_columns: ProcmonColumns,
     err: &mut dyn Write,
 ) -> Result<analysis::Scan, Exit> {
-    let rules = load_rules(&analysis_config.rule_files, config.threads, err).ok_or(Exit::Usage)?;
+    let rules =
+        load_rules(&analysis_config.rule_files, config.threads, true, err).ok_or(Exit::Usage)?;
     let (found, names) = gather(input, err)?;
     let opts = ScanOptions {
         threads: config.threads,

@@ -35,7 +35,7 @@ pub fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> io::Result<Exit> {
-    let Some(rules) = load_rules(&b.analysis.rule_files, config.threads, err) else {
+    let Some(rules) = load_rules(&b.analysis.rule_files, config.threads, true, err) else {
         return Ok(Exit::Usage);
     };
     let (mut tickets, skipped) = match batch::tickets(&b.dir) {

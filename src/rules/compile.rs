@@ -40,6 +40,9 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub text: &'a str,
+    /// Build the rules' examples into events (`rules test` runs them). An analysis skips the
+    /// built-in pack's: they cannot change after the build, and its tests run them.
+    pub examples: bool,
 }
 
 impl Ctx<'_> {
@@ -513,7 +516,11 @@ pub(crate) fn compile_rule(
         absence::compile_unless(ctx, u.pos, &u.value, errors)
     });
 
-    let compiled_examples = examples::compile_examples(ctx, &ast.examples, errors);
+    let compiled_examples = if ctx.examples {
+        examples::compile_examples(ctx, &ast.examples, errors)
+    } else {
+        Vec::new()
+    };
     for (expect, which) in [(Expect::Match, "match"), (Expect::NoMatch, "nomatch")] {
         if !ast.examples.iter().any(|e| e.expect == expect) {
             errors.push(ctx.err(
@@ -800,7 +807,11 @@ mod tests {
     use crate::rules::testutil::*;
 
     fn compile(text: &str) -> Result<Cond, RuleError> {
-        let ctx = Ctx { file: "c", text };
+        let ctx = Ctx {
+            file: "c",
+            text,
+            examples: true,
+        };
         let expr = parse_expr("c", text)?;
         let mut errors = Vec::new();
         match compile_expr(&ctx, &expr, &mut errors) {

@@ -47,6 +47,17 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
     load_rules(&sources)
 }
 
+/// [`load_with_builtin`] for an analysis (`scan`, `timeline`, `batch`): the same rules and the
+/// same errors, without building the built-in pack's examples into events (about a sixth of
+/// loading). Only `rules test` runs examples, and the pack's cannot change after the build
+/// (its tests run them); the user's files are built whole, so a broken example in one is
+/// still an error here.
+pub fn load_with_builtin_to_analyse(user: &[(String, String)]) -> Result<RuleSet, RuleErrors> {
+    let mut sources = pack::builtin_sources();
+    sources.extend(user.iter().cloned());
+    load_sources(&sources, false)
+}
+
 /// A validated set of rules, ready to evaluate.
 #[derive(Debug, Default)]
 pub struct RuleSet {
@@ -78,6 +89,15 @@ where
     N: AsRef<str> + Sync,
     T: AsRef<str> + Sync,
 {
+    load_sources(sources, true)
+}
+
+/// [`load_rules`]; `builtin_examples` says whether the built-in pack's examples are built.
+fn load_sources<N, T>(sources: &[(N, T)], builtin_examples: bool) -> Result<RuleSet, RuleErrors>
+where
+    N: AsRef<str> + Sync,
+    T: AsRef<str> + Sync,
+{
     // Files are parsed, and rules compiled, in parallel when called on a pool (the run's, of
     // the size asked for), else one after the other on this thread; what is decided across
     // files (the domain, duplicate ids) and the order of the errors are worked out here in
@@ -103,7 +123,11 @@ where
                 continue;
             }
         };
-        let ctx = Ctx { file: name, text };
+        let ctx = Ctx {
+            file: name,
+            text,
+            examples: builtin_examples || !name.starts_with(pack::PREFIX),
+        };
         if let Some(d) = &ast.domain {
             let builtin = name.starts_with(pack::PREFIX);
             let here = format!("{name}:{}", ctx.line(d.pos));
@@ -289,6 +313,40 @@ mod tests {
         let pooled = pool.install(|| load_rules(&good)).unwrap();
         assert_eq!(ids(&pooled), ids(&here));
         assert!(ids(&here).len() > 20);
+    }
+
+    #[test]
+    fn an_analysis_load_skips_only_the_packs_examples() {
+        let ids = |set: &RuleSet| -> Vec<String> {
+            set.rules().iter().map(|r| r.id().to_string()).collect()
+        };
+        let full = load_with_builtin(&[]).unwrap();
+        let lean = load_with_builtin_to_analyse(&[]).unwrap();
+        assert_eq!(ids(&lean), ids(&full));
+        assert!(full.rules().iter().all(|r| !r.examples.is_empty()));
+        assert!(lean.rules().iter().all(|r| r.examples.is_empty()));
+        // A user's file is built whole: its examples are there, and a broken one is an error.
+        let mine = [(
+            "mine.rdt".to_string(),
+            testutil::rule_with("event_id == 1", "", EX),
+        )];
+        let lean = load_with_builtin_to_analyse(&mine).unwrap();
+        let t = lean.rules().iter().find(|r| r.id() == "t").unwrap();
+        assert_eq!(t.examples.len(), 2);
+        let broken = [(
+            "mine.rdt".to_string(),
+            testutil::rule_with(
+                "event_id == 1",
+                "",
+                "    example match evtx { event_id: 70000 }\n    example nomatch evtx { event_id: 2 }",
+            ),
+        )];
+        let full = load_with_builtin(&broken).unwrap_err().to_string();
+        let lean = load_with_builtin_to_analyse(&broken)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(lean, full);
+        assert!(lean.contains("out of range"), "{lean}");
     }
 
     #[test]

@@ -296,7 +296,11 @@ mod tests {
     use crate::rules::parser::parse_expr;
 
     fn pf(text: &str) -> Prefilter {
-        let ctx = Ctx { file: "t", text };
+        let ctx = Ctx {
+            file: "t",
+            text,
+            examples: true,
+        };
         let expr = parse_expr("t", text).unwrap();
         let cond = compile_expr(&ctx, &expr, &mut Vec::new()).unwrap();
         Prefilter::from_cond(&cond)

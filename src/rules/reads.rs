@@ -95,7 +95,11 @@ mod tests {
     use crate::rules::testutil::*;
 
     fn compile(text: &str) -> Cond {
-        let ctx = Ctx { file: "c", text };
+        let ctx = Ctx {
+            file: "c",
+            text,
+            examples: true,
+        };
         let expr = parse_expr("c", text).unwrap_or_else(|e| panic!("{e}"));
         compile_expr(&ctx, &expr, &mut Vec::new()).expect(text)
     }
