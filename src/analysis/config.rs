@@ -12,9 +12,10 @@
 mod certificate;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::rank::Confidence;
+use super::shards::Shards;
 use crate::ingest::bundle;
 use crate::model::{Event, EventKind, FileAccount, Source};
 use crate::rules::Cause;
@@ -187,7 +188,20 @@ fn ends_with_ci(s: &str, suffix: &str) -> bool {
 /// can be tied to them even when none of their events is kept.
 #[derive(Debug, Default)]
 pub struct Computers {
-    seen: RwLock<BTreeMap<String, Sides>>,
+    /// Each reading thread notes in its own share ([`Shards`]), under a lock no other thread
+    /// takes while reading; the shares are joined once reading is done.
+    shares: Shards<Mutex<Noted>>,
+}
+
+/// One reading thread's computers, and the last one it noted: a log's events name one
+/// computer, so most events are that one again.
+#[derive(Debug, Default)]
+struct Noted {
+    /// The last event's provider and its side: a log's events come from few providers, and
+    /// the declaration's sources are compared ignoring case.
+    provider: Option<(Arc<str>, Option<Side>)>,
+    last: Option<(Arc<str>, Sides)>,
+    seen: BTreeMap<String, Sides>,
 }
 
 /// Which Remote Desktop logs a computer wrote.
@@ -198,36 +212,66 @@ pub struct Sides {
 }
 
 impl Computers {
+    /// Computers noted by a pool of `threads` and the calling thread.
+    pub fn new(threads: usize) -> Computers {
+        Computers {
+            shares: Shards::new(threads),
+        }
+    }
+
     /// Note one event's computer. Called once for every event read, from any thread.
     pub fn see(&self, domain: &Domain, e: &Event) {
         let Some(w) = e.win() else { return };
         if w.computer.is_empty() {
             return;
         }
+        let mut noted = self
+            .shares
+            .mine()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // A gateway is a server-side host: its logs count as the server side here.
-        let side = domain.side_of(&w.provider);
+        let side = match &noted.provider {
+            Some((p, side)) if Arc::ptr_eq(p, &w.provider) => *side,
+            _ => {
+                let side = domain.side_of(&w.provider);
+                noted.provider = Some((Arc::clone(&w.provider), side));
+                side
+            }
+        };
         let covered = |s: &Sides| match side {
             Some(Side::Client) => s.client,
             Some(Side::Server | Side::Gateway) => s.server,
             None => true,
         };
-        if let Ok(seen) = self.seen.read()
-            && seen.get(&*w.computer).is_some_and(covered)
+        if let Some((last, sides)) = &noted.last
+            && (Arc::ptr_eq(last, &w.computer) || **last == *w.computer)
+            && covered(sides)
         {
             return;
         }
-        if let Ok(mut seen) = self.seen.write() {
-            let s = seen.entry(w.computer.to_string()).or_default();
-            match side {
-                Some(Side::Client) => s.client = true,
-                Some(Side::Server | Side::Gateway) => s.server = true,
-                None => {}
-            }
+        let s = noted.seen.entry(w.computer.to_string()).or_default();
+        match side {
+            Some(Side::Client) => s.client = true,
+            Some(Side::Server | Side::Gateway) => s.server = true,
+            None => {}
         }
+        let sides = *s;
+        noted.last = Some((Arc::clone(&w.computer), sides));
     }
 
+    /// Every computer noted, with every side any thread saw it on.
     pub fn into_map(self) -> BTreeMap<String, Sides> {
-        self.seen.into_inner().unwrap_or_default()
+        let mut all: BTreeMap<String, Sides> = BTreeMap::new();
+        for noted in self.shares.into_shares() {
+            let noted = noted.into_inner().unwrap_or_else(PoisonError::into_inner);
+            for (computer, sides) in noted.seen {
+                let s = all.entry(computer).or_default();
+                s.client |= sides.client;
+                s.server |= sides.server;
+            }
+        }
+        all
     }
 }
 

@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::diagnosis::{CauseScore, Evidence};
+use super::shards::Shards;
 use crate::model::{Event, FileAccount, FileStatus};
 use crate::rules::{Domain, LogKind, Side};
 
@@ -18,6 +19,12 @@ use crate::rules::{Domain, LogKind, Side};
 /// keeps only what a rule can use). Shared by the reading threads, hence atomics.
 #[derive(Debug, Default)]
 pub struct Tally {
+    /// Each reading thread counts in its own share ([`Shards`]).
+    shares: Shards<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
     client: AtomicU64,
     server: AtomicU64,
     procmon_rdp: AtomicU64,
@@ -27,46 +34,59 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// A tally for ingest on a pool of `threads` and the calling thread.
+    pub fn new(threads: usize) -> Tally {
+        Tally {
+            shares: Shards::new(threads),
+        }
+    }
+
     /// Count one event, as `domain` declares what it is. Called once for every event read.
     pub fn see(&self, domain: &Domain, e: &Event) {
+        let mine = self.shares.mine();
         let add = |c: &AtomicU64| {
             c.fetch_add(1, Ordering::Relaxed);
         };
         if let Some(w) = e.win() {
             // A gateway's log is the server side's, for "is there any RDP evidence".
             match domain.side_of(&w.provider) {
-                Some(Side::Client) => add(&self.client),
-                Some(Side::Server | Side::Gateway) => add(&self.server),
+                Some(Side::Client) => add(&mine.client),
+                Some(Side::Server | Side::Gateway) => add(&mine.server),
                 None => {}
             }
             if w.channel.eq_ignore_ascii_case("System") {
-                add(&self.system);
+                add(&mine.system);
             } else if w.channel.eq_ignore_ascii_case("Security") {
-                add(&self.security);
+                add(&mine.security);
             }
         } else if domain.is_configuration(e) {
-            add(&self.server);
+            add(&mine.server);
         } else if let Some(p) = e.procmon() {
-            add(&self.procmon);
+            add(&mine.procmon);
             let port = p.network().is_some_and(|n| {
                 n.local_port.is_some_and(|p| domain.is_rdp_port(p))
                     || n.remote_port.is_some_and(|p| domain.is_rdp_port(p))
             });
             if port || domain.is_client_process(&p.process) {
-                add(&self.procmon_rdp);
+                add(&mine.procmon_rdp);
             }
         }
     }
 
     pub fn seen(&self) -> Seen {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let sum = |c: fn(&Counts) -> &AtomicU64| -> u64 {
+            self.shares
+                .iter()
+                .map(|s| c(s).load(Ordering::Relaxed))
+                .sum()
+        };
         Seen {
-            client: get(&self.client),
-            server: get(&self.server),
-            procmon_rdp: get(&self.procmon_rdp),
-            procmon: get(&self.procmon),
-            system: get(&self.system),
-            security: get(&self.security),
+            client: sum(|s| &s.client),
+            server: sum(|s| &s.server),
+            procmon_rdp: sum(|s| &s.procmon_rdp),
+            procmon: sum(|s| &s.procmon),
+            system: sum(|s| &s.system),
+            security: sum(|s| &s.security),
         }
     }
 }

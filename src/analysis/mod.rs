@@ -20,6 +20,7 @@ pub mod evidence;
 pub mod keep;
 pub mod rank;
 pub mod server_side;
+pub mod shards;
 #[cfg(test)]
 mod tests;
 
@@ -81,8 +82,9 @@ pub fn scan_within(
     let rules = opts.rules;
     let domain = rules.domain();
     // Every event read is tallied before the filter: is there any RDP evidence at all?
-    let tally = evidence::Tally::default();
-    let computers = config::Computers::default();
+    let readers = ingest::effective_threads(opts.threads);
+    let tally = evidence::Tally::new(readers);
+    let computers = config::Computers::new(readers);
     // The rules are asked once per event, here: what they answer rides on the event to the
     // evaluation (`rules::once`), whatever is done to the event in between.
     let keep = &|e: &mut Event| {
