@@ -106,7 +106,7 @@ pub fn scan_within(
     let mut events = std::mem::take(&mut sink.events);
     // The steps after reading run on the run's pool: each step's pass over the events is
     // shared out ([`positions`]), and steps that do not read each other run side by side.
-    let diagnosis_and_evaluation = on_run_pool(opts.threads, || {
+    let (diagnosis, evaluation) = on_run_pool(opts.threads, || {
         config::prepare(&mut events, &mut sink.accounts, computers);
         let alignment = align::align(&mut events, opts.hints, domain);
         let conns = connection::connections(&events, domain);
@@ -146,7 +146,6 @@ pub fn scan_within(
         };
         (diagnosis, evaluation)
     });
-    let (diagnosis, evaluation) = diagnosis_and_evaluation;
     Scan {
         diagnosis,
         events,

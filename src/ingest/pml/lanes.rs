@@ -160,6 +160,7 @@ impl Shared {
     fn restock(&self, handed: usize) {
         let n = handed.min(self.stock_room.saturating_sub(self.stock().len()));
         if n > 0 {
+            // Made outside the lock, which the lanes take for their blocks meanwhile.
             let rows: SpareRows = (0..n).map(|_| Box::default()).collect();
             self.stock().extend(rows);
         }
