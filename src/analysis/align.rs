@@ -233,19 +233,20 @@ fn inferred_note(d: &Domain) -> String {
 
 /// Give every Procmon row whose time can be placed a UTC `time`; say how.
 pub fn align(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
-    // Most event-log tickets hold no Procmon row: one pass over the events, shared out, says
-    // so before the passes below look for rows.
-    if super::positions(events, |e| e.procmon().is_some()).is_empty() {
+    // The Procmon rows, found in one pass over the events, shared out: the steps below read
+    // only these, and most event-log tickets hold none.
+    let rows = super::positions(events, |e| e.procmon().is_some());
+    if rows.is_empty() {
         return no_rows();
     }
     // User hints name one offset for every capture; without them, server captures are placed
     // from the server's own events first, then the rest as before.
     let (server_note, placed) = if hints.utc_offset_secs.is_none() {
-        place_server_captures(events, domain)
+        place_server_captures(events, &rows, domain)
     } else {
         (Vec::new(), Vec::new())
     };
-    let mut a = align_client(events, hints, domain);
+    let mut a = align_client(events, &rows, hints, domain);
     // Only now mark the server rows as the server's: `align_client` reads a capture computer
     // as "from a PML".
     for (i, host) in placed {
@@ -270,15 +271,17 @@ pub fn align(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignm
 }
 
 /// Place every server-side capture (by file) from that server's accept events. Returns a note
-/// per capture and the rows placed, with the host they belong to.
+/// per capture and the rows placed, with the host they belong to. `rows`: where the Procmon
+/// rows are among `events`.
 fn place_server_captures(
     events: &mut [Event],
+    rows: &[usize],
     domain: &Domain,
 ) -> (Vec<String>, Vec<(usize, std::sync::Arc<str>)>) {
     use std::collections::BTreeMap;
     // Files: unplaced CSV rows, whether any is a listener accept, whether any is the client's.
     let mut files: BTreeMap<std::sync::Arc<str>, (Vec<Time>, bool)> = BTreeMap::new();
-    for e in events.iter() {
+    for e in rows.iter().map(|&i| &events[i]) {
         let Some(p) = e.procmon() else { continue };
         if e.time.is_some() || p.computer.is_some() {
             continue;
@@ -356,8 +359,9 @@ fn place_server_captures(
             continue;
         };
         let host: std::sync::Arc<str> = std::sync::Arc::from(host.as_str());
-        let mut rows = 0u64;
-        for (i, e) in events.iter_mut().enumerate() {
+        let mut moved = 0u64;
+        for &i in rows {
+            let e = &mut events[i];
             if &e.file != file || e.time.is_some() {
                 continue;
             }
@@ -368,11 +372,11 @@ fn place_server_captures(
             if let Ok(ts) = tz.to_timestamp(DateTime::from_parts(p.date.unwrap_or(date), tod)) {
                 e.time = Some(ts);
                 placed.push((i, host.clone()));
-                rows += 1;
+                moved += 1;
             }
         }
         notes.push(format!(
-            "server capture {file} placed from {host}'s own 131/261 events ({n} matching TCP Accept pair{}, {}, date {date}); {rows} rows placed on {host}'s clock",
+            "server capture {file} placed from {host}'s own 131/261 events ({n} matching TCP Accept pair{}, {}, date {date}); {moved} rows placed on {host}'s clock",
             if n == 1 { "" } else { "s" },
             offset_text(offset)
         ));
@@ -390,11 +394,18 @@ fn no_rows() -> Alignment {
     }
 }
 
-fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Alignment {
+/// `rows`: where the Procmon rows are among `events`.
+fn align_client(
+    events: &mut [Event],
+    rows: &[usize],
+    hints: AlignHints,
+    domain: &Domain,
+) -> Alignment {
     // Rows read from a PML already carry their UTC time: they are never re-aligned.
-    // Both in one pass over the events.
-    let (has_procmon, from_pml) = events
+    // Both in one pass over the rows.
+    let (has_procmon, from_pml) = rows
         .iter()
+        .map(|&i| &events[i])
         .filter_map(|e| Some((e.procmon()?, e.time.is_none())))
         .fold((false, 0usize), |(unplaced, pml), (p, untimed)| {
             (unplaced || untimed, pml + usize::from(p.computer.is_some()))
@@ -412,7 +423,9 @@ fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Ali
     if !has_procmon {
         return no_rows();
     }
-    let column_date = events.iter().find_map(|e| e.procmon().and_then(|p| p.date));
+    let column_date = rows
+        .iter()
+        .find_map(|&i| events[i].procmon().and_then(|p| p.date));
     let inferred =
         if hints.utc_offset_secs.is_none() || (hints.date.is_none() && column_date.is_none()) {
             Some(infer(events, domain))
@@ -478,7 +491,8 @@ fn align_client(events: &mut [Event], hints: AlignHints, domain: &Domain) -> Ali
         };
     };
     let mut placed = 0u64;
-    for e in events.iter_mut() {
+    for &i in rows {
+        let e = &mut events[i];
         if let EventKind::Procmon(p) = &e.kind
             && e.time.is_none()
             && let Some(tod) = p.time_of_day

@@ -146,17 +146,15 @@ impl<'s, R: Read + Seek> Planned<'s, R> {
                 self.next = number.checked_add(1)?;
                 return Some(ChunkWork::At(number));
             }
-            match self.source.chunk(number) {
-                Err(_) if number >= self.count => return None,
-                Err(e) => {
-                    self.next = number.checked_add(1)?;
-                    return Some(ChunkWork::Read(Err(e.to_string())));
-                }
-                Ok(None) => self.next = number.checked_add(1)?,
-                Ok(Some(chunk)) => {
-                    self.next = number.checked_add(1)?;
-                    return Some(ChunkWork::Read(Ok(Box::new(chunk))));
-                }
+            let read = self.source.chunk(number);
+            if read.is_err() && number >= self.count {
+                return None;
+            }
+            self.next = number.checked_add(1)?;
+            match read {
+                Err(e) => return Some(ChunkWork::Read(Err(e.to_string()))),
+                Ok(None) => {}
+                Ok(Some(chunk)) => return Some(ChunkWork::Read(Ok(Box::new(chunk)))),
             }
         }
     }

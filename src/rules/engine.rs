@@ -205,10 +205,17 @@ pub(crate) fn event_order(events: &[Event], a: usize, b: usize) -> std::cmp::Ord
         .then((x.record, a).cmp(&(y.record, b)))
 }
 
-/// Event indices in evaluation order.
+/// Event indices in evaluation order. Sorted on the current pool when called on one (a
+/// stable sort either way: the same order for any thread count).
 pub(crate) fn sort_order(events: &[Event]) -> Vec<usize> {
+    use rayon::prelude::*;
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| event_order(events, a, b));
+    let by = |&a: &usize, &b: &usize| event_order(events, a, b);
+    if rayon::current_thread_index().is_some() {
+        order.par_sort_by(by);
+    } else {
+        order.sort_by(by);
+    }
     order
 }
 
@@ -234,9 +241,7 @@ const MATCH_CHUNK: usize = 4096;
 pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     use rayon::prelude::*;
     let rules = &set.rules[..];
-    // Stable, as `sort_order`: the same order for any thread count.
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    order.par_sort_by(|&a, &b| event_order(events, a, b));
+    let order = sort_order(events);
     let rank = ranks(&order);
     // Per chunk, per rule: (matches, witnesses of its `unless:`).
     type PerRule = Vec<(Vec<usize>, Vec<usize>)>;
