@@ -3,8 +3,9 @@
 //! This is where a rule that parses is checked for meaning: the keys its kind requires (and
 //! forbids), operator/value types against field types, regexes, timestamps, the evidence
 //! template's fields, and its examples ([`super::examples`]). Conditions are compiled into
-//! `Cond`: literals pre-lowered, regexes built, numbers typed, so evaluation does no parsing
-//! beyond reading numbers out of event text.
+//! `Cond`: literals pre-lowered, regexes built (the built-in pack's, for an analysis, at their
+//! first use: [`Ctx::whole`]), numbers typed, so evaluation does no parsing beyond reading
+//! numbers out of event text. The tests a comparison becomes are in [`super::compare`].
 //!
 //! Type rules: text fields take strings (`==`, `!=`, `in`, `contains`, `startswith`, `endswith`,
 //! `matches`); number fields take numbers (`==`, `!=`, `<`, `<=`, `>`, `>=`, `in`); open fields
@@ -14,17 +15,16 @@
 //! Anything else is a type mismatch. A comparison on a field the event does not have is false,
 //! whatever the operator (so `x != 1` is false when `x` is missing; `not x == 1` is true).
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use regex::{Regex, RegexBuilder};
 
 use super::absence::{self, Absence};
 use super::ast::{
     AnchorWindow, Cause, Comparison, Expect, Expr, KindName, Literal, Millis, Op, Pos, RuleAst,
     Strength, Value,
 };
+use super::compare::{NumTest, Pat, Rx, TextTest, order_holds};
 use super::error::{ErrorKind, RuleError};
 use super::examples::{self, CompiledExample};
 use super::fields::{Field, FieldType, FieldValue, parse_number};
@@ -32,17 +32,24 @@ use super::prefilter::Prefilter;
 use super::template::Template;
 use crate::model::{Event, Source};
 
-/// Regexes are user input: cap their compiled size.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
 /// Where errors are reported: one rule file.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     pub file: &'a str,
     pub text: &'a str,
-    /// Build the rules' examples into events (`rules test` runs them). An analysis skips the
-    /// built-in pack's: they cannot change after the build, and its tests run them.
-    pub examples: bool,
+    /// Where `text`'s line breaks are ([`newlines`]): a rule's line is looked up, not counted
+    /// again from the top of its file for every rule.
+    pub newlines: &'a [usize],
+    /// Build the rules whole: their examples into events (`rules test` runs them) and their
+    /// regexes now. An analysis does not build the built-in pack whole: it cannot change after
+    /// the build, and its tests build it whole. Its regexes are built at their first use
+    /// (most scans never ask one) and its examples not at all.
+    pub whole: bool,
+}
+
+/// The byte offsets of the line breaks in `text`, in order: what [`Ctx::line`] looks up.
+pub(crate) fn newlines(text: &str) -> Vec<usize> {
+    memchr::memchr_iter(b'\n', text.as_bytes()).collect()
 }
 
 impl Ctx<'_> {
@@ -50,13 +57,9 @@ impl Ctx<'_> {
         RuleError::at(self.file, self.text, pos.0, kind)
     }
 
+    /// The line (from 1) of the byte at `pos`.
     pub fn line(&self, pos: Pos) -> usize {
-        let end = pos.0.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1
+        self.newlines.partition_point(|&n| n < pos.0) + 1
     }
 }
 
@@ -185,161 +188,21 @@ pub(crate) enum Cond {
     Time { op: Op, ts: Timestamp },
 }
 
-#[derive(Debug, Clone)]
-pub(crate) enum TextTest {
-    Eq(Pat),
-    Ne(Pat),
-    In(Vec<Pat>),
-    Contains(Pat),
-    StartsWith(Pat),
-    EndsWith(Pat),
-    Matches(Regex),
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum NumTest {
-    Cmp(Op, u64),
-    In(Vec<u64>),
-}
-
-/// A string literal ready for case-(in)sensitive comparison.
-#[derive(Debug, Clone)]
-pub(crate) struct Pat {
-    pub text: String,
-    pub cs: bool,
-    ascii: bool,
-    lower: String,
-    /// For case-insensitive `contains`: a literal regex with `(?i)`, built at its first use
-    /// on text that is not plain ASCII (Unicode case folding: `K` also matches the Kelvin
-    /// sign). Building one per pattern at load was most of the cost of loading the rules.
-    finder: std::sync::OnceLock<Option<Regex>>,
-}
-
-impl Pat {
-    fn new(text: &str, cs: bool) -> Pat {
-        Pat {
-            text: text.to_string(),
-            cs,
-            ascii: text.is_ascii(),
-            lower: text.to_lowercase(),
-            finder: std::sync::OnceLock::new(),
-        }
-    }
-
-    fn finder(&self) -> Option<&Regex> {
-        self.finder
-            .get_or_init(|| {
-                RegexBuilder::new(&regex::escape(&self.text))
-                    .case_insensitive(true)
-                    .build()
-                    .ok()
-            })
-            .as_ref()
-    }
-
-    fn eq(&self, v: &str) -> bool {
-        if self.cs {
-            v == self.text
-        } else if self.ascii {
-            v.eq_ignore_ascii_case(&self.text)
-        } else {
-            v.to_lowercase() == self.lower
-        }
-    }
-
-    fn starts(&self, v: &str) -> bool {
-        if self.cs {
-            v.starts_with(&self.text)
-        } else if self.ascii {
-            let n = self.text.len();
-            v.len() >= n && v.as_bytes()[..n].eq_ignore_ascii_case(self.text.as_bytes())
-        } else {
-            v.to_lowercase().starts_with(&self.lower)
-        }
-    }
-
-    fn ends(&self, v: &str) -> bool {
-        if self.cs {
-            v.ends_with(&self.text)
-        } else if self.ascii {
-            let n = self.text.len();
-            v.len() >= n && v.as_bytes()[v.len() - n..].eq_ignore_ascii_case(self.text.as_bytes())
-        } else {
-            v.to_lowercase().ends_with(&self.lower)
-        }
-    }
-
-    fn contains(&self, v: &str) -> bool {
-        if self.cs {
-            return v.contains(&self.text);
-        }
-        if self.ascii && v.is_ascii() {
-            // ASCII on both sides: ASCII case folding is all there is.
-            return contains_ignore_ascii_case(v.as_bytes(), self.text.as_bytes());
-        }
-        match self.finder() {
-            Some(re) => re.is_match(v),
-            None => v.to_lowercase().contains(&self.lower),
-        }
-    }
-
-    /// The lower-cased literal when it is plain ASCII (the prefilter's set key).
-    pub fn ascii_key(&self) -> Option<String> {
-        self.ascii.then(|| self.text.to_ascii_lowercase())
-    }
-}
-
-/// Does `hay` contain `needle`, ignoring ASCII case? Candidates come from a byte search for
-/// the needle's first byte in either case.
-fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    if hay.len() < needle.len() {
-        return false;
-    }
-    let last_start = hay.len() - needle.len();
-    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, &hay[..=last_start])
-        .any(|at| hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest))
-}
-
-fn order_holds(op: Op, ord: Ordering) -> bool {
-    match op {
-        Op::Eq => ord == Ordering::Equal,
-        Op::Ne => ord != Ordering::Equal,
-        Op::Lt => ord == Ordering::Less,
-        Op::Le => ord != Ordering::Greater,
-        Op::Gt => ord == Ordering::Greater,
-        Op::Ge => ord != Ordering::Less,
-        _ => false,
-    }
-}
-
-impl TextTest {
-    fn eval(&self, v: &str) -> bool {
-        match self {
-            TextTest::Eq(p) => p.eq(v),
-            TextTest::Ne(p) => !p.eq(v),
-            TextTest::In(ps) => ps.iter().any(|p| p.eq(v)),
-            TextTest::Contains(p) => p.contains(v),
-            TextTest::StartsWith(p) => p.starts(v),
-            TextTest::EndsWith(p) => p.ends(v),
-            TextTest::Matches(re) => re.is_match(v),
-        }
-    }
-}
-
-impl NumTest {
-    fn eval(&self, n: u64) -> bool {
-        match self {
-            NumTest::Cmp(op, v) => order_holds(*op, n.cmp(v)),
-            NumTest::In(vs) => vs.contains(&n),
-        }
-    }
-}
-
 impl Cond {
+    /// Every `matches` pattern in this condition.
+    #[cfg(test)]
+    pub(crate) fn each_regex(&self, see: &mut dyn FnMut(&Rx)) {
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().for_each(|c| c.each_regex(see)),
+            Cond::Not(inner) => inner.each_regex(see),
+            Cond::Text {
+                test: TextTest::Matches(rx),
+                ..
+            } => see(rx),
+            _ => {}
+        }
+    }
+
     pub(crate) fn eval(&self, ev: &Event) -> bool {
         match self {
             Cond::And(items) => items.iter().all(|c| c.eval(ev)),
@@ -516,7 +379,7 @@ pub(crate) fn compile_rule(
         absence::compile_unless(ctx, u.pos, &u.value, errors)
     });
 
-    let compiled_examples = if ctx.examples {
+    let compiled_examples = if ctx.whole {
         examples::compile_examples(ctx, &ast.examples, errors)
     } else {
         Vec::new()
@@ -674,7 +537,7 @@ fn compile_comparison(ctx: &Ctx<'_>, c: &Comparison) -> Result<Cond, RuleError> 
             Op::StartsWith => TextTest::StartsWith(pat(first)),
             Op::EndsWith => TextTest::EndsWith(pat(first)),
             _ => TextTest::Matches(
-                build_regex(first, c.cs)
+                Rx::new(first, c.cs, ctx.whole)
                     .map_err(|message| ctx.err(c.value.pos, ErrorKind::BadRegex { message }))?,
             ),
         };
@@ -782,24 +645,6 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("{e} (write e.g. 2024-05-01T10:00:00Z)"))
 }
 
-/// A regex, case-insensitive unless `cs`; the message is the regex crate's last line.
-fn build_regex(pattern: &str, cs: bool) -> Result<Regex, String> {
-    RegexBuilder::new(pattern)
-        .case_insensitive(!cs)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|e| {
-            let text = e.to_string();
-            text.lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid pattern")
-                .trim()
-                .trim_start_matches("error: ")
-                .to_string()
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -810,7 +655,8 @@ mod tests {
         let ctx = Ctx {
             file: "c",
             text,
-            examples: true,
+            newlines: &newlines(text),
+            whole: true,
         };
         let expr = parse_expr("c", text)?;
         let mut errors = Vec::new();
@@ -910,22 +756,6 @@ mod tests {
         let twice = crate::rules::testutil::win("P", 1, &[("T", "aab AAB")], None);
         assert!(holds(r#"data.T contains "ab a""#, &twice));
         assert!(!holds(r#"data.T contains "aab aab x""#, &twice));
-    }
-
-    #[test]
-    fn ascii_search_ignoring_case_matches_a_naive_search() {
-        let hay = b"xXaAbB-ab_AB\\crypto\\RSA";
-        for start in 0..hay.len() {
-            for end in start..=hay.len() {
-                let needle = &hay[start..end];
-                for needle in [needle.to_vec(), needle.to_ascii_uppercase(), b"zz".to_vec()] {
-                    let naive = hay
-                        .windows(needle.len().max(1))
-                        .any(|w| needle.is_empty() || w.eq_ignore_ascii_case(&needle));
-                    assert_eq!(contains_ignore_ascii_case(hay, &needle), naive);
-                }
-            }
-        }
     }
 
     #[test]

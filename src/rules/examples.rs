@@ -76,8 +76,13 @@ impl fmt::Display for ExampleFailure {
 
 /// Run every example of `rule`.
 pub(crate) fn check_rule(rule: &Rule) -> Vec<ExampleFailure> {
+    check_rule_on(rule, &rule.examples)
+}
+
+/// Run `examples` on `rule`.
+pub(crate) fn check_rule_on(rule: &Rule, examples: &[CompiledExample]) -> Vec<ExampleFailure> {
     let mut failures = Vec::new();
-    for ex in &rule.examples {
+    for ex in examples {
         let (anchors, findings) = engine::evaluate_one(rule, &ex.events, &ex.anchors);
         let evidence: Vec<String> = if rule.is_anchor() {
             anchors.into_iter().map(|a| a.evidence).collect()

@@ -236,20 +236,19 @@ pub(crate) fn quoted_string(i: &str) -> PResult<'_, String> {
     let (mut rest, _) = char('"')(i)?;
     let mut out = String::new();
     loop {
-        let mut chars = rest.chars();
-        match chars.next() {
-            None | Some('\n') | Some('\r') => {
+        // Text up to the next character that means something here, taken as it is.
+        let plain = rest.find(['"', '\\', '\n', '\r']).unwrap_or(rest.len());
+        out.push_str(&rest[..plain]);
+        rest = &rest[plain..];
+        match rest.as_bytes().first() {
+            None | Some(b'\n') | Some(b'\r') => {
                 return expected(rest, "a closing \" before the end of the line");
             }
-            Some('"') => return Ok((chars.as_str(), out)),
-            Some('\\') => {
+            Some(b'"') => return Ok((&rest[1..], out)),
+            _ => {
                 let (after, c) = escape(rest)?;
                 out.push(c);
                 rest = after;
-            }
-            Some(c) => {
-                out.push(c);
-                rest = chars.as_str();
             }
         }
     }

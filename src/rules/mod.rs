@@ -11,6 +11,7 @@
 
 pub mod absence;
 pub mod ast;
+mod compare;
 pub mod compile;
 pub mod domain;
 pub mod engine;
@@ -48,10 +49,12 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
 }
 
 /// [`load_with_builtin`] for an analysis (`scan`, `timeline`, `batch`): the same rules and the
-/// same errors, without building the built-in pack's examples into events (about a sixth of
-/// loading). Only `rules test` runs examples, and the pack's cannot change after the build
-/// (its tests run them); the user's files are built whole, so a broken example in one is
-/// still an error here.
+/// same errors, without building the built-in pack whole ([`Ctx::whole`]). Its examples are
+/// not built into events (about a sixth of loading): only `rules test` runs examples. Its
+/// regexes are built at their first use, not now (case-insensitive ones take hundreds of
+/// microseconds each, most of loading, and most scans never ask one). The pack cannot change
+/// after the build, and its tests build it whole. The user's files are built whole, so a
+/// broken example or regex in one is still an error here.
 pub fn load_with_builtin_to_analyse(user: &[(String, String)]) -> Result<RuleSet, RuleErrors> {
     let mut sources = pack::builtin_sources();
     sources.extend(user.iter().cloned());
@@ -92,8 +95,9 @@ where
     load_sources(sources, true)
 }
 
-/// [`load_rules`]; `builtin_examples` says whether the built-in pack's examples are built.
-fn load_sources<N, T>(sources: &[(N, T)], builtin_examples: bool) -> Result<RuleSet, RuleErrors>
+/// [`load_rules`]; `builtin_whole` says whether the built-in pack is built whole (its
+/// examples into events, its regexes now: [`Ctx::whole`]).
+fn load_sources<N, T>(sources: &[(N, T)], builtin_whole: bool) -> Result<RuleSet, RuleErrors>
 where
     N: AsRef<str> + Sync,
     T: AsRef<str> + Sync,
@@ -103,7 +107,8 @@ where
     // files (the domain, duplicate ids) and the order of the errors are worked out here in
     // file order, as if one rule were compiled after the other.
     let parsed = on_pool_or_here(sources, |(name, text)| {
-        parser::parse_file(name.as_ref(), text.as_ref())
+        let (name, text) = (name.as_ref(), text.as_ref());
+        (parser::parse_file(name, text), compile::newlines(text))
     });
     /// An error found here, or the place of one rule's compilation in the error order.
     enum Slot<'a> {
@@ -114,7 +119,7 @@ where
     let mut ids: HashMap<String, String> = HashMap::new();
     // (is it the built-in pack's, where) of the domain in use.
     let mut domain: Option<(bool, String, Domain)> = None;
-    for ((name, text), ast) in sources.iter().zip(&parsed) {
+    for ((name, text), (ast, newlines)) in sources.iter().zip(&parsed) {
         let (name, text) = (name.as_ref(), text.as_ref());
         let ast = match ast {
             Ok(ast) => ast,
@@ -126,7 +131,8 @@ where
         let ctx = Ctx {
             file: name,
             text,
-            examples: builtin_examples || !name.starts_with(pack::PREFIX),
+            newlines,
+            whole: builtin_whole || !name.starts_with(pack::PREFIX),
         };
         if let Some(d) = &ast.domain {
             let builtin = name.starts_with(pack::PREFIX);
@@ -347,6 +353,41 @@ mod tests {
             .to_string();
         assert_eq!(lean, full);
         assert!(lean.contains("out of range"), "{lean}");
+    }
+
+    #[test]
+    fn an_analysis_load_builds_the_packs_regexes_at_first_use() {
+        let full = load_with_builtin(&[]).unwrap();
+        let lean = load_with_builtin_to_analyse(&[]).unwrap();
+        let regexes = |set: &RuleSet| -> Vec<(String, bool)> {
+            let mut found = Vec::new();
+            for r in set.rules() {
+                r.cond
+                    .each_regex(&mut |rx| found.push((r.id().to_string(), rx.is_built())));
+            }
+            found
+        };
+        // The pack has regexes; built whole, they are built at load; for an analysis, not yet.
+        assert!(!regexes(&full).is_empty());
+        assert!(regexes(&full).iter().all(|(_, built)| *built));
+        assert!(regexes(&lean).iter().all(|(_, built)| !*built));
+        // The lean rules answer every example of the pack as the whole ones do: their regexes
+        // are built when an example asks them.
+        for whole in full.rules() {
+            let lean_rule = lean.rule(whole.id()).unwrap();
+            let failed = examples::check_rule_on(lean_rule, &whole.examples);
+            assert_eq!(failed, Vec::new(), "{}", whole.id());
+        }
+        assert!(regexes(&lean).iter().all(|(_, built)| *built));
+        // A user's regex is built at load, in an analysis too: a bad one is an error.
+        let mine = [(
+            "mine.rdt".to_string(),
+            testutil::rule_with(r#"message matches "(""#, "", EX),
+        )];
+        let full = load_with_builtin(&mine).unwrap_err().to_string();
+        let lean = load_with_builtin_to_analyse(&mine).unwrap_err().to_string();
+        assert_eq!(lean, full);
+        assert!(lean.contains("mine.rdt"), "{lean}");
     }
 
     #[test]

@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::ast::Op;
-use super::compile::{Cond, NumTest, Rule, TextTest};
+use super::compare::{NumTest, TextTest};
+use super::compile::{Cond, Rule};
 use super::fields::Field;
 use crate::model::{Event, EventKind, Source};
 
@@ -292,14 +293,15 @@ fn lookup_lowercase<'m>(map: &'m HashMap<String, Vec<usize>>, key: &str) -> &'m 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::compile::{Ctx, compile_expr};
+    use crate::rules::compile::{Ctx, compile_expr, newlines};
     use crate::rules::parser::parse_expr;
 
     fn pf(text: &str) -> Prefilter {
         let ctx = Ctx {
             file: "t",
             text,
-            examples: true,
+            newlines: &newlines(text),
+            whole: true,
         };
         let expr = parse_expr("t", text).unwrap();
         let cond = compile_expr(&ctx, &expr, &mut Vec::new()).unwrap();

@@ -90,7 +90,7 @@ impl Cond {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::compile::{Ctx, compile_expr};
+    use crate::rules::compile::{Ctx, compile_expr, newlines};
     use crate::rules::parser::parse_expr;
     use crate::rules::testutil::*;
 
@@ -98,7 +98,8 @@ mod tests {
         let ctx = Ctx {
             file: "c",
             text,
-            examples: true,
+            newlines: &newlines(text),
+            whole: true,
         };
         let expr = parse_expr("c", text).unwrap_or_else(|e| panic!("{e}"));
         compile_expr(&ctx, &expr, &mut Vec::new()).expect(text)
