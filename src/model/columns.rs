@@ -18,7 +18,7 @@ const SLOT_BYTES: usize = 48;
 
 /// Columns several rows hold in common: names with their values, or with a slot whose value
 /// each row holds.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SharedColumns {
     /// Names and values, in order; a slot's value is empty here.
     fields: Fields,

@@ -50,6 +50,18 @@ impl Process {
         }
     }
 
+    /// The same process, with counts of its own ([`Lookup::for_lane`]).
+    fn for_lane(&self) -> Process {
+        let info = ProcessInfo {
+            name: Arc::from(&*self.info.name),
+            ..ProcessInfo::clone(&self.info)
+        };
+        Process {
+            info: Arc::new(info),
+            shared: Arc::new(SharedColumns::clone(&self.shared)),
+        }
+    }
+
     /// Write an event's columns into `columns`: the process's, shared, with the event's
     /// duration (none while it was pending), class and thread held by the row.
     pub fn write(&self, columns: &mut Columns, duration: Option<u64>, class: Class, tid: u32) {
@@ -125,6 +137,18 @@ impl Lookup {
         self.processes.get(at)
     }
 
+    /// A copy for one more thread decoding: the same processes, each with counts of its own.
+    /// A kept or refilled row counts a reference on its process's name and columns; on one
+    /// `Arc` for every thread, each count moves its cache line from core to core.
+    pub fn for_lane(&self) -> Lookup {
+        Lookup {
+            processes: self.processes.iter().map(Process::for_lane).collect(),
+            direct: self.direct.clone(),
+            others: self.others.clone(),
+            missing: self.missing.for_lane(),
+        }
+    }
+
     /// What an event whose process is missing shows.
     pub fn missing(&self) -> &Process {
         &self.missing
@@ -168,6 +192,30 @@ mod tests {
         assert!(l.get(70_000).is_none());
         assert!(l.get(MAX_DIRECT - 1).is_none());
         assert_eq!(l.missing().info.pid, 0);
+    }
+
+    #[test]
+    fn a_lanes_copy_finds_the_same_processes_on_counts_of_its_own() {
+        let mut table = Processes::new();
+        table.insert(0, info(10));
+        table.insert(4_000_000_000, info(14));
+        let l = Lookup::new(&table);
+        let copy = l.for_lane();
+        for index in [0, 1, 4_000_000_000] {
+            let (a, b) = (l.get(index), copy.get(index));
+            assert_eq!(a.map(|p| &p.info), b.map(|p| &p.info), "{index}");
+            let (Some(a), Some(b)) = (a, b) else { continue };
+            assert_eq!(a.shared, b.shared);
+            // What a row counts references on is the copy's own.
+            assert!(!Arc::ptr_eq(&a.shared, &b.shared));
+            assert!(!Arc::ptr_eq(&a.info.name, &b.info.name));
+            // A row written from either has the same columns.
+            let (mut x, mut y) = (Columns::default(), Columns::default());
+            a.write(&mut x, Some(5), Class::FileSystem, 3);
+            b.write(&mut y, Some(5), Class::FileSystem, 3);
+            assert!(x.iter().eq(y.iter()));
+        }
+        assert_eq!(copy.missing().info, l.missing().info);
     }
 
     #[test]
