@@ -10,7 +10,9 @@
 # the steadier figure for one thread, the wall time the only one for a thread speed-up.
 #
 # 1. The corpus's 16.8 MB DC System.evtx (60,189 records): `scan --format json` and
-#    `dump --summary` on 1 thread vs `evtx_dump -t 1 -o jsonl`; scan on 2 threads vs 1.
+#    `dump --summary` on 1 thread vs `evtx_dump -t 1 -o jsonl`; scan on 2 threads vs 1, beside
+#    what two cores give this machine at that moment: two 1-thread scans started at once
+#    (2 x one scan's time / their time together; a 2-thread scan cannot beat it).
 # 2. The corpus's 28 MB Procmon CSV (53,214 rows): `scan` on 1 thread vs the csv crate's bare
 #    ByteRecord loop, from `cargo bench --bench big -- procmon_big` (criterion medians).
 # 3. `batch` of BATCH_TICKETS (default 1000) tickets from benches/make-batch.sh: 1 vs 2
@@ -28,34 +30,19 @@ corpus=../shared/corpus
 big_evtx=$corpus/evtx/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx
 big_csv=$corpus/procmon/eronnen__procmon-parser/CompressedLogfileTests64bitUTC.csv
 
-# run LABEL CMD...: append "wall_seconds max_rss_kib cpu_seconds" to /tmp/e2e-big.LABEL. Timed
-# by Python around the child (wall clock and the child's own rusage, microseconds):
-# `/usr/bin/time` gives hundredths of a second, too coarse for runs of 0.05-0.1 s.
-run() {
-  local label=$1; shift
-  python3 - "$@" >> "/tmp/e2e-big.$label" <<'PY'
-import os, subprocess, sys, time
-start = time.perf_counter()
-child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-_, _, r = os.wait4(child.pid, 0)  # this child's own usage, not the interpreter's helpers'
-wall = time.perf_counter() - start
-print(f"{wall:.4f} {r.ru_maxrss} {r.ru_utime + r.ru_stime:.4f}")
-PY
-}
-median() { # LABEL [column]: median of that column (1 = wall s, 2 = KiB, 3 = CPU s)
-  sort -n -k"${2:-1}" "/tmp/e2e-big.$1" | awk -v c="${2:-1}" '{v[NR]=$c} END {print v[int((NR+1)/2)]}'
-}
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}x' if b > 0 else 'n/a')" "$1" "$2"; }
-rm -f /tmp/e2e-big.*
+TIMES=$(mktemp -d)/e2e-big
+. benches/timing.sh
 
 for _ in $(seq "$pairs"); do
   run scan1 "$bin" --threads 1 scan --format json "$big_evtx"
   run anchor "$evtx_dump" -t 1 -o jsonl "$big_evtx"
   run ingest1 "$bin" --threads 1 dump --summary "$big_evtx"
   run scan2 "$bin" --threads 2 scan --format json "$big_evtx"
+  run_two two1 "$bin" --threads 1 scan --format json "$big_evtx"
   run csvscan1 "$bin" --threads 1 scan --format json "$big_csv"
 done
 s1=$(median scan1); a=$(median anchor); i1=$(median ingest1); s2=$(median scan2)
+two1=$(median two1); ceiling=$(python3 -c "import sys; print(2 * float(sys.argv[1]))" "$s1")
 s1c=$(median scan1 3); ac=$(median anchor 3); i1c=$(median ingest1 3)
 echo "medians of $pairs alternating runs (wall; CPU = user + system)"
 printf '%-62s %8s %10s %8s\n' "work" "rdtriage" "anchor" "ratio"
@@ -64,10 +51,11 @@ printf '%-62s %7.3fs %9.3fs %8s\n' "  the same, CPU time" "$s1c" "$ac" "$(ratio 
 printf '%-62s %7.3fs %9.3fs %8s\n' "System.evtx: dump --summary (ingest only), 1 thread" "$i1" "$a" "$(ratio "$a" "$i1")"
 printf '%-62s %7.3fs %9.3fs %8s\n' "  the same, CPU time" "$i1c" "$ac" "$(ratio "$ac" "$i1c")"
 printf '%-62s %7.3fs %9.3fs %8s\n' "System.evtx: scan, 2 threads vs its own 1 thread (wall)" "$s2" "$s1" "$(ratio "$s1" "$s2")"
+printf '%-62s %7.3fs %9.3fs %8s\n' "  the machine's ceiling: two 1-thread scans at once vs one" "$two1" "$s1" "$(ratio "$ceiling" "$two1")"
 printf '%-62s %7.3fs %9s %8s\n' "Procmon CSV 28 MB: scan --format json, 1 thread, CPU time" "$(median csvscan1 3)" "-" "-"
 
 # The csv crate's loop is a library call: criterion measures it beside scan, same process.
-cargo bench -q --bench big -- procmon_big > /tmp/e2e-big.criterion 2>&1 || true
+cargo bench -q --bench big -- procmon_big > "$TIMES.criterion" 2>&1 || true
 est() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['median']['point_estimate'] / 1e9)" "$CARGO_TARGET_DIR/criterion/procmon_big/$1/new/estimates.json" 2>/dev/null || echo 0; }
 cs=$(est scan-1-thread); ca=$(est anchor-csv-byte-records)
 printf '%-62s %7.3fs %9.3fs %8s\n' "Procmon CSV: scan (library) vs csv ByteRecord loop (criterion)" "$cs" "$ca" "$(ratio "$ca" "$cs")"
