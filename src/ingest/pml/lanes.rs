@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::blocks::{
     AHEAD_PER_THREAD, BLOCK, Part, Settled, Sink, Source, SpareRows, decode_block, lost_from,
@@ -265,16 +265,16 @@ pub(super) fn read_lanes(
 /// its 1-thread share of the samples. The calling thread's lane uses the capture's own.
 struct Copies {
     processes: Lookup,
-    computer: std::sync::Arc<str>,
-    file_name: std::sync::Arc<str>,
+    computer: Arc<str>,
+    file_name: Arc<str>,
 }
 
 impl Copies {
-    fn of(ctx: &Context<'_>, file_name: &std::sync::Arc<str>) -> Copies {
+    fn of(ctx: &Context<'_>, file_name: &Arc<str>) -> Copies {
         Copies {
             processes: ctx.processes.for_lane(),
-            computer: std::sync::Arc::from(&**ctx.computer),
-            file_name: std::sync::Arc::from(&**file_name),
+            computer: Arc::from(&**ctx.computer),
+            file_name: Arc::from(&**file_name),
         }
     }
 
@@ -305,7 +305,7 @@ impl<'a> Lane<'a> {
         &mut self,
         shared: &Shared,
         source: &Source<'_>,
-        file: &std::sync::Arc<str>,
+        file: &Arc<str>,
         keep: &crate::ingest::Keep<'_>,
         mut sink: Option<&mut Sink<'_, '_>>,
     ) {
