@@ -22,8 +22,9 @@ if [ ! -f "$csv" ]; then
   echo "the corpus file $csv is missing" >&2
   exit 2
 fi
+# The bench's own executable (cargo also lists the rdtriage binary the bench target builds).
 bench=$(cargo bench --bench big --no-run --message-format=json 2>/dev/null |
-  grep -o '"executable":"[^"]*"' | tail -n 1 | cut -d'"' -f4)
+  grep -o '"executable":"[^"]*/deps/big-[^"]*"' | tail -n 1 | cut -d'"' -f4)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 count() { # name, command...
