@@ -203,6 +203,32 @@ impl Cond {
         }
     }
 
+    /// A rough price of evaluating this once, to ask the cheap tests of an `and` or an `or`
+    /// first: a number or a source is compared at once, an equality reads a field and compares
+    /// it, a search (`contains`, `startswith`, `endswith`) scans the text, a regex runs an
+    /// automaton; a field found by name (`data.*`, `detail.*`, `column.*`) is looked for first.
+    fn cost(&self) -> u32 {
+        let field_cost = |field: &Field| match field.ty() {
+            FieldType::Dynamic => 2,
+            _ => 0,
+        };
+        match self {
+            Cond::And(items) | Cond::Or(items) => items.iter().map(Cond::cost).sum(),
+            Cond::Not(inner) => inner.cost(),
+            Cond::Source { .. } | Cond::Time { .. } => 1,
+            Cond::Exists(field) => 1 + field_cost(field),
+            Cond::Num { field, .. } => 1 + field_cost(field),
+            Cond::Text { field, test } => {
+                let test_cost = match test {
+                    TextTest::Eq(_) | TextTest::Ne(_) | TextTest::In(_) => 2,
+                    TextTest::Contains(_) | TextTest::StartsWith(_) | TextTest::EndsWith(_) => 6,
+                    TextTest::Matches(_) => 12,
+                };
+                test_cost + field_cost(field)
+            }
+        }
+    }
+
     pub(crate) fn eval(&self, ev: &Event) -> bool {
         match self {
             Cond::And(items) => items.iter().all(|c| c.eval(ev)),
@@ -452,7 +478,12 @@ pub(crate) fn compile_expr(ctx: &Ctx<'_>, e: &Expr, errors: &mut Vec<RuleError>)
             let compiled: Vec<Option<Cond>> =
                 items.iter().map(|x| compile_expr(ctx, x, errors)).collect();
             let compiled: Option<Vec<Cond>> = compiled.into_iter().collect();
-            let compiled = compiled?;
+            let mut compiled = compiled?;
+            // The conditions have no effects, so an `and` or an `or` answers the same in any
+            // order: the cheap ones are asked first, and the rest only when they do not
+            // decide (a rule that tests the path before the result scans every path; stable,
+            // so equal prices keep the rule's order).
+            compiled.sort_by_key(Cond::cost);
             Some(if matches!(e, Expr::And(_)) {
                 Cond::And(compiled)
             } else {
@@ -794,6 +825,65 @@ mod tests {
         assert!(!holds("exists data.Nope", &ev));
         assert!(holds("exists data.alertdesc and has time", &ev));
         assert!(!holds("exists process", &ev));
+    }
+
+    #[test]
+    fn the_cheap_tests_of_an_and_or_an_or_are_asked_first() {
+        let kinds = |text: &str| -> Vec<&'static str> {
+            let (Cond::And(items) | Cond::Or(items)) = compile(text).unwrap() else {
+                panic!("{text}: not an and/or");
+            };
+            items
+                .iter()
+                .map(|c| match c {
+                    Cond::Source { .. } => "source",
+                    Cond::Num { .. } => "number",
+                    Cond::Text {
+                        test: TextTest::Eq(_) | TextTest::In(_),
+                        ..
+                    } => "equal",
+                    Cond::Text {
+                        test: TextTest::Matches(_),
+                        ..
+                    } => "regex",
+                    Cond::Text { .. } => "search",
+                    Cond::Or(_) | Cond::And(_) => "group",
+                    _ => "other",
+                })
+                .collect()
+        };
+        assert_eq!(
+            kinds(
+                r#"path matches "x" and (path contains "a" or path contains "b") and result == "ACCESS DENIED" and source == "procmon""#
+            ),
+            ["source", "equal", "regex", "group"]
+        );
+        assert_eq!(
+            kinds(r#"path contains "a" or event_id == 4 or detail."Desired Access" == "x""#),
+            ["number", "equal", "search"]
+        );
+        // Equal prices keep the rule's order.
+        assert_eq!(
+            kinds(r#"result == "b" and operation == "a""#),
+            ["equal", "equal"]
+        );
+        // The order asked does not change an answer.
+        let ev = schannel();
+        for (text, expected) in [
+            (
+                r#"provider contains "schannel" and event_id == 36888"#,
+                true,
+            ),
+            (
+                r#"event_id == 36888 and provider contains "schannel""#,
+                true,
+            ),
+            (r#"provider contains "nope" or event_id == 36888"#, true),
+            (r#"provider contains "schannel" and event_id == 1"#, false),
+            (r#"provider contains "nope" or event_id == 1"#, false),
+        ] {
+            assert_eq!(holds(text, &ev), expected, "{text}");
+        }
     }
 
     #[test]
