@@ -863,10 +863,18 @@ mod tests {
             ["number", "equal", "search"]
         );
         // Equal prices keep the rule's order.
-        assert_eq!(
-            kinds(r#"result == "b" and operation == "a""#),
-            ["equal", "equal"]
-        );
+        for (text, first) in [
+            (r#"result == "b" and operation == "a""#, Field::Result),
+            (r#"operation == "a" and result == "b""#, Field::Operation),
+        ] {
+            let Ok(Cond::And(items)) = compile(text) else {
+                panic!("{text}: not an and");
+            };
+            assert!(
+                matches!(&items[0], Cond::Text { field, .. } if *field == first),
+                "{text}"
+            );
+        }
         // The order asked does not change an answer.
         let ev = schannel();
         for (text, expected) in [
