@@ -216,8 +216,7 @@ impl Cond {
             Cond::And(items) | Cond::Or(items) => items.iter().map(Cond::cost).sum(),
             Cond::Not(inner) => inner.cost(),
             Cond::Source { .. } | Cond::Time { .. } => 1,
-            Cond::Exists(field) => 1 + field_cost(field),
-            Cond::Num { field, .. } => 1 + field_cost(field),
+            Cond::Exists(field) | Cond::Num { field, .. } => 1 + field_cost(field),
             Cond::Text { field, test } => {
                 let test_cost = match test {
                     TextTest::Eq(_) | TextTest::Ne(_) | TextTest::In(_) => 2,

@@ -43,9 +43,14 @@ use prefilter::Index;
 /// The built-in pack plus the user's rule files (`--rules`), loaded together so rule ids are
 /// unique across all of them.
 pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleErrors> {
+    load_sources(&with_builtin(user), true)
+}
+
+/// The built-in pack's files, then `user`'s.
+fn with_builtin(user: &[(String, String)]) -> Vec<(String, String)> {
     let mut sources = pack::builtin_sources();
     sources.extend(user.iter().cloned());
-    load_rules(&sources)
+    sources
 }
 
 /// [`load_with_builtin`] for an analysis (`scan`, `timeline`, `batch`): the same rules and the
@@ -56,9 +61,7 @@ pub fn load_with_builtin(user: &[(String, String)]) -> Result<RuleSet, RuleError
 /// after the build, and its tests build it whole. The user's files are built whole, so a
 /// broken example or regex in one is still an error here.
 pub fn load_with_builtin_to_analyse(user: &[(String, String)]) -> Result<RuleSet, RuleErrors> {
-    let mut sources = pack::builtin_sources();
-    sources.extend(user.iter().cloned());
-    load_sources(&sources, false)
+    load_sources(&with_builtin(user), false)
 }
 
 /// A validated set of rules, ready to evaluate.
