@@ -192,15 +192,45 @@ pub const MAX_REMEMBERED_RECORDS: usize = 1 << 20;
 
 /// Record ids seen in one log, as runs of consecutive ids, each with the file that held them
 /// first: a log of 60,000 records costs one entry, not 60,000 hashed keys.
+///
+/// The run that grew last is held apart from the map (`open`), with the start of the run
+/// after it: a log's next record, one past the open run and before that start, is neither a
+/// repeat nor a new run, and is taken without a lookup in the map.
 #[derive(Default)]
 struct Runs {
-    /// First id of a run → (its last id, the file that held it first). Runs never overlap.
+    /// First id of a run → (its last id, the file that held it first). Runs never overlap,
+    /// and none overlaps the open run.
     by_start: BTreeMap<u64, (u64, Arc<str>)>,
+    open: Option<Open>,
+}
+
+/// The run that grew last.
+struct Open {
+    start: u64,
+    last: u64,
+    file: Arc<str>,
+    /// The first id of the next run in the map (`u64::MAX` when none).
+    limit: u64,
+}
+
+impl Open {
+    /// `id` comes right after this run and is in no other: not seen before.
+    fn continued_by(&self, id: u64) -> bool {
+        self.last.checked_add(1) == Some(id) && id < self.limit
+    }
 }
 
 impl Runs {
     /// The file that first held record `id`, if it was seen.
     fn first_holder(&self, id: u64) -> Option<&Arc<str>> {
+        if let Some(open) = &self.open {
+            if open.continued_by(id) {
+                return None;
+            }
+            if (open.start..=open.last).contains(&id) {
+                return Some(&open.file);
+            }
+        }
         let (_, (last, file)) = self.by_start.range(..=id).next_back()?;
         (*last >= id).then_some(file)
     }
@@ -209,16 +239,42 @@ impl Runs {
     /// just before it when that run ends at `id - 1` in the same file, else starts a run.
     /// Returns how many runs were added (0 or 1).
     fn insert(&mut self, id: u64, file: &Arc<str>) -> usize {
-        if let Some(prev) = id.checked_sub(1)
-            && let Some((_, (last, held))) = self.by_start.range_mut(..=prev).next_back()
-            && *last == prev
-            && (Arc::ptr_eq(held, file) || **held == **file)
+        if let Some(open) = &mut self.open
+            && open.continued_by(id)
+            && (Arc::ptr_eq(&open.file, file) || *open.file == **file)
         {
-            *last = id;
+            open.last = id;
             return 0;
         }
-        self.by_start.insert(id, (id, Arc::clone(file)));
-        1
+        if let Some(open) = self.open.take() {
+            self.by_start.insert(open.start, (open.last, open.file));
+        }
+        let (start, added) = match id.checked_sub(1).and_then(|prev| {
+            self.by_start
+                .range(..=prev)
+                .next_back()
+                .filter(|(_, (last, held))| {
+                    *last == prev && (Arc::ptr_eq(held, file) || **held == **file)
+                })
+                .map(|(&start, _)| start)
+        }) {
+            Some(start) => {
+                self.by_start.remove(&start);
+                (start, 0)
+            }
+            None => (id, 1),
+        };
+        let limit = id
+            .checked_add(1)
+            .and_then(|next| self.by_start.range(next..).next())
+            .map_or(u64::MAX, |(&start, _)| start);
+        self.open = Some(Open {
+            start,
+            last: id,
+            file: Arc::clone(file),
+            limit,
+        });
+        added
     }
 }
 
@@ -432,6 +488,28 @@ mod tests {
         assert!(notes[0].contains("1 record already read from a.evtx"));
         assert!(notes[1].contains("earlier in this file"));
     }
+    /// The run that grew last answers for its ids, stops before the next run's first id,
+    /// and is not grown by another file's record.
+    #[test]
+    fn the_open_run_stops_at_the_next_run_and_at_another_file() {
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a.evtx"), Arc::from("b.evtx"));
+        let mut runs = Runs::default();
+        let mut added = 0;
+        for id in (1..=5).chain(10..=12).chain(6..=9) {
+            assert_eq!(runs.first_holder(id), None, "{id}");
+            added += runs.insert(id, &a);
+        }
+        assert_eq!(added, 2, "1..=9 and 10..=12");
+        for id in 1..=12 {
+            assert_eq!(runs.first_holder(id), Some(&a), "{id}");
+        }
+        assert_eq!(runs.first_holder(13), None);
+        assert_eq!(runs.insert(13, &b), 1, "another file's record starts a run");
+        assert_eq!(runs.first_holder(13), Some(&b));
+        assert_eq!(runs.first_holder(0), None);
+        assert_eq!(runs.first_holder(14), None);
+    }
+
     /// Runs of ids give the same answer as one key per record: which records are handed on,
     /// and which file each repeat was first read from, over overlapping copies, repeats
     /// within a file, two logs and ids out of order.
