@@ -4,24 +4,26 @@
 
 use std::fmt;
 
-/// A short number's text, held inline.
+use arrayvec::ArrayString;
+
+/// A short number's text, held inline: only ASCII digits, commas, `-`, `.`, `/`, `:`, spaces
+/// and letters are written, at most 27 of them; as an `ArrayString` its `&str` needs no UTF-8
+/// check on every read (a `Process` column or a detail field reads one per event).
 #[derive(Clone, Copy)]
 pub struct Num {
-    buf: [u8; 40],
-    len: u8,
+    text: ArrayString<40>,
 }
 
 impl Num {
     fn new() -> Num {
         Num {
-            buf: [0; 40],
-            len: 0,
+            text: ArrayString::new(),
         }
     }
 
     fn push(&mut self, b: u8) {
-        self.buf[usize::from(self.len)] = b;
-        self.len += 1;
+        // Never full: see the type's docs.
+        let _ = self.text.try_push(char::from(b));
     }
 
     /// The digits of `n`, most significant first, appended.
@@ -47,8 +49,7 @@ impl Num {
     }
 
     pub fn as_str(&self) -> &str {
-        // Only ASCII digits, commas, '-' and '.' are ever written.
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        self.text.as_str()
     }
 }
 
@@ -135,12 +136,14 @@ pub fn seconds(ticks: u64) -> Num {
     }
     out.push(b'.');
     let mut fraction = (ticks % 10_000_000) as u32;
-    let at = usize::from(out.len);
-    for slot in out.buf[at..at + 7].iter_mut().rev() {
+    let mut digits = [0u8; 7];
+    for slot in digits.iter_mut().rev() {
         *slot = b'0' + (fraction % 10) as u8;
         fraction /= 10;
     }
-    out.len += 7;
+    for d in digits {
+        out.push(d);
+    }
     out
 }
 
