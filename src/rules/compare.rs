@@ -75,6 +75,9 @@ pub(crate) struct Pat {
     pub cs: bool,
     ascii: bool,
     lower: String,
+    /// For case-insensitive `contains` of ASCII text: the index of the literal's rarest byte
+    /// in paths and names, the one searched for ([`contains_ignore_ascii_case`]).
+    rare: usize,
     /// For case-insensitive `contains`: a literal regex with `(?i)`, built at its first use
     /// on text that is not plain ASCII (Unicode case folding: `K` also matches the Kelvin
     /// sign). Building one per pattern at load was most of the cost of loading the rules.
@@ -88,6 +91,7 @@ impl Pat {
             cs,
             ascii: text.is_ascii(),
             lower: text.to_lowercase(),
+            rare: rarest(text.as_bytes()),
             finder: std::sync::OnceLock::new(),
         }
     }
@@ -141,7 +145,7 @@ impl Pat {
         }
         if self.ascii && v.is_ascii() {
             // ASCII on both sides: ASCII case folding is all there is.
-            return contains_ignore_ascii_case(v.as_bytes(), self.text.as_bytes());
+            return contains_ignore_ascii_case(v.as_bytes(), self.text.as_bytes(), self.rare);
         }
         match self.finder() {
             Some(re) => re.is_match(v),
@@ -156,18 +160,38 @@ impl Pat {
 }
 
 /// Does `hay` contain `needle`, ignoring ASCII case? Candidates come from a byte search for
-/// the needle's first byte in either case.
-fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
+/// the needle's byte at `rare` in either case ([`rarest`]): the first byte of `rdpwrap.ini` or
+/// `mstsc` is in most paths several times, its rarest byte seldom.
+fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8], rare: usize) -> bool {
+    let Some(&byte) = needle.get(rare) else {
+        return needle.is_empty();
     };
     if hay.len() < needle.len() {
         return false;
     }
+    // The rare byte's place in a match: from `rare` up to `rare` + the last start.
     let last_start = hay.len() - needle.len();
-    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, &hay[..=last_start])
-        .any(|at| hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest))
+    let (lo, up) = (byte.to_ascii_lowercase(), byte.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[rare..=rare + last_start])
+        .any(|at| hay[at..at + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+/// The index of `needle`'s byte least likely in a path or a name, by a rough rank of bytes in
+/// such text (separators, vowels and common consonants first); the first of equals.
+fn rarest(needle: &[u8]) -> usize {
+    const COMMON: &[u8] = b"\\ .eaistrnoclmdu_-:pwfgh0123b4y56789vk/x,jqz";
+    let rank = |b: u8| {
+        let b = b.to_ascii_lowercase();
+        COMMON
+            .iter()
+            .position(|&c| c == b)
+            .map_or(COMMON.len(), |p| p)
+    };
+    needle
+        .iter()
+        .enumerate()
+        .max_by_key(|&(i, &b)| (rank(b), std::cmp::Reverse(i)))
+        .map_or(0, |(i, _)| i)
 }
 
 pub(crate) fn order_holds(op: Op, ord: Ordering) -> bool {
@@ -237,7 +261,13 @@ mod tests {
                     let naive = hay
                         .windows(needle.len().max(1))
                         .any(|w| needle.is_empty() || w.eq_ignore_ascii_case(&needle));
-                    assert_eq!(contains_ignore_ascii_case(hay, &needle), naive);
+                    assert_eq!(
+                        contains_ignore_ascii_case(hay, &needle, rarest(&needle)),
+                        naive
+                    );
+                    for rare in 0..needle.len() {
+                        assert_eq!(contains_ignore_ascii_case(hay, &needle, rare), naive);
+                    }
                 }
             }
         }
