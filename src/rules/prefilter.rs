@@ -9,7 +9,7 @@
 //! rule set into hash lookups on `event_id` and operation, which is what
 //! `RuleSet::may_match` and the engine use.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ast::Op;
 use super::compare::{NumTest, TextTest};
@@ -216,7 +216,10 @@ pub(crate) struct Index {
     /// few comparisons than as a SipHash.
     evtx_by_id: BTreeMap<u32, Vec<usize>>,
     evtx_any_id: Vec<usize>,
-    procmon_by_op: HashMap<String, Vec<usize>>,
+    /// Lower-case operation → rules, ordered by the name's length: a row's operation is
+    /// compared, ignoring ASCII case, with the few names of its length (no lower-cased copy and
+    /// no SipHash per row).
+    procmon_by_op: Vec<(String, Vec<usize>)>,
     procmon_any_op: Vec<usize>,
     registry: Vec<usize>,
     acl: Vec<usize>,
@@ -225,6 +228,7 @@ pub(crate) struct Index {
 impl Index {
     pub fn new(rules: &[Rule]) -> Index {
         let mut index = Index::default();
+        let mut procmon_by_op: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
         for (r, rule) in rules.iter().enumerate() {
             let p = &rule.prefilter;
             if let Some(e) = &p.evtx {
@@ -237,9 +241,12 @@ impl Index {
             }
             if let Some(m) = &p.procmon {
                 match &m.operations {
-                    Some(ops) => ops
-                        .iter()
-                        .for_each(|op| index.procmon_by_op.entry(op.clone()).or_default().push(r)),
+                    Some(ops) => ops.iter().for_each(|op| {
+                        procmon_by_op
+                            .entry((op.len(), op.clone()))
+                            .or_default()
+                            .push(r)
+                    }),
                     None => index.procmon_any_op.push(r),
                 }
             }
@@ -250,6 +257,10 @@ impl Index {
                 index.acl.push(r);
             }
         }
+        index.procmon_by_op = procmon_by_op
+            .into_iter()
+            .map(|((_, op), rules)| (op, rules))
+            .collect();
         index
     }
 
@@ -266,7 +277,7 @@ impl Index {
                 let keyed = if self.procmon_by_op.is_empty() {
                     NONE
                 } else {
-                    lookup_lowercase(&self.procmon_by_op, &p.operation)
+                    lookup_ignoring_case(&self.procmon_by_op, &p.operation)
                 };
                 [keyed, &self.procmon_any_op]
             }
@@ -276,18 +287,15 @@ impl Index {
     }
 }
 
-/// `map[key.to_ascii_lowercase()]` without allocating for short keys.
-fn lookup_lowercase<'m>(map: &'m HashMap<String, Vec<usize>>, key: &str) -> &'m [usize] {
-    let mut buf = [0u8; 64];
-    let found = if key.len() <= buf.len() {
-        let bytes = &mut buf[..key.len()];
-        bytes.copy_from_slice(key.as_bytes());
-        bytes.make_ascii_lowercase();
-        std::str::from_utf8(bytes).ok().and_then(|k| map.get(k))
-    } else {
-        map.get(&key.to_ascii_lowercase())
-    };
-    found.map_or(&[], Vec::as_slice)
+/// The rules of the operation named `key`, ignoring ASCII case, in `by_op` (ordered by the
+/// names' length).
+fn lookup_ignoring_case<'m>(by_op: &'m [(String, Vec<usize>)], key: &str) -> &'m [usize] {
+    let from = by_op.partition_point(|(op, _)| op.len() < key.len());
+    by_op[from..]
+        .iter()
+        .take_while(|(op, _)| op.len() == key.len())
+        .find(|(op, _)| op.eq_ignore_ascii_case(key))
+        .map_or(&[], |(_, rules)| rules.as_slice())
 }
 
 #[cfg(test)]
@@ -295,6 +303,52 @@ mod tests {
     use super::*;
     use crate::rules::compile::{Ctx, compile_expr, newlines};
     use crate::rules::parser::parse_expr;
+
+    /// A row's operation finds the rules naming it whatever its case, among names of its
+    /// length and of others; a rule naming none is tried on every row.
+    #[test]
+    fn a_rows_operation_finds_its_rules_ignoring_case() {
+        use crate::rules::testutil::{load, procmon};
+        let rule = |id: &str, when: &str, op: &str| {
+            format!(
+                "rule {id} {{\n    title: \"t\"\n    cause: tls\n    strength: weak\n    when: {when}\n    evidence: \"e\"\n    remediation: \"r\"\n    example match procmon {{ operation: \"{op}\" }}\n    example nomatch procmon {{ operation: \"Other\" }}\n}}\n"
+            )
+        };
+        let text = [
+            rule("open", r#"operation == "RegOpenKey""#, "RegOpenKey"),
+            rule(
+                "set",
+                r#"operation in ("ReadFile", "RegSetValue")"#,
+                "RegSetValue",
+            ),
+            rule("tcp", r#"operation == "TCP Connect""#, "TCP Connect"),
+            rule(
+                "any",
+                r#"source == "procmon" and operation != "Other""#,
+                "x",
+            ),
+        ]
+        .concat();
+        let set = load(&text);
+        let id = |r: &usize| set.rules()[*r].id().to_string();
+        let tried = |op: &str| {
+            let [keyed, any] = set
+                .index
+                .candidates(&procmon(1, "p.exe", op, "", "", "", None));
+            (
+                keyed.iter().map(id).collect::<Vec<_>>(),
+                any.iter().map(id).collect::<Vec<_>>(),
+            )
+        };
+        let any = vec!["any".to_string()];
+        assert_eq!(tried("regopenkey"), (vec!["open".to_string()], any.clone()));
+        assert_eq!(tried("REGSETVALUE"), (vec!["set".to_string()], any.clone()));
+        assert_eq!(tried("readFile"), (vec!["set".to_string()], any.clone()));
+        assert_eq!(tried("TCP connect"), (vec!["tcp".to_string()], any.clone()));
+        for none in ["WriteFile", "RegOpenKe", "RegOpenKeyX", "", "TCP Connect "] {
+            assert_eq!(tried(none), (Vec::<String>::new(), any.clone()), "{none:?}");
+        }
+    }
 
     fn pf(text: &str) -> Prefilter {
         let ctx = Ctx {
