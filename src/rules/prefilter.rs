@@ -6,8 +6,8 @@
 //! everything, so a rule is never skipped on an event it would match. A comparison on a field
 //! that exists in only one source (`event_id`, `process`, `data.*`) limits the rule to that
 //! source, because comparisons on missing fields are false. `Index` turns the prefilters of a
-//! rule set into hash lookups on `event_id` and operation, which is what
-//! `RuleSet::may_match` and the engine use.
+//! rule set into lookups on `event_id` (an ordered map) and operation (names by length), which
+//! is what `RuleSet::may_match` and the engine use.
 
 use std::collections::{BTreeMap, BTreeSet};
 
