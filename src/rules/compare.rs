@@ -161,10 +161,12 @@ impl Pat {
 
 /// Does `hay` contain `needle`, ignoring ASCII case? Candidates come from a byte search for
 /// the needle's byte at `rare` in either case ([`rarest`]): the first byte of `rdpwrap.ini` or
-/// `mstsc` is in most paths several times, its rarest byte seldom.
+/// `mstsc` is in most paths several times, its rarest byte seldom. Any `rare` gives the right
+/// answer: one past the needle's end searches for its first byte.
 fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8], rare: usize) -> bool {
+    let rare = if rare < needle.len() { rare } else { 0 };
     let Some(&byte) = needle.get(rare) else {
-        return needle.is_empty();
+        return true;
     };
     if hay.len() < needle.len() {
         return false;
@@ -265,7 +267,7 @@ mod tests {
                         contains_ignore_ascii_case(hay, &needle, rarest(&needle)),
                         naive
                     );
-                    for rare in 0..needle.len() {
+                    for rare in 0..needle.len() + 2 {
                         assert_eq!(contains_ignore_ascii_case(hay, &needle, rare), naive);
                     }
                 }
