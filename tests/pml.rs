@@ -1030,3 +1030,49 @@ fn many_blocks_read_the_same_at_every_thread_count() {
         }
     }
 }
+
+/// A block's span of the file ends where the next block's first event starts. When that start
+/// lies inside the block's last event (an offset array not in file order), the last event is
+/// read whole on its own: the events before the damage are the undamaged capture's, at every
+/// thread count.
+#[test]
+fn a_block_whose_last_event_runs_past_the_next_start_is_read_whole() {
+    let mut c = capture();
+    let three = std::mem::take(&mut c.events);
+    for i in 0..400u64 {
+        c.events.extend(three.iter().cloned().map(|mut e| {
+            e.time += i * 100_000;
+            e
+        }));
+    }
+    let (whole, layout) = write_with_layout(&c);
+    assert!(layout.events.len() > 2 * 512, "more than two blocks");
+    let array = layout.offsets_array as usize;
+    let mut damaged = whole.clone();
+    // The second block's first event "starts" 8 bytes into the first block's last one.
+    let inside = u32::try_from(layout.events[511] + 8).unwrap();
+    set_u32(&mut damaged, array + 5 * 512, inside);
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (want, _) = read(&write_temp(&a, "Logfile.PML", &whole), 1);
+    let path = write_temp(&b, "Logfile.PML", &damaged);
+    for threads in [1, 2, 3] {
+        let (got, account) = read(&path, threads);
+        assert!(got.len() >= 512, "{threads} threads: {} events", got.len());
+        let rows = |events: &[Event]| -> Vec<_> {
+            events[..512]
+                .iter()
+                .map(|e| (e.record, e.time, procmon(e).clone()))
+                .collect()
+        };
+        assert!(
+            rows(&got) == rows(&want),
+            "{threads} threads: the first block, its last event whole"
+        );
+        assert_eq!(
+            procmon(&got[511]).detail(),
+            procmon(&want[511]).detail(),
+            "{threads} threads: {:?}",
+            account.problem_texts()
+        );
+    }
+}

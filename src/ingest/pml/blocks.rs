@@ -87,12 +87,16 @@ pub(super) fn read_block(
     spare: Vec<u8>,
 ) -> Result<Block, String> {
     let n = (source.count - first).min(BLOCK as u64);
+    // The next block's first entry too, where there is one: where that event starts is where
+    // this block's last one ends in a capture written in order.
+    let with_next = n + u64::from(first + n < source.count);
     let entries = match read_at(
         src,
         source.offsets_array + first * OFFSET_ENTRY,
-        n * OFFSET_ENTRY,
+        with_next * OFFSET_ENTRY,
     ) {
-        Ok(b) if b.len() as u64 == n * OFFSET_ENTRY => b,
+        // Without the next block's entry (the array cut there) this block still reads.
+        Ok(b) if b.len() as u64 >= n * OFFSET_ENTRY => b,
         Ok(_) | Err(_) => {
             return Err(format!(
                 "cannot read the event-offset array from event {}: the rest are lost",
@@ -100,11 +104,16 @@ pub(super) fn read_block(
             ));
         }
     };
-    let offsets: Vec<u64> = entries
+    let mut offsets: Vec<u64> = entries
         .chunks_exact(OFFSET_ENTRY as usize)
         .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
         .collect();
-    let window = read_window(src, &offsets, source.len, spare);
+    let next = if offsets.len() as u64 > n {
+        offsets.pop()
+    } else {
+        None
+    };
+    let window = read_window(src, &offsets, next, source.len, spare);
     Ok(Block {
         seq,
         first,
@@ -120,10 +129,15 @@ pub(super) fn lost_from(account: &mut FileAccount, why: String) {
     account.damaged(why);
 }
 
-/// Read the span of the file a block's events lie in.
+/// Read the span of the file a block's events lie in: up to `next`, where the event after
+/// the block starts, when it lies past the block's last one and within [`TAIL`] of it, else
+/// [`TAIL`] past that last one. An event that runs past the span (a capture not written in
+/// order) is read again on its own ([`settle`]), so the bound changes what is read, never
+/// what is decoded.
 pub(super) fn read_window(
     src: &mut (impl Read + Seek),
     offsets: &[u64],
+    next: Option<u64>,
     len: u64,
     spare: Vec<u8>,
 ) -> Window {
@@ -134,8 +148,10 @@ pub(super) fn read_window(
             data: Vec::new(),
         };
     };
-    let end = hi
-        .saturating_add(TAIL)
+    let tail = hi.saturating_add(TAIL);
+    let end = next
+        .filter(|&n| n > hi && n < tail)
+        .unwrap_or(tail)
         .min(len)
         .min(lo.saturating_add(MAX_WINDOW));
     match read_into(src, lo, end - lo, spare) {

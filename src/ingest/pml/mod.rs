@@ -163,7 +163,7 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
         .chunks_exact(OFFSET_ENTRY as usize)
         .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
         .collect();
-    let window = blocks::read_window(src, &offsets, len, Vec::new());
+    let window = blocks::read_window(src, &offsets, None, len, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
     let processes = columns::Lookup::new(&capture.processes);
     let ctx = Context {
