@@ -16,7 +16,8 @@ for f in $root/fixtures/evtx/*.evtx; do cp "$f" corpus/evtx_file/; done
 # A flood (Schannel alerts repeating one template): the file header and one chunk from the middle
 # of a domain controller's System log, for the direct reader's remembered records.
 big=$c/DFIRArtifactMuseum/StolenSzechuan-Win2012R2-DC/System.evtx
-[ -f "$big" ] && { head -c 4096 "$big"; tail -c +$((4096 + 65536 * 100 + 1)) "$big" | head -c 65536; } > corpus/evtx_file/flood.evtx
+# (dd, not `tail | head`: under pipefail, tail's SIGPIPE when head has its bytes ended the script.)
+[ -f "$big" ] && { head -c 4096 "$big"; dd if="$big" bs=4096 skip=$((1 + 16 * 100)) count=16 status=none; } > corpus/evtx_file/flood.evtx
 for f in sample_with_a_bad_chunk_magic.evtx sample-with-zero-data-size-event.evtx Application_no_crc32.evtx security_bad_string_cache.evtx; do
   [ -f "$c/omerbenamram-evtx/$f" ] && cp "$c/omerbenamram-evtx/$f" corpus/evtx_file/
 done
