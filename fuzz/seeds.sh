@@ -25,6 +25,11 @@ p=$root/../shared/corpus/procmon
 for f in eronnen__procmon-parser/CompressedLogFileUTC64Process.PML Rurik__Noriben/Noriben_09_Apr_13__20_16_13_368000.pml; do
   [ -f "$p/$f" ] && cp "$p/$f" "corpus/pml_file/$(basename "$f")"
 done
+# Whole captures under libFuzzer's default input bound (1 MiB): a larger seed is cut to it,
+# which loses the tables at the end of the file and leaves only damaged captures to explore.
+for d in tonyrulez__file_dump jereksel__CloudMirrorFoobar MateFoxer__ron-crash-log; do
+  [ -f "$p/$d/Logfile.PML" ] && cp "$p/$d/Logfile.PML" "corpus/pml_file/$d.PML"
+done
 [ -f "$p/eronnen__procmon-parser/CompressedLogfileTests32bitUTC.PML" ] && head -c 200000 "$p/eronnen__procmon-parser/CompressedLogfileTests32bitUTC.PML" > corpus/pml_file/cut.PML
 python3 - <<'PY'
 import zipfile, io
