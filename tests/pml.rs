@@ -971,20 +971,25 @@ fn a_csv_export_beside_its_pml_is_read_once() {
     assert_eq!(got.events.len(), 3 + 1);
 }
 
-/// A capture of many blocks, whole and damaged in ways that touch several blocks: the same
-/// events, record numbers and account (damage listed in the same order) at 1, 2 and 3 threads,
-/// whichever thread reads and decodes each block.
-#[test]
-fn many_blocks_read_the_same_at_every_thread_count() {
+/// The made capture with its three events repeated `times` times, each round 10 ms later.
+fn repeated(times: u64) -> PmlCapture {
     let mut c = capture();
     let three = std::mem::take(&mut c.events);
-    for i in 0..700u64 {
+    for i in 0..times {
         c.events.extend(three.iter().cloned().map(|mut e| {
             e.time += i * 100_000;
             e
         }));
     }
-    let (whole, layout) = write_with_layout(&c);
+    c
+}
+
+/// A capture of many blocks, whole and damaged in ways that touch several blocks: the same
+/// events, record numbers and account (damage listed in the same order) at 1, 2 and 3 threads,
+/// whichever thread reads and decodes each block.
+#[test]
+fn many_blocks_read_the_same_at_every_thread_count() {
+    let (whole, layout) = write_with_layout(&repeated(700));
     let n = layout.events.len();
     assert!(n > 4 * 512, "more than four blocks: {n}");
     let array = layout.offsets_array as usize;
@@ -1037,15 +1042,7 @@ fn many_blocks_read_the_same_at_every_thread_count() {
 /// thread count.
 #[test]
 fn a_block_whose_last_event_runs_past_the_next_start_is_read_whole() {
-    let mut c = capture();
-    let three = std::mem::take(&mut c.events);
-    for i in 0..400u64 {
-        c.events.extend(three.iter().cloned().map(|mut e| {
-            e.time += i * 100_000;
-            e
-        }));
-    }
-    let (whole, layout) = write_with_layout(&c);
+    let (whole, layout) = write_with_layout(&repeated(400));
     assert!(layout.events.len() > 2 * 512, "more than two blocks");
     let array = layout.offsets_array as usize;
     let mut damaged = whole.clone();
