@@ -173,17 +173,19 @@ pub fn latin1_into(bytes: &[u8], out: &mut String) {
 /// vectorizes): `(b - 1) | b` has its high bit set exactly for `0` and `0x80..`.
 fn ascii_run(bytes: &[u8]) -> usize {
     const LANES: usize = 16;
-    let stops = |b: u8| (b.wrapping_sub(1) | b) & 0x80 != 0;
+    let flag = |b: u8| b.wrapping_sub(1) | b;
     let mut at = 0;
     for chunk in bytes.chunks_exact(LANES) {
-        let any = chunk.iter().fold(0u8, |m, &b| m | b.wrapping_sub(1) | b);
-        if any & 0x80 != 0 {
+        if chunk.iter().fold(0u8, |m, &b| m | flag(b)) & 0x80 != 0 {
             break;
         }
         at += LANES;
     }
     let tail = &bytes[at..];
-    at + tail.iter().position(|&b| stops(b)).unwrap_or(tail.len())
+    at + tail
+        .iter()
+        .position(|&b| flag(b) & 0x80 != 0)
+        .unwrap_or(tail.len())
 }
 
 #[cfg(test)]
