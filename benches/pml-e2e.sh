@@ -17,7 +17,6 @@ bin=${2:-target/release/rdtriage}
 [ -x "$bin" ] || cargo build --release -q
 base=../shared/corpus/procmon/eronnen__procmon-parser/CompressedLogfileTests64bitUTC
 [ -f "$base.PML" ] || { echo "SKIPPED: the shared corpus is missing"; exit 0; }
-TIMES=$(mktemp -d)/pml-e2e
 . benches/timing.sh
 for _ in $(seq "$rounds"); do
   run pml1 "$bin" --threads 1 dump --summary "$base.PML"
@@ -31,7 +30,7 @@ for k in pml1 pml2 csv1; do
   python3 -c "import sys; k, w, c, r, n = sys.argv[1:]; print(f'{k}: median wall {float(w):.4f} s ({int(n) / float(w):,.0f} events/s), CPU {float(c):.4f} s, max RSS {int(r) / 1024:.1f} MiB')" \
     "$k" "$wall" "$cpu" "$(sort -n -k2 "$TIMES.$k" | tail -1 | cut -d' ' -f2)" "$events"
 done
-p1=$(median pml1); p2=$(median pml2); c1=$(median csv1); two1=$(median two1)
+p1=$(median pml1); p2=$(median pml2); c1=$(median csv1)
 echo "PML 1 thread vs CSV: $(ratio "$c1" "$p1") by wall, $(ratio "$(median csv1 3)" "$(median pml1 3)") by CPU"
 echo "PML 2 threads vs 1: $(ratio "$p1" "$p2") by wall"
-echo "  the machine's ceiling, two 1-thread reads at once vs one: $(ratio "$(python3 -c "import sys; print(2 * float(sys.argv[1]))" "$p1")" "$two1")"
+echo "  the machine's ceiling, two 1-thread reads at once vs one: $(ceiling pml1 two1)"
