@@ -261,7 +261,7 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
                 }
                 for &r in set.index.candidates(ev).iter().flat_map(|s| s.iter()) {
                     let rule = &rules[r];
-                    if (marks.is_some() && set.decided[r]) || !rule.prefilter.admits(ev) {
+                    if (marks.is_some() && set.decided[r]) || !rule.prefilter.admits_candidate(ev) {
                         continue;
                     }
                     if holds(set.id, r, rule, ev) {

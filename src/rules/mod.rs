@@ -258,14 +258,14 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id() == id)
     }
 
-    /// Could any rule match `event`? False means ingest may drop it. Cheap: a hash lookup on
+    /// Could any rule match `event`? False means ingest may drop it. Cheap: a lookup on
     /// `event_id` / operation, then the few candidate rules' provider checks.
     pub fn may_match(&self, event: &Event) -> bool {
         self.index
             .candidates(event)
             .iter()
             .flat_map(|s| s.iter())
-            .any(|&r| self.rules[r].prefilter.admits(event))
+            .any(|&r| self.rules[r].prefilter.admits_candidate(event))
     }
 
     /// Run every rule over `events` (any order; the result does not depend on it).

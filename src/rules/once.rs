@@ -45,7 +45,7 @@ impl RuleSet {
         let mut keep = false;
         for &r in self.index.candidates(event).iter().flat_map(|s| s.iter()) {
             let rule = &self.rules[r];
-            if !rule.prefilter.admits(event) {
+            if !rule.prefilter.admits_candidate(event) {
                 continue;
             }
             if self.decided[r] {
@@ -80,7 +80,7 @@ impl RuleSet {
             .copied()
             .filter(move |&r| {
                 let rule = &self.rules[r];
-                if !rule.prefilter.admits(event) {
+                if !rule.prefilter.admits_candidate(event) {
                     return false;
                 }
                 match marks {

@@ -194,9 +194,7 @@ impl Prefilter {
         match &event.kind {
             EventKind::Win(w) => self.evtx.as_ref().is_some_and(|f| {
                 f.event_ids.as_ref().is_none_or(|s| s.contains(&w.event_id))
-                    && f.providers
-                        .as_ref()
-                        .is_none_or(|s| s.iter().any(|p| p.eq_ignore_ascii_case(&w.provider)))
+                    && f.admits_provider(&w.provider)
             }),
             EventKind::Procmon(p) => self.procmon.as_ref().is_some_and(|f| {
                 f.operations
@@ -207,9 +205,31 @@ impl Prefilter {
             EventKind::Acl(_) => self.acl,
         }
     }
+
+    /// [`admits`](Prefilter::admits) for a rule that [`Index::candidates`] gave for `event`:
+    /// the index found it by what `admits` would test again (the kind of event, its event id,
+    /// its operation), so only an EVTX event's provider is left to ask.
+    pub fn admits_candidate(&self, event: &Event) -> bool {
+        match &event.kind {
+            EventKind::Win(w) => self
+                .evtx
+                .as_ref()
+                .is_some_and(|f| f.admits_provider(&w.provider)),
+            EventKind::Procmon(_) | EventKind::Registry(_) | EventKind::Acl(_) => true,
+        }
+    }
 }
 
-/// The rule set's prefilters as hash lookups: the rules worth trying on an event.
+impl EvtxFilter {
+    /// Is `provider` one the rule names (any, when it names none)?
+    fn admits_provider(&self, provider: &str) -> bool {
+        self.providers
+            .as_ref()
+            .is_none_or(|s| s.iter().any(|p| p.eq_ignore_ascii_case(provider)))
+    }
+}
+
+/// The rule set's prefilters as lookups: the rules worth trying on an event.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
     /// Ordered, not hashed: a lookup per event read, over a hundred-odd ids, is cheaper as a
@@ -303,6 +323,53 @@ mod tests {
     use super::*;
     use crate::rules::compile::{Ctx, compile_expr, newlines};
     use crate::rules::parser::parse_expr;
+
+    /// For every rule the index gives as a candidate, asking only what the index did not match
+    /// answers as the whole prefilter does: over the built-in pack, EVTX events of every id and
+    /// provider its rules name (and others), Procmon rows of every operation in any case.
+    #[test]
+    fn a_candidates_prefilter_answers_as_the_whole_one() {
+        use crate::rules::testutil::{procmon, win};
+        let set = crate::rules::load_with_builtin(&[]).unwrap();
+        let mut ids: BTreeSet<u32> = [0, 1, 4624].into();
+        let mut providers: BTreeSet<String> = ["Nobody".to_string()].into();
+        let mut operations: BTreeSet<String> = ["NoSuchOperation".to_string()].into();
+        for rule in set.rules() {
+            if let Some(e) = &rule.prefilter.evtx {
+                ids.extend(e.event_ids.iter().flatten());
+                providers.extend(e.providers.iter().flatten().cloned());
+            }
+            if let Some(m) = &rule.prefilter.procmon {
+                operations.extend(m.operations.iter().flatten().cloned());
+            }
+        }
+        let mut events = Vec::new();
+        for id in &ids {
+            for provider in &providers {
+                events.push(win(provider, *id, &[], None));
+                events.push(win(&provider.to_ascii_uppercase(), *id, &[], None));
+            }
+        }
+        for op in &operations {
+            for name in [op.clone(), op.to_ascii_uppercase()] {
+                events.push(procmon(1, "p.exe", &name, "", "", "", None));
+            }
+        }
+        let mut asked = 0;
+        for ev in &events {
+            for &r in set.index.candidates(ev).iter().flat_map(|s| s.iter()) {
+                let p = &set.rules()[r].prefilter;
+                assert_eq!(
+                    p.admits_candidate(ev),
+                    p.admits(ev),
+                    "{}",
+                    set.rules()[r].id()
+                );
+                asked += 1;
+            }
+        }
+        assert!(asked > 100, "{asked} candidates asked");
+    }
 
     /// A row's operation finds the rules naming it whatever its case, among names of its
     /// length and of others; a rule naming none is tried on every row.
