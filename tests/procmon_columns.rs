@@ -113,3 +113,68 @@ fn timeline_keeps_every_column() {
         assert_eq!(columns[name], value, "{name} in {row}");
     }
 }
+
+/// The same two rows as a native capture: a PML's reader builds only the columns the rules
+/// read too, from its process table, so the rule sees them there as well.
+#[test]
+fn scan_a_user_rule_reading_columns_of_a_pml_sees_them() {
+    use crate::support::pml_writer::*;
+    let process = |pid: u32, integrity: &str, user: &str, command_line: &str| PmlProcess {
+        pid,
+        parent_pid: 4,
+        name: "mstsc.exe".into(),
+        image: "C:\\Windows\\System32\\mstsc.exe".into(),
+        command_line: command_line.into(),
+        user: user.into(),
+        integrity: integrity.into(),
+    };
+    let t0 = filetime("2024-03-05T09:14:05Z");
+    let read = |process: u32, time: u64, path: &str| PmlEvent {
+        process,
+        tid: 7,
+        time,
+        duration: 10,
+        status: 0,
+        detail: PmlDetail::ReadFile {
+            path: path.into(),
+            offset: 0,
+            length: 16,
+        },
+    };
+    let capture = PmlCapture {
+        computer: "WS-ALICE".into(),
+        processes: vec![
+            process(4242, "Medium", "alice", "mstsc.exe"),
+            process(4243, "Low", "bob", "mstsc.exe /v:rds01"),
+        ],
+        events: vec![
+            read(0, t0, "C:\\a.txt"),
+            read(1, t0 + 10_000_000, "C:\\b.txt"),
+        ],
+        ..PmlCapture::default()
+    };
+    let dir = setup();
+    std::fs::remove_file(dir.path().join("ticket/capture.csv")).unwrap();
+    std::fs::write(dir.path().join("ticket/capture.pml"), write(&capture)).unwrap();
+    for threads in ["1", "2"] {
+        let args = [
+            "--threads",
+            threads,
+            "scan",
+            "--format",
+            "json",
+            "--rules",
+            "mine.rdt",
+            "ticket",
+        ];
+        let (code, out, err) = rdtriage(&args, dir.path());
+        assert!(matches!(code, 0 | 4), "{code}: {err}");
+        let text = serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .to_string();
+        // The writer's processes are all in session 0.
+        let evidence = "low integrity: user bob, session 0, run as mstsc.exe /v:rds01";
+        assert!(text.contains(evidence), "{text}");
+        assert!(!text.contains("user alice"), "{text}");
+    }
+}

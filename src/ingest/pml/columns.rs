@@ -7,46 +7,78 @@ use std::sync::Arc;
 use super::names::Class;
 use super::num;
 use super::tables::{ProcessInfo, Processes};
+use crate::ingest::ProcmonColumns;
 use crate::model::{Columns, SharedColumns};
 
 /// A process and its columns' texts.
 pub struct Process {
     pub info: Arc<ProcessInfo>,
     /// A row's columns, shared by every row of the process: `Duration`, `Event Class` and
-    /// `TID` are slots (each row's own), the rest the process's.
+    /// `TID` are slots (each row's own), the rest the process's. Only the columns asked for
+    /// are held ([`ProcmonColumns`]), as a CSV export's reader builds only those.
     shared: Arc<SharedColumns>,
+    /// What each slot of `shared` holds, in slot order.
+    slots: Vec<Slot>,
+}
+
+/// A column whose value is each event's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Duration,
+    Class,
+    Tid,
 }
 
 impl Process {
-    fn new(info: Arc<ProcessInfo>) -> Process {
+    fn new(info: Arc<ProcessInfo>, wanted: &ProcmonColumns) -> Process {
         let p = &*info;
         let mut s = SharedColumns::new();
-        // Three slots, in a new set: there is room.
-        let _ = s.push_slot("Duration");
-        let _ = s.push_slot("Event Class");
-        s.push("Image Path", &p.image_path);
-        s.push("Company", &p.company);
-        s.push("Description", &p.description);
-        s.push("Version", &p.version);
-        s.push("User", &p.user);
-        s.push(
-            "Authentication ID",
-            &format!(
+        let mut slots = Vec::new();
+        // In the order Process Monitor's CSV export has them.
+        let mut slot = |s: &mut SharedColumns, name: &str, kind: Slot| {
+            // Three slots at most, in a new set: there is room.
+            if wanted.keeps(name) && s.push_slot(name).is_some() {
+                slots.push(kind);
+            }
+        };
+        slot(&mut s, "Duration", Slot::Duration);
+        slot(&mut s, "Event Class", Slot::Class);
+        let column = |s: &mut SharedColumns, name: &str, value: &dyn Fn() -> String| {
+            if wanted.keeps(name) {
+                s.push(name, &value());
+            }
+        };
+        column(&mut s, "Image Path", &|| p.image_path.to_string());
+        column(&mut s, "Company", &|| p.company.to_string());
+        column(&mut s, "Description", &|| p.description.to_string());
+        column(&mut s, "Version", &|| p.version.to_string());
+        column(&mut s, "User", &|| p.user.to_string());
+        column(&mut s, "Authentication ID", &|| {
+            format!(
                 "{:08x}:{:08x}",
                 p.authentication_id >> 32,
                 p.authentication_id & 0xffff_ffff
-            ),
-        );
-        s.push("Session", num::dec(u64::from(p.session)).as_str());
-        s.push("Command Line", &p.command_line);
-        let _ = s.push_slot("TID");
-        s.push("Virtualized", if p.virtualized { "True" } else { "False" });
-        s.push("Integrity", &p.integrity);
-        s.push("Parent PID", num::dec(u64::from(p.parent_pid)).as_str());
-        s.push("Architecture", if p.is_64bit { "64-bit" } else { "32-bit" });
+            )
+        });
+        column(&mut s, "Session", &|| {
+            num::dec(u64::from(p.session)).to_string()
+        });
+        column(&mut s, "Command Line", &|| p.command_line.to_string());
+        slot(&mut s, "TID", Slot::Tid);
+        column(&mut s, "Virtualized", &|| {
+            (if p.virtualized { "True" } else { "False" }).to_string()
+        });
+        column(&mut s, "Integrity", &|| p.integrity.to_string());
+        column(&mut s, "Parent PID", &|| {
+            num::dec(u64::from(p.parent_pid)).to_string()
+        });
+        column(&mut s, "Architecture", &|| {
+            (if p.is_64bit { "64-bit" } else { "32-bit" }).to_string()
+        });
         Process {
             info,
             shared: Arc::new(s),
+            slots,
         }
     }
 
@@ -59,17 +91,31 @@ impl Process {
         Process {
             info: Arc::new(info),
             shared: Arc::new(SharedColumns::clone(&self.shared)),
+            slots: self.slots.clone(),
         }
     }
 
     /// Write an event's columns into `columns`: the process's, shared, with the event's
-    /// duration (none while it was pending), class and thread held by the row.
+    /// duration (none while it was pending), class and thread held by the row. Only the
+    /// values of the columns asked for are worked out; with none asked for, the row has none.
     pub fn write(&self, columns: &mut Columns, duration: Option<u64>, class: Class, tid: u32) {
-        let duration = duration.map(num::seconds);
-        let duration = duration.as_ref().map_or("", num::Num::as_str);
+        if self.shared.is_empty() {
+            columns.clear();
+            return;
+        }
+        let wants = |kind| self.slots.contains(&kind);
+        let duration = duration.filter(|_| wants(Slot::Duration)).map(num::seconds);
         let mut tid_text = itoa::Buffer::new();
-        let tid = tid_text.format(tid);
-        columns.fill(&self.shared, &[duration, class.name(), tid]);
+        let tid = wants(Slot::Tid).then(|| tid_text.format(tid));
+        let mut values = [""; 3];
+        for (value, kind) in values.iter_mut().zip(&self.slots) {
+            *value = match kind {
+                Slot::Duration => duration.as_ref().map_or("", num::Num::as_str),
+                Slot::Class => class.name(),
+                Slot::Tid => tid.unwrap_or(""),
+            };
+        }
+        columns.fill(&self.shared, &values[..self.slots.len().min(values.len())]);
     }
 }
 
@@ -91,7 +137,8 @@ pub struct Lookup {
 }
 
 impl Lookup {
-    pub fn new(table: &Processes) -> Lookup {
+    /// The processes of `table`, each holding the columns `wanted` names.
+    pub fn new(table: &Processes, wanted: &ProcmonColumns) -> Lookup {
         let mut entries: Vec<(&u32, &Arc<ProcessInfo>)> = table.iter().collect();
         entries.sort_by_key(|(index, _)| **index);
         let mut processes = Vec::with_capacity(entries.len());
@@ -99,7 +146,7 @@ impl Lookup {
         let mut others = Vec::new();
         for (&index, info) in entries {
             let at = processes.len();
-            processes.push(Process::new(Arc::clone(info)));
+            processes.push(Process::new(Arc::clone(info), wanted));
             if index < MAX_DIRECT {
                 let slot = index as usize;
                 if direct.len() <= slot {
@@ -115,7 +162,7 @@ impl Lookup {
             processes,
             direct,
             others,
-            missing: Process::new(Arc::new(ProcessInfo::default())),
+            missing: Process::new(Arc::new(ProcessInfo::default()), wanted),
         }
     }
 
@@ -183,7 +230,7 @@ mod tests {
         table.insert(3, info(13));
         table.insert(4_000_000_000, info(14));
         table.insert(70_001, info(15));
-        let l = Lookup::new(&table);
+        let l = Lookup::new(&table, &ProcmonColumns::All);
         assert_eq!(l.get(0).map(|p| p.info.pid), Some(10));
         assert_eq!(l.get(3).map(|p| p.info.pid), Some(13));
         assert_eq!(l.get(4_000_000_000).map(|p| p.info.pid), Some(14));
@@ -199,7 +246,7 @@ mod tests {
         let mut table = Processes::new();
         table.insert(0, info(10));
         table.insert(4_000_000_000, info(14));
-        let l = Lookup::new(&table);
+        let l = Lookup::new(&table, &ProcmonColumns::All);
         let copy = l.for_lane();
         for index in [0, 1, 4_000_000_000] {
             let (a, b) = (l.get(index), copy.get(index));
@@ -220,7 +267,7 @@ mod tests {
 
     #[test]
     fn columns_are_the_csv_exports_with_exactly_their_room() {
-        let p = Process::new(info(10));
+        let p = Process::new(info(10), &ProcmonColumns::All);
         let mut columns = Columns::default();
         p.write(&mut columns, Some(1_406_250), Class::Registry, 7764);
         let mut other = Columns::default();
@@ -255,5 +302,43 @@ mod tests {
         // A row's columns hold nothing on the heap of their own.
         assert_eq!(columns.heap_bytes(), 0);
         assert_eq!(columns.len(), 15);
+    }
+
+    #[test]
+    fn only_the_columns_asked_for_are_written_in_the_exports_order() {
+        let all = Process::new(info(10), &ProcmonColumns::All);
+        let mut every = Columns::default();
+        all.write(&mut every, Some(1_406_250), Class::Registry, 7764);
+        // Names as a rule writes them (any case), not in the export's order.
+        let asked = ["tid", "USER", "Parent PID", "Duration", "Not A Column"];
+        let some = Process::new(
+            info(10),
+            &ProcmonColumns::Only(asked.iter().map(|n| n.to_string()).collect()),
+        );
+        let mut row = Columns::default();
+        some.write(&mut row, Some(1_406_250), Class::Registry, 7764);
+        let got: Vec<(&str, &str)> = row.iter().collect();
+        let want: Vec<(&str, &str)> = every
+            .iter()
+            .filter(|(k, _)| asked.iter().any(|a| a.eq_ignore_ascii_case(k)))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            got.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            ["Duration", "User", "TID", "Parent PID"]
+        );
+        // Slots without a Duration: the class and thread still land in their own columns.
+        let no_duration = Process::new(
+            info(10),
+            &ProcmonColumns::Only(vec!["TID".into(), "Event Class".into()]),
+        );
+        no_duration.write(&mut row, None, Class::Network, 9);
+        let got: Vec<(&str, &str)> = row.iter().collect();
+        assert_eq!(got, [("Event Class", "Network"), ("TID", "9")]);
+        // None asked for: a refilled row is left with none.
+        let none = Process::new(info(10), &ProcmonColumns::none());
+        none.write(&mut row, Some(5), Class::FileSystem, 3);
+        assert!(row.is_empty());
+        assert_eq!(row.iter().count(), 0);
     }
 }

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-use super::{Emit, MAX_LISTED_ERRORS};
+use super::{Emit, MAX_LISTED_ERRORS, ProcmonColumns};
 use crate::model::{At, FileAccount, Problem};
 use event::{Bytes, Context, Decoded, Fault, Patched, Window};
 use header::{HEADER_SIZE, Header};
@@ -165,7 +165,8 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
         .collect();
     let window = blocks::read_window(src, &offsets, None, len, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
-    let processes = columns::Lookup::new(&capture.processes);
+    // Only the process, pid, operation and path are compared: no column is built.
+    let processes = columns::Lookup::new(&capture.processes, &ProcmonColumns::none());
     let ctx = Context {
         wide: capture.header.wide,
         processes: &processes,
@@ -234,7 +235,7 @@ fn read_capture(
     }
 
     let computer: Arc<str> = Arc::from(header.computer.as_str());
-    let processes = columns::Lookup::new(&processes);
+    let processes = columns::Lookup::new(&processes, emit.columns);
     let ctx = Context {
         wide: header.wide,
         processes: &processes,
