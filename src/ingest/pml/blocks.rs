@@ -167,19 +167,21 @@ pub(super) fn read_window(
 pub(super) fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Done {
     let mut slots = std::mem::take(&mut block.slots);
     slots.resize_with(block.offsets.len(), || None);
-    let decoded = block
-        .offsets
-        .iter()
-        .zip(slots)
-        .map(|(&off, row)| {
-            if off >= len {
-                return Err(Fault::Damaged(format!(
-                    "its offset {off:#x} is past the end of the file ({len} bytes)"
-                )));
-            }
-            event::decode(&block.window, off, ctx, row)
-        })
-        .collect();
+    let decoded = event::with_scratch(|scratch| {
+        block
+            .offsets
+            .iter()
+            .zip(slots)
+            .map(|(&off, row)| {
+                if off >= len {
+                    return Err(Fault::Damaged(format!(
+                        "its offset {off:#x} is past the end of the file ({len} bytes)"
+                    )));
+                }
+                event::decode(&block.window, off, ctx, row, scratch)
+            })
+            .collect()
+    });
     Done { block, decoded }
 }
 

@@ -32,10 +32,27 @@ pub trait Bytes {
 /// The most room the scratch pairs keep from one event to the next.
 const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 
+/// The detail pairs and the path of the event being decoded, copied into its row once whole
+/// (one allocation of the right size, or none for a refilled row): room reused from one event
+/// to the next, passed in by whoever decodes a run of events.
+#[derive(Default)]
+pub struct Scratch {
+    pairs: Fields,
+    path: String,
+}
+
 thread_local! {
-    /// The detail pairs and the path of the event being decoded on this thread, copied into
-    /// its row once whole (one allocation of the right size, or none for a refilled row).
-    static SCRATCH: RefCell<(Fields, String)> = RefCell::new(Default::default());
+    /// This thread's scratch, taken once per block ([`with_scratch`]).
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's scratch: a thread decoding block after block reuses its room.
+pub fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        // Never nested; if it were, the inner run gets room of its own.
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// Bytes not at hand.
@@ -186,12 +203,13 @@ const KEY_BYTES: [bool; 256] = {
 };
 
 /// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
-/// the same row comes out whether or not one is given).
+/// the same row comes out whether or not one is given), with `scratch`'s room.
 pub fn decode(
     bytes: &dyn Bytes,
     offset: u64,
     ctx: &Context<'_>,
     spare: Option<Box<ProcmonRow>>,
+    scratch: &mut Scratch,
 ) -> Result<Decoded, Fault> {
     let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
     let mut c = Cur::new(head);
@@ -233,7 +251,10 @@ pub fn decode(
         None
     };
     let mut row = spare.unwrap_or_default();
-    let (pairs, path) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let (pairs, path) = (
+        std::mem::take(&mut scratch.pairs),
+        std::mem::take(&mut scratch.path),
+    );
     let mut d = detail::decode(
         &DetailInput {
             class,
@@ -266,9 +287,8 @@ pub fn decode(
     row.text.set_network(class == Class::Network);
     // Scratch grown by a huge detail is not kept for the rest of the capture.
     if d.pairs.heap_bytes() + d.path.capacity() <= MAX_SCRATCH_BYTES {
-        SCRATCH.with(|s| {
-            *s.borrow_mut() = (std::mem::take(&mut d.pairs), std::mem::take(&mut d.path))
-        });
+        scratch.pairs = std::mem::take(&mut d.pairs);
+        scratch.path = std::mem::take(&mut d.path);
     }
     let pending = row.result.is_empty();
     p.write(&mut row.columns, (!pending).then_some(duration), class, tid);

@@ -173,12 +173,13 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
         endpoints: &capture.endpoints,
         computer: &computer,
     };
-    offsets
-        .iter()
-        .find_map(|&off| match event::decode(&window, off, &ctx, None) {
+    let mut scratch = event::Scratch::default();
+    offsets.iter().find_map(
+        |&off| match event::decode(&window, off, &ctx, None, &mut scratch) {
             Ok(Decoded::Row { row, .. }) => Some(*row),
             _ => None,
-        })
+        },
+    )
 }
 
 /// Read a PML file from `src`, `len` bytes long.
@@ -284,7 +285,13 @@ fn decode_patched(
     };
     // Header, detail, extra-detail size, extra detail: at most four parts.
     for _ in 0..4 {
-        match event::decode(&patched as &dyn Bytes, off, ctx, None) {
+        match event::decode(
+            &patched as &dyn Bytes,
+            off,
+            ctx,
+            None,
+            &mut Default::default(),
+        ) {
             Err(Fault::Miss(m)) => {
                 let end = m.off.checked_add(m.len as u64).filter(|&e| e <= len);
                 let Some(_) = end else {
