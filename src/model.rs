@@ -13,11 +13,13 @@ use jiff::civil::{Date, Time};
 use serde::{Deserialize, Serialize};
 
 pub mod columns;
+pub mod detail_text;
 pub mod marks;
 pub mod problem;
 pub mod row_text;
 pub mod shared_str;
 pub use columns::{Columns, SharedColumns};
+pub use detail_text::DetailText;
 pub use marks::Marks;
 pub use problem::{At, Problem};
 pub use row_text::{Pairs, RowText};

@@ -10,7 +10,7 @@ use super::num;
 use super::tables::Endpoints;
 use std::borrow::Cow;
 
-use crate::model::Fields;
+use crate::model::DetailText;
 
 /// What the detail structure says.
 #[derive(Debug, Default)]
@@ -18,7 +18,7 @@ pub struct Detail {
     pub path: String,
     /// The operation's name when the detail refines it (`TCP Send`, `QueryBasicInformationFile`).
     pub operation: Option<Cow<'static, str>>,
-    pub pairs: Fields,
+    pub pairs: DetailText,
     /// The structure ran past its event (or its extra detail): what was read is kept.
     pub cut: bool,
     /// No decoder for this operation's detail: only the path (when known) was read.
@@ -27,28 +27,7 @@ pub struct Detail {
 
 impl Detail {
     pub fn push(&mut self, k: &str, v: impl AsRef<str>) {
-        self.pairs.push(k, v);
-    }
-
-    /// The Detail column.
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        self.write_text(&mut out);
-        out
-    }
-
-    /// The Detail column, written into `out` (emptied first).
-    pub fn write_text(&self, out: &mut String) {
-        out.clear();
-        out.reserve(self.pairs.text_len() + 4 * self.pairs.len());
-        for (i, (k, v)) in self.pairs.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(k);
-            out.push_str(": ");
-            out.push_str(v);
-        }
+        self.pairs.push(k, v.as_ref());
     }
 }
 
@@ -91,7 +70,7 @@ fn string_into(
 
 /// Decode `input`'s detail; its pairs go into `pairs` and its path into `path` (both emptied
 /// first, their room reused).
-pub fn decode(input: &DetailInput<'_>, mut pairs: Fields, mut path: String) -> Detail {
+pub fn decode(input: &DetailInput<'_>, mut pairs: DetailText, mut path: String) -> Detail {
     pairs.clear();
     path.clear();
     let mut d = Detail {

@@ -16,7 +16,7 @@ use super::columns::Lookup;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
 use super::tables::Endpoints;
-use crate::model::{Fields, ProcmonRow, SharedStr};
+use crate::model::{DetailText, ProcmonRow, SharedStr};
 
 /// Size of an event's fixed part, before its stack trace.
 pub const EVENT_HEADER: usize = 0x34;
@@ -37,7 +37,7 @@ const MAX_SCRATCH_BYTES: usize = 64 * 1024;
 /// to the next, passed in by whoever decodes a run of events.
 #[derive(Default)]
 pub struct Scratch {
-    pairs: Fields,
+    pairs: DetailText,
     path: String,
 }
 
@@ -140,68 +140,6 @@ fn unknown_op(class: u32, op: u16) -> String {
     format!("<Unknown class {class} operation {op}>")
 }
 
-/// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of `text`, the pairs rendered
-/// as the Detail column, gives the pairs back, so that they can be used as they are instead of
-/// being parsed again. True when nothing is trimmed away, every name reads as a Procmon key
-/// (so the segment `Name: value` splits back at its own colon), and no value holds the `, `
-/// segments are split at; otherwise the text is parsed as a CSV's Detail is, so both give the
-/// same fields whatever the text. Checked on the names, and on the text in one pass.
-fn pairs_read_back(pairs: &Fields, text: &str) -> bool {
-    if text.trim().len() != text.len() {
-        return false;
-    }
-    // The text is the pairs joined: `name: value` each, `, ` between them.
-    let n = pairs.len();
-    let joined = if n == 0 {
-        0
-    } else {
-        pairs.text_len() + 4 * n - 2
-    };
-    // No value holds `, `: the text holds one per pair after the first (the separators), as no
-    // name holds a comma and a value's last comma before a separator is not followed by a
-    // space. One pass over the text, not a search per value.
-    joined == text.len()
-        && pairs.iter().all(|(k, _)| reads_as_key(k))
-        && separators(text) == n.saturating_sub(1)
-}
-
-/// How many times `text` holds `, `.
-fn separators(text: &str) -> usize {
-    let b = text.as_bytes();
-    memchr::memchr_iter(b',', b)
-        .filter(|&i| b.get(i + 1) == Some(&b' '))
-        .count()
-}
-
-/// Whether `k:` splits as the key `k`, as [`split_key`](crate::ingest::detail::split_key) splits it (a test holds the two
-/// together): the same rules, without a search for the colon (which a key cannot hold) nor
-/// decoding characters.
-fn reads_as_key(k: &str) -> bool {
-    let b = k.as_bytes();
-    match (b.first(), b.last()) {
-        (Some(first), Some(&last)) => {
-            b.len() <= 40
-                && first.is_ascii_alphabetic()
-                && last != b' '
-                && b.iter().all(|&c| KEY_BYTES[usize::from(c)])
-        }
-        _ => false,
-    }
-}
-
-/// The bytes a key may hold: ASCII letters and digits, space and `_-/.()#`.
-const KEY_BYTES: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric()
-            || matches!(b, b' ' | b'_' | b'-' | b'/' | b'.' | b'(' | b')' | b'#');
-        c += 1;
-    }
-    t
-};
-
 /// Decode the event at `offset`, into `spare` when given (a row not kept, whose room is reused:
 /// the same row comes out whether or not one is given), with `scratch`'s room.
 pub fn decode(
@@ -281,9 +219,9 @@ pub fn decode(
     let orphan = process.is_none();
     let p = process.unwrap_or_else(|| ctx.processes.missing());
     row.result = SharedStr::from(names::result_text(status));
-    // The Detail column is the pairs rendered; its pairs are the rendered pairs' spans when
-    // splitting it as a CSV's Detail gives them back, else it is split.
-    row.text.set_pairs(&d.path, &d.pairs, pairs_read_back);
+    // The Detail column is the pairs as written; its pairs are their spans when splitting it
+    // as a CSV's Detail gives them back, else it is split.
+    row.text.set_written(&d.path, &d.pairs);
     row.text.set_network(class == Class::Network);
     // Scratch grown by a huge detail is not kept for the rest of the capture.
     if d.pairs.heap_bytes() + d.path.capacity() <= MAX_SCRATCH_BYTES {
@@ -321,7 +259,6 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::detail::{parse_detail, split_key};
 
     #[test]
     fn filetimes_beyond_year_9999_have_no_time_instead_of_a_wrong_one() {
@@ -332,86 +269,5 @@ mod tests {
         );
         assert_eq!(filetime(0x7FFF_FFFF_FFFF_FFFF), None);
         assert_eq!(filetime(u64::MAX), None);
-    }
-
-    fn pairs(p: &[(&str, &str)]) -> Fields {
-        p.iter().copied().collect()
-    }
-
-    fn text(p: &Fields) -> String {
-        let d = detail::Detail {
-            pairs: p.clone(),
-            ..Default::default()
-        };
-        d.text()
-    }
-
-    #[test]
-    fn keys_are_recognised_as_the_csv_detail_parser_recognises_them() {
-        let names = [
-            "Desired Access",
-            "1",
-            "1st",
-            "",
-            "A",
-            "Key ",
-            " Key",
-            "I/O Flags",
-            "a_b-c.d(e)#f",
-            "C:\\x",
-            "x:y",
-            "Caf\u{e9}",
-            "Tab\tKey",
-            "a,b",
-            "0123456789012345678901234567890123456789",
-            "a123456789012345678901234567890123456789",
-            "a1234567890123456789012345678901234567890",
-        ];
-        for k in names {
-            let name = format!("{k}:");
-            assert_eq!(reads_as_key(k), split_key(&name) == Some((k, "")), "{k:?}");
-        }
-        assert_eq!(separators("a, b"), 1);
-        assert_eq!(separators("a,b ,c,"), 0);
-        assert_eq!(separators("a,, b, , c"), 3);
-    }
-
-    #[test]
-    fn pairs_are_used_as_they_are_only_when_parsing_gives_them_back() {
-        let cases: &[&[(&str, &str)]] = &[
-            &[],
-            &[("Desired Access", "Generic Read"), ("Disposition", "Open")],
-            &[("Length", "0"), ("mss", "1460")],
-            &[("Thread ID", "7764")],
-            // Empty values, and a value that is a path with a colon.
-            &[("Type", ""), ("Name", r"C:\x: y")],
-            // Not read back as given: a value holding the segment separator...
-            &[("Options", "Synchronous IO Non-Alert, Non-Directory File")],
-            &[("Data", "a, B: c")],
-            &[("A", "x,"), ("B", "y")],
-            &[("A", "x, "), ("B", "y")],
-            &[("A", ","), ("B", ", ")],
-            &[("A", "x"), ("B", "y,")],
-            &[("A", " , x")],
-            // ... a key that is not one, trailing space, an empty last value.
-            &[("1st", "x")],
-            &[("Key", "x ")],
-            &[("A", "1"), ("B", "")],
-            &[("", "x")],
-        ];
-        for case in cases {
-            let p = pairs(case);
-            let t = text(&p);
-            let parsed = parse_detail(&t);
-            if pairs_read_back(&p, &t) {
-                assert_eq!(p, parsed, "{t:?}");
-            }
-        }
-        let simple = pairs(cases[1]);
-        assert!(pairs_read_back(&simple, &text(&simple)));
-        let split = pairs(cases[5]);
-        assert!(!pairs_read_back(&split, &text(&split)));
-        let odd = pairs(&[("1st", "x")]);
-        assert!(!pairs_read_back(&odd, &text(&odd)));
     }
 }
