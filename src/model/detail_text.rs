@@ -7,6 +7,8 @@
 //!
 //! [`RowText::set_written`]: super::RowText::set_written
 
+use crate::ingest::detail::split_key;
+
 /// `Key: value, Key: value`, with each pair's spans.
 #[derive(Debug, Clone, Default)]
 pub struct DetailText {
@@ -98,26 +100,52 @@ impl DetailText {
 
     /// Whether [`parse_detail`](crate::ingest::detail::parse_detail) of the text gives these
     /// pairs back, so that they can be used as they are instead of the text being split again.
-    /// True when nothing is trimmed away, every name reads as a Procmon key (so the segment
-    /// `Name: value` splits back at its own colon), and no value holds the `, ` segments are
-    /// split at; otherwise the text is split as a CSV's Detail is, so both give the same
-    /// pairs whatever the text. The names are checked as they are written; the text in one
-    /// pass.
+    ///
+    /// That parser trims the text, splits it at every `, `, and starts a pair at each segment
+    /// that splits as `Key: value`, gluing any other segment (with its `, `) to the value
+    /// before. The pairs come back (exactly then: a test holds the two together) when nothing
+    /// but an empty last value's space is trimmed away, every name reads as a Procmon key (so
+    /// each pair's first segment splits at its own colon), and every segment that starts
+    /// inside a value (after a `, ` the value holds, as in `Options: Synchronous IO
+    /// Non-Alert, Non-Directory File`) does not split as a key. The names are checked as they
+    /// are written; the text in one pass over its `, `.
     pub fn reads_back(&self) -> bool {
         let n = self.spans.len();
-        n == 0
-            || (self.keys_read
-                && self.text.trim_end().len() == self.text.len()
-                && separators(&self.text) == n - 1)
+        if n == 0 {
+            return true;
+        }
+        // Only the space after the last name's colon may be trimmed away (its value empty:
+        // `Name:` still splits as the name and an empty value).
+        let last_empty = self.spans.last().is_some_and(|s| s[2] == s[3]);
+        let trimmed = self.text.len() - self.text.trim_end().len();
+        if !self.keys_read || (trimmed > 0 && !last_empty) {
+            return false;
+        }
+        let b = self.text.as_bytes();
+        // The next pair, whose `, ` comes next unless a value holds one first.
+        let mut next = 1;
+        // Where a segment inside a value starts, until the `, ` that ends it is found.
+        let mut inside: Option<usize> = None;
+        for at in memchr::memchr_iter(b',', b).filter(|&i| b.get(i + 1) == Some(&b' ')) {
+            if let Some(start) = inside.take()
+                && split_key(&self.text[start..at]).is_some()
+            {
+                return false;
+            }
+            if self.spans.get(next).is_some_and(|s| s[0] == at + 2) {
+                next += 1;
+            } else {
+                inside = Some(at + 2);
+            }
+        }
+        if let Some(start) = inside
+            && split_key(&self.text[start..]).is_some()
+        {
+            return false;
+        }
+        // Every pair's `, ` was one of those found (always, as they are written).
+        next == n
     }
-}
-
-/// How many times `text` holds `, `.
-fn separators(text: &str) -> usize {
-    let b = text.as_bytes();
-    memchr::memchr_iter(b',', b)
-        .filter(|&i| b.get(i + 1) == Some(&b' '))
-        .count()
 }
 
 /// Whether `k:` splits as the key `k`, as [`split_key`](crate::ingest::detail::split_key)
@@ -153,7 +181,7 @@ const KEY_BYTES: [bool; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::detail::{parse_detail, split_key};
+    use crate::ingest::detail::parse_detail;
     use crate::model::Fields;
 
     fn written(p: &[(&str, &str)]) -> DetailText {
@@ -216,9 +244,6 @@ mod tests {
             let name = format!("{k}:");
             assert_eq!(reads_as_key(k), split_key(&name) == Some((k, "")), "{k:?}");
         }
-        assert_eq!(separators("a, b"), 1);
-        assert_eq!(separators("a,b ,c,"), 0);
-        assert_eq!(separators("a,, b, , c"), 3);
     }
 
     #[test]
@@ -230,15 +255,19 @@ mod tests {
             &[("Thread ID", "7764")],
             // Empty values, and a value that is a path with a colon.
             &[("Type", ""), ("Name", r"C:\x: y")],
-            // Not read back as given: a value holding the segment separator...
+            // A value holding the segment separator, glued back to it by the parser...
             &[("Options", "Synchronous IO Non-Alert, Non-Directory File")],
-            &[("Data", "a, B: c")],
             &[("A", "x,"), ("B", "y")],
             &[("A", "x, "), ("B", "y")],
             &[("A", ","), ("B", ", ")],
             &[("A", "x"), ("B", "y,")],
             &[("A", " , x")],
-            // ... a key that is not one, trailing space (Unicode too), an empty last value.
+            &[("A", "C:, D:\\x, e:")],
+            // ... but not when what follows it splits as a key.
+            &[("Data", "a, B: c")],
+            &[("Data", "a, B:")],
+            &[("A", "x, B: y, z"), ("C", "1")],
+            // A key that is not one, trailing space (Unicode too), an empty last value.
             &[("1st", "x")],
             &[("Key", "x ")],
             &[("Key", "x\u{3000}")],
@@ -249,13 +278,45 @@ mod tests {
         for case in cases {
             let d = written(case);
             let parsed = parse_detail(d.as_str());
-            if d.reads_back() {
-                assert_eq!(fields(&d), parsed, "{:?}", d.as_str());
-            }
+            assert_eq!(d.reads_back(), fields(&d) == parsed, "{:?}", d.as_str());
         }
         assert!(written(cases[1]).reads_back());
-        assert!(!written(cases[5]).reads_back());
+        assert!(written(cases[5]).reads_back(), "glued back: the same pairs");
+        assert!(!written(&[("Data", "a, B: c")]).reads_back());
         assert!(!written(&[("1st", "x")]).reads_back());
         assert!(!written(&[("A", "1"), ("", "x")]).reads_back());
+    }
+
+    /// Pairs made of the pieces that matter to the parser (`,`, `, `, `:`, spaces, key-like
+    /// and non-key names, non-ASCII): they read back exactly when parsing their text gives
+    /// them back.
+    #[test]
+    fn read_back_is_exactly_when_parsing_gives_the_pairs_back() {
+        const NAMES: [&str; 7] = ["A", "Key", "Desired Access", "1st", "", "K ", "x:y"];
+        const PIECES: [&str; 12] = [
+            ",", ", ", ":", ": ", " ", "x", "K: ", "K:", "C:\\", "\u{e9}", "1st: ", "\u{3000}",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let (mut glued, mut split) = (0, 0);
+        for _ in 0..100_000 {
+            let mut d = DetailText::default();
+            for _ in 0..1 + next(3) {
+                let value: String = (0..next(4)).map(|_| PIECES[next(PIECES.len())]).collect();
+                d.push(NAMES[next(NAMES.len())], &value);
+            }
+            let same = fields(&d) == parse_detail(d.as_str());
+            assert_eq!(d.reads_back(), same, "{:?}", d.as_str());
+            let holds_separator = d.iter().any(|(_, v)| v.contains(", "));
+            glued += usize::from(same && holds_separator);
+            split += usize::from(!same && holds_separator);
+        }
+        // Both kinds of value holding `, ` were met.
+        assert!(glued > 1000 && split > 1000, "{glued} {split}");
     }
 }
