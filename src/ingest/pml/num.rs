@@ -151,14 +151,15 @@ pub fn seconds(ticks: u64) -> Num {
 /// 1600) as `M/D/YYYY h:mm:ss AM` in UTC; empty outside the times a timestamp can hold (years
 /// -9999 to 9999). Written on the stack: a directory listing has four per entry.
 pub fn filetime_date(ft: u64) -> Num {
-    const UNIX_EPOCH_AS_FILETIME: i128 = 116_444_736_000_000_000;
+    const UNIX_EPOCH_SECONDS_AS_FILETIME: i64 = 11_644_473_600;
     let mut out = Num::new();
-    let ns = (i128::from(ft as i64) - UNIX_EPOCH_AS_FILETIME) * 100;
-    if jiff::Timestamp::from_nanosecond(ns).is_err() {
+    // Whole seconds and the ticks after them (never negative), not 128-bit nanoseconds.
+    let ticks = ft as i64;
+    let secs = ticks.div_euclid(10_000_000) - UNIX_EPOCH_SECONDS_AS_FILETIME;
+    let nanos = ticks.rem_euclid(10_000_000) as i32 * 100;
+    if jiff::Timestamp::new(secs, nanos).is_err() {
         return out;
     }
-    // Within ±10,000 years: the seconds fit an i64 many times over.
-    let secs = i64::try_from(ns.div_euclid(1_000_000_000)).unwrap_or_default();
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let of_day = secs.rem_euclid(86_400) as u64;
     let (hour, minute, second) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
