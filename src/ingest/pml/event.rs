@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::bytes::Cur;
 use super::columns::Lookup;
 use super::detail::{self, DetailInput};
 use super::names::{self, Class};
@@ -153,21 +152,27 @@ pub fn decode(
     spare: Option<Box<ProcmonRow>>,
     scratch: &mut Scratch,
 ) -> Result<Decoded, Fault> {
-    let head = bytes.at(offset, EVENT_HEADER).map_err(Fault::Miss)?;
-    let mut c = Cur::new(head);
-    let short = |_| Fault::Damaged("short event header".into());
-    let process_index = c.u32().map_err(short)?;
-    let tid = c.u32().map_err(short)?;
-    let class_raw = c.u32().map_err(short)?;
-    let op = c.u16().map_err(short)?;
-    c.skip(6).map_err(short)?;
-    let duration = c.u64().map_err(short)?;
-    let time = c.u64().map_err(short)?;
-    let status = c.u32().map_err(short)?;
-    let depth = c.u16().map_err(short)?;
-    c.skip(2).map_err(short)?;
-    let detail_size = c.u32().map_err(short)?;
-    let extra_offset = c.u32().map_err(short)?;
+    let head: &[u8; EVENT_HEADER] = bytes
+        .at(offset, EVENT_HEADER)
+        .map_err(Fault::Miss)?
+        .try_into()
+        .map_err(|_| Fault::Damaged("short event header".into()))?;
+    // Fixed places in an array of fixed size: no check left to make per field.
+    let field = |at: usize, n: usize| {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&head[at..at + n]);
+        u64::from_le_bytes(b)
+    };
+    let process_index = field(0, 4) as u32;
+    let tid = field(4, 4) as u32;
+    let class_raw = field(8, 4) as u32;
+    let op = field(12, 2) as u16;
+    let duration = field(20, 8);
+    let time = field(28, 8);
+    let status = field(36, 4) as u32;
+    let depth = field(40, 2) as u16;
+    let detail_size = field(44, 4) as u32;
+    let extra_offset = field(48, 4) as u32;
     let Some(class) = Class::from_u32(class_raw) else {
         return Err(Fault::Damaged(format!("unknown event class {class_raw}")));
     };
