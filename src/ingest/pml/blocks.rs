@@ -1,13 +1,16 @@
 //! The events of a capture, block by block: each block is a run of the event-offset array and
-//! the span of the file its events lie in, read once. On one thread the blocks are read,
-//! decoded and handed on in turn. On more, a plain file is read in lanes ([`super::lanes`]);
-//! any other source here: the reader hands blocks to the run's pool as tasks of their own, a
-//! few at a time, and decodes the others itself (a few blocks ahead at most); decoded blocks
+//! the span of the file its events lie in, read once. On one thread the blocks are read in
+//! turn and each event is decoded, numbered and judged at once ([`read_serial`]), so a row not
+//! kept is filled again by the next event while it is still in the core's nearest cache. On
+//! more, a plain file is read in lanes ([`super::lanes`]); any other source here: the reader
+//! hands blocks to the run's pool as tasks of their own, a few at a time, and decodes the
+//! others itself (a few blocks ahead at most); decoded blocks
 //! are numbered in order as they come back, split into kept and dropped events (the rule
 //! prefilter sees each event with its record number) and handed on in block order. No step
 //! waits for all the pool's threads at once, so a thread that the machine descheduled holds up
-//! only its own block, and the output is the same for any thread count. The steps after the
-//! decode ([`settle`], [`number`], [`merge`]) are shared by every path.
+//! only its own block, and the output is the same for any thread count. Every path numbers
+//! an event with the same step ([`Counter::number`]) and adds a block's part to the account
+//! with [`merge`].
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek};
@@ -172,17 +175,27 @@ pub(super) fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Don
             .offsets
             .iter()
             .zip(slots)
-            .map(|(&off, row)| {
-                if off >= len {
-                    return Err(Fault::Damaged(format!(
-                        "its offset {off:#x} is past the end of the file ({len} bytes)"
-                    )));
-                }
-                event::decode(&block.window, off, ctx, row, scratch)
-            })
+            .map(|(&off, row)| decode_at(&block.window, off, ctx, len, row, scratch))
             .collect()
     });
     Done { block, decoded }
+}
+
+/// Decode the event at `off` of a file `len` bytes long from `window`, into `row` when given.
+fn decode_at(
+    window: &Window,
+    off: u64,
+    ctx: &Context<'_>,
+    len: u64,
+    row: Option<Box<ProcmonRow>>,
+    scratch: &mut event::Scratch,
+) -> Result<Decoded, Fault> {
+    if off >= len {
+        return Err(Fault::Damaged(format!(
+            "its offset {off:#x} is past the end of the file ({len} bytes)"
+        )));
+    }
+    event::decode(window, off, ctx, row, scratch)
 }
 
 /// A block decoded to the end: every event's result final, parts outside its window read.
@@ -254,12 +267,40 @@ pub(super) fn number(
         results,
         rows: _,
     } = settled;
-    let mut part = Part::default();
-    let mut kept = Vec::new();
+    let mut counter = Counter {
+        record: before,
+        file,
+        keep,
+        part: Part::default(),
+        kept: Vec::new(),
+    };
     let mut spare = Vec::new();
-    let mut record = before;
     for (i, (result, off)) in results.into_iter().zip(offsets).enumerate() {
-        let number = first + i as u64 + 1;
+        spare.extend(counter.number(result, first + i as u64 + 1, off));
+    }
+    (counter.kept, spare, counter.part)
+}
+
+/// Numbers events one by one, in order: [`number`]'s step.
+pub(super) struct Counter<'a, 'k> {
+    /// Rows numbered so far (the record number of the last).
+    pub(super) record: u64,
+    file: &'a Arc<str>,
+    keep: &'a crate::ingest::Keep<'k>,
+    pub(super) part: Part,
+    pub(super) kept: Vec<Event>,
+}
+
+impl Counter<'_, '_> {
+    /// Number the settled event `number` (its place in the event-offset array, from 1) at
+    /// `off`; the row to fill again when it is not kept (and of ordinary size).
+    fn number(
+        &mut self,
+        result: Result<Decoded, Fault>,
+        number: u64,
+        off: u64,
+    ) -> Option<Box<ProcmonRow>> {
+        let part = &mut self.part;
         let at = At {
             record: Some(number),
             offset: Some(off),
@@ -274,7 +315,7 @@ pub(super) fn number(
                 undecoded,
                 orphan,
             }) => {
-                record += 1;
+                self.record += 1;
                 part.events += 1;
                 if let Some(op) = undecoded {
                     *part.undecoded.entry(op).or_default() += 1;
@@ -292,18 +333,18 @@ pub(super) fn number(
                 part.orphans += u64::from(orphan);
                 part.timed += u64::from(time.is_some());
                 let mut e = Event {
-                    file: Arc::clone(file),
-                    record,
+                    file: Arc::clone(self.file),
+                    record: self.record,
                     time,
                     kind: EventKind::Procmon(row),
                     marks: Default::default(),
                 };
-                if keep(&mut e) {
-                    kept.push(e);
+                if (self.keep)(&mut e) {
+                    self.kept.push(e);
                 } else if let EventKind::Procmon(row) = e.kind
                     && row.heap_bytes() <= MAX_SPARE_BYTES
                 {
-                    spare.push(row);
+                    return Some(row);
                 }
             }
             Err(Fault::Damaged(why)) => {
@@ -325,8 +366,8 @@ pub(super) fn number(
                 ));
             }
         }
+        None
     }
-    (kept, spare, part)
 }
 
 /// Add a block's part to the file's account (blocks in order: damage is listed in order).
@@ -375,29 +416,46 @@ pub(super) fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
         .extend(spare_rows.drain(spare_rows.len() - n..).map(Some));
 }
 
-/// Read every block of the capture on this thread.
+/// Read every block of the capture on this thread: each event decoded, numbered and judged
+/// in turn (on one thread the record numbers are known as each event is decoded), so a row
+/// not kept is filled again by the very next event, still in this core's nearest cache.
 pub(super) fn read_serial(
     src: &mut (impl Read + Seek),
     source: &Source<'_>,
     sink: &mut Sink<'_, '_>,
 ) {
-    let mut record = 0u64;
+    let (ctx, len) = (source.ctx, source.len);
+    let mut counter = Counter {
+        record: 0,
+        file: sink.file,
+        keep: sink.keep,
+        part: Part::default(),
+        kept: Vec::new(),
+    };
     let mut first = 0u64;
     let mut spare = Vec::new();
-    let mut spare_rows = Vec::new();
+    let mut row = None;
     let mut seq = 0;
     while first < source.count {
-        let mut block = match read_block(src, source, seq, first, spare) {
+        let block = match read_block(src, source, seq, first, spare) {
             Ok(block) => block,
             Err(why) => return lost_from(sink.account, why),
         };
         seq += 1;
         first += block.offsets.len() as u64;
-        refill(&mut block, &mut spare_rows);
-        let done = decode_block(block, source.ctx, source.len);
-        let (kept, dropped, data) = finish_block(done, src, source, &mut record, sink);
-        spare = data;
-        spare_rows.extend(dropped);
+        event::with_scratch(|scratch| {
+            for (i, &off) in block.offsets.iter().enumerate() {
+                let result = match decode_at(&block.window, off, ctx, len, row.take(), scratch) {
+                    // Parts outside the window: read them and decode again.
+                    Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, len, ctx),
+                    other => other,
+                };
+                row = counter.number(result, block.first + i as u64 + 1, off);
+            }
+        });
+        merge(std::mem::take(&mut counter.part), sink.account, sink.tally);
+        spare = block.window.data;
+        let kept = std::mem::take(&mut counter.kept);
         if !kept.is_empty() {
             (sink.send)(kept);
         }
