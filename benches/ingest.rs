@@ -43,6 +43,7 @@ fn bench_file(c: &mut Criterion, name: &str, path: &Path, threads: usize) {
                 threads,
                 limits: Limits::default(),
                 keep: &ingest::keep_all,
+                keep_reads_record: false,
                 columns: rdtriage::ingest::ProcmonColumns::All,
             };
             ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);

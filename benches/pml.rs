@@ -59,6 +59,7 @@ fn read_capture(path: &Path, threads: usize, keep_all: bool) {
         } else {
             &keep_none
         },
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
@@ -125,6 +126,7 @@ fn bench_kept_drop(c: &mut Criterion, path: &Path) {
                     threads: 1,
                     limits: Limits::default(),
                     keep: &ingest::keep_all,
+                    keep_reads_record: false,
                     columns: rdtriage::ingest::ProcmonColumns::All,
                 };
                 ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);

@@ -20,6 +20,7 @@ fn events() -> Vec<Event> {
         threads: 1,
         limits: Limits::default(),
         keep: &ingest::keep_all,
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(std::slice::from_ref(&ticket), &opts, &mut sink);

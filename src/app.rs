@@ -138,6 +138,7 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
         } else {
             &ingest::keep_all
         },
+        keep_reads_record: false,
         // A summary shows accounts only: no row is kept, so no column need be built.
         columns: if dump.summary {
             ProcmonColumns::none()

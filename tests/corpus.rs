@@ -21,6 +21,7 @@ fn accounts_over(paths: &[PathBuf], threads: usize) -> Vec<FileAccount> {
         threads,
         limits: Limits::default(),
         keep: &keep_none,
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(paths, &opts, &mut sink);
@@ -221,6 +222,7 @@ fn prefilter_drops_events_but_not_counts() {
         threads: 1,
         limits: Limits::default(),
         keep: &only_1026,
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(std::slice::from_ref(&path), &opts, &mut sink);

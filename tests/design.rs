@@ -157,6 +157,7 @@ fn a_refusal_at_a_limit_carries_the_limit_and_its_flag() {
             ..Limits::default()
         },
         keep: &keep_all,
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     let mut sink = Collect::default();

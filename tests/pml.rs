@@ -984,9 +984,30 @@ fn repeated(times: u64) -> PmlCapture {
     c
 }
 
+/// The record numbers of the events kept by a keep that reads them (every third), read on
+/// `threads` threads, with the account: as a rule reading `record` has ingest keep events.
+fn every_third(path: &Path, threads: usize) -> (Vec<u64>, FileAccount) {
+    let keep = |e: &mut Event| e.record.is_multiple_of(3);
+    let opts = rdtriage::ingest::IngestOptions {
+        threads,
+        limits: Limits::default(),
+        keep: &keep,
+        keep_reads_record: true,
+        columns: rdtriage::ingest::ProcmonColumns::All,
+    };
+    let mut sink = rdtriage::ingest::Collect::default();
+    rdtriage::ingest::ingest(&[path.to_path_buf()], &opts, &mut sink);
+    let [account] = &sink.accounts[..] else {
+        panic!("one account for {}", path.display())
+    };
+    let records = sink.events.iter().map(|e| e.record).collect();
+    (records, account.clone())
+}
+
 /// A capture of many blocks, whole and damaged in ways that touch several blocks: the same
 /// events, record numbers and account (damage listed in the same order) at 1, 2 and 3 threads,
-/// whichever thread reads and decodes each block.
+/// whichever thread reads and decodes each block, whether events are judged as they are
+/// decoded (keep does not read the record number) or once numbered (it does).
 #[test]
 fn many_blocks_read_the_same_at_every_thread_count() {
     let (whole, layout) = write_with_layout(&repeated(700));
@@ -1022,6 +1043,22 @@ fn many_blocks_read_the_same_at_every_thread_count() {
             let (many, a) = read(&path, threads);
             assert_eq!(a1, a, "{what}: the account at {threads} threads");
             assert!(one == many, "{what}: the events at {threads} threads");
+        }
+        let (third, t1) = every_third(&path, 1);
+        let want: Vec<u64> = records
+            .iter()
+            .copied()
+            .filter(|r| r.is_multiple_of(3))
+            .collect();
+        assert_eq!(third, want, "{what}: judged on the record numbers");
+        assert_eq!(t1, a1, "{what}: the same account whatever is kept");
+        for threads in [2, 3] {
+            let got = every_third(&path, threads);
+            assert_eq!(
+                got,
+                (third.clone(), t1.clone()),
+                "{what}: {threads} threads"
+            );
         }
         if what == "offsets" {
             assert_eq!((a1.events, a1.errors), (n as u64 - 7, 7), "{what}");
@@ -1066,5 +1103,42 @@ fn a_block_whose_last_event_runs_past_the_next_start_is_read_whole() {
             "{threads} threads: the first block, its last event whole: {:?}",
             account.problem_texts()
         );
+    }
+}
+
+/// A user rule reading `record`: on 2 threads a capture's blocks after the first are still
+/// judged on their true record numbers (ingest is told the rules read them).
+#[test]
+fn a_rule_reading_the_record_number_sees_it_on_every_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = write(&repeated(300));
+    std::fs::create_dir(dir.path().join("ticket")).unwrap();
+    std::fs::write(dir.path().join("ticket/capture.pml"), bytes).unwrap();
+    let rule = r#"rule my-seven-hundredth {
+    title: "The 700th row"
+    cause: access-denied
+    strength: weak
+    when: source == "procmon" and record == 700
+    evidence: "row {record}: {operation} {path}"
+    remediation: "None."
+    example match procmon { process: "a", record: 700 }
+    example nomatch procmon { process: "a", record: 7 }
+}
+"#;
+    std::fs::write(dir.path().join("mine.rdt"), rule).unwrap();
+    for threads in ["1", "2"] {
+        let args = [
+            "--threads",
+            threads,
+            "scan",
+            "--format",
+            "json",
+            "--rules",
+            "mine.rdt",
+            "ticket",
+        ];
+        let out = common::run_in(dir.path(), &args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("row 700: "), "{threads} threads: {text}");
     }
 }

@@ -46,6 +46,7 @@ pub fn with_emit_checked(
         let mut emit = Emit {
             file: &file,
             keep: &keep,
+            keep_reads_record: false,
             send: &mut send,
             pool: pool(),
             limits: &limits,

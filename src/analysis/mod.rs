@@ -97,6 +97,7 @@ pub fn scan_within(
         threads: opts.threads,
         limits: opts.limits,
         keep,
+        keep_reads_record: rules.reads_record(),
         columns: opts.shown_columns.clone().union(rules.procmon_columns()),
     };
     let classify = |e: &Event| keep::priority(rules, e, needed_for_context(domain, e));

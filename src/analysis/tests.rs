@@ -162,6 +162,7 @@ fn positions_alike_on_any_pool() {
         threads: 1,
         limits: Limits::default(),
         keep: &crate::ingest::keep_all,
+        keep_reads_record: false,
         columns: crate::ingest::ProcmonColumns::All,
     };
     crate::ingest::ingest(&[ticket("noisy")], &opts, &mut sink);

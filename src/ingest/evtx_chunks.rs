@@ -217,6 +217,7 @@ mod tests {
             send: &mut send,
             pool: &pool,
             limits: &limits,
+            keep_reads_record: false,
             columns: &columns,
         };
         let mut account = FileAccount::new("t.evtx", FileFormat::Evtx);

@@ -89,6 +89,11 @@ pub struct IngestOptions<'a> {
     pub limits: Limits,
     /// Events this returns false for are counted but not handed on (the rule prefilter).
     pub keep: &'a Keep<'a>,
+    /// Whether `keep`'s answer may depend on an event's `record` number (a rule reading
+    /// `record`). When it cannot, a reader may judge events before it knows their numbers
+    /// (a PML read on several threads numbers a block only once the blocks before it are
+    /// decoded) and number the kept ones after.
+    pub keep_reads_record: bool,
     /// Which of a Procmon row's other columns ([`crate::model::ProcmonRow::columns`]) are
     /// built: all of them unless the caller knows nothing will read the rest.
     pub columns: ProcmonColumns,
@@ -145,6 +150,8 @@ pub type Keep<'a> = dyn Fn(&mut Event) -> bool + Sync + 'a;
 pub struct Emit<'a> {
     pub file: &'a Arc<str>,
     pub keep: &'a Keep<'a>,
+    /// [`IngestOptions::keep_reads_record`].
+    pub keep_reads_record: bool,
     pub send: &'a mut dyn FnMut(Vec<Event>),
     pub pool: &'a rayon::ThreadPool,
     pub limits: &'a Limits,

@@ -444,6 +444,7 @@ mod tests {
         let mut emit = Emit {
             file: &file,
             keep: &crate::ingest::keep_all,
+            keep_reads_record: false,
             send: &mut send,
             pool,
             limits: &limits,

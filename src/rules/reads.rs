@@ -38,6 +38,16 @@ impl Rule {
 }
 
 impl RuleSet {
+    /// Does some rule's condition or `unless:` witness read an event's `record` number? Keeping
+    /// an event asks those conditions ([`RuleSet::mark`]), so a reader may judge events before
+    /// it knows their record numbers only when none does
+    /// ([`crate::ingest::IngestOptions::keep_reads_record`]).
+    pub fn reads_record(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.reads(&|f| matches!(f, Field::Record)))
+    }
+
     /// The Procmon columns (`column.<Header>`) some rule of the set reads, anywhere it can:
     /// a condition, an `unless:` witness or its `by`, an aggregation's `by`, an evidence
     /// template. Reading a Procmon capture for these rules alone, no other column need be
@@ -125,6 +135,22 @@ mod tests {
         ] {
             assert!(!placed(text), "{text}");
         }
+    }
+
+    #[test]
+    fn a_set_reads_the_record_number_when_a_condition_or_witness_does() {
+        let examples = "    example match procmon { process: \"a\", record: 2 }\n    example nomatch procmon { process: \"b\", record: 2 }";
+        let reads =
+            |when: &str, extra: &str| load(&rule_with(when, extra, examples)).reads_record();
+        assert!(reads(r#"process == "a" and record == 2"#, ""));
+        assert!(reads(r#"process == "a" and not record > 5"#, ""));
+        assert!(reads(
+            r#"process == "a""#,
+            "    unless: followed by record == 9 within 60s by process"
+        ));
+        assert!(!reads(r#"process == "a""#, ""));
+        // The built-in pack: no rule reads it, so a capture's events are judged as decoded.
+        assert!(!crate::rules::load_with_builtin(&[]).unwrap().reads_record());
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn ingest_with(paths: &[PathBuf], threads: usize, limits: Limits) -> Collect
         threads,
         limits,
         keep: &ingest::keep_all,
+        keep_reads_record: false,
         columns: rdtriage::ingest::ProcmonColumns::All,
     };
     ingest::ingest(paths, &opts, &mut sink);

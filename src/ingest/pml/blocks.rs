@@ -50,6 +50,8 @@ pub(super) struct Source<'a> {
 pub(super) struct Sink<'a, 'b> {
     pub(super) file: &'a Arc<str>,
     pub(super) keep: &'a crate::ingest::Keep<'a>,
+    /// [`crate::ingest::IngestOptions::keep_reads_record`].
+    pub(super) keep_reads_record: bool,
     pub(super) send: &'a mut dyn FnMut(Vec<Event>),
     pub(super) account: &'b mut FileAccount,
     pub(super) tally: &'b mut Tally,
@@ -416,25 +418,67 @@ pub(super) fn refill(block: &mut Block, spare_rows: &mut SpareRows) {
         .extend(spare_rows.drain(spare_rows.len() - n..).map(Some));
 }
 
-/// Read every block of the capture on this thread: each event decoded, numbered and judged
-/// in turn (on one thread the record numbers are known as each event is decoded), so a row
-/// not kept is filled again by the very next event, still in this core's nearest cache.
+/// A block's events decoded, numbered and judged on one thread ([`judge_block`]).
+pub(super) struct Judged {
+    pub(super) kept: Vec<Event>,
+    pub(super) part: Part,
+    /// Its events that became rows (the record numbers it takes).
+    pub(super) rows: u64,
+}
+
+/// Decode, number and judge each of `block`'s events in turn on this thread, its first row
+/// numbered `base + 1`, so that the row of an event not kept is filled again by the very next
+/// event while it is still in the core's nearest cache. Rows to fill come from `rows`, and the
+/// last one not kept goes back there; the window's buffer is given back for a later block.
+pub(super) fn judge_block(
+    block: Block,
+    base: u64,
+    src: &mut (impl Read + Seek),
+    source: &Source<'_>,
+    file: &Arc<str>,
+    keep: &crate::ingest::Keep<'_>,
+    rows: &mut SpareRows,
+) -> (Judged, Vec<u8>) {
+    let (ctx, len) = (source.ctx, source.len);
+    let mut counter = Counter {
+        record: base,
+        file,
+        keep,
+        part: Part::default(),
+        kept: Vec::new(),
+    };
+    let mut row = rows.pop();
+    event::with_scratch(|scratch| {
+        for (i, &off) in block.offsets.iter().enumerate() {
+            let fill = row.take().or_else(|| rows.pop());
+            let result = match decode_at(&block.window, off, ctx, len, fill, scratch) {
+                // Parts outside the window: read them and decode again.
+                Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, len, ctx),
+                other => other,
+            };
+            row = counter.number(result, block.first + i as u64 + 1, off);
+        }
+    });
+    rows.extend(row);
+    let judged = Judged {
+        rows: counter.record - base,
+        kept: counter.kept,
+        part: counter.part,
+    };
+    (judged, block.window.data)
+}
+
+/// Read every block of the capture on this thread, each judged as it is decoded
+/// ([`judge_block`]): on one thread every block's first record number is known.
 pub(super) fn read_serial(
     src: &mut (impl Read + Seek),
     source: &Source<'_>,
     sink: &mut Sink<'_, '_>,
 ) {
-    let (ctx, len) = (source.ctx, source.len);
-    let mut counter = Counter {
-        record: 0,
-        file: sink.file,
-        keep: sink.keep,
-        part: Part::default(),
-        kept: Vec::new(),
-    };
+    let mut record = 0u64;
     let mut first = 0u64;
     let mut spare = Vec::new();
-    let mut row = None;
+    let mut rows = Vec::new();
     let mut seq = 0;
     while first < source.count {
         let block = match read_block(src, source, seq, first, spare) {
@@ -443,21 +487,13 @@ pub(super) fn read_serial(
         };
         seq += 1;
         first += block.offsets.len() as u64;
-        event::with_scratch(|scratch| {
-            for (i, &off) in block.offsets.iter().enumerate() {
-                let result = match decode_at(&block.window, off, ctx, len, row.take(), scratch) {
-                    // Parts outside the window: read them and decode again.
-                    Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, len, ctx),
-                    other => other,
-                };
-                row = counter.number(result, block.first + i as u64 + 1, off);
-            }
-        });
-        merge(std::mem::take(&mut counter.part), sink.account, sink.tally);
-        spare = block.window.data;
-        let kept = std::mem::take(&mut counter.kept);
-        if !kept.is_empty() {
-            (sink.send)(kept);
+        let (judged, data) =
+            judge_block(block, record, src, source, sink.file, sink.keep, &mut rows);
+        record += judged.rows;
+        merge(judged.part, sink.account, sink.tally);
+        spare = data;
+        if !judged.kept.is_empty() {
+            (sink.send)(judged.kept);
         }
     }
 }

@@ -20,8 +20,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::blocks::{
-    AHEAD_PER_THREAD, BLOCK, Part, Settled, Sink, Source, SpareRows, decode_block, lost_from,
-    merge, number, read_block, refill, settle,
+    AHEAD_PER_THREAD, BLOCK, Judged, Part, Settled, Sink, Source, SpareRows, decode_block,
+    judge_block, lost_from, merge, number, read_block, refill, settle,
 };
 use super::columns::Lookup;
 use super::event::Context;
@@ -200,10 +200,22 @@ enum Step {
 /// One lane's own: its blocks decoded and waiting for their place in the numbering, the rows
 /// it dropped, its window buffer, its reader.
 struct Lane<'a> {
-    waiting: VecDeque<(u64, Settled)>,
+    waiting: VecDeque<(u64, Waiting)>,
     spare_rows: SpareRows,
     window: Vec<u8>,
     src: PosRead<'a>,
+    /// Judge each event as it is decoded, before its record number is known (when keep does
+    /// not read it): its row is then filled again by the next event, still in this core's
+    /// cache, and the kept events are numbered once the block's place is known.
+    judge: bool,
+}
+
+/// A block waiting for its place in the numbering.
+enum Waiting {
+    /// Decoded: numbered and judged once its place is known.
+    Settled(Settled),
+    /// Judged already, its kept events numbered from the block's first row.
+    Judged(Judged),
 }
 
 /// Read the capture's blocks on `pool`'s threads as lanes, the calling thread one of them and
@@ -228,7 +240,7 @@ pub(super) fn read_lanes(
         stock: Mutex::new(Vec::new()),
         stock_room: threads * STOCK_PER_THREAD,
     };
-    let (file_name, keep) = (sink.file, sink.keep);
+    let (file_name, keep, judge) = (sink.file, sink.keep, !sink.keep_reads_record);
     pool.in_place_scope(|scope| {
         for _ in 1..threads {
             let shared = &shared;
@@ -240,7 +252,7 @@ pub(super) fn read_lanes(
                     ctx: &ctx,
                     ..*source
                 };
-                let mut lane = Lane::new(file);
+                let mut lane = Lane::new(file, judge);
                 let run = AssertUnwindSafe(|| {
                     lane.run(shared, &source, &copies.file_name, keep, None);
                 });
@@ -254,7 +266,7 @@ pub(super) fn read_lanes(
             });
         }
         let _stop = StopOnUnwind(&shared);
-        Lane::new(file).run(&shared, source, file_name, keep, Some(sink));
+        Lane::new(file, judge).run(&shared, source, file_name, keep, Some(sink));
     });
 }
 
@@ -290,12 +302,13 @@ impl Copies {
 }
 
 impl<'a> Lane<'a> {
-    fn new(file: &'a File) -> Self {
+    fn new(file: &'a File, judge: bool) -> Self {
         Lane {
             waiting: VecDeque::new(),
             spare_rows: Vec::new(),
             window: Vec::new(),
             src: PosRead::new(file),
+            judge,
         }
     }
 
@@ -311,12 +324,20 @@ impl<'a> Lane<'a> {
     ) {
         loop {
             match self.next_step(shared, sink.is_some()) {
-                Step::Read(block) => self.read(shared, source, block),
+                Step::Read(block) => self.read(shared, source, block, file, keep),
                 Step::Number(before) => {
-                    let Some((block, settled)) = self.waiting.pop_front() else {
+                    let Some((block, waiting)) = self.waiting.pop_front() else {
                         continue;
                     };
-                    let (kept, rows, part) = number(settled, before, file, keep);
+                    let (kept, rows, part) = match waiting {
+                        Waiting::Settled(settled) => number(settled, before, file, keep),
+                        Waiting::Judged(Judged { mut kept, part, .. }) => {
+                            for e in &mut kept {
+                                e.record += before;
+                            }
+                            (kept, Vec::new(), part)
+                        }
+                    };
                     let room = SPARE_ROWS_PER_LANE.saturating_sub(self.spare_rows.len());
                     self.spare_rows.extend(rows.into_iter().take(room));
                     let mut st = shared.lock();
@@ -406,11 +427,30 @@ impl<'a> Lane<'a> {
         }
     }
 
-    /// Read, decode and settle a block; count its rows.
-    fn read(&mut self, shared: &Shared, source: &Source<'_>, block: u64) {
+    /// Read, decode and settle (or judge) a block; count its rows.
+    fn read(
+        &mut self,
+        shared: &Shared,
+        source: &Source<'_>,
+        block: u64,
+        file: &Arc<str>,
+        keep: &crate::ingest::Keep<'_>,
+    ) {
         let first = block * BLOCK as u64;
         let window = std::mem::take(&mut self.window);
         let outcome = match read_block(&mut self.src, source, block, first, window) {
+            Ok(read) if self.judge => {
+                if self.spare_rows.is_empty() {
+                    let mut stock = shared.stock();
+                    let n = stock.len().min(BLOCK);
+                    let at = stock.len() - n;
+                    self.spare_rows.extend(stock.drain(at..));
+                }
+                let rows = &mut self.spare_rows;
+                let (judged, data) = judge_block(read, 0, &mut self.src, source, file, keep, rows);
+                self.window = data;
+                Ok((judged.rows, Waiting::Judged(judged)))
+            }
             Ok(mut read) => {
                 refill(&mut read, &mut self.spare_rows);
                 if read.rows_missing() > 0 {
@@ -419,15 +459,15 @@ impl<'a> Lane<'a> {
                 let done = decode_block(read, source.ctx, source.len);
                 let (settled, data) = settle(done, &mut self.src, source);
                 self.window = data;
-                Ok(settled)
+                Ok((settled.rows, Waiting::Settled(settled)))
             }
             Err(why) => Err(why),
         };
         let mut st = shared.lock();
         match outcome {
-            Ok(settled) => {
-                st.count(block, settled.rows);
-                self.waiting.push_back((block, settled));
+            Ok((rows, waiting)) => {
+                st.count(block, rows);
+                self.waiting.push_back((block, waiting));
             }
             Err(why) => {
                 st.lost = Some(st.lost.map_or(block, |lost| lost.min(block)));

@@ -253,6 +253,7 @@ fn read_capture(
     let mut sink = blocks::Sink {
         file: emit.file,
         keep: emit.keep,
+        keep_reads_record: emit.keep_reads_record,
         send: &mut *emit.send,
         account: &mut *account,
         tally: &mut tally,

@@ -141,6 +141,7 @@ pub(super) fn read_input(
     let mut emit = Emit {
         file: &file,
         keep: opts.keep,
+        keep_reads_record: opts.keep_reads_record,
         send,
         pool,
         limits: &opts.limits,
