@@ -273,7 +273,7 @@ fn registry(input: &DetailInput<'_>, d: &mut Detail) -> Result<(), Short> {
                 return Ok(());
             }
             let access_text = names::registry_access(access);
-            let maximum = access_text == "Maximum Allowed";
+            let maximum = &*access_text == "Maximum Allowed";
             d.push("Desired Access", access_text);
             let Some(extra) = input.extra else {
                 return Ok(());

@@ -2,6 +2,9 @@
 //! results, access masks, create options, registry types. Each table is the Windows SDK's
 //! meaning of the value, spelled the way Process Monitor's own CSV export spells it.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use super::num::{self, Num};
 
 /// Event classes as stored in an event (`Profiling` is never exported to CSV).
@@ -533,8 +536,32 @@ const FILE_ACCESS: [(u32, &str); 17] = [
     (0x100, "Write Attributes"),
 ];
 
+/// An access mask's text from `table` (0 registry, 1 file), remembered: a capture asks the
+/// same few masks again and again, and walking the names took 5% of reading one. A small
+/// table per thread, each slot holding the last mask that fell in it.
+fn access_text(mask: u32, table: u8, generic: [u32; 4], specific: &[(u32, &str)]) -> Rc<str> {
+    type Memo = [Option<(u32, u8, Rc<str>)>; 64];
+    thread_local! {
+        static MEMO: RefCell<Memo> = const { RefCell::new([const { None }; 64]) };
+    }
+    // The high six bits of a multiplicative hash: a slot in 0..64.
+    let key = (mask ^ u32::from(table) << 31).wrapping_mul(0x9E37_79B1);
+    let slot = (key >> 26) as usize;
+    MEMO.with(|memo| {
+        let mut memo = memo.borrow_mut();
+        if let Some((m, t, text)) = &memo[slot]
+            && (*m, *t) == (mask, table)
+        {
+            return Rc::clone(text);
+        }
+        let text: Rc<str> = Rc::from(access_names(mask, generic, specific));
+        memo[slot] = Some((mask, table, Rc::clone(&text)));
+        text
+    })
+}
+
 /// An access mask, generic bits mapped first (as `MapGenericMask` does).
-fn access_text(mut mask: u32, generic: [u32; 4], specific: &[(u32, &str)]) -> String {
+fn access_names(mut mask: u32, generic: [u32; 4], specific: &[(u32, &str)]) -> String {
     for (bit, mapped) in [0x8000_0000u32, 0x4000_0000, 0x2000_0000, 0x1000_0000]
         .into_iter()
         .zip(generic)
@@ -551,12 +578,22 @@ fn access_text(mut mask: u32, generic: [u32; 4], specific: &[(u32, &str)]) -> St
     }
 }
 
-pub fn registry_access(mask: u32) -> String {
-    access_text(mask, [0x20019, 0x20006, 0x20019, 0xf003f], &REGISTRY_ACCESS)
+pub fn registry_access(mask: u32) -> Rc<str> {
+    access_text(
+        mask,
+        0,
+        [0x20019, 0x20006, 0x20019, 0xf003f],
+        &REGISTRY_ACCESS,
+    )
 }
 
-pub fn file_access(mask: u32) -> String {
-    access_text(mask, [0x120089, 0x120116, 0x1200a0, 0x1f01ff], &FILE_ACCESS)
+pub fn file_access(mask: u32) -> Rc<str> {
+    access_text(
+        mask,
+        1,
+        [0x120089, 0x120116, 0x1200a0, 0x1f01ff],
+        &FILE_ACCESS,
+    )
 }
 
 pub const CREATE_OPTIONS: [(u32, &str); 22] = [
@@ -809,16 +846,40 @@ pub fn duration_text(ticks: u64) -> Num {
 mod tests {
     use super::*;
 
+    /// Remembered texts are the texts: masks asked in both tables, again and again, many more
+    /// than the memo has slots (so slots are taken over), each compared with a fresh rendering.
+    #[test]
+    fn remembered_access_texts_are_each_masks_own() {
+        let mut x = 0x2545_f491u32;
+        let mut masks: Vec<u32> = (0..2_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x
+            })
+            .collect();
+        masks.extend([0, 0x80, 0x8000_0000, 0x0012_0089, 0x0002_0019, 0x2000000]);
+        for round in 0..3 {
+            for &m in masks.iter().chain(masks.iter().step_by(7)) {
+                let want = access_names(m, [0x120089, 0x120116, 0x1200a0, 0x1f01ff], &FILE_ACCESS);
+                assert_eq!(&*file_access(m), want, "file {m:#x}, round {round}");
+                let want = access_names(m, [0x20019, 0x20006, 0x20019, 0xf003f], &REGISTRY_ACCESS);
+                assert_eq!(&*registry_access(m), want, "registry {m:#x}, round {round}");
+            }
+        }
+    }
+
     #[test]
     fn masks_and_numbers_render_as_procmon_does() {
-        assert_eq!(file_access(0x80), "Read Attributes");
-        assert_eq!(file_access(0x4000_0000), "Generic Write");
+        assert_eq!(&*file_access(0x80), "Read Attributes");
+        assert_eq!(&*file_access(0x4000_0000), "Generic Write");
         assert_eq!(
-            file_access(0x0012_0116 | 0x80),
+            &*file_access(0x0012_0116 | 0x80),
             "Generic Write, Read Attributes"
         );
-        assert_eq!(registry_access(0x2000000), "Maximum Allowed");
-        assert_eq!(registry_access(0), "None 0x0");
+        assert_eq!(&*registry_access(0x2000000), "Maximum Allowed");
+        assert_eq!(&*registry_access(0), "None 0x0");
         assert_eq!(mask_names(0x7, &SHARE_MODE, ", "), "Read, Write, Delete");
         assert_eq!(thousands(13_385_728), "13,385,728");
         assert_eq!(thousands(512), "512");
