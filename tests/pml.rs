@@ -1126,19 +1126,7 @@ fn a_rule_reading_the_record_number_sees_it_on_every_thread_count() {
 }
 "#;
     std::fs::write(dir.path().join("mine.rdt"), rule).unwrap();
-    for threads in ["1", "2"] {
-        let args = [
-            "--threads",
-            threads,
-            "scan",
-            "--format",
-            "json",
-            "--rules",
-            "mine.rdt",
-            "ticket",
-        ];
-        let out = common::run_in(dir.path(), &args);
-        let text = String::from_utf8_lossy(&out.stdout);
+    for (threads, text) in common::scan_with_rules(dir.path(), "mine.rdt", "ticket") {
         assert!(text.contains("row 700: "), "{threads} threads: {text}");
     }
 }

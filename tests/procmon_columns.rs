@@ -48,21 +48,7 @@ const EVIDENCE: &str = "low integrity: user bob, session 7, run as mstsc.exe /v:
 #[test]
 fn scan_a_user_rule_reading_columns_sees_them() {
     let dir = setup();
-    for threads in ["1", "2"] {
-        let args = [
-            "--threads",
-            threads,
-            "scan",
-            "--format",
-            "json",
-            "--rules",
-            "mine.rdt",
-            "ticket",
-        ];
-        let (code, out, err) = rdtriage(&args, dir.path());
-        assert!(matches!(code, 0 | 4), "{code}: {err}");
-        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let text = report.to_string();
+    for (_, text) in crate::common::scan_with_rules(dir.path(), "mine.rdt", "ticket") {
         assert!(text.contains("my-low-integrity-client"), "{text}");
         assert!(text.contains(EVIDENCE), "{text}");
         // The medium-integrity row did not match: the condition read the column per row.
@@ -156,22 +142,7 @@ fn scan_a_user_rule_reading_columns_of_a_pml_sees_them() {
     let dir = setup();
     std::fs::remove_file(dir.path().join("ticket/capture.csv")).unwrap();
     std::fs::write(dir.path().join("ticket/capture.pml"), write(&capture)).unwrap();
-    for threads in ["1", "2"] {
-        let args = [
-            "--threads",
-            threads,
-            "scan",
-            "--format",
-            "json",
-            "--rules",
-            "mine.rdt",
-            "ticket",
-        ];
-        let (code, out, err) = rdtriage(&args, dir.path());
-        assert!(matches!(code, 0 | 4), "{code}: {err}");
-        let text = serde_json::from_str::<serde_json::Value>(&out)
-            .unwrap()
-            .to_string();
+    for (_, text) in crate::common::scan_with_rules(dir.path(), "mine.rdt", "ticket") {
         // The writer's processes are all in session 0.
         let evidence = "low integrity: user bob, session 0, run as mstsc.exe /v:rds01";
         assert!(text.contains(evidence), "{text}");

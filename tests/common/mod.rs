@@ -17,6 +17,37 @@ pub fn run_in(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("the rdtriage binary runs")
 }
 
+/// `rdtriage --threads T scan --format json --rules RULES TICKET` in `dir` on 1 and then 2
+/// threads: each report as JSON text, with its thread count. Each run must end as a scan does
+/// (exit 0, or 4 when causes were found).
+pub fn scan_with_rules(dir: &Path, rules: &str, ticket: &str) -> Vec<(&'static str, String)> {
+    ["1", "2"]
+        .into_iter()
+        .map(|threads| {
+            let args = [
+                "--threads",
+                threads,
+                "scan",
+                "--format",
+                "json",
+                "--rules",
+                rules,
+                ticket,
+            ];
+            let out = run_in(dir, &args);
+            let code = out.status.code().expect("exited, not killed");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                matches!(code, 0 | 4),
+                "{threads} threads, exit {code}: {err}"
+            );
+            let report: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("a JSON report");
+            (threads, report.to_string())
+        })
+        .collect()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
