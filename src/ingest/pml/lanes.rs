@@ -1,8 +1,11 @@
 //! A capture that is a plain file, read on several threads as lanes: each lane (the calling
 //! thread, and one task per other thread of the pool) takes the next block, reads its bytes
 //! itself with a positional read of the shared file, decodes it, numbers its events and asks
-//! the rule prefilter about each, all on the one core. The rows it drops are filled again by
-//! its own next blocks, where they were last written. Only what must be in order is shared:
+//! the rule prefilter about each, all on the one core. When the prefilter does not read record
+//! numbers, the lane asks it about each event as it decodes it (the row of an event dropped is
+//! filled again by the next one) and numbers the kept events once the block's place is known;
+//! otherwise it numbers and asks once the block is decoded, and the rows it drops are filled
+//! again by its own next blocks, where they were last written. Only what must be in order is shared:
 //! each block's count of rows (the record numbers of a block start after the rows of every
 //! block before it, so a lane whose block is decoded before that is known decodes its next
 //! block meanwhile), and the handing on of each block's kept events and account, which the
