@@ -296,34 +296,6 @@ impl Fields {
         );
     }
 
-    /// Add `more` to the end of the last value (nothing when there are no fields).
-    pub fn extend_last(&mut self, more: &str) {
-        if let Some(last) = self.spans.last_mut() {
-            self.text.push_str(more);
-            last.1 = self.text.len();
-        }
-    }
-
-    /// Put `name: value` at position `index` in place of the field there (or at the end when
-    /// `index` is the number of fields; further out, nothing).
-    pub fn set(&mut self, index: usize, name: &str, value: &str) {
-        if index >= self.len() {
-            if index == self.len() {
-                self.push(name, value);
-            }
-            return;
-        }
-        let mut out = Fields::with_capacity(self.len(), self.text.len() + value.len());
-        for (i, (k, v)) in self.iter().enumerate() {
-            if i == index {
-                out.push(name, value);
-            } else {
-                out.push(k, v);
-            }
-        }
-        *self = out;
-    }
-
     /// The field at `index`.
     pub fn at(&self, index: usize) -> Option<(&str, &str)> {
         let &(mid, end) = self.spans.get(index)?;
@@ -605,23 +577,6 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, [("ab", "c")].into_iter().collect());
         assert_eq!(format!("{a:?}"), r#"[("ab", "c")]"#);
-    }
-
-    #[test]
-    fn the_last_value_grows_and_a_field_is_replaced_in_place() {
-        let mut f: Fields = [("Options", "Synchronous IO"), ("A", "1")]
-            .into_iter()
-            .collect();
-        f.extend_last(", more");
-        assert_eq!(f.get("A"), Some("1, more"));
-        f.set(0, "Class", "Basic");
-        f.set(2, "New", "x");
-        f.set(9, "Ignored", "y");
-        let pairs: Vec<(&str, &str)> = f.iter().collect();
-        assert_eq!(pairs, [("Class", "Basic"), ("A", "1, more"), ("New", "x")]);
-        let mut empty = Fields::default();
-        empty.extend_last("x");
-        assert!(empty.is_empty());
     }
 
     #[test]
