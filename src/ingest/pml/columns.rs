@@ -21,6 +21,12 @@ pub struct Process {
     slots: Vec<Slot>,
 }
 
+/// A process column's value: the process's, the same for all its rows, or each row's own.
+enum Column<'a> {
+    Same(&'a str),
+    Each(Slot),
+}
+
 /// A column whose value is each event's own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -32,49 +38,52 @@ enum Slot {
 impl Process {
     fn new(info: Arc<ProcessInfo>, wanted: &ProcmonColumns) -> Process {
         let p = &*info;
+        let authentication_id = format!(
+            "{:08x}:{:08x}",
+            p.authentication_id >> 32,
+            p.authentication_id & 0xffff_ffff
+        );
+        let session = num::dec(u64::from(p.session));
+        let parent_pid = num::dec(u64::from(p.parent_pid));
+        let (virtualized, architecture) = (
+            if p.virtualized { "True" } else { "False" },
+            if p.is_64bit { "64-bit" } else { "32-bit" },
+        );
+        use Column::{Each, Same};
+        // In the order Process Monitor's CSV export has them.
+        let every = [
+            ("Duration", Each(Slot::Duration)),
+            ("Event Class", Each(Slot::Class)),
+            ("Image Path", Same(&p.image_path)),
+            ("Company", Same(&p.company)),
+            ("Description", Same(&p.description)),
+            ("Version", Same(&p.version)),
+            ("User", Same(&p.user)),
+            ("Authentication ID", Same(authentication_id.as_str())),
+            ("Session", Same(session.as_str())),
+            ("Command Line", Same(&p.command_line)),
+            ("TID", Each(Slot::Tid)),
+            ("Virtualized", Same(virtualized)),
+            ("Integrity", Same(&p.integrity)),
+            ("Parent PID", Same(parent_pid.as_str())),
+            ("Architecture", Same(architecture)),
+        ];
         let mut s = SharedColumns::new();
         let mut slots = Vec::new();
-        // In the order Process Monitor's CSV export has them.
-        let mut slot = |s: &mut SharedColumns, name: &str, kind: Slot| {
-            // Three slots at most, in a new set: there is room.
-            if wanted.keeps(name) && s.push_slot(name).is_some() {
-                slots.push(kind);
+        for (name, value) in every {
+            if !wanted.keeps(name) {
+                continue;
             }
-        };
-        slot(&mut s, "Duration", Slot::Duration);
-        slot(&mut s, "Event Class", Slot::Class);
-        let column = |s: &mut SharedColumns, name: &str, value: &dyn Fn() -> String| {
-            if wanted.keeps(name) {
-                s.push(name, &value());
+            match value {
+                Same(text) => s.push(name, text),
+                // Three slots at most, in a new set: there is room.
+                Each(kind) => {
+                    if s.push_slot(name).is_some() {
+                        slots.push(kind);
+                    }
+                }
             }
-        };
-        column(&mut s, "Image Path", &|| p.image_path.to_string());
-        column(&mut s, "Company", &|| p.company.to_string());
-        column(&mut s, "Description", &|| p.description.to_string());
-        column(&mut s, "Version", &|| p.version.to_string());
-        column(&mut s, "User", &|| p.user.to_string());
-        column(&mut s, "Authentication ID", &|| {
-            format!(
-                "{:08x}:{:08x}",
-                p.authentication_id >> 32,
-                p.authentication_id & 0xffff_ffff
-            )
-        });
-        column(&mut s, "Session", &|| {
-            num::dec(u64::from(p.session)).to_string()
-        });
-        column(&mut s, "Command Line", &|| p.command_line.to_string());
-        slot(&mut s, "TID", Slot::Tid);
-        column(&mut s, "Virtualized", &|| {
-            (if p.virtualized { "True" } else { "False" }).to_string()
-        });
-        column(&mut s, "Integrity", &|| p.integrity.to_string());
-        column(&mut s, "Parent PID", &|| {
-            num::dec(u64::from(p.parent_pid)).to_string()
-        });
-        column(&mut s, "Architecture", &|| {
-            (if p.is_64bit { "64-bit" } else { "32-bit" }).to_string()
-        });
+        }
         Process {
             info,
             shared: Arc::new(s),
