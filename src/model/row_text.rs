@@ -327,12 +327,14 @@ impl RowText {
 
     /// Hold `path` and `detail` (the room already held is reused).
     pub fn set(&mut self, path: &str, detail: &str) {
-        self.set_text(path, detail);
-        self.split_detail();
+        if self.set_text(path, detail) {
+            self.split_detail();
+        }
     }
 
-    /// Hold `path` and `detail`, no pairs (the room already held is reused).
-    fn set_text(&mut self, path: &str, detail: &str) {
+    /// Hold `path` and `detail`, no pairs (the room already held is reused); false (nothing
+    /// held) when spans could not address the text.
+    fn set_text(&mut self, path: &str, detail: &str) -> bool {
         self.text.clear();
         self.spans.clear();
         self.net = None;
@@ -341,12 +343,13 @@ impl RowText {
         if u32::try_from(total).is_err() {
             // Far beyond every reader's limits (a PML detail is at most 1 MiB, a CSV row is
             // bounded): text spans cannot address is not held.
-            return;
+            return false;
         }
         self.text.start(total);
         self.text.push_str(path);
         self.path_end = path.len() as u32;
         self.text.push_str(detail);
+        true
     }
 
     /// Hold `path` in place of the Path, the Detail kept (and read as a network path if the
@@ -370,8 +373,7 @@ impl RowText {
     /// the spans it was written with when splitting it as a CSV's Detail gives them back
     /// ([`DetailText::reads_back`]), else it is split as [`set`](RowText::set) splits it.
     pub fn set_written(&mut self, path: &str, detail: &DetailText) {
-        self.set_text(path, detail.as_str());
-        if self.text.len() != path.len() + detail.as_str().len() {
+        if !self.set_text(path, detail.as_str()) {
             return;
         }
         if detail.reads_back() {

@@ -284,15 +284,11 @@ fn decode_patched(
         window,
         pieces: Vec::new(),
     };
+    // Room of its own: the caller may be decoding its block with the thread's.
+    let mut scratch = event::Scratch::default();
     // Header, detail, extra-detail size, extra detail: at most four parts.
     for _ in 0..4 {
-        match event::decode(
-            &patched as &dyn Bytes,
-            off,
-            ctx,
-            None,
-            &mut Default::default(),
-        ) {
+        match event::decode(&patched as &dyn Bytes, off, ctx, None, &mut scratch) {
             Err(Fault::Miss(m)) => {
                 let end = m.off.checked_add(m.len as u64).filter(|&e| e <= len);
                 let Some(_) = end else {

@@ -545,7 +545,7 @@ fn access_text(mask: u32, table: u8, generic: [u32; 4], specific: &[(u32, &str)]
         static MEMO: RefCell<Memo> = const { RefCell::new([const { None }; 64]) };
     }
     // The high six bits of a multiplicative hash: a slot in 0..64.
-    let key = (mask ^ u32::from(table) << 31).wrapping_mul(0x9E37_79B1);
+    let key = (mask ^ (u32::from(table) << 31)).wrapping_mul(0x9E37_79B1);
     let slot = (key >> 26) as usize;
     MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
