@@ -241,10 +241,17 @@ impl Runs {
     fn insert(&mut self, id: u64, file: &Arc<str>) -> usize {
         if let Some(open) = &mut self.open
             && open.continued_by(id)
-            && (Arc::ptr_eq(&open.file, file) || *open.file == **file)
         {
-            open.last = id;
-            return 0;
+            let same = Arc::ptr_eq(&open.file, file);
+            if same || *open.file == **file {
+                if !same {
+                    // Held as this record's reader names it: the rest of its chunk (each
+                    // chunk has a copy of the name) then compares by pointer, not by text.
+                    open.file = Arc::clone(file);
+                }
+                open.last = id;
+                return 0;
+            }
         }
         if let Some(open) = self.open.take() {
             self.by_start.insert(open.start, (open.last, open.file));
@@ -317,12 +324,20 @@ impl<'s> RecordDedup<'s> {
         if w.channel.is_empty() && w.computer.is_empty() {
             return false;
         }
-        let log = match &self.last_log {
+        let log = match &mut self.last_log {
             // A flood's events share one payload, and so its texts: equal without comparing.
             Some((computer, channel, log))
                 if (Arc::ptr_eq(computer, &w.computer) || *computer == w.computer)
                     && (Arc::ptr_eq(channel, &w.channel) || *channel == w.channel) =>
             {
+                // Held from now on as this event has them, so that the events sharing its
+                // payload compare by pointer.
+                if !Arc::ptr_eq(computer, &w.computer) {
+                    *computer = Arc::clone(&w.computer);
+                }
+                if !Arc::ptr_eq(channel, &w.channel) {
+                    *channel = Arc::clone(&w.channel);
+                }
                 *log
             }
             _ => {
