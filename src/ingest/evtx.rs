@@ -230,10 +230,11 @@ pub fn read_evtx(
     };
     let send = &mut *emit.send;
     let mut take = |out: ChunkOutput| tally.take(out, send);
-    // Chunks (64 KiB, a few hundred records) are read on the pool, each its own job, while this
-    // thread hands the results on in order: the pool never waits for this thread or for a
-    // batch's slowest chunk, and memory stays a few chunks' events per thread. With one thread
-    // (or already on the pool: a batch ticket) they are read here, which costs no hand-offs.
+    // Chunks (64 KiB, a few hundred records) are read by this thread and `threads - 1`
+    // helpers on the pool, from one queue, while this thread hands the results on in order:
+    // no thread waits for a batch's slowest chunk, and memory stays a few chunks' events per
+    // thread. With one thread (or already on the pool: a batch ticket) they are read here,
+    // which costs no hand-offs.
     let threads = emit.pool.current_num_threads();
     let pool = (threads > 1 && emit.pool.current_thread_index().is_none())
         .then_some((emit.pool, threads * CHUNKS_IN_FLIGHT_PER_THREAD));

@@ -3,25 +3,34 @@
 //! A file's parts (an EVTX file's 64 KiB chunks) are read on the pool while the calling thread
 //! hands the results on in order. Read in batches, a batch ends with its slowest part, and the
 //! pool idles while the caller hands the batch on: with two threads that cost a third of the
-//! speed-up. Here each part is its own job: the caller keeps up to a window of parts in flight,
-//! takes each result as it comes, and hands on those now in order, so the pool stays busy while
-//! the caller waits for its consumer. Memory stays the window's parts and their results.
+//! speed-up. Here the caller keeps a queue of up to a window of parts taken and not yet handed
+//! on, helpers on the pool take parts from it as they finish the last, and the caller hands
+//! each result on as soon as those before it are in.
+//!
+//! The calling thread is one of the threads at work: with `threads` threads it starts
+//! `threads - 1` helpers, and reads parts itself whenever no result is ready to hand on. So
+//! two threads read a file on two cores, not two readers beside a third thread that wakes for
+//! every result and takes a core from one of them (each wake a context switch, about 490 a
+//! scan of the big System.evtx). Memory stays the window's parts and their results.
 
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// One item's result, or the panic its work raised.
 type Outcome<O> = Result<O, Box<dyn Any + Send>>;
 
-/// Run `work` on every item of `items` on `pool`, at most `window` items taken and not yet
-/// handed on, and hand each result to `consume` on the calling thread, in the items' order.
-/// The output is the same as `items.map(work).for_each(consume)`, whatever the pool's size.
+/// Run `work` on every item of `items`, on the calling thread and on `pool`, at most `window`
+/// items taken and not yet handed on, and hand each result to `consume` on the calling thread,
+/// in the items' order. The output is the same as `items.map(work).for_each(consume)`,
+/// whatever the pool's size.
 ///
-/// A panic in `work` comes back out of this call (after the jobs in flight have ended), as it
-/// would from the sequential form. The calling thread must not be one of `pool`'s workers
-/// (it blocks while it waits for results): callers already on the pool run the sequential form.
+/// A panic in `work` comes back out of this call (after the helpers have ended), as it would
+/// from the sequential form. The calling thread must not be one of `pool`'s workers (it
+/// blocks while it waits for the helpers): callers already on the pool run the sequential
+/// form.
 pub fn map_in_order<T, O>(
     pool: &rayon::ThreadPool,
     window: usize,
@@ -32,37 +41,138 @@ pub fn map_in_order<T, O>(
     T: Send,
     O: Send,
 {
+    let helpers = pool.current_num_threads().saturating_sub(1);
+    if helpers == 0 {
+        items.map(work).for_each(consume);
+        return;
+    }
     let window = window.max(1);
+    let queue = Queue::default();
     let (tx, rx) = channel::<(usize, Outcome<O>)>();
-    pool.in_place_scope_fifo(|scope| {
+    pool.in_place_scope(|scope| {
+        // However this thread leaves (a panic included), the queue is left empty, so every
+        // helper ends and the scope's wait for them ends too.
+        let _emptied = EmptyOnDrop(&queue);
         let mut order = Reorder::default();
-        for (i, item) in items.enumerate() {
-            while i - order.next >= window {
-                order.wait(&rx, consume);
-            }
-            let tx = tx.clone();
-            scope.spawn_fifo(move |_| {
-                let result = catch_unwind(AssertUnwindSafe(|| work(item)));
-                // The receiver lives past the scope: the send cannot fail.
-                let _ = tx.send((i, result));
-            });
-            order.started = i + 1;
+        let mut items = items.enumerate();
+        let mut more = true;
+        loop {
             // Hand on what has come in meanwhile, without waiting.
             while let Ok((i, result)) = rx.try_recv() {
                 order.put(i, result, consume);
             }
-        }
-        while order.next < order.started {
-            order.wait(&rx, consume);
+            // Keep the queue full, up to the window, and a helper at each part of it.
+            while more && order.started - order.next < window {
+                match items.next() {
+                    Some((i, item)) => {
+                        queue.push(i, item);
+                        order.started = i + 1;
+                    }
+                    None => more = false,
+                }
+            }
+            while queue.wants_helper(helpers) {
+                let (tx, queue) = (tx.clone(), &queue);
+                scope.spawn(move |_| {
+                    while let Some((i, item)) = queue.pop_or_leave() {
+                        let result = catch_unwind(AssertUnwindSafe(|| work(item)));
+                        // The receiver outlives the scope: the send cannot fail.
+                        let _ = tx.send((i, result));
+                    }
+                });
+            }
+            // Read a part here rather than wait: the oldest queued, the one needed soonest.
+            if let Some((i, item)) = queue.pop() {
+                let result = catch_unwind(AssertUnwindSafe(|| work(item)));
+                order.put(i, result, consume);
+            } else if order.next < order.started {
+                order.wait(&rx, consume);
+            } else if !more {
+                break;
+            }
         }
     });
+}
+
+/// The parts taken and not yet read, shared by the calling thread and its helpers.
+///
+/// A helper never waits for a part: it leaves when the queue is empty, and the caller starts
+/// another once there is work again. A job blocked on the pool would hold a thread that other
+/// files' readers (or their helpers, not yet started) may need to finish: with several files
+/// read at once, that can stop them all.
+struct Queue<T> {
+    state: Mutex<QueueState<T>>,
+}
+
+struct QueueState<T> {
+    items: VecDeque<(usize, T)>,
+    /// Helpers started and not yet gone.
+    helpers: usize,
+}
+
+impl<T> Default for Queue<T> {
+    fn default() -> Self {
+        Queue {
+            state: Mutex::new(QueueState {
+                items: VecDeque::new(),
+                helpers: 0,
+            }),
+        }
+    }
+}
+
+impl<T> Queue<T> {
+    fn lock(&self) -> MutexGuard<'_, QueueState<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, i: usize, item: T) {
+        self.lock().items.push_back((i, item));
+    }
+
+    /// The oldest item, if any.
+    fn pop(&self) -> Option<(usize, T)> {
+        self.lock().items.pop_front()
+    }
+
+    /// A helper's next item; `None` (and the helper is counted gone) when there is none.
+    fn pop_or_leave(&self) -> Option<(usize, T)> {
+        let mut state = self.lock();
+        let item = state.items.pop_front();
+        if item.is_none() {
+            state.helpers -= 1;
+        }
+        item
+    }
+
+    /// Should another helper start (fewer than `most` are at work, and work is queued)? If
+    /// so it is counted as started.
+    fn wants_helper(&self, most: usize) -> bool {
+        let mut state = self.lock();
+        let wants = state.helpers < most && state.items.len() > state.helpers;
+        if wants {
+            state.helpers += 1;
+        }
+        wants
+    }
+}
+
+/// Empties the queue when the calling thread leaves `map_in_order`: already empty on the
+/// normal way out; on a panic, the parts not yet read are not read.
+struct EmptyOnDrop<'q, T>(&'q Queue<T>);
+
+impl<T> Drop for EmptyOnDrop<'_, T> {
+    fn drop(&mut self) {
+        let dropped = std::mem::take(&mut self.0.lock().items);
+        drop(dropped);
+    }
 }
 
 /// Results that came in out of order, held until the ones before them have been handed on.
 struct Reorder<O> {
     /// The index of the next result to hand on, and of the first slot of `held`.
     next: usize,
-    /// Items handed to the pool so far.
+    /// Items taken so far.
     started: usize,
     held: VecDeque<Option<O>>,
 }
@@ -187,5 +297,116 @@ mod tests {
         assert!(what.contains("item 37 is bad"), "{what}");
         assert!(handed.len() <= 37);
         assert_eq!(handed, (0..handed.len() as u32).collect::<Vec<_>>());
+    }
+
+    /// The calling thread reads parts too: with a pool of `n`, `n - 1` helpers and the caller
+    /// do the work, never more than `n` parts at once. A part read on the pool here waits for
+    /// one read on the caller, so the call ends only if the caller takes part.
+    #[test]
+    fn the_caller_works_beside_its_helpers() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+        for threads in [2, 3] {
+            let pool = pool(threads);
+            let caller = std::thread::current().id();
+            let caller_worked = AtomicBool::new(false);
+            let (busy, widest) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let work = |i: usize| {
+                let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+                widest.fetch_max(now, Ordering::SeqCst);
+                if std::thread::current().id() == caller {
+                    caller_worked.store(true, Ordering::SeqCst);
+                } else {
+                    let start = Instant::now();
+                    while !caller_worked.load(Ordering::SeqCst) {
+                        assert!(
+                            start.elapsed() < Duration::from_secs(30),
+                            "the caller never read a part"
+                        );
+                        std::thread::yield_now();
+                    }
+                }
+                busy.fetch_sub(1, Ordering::SeqCst);
+                i
+            };
+            let mut got = Vec::new();
+            map_in_order(&pool, 4, 0..100usize, &work, &mut |i| got.push(i));
+            assert_eq!(got, (0..100).collect::<Vec<_>>(), "{threads} threads");
+            let widest = widest.load(Ordering::SeqCst);
+            assert!(
+                widest <= threads,
+                "{widest} parts at once on {threads} threads"
+            );
+        }
+    }
+
+    /// A panic while handing on (in `consume`) comes out of the call too, and the helpers,
+    /// waiting for parts that will not come, end: the call does not hang.
+    #[test]
+    fn a_panic_in_the_consumer_ends_the_helpers() {
+        let pool = pool(3);
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            map_in_order(&pool, 4, 0..1000u32, &|i| i, &mut |i| {
+                assert!(i != 10, "consumer refuses 10");
+            });
+        }));
+        assert!(caught.is_err());
+        // The pool is free again: its threads are not stuck in the call's queue.
+        let sum: u32 = pool.install(|| {
+            use rayon::prelude::*;
+            (0..100u32).into_par_iter().sum()
+        });
+        assert_eq!(sum, 4950);
+    }
+
+    /// Several files read at once on one pool, each reader's results handed on only after
+    /// the file before it is done (as the sink takes inputs in order): the readers of the later
+    /// files stop in `consume`, and their helpers must not keep the pool's threads from the
+    /// first file's helpers, or that file never ends and neither do the others.
+    #[test]
+    fn helpers_leave_the_pool_to_other_readers() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+        let pool = pool(2);
+        let first_done = AtomicBool::new(false);
+        let on_pool = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let later: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut got = Vec::new();
+                        let work = |i: usize| {
+                            if rayon::current_thread_index().is_some() {
+                                on_pool.fetch_add(1, Ordering::SeqCst);
+                            }
+                            i
+                        };
+                        map_in_order(&pool, 4, 0..40usize, &work, &mut |i| {
+                            let start = Instant::now();
+                            while !first_done.load(Ordering::SeqCst) {
+                                assert!(
+                                    start.elapsed() < Duration::from_secs(60),
+                                    "the first file never ended"
+                                );
+                                std::thread::yield_now();
+                            }
+                            got.push(i);
+                        });
+                        got
+                    })
+                })
+                .collect();
+            // The first file starts once the later ones' helpers are at work on the pool.
+            while on_pool.load(Ordering::SeqCst) < 2 {
+                std::thread::yield_now();
+            }
+            let mut first = Vec::new();
+            map_in_order(&pool, 4, 0..40usize, &|i| i, &mut |i| first.push(i));
+            first_done.store(true, Ordering::SeqCst);
+            assert_eq!(first, (0..40).collect::<Vec<_>>());
+            for reader in later {
+                assert_eq!(reader.join().unwrap(), (0..40).collect::<Vec<_>>());
+            }
+        });
     }
 }
