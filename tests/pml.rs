@@ -1130,3 +1130,31 @@ fn a_rule_reading_the_record_number_sees_it_on_every_thread_count() {
         assert!(text.contains("row 700: "), "{threads} threads: {text}");
     }
 }
+
+/// Several captures read at once, more threads than cores: each later reader stops while the
+/// ones before it are handed on, and the lanes it started must not hold every pool thread
+/// while an earlier capture's lanes wait to start (with six captures at `--threads 6` that
+/// stopped the run for good, some runs in two). Every read ends, the same as on one thread.
+#[test]
+fn several_captures_read_at_once_on_many_threads_all_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<PathBuf> = (0..8u64)
+        .map(|i| write_temp(&dir, &format!("c{i}.PML"), &write(&repeated(5000 + i))))
+        .collect();
+    let one = common::ingest_with(&paths, 1, Limits::default());
+    assert_eq!(one.accounts.len(), 8);
+    assert!(one.events.len() > 8 * 20 * 512, "many blocks per capture");
+    for round in 0..4 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let paths = paths.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(common::ingest_with(&paths, 8, Limits::default()));
+        });
+        // A guard against a stopped run, not a timing: a read here takes well under a second.
+        let many = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("round {round}: the read on 8 threads never ended"));
+        assert_eq!(many.accounts, one.accounts, "round {round}");
+        assert!(many.events == one.events, "round {round}: the events");
+    }
+}

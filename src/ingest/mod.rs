@@ -191,6 +191,47 @@ pub fn pool(threads: usize) -> Result<&'static rayon::ThreadPool, rayon::ThreadP
     Ok(pool)
 }
 
+/// Pool jobs that may wait for the thread that started them (the PML reader's lanes), started
+/// and not yet ended, in this process.
+static WAITING_JOBS: AtomicUsize = AtomicUsize::new(0);
+
+/// A claim on pool threads for jobs that may wait for their caller: never more, all claims
+/// together, than all of a pool's threads but one.
+///
+/// A job that waits holds its thread. Several files are read at once, each by a reader that
+/// hands its events on in input order; the reader of a later file can stop (its hand-off is
+/// full) until an earlier file is done, and its waiting jobs then hold their threads. If they
+/// held every thread, the earlier file's own jobs, not yet started, could never run, and its
+/// reader, waiting for them at the end, never end: every reader stopped (seen with six PML
+/// captures at `--threads 6`). With one thread always left to jobs that never wait, every job
+/// started gets to run. The jobs claimed are released when the claim is dropped: after the
+/// scope they ran in has ended.
+pub(crate) struct WaitingJobs(usize);
+
+impl WaitingJobs {
+    /// Up to `want` jobs on `pool`, fewer (maybe none) when other readers hold the rest.
+    pub(crate) fn claim(pool: &rayon::ThreadPool, want: usize) -> WaitingJobs {
+        let most = pool.current_num_threads().saturating_sub(1);
+        let mut got = 0;
+        let _ = WAITING_JOBS.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+            got = want.min(most.saturating_sub(held));
+            Some(held + got)
+        });
+        WaitingJobs(got)
+    }
+
+    /// How many jobs this claim holds.
+    pub(crate) fn count(&self) -> usize {
+        self.0
+    }
+}
+
+impl Drop for WaitingJobs {
+    fn drop(&mut self) {
+        WAITING_JOBS.fetch_sub(self.0, Ordering::SeqCst);
+    }
+}
+
 enum Msg {
     Events(Vec<Event>),
     Done(FileAccount),

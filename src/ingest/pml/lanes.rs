@@ -221,16 +221,18 @@ enum Waiting {
     Judged(Judged),
 }
 
-/// Read the capture's blocks on `pool`'s threads as lanes, the calling thread one of them and
-/// the only one to hand events on. As with [`super::blocks::read_parallel`], the calling thread must
-/// not be one of `pool`'s workers.
+/// Read the capture's blocks as lanes: the calling thread, the only one to hand events on, and
+/// `others` tasks on `pool` (each holds a pool thread while it runs: at most what
+/// [`WaitingJobs`](crate::ingest::WaitingJobs) granted). As with
+/// [`super::blocks::read_parallel`], the calling thread must not be one of `pool`'s workers.
 pub(super) fn read_lanes(
     file: &File,
     source: &Source<'_>,
     sink: &mut Sink<'_, '_>,
     pool: &rayon::ThreadPool,
+    others: usize,
 ) {
-    let threads = pool.current_num_threads().max(1);
+    let threads = others + 1;
     let shared = Shared {
         state: Mutex::new(State {
             before: BTreeMap::from([(0, 0)]),

@@ -259,10 +259,20 @@ fn read_capture(
         tally: &mut tally,
     };
     // The reader waits for the pool's tasks: on one of the pool's own threads (a batch ticket)
-    // that could leave no thread to run them, so there the blocks are read in turn.
-    if emit.pool.current_num_threads() > 1 && emit.pool.current_thread_index().is_none() {
+    // that could leave no thread to run them, so there the blocks are read in turn. Lanes wait
+    // for this thread, so they hold pool threads: as many as other readers leave free
+    // ([`WaitingJobs`](crate::ingest::WaitingJobs)), and none at all means reading in turn.
+    let threads = emit.pool.current_num_threads();
+    if threads > 1 && emit.pool.current_thread_index().is_none() {
         match file {
-            Some(file) => lanes::read_lanes(file, &source, &mut sink, emit.pool),
+            Some(file) => {
+                let lanes = crate::ingest::WaitingJobs::claim(emit.pool, threads - 1);
+                if lanes.count() > 0 {
+                    lanes::read_lanes(file, &source, &mut sink, emit.pool, lanes.count());
+                } else {
+                    blocks::read_serial(&mut src, &source, &mut sink);
+                }
+            }
             None => blocks::read_parallel(&mut src, &source, &mut sink, emit.pool),
         }
     } else {
