@@ -299,13 +299,25 @@ mod tests {
         assert_eq!(handed, (0..handed.len() as u32).collect::<Vec<_>>());
     }
 
+    /// Wait until `flag` is set; a minute without it means the code under test stopped for
+    /// good (a guard against a hang, not a timing).
+    fn wait_for(flag: &std::sync::atomic::AtomicBool, what: &str) {
+        let start = std::time::Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{what}"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// The calling thread reads parts too: with a pool of `n`, `n - 1` helpers and the caller
     /// do the work, never more than `n` parts at once. A part read on the pool here waits for
     /// one read on the caller, so the call ends only if the caller takes part.
     #[test]
     fn the_caller_works_beside_its_helpers() {
         use std::sync::atomic::AtomicBool;
-        use std::time::{Duration, Instant};
         for threads in [2, 3] {
             let pool = pool(threads);
             let caller = std::thread::current().id();
@@ -317,14 +329,7 @@ mod tests {
                 if std::thread::current().id() == caller {
                     caller_worked.store(true, Ordering::SeqCst);
                 } else {
-                    let start = Instant::now();
-                    while !caller_worked.load(Ordering::SeqCst) {
-                        assert!(
-                            start.elapsed() < Duration::from_secs(30),
-                            "the caller never read a part"
-                        );
-                        std::thread::yield_now();
-                    }
+                    wait_for(&caller_worked, "the caller never read a part");
                 }
                 busy.fetch_sub(1, Ordering::SeqCst);
                 i
@@ -366,7 +371,6 @@ mod tests {
     #[test]
     fn helpers_leave_the_pool_to_other_readers() {
         use std::sync::atomic::AtomicBool;
-        use std::time::{Duration, Instant};
         let pool = pool(2);
         let first_done = AtomicBool::new(false);
         let on_pool = AtomicUsize::new(0);
@@ -382,14 +386,7 @@ mod tests {
                             i
                         };
                         map_in_order(&pool, 4, 0..40usize, &work, &mut |i| {
-                            let start = Instant::now();
-                            while !first_done.load(Ordering::SeqCst) {
-                                assert!(
-                                    start.elapsed() < Duration::from_secs(60),
-                                    "the first file never ended"
-                                );
-                                std::thread::yield_now();
-                            }
+                            wait_for(&first_done, "the first file never ended");
                             got.push(i);
                         });
                         got
