@@ -15,7 +15,7 @@ impl Reader for AclDump {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        acl::looks_like(&head.collector_text)
+        acl::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

@@ -15,7 +15,7 @@ impl Reader for CertListing {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        certstore::looks_like(&head.collector_text)
+        certstore::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

@@ -15,9 +15,9 @@ impl Reader for EventXml {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        let t = head.text.trim_start();
+        let t = head.text().trim_start();
         (t.starts_with("<?xml") || t.starts_with("<Events") || t.starts_with("<Event"))
-            && head.text.contains("<Event")
+            && head.text().contains("<Event")
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

@@ -17,6 +17,7 @@ mod procmon_csv;
 pub(crate) mod refused;
 mod reg_export;
 
+use std::cell::OnceCell;
 use std::sync::Arc;
 
 use super::discover::Input;
@@ -28,48 +29,64 @@ pub use event_xml::utf8_lossy_counted;
 /// Bytes looked at to decide a format.
 pub(crate) const SNIFF_BYTES: usize = 8192;
 
-/// The start of an input, as the readers look at it.
+/// The start of an input, as the readers look at it. Its text forms are worked out when a
+/// reader first asks: the binary formats, asked first, look at the bytes alone, and 8 KiB of
+/// binary decoded as lossy text cost more than reading the format's magic (about 0.1 ms per
+/// file, and every input is sniffed twice: by the check for CSV exports of PML captures too).
 pub struct Head<'a> {
     /// The raw first bytes (at most [`SNIFF_BYTES`]).
     pub bytes: &'a [u8],
-    /// The bytes as text: UTF-16LE after its byte-order mark, else UTF-8 (lossy, BOM dropped).
-    pub text: String,
-    /// The text as a collector writes it (a `reg export`, an ACL listing: UTF-16 or UTF-8).
-    pub collector_text: String,
-    /// The first line split at commas, each name trimmed of spaces and quotes.
-    pub columns: Vec<String>,
+    text: OnceCell<String>,
+    collector_text: OnceCell<String>,
+    columns: OnceCell<Vec<String>>,
 }
 
 impl<'a> Head<'a> {
     pub fn new(bytes: &'a [u8]) -> Head<'a> {
-        let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-            let units: Vec<u16> = rest
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16_lossy(&units)
-        } else {
-            String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-                .into_owned()
-        };
-        let columns = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split(',')
-            .map(|f| f.trim().trim_matches('"').to_string())
-            .collect();
         Head {
             bytes,
-            collector_text: bundle::decode_head(bytes),
-            text,
-            columns,
+            text: OnceCell::new(),
+            collector_text: OnceCell::new(),
+            columns: OnceCell::new(),
         }
     }
 
-    /// Whether the first line has a column named exactly `name`.
+    /// The bytes as text: UTF-16LE after its byte-order mark, else UTF-8 (lossy, BOM dropped).
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let bytes = self.bytes;
+            if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+                let units: Vec<u16> = rest
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                String::from_utf16_lossy(&units)
+            } else {
+                String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+                    .into_owned()
+            }
+        })
+    }
+
+    /// The text as a collector writes it (a `reg export`, an ACL listing: UTF-16 or UTF-8).
+    pub fn collector_text(&self) -> &str {
+        self.collector_text
+            .get_or_init(|| bundle::decode_head(self.bytes))
+    }
+
+    /// Whether the first line, split at commas, has a column named exactly `name` (each name
+    /// trimmed of spaces and quotes).
     pub fn has_column(&self, name: &str) -> bool {
-        self.columns.iter().any(|c| c == name)
+        let columns = self.columns.get_or_init(|| {
+            self.text()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .map(|f| f.trim().trim_matches('"').to_string())
+                .collect()
+        });
+        columns.iter().any(|c| c == name)
     }
 }
 
@@ -158,4 +175,32 @@ pub(super) fn read_input(
 /// failed).
 fn fail(account: &mut FileAccount, why: super::discover::InputError) {
     account.fail(why.into());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The binary formats are told by their bytes: sniffing an EVTX or a PML header never
+    /// decodes the head as text. A text format still is, when it is asked.
+    #[test]
+    fn binary_heads_are_not_decoded_as_text() {
+        for (magic, format) in [
+            (&b"ElfFile\0"[..], FileFormat::Evtx),
+            (&b"PML_"[..], FileFormat::ProcmonPml),
+        ] {
+            let mut bytes = magic.to_vec();
+            bytes.resize(SNIFF_BYTES, 0x9c);
+            let head = Head::new(&bytes);
+            let reader = READERS.iter().copied().find(|r| r.recognise(&head));
+            assert_eq!(reader.map(|r| r.format()), Some(format));
+            assert!(head.text.get().is_none(), "{format:?}: text decoded");
+            assert!(head.collector_text.get().is_none(), "{format:?}");
+            assert!(head.columns.get().is_none(), "{format:?}");
+        }
+        let csv = b"\"Time of Day\",\"Process Name\",\"PID\"\r\n";
+        let head = Head::new(csv);
+        assert!(head.has_column("Process Name"));
+        assert_eq!(head.text().lines().count(), 1);
+    }
 }

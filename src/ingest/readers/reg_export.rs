@@ -14,7 +14,7 @@ impl Reader for RegExport {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        regexport::looks_like(&head.collector_text)
+        regexport::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
