@@ -127,11 +127,11 @@ pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
     };
     let strings_bytes = region(header.string_table, "string table", &mut problems);
     let strings = tables::read_strings(&strings_bytes, &mut problems);
-    drop(strings_bytes);
     let process_bytes = region(header.process_table, "process table", &mut problems);
     let processes = tables::read_processes(&process_bytes, header.wide, &strings, &mut problems);
     drop(process_bytes);
     drop(strings);
+    drop(strings_bytes);
     let endpoint_bytes = region(header.hosts_ports, "hosts and ports table", &mut problems);
     let endpoints = tables::read_endpoints(&endpoint_bytes, &mut problems);
     drop(endpoint_bytes);

@@ -3,6 +3,7 @@
 //! offset checked; what is wrong is collected as a problem and the entry is left empty rather
 //! than the whole table lost.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,40 +15,70 @@ fn plausible(count: u32, entry_min: usize, region: usize) -> bool {
     (count as usize).saturating_mul(entry_min) <= region
 }
 
-/// The string table: every string, decoded once.
-pub fn read_strings(region: &[u8], problems: &mut Vec<String>) -> Vec<Arc<str>> {
+/// The string table: every entry checked, each string decoded when first asked for. Only the
+/// process table names strings, a few of the thousands a capture can hold, and decoding them
+/// all was the longest part of opening a capture, on the reading thread before any event.
+pub struct Strings<'r> {
+    region: &'r [u8],
+    /// Per entry, where its UTF-16 text lies in the region; `None` for an entry pointing
+    /// outside it (read as empty).
+    spans: Vec<Option<std::ops::Range<usize>>>,
+    decoded: Vec<OnceCell<Arc<str>>>,
+}
+
+impl Strings<'_> {
+    /// How many entries the table holds.
+    pub fn count(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// String `i` (empty when its entry points outside the table); `None` past the last.
+    pub fn get(&self, i: usize) -> Option<Arc<str>> {
+        let span = self.spans.get(i)?;
+        let text = self.decoded[i].get_or_init(|| match span {
+            Some(range) => Arc::from(utf16(&self.region[range.clone()])),
+            None => Arc::from(""),
+        });
+        Some(Arc::clone(text))
+    }
+}
+
+pub fn read_strings<'r>(region: &'r [u8], problems: &mut Vec<String>) -> Strings<'r> {
+    let mut strings = Strings {
+        region,
+        spans: Vec::new(),
+        decoded: Vec::new(),
+    };
     let mut c = Cur::new(region);
     let Ok(count) = c.u32() else {
         problems.push("the string table is cut before its count".into());
-        return Vec::new();
+        return strings;
     };
     if !plausible(count, 4, region.len()) {
         problems.push(format!(
             "the string table claims {count} strings, more than its {} bytes can hold: not read",
             region.len()
         ));
-        return Vec::new();
+        return strings;
     }
-    let mut strings = Vec::with_capacity(count as usize);
     let mut bad = 0u64;
-    for i in 0..count as usize {
-        let at = 4 + i * 4;
-        let s = Cur::new(region)
-            .seek(at)
-            .and_then(|_| {
-                let mut c = Cur::new(region);
-                c.seek(at)?;
+    strings.spans = (0..count as usize)
+        .map(|i| {
+            let mut c = Cur::new(region);
+            let span = (|| {
+                c.seek(4 + i * 4)?;
                 let off = c.u32()? as usize;
                 c.seek(off)?;
                 let size = c.u32()? as usize;
-                Ok(utf16(c.take(size)?))
-            })
-            .unwrap_or_else(|Short| {
-                bad += 1;
-                String::new()
-            });
-        strings.push(Arc::from(s));
-    }
+                let start = c.pos();
+                c.take(size)?;
+                Ok::<_, Short>(start..start + size)
+            })();
+            bad += u64::from(span.is_err());
+            span.ok()
+        })
+        .collect();
+    strings.decoded = (0..count).map(|_| OnceCell::new()).collect();
     if bad > 0 {
         problems.push(format!(
             "{bad} of {count} strings in the string table point outside it: read as empty"
@@ -87,7 +118,7 @@ fn module_size(wide: bool) -> usize {
 pub fn read_processes(
     region: &[u8],
     wide: bool,
-    strings: &[Arc<str>],
+    strings: &Strings<'_>,
     problems: &mut Vec<String>,
 ) -> Processes {
     let mut table = Processes::new();
@@ -110,7 +141,7 @@ pub fn read_processes(
         let mut string = |c: &mut Cur<'_>| -> Result<Arc<str>, Short> {
             let idx = c.u32()? as usize;
             Ok(match strings.get(idx) {
-                Some(s) => Arc::clone(s),
+                Some(s) => s,
                 None => {
                     bad_index += 1;
                     Arc::from("")
@@ -182,7 +213,7 @@ pub fn read_processes(
     if bad_index > 0 {
         problems.push(format!(
             "{bad_index} process strings name an index outside the string table ({} strings): read as empty",
-            strings.len()
+            strings.count()
         ));
     }
     table
@@ -279,5 +310,55 @@ impl Endpoints {
             Some(name) if !name.is_empty() => out.push_str(name),
             _ => out.push_str(itoa::Buffer::new().format(port)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A string table of `entries` (offset, size, text) after the count and offsets.
+    fn table(entries: &[(u32, u32, &str)]) -> Vec<u8> {
+        let mut out = (entries.len() as u32).to_le_bytes().to_vec();
+        let offsets_end = 4 + 4 * entries.len();
+        let mut body = Vec::new();
+        for &(off, size, text) in entries {
+            out.extend(off.to_le_bytes());
+            if !text.is_empty() || size == 0 {
+                body.extend(size.to_le_bytes());
+                body.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            }
+        }
+        assert_eq!(out.len(), offsets_end);
+        out.extend(body);
+        out
+    }
+
+    /// Entries are checked when the table is read (the problem names how many point outside
+    /// it, as when every string was decoded up front); each string is decoded only when asked
+    /// for, once.
+    #[test]
+    fn strings_checked_at_once_decoded_when_asked() {
+        let first = 4 + 4 * 3;
+        let mut region = table(&[(first as u32, 6, "abc"), (9_999, 0, ""), (0, 0, "")]);
+        // The third entry: a size running past the end of the table.
+        let third = region.len() as u32;
+        region[12..16].copy_from_slice(&third.to_le_bytes());
+        region.extend(1_000u32.to_le_bytes());
+        region.extend([b'x', 0]);
+        let mut problems = Vec::new();
+        let strings = read_strings(&region, &mut problems);
+        assert_eq!(
+            problems,
+            ["2 of 3 strings in the string table point outside it: read as empty"]
+        );
+        assert_eq!(strings.count(), 3);
+        assert!(strings.decoded.iter().all(|d| d.get().is_none()));
+        assert_eq!(strings.get(0).as_deref(), Some("abc"));
+        assert_eq!(strings.get(1).as_deref(), Some(""));
+        assert_eq!(strings.get(2).as_deref(), Some(""));
+        assert_eq!(strings.get(3), None);
+        let again = strings.get(0).unwrap();
+        assert!(Arc::ptr_eq(&again, strings.decoded[0].get().unwrap()));
     }
 }
