@@ -239,19 +239,14 @@ impl Runs {
     /// just before it when that run ends at `id - 1` in the same file, else starts a run.
     /// Returns how many runs were added (0 or 1).
     fn insert(&mut self, id: u64, file: &Arc<str>) -> usize {
+        // Held as this record's reader names it: the rest of its chunk (each chunk has a copy
+        // of the name) then compares by pointer, not by text.
         if let Some(open) = &mut self.open
             && open.continued_by(id)
+            && adopt(&mut open.file, file)
         {
-            let same = Arc::ptr_eq(&open.file, file);
-            if same || *open.file == **file {
-                if !same {
-                    // Held as this record's reader names it: the rest of its chunk (each
-                    // chunk has a copy of the name) then compares by pointer, not by text.
-                    open.file = Arc::clone(file);
-                }
-                open.last = id;
-                return 0;
-            }
+            open.last = id;
+            return 0;
         }
         if let Some(open) = self.open.take() {
             self.by_start.insert(open.start, (open.last, open.file));
@@ -260,9 +255,7 @@ impl Runs {
             self.by_start
                 .range(..=prev)
                 .next_back()
-                .filter(|(_, (last, held))| {
-                    *last == prev && (Arc::ptr_eq(held, file) || **held == **file)
-                })
+                .filter(|(_, (last, held))| *last == prev && same_text(held, file))
                 .map(|(&start, _)| start)
         }) {
             Some(start) => {
@@ -283,6 +276,24 @@ impl Runs {
         });
         added
     }
+}
+
+/// Whether two names are the same text: by pointer first (a chunk's events share theirs).
+fn same_text(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
+}
+
+/// Whether `held` is the same text as `now`; if so, `held` becomes `now`'s copy, so that the
+/// names sharing it compare by pointer from here on.
+fn adopt(held: &mut Arc<str>, now: &Arc<str>) -> bool {
+    if Arc::ptr_eq(held, now) {
+        return true;
+    }
+    if **held != **now {
+        return false;
+    }
+    *held = Arc::clone(now);
+    true
 }
 
 /// A [`Sink`] that hands on each event-log record once, by (computer, channel, record id).
@@ -324,32 +335,23 @@ impl<'s> RecordDedup<'s> {
         if w.channel.is_empty() && w.computer.is_empty() {
             return false;
         }
-        let log = match &mut self.last_log {
-            // A flood's events share one payload, and so its texts: equal without comparing.
-            Some((computer, channel, log))
-                if (Arc::ptr_eq(computer, &w.computer) || *computer == w.computer)
-                    && (Arc::ptr_eq(channel, &w.channel) || *channel == w.channel) =>
-            {
-                // Held from now on as this event has them, so that the events sharing its
-                // payload compare by pointer.
-                if !Arc::ptr_eq(computer, &w.computer) {
-                    *computer = Arc::clone(&w.computer);
-                }
-                if !Arc::ptr_eq(channel, &w.channel) {
-                    *channel = Arc::clone(&w.channel);
-                }
-                *log
+        // A flood's events share one payload, and so its texts: equal without comparing. Held
+        // from now on as this event has them, so that the events sharing its payload compare
+        // by pointer.
+        let log = if let Some((computer, channel, log)) = &mut self.last_log
+            && adopt(computer, &w.computer)
+            && adopt(channel, &w.channel)
+        {
+            *log
+        } else {
+            let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
+            let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
+            let log = *self.logs.entry(log_key).or_insert(next);
+            if self.seen.len() <= log as usize {
+                self.seen.resize_with(log as usize + 1, Runs::default);
             }
-            _ => {
-                let log_key = (w.computer.to_lowercase(), w.channel.to_lowercase());
-                let next = u32::try_from(self.logs.len()).unwrap_or(u32::MAX);
-                let log = *self.logs.entry(log_key).or_insert(next);
-                if self.seen.len() <= log as usize {
-                    self.seen.resize_with(log as usize + 1, Runs::default);
-                }
-                self.last_log = Some((w.computer.clone(), w.channel.clone(), log));
-                log
-            }
+            self.last_log = Some((w.computer.clone(), w.channel.clone(), log));
+            log
         };
         let runs = &mut self.seen[log as usize];
         match runs.first_holder(e.record) {

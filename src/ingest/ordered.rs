@@ -190,8 +190,9 @@ impl<O> Default for Reorder<O> {
 impl<O> Reorder<O> {
     /// Wait for one result and hand on what is then in order.
     fn wait(&mut self, rx: &Receiver<(usize, Outcome<O>)>, consume: &mut dyn FnMut(O)) {
-        // Every job sends exactly once and `map_in_order` holds a sender, so a result is
-        // always coming while some are outstanding: `recv` cannot fail here.
+        // Called only when nothing is queued and the next item to hand on has not come back:
+        // a helper holds it or has sent it, and `map_in_order` holds a sender, so a result is
+        // always coming: `recv` cannot fail here.
         if let Ok((i, result)) = rx.recv() {
             self.put(i, result, consume);
         }

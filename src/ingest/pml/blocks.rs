@@ -269,13 +269,7 @@ pub(super) fn number(
         results,
         rows: _,
     } = settled;
-    let mut counter = Counter {
-        record: before,
-        file,
-        keep,
-        part: Part::default(),
-        kept: Vec::new(),
-    };
+    let mut counter = Counter::new(before, file, keep);
     let mut spare = Vec::new();
     for (i, (result, off)) in results.into_iter().zip(offsets).enumerate() {
         spare.extend(counter.number(result, first + i as u64 + 1, off));
@@ -293,7 +287,18 @@ pub(super) struct Counter<'a, 'k> {
     pub(super) kept: Vec<Event>,
 }
 
-impl Counter<'_, '_> {
+impl<'a, 'k> Counter<'a, 'k> {
+    /// A counter whose next row is numbered `record + 1`.
+    fn new(record: u64, file: &'a Arc<str>, keep: &'a crate::ingest::Keep<'k>) -> Self {
+        Counter {
+            record,
+            file,
+            keep,
+            part: Part::default(),
+            kept: Vec::new(),
+        }
+    }
+
     /// Number the settled event `number` (its place in the event-offset array, from 1) at
     /// `off`; the row to fill again when it is not kept (and of ordinary size).
     fn number(
@@ -440,13 +445,7 @@ pub(super) fn judge_block(
     rows: &mut SpareRows,
 ) -> (Judged, Vec<u8>) {
     let (ctx, len) = (source.ctx, source.len);
-    let mut counter = Counter {
-        record: base,
-        file,
-        keep,
-        part: Part::default(),
-        kept: Vec::new(),
-    };
+    let mut counter = Counter::new(base, file, keep);
     let mut row = rows.pop();
     event::with_scratch(|scratch| {
         for (i, &off) in block.offsets.iter().enumerate() {
