@@ -446,9 +446,9 @@ impl<'a> Lane<'a> {
         let outcome = match read_block(&mut self.src, source, block, first, window) {
             Ok(read) if self.judge => {
                 if self.spare_rows.is_empty() {
+                    // Up to a block's worth of empty rows from the stock.
                     let mut stock = shared.stock();
-                    let n = stock.len().min(BLOCK);
-                    let at = stock.len() - n;
+                    let at = stock.len().saturating_sub(BLOCK);
                     self.spare_rows.extend(stock.drain(at..));
                 }
                 let rows = &mut self.spare_rows;

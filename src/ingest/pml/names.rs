@@ -578,22 +578,17 @@ fn access_names(mut mask: u32, generic: [u32; 4], specific: &[(u32, &str)]) -> S
     }
 }
 
+/// What the generic read, write, execute and all bits of a registry key's mask stand for.
+const REGISTRY_GENERIC: [u32; 4] = [0x20019, 0x20006, 0x20019, 0xf003f];
+/// The same for a file's.
+const FILE_GENERIC: [u32; 4] = [0x120089, 0x120116, 0x1200a0, 0x1f01ff];
+
 pub fn registry_access(mask: u32) -> Rc<str> {
-    access_text(
-        mask,
-        0,
-        [0x20019, 0x20006, 0x20019, 0xf003f],
-        &REGISTRY_ACCESS,
-    )
+    access_text(mask, 0, REGISTRY_GENERIC, &REGISTRY_ACCESS)
 }
 
 pub fn file_access(mask: u32) -> Rc<str> {
-    access_text(
-        mask,
-        1,
-        [0x120089, 0x120116, 0x1200a0, 0x1f01ff],
-        &FILE_ACCESS,
-    )
+    access_text(mask, 1, FILE_GENERIC, &FILE_ACCESS)
 }
 
 pub const CREATE_OPTIONS: [(u32, &str); 22] = [
@@ -862,9 +857,9 @@ mod tests {
         masks.extend([0, 0x80, 0x8000_0000, 0x0012_0089, 0x0002_0019, 0x2000000]);
         for round in 0..3 {
             for &m in masks.iter().chain(masks.iter().step_by(7)) {
-                let want = access_names(m, [0x120089, 0x120116, 0x1200a0, 0x1f01ff], &FILE_ACCESS);
+                let want = access_names(m, FILE_GENERIC, &FILE_ACCESS);
                 assert_eq!(&*file_access(m), want, "file {m:#x}, round {round}");
-                let want = access_names(m, [0x20019, 0x20006, 0x20019, 0xf003f], &REGISTRY_ACCESS);
+                let want = access_names(m, REGISTRY_GENERIC, &REGISTRY_ACCESS);
                 assert_eq!(&*registry_access(m), want, "registry {m:#x}, round {round}");
             }
         }
