@@ -150,7 +150,32 @@ pub enum Walk {
 /// memory does not grow with the file: a multi-gigabyte log (or one inflated from a zip) is
 /// never held whole.
 pub fn read_evtx(
+    source: impl Read + Seek + Send,
+    len: u64,
+    walk: Walk,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    read_source(source, None, len, walk, emit, account);
+}
+
+/// [`read_evtx`] of a file on disk, `len` bytes long: every thread copies its chunks' bytes
+/// at their offsets, none waiting for another's copy.
+pub fn read_evtx_file(
+    file: std::fs::File,
+    len: u64,
+    emit: &mut Emit<'_>,
+    account: &mut FileAccount,
+) {
+    // A second handle on the same file for the reads at an offset (they leave its position
+    // alone); without one, the chunks are copied through the first, in turn.
+    let at = file.try_clone().ok();
+    read_source(file, at, len, Walk::Positional, emit, account);
+}
+
+fn read_source(
     mut source: impl Read + Seek + Send,
+    at: Option<std::fs::File>,
     len: u64,
     walk: Walk,
     emit: &mut Emit<'_>,
@@ -244,7 +269,7 @@ pub fn read_evtx(
         drop(parser);
         let stream = source.seek(SeekFrom::End(0)).unwrap_or(len);
         let count = stream.saturating_sub(block) / CHUNK_SIZE as u64;
-        let shared = evtx_chunks::Shared::new(source);
+        let shared = evtx_chunks::Shared::new(source, at);
         let read = |(n, work): (u64, ChunkWork)| {
             parse(
                 n,

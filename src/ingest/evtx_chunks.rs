@@ -22,7 +22,8 @@
 //! chunk past the count, a short tail) is read here, exactly as the crate reads it, and decided
 //! here: the rare chunks of a damaged or preallocated log.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::sync::{Mutex, PoisonError};
 
 use evtx::err::{ChunkError, EvtxError};
@@ -39,12 +40,52 @@ pub(super) enum ChunkWork {
     At(u64),
 }
 
+/// Why [`Shared::read_at`] gave no bytes: the crate names a failed seek apart from a failed
+/// read.
+enum Failed {
+    Seek(std::io::Error),
+    Read,
+}
+
 /// A source read at any offset, shared by the walk and the jobs.
-pub(super) struct Shared<R>(Mutex<R>);
+pub(super) struct Shared<R> {
+    source: Mutex<R>,
+    /// The same bytes as a file on disk, read at each part's offset with no lock. Through the
+    /// source's lock, the threads queued for each chunk's copy: at 2 threads, about 45 times a
+    /// scan of the big System.evtx, each a sleep and a wake-up.
+    file: Option<File>,
+}
 
 impl<R: Read + Seek> Shared<R> {
-    pub(super) fn new(source: R) -> Self {
-        Shared(Mutex::new(source))
+    /// `file`: the same bytes as `source`, when they are a file on disk.
+    pub(super) fn new(source: R, file: Option<File>) -> Self {
+        Shared {
+            source: Mutex::new(source),
+            file,
+        }
+    }
+
+    /// Up to `buf.len()` bytes from `offset`, fewer only at the source's end: the count read.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Failed> {
+        if let Some(file) = &self.file {
+            if i64::try_from(offset).is_err() {
+                let past = std::io::Error::new(ErrorKind::InvalidInput, "an offset past i64");
+                return Err(Failed::Seek(past));
+            }
+            return super::at::read_full_at(file, buf, offset).map_err(|_| Failed::Read);
+        }
+        let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
+        source.seek(SeekFrom::Start(offset)).map_err(Failed::Seek)?;
+        let mut got = 0;
+        while got < buf.len() {
+            match source.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return Err(Failed::Read),
+            }
+        }
+        Ok(got)
     }
 
     /// Chunk `number` as the crate's parser reads it: `Ok(None)` for a chunk all zeros.
@@ -55,19 +96,11 @@ impl<R: Read + Seek> Shared<R> {
         };
         let offset =
             (FILE_HEADER_SIZE as u64).saturating_add(number.saturating_mul(CHUNK_SIZE as u64));
-        let mut data = Vec::with_capacity(CHUNK_SIZE);
-        {
-            let mut source = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            source
-                .seek(SeekFrom::Start(offset))
-                .map_err(|e| fail(ChunkError::FailedToSeekToChunk(e)))?;
-            let read = (&mut *source)
-                .take(CHUNK_SIZE as u64)
-                .read_to_end(&mut data)
-                .map_err(|_| fail(ChunkError::IncompleteChunk))?;
-            if read != CHUNK_SIZE {
-                return Err(fail(ChunkError::IncompleteChunk));
-            }
+        let mut data = vec![0u8; CHUNK_SIZE];
+        match self.read_at(offset, &mut data) {
+            Ok(CHUNK_SIZE) => {}
+            Ok(_) | Err(Failed::Read) => return Err(fail(ChunkError::IncompleteChunk)),
+            Err(Failed::Seek(e)) => return Err(fail(ChunkError::FailedToSeekToChunk(e))),
         }
         if data.iter().all(|&b| b == 0) {
             return Ok(None);
@@ -82,10 +115,10 @@ impl<R: Read + Seek> Shared<R> {
         let offset =
             (FILE_HEADER_SIZE as u64).checked_add(number.checked_mul(CHUNK_SIZE as u64)?)?;
         let mut head = [0u8; CHUNK_HEADER_BYTES];
-        let mut source = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        source.seek(SeekFrom::Start(offset)).ok()?;
-        source.read_exact(&mut head).ok()?;
-        Some(head)
+        match self.read_at(offset, &mut head) {
+            Ok(CHUNK_HEADER_BYTES) => Some(head),
+            _ => None,
+        }
     }
 }
 
@@ -182,10 +215,10 @@ impl<R: Read + Seek> Iterator for Planned<'_, R> {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
+    use std::io::{Cursor, Seek, Write};
     use std::sync::Arc;
 
-    use crate::ingest::evtx::{Walk, read_evtx};
+    use crate::ingest::evtx::{Walk, read_evtx, read_evtx_file};
     use crate::ingest::{Emit, Limits, ProcmonColumns};
     use crate::model::{Event, FileAccount, FileFormat};
 
@@ -199,8 +232,19 @@ mod tests {
         bytes
     }
 
+    /// How a test reads a log.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum How {
+        /// The crate's walk over a stream.
+        Streamed,
+        /// Each chunk copied by its job, through the source's lock.
+        Positional,
+        /// Each chunk copied by its job at its offset in a file on disk, with no lock.
+        File,
+    }
+
     /// What reading `bytes` gives: every event handed on, and the account.
-    fn read(bytes: &[u8], threads: usize, positional: bool) -> (Vec<Event>, FileAccount) {
+    fn read(bytes: &[u8], threads: usize, how: How) -> (Vec<Event>, FileAccount) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -222,12 +266,17 @@ mod tests {
         };
         let mut account = FileAccount::new("t.evtx", FileFormat::Evtx);
         let (source, len) = (Cursor::new(bytes), bytes.len() as u64);
-        let walk = if positional {
-            Walk::Positional
-        } else {
-            Walk::Streamed
-        };
-        read_evtx(source, len, walk, &mut emit, &mut account);
+        match how {
+            How::Streamed => read_evtx(source, len, Walk::Streamed, &mut emit, &mut account),
+            How::Positional => read_evtx(source, len, Walk::Positional, &mut emit, &mut account),
+            How::File => {
+                let mut file = tempfile::tempfile().expect("a temporary file");
+                file.write_all(bytes).expect("written");
+                file.rewind()
+                    .expect("back at the start, as a file opened to be read");
+                read_evtx_file(file, len, &mut emit, &mut account);
+            }
+        }
         (events, account)
     }
 
@@ -275,26 +324,33 @@ mod tests {
     #[test]
     fn reading_each_chunk_on_its_job_gives_what_the_crates_walk_gives() {
         for (what, bytes) in variants() {
-            let expected = read(&bytes, 1, false);
-            for threads in [1, 2, 3] {
-                let got = read(&bytes, threads, true);
+            let expected = read(&bytes, 1, How::Streamed);
+            for (threads, how) in [1, 2, 3]
+                .into_iter()
+                .flat_map(|t| [(t, How::Positional), (t, How::File)])
+            {
+                let got = read(&bytes, threads, how);
                 assert_eq!(
                     got.1, expected.1,
-                    "{what}, {threads} threads: the accounts differ"
+                    "{what}, {threads} threads, {how:?}: the accounts differ"
                 );
                 assert!(
                     got.0 == expected.0,
-                    "{what}, {threads} threads: the events differ"
+                    "{what}, {threads} threads, {how:?}: the events differ"
                 );
             }
         }
         // The variants do what they say: damage is seen, the wrapped log is read oldest first.
-        let intact = read(&log(), 1, true);
+        let intact = read(&log(), 1, How::Positional);
         assert!(intact.0.len() > 100 && intact.1.status == crate::model::FileStatus::Ok);
         let by_name = |name: &str| variants().into_iter().find(|(w, _)| *w == name).unwrap().1;
-        let bad = read(&by_name("a chunk with a bad magic"), 2, true);
+        let bad = read(&by_name("a chunk with a bad magic"), 2, How::File);
         assert!(bad.1.errors > 0 && bad.0.len() < intact.0.len());
-        let wrapped = read(&by_name("wrapped around: the oldest chunk second"), 2, true);
+        let wrapped = read(
+            &by_name("wrapped around: the oldest chunk second"),
+            2,
+            How::File,
+        );
         let ids: Vec<u64> = wrapped.0.iter().map(|e| e.record).collect();
         let mut sorted = ids.clone();
         sorted.sort_unstable();

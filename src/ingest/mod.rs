@@ -14,6 +14,7 @@
 //! [`Problem`], a refusal at a limit keeping its limit and flag.
 
 pub mod acl;
+mod at;
 pub mod binxml;
 pub mod bundle;
 pub mod certstore;

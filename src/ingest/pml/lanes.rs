@@ -54,19 +54,9 @@ impl<'a> PosRead<'a> {
     }
 }
 
-#[cfg(unix)]
-fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, pos)
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, pos)
-}
-
 impl Read for PosRead<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = read_at(self.file, buf, self.pos)?;
+        let n = crate::ingest::at::read_at(self.file, buf, self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }

@@ -21,9 +21,7 @@ impl Reader for Evtx {
         // A file on disk is read at any offset cheaply: each chunk's job copies its own bytes.
         if let Some(file) = input.open_file() {
             return match file {
-                Ok((file, len)) => {
-                    evtx::read_evtx(file, len, evtx::Walk::Positional, emit, account)
-                }
+                Ok((file, len)) => evtx::read_evtx_file(file, len, emit, account),
                 Err(why) => fail(account, why),
             };
         }
