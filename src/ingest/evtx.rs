@@ -238,7 +238,9 @@ fn read_source(
     let (file, keep, limits) = (emit.file, emit.keep, emit.limits);
     let parse = |n: u64, chunk: Result<Option<EvtxChunkData>, String>| match chunk {
         Ok(Some(mut chunk)) => {
-            read_chunk(n, &mut chunk, &settings, file, keep, limits, Records::Own)
+            let out = read_chunk(n, &mut chunk, &settings, file, keep, limits, Records::Own);
+            evtx_chunks::recycle(chunk.data);
+            out
         }
         // All zeros (a file changed while it was read): nothing, as if skipped.
         Ok(None) => ChunkOutput::default(),

@@ -40,6 +40,34 @@ pub(super) enum ChunkWork {
     At(u64),
 }
 
+/// Chunk buffers this thread is done with, for its next chunks: each read overwrites a whole
+/// buffer, so a used one needs no zeroing, and the 64 KiB are not allocated again per chunk.
+const SPARE_BUFFERS: usize = 2;
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A chunk-sized buffer: one this thread used before, or a new one of zeros.
+fn buffer() -> Vec<u8> {
+    SPARE
+        .with(|spare| spare.borrow_mut().pop())
+        .filter(|b| b.len() == CHUNK_SIZE)
+        .unwrap_or_else(|| vec![0u8; CHUNK_SIZE])
+}
+
+/// Keep a parsed chunk's bytes for this thread's next chunk (a few at most).
+pub(super) fn recycle(data: Vec<u8>) {
+    if data.len() == CHUNK_SIZE {
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(data);
+            }
+        });
+    }
+}
+
 /// Why [`Shared::read_at`] gave no bytes: the crate names a failed seek apart from a failed
 /// read.
 enum Failed {
@@ -96,7 +124,7 @@ impl<R: Read + Seek> Shared<R> {
         };
         let offset =
             (FILE_HEADER_SIZE as u64).saturating_add(number.saturating_mul(CHUNK_SIZE as u64));
-        let mut data = vec![0u8; CHUNK_SIZE];
+        let mut data = buffer();
         match self.read_at(offset, &mut data) {
             Ok(CHUNK_SIZE) => {}
             Ok(_) | Err(Failed::Read) => return Err(fail(ChunkError::IncompleteChunk)),
@@ -319,6 +347,32 @@ mod tests {
         b.truncate(H + 100);
         v.push(("no whole chunk", b));
         v
+    }
+
+    #[test]
+    fn a_thread_keeps_a_few_chunk_buffers_for_its_next_chunks() {
+        // On a thread of its own: each thread keeps its own.
+        std::thread::spawn(|| {
+            let kept = || super::SPARE.with(|s| s.borrow().len());
+            let first = super::buffer();
+            assert_eq!(first.len(), C);
+            let at = first.as_ptr();
+            super::recycle(first);
+            let again = super::buffer();
+            assert_eq!(again.as_ptr(), at, "the same bytes, not a new allocation");
+            assert_eq!(kept(), 0);
+            for _ in 0..5 {
+                super::recycle(vec![1; C]);
+            }
+            super::recycle(vec![0; 10]);
+            assert_eq!(
+                kept(),
+                super::SPARE_BUFFERS,
+                "a few at most, each chunk-sized"
+            );
+        })
+        .join()
+        .expect("the thread ends");
     }
 
     #[test]
