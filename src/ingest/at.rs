@@ -19,12 +19,24 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize
 
 /// Fill `buf` from byte `pos` of `file`, short only where the file ends: the count read.
 pub(crate) fn read_full_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
+    fill(buf, |part, got| {
         let at = pos.checked_add(got as u64).ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "an offset past any file's end")
         })?;
-        match read_at(file, &mut buf[got..], at) {
+        read_at(file, part, at)
+    })
+}
+
+/// Fill `buf` by calls of `read` (given the rest of `buf` and the count read so far, answering
+/// as `read` does), short only where the source ends: the count read. An interrupted call is
+/// made again.
+pub(crate) fn fill(
+    buf: &mut [u8],
+    mut read: impl FnMut(&mut [u8], usize) -> io::Result<usize>,
+) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match read(&mut buf[got..], got) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

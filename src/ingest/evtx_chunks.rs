@@ -104,16 +104,7 @@ impl<R: Read + Seek> Shared<R> {
         }
         let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
         source.seek(SeekFrom::Start(offset)).map_err(Failed::Seek)?;
-        let mut got = 0;
-        while got < buf.len() {
-            match source.read(&mut buf[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return Err(Failed::Read),
-            }
-        }
-        Ok(got)
+        super::at::fill(buf, |part, _| source.read(part)).map_err(|_| Failed::Read)
     }
 
     /// Chunk `number` as the crate's parser reads it: `Ok(None)` for a chunk all zeros.
