@@ -5,7 +5,8 @@
 //! that can be read at any offset cheaply (a file on disk, bytes in memory), [`Planned`] walks
 //! the same chunks in the same order and leaves the copy of each chunk to the job that parses
 //! it, on the pool: the walking thread only reads each chunk's 512-byte header, which it had to
-//! read anyway to find the oldest chunk.
+//! read anyway to find the oldest chunk. A file on disk is read at each chunk's offset, by
+//! every job at once; bytes in memory one job at a time, through a lock.
 //!
 //! The walk is the crate's (0.15.1, pinned), step by step, so that the chunks, their order,
 //! their numbering and every error are the same:
@@ -79,8 +80,8 @@ enum Failed {
 pub(super) struct Shared<R> {
     source: Mutex<R>,
     /// The same bytes as a file on disk, read at each part's offset with no lock. Through the
-    /// source's lock, the threads queued for each chunk's copy: at 2 threads, about 45 times a
-    /// scan of the big System.evtx, each a sleep and a wake-up.
+    /// source's lock, the threads queued for each chunk's copy: at 2 threads, about 45 times in
+    /// a read of the big System.evtx, each a sleep and a wake-up.
     file: Option<File>,
 }
 
