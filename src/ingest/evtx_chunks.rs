@@ -49,11 +49,11 @@ thread_local! {
     static SPARE: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A chunk-sized buffer: one this thread used before, or a new one of zeros.
+/// A chunk-sized buffer: one this thread used before ([`recycle`] keeps only those), or a new
+/// one of zeros.
 fn buffer() -> Vec<u8> {
     SPARE
         .with(|spare| spare.borrow_mut().pop())
-        .filter(|b| b.len() == CHUNK_SIZE)
         .unwrap_or_else(|| vec![0u8; CHUNK_SIZE])
 }
 
