@@ -3,7 +3,7 @@
 //! them.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 
 /// Read into `buf` from byte `pos` of `file`, as `read` does: the count read, 0 at the end.
 #[cfg(unix)]
@@ -17,26 +17,50 @@ pub(crate) fn read_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize
     std::os::windows::fs::FileExt::seek_read(file, buf, pos)
 }
 
-/// Fill `buf` from byte `pos` of `file`, short only where the file ends: the count read.
-pub(crate) fn read_full_at(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
-    fill(buf, |part, got| {
-        let at = pos.checked_add(got as u64).ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "an offset past any file's end")
-        })?;
-        read_at(file, part, at)
-    })
+/// A reader of a shared file at its own position: each thread reading parts of one file holds
+/// one (they cost nothing to make), so none seeks the file under another.
+pub(crate) struct PosRead<'a> {
+    file: &'a File,
+    pos: u64,
 }
 
-/// Fill `buf` by calls of `read` (given the rest of `buf` and the count read so far, answering
-/// as `read` does), short only where the source ends: the count read. An interrupted call is
-/// made again.
-pub(crate) fn fill(
-    buf: &mut [u8],
-    mut read: impl FnMut(&mut [u8], usize) -> io::Result<usize>,
-) -> io::Result<usize> {
+impl<'a> PosRead<'a> {
+    pub(crate) fn new(file: &'a File) -> Self {
+        PosRead { file, pos: 0 }
+    }
+}
+
+impl Read for PosRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for PosRead<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a seek before the file's start",
+            )
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// Fill `buf` from `source`, short only where the source ends: the count read. An interrupted
+/// read is made again.
+pub(crate) fn fill(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
-        match read(&mut buf[got..], got) {
+        match source.read(&mut buf[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -52,16 +76,29 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn reads_whole_parts_and_stops_short_at_the_end() {
+    fn readers_at_their_own_positions_fill_whole_parts_and_stop_short_at_the_end() {
         let mut file = tempfile::tempfile().expect("a temporary file");
         let bytes: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         file.write_all(&bytes).expect("written");
-        let mut buf = vec![0u8; 4096];
-        assert_eq!(read_full_at(&file, &mut buf, 1000).expect("read"), 4096);
-        assert_eq!(buf, bytes[1000..5096]);
-        assert_eq!(read_full_at(&file, &mut buf, 8000).expect("read"), 2000);
-        assert_eq!(buf[..2000], bytes[8000..]);
-        assert_eq!(read_full_at(&file, &mut buf, 20_000).expect("read"), 0);
-        assert!(read_full_at(&file, &mut buf, u64::MAX - 10).is_err());
+        let (mut one, mut two) = (PosRead::new(&file), PosRead::new(&file));
+        let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
+        one.seek(SeekFrom::Start(1000)).expect("seek");
+        two.seek(SeekFrom::End(-2000)).expect("seek");
+        // Each reads from its own position, whatever the other did.
+        assert_eq!(fill(&mut one, &mut a).expect("read"), 4096);
+        assert_eq!(fill(&mut two, &mut b).expect("read"), 2000);
+        assert_eq!(a, bytes[1000..5096]);
+        assert_eq!(b[..2000], bytes[8000..]);
+        assert_eq!(fill(&mut one, &mut a).expect("read"), 4096);
+        assert_eq!(a, bytes[5096..9192]);
+        assert_eq!(
+            fill(&mut two, &mut b).expect("read"),
+            0,
+            "nothing past the end"
+        );
+        assert!(one.seek(SeekFrom::Current(-20_000)).is_err());
+        one.seek(SeekFrom::Start(u64::MAX - 10))
+            .expect("a seek anywhere");
+        assert!(fill(&mut one, &mut a).is_err(), "no read past any file");
     }
 }

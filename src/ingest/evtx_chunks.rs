@@ -24,12 +24,13 @@
 //! here: the rare chunks of a damaged or preallocated log.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::{Mutex, PoisonError};
 
 use evtx::err::{ChunkError, EvtxError};
 use evtx::{EvtxChunkData, EvtxChunkHeader};
 
+use super::at::{PosRead, fill};
 use super::evtx::{CHUNK_SIZE, FILE_HEADER_SIZE};
 
 const CHUNK_HEADER_BYTES: usize = 512;
@@ -76,6 +77,16 @@ enum Failed {
     Read,
 }
 
+/// `buf.len()` bytes from `offset` of `source`, fewer only at its end: the count read.
+fn seek_and_fill(
+    source: &mut (impl Read + Seek),
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<usize, Failed> {
+    source.seek(SeekFrom::Start(offset)).map_err(Failed::Seek)?;
+    fill(source, buf).map_err(|_| Failed::Read)
+}
+
 /// A source read at any offset, shared by the walk and the jobs.
 pub(super) struct Shared<R> {
     source: Mutex<R>,
@@ -95,17 +106,15 @@ impl<R: Read + Seek> Shared<R> {
     }
 
     /// Up to `buf.len()` bytes from `offset`, fewer only at the source's end: the count read.
+    /// A file is read through a reader of its own position, the source under its lock.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Failed> {
-        if let Some(file) = &self.file {
-            if i64::try_from(offset).is_err() {
-                let past = std::io::Error::new(ErrorKind::InvalidInput, "an offset past i64");
-                return Err(Failed::Seek(past));
+        match &self.file {
+            Some(file) => seek_and_fill(&mut PosRead::new(file), offset, buf),
+            None => {
+                let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
+                seek_and_fill(&mut *source, offset, buf)
             }
-            return super::at::read_full_at(file, buf, offset).map_err(|_| Failed::Read);
         }
-        let mut source = self.source.lock().unwrap_or_else(PoisonError::into_inner);
-        source.seek(SeekFrom::Start(offset)).map_err(Failed::Seek)?;
-        super::at::fill(buf, |part, _| source.read(part)).map_err(|_| Failed::Read)
     }
 
     /// Chunk `number` as the crate's parser reads it: `Ok(None)` for a chunk all zeros.

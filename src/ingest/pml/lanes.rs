@@ -18,7 +18,6 @@
 use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -28,6 +27,7 @@ use super::blocks::{
 };
 use super::columns::Lookup;
 use super::event::Context;
+use crate::ingest::at::PosRead;
 use crate::model::Event;
 
 /// Rows not kept that a lane holds for its next blocks.
@@ -40,44 +40,6 @@ const STOCK_PER_THREAD: usize = AHEAD_PER_THREAD * BLOCK;
 /// they hold is bounded apart: blocks decoded and waiting for their place in the numbering, per
 /// lane ([`AHEAD_PER_THREAD`]), and events kept and not yet handed on ([`Shared::kept_room`]).
 const OUT_PER_THREAD: usize = 8;
-
-/// A reader of a shared file at its own position: each lane reads with one of these, so no
-/// lane seeks the file under another.
-pub(super) struct PosRead<'a> {
-    file: &'a File,
-    pos: u64,
-}
-
-impl<'a> PosRead<'a> {
-    pub(super) fn new(file: &'a File) -> Self {
-        PosRead { file, pos: 0 }
-    }
-}
-
-impl Read for PosRead<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = crate::ingest::at::read_at(self.file, buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for PosRead<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let pos = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
-        };
-        self.pos = pos.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a seek before the file's start",
-            )
-        })?;
-        Ok(self.pos)
-    }
-}
 
 /// A block's outcome, handed on in block order by the calling thread.
 enum Out {

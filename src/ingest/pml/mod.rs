@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+use super::at::PosRead;
 use super::{Emit, MAX_LISTED_ERRORS, ProcmonColumns};
 use crate::model::{At, FileAccount, Problem};
 use event::{Bytes, Context, Decoded, Fault, Patched, Window};
@@ -200,7 +201,7 @@ pub fn read_pml_file(
     emit: &mut Emit<'_>,
     account: &mut FileAccount,
 ) {
-    read_capture(lanes::PosRead::new(file), Some(file), len, emit, account);
+    read_capture(PosRead::new(file), Some(file), len, emit, account);
 }
 
 /// Read a capture from `src`; `file` is the same bytes as a plain file, when they are one.
