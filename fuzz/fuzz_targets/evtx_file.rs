@@ -39,6 +39,8 @@ fuzz_target!(|data: &[u8]| {
                         std::fs::write(&path, data).expect("the input written to a file");
                         let file = std::fs::File::open(&path).expect("the file opened");
                         read_evtx_file(file, len, emit, account);
+                        // Gone when the target stops, as far as it can be.
+                        let _ = std::fs::remove_file(&path);
                     }
                 }
                 got = Some(account.clone());
