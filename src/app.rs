@@ -240,7 +240,9 @@ fn analyse(
         rules: &rules,
         shown_columns,
     };
-    let mut scan = analysis::scan_within(found, &opts, keep_all, &|e| window.contains(e.time));
+    let within = |e: &Event| window.contains(e.time);
+    let within = (!window.is_all()).then_some(&within as &(dyn Fn(&Event) -> bool + Sync));
+    let mut scan = analysis::scan_within(found, &opts, keep_all, within);
     names.scan(&mut scan);
     Ok(scan)
 }
