@@ -223,10 +223,22 @@ fn listed_first(s: &Scored<'_>, n: usize) -> Vec<(u64, usize)> {
     if !s.finding.repeats {
         return vec![(s.order, 0)];
     }
-    // The `n` smallest keys, kept sorted as the members go by: a flood's run of any length
+    let members = &s.finding.events;
+    // Every member has the same strength and nearness, so a key grows with the event's index
+    // (then the member's place): members already in index order (as a flood's run is
+    // gathered) are listed first as they stand, and only their order is checked.
+    if members.is_sorted() {
+        return members
+            .iter()
+            .enumerate()
+            .take(n)
+            .map(|(k, &i)| (order_key(s.effective, s.near, Some(i)), k))
+            .collect();
+    }
+    // Otherwise the `n` smallest keys, kept sorted as the members go by: a run of any length
     // costs no list of its size.
     let mut best: Vec<(u64, usize)> = Vec::with_capacity(n + 1);
-    for (k, &i) in s.finding.events.iter().enumerate() {
+    for (k, &i) in members.iter().enumerate() {
         let key = (order_key(s.effective, s.near, Some(i)), k);
         if best.len() == n && best.last().is_some_and(|last| key >= *last) {
             continue;
@@ -652,6 +664,58 @@ mod tests {
             let (got, want) = (ranked(&eval), ranked(&singles));
             assert_eq!(got, want, "{flood}");
             assert!(want.contains(&format!("{} findings from 2 rules", 2 * flood + 2)));
+        }
+    }
+
+    /// A repeated finding's members listed first are its `n` smallest keys, in order, whether
+    /// its events are in index order (read as they stand) or not (kept sorted as they go by).
+    #[test]
+    fn a_repeated_findings_first_listed_are_its_smallest_keys() {
+        let finding = |events: Vec<usize>| Finding {
+            rule: 0,
+            rule_id: std::sync::Arc::from("r"),
+            events: crate::rules::engine::EventIds::Many(events),
+            evidence: String::new(),
+            deferred: true,
+            proximity: None,
+            group: None,
+            repeats: true,
+        };
+        let cases = [
+            vec![3, 5, 9, 12, 40],
+            vec![3, 3, 7, 7, 7, 8],
+            vec![40, 12, 9, 5, 3],
+            vec![9, 3, 9, 1, 12, 1],
+            vec![usize::MAX - 1, usize::MAX, 0],
+            vec![7],
+        ];
+        for events in cases {
+            let f = finding(events.clone());
+            for (effective, near) in [(Strength::Strong, true), (Strength::Weak, false)] {
+                let s = Scored {
+                    finding: &f,
+                    rule: 0,
+                    count: events.len() as u64,
+                    findings: events.len() as u64,
+                    source: None,
+                    order: 0,
+                    strength: effective,
+                    effective,
+                    near,
+                    weight: 1.0,
+                    disproved: false,
+                };
+                let mut all: Vec<(u64, usize)> = events
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &i)| (order_key(effective, near, Some(i)), k))
+                    .collect();
+                all.sort();
+                for n in [1, 2, 5, 10] {
+                    let want: Vec<_> = all.iter().copied().take(n).collect();
+                    assert_eq!(listed_first(&s, n), want, "{events:?}, n = {n}");
+                }
+            }
         }
     }
 
