@@ -126,12 +126,19 @@ impl<R: Read + Seek> Shared<R> {
         let offset =
             (FILE_HEADER_SIZE as u64).saturating_add(number.saturating_mul(CHUNK_SIZE as u64));
         let mut data = buffer();
-        match self.read_at(offset, &mut data) {
-            Ok(CHUNK_SIZE) => {}
-            Ok(_) | Err(Failed::Read) => return Err(fail(ChunkError::IncompleteChunk)),
-            Err(Failed::Seek(e)) => return Err(fail(ChunkError::FailedToSeekToChunk(e))),
+        let failed = match self.read_at(offset, &mut data) {
+            Ok(CHUNK_SIZE) => None,
+            Ok(_) | Err(Failed::Read) => Some(ChunkError::IncompleteChunk),
+            Err(Failed::Seek(e)) => Some(ChunkError::FailedToSeekToChunk(e)),
+        };
+        // No chunk is made of the bytes (a short read, or a preallocated log's empty chunk,
+        // hundreds of them in a row): the buffer serves the next chunk.
+        if let Some(e) = failed {
+            recycle(data);
+            return Err(fail(e));
         }
         if data.iter().all(|&b| b == 0) {
+            recycle(data);
             return Ok(None);
         }
         let mut chunk = EvtxChunkData::new(data, false).map_err(fail)?;
@@ -371,6 +378,24 @@ mod tests {
                 super::SPARE_BUFFERS,
                 "a few at most, each chunk-sized"
             );
+        })
+        .join()
+        .expect("the thread ends");
+    }
+
+    /// A chunk read whole but all zeros, or cut short, makes no chunk: its buffer is kept for
+    /// the next one rather than dropped.
+    #[test]
+    fn an_empty_or_short_chunks_buffer_serves_the_next_chunk() {
+        std::thread::spawn(|| {
+            let kept = || super::SPARE.with(|s| s.borrow().len());
+            let mut bytes = log()[..H].to_vec();
+            bytes.resize(H + C + C / 2, 0);
+            let shared = super::Shared::new(Cursor::new(bytes), None);
+            assert!(matches!(shared.chunk(0), Ok(None)), "all zeros");
+            assert_eq!(kept(), 1);
+            assert!(shared.chunk(1).is_err(), "cut short");
+            assert_eq!(kept(), 1, "the same buffer, back again");
         })
         .join()
         .expect("the thread ends");
