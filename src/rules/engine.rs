@@ -24,6 +24,7 @@
 //! * **absence** (`unless: followed|preceded by ...`): before proximity and aggregation, a match
 //!   with a witness in its window is dropped ([`super::absence`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -205,27 +206,51 @@ pub(crate) fn event_order(events: &[Event], a: usize, b: usize) -> std::cmp::Ord
         .then((x.record, a).cmp(&(y.record, b)))
 }
 
-/// Event indices in evaluation order. Sorted on the current pool when called on one (a
-/// stable sort either way: the same order for any thread count).
-pub(crate) fn sort_order(events: &[Event]) -> Vec<usize> {
+/// Event indices in evaluation order, and whether that is the order they are in (then each
+/// index is its own rank). Events are most often gathered in that order already (one log's
+/// records, oldest first): one pass over neighbours, shared out on the current pool when
+/// called on one, finds that, and nothing is sorted. Otherwise a stable sort, on the pool when
+/// there is one. The order is a total one (ties fall to the index), so either way it is the
+/// same for any thread count.
+pub(crate) fn sort_order(events: &[Event]) -> (Vec<usize>, bool) {
     use rayon::prelude::*;
-    let mut order: Vec<usize> = (0..events.len()).collect();
-    let by = |&a: &usize, &b: &usize| event_order(events, a, b);
-    if rayon::current_thread_index().is_some() {
-        order.par_sort_by(by);
+    let on_pool = rayon::current_thread_index().is_some();
+    let in_order = |k: usize| event_order(events, k - 1, k).is_lt();
+    let gathered_in_order = if on_pool {
+        (1..events.len())
+            .into_par_iter()
+            .with_min_len(MATCH_CHUNK)
+            .all(in_order)
     } else {
-        order.sort_by(by);
+        (1..events.len()).all(in_order)
+    };
+    let mut order: Vec<usize> = if on_pool {
+        (0..events.len()).into_par_iter().collect()
+    } else {
+        (0..events.len()).collect()
+    };
+    if !gathered_in_order {
+        let by = |&a: &usize, &b: &usize| event_order(events, a, b);
+        if on_pool {
+            order.par_sort_by(by);
+        } else {
+            order.sort_by(by);
+        }
     }
-    order
+    (order, gathered_in_order)
 }
 
-/// `rank[event] = position in the evaluation order`.
-fn ranks(order: &[usize]) -> Vec<usize> {
+/// `rank[event] = position in the evaluation order`: `order` itself when the events are in
+/// that order already ([`sort_order`]).
+fn ranks(order: &[usize], in_order: bool) -> Cow<'_, [usize]> {
+    if in_order {
+        return Cow::Borrowed(order);
+    }
     let mut rank = vec![0; order.len()];
     for (pos, &i) in order.iter().enumerate() {
         rank[i] = pos;
     }
-    rank
+    Cow::Owned(rank)
 }
 
 /// Events per unit of parallel matching work.
@@ -241,10 +266,11 @@ const MATCH_CHUNK: usize = 4096;
 pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     use rayon::prelude::*;
     let rules = &set.rules[..];
-    let order = sort_order(events);
-    let rank = ranks(&order);
+    let (order, in_order) = sort_order(events);
+    let rank = ranks(&order, in_order);
     // Per chunk, per rule: (matches, witnesses of its `unless:`).
-    type PerRule = Vec<(Vec<usize>, Vec<usize>)>;
+    type Lists = (Vec<usize>, Vec<usize>);
+    type PerRule = Vec<Lists>;
     let per_chunk: Vec<PerRule> = order
         .par_chunks(MATCH_CHUNK)
         .map(|chunk| {
@@ -275,21 +301,16 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
             m
         })
         .collect();
-    // Each rule's list made once at its size: appended chunk by chunk, a flood's list of
-    // matches was copied again at every chunk.
-    let sized = |of: fn(&(Vec<usize>, Vec<usize>)) -> usize| -> Vec<Vec<usize>> {
-        (0..rules.len())
-            .map(|r| Vec::with_capacity(per_chunk.iter().map(|c| of(&c[r])).sum()))
-            .collect()
+    // Each rule's list made once at its size, from its part of every chunk: rules side by
+    // side, and a flood's long list copied in shares ([`concat`]).
+    let joined = |r: usize, of: fn(&Lists) -> &[usize]| {
+        concat(&per_chunk.iter().map(|c| of(&c[r])).collect::<Vec<_>>())
     };
-    let mut matches = sized(|(m, _)| m.len());
-    let mut witnesses = sized(|(_, w)| w.len());
-    for chunk in per_chunk {
-        for (r, (mut m, mut w)) in chunk.into_iter().enumerate() {
-            matches[r].append(&mut m);
-            witnesses[r].append(&mut w);
-        }
-    }
+    let (matches, witnesses): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (0..rules.len())
+        .into_par_iter()
+        .map(|r| (joined(r, |(m, _)| m), joined(r, |(_, w)| w)))
+        .unzip();
+    drop(per_chunk);
     let mut anchors: Vec<Anchor> = Vec::new();
     let mut seen = vec![false; events.len()];
     for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.is_anchor()) {
@@ -363,13 +384,23 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
         })
         .sum();
     let mut findings: Vec<Finding> = Vec::with_capacity(total);
-    for (r, ((rule, matched), made)) in rules.iter().zip(&placed).zip(made).enumerate() {
+    for (r, ((rule, matched), made)) in rules.iter().zip(placed).zip(made).enumerate() {
         match made {
             Made::Aggregated(found) => findings.extend(found),
-            Made::Repeats(runs) => findings.par_extend(
-                runs.par_iter()
-                    .map(|run| repeated(r, rule, &matched[run.clone()], events, &timeline)),
-            ),
+            // One run of all the rule's matches (a flood of one event): its list is the
+            // finding's, as it stands, not copied.
+            Made::Repeats(runs) if runs.len() == 1 && runs[0].len() == matched.len() => {
+                findings.push(repeated(r, rule, Cow::Owned(matched), events, &timeline));
+            }
+            Made::Repeats(runs) => findings.par_extend(runs.par_iter().map(|run| {
+                repeated(
+                    r,
+                    rule,
+                    Cow::Borrowed(&matched[run.clone()]),
+                    events,
+                    &timeline,
+                )
+            })),
             Made::Singles => findings.par_extend(
                 matched
                     .par_iter()
@@ -378,6 +409,32 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
         }
     }
     Evaluation { anchors, findings }
+}
+
+/// `parts` one after the other. A long list is copied in shares on the current pool (when
+/// called on one): the copy of a flood's tens of thousands of matches is mostly the first
+/// touch of its new memory, which two threads do in half the time.
+fn concat(parts: &[&[usize]]) -> Vec<usize> {
+    use rayon::prelude::*;
+    let total = parts.iter().map(|p| p.len()).sum();
+    if total < MATCH_CHUNK || rayon::current_thread_index().is_none() {
+        let mut joined = Vec::with_capacity(total);
+        parts.iter().for_each(|p| joined.extend_from_slice(p));
+        return joined;
+    }
+    let mut joined = vec![0; total];
+    let mut rest = &mut joined[..];
+    let mut shares = Vec::with_capacity(parts.len());
+    for p in parts {
+        let (share, after) = rest.split_at_mut(p.len());
+        shares.push(share);
+        rest = after;
+    }
+    shares
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|(share, part)| share.copy_from_slice(part));
+    joined
 }
 
 /// How [`evaluate`] makes one rule's findings.
@@ -406,8 +463,8 @@ pub(crate) fn evaluate_one(
     events: &[Event],
     anchor_events: &[usize],
 ) -> (Vec<Anchor>, Vec<Finding>) {
-    let order = sort_order(events);
-    let rank = ranks(&order);
+    let (order, in_order) = sort_order(events);
+    let rank = ranks(&order, in_order);
     let matched: Vec<usize> = order
         .iter()
         .copied()
@@ -579,13 +636,13 @@ fn single(
 fn repeated(
     r: usize,
     rule: &Rule,
-    run: &[usize],
+    run: Cow<'_, [usize]>,
     events: &[Event],
     timeline: &Timeline,
 ) -> Finding {
     let mut finding = single(r, rule, run[0], events, timeline, true);
     if run.len() > 1 {
-        finding.events = EventIds::Many(run.to_vec());
+        finding.events = EventIds::Many(run.into_owned());
         finding.repeats = true;
     }
     finding
@@ -1216,5 +1273,58 @@ rule drops {
                 .install(|| set.evaluate(&events[..events.len() - 1]))
         };
         assert_eq!(on(1), on(3));
+    }
+
+    #[test]
+    fn events_gathered_in_order_keep_their_order_and_rank_as_themselves() {
+        // In evaluation order: by time, untimed last, equal times by record.
+        let mut events: Vec<Event> = (0..9_000u64)
+            .map(|k| with_record(win("Schannel", 36874, &[], Some(at(k as i64 / 3))), k))
+            .collect();
+        events.push(with_record(win("Schannel", 36874, &[], None), 1));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a pool");
+        let sorted = |evs: &[Event]| {
+            let mut all: Vec<usize> = (0..evs.len()).collect();
+            all.sort_by(|&a, &b| event_order(evs, a, b));
+            all
+        };
+        let identity: Vec<usize> = (0..events.len()).collect();
+        for (order, in_order) in [sort_order(&events), pool.install(|| sort_order(&events))] {
+            assert!(in_order);
+            assert_eq!(order, identity);
+            assert!(matches!(ranks(&order, in_order), Cow::Borrowed(_)));
+        }
+        // One pair out of place anywhere, and the order is sorted.
+        for at_k in [1, 4_500, 9_000] {
+            let mut moved = events.clone();
+            moved.swap(at_k - 1, at_k);
+            let want = sorted(&moved);
+            for (order, in_order) in [sort_order(&moved), pool.install(|| sort_order(&moved))] {
+                assert!(!in_order, "{at_k}");
+                assert_eq!(order, want, "{at_k}");
+                let rank = ranks(&order, in_order);
+                assert!(order.iter().enumerate().all(|(pos, &i)| rank[i] == pos));
+            }
+        }
+    }
+
+    #[test]
+    fn lists_joined_in_shares_are_joined_in_order() {
+        let parts: Vec<Vec<usize>> = (0..40)
+            .map(|p| (0..(p * 37) % 500).map(|k| p * 1_000 + k).collect())
+            .collect();
+        let parts: Vec<&[usize]> = parts.iter().map(|p| &p[..]).collect();
+        let want: Vec<usize> = parts.iter().flat_map(|p| p.iter().copied()).collect();
+        assert!(want.len() > MATCH_CHUNK);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a pool");
+        assert_eq!(concat(&parts), want);
+        assert_eq!(pool.install(|| concat(&parts)), want);
+        assert_eq!(pool.install(|| concat(&parts[..3])), want[..111]);
     }
 }
