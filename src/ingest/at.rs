@@ -40,24 +40,29 @@ impl Read for PosRead<'_> {
 
 impl Seek for PosRead<'_> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let pos = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.file.metadata()?.len().checked_add_signed(d),
-        };
-        self.pos = pos.ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a seek before the file's start",
-            )
-        })?;
+        self.pos = seek_target(to, self.pos, || Ok(self.file.metadata()?.len()))?;
         Ok(self.pos)
     }
 }
 
+/// Where `to` lands for a reader at `pos` of a source `len()` long (asked only for
+/// `SeekFrom::End`): an error before the start, anywhere at or past the end.
+pub(crate) fn seek_target(
+    to: SeekFrom,
+    pos: u64,
+    len: impl FnOnce() -> io::Result<u64>,
+) -> io::Result<u64> {
+    match to {
+        SeekFrom::Start(p) => Some(p),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+        SeekFrom::End(d) => len()?.checked_add_signed(d),
+    }
+    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start"))
+}
+
 /// Fill `buf` from `source`, short only where the source ends: the count read. An interrupted
 /// read is made again.
-pub(crate) fn fill(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn fill<R: Read + ?Sized>(source: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match source.read(&mut buf[got..]) {

@@ -18,6 +18,7 @@ use std::hash::Hasher;
 use std::io::Read;
 use std::sync::Arc;
 
+use super::at::fill;
 use super::discover::{Found, Input};
 use super::{SNIFF_BYTES, Sink, sniff};
 use crate::model::{Event, FileAccount};
@@ -156,10 +157,10 @@ fn streams_equal(a: &mut dyn Read, b: &mut dyn Read) -> bool {
     let mut ba = vec![0u8; 64 * 1024];
     let mut bb = vec![0u8; 64 * 1024];
     loop {
-        let Ok(n) = read_full(a, &mut ba) else {
+        let Ok(n) = fill(a, &mut ba) else {
             return false;
         };
-        let Ok(m) = read_full(b, &mut bb) else {
+        let Ok(m) = fill(b, &mut bb) else {
             return false;
         };
         if n != m || ba[..n] != bb[..m] {
@@ -169,20 +170,6 @@ fn streams_equal(a: &mut dyn Read, b: &mut dyn Read) -> bool {
             return true;
         }
     }
-}
-
-/// Fill `buf` as far as the stream goes.
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// How many runs of record ids are remembered; past it, new records are no longer checked (a

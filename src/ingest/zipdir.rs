@@ -18,6 +18,7 @@ use std::sync::Arc;
 use zip::ZipArchive;
 
 use super::Limits;
+use super::at::{read_at, seek_target};
 use super::discover::{Found, Input, InputData, failed};
 use super::zipentry::{EntryError, Location, is_deflated};
 use crate::model::{FileAccount, FileFormat, Problem};
@@ -49,16 +50,6 @@ impl SharedFile {
     }
 }
 
-#[cfg(unix)]
-fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::unix::fs::FileExt::read_at(file, buf, offset)
-}
-
-#[cfg(windows)]
-fn read_at(file: &fs::File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
-}
-
 impl Read for SharedFile {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pos >= self.len {
@@ -72,12 +63,7 @@ impl Read for SharedFile {
 
 impl Seek for SharedFile {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        let target = seek_target(to, self.pos, || Ok(self.len))?;
         self.pos = target;
         Ok(target)
     }

@@ -23,6 +23,7 @@ use flate2::read::DeflateDecoder;
 use zip::CompressionMethod;
 use zip::result::ZipError;
 
+use super::at::seek_target;
 use super::discover::past_declared_end;
 use super::zipdir::{Archive, ZipSource};
 
@@ -358,12 +359,7 @@ impl Read for EntryStream {
 
 impl Seek for EntryStream {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        let target = seek_target(to, self.pos, || Ok(self.len))?;
         match &mut self.body {
             Body::Stored(c) => {
                 c.pos = c.start.saturating_add(target).min(c.end);
