@@ -35,7 +35,14 @@ fn offences(text: &str) -> (Vec<(usize, &'static str)>, Vec<String>) {
             // `#[cfg(test)] mod name;` leaves out a file; a block runs to the end.
             match lines.next() {
                 Some((_, next)) if next.trim_end().ends_with(';') => {
-                    if let Some(name) = next.trim().strip_prefix("mod ") {
+                    // Any visibility: `pub(crate) mod testutil;` is test-only too.
+                    let next = next.trim();
+                    let next = next
+                        .strip_prefix("pub(crate) ")
+                        .or_else(|| next.strip_prefix("pub(super) "))
+                        .or_else(|| next.strip_prefix("pub "))
+                        .unwrap_or(next);
+                    if let Some(name) = next.strip_prefix("mod ") {
                         test_modules.push(name.trim_end_matches(';').trim().to_string());
                     }
                     continue;

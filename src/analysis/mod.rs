@@ -209,9 +209,9 @@ pub(crate) fn positions(events: &[Event], pick: impl Fn(&Event) -> bool + Sync) 
 
 /// Every client disconnect event (the domain declaration's `client disconnect`), decoded, in
 /// time order, with the server from its connection's start event. Whether it is the 0x904 is
-/// what the anchor rule says, the very match the ranking uses. One pass: the latest start seen
-/// so far is remembered per file and activity id, so a log of many disconnects costs no more
-/// than one of few.
+/// what the anchor rule says, the very match the ranking uses. One pass over the client's
+/// starts and disconnects, oldest first: the latest start seen so far is remembered per file
+/// and activity id, so a log of many disconnects costs no more than one of few.
 fn disconnects(
     rules: &RuleSet,
     events: &[Event],
@@ -223,7 +223,16 @@ fn disconnects(
     let mut out = Vec::new();
     // (file, activity id) -> the server name of the latest start; activity `None` = any.
     let mut last_start: HashMap<(&str, Option<&str>), &str> = HashMap::new();
-    for (i, e) in events.iter().enumerate() {
+    // The client's starts and disconnects oldest first, whatever order the file holds them in
+    // (an export made newest first, as `wevtutil qe /rd:true` and `Get-WinEvent` write, holds
+    // each disconnect before its start): by time, then record.
+    let mut ends = positions(events, |e| {
+        e.win()
+            .is_some_and(|w| matches!(domain.client_role(w), Some(Role::Start | Role::Disconnect)))
+    });
+    ends.sort_by_key(|&i| (events[i].time, events[i].record));
+    for i in ends {
+        let e = &events[i];
         let Some(w) = e.win() else { continue };
         match domain.client_role(w) {
             Some(Role::Start) => {

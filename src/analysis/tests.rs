@@ -191,3 +191,37 @@ fn positions_alike_on_any_pool() {
         );
     }
 }
+
+/// An export made newest first (`wevtutil qe /rd:true`, `Get-WinEvent`) holds each
+/// disconnect before the start of its connection: each disconnect still names the server its
+/// own connection started to, as when the same events are held oldest first.
+#[test]
+fn a_disconnect_names_its_server_in_either_order_of_the_log() {
+    use crate::rules::testutil::{at, win};
+    use std::sync::Arc;
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let client = rules.domain().client_provider().to_string();
+    let event = |id: u32, value: &str, secs: i64, activity: &str| {
+        let mut e = win(&client, id, &[("Value", value)], Some(at(secs)));
+        e.record = 100 + secs as u64;
+        if let EventKind::Win(w) = &mut e.kind {
+            Arc::make_mut(w).activity_id = Some(activity.to_string());
+        }
+        e
+    };
+    let oldest_first = vec![
+        event(1024, "RDS01.contoso.com", 0, "{A}"),
+        event(1026, "2308", 5, "{A}"),
+        event(1024, "RDS02.contoso.com", 10, "{B}"),
+        event(1026, "2308", 15, "{B}"),
+    ];
+    let newest_first: Vec<_> = oldest_first.iter().rev().cloned().collect();
+    for events in [oldest_first, newest_first] {
+        let found = super::disconnects(&rules, &events, &[], &[]);
+        let servers: Vec<_> = found.iter().map(|d| d.server.as_deref()).collect();
+        assert_eq!(
+            servers,
+            [Some("RDS01.contoso.com"), Some("RDS02.contoso.com")]
+        );
+    }
+}

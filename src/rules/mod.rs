@@ -280,7 +280,7 @@ impl RuleSet {
 }
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 #[cfg(test)]
 mod tests {
