@@ -270,7 +270,8 @@ fn batch_over_the_tickets_exit_codes_and_out_dir() {
 
 /// Issue 14: a certificate failure two days before, repaired (TermService restarted) and
 /// followed by a session that reached logon on that server, cannot explain the 0x904 that ends
-/// that session: it counts as context, and the reset at the drop wins.
+/// that session: it counts as context, and the reset at the drop wins. Nor can a TLS failure
+/// logged on that server while the session was up.
 #[test]
 fn a_logon_after_a_certificate_failure_proves_the_certificate_worked() {
     let r = scan_json("stale-certificate");
@@ -290,6 +291,15 @@ fn a_logon_after_a_certificate_failure_proves_the_certificate_worked() {
             .contains("before the 0x904 connection reached logon"),
         "{}",
         cert.why
+    );
+    // A fatal alert another TLS client sent the server three minutes before the drop, while
+    // the session (its handshake long done) was up: no explanation either.
+    let tls = r.causes.iter().find(|c| c.cause == "tls").unwrap();
+    assert_eq!(tls.confidence, Confidence::Context);
+    assert!(
+        tls.why.contains("during the established session"),
+        "{}",
+        tls.why
     );
 }
 

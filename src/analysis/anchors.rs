@@ -1,7 +1,8 @@
 //! What ranking knows about each 0x904: its connection, the server connection tied to it,
 //! and the gateway leg its events name. A finding about another connection than every
 //! 0x904's does not count for a cause, and TLS evidence logged before that connection's
-//! logon is disproved by it ([`super::rank`]).
+//! logon, or during the established session the 0x904 ended, is disproved by it
+//! ([`super::rank`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,6 +12,17 @@ use super::connection::{Connection, Phase, names_differ, same_host};
 use super::server_side::{ServerConnection, same_user};
 use crate::model::Event;
 use crate::rules::{Domain, Evaluation, Finding, Side};
+
+/// Why a finding of a handshake cause cannot explain the 0x904 ([`AnchorConnections::disproves`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Disproof {
+    /// Logged before the 0x904's connection reached logon on that server: the handshake and
+    /// its certificate worked after it.
+    BeforeLogon,
+    /// Logged during the established session the 0x904 ended: that session's handshake was
+    /// done, so what failed then was another connection's.
+    InSession,
+}
 
 /// The 0x904 anchors with their connections: what the ranking knows about each.
 pub struct AnchorConnections<'a> {
@@ -98,17 +110,18 @@ impl<'a> AnchorConnections<'a> {
         .min()
     }
 
-    /// The finding came before the logon of every 0x904 connection it could be about (its
-    /// nearest anchor, or all of them) to the server it was logged on.
-    pub(super) fn disproves(&self, f: &Finding, events: &[Event]) -> bool {
+    /// Why the finding cannot explain any 0x904 connection it could be about (its nearest
+    /// anchor, or all of them) to the server it was logged on, if it cannot: it came before
+    /// that connection's logon (a broken state repaired by then), or after the logon and
+    /// before the 0x904 that ended the established session (its handshake was done; what
+    /// failed then was another one).
+    pub(super) fn disproves(&self, f: &Finding, events: &[Event]) -> Option<Disproof> {
         // With no 0x904 connection nothing is disproved: the finding's event is not read.
         if self.list.is_empty() {
-            return false;
+            return None;
         }
-        let Some(first) = f.events.first().and_then(|&i| events.get(i)) else {
-            return false;
-        };
-        let Some(t) = first.time else { return false };
+        let first = f.events.first().and_then(|&i| events.get(i))?;
+        let t = first.time?;
         let host = first.win().map(|w| &*w.computer);
         let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
             Some(a) => self
@@ -119,14 +132,23 @@ impl<'a> AnchorConnections<'a> {
                 .collect(),
             None => self.list.iter().map(|(_, c)| *c).collect(),
         };
-        !relevant.is_empty()
-            && relevant.iter().all(|c| {
-                let same_server = match (host, c.server.as_deref()) {
-                    (Some(h), Some(s)) => same_host(h, s),
-                    _ => true,
-                };
-                self.proof(c).is_some_and(|proof| t < proof) && same_server
-            })
+        let mut why = Disproof::BeforeLogon;
+        for c in &relevant {
+            if let (Some(h), Some(s)) = (host, c.server.as_deref())
+                && !same_host(h, s)
+            {
+                return None;
+            }
+            let proof = self.proof(c)?;
+            if t >= proof {
+                let ended = c.end.and_then(|(_, end)| end);
+                if ended.is_some_and(|end| t > end) {
+                    return None;
+                }
+                why = Disproof::InSession;
+            }
+        }
+        (!relevant.is_empty()).then_some(why)
     }
 
     /// Evidence about another connection than every 0x904's: a client event of another

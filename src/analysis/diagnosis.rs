@@ -86,6 +86,10 @@ pub enum Against {
     /// Findings logged before the 0x904's connection reached logon on that server: the TLS
     /// handshake and its certificate worked then, so they count as context.
     BeforeLogon { findings: u64 },
+    /// Findings logged during the established session the 0x904 ended, on that server: the
+    /// session's handshake was done, so they are about another connection's and count as
+    /// context.
+    InSession { findings: u64 },
     /// The logs hold no 0x904 to tie the evidence to.
     NoAnchor,
     /// One rule alone found it, and that rule's evidence is weak (or context) at best.

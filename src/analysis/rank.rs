@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::anchors::AnchorConnections;
+use super::anchors::{AnchorConnections, Disproof};
 use super::connection::{Connection, Phase};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
@@ -125,8 +125,9 @@ struct Scored<'a> {
     effective: Strength,
     near: bool,
     weight: f64,
-    /// Logged before the logon of the 0x904's own connection to that server.
-    disproved: bool,
+    /// Logged before the logon of the 0x904's own connection to that server, or during the
+    /// established session it ended.
+    disproved: Option<Disproof>,
 }
 
 /// Causes a completed TLS handshake rules out for what came before it.
@@ -153,9 +154,13 @@ fn score_finding<'a>(
         return None;
     }
     let wants_anchor = rule.anchor_window().is_some();
-    let disproved = handshake_cause(cause) && anchors.disproves(f, events);
-    let near = f.proximity.is_some_and(|p| p.near) && !disproved;
-    let effective = if disproved {
+    let disproved = if handshake_cause(cause) {
+        anchors.disproves(f, events)
+    } else {
+        None
+    };
+    let near = f.proximity.is_some_and(|p| p.near) && disproved.is_none();
+    let effective = if disproved.is_some() {
         Strength::Context
     } else if wants_anchor && !near {
         demote_twice(strength)
@@ -504,23 +509,30 @@ fn against(
     anchors_exist: bool,
 ) -> Vec<Against> {
     let mut out = Vec::new();
-    // Counted weaker than the rule says: by distance, or because logon came after.
-    let demoted = |before_logon: bool| {
+    // Counted weaker than the rule says: by distance, because logon came after, or because
+    // the session was established.
+    let demoted = |why: Option<Disproof>| {
         scored
             .iter()
-            .filter(|s| s.effective != s.strength && s.disproved == before_logon)
+            .filter(|s| s.effective != s.strength && s.disproved == why)
             .map(|s| s.findings)
             .sum::<u64>()
     };
-    let far = demoted(false);
+    let far = demoted(None);
     // With no 0x904 at all, "far from every 0x904" is what `NoAnchor` says.
     if anchors_exist && far > 0 {
         out.push(Against::FarFromAnchor { findings: far });
     }
-    let before_logon = demoted(true);
+    let before_logon = demoted(Some(Disproof::BeforeLogon));
     if before_logon > 0 {
         out.push(Against::BeforeLogon {
             findings: before_logon,
+        });
+    }
+    let in_session = demoted(Some(Disproof::InSession));
+    if in_session > 0 {
+        out.push(Against::InSession {
+            findings: in_session,
         });
     }
     if !anchors_exist {
@@ -578,23 +590,44 @@ fn why_text(
     )];
     if any_near {
         parts.push("next to a 0x904 disconnect".into());
-    } else if scored.iter().any(|s| s.effective != s.strength) {
+    } else if scored
+        .iter()
+        .any(|s| s.effective != s.strength && s.disproved.is_none())
+    {
         parts.push(if anchors_exist {
             "time-bound evidence far from every 0x904 disconnect counts as background".into()
         } else {
             "no 0x904 disconnect in these logs to tie time-bound evidence to, so it counts as background".into()
         });
     }
-    let disproved: u64 = scored
-        .iter()
-        .filter(|s| s.disproved)
-        .map(|s| s.findings)
-        .sum();
-    if disproved > 0 {
+    let disproved = |why: Disproof| -> u64 {
+        scored
+            .iter()
+            .filter(|s| s.disproved == Some(why))
+            .map(|s| s.findings)
+            .sum()
+    };
+    let counts_as = |n: u64| {
+        if n == 1 {
+            "it counts as"
+        } else {
+            "they count as"
+        }
+    };
+    let before_logon = disproved(Disproof::BeforeLogon);
+    if before_logon > 0 {
         parts.push(format!(
-            "{disproved} finding{} came before the 0x904 connection reached logon on that server (TLS and its certificate worked then), so {} context",
-            plural(disproved),
-            if disproved == 1 { "it counts as" } else { "they count as" }
+            "{before_logon} finding{} came before the 0x904 connection reached logon on that server (TLS and its certificate worked then), so {} context",
+            plural(before_logon),
+            counts_as(before_logon)
+        ));
+    }
+    let in_session = disproved(Disproof::InSession);
+    if in_session > 0 {
+        parts.push(format!(
+            "{in_session} finding{} came during the established session the 0x904 ended on that server (its handshake was done: another connection's failed), so {} context",
+            plural(in_session),
+            counts_as(in_session)
         ));
     }
     if let Some(agree) = agree {
@@ -703,7 +736,7 @@ mod tests {
                     effective,
                     near,
                     weight: 1.0,
-                    disproved: false,
+                    disproved: None,
                 };
                 let mut all: Vec<(u64, usize)> = events
                     .iter()
@@ -822,29 +855,34 @@ mod tests {
         let evtx = [Source::Evtx].into();
         let reg = [Source::Registry].into();
         let scored = [
-            s(Strong, Weak, false),
-            s(Moderate, Context, false),
-            s(Strong, Context, true),
-            s(Moderate, Moderate, false),
+            s(Strong, Weak, None),
+            s(Moderate, Context, None),
+            s(Strong, Context, Some(Disproof::BeforeLogon)),
+            s(Moderate, Moderate, None),
+            s(Moderate, Context, Some(Disproof::InSession)),
         ];
-        // Demoted by distance and by a later logon are told apart.
+        // Demoted by distance, by a later logon and by an established session are told apart.
         assert_eq!(
             against(&scored, 2, &evtx, None, true),
-            vec![FarFromAnchor { findings: 2 }, BeforeLogon { findings: 1 }]
+            vec![
+                FarFromAnchor { findings: 2 },
+                BeforeLogon { findings: 1 },
+                InSession { findings: 1 }
+            ]
         );
         // With no 0x904 at all, the demotion is that, not "far from every 0x904".
         assert_eq!(against(&scored[..2], 2, &evtx, None, false), vec![NoAnchor]);
         assert_eq!(
-            against(&[s(Weak, Weak, false)], 1, &evtx, None, true),
+            against(&[s(Weak, Weak, None)], 1, &evtx, None, true),
             vec![LoneWeakRule { strength: Weak }]
         );
-        assert!(against(&[s(Weak, Weak, false)], 2, &evtx, None, true).is_empty());
+        assert!(against(&[s(Weak, Weak, None)], 2, &evtx, None, true).is_empty());
         assert_eq!(
-            against(&[s(Moderate, Moderate, false)], 1, &reg, None, true),
+            against(&[s(Moderate, Moderate, None)], 1, &reg, None, true),
             vec![ConfigurationOnly]
         );
         assert_eq!(
-            against(&scored[3..], 1, &evtx, Some("TLS 1.2 is on".into()), true),
+            against(&scored[3..4], 1, &evtx, Some("TLS 1.2 is on".into()), true),
             vec![HealthyConfiguration {
                 setting: "TLS 1.2 is on".into()
             }]

@@ -181,6 +181,11 @@ fn against_text(a: &Against) -> String {
             pieces(*n),
             if *n == 1 { "it counts" } else { "they count" }
         ),
+        Against::InSession { findings: n } => format!(
+            "{} came during the established session the 0x904 ended on that server (its handshake was done), so {} as context.",
+            pieces(*n),
+            if *n == 1 { "it counts" } else { "they count" }
+        ),
         Against::NoAnchor => "The logs hold no 0x904 disconnect to tie this evidence to.".into(),
         Against::LoneWeakRule { strength } => {
             format!("Only one rule found it, and its evidence is {strength} at best.")
