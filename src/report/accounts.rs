@@ -28,12 +28,12 @@ pub fn write_table(out: &mut dyn Write, accounts: &[FileAccount], width: u16) ->
             events.push_str(&format!(" ({pct}% timed)"));
         }
         table.add_row(vec![
-            terminal(&a.file).into_owned(),
+            style::cell(&a.file),
             format,
             status_word(a.status).to_string(),
             events,
             a.errors.to_string(),
-            terminal(&a.problems_text()).into_owned(),
+            style::cell(&a.problems_text()),
         ]);
     }
     writeln!(out, "{table}")

@@ -220,16 +220,16 @@ fn write_table(
             r.top_cause.clone().unwrap_or_else(|| "-".into())
         };
         let mut row = vec![
-            terminal(&r.ticket).into_owned(),
+            super::style::cell(&r.ticket),
             r.anchors.to_string(),
-            terminal(&cause).into_owned(),
+            super::style::cell(&cause),
             r.confidence.map_or("-", |c| c.as_str()).to_string(),
             r.evidence.to_string(),
             format!("{}/{}/{}", r.files_ok, r.files_partial, r.files_failed),
         ];
         if with_reports {
             row.push(match (&r.report, &r.report_error) {
-                (_, Some(e)) => format!("not written: {}", terminal(e)),
+                (_, Some(e)) => format!("not written: {}", super::style::cell(e)),
                 (Some(stem), None) => format!("{stem}.md"),
                 (None, None) => "-".into(),
             });

@@ -9,6 +9,7 @@ use comfy_table::{Cell, Color, Table};
 
 use super::accounts::status_word;
 use super::schema::{Confidence, DisconnectOut, FindingOut, ScanReport};
+use super::style::cell;
 use crate::sanitize::terminal;
 use crate::units::{offset_words, span_words, time_ms};
 
@@ -109,17 +110,16 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
             };
             t.add_row(vec![
                 d.time.as_deref().map_or_else(|| "-".into(), time_ms),
-                terminal(&format!(
+                cell(&format!(
                     "{} → {}",
                     d.computer,
                     d.server.as_deref().unwrap_or("?")
-                ))
-                .into_owned(),
+                )),
                 code,
                 [
-                    Some(terminal(&d.meaning).into_owned()),
+                    Some(cell(&d.meaning)),
                     connection_line(d),
-                    server_line(d).map(|l| terminal(&l).into_owned()),
+                    server_line(d).map(|l| cell(&l)),
                 ]
                 .into_iter()
                 .flatten()
@@ -144,7 +144,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
             let mut text = String::new();
             for f in c.findings.iter().take(EVIDENCE_LINES) {
                 let when = when_words(f);
-                text.push_str(&format!("• {}{}\n", terminal(&f.evidence), when));
+                text.push_str(&format!("• {}{}\n", cell(&f.evidence), when));
             }
             let rest = c.findings.len().saturating_sub(EVIDENCE_LINES) as u64 + c.more_findings;
             if rest > 0 {
@@ -153,7 +153,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
             text.push_str(&format!("why: {}\n", c.why));
             let fix = c.remediation_line();
             if !fix.is_empty() {
-                text.push_str(&format!("fix: {}", terminal(&fix)));
+                text.push_str(&format!("fix: {}", cell(&fix)));
             }
             t.add_row(vec![
                 Cell::new(i + 1),
@@ -169,10 +169,10 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
     t.set_header(vec!["input", "read", "events", "problems"]);
     for a in &r.inputs {
         t.add_row(vec![
-            terminal(&a.file).into_owned(),
+            cell(&a.file),
             status_word(a.status).to_string(),
             a.events.to_string(),
-            terminal(&a.problems_text()).into_owned(),
+            cell(&a.problems_text()),
         ]);
     }
     writeln!(out, "{t}")?;
