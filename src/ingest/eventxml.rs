@@ -55,6 +55,8 @@ pub enum XmlEventError {
     TooDeep(usize),
     #[error("an <Event> with more than {0} elements (raise with --max-xml-elements)")]
     TooManyElements(usize),
+    #[error("an <Event> with an element of more than {0} attributes (real events have a few)")]
+    TooManyAttributes(usize),
     #[error("an <Event> element has no <System> part")]
     NoSystem,
 }
@@ -120,7 +122,10 @@ pub fn read_events(
                         Ok(record) => on_event(record),
                         Err(XmlEventError::NoSystem) => on_error(XmlEventError::NoSystem),
                         // One oversized event: skip the rest of it, read the ones after it.
-                        Err(e @ XmlEventError::TooManyElements(_)) => {
+                        Err(
+                            e @ (XmlEventError::TooManyElements(_)
+                            | XmlEventError::TooManyAttributes(_)),
+                        ) => {
                             on_error(e);
                             let at = reader.buffer_position();
                             if let Err(e) = reader.read_to_end(quick_xml::name::QName(&name)) {
@@ -459,10 +464,10 @@ impl Attrs for FastAttrs<'_> {
             .map(|(_, value)| *value)
     }
 
-    fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+    fn plain_names(&self, each: &mut dyn FnMut(&str) -> bool) {
         for (i, (key, _)) in self.list.iter().enumerate() {
-            if is_plain(key) && !self.list[..i].iter().any(|(k, _)| k == key) {
-                each(key);
+            if is_plain(key) && !self.list[..i].iter().any(|(k, _)| k == key) && !each(key) {
+                return;
             }
         }
     }
@@ -631,6 +636,47 @@ mod tests {
         assert_eq!(recs[1].event.event_id, 3);
         assert_eq!(errs.len(), 1);
         assert!(errs[0].contains("--max-xml-elements"), "{errs:?}");
+        // Attributes: each kept one is found among all of them, so an element may carry
+        // only so many; the event is refused, the ones after it read.
+        let attrs = |n: usize| (0..n).map(|i| format!(" a{i}='{i}'")).collect::<String>();
+        let in_data = |id: u32, n: usize| {
+            format!(
+                "<Event><System><EventID>{id}</EventID></System><EventData><Data Name='x'{}>v</Data></EventData></Event>",
+                attrs(n)
+            )
+        };
+        let in_user_data = |id: u32, n: usize| {
+            format!(
+                "<Event><System><EventID>{id}</EventID></System><UserData><X{}>v</X></UserData></Event>",
+                attrs(n)
+            )
+        };
+        let kinds: [&dyn Fn(u32, usize) -> String; 2] = [&in_data, &in_user_data];
+        for event in kinds {
+            // With `Name`, the first has as many attributes as are allowed.
+            let doc = format!(
+                "<Events>{}{}{}</Events>",
+                event(1, builder::MAX_ATTRIBUTES - 1),
+                event(2, 100_000),
+                event(3, 2)
+            );
+            let (recs, errs) = read(&doc);
+            let ids: Vec<u32> = recs.iter().map(|r| r.event.event_id).collect();
+            assert_eq!(ids, [1, 3], "{errs:?}");
+            let kept = recs[0]
+                .event
+                .data
+                .iter()
+                .filter(|(k, _)| k.contains("@a"))
+                .count();
+            assert_eq!(
+                kept,
+                builder::MAX_ATTRIBUTES - 1,
+                "every attribute of the first"
+            );
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert!(errs[0].contains("more than 256 attributes"), "{errs:?}");
+        }
         let (_, errs) = read("<Event><System><EventID>1</EventID></System>");
         assert!(errs[0].contains("ends inside"), "{errs:?}");
         let (recs, errs) = read("<Event><EventData/></Event><Event><System/></Event>");

@@ -380,7 +380,7 @@ fn data_literal(name: &str, attrs: &[Attr]) -> Option<Box<DataLiteral>> {
         lone_surrogates: Cell::new(0),
         stamp: Cell::new(None),
     };
-    let literal = Builder::data_literal(name, &attrs);
+    let literal = Builder::data_literal(name, &attrs)?;
     (!attrs.refused.get()).then(|| Box::new(literal))
 }
 
@@ -710,9 +710,11 @@ impl Attrs for HoleAttrs<'_, '_> {
         Some(buf.as_str())
     }
 
-    fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+    fn plain_names(&self, each: &mut dyn FnMut(&str) -> bool) {
         for attr in self.attrs.iter().filter(|a| a.plain) {
-            each(&attr.name);
+            if !each(&attr.name) {
+                return;
+            }
         }
     }
 

@@ -20,8 +20,9 @@ pub(in crate::ingest) trait Attrs {
     /// borrowed where it is stored as it reads, else written into `buf`.
     fn get<'a>(&'a self, name: &str, buf: &'a mut String) -> Option<&'a str>;
     /// Each attribute name without a namespace prefix (no `xmlns`, no `p:name`), in document
-    /// order, each once: the ones kept as `Element@name` fields.
-    fn plain_names(&self, each: &mut dyn FnMut(&str));
+    /// order, each once: the ones kept as `Element@name` fields. Stops when `each` returns
+    /// false.
+    fn plain_names(&self, each: &mut dyn FnMut(&str) -> bool);
     /// The value of `name` when it is stored as a time whose text certainly reads back as this
     /// very time (so the text need not be written and parsed); `None` means "read the text".
     fn time(&self, _name: &str) -> Option<Timestamp> {
@@ -41,17 +42,23 @@ impl Attrs for BytesStart<'_> {
         Some(buf.as_str())
     }
 
-    fn plain_names(&self, each: &mut dyn FnMut(&str)) {
+    fn plain_names(&self, each: &mut dyn FnMut(&str) -> bool) {
         let mut seen: Vec<&str> = Vec::new();
         for a in self.attributes().with_checks(false).flatten() {
             let key = a.key.into_inner();
             if is_plain(key) && !seen.contains(&key) {
                 seen.push(key);
-                each(key);
+                if !each(key) {
+                    return;
+                }
             }
         }
     }
 }
+
+/// The most attributes one element under `EventData` or `UserData` may carry: real events
+/// have a few (CAPI2's `Result@value`, `EventAuxInfo@ProcessName`).
+pub(in crate::ingest) const MAX_ATTRIBUTES: usize = 256;
 
 /// Whether an attribute name is kept as a field: no namespace prefix, not `xmlns`.
 pub(in crate::ingest) fn is_plain(key: &str) -> bool {
@@ -377,10 +384,10 @@ impl Builder {
             Role::System(field) => self.system_attributes(field, start),
             Role::Data => {
                 self.data_count += 1;
-                self.data_attributes(name, start);
+                self.data_attributes(name, start)?;
             }
             Role::EventDataOther | Role::UserData { .. } => {
-                self.attributes_as_fields(name, start, None);
+                self.attributes_as_fields(name, start, None)?;
             }
             Role::Other => {}
         }
@@ -390,13 +397,14 @@ impl Builder {
 
     /// What `<Data>` attributes that are the same in every record mean to the event, read
     /// once: the same reading as [`Self::start_as`]'s, kept for [`Self::start_data`].
-    pub(in crate::ingest) fn data_literal(name: &str, start: &dyn Attrs) -> DataLiteral {
+    /// `None` when [`Self::start_as`] would refuse them (too many).
+    pub(in crate::ingest) fn data_literal(name: &str, start: &dyn Attrs) -> Option<DataLiteral> {
         let mut reader = Builder::new();
-        reader.data_attributes(name, start);
-        DataLiteral {
+        reader.data_attributes(name, start).ok()?;
+        Some(DataLiteral {
             name: reader.data_name.into_boxed_str(),
             fields: reader.event.data,
-        }
+        })
     }
 
     /// [`Self::start_as`] for a `<Data>` (its role [`Role::Data`]) whose attributes were read
@@ -440,12 +448,12 @@ impl Builder {
     }
 
     /// A `<Data>`'s attributes: its `Name`, the others kept as fields.
-    fn data_attributes(&mut self, name: &str, start: &dyn Attrs) {
+    fn data_attributes(&mut self, name: &str, start: &dyn Attrs) -> Result<(), XmlEventError> {
         self.data_name.clear();
         if let Some(value) = start.get("Name", &mut self.value_buf) {
             self.data_name.push_str(value);
         }
-        self.attributes_as_fields(name, start, Some("Name"));
+        self.attributes_as_fields(name, start, Some("Name"))
     }
 
     /// Pass over `elements` elements, nested `levels` deep, whose roles are all
@@ -480,16 +488,28 @@ impl Builder {
     /// Attributes under `EventData` and `UserData` are facts too (CAPI2's `Result@value`,
     /// `EventAuxInfo@ProcessName`): each is kept as the field `Element@attribute`, in document
     /// order, before the element's own text. `skip` is an attribute already read otherwise.
-    fn attributes_as_fields(&mut self, name: &str, start: &dyn Attrs, skip: Option<&str>) {
+    /// An element with more than [`MAX_ATTRIBUTES`] is refused: finding each one's value
+    /// among them all grows with the square of their number.
+    fn attributes_as_fields(
+        &mut self,
+        name: &str,
+        start: &dyn Attrs,
+        skip: Option<&str>,
+    ) -> Result<(), XmlEventError> {
         let Builder {
             event,
             value_buf,
             name_buf,
             ..
         } = self;
+        let mut names = 0usize;
         start.plain_names(&mut |attr| {
+            names += 1;
+            if names > MAX_ATTRIBUTES {
+                return false;
+            }
             if Some(attr) == skip {
-                return;
+                return true;
             }
             if let Some(value) = start.get(attr, value_buf) {
                 name_buf.clear();
@@ -498,7 +518,12 @@ impl Builder {
                 name_buf.push_str(attr);
                 event.data.push(&**name_buf, value);
             }
+            true
         });
+        if names > MAX_ATTRIBUTES {
+            return Err(XmlEventError::TooManyAttributes(MAX_ATTRIBUTES));
+        }
+        Ok(())
     }
 
     fn system_attributes(&mut self, field: SystemField, start: &dyn Attrs) {
@@ -768,9 +793,8 @@ mod tests {
             })
         }
 
-        fn plain_names(&self, each: &mut dyn FnMut(&str)) {
-            each("Qualifiers");
-            each("ProcessID");
+        fn plain_names(&self, each: &mut dyn FnMut(&str) -> bool) {
+            let _ = each("Qualifiers") && each("ProcessID");
         }
 
         fn number(&self, name: &str) -> Option<u64> {
