@@ -8,6 +8,10 @@
 #[path = "hostile/round2.rs"]
 mod round2;
 
+/// Round three (session 22): what a red-team pass over every reader and output found.
+#[path = "hostile/round3.rs"]
+mod round3;
+
 use crate::common;
 
 use crate::support::evtx_writer;

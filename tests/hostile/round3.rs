@@ -1,0 +1,106 @@
+//! Hostile input, round three: what a red-team pass over every reader and every output found
+//! (session 22), each as a user meets it through the binary. Inputs are built here, in a
+//! temporary folder. A hang is one of the defects under test, so every command has a time
+//! limit: past it the test fails instead of waiting.
+
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+fn rdtriage() -> Command {
+    let mut cmd = super::rdtriage();
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// A Procmon CSV of one row a certificate rule keeps (TermService denied the RDP key), whose
+/// path runs to `path_bytes` bytes.
+fn denied_key_row(path_bytes: usize) -> Vec<u8> {
+    let mut csv = b"\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n".to_vec();
+    csv.extend_from_slice(
+        b"\"10:14:20.1269916 AM\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys\\f686aace6942fb7f7ceb231212eef4a4_",
+    );
+    csv.extend(std::iter::repeat_n(b'7', path_bytes));
+    csv.extend_from_slice(b".key\",\"ACCESS DENIED\",\"Desired Access: Generic Read\"\r\n");
+    csv
+}
+
+/// A 1 MB path in evidence: the table for a terminal (the default output) took minutes to wrap
+/// it. It shows the start and the end of the text and says how much it left out; the JSON
+/// keeps all of it.
+#[test]
+fn a_megabyte_of_evidence_is_cut_in_the_table_and_whole_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("Logfile.CSV");
+    std::fs::write(&csv, denied_key_row(1 << 20)).unwrap();
+    let out = rdtriage().arg("scan").arg(&csv).output().unwrap();
+    // A key file alone is no Remote Desktop evidence: insufficient, but analysed.
+    assert_eq!(out.status.code(), Some(4));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.len() < 64 * 1024, "{} bytes", table.len());
+    // The cell as one line, whatever the wrapping.
+    let cell: String = table
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '│' | '┆'))
+        .collect();
+    assert!(
+        cell.contains("characters not shown here".replace(' ', "").as_str()),
+        "{table}"
+    );
+    assert!(
+        cell.contains("7.key->ACCESSDENIED"),
+        "the end of the path: {table}"
+    );
+    let out = rdtriage()
+        .args(["scan", "--format", "json"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let evidence = json["causes"][0]["findings"][0]["evidence"]
+        .as_str()
+        .unwrap();
+    assert!(evidence.len() > 1 << 20, "the JSON keeps the whole path");
+}
+
+/// An event-log XML event whose `UserData` element carries 100,000 attributes took minutes
+/// (each attribute, kept as a field, was looked up among all of them): it is refused as a
+/// record error naming why, and the events around it are read.
+#[test]
+fn an_element_of_a_hundred_thousand_attributes_is_refused_and_the_rest_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |id: u32, attrs: usize| {
+        let attrs: String = (0..attrs).map(|i| format!(" a{i}='{i}'")).collect();
+        format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+             <Provider Name='Schannel'/><EventID>{id}</EventID>\
+             <TimeCreated SystemTime='2024-03-05T09:10:00.0000000Z'/><EventRecordID>{id}</EventRecordID>\
+             <Channel>System</Channel><Computer>RDS01</Computer></System>\
+             <UserData><X{attrs}>v</X></UserData></Event>\n"
+        )
+    };
+    let xml = format!(
+        "<Events>\n{}{}{}</Events>\n",
+        event(1, 3),
+        event(2, 100_000),
+        event(3, 3)
+    );
+    let file = dir.path().join("System.xml");
+    std::fs::write(&file, xml).unwrap();
+    let out = rdtriage()
+        .args(["dump", "--summary", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "read partly");
+    let accounts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let account = &accounts[0];
+    assert_eq!(account["status"], "partial");
+    assert_eq!(account["events"], 2);
+    assert!(
+        account["problems"]
+            .to_string()
+            .contains("more than 256 attributes"),
+        "{account}"
+    );
+}
