@@ -327,7 +327,8 @@ impl Part {
         self.head = Some(Head {
             summary,
             report,
-            line,
+            // A shard written by hand may hold raw controls `batch` would have escaped.
+            line: crate::report::json::inert_line(line),
         });
         Ok(())
     }

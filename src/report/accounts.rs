@@ -8,7 +8,7 @@ use crate::sanitize::terminal;
 
 /// `[{"file", "format", "events", "errors", "status", "problems"}, ...]`, pretty-printed.
 pub fn write_json(out: &mut dyn Write, accounts: &[FileAccount]) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, accounts)?;
+    super::json::to_writer_pretty(&mut *out, accounts)?;
     writeln!(out)
 }
 

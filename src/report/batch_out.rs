@@ -103,7 +103,7 @@ impl<'a> BatchOutput<'a> {
         if self.format != BatchFormat::Jsonl || self.out_error.is_some() {
             return;
         }
-        let mut line = serde_json::to_vec(shard).unwrap_or_default();
+        let mut line = super::json::to_vec(shard).unwrap_or_default();
         line.push(b'\n');
         if let Err(e) = self.out.write_all(&line) {
             self.out_error = Some(e);
@@ -138,8 +138,10 @@ impl<'a> BatchOutput<'a> {
                 let written = match (line, report) {
                     (Some(line), _) => self.out.write_all(line),
                     (None, Some(report)) => {
-                        let ser =
-                            serde_json::to_writer(&mut self.buf, &BatchLine { summary: s, report });
+                        let ser = super::json::to_writer(
+                            &mut self.buf,
+                            &BatchLine { summary: s, report },
+                        );
                         self.buf.push(b'\n');
                         ser.map_err(io::Error::from)
                             .and_then(|()| self.out.write_all(&self.buf))

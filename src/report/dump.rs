@@ -75,7 +75,7 @@ impl<'a> DumpSink<'a> {
                     .extend_from_slice(if self.first { b"[\n" } else { b",\n" });
                 self.first = false;
             }
-            if let Err(e) = serde_json::to_writer(&mut self.buf, &EventJson(e)) {
+            if let Err(e) = super::json::to_writer(&mut self.buf, &EventJson(e)) {
                 self.error = Some(e.into());
                 return;
             }

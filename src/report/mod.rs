@@ -9,6 +9,7 @@ pub mod dump;
 pub mod escape;
 pub mod events;
 pub mod html;
+pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod rules;
@@ -51,11 +52,11 @@ pub fn write_report(
     match format {
         ReportFormat::Table => table::write(out, report, width, color),
         ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
+            json::to_writer_pretty(&mut *out, report)?;
             writeln!(out)
         }
         ReportFormat::Jsonl => {
-            serde_json::to_writer(&mut *out, report)?;
+            json::to_writer(&mut *out, report)?;
             writeln!(out)
         }
         ReportFormat::Markdown => markdown::write(out, report),

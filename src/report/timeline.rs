@@ -230,7 +230,7 @@ pub fn write_jsonl(out: &mut dyn Write, entries: &[Entry<'_>]) -> io::Result<()>
             anchor: e.is_anchor,
             seconds_from_anchor: e.from_anchor.map(|d| d.as_secs()),
         };
-        serde_json::to_writer(&mut *out, &line)?;
+        super::json::to_writer(&mut *out, &line)?;
         writeln!(out)?;
     }
     Ok(())
