@@ -13,6 +13,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use crate::report::schema::Confidence;
 use crate::report::ticket::TicketSummary;
+use crate::sanitize::terminal;
 
 /// The most Markdown kept as one test case's `system-out`: a bound on memory, since the
 /// whole document is built before it is written (its counts come first).
@@ -51,7 +52,7 @@ impl Junit {
             match &s.report_error {
                 Some(e) if !s.unread() => {
                     st.set_type("output-failed")
-                        .set_message(format!("the report could not be written: {e}"));
+                        .set_message(format!("the report could not be written: {}", terminal(e)));
                 }
                 _ => {
                     st.set_type("inputs-not-read").set_message(format!(
@@ -69,7 +70,8 @@ impl Junit {
         } else {
             TestCaseStatus::success()
         };
-        let mut case = TestCase::new(s.ticket.as_str(), status);
+        // A ticket is named by its folder or zip: controls XML may hold (DEL, C1) made visible.
+        let mut case = TestCase::new(terminal(&s.ticket).as_ref(), status);
         case.set_classname(SUITE);
         case.add_property(Property::new("cause", cause));
         case.add_property(Property::new("confidence", confidence));

@@ -104,3 +104,52 @@ fn an_element_of_a_hundred_thousand_attributes_is_refused_and_the_rest_read() {
         "{account}"
     );
 }
+
+/// C1 controls (U+009B is CSI to terminals that honour 8-bit controls; U+0085 splits lines for
+/// some JSON-lines readers), DEL and bidi overrides in a file and a ticket name reached JSON,
+/// JSON lines and JUnit as themselves: they are written as escapes, and the JSON still holds
+/// the very name.
+#[test]
+fn c1_controls_in_names_are_escaped_in_json_jsonl_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ticket = dir.path().join("T\u{9b}31m\u{85}\u{7f}\u{202e}1");
+    std::fs::create_dir(&ticket).unwrap();
+    let name = "Logfile\u{9b}2J\u{85}\u{7f}.CSV";
+    std::fs::write(ticket.join(name), super::harmless_csv(3)).unwrap();
+    let raw = |text: &str| {
+        text.chars()
+            .filter(|&c| {
+                matches!(
+                    c,
+                    '\u{7f}'..='\u{9f}' | '\u{202e}' | '\u{2028}' | '\u{2029}'
+                )
+            })
+            .count()
+    };
+    let out = rdtriage()
+        .args(["scan", "--format", "json"])
+        .arg(&ticket)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(raw(&text), 0, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let file = json["inputs"][0]["file"].as_str().unwrap();
+    assert!(
+        file.ends_with(name),
+        "the name itself, once parsed: {file:?}"
+    );
+    for format in ["jsonl", "junit"] {
+        let out = rdtriage()
+            .args(["batch", "--format", format])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("31m"),
+            "{format}: the ticket is listed: {text}"
+        );
+        assert_eq!(raw(&text), 0, "{format}: {text}");
+    }
+}
