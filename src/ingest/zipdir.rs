@@ -273,6 +273,29 @@ struct Entry {
 
 /// Open the zip `source` (named `name`, `depth` zips deep) and push its entries, or what is
 /// wrong with them, onto `found`. `Err` refuses the whole zip.
+/// The account of a zip whose directory lists no file: never left out of the report. A zip
+/// that starts with a file entry all the same (a directory emptied, or an end record forged in
+/// its comment) is named as damaged; a zip with no file in it is present, with nothing to read.
+fn no_files(name: &str, mut bytes: ZipSource) -> FileAccount {
+    let mut head = [0u8; 4];
+    let starts_with_file = bytes.seek(SeekFrom::Start(0)).is_ok()
+        && bytes.read_exact(&mut head).is_ok()
+        && head == *b"PK\x03\x04";
+    if starts_with_file {
+        failed(
+            name.to_string(),
+            FileFormat::Zip,
+            "its directory lists no file, yet it begins with a file entry: a damaged or crafted zip, not read".to_string(),
+        )
+    } else {
+        FileAccount::skipped(
+            name,
+            FileFormat::Zip,
+            "a zip with no file in it (no entries, or folders only): nothing to read",
+        )
+    }
+}
+
 pub fn open_zip(
     name: &str,
     mut source: ZipSource,
@@ -396,6 +419,10 @@ pub fn open_zip(
             span,
             at: at.map(Box::new),
         });
+    }
+    if entries.is_empty() {
+        found.push(Found::Problem(no_files(name, bytes)));
+        return Ok(());
     }
     let overlapping = overlaps(&entries);
     let declared: u64 = entries

@@ -153,3 +153,44 @@ fn c1_controls_in_names_are_escaped_in_json_jsonl_and_junit() {
         assert_eq!(raw(&text), 0, "{format}: {text}");
     }
 }
+
+/// A zip whose directory lists no file had no line in the report at all: an empty one, and
+/// one whose comment holds a forged end record claiming no entries (its real files hidden
+/// behind it). Each now has its account; the forged one is named as damaged.
+#[test]
+fn a_zip_that_lists_no_file_is_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let end_record = |entries: u16| {
+        let mut end = b"PK\x05\x06".to_vec();
+        end.extend_from_slice(&[0; 4]);
+        end.extend_from_slice(&entries.to_le_bytes());
+        end.extend_from_slice(&entries.to_le_bytes());
+        end.extend_from_slice(&[0; 10]);
+        end
+    };
+    std::fs::write(dir.path().join("empty.zip"), end_record(0)).unwrap();
+    let csv = super::harmless_csv(3);
+    let mut forged = crate::common::zip_of(&[("Logfile.CSV", &csv)]);
+    // The real end record's comment now holds a second, empty end record: found first.
+    let comment_len = forged.len() - 2;
+    forged[comment_len..].copy_from_slice(&22u16.to_le_bytes());
+    forged.extend_from_slice(&end_record(0));
+    std::fs::write(dir.path().join("forged.zip"), &forged).unwrap();
+    std::fs::write(dir.path().join("Logfile.CSV"), &csv).unwrap();
+    let (accounts, out) = super::summary(&[dir.path().as_os_str()]);
+    let status = |file: &str| {
+        accounts
+            .iter()
+            .find(|a| a["file"].as_str().unwrap().ends_with(file))
+            .map(|a| (a["status"].as_str().unwrap().to_string(), a["problems"].to_string()))
+            .unwrap_or_else(|| panic!("no account for {file}: {accounts:?}"))
+    };
+    let (empty, why) = status("empty.zip");
+    assert_eq!(empty, "skipped", "{why}");
+    assert!(why.contains("no file in it"), "{why}");
+    let (forged, why) = status("forged.zip");
+    assert_eq!(forged, "failed", "{why}");
+    assert!(why.contains("damaged or crafted"), "{why}");
+    assert_eq!(status("Logfile.CSV").0, "ok");
+    assert_eq!(out.code, Some(3), "a file not read");
+}
