@@ -402,7 +402,8 @@ struct LimitArgs {
     /// Most zip entries in one run or batch ticket, all its zips and nested zips included.
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_entries)]
     max_zip_entries: usize,
-    /// How deep zips may nest inside zips.
+    /// How many zips deep a file may lie: 1 reads a zip's own files, 2 also those of the zips
+    /// inside it, and so on (0 opens no zip).
     #[arg(long, value_name = "N", default_value_t = Limits::default().zip_depth)]
     max_zip_depth: usize,
     /// Largest zip held in memory: a zip inside a zip (a zip on disk is read where it lies).
