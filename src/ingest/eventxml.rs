@@ -62,6 +62,15 @@ pub enum XmlEventError {
 }
 
 impl XmlEventError {
+    /// Whether [`read_events`] stops at it, leaving the rest of the document unread (it goes on
+    /// after one oversized event, or one without a `<System>`).
+    pub fn stops_the_read(&self) -> bool {
+        matches!(
+            self,
+            XmlEventError::Malformed { .. } | XmlEventError::Doctype | XmlEventError::TooDeep(_)
+        )
+    }
+
     /// Where in the document it happened, when known.
     pub fn at(&self) -> crate::model::At {
         match self {

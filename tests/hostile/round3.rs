@@ -182,7 +182,12 @@ fn a_zip_that_lists_no_file_is_accounted_for() {
         accounts
             .iter()
             .find(|a| a["file"].as_str().unwrap().ends_with(file))
-            .map(|a| (a["status"].as_str().unwrap().to_string(), a["problems"].to_string()))
+            .map(|a| {
+                (
+                    a["status"].as_str().unwrap().to_string(),
+                    a["problems"].to_string(),
+                )
+            })
             .unwrap_or_else(|| panic!("no account for {file}: {accounts:?}"))
     };
     let (empty, why) = status("empty.zip");
@@ -193,4 +198,33 @@ fn a_zip_that_lists_no_file_is_accounted_for() {
     assert!(why.contains("damaged or crafted"), "{why}");
     assert_eq!(status("Logfile.CSV").0, "ok");
     assert_eq!(out.code, Some(3), "a file not read");
+}
+
+/// Malformed XML stops the read of an event-log export: the account says the events after it
+/// were not read, as the Procmon CSV's does, instead of leaving them silently out.
+#[test]
+fn malformed_event_xml_says_the_rest_was_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |id: u32, data: &str| {
+        format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+             <Provider Name='Schannel'/><EventID>{id}</EventID>\
+             <TimeCreated SystemTime='2024-03-05T09:10:00.0000000Z'/><EventRecordID>{id}</EventRecordID>\
+             <Channel>System</Channel><Computer>RDS01</Computer></System>\
+             <EventData><Data>{data}</Data></EventData></Event>\n"
+        )
+    };
+    let xml = format!(
+        "<Events>\n{}{}{}</Events>\n",
+        event(1, "a"),
+        event(2, "&#0;"),
+        event(3, "c")
+    );
+    let file = dir.path().join("System.xml");
+    std::fs::write(&file, xml).unwrap();
+    let (accounts, out) = super::summary(&[file.as_os_str()]);
+    assert_eq!(out.code, Some(3));
+    assert_eq!(accounts[0]["events"], 1);
+    let problems = accounts[0]["problems"].to_string();
+    assert!(problems.contains("the rest of the file was not read"), "{problems}");
 }

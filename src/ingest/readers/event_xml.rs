@@ -85,9 +85,14 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
     );
     for e in errors {
         account.errors += 1;
+        let message = if e.stops_the_read() {
+            format!("{e}; the rest of the file was not read")
+        } else {
+            e.to_string()
+        };
         account.lost(Problem::Record {
             at: e.at(),
-            message: e.to_string(),
+            message,
         });
     }
     if bad_times > 0 {
