@@ -3,7 +3,7 @@
 //! offset checked; what is wrong is collected as a problem and the entry is left empty rather
 //! than the whole table lost.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -24,6 +24,10 @@ pub struct Strings<'r> {
     /// outside it (read as empty).
     spans: Vec<Option<std::ops::Range<usize>>>,
     decoded: Vec<OnceCell<Arc<str>>>,
+    /// UTF-16 bytes decoded so far, against [`Strings::budget`].
+    spent: Cell<usize>,
+    /// Entries read as empty because the budget was spent.
+    over: Cell<u64>,
 }
 
 impl Strings<'_> {
@@ -32,14 +36,36 @@ impl Strings<'_> {
         self.spans.len()
     }
 
-    /// String `i` (empty when its entry points outside the table); `None` past the last.
+    /// String `i` (empty when its entry points outside the table, or past the budget);
+    /// `None` past the last.
     pub fn get(&self, i: usize) -> Option<Arc<str>> {
         let span = self.spans.get(i)?;
         let text = self.decoded[i].get_or_init(|| match span {
-            Some(range) => Arc::from(utf16(&self.region[range.clone()])),
+            Some(range) if self.spent.get().saturating_add(range.len()) <= self.budget() => {
+                self.spent.set(self.spent.get() + range.len());
+                Arc::from(utf16(&self.region[range.clone()]))
+            }
+            Some(_) => {
+                self.over.set(self.over.get() + 1);
+                Arc::from("")
+            }
             None => Arc::from(""),
         });
         Some(Arc::clone(text))
+    }
+
+    /// How many UTF-16 bytes all strings decoded may span together: the table's own size.
+    /// Strings that do not overlap fit in it; entries that all point at one long string (a
+    /// crafted capture) would otherwise each decode it again, memory growing with the number
+    /// of entries, not with the file.
+    fn budget(&self) -> usize {
+        self.region.len()
+    }
+
+    /// Entries read as empty because the strings asked for before them had used up
+    /// [`Strings::budget`].
+    pub fn over_budget(&self) -> u64 {
+        self.over.get()
     }
 }
 
@@ -48,6 +74,8 @@ pub fn read_strings<'r>(region: &'r [u8], problems: &mut Vec<String>) -> Strings
         region,
         spans: Vec::new(),
         decoded: Vec::new(),
+        spent: Cell::new(0),
+        over: Cell::new(0),
     };
     let mut c = Cur::new(region);
     let Ok(count) = c.u32() else {
@@ -216,6 +244,13 @@ pub fn read_processes(
             strings.count()
         ));
     }
+    let over = strings.over_budget();
+    if over > 0 {
+        problems.push(format!(
+            "{over} process strings read as empty: the strings named before them already spanned the whole string table ({} bytes), so its entries overlap",
+            strings.region.len()
+        ));
+    }
     table
 }
 
@@ -360,5 +395,33 @@ mod tests {
         assert_eq!(strings.get(3), None);
         let again = strings.get(0).unwrap();
         assert!(Arc::ptr_eq(&again, strings.decoded[0].get().unwrap()));
+    }
+
+    /// Entries that all point at one string are not each decoded again past what the table
+    /// itself holds: memory follows the file, not the number of entries.
+    #[test]
+    fn overlapping_strings_decode_no_more_than_the_table_holds() {
+        let text = "x".repeat(1000);
+        let count = 50u32;
+        let first = 4 + 4 * count;
+        let mut region = count.to_le_bytes().to_vec();
+        for _ in 0..count {
+            region.extend(first.to_le_bytes());
+        }
+        region.extend(2000u32.to_le_bytes());
+        region.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let mut problems = Vec::new();
+        let strings = read_strings(&region, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        let read: Vec<usize> = (0..count as usize)
+            .map(|i| strings.get(i).unwrap().len())
+            .collect();
+        // The table is 2,204 bytes: one 2,000-byte string fits, a second does not.
+        assert_eq!(read[0], 1000);
+        assert!(read[1..].iter().all(|&n| n == 0), "{read:?}");
+        assert_eq!(strings.over_budget(), u64::from(count) - 1);
+        // Asked again, an entry answers as it did.
+        assert_eq!(strings.get(0).unwrap().len(), 1000);
+        assert_eq!(strings.over_budget(), u64::from(count) - 1);
     }
 }
