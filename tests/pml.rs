@@ -545,6 +545,47 @@ fn a_missing_or_damaged_member_is_named_and_the_rest_read() {
     assert_eq!(got.events.len(), 6, "the whole members are read");
 }
 
+/// A file named like a member but holding another computer's capture is read on its own,
+/// once: the member it stands in for is named missing under the set's name, so no file is
+/// both read and missing.
+#[test]
+fn a_member_named_file_of_another_computer_is_read_alone_and_the_member_named_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_temp(&dir, "Logfile.PML", &member(0));
+    let mut other = capture();
+    other.computer = "OTHERPC".into();
+    write_temp(&dir, "Logfile-1.PML", &write(&other));
+    write_temp(&dir, "Logfile-2.PML", &member(2));
+    let got = common::ingest_with(&[dir.path().to_path_buf()], 2, Limits::default());
+    let named: Vec<(&str, FileStatus)> = got
+        .accounts
+        .iter()
+        .map(|a| (file_name(a), a.status))
+        .collect();
+    let read_alone = named.iter().filter(|(n, _)| *n == "Logfile-1.PML").count();
+    assert_eq!(read_alone, 1, "{named:?}");
+    assert!(
+        named.contains(&("Logfile-1.PML", FileStatus::Ok)),
+        "{named:?}"
+    );
+    let missing = got
+        .accounts
+        .iter()
+        .find(|a| a.status == FileStatus::Failed)
+        .expect("the member is named missing");
+    assert!(
+        missing.file.ends_with("Logfile.PML (member 1)"),
+        "{}",
+        missing.file
+    );
+    let why = &missing.problem_texts()[0];
+    assert!(
+        why.contains("another computer's capture (otherpc)"),
+        "{why}"
+    );
+    assert_eq!(got.events.len(), 9, "all three files are read");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A capture in fixtures/ (MIT, from procmon-parser), read without the corpus
 

@@ -116,7 +116,10 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
     // index of a set's first member in found → the set's members in order, missing ones added.
     let mut placed: BTreeMap<usize, Vec<Found>> = BTreeMap::new();
     let mut taken = vec![false; found.len()];
-    let mut joined: Vec<(usize, Vec<(u64, usize)>)> = sets
+    // Per set: its first member's index, its members (number, index), and the numbers whose
+    // file holds another computer's capture (number, that computer).
+    type Joined = (usize, Vec<(u64, usize)>, Vec<(u64, String)>);
+    let mut joined: Vec<Joined> = sets
         .into_values()
         .filter(|members| members.len() >= 2)
         .map(|mut members| {
@@ -125,15 +128,22 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
             // Files of another computer's capture that happen to share the name are not
             // members; a member whose header cannot be read stays (its reader names why).
             let computer = members.iter().find_map(|m| m.2.clone());
+            let foreign: Vec<(u64, String)> = members
+                .iter()
+                .filter_map(|m| match &m.2 {
+                    Some(c) if m.2 != computer => Some((m.0, c.clone())),
+                    _ => None,
+                })
+                .collect();
             members.retain(|m| m.2.is_none() || m.2 == computer);
             let members: Vec<(u64, usize)> = members.into_iter().map(|m| (m.0, m.1)).collect();
             let first = members.iter().map(|m| m.1).min().unwrap_or(0);
-            (first, members)
+            (first, members, foreign)
         })
-        .filter(|(_, members)| members.len() >= 2)
+        .filter(|(_, members, _)| members.len() >= 2)
         .collect();
-    joined.sort_by_key(|(first, _)| *first);
-    for (first, members) in joined {
+    joined.sort_by_key(|(first, ..)| *first);
+    for (first, members, foreign) in joined {
         let names: Vec<String> = members
             .iter()
             .map(|&(_, i)| match &found[i] {
@@ -195,13 +205,27 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
                 order.push(item);
             } else if missing_listed < MAX_MISSING_LISTED {
                 missing_listed += 1;
-                let account = FileAccount::failed(
-                    member_file(&head, number),
-                    FileFormat::ProcmonPml,
-                    Problem::Failed(format!(
-                        "missing: member {number} of Process Monitor's backing-file set {set_name} is not among the inputs; the events it held are lost (the other members are read)"
-                    )),
-                );
+                let file = member_file(&head, number);
+                // A file of the member's name that holds another computer's capture is read on
+                // its own: this account names the member, not that file, so no file is both
+                // read and missing.
+                let account = match foreign.iter().find(|(n, _)| *n == number) {
+                    Some((_, computer)) => FileAccount::failed(
+                        format!("{set_name} (member {number})"),
+                        FileFormat::ProcmonPml,
+                        Problem::Failed(format!(
+                            "missing: member {number} of Process Monitor's backing-file set {set_name}: the file {} holds another computer's capture ({computer}), read on its own; the events this member held are lost (the other members are read)",
+                            &file[head.folder.len()..]
+                        )),
+                    ),
+                    None => FileAccount::failed(
+                        file,
+                        FileFormat::ProcmonPml,
+                        Problem::Failed(format!(
+                            "missing: member {number} of Process Monitor's backing-file set {set_name} is not among the inputs; the events it held are lost (the other members are read)"
+                        )),
+                    ),
+                };
                 order.push(Found::Problem(account));
             }
         }
