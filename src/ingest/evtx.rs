@@ -352,8 +352,24 @@ fn read_chunk(
     // The parser does not check checksums: a mismatch is named here. A log copied while open
     // can hold a chunk whose checksums were not yet updated, records intact, so by default the
     // chunk is read and the file reported as partly trustworthy; `--refuse-bad-chunks` drops it.
+    // The records' checksum covers the bytes from 512 up to the free-space offset: an offset
+    // at or before 512 leaves every record the header numbers unread (the walk stops there, as
+    // the crate's does), and the checksum says nothing of them. Named for what it is.
+    let header = &chunk.header;
+    let free = u64::from(header.free_space_offset);
+    let numbered = header
+        .last_event_record_id
+        .checked_sub(header.first_event_record_id)
+        .map_or(0, |d| d.saturating_add(1));
+    let no_room = free <= CHUNK_HEADER_SIZE && numbered > 0;
+    if no_room {
+        out.bad_checksums.push(format!(
+            "chunk {n}: its free-space offset ({free}) leaves no room for records (they start at byte 512) while its header numbers records {}–{}: {numbered} records not read",
+            header.first_event_record_id, header.last_event_record_id
+        ));
+    }
     let bad_header = !chunk.validate_header_checksum();
-    if bad_header || !chunk.validate_data_checksum() {
+    if bad_header || (!no_room && !chunk.validate_data_checksum()) {
         let what = if bad_header { "header" } else { "records" };
         if limits.refuse_bad_evtx_chunks {
             out.errors.push(chunk_problem(format!(

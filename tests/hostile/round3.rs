@@ -226,5 +226,46 @@ fn malformed_event_xml_says_the_rest_was_not_read() {
     assert_eq!(out.code, Some(3));
     assert_eq!(accounts[0]["events"], 1);
     let problems = accounts[0]["problems"].to_string();
-    assert!(problems.contains("the rest of the file was not read"), "{problems}");
+    assert!(
+        problems.contains("the rest of the file was not read"),
+        "{problems}"
+    );
+}
+
+/// A chunk whose free-space offset leaves no room for records (at or before byte 512, where
+/// they start) while its header numbers three: read as 'ok, 0 events' with no word at 512, and
+/// as a records-checksum mismatch 'its records were read' below it. Both now name the offset
+/// and the records not read.
+#[test]
+fn a_chunk_whose_free_space_offset_leaves_no_room_names_the_records_not_read() {
+    use crate::support::evtx_writer::{crc32, write_evtx};
+    let events = [
+        super::rcm_1058(1, "a"),
+        super::rcm_1058(2, "b"),
+        super::rcm_1058(3, "c"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for free in [512u32, 100] {
+        let mut evtx = write_evtx(&events).unwrap();
+        let chunk = &mut evtx[4096..4096 + 65536];
+        chunk[48..52].copy_from_slice(&free.to_le_bytes());
+        let records_crc = crc32(&[&chunk[512..(free as usize).max(512)]]);
+        chunk[52..56].copy_from_slice(&records_crc.to_le_bytes());
+        let header_crc = crc32(&[&chunk[..120], &chunk[128..512]]);
+        chunk[124..128].copy_from_slice(&header_crc.to_le_bytes());
+        let path = dir.path().join(format!("System-{free}.evtx"));
+        std::fs::write(&path, &evtx).unwrap();
+        let (accounts, out) = super::summary(&[path.as_os_str()]);
+        assert_eq!(out.code, Some(3), "{free}: {accounts:?}");
+        let a = &accounts[0];
+        assert_eq!(a["events"], 0);
+        assert_ne!(a["status"], "ok", "{a}");
+        let problems = a["problems"].to_string();
+        assert!(
+            problems.contains(&format!("free-space offset ({free}) leaves no room"))
+                && problems.contains("3 records not read")
+                && !problems.contains("its records were read"),
+            "{problems}"
+        );
+    }
 }
