@@ -357,10 +357,11 @@ fn read_chunk(
     // the crate's does), and the checksum says nothing of them. Named for what it is.
     let header = &chunk.header;
     let free = u64::from(header.free_space_offset);
-    let numbered = header
-        .last_event_record_id
-        .checked_sub(header.first_event_record_id)
-        .map_or(0, |d| d.saturating_add(1));
+    // An empty chunk, as Windows leaves one, numbers its records u64::MAX–u64::MAX: none.
+    let numbered = match (header.first_event_record_id, header.last_event_record_id) {
+        (u64::MAX, _) | (_, u64::MAX) => 0,
+        (first, last) => last.checked_sub(first).map_or(0, |d| d.saturating_add(1)),
+    };
     let no_room = free <= CHUNK_HEADER_SIZE && numbered > 0;
     if no_room {
         out.bad_checksums.push(format!(

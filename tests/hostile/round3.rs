@@ -268,4 +268,21 @@ fn a_chunk_whose_free_space_offset_leaves_no_room_names_the_records_not_read() {
             "{problems}"
         );
     }
+    // An empty chunk as Windows leaves one (records numbered u64::MAX-u64::MAX, free space
+    // at 512) is no damage.
+    let mut evtx = write_evtx(&events[..1]).unwrap();
+    let chunk = &mut evtx[4096..4096 + 65536];
+    for at in [8, 16, 24, 32] {
+        chunk[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    }
+    chunk[48..52].copy_from_slice(&512u32.to_le_bytes());
+    let records_crc = crc32(&[&chunk[512..512]]);
+    chunk[52..56].copy_from_slice(&records_crc.to_le_bytes());
+    let header_crc = crc32(&[&chunk[..120], &chunk[128..512]]);
+    chunk[124..128].copy_from_slice(&header_crc.to_le_bytes());
+    let path = dir.path().join("Empty.evtx");
+    std::fs::write(&path, &evtx).unwrap();
+    let (accounts, _) = super::summary(&[path.as_os_str()]);
+    let problems = accounts[0]["problems"].to_string();
+    assert!(!problems.contains("leaves no room"), "{problems}");
 }
