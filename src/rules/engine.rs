@@ -323,11 +323,13 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
     anchors.sort_by_key(|a| rank[a.event]);
     let timeline = Timeline::new(&anchors);
     // Each `unless:` indexes its witnesses once, for all the blocks of its rule's matches.
+    // A rule with no match has nothing to cancel: its witnesses (a flood's tens of thousands
+    // of Schannel events witness the 261 rule's `unless:`) are not indexed.
     let cancels: Vec<Option<Witnesses<'_>>> = rules
         .par_iter()
         .enumerate()
         .map(|(r, rule)| match &rule.unless {
-            Some(absence) if !rule.is_anchor() => {
+            Some(absence) if !rule.is_anchor() && !matches[r].is_empty() => {
                 Some(Witnesses::new(absence, &witnesses[r], events))
             }
             _ => None,
