@@ -614,21 +614,24 @@ fn why_text(
             "they count as"
         }
     };
-    let before_logon = disproved(Disproof::BeforeLogon);
-    if before_logon > 0 {
-        parts.push(format!(
-            "{before_logon} finding{} came before the 0x904 connection reached logon on that server (TLS and its certificate worked then), so {} context",
-            plural(before_logon),
-            counts_as(before_logon)
-        ));
-    }
-    let in_session = disproved(Disproof::InSession);
-    if in_session > 0 {
-        parts.push(format!(
-            "{in_session} finding{} came during the established session the 0x904 ended on that server (its handshake was done: another connection's failed), so {} context",
-            plural(in_session),
-            counts_as(in_session)
-        ));
+    for (why, what) in [
+        (
+            Disproof::BeforeLogon,
+            "came before the 0x904 connection reached logon on that server (TLS and its certificate worked then)",
+        ),
+        (
+            Disproof::InSession,
+            "came during the established session the 0x904 ended on that server (its handshake was done: another connection's failed)",
+        ),
+    ] {
+        let n = disproved(why);
+        if n > 0 {
+            parts.push(format!(
+                "{n} finding{} {what}, so {} context",
+                plural(n),
+                counts_as(n)
+            ));
+        }
     }
     if let Some(agree) = agree {
         parts.push(agree);
