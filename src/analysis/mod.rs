@@ -226,12 +226,12 @@ fn disconnects(
     // The client's starts and disconnects oldest first, whatever order the file holds them in
     // (an export made newest first, as `wevtutil qe /rd:true` and `Get-WinEvent` write, holds
     // each disconnect before its start): by time, then record.
-    let mut ends = positions(events, |e| {
+    let mut client_events = positions(events, |e| {
         e.win()
             .is_some_and(|w| matches!(domain.client_role(w), Some(Role::Start | Role::Disconnect)))
     });
-    ends.sort_by_key(|&i| (events[i].time, events[i].record));
-    for i in ends {
+    client_events.sort_by_key(|&i| (events[i].time, events[i].record));
+    for i in client_events {
         let e = &events[i];
         let Some(w) = e.win() else { continue };
         match domain.client_role(w) {
