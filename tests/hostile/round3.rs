@@ -286,3 +286,38 @@ fn a_chunk_whose_free_space_offset_leaves_no_room_names_the_records_not_read() {
     let problems = accounts[0]["problems"].to_string();
     assert!(!problems.contains("leaves no room"), "{problems}");
 }
+
+/// UTF-16 that is not what the readers take (no byte-order mark, or big-endian) was refused as
+/// "not a Procmon CSV ... not event-log XML" with no hint: the account now says what the file
+/// is and how to save it.
+#[test]
+fn utf16_without_its_mark_or_big_endian_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = String::from_utf8(super::harmless_csv(2)).unwrap();
+    let text = csv.trim_start_matches('\u{feff}');
+    let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut be = vec![0xFE, 0xFF];
+    be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+    std::fs::write(dir.path().join("nomark.csv"), le).unwrap();
+    std::fs::write(dir.path().join("bigendian.csv"), be).unwrap();
+    let (accounts, out) = super::summary(&[dir.path().as_os_str()]);
+    assert_eq!(out.code, Some(3));
+    let why = |file: &str| {
+        let a = accounts
+            .iter()
+            .find(|a| a["file"].as_str().unwrap().ends_with(file))
+            .unwrap();
+        assert_eq!(a["status"], "failed", "{a}");
+        a["problems"].to_string()
+    };
+    assert!(
+        why("nomark.csv").contains("UTF-16 (little-endian) text without a byte-order mark"),
+        "{}",
+        why("nomark.csv")
+    );
+    assert!(
+        why("bigendian.csv").contains("UTF-16 big-endian"),
+        "{}",
+        why("bigendian.csv")
+    );
+}

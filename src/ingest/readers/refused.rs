@@ -76,12 +76,39 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
         account.format = FileFormat::Collected;
         account.skip(side.text());
     } else {
-        let what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip";
+        let mut what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip".to_string();
+        let head = input.head(64).unwrap_or_default();
+        if head.starts_with(&[0xFE, 0xFF]) {
+            what.push_str("; it is UTF-16 big-endian text (its byte-order mark says so), and only UTF-8 and UTF-16 little-endian (what Process Monitor and Event Viewer write) are read: save it again as either");
+        } else if let Some(order) = utf16_without_mark(&head) {
+            what.push_str(&format!(
+                "; it looks like UTF-16 ({order}) text without a byte-order mark, which Process Monitor and Event Viewer always write: save it again as UTF-8, or as UTF-16 with its mark"
+            ));
+        }
         if claimed {
             account.fail(Problem::Failed(format!("unreadable content: {what}")));
         } else {
             account.skip(what);
         }
+    }
+}
+
+/// Which byte order `head` reads as UTF-16 text in, when it starts with no byte-order mark:
+/// nearly every other byte zero and the rest ASCII (Latin text, as log headers are).
+fn utf16_without_mark(head: &[u8]) -> Option<&'static str> {
+    let pairs: Vec<[u8; 2]> = head.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
+    if pairs.len() < 8 || head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return None;
+    }
+    let text = |b: u8| b == b'\t' || b == b'\r' || b == b'\n' || (0x20..0x7F).contains(&b);
+    let mostly =
+        |f: &dyn Fn(&[u8; 2]) -> bool| pairs.iter().filter(|p| f(p)).count() * 8 >= pairs.len() * 7;
+    if mostly(&|p| p[1] == 0 && text(p[0])) {
+        Some("little-endian")
+    } else if mostly(&|p| p[0] == 0 && text(p[1])) {
+        Some("big-endian")
+    } else {
+        None
     }
 }
 
@@ -92,4 +119,25 @@ pub(crate) fn claims_to_be_input(name: &str) -> bool {
     [".evtx", ".csv", ".xml", ".zip", ".pml"]
         .iter()
         .any(|e| lower.ends_with(e))
+}
+
+#[cfg(test)]
+mod utf16_tests {
+    use super::utf16_without_mark;
+
+    /// UTF-16 text with no mark is told apart in either byte order; with its mark, or as
+    /// UTF-8 or binary, it is not.
+    #[test]
+    fn utf16_without_a_mark_is_recognised_in_either_order() {
+        let text = "\"Time of Day\",\"Process Name\",\"PID\"\r\n";
+        let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(utf16_without_mark(&le), Some("little-endian"));
+        assert_eq!(utf16_without_mark(&be), Some("big-endian"));
+        let marked = [&[0xFF, 0xFE][..], &le].concat();
+        assert_eq!(utf16_without_mark(&marked), None);
+        assert_eq!(utf16_without_mark(text.as_bytes()), None);
+        assert_eq!(utf16_without_mark(&[0u8; 64]), None);
+        assert_eq!(utf16_without_mark(b"ElfFile\0"), None);
+    }
 }
