@@ -45,11 +45,9 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String>
 }
 
 /// A line of valid JSON (as `merge` reads from a shard) with every [`is_unsafe_char`] written
-/// as an escape: the same value, inert bytes. Such a character can only stand inside a string
-/// of valid JSON, never just after a backslash, so each is replaced where it stands; the
-/// whitespace JSON allows between tokens (tab, line feed, carriage return: never raw inside a
-/// string) stays. A line that holds none (as every line `batch` writes) is returned as it is,
-/// byte for byte.
+/// as an escape: the same value, inert bytes. The whitespace JSON allows between tokens (tab,
+/// line feed, carriage return: never raw inside a string) stays. A line that holds none (as
+/// every line `batch` writes) is returned as it is, byte for byte.
 pub fn inert_line(line: Vec<u8>) -> Vec<u8> {
     let unsafe_here = |c: char| is_unsafe_char(c) && !matches!(c, '\t' | '\n' | '\r');
     let Ok(text) = std::str::from_utf8(&line) else {
@@ -58,18 +56,37 @@ pub fn inert_line(line: Vec<u8>) -> Vec<u8> {
     if !text.chars().any(unsafe_here) {
         return line;
     }
-    let mut out = String::with_capacity(line.len() + 16);
-    let mut units = [0u16; 2];
-    for c in text.chars() {
-        if unsafe_here(c) {
-            for unit in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{unit:04x}"));
-            }
-        } else {
-            out.push(c);
+    escaped_where(text, unsafe_here).into_bytes()
+}
+
+/// Valid JSON text with every character `escape` holds for written as `\uXXXX`: the same
+/// value. Only for characters JSON allows nowhere but inside a string (not its whitespace,
+/// punctuation or the letters of its literals), which are then never just after a backslash.
+pub fn escaped_where(json: &str, escape: impl Fn(char) -> bool) -> String {
+    let mut out = Vec::with_capacity(json.len() + 16);
+    // Into a Vec: cannot fail.
+    let _ = write_escaping(&mut out, json, escape);
+    // Valid text, with ASCII escapes in place of whole characters.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `text` with every character `escape` holds for written as `\uXXXX` (a surrogate pair
+/// beyond the Basic Multilingual Plane), the rest as it stands.
+fn write_escaping<W: ?Sized + Write>(
+    out: &mut W,
+    text: &str,
+    escape: impl Fn(char) -> bool,
+) -> io::Result<()> {
+    let mut rest = text;
+    while let Some((at, c)) = rest.char_indices().find(|&(_, c)| escape(c)) {
+        out.write_all(&rest.as_bytes()[..at])?;
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            write!(out, "\\u{unit:04x}")?;
         }
+        rest = &rest[at + c.len_utf8()..];
     }
-    out.into_bytes()
+    out.write_all(rest.as_bytes())
 }
 
 /// A formatter that writes strings with [`is_unsafe_char`] characters escaped, and everything
@@ -82,16 +99,7 @@ impl<F: Formatter> Formatter for Inert<F> {
         out: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        let mut rest = fragment;
-        while let Some((at, c)) = rest.char_indices().find(|(_, c)| is_unsafe_char(*c)) {
-            out.write_all(&rest.as_bytes()[..at])?;
-            let mut units = [0u16; 2];
-            for unit in c.encode_utf16(&mut units) {
-                write!(out, "\\u{unit:04x}")?;
-            }
-            rest = &rest[at + c.len_utf8()..];
-        }
-        out.write_all(rest.as_bytes())
+        write_escaping(out, fragment, is_unsafe_char)
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, out: &mut W) -> io::Result<()> {

@@ -308,18 +308,11 @@ fn accounts(p: &mut String, r: &ScanReport) {
 /// The report as JSON in a data block no browser runs; `<` is written `\u003c` (still the
 /// same JSON) so no text inside can close the block, and `&` likewise.
 fn embedded_json(p: &mut String, r: &ScanReport) -> io::Result<()> {
-    let json = serde_json::to_string(r)?;
-    let mut inert = String::with_capacity(json.len());
-    for c in json.chars() {
-        // Still the same JSON: `<` and `&` cannot end the block, and bidi or invisible
-        // characters cannot reorder the page's source for whoever reads it.
-        if c == '<' || c == '&' || crate::sanitize::is_unsafe_char(c) {
-            inert.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            inert.push(c);
-        }
-    }
-    let json = inert;
+    // Every report's JSON: bidi or invisible characters already escaped, so they cannot
+    // reorder the page's source for whoever reads it. Still the same JSON: `<` and `&` (only
+    // ever inside its strings) escaped too cannot end the block.
+    let json = crate::report::json::to_string(r)?;
+    let json = crate::report::json::escaped_where(&json, |c| c == '<' || c == '&');
     p.push_str("<details id=\"json\"><summary>The report as JSON (schema ");
     p.push_str(&esc(&r.schema));
     p.push_str(")</summary>\n<script type=\"application/json\" id=\"report-json\">");
