@@ -28,26 +28,37 @@ pub fn table_with_header<T: Into<Row>>(width: u16, header: T) -> Table {
 pub const CELL_CHARS: usize = 2000;
 
 /// `text` escaped for a terminal ([`terminal`]) and, when longer than [`CELL_CHARS`], cut in
-/// the middle with the count of what was left out: its start and its end (a path's drive and
-/// its file name) both stay readable.
+/// the middle with the count of what was left out.
 pub fn cell(text: &str) -> String {
+    let head = CELL_CHARS * 3 / 4;
+    cut_middle(text, CELL_CHARS, head, CELL_CHARS - head, |left_out| {
+        format!(" [… {left_out} characters not shown here …] ")
+    })
+}
+
+/// `text` escaped for a terminal ([`terminal`]); when longer than `max` characters, its first
+/// `head` and last `tail` characters around `mark(characters left out)`: its start and its end
+/// (a path's drive and its file name) both stay readable.
+pub fn cut_middle(
+    text: &str,
+    max: usize,
+    head: usize,
+    tail: usize,
+    mark: impl FnOnce(usize) -> String,
+) -> String {
     let text = terminal(text);
     // Characters, not bytes: counted only when the bytes say it may be too long.
-    if text.len() <= CELL_CHARS {
+    if text.len() <= max {
         return text.into_owned();
     }
     let count = text.chars().count();
-    if count <= CELL_CHARS {
+    if count <= max {
         return text.into_owned();
     }
-    let head = CELL_CHARS * 3 / 4;
-    let tail = CELL_CHARS - head;
+    let (head, tail) = (head.min(count), tail.min(count - head.min(count)));
     let start: String = text.chars().take(head).collect();
     let end: String = text.chars().skip(count - tail).collect();
-    format!(
-        "{start} [… {} characters not shown here …] {end}",
-        count - head - tail
-    )
+    format!("{start}{}{end}", mark(count - head - tail))
 }
 
 #[cfg(test)]

@@ -159,16 +159,8 @@ fn details(e: &Event, n: usize) -> String {
 /// Escaped for a terminal and cut to `n` characters in the middle: the start and the end of a
 /// path (the drive and the file name) both stay readable.
 fn clip_middle(s: &str, n: usize) -> String {
-    let s = terminal(s);
-    let count = s.chars().count();
-    if count <= n {
-        return s.into_owned();
-    }
-    let head = n.saturating_sub(1) / 2;
-    let tail = n.saturating_sub(1) - head;
-    let start: String = s.chars().take(head).collect();
-    let end: String = s.chars().skip(count - tail).collect();
-    format!("{start}…{end}")
+    let kept = n.saturating_sub(1);
+    style::cut_middle(s, n, kept / 2, kept - kept / 2, |_| "…".into())
 }
 
 /// Escaped for a terminal and cut to `n` characters.
