@@ -302,7 +302,7 @@ impl Walk<'_> {
 enum FolderId {
     #[cfg(unix)]
     Inode { dev: u64, ino: u64 },
-    #[cfg_attr(unix, allow(dead_code))]
+    #[cfg(not(unix))]
     Path(PathBuf),
 }
 

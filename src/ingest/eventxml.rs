@@ -62,12 +62,15 @@ pub enum XmlEventError {
 }
 
 impl XmlEventError {
-    /// Whether [`read_events`] stops at it, leaving the rest of the document unread (it goes on
-    /// after one oversized event, or one without a `<System>`).
+    /// Whether [`read_events`] stops at it, leaving the rest of the document unread: it goes
+    /// on only after one oversized event or one without a `<System>` (its other errors end the
+    /// read, as this does for any error added later).
     pub fn stops_the_read(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            XmlEventError::Malformed { .. } | XmlEventError::Doctype | XmlEventError::TooDeep(_)
+            XmlEventError::NoSystem
+                | XmlEventError::TooManyElements(_)
+                | XmlEventError::TooManyAttributes(_)
         )
     }
 
