@@ -243,6 +243,10 @@ fn read_utf8(
     let mut excel_mangled = 0u64;
     let mut lossy = 0u64;
     let mut short_rows = 0u64;
+    let mut long_rows = 0u64;
+    // Rows with more fields than the header and a line break inside a quoted field: a quote
+    // that did not close joined the next line(s) to them (count, first row).
+    let mut joined = (0u64, 0u64);
     let mut spare: Option<Box<ProcmonRow>> = None;
     // Recent processes, operations and results, which the next row shares when the same.
     let mut last = <(Recent, Recent, Recent)>::default();
@@ -280,6 +284,18 @@ fn read_utf8(
         row_number += 1;
         if reader.len() < header.len() {
             short_rows += 1;
+        } else if reader.len() > header.len() {
+            // Process Monitor writes one line per event and never more fields than its
+            // header: a line break inside such a row is where a quote that should have closed
+            // took the next line in.
+            if memchr::memchr2(b'\r', b'\n', reader.bytes()).is_some() {
+                if joined.0 == 0 {
+                    joined.1 = row_number;
+                }
+                joined.0 += 1;
+            } else {
+                long_rows += 1;
+            }
         }
         // Fields are borrowed from the record; only what the row keeps is copied out.
         let invalid = Cell::new(false);
@@ -408,6 +424,30 @@ fn read_utf8(
         account.note(format!(
             "{short_rows} rows have fewer fields than the header"
         ));
+    }
+    if long_rows > 0 {
+        account.note(format!(
+            "{long_rows} rows have more fields than the header: the extra fields are not read"
+        ));
+    }
+    if joined.0 > 0 {
+        let (count, first) = joined;
+        account.errors += count;
+        account.lost(Problem::Record {
+            at: At {
+                record: Some(first),
+                ..At::default()
+            },
+            message: if count == 1 {
+                format!(
+                    "row {first} holds a line break inside a quoted field and more fields than the header: a quote that did not close there took in the next line, whose event was not read as a row"
+                )
+            } else {
+                format!(
+                    "{count} rows (the first is row {first}) hold a line break inside a quoted field and more fields than the header: a quote that did not close there took in the next line, whose event was not read as a row"
+                )
+            },
+        });
     }
     if reader.ended_in_quotes() {
         account.lost(Problem::Record {
@@ -588,5 +628,45 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(account.status, FileStatus::Partial);
+    }
+
+    #[test]
+    fn a_quote_that_closes_a_line_late_names_the_row_that_took_in_the_next() {
+        // The third row's last field lacks its closing quote: the quote that opens the fourth
+        // row closes it, and the fourth row's fields are appended to the third.
+        let row = |t: &str, end: &str| {
+            format!(
+                "\"{t}\",\"a.exe\",\"1\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"\",\"cmd{end}\r\n"
+            )
+        };
+        let text = format!(
+            "{HEADER}{}{}{}{}{}\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\"\r\n",
+            row("9:14:05 AM", "\""),
+            row("9:14:06 AM", "\""),
+            row("9:14:07 AM", ""),
+            row("9:14:08 AM", "\""),
+            row("9:14:09 AM", "\""),
+        );
+        let (events, account) = read(text.as_bytes(), Limits::default());
+        assert_eq!(events.len(), 5, "{:?}", account.problems());
+        assert_eq!(account.errors, 1);
+        assert_eq!(account.status, FileStatus::Partial);
+        let lost: Vec<&Problem> = account.problems().iter().filter(|p| !p.is_note()).collect();
+        match lost.as_slice() {
+            [Problem::Record { at, message }] => {
+                assert_eq!(at.record, Some(3));
+                assert!(message.starts_with("row 3 holds a line break"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The last row has one field too many and no line break: noted, not lost.
+        assert!(
+            account
+                .problem_texts()
+                .iter()
+                .any(|t| t.contains("1 rows have more fields than the header")),
+            "{:?}",
+            account.problems()
+        );
     }
 }
