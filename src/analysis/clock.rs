@@ -3,13 +3,16 @@
 //! The client's 1025 (transport up) and the server's RdpCoreTS 131 (TCP connection accepted) or
 //! RCM 261 (listener received a connection) for the same connection happen within network
 //! latency, well under a second (DOMAIN.md §7). For every client connection with a 1025 to a
-//! server, the server's nearest accept within [`PAIR_WINDOW_SECS`] proposes an offset (server
-//! time minus client time). The estimate is their median; it is applied — the server's event
-//! times are moved onto the client's clock before rules place them against the 0x904 — only
-//! when the proposals agree within [`MAX_SPREAD_MS`] and the offset is larger than
-//! [`APPLY_ABOVE_MS`] (below that, clocks agree within latency). Every server seen is reported:
-//! its estimate and evidence, an inconsistent estimate (not applied), or that none could be made.
-//! Nothing is shifted silently.
+//! server, each of the server's accepts within [`PAIR_WINDOW_SECS`] proposes an offset (server
+//! time minus client time), and the offset is the one the most connections propose within
+//! [`MAX_SPREAD_MS`] ([`agree`]): not each 1025's nearest accept, which for retries quicker
+//! than the skew is another attempt's. The estimate is the median of each connection's
+//! proposal nearest it; it is applied — the server's event times are moved onto the client's
+//! clock before rules place them against the 0x904 — only when every connection agrees within
+//! [`MAX_SPREAD_MS`], no other offset is agreed by all as well, and the offset is larger than
+//! [`APPLY_ABOVE_MS`] (below that, clocks agree within latency). Every server seen is
+//! reported: its estimate and evidence, an inconsistent or ambiguous estimate (not applied),
+//! or that none could be made. Nothing is shifted silently.
 //!
 //! Other moments that must coincide add pairs: the server's own Procmon `TCP Accept` on the RDP
 //! port (a PML row, or a CSV placed from that server's events) stands beside its 131/261; the
@@ -133,14 +136,122 @@ struct Evidence<'e> {
     client_connects: Vec<&'e Event>,
 }
 
-/// The nearest `targets` time to `at` within the pair window, as target minus `at`.
-fn nearest(targets: &[jiff::Timestamp], at: jiff::Timestamp) -> Option<SignedDuration> {
-    let window = SignedDuration::from_secs(PAIR_WINDOW_SECS);
-    targets
-        .iter()
-        .map(|t| t.duration_since(at))
-        .filter(|d| d.abs() <= window)
-        .min_by_key(|d| d.abs())
+/// What each client moment proposes: every target time within the pair window of it (as
+/// target minus moment), with the moment's number.
+#[derive(Default)]
+struct Proposals {
+    /// (offset, moment), in no order until [`agree`] sorts them.
+    all: Vec<(SignedDuration, usize)>,
+    /// Moments that proposed anything.
+    moments: usize,
+}
+
+/// Proposals kept at most, over all moments of one host: past it, each moment keeps the
+/// targets nearest to it (a flood of scanner accepts would otherwise propose millions).
+const MAX_PROPOSALS: usize = 1 << 20;
+
+impl Proposals {
+    /// Propose every `targets` time (sorted) within the pair window of `at`; whether any was.
+    fn propose(&mut self, targets: &[jiff::Timestamp], at: jiff::Timestamp, cap: usize) -> bool {
+        let window = SignedDuration::from_secs(PAIR_WINDOW_SECS);
+        let lo = targets.partition_point(|t| t.duration_since(at) < -window);
+        let hi = targets.partition_point(|t| t.duration_since(at) <= window);
+        if lo == hi {
+            return false;
+        }
+        // The `cap` nearest, taken outwards from where `at` falls.
+        let mid = targets[lo..hi].partition_point(|t| *t < at) + lo;
+        let (mut left, mut right) = (mid, mid);
+        while right - left < cap.max(1) && (left > lo || right < hi) {
+            let take_left = right == hi
+                || (left > lo
+                    && at.duration_since(targets[left - 1]) <= targets[right].duration_since(at));
+            if take_left {
+                left -= 1;
+            } else {
+                right += 1;
+            }
+        }
+        let moment = self.moments;
+        self.all.extend(
+            targets[left..right]
+                .iter()
+                .map(|t| (t.duration_since(at), moment)),
+        );
+        self.moments += 1;
+        true
+    }
+}
+
+/// The offsets the moments agree on: the window of [`MAX_SPREAD_MS`] that the most moments
+/// propose into (each moment counted once), and from each moment its proposal in that window
+/// nearest its own time (or, with none there, its proposal nearest the window), sorted. Quick retries make every moment propose its neighbours' accepts as
+/// well as its own; only the true offset is proposed by all of them. `ambiguous` is another
+/// offset, apart from the chosen one, that every moment proposes as well.
+struct Agreement {
+    offsets: Vec<SignedDuration>,
+    /// Moments whose proposal lies in the chosen window.
+    agreeing: usize,
+    ambiguous: Option<SignedDuration>,
+}
+
+fn agree(mut proposals: Proposals) -> Agreement {
+    let all = &mut proposals.all;
+    all.sort_unstable();
+    let spread = SignedDuration::from_millis(MAX_SPREAD_MS);
+    let mut count = vec![0u32; proposals.moments];
+    let (mut distinct, mut right) = (0usize, 0usize);
+    // The best window's start and support, and the last start with the same support.
+    let (mut best, mut best_at, mut last_best_at) = (0usize, 0usize, 0usize);
+    for left in 0..all.len() {
+        while right < all.len() && all[right].0 - all[left].0 <= spread {
+            count[all[right].1] += 1;
+            if count[all[right].1] == 1 {
+                distinct += 1;
+            }
+            right += 1;
+        }
+        if distinct > best {
+            (best, best_at, last_best_at) = (distinct, left, left);
+        } else if distinct == best {
+            last_best_at = left;
+        }
+        count[all[left].1] -= 1;
+        if count[all[left].1] == 0 {
+            distinct -= 1;
+        }
+    }
+    let start = all[best_at].0;
+    let middle = start + spread / 2;
+    let ambiguous = (best == proposals.moments && all[last_best_at].0 - start > spread)
+        .then_some(all[last_best_at].0);
+    // Inside the window, a moment's proposal nearest its own time (the pair, as before quick
+    // retries were thought of); outside it, the one nearest the window.
+    let inside = |d: SignedDuration| d >= start && d <= start + spread;
+    let key = |d: SignedDuration| {
+        (
+            !inside(d),
+            if inside(d) {
+                d.abs()
+            } else {
+                (d - middle).abs()
+            },
+        )
+    };
+    let mut nearest: Vec<Option<SignedDuration>> = vec![None; proposals.moments];
+    for &(d, m) in all.iter() {
+        let n = &mut nearest[m];
+        if n.is_none_or(|n| key(d) < key(n)) {
+            *n = Some(d);
+        }
+    }
+    let mut offsets: Vec<SignedDuration> = nearest.into_iter().flatten().collect();
+    offsets.sort();
+    Agreement {
+        offsets,
+        agreeing: best,
+        ambiguous,
+    }
 }
 
 fn estimate_host(
@@ -216,40 +327,42 @@ fn estimate_host(
                 .all(|u| t.duration_since(*u).abs().as_millis() > i128::from(SAME_MOMENT_MS))
         })
         .collect();
-    let mut offsets: Vec<SignedDuration> = Vec::new();
+    // Each client moment on this host's connections proposes offsets; a moment's kind of pair
+    // is counted when it proposed any.
+    let moments = conns.len() * 2 + procmon_connects.len();
+    let cap = (MAX_PROPOSALS / moments.max(1)).max(1);
+    let mut proposals = Proposals::default();
     let mut kinds = [0usize; 3];
     for c in conns {
         let Some(server) = &c.server else { continue };
         if same_host(host, server) {
-            if let Some(d) = c.transport_up.and_then(|up| nearest(&accepts, up)) {
-                offsets.push(d);
+            if c.transport_up
+                .is_some_and(|up| proposals.propose(&accepts, up, cap))
+            {
                 kinds[0] += 1;
             }
         } else {
             // Through a gateway: this host is the gateway when its 302/303 name the server.
             let up = c.transport_up.or(c.start);
-            if let Some(d) = up.and_then(|t| nearest(&gateway(&domain.gateway_connect, server), t))
-            {
-                offsets.push(d);
+            if up.is_some_and(|t| {
+                proposals.propose(&gateway(&domain.gateway_connect, server), t, cap)
+            }) {
                 kinds[1] += 1;
             }
             let down = c.end.and_then(|e| e.1);
-            if let Some(d) =
-                down.and_then(|t| nearest(&gateway(&domain.gateway_disconnect, server), t))
-            {
-                offsets.push(d);
+            if down.is_some_and(|t| {
+                proposals.propose(&gateway(&domain.gateway_disconnect, server), t, cap)
+            }) {
                 kinds[1] += 1;
             }
         }
     }
     for t in procmon_connects {
-        if let Some(d) = nearest(&accepts, t) {
-            offsets.push(d);
+        if proposals.propose(&accepts, t, cap) {
             kinds[2] += 1;
         }
     }
-    offsets.sort();
-    let pairs = offsets.len();
+    let pairs = proposals.moments;
     let mut skew = Skew {
         host: host.to_string(),
         offset: None,
@@ -265,6 +378,11 @@ fn estimate_host(
         );
         return skew;
     }
+    let Agreement {
+        offsets,
+        agreeing,
+        ambiguous,
+    } = agree(proposals);
     let median = offsets[pairs / 2];
     let spread = offsets[pairs - 1] - offsets[0];
     skew.offset = Some(median);
@@ -283,8 +401,14 @@ fn estimate_host(
     let ms = median.as_millis();
     if spread.as_millis() > i128::from(MAX_SPREAD_MS) {
         skew.note = format!(
-            "inconsistent: {evidence} disagree by {} ms; not applied, its times are used as logged",
+            "inconsistent: {evidence} disagree by {} ms ({agreeing} of {pairs} agree at most); not applied, its times are used as logged",
             spread.as_millis()
+        );
+    } else if let Some(other) = ambiguous {
+        skew.note = format!(
+            "ambiguous: {evidence} agree on {} ms and as well on {} ms (attempts repeating at the same interval); not applied, its times are used as logged",
+            median.as_millis(),
+            other.as_millis()
         );
     } else if ms.abs() <= i128::from(APPLY_ABOVE_MS) {
         skew.note = format!("clocks agree within network latency ({evidence}); nothing shifted");
@@ -375,6 +499,27 @@ mod tests {
             events[0].time,
             Some(jiff::Timestamp::from_second(1_704_067_200).unwrap())
         );
+    }
+
+    #[test]
+    fn quick_retries_agree_on_the_offset_they_all_propose_not_on_their_nearest() {
+        // Three attempts 52 s apart to a server 412.5 s ahead: each 1025's nearest accept
+        // is another attempt's, but only 412.5 s is proposed by all three. A scanner's
+        // accept in between proposes nothing they share.
+        let mut events = attempt(0, "{A}");
+        events.extend(attempt(52, "{B}"));
+        events.extend(attempt(104, "{C}"));
+        for secs in [0, 52, 104] {
+            events.push(server(RCM, 261, (secs + 1) * 1000 + 412_500, "RDS01"));
+        }
+        events.push(server(RCM, 261, 30_000, "RDS01"));
+        let conns = connections(&events, Domain::builtin());
+        let skews = estimate(&events, &conns, Domain::builtin());
+        let s = &skews[0];
+        assert_eq!(s.pairs, 3);
+        assert!(s.applied, "{}", s.note);
+        assert_eq!(s.offset, Some(SignedDuration::from_millis(412_500)));
+        assert_eq!(s.spread, Some(SignedDuration::ZERO));
     }
 
     #[test]
