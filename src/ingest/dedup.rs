@@ -9,9 +9,11 @@
 //!   so a hash collision cannot hide a file) are read once, the first in discovery order; the
 //!   others are accounted for as skipped duplicates of it. Only sizes that occur twice are
 //!   hashed, so a ticket without copies costs nothing;
-//! * records: an event-log record already seen, by (computer, channel, record id), is not
-//!   handed on again; the file's account notes how many were set aside and where they were
-//!   first read.
+//! * records: an event-log record already seen, by (computer, channel, record id), with the
+//!   same event id and time (within a second: exports round), is not handed on again; the
+//!   file's account notes how many were set aside and where they were first read. A record
+//!   whose id was seen with a different event (a log cleared and numbered from 1 again, or a
+//!   file made to collide) is kept, and the account says so.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
@@ -172,10 +174,31 @@ fn streams_equal(a: &mut dyn Read, b: &mut dyn Read) -> bool {
     }
 }
 
-/// How many runs of record ids are remembered; past it, new records are no longer checked (a
-/// bound on memory, tens of MB) and the account of the file where that happened says so. A
-/// log's records are numbered in order, so a whole file is usually one run.
-pub const MAX_REMEMBERED_RECORDS: usize = 1 << 20;
+/// How many runs of record ids are remembered; past it, or past [`MAX_REMEMBERED_RECORDS`],
+/// new records are no longer checked (a bound on memory, tens of MB) and the account of the
+/// file where that happened says so. A log's records are numbered in order, so a whole file is
+/// usually one run.
+pub const MAX_REMEMBERED_RUNS: usize = 1 << 20;
+/// How many records are remembered, each by its [`Mark`] (8 bytes).
+pub const MAX_REMEMBERED_RECORDS: usize = 1 << 22;
+
+/// What a record is besides its id: its event id and its time in whole seconds, packed. Two
+/// copies of one record (a log and its export) agree on both, within a second of rounding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark(u64);
+
+impl Mark {
+    fn of(e: &Event, event_id: u32) -> Mark {
+        let secs = e.time.map_or(i64::MIN >> 16, |t| t.as_second());
+        Mark(((secs as u64) << 16) | u64::from(event_id & 0xffff))
+    }
+
+    /// The same event, its time rounded either way.
+    fn same_as(self, other: Mark) -> bool {
+        let secs = |m: Mark| (m.0 as i64) >> 16;
+        self.0 & 0xffff == other.0 & 0xffff && secs(self).abs_diff(secs(other)) <= 1
+    }
+}
 
 /// Record ids seen in one log, as runs of consecutive ids, each with the file that held them
 /// first: a log of 60,000 records costs one entry, not 60,000 hashed keys.
@@ -185,9 +208,9 @@ pub const MAX_REMEMBERED_RECORDS: usize = 1 << 20;
 /// repeat nor a new run, and is taken without a lookup in the map.
 #[derive(Default)]
 struct Runs {
-    /// First id of a run → (its last id, the file that held it first). Runs never overlap,
-    /// and none overlaps the open run.
-    by_start: BTreeMap<u64, (u64, Arc<str>)>,
+    /// First id of a run → (its last id, the file that held it first, each record's mark).
+    /// Runs never overlap, and none overlaps the open run.
+    by_start: BTreeMap<u64, (u64, Arc<str>, Vec<Mark>)>,
     open: Option<Open>,
 }
 
@@ -198,6 +221,7 @@ struct Open {
     file: Arc<str>,
     /// The first id of the next run in the map (`u64::MAX` when none).
     limit: u64,
+    marks: Vec<Mark>,
 }
 
 impl Open {
@@ -208,24 +232,24 @@ impl Open {
 }
 
 impl Runs {
-    /// The file that first held record `id`, if it was seen.
-    fn first_holder(&self, id: u64) -> Option<&Arc<str>> {
+    /// The file that first held record `id` and that record's mark, if it was seen.
+    fn first_holder(&self, id: u64) -> Option<(&Arc<str>, Mark)> {
         if let Some(open) = &self.open {
             if open.continued_by(id) {
                 return None;
             }
             if (open.start..=open.last).contains(&id) {
-                return Some(&open.file);
+                return Some((&open.file, open.marks[(id - open.start) as usize]));
             }
         }
-        let (_, (last, file)) = self.by_start.range(..=id).next_back()?;
-        (*last >= id).then_some(file)
+        let (start, (last, file, marks)) = self.by_start.range(..=id).next_back()?;
+        (*last >= id).then(|| (file, marks[(id - start) as usize]))
     }
 
     /// Remember record `id` (not seen before) as first held by `file`: it extends the run
     /// just before it when that run ends at `id - 1` in the same file, else starts a run.
     /// Returns how many runs were added (0 or 1).
-    fn insert(&mut self, id: u64, file: &Arc<str>) -> usize {
+    fn insert(&mut self, id: u64, file: &Arc<str>, mark: Mark) -> usize {
         // Held as this record's reader names it: the rest of its chunk (each chunk has a copy
         // of the name) then compares by pointer, not by text.
         if let Some(open) = &mut self.open
@@ -233,24 +257,27 @@ impl Runs {
             && adopt(&mut open.file, file)
         {
             open.last = id;
+            open.marks.push(mark);
             return 0;
         }
         if let Some(open) = self.open.take() {
-            self.by_start.insert(open.start, (open.last, open.file));
+            self.by_start
+                .insert(open.start, (open.last, open.file, open.marks));
         }
-        let (start, added) = match id.checked_sub(1).and_then(|prev| {
+        let (start, added, mut marks) = match id.checked_sub(1).and_then(|prev| {
             self.by_start
                 .range(..=prev)
                 .next_back()
-                .filter(|(_, (last, held))| *last == prev && same_text(held, file))
+                .filter(|(_, (last, held, _))| *last == prev && same_text(held, file))
                 .map(|(&start, _)| start)
         }) {
             Some(start) => {
-                self.by_start.remove(&start);
-                (start, 0)
+                let (_, _, marks) = self.by_start.remove(&start).unwrap_or_default();
+                (start, 0, marks)
             }
-            None => (id, 1),
+            None => (id, 1, Vec::new()),
         };
+        marks.push(mark);
         let limit = id
             .checked_add(1)
             .and_then(|next| self.by_start.range(next..).next())
@@ -260,6 +287,7 @@ impl Runs {
             last: id,
             file: Arc::clone(file),
             limit,
+            marks,
         });
         added
     }
@@ -283,6 +311,9 @@ fn adopt(held: &mut Arc<str>, now: &Arc<str>) -> bool {
     true
 }
 
+/// The further events seen under one record id, each with the file that held it first.
+type Others = Vec<(Mark, Arc<str>)>;
+
 /// A [`Sink`] that hands on each event-log record once, by (computer, channel, record id).
 pub struct RecordDedup<'s> {
     inner: &'s mut dyn Sink,
@@ -292,10 +323,17 @@ pub struct RecordDedup<'s> {
     /// most events skip the case folding and the lookup.
     last_log: Option<(Arc<str>, Arc<str>, u32)>,
     seen: Vec<Runs>,
-    /// Runs remembered in all logs (the memory bound).
+    /// Runs and records remembered in all logs (the memory bound).
     runs: usize,
+    records: usize,
+    /// Records whose (log, id) was first seen with another event: each further event seen
+    /// with that id, and the file that held it first.
+    others: HashMap<(u32, u64), Others>,
     /// This file's records set aside, by the file that held them first.
     set_aside: BTreeMap<Arc<str>, u64>,
+    /// This file's records kept although their id was first seen with another event, by the
+    /// file that held that one.
+    collided: BTreeMap<Arc<str>, u64>,
     full_noted: bool,
     full_now: bool,
 }
@@ -308,7 +346,10 @@ impl<'s> RecordDedup<'s> {
             last_log: None,
             seen: Vec::new(),
             runs: 0,
+            records: 0,
+            others: HashMap::new(),
             set_aside: BTreeMap::new(),
+            collided: BTreeMap::new(),
             full_noted: false,
             full_now: false,
         }
@@ -340,15 +381,35 @@ impl<'s> RecordDedup<'s> {
             self.last_log = Some((w.computer.clone(), w.channel.clone(), log));
             log
         };
+        let mark = Mark::of(e, w.event_id);
         let runs = &mut self.seen[log as usize];
         match runs.first_holder(e.record) {
-            Some(first) => {
+            Some((first, held)) if held.same_as(mark) => {
                 *self.set_aside.entry(Arc::clone(first)).or_default() += 1;
                 true
             }
+            Some((first, _)) => {
+                // Another event under a seen id: kept, unless it is itself a repeat.
+                let first = Arc::clone(first);
+                let room = self.records < MAX_REMEMBERED_RECORDS;
+                let others = self.others.entry((log, e.record)).or_default();
+                if let Some((_, held)) = others.iter().find(|(m, _)| m.same_as(mark)) {
+                    *self.set_aside.entry(Arc::clone(held)).or_default() += 1;
+                    return true;
+                }
+                if room {
+                    others.push((mark, Arc::clone(&e.file)));
+                    self.records += 1;
+                } else if !self.full_noted {
+                    self.full_now = true;
+                }
+                *self.collided.entry(first).or_default() += 1;
+                false
+            }
             None => {
-                if self.runs < MAX_REMEMBERED_RECORDS {
-                    self.runs += runs.insert(e.record, &e.file);
+                if self.runs < MAX_REMEMBERED_RUNS && self.records < MAX_REMEMBERED_RECORDS {
+                    self.runs += runs.insert(e.record, &e.file, mark);
+                    self.records += 1;
                 } else if !self.full_noted {
                     self.full_now = true;
                 }
@@ -379,9 +440,20 @@ impl Sink for RecordDedup<'_> {
                 if n == 1 { "" } else { "s" }
             ));
         }
+        for (first, n) in std::mem::take(&mut self.collided) {
+            let whence = if *first == *account.file {
+                "earlier in this file".to_string()
+            } else {
+                format!("in {first}")
+            };
+            account.note(format!(
+                "{n} record{} the record id of a different event read {whence} (a log cleared and numbered again?): both are kept",
+                if n == 1 { " reuses" } else { "s reuse" }
+            ));
+        }
         if self.full_now && !self.full_noted {
             account.note(format!(
-                "more than {MAX_REMEMBERED_RECORDS} records: later ones are not checked for duplicates"
+                "more than {MAX_REMEMBERED_RECORDS} records or {MAX_REMEMBERED_RUNS} runs of record ids: later ones are not checked for duplicates"
             ));
             self.full_noted = true;
         }
@@ -492,6 +564,87 @@ mod tests {
         assert!(notes[0].contains("1 record already read from a.evtx"));
         assert!(notes[1].contains("earlier in this file"));
     }
+    /// A record id seen with another event (a cleared log numbers from 1 again) keeps both;
+    /// a copy of either, its time rounded by an export, is still set aside.
+    #[test]
+    fn a_reused_record_id_with_another_event_is_kept_and_said() {
+        use crate::model::{EventKind, WinEvent};
+        let ev = |file: &str, record: u64, id: u32, millis: i64| Event {
+            file: Arc::from(file),
+            record,
+            time: Some(jiff::Timestamp::from_millisecond(1_704_067_200_000 + millis).unwrap()),
+            kind: EventKind::Win(std::sync::Arc::new(WinEvent {
+                channel: "System".into(),
+                computer: "RDS01".into(),
+                event_id: id,
+                ..WinEvent::default()
+            })),
+            marks: Default::default(),
+        };
+        let files = [
+            (
+                "old.evtx",
+                vec![ev("old.evtx", 1, 7036, 0), ev("old.evtx", 2, 7036, 1_000)],
+            ),
+            // Cleared and numbered again, a day later: other events under ids 1 and 2.
+            (
+                "new.evtx",
+                vec![
+                    ev("new.evtx", 1, 1058, 86_400_000),
+                    ev("new.evtx", 2, 36870, 86_401_000),
+                ],
+            ),
+            // An export of both logs, times rounded to the second.
+            (
+                "both.xml",
+                vec![
+                    ev("both.xml", 1, 1058, 86_400_400),
+                    ev("both.xml", 2, 7036, 600),
+                ],
+            ),
+        ];
+        let mut collect = Collect::default();
+        {
+            let mut d = RecordDedup::new(&mut collect);
+            for (name, events) in &files {
+                d.events(events.clone());
+                d.file_done(FileAccount::new(*name, crate::model::FileFormat::Evtx));
+            }
+        }
+        let kept: Vec<(String, u64)> = collect
+            .events
+            .iter()
+            .map(|e| (e.file.to_string(), e.record))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("old.evtx", 1),
+                ("old.evtx", 2),
+                ("new.evtx", 1),
+                ("new.evtx", 2)
+            ]
+            .map(|(f, r)| (f.to_string(), r))
+        );
+        let notes = |i: usize| collect.accounts[i].problem_texts().join(" | ");
+        assert!(
+            notes(1)
+                .contains("2 records reuse the record id of a different event read in old.evtx"),
+            "{}",
+            notes(1)
+        );
+        assert!(
+            notes(2).contains("1 record already read from new.evtx"),
+            "{}",
+            notes(2)
+        );
+        assert!(
+            notes(2).contains("1 record already read from old.evtx"),
+            "{}",
+            notes(2)
+        );
+    }
+
     /// The run that grew last answers for its ids, stops before the next run's first id,
     /// and is not grown by another file's record.
     #[test]
@@ -501,15 +654,20 @@ mod tests {
         let mut added = 0;
         for id in (1..=5).chain(10..=12).chain(6..=9) {
             assert_eq!(runs.first_holder(id), None, "{id}");
-            added += runs.insert(id, &a);
+            added += runs.insert(id, &a, Mark(id * 7));
         }
         assert_eq!(added, 2, "1..=9 and 10..=12");
+        // Each id answers with its own record's mark, across runs joined out of order.
         for id in 1..=12 {
-            assert_eq!(runs.first_holder(id), Some(&a), "{id}");
+            assert_eq!(runs.first_holder(id), Some((&a, Mark(id * 7))), "{id}");
         }
         assert_eq!(runs.first_holder(13), None);
-        assert_eq!(runs.insert(13, &b), 1, "another file's record starts a run");
-        assert_eq!(runs.first_holder(13), Some(&b));
+        assert_eq!(
+            runs.insert(13, &b, Mark(1)),
+            1,
+            "another file's record starts a run"
+        );
+        assert_eq!(runs.first_holder(13), Some((&b, Mark(1))));
         assert_eq!(runs.first_holder(0), None);
         assert_eq!(runs.first_holder(14), None);
     }
