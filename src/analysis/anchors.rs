@@ -22,6 +22,9 @@ pub(super) enum Disproof {
     /// Logged during the established session the 0x904 ended: that session's handshake was
     /// done, so what failed then was another connection's.
     InSession,
+    /// Followed by a successful logon to that server before the 0x904's connection began (or,
+    /// with no 0x904 in the logs, at all): a broken state repaired by then.
+    Repaired,
 }
 
 /// The 0x904 anchors with their connections: what the ranking knows about each.
@@ -36,6 +39,9 @@ pub struct AnchorConnections<'a> {
     /// (gateway host, activity id) → the resource and user any of its events names: a
     /// gateway's events of one connection share an activity id, and not all of them name both.
     gateway: HashMap<(String, String), GatewayLeg<'a>>,
+    /// Every successful logon to a server, as (server, time), in time order: the client's
+    /// 1027 and the server's 1149 or logon.
+    logons: Vec<(&'a str, Timestamp)>,
 }
 
 /// The resource and the user a gateway connection's events name.
@@ -87,13 +93,32 @@ impl<'a> AnchorConnections<'a> {
                 slot.1 = slot.1.or(user);
             }
         }
+        let mut logons: Vec<(&str, Timestamp)> = conns
+            .iter()
+            .filter_map(|c| Some((c.server.as_deref()?, c.logon?)))
+            .chain(servers.iter().filter_map(|s| {
+                let proof = [s.authenticated, s.logon].into_iter().flatten().min()?;
+                Some((s.host.as_str(), proof))
+            }))
+            .collect();
+        logons.sort_by_key(|&(_, t)| t);
         AnchorConnections {
             list,
             servers,
             member,
             tied,
             gateway,
+            logons,
         }
+    }
+
+    /// Whether a successful logon to `host` came after `t` (and before `until`, when given).
+    fn logon_between(&self, host: &str, t: Timestamp, until: Option<Timestamp>) -> bool {
+        let from = self.logons.partition_point(|&(_, at)| at <= t);
+        self.logons[from..]
+            .iter()
+            .take_while(|&&(_, at)| until.is_none_or(|u| at < u))
+            .any(|&(server, _)| same_host(host, server))
     }
 
     /// When a connection proved its TLS handshake worked: the client's logon (1027), or the
@@ -110,20 +135,33 @@ impl<'a> AnchorConnections<'a> {
         .min()
     }
 
-    /// Why the finding cannot explain any 0x904 connection it could be about (its nearest
-    /// anchor, or all of them) to the server it was logged on, if it cannot: it came before
-    /// that connection's logon (a broken state repaired by then), or after the logon and
-    /// before the 0x904 that ended the established session (its handshake was done; what
-    /// failed then was another one).
-    pub(super) fn disproves(&self, f: &Finding, events: &[Event]) -> Option<Disproof> {
-        // With no 0x904 connection nothing is disproved: the finding's event is not read.
-        if self.list.is_empty() {
-            return None;
-        }
+    /// Why the finding cannot explain any 0x904 connection it could be about (a time-bound
+    /// finding's nearest anchor, or all of them) to the server it was logged on, if it
+    /// cannot: it came before that connection's logon, or before another connection's
+    /// successful logon to that server that came before it began (a broken state repaired by
+    /// then), or after the logon and before the 0x904 that ended the established session (its
+    /// handshake was done; what failed then was another one). With no 0x904 at all, a finding
+    /// followed by a successful logon to its server is repaired.
+    pub(super) fn disproves(
+        &self,
+        f: &Finding,
+        events: &[Event],
+        time_bound: bool,
+    ) -> Option<Disproof> {
         let first = f.events.first().and_then(|&i| events.get(i))?;
         let t = first.time?;
         let host = first.win().map(|w| &*w.computer);
-        let relevant: Vec<&Connection> = match f.proximity.and_then(|p| p.anchor) {
+        // With no 0x904 connection there is nothing to explain: a state that a later logon to
+        // that server shows repaired is background, whatever else.
+        if self.list.is_empty() {
+            return host
+                .is_some_and(|h| self.logon_between(h, t, None))
+                .then_some(Disproof::Repaired);
+        }
+        // A lasting state (a rule without `anchor:`) would explain every 0x904 after it, so
+        // it is disproved only if it is for each of them.
+        let nearest = f.proximity.and_then(|p| p.anchor).filter(|_| time_bound);
+        let relevant: Vec<&Connection> = match nearest {
             Some(a) => self
                 .list
                 .iter()
@@ -138,6 +176,19 @@ impl<'a> AnchorConnections<'a> {
                 && !same_host(h, s)
             {
                 return None;
+            }
+            // Another connection logged on to that server after it, before this one began.
+            let began = c
+                .start
+                .or(c.transport_up)
+                .or(c.end.and_then(|(_, end)| end));
+            if let (Some(h), Some(began)) = (host, began)
+                && self.logon_between(h, t, Some(began))
+            {
+                if why == Disproof::BeforeLogon {
+                    why = Disproof::Repaired;
+                }
+                continue;
             }
             let proof = self.proof(c)?;
             if t >= proof {

@@ -90,6 +90,10 @@ pub enum Against {
     /// session's handshake was done, so they are about another connection's and count as
     /// context.
     InSession { findings: u64 },
+    /// Findings followed by a successful logon to that server before the 0x904's connection
+    /// began (or, with no 0x904, at all): the broken state they show was repaired by then,
+    /// so they count as context.
+    Repaired { findings: u64 },
     /// The logs hold no 0x904 to tie the evidence to.
     NoAnchor,
     /// One rule alone found it, and that rule's evidence is weak (or context) at best.

@@ -155,7 +155,7 @@ fn score_finding<'a>(
     }
     let wants_anchor = rule.anchor_window().is_some();
     let disproved = if handshake_cause(cause) {
-        anchors.disproves(f, events)
+        anchors.disproves(f, events, wants_anchor)
     } else {
         None
     };
@@ -168,9 +168,11 @@ fn score_finding<'a>(
         strength
     };
     let mut factor = if wants_anchor && near { 2.0 } else { 1.0 };
+    // A lasting state's nearness says it was logged at a 0x904 (for its confidence); only a
+    // time-bound rule's weight grows with it.
     let phase = f
         .proximity
-        .filter(|p| p.near)
+        .filter(|p| p.near && wants_anchor)
         .and_then(|p| p.anchor)
         .and_then(|a| anchors.phase_of(a));
     let favoured = match phase {
@@ -535,6 +537,10 @@ fn against(
             findings: in_session,
         });
     }
+    let repaired = demoted(Some(Disproof::Repaired));
+    if repaired > 0 {
+        out.push(Against::Repaired { findings: repaired });
+    }
     if !anchors_exist {
         out.push(Against::NoAnchor);
     }
@@ -622,6 +628,10 @@ fn why_text(
         (
             Disproof::InSession,
             "came during the established session the 0x904 ended on that server (its handshake was done: another connection's failed)",
+        ),
+        (
+            Disproof::Repaired,
+            "came before a later successful logon to that server (the broken state was repaired by then)",
         ),
     ] {
         let n = disproved(why);

@@ -225,3 +225,92 @@ fn a_disconnect_names_its_server_in_either_order_of_the_log() {
         );
     }
 }
+
+/// The client's events of one connection to RDS01 (1024 at `start`, then what `steps` say:
+/// (event id, value, seconds after the start)), sharing activity `activity`.
+#[cfg(test)]
+fn client_connection(
+    rules: &RuleSet,
+    activity: &str,
+    start: i64,
+    steps: &[(u32, &str, i64)],
+) -> Vec<crate::model::Event> {
+    use crate::rules::testutil::{at, win};
+    use std::sync::Arc;
+    let client = rules.domain().client_provider().to_string();
+    std::iter::once((1024, "RDS01.contoso.com", 0))
+        .chain(steps.iter().copied())
+        .map(|(id, value, after)| {
+            let mut e = win(&client, id, &[("Value", value)], Some(at(start + after)));
+            e.record = (start + after) as u64 * 10 + u64::from(id % 10);
+            if let EventKind::Win(w) = &mut e.kind {
+                let w = Arc::make_mut(w);
+                w.activity_id = Some(activity.to_string());
+                w.computer = "WS01.contoso.com".into();
+            }
+            e
+        })
+        .collect()
+}
+
+/// The certificate cause of `events`: its confidence and the text of why.
+#[cfg(test)]
+fn certificate_of(rules: &RuleSet, events: &[crate::model::Event]) -> Option<(String, String)> {
+    let eval = rules.evaluate(events);
+    let conns = super::connection::connections(events, rules.domain());
+    let servers = super::server_side::server_connections(events, rules.domain());
+    super::rank::rank(rules, &eval, events, &conns, &servers)
+        .into_iter()
+        .find(|c| c.cause.as_str() == "certificate")
+        .map(|c| (c.confidence.as_str().to_string(), c.why))
+}
+
+/// A server event of RDS01 `secs` in.
+#[cfg(test)]
+fn rds01(provider: &str, id: u32, secs: i64) -> crate::model::Event {
+    use crate::rules::testutil::{at, win};
+    let mut e = win(provider, id, &[("ErrorCode", "0x8009030D")], Some(at(secs)));
+    e.record = 1_000_000 + secs as u64;
+    if let EventKind::Win(w) = &mut e.kind {
+        std::sync::Arc::make_mut(w).computer = "RDS01.contoso.com".into();
+    }
+    e
+}
+
+/// A broken key (Schannel 36870) logged in the seconds before a 0x904 is next to it: high
+/// alone. Logged an hour before, it keeps its strength but is only medium.
+#[test]
+fn a_lasting_state_logged_at_the_0x904_is_next_to_it() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (at_secs, want) in [(3600 + 3, "high"), (0, "medium")] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 5)]);
+        events.push(rds01("Schannel", 36870, at_secs));
+        let (confidence, why) = certificate_of(&rules, &events).expect("a certificate cause");
+        assert_eq!(confidence, want, "{at_secs}: {why}");
+        assert_eq!(why.contains("next to a 0x904"), want == "high", "{why}");
+    }
+}
+
+/// A broken key followed by a successful logon to that server was repaired: with no 0x904 in
+/// the logs, its evidence is context; without that logon it keeps its strength.
+#[test]
+fn a_broken_state_a_later_logon_shows_repaired_is_context() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (logon, want) in [(true, "context"), (false, "medium")] {
+        let mut events = vec![rds01("Schannel", 36870, 0)];
+        let steps: &[(u32, &str, i64)] = if logon {
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "1", 600)]
+        } else {
+            &[(1025, "", 1), (1026, "1", 600)]
+        };
+        events.extend(client_connection(&rules, "{A}", 60, steps));
+        let (confidence, why) = certificate_of(&rules, &events).expect("a certificate cause");
+        assert_eq!(confidence, want, "{why}");
+        assert_eq!(
+            why.contains("before a later successful logon to that server"),
+            logon,
+            "{why}"
+        );
+    }
+}

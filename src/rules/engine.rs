@@ -12,7 +12,9 @@
 //!   have a UTC time. The nearest anchor whose window holds the event wins (ties: the earlier
 //!   anchor); with none in range, the nearest anchor is still reported, with `near: false`.
 //!   `require` drops matches that are not near an anchor, and events without a UTC time, before
-//!   anything else; `prefer` keeps them all. Rules without `anchor:` get no proximity.
+//!   anything else; `prefer` keeps them all. Rules without `anchor:` (a lasting state, which
+//!   counts wherever it lies) are placed too, against [`LASTING_WINDOW`]: being logged at a
+//!   0x904 makes their evidence "next to" it, and nothing else about them depends on time.
 //! * **aggregation** (`aggregate: count >= N within D by ...`): matches are partitioned by the
 //!   `by` values (compared without case) and by clock. An event's clock is its UTC time; a Procmon
 //!   row without one uses its capture-local `date` + `time_of_day` (or `time_of_day` alone), which
@@ -518,6 +520,19 @@ fn without_witnessed(
         .collect()
 }
 
+/// Where a rule without `anchor:` is next to a 0x904: its event logged in the minute before
+/// it or the seconds after, as the failing attempt's own evidence is.
+pub const LASTING_WINDOW: AnchorWindow = AnchorWindow {
+    mode: AnchorMode::Prefer,
+    before: super::ast::Millis(60_000),
+    after: super::ast::Millis(10_000),
+};
+
+/// The window a rule's matches are placed in: its own, or [`LASTING_WINDOW`].
+fn window_of(rule: &Rule) -> AnchorWindow {
+    rule.anchor.unwrap_or(LASTING_WINDOW)
+}
+
 /// The anchors that have a UTC time, by time.
 struct Timeline {
     times: Vec<(Timestamp, usize)>,
@@ -594,7 +609,7 @@ fn rule_findings(
     }
 }
 
-/// Each match with where it stands relative to the anchors (for rules with `anchor:`).
+/// Each match with where it stands relative to the anchors.
 fn with_proximity(
     rule: &Rule,
     matched: &[usize],
@@ -603,7 +618,7 @@ fn with_proximity(
 ) -> Vec<(usize, Option<Proximity>)> {
     matched
         .iter()
-        .map(|&i| (i, rule.anchor.map(|w| timeline.place(events, i, w))))
+        .map(|&i| (i, Some(timeline.place(events, i, window_of(rule)))))
         .collect()
 }
 
@@ -627,7 +642,7 @@ fn single(
             rule.evidence.render(&events[i])
         },
         deferred: defer,
-        proximity: rule.anchor.map(|w| timeline.place(events, i, w)),
+        proximity: Some(timeline.place(events, i, window_of(rule))),
         group: None,
         repeats: false,
     }
@@ -993,7 +1008,8 @@ rule drops {
         assert_eq!(f.evidence, "mstsc.exe reconnects (4 events within 1m)");
         assert_eq!(f.group.as_deref(), Some(&["mstsc.exe".to_string()][..]));
         assert_eq!(f.count(), 4);
-        assert_eq!(f.proximity, None);
+        // No anchor in these events: placed nowhere.
+        assert_eq!(f.proximity, Some(Proximity::UNPLACED));
 
         // Below the threshold: nothing.
         let eval = set().evaluate(&events[..3]);

@@ -186,6 +186,11 @@ fn against_text(a: &Against) -> String {
             pieces(*n),
             if *n == 1 { "it counts" } else { "they count" }
         ),
+        Against::Repaired { findings: n } => format!(
+            "{} came before a later successful logon to that server (the broken state was repaired by then), so {} as context.",
+            pieces(*n),
+            if *n == 1 { "it counts" } else { "they count" }
+        ),
         Against::NoAnchor => "The logs hold no 0x904 disconnect to tie this evidence to.".into(),
         Against::LoneWeakRule { strength } => {
             format!("Only one rule found it, and its evidence is {strength} at best.")
