@@ -20,6 +20,8 @@
 //! estimate (`clock.rs`) moves them with its events. A capture no server's events line up with
 //! stays unplaced, and the note says so.
 
+use std::collections::BTreeSet;
+
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp};
@@ -140,31 +142,70 @@ pub fn is_alignment_row(domain: &Domain, e: &Event) -> bool {
     })
 }
 
-/// Add an (offset, date) proposal for every client moment and Procmon row that line up within
-/// a whole number of quarter hours.
-fn propose(connects: &[Timestamp], tcp: &[Time], proposals: &mut Vec<(i32, Date)>) {
+/// Procmon rows' local times as whole seconds of the day, sorted: what [`propose`] counts in.
+struct RowSeconds(Vec<u32>);
+
+impl RowSeconds {
+    fn new(times: &[Time]) -> Self {
+        let mut secs: Vec<u32> = times.iter().map(|t| day_secs(*t) as u32).collect();
+        secs.sort_unstable();
+        RowSeconds(secs)
+    }
+
+    /// How many rows lie in `from..=to` (seconds of the day, `from <= to`).
+    fn count(&self, from: i64, to: i64) -> usize {
+        let below = |x: i64| self.0.partition_point(|&s| i64::from(s) < x);
+        below(to + 1) - below(from)
+    }
+}
+
+fn day_secs(t: Time) -> i64 {
+    i64::from(t.hour()) * 3600 + i64::from(t.minute()) * 60 + i64::from(t.second())
+}
+
+/// Where a row's local time minus a client moment's UTC time (whole seconds of the day) is
+/// folded to: `(-10h, +14h]`, one representative per second of the day.
+const FOLD_LOW: i64 = 14 * 3600 - 86_400 + 1;
+const FOLD_HIGH: i64 = 14 * 3600;
+
+/// Propose an (offset, date) for every client moment and Procmon row that line up within a
+/// whole number of quarter hours: `vote(offset, date, rows)` once per moment and offset, with
+/// how many rows line up at that offset (a pair each). The pairs themselves are never listed:
+/// a row lines up at offset `q` when its local second of the day lies within
+/// [`MATCH_TOLERANCE_SECS`] of the moment's plus `q`, so each of the 97 quarter hours in the
+/// fold is a count of rows in a range of seconds, found by binary search in `rows`. Work is
+/// moments × 97 × log rows, not moments × rows.
+fn propose(connects: &[Timestamp], rows: &RowSeconds, mut vote: impl FnMut(i32, Date, usize)) {
+    if rows.0.is_empty() {
+        return;
+    }
+    let first = FOLD_LOW.div_euclid(900) * 900;
     for t in connects {
         let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
         let utc_secs =
             i64::from(utc.hour()) * 3600 + i64::from(utc.minute()) * 60 + i64::from(utc.second());
-        for local in tcp {
-            let local_secs = i64::from(local.hour()) * 3600
-                + i64::from(local.minute()) * 60
-                + i64::from(local.second());
-            // local - utc, folded into (-12h, +14h].
-            let mut diff = (local_secs - utc_secs).rem_euclid(86_400);
-            if diff > 14 * 3600 {
-                diff -= 86_400;
-            }
-            let rounded = (diff as f64 / 900.0).round() as i64 * 900;
-            if (diff - rounded).abs() > MATCH_TOLERANCE_SECS {
-                continue;
-            }
-            let local_instant = t.checked_add(SignedDuration::from_secs(rounded)).ok();
-            if let Some(li) = local_instant {
+        let mut rounded = first;
+        while rounded <= FOLD_HIGH {
+            // The differences (local - utc, folded) that round to `rounded` and lie within the
+            // tolerance of it.
+            let lo = (rounded - MATCH_TOLERANCE_SECS).max(FOLD_LOW);
+            let hi = (rounded + MATCH_TOLERANCE_SECS).min(FOLD_HIGH);
+            let (from, to) = (
+                (utc_secs + lo).rem_euclid(86_400),
+                (utc_secs + hi).rem_euclid(86_400),
+            );
+            let n = if from <= to {
+                rows.count(from, to)
+            } else {
+                rows.count(from, 86_399) + rows.count(0, to)
+            };
+            if n > 0
+                && let Ok(li) = t.checked_add(SignedDuration::from_secs(rounded))
+            {
                 let date = li.to_zoned(jiff::tz::TimeZone::UTC).date();
-                proposals.push((rounded as i32, date));
+                vote(rounded as i32, date, n);
             }
+            rounded += 900;
         }
     }
 }
@@ -192,12 +233,14 @@ fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
             d.procmon_disconnect,
         ));
     }
-    let mut proposals: Vec<(i32, Date)> = Vec::new();
+    // The distinct proposals, in order: whether they agree is all that is read.
+    let mut proposals: BTreeSet<(i32, Date)> = BTreeSet::new();
     for (client, procmon) in &pairs {
-        propose(client, procmon, &mut proposals);
+        propose(client, &RowSeconds::new(procmon), |off, date, _| {
+            proposals.insert((off, date));
+        });
     }
-    proposals.sort();
-    proposals.dedup();
+    let proposals: Vec<(i32, Date)> = proposals.into_iter().collect();
     match proposals.as_slice() {
         [] => Err("the client's connect/disconnect events and Procmon's TCP rows never line up within a whole time zone".into()),
         [one] => Ok(*one),
@@ -328,13 +371,13 @@ fn place_server_captures(
         if accepts.is_empty() || *client_rows {
             continue;
         }
-        let mut votes: BTreeMap<(i32, Date, String), usize> = BTreeMap::new();
+        // Pairs per (offset, date, host): counted, not listed (see `propose`).
+        let accept_secs = RowSeconds::new(accepts);
+        let mut votes: BTreeMap<(i32, Date, &str), usize> = BTreeMap::new();
         for (host, times) in hosts.values() {
-            let mut proposals = Vec::new();
-            propose(times, accepts, &mut proposals);
-            for (off, date) in proposals {
-                *votes.entry((off, date, host.clone())).or_default() += 1;
-            }
+            propose(times, &accept_secs, |off, date, n| {
+                *votes.entry((off, date, host.as_str())).or_default() += n;
+            });
         }
         let mut ranked: Vec<_> = votes.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -343,7 +386,7 @@ fn place_server_captures(
                 "server capture {file}: its {} TCP Accept row(s) on an RDP port line up with no server's 131/261 events within a whole time zone; its rows stay unplaced",
                 accepts.len()
             )),
-            [(k, n), rest @ ..] if rest.first().is_none_or(|r| r.1 < *n) => Ok((k.clone(), *n)),
+            [(k, n), rest @ ..] if rest.first().is_none_or(|r| r.1 < *n) => Ok((*k, *n)),
             _ => Err(format!(
                 "server capture {file}: its TCP Accept rows line up with more than one server, date or offset equally; its rows stay unplaced"
             )),
@@ -358,7 +401,7 @@ fn place_server_captures(
         let Ok(tz) = Offset::from_seconds(offset) else {
             continue;
         };
-        let host: std::sync::Arc<str> = std::sync::Arc::from(host.as_str());
+        let host: std::sync::Arc<str> = std::sync::Arc::from(host);
         let mut moved = 0u64;
         for &i in rows {
             let e = &mut events[i];
@@ -517,6 +560,7 @@ fn align_client(
 mod tests {
     use super::*;
     use crate::model::{ProcmonRow, RowText, WinEvent};
+    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     fn client(id: u32, utc: &str) -> Event {
@@ -547,6 +591,94 @@ mod tests {
             })),
             marks: Default::default(),
         }
+    }
+
+    /// The pair-by-pair proposals `propose` replaced: every moment against every row.
+    fn brute_force(connects: &[Timestamp], tcp: &[Time]) -> BTreeMap<(i32, Date), usize> {
+        let mut out = BTreeMap::new();
+        for t in connects {
+            let utc = t.to_zoned(jiff::tz::TimeZone::UTC);
+            let utc_secs = i64::from(utc.hour()) * 3600
+                + i64::from(utc.minute()) * 60
+                + i64::from(utc.second());
+            for local in tcp {
+                let mut diff = (day_secs(*local) - utc_secs).rem_euclid(86_400);
+                if diff > 14 * 3600 {
+                    diff -= 86_400;
+                }
+                let rounded = (diff as f64 / 900.0).round() as i64 * 900;
+                if (diff - rounded).abs() > MATCH_TOLERANCE_SECS {
+                    continue;
+                }
+                if let Ok(li) = t.checked_add(SignedDuration::from_secs(rounded)) {
+                    let date = li.to_zoned(jiff::tz::TimeZone::UTC).date();
+                    *out.entry((rounded as i32, date)).or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn proposals_are_counted_as_every_pair_would_propose_them() {
+        // Moments and rows all over the day, many near the tolerance's edges, the fold's edges
+        // (local - utc of -10h and +14h) and midnight: the counts equal the pair-by-pair ones.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let base: Timestamp = "2024-03-05T00:00:00Z".parse().unwrap();
+        for round in 0..40 {
+            let connects: Vec<Timestamp> = (0..20)
+                .map(|_| {
+                    let ms = next(3 * 86_400_000) as i64;
+                    base.checked_add(SignedDuration::from_millis(ms)).unwrap()
+                })
+                .collect();
+            let tcp: Vec<Time> = (0..60)
+                .map(|i| {
+                    let secs = if i % 2 == 0 {
+                        // Near a moment plus a quarter hour and a few seconds either side.
+                        let t = connects[next(20) as usize].to_zoned(jiff::tz::TimeZone::UTC);
+                        let u = day_secs(t.time()) as u64;
+                        (u + 86_400 + next(97) * 900 - 36_000 + 86_400 - 25 + next(51)) % 86_400
+                    } else {
+                        next(86_400)
+                    };
+                    Time::new(
+                        (secs / 3600) as i8,
+                        (secs / 60 % 60) as i8,
+                        (secs % 60) as i8,
+                        0,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let mut got = BTreeMap::new();
+            propose(&connects, &RowSeconds::new(&tcp), |off, date, n| {
+                assert!(n > 0);
+                *got.entry((off, date)).or_default() += n;
+            });
+            assert_eq!(got, brute_force(&connects, &tcp), "round {round}");
+        }
+    }
+
+    #[test]
+    fn a_moment_votes_once_per_offset_however_many_rows_line_up() {
+        // 5,000 rows within the tolerance of one moment (+01:00): one vote of 5,000, not 5,000
+        // proposals; nothing is stored per pair.
+        let t: Timestamp = "2024-03-05T09:14:02Z".parse().unwrap();
+        let tcp: Vec<Time> = (0..5_000)
+            .map(|i| Time::new(10, 13, 50 + (i % 10) as i8, 0).unwrap())
+            .collect();
+        let mut votes = Vec::new();
+        propose(&[t], &RowSeconds::new(&tcp), |off, date, n| {
+            votes.push((off, date, n))
+        });
+        assert_eq!(votes, vec![(3600, "2024-03-05".parse().unwrap(), 5_000)]);
     }
 
     #[test]
