@@ -147,6 +147,18 @@ pub fn same_host(a: &str, b: &str) -> bool {
         && (a.eq_ignore_ascii_case(b) || (first_labels_agree(a, b) && !is_ip(a) && !is_ip(b)))
 }
 
+/// What [`same_host`] compares a name by, so that names can be grouped: `same_host(a, b)`
+/// holds exactly when `a` is not empty and `host_class(a) == host_class(b)` (an address whole,
+/// lowercase; a name by its first label, lowercase).
+pub fn host_class(name: &str) -> (bool, String) {
+    if is_ip(name) {
+        (true, name.to_ascii_lowercase())
+    } else {
+        let label = name.split('.').next().unwrap_or("");
+        (false, label.to_ascii_lowercase())
+    }
+}
+
 /// Whether the first labels of `a` and `b` (up to the first `.`) are equal ignoring ASCII
 /// case: compared in step, byte by byte, so that a mismatch costs a byte or two, not a search
 /// for the dot in both names (this runs for every pair of names the analysis compares).

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::connection::{Connection, same_host};
+use super::connection::{Connection, host_class, same_host};
 use crate::model::Event;
 use crate::rules::Domain;
 use crate::rules::domain::ServerRole;
@@ -374,45 +374,192 @@ fn add(c: &mut ServerConnection, seen: &Seen<'_>, domain: &Domain) {
 
 /// Tie each client connection to its server connection (`Connection::server_side`), one to
 /// one: nearest first, the client's own address preferred.
+///
+/// What it decides is the greedy matching over every possible pair (on the server the client
+/// named, within the window), taken in the order (foreign address, distance, client, server).
+/// The pairs are never listed (a burst of thousands of connections within seconds is millions
+/// of them): each client walks its possible servers outward from its moment, nearest first
+/// and already tied ones skipped, and offers only the nearest one left; the nearest offer of
+/// all is taken first, and a client whose offer was taken meanwhile walks on. That is the same
+/// order as sorting every pair, with one offer per client held at a time. Taken servers are
+/// skipped in runs (`Skip`); servers of the other tier (foreign or not) are stepped over one at
+/// a time, which only a client whose machine has learned addresses does.
 pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
-    // (client, server, |delta|) for every possible pair.
-    // Server connections by the moment they can be tied at, so that each client connection
-    // looks only at those within its window.
-    let mut moments: Vec<(Timestamp, SignedDuration, usize)> = servers
+    tie_holding(conns, servers);
+}
+
+/// Which indexes of a list are taken, as a way to the next one that is not: each index points
+/// at itself while free and past itself once taken (the last, one past the end, never is);
+/// `find` follows and shortens the way (path halving), so walks skip taken runs in about
+/// constant time each.
+struct Skip(Vec<usize>);
+
+impl Skip {
+    fn new(len: usize) -> Self {
+        Skip((0..=len).collect())
+    }
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+    fn take(&mut self, i: usize) {
+        self.0[i] = i + 1;
+    }
+}
+
+/// One server name's tie moments (`ServerConnection::tie_moment`) in the three orders a
+/// client walks them from its moment: 0 all, latest first (for those before the moment); 1
+/// accepts and 2 the others (seen only from a later event), earliest first. Equal times:
+/// lowest index first.
+#[derive(Default)]
+struct Lane {
+    lists: [Vec<(Timestamp, usize)>; 3],
+    skips: [Skip; 3],
+}
+
+impl Default for Skip {
+    fn default() -> Self {
+        Skip::new(0)
+    }
+}
+
+/// A client connection's walk: its lane, moment, earliest server moment, and in each list
+/// where its window starts and where the walk has got to.
+struct Walk {
+    lane: usize,
+    moment: Timestamp,
+    from: Timestamp,
+    start: [usize; 3],
+    at: [usize; 3],
+}
+
+/// Is `t` within the window of a walk from `moment` in list `k`? The window: from `from`
+/// (`TIE_ACCEPT` before) to `TIE_ACCEPT` after for accepts, `TIE_LATER` for the others.
+fn in_window(k: usize, t: Timestamp, w: &Walk) -> bool {
+    match k {
+        0 => t >= w.from,
+        1 => t.duration_since(w.moment) <= TIE_ACCEPT,
+        _ => t.duration_since(w.moment) <= TIE_LATER,
+    }
+}
+
+/// How many of a lane's client connections (moment, window start; by moment) could be tied to
+/// a server connection at `t` that may lie `after` after their moment: those whose window
+/// starts by `t` and whose moment is at most `after` before it. The window starts
+/// `TIE_ACCEPT` before the moment, or at it for a moment too early to subtract from (those
+/// come first): in each part both conditions bound a range.
+fn clients_within(
+    clients: &[(Timestamp, Timestamp)],
+    t: Timestamp,
+    after: SignedDuration,
+) -> usize {
+    let early = clients.partition_point(|(moment, from)| from == moment);
+    let (a, b) = clients.split_at(early);
+    [a, b]
         .iter()
-        .enumerate()
-        .filter_map(|(si, s)| s.tie_moment().map(|(t, after)| (t, after, si)))
-        .collect();
-    moments.sort();
-    let mut pairs: Vec<(usize, usize, SignedDuration)> = Vec::new();
-    for (ci, c) in conns.iter().enumerate() {
-        let (Some(name), Some(moment)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
+        .map(|part| {
+            let first = part.partition_point(|&(moment, _)| t.duration_since(moment) > after);
+            let end = part.partition_point(|&(_, from)| from <= t);
+            end.saturating_sub(first)
+        })
+        .sum()
+}
+
+/// `tie`; returns the most offers held at once (one per client connection at most).
+fn tie_holding(conns: &mut [Connection], servers: &[ServerConnection]) -> usize {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    // Server connections by the name they are on (as `same_host` compares it) and moment.
+    let mut lanes: Vec<Lane> = Vec::new();
+    let mut lane_of: HashMap<(bool, String), usize> = HashMap::new();
+    // Where each server connection is in its lane's lists 0 and (1 or 2).
+    let mut place: Vec<Option<(usize, usize, usize, usize)>> = vec![None; servers.len()];
+    for (si, s) in servers.iter().enumerate() {
+        let Some((t, after)) = s.tie_moment() else {
             continue;
         };
-        let from = moment.checked_sub(TIE_ACCEPT).unwrap_or(moment);
-        let start = moments.partition_point(|(t, _, _)| *t < from);
-        for &(t, after, si) in &moments[start..] {
-            let delta = t.duration_since(moment);
-            if delta > TIE_LATER.max(TIE_ACCEPT) {
-                break;
+        if s.host.is_empty() {
+            continue;
+        }
+        let next = lanes.len();
+        let lane = *lane_of.entry(host_class(&s.host)).or_insert(next);
+        if lane == next {
+            lanes.push(Lane::default());
+        }
+        let k = if after == TIE_ACCEPT { 1 } else { 2 };
+        lanes[lane].lists[0].push((t, si));
+        lanes[lane].lists[k].push((t, si));
+    }
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        lane.lists[0].sort_by_key(|&(t, si)| (Reverse(t), si));
+        for k in 0..3 {
+            if k > 0 {
+                lane.lists[k].sort();
             }
-            if same_host(&servers[si].host, name) && delta <= after {
-                pairs.push((ci, si, delta.abs()));
+            lane.skips[k] = Skip::new(lane.lists[k].len());
+            for (i, &(_, si)) in lane.lists[k].iter().enumerate() {
+                let p = place[si].get_or_insert((l, 0, 0, 0));
+                if k == 0 {
+                    p.1 = i;
+                } else {
+                    (p.2, p.3) = (k, i);
+                }
             }
         }
     }
-    // The addresses each client reached its servers from, where only one pair was possible.
-    let mut per_client: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut per_server: BTreeMap<usize, usize> = BTreeMap::new();
-    for &(ci, si, _) in &pairs {
-        *per_client.entry(ci).or_default() += 1;
-        *per_server.entry(si).or_default() += 1;
+    // Each client connection's window in its lane.
+    let mut walks: Vec<Option<Walk>> = conns
+        .iter()
+        .map(|c| {
+            let (name, moment) = (c.server.as_deref()?, c.transport_up.or(c.start)?);
+            let lane = *lane_of.get(&host_class(name))?;
+            let lists = &lanes[lane].lists;
+            let start = [
+                lists[0].partition_point(|(t, _)| *t >= moment),
+                lists[1].partition_point(|(t, _)| *t < moment),
+                lists[2].partition_point(|(t, _)| *t < moment),
+            ];
+            let from = moment.checked_sub(TIE_ACCEPT).unwrap_or(moment);
+            Some(Walk {
+                lane,
+                moment,
+                from,
+                start,
+                at: start,
+            })
+        })
+        .collect();
+    // Each lane's client connections, as (moment, window start), by moment.
+    let mut by_lane: Vec<Vec<(Timestamp, Timestamp)>> = vec![Vec::new(); lanes.len()];
+    for w in walks.iter().flatten() {
+        by_lane[w.lane].push((w.moment, w.from));
     }
+    for clients in &mut by_lane {
+        clients.sort();
+    }
+    // The addresses each client reached its servers from, where only one pair was possible.
     let mut learned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for &(ci, si, _) in &pairs {
-        if per_client[&ci] == 1
-            && per_server[&si] == 1
+    for (ci, w) in walks.iter().enumerate() {
+        let Some(w) = w else { continue };
+        let lists = &lanes[w.lane].lists;
+        let mut only = None;
+        let mut count = 0;
+        for (k, list) in lists.iter().enumerate() {
+            let end = list.partition_point(|&(t, _)| in_window(k, t, w));
+            let end = end.max(w.start[k]);
+            count += end - w.start[k];
+            if end > w.start[k] {
+                only = Some(list[w.start[k]].1);
+            }
+        }
+        if count == 1
+            && let Some(si) = only
             && let Some(a) = &servers[si].address
+            && let Some((t, after)) = servers[si].tie_moment()
+            && clients_within(&by_lane[w.lane], t, after) == 1
         {
             learned
                 .entry(host_key(&conns[ci].client))
@@ -420,26 +567,89 @@ pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
                 .insert(a.to_ascii_lowercase());
         }
     }
-    let foreign = |ci: usize, si: usize| {
-        let client = &conns[ci].client;
-        match (&servers[si].address, learned.get(&host_key(client))) {
-            (Some(a), Some(known)) => {
-                !known.contains(&a.to_ascii_lowercase()) && !same_host(client, a)
-            }
-            _ => false,
+    let known: Vec<Option<&BTreeSet<String>>> = conns
+        .iter()
+        .map(|c| learned.get(&host_key(&c.client)))
+        .collect();
+    let addresses: Vec<Option<String>> = servers
+        .iter()
+        .map(|s| s.address.as_ref().map(|a| a.to_ascii_lowercase()))
+        .collect();
+    let foreign = |ci: usize, si: usize| match (&addresses[si], known[ci]) {
+        (Some(a), Some(known)) => {
+            !known.contains(a)
+                && !same_host(
+                    &conns[ci].client,
+                    servers[si].address.as_deref().unwrap_or(""),
+                )
         }
+        _ => false,
     };
-    pairs.sort_by_key(|&(ci, si, d)| (foreign(ci, si), d, ci, si));
+    // The nearest server left to a client in `tier`, walking on past those taken or not in it.
+    let offer = |lanes: &mut [Lane], ci: usize, w: &mut Walk, tier: bool| {
+        let lane = &mut lanes[w.lane];
+        let mut best: Option<(SignedDuration, usize)> = None;
+        for k in 0..3 {
+            loop {
+                let i = lane.skips[k].find(w.at[k]);
+                w.at[k] = i;
+                let Some(&(t, si)) = lane.lists[k].get(i) else {
+                    break;
+                };
+                if !in_window(k, t, w) {
+                    break;
+                }
+                if foreign(ci, si) != tier {
+                    w.at[k] = i + 1;
+                    continue;
+                }
+                let d = t.duration_since(w.moment).abs();
+                best = Some(match best {
+                    Some(b) if b <= (d, si) => b,
+                    _ => (d, si),
+                });
+                break;
+            }
+        }
+        best
+    };
+    let mut held = 0;
     let mut taken = vec![false; servers.len()];
-    for c in conns.iter_mut() {
-        c.server_side = None;
-    }
-    for (ci, si, _) in pairs {
-        if conns[ci].server_side.is_none() && !taken[si] {
-            conns[ci].server_side = Some(si);
+    let mut tied = vec![None; walks.len()];
+    for tier in [false, true] {
+        let mut offers = BinaryHeap::new();
+        for (ci, w) in walks.iter_mut().enumerate() {
+            let Some(w) = w else { continue };
+            if tier && known[ci].is_none() {
+                continue;
+            }
+            w.at = w.start;
+            if let Some((d, si)) = offer(&mut lanes, ci, w, tier) {
+                offers.push(Reverse((d, ci, si)));
+            }
+        }
+        held = held.max(offers.len());
+        while let Some(Reverse((_, ci, si))) = offers.pop() {
+            if taken[si] {
+                let Some(w) = &mut walks[ci] else { continue };
+                if let Some((d, si)) = offer(&mut lanes, ci, w, tier) {
+                    offers.push(Reverse((d, ci, si)));
+                }
+                continue;
+            }
             taken[si] = true;
+            tied[ci] = Some(si);
+            walks[ci] = None;
+            if let Some((l, i0, k, ik)) = place[si] {
+                lanes[l].skips[0].take(i0);
+                lanes[l].skips[k].take(ik);
+            }
         }
     }
+    for (c, si) in conns.iter_mut().zip(tied) {
+        c.server_side = si;
+    }
+    held
 }
 
 #[cfg(test)]
@@ -666,6 +876,191 @@ mod tests {
         let alice = s.last().unwrap();
         assert_eq!(alice.session.as_deref(), Some("3"));
         assert_eq!(alice.events.len(), 5);
+    }
+
+    /// `tie` as it was: every possible pair listed, then sorted.
+    fn tie_every_pair(conns: &mut [Connection], servers: &[ServerConnection]) {
+        let mut pairs: Vec<(usize, usize, SignedDuration)> = Vec::new();
+        for (ci, c) in conns.iter().enumerate() {
+            let (Some(name), Some(m)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
+                continue;
+            };
+            let from = m.checked_sub(TIE_ACCEPT).unwrap_or(m);
+            for (si, s) in servers.iter().enumerate() {
+                let Some((t, after)) = s.tie_moment() else {
+                    continue;
+                };
+                let delta = t.duration_since(m);
+                if t >= from && delta <= after && same_host(&s.host, name) {
+                    pairs.push((ci, si, delta.abs()));
+                }
+            }
+        }
+        let mut per_client: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut per_server: BTreeMap<usize, usize> = BTreeMap::new();
+        for &(ci, si, _) in &pairs {
+            *per_client.entry(ci).or_default() += 1;
+            *per_server.entry(si).or_default() += 1;
+        }
+        let mut learned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for &(ci, si, _) in &pairs {
+            if per_client[&ci] == 1
+                && per_server[&si] == 1
+                && let Some(a) = &servers[si].address
+            {
+                learned
+                    .entry(host_key(&conns[ci].client))
+                    .or_default()
+                    .insert(a.to_ascii_lowercase());
+            }
+        }
+        let foreign = |ci: usize, si: usize| {
+            let client = &conns[ci].client;
+            match (&servers[si].address, learned.get(&host_key(client))) {
+                (Some(a), Some(known)) => {
+                    !known.contains(&a.to_ascii_lowercase()) && !same_host(client, a)
+                }
+                _ => false,
+            }
+        };
+        pairs.sort_by_key(|&(ci, si, d)| (foreign(ci, si), d, ci, si));
+        let mut taken = vec![false; servers.len()];
+        for c in conns.iter_mut() {
+            c.server_side = None;
+        }
+        for (ci, si, _) in pairs {
+            if conns[ci].server_side.is_none() && !taken[si] {
+                conns[ci].server_side = Some(si);
+                taken[si] = true;
+            }
+        }
+    }
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millisecond(1_704_067_200_000 + ms).unwrap()
+    }
+
+    fn conn(client: &str, server: &str, start: i64, transport: Option<i64>) -> Connection {
+        Connection {
+            file: Arc::from("client.evtx"),
+            activity_id: None,
+            client: client.into(),
+            server: Some(server.into()),
+            start: Some(at(start)),
+            transport_up: transport.map(at),
+            logon: None,
+            end: None,
+            phase: crate::analysis::connection::Phase::Transport,
+            server_side: Some(99),
+        }
+    }
+
+    #[test]
+    fn ties_are_what_sorting_every_pair_gave() {
+        // Random bursts: clients and servers on three names (one an address), times on a
+        // coarse grid so that many are equally near, accepts and later-only server
+        // connections, addresses from a few clients' and others'.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let names = ["RDS01.contoso.com", "rds01", "RDS02", "10.0.0.7"];
+        let clients = ["WS1", "ws1.contoso.com", "WS2", "10.0.0.5"];
+        let addrs = ["10.0.0.5", "10.0.0.6", "10.0.0.9", "WS1"];
+        for round in 0..1_000 {
+            let (n, m) = (1 + next(12) as usize, 1 + next(12) as usize);
+            let grid = [1, 500, 5_000, 20_000][round % 4];
+            let span = 1 + next(40) * grid;
+            let mut conns: Vec<Connection> = (0..n)
+                .map(|_| {
+                    let start = (next(span) / grid * grid) as i64;
+                    let transport = (next(3) > 0).then(|| start + (next(3) * grid) as i64);
+                    let name = names[next(4) as usize];
+                    conn(clients[next(4) as usize], name, start, transport)
+                })
+                .collect();
+            if next(5) == 0 {
+                conns[0].server = None;
+            }
+            let servers: Vec<ServerConnection> = (0..m)
+                .map(|_| {
+                    let mut s = ServerConnection::new(names[next(4) as usize]);
+                    let t = at((next(span) / grid * grid) as i64);
+                    match next(4) {
+                        0 => s.authenticated = Some(t),
+                        1 => s.logon = Some(t),
+                        2 => {}
+                        _ => s.accepted = Some(t),
+                    }
+                    s.accepted = s.accepted.or((next(2) == 0).then_some(t));
+                    if next(4) > 0 {
+                        s.address = Some(addrs[next(4) as usize].into());
+                    }
+                    s
+                })
+                .collect();
+            let mut want = conns.clone();
+            tie_every_pair(&mut want, &servers);
+            let held = tie_holding(&mut conns, &servers);
+            assert!(held <= n);
+            let got: Vec<_> = conns.iter().map(|c| c.server_side).collect();
+            let want: Vec<_> = want.iter().map(|c| c.server_side).collect();
+            assert_eq!(got, want, "round {round}: {conns:#?} {servers:#?}");
+        }
+    }
+
+    #[test]
+    fn a_burst_holds_one_offer_per_client_not_one_per_pair() {
+        // 2,000 attempts and 2,000 accepts within 2 s, all possible pairs (4 million): each
+        // client is tied to the accept at its own moment, holding one offer at a time.
+        let conns: Vec<Connection> = (0..2_000)
+            .map(|i| conn("WS1", "RDS01.contoso.com", i, None))
+            .collect();
+        let servers: Vec<ServerConnection> = (0..2_000)
+            .map(|i| {
+                let mut s = ServerConnection::new("RDS01.contoso.com");
+                s.accepted = Some(at(2_000 - 1 - i));
+                s
+            })
+            .collect();
+        let mut got = conns.clone();
+        let held = tie_holding(&mut got, &servers);
+        assert!(held <= 2_000, "{held}");
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(i, c)| c.server_side == Some(2_000 - 1 - i))
+        );
+    }
+
+    #[test]
+    fn names_group_as_same_host_compares_them() {
+        use crate::analysis::connection::host_class;
+        let names = [
+            "",
+            "RDS01",
+            "rds01.contoso.com",
+            "RDS01.fabrikam",
+            "rds02",
+            ".x",
+            "10.0.0.5",
+            "10.0.0.5 ",
+            "10",
+            "fe80::1",
+            "FE80::1",
+            "[fe80::1]",
+            "rds01.",
+            "Rds01",
+        ];
+        for a in names {
+            for b in names {
+                let grouped = !a.is_empty() && host_class(a) == host_class(b);
+                assert_eq!(same_host(a, b), grouped, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]
