@@ -66,15 +66,17 @@ fn write_page(out: &mut dyn Write, r: &ScanReport, events: Option<&[Event]>) -> 
         esc(&r.verdict)
     ));
     causes(p, r);
-    timelines(p, r, events);
+    flush(out, p)?;
+    timelines(out, p, r, events)?;
     disconnects(p, r);
+    flush(out, p)?;
     accounts(p, r);
-    embedded_json(p, r)?;
+    embedded_json(out, p, r)?;
     p.push_str(
         "</main>\n<footer>Written by rdtriage. Every string from the logs is shown as \
          text; this page makes no network request and runs no script.</footer>\n</body>\n</html>\n",
     );
-    out.write_all(page.as_bytes())
+    flush(out, p)
 }
 
 fn causes(p: &mut String, r: &ScanReport) {
@@ -246,10 +248,18 @@ fn missing(r: &ScanReport, c: &CauseOut) -> Vec<String> {
     out
 }
 
-fn timelines(p: &mut String, r: &ScanReport, events: Option<&[Event]>) {
-    let anchors: Vec<_> = r.disconnects.iter().filter(|d| d.is_0x904).collect();
+/// A swimlane for each of the first [`svg::MAX_TIMELINES`] 0x904s, written out one at a time.
+fn timelines(
+    out: &mut dyn Write,
+    p: &mut String,
+    r: &ScanReport,
+    events: Option<&[Event]>,
+) -> io::Result<()> {
+    let anchors: Vec<usize> = (0..r.disconnects.len())
+        .filter(|&i| r.disconnects[i].is_0x904)
+        .collect();
     if anchors.is_empty() {
-        return;
+        return Ok(());
     }
     p.push_str("<section id=\"timelines\">\n<h2>Around each 0x904</h2>\n");
     p.push_str(
@@ -258,15 +268,33 @@ fn timelines(p: &mut String, r: &ScanReport, events: Option<&[Event]>) {
          <span class=\"key weak\">weak</span> <span class=\"key context\">context</span> \
          evidence; hover a mark for its details.</p>\n",
     );
+    if anchors.len() > svg::MAX_TIMELINES {
+        p.push_str(&format!(
+            "<p class=\"note\">Drawn: the first {} of {} 0x904 disconnects, in time order; \
+             the Disconnects table below and the JSON list them all.</p>\n",
+            svg::MAX_TIMELINES,
+            anchors.len()
+        ));
+    }
     let index: HashMap<(&str, u64), &Event> = events
         .unwrap_or(&[])
         .iter()
         .map(|e| ((&*e.file, e.record), e))
         .collect();
-    for (n, d) in anchors.iter().enumerate() {
-        svg::timeline(p, r, d, n + 1, events.map(|_| &index));
+    let shared = svg::Shared::new(r, events.map(|_| &index));
+    for (n, &at) in anchors.iter().take(svg::MAX_TIMELINES).enumerate() {
+        svg::timeline(p, r, at, n + 1, &shared);
+        flush(out, p)?;
     }
     p.push_str("</section>\n");
+    Ok(())
+}
+
+/// Write what `p` holds so far and empty it: the page is streamed, section by section.
+fn flush(out: &mut dyn Write, p: &mut String) -> io::Result<()> {
+    out.write_all(p.as_bytes())?;
+    p.clear();
+    Ok(())
 }
 
 fn disconnects(p: &mut String, r: &ScanReport) {
@@ -312,7 +340,7 @@ fn accounts(p: &mut String, r: &ScanReport) {
 
 /// The report as JSON in a data block no browser runs; `<` is written `\u003c` (still the
 /// same JSON) so no text inside can close the block, and `&` likewise.
-fn embedded_json(p: &mut String, r: &ScanReport) -> io::Result<()> {
+fn embedded_json(out: &mut dyn Write, p: &mut String, r: &ScanReport) -> io::Result<()> {
     // Every report's JSON: bidi or invisible characters already escaped, so they cannot
     // reorder the page's source for whoever reads it. Still the same JSON: `<` and `&` (only
     // ever inside its strings) escaped too cannot end the block.
@@ -321,7 +349,8 @@ fn embedded_json(p: &mut String, r: &ScanReport) -> io::Result<()> {
     p.push_str("<details id=\"json\"><summary>The report as JSON (schema ");
     p.push_str(&esc(&r.schema));
     p.push_str(")</summary>\n<script type=\"application/json\" id=\"report-json\">");
-    p.push_str(&json);
+    flush(out, p)?;
+    out.write_all(json.as_bytes())?;
     p.push_str(
         "</script>\n<p>Read it from the page's <code>#report-json</code> element, or run \
                 <code>rdtriage scan --format json</code>.</p>\n</details>\n",
