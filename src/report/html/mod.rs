@@ -1,6 +1,7 @@
 //! The scan report as one self-contained HTML page, to attach to a ticket or show a customer:
 //! the verdict first, one card per cause (evidence, why, the fix, what counts against it, what
-//! is missing), an SVG swimlane timeline around each 0x904 ([`svg`]), the per-file account,
+//! is missing), an SVG swimlane timeline around each 0x904 ([`svg`]; the first 25, each
+//! bounded, so the page grows with the input and no faster), the per-file account,
 //! and the report's JSON embedded for machines. What counts against a cause is the
 //! diagnosis's typed list ([`Against`]), worded here.
 //!
