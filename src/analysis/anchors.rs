@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::connection::{Connection, Phase, names_differ, same_host};
+use super::connection::{Connection, Phase, host_class, names_differ, same_host};
 use super::server_side::{ServerConnection, same_user};
 use crate::model::Event;
 use crate::rules::{Domain, Evaluation, Finding, Side};
@@ -39,9 +39,9 @@ pub struct AnchorConnections<'a> {
     /// (gateway host, activity id) → the resource and user any of its events names: a
     /// gateway's events of one connection share an activity id, and not all of them name both.
     gateway: HashMap<(String, String), GatewayLeg<'a>>,
-    /// Every successful logon to a server, as (server, time), in time order: the client's
-    /// 1027 and the server's 1149 or logon.
-    logons: Vec<(&'a str, Timestamp)>,
+    /// Every successful logon to a server, by the server's [`host_class`], in time order: the
+    /// client's 1027 and the server's 1149 or logon.
+    logons: HashMap<(bool, String), Vec<Timestamp>>,
 }
 
 /// The resource and the user a gateway connection's events name.
@@ -93,15 +93,20 @@ impl<'a> AnchorConnections<'a> {
                 slot.1 = slot.1.or(user);
             }
         }
-        let mut logons: Vec<(&str, Timestamp)> = conns
+        let mut logons: HashMap<(bool, String), Vec<Timestamp>> = HashMap::new();
+        let proofs = conns
             .iter()
             .filter_map(|c| Some((c.server.as_deref()?, c.logon?)))
             .chain(servers.iter().filter_map(|s| {
                 let proof = [s.authenticated, s.logon].into_iter().flatten().min()?;
                 Some((s.host.as_str(), proof))
-            }))
-            .collect();
-        logons.sort_by_key(|&(_, t)| t);
+            }));
+        for (server, at) in proofs.filter(|(server, _)| !server.is_empty()) {
+            logons.entry(host_class(server)).or_default().push(at);
+        }
+        for times in logons.values_mut() {
+            times.sort();
+        }
         AnchorConnections {
             list,
             servers,
@@ -114,11 +119,16 @@ impl<'a> AnchorConnections<'a> {
 
     /// Whether a successful logon to `host` came after `t` (and before `until`, when given).
     fn logon_between(&self, host: &str, t: Timestamp, until: Option<Timestamp>) -> bool {
-        let from = self.logons.partition_point(|&(_, at)| at <= t);
-        self.logons[from..]
-            .iter()
-            .take_while(|&&(_, at)| until.is_none_or(|u| at < u))
-            .any(|&(server, _)| same_host(host, server))
+        if self.logons.is_empty() || host.is_empty() {
+            return false;
+        }
+        let Some(times) = self.logons.get(&host_class(host)) else {
+            return false;
+        };
+        let next = times.partition_point(|&at| at <= t);
+        times
+            .get(next)
+            .is_some_and(|&at| until.is_none_or(|u| at < u))
     }
 
     /// When a connection proved its TLS handshake worked: the client's logon (1027), or the
