@@ -17,7 +17,13 @@ pub fn is_unsafe_char(c: char) -> bool {
             // zero-width and invisible formatting
             | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
             // line and paragraph separators
-            | '\u{2028}' | '\u{2029}')
+            | '\u{2028}' | '\u{2029}'
+            // other characters Unicode says to draw as nothing (default ignorable): tags,
+            // fillers, variation selectors, deprecated and annotation format characters
+            | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{2065}' | '\u{206A}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
 }
 
 /// Escape text for a terminal (or any plain-text sink a person reads).
@@ -80,6 +86,10 @@ mod tests {
         assert_eq!(terminal("a\u{1b}[31mred"), "a\\e[31mred");
         assert_eq!(terminal("x\u{202E}gpj.exe"), "x\\u{202e}gpj.exe");
         assert_eq!(terminal("zero\u{200B}width"), "zero\\u{200b}width");
+        // Default-ignorable characters draw as nothing: a tag character, a Hangul filler.
+        assert_eq!(terminal("a\u{E0041}b"), "a\\u{e0041}b");
+        assert_eq!(terminal("\u{3164}admin"), "\\u{3164}admin");
+        assert_eq!(terminal("x\u{FFF9}y\u{180E}"), "x\\u{fff9}y\\u{180e}");
         assert_eq!(terminal("l1\r\nl2\t"), "l1\\r\\nl2\\t");
         assert_eq!(terminal("bell\u{7}"), "bell\\u{0007}");
         assert_eq!(terminal("中文 ok"), "中文 ok");
