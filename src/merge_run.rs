@@ -298,6 +298,13 @@ impl Part {
     fn take(&mut self, line: Vec<u8>, full: bool) -> Result<(), PartError> {
         let at = self.line_no;
         let bad = |source| PartError::NotBatchJsonl { line: at, source };
+        // What is not parsed (a report passed on as it stands, a field skipped) is still
+        // passed on: it must be JSON a reader can take, not one nested past any parser's depth.
+        if nesting(&line) > MAX_NESTING {
+            return Err(bad(serde::de::Error::custom(format!(
+                "nested deeper than {MAX_NESTING} levels"
+            ))));
+        }
         let (summary, report) = if full {
             let l: BatchLineOwned = serde_json::from_slice(&line).map_err(bad)?;
             (l.summary, Some(l.report))
@@ -332,6 +339,37 @@ impl Part {
         });
         Ok(())
     }
+}
+
+/// How deep a merged line may nest: `batch` writes a few levels; serde_json itself refuses
+/// past 128.
+const MAX_NESTING: usize = 64;
+
+/// The deepest nesting of arrays and objects in a JSON line (brackets inside strings do not
+/// count).
+fn nesting(line: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in line {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// In `path`: the lines holding something (not blank), all lines, and whether the last one
@@ -498,4 +536,18 @@ fn merge(
         })?;
     }
     Ok(output.finish(m.summary_md.as_deref(), err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings() {
+        assert_eq!(nesting(br#"{"a":[1,{"b":2}]}"#), 3);
+        assert_eq!(nesting(br#"{"a":"[[[{{{\"[["}"#), 1);
+        assert_eq!(nesting(b"1"), 0);
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(nesting(deep.as_bytes()), 100_001);
+    }
 }
