@@ -119,7 +119,7 @@ impl Template {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
                             }
-                            _ => out.push_str(&text),
+                            _ => push_cut(&mut out, &text),
                         }
                     }
                     None => out.push_str(MISSING),
@@ -128,6 +128,28 @@ impl Template {
         }
         out
     }
+}
+
+/// Most characters of one field an evidence line quotes: past it, the field's start and end
+/// around the count left out. A line is rendered for every finding and written by every
+/// format, so a field of 50 MB would be copied into each (the event itself keeps it whole).
+pub const MAX_FIELD_CHARS: usize = 8192;
+
+/// `text` onto `out`, cut in the middle past [`MAX_FIELD_CHARS`].
+fn push_cut(out: &mut String, text: &str) {
+    if text.len() <= MAX_FIELD_CHARS || text.chars().count() <= MAX_FIELD_CHARS {
+        out.push_str(text);
+        return;
+    }
+    let head = MAX_FIELD_CHARS * 3 / 4;
+    let tail = MAX_FIELD_CHARS - head;
+    let count = text.chars().count();
+    out.extend(text.chars().take(head));
+    out.push_str(&format!(
+        " [… {} characters left out …] ",
+        count - head - tail
+    ));
+    out.extend(text.chars().skip(count - tail));
 }
 
 /// A placeholder's `|format` suffix, if any, and the rest.
@@ -217,6 +239,30 @@ mod tests {
             "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - {x}"
         );
         assert_eq!(t.fields().count(), 7);
+    }
+
+    #[test]
+    fn a_huge_field_is_quoted_cut_in_the_middle() {
+        let mut out = String::new();
+        let text = format!("start{}end", "é".repeat(1_000_000));
+        push_cut(&mut out, &text);
+        assert!(
+            out.starts_with("startéé") && out.ends_with("éééend"),
+            "{}",
+            &out[..20]
+        );
+        assert!(out.contains(" [… 991816 characters left out …] "));
+        assert_eq!(
+            out.chars().count() - " [… 991816 characters left out …] ".chars().count(),
+            MAX_FIELD_CHARS
+        );
+        let mut short = String::new();
+        push_cut(&mut short, &"é".repeat(MAX_FIELD_CHARS));
+        assert_eq!(
+            short.chars().count(),
+            MAX_FIELD_CHARS,
+            "counted in characters"
+        );
     }
 
     #[test]
