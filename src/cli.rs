@@ -432,6 +432,10 @@ struct LimitArgs {
     /// counted and the files they came from reported as partly read.
     #[arg(long, value_name = "N", default_value_t = Limits::default().kept_events)]
     max_kept_events: usize,
+    /// Most bytes the kept events may hold (their texts and fields); past it, the largest
+    /// events no anchor needs are dropped first, and their files reported as partly read.
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().kept_bytes))]
+    max_kept_bytes: ByteSize,
     /// Follow symlinks found inside folders, to files and folders alike (by default they are
     /// listed, not read; a path named on the command line is always followed).
     #[arg(long)]
@@ -455,6 +459,7 @@ impl LimitArgs {
             xml_elements: self.max_xml_elements,
             evtx_record_bytes: self.max_evtx_record_bytes.0,
             kept_events: self.max_kept_events,
+            kept_bytes: self.max_kept_bytes.0,
             csv_fields: self.max_csv_fields,
             follow_symlinks: self.follow,
             refuse_bad_evtx_chunks: self.refuse_bad_chunks,

@@ -9,6 +9,12 @@
 //! that sort first cannot push the client's small log out: they give up their share instead.
 //! The outcome depends only on each file's events, not on path order or thread count.
 //!
+//! A second bound is on bytes (`--max-kept-bytes`): a few events can carry huge text (a
+//! Procmon path of 40 MB, an event's data of 50 MB). Past it, events are dropped from the
+//! lowest priority first and, within it, the largest first (ties: input order, then place),
+//! until the kept events hold no more than the bound. What an event holds is estimated from
+//! its texts and fields; an EVTX payload shared by a flood's events is shared in the count.
+//!
 //! Files are accounted for at the end, since a file already done can still lose events to
 //! one read later: each account then says how many of its events were not kept.
 //!
@@ -72,6 +78,13 @@ pub struct Kept<'a> {
     /// cap a file's kept events are this list as received, never copied.
     unsorted: Vec<(u64, Vec<Event>)>,
     dropped: Vec<u64>,
+    /// Per file, the events dropped for the byte bound.
+    dropped_for_bytes: Vec<u64>,
+    /// The byte bound, what the kept events hold, and how far past the bound they may run
+    /// before dropping.
+    byte_cap: u64,
+    bytes: u64,
+    byte_slack: u64,
     /// Events received for the file being read (its place numbers).
     seq: u64,
     total: usize,
@@ -87,17 +100,25 @@ impl<'a> Kept<'a> {
             held: vec![Default::default()],
             unsorted: vec![(0, Vec::new())],
             dropped: vec![0],
+            dropped_for_bytes: vec![0],
+            byte_cap: u64::MAX,
+            bytes: 0,
+            byte_slack: 0,
             seq: 0,
             total: 0,
             accounts: Vec::new(),
         }
     }
 
-    /// Drop down to `cap`: lowest priority first, from the files holding most of it.
-    fn shed(&mut self) {
-        if self.total <= self.cap {
-            return;
-        }
+    /// At most `bytes` held by the kept events (see the module docs).
+    pub fn with_byte_cap(mut self, bytes: u64) -> Self {
+        self.byte_cap = bytes;
+        self.byte_slack = (bytes / 8).max(1 << 20);
+        self
+    }
+
+    /// Give every event received a priority: from here on they are held by it.
+    fn classify_all(&mut self) {
         let seq = self.seq;
         for (held, (base, unsorted)) in self.held.iter_mut().zip(&mut self.unsorted) {
             for (place, event) in (*base..).zip(unsorted.drain(..)) {
@@ -106,6 +127,56 @@ impl<'a> Kept<'a> {
             }
             *base = seq;
         }
+    }
+
+    /// Drop down to the byte bound: lowest priority first, the largest events first.
+    fn shed_bytes(&mut self) {
+        if self.bytes <= self.byte_cap {
+            return;
+        }
+        self.classify_all();
+        for p in (0..PRIORITIES).rev() {
+            if self.bytes <= self.byte_cap {
+                return;
+            }
+            // (size, file, place): largest first, then input order.
+            let mut sizes: Vec<(u64, usize, u64)> = self
+                .held
+                .iter()
+                .enumerate()
+                .flat_map(|(i, h)| {
+                    h[p].iter()
+                        .map(move |(place, e)| (event_bytes(e), i, *place))
+                })
+                .collect();
+            sizes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let mut gone: Vec<Vec<u64>> = vec![Vec::new(); self.held.len()];
+            for (size, i, place) in sizes {
+                if self.bytes <= self.byte_cap {
+                    break;
+                }
+                self.bytes = self.bytes.saturating_sub(size);
+                gone[i].push(place);
+            }
+            for (i, mut places) in gone.into_iter().enumerate() {
+                if places.is_empty() {
+                    continue;
+                }
+                places.sort_unstable();
+                let held = &mut self.held[i][p];
+                held.retain(|(place, _)| places.binary_search(place).is_err());
+                self.dropped_for_bytes[i] += places.len() as u64;
+                self.total -= places.len();
+            }
+        }
+    }
+
+    /// Drop down to `cap`: lowest priority first, from the files holding most of it.
+    fn shed(&mut self) {
+        if self.total <= self.cap {
+            return;
+        }
+        self.classify_all();
         for p in (0..PRIORITIES).rev() {
             if self.total <= self.cap {
                 return;
@@ -117,6 +188,12 @@ impl<'a> Kept<'a> {
                 let held = &mut self.held[i][p];
                 if held.len() > keep {
                     let gone = held.len() - keep;
+                    self.bytes = self.bytes.saturating_sub(
+                        held[keep..]
+                            .iter()
+                            .map(|(_, e)| event_bytes(e))
+                            .sum::<u64>(),
+                    );
                     held.truncate(keep);
                     self.dropped[i] += gone as u64;
                     self.total -= gone;
@@ -129,6 +206,7 @@ impl<'a> Kept<'a> {
     /// accounts, each saying how many of its events were not kept.
     pub fn finish(mut self) -> ingest::Collect {
         self.shed();
+        self.shed_bytes();
         let mut events: Vec<Event> = Vec::new();
         for (held, (base, unsorted)) in self.held.iter_mut().zip(&mut self.unsorted) {
             let unsorted = std::mem::take(unsorted);
@@ -151,6 +229,20 @@ impl<'a> Kept<'a> {
                 events.extend(file);
             }
         }
+        for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped_for_bytes) {
+            if dropped > 0 {
+                account.lost(crate::model::Problem::Refused {
+                    limit: self.byte_cap,
+                    flag: "--max-kept-bytes",
+                    message: format!(
+                        "{dropped} event{} not kept: the events an analysis keeps hold at most {} bytes of text, and the largest that no anchor needs went first (raise with --max-kept-bytes)",
+                        if dropped == 1 { " was" } else { "s were" },
+                        self.byte_cap
+                    ),
+                });
+                account.finish();
+            }
+        }
         for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
             if dropped > 0 {
                 account.lost(crate::model::Problem::Refused {
@@ -169,6 +261,37 @@ impl<'a> Kept<'a> {
             accounts: self.accounts,
         }
     }
+}
+
+/// What an event holds in memory, estimated: the event itself and its texts and fields (an
+/// EVTX payload shared by several events counted as its share).
+fn event_bytes(e: &Event) -> u64 {
+    use crate::model::EventKind;
+    let own = std::mem::size_of::<Event>();
+    let text = match &e.kind {
+        EventKind::Win(w) => {
+            let whole = std::mem::size_of::<crate::model::WinEvent>()
+                + w.data.heap_bytes()
+                + w.activity_id.as_ref().map_or(0, String::capacity);
+            whole / std::sync::Arc::strong_count(w).max(1)
+        }
+        EventKind::Procmon(p) => std::mem::size_of::<crate::model::ProcmonRow>() + p.heap_bytes(),
+        EventKind::Registry(r) => {
+            std::mem::size_of_val(&**r)
+                + [&r.key, &r.name, &r.value_type, &r.data, &r.computer]
+                    .iter()
+                    .map(|s| s.capacity())
+                    .sum::<usize>()
+        }
+        EventKind::Acl(a) => {
+            std::mem::size_of_val(&**a)
+                + [&a.path, &a.identity, &a.rights, &a.access, &a.object_access]
+                    .iter()
+                    .map(|s| s.capacity())
+                    .sum::<usize>()
+        }
+    };
+    (own + text) as u64
 }
 
 /// How many of each count to keep so that `excess` in all are dropped, taken from the largest
@@ -212,6 +335,9 @@ impl Sink for Kept<'_> {
         let (_, unsorted) = &mut self.unsorted[file];
         self.seq += events.len() as u64;
         self.total += events.len();
+        if self.byte_cap != u64::MAX {
+            self.bytes += events.iter().map(event_bytes).sum::<u64>();
+        }
         if unsorted.is_empty() {
             // The first batch (often the whole file) is kept as it came, not copied.
             *unsorted = events;
@@ -221,6 +347,9 @@ impl Sink for Kept<'_> {
         if self.total > self.cap.saturating_add(self.slack) {
             self.shed();
         }
+        if self.bytes > self.byte_cap.saturating_add(self.byte_slack) {
+            self.shed_bytes();
+        }
     }
 
     fn file_done(&mut self, account: FileAccount) {
@@ -228,6 +357,7 @@ impl Sink for Kept<'_> {
         self.held.push(Default::default());
         self.unsorted.push((0, Vec::new()));
         self.dropped.push(0);
+        self.dropped_for_bytes.push(0);
         self.seq = 0;
     }
 }
@@ -249,5 +379,46 @@ mod tests {
             assert_eq!(kept.iter().sum::<usize>(), sum - excess);
             assert!(kept.iter().zip(&counts).all(|(k, n)| k <= n));
         }
+    }
+
+    /// Past the byte bound, the largest events of the lowest priority go first, and their
+    /// files say so; what is kept is in its order.
+    #[test]
+    fn past_the_byte_bound_the_largest_events_go_first() {
+        use crate::model::{EventKind, ProcmonRow};
+        let row = |file: &str, record: u64, path_len: usize| {
+            let mut p = ProcmonRow::default();
+            p.text.set(&"x".repeat(path_len), "");
+            Event {
+                file: std::sync::Arc::from(file),
+                record,
+                time: None,
+                kind: EventKind::Procmon(Box::new(p)),
+                marks: Default::default(),
+            }
+        };
+        let classify = |_: &Event| Priority::Other;
+        let mut kept = Kept::new(100, &classify).with_byte_cap(3 << 20);
+        kept.events(vec![row("a", 1, 10), row("a", 2, 2 << 20), row("a", 3, 10)]);
+        kept.file_done(FileAccount::new("a", crate::model::FileFormat::ProcmonCsv));
+        kept.events(vec![row("b", 1, 2 << 20), row("b", 2, 10)]);
+        kept.file_done(FileAccount::new("b", crate::model::FileFormat::ProcmonCsv));
+        let out = kept.finish();
+        let records: Vec<(String, u64)> = out
+            .events
+            .iter()
+            .map(|e| (e.file.to_string(), e.record))
+            .collect();
+        // Two rows of 2 MiB do not fit in 3 MiB: the first of them (input order) goes.
+        assert_eq!(
+            records,
+            [("a", 1), ("a", 3), ("b", 1), ("b", 2)].map(|(f, r)| (f.to_string(), r))
+        );
+        let said = out.accounts[0].problem_texts().join(" ");
+        assert!(
+            said.contains("1 event was not kept") && said.contains("--max-kept-bytes"),
+            "{said}"
+        );
+        assert!(out.accounts[1].problem_texts().is_empty());
     }
 }

@@ -102,7 +102,8 @@ pub fn scan_within(
         columns: opts.shown_columns.clone().union(rules.procmon_columns()),
     };
     let classify = |e: &Event| keep::priority(rules, e, needed_for_context(domain, e));
-    let mut sink = keep::Kept::new(opts.limits.kept_events, &classify);
+    let mut sink =
+        keep::Kept::new(opts.limits.kept_events, &classify).with_byte_cap(opts.limits.kept_bytes);
     ingest::ingest_found(found, &ingest_opts, &mut sink);
     let mut sink = sink.finish();
     let mut events = std::mem::take(&mut sink.events);

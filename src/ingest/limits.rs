@@ -32,6 +32,9 @@ pub struct Limits {
     /// Most events one analysis keeps in memory (those some rule can use): a bound on memory
     /// when every row of a huge trace matches. Events past it are counted, not kept.
     pub kept_events: usize,
+    /// Most bytes the kept events may hold (their texts and fields): a bound on memory when a
+    /// few events carry huge text. Past it, the largest events no anchor needs go first.
+    pub kept_bytes: u64,
     /// Not a bound but a policy: follow symlinks found inside folders (files and folders
     /// alike; a folder already walked is not walked again). Off, they are listed, not read.
     pub follow_symlinks: bool,
@@ -63,6 +66,7 @@ impl Default for Limits {
             xml_elements: XmlLimits::default().elements,
             evtx_record_bytes: 4 << 20,
             kept_events: 100_000,
+            kept_bytes: 1 << 30,
             follow_symlinks: false,
             refuse_bad_evtx_chunks: false,
         }
