@@ -42,6 +42,23 @@ pub struct AnchorConnections<'a> {
     /// Every successful logon to a server, by the server's [`host_class`], in time order: the
     /// client's 1027 and the server's 1149 or logon.
     logons: HashMap<(bool, String), Vec<Timestamp>>,
+    /// The 0x904 connections by their server's [`host_class`], by start (those without a
+    /// start or an end first), with the longest life among them: what
+    /// [`Self::other_server_connection`] compares a server connection with.
+    by_server: HashMap<(bool, String), ByServer<'a>>,
+    /// What [`Self::other_server_connection`] answered, per server connection (a server
+    /// connection's events are findings of several rules).
+    answered: std::cell::RefCell<HashMap<usize, bool>>,
+    /// Server connection → the 0x904 connections tied to it.
+    tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
+}
+
+/// The 0x904 connections to one server: those whose life is known, by start, and the others.
+#[derive(Default)]
+struct ByServer<'a> {
+    timed: Vec<(Timestamp, Timestamp, &'a Connection)>,
+    untimed: Vec<&'a Connection>,
+    longest: SignedDuration,
 }
 
 /// The resource and the user a gateway connection's events name.
@@ -107,7 +124,33 @@ impl<'a> AnchorConnections<'a> {
         for times in logons.values_mut() {
             times.sort();
         }
+        let mut by_server: HashMap<(bool, String), ByServer<'_>> = HashMap::new();
+        for &(_, c) in &list {
+            let Some(server) = c.server.as_deref().filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            let group = by_server.entry(host_class(server)).or_default();
+            match (c.start, c.end.and_then(|e| e.1)) {
+                (Some(from), Some(to)) => {
+                    group.longest = group.longest.max(to.duration_since(from));
+                    group.timed.push((from, to, c));
+                }
+                _ => group.untimed.push(c),
+            }
+        }
+        for group in by_server.values_mut() {
+            group.timed.sort_by_key(|&(from, to, _)| (from, to));
+        }
+        let mut tied_by_anchor: HashMap<usize, Vec<&Connection>> = HashMap::new();
+        for &(_, c) in &list {
+            if let Some(s) = c.server_side {
+                tied_by_anchor.entry(s).or_default().push(c);
+            }
+        }
         AnchorConnections {
+            by_server,
+            answered: Default::default(),
+            tied_by_anchor,
             list,
             servers,
             member,
@@ -252,27 +295,63 @@ impl<'a> AnchorConnections<'a> {
     /// session or user), is tied to another client connection, or lies outside the 0x904
     /// connection's life. With no 0x904 connection to that server, nothing is said.
     fn other_server_connection(&self, s: usize) -> bool {
+        if let Some(&known) = self.answered.borrow().get(&s) {
+            return known;
+        }
+        let answer = self.other_server_connection_afresh(s);
+        self.answered.borrow_mut().insert(s, answer);
+        answer
+    }
+
+    fn other_server_connection_afresh(&self, s: usize) -> bool {
         let Some(sc) = self.servers.get(s) else {
             return false;
         };
-        let relevant: Vec<&Connection> = self
-            .list
-            .iter()
-            .map(|(_, c)| *c)
-            .filter(|c| c.server.as_deref().is_some_and(|n| same_host(n, &sc.host)))
-            .collect();
-        !relevant.is_empty()
-            && relevant.iter().all(|c| {
-                let outside = match (c.start, c.end.and_then(|e| e.1)) {
-                    (Some(from), Some(to)) => !sc.overlaps(from, to, OUTSIDE_LIFE),
-                    _ => false,
-                };
-                let differs = c
-                    .server_side
-                    .and_then(|t| self.servers.get(t))
-                    .is_some_and(|t| distinct(t, sc));
-                c.server_side != Some(s) && (differs || self.tied.contains(&s) || outside)
-            })
+        if sc.host.is_empty() {
+            return false;
+        }
+        let key = host_class(&sc.host);
+        let Some(group) = self.by_server.get(&key) else {
+            return false;
+        };
+        // Tied to some client connection: another's unless a 0x904 connection to that server
+        // is the one tied to it.
+        if self.tied.contains(&s) {
+            return !self.tied_by_anchor.get(&s).is_some_and(|tied| {
+                tied.iter()
+                    .any(|c| c.server.as_deref().is_some_and(|n| host_class(n) == key))
+            });
+        }
+        // Tied to none (so to no 0x904 connection): another's when it differs from each 0x904
+        // connection's own server connection, or lies outside that connection's life.
+        let differs = |c: &Connection| {
+            c.server_side
+                .and_then(|t| self.servers.get(t))
+                .is_some_and(|t| distinct(t, sc))
+        };
+        if !group.untimed.iter().all(|c| differs(c)) {
+            return false;
+        }
+        let (Some(first), Some(last)) = (sc.first, sc.last) else {
+            return group.timed.iter().all(|&(_, _, c)| differs(c));
+        };
+        // Lives that overlap [first, last] widened by the slack: starting no later than its
+        // end and no earlier than its start less the longest life. The rest are outside.
+        let (from_at_least, to_at_most) = (
+            first.checked_sub(OUTSIDE_LIFE).unwrap_or(first),
+            last.checked_add(OUTSIDE_LIFE).unwrap_or(last),
+        );
+        let earliest = from_at_least
+            .checked_sub(group.longest)
+            .unwrap_or(from_at_least);
+        let lo = group.timed.partition_point(|&(from, _, _)| from < earliest);
+        let hi = group
+            .timed
+            .partition_point(|&(from, _, _)| from <= to_at_most);
+        group.timed[lo..hi].iter().all(|&(from, to, c)| {
+            let outside = !(from_at_least <= to && to_at_most >= from);
+            outside || differs(c)
+        })
     }
 
     /// A gateway event whose resource is not the server of any 0x904 connection, or whose user
