@@ -229,28 +229,30 @@ impl<'a> Kept<'a> {
                 events.extend(file);
             }
         }
-        for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped_for_bytes) {
-            if dropped > 0 {
+        let bounds = [
+            (&self.dropped_for_bytes, self.byte_cap, "--max-kept-bytes"),
+            (&self.dropped, self.cap as u64, "--max-kept-events"),
+        ];
+        for (dropped, limit, flag) in bounds {
+            for (account, &n) in self.accounts.iter_mut().zip(dropped) {
+                if n == 0 {
+                    continue;
+                }
+                let why = if flag == "--max-kept-bytes" {
+                    format!(
+                        "the events an analysis keeps hold at most {limit} bytes of text, and the largest that no anchor needs went first"
+                    )
+                } else {
+                    format!(
+                        "an analysis keeps at most {limit} in memory, dropping first what no anchor needs and from the files holding the most"
+                    )
+                };
                 account.lost(crate::model::Problem::Refused {
-                    limit: self.byte_cap,
-                    flag: "--max-kept-bytes",
+                    limit,
+                    flag,
                     message: format!(
-                        "{dropped} event{} not kept: the events an analysis keeps hold at most {} bytes of text, and the largest that no anchor needs went first (raise with --max-kept-bytes)",
-                        if dropped == 1 { " was" } else { "s were" },
-                        self.byte_cap
-                    ),
-                });
-                account.finish();
-            }
-        }
-        for (account, &dropped) in self.accounts.iter_mut().zip(&self.dropped) {
-            if dropped > 0 {
-                account.lost(crate::model::Problem::Refused {
-                    limit: self.cap as u64,
-                    flag: "--max-kept-events",
-                    message: format!(
-                        "{dropped} events were not kept: an analysis keeps at most {} in memory, dropping first what no anchor needs and from the files holding the most (raise with --max-kept-events)",
-                        self.cap
+                        "{n} event{} not kept: {why} (raise with {flag})",
+                        if n == 1 { " was" } else { "s were" }
                     ),
                 });
                 account.finish();

@@ -429,23 +429,22 @@ impl Sink for RecordDedup<'_> {
     }
 
     fn file_done(&mut self, mut account: FileAccount) {
-        for (first, n) in std::mem::take(&mut self.set_aside) {
-            let whence = if *first == *account.file {
+        let whence = |first: &str, account: &FileAccount, preposition: &str| {
+            if first == account.file {
                 "earlier in this file".to_string()
             } else {
-                format!("from {first}")
-            };
+                format!("{preposition} {first}")
+            }
+        };
+        for (first, n) in std::mem::take(&mut self.set_aside) {
+            let whence = whence(&first, &account, "from");
             account.note(format!(
                 "{n} record{} already read {whence} set aside as duplicates (counted once)",
                 if n == 1 { "" } else { "s" }
             ));
         }
         for (first, n) in std::mem::take(&mut self.collided) {
-            let whence = if *first == *account.file {
-                "earlier in this file".to_string()
-            } else {
-                format!("in {first}")
-            };
+            let whence = whence(&first, &account, "in");
             account.note(format!(
                 "{n} record{} the record id of a different event read {whence} (a log cleared and numbered again?): both are kept",
                 if n == 1 { " reuses" } else { "s reuse" }
