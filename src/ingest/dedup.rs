@@ -239,11 +239,11 @@ impl Runs {
                 return None;
             }
             if (open.start..=open.last).contains(&id) {
-                return Some((&open.file, open.marks[(id - open.start) as usize]));
+                return Some((&open.file, mark_at(&open.marks, id - open.start)));
             }
         }
         let (start, (last, file, marks)) = self.by_start.range(..=id).next_back()?;
-        (*last >= id).then(|| (file, marks[(id - start) as usize]))
+        (*last >= id).then(|| (file, mark_at(marks, id - start)))
     }
 
     /// Remember record `id` (not seen before) as first held by `file`: it extends the run
@@ -291,6 +291,16 @@ impl Runs {
         });
         added
     }
+}
+
+/// A run's mark for its `offset`-th id: one per id, so always there; were it not, a mark no
+/// record has (the record is then kept, never lost).
+fn mark_at(marks: &[Mark], offset: u64) -> Mark {
+    usize::try_from(offset)
+        .ok()
+        .and_then(|i| marks.get(i))
+        .copied()
+        .unwrap_or(Mark(u64::MAX))
 }
 
 /// Whether two names are the same text: by pointer first (a chunk's events share theirs).
