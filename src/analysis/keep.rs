@@ -13,7 +13,8 @@
 //! Procmon path of 40 MB, an event's data of 50 MB). Past it, events are dropped from the
 //! lowest priority first and, within it, the largest first (ties: input order, then place),
 //! until the kept events hold no more than the bound. What an event holds is estimated from
-//! its texts and fields; an EVTX payload shared by a flood's events is shared in the count.
+//! its texts and fields (an EVTX payload shared by a flood's events counted for each, so
+//! that the count does not depend on what the reading threads hold at that moment).
 //!
 //! Files are accounted for at the end, since a file already done can still lose events to
 //! one read later: each account then says how many of its events were not kept.
@@ -177,6 +178,8 @@ impl<'a> Kept<'a> {
             return;
         }
         self.classify_all();
+        // Without a byte bound nothing was counted, so nothing is taken off.
+        let counting = self.byte_cap != u64::MAX;
         for p in (0..PRIORITIES).rev() {
             if self.total <= self.cap {
                 return;
@@ -188,12 +191,10 @@ impl<'a> Kept<'a> {
                 let held = &mut self.held[i][p];
                 if held.len() > keep {
                     let gone = held.len() - keep;
-                    self.bytes = self.bytes.saturating_sub(
-                        held[keep..]
-                            .iter()
-                            .map(|(_, e)| event_bytes(e))
-                            .sum::<u64>(),
-                    );
+                    if counting {
+                        let size: u64 = held[keep..].iter().map(|(_, e)| event_bytes(e)).sum();
+                        self.bytes = self.bytes.saturating_sub(size);
+                    }
                     held.truncate(keep);
                     self.dropped[i] += gone as u64;
                     self.total -= gone;
@@ -265,35 +266,30 @@ impl<'a> Kept<'a> {
     }
 }
 
-/// What an event holds in memory, estimated: the event itself and its texts and fields (an
-/// EVTX payload shared by several events counted as its share).
+/// What an event holds in memory, estimated: the event itself and its texts and fields. An
+/// EVTX payload shared by a flood's events is counted for each of them: how many share it at
+/// a given moment depends on what the reading threads still hold, and the count must not
+/// (an event is counted the same when kept and when dropped, at any thread count).
 fn event_bytes(e: &Event) -> u64 {
     use crate::model::EventKind;
-    let own = std::mem::size_of::<Event>();
+    let strings = |all: &[&String]| all.iter().map(|s| s.capacity()).sum::<usize>();
     let text = match &e.kind {
         EventKind::Win(w) => {
-            let whole = std::mem::size_of::<crate::model::WinEvent>()
+            std::mem::size_of::<crate::model::WinEvent>()
                 + w.data.heap_bytes()
-                + w.activity_id.as_ref().map_or(0, String::capacity);
-            whole / std::sync::Arc::strong_count(w).max(1)
+                + w.activity_id.as_ref().map_or(0, String::capacity)
         }
         EventKind::Procmon(p) => std::mem::size_of::<crate::model::ProcmonRow>() + p.heap_bytes(),
         EventKind::Registry(r) => {
             std::mem::size_of_val(&**r)
-                + [&r.key, &r.name, &r.value_type, &r.data, &r.computer]
-                    .iter()
-                    .map(|s| s.capacity())
-                    .sum::<usize>()
+                + strings(&[&r.key, &r.name, &r.value_type, &r.data, &r.computer])
         }
         EventKind::Acl(a) => {
             std::mem::size_of_val(&**a)
-                + [&a.path, &a.identity, &a.rights, &a.access, &a.object_access]
-                    .iter()
-                    .map(|s| s.capacity())
-                    .sum::<usize>()
+                + strings(&[&a.path, &a.identity, &a.rights, &a.access, &a.object_access])
         }
     };
-    (own + text) as u64
+    (std::mem::size_of::<Event>() + text) as u64
 }
 
 /// How many of each count to keep so that `excess` in all are dropped, taken from the largest
