@@ -42,8 +42,7 @@ pub struct AnchorConnections<'a> {
     /// Every successful logon to a server, by the server's [`host_class`], in time order: the
     /// client's 1027 and the server's 1149 or logon.
     logons: HashMap<(bool, String), Vec<Timestamp>>,
-    /// The 0x904 connections by their server's [`host_class`], by start (those without a
-    /// start or an end first), with the longest life among them: what
+    /// The 0x904 connections by their server's [`host_class`] ([`ByServer`]): what
     /// [`Self::other_server_connection`] compares a server connection with.
     by_server: HashMap<(bool, String), ByServer<'a>>,
     /// What [`Self::other_server_connection`] answered, per server connection (a server
@@ -53,7 +52,8 @@ pub struct AnchorConnections<'a> {
     tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
 }
 
-/// The 0x904 connections to one server: those whose life is known, by start, and the others.
+/// The 0x904 connections to one server: those whose life is known, by start, with the
+/// longest of those lives, and the others.
 #[derive(Default)]
 struct ByServer<'a> {
     timed: Vec<(Timestamp, Timestamp, &'a Connection)>,
@@ -125,7 +125,11 @@ impl<'a> AnchorConnections<'a> {
             times.sort();
         }
         let mut by_server: HashMap<(bool, String), ByServer<'_>> = HashMap::new();
+        let mut tied_by_anchor: HashMap<usize, Vec<&Connection>> = HashMap::new();
         for &(_, c) in &list {
+            if let Some(s) = c.server_side {
+                tied_by_anchor.entry(s).or_default().push(c);
+            }
             let Some(server) = c.server.as_deref().filter(|s| !s.is_empty()) else {
                 continue;
             };
@@ -140,12 +144,6 @@ impl<'a> AnchorConnections<'a> {
         }
         for group in by_server.values_mut() {
             group.timed.sort_by_key(|&(from, to, _)| (from, to));
-        }
-        let mut tied_by_anchor: HashMap<usize, Vec<&Connection>> = HashMap::new();
-        for &(_, c) in &list {
-            if let Some(s) = c.server_side {
-                tied_by_anchor.entry(s).or_default().push(c);
-            }
         }
         AnchorConnections {
             by_server,

@@ -137,13 +137,18 @@ pub const MAX_FIELD_CHARS: usize = 8192;
 
 /// `text` onto `out`, cut in the middle past [`MAX_FIELD_CHARS`].
 fn push_cut(out: &mut String, text: &str) {
-    if text.len() <= MAX_FIELD_CHARS || text.chars().count() <= MAX_FIELD_CHARS {
+    // Characters, not bytes: counted only when the bytes say it may be too long.
+    let count = if text.len() <= MAX_FIELD_CHARS {
+        0
+    } else {
+        text.chars().count()
+    };
+    if count <= MAX_FIELD_CHARS {
         out.push_str(text);
         return;
     }
     let head = MAX_FIELD_CHARS * 3 / 4;
     let tail = MAX_FIELD_CHARS - head;
-    let count = text.chars().count();
     out.extend(text.chars().take(head));
     out.push_str(&format!(
         " [… {} characters left out …] ",
