@@ -972,6 +972,81 @@ fn a_ticket_with_a_pml_gives_the_causes_of_its_csv_twin_placed_in_time() {
     );
 }
 
+/// A CSV exported with a filter (here: the operations the test writer encodes) and sorted
+/// starts at another event than its PML, so the check before reading does not see it: the rows are
+/// paired with the PML's events after reading, and the ticket reads as the PML alone would.
+#[test]
+fn a_filtered_csv_export_beside_its_pml_counts_each_event_once() {
+    let ticket = common::fixtures().join("tickets/certificate");
+    let csv = ticket.join("server/Logfile.CSV");
+    let capture = certificate_capture(&common::ingest_one(&csv).events);
+    let dir = tempfile::tempdir().unwrap();
+    let pml_only = dir.path().join("pml-only");
+    copy_dir(&ticket, &pml_only);
+    std::fs::remove_file(pml_only.join("server/Logfile.CSV")).unwrap();
+    std::fs::write(pml_only.join("server/Logfile.PML"), write(&capture)).unwrap();
+    let both = dir.path().join("both");
+    copy_dir(&pml_only, &both);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.split_inclusive('\n');
+    let mut filtered = lines.next().unwrap().to_string();
+    let encoded = ["\"CreateFile\"", "\"RegOpenKey\"", "\"TCP Accept\""];
+    let mut kept: Vec<&str> = lines
+        .filter(|l| encoded.iter().any(|op| l.contains(op)))
+        .collect();
+    assert!(kept.len() >= 6, "{}", kept.len());
+    // Exported sorted by operation, as Procmon saves what it shows: the first row is not the
+    // capture's first event, so the check before reading cannot tell.
+    kept.sort_by_key(|l| encoded.iter().position(|op| l.contains(op)));
+    // A seventh digit written one higher, as an export's rounding could: still the same event.
+    let first = {
+        let at = kept[0].find(" AM\"").expect("a morning time");
+        let mut bytes = kept[0].as_bytes().to_vec();
+        bytes[at - 1] = if bytes[at - 1] == b'9' {
+            b'8'
+        } else {
+            bytes[at - 1] + 1
+        };
+        String::from_utf8(bytes).unwrap()
+    };
+    assert_ne!(first, kept[0]);
+    filtered.push_str(&first);
+    kept[1..].iter().for_each(|l| filtered.push_str(l));
+    std::fs::write(both.join("server/Logfile.CSV"), &filtered).unwrap();
+
+    let alone = common::scan_paths(&[pml_only]);
+    let scan = common::scan_paths(&[both]);
+    let account = scan
+        .diagnosis
+        .inputs
+        .iter()
+        .find(|a| a.file.ends_with("Logfile.CSV"))
+        .expect("the CSV is accounted for");
+    assert_eq!(account.status, rdtriage::model::FileStatus::Skipped);
+    let said = account.problems_text();
+    assert!(
+        said.contains("an export of the capture") && said.contains("Logfile.PML"),
+        "{said}"
+    );
+    let (a, b) = (alone.report(), scan.report());
+    let summary = |r: &rdtriage::report::schema::ScanReport| -> Vec<(String, String, u64)> {
+        r.causes
+            .iter()
+            .map(|c| {
+                let events = c.findings.iter().map(|f| f.events).sum();
+                (
+                    c.cause.clone(),
+                    format!("{:?} {:.1}", c.confidence, c.score),
+                    events,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&b), summary(&a));
+    assert_eq!(b.evidence.procmon_rdp_rows, a.evidence.procmon_rdp_rows);
+    assert!(a.evidence.procmon_rdp_rows > 0);
+}
+
 #[test]
 fn a_csv_export_beside_its_pml_is_read_once() {
     let dir = tempfile::tempdir().unwrap();

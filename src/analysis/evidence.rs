@@ -9,10 +9,12 @@
 //! pure function of what the ingest saw ([`Seen`]), so it is tested without any file.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::diagnosis::{CauseScore, Evidence};
 use super::shards::Shards;
-use crate::model::{Event, FileAccount, FileStatus};
+use crate::ingest::pml::dedup::Twins;
+use crate::model::{Event, FileAccount, FileStatus, ProcmonRow};
 use crate::rules::{Domain, LogKind, Side};
 
 /// Counts, per kind of evidence, of every event the ingest read (before the filter that
@@ -31,6 +33,10 @@ struct Counts {
     procmon: AtomicU64,
     system: AtomicU64,
     security: AtomicU64,
+    /// `procmon_rdp` of the rows that name no computer (a CSV export's), by file: a CSV found
+    /// after reading to be a PML's export gives its count back ([`Seen::forget`]). Locked
+    /// only for those rows, a few among a log's.
+    rdp_by_file: Mutex<Vec<(Arc<str>, u64)>>,
 }
 
 impl Tally {
@@ -63,14 +69,54 @@ impl Tally {
             add(&mine.server);
         } else if let Some(p) = e.procmon() {
             add(&mine.procmon);
-            let port = p.network().is_some_and(|n| {
-                n.local_port.is_some_and(|p| domain.is_rdp_port(p))
-                    || n.remote_port.is_some_and(|p| domain.is_rdp_port(p))
-            });
-            if port || domain.is_client_process(&p.process) {
+            if procmon_rdp(domain, p) {
                 add(&mine.procmon_rdp);
+                if p.computer.is_none() {
+                    let mut by_file = mine
+                        .rdp_by_file
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    // A file's rows come together: its entry is most often the last.
+                    match by_file.iter_mut().rev().find(|(f, _)| **f == *e.file) {
+                        Some((_, n)) => *n += 1,
+                        None => by_file.push((Arc::clone(&e.file), 1)),
+                    }
+                }
             }
         }
+    }
+
+    /// The rows of `file` counted in `procmon_rdp`, when they name no computer (a CSV's).
+    fn rdp_rows_of(&self, file: &str) -> u64 {
+        self.shares
+            .iter()
+            .map(|s| {
+                s.rdp_by_file
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .iter()
+                    .filter(|(f, _)| **f == *file)
+                    .map(|(_, n)| n)
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// What was seen, less the Procmon rows found to be another file's events after reading
+    /// (a PML's CSV export read beside it: [`Twins`]).
+    pub fn seen_without(&self, domain: &Domain, twins: &Twins) -> Seen {
+        let mut seen = self.seen();
+        for p in twins.rows.iter().filter_map(Event::procmon) {
+            seen.procmon = seen.procmon.saturating_sub(1);
+            if procmon_rdp(domain, p) {
+                seen.procmon_rdp = seen.procmon_rdp.saturating_sub(1);
+            }
+        }
+        for (file, rows) in &twins.whole {
+            seen.procmon = seen.procmon.saturating_sub(*rows);
+            seen.procmon_rdp = seen.procmon_rdp.saturating_sub(self.rdp_rows_of(file));
+        }
+        seen
     }
 
     pub fn seen(&self) -> Seen {
@@ -89,6 +135,15 @@ impl Tally {
             security: sum(|s| &s.security),
         }
     }
+}
+
+/// A Procmon row of the RDP client, or on the RDP port.
+fn procmon_rdp(domain: &Domain, p: &ProcmonRow) -> bool {
+    let port = p.network().is_some_and(|n| {
+        n.local_port.is_some_and(|p| domain.is_rdp_port(p))
+            || n.remote_port.is_some_and(|p| domain.is_rdp_port(p))
+    });
+    port || domain.is_client_process(&p.process)
 }
 
 /// What the ingest saw, by kind of evidence.

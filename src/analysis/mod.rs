@@ -107,6 +107,9 @@ pub fn scan_within(
     ingest::ingest_found(found, &ingest_opts, &mut sink);
     let mut sink = sink.finish();
     let mut events = std::mem::take(&mut sink.events);
+    // A Procmon CSV exported from a PML read beside it (filtered, so it starts elsewhere):
+    // its rows are the PML's events, counted once.
+    let twins = ingest::pml::dedup::drop_rows_of_pmls(&mut events, &mut sink.accounts);
     // The steps after reading run on the run's pool: each step's pass over the events is
     // shared out ([`positions`]), and steps that do not read each other run side by side.
     let (diagnosis, evaluation) = on_run_pool(opts.threads, || {
@@ -138,7 +141,8 @@ pub fn scan_within(
             || disconnects(rules, &events, &conns, &servers),
         );
         rank::weigh_unread(&mut causes, &sink.accounts);
-        let evidence = evidence::assess(domain, &tally.seen(), &sink.accounts, &causes);
+        let seen = tally.seen_without(domain, &twins);
+        let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes);
         let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
         let diagnosis = Diagnosis {
             verdict,
