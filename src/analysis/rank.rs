@@ -356,9 +356,15 @@ fn cause_score(
         .map(|(w, n)| w * (1.0 + 0.25 * (*n as f64).log2()).min(3.0))
         .sum();
     // The sources the findings' first events come from: a few kinds, noted per finding as a
-    // flag (a flood has tens of thousands of findings), then listed in order.
+    // flag (a flood has tens of thousands of findings), then listed in order. Background
+    // (context once placed) agrees with nothing: an alert far from every 0x904 does not
+    // corroborate a setting, nor the setting it.
     let mut from = [false; Source::ALL.len()];
-    for source in scored.iter().filter_map(|s| s.source) {
+    for source in scored
+        .iter()
+        .filter(|s| s.effective != Strength::Context)
+        .filter_map(|s| s.source)
+    {
         if let Some(k) = Source::ALL.iter().position(|&s| s == source) {
             from[k] = true;
         }
