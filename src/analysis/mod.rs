@@ -288,6 +288,76 @@ fn disconnects(
     out
 }
 
+/// The disconnects of a ticket with no 0x904, in a clause: the errors first (each code once,
+/// in the order first seen, at most three named), then how many ended normally. A ticket
+/// whose first disconnect was the user closing the window, and a later one a failed
+/// connection, is about the failure.
+fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
+    const NAMED: usize = 3;
+    let mut errors: Vec<&ClientDisconnect> = Vec::new();
+    for d in disconnects.iter().filter(|d| d.decoded.error) {
+        if !errors.iter().any(|e| e.decoded.code == d.decoded.code) {
+            errors.push(d);
+        }
+    }
+    // With no error the first disconnect is named: the rest are the others.
+    let rest = if errors.is_empty() {
+        &disconnects[1..]
+    } else {
+        disconnects
+    };
+    let mut normal: Vec<&str> = Vec::new();
+    let mut others: usize = 0;
+    for d in rest.iter().filter(|d| !d.decoded.error) {
+        others += 1;
+        if !normal.contains(&d.decoded.hex.as_str()) {
+            normal.push(&d.decoded.hex);
+        }
+    }
+    let codes = |list: &[&str]| -> String {
+        match list {
+            [] => String::new(),
+            [one] => (*one).to_string(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    };
+    let mut text = if errors.is_empty() {
+        let first = &disconnects[0].decoded;
+        format!(
+            "the client disconnected with {} ({})",
+            first.hex, first.meaning
+        )
+    } else {
+        let named: Vec<String> = errors
+            .iter()
+            .take(NAMED)
+            .map(|d| format!("{} ({})", d.decoded.hex, d.decoded.meaning))
+            .collect();
+        let more = errors.len().saturating_sub(NAMED);
+        let mut t = format!(
+            "the client's connection failed with {}",
+            codes(&named.iter().map(String::as_str).collect::<Vec<_>>())
+        );
+        if more > 0 {
+            t.push_str(&format!(
+                " and {more} more error code{}",
+                if more == 1 { "" } else { "s" }
+            ));
+        }
+        t
+    };
+    if others > 0 {
+        text.push_str(&format!(
+            "; {} {} disconnect{} ended normally ({})",
+            others,
+            if errors.is_empty() { "more" } else { "other" },
+            if others == 1 { "" } else { "s" },
+            codes(&normal)
+        ));
+    }
+    text
+}
+
 fn verdict(
     disconnects: &[ClientDisconnect],
     causes: &[CauseScore],
@@ -300,10 +370,10 @@ fn verdict(
             "{anchors} 0x904 (socket closed) disconnect{} found",
             if anchors == 1 { "" } else { "s" }
         )
-    } else if let Some(other) = disconnects.first() {
+    } else if !disconnects.is_empty() {
         format!(
-            "No 0x904 disconnect was found in these logs; the client disconnected with {} ({})",
-            other.decoded.hex, other.decoded.meaning
+            "No 0x904 disconnect was found in these logs; {}",
+            other_disconnects(disconnects)
         )
     } else {
         "No 0x904 disconnect was found in these logs (no RDP client disconnect events at all)"

@@ -314,3 +314,41 @@ fn a_broken_state_a_later_logon_shows_repaired_is_context() {
         );
     }
 }
+
+/// With no 0x904, the verdict names the failures before the normal ends, each code once,
+/// whatever order they came in.
+#[test]
+fn a_ticket_without_0x904_names_its_failures_first() {
+    use super::diagnosis::ClientDisconnect;
+    let d = |code: u32| ClientDisconnect {
+        file: "client.evtx".into(),
+        record: 1,
+        time: None,
+        computer: "PC".into(),
+        server: None,
+        decoded: super::disconnect::decode(code),
+        is_0x904: false,
+        activity_id: None,
+        phase: None,
+        connection_start: None,
+        lived: None,
+        logon: None,
+        server_side: None,
+    };
+    let all = [d(0x1), d(0x2), d(0x204), d(0x204), d(0x3), d(0x108)];
+    let text = super::other_disconnects(&all);
+    assert!(
+        text.starts_with("the client's connection failed with 0x204 (")
+            && text.contains(" and 0x108 (")
+            && text.ends_with("; 3 other disconnects ended normally (0x1, 0x2 and 0x3)"),
+        "{text}"
+    );
+    assert_eq!(text.matches("0x204").count(), 1, "{text}");
+    let normal = super::other_disconnects(&[d(0x2), d(0x1), d(0x2)]);
+    assert!(
+        normal.starts_with("the client disconnected with 0x2 (")
+            && normal.ends_with("; 2 more disconnects ended normally (0x1 and 0x2)"),
+        "{normal}"
+    );
+    assert!(!super::other_disconnects(&[d(0x1)]).contains("more"));
+}
