@@ -8,15 +8,22 @@ use crate::sanitize::terminal;
 /// Inline Markdown (table cells and list items): invisible and control characters made
 /// visible (so no line break can start a new block), then every character that Markdown or
 /// HTML acts on inside a line backslash-escaped or entity-encoded, and URLs defused, so log
-/// text can neither format, link, inject HTML nor break a table.
+/// text can neither format, link, inject HTML nor break a table. A report pasted into a
+/// GitHub or GitLab issue must not notify anyone or link another issue either: `@name`,
+/// `@org/team` and `#123` are followed by a zero-width space (`&#8203;`, what Dependabot's
+/// release notes do), which the reader does not see and the site's reference finder does not
+/// match; a backslash before `@` does not stop them.
 pub fn markdown(text: &str) -> String {
     let visible = terminal(text);
     let mut out = String::with_capacity(visible.len() + 8);
-    for c in visible.chars() {
+    let mut chars = visible.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
+            '@' => out.push_str("@&#8203;"),
+            '#' if chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("#&#8203;"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' => {
                 out.push('\\');
                 out.push(c);
@@ -56,6 +63,11 @@ mod tests {
         assert_eq!(markdown("l1\nl2"), "l1\\\\nl2");
         assert_eq!(markdown("**bold** _it_"), "\\*\\*bold\\*\\* \\_it\\_");
         assert_eq!(markdown("\u{202e}"), "\\\\u{202e}");
+        // Neither a mention, an e-mail link nor an issue reference on GitHub or GitLab.
+        assert_eq!(markdown("@everyone"), "@&#8203;everyone");
+        assert_eq!(markdown("cc @org/team"), "cc @&#8203;org/team");
+        assert_eq!(markdown("admin@contoso.com"), "admin@&#8203;contoso.com");
+        assert_eq!(markdown("see #42, #x"), "see #&#8203;42, #x");
     }
 
     #[test]
