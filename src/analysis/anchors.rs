@@ -75,15 +75,17 @@ impl<'a> AnchorConnections<'a> {
         events: &'a [Event],
         domain: &Domain,
     ) -> Self {
+        // Each connection by the event that ended it, the first when two claim one: a look-up
+        // per anchor, not a walk of every connection (thousands of each in one log).
+        let by_end: HashMap<usize, &Connection> = conns
+            .iter()
+            .filter_map(|c| c.end.map(|(e, _)| (e, c)))
+            .rev()
+            .collect();
         let list: Vec<(usize, &Connection)> = eval
             .anchors
             .iter()
-            .filter_map(|a| {
-                let c = conns
-                    .iter()
-                    .find(|c| c.end.is_some_and(|(e, _)| e == a.event))?;
-                Some((a.event, c))
-            })
+            .filter_map(|a| Some((a.event, *by_end.get(&a.event)?)))
             .collect();
         let member = servers
             .iter()

@@ -236,6 +236,13 @@ fn disconnects(
             .is_some_and(|w| matches!(domain.client_role(w), Some(Role::Start | Role::Disconnect)))
     });
     client_events.sort_by_key(|&i| (events[i].time, events[i].record));
+    // Each connection by the event that ended it: one look-up per disconnect, not a walk of
+    // every connection (thousands of disconnects, thousands of connections).
+    let by_end: HashMap<usize, &connection::Connection> = conns
+        .iter()
+        .filter_map(|c| c.end.map(|(end, _)| (end, c)))
+        .rev()
+        .collect();
     for i in client_events {
         let e = &events[i];
         let Some(w) = e.win() else { continue };
@@ -261,9 +268,7 @@ fn disconnects(
         let server = last_start
             .get(&(&*e.file, w.activity_id.as_deref()))
             .map(|s| s.to_string());
-        let conn = conns
-            .iter()
-            .find(|c| c.end.is_some_and(|(end, _)| end == i));
+        let conn = by_end.get(&i).copied();
         out.push(ClientDisconnect {
             phase: conn.map(|c| c.phase),
             connection_start: conn.and_then(|c| c.start),
