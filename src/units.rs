@@ -144,6 +144,18 @@ pub fn span_words(s: u64) -> String {
     }
 }
 
+/// Items as a sentence lists them: `a`, `a and b`, `a, b and c`; empty for none.
+pub fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [rest @ .., last] => {
+            let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", rest.join(", "), last.as_ref())
+        }
+    }
+}
+
 /// `1 finding`, `2 findings`.
 pub fn count(n: u64, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
@@ -161,6 +173,17 @@ pub fn time_ms(rfc3339: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_read_as_a_sentence() {
+        assert_eq!(and_list::<&str>(&[]), "");
+        assert_eq!(and_list(&["a"]), "a");
+        assert_eq!(and_list(&["a", "b"]), "a and b");
+        assert_eq!(
+            and_list(&["a".to_string(), "b".into(), "c".into()]),
+            "a, b and c"
+        );
+    }
 
     #[test]
     fn byte_sizes_read_and_print_with_units() {

@@ -39,11 +39,7 @@ pub fn agreement(sources: &BTreeSet<&str>) -> String {
             other => other,
         })
         .collect();
-    let list = match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.join(""),
-    };
-    format!("{list} agree")
+    format!("{} agree", crate::units::and_list(&names))
 }
 
 /// What configuration did to one cause's confidence, and why.

@@ -319,13 +319,6 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
             normal.push(&d.decoded.hex);
         }
     }
-    let codes = |list: &[&str]| -> String {
-        match list {
-            [] => String::new(),
-            [one] => (*one).to_string(),
-            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-        }
-    };
     let mut text = if errors.is_empty() {
         let first = &disconnects[0].decoded;
         format!(
@@ -341,7 +334,7 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
         let more = errors.len().saturating_sub(NAMED);
         let mut t = format!(
             "the client's connection failed with {}",
-            codes(&named.iter().map(String::as_str).collect::<Vec<_>>())
+            crate::units::and_list(&named)
         );
         if more > 0 {
             t.push_str(&format!(
@@ -357,7 +350,7 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
             others,
             if errors.is_empty() { "more" } else { "other" },
             if others == 1 { "" } else { "s" },
-            codes(&normal)
+            crate::units::and_list(&normal)
         ));
     }
     text

@@ -285,7 +285,7 @@ pub fn drop_rows_of_pmls(events: &mut Vec<Event>, accounts: &mut [FileAccount]) 
         let Some(account) = accounts.iter_mut().find(|a| *a.file == *file) else {
             continue;
         };
-        let pmls = join_names(&from);
+        let pmls = crate::units::and_list(&from);
         if paired == kept {
             twins.whole.push((account.file.clone(), account.events));
             account.skip(format!(
@@ -310,20 +310,6 @@ pub fn drop_rows_of_pmls(events: &mut Vec<Event>, accounts: &mut [FileAccount]) 
     twins.rows = partly;
     *events = kept;
     twins
-}
-
-fn join_names(names: &[Arc<str>]) -> String {
-    match names {
-        [] => String::new(),
-        [one] => one.to_string(),
-        [rest @ .., last] => format!(
-            "{} and {last}",
-            rest.iter()
-                .map(|s| s.as_ref())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }
 
 #[cfg(test)]
