@@ -34,7 +34,7 @@ struct Counts {
     system: AtomicU64,
     security: AtomicU64,
     /// `procmon_rdp` of the rows that name no computer (a CSV export's), by file: a CSV found
-    /// after reading to be a PML's export gives its count back ([`Seen::forget`]). Locked
+    /// after reading to be a PML's export gives its count back ([`Tally::seen_without`]). Locked
     /// only for those rows, a few among a log's.
     rdp_by_file: Mutex<Vec<(Arc<str>, u64)>>,
 }

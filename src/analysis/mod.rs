@@ -299,6 +299,9 @@ fn disconnects(
 /// connection, is about the failure.
 fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
     const NAMED: usize = 3;
+    let Some((first, later)) = disconnects.split_first() else {
+        return "no RDP client disconnect events at all".into();
+    };
     let mut errors: Vec<&ClientDisconnect> = Vec::new();
     for d in disconnects.iter().filter(|d| d.decoded.error) {
         if !errors.iter().any(|e| e.decoded.code == d.decoded.code) {
@@ -307,7 +310,7 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
     }
     // With no error the first disconnect is named: the rest are the others.
     let rest = if errors.is_empty() {
-        &disconnects[1..]
+        later
     } else {
         disconnects
     };
@@ -320,10 +323,9 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
         }
     }
     let mut text = if errors.is_empty() {
-        let first = &disconnects[0].decoded;
         format!(
             "the client disconnected with {} ({})",
-            first.hex, first.meaning
+            first.decoded.hex, first.decoded.meaning
         )
     } else {
         let named: Vec<String> = errors
