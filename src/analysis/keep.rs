@@ -3,7 +3,9 @@
 //!
 //! Every kept event has a [`Priority`]: what the anchors and the disconnect decoding need
 //! first, then what a cause rule's condition holds for, then the rest (`timeline --all`).
-//! Past the cap, events are dropped from the lowest priority first and, within a priority,
+//! Past the cap, events are dropped from the lowest priority first (but cause evidence keeps
+//! a quarter of the cap, when it has that many, even against the anchors: a ticket of
+//! thousands of connections keeps some of what explains them) and, within a priority,
 //! from the files holding the most of it ("water-filling": each file keeps its first `L`
 //! events of that priority, `L` as large as the cap allows). So two big domain-controller logs
 //! that sort first cannot push the client's small log out: they give up their share instead.
@@ -40,6 +42,10 @@ pub enum Priority {
 }
 
 const PRIORITIES: usize = 3;
+
+/// Past the cap, cause evidence keeps at least this part of it (one in four events) when it
+/// has that many, the anchors and their context giving way to it.
+const EVIDENCE_SHARE: usize = 4;
 
 /// The priority of `event` for `rules`; `context` says whether the alignment or the
 /// disconnect decoding needs it. What the rules answered when the event was kept is reused
@@ -185,7 +191,15 @@ impl<'a> Kept<'a> {
                 return;
             }
             let counts: Vec<usize> = self.held.iter().map(|h| h[p].len()).collect();
-            let excess = self.total - self.cap;
+            let held: usize = counts.iter().sum();
+            // Evidence keeps a share of the cap whatever the anchors need: thousands of
+            // connections must not leave a ticket with its 0x904s and no cause at all.
+            let reserve = if p == Priority::Evidence as usize {
+                held.min(self.cap / EVIDENCE_SHARE)
+            } else {
+                0
+            };
+            let excess = (self.total - self.cap).min(held - reserve);
             let levels = water_fill(&counts, excess);
             for (i, keep) in levels.into_iter().enumerate() {
                 let held = &mut self.held[i][p];
@@ -245,7 +259,7 @@ impl<'a> Kept<'a> {
                     )
                 } else {
                     format!(
-                        "an analysis keeps at most {limit} in memory, dropping first what no anchor needs and from the files holding the most"
+                        "an analysis keeps at most {limit} in memory, dropping first what no anchor needs (cause evidence keeps a quarter of them) and from the files holding the most"
                     )
                 };
                 account.lost(crate::model::Problem::Refused {
@@ -418,5 +432,44 @@ mod tests {
             "{said}"
         );
         assert!(out.accounts[1].problem_texts().is_empty());
+    }
+
+    /// Anchors and their context past the cap by themselves: cause evidence still keeps a
+    /// quarter of it, the anchors giving way; below its share, evidence is all kept.
+    #[test]
+    fn past_the_cap_cause_evidence_keeps_a_share_against_the_anchors() {
+        use crate::model::EventKind;
+        let row = |record: u64| Event {
+            file: std::sync::Arc::from("a"),
+            record,
+            time: None,
+            kind: EventKind::Procmon(Box::default()),
+            marks: Default::default(),
+        };
+        // Records up to 100 are anchors, from 1000 evidence, the rest other.
+        let classify = |e: &Event| match e.record {
+            0..100 => Priority::Anchor,
+            1000..2000 => Priority::Evidence,
+            _ => Priority::Other,
+        };
+        let kept_of = |evidence: u64| {
+            let mut kept = Kept::new(40, &classify);
+            let mut events: Vec<Event> = (0..60).map(row).collect();
+            events.extend((1000..1000 + evidence).map(row));
+            events.extend((5000..5010).map(row));
+            kept.events(events);
+            kept.file_done(FileAccount::new("a", crate::model::FileFormat::ProcmonCsv));
+            let out = kept.finish();
+            let count = |lo: u64, hi: u64| {
+                out.events
+                    .iter()
+                    .filter(|e| (lo..hi).contains(&e.record))
+                    .count()
+            };
+            (count(0, 100), count(1000, 2000), count(5000, 6000))
+        };
+        assert_eq!(kept_of(30), (30, 10, 0));
+        assert_eq!(kept_of(6), (34, 6, 0));
+        assert_eq!(kept_of(0), (40, 0, 0));
     }
 }
