@@ -221,10 +221,18 @@ fn agree(mut proposals: Proposals) -> Agreement {
             distinct -= 1;
         }
     }
-    let start = all[best_at].0;
+    // No proposal at all (the caller asks only with some): nothing agrees.
+    let (Some(&(start, _)), Some(&(last_start, _))) = (all.get(best_at), all.get(last_best_at))
+    else {
+        return Agreement {
+            offsets: Vec::new(),
+            agreeing: 0,
+            ambiguous: None,
+        };
+    };
     let middle = start + spread / 2;
-    let ambiguous = (best == proposals.moments && all[last_best_at].0 - start > spread)
-        .then_some(all[last_best_at].0);
+    let ambiguous =
+        (best == proposals.moments && last_start - start > spread).then_some(last_start);
     // Inside the window, a moment's proposal nearest its own time (the pair, as before quick
     // retries were thought of); outside it, the one nearest the window.
     let inside = |d: SignedDuration| d >= start && d <= start + spread;
@@ -383,8 +391,17 @@ fn estimate_host(
         agreeing,
         ambiguous,
     } = agree(proposals);
-    let median = offsets[pairs / 2];
-    let spread = offsets[pairs - 1] - offsets[0];
+    // One offset per moment (each proposes at least one accept), read without an index that
+    // could fail.
+    let (Some(&median), Some(&first), Some(&last)) = (
+        offsets.get(offsets.len() / 2),
+        offsets.first(),
+        offsets.last(),
+    ) else {
+        skew.note = "cannot estimate: no pair agrees; its times are used as logged".into();
+        return skew;
+    };
+    let spread = last - first;
     skew.offset = Some(median);
     skew.spread = Some(spread);
     let plural = |n: usize| if n == 1 { "" } else { "s" };
