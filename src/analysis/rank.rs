@@ -22,7 +22,7 @@ use super::anchors::{AnchorConnections, Disproof};
 use super::connection::{Connection, Phase};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
-use crate::model::{Event, FileAccount, FileStatus, Source};
+use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
 use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
@@ -128,6 +128,9 @@ struct Scored<'a> {
     /// Logged before the logon of the 0x904's own connection to that server, or during the
     /// established session it ended.
     disproved: Option<Disproof>,
+    /// Events of other values of the same registry key that the same rule matched, folded
+    /// into this finding ([`fold_key_values`]).
+    folded: u64,
 }
 
 /// Causes a completed TLS handshake rules out for what came before it.
@@ -201,6 +204,7 @@ fn score_finding<'a>(
             near,
             weight: weight(effective) * factor,
             disproved,
+            folded: 0,
         },
     ))
 }
@@ -290,7 +294,7 @@ fn scored_finding(
         time: first.time,
         last_time: last_time(events, &finding.events, first.time),
         evidence: finding.evidence_line(rule, events),
-        events: finding.count() as u64,
+        events: finding.count() as u64 + s.folded,
         from_anchor: finding.proximity.and_then(|p| p.distance),
         near_anchor: s.near,
     })
@@ -314,7 +318,10 @@ pub fn rank(
     let anchors_exist = !eval.anchors.is_empty();
     let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
-        .map(|(cause, mut scored)| cause_score(rules, events, cause, &mut scored, anchors_exist))
+        .map(|(cause, scored)| {
+            let mut scored = fold_key_values(scored, events);
+            cause_score(rules, events, cause, &mut scored, anchors_exist)
+        })
         .collect();
     causes.sort_by(|a, b| {
         a.confidence
@@ -324,6 +331,41 @@ pub fn rank(
     });
     outranked(&mut causes);
     causes
+}
+
+/// A configuration rule that matches several values of one registry key (TLS 1.2's
+/// `Enabled` = 0 and `DisabledByDefault` = 1 under one `Server` key) reads one setting: one
+/// finding, the first value's, its events counting all of them. Each value a finding of its
+/// own gave the setting a repetition bonus and one more finding to the count.
+fn fold_key_values<'a>(scored: Vec<Scored<'a>>, events: &[Event]) -> Vec<Scored<'a>> {
+    let key_of = |s: &Scored<'_>| {
+        let first = events.get(*s.finding.events.first()?)?;
+        match &first.kind {
+            EventKind::Registry(r) => {
+                Some((s.rule, r.computer.clone(), r.key.to_ascii_lowercase()))
+            }
+            _ => None,
+        }
+    };
+    let mut out: Vec<Scored<'a>> = Vec::with_capacity(scored.len());
+    let mut at: std::collections::HashMap<(usize, String, String), usize> =
+        std::collections::HashMap::new();
+    for s in scored {
+        let key = key_of(&s);
+        match key.as_ref().and_then(|k| at.get(k)) {
+            Some(&j) => {
+                out[j].folded += s.count;
+                out[j].count += s.count;
+            }
+            None => {
+                if let Some(k) = key {
+                    at.insert(k, out.len());
+                }
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// The best cause weighs against every other one (first in their lists).
@@ -349,7 +391,8 @@ fn cause_score(
     for s in scored.iter() {
         let entry = per_rule.entry(s.rule).or_insert((0.0, 0));
         entry.0 = entry.0.max(s.weight);
-        entry.1 += s.count;
+        // One setting's several values are no repetition.
+        entry.1 += s.count - s.folded;
     }
     let mut score: f64 = per_rule
         .values()
@@ -756,6 +799,7 @@ mod tests {
                     near,
                     weight: 1.0,
                     disproved: None,
+                    folded: 0,
                 };
                 let mut all: Vec<(u64, usize)> = events
                     .iter()
@@ -870,6 +914,7 @@ mod tests {
             near: false,
             weight: 1.0,
             disproved,
+            folded: 0,
         };
         let evtx = [Source::Evtx].into();
         let reg = [Source::Registry].into();
