@@ -75,13 +75,7 @@ impl<'a> AnchorConnections<'a> {
         events: &'a [Event],
         domain: &Domain,
     ) -> Self {
-        // Each connection by the event that ended it, the first when two claim one: a look-up
-        // per anchor, not a walk of every connection (thousands of each in one log).
-        let by_end: HashMap<usize, &Connection> = conns
-            .iter()
-            .filter_map(|c| c.end.map(|(e, _)| (e, c)))
-            .rev()
-            .collect();
+        let by_end = super::connection::by_end(conns);
         let list: Vec<(usize, &Connection)> = eval
             .anchors
             .iter()

@@ -137,6 +137,17 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
     done
 }
 
+/// Each connection by the event that ended it (its 1026), the first when two claim one: a
+/// disconnect or a 0x904 anchor finds its connection in one look-up, not a walk of every
+/// connection (a log of thousands of connections in one ActivityID).
+pub fn by_end(conns: &[Connection]) -> std::collections::HashMap<usize, &Connection> {
+    conns
+        .iter()
+        .filter_map(|c| c.end.map(|(end, _)| (end, c)))
+        .rev()
+        .collect()
+}
+
 /// Do two host names name the same machine? Equal ignoring case, or equal first labels
 /// (`RDS01` and `RDS01.contoso.com`); IP addresses only when equal.
 ///
@@ -190,6 +201,34 @@ pub(crate) mod tests {
     use super::*;
     use crate::model::{EventKind, Fields, WinEvent};
     use std::sync::Arc;
+
+    /// Each ending event finds its connection; two claiming one event give the first, as a
+    /// walk from the front would; a connection with no end is not found.
+    #[test]
+    fn connections_are_found_by_their_ending_event() {
+        let conn = |client: &str, end: Option<usize>| Connection {
+            file: Arc::from("client.evtx"),
+            activity_id: None,
+            client: client.into(),
+            server: None,
+            start: None,
+            transport_up: None,
+            logon: None,
+            end: end.map(|e| (e, None)),
+            phase: Phase::Transport,
+            server_side: None,
+        };
+        let conns = [
+            conn("a", Some(3)),
+            conn("b", Some(7)),
+            conn("c", Some(3)),
+            conn("d", None),
+        ];
+        let index = by_end(&conns);
+        assert_eq!(index.len(), 2);
+        assert_eq!(index[&3].client, "a");
+        assert_eq!(index[&7].client, "b");
+    }
 
     pub(crate) fn client(id: u32, secs: i64, activity: Option<&str>, value: Option<&str>) -> Event {
         let mut data = Fields::default();

@@ -236,13 +236,7 @@ fn disconnects(
             .is_some_and(|w| matches!(domain.client_role(w), Some(Role::Start | Role::Disconnect)))
     });
     client_events.sort_by_key(|&i| (events[i].time, events[i].record));
-    // Each connection by the event that ended it: one look-up per disconnect, not a walk of
-    // every connection (thousands of disconnects, thousands of connections).
-    let by_end: HashMap<usize, &connection::Connection> = conns
-        .iter()
-        .filter_map(|c| c.end.map(|(end, _)| (end, c)))
-        .rev()
-        .collect();
+    let by_end = connection::by_end(conns);
     for i in client_events {
         let e = &events[i];
         let Some(w) = e.win() else { continue };
