@@ -623,13 +623,7 @@ mod tests {
     fn proposals_are_counted_as_every_pair_would_propose_them() {
         // Moments and rows all over the day, many near the tolerance's edges, the fold's edges
         // (local - utc of -10h and +14h) and midnight: the counts equal the pair-by-pair ones.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut next = crate::rules::testutil::xorshift(0x2545_f491_4f6c_dd1du64);
         let base: Timestamp = "2024-03-05T00:00:00Z".parse().unwrap();
         for round in 0..40 {
             let connects: Vec<Timestamp> = (0..20)

@@ -960,13 +960,7 @@ mod tests {
         // Random bursts: clients and servers on three names (one an address), times on a
         // coarse grid so that many are equally near, accepts and later-only server
         // connections, addresses from a few clients' and others'.
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |m: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % m
-        };
+        let mut next = crate::rules::testutil::xorshift(0x9e37_79b9_7f4a_7c15u64);
         let names = ["RDS01.contoso.com", "rds01", "RDS02", "10.0.0.7"];
         let clients = ["WS1", "ws1.contoso.com", "WS2", "10.0.0.5"];
         let addrs = ["10.0.0.5", "10.0.0.6", "10.0.0.9", "WS1"];

@@ -296,13 +296,8 @@ mod tests {
         const PIECES: [&str; 12] = [
             ",", ", ", ":", ": ", " ", "x", "K: ", "K:", "C:\\", "\u{e9}", "1st: ", "\u{3000}",
         ];
-        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut random = crate::rules::testutil::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| random(n as u64) as usize;
         let (mut glued, mut split) = (0, 0);
         for _ in 0..100_000 {
             let mut d = DetailText::default();

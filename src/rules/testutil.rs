@@ -9,6 +9,17 @@ use jiff::civil::Time;
 use super::{RuleSet, load_rules};
 use crate::model::{Event, EventKind, Fields, ProcmonRow, RowText, WinEvent};
 
+/// A small reproducible random source for tests that compare a fast path with a plain one
+/// over many made-up inputs: `next(m)` is in `0..m` (xorshift64 from `seed`, never 0).
+pub fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |m| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    }
+}
+
 /// Every rule example of `set` passes; otherwise the failures, one per line.
 pub fn assert_examples_pass(set: &RuleSet) {
     let failures = set.check_examples();
