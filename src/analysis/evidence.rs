@@ -77,7 +77,8 @@ impl Tally {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner);
                     // A file's rows come together: its entry is most often the last.
-                    match by_file.iter_mut().rev().find(|(f, _)| **f == *e.file) {
+                    let same = |f: &Arc<str>| Arc::ptr_eq(f, &e.file) || **f == *e.file;
+                    match by_file.iter_mut().rev().find(|(f, _)| same(f)) {
                         Some((_, n)) => *n += 1,
                         None => by_file.push((Arc::clone(&e.file), 1)),
                     }

@@ -172,13 +172,12 @@ pub fn drop_rows_of_pmls(events: &mut Vec<Event>, accounts: &mut [FileAccount]) 
     if !has(FileFormat::ProcmonPml) || !has(FileFormat::ProcmonCsv) {
         return Twins::default();
     }
+    // A file's events share its name: compared by pointer first.
+    let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || **a == **b;
     // Which files are which, once per file (events of one file come together).
     let mut kinds: Vec<(Arc<str>, Option<FileFormat>)> = Vec::new();
     let mut kind = |file: &Arc<str>| -> Option<FileFormat> {
-        if let Some((_, k)) = kinds
-            .iter()
-            .find(|(f, _)| Arc::ptr_eq(f, file) || **f == **file)
-        {
+        if let Some((_, k)) = kinds.iter().find(|(f, _)| same(f, file)) {
             return *k;
         }
         let k = format_of(file);
@@ -196,7 +195,7 @@ pub fn drop_rows_of_pmls(events: &mut Vec<Event>, accounts: &mut [FileAccount]) 
                 }
             }
             Some(FileFormat::ProcmonCsv) if p.time_of_day.is_some() => {
-                match csv.iter_mut().find(|(f, _)| **f == *e.file) {
+                match csv.iter_mut().find(|(f, _)| same(f, &e.file)) {
                     Some((_, rows)) => rows.push(i),
                     None => csv.push((Arc::clone(&e.file), vec![i])),
                 }
