@@ -50,6 +50,9 @@ pub struct AnchorConnections<'a> {
     answered: std::cell::RefCell<HashMap<usize, bool>>,
     /// Server connection → the 0x904 connections tied to it.
     tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
+    /// Per entry of `list`: the one user the gateway's events name for that connection's
+    /// server during its life ([`leg_users`]), when the server's own events name none.
+    leg_user: Vec<Option<&'a str>>,
 }
 
 /// The 0x904 connections to one server: those whose life is known, by start, with the
@@ -141,7 +144,9 @@ impl<'a> AnchorConnections<'a> {
         for group in by_server.values_mut() {
             group.timed.sort_by_key(|&(from, to, _)| (from, to));
         }
+        let leg_user = leg_users(&list, events, domain);
         AnchorConnections {
+            leg_user,
             by_server,
             answered: Default::default(),
             tied_by_anchor,
@@ -281,7 +286,37 @@ impl<'a> AnchorConnections<'a> {
         if domain.side_of(&w.provider) == Some(Side::Gateway) {
             return self.other_gateway_leg(w, domain);
         }
+        if let Some(ends) = domain.peer_addresses_of(w) {
+            return self.other_peer(&w.computer, &ends);
+        }
         false
+    }
+
+    /// A packet or connection event (a firewall's drop) logged on a 0x904 connection's server
+    /// that names neither end as that connection's client address, as the server saw it: a
+    /// scanner's or another client's packet. Said only when, for every 0x904 connection, the
+    /// event was logged on its server and that server's side of it names the client's
+    /// address; a drop on another computer (the client's own log, where the addresses are
+    /// the client's before any translation) is not judged.
+    fn other_peer(&self, computer: &str, ends: &[&str]) -> bool {
+        let bare = |a: &str| {
+            let host = super::server_side::address_host(a);
+            let host = host.strip_prefix("::ffff:").unwrap_or(host);
+            host.to_ascii_lowercase()
+        };
+        let ends: Vec<String> = ends.iter().map(|a| bare(a)).collect();
+        self.list.iter().all(|(_, c)| {
+            let on_its_server = c.server.as_deref().is_some_and(|s| same_host(computer, s));
+            let client = c
+                .server_side
+                .and_then(|s| self.servers.get(s))
+                .and_then(|s| s.address.as_deref())
+                .map(bare);
+            match client {
+                Some(client) if on_its_server => !ends.contains(&client),
+                _ => false,
+            }
+        })
     }
 
     /// Server connection `s` is not a 0x904's: for every 0x904 connection to that server, `s`
@@ -361,7 +396,7 @@ impl<'a> AnchorConnections<'a> {
         let user = domain
             .gateway_user_of(w)
             .or_else(|| shared.and_then(|s| s.1));
-        self.list.iter().all(|(_, c)| {
+        self.list.iter().zip(&self.leg_user).all(|((_, c), leg)| {
             let other_server = match (resource, c.server.as_deref()) {
                 (Some(r), Some(s)) => names_differ(r, s),
                 _ => false,
@@ -369,7 +404,8 @@ impl<'a> AnchorConnections<'a> {
             let conn_user = c
                 .server_side
                 .and_then(|s| self.servers.get(s))
-                .and_then(|s| s.user.as_deref());
+                .and_then(|s| s.user.as_deref())
+                .or(*leg);
             let other_user = match (user, conn_user) {
                 (Some(a), Some(b)) => !same_user(a, b),
                 _ => false,
@@ -384,6 +420,74 @@ impl<'a> AnchorConnections<'a> {
             .find(|(e, _)| *e == anchor)
             .map(|(_, c)| c.phase)
     }
+}
+
+/// Connections to one server whose life is known, as (start, end, index in the list), with
+/// the longest of those lives.
+type Lives = (Vec<(Timestamp, Timestamp, usize)>, SignedDuration);
+
+/// Per 0x904 connection: the user of its gateway leg, read from the gateway's events that name
+/// both a user and that connection's server as their resource, within its life (from its start
+/// to its end, a minute's slack either side): its own tunnel's events. `None` when they name
+/// no user, or several (users' tunnels to one server overlapping: none of them is known to be
+/// the 0x904's). A gateway event of another user (a policy refusal of someone else) is then
+/// no evidence about it, even with no server log to name the connection's user.
+fn leg_users<'a>(
+    list: &[(usize, &Connection)],
+    events: &'a [Event],
+    domain: &Domain,
+) -> Vec<Option<&'a str>> {
+    // The timed connections by their server's class, by start, with the longest life: a
+    // tunnel event is compared with the connections alive around it, not with all of them.
+    let mut by_server: HashMap<(bool, String), Lives> = HashMap::new();
+    for (k, (_, c)) in list.iter().enumerate() {
+        if let (Some(server), Some(from), Some(to)) =
+            (c.server.as_deref(), c.start, c.end.and_then(|e| e.1))
+            && !server.is_empty()
+        {
+            let group = by_server.entry(host_class(server)).or_default();
+            group.0.push((from, to, k));
+            group.1 = group.1.max(to.duration_since(from));
+        }
+    }
+    let mut users: Vec<Option<Option<&'a str>>> = vec![None; list.len()];
+    if by_server.is_empty() {
+        return vec![None; list.len()];
+    }
+    for group in by_server.values_mut() {
+        group.0.sort_unstable();
+    }
+    for e in events {
+        let Some(w) = e.win() else { continue };
+        let (Some(resource), Some(user), Some(at)) = (
+            domain.gateway_resource_of(w),
+            domain.gateway_user_of(w),
+            e.time,
+        ) else {
+            continue;
+        };
+        let Some((timed, longest)) = by_server.get(&host_class(resource)) else {
+            continue;
+        };
+        // Lives within the slack of `at`: starting no later than `at` plus it, and no earlier
+        // than `at` less it and the longest life.
+        let (lo_at, hi_at) = (
+            at.checked_sub(OUTSIDE_LIFE).unwrap_or(at),
+            at.checked_add(OUTSIDE_LIFE).unwrap_or(at),
+        );
+        let earliest = lo_at.checked_sub(*longest).unwrap_or(lo_at);
+        let lo = timed.partition_point(|&(from, _, _)| from < earliest);
+        let hi = timed.partition_point(|&(from, _, _)| from <= hi_at);
+        for &(_, _, k) in timed[lo..hi].iter().filter(|&&(_, to, _)| to >= lo_at) {
+            users[k] = match users[k] {
+                None => Some(Some(user)),
+                Some(Some(known)) if same_user(known, user) => Some(Some(known)),
+                // Two users' tunnels to that server in its life: neither is known to be its.
+                _ => Some(None),
+            };
+        }
+    }
+    users.into_iter().map(Option::flatten).collect()
 }
 
 /// Two server connections that certainly are not one: their client addresses, sessions or

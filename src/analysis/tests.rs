@@ -352,3 +352,147 @@ fn a_ticket_without_0x904_names_its_failures_first() {
     );
     assert!(!super::other_disconnects(&[d(0x1)]).contains("more"));
 }
+
+/// The findings of each cause of `events` (rule ids), as the whole analysis ranks them: the
+/// client's connections tied to the servers' side.
+#[cfg(test)]
+fn causes_of(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<(String, Vec<String>)> {
+    let eval = rules.evaluate(events);
+    let mut conns = super::connection::connections(events, rules.domain());
+    let servers = super::server_side::server_connections(events, rules.domain());
+    super::server_side::tie(&mut conns, &servers);
+    super::rank::rank(rules, &eval, events, &conns, &servers)
+        .into_iter()
+        .map(|c| {
+            let rules = c.findings.iter().map(|f| f.rule.to_string()).collect();
+            (c.cause.as_str().to_string(), rules)
+        })
+        .collect()
+}
+
+/// `provider`'s event `id` on `computer`, `secs` in, with `data`.
+#[cfg(test)]
+fn logged(
+    provider: &str,
+    id: u32,
+    computer: &str,
+    secs: i64,
+    data: &[(&str, &str)],
+) -> crate::model::Event {
+    use crate::rules::testutil::{at, win};
+    let mut e = win(provider, id, data, Some(at(secs)));
+    e.record = 2_000_000 + secs as u64 * 10 + u64::from(id % 10);
+    if let EventKind::Win(w) = &mut e.kind {
+        std::sync::Arc::make_mut(w).computer = computer.into();
+    }
+    e
+}
+
+/// A gateway refusal of another user counts for no 0x904 whose own tunnel names its user, even
+/// with no server log to name the connection's user: bob's policy refusals beside alice's
+/// aborted tunnel are not alice's. Without a tunnel event naming alice, nothing says whose
+/// connection the 0x904 was, and bob's refusals still count.
+#[test]
+fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let gateway = rules
+        .domain()
+        .sources
+        .iter()
+        .find(|s| s.side == crate::rules::Side::Gateway)
+        .expect("a gateway source")
+        .provider
+        .clone();
+    for alices_leg in [true, false] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        for k in 0..3 {
+            events.push(logged(
+                &gateway,
+                201,
+                "RDGW01.contoso.com",
+                3600 + 800 + k * 20,
+                &[("Username", r"CONTOSO\bob"), ("ErrorCode", "23003")],
+            ));
+        }
+        if alices_leg {
+            events.push(logged(
+                &gateway,
+                302,
+                "RDGW01.contoso.com",
+                3601,
+                &[
+                    ("Username", r"CONTOSO\alice"),
+                    ("Resource", "RDS01.contoso.com"),
+                ],
+            ));
+        }
+        let causes = causes_of(&rules, &events);
+        let counted = causes
+            .iter()
+            .flat_map(|(_, r)| r)
+            .any(|r| r == "gw-policy-not-met");
+        assert_eq!(counted, !alices_leg, "{causes:?}");
+    }
+}
+
+/// A firewall drop logged on the 0x904's server counts only when one of its ends is the
+/// client's address as that server saw it (its accept names it): a scanner's drops do not.
+/// With no server event naming the client's address, a drop is not judged and counts.
+#[test]
+fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let domain = rules.domain();
+    let accept = domain
+        .server_events
+        .iter()
+        .find(|d| d.role == crate::rules::domain::ServerRole::Accept && !d.address.is_empty())
+        .expect("an accept naming the client's address");
+    let accept_provider = domain
+        .sources
+        .iter()
+        .find(|s| s.label() == accept.source)
+        .expect("the accept's source")
+        .provider
+        .clone();
+    let peer = domain.peers.first().expect("a peer declaration").clone();
+    let drop_from = |source: &str| {
+        logged(
+            &peer.provider,
+            peer.ids[0],
+            "RDS01.contoso.com",
+            3600 + 890,
+            &[
+                (&peer.fields[0], source),
+                ("SourcePort", "50533"),
+                (&peer.fields[1], "10.20.40.1"),
+                ("DestPort", "3389"),
+            ],
+        )
+    };
+    for (accepted, source, counts) in [
+        (true, "45.61.152.140", false),
+        (true, "10.20.31.77", true),
+        (false, "45.61.152.140", true),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 900)]);
+        if accepted {
+            events.push(logged(
+                &accept_provider,
+                accept.ids[0],
+                "RDS01.contoso.com",
+                3601,
+                &[(&accept.address, "10.20.31.77:50533")],
+            ));
+        }
+        events.push(drop_from(source));
+        let causes = causes_of(&rules, &events);
+        let counted = causes.iter().any(|(c, _)| c == "firewall");
+        assert_eq!(counted, counts, "{accepted} {source}: {causes:?}");
+    }
+}

@@ -4,7 +4,8 @@
 //! and the server's name are written), which server events accept a connection (clock pairs)
 //! and which carry the server's side of it (authentication, logon, disconnect, logoff, with the
 //! fields holding the client's address, the session, the user and the documented reason
-//! codes), which fields of a gateway event name its resource and user,
+//! codes), which fields of a gateway event name its resource and user, which events name both
+//! ends of a packet or connection (a firewall's drops),
 //! which processes are the RDP client, which ports carry RDP, which Procmon operations open and
 //! close its TCP connection (time alignment), which registry keys and ACL paths are RDP
 //! configuration, and what to tell a user to collect when a kind of log is missing.
@@ -29,6 +30,7 @@
 //!         | "procmon" ( "connect" | "disconnect" | "accept" ) string
 //!         | "gateway" ( "connect" | "disconnect" ) integer "data" "." bare_name
 //!         | "gateway" ( "resource" | "user" ) "data" "." bare_name
+//!         | "peer" string list "data" "." bare_name { "data" "." bare_name }
 //!         | "config" ( "key" | "acl" ) strings
 //!         | "advice" log_kind string "step" string ;
 //! server_role = "authenticated" | "logon" | "disconnect" | "logoff" ;
@@ -262,12 +264,24 @@ pub struct Domain {
     /// empty when not declared.
     pub gateway_resource: String,
     pub gateway_user: String,
+    /// `peer "<provider>" <ids> data.<f>...`: events naming the addresses of both ends of a
+    /// packet or connection, and the fields holding them.
+    pub peers: Vec<PeerDecl>,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
     pub advice: Vec<Advice>,
     /// `server_events` by event id, built at the first [`Domain::server_event`]: a cache,
     /// ignored by `==` and not cloned (declarations changed after a lookup are not seen).
     server_index: index::ServerIndex,
+}
+
+/// Events of one provider that name both ends of a packet or connection (`peer`): the fields
+/// holding the addresses (`10.0.0.5`, or with a port).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PeerDecl {
+    pub provider: String,
+    pub ids: Vec<u32>,
+    pub fields: Vec<String>,
 }
 
 /// The built-in domain file's text.
@@ -385,6 +399,20 @@ impl Domain {
             return None;
         }
         w.data.get(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// The addresses `w` names for the two ends of its packet or connection, when it is a
+    /// `peer` event (the fields that are set, as written).
+    pub fn peer_addresses_of<'w>(&self, w: &'w WinEvent) -> Option<Vec<&'w str>> {
+        let decl = self.peers.iter().find(|p| {
+            p.ids.contains(&w.event_id) && p.provider.eq_ignore_ascii_case(&w.provider)
+        })?;
+        Some(
+            decl.fields
+                .iter()
+                .filter_map(|f| w.data.get(f).map(str::trim).filter(|v| !v.is_empty()))
+                .collect(),
+        )
     }
 
     /// Is this process (any case) the RDP client?
@@ -514,7 +542,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, config, advice) or \"}\"";
+const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, peer, config, advice) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -683,6 +711,30 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             }
             Ok((rest, ()))
         }
+        "peer" => {
+            let (rest, provider) = string(ws(rest)?.0)?;
+            let (rest, ids) = numbers(rest)?;
+            let mut ids32 = Vec::with_capacity(ids.len());
+            for id in ids {
+                match u32::try_from(id) {
+                    Ok(id) if id > 0 => ids32.push(id),
+                    _ => return expected(rest, "event ids (1 to 4294967295)"),
+                }
+            }
+            let (mut rest, first) = data_field(rest)?;
+            let mut fields = vec![first];
+            while peek_word(ws(rest)?.0) == "data" {
+                let (after, field) = data_field(ws(rest)?.0)?;
+                fields.push(field);
+                rest = after;
+            }
+            d.peers.push(PeerDecl {
+                provider,
+                ids: ids32,
+                fields,
+            });
+            Ok((rest, ()))
+        }
         "config" => {
             let (rest, which) = choice(rest, &["key", "acl"], "configuration kind")?;
             let (rest, items) = strings(rest)?;
@@ -699,7 +751,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, server, process, port, procmon, gateway, config, advice"
+                expected: "source, client, accept, server, process, port, procmon, gateway, peer, config, advice"
                     .into(),
             },
         ),

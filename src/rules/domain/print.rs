@@ -101,6 +101,14 @@ impl fmt::Display for Domain {
                 writeln!(f, "    gateway {which} data.{field}")?;
             }
         }
+        for p in &self.peers {
+            let ids: Vec<u64> = p.ids.iter().map(|&i| u64::from(i)).collect();
+            write!(f, "    peer {} {}", quote(&p.provider), number_list(&ids))?;
+            for field in &p.fields {
+                write!(f, " data.{field}")?;
+            }
+            writeln!(f)?;
+        }
         if !self.config_keys.is_empty() {
             writeln!(f, "    config key {}", quoted_list(&self.config_keys))?;
         }
