@@ -208,8 +208,9 @@ pub struct RegValue {
 /// One access rule of an ACL dump.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AclEntry {
-    /// The object the rule is on (a file, folder or registry key), as the dump names it.
-    pub path: String,
+    /// The object the rule is on (a file, folder or registry key), as the dump names it:
+    /// shared by the object's rules.
+    pub path: Arc<str>,
     /// `IdentityReference` (`NT AUTHORITY\NETWORK SERVICE`).
     pub identity: String,
     /// `FileSystemRights` / `RegistryRights` as written (`Read, Synchronize`).
@@ -221,8 +222,9 @@ pub struct AclEntry {
     /// whole object can match once, on entry 1).
     pub entry: u32,
     /// Every rule of the object, `identity: Allow|Deny rights` joined by `; `: what a rule
-    /// needs to see that an identity has no entry at all.
-    pub object_access: String,
+    /// needs to see that an identity has no entry at all. Shared by the object's rules: one
+    /// copy per rule made a dump of N rules hold N² bytes.
+    pub object_access: Arc<str>,
     /// The computer the dump came from, from the bundle's file or folder names.
     pub computer: String,
 }

@@ -298,9 +298,13 @@ fn event_bytes(e: &Event) -> u64 {
             std::mem::size_of_val(&**r)
                 + strings(&[&r.key, &r.name, &r.value_type, &r.data, &r.computer])
         }
+        // The object's path and access list, shared by its rules, are counted for each, as a
+        // shared EVTX payload is.
         EventKind::Acl(a) => {
             std::mem::size_of_val(&**a)
-                + strings(&[&a.path, &a.identity, &a.rights, &a.access, &a.object_access])
+                + strings(&[&a.identity, &a.rights, &a.access, &a.computer])
+                + a.path.len()
+                + a.object_access.len()
         }
     };
     (std::mem::size_of::<Event>() + text) as u64

@@ -22,6 +22,9 @@ use std::sync::Arc;
 use super::{Emit, bundle};
 use crate::model::{AclEntry, Event, EventKind, FileAccount};
 
+/// Kept events handed on at once.
+const BATCH: usize = 1024;
+
 /// The objects MSRD-Collect's `Get-Acl` commands write into each file, in command order
 /// (`MSRDC-Core.psm1`). The last one repeats for any further output.
 const KNOWN_DUMPS: &[(&str, &[&str])] = &[
@@ -99,7 +102,8 @@ fn split_access(v: &str) -> Option<(&str, &'static str, &str)> {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AclRule {
     pub line: u64,
-    pub path: String,
+    /// The object's path, shared by its rules (set once the object is complete).
+    pub path: Arc<str>,
     pub identity: String,
     pub rights: String,
     pub access: String,
@@ -115,7 +119,16 @@ pub enum AclFault {
     NotAcl(String),
     #[error("an Access line without Allow or Deny: {0}")]
     NoAllowOrDeny(String),
+    #[error(
+        "an access rule past the {MAX_RULES} an ACL can hold (64 KiB, 16 bytes a rule at least): not read"
+    )]
+    TooManyRules,
 }
+
+/// The most access rules one object's ACL can hold: Windows caps an ACL at 64 KiB and an access
+/// entry takes 16 bytes at least. A dump listing more for one object is not an ACL; the rules
+/// past this are counted as errors, not read.
+pub const MAX_RULES: usize = 4096;
 
 /// What reading a dump gives.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -222,7 +235,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
             }
             Some(("Access", v)) => {
                 in_access = true;
-                push_access_line(v, line_no, list_path.as_deref(), &mut rules, &mut dump);
+                push_access_line(v, line_no, &mut rules, &mut dump);
             }
             Some((k, v)) if k == "FileSystemRights" || k == "RegistryRights" => {
                 in_access = false;
@@ -249,13 +262,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
                 // Owner, Group, Audit, Sddl, InheritanceFlags, ...: not needed.
             }
             None if in_access => {
-                push_access_line(
-                    trimmed,
-                    line_no,
-                    list_path.as_deref(),
-                    &mut rules,
-                    &mut dump,
-                );
+                push_access_line(trimmed, line_no, &mut rules, &mut dump);
             }
             None => {
                 // A long identity wrapped by Format-List onto an indented line.
@@ -276,27 +283,29 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
         dump.objects.push((p, rules));
     }
     for (path, rules) in &mut dump.objects {
+        if rules.len() > MAX_RULES {
+            for r in rules.drain(MAX_RULES..) {
+                dump.errors.push((r.line, AclFault::TooManyRules));
+            }
+        }
+        let shared: Arc<str> = Arc::from(path.as_str());
         for r in rules.iter_mut() {
-            r.path = path.clone();
+            r.path = Arc::clone(&shared);
         }
     }
+    dump.errors.sort_by_key(|(line, _)| *line);
     dump
 }
 
-fn push_access_line(
-    v: &str,
-    line: u64,
-    path: Option<&str>,
-    rules: &mut Vec<AclRule>,
-    dump: &mut AclDump,
-) {
+fn push_access_line(v: &str, line: u64, rules: &mut Vec<AclRule>, dump: &mut AclDump) {
     if v.trim().is_empty() {
         return;
     }
     match split_access(v) {
         Some((identity, access, rights)) => rules.push(AclRule {
             line,
-            path: path.unwrap_or_default().to_string(),
+            // Set once the object is complete, shared by its rules.
+            path: Arc::default(),
             identity: identity.to_string(),
             rights: rights.to_string(),
             access: access.to_string(),
@@ -336,7 +345,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
     let file: &Arc<str> = emit.file;
     let mut batch = Vec::new();
     for (_, rules) in &dump.objects {
-        let summary = object_access(rules);
+        let summary: Arc<str> = Arc::from(object_access(rules));
         for (n, r) in rules.iter().enumerate() {
             account.events += 1;
             let mut event = Event {
@@ -344,19 +353,23 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
                 record: r.line,
                 time: None,
                 kind: EventKind::Acl(Box::new(AclEntry {
-                    path: r.path.clone(),
+                    path: Arc::clone(&r.path),
                     identity: r.identity.clone(),
                     rights: r.rights.clone(),
                     access: r.access.clone(),
                     inherited: r.inherited,
                     entry: u32::try_from(n + 1).unwrap_or(u32::MAX),
-                    object_access: summary.clone(),
+                    object_access: Arc::clone(&summary),
                     computer: computer.clone(),
                 })),
                 marks: Default::default(),
             };
             if (emit.keep)(&mut event) {
                 batch.push(event);
+                // Handed on in batches, so that the limits on kept events apply as it reads.
+                if batch.len() == BATCH {
+                    (emit.send)(std::mem::take(&mut batch));
+                }
             }
         }
     }
@@ -444,6 +457,31 @@ mod tests {
         );
     }
 
+    /// An object listing more rules than an ACL can hold keeps the first [`MAX_RULES`], the rest
+    /// counted as errors by their lines; every rule of an object shares its path.
+    #[test]
+    fn an_object_with_more_rules_than_an_acl_holds_keeps_the_first() {
+        let mut text = String::from("Path   : Microsoft.PowerShell.Core\\FileSystem::C:\\x\r\n");
+        for k in 0..MAX_RULES + 3 {
+            let lead = if k == 0 { "Access : " } else { "         " };
+            text.push_str(&format!("{lead}DOMAIN\\user{k} Allow  Read\r\n"));
+        }
+        let dump = parse(&text, "acl.txt");
+        assert_eq!(dump.objects.len(), 1);
+        let (path, rules) = &dump.objects[0];
+        assert_eq!(path, r"C:\x");
+        assert_eq!(rules.len(), MAX_RULES);
+        assert!(rules.iter().all(|r| Arc::ptr_eq(&r.path, &rules[0].path)));
+        let lines: Vec<u64> = dump.errors.iter().map(|(l, _)| *l).collect();
+        let first = MAX_RULES as u64 + 2;
+        assert_eq!(lines, vec![first, first + 1, first + 2]);
+        assert!(
+            dump.errors
+                .iter()
+                .all(|(_, e)| *e == AclFault::TooManyRules)
+        );
+    }
+
     #[test]
     fn a_failed_command_still_counts_as_its_object() {
         let err = "Get-Acl : Cannot find path 'C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys' because it does not exist.\r\nAt line:1 char:1\r\n+ Get-Acl -Path 'C:\\x'\r\n+ ~~~~~~~\r\n    + CategoryInfo          : ObjectNotFound: (:) [Get-Acl], ItemNotFoundException\r\n    + FullyQualifiedErrorId : GetAcl_PathNotFound_Exception\r\n \r\n";
@@ -493,7 +531,7 @@ mod tests {
             ),
             (r"NT AUTHORITY\NETWORK SERVICE", "Deny", "Read, Synchronize")
         );
-        assert_eq!(dump.objects[1].1[0].path, r"C:\other");
+        assert_eq!(&*dump.objects[1].1[0].path, r"C:\other");
     }
 
     #[test]

@@ -339,7 +339,7 @@ impl Setter<'_> {
         not_settable: &dyn Fn(&str) -> RuleError,
     ) -> Result<(), RuleError> {
         match self.field {
-            Field::Path => a.path = self.text()?,
+            Field::Path => a.path = self.text()?.into(),
             Field::Identity => a.identity = self.text()?,
             Field::Rights => a.rights = self.text()?,
             Field::Access => a.access = self.text()?,
@@ -351,7 +351,7 @@ impl Setter<'_> {
                 }
             }
             Field::Entry => a.entry = self.number(u64::from(u32::MAX))?,
-            Field::ObjectAccess => a.object_access = self.text()?,
+            Field::ObjectAccess => a.object_access = self.text()?.into(),
             Field::Computer => a.computer = self.text()?,
             _ => return Err(not_settable("it is not an ACL field")),
         }
