@@ -137,7 +137,10 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
         // A value: gather its continuation lines first (`\` at the end of a line).
         let mut logical = trimmed.trim_end().to_string();
         let mut cut = false;
-        while logical.ends_with('\\') && is_hex_data(&logical) {
+        // Decided once, on the first line: the name and `=hex` before the data do not change
+        // as lines are added (asking again per line read a long name once per line).
+        let continues = logical.ends_with('\\') && is_hex_data(&logical);
+        while continues && logical.ends_with('\\') {
             logical.pop();
             match lines.next() {
                 Some((_, next)) => logical.push_str(next.trim()),
