@@ -38,6 +38,8 @@ pub const CERT_TYPE: &str = "certificate";
 pub const STORE_TYPE: &str = "certificate-store";
 
 const BLOCK_MARK: &str = "================ Certificate";
+/// Kept events handed on at once.
+const BATCH: usize = 1024;
 
 /// Does this decoded text start like a certificate listing (the CSV or a certutil dump)?
 pub fn looks_like(text: &str) -> bool {
@@ -115,6 +117,8 @@ fn parse_csv(text: &str) -> Listing {
     };
     let c_subject = col("Subject");
     let c_after = col("NotAfter");
+    // The stores named so far: each row asks, so a listing naming a store a row is linear.
+    let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (line, l) in lines {
         if l.trim().is_empty() {
             continue;
@@ -132,7 +136,8 @@ fn parse_csv(text: &str) -> Listing {
             continue;
         };
         let store = get(Some(c_store));
-        if !out.stores.contains(&store) {
+        if !named.contains(&store) {
+            named.insert(store.clone());
             out.stores.push(store.clone());
         }
         out.certs.push(CertItem {
@@ -362,10 +367,27 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
         })),
         marks: Default::default(),
     };
+    // Certificates per store, counted in one pass (a listing may name a store per row).
+    let mut listed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for c in &listing.certs {
+        *listed.entry(c.store.as_str()).or_default() += 1;
+    }
+    // Each event asked whether it is kept as it is made, and the kept handed on in batches:
+    // a listing of many certificates is not held whole a second time as events.
     let mut batch = Vec::new();
+    let mut made = 0u64;
+    let mut offer = |mut e: Event| {
+        made += 1;
+        if (emit.keep)(&mut e) {
+            batch.push(e);
+            if batch.len() == BATCH {
+                (emit.send)(std::mem::take(&mut batch));
+            }
+        }
+    };
     for store in &listing.stores {
-        let n = listing.certs.iter().filter(|c| &c.store == store).count();
-        batch.push(ev(
+        let n = listed.get(store.as_str()).copied().unwrap_or(0);
+        offer(ev(
             1,
             format!(r"{STORES_KEY}\{store}"),
             "Certificates",
@@ -375,17 +397,16 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     }
     for c in &listing.certs {
         let key = cert_key(&c.store, &c.thumbprint);
-        batch.push(ev(
+        offer(ev(
             c.line,
             key.clone(),
             "NotAfter",
             CERT_TYPE,
             c.not_after.clone(),
         ));
-        batch.push(ev(c.line, key, "Subject", CERT_TYPE, c.subject.clone()));
+        offer(ev(c.line, key, "Subject", CERT_TYPE, c.subject.clone()));
     }
-    account.events = batch.len() as u64;
-    batch.retain_mut(|e| (emit.keep)(e));
+    account.events = made;
     super::count_line_errors(account, &listing.errors);
     if !batch.is_empty() {
         (emit.send)(batch);
@@ -411,6 +432,28 @@ mod tests {
         assert_eq!(c.subject, "CN=RDS01.contoso.com, O=\"Contoso\"");
         assert_eq!(c.not_after, "2025-03-05 21:00:00");
         assert_eq!(c.line, 2);
+    }
+
+    /// A listing naming several stores lists each once, in the order first named.
+    #[test]
+    fn each_store_is_listed_once_in_order() {
+        let row = |store: &str, n: u8| {
+            format!(
+                "\"{store}\"\t\"{}\"\t\"CN=x\"\t\"\"\t\"\"\r\n",
+                format!("{n:02x}").repeat(20)
+            )
+        };
+        let text = format!(
+            "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n{}{}{}{}",
+            row("My", 1),
+            row("Remote Desktop", 2),
+            row("My", 3),
+            row("Root", 4)
+        );
+        let l = parse(&text, "RDS01_Certificates-My.csv");
+        assert_eq!(l.errors, vec![]);
+        assert_eq!(l.stores, vec!["My", "Remote Desktop", "Root"]);
+        assert_eq!(l.certs.len(), 4);
     }
 
     const CERTUTIL: &str = "MY \"Personal\"\r\n================ Certificate 0 ================\r\nX509 Certificate:\r\nVersion: 3\r\nSerial Number: 1a2b\r\nIssuer:\r\n    CN=Contoso CA\r\n\r\n NotBefore: 05.03.2024 09:00\r\n NotAfter: 05.03.2025 09:00\r\n\r\nSubject:\r\n    CN=RDS01.contoso.com\r\n\r\nCert Hash(sha1): 3c 1a 0f 7d 2b 9e 4c 6a 8d 5f 1e 0b 7a 6c 9d 2e 4f 8b 1a 3c\r\n  CertContext[0][0]: dwInfoStatus=102\r\n    NotAfter: 1/1/2030 0:00\r\n================ Certificate 1 ================\r\nSerial Number: 99\r\nSubject: CN=other\r\n NotAfter: 2023-01-02 03:04:05\r\nCert Hash(sha1): 0123456789abcdef0123456789abcdef01234567\r\nCertUtil: -verifystore command completed successfully.\r\n";
