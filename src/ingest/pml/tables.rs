@@ -261,9 +261,17 @@ pub struct Endpoints {
     pub ports: HashMap<(u16, bool), String>,
 }
 
+/// The longest host name kept: a DNS name is at most 253 characters. A longer entry is no name
+/// Procmon resolved; each network event copies its host's name into its path, so one such
+/// entry of megabytes made every event that large.
+pub const MAX_HOST_NAME: usize = 253;
+/// The longest port name kept: service names are at most 15 characters (RFC 6335).
+pub const MAX_PORT_NAME: usize = 63;
+
 pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
     let mut e = Endpoints::default();
     let mut c = Cur::new(region);
+    let (mut long_hosts, mut long_ports) = (0usize, 0usize);
     let read = (|| -> Result<(), Short> {
         let hosts = c.u32()?;
         if !plausible(hosts, 20, c.left()) {
@@ -276,8 +284,12 @@ pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
             let mut ip = [0u8; 16];
             ip.copy_from_slice(c.take(16)?);
             let len = c.u32()? as usize;
-            let name = utf16(c.take(len)?);
-            e.hosts.insert(ip, name);
+            let bytes = c.take(len)?;
+            if len / 2 > MAX_HOST_NAME {
+                long_hosts += 1;
+                continue;
+            }
+            e.hosts.insert(ip, utf16(bytes));
         }
         let ports = c.u32()?;
         if !plausible(ports, 8, c.left()) {
@@ -290,8 +302,12 @@ pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
             let number = c.u16()?;
             let tcp = c.u16()? != 0;
             let len = c.u32()? as usize;
-            let name = utf16(c.take(len)?);
-            e.ports.insert((number, tcp), name);
+            let bytes = c.take(len)?;
+            if len / 2 > MAX_PORT_NAME {
+                long_ports += 1;
+                continue;
+            }
+            e.ports.insert((number, tcp), utf16(bytes));
         }
         Ok(())
     })();
@@ -299,6 +315,18 @@ pub fn read_endpoints(region: &[u8], problems: &mut Vec<String>) -> Endpoints {
         problems.push(
             "the hosts and ports table is cut: endpoints after the cut are shown as numbers".into(),
         );
+    }
+    if long_hosts > 0 {
+        problems.push(format!(
+            "{} in the hosts table longer than a DNS name can be ({MAX_HOST_NAME} characters): shown as addresses",
+            crate::units::count(long_hosts as u64, "host name", "host names")
+        ));
+    }
+    if long_ports > 0 {
+        problems.push(format!(
+            "{} in the ports table longer than {MAX_PORT_NAME} characters: shown as numbers",
+            crate::units::count(long_ports as u64, "port name", "port names")
+        ));
     }
     e
 }
@@ -351,6 +379,53 @@ impl Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A host name longer than DNS allows, and a port name past the bound, are not names the
+    /// capture resolved: their endpoints are shown as the address and number, and the account
+    /// says how many.
+    #[test]
+    fn overlong_host_and_port_names_are_shown_as_numbers() {
+        let wide = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let mut region = 2u32.to_le_bytes().to_vec();
+        for (last, name) in [
+            (1u8, "rds01".to_string()),
+            (2, "h".repeat(MAX_HOST_NAME + 1)),
+        ] {
+            let mut ip = [0u8; 16];
+            ip[..4].copy_from_slice(&[10, 0, 0, last]);
+            region.extend(ip);
+            region.extend((wide(&name).len() as u32).to_le_bytes());
+            region.extend(wide(&name));
+        }
+        region.extend(2u32.to_le_bytes());
+        for (port, name) in [
+            (3389u16, "ms-wbt-server".to_string()),
+            (80, "p".repeat(MAX_PORT_NAME + 1)),
+        ] {
+            region.extend(port.to_le_bytes());
+            region.extend(1u16.to_le_bytes());
+            region.extend((wide(&name).len() as u32).to_le_bytes());
+            region.extend(wide(&name));
+        }
+        let mut problems = Vec::new();
+        let e = read_endpoints(&region, &mut problems);
+        let ip = |last: u8| {
+            let mut ip = [0u8; 16];
+            ip[..4].copy_from_slice(&[10, 0, 0, last]);
+            ip
+        };
+        assert_eq!(e.host(&ip(1), true), "rds01");
+        assert_eq!(e.host(&ip(2), true), "10.0.0.2");
+        assert_eq!(e.port(3389, true), "ms-wbt-server");
+        assert_eq!(e.port(80, true), "80");
+        assert_eq!(
+            problems,
+            [
+                "1 host name in the hosts table longer than a DNS name can be (253 characters): shown as addresses",
+                "1 port name in the ports table longer than 63 characters: shown as numbers"
+            ]
+        );
+    }
 
     /// A string table of `entries` (offset, size, text) after the count and offsets.
     fn table(entries: &[(u32, u32, &str)]) -> Vec<u8> {
