@@ -633,6 +633,23 @@ fn the_fixture_capture_reads_without_the_corpus() {
     let (two, account2) = read(&zip, 2);
     assert_eq!(account, account2);
     assert!(events == two, "same events with 1 and 2 threads");
+    // The member (1.6 MB, past what is held in memory) is read from a copy in a temporary
+    // file: the same events as the capture unzipped and read as a file.
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let mut member = archive.by_index(0).unwrap();
+    assert!(member.size() > rdtriage::ingest::zipentry::SMALL_ENTRY);
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut member, &mut bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write_temp(&dir, "CompressedLogFileUTC64Process.PML", &bytes);
+    for threads in [1, 2] {
+        let (from_file, _) = read(&plain, threads);
+        assert_eq!(from_file.len(), events.len());
+        for (a, b) in events.iter().zip(&from_file) {
+            assert_eq!((a.record, a.time), (b.record, b.time));
+            assert_eq!(procmon(a), procmon(b));
+        }
+    }
 }
 
 /// Read `bytes` as a PML and return the account and how many events were kept.
