@@ -10,7 +10,7 @@
 //! Desktop`, were exported), `not-in-exported:` (not in the stores exported, but one of those
 //! two was not), `expired:`, `valid:`, or `unknown-expiry:`. The rules in `config.rdt` match it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use jiff::tz::TimeZone;
 
@@ -43,7 +43,11 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
     let mut done = BTreeSet::new();
     let mut out = Vec::new();
     let values = crate::analysis::positions(events, |e| matches!(e.kind, EventKind::Registry(_)));
-    for e in values.into_iter().map(|i| &events[i]) {
+    // The exported stores, indexed at the first configured thumbprint: each thumbprint looks
+    // its certificate up rather than reading every event again (a bundle naming thousands of
+    // thumbprints took minutes).
+    let mut stores: Option<Stores<'_>> = None;
+    for e in values.iter().map(|&i| &events[i]) {
         let EventKind::Registry(r) = &e.kind else {
             continue;
         };
@@ -59,7 +63,8 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
         if !done.insert((r.computer.to_ascii_lowercase(), thumb.clone())) {
             continue;
         }
-        let Some(data) = verdict(events, &r.computer, &thumb, logs_end()) else {
+        let stores = stores.get_or_insert_with(|| Stores::index(events, &values));
+        let Some(data) = verdict(stores, &r.computer, &thumb, logs_end()) else {
             continue;
         };
         out.push(Event {
@@ -79,56 +84,85 @@ pub fn checks(events: &[Event]) -> Vec<Event> {
     out
 }
 
+/// What the bundle exported of the certificate stores, per computer (lower case): the stores
+/// listed, and per thumbprint (lower case) the (store, not after, subject) of each store that
+/// lists it, in the order first seen.
+#[derive(Default)]
+struct Stores<'e> {
+    listed: HashMap<String, BTreeSet<&'e str>>,
+    certs: HashMap<(String, String), Vec<Listed<'e>>>,
+}
+
+/// One store's listing of a certificate: (store, not after, subject).
+type Listed<'e> = (&'e str, &'e str, &'e str);
+
+impl<'e> Stores<'e> {
+    fn index(events: &'e [Event], registry: &[usize]) -> Self {
+        let mut out = Stores::default();
+        let prefix = format!(r"{STORES_KEY}\");
+        for e in registry.iter().map(|&i| &events[i]) {
+            let EventKind::Registry(r) = &e.kind else {
+                continue;
+            };
+            let Some(rest) = r.key.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            let computer = r.computer.to_ascii_lowercase();
+            if r.value_type == STORE_TYPE {
+                out.listed.entry(computer).or_default().insert(rest);
+                continue;
+            }
+            if r.value_type != CERT_TYPE {
+                continue;
+            }
+            let Some((store, tp)) = rest.split_once(r"\Certificates\") else {
+                continue;
+            };
+            let found = out
+                .certs
+                .entry((computer, tp.to_ascii_lowercase()))
+                .or_default();
+            let slot = match found.iter().position(|f| f.0 == store) {
+                Some(k) => &mut found[k],
+                None => {
+                    found.push((store, "", ""));
+                    let last = found.len() - 1;
+                    &mut found[last]
+                }
+            };
+            if r.name == "NotAfter" {
+                slot.1 = &r.data;
+            } else if r.name == "Subject" {
+                slot.2 = &r.data;
+            }
+        }
+        out
+    }
+}
+
 /// The check's data for one thumbprint on one computer; `None` when no store was exported.
 fn verdict(
-    events: &[Event],
+    index: &Stores<'_>,
     computer: &str,
     thumb: &str,
     logs_end: Option<jiff::civil::DateTime>,
 ) -> Option<String> {
-    let mine = |r: &RegValue| r.computer.eq_ignore_ascii_case(computer);
-    let prefix = format!(r"{STORES_KEY}\");
-    let mut stores = BTreeSet::new();
-    // (store, not after, subject) of the configured certificate, per store that lists it.
-    let mut found: Vec<(String, String, String)> = Vec::new();
-    for e in events {
-        let EventKind::Registry(r) = &e.kind else {
-            continue;
-        };
-        if !mine(r) || !r.key.starts_with(&prefix) {
-            continue;
-        }
-        let rest = &r.key[prefix.len()..];
-        if r.value_type == STORE_TYPE {
-            stores.insert(rest.to_string());
-            continue;
-        }
-        if r.value_type != CERT_TYPE {
-            continue;
-        }
-        let Some((store, tp)) = rest.split_once(r"\Certificates\") else {
-            continue;
-        };
-        if !tp.eq_ignore_ascii_case(thumb) {
-            continue;
-        }
-        let slot = match found.iter_mut().find(|f| f.0 == store) {
-            Some(slot) => slot,
-            None => {
-                found.push((store.to_string(), String::new(), String::new()));
-                found.last_mut()?
-            }
-        };
-        if r.name == "NotAfter" {
-            slot.1 = r.data.clone();
-        } else if r.name == "Subject" {
-            slot.2 = r.data.clone();
-        }
-    }
+    let computer = computer.to_ascii_lowercase();
+    let empty = BTreeSet::new();
+    let stores = index.listed.get(&computer).unwrap_or(&empty);
+    let found: Vec<(String, String, String)> = index
+        .certs
+        .get(&(computer, thumb.to_ascii_lowercase()))
+        .map(|f| {
+            f.iter()
+                .map(|&(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     if stores.is_empty() {
         return None;
     }
-    let listed: Vec<&str> = stores.iter().map(String::as_str).collect();
+    let listed: Vec<&str> = stores.iter().copied().collect();
     let Some((store, not_after, subject)) = found.into_iter().min() else {
         let all = RDP_STORES
             .iter()
