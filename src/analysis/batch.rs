@@ -27,26 +27,61 @@ pub type NotATicket = (String, String);
 /// The children of `dir` that are tickets, sorted by name (as shown: the order `merge`
 /// restores), and the ones that are not.
 pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
-    let mut children: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
-    children.sort_by(|a, b| {
-        let (x, y) = (a.file_name(), b.file_name());
-        (x.to_string_lossy(), &x).cmp(&(y.to_string_lossy(), &y))
-    });
+    let children: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
+    let mut children: Vec<_> = children
+        .into_iter()
+        .map(|c| (shown_name(&c.file_name()), c))
+        .collect();
+    children.sort_by(|(x, a), (y, b)| (x, a.file_name()).cmp(&(y, b.file_name())));
     let mut tickets = Vec::new();
     let mut skipped = Vec::new();
-    for c in children {
-        let name = c.file_name().to_string_lossy().into_owned();
+    let mut names = std::collections::HashSet::new();
+    for (name, c) in children {
         let path = c.path();
         let is_zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
         if path.is_dir() || (path.is_file() && is_zip) {
+            // A ticket's name is its report's file name and its key in every output: two
+            // tickets shown alike would overwrite each other's reports.
+            if !names.insert(name.clone()) {
+                skipped.push((
+                    name,
+                    "its name reads the same as another ticket's: rename it".to_string(),
+                ));
+                continue;
+            }
             tickets.push(Ticket { name, path });
         } else {
             skipped.push((name, "not a folder or a .zip".to_string()));
         }
     }
     Ok((tickets, skipped))
+}
+
+/// A file name as text: as it is when it is UTF-8; otherwise each byte that is not UTF-8 is
+/// written `\xNN`, so that two names differing only there stay apart (`x\xFF`, `x\xFE`), where
+/// replacing them with U+FFFD made them one name and one report.
+fn shown_name(name: &std::ffi::OsStr) -> String {
+    if let Some(text) = name.to_str() {
+        return text.to_string();
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in name.as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02X}"));
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
 }
 
 /// Which shard (0-based, of `total`) a ticket belongs to: the first 8 bytes of the SHA-256 of
@@ -315,6 +350,28 @@ fn size_of(path: &Path, depth: u32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names that are not UTF-8 keep their bytes apart; two tickets shown alike are not both
+    /// triaged (the second is listed as skipped, saying why).
+    #[cfg(unix)]
+    #[test]
+    fn ticket_names_that_are_not_utf8_stay_apart() {
+        use std::os::unix::ffi::OsStrExt;
+        let name = |b: &[u8]| shown_name(std::ffi::OsStr::from_bytes(b));
+        assert_eq!(name(b"x\xff"), r"x\xFF");
+        assert_ne!(name(b"x\xff"), name(b"x\xfe"));
+        assert_eq!(name("caf\u{e9}".as_bytes()), "caf\u{e9}");
+        let dir = tempfile::tempdir().unwrap();
+        for n in [&b"x\xff"[..], b"x\\xFF", b"x\xfe"] {
+            std::fs::create_dir(dir.path().join(std::ffi::OsStr::from_bytes(n))).unwrap();
+        }
+        let (tickets, skipped) = tickets(dir.path()).unwrap();
+        let shown: Vec<&str> = tickets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(shown, [r"x\xFE", r"x\xFF"]);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].0, r"x\xFF");
+        assert!(skipped[0].1.contains("another ticket"));
+    }
 
     #[test]
     fn stems_are_safe_and_unique() {
