@@ -10,20 +10,37 @@ use crate::sanitize::terminal;
 /// HTML acts on inside a line backslash-escaped or entity-encoded, and URLs defused, so log
 /// text can neither format, link, inject HTML nor break a table. A report pasted into a
 /// GitHub or GitLab issue must not notify anyone or link another issue either: `@name`,
-/// `@org/team` and `#123` are followed by a zero-width space (`&#8203;`, what Dependabot's
-/// release notes do), which the reader does not see and the site's reference finder does not
-/// match; a backslash before `@` does not stop them.
+/// `@org/team`, `#123` and `GH-123` (GitHub), `!123`, `%123` and `&123` (GitLab's merge
+/// requests, milestones and epics) are followed by a zero-width space (`&#8203;`, what
+/// Dependabot's release notes do), which the reader does not see and the site's reference
+/// finder does not match; a backslash before `@` does not stop them.
 pub fn markdown(text: &str) -> String {
     let visible = terminal(text);
     let mut out = String::with_capacity(visible.len() + 8);
     let mut chars = visible.chars().peekable();
+    let mut after_word = false;
     while let Some(c) = chars.next() {
+        let digit_next = chars.peek().is_some_and(char::is_ascii_digit);
+        // GitLab's references start a word: `RDPClient%4Operational` is none.
+        let gitlab_ref = digit_next && !after_word;
+        after_word = c.is_alphanumeric() || c == '_';
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            '&' if gitlab_ref => out.push_str("&amp;&#8203;"),
             '&' => out.push_str("&amp;"),
             '@' => out.push_str("@&#8203;"),
-            '#' if chars.peek().is_some_and(char::is_ascii_digit) => out.push_str("#&#8203;"),
+            '#' if digit_next => out.push_str("#&#8203;"),
+            '!' | '%' if gitlab_ref => {
+                out.push(c);
+                out.push_str("&#8203;");
+            }
+            '-' if digit_next
+                && out.len() >= 2
+                && out.as_bytes()[out.len() - 2..].eq_ignore_ascii_case(b"gh") =>
+            {
+                out.push_str("-&#8203;");
+            }
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' => {
                 out.push('\\');
                 out.push(c);
@@ -31,8 +48,19 @@ pub fn markdown(text: &str) -> String {
             c => out.push(c),
         }
     }
-    // GitHub turns bare URLs into links: break the pattern without changing what is shown.
-    out.replace("://", ":\\/\\/").replace("www.", "www\\.")
+    // GitHub turns bare URLs into links, `www.` in any case: break the pattern without
+    // changing what is shown.
+    let out = out.replace("://", ":\\/\\/");
+    let lower = out.to_ascii_lowercase();
+    let mut defused = String::with_capacity(out.len() + 8);
+    let mut from = 0;
+    for (at, _) in lower.match_indices("www.") {
+        defused.push_str(&out[from..at + 3]);
+        defused.push_str("\\.");
+        from = at + 4;
+    }
+    defused.push_str(&out[from..]);
+    defused
 }
 
 /// A CSV cell that a spreadsheet will not run as a formula (`=`, `+`, `-`, `@`, tab, CR at
@@ -68,6 +96,19 @@ mod tests {
         assert_eq!(markdown("cc @org/team"), "cc @&#8203;org/team");
         assert_eq!(markdown("admin@contoso.com"), "admin@&#8203;contoso.com");
         assert_eq!(markdown("see #42, #x"), "see #&#8203;42, #x");
+        assert_eq!(
+            markdown("GH-123 gh-7 GH-x"),
+            "GH-&#8203;123 gh-&#8203;7 GH-x"
+        );
+        assert_eq!(
+            markdown("!456 %1 &7 !x"),
+            "!&#8203;456 %&#8203;1 &amp;&#8203;7 !x"
+        );
+        assert_eq!(markdown("RDPClient%4Operational"), "RDPClient%4Operational");
+        assert_eq!(
+            markdown("WWW.evil.example Www.x www.y"),
+            "WWW\\.evil.example Www\\.x www\\.y"
+        );
     }
 
     #[test]
