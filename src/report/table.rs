@@ -34,13 +34,25 @@ fn confidence_cell(c: Confidence, color: bool) -> Cell {
 }
 
 /// The phase a disconnect's connection reached and how long it lived, as people say it:
-/// "established session, lived 3 h 21 min".
+/// "established session, lived 3 h 21 min"; rounded to the second, and under 10 s to the
+/// tenth ("security handshake, lived 2.9 s": a cut 2.9 s read as 2 s).
 pub fn connection_line(d: &DisconnectOut) -> Option<String> {
     let phase = d.phase.as_deref()?;
     Some(match d.lived_ms {
-        Some(ms) if ms >= 0 => format!("{phase}, lived {}", span_words((ms / 1000) as u64)),
+        Some(ms) if ms >= 0 => format!("{phase}, lived {}", lifetime_words(ms as u64)),
         _ => phase.to_string(),
     })
+}
+
+/// A connection's life in words, from milliseconds: tenths of a second under 10 s, else
+/// [`span_words`] of the nearest second.
+fn lifetime_words(ms: u64) -> String {
+    let tenths = ms.saturating_add(50) / 100;
+    if tenths < 100 {
+        format!("{}.{} s", tenths / 10, tenths % 10)
+    } else {
+        span_words(ms.saturating_add(500) / 1000)
+    }
 }
 
 /// The server's side of a disconnect's connection, as one line: "server RDS01 session 4,
@@ -187,4 +199,20 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_rounded_not_cut() {
+        assert_eq!(lifetime_words(2_900), "2.9 s");
+        assert_eq!(lifetime_words(2_960), "3.0 s");
+        assert_eq!(lifetime_words(120), "0.1 s");
+        assert_eq!(lifetime_words(9_949), "9.9 s");
+        assert_eq!(lifetime_words(9_950), "10 s");
+        assert_eq!(lifetime_words(59_600), "1 min");
+        assert_eq!(lifetime_words(2_295_400), "38 min 15 s");
+    }
 }
