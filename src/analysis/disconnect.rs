@@ -48,7 +48,7 @@ const DOCUMENTED: &[(u32, &str)] = &[
     (0x804, "bad IP address specified"),
     (
         0x808,
-        "licensing: internal error (see docs/domain.md: licensing family)",
+        "licensing: internal error (a client MSLicensing key it cannot write is one known cause)",
     ),
     (
         0x904,
@@ -57,7 +57,7 @@ const DOCUMENTED: &[(u32, &str)] = &[
     (0x906, "internal security error"),
     (
         0x908,
-        "licensing: internal error (see docs/domain.md: licensing family)",
+        "licensing: internal error (a client MSLicensing key it cannot write is one known cause)",
     ),
     (0xA06, "internal security error"),
     (0xB06, "encryption error"),
