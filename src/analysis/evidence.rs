@@ -278,6 +278,11 @@ fn next_step(
     causes: &[CauseScore],
     missing: &[&'static Source],
 ) -> Option<&'static Source> {
+    // Without the client's log no disconnect, 0x904 or other, was seen: whatever the server's
+    // side suggests, the first thing to get is the log that says whether the failure is one.
+    if !(CLIENT_LOG.present)(seen) {
+        return Some(&CLIENT_LOG);
+    }
     let for_top = causes.first().and_then(|c| {
         sources_for(c.cause.as_str())
             .iter()
@@ -351,6 +356,31 @@ mod tests {
             assert!(e.sufficient, "{seen:?}");
             assert_eq!(verdict(&e, "v".into()), "v");
         }
+    }
+
+    /// With no client log, a cause read from the server's side still asks for the client's
+    /// log first: it alone says whether the failure is a 0x904.
+    #[test]
+    fn without_the_client_log_the_next_step_is_the_client_log() {
+        let seen = Seen {
+            server: 3,
+            system: 40,
+            ..Seen::default()
+        };
+        let cause = CauseScore {
+            cause: crate::rules::Cause::Certificate,
+            confidence: crate::analysis::rank::Confidence::High,
+            score: 20.0,
+            why: String::new(),
+            findings: vec![],
+            more_findings: 0,
+            remediation: String::new(),
+            references: vec![],
+            against: vec![],
+        };
+        let d = Domain::builtin();
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+        assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Client).1));
     }
 
     #[test]
