@@ -358,6 +358,24 @@ mod tests {
         }
     }
 
+    /// A ranked cause with nothing but its name and confidence.
+    fn scored(
+        cause: crate::rules::Cause,
+        confidence: crate::analysis::rank::Confidence,
+    ) -> CauseScore {
+        CauseScore {
+            cause,
+            confidence,
+            score: 1.0,
+            why: String::new(),
+            findings: vec![],
+            more_findings: 0,
+            remediation: String::new(),
+            references: vec![],
+            against: vec![],
+        }
+    }
+
     /// With no client log, a cause read from the server's side still asks for the client's
     /// log first: it alone says whether the failure is a 0x904.
     #[test]
@@ -367,17 +385,10 @@ mod tests {
             system: 40,
             ..Seen::default()
         };
-        let cause = CauseScore {
-            cause: crate::rules::Cause::Certificate,
-            confidence: crate::analysis::rank::Confidence::High,
-            score: 20.0,
-            why: String::new(),
-            findings: vec![],
-            more_findings: 0,
-            remediation: String::new(),
-            references: vec![],
-            against: vec![],
-        };
+        let cause = scored(
+            crate::rules::Cause::Certificate,
+            crate::analysis::rank::Confidence::High,
+        );
         let d = Domain::builtin();
         let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Client).1));
@@ -389,17 +400,10 @@ mod tests {
             client: 3,
             ..Seen::default()
         };
-        let cause = CauseScore {
-            cause: crate::rules::Cause::Firewall,
-            confidence: crate::analysis::rank::Confidence::Low,
-            score: 1.0,
-            why: String::new(),
-            findings: vec![],
-            more_findings: 0,
-            remediation: String::new(),
-            references: vec![],
-            against: vec![],
-        };
+        let cause = scored(
+            crate::rules::Cause::Firewall,
+            crate::analysis::rank::Confidence::Low,
+        );
         let d = Domain::builtin();
         let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Security).1));

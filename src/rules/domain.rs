@@ -647,14 +647,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
                 _ => ServerRole::Logoff,
             };
             let (rest, source) = string(ws(rest)?.0)?;
-            let (rest, ids) = numbers(rest)?;
-            let mut ids32 = Vec::with_capacity(ids.len());
-            for id in ids {
-                match u32::try_from(id) {
-                    Ok(id) if id > 0 => ids32.push(id),
-                    _ => return expected(rest, "event ids (1 to 4294967295)"),
-                }
-            }
+            let (rest, ids32) = event_ids(rest)?;
             let mut decl = ServerEventDecl {
                 role,
                 source,
@@ -713,14 +706,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
         }
         "peer" => {
             let (rest, provider) = string(ws(rest)?.0)?;
-            let (rest, ids) = numbers(rest)?;
-            let mut ids32 = Vec::with_capacity(ids.len());
-            for id in ids {
-                match u32::try_from(id) {
-                    Ok(id) if id > 0 => ids32.push(id),
-                    _ => return expected(rest, "event ids (1 to 4294967295)"),
-                }
-            }
+            let (rest, ids32) = event_ids(rest)?;
             let (mut rest, first) = data_field(rest)?;
             let mut fields = vec![first];
             while peek_word(ws(rest)?.0) == "data" {
@@ -867,6 +853,19 @@ fn list<'a, T>(i: &'a str, item: fn(&'a str) -> PResult<'a, T>) -> PResult<'a, V
             return expected(ws(rest)?.0, "\",\" or \")\"");
         };
     }
+}
+
+/// A list of event ids, each 1 to 4294967295.
+fn event_ids(i: &str) -> PResult<'_, Vec<u32>> {
+    let (rest, ids) = numbers(i)?;
+    let mut ids32 = Vec::with_capacity(ids.len());
+    for id in ids {
+        match u32::try_from(id) {
+            Ok(id) if id > 0 => ids32.push(id),
+            _ => return expected(rest, "event ids (1 to 4294967295)"),
+        }
+    }
+    Ok((rest, ids32))
 }
 
 fn numbers(i: &str) -> PResult<'_, Vec<u64>> {
