@@ -450,10 +450,11 @@ fn leg_users<'a>(
             group.1 = group.1.max(to.duration_since(from));
         }
     }
-    let mut users: Vec<Option<Option<&'a str>>> = vec![None; list.len()];
     if by_server.is_empty() {
         return vec![None; list.len()];
     }
+    // Per connection: not seen yet, one user, or several (`Some(None)`).
+    let mut users: Vec<Option<Option<&'a str>>> = vec![None; list.len()];
     for group in by_server.values_mut() {
         group.0.sort_unstable();
     }
