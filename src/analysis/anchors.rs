@@ -90,24 +90,34 @@ impl<'a> AnchorConnections<'a> {
             .flat_map(|(si, s)| s.events.iter().map(move |&e| (e, si)))
             .collect();
         let tied = conns.iter().filter_map(|c| c.server_side).collect();
+        // The gateway's events, found once for both uses below (none needed without a 0x904).
+        let gateway_events: Vec<(&'a Event, &'a crate::model::WinEvent)> = if list.is_empty() {
+            Vec::new()
+        } else {
+            events
+                .iter()
+                .filter_map(|e| {
+                    let w = e.win()?;
+                    (domain.side_of(&w.provider) == Some(Side::Gateway)).then_some((e, w))
+                })
+                .collect()
+        };
         let mut gateway: HashMap<(String, String), GatewayLeg<'a>> = HashMap::new();
-        if !list.is_empty() {
-            for w in events.iter().filter_map(Event::win) {
-                let Some(activity) = w.activity_id.as_deref() else {
-                    continue;
-                };
-                let (resource, user) = (domain.gateway_resource_of(w), domain.gateway_user_of(w));
-                if resource.is_none() && user.is_none() {
-                    continue;
-                }
-                let key = (
-                    w.computer.to_ascii_lowercase(),
-                    activity.to_ascii_lowercase(),
-                );
-                let slot = gateway.entry(key).or_default();
-                slot.0 = slot.0.or(resource);
-                slot.1 = slot.1.or(user);
+        for &(_, w) in &gateway_events {
+            let Some(activity) = w.activity_id.as_deref() else {
+                continue;
+            };
+            let (resource, user) = (domain.gateway_resource_of(w), domain.gateway_user_of(w));
+            if resource.is_none() && user.is_none() {
+                continue;
             }
+            let key = (
+                w.computer.to_ascii_lowercase(),
+                activity.to_ascii_lowercase(),
+            );
+            let slot = gateway.entry(key).or_default();
+            slot.0 = slot.0.or(resource);
+            slot.1 = slot.1.or(user);
         }
         let mut logons: HashMap<(bool, String), Vec<Timestamp>> = HashMap::new();
         let proofs = conns
@@ -144,7 +154,7 @@ impl<'a> AnchorConnections<'a> {
         for group in by_server.values_mut() {
             group.timed.sort_by_key(|&(from, to, _)| (from, to));
         }
-        let leg_user = leg_users(&list, events, domain);
+        let leg_user = leg_users(&list, &gateway_events, domain);
         AnchorConnections {
             leg_user,
             by_server,
@@ -434,7 +444,7 @@ type Lives = (Vec<(Timestamp, Timestamp, usize)>, SignedDuration);
 /// no evidence about it, even with no server log to name the connection's user.
 fn leg_users<'a>(
     list: &[(usize, &Connection)],
-    events: &'a [Event],
+    gateway_events: &[(&'a Event, &'a crate::model::WinEvent)],
     domain: &Domain,
 ) -> Vec<Option<&'a str>> {
     // The timed connections by their server's class, by start, with the longest life: a
@@ -458,8 +468,7 @@ fn leg_users<'a>(
     for group in by_server.values_mut() {
         group.0.sort_unstable();
     }
-    for e in events {
-        let Some(w) = e.win() else { continue };
+    for &(e, w) in gateway_events {
         let (Some(resource), Some(user), Some(at)) = (
             domain.gateway_resource_of(w),
             domain.gateway_user_of(w),

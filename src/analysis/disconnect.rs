@@ -46,25 +46,23 @@ const DOCUMENTED: &[(u32, &str)] = &[
     (0x704, "timeout occurred"),
     (0x706, "failed to unpack server certificate"),
     (0x804, "bad IP address specified"),
-    (
-        0x808,
-        "licensing: internal error (a client MSLicensing key it cannot write is one known cause)",
-    ),
+    (0x808, LICENSING),
     (
         0x904,
         "socket closed: the TCP connection was closed under the client (FD_CLOSE)",
     ),
     (0x906, "internal security error"),
-    (
-        0x908,
-        "licensing: internal error (a client MSLicensing key it cannot write is one known cause)",
-    ),
+    (0x908, LICENSING),
     (0xA06, "internal security error"),
     (0xB06, "encryption error"),
     (0xC06, "decryption error"),
     (0xC08, "decompression error"),
     (0x1B07, "the server certificate expired during NLA"),
 ];
+
+/// What 0x808 and 0x908 mean: the same licensing error.
+const LICENSING: &str =
+    "licensing: internal error (a client MSLicensing key it cannot write is one known cause)";
 
 fn layer(code: u32) -> &'static str {
     if code <= 3 {

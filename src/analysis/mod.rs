@@ -333,19 +333,20 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
             crate::units::and_list(&named)
         );
         if more > 0 {
-            t.push_str(&format!(
-                " and {more} more error code{}",
-                if more == 1 { "" } else { "s" }
-            ));
+            let more = crate::units::count(more as u64, "more error code", "more error codes");
+            t.push_str(&format!(" and {more}"));
         }
         t
     };
     if others > 0 {
+        let (one, many) = if errors.is_empty() {
+            ("more disconnect", "more disconnects")
+        } else {
+            ("other disconnect", "other disconnects")
+        };
         text.push_str(&format!(
-            "; {} {} disconnect{} ended normally ({})",
-            others,
-            if errors.is_empty() { "more" } else { "other" },
-            if others == 1 { "" } else { "s" },
+            "; {} ended normally ({})",
+            crate::units::count(others as u64, one, many),
             crate::units::and_list(&normal)
         ));
     }

@@ -22,9 +22,6 @@ use std::sync::Arc;
 use super::{Emit, bundle};
 use crate::model::{AclEntry, Event, EventKind, FileAccount};
 
-/// Kept events handed on at once.
-const BATCH: usize = 1024;
-
 /// The objects MSRD-Collect's `Get-Acl` commands write into each file, in command order
 /// (`MSRDC-Core.psm1`). The last one repeats for any further output.
 const KNOWN_DUMPS: &[(&str, &[&str])] = &[
@@ -348,7 +345,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
         let summary: Arc<str> = Arc::from(object_access(rules));
         for (n, r) in rules.iter().enumerate() {
             account.events += 1;
-            let mut event = Event {
+            let event = Event {
                 file: Arc::clone(file),
                 record: r.line,
                 time: None,
@@ -364,13 +361,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
                 })),
                 marks: Default::default(),
             };
-            if (emit.keep)(&mut event) {
-                batch.push(event);
-                // Handed on in batches, so that the limits on kept events apply as it reads.
-                if batch.len() == BATCH {
-                    (emit.send)(std::mem::take(&mut batch));
-                }
-            }
+            emit.offer(&mut batch, event);
         }
     }
     for msg in dump.collector_errors.iter().take(super::MAX_LISTED_ERRORS) {
@@ -380,9 +371,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
         ));
     }
     super::count_line_errors(account, &dump.errors);
-    if !batch.is_empty() {
-        (emit.send)(batch);
-    }
+    emit.flush(batch);
     account.finish();
 }
 

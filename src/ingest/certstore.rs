@@ -38,8 +38,6 @@ pub const CERT_TYPE: &str = "certificate";
 pub const STORE_TYPE: &str = "certificate-store";
 
 const BLOCK_MARK: &str = "================ Certificate";
-/// Kept events handed on at once.
-const BATCH: usize = 1024;
 
 /// Does this decoded text start like a certificate listing (the CSV or a certutil dump)?
 pub fn looks_like(text: &str) -> bool {
@@ -136,8 +134,7 @@ fn parse_csv(text: &str) -> Listing {
             continue;
         };
         let store = get(Some(c_store));
-        if !named.contains(&store) {
-            named.insert(store.clone());
+        if named.insert(store.clone()) {
             out.stores.push(store.clone());
         }
         out.certs.push(CertItem {
@@ -376,14 +373,9 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     // a listing of many certificates is not held whole a second time as events.
     let mut batch = Vec::new();
     let mut made = 0u64;
-    let mut offer = |mut e: Event| {
+    let mut offer = |e: Event| {
         made += 1;
-        if (emit.keep)(&mut e) {
-            batch.push(e);
-            if batch.len() == BATCH {
-                (emit.send)(std::mem::take(&mut batch));
-            }
-        }
+        emit.offer(&mut batch, e);
     };
     for store in &listing.stores {
         let n = listed.get(store.as_str()).copied().unwrap_or(0);
@@ -408,9 +400,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     }
     account.events = made;
     super::count_line_errors(account, &listing.errors);
-    if !batch.is_empty() {
-        (emit.send)(batch);
-    }
+    emit.flush(batch);
     account.finish();
 }
 

@@ -160,6 +160,29 @@ pub struct Emit<'a> {
     pub columns: &'a ProcmonColumns,
 }
 
+/// Kept events a line-by-line reader holds before handing them on ([`Emit::offer`]).
+pub(crate) const KEPT_BATCH: usize = 1024;
+
+impl Emit<'_> {
+    /// Ask the prefilter about `event` and keep it in `batch`, handed on once it holds
+    /// [`KEPT_BATCH`]: so the limits on kept events act as a file is read, not at its end.
+    pub(crate) fn offer(&mut self, batch: &mut Vec<Event>, mut event: Event) {
+        if (self.keep)(&mut event) {
+            batch.push(event);
+            if batch.len() == KEPT_BATCH {
+                (self.send)(std::mem::take(batch));
+            }
+        }
+    }
+
+    /// Hand on what `batch` still holds.
+    pub(crate) fn flush(&mut self, batch: Vec<Event>) {
+        if !batch.is_empty() {
+            (self.send)(batch);
+        }
+    }
+}
+
 /// The thread count to use for `requested` (0 = one per core).
 pub fn effective_threads(requested: usize) -> usize {
     if requested > 0 {

@@ -22,9 +22,6 @@ use crate::model::{Event, EventKind, FileAccount, RegValue};
 pub const HEADER_V5: &str = "Windows Registry Editor Version 5.00";
 pub const HEADER_V4: &str = "REGEDIT4";
 
-/// Events handed on at a time.
-const BATCH: usize = 1024;
-
 /// Does this decoded text start like a reg export?
 pub fn looks_like(text: &str) -> bool {
     let first = text
@@ -375,7 +372,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
         &text,
         &mut |item: RegItem| {
             account.events += 1;
-            let mut event = Event {
+            let event = Event {
                 file: Arc::clone(file),
                 record: item.line,
                 time: None,
@@ -388,12 +385,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
                 })),
                 marks: Default::default(),
             };
-            if (emit.keep)(&mut event) {
-                batch.push(event);
-                if batch.len() == BATCH {
-                    (emit.send)(std::mem::take(&mut batch));
-                }
-            }
+            emit.offer(&mut batch, event);
         },
         &mut |e: RegError| errors.push((e.line, e.fault)),
     );
@@ -404,9 +396,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
             errors.len() - MAX_LISTED_ERRORS
         ));
     }
-    if !batch.is_empty() {
-        (emit.send)(batch);
-    }
+    emit.flush(batch);
     account.finish();
 }
 

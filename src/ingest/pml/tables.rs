@@ -386,14 +386,17 @@ mod tests {
     #[test]
     fn overlong_host_and_port_names_are_shown_as_numbers() {
         let wide = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let ip = |last: u8| {
+            let mut ip = [0u8; 16];
+            ip[..4].copy_from_slice(&[10, 0, 0, last]);
+            ip
+        };
         let mut region = 2u32.to_le_bytes().to_vec();
         for (last, name) in [
             (1u8, "rds01".to_string()),
             (2, "h".repeat(MAX_HOST_NAME + 1)),
         ] {
-            let mut ip = [0u8; 16];
-            ip[..4].copy_from_slice(&[10, 0, 0, last]);
-            region.extend(ip);
+            region.extend(ip(last));
             region.extend((wide(&name).len() as u32).to_le_bytes());
             region.extend(wide(&name));
         }
@@ -409,11 +412,6 @@ mod tests {
         }
         let mut problems = Vec::new();
         let e = read_endpoints(&region, &mut problems);
-        let ip = |last: u8| {
-            let mut ip = [0u8; 16];
-            ip[..4].copy_from_slice(&[10, 0, 0, last]);
-            ip
-        };
         assert_eq!(e.host(&ip(1), true), "rds01");
         assert_eq!(e.host(&ip(2), true), "10.0.0.2");
         assert_eq!(e.port(3389, true), "ms-wbt-server");

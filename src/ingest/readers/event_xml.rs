@@ -28,9 +28,6 @@ impl Reader for EventXml {
     }
 }
 
-/// Events an XML export hands on at a time.
-const XML_BATCH: usize = 1024;
-
 fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
     let utf16 = bytes.starts_with(&[0xFF, 0xFE]);
     let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
@@ -72,14 +69,9 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         &mut |rec: eventxml::XmlRecord| {
             position += 1;
             bad_times += u64::from(rec.bad_time);
-            let mut event = rec.into_event(emit.file, position);
+            let event = rec.into_event(emit.file, position);
             account.events += 1;
-            if (emit.keep)(&mut event) {
-                batch.push(event);
-                if batch.len() == XML_BATCH {
-                    (emit.send)(std::mem::take(&mut batch));
-                }
-            }
+            emit.offer(&mut batch, event);
         },
         &mut |e: eventxml::XmlEventError| errors.push(e),
     );
@@ -100,9 +92,7 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
             "{bad_times} events have a SystemTime that is not a valid time (out of range, such as year 30828, or malformed): kept without a time"
         ));
     }
-    if !batch.is_empty() {
-        (emit.send)(batch);
-    }
+    emit.flush(batch);
     account.finish();
 }
 
