@@ -288,7 +288,9 @@ fn rdp_key_without_network_service_read_with_rcm_1058_is_certificate() {
 }
 
 #[test]
-fn listener_replaced_and_service_crash_are_server_refused() {
+/// A crash of Remote Desktop Services next to the 0x904s is the server going down, the top
+/// cause; the listener's replaced protocol (a lasting setting) is still a refusal cause.
+fn listener_replaced_is_server_refused_and_service_crash_is_server_down() {
     let mut b = server(
         Layout::Msrd,
         r#"09:13:58 7031 provider="Service Control Manager" param1="Remote Desktop Services" param2=1 param3=60000 param4=1 param5="Restart the service""#,
@@ -305,16 +307,22 @@ fn listener_replaced_and_service_crash_are_server_refused() {
     );
     let dir = ticket(&b);
     let (_, r) = scan(dir.path(), &["."]);
-    assert_eq!(r.causes[0].cause, "server-refused", "{}", r.verdict);
-    let rules: Vec<&str> = r.causes[0]
-        .findings
-        .iter()
-        .map(|f| f.rule.as_str())
-        .collect();
-    assert!(rules.contains(&"svc-rds-service-failed"), "{rules:?}");
+    let rules_of = |name: &str| -> Vec<String> {
+        cause(&r, name)
+            .map(|c| c.findings.iter().map(|f| f.rule.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(r.causes[0].cause, "server-down", "{}", r.verdict);
+    assert_eq!(r.causes[0].confidence, Confidence::High, "{}", r.verdict);
     assert!(
-        rules.contains(&"cfg-listener-protocol-replaced"),
-        "{rules:?}"
+        rules_of("server-down").contains(&"svc-rds-service-failed".to_string()),
+        "{:?}",
+        rules_of("server-down")
+    );
+    assert!(
+        rules_of("server-refused").contains(&"cfg-listener-protocol-replaced".to_string()),
+        "{:?}",
+        rules_of("server-refused")
     );
     golden("tss-listener", dir.path(), &["."]);
 }

@@ -302,6 +302,35 @@ impl<'a> AnchorConnections<'a> {
         false
     }
 
+    /// Logged on a computer that none of the 0x904 connections reached: the one each was made
+    /// from (its own services and listener, not the server's), or, for a connection tied to its
+    /// server's side, any computer other than that server. A connection neither named nor tied
+    /// to the event's computer, made from another, says nothing (its server may go by another
+    /// name). With no 0x904 connection, or a first event that names no computer, nothing is said.
+    pub(super) fn off_their_servers(&self, f: &Finding, events: &[Event]) -> bool {
+        let Some(computer) = f
+            .events
+            .first()
+            .and_then(|&i| events.get(i))
+            .and_then(Event::win)
+            .map(|w| &*w.computer)
+            .filter(|c| !c.is_empty())
+        else {
+            return false;
+        };
+        !self.list.is_empty()
+            && self.list.iter().all(|(_, c)| {
+                let tied = c
+                    .server_side
+                    .and_then(|s| self.servers.get(s))
+                    .map(|s| s.host.as_str())
+                    .filter(|h| !h.is_empty());
+                let reached = c.server.as_deref().is_some_and(|s| same_host(computer, s))
+                    || tied.is_some_and(|h| same_host(computer, h));
+                !reached && (tied.is_some() || same_host(computer, &c.client))
+            })
+    }
+
     /// A packet or connection event (a firewall's drop) logged on a 0x904 connection's server
     /// that names neither end as that connection's client address, as the server saw it: a
     /// scanner's or another client's packet. Said only when, for every 0x904 connection, the

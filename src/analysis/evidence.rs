@@ -210,6 +210,7 @@ fn sources_for(cause: &str) -> &'static [&'static Source] {
         "network" => &[&CLIENT_LOG, &PROCMON, &SERVER_LOG],
         "firewall" => &[&SECURITY_LOG, &PROCMON],
         "server-refused" | "listener" => &[&SERVER_LOG, &SYSTEM_LOG],
+        "server-down" => &[&SYSTEM_LOG, &SERVER_LOG],
         "gateway" => &[&SERVER_LOG, &CLIENT_LOG],
         _ => &[&CLIENT_LOG, &SERVER_LOG],
     }

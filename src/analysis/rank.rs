@@ -140,7 +140,23 @@ fn handshake_cause(c: Cause) -> bool {
 
 /// Causes that end an established session.
 fn session_cause(c: Cause) -> bool {
-    matches!(c, Cause::Network | Cause::Gateway | Cause::Firewall)
+    matches!(
+        c,
+        Cause::Network | Cause::Gateway | Cause::Firewall | Cause::ServerDown
+    )
+}
+
+/// Causes that end a connection in its handshake (those a completed handshake rules out,
+/// and the server going down, which ends a connection whatever its phase).
+fn handshake_phase_cause(c: Cause) -> bool {
+    handshake_cause(c) || c == Cause::ServerDown
+}
+
+/// Causes that are something the server does: evidence of them logged on another computer
+/// than the 0x904's server (its own client's listener or services, another server) says
+/// nothing about it.
+fn server_cause(c: Cause) -> bool {
+    matches!(c, Cause::ServerRefused | Cause::ServerDown)
 }
 
 fn score_finding<'a>(
@@ -153,7 +169,9 @@ fn score_finding<'a>(
     let RuleKind::Cause { cause, strength } = rule.kind() else {
         return None;
     };
-    if anchors.other_connection(f, events, rules.domain()) {
+    if anchors.other_connection(f, events, rules.domain())
+        || (server_cause(cause) && anchors.off_their_servers(f, events))
+    {
         return None;
     }
     let wants_anchor = rule.anchor_window().is_some();
@@ -180,7 +198,7 @@ fn score_finding<'a>(
         .and_then(|a| anchors.phase_of(a));
     let favoured = match phase {
         Some(Phase::Established) => session_cause(cause),
-        Some(Phase::Handshake | Phase::Transport) => handshake_cause(cause),
+        Some(Phase::Handshake | Phase::Transport) => handshake_phase_cause(cause),
         None => false,
     };
     if favoured {

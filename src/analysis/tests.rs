@@ -496,3 +496,78 @@ fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
         assert_eq!(counted, counts, "{accepted} {source}: {causes:?}");
     }
 }
+
+/// The server going down ends the 0x904's connection whatever its phase: a Remote Desktop
+/// service's crash logged on its server is a server-down cause. The same crash logged on the
+/// client the connection was made from (its own Remote Desktop service) is not.
+#[test]
+fn a_service_crash_counts_on_the_server_and_not_on_the_client() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (computer, counts) in [("RDS01.contoso.com", true), ("WS01.contoso.com", false)] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        events.push(logged(
+            "Service Control Manager",
+            7031,
+            computer,
+            3600 + 899,
+            &[("param1", "Remote Desktop Services")],
+        ));
+        let causes = causes_of(&rules, &events);
+        let down = causes
+            .iter()
+            .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == "svc-rds-service-failed"));
+        assert_eq!(down, counts, "{computer}: {causes:?}");
+    }
+}
+
+/// A restart logged on a server the 0x904's connection is not tied to (the client's address
+/// was accepted by RDS01, the restart was on RDS02) is another server's.
+#[test]
+fn a_restart_of_another_server_is_not_the_0x904s() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let domain = rules.domain();
+    let accept = domain
+        .server_events
+        .iter()
+        .find(|d| d.role == crate::rules::domain::ServerRole::Accept && !d.address.is_empty())
+        .expect("an accept naming the client's address");
+    let accept_provider = domain
+        .sources
+        .iter()
+        .find(|s| s.label() == accept.source)
+        .expect("the accept's source")
+        .provider
+        .clone();
+    for (computer, counts) in [("RDS01.contoso.com", true), ("RDS02.contoso.com", false)] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        events.push(logged(
+            &accept_provider,
+            accept.ids[0],
+            "RDS01.contoso.com",
+            3601,
+            &[(&accept.address, "10.0.0.7:50000")],
+        ));
+        events.push(logged(
+            "User32",
+            1074,
+            computer,
+            3600 + 898,
+            &[("param1", "shutdown.exe"), ("param5", "restart")],
+        ));
+        let causes = causes_of(&rules, &events);
+        let down = causes
+            .iter()
+            .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == "down-server-restart"));
+        assert_eq!(down, counts, "{computer}: {causes:?}");
+    }
+}

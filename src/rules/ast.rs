@@ -135,6 +135,7 @@ keyword_enum! {
         RdpWrapper => "rdp-wrapper",
         CredsspPolicy => "credssp-policy",
         Servicing => "servicing",
+        ServerDown => "server-down",
     }
 }
 

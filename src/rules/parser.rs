@@ -13,7 +13,8 @@
 //!             | "kind" ":" ( "cause" | "anchor" | "disconnect-code" )       (default: cause)
 //!             | "cause" ":" ( "certificate" | "tls" | "server-refused" | "network" | "firewall"
 //!                           | "gateway" | "access-denied" | "licensing" | "rdp-wrapper"
-//!                           | "credssp-policy" | "servicing" )
+//!                           | "credssp-policy" | "servicing"
+//!                           | "server-down" )
 //!             | "strength" ":" ( "strong" | "moderate" | "weak" | "context" )
 //!             | "when" ":" expr
 //!             | "unless" ":" ( "followed" | "preceded" ) "by" expr "within" duration
@@ -1178,7 +1179,7 @@ mod tests {
             (
                 "rule a {\n  cause: dns\n}",
                 (2, 10),
-                "unknown cause \"dns\", expected one of: certificate, tls, server-refused, network, firewall, gateway, access-denied, licensing, rdp-wrapper, credssp-policy, servicing",
+                "unknown cause \"dns\", expected one of: certificate, tls, server-refused, network, firewall, gateway, access-denied, licensing, rdp-wrapper, credssp-policy, servicing, server-down",
             ),
             (
                 "rule a { strength: high }",
