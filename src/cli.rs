@@ -223,7 +223,8 @@ struct AnalysisArgs {
     /// A rule file to add to the built-in rules (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
-    /// The date of the Procmon capture (YYYY-MM-DD), when its export has no 'Date & Time'.
+    /// The date of the Procmon capture (YYYY-MM-DD): for an export without 'Date & Time', or
+    /// to correct the one it has (its dates are moved to start on DATE).
     #[arg(long, value_name = "DATE")]
     procmon_date: Option<String>,
     /// The Procmon capture machine's UTC offset (+02:00, -0500, UTC+1).

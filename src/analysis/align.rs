@@ -20,7 +20,7 @@
 //! estimate (`clock.rs`) moves them with its events. A capture no server's events line up with
 //! stays unplaced, and the note says so.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::Offset;
@@ -233,28 +233,39 @@ fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
             d.procmon_disconnect,
         ));
     }
-    // The distinct proposals, in order: whether they agree is all that is read.
-    let mut proposals: BTreeSet<(i32, Date)> = BTreeSet::new();
+    // Every moment votes once for each (offset, date) its rows line up at. The offset most
+    // moments agree on wins when it has at least two and twice the votes of any other: with
+    // several connections, a connect can line up by chance with another connection's row a
+    // whole number of quarter hours away, once, where the true offset lines up every moment.
+    let mut votes: BTreeMap<(i32, Date), usize> = BTreeMap::new();
     for (client, procmon) in &pairs {
         propose(client, &RowSeconds::new(procmon), |off, date, _| {
-            proposals.insert((off, date));
+            *votes.entry((off, date)).or_default() += 1;
         });
     }
-    let proposals: Vec<(i32, Date)> = proposals.into_iter().collect();
-    match proposals.as_slice() {
+    let mut by_offset: BTreeMap<i32, (usize, BTreeSet<Date>)> = BTreeMap::new();
+    for (&(off, date), &n) in &votes {
+        let entry = by_offset.entry(off).or_default();
+        entry.0 += n;
+        entry.1.insert(date);
+    }
+    let mut ranked: Vec<(i32, usize, BTreeSet<Date>)> = by_offset
+        .into_iter()
+        .map(|(off, (n, dates))| (off, n, dates))
+        .collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    match ranked.as_slice() {
         [] => Err("the client's connect/disconnect events and Procmon's TCP rows never line up within a whole time zone".into()),
-        [one] => Ok(*one),
-        _ => {
-            let offsets: Vec<i32> = proposals.iter().map(|p| p.0).collect();
-            if offsets.windows(2).all(|w| w[0] == w[1]) {
-                Err("the connections line up on more than one date: give --procmon-date".into())
-            } else {
-                Err(format!(
-                    "ambiguous: the connections line up with {} different offsets: give --procmon-utc-offset",
-                    offsets.len()
-                ))
+        [(off, n, dates), rest @ ..] if rest.first().is_none_or(|r| *n >= 2 && *n >= 2 * r.1) => {
+            match dates.iter().collect::<Vec<_>>().as_slice() {
+                [date] => Ok((*off, **date)),
+                _ => Err("the connections line up on more than one date: give --procmon-date".into()),
             }
         }
+        _ => Err(format!(
+            "ambiguous: the connections line up with {} different offsets, none on most of them: give --procmon-utc-offset",
+            ranked.len()
+        )),
     }
 }
 
@@ -321,7 +332,6 @@ fn place_server_captures(
     rows: &[usize],
     domain: &Domain,
 ) -> (Vec<String>, Vec<(usize, std::sync::Arc<str>)>) {
-    use std::collections::BTreeMap;
     // Files: unplaced CSV rows, whether any is a listener accept, whether any is the client's.
     let mut files: BTreeMap<std::sync::Arc<str>, (Vec<Time>, bool)> = BTreeMap::new();
     for e in rows.iter().map(|&i| &events[i]) {
@@ -402,17 +412,26 @@ fn place_server_captures(
             continue;
         };
         let host: std::sync::Arc<str> = std::sync::Arc::from(host);
+        let mine: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&i| events[i].file == *file)
+            .collect();
+        let (fixes, fixed) = column_fixes(events, &mine, date, false);
+        let fix = fixes.get(file).copied();
+        notes.extend(fixed);
         let mut moved = 0u64;
-        for &i in rows {
+        for &i in &mine {
             let e = &mut events[i];
-            if &e.file != file || e.time.is_some() {
+            if e.time.is_some() {
                 continue;
             }
             let EventKind::Procmon(p) = &e.kind else {
                 continue;
             };
             let Some(tod) = p.time_of_day else { continue };
-            if let Ok(ts) = tz.to_timestamp(DateTime::from_parts(p.date.unwrap_or(date), tod)) {
+            let day = p.date.map_or(date, |d| fix.map_or(d, |f| f.apply(d)));
+            if let Ok(ts) = tz.to_timestamp(DateTime::from_parts(day, tod)) {
                 e.time = Some(ts);
                 placed.push((i, host.clone()));
                 moved += 1;
@@ -438,6 +457,75 @@ fn no_rows() -> Alignment {
 }
 
 /// `rows`: where the Procmon rows are among `events`.
+/// How a capture's `Date & Time` dates are brought to the date the alignment settled on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DayFix {
+    /// Day and month were read the other way round: a date whose day is over 12 could only be
+    /// read one way, and stays.
+    Swap,
+    /// Whole days to add (the user gave the capture's date).
+    Shift(i32),
+}
+
+impl DayFix {
+    fn apply(self, d: Date) -> Date {
+        match self {
+            DayFix::Swap => swapped(d).unwrap_or(d),
+            DayFix::Shift(days) => d.checked_add(jiff::Span::new().days(days)).unwrap_or(d),
+        }
+    }
+}
+
+/// `d` with its day and month exchanged, when that is another date.
+fn swapped(d: Date) -> Option<Date> {
+    (d.day() <= 12 && d.day() != d.month())
+        .then(|| Date::new(d.year(), d.day(), d.month()).ok())
+        .flatten()
+}
+
+/// The files among `rows` whose `Date & Time` column never gives `date`, with how each is
+/// corrected: read with day and month exchanged when that gives it (an ambiguous `03/09` read
+/// in the other locale's order); otherwise, when the user gave `date`, moved by whole days so
+/// that its first date is `date`; otherwise left as the column says. A note for each.
+fn column_fixes(
+    events: &[Event],
+    rows: &[usize],
+    date: Date,
+    user: bool,
+) -> (BTreeMap<std::sync::Arc<str>, DayFix>, Vec<String>) {
+    let mut dates: BTreeMap<std::sync::Arc<str>, BTreeSet<Date>> = BTreeMap::new();
+    for e in rows.iter().map(|&i| &events[i]) {
+        if let (Some(p), None) = (e.procmon(), e.time)
+            && let Some(d) = p.date
+        {
+            dates.entry(e.file.clone()).or_default().insert(d);
+        }
+    }
+    let mut fixes = BTreeMap::new();
+    let mut notes = Vec::new();
+    for (file, seen) in dates {
+        if seen.contains(&date) {
+            continue;
+        }
+        let fix = if let Some(c) = seen.iter().find(|&&c| swapped(c) == Some(date)) {
+            notes.push(format!(
+                "{file}: its 'Date & Time' column read {c} for {date}, day and month the other way round: its dates are read day for month"
+            ));
+            DayFix::Swap
+        } else if user && let Some(&first) = seen.first() {
+            let days = (date - first).get_days();
+            notes.push(format!(
+                "{file}: its 'Date & Time' column starts on {first}: its dates are moved to start on {date}, as given"
+            ));
+            DayFix::Shift(days)
+        } else {
+            continue;
+        };
+        fixes.insert(file, fix);
+    }
+    (fixes, notes)
+}
+
 fn align_client(
     events: &mut [Event],
     rows: &[usize],
@@ -475,6 +563,14 @@ fn align_client(
         } else {
             None
         };
+    // The date the user gave, or the one the client's events line up on: the column's dates
+    // are checked against it.
+    let settled = hints.date.or_else(|| {
+        inferred
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .map(|&(_, d)| d)
+    });
     let (offset, date, method, note) = match (hints.utc_offset_secs, inferred) {
         (Some(off), None) => (
             off,
@@ -533,6 +629,12 @@ fn align_client(
             note: "UTC offset out of range".into(),
         };
     };
+    let (fixes, fixed) = column_fixes(events, rows, settled.unwrap_or(date), hints.date.is_some());
+    let date = if fixes.is_empty() {
+        date
+    } else {
+        settled.unwrap_or(date)
+    };
     let mut placed = 0u64;
     for &i in rows {
         let e = &mut events[i];
@@ -540,7 +642,8 @@ fn align_client(
             && e.time.is_none()
             && let Some(tod) = p.time_of_day
         {
-            let day = p.date.or(Some(date)).unwrap_or(date);
+            let fix = fixes.get(&e.file);
+            let day = p.date.map_or(date, |d| fix.map_or(d, |f| f.apply(d)));
             let local = DateTime::from_parts(day, tod);
             if let Ok(ts) = tz_offset.to_timestamp(local) {
                 e.time = Some(ts);
@@ -548,11 +651,12 @@ fn align_client(
             }
         }
     }
+    let fixed: String = fixed.iter().map(|n| format!("; {n}")).collect();
     Alignment {
         method,
         date: Some(date.to_string()),
         utc_offset: Some(offset_text(offset)),
-        note: format!("{note}; {placed} relevant Procmon rows placed"),
+        note: format!("{note}{fixed}; {placed} relevant Procmon rows placed"),
     }
 }
 
@@ -718,6 +822,71 @@ mod tests {
         let a = align(&mut events, hints, Domain::builtin());
         assert_eq!(a.method, "user");
         assert_eq!(events[0].time.unwrap().to_string(), "2024-01-02T15:00:00Z");
+    }
+
+    fn dated(mut e: Event, date: &str) -> Event {
+        if let EventKind::Procmon(p) = &mut e.kind {
+            p.date = Some(date.parse().unwrap());
+        }
+        e
+    }
+
+    /// A `Date & Time` column whose day and month were read the other way round (12 March
+    /// read as 3 December) is read day for month when the client's events line up on the
+    /// other date; a user's date moves a column that holds neither; a column that holds the
+    /// date is left as it is.
+    #[test]
+    fn the_column_date_yields_to_the_settled_date() {
+        let rows = |date: &str| {
+            vec![
+                client(1025, "2024-03-12T13:00:00Z"),
+                client(1026, "2024-03-12T13:20:00Z"),
+                dated(tcp("14:00:00", "TCP Connect"), date),
+                dated(tcp("14:20:00", "TCP Disconnect"), date),
+            ]
+        };
+        let mut events = rows("2024-12-03");
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
+        assert_eq!(a.method, "inferred", "{}", a.note);
+        assert!(a.note.contains("the other way round"), "{}", a.note);
+        assert_eq!(events[2].time.unwrap().to_string(), "2024-03-12T13:00:00Z");
+        let mut events = rows("2024-03-12");
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
+        assert!(!a.note.contains("Date & Time"), "{}", a.note);
+        assert_eq!(events[3].time.unwrap().to_string(), "2024-03-12T13:20:00Z");
+        let mut events = rows("2024-03-20");
+        let hints = AlignHints {
+            date: Some("2024-03-12".parse().unwrap()),
+            utc_offset_secs: Some(3600),
+        };
+        let a = align(&mut events, hints, Domain::builtin());
+        assert!(a.note.contains("as given"), "{}", a.note);
+        assert_eq!(events[2].time.unwrap().to_string(), "2024-03-12T13:00:00Z");
+    }
+
+    /// Three connections: each connect and disconnect lines up at UTC+1, and one connect
+    /// lines up by chance, once, with another connection's row an hour away. Most moments
+    /// agree: the offset is UTC+1, not "ambiguous".
+    #[test]
+    fn the_offset_most_moments_agree_on_wins_over_a_chance_pair() {
+        let mut events = Vec::new();
+        for (connect, disconnect) in [
+            ("09:00:00", "09:30:00"),
+            ("10:30:00", "10:40:00"),
+            ("12:00:00", "12:10:00"),
+        ] {
+            events.push(client(1025, &format!("2024-03-12T{connect}Z")));
+            events.push(client(1026, &format!("2024-03-12T{disconnect}Z")));
+        }
+        for local in ["10:00:00", "11:30:00", "13:00:00"] {
+            events.push(tcp(local, "TCP Connect"));
+        }
+        for local in ["10:30:00", "11:40:00", "13:10:00"] {
+            events.push(tcp(local, "TCP Disconnect"));
+        }
+        let a = align(&mut events, AlignHints::default(), Domain::builtin());
+        assert_eq!(a.method, "inferred", "{}", a.note);
+        assert_eq!(a.utc_offset.as_deref(), Some("UTC+01:00"));
     }
 
     #[test]

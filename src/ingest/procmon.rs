@@ -15,7 +15,9 @@ use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use super::csvread::{Records, Utf16Le};
-use super::procmon_time::{date_part, is_excel_mangled, parse_date, parse_time_of_day};
+use super::procmon_time::{
+    DayFirst, date_part, is_excel_mangled, parse_date_in, parse_time_of_day,
+};
 use super::{Emit, ProcmonColumns};
 use crate::model::shared_str::Recent;
 use crate::model::{At, Event, EventKind, FileAccount, Problem, ProcmonRow, SharedStr};
@@ -252,6 +254,9 @@ fn read_utf8(
     let mut last = <(Recent, Recent, Recent)>::default();
     // The last `Date & Time` date part and its date (the empty text has none).
     let mut last_date: (String, Option<jiff::civil::Date>) = (String::new(), None);
+    // How an ambiguous `/` date is read, decided once a file from its first value's clock:
+    // every row of a capture is read in the same order.
+    let mut day_first: Option<DayFirst> = None;
     loop {
         match reader.read_record() {
             Ok(true) => {}
@@ -330,7 +335,8 @@ fn read_utf8(
         let date = columns.date_time.map(field).and_then(|text| {
             let part = date_part(&text);
             if part != last_date.0 {
-                last_date = (part.to_string(), parse_date(part));
+                let order = *day_first.get_or_insert_with(|| DayFirst::of_clock(&text));
+                last_date = (part.to_string(), parse_date_in(part, order));
             }
             last_date.1
         });

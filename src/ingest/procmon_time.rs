@@ -83,7 +83,7 @@ pub fn is_excel_mangled(text: &str) -> bool {
     }
 }
 
-/// The date part of a `Date & Time` value, what [`parse_date`] reads (the time after it is not
+/// The date part of a `Date & Time` value, what [`parse_date_in`] reads (the time after it is not
 /// read: `Time of Day` has it). Rows of one capture mostly share it, so a reader can parse it
 /// once.
 pub fn date_part(text: &str) -> &str {
@@ -183,9 +183,40 @@ fn parse_digits<T: std::str::FromStr>(s: &str, max_len: usize) -> Option<T> {
     s.parse().ok()
 }
 
-/// `M/D/YYYY`, `D.M.YYYY`, `YYYY/M/D`, `YYYY-MM-DD`, or `D/M/YYYY` when the first number
-/// cannot be a month.
-pub fn parse_date(text: &str) -> Option<Date> {
+/// Whether a `/`-separated date with the year last is read day first when neither of its first
+/// two numbers says (both 12 or less).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayFirst {
+    Yes,
+    No,
+}
+
+impl DayFirst {
+    /// What a capture's `Date & Time` value says of its locale: a 12-hour clock (`AM`/`PM`) is
+    /// the United States' `M/D/YYYY`; with a 24-hour clock, `/` is the day-first order of the
+    /// United Kingdom, France, Spain, Italy, Brazil and most others (ja-JP and zh-CN put the year
+    /// first, which needs no guess).
+    pub fn of_clock(date_and_time: &str) -> DayFirst {
+        let clock = general_clock_part(date_and_time);
+        if split_half_day(clock).1.is_some() {
+            DayFirst::No
+        } else {
+            DayFirst::Yes
+        }
+    }
+}
+
+/// What follows the date in a `Date & Time` value.
+fn general_clock_part(text: &str) -> &str {
+    let text = text.trim();
+    text.split_once(char::is_whitespace)
+        .map_or("", |(_, clock)| clock.trim())
+}
+
+/// `M/D/YYYY` or `D/M/YYYY`, `D.M.YYYY`, `YYYY/M/D`, `YYYY-MM-DD`. A `/`-separated date
+/// with the year last is read in the order `ambiguous` says when neither of its first two
+/// numbers says (a number over 12 is the day).
+pub fn parse_date_in(text: &str, ambiguous: DayFirst) -> Option<Date> {
     let sep = text.chars().find(|c| matches!(c, '/' | '.' | '-'))?;
     let parts: Vec<&str> = text.split(sep).collect();
     let [a, b, c] = parts.as_slice() else {
@@ -199,6 +230,8 @@ pub fn parse_date(text: &str) -> Option<Date> {
         match sep {
             '.' | '-' => (c_n, b_n, a_n),
             _ if a_n > 12 => (c_n, b_n, a_n),
+            _ if b_n > 12 => (c_n, a_n, b_n),
+            _ if ambiguous == DayFirst::Yes => (c_n, b_n, a_n),
             _ => (c_n, a_n, b_n),
         }
     } else {
@@ -304,7 +337,7 @@ mod tests {
 
     #[test]
     fn date_and_time_forms() {
-        let date = |text: &str| parse_date(date_part(text)).map(|d| d.to_string());
+        let date = |text: &str| parse_date_in(date_part(text), DayFirst::No).map(|d| d.to_string());
         for text in [
             "7/31/2020 7:19:37 AM",
             "31.07.2020 07:19:37",
@@ -317,6 +350,27 @@ mod tests {
         }
         for text in ["13/13/2020 1:00:00", "yesterday", "", "x y"] {
             assert_eq!(date(text), None, "{text:?}");
+        }
+    }
+
+    /// `03/09/2024` is 9 March with a 12-hour clock (en-US) and 3 September with a 24-hour
+    /// one (en-GB, fr-FR); a number over 12 settles the order whatever the clock says.
+    #[test]
+    fn an_ambiguous_slash_date_is_read_in_the_clocks_locale() {
+        let date = |text: &str| {
+            parse_date_in(date_part(text), DayFirst::of_clock(text)).map(|d| d.to_string())
+        };
+        for (text, want) in [
+            ("03/09/2024 1:02:11.1234567 PM", "2024-03-09"),
+            ("03/09/2024 13:02:11,1234567", "2024-09-03"),
+            ("3/9/2024 13:02:11", "2024-09-03"),
+            ("13/09/2024 13:02:11", "2024-09-13"),
+            ("09/13/2024 13:02:11", "2024-09-13"),
+            ("13/09/2024 1:02:11 PM", "2024-09-13"),
+            ("2024/09/03 13:02:11", "2024-09-03"),
+            ("03.09.2024 13:02:11", "2024-09-03"),
+        ] {
+            assert_eq!(date(text).as_deref(), Some(want), "{text:?}");
         }
     }
 }
