@@ -327,39 +327,59 @@ pub fn prepare(events: &mut Vec<Event>, accounts: &mut [FileAccount], computers:
     events.extend(checks);
 }
 
-/// The one event-log computer a bundle host names, if exactly one (ignoring case) matches.
-fn fqdn_of<'a>(host: &str, computers: &'a BTreeMap<String, Sides>) -> Option<(&'a str, Sides)> {
-    let mut found: Option<(&'a str, Sides)> = None;
-    for (c, sides) in computers {
-        if !bundle::same_computer(c, host) {
-            continue;
+/// The event-log computers by first label, lowercase: what a bundle host is compared with
+/// ([`bundle::same_computer`]), indexed once, so that tying every registry and ACL event to its
+/// computer costs a lookup, not a pass over every computer the logs name.
+struct Hosts<'a> {
+    by_label: std::collections::HashMap<String, Vec<(&'a str, Sides)>>,
+}
+
+impl<'a> Hosts<'a> {
+    fn new(computers: &'a BTreeMap<String, Sides>) -> Self {
+        let mut by_label: std::collections::HashMap<String, Vec<(&'a str, Sides)>> =
+            std::collections::HashMap::new();
+        for (c, sides) in computers {
+            let label = c.split('.').next().unwrap_or(c).to_ascii_lowercase();
+            by_label
+                .entry(label)
+                .or_default()
+                .push((c.as_str(), *sides));
         }
-        match found {
-            Some((f, s)) if f.eq_ignore_ascii_case(c) => {
-                found = Some((
-                    f,
-                    Sides {
-                        client: s.client || sides.client,
-                        server: s.server || sides.server,
-                    },
-                ));
-            }
-            // The short name spelled more fully wins (`RDS01.contoso.com` over `RDS01`).
-            Some((f, s)) if !f.contains('.') && c.contains('.') => {
-                found = Some((
-                    c,
-                    Sides {
-                        client: s.client || sides.client,
-                        server: s.server || sides.server,
-                    },
-                ));
-            }
-            Some((f, _)) if f.contains('.') && !c.contains('.') => {}
-            Some(_) => return None, // RDS01.contoso.com and RDS01.fabrikam.com: not decided.
-            None => found = Some((c, *sides)),
-        }
+        Hosts { by_label }
     }
-    found
+
+    /// The one event-log computer a bundle host names, if exactly one (ignoring case) matches.
+    fn fqdn_of(&self, host: &str) -> Option<(&'a str, Sides)> {
+        let candidates = self.by_label.get(&host.to_ascii_lowercase())?;
+        let mut found: Option<(&'a str, Sides)> = None;
+        for &(c, sides) in candidates {
+            match found {
+                Some((f, s)) if f.eq_ignore_ascii_case(c) => {
+                    found = Some((
+                        f,
+                        Sides {
+                            client: s.client || sides.client,
+                            server: s.server || sides.server,
+                        },
+                    ));
+                }
+                // The short name spelled more fully wins (`RDS01.contoso.com` over `RDS01`).
+                Some((f, s)) if !f.contains('.') && c.contains('.') => {
+                    found = Some((
+                        c,
+                        Sides {
+                            client: s.client || sides.client,
+                            server: s.server || sides.server,
+                        },
+                    ));
+                }
+                Some((f, _)) if f.contains('.') && !c.contains('.') => {}
+                Some(_) => return None, // RDS01.contoso.com and RDS01.fabrikam.com: not decided.
+                None => found = Some((c, sides)),
+            }
+        }
+        found
+    }
 }
 
 fn tie_hosts(
@@ -367,6 +387,7 @@ fn tie_hosts(
     accounts: &mut [FileAccount],
     computers: &BTreeMap<String, Sides>,
 ) {
+    let hosts = Hosts::new(computers);
     let named = super::positions(events, |e| {
         matches!(e.kind, EventKind::Registry(_) | EventKind::Acl(_))
     });
@@ -379,7 +400,7 @@ fn tie_hosts(
         if computer.is_empty() || computer.contains('.') {
             continue;
         }
-        if let Some((fqdn, _)) = fqdn_of(computer, computers) {
+        if let Some((fqdn, _)) = hosts.fqdn_of(computer) {
             *computer = fqdn.to_string();
         }
     }
@@ -392,7 +413,7 @@ fn tie_hosts(
         if !told.insert(host.to_ascii_uppercase()) {
             continue;
         }
-        a.note(match fqdn_of(&host, computers) {
+        a.note(match hosts.fqdn_of(&host) {
             Some((fqdn, sides)) => {
                 let side = match (sides.client, sides.server) {
                     (true, true) => "both a Remote Desktop client and a server: it holds both sides' logs",
@@ -517,20 +538,17 @@ mod tests {
             ("WS-BOB.contoso.com".to_string(), side(true, false)),
             ("WS-BOB.fabrikam.com".to_string(), side(false, false)),
         ]);
+        let hosts = Hosts::new(&computers);
         assert_eq!(
-            fqdn_of("RDS01", &computers),
+            hosts.fqdn_of("RDS01"),
             Some(("RDS01.contoso.com", side(false, true)))
         );
         assert_eq!(
-            fqdn_of("ws-alice", &computers).map(|f| f.0),
+            hosts.fqdn_of("ws-alice").map(|f| f.0),
             Some("WS-ALICE.contoso.com")
         );
-        assert_eq!(
-            fqdn_of("WS-BOB", &computers),
-            None,
-            "two domains: not decided"
-        );
-        assert_eq!(fqdn_of("RDS02", &computers), None);
+        assert_eq!(hosts.fqdn_of("WS-BOB"), None, "two domains: not decided");
+        assert_eq!(hosts.fqdn_of("RDS02"), None);
         let mut events = vec![reg("k", "v", "1")];
         let mut accounts = vec![
             FileAccount::new(
