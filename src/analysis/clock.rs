@@ -25,9 +25,11 @@
 //! the RDP port are the rule pack's domain declaration, read here; the gateway's 302/303 are
 //! still named below.
 
+use std::collections::{HashMap, HashSet};
+
 use jiff::SignedDuration;
 
-use super::connection::{Connection, same_host};
+use super::connection::{Connection, host_class, same_host};
 use crate::model::Event;
 use crate::rules::Domain;
 
@@ -109,22 +111,77 @@ pub fn estimate(events: &[Event], conns: &[Connection], domain: &Domain) -> Vec<
                 .is_some_and(|p| is_client_connect_row(domain, p))
         }),
     };
-    // Thousands of events name a few hosts: each distinct name is compared once.
-    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // Thousands of events name a few hosts, or, in a hostile file, tens of thousands: every
+    // host is compared through its class (what `same_host` compares), never with every other.
+    let client_classes: HashSet<Class> = clients
+        .iter()
+        .filter(|c| !c.is_empty())
+        .map(|c| host_class(c))
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut classes: HashSet<Class> = HashSet::new();
     for e in evidence.server.iter().copied() {
         let Some(host) = host_of(e) else { continue };
-        if !seen.insert(host) || clients.iter().any(|c| same_host(c, host)) {
+        if !seen.insert(host) || (!host.is_empty() && client_classes.contains(&host_class(host))) {
             continue;
         }
-        if !hosts.iter().any(|h| same_host(h, host)) {
+        // An empty name is no host's class: `same_host` never holds for it.
+        if host.is_empty() || classes.insert(host_class(host)) {
             hosts.push(host.to_string());
         }
     }
     hosts.sort_by_key(|h| h.to_ascii_lowercase());
+    let groups = Groups::new(&evidence, conns);
     hosts
         .iter()
-        .map(|h| estimate_host(h, &evidence, conns, domain))
+        .map(|h| estimate_host(h, &groups, conns, domain))
         .collect()
+}
+
+/// A host name's class ([`host_class`]): names of one class are the same host.
+type Class = (bool, String);
+
+/// What each host's estimate reads, gathered once by host class, each list in event (or
+/// connection) order: its server-side events, the connections made to it, the client's
+/// Procmon connects to it. A host's estimate then reads its own lists, not every event and
+/// connection of the ticket.
+struct Groups<'e> {
+    server: HashMap<Class, Vec<&'e Event>>,
+    conns: HashMap<Class, Vec<usize>>,
+    client_connects: HashMap<Class, Vec<&'e Event>>,
+}
+
+impl<'e> Groups<'e> {
+    fn new(evidence: &Evidence<'e>, conns: &[Connection]) -> Self {
+        let mut server: HashMap<Class, Vec<&'e Event>> = HashMap::new();
+        for e in evidence.server.iter().copied() {
+            if let Some(h) = host_of(e).filter(|h| !h.is_empty()) {
+                server.entry(host_class(h)).or_default().push(e);
+            }
+        }
+        let mut by_server: HashMap<Class, Vec<usize>> = HashMap::new();
+        for (i, c) in conns.iter().enumerate() {
+            if let Some(s) = c.server.as_deref().filter(|s| !s.is_empty()) {
+                by_server.entry(host_class(s)).or_default().push(i);
+            }
+        }
+        let mut client_connects: HashMap<Class, Vec<&'e Event>> = HashMap::new();
+        for e in evidence.client_connects.iter().copied() {
+            if let Some(n) = e.procmon().and_then(|p| p.network())
+                && !n.remote_host.is_empty()
+            {
+                client_connects
+                    .entry(host_class(n.remote_host))
+                    .or_default()
+                    .push(e);
+            }
+        }
+        Groups {
+            server,
+            conns: by_server,
+            client_connects,
+        }
+    }
 }
 
 /// The events clock estimation pairs, in event order.
@@ -262,18 +319,21 @@ fn agree(mut proposals: Proposals) -> Agreement {
     }
 }
 
-fn estimate_host(
+fn estimate_host<'e>(
     host: &str,
-    evidence: &Evidence<'_>,
+    groups: &Groups<'e>,
     conns: &[Connection],
     domain: &Domain,
 ) -> Skew {
-    let on_host: Vec<&Event> = evidence
-        .server
-        .iter()
-        .copied()
-        .filter(|e| host_of(e).is_some_and(|h| same_host(host, h)))
-        .collect();
+    let class = (!host.is_empty()).then(|| host_class(host));
+    let group = |map: &HashMap<Class, Vec<&'e Event>>| -> Vec<&'e Event> {
+        class
+            .as_ref()
+            .and_then(|c| map.get(c))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let on_host: Vec<&Event> = group(&groups.server);
     let times = |pred: &dyn Fn(&Event) -> bool| {
         let mut v: Vec<jiff::Timestamp> = on_host
             .iter()
@@ -317,18 +377,16 @@ fn estimate_host(
         v
     };
     // The client's Procmon connects to this host that no logged 1025 already stands for.
-    let ups: Vec<jiff::Timestamp> = conns
+    let to_host: &[usize] = class
+        .as_ref()
+        .and_then(|c| groups.conns.get(c))
+        .map_or(&[], Vec::as_slice);
+    let ups: Vec<jiff::Timestamp> = to_host
         .iter()
-        .filter(|c| c.server.as_deref().is_some_and(|s| same_host(host, s)))
-        .filter_map(|c| c.transport_up)
+        .filter_map(|&i| conns[i].transport_up)
         .collect();
-    let procmon_connects: Vec<jiff::Timestamp> = evidence
-        .client_connects
-        .iter()
-        .filter(|e| {
-            e.procmon()
-                .is_some_and(|p| p.network().is_some_and(|n| same_host(host, n.remote_host)))
-        })
+    let procmon_connects: Vec<jiff::Timestamp> = group(&groups.client_connects)
+        .into_iter()
         .filter_map(|e| e.time)
         .filter(|t| {
             ups.iter()
@@ -341,7 +399,30 @@ fn estimate_host(
     let cap = (MAX_PROPOSALS / moments.max(1)).max(1);
     let mut proposals = Proposals::default();
     let mut kinds = [0usize; 3];
-    for c in conns {
+    // The connections that read this host's events: those made to it, and those whose server
+    // its gateway events name (through it as a gateway), in connection order.
+    let mut reading: Vec<usize> = to_host.to_vec();
+    let named: HashSet<Class> = on_host
+        .iter()
+        .filter_map(|e| e.win())
+        .filter(|w| domain.side_of(&w.provider) == Some(crate::rules::Side::Gateway))
+        .flat_map(|w| {
+            [&domain.gateway_connect, &domain.gateway_disconnect]
+                .into_iter()
+                .filter(|g| g.id != 0 && w.event_id == g.id)
+                .filter_map(|g| w.data.get(&g.data))
+        })
+        .filter(|r| !r.is_empty())
+        .map(host_class)
+        .collect();
+    for class in &named {
+        if let Some(through) = groups.conns.get(class) {
+            reading.extend(through);
+        }
+    }
+    reading.sort_unstable();
+    reading.dedup();
+    for c in reading.iter().map(|&i| &conns[i]) {
         let Some(server) = &c.server else { continue };
         if same_host(host, server) {
             if c.transport_up
