@@ -85,6 +85,35 @@ pub enum EventKind {
 }
 
 impl Event {
+    /// What an event holds in memory, estimated: the event itself and its texts and fields. An
+    /// EVTX payload shared by a flood's events is counted for each of them: how many share it at
+    /// a given moment depends on what the reading threads still hold, and the count must not
+    /// (an event is counted the same when kept and when dropped, at any thread count).
+    pub fn held_bytes(&self) -> u64 {
+        let strings = |all: &[&String]| all.iter().map(|s| s.capacity()).sum::<usize>();
+        let text = match &self.kind {
+            EventKind::Win(w) => {
+                std::mem::size_of::<WinEvent>()
+                    + w.data.heap_bytes()
+                    + w.activity_id.as_ref().map_or(0, String::capacity)
+            }
+            EventKind::Procmon(p) => std::mem::size_of::<ProcmonRow>() + p.heap_bytes(),
+            EventKind::Registry(r) => {
+                std::mem::size_of_val(&**r)
+                    + strings(&[&r.key, &r.name, &r.value_type, &r.data, &r.computer])
+            }
+            // The object's path and access list, shared by its rules, are counted for each, as a
+            // shared EVTX payload is.
+            EventKind::Acl(a) => {
+                std::mem::size_of_val(&**a)
+                    + strings(&[&a.identity, &a.rights, &a.access, &a.computer])
+                    + a.path.len()
+                    + a.object_access.len()
+            }
+        };
+        (std::mem::size_of::<Event>() + text) as u64
+    }
+
     pub fn source(&self) -> Source {
         match self.kind {
             EventKind::Win(_) => Source::Evtx,

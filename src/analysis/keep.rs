@@ -153,7 +153,7 @@ impl<'a> Kept<'a> {
                 .enumerate()
                 .flat_map(|(i, h)| {
                     h[p].iter()
-                        .map(move |(place, e)| (event_bytes(e), i, *place))
+                        .map(move |(place, e)| (e.held_bytes(), i, *place))
                 })
                 .collect();
             sizes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
@@ -206,7 +206,7 @@ impl<'a> Kept<'a> {
                 if held.len() > keep {
                     let gone = held.len() - keep;
                     if counting {
-                        let size: u64 = held[keep..].iter().map(|(_, e)| event_bytes(e)).sum();
+                        let size: u64 = held[keep..].iter().map(|(_, e)| e.held_bytes()).sum();
                         self.bytes = self.bytes.saturating_sub(size);
                     }
                     held.truncate(keep);
@@ -280,36 +280,6 @@ impl<'a> Kept<'a> {
     }
 }
 
-/// What an event holds in memory, estimated: the event itself and its texts and fields. An
-/// EVTX payload shared by a flood's events is counted for each of them: how many share it at
-/// a given moment depends on what the reading threads still hold, and the count must not
-/// (an event is counted the same when kept and when dropped, at any thread count).
-fn event_bytes(e: &Event) -> u64 {
-    use crate::model::EventKind;
-    let strings = |all: &[&String]| all.iter().map(|s| s.capacity()).sum::<usize>();
-    let text = match &e.kind {
-        EventKind::Win(w) => {
-            std::mem::size_of::<crate::model::WinEvent>()
-                + w.data.heap_bytes()
-                + w.activity_id.as_ref().map_or(0, String::capacity)
-        }
-        EventKind::Procmon(p) => std::mem::size_of::<crate::model::ProcmonRow>() + p.heap_bytes(),
-        EventKind::Registry(r) => {
-            std::mem::size_of_val(&**r)
-                + strings(&[&r.key, &r.name, &r.value_type, &r.data, &r.computer])
-        }
-        // The object's path and access list, shared by its rules, are counted for each, as a
-        // shared EVTX payload is.
-        EventKind::Acl(a) => {
-            std::mem::size_of_val(&**a)
-                + strings(&[&a.identity, &a.rights, &a.access, &a.computer])
-                + a.path.len()
-                + a.object_access.len()
-        }
-    };
-    (std::mem::size_of::<Event>() + text) as u64
-}
-
 /// How many of each count to keep so that `excess` in all are dropped, taken from the largest
 /// first: every count is cut to a level `L` (the largest that drops enough), and what that
 /// drops past `excess` is given back one each to the first files cut, so exactly
@@ -352,7 +322,7 @@ impl Sink for Kept<'_> {
         self.seq += events.len() as u64;
         self.total += events.len();
         if self.byte_cap != u64::MAX {
-            self.bytes += events.iter().map(event_bytes).sum::<u64>();
+            self.bytes += events.iter().map(Event::held_bytes).sum::<u64>();
         }
         if unsorted.is_empty() {
             // The first batch (often the whole file) is kept as it came, not copied.

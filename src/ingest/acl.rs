@@ -340,7 +340,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let dump = parse(&text, emit.file);
     let file: &Arc<str> = emit.file;
-    let mut batch = Vec::new();
+    let mut batch = crate::ingest::Batch::default();
     for (_, rules) in &dump.objects {
         let summary: Arc<str> = Arc::from(object_access(rules));
         for (n, r) in rules.iter().enumerate() {

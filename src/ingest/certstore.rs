@@ -371,7 +371,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
     }
     // Each event asked whether it is kept as it is made, and the kept handed on in batches:
     // a listing of many certificates is not held whole a second time as events.
-    let mut batch = Vec::new();
+    let mut batch = crate::ingest::Batch::default();
     let mut made = 0u64;
     let mut offer = |e: Event| {
         made += 1;

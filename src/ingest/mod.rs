@@ -163,22 +163,47 @@ pub struct Emit<'a> {
 /// Kept events a line-by-line reader holds before handing them on ([`Emit::offer`]).
 pub(crate) const KEPT_BATCH: usize = 1024;
 
+/// Kept events, and what they hold ([`Event::held_bytes`]), not yet handed on.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub events: Vec<Event>,
+    bytes: u64,
+}
+
 impl Emit<'_> {
+    /// The bytes a reader's batch of kept events may hold before it is handed on: a
+    /// sixteenth of `--max-kept-bytes` (at least 64 KiB), so that events in a reader's hands
+    /// stay well inside the slack the limit allows while a file is read.
+    pub(crate) fn batch_bytes(&self) -> u64 {
+        (self.limits.kept_bytes / 16).max(64 << 10)
+    }
+
     /// Ask the prefilter about `event` and keep it in `batch`, handed on once it holds
-    /// [`KEPT_BATCH`]: so the limits on kept events act as a file is read, not at its end.
-    pub(crate) fn offer(&mut self, batch: &mut Vec<Event>, mut event: Event) {
+    /// [`KEPT_BATCH`] events or [`Emit::batch_bytes`]: so the limits on kept events act as
+    /// a file is read, not at its end.
+    pub(crate) fn offer(&mut self, batch: &mut Batch, mut event: Event) {
         if (self.keep)(&mut event) {
-            batch.push(event);
-            if batch.len() == KEPT_BATCH {
-                (self.send)(std::mem::take(batch));
-            }
+            self.hold(batch, event, KEPT_BATCH);
+        }
+    }
+
+    /// Keep `event` (already admitted) in `batch`, handed on once it holds `most` events or
+    /// [`Emit::batch_bytes`].
+    pub(crate) fn hold(&mut self, batch: &mut Batch, event: Event, most: usize) {
+        batch.bytes += event.held_bytes();
+        batch.events.push(event);
+        if batch.events.len() >= most || batch.bytes >= self.batch_bytes() {
+            let events =
+                std::mem::replace(&mut batch.events, Vec::with_capacity(most.min(KEPT_BATCH)));
+            batch.bytes = 0;
+            (self.send)(events);
         }
     }
 
     /// Hand on what `batch` still holds.
-    pub(crate) fn flush(&mut self, batch: Vec<Event>) {
-        if !batch.is_empty() {
-            (self.send)(batch);
+    pub(crate) fn flush(&mut self, batch: Batch) {
+        if !batch.events.is_empty() {
+            (self.send)(batch.events);
         }
     }
 }
@@ -410,4 +435,53 @@ impl Sink for Collect {
 /// Keep every event.
 pub fn keep_all(_: &mut Event) -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader hands its kept events on once they hold a sixteenth of `--max-kept-bytes`,
+    /// however few they are: 20 rows of 100 KiB under a 16 MiB cap go on in batches of at
+    /// most 1 MiB, not all at once.
+    #[test]
+    fn a_batch_of_large_kept_events_is_handed_on_by_its_bytes() {
+        let limits = Limits {
+            kept_bytes: 16 << 20,
+            ..Limits::default()
+        };
+        let file: Arc<str> = Arc::from("x.reg");
+        let keep = |_: &mut Event| true;
+        let mut sent: Vec<usize> = Vec::new();
+        let mut send = |events: Vec<Event>| sent.push(events.len());
+        let pool = pool(1).expect("a pool");
+        let columns = ProcmonColumns::none();
+        let mut emit = Emit {
+            file: &file,
+            keep: &keep,
+            keep_reads_record: false,
+            send: &mut send,
+            pool,
+            limits: &limits,
+            columns: &columns,
+        };
+        let mut batch = Batch::default();
+        for n in 0..20 {
+            let value = crate::model::RegValue {
+                data: "x".repeat(100 << 10),
+                ..Default::default()
+            };
+            let event = Event {
+                file: file.clone(),
+                record: n,
+                time: None,
+                kind: crate::model::EventKind::Registry(Box::new(value)),
+                marks: Default::default(),
+            };
+            emit.offer(&mut batch, event);
+        }
+        emit.flush(batch);
+        assert_eq!(sent.iter().sum::<usize>(), 20);
+        assert!(sent.len() >= 2 && sent.iter().all(|&n| n <= 11), "{sent:?}");
+    }
 }

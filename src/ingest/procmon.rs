@@ -239,7 +239,7 @@ fn read_utf8(
         ));
     }
 
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = super::Batch::default();
     let mut row_number = 0u64;
     let mut times = 0u64;
     let mut excel_mangled = 0u64;
@@ -393,10 +393,7 @@ fn read_utf8(
             marks: Default::default(),
         };
         if (emit.keep)(&mut event) {
-            batch.push(event);
-            if batch.len() >= BATCH {
-                (emit.send)(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
-            }
+            emit.hold(&mut batch, event, BATCH);
         } else if let EventKind::Procmon(row) = event.kind
             && row.heap_bytes() <= MAX_SPARE_BYTES
         {
@@ -405,9 +402,7 @@ fn read_utf8(
             spare = Some(row);
         }
     }
-    if !batch.is_empty() {
-        (emit.send)(batch);
-    }
+    emit.flush(batch);
     account.times_parsed = Some(times);
     if columns.time.is_none() {
         account.note("no 'Time of Day' column: rows cannot be placed in time");

@@ -366,7 +366,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
     }
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: &Arc<str> = emit.file;
-    let mut batch = Vec::new();
+    let mut batch = crate::ingest::Batch::default();
     let mut errors = Vec::new();
     parse(
         &text,

@@ -59,7 +59,7 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
             if utf16 { "UTF-16" } else { "UTF-8" }
         ));
     }
-    let mut batch = Vec::new();
+    let mut batch = crate::ingest::Batch::default();
     let mut position = 0u64;
     let mut errors = Vec::new();
     let mut bad_times = 0u64;
