@@ -25,6 +25,9 @@ pub(super) enum Disproof {
     /// Followed by a successful logon to that server before the 0x904's connection began (or,
     /// with no 0x904 in the logs, at all): a broken state repaired by then.
     Repaired,
+    /// Logged after a successful logon to that server that came after the 0x904: the broken
+    /// state it shows began after the 0x904, which it cannot explain.
+    Later,
 }
 
 /// The 0x904 anchors with their connections: what the ranking knows about each.
@@ -202,8 +205,9 @@ impl<'a> AnchorConnections<'a> {
     /// cannot: it came before that connection's logon, or before another connection's
     /// successful logon to that server that came before it began (a broken state repaired by
     /// then), or after the logon and before the 0x904 that ended the established session (its
-    /// handshake was done; what failed then was another one). With no 0x904 at all, a finding
-    /// followed by a successful logon to its server is repaired.
+    /// handshake was done; what failed then was another one), or after a successful logon to
+    /// that server that followed the 0x904 (the state began later). With no 0x904 at all, a
+    /// finding followed by a successful logon to its server is repaired.
     pub(super) fn disproves(
         &self,
         f: &Finding,
@@ -249,6 +253,18 @@ impl<'a> AnchorConnections<'a> {
             {
                 if why == Disproof::BeforeLogon {
                     why = Disproof::Repaired;
+                }
+                continue;
+            }
+            // The server let someone log on after the 0x904 and before this was logged: the
+            // state it shows did not exist yet at the 0x904.
+            let ended = c.end.and_then(|(_, end)| end);
+            if let (Some(h), Some(end)) = (host, ended)
+                && t > end
+                && self.logon_between(h, end, Some(t))
+            {
+                if why == Disproof::BeforeLogon {
+                    why = Disproof::Later;
                 }
                 continue;
             }

@@ -94,6 +94,9 @@ pub enum Against {
     /// began (or, with no 0x904, at all): the broken state they show was repaired by then,
     /// so they count as context.
     Repaired { findings: u64 },
+    /// Findings logged after a successful logon to that server that followed the 0x904: the
+    /// broken state they show began after it, so they count as context.
+    Later { findings: u64 },
     /// The logs hold no 0x904 to tie the evidence to.
     NoAnchor,
     /// One rule alone found it, and that rule's evidence is weak (or context) at best.

@@ -608,6 +608,10 @@ fn against(
     if repaired > 0 {
         out.push(Against::Repaired { findings: repaired });
     }
+    let later = demoted(Some(Disproof::Later));
+    if later > 0 {
+        out.push(Against::Later { findings: later });
+    }
     if !anchors_exist {
         out.push(Against::NoAnchor);
     }
@@ -699,6 +703,10 @@ fn why_text(
         (
             Disproof::Repaired,
             "came before a later successful logon to that server (the broken state was repaired by then)",
+        ),
+        (
+            Disproof::Later,
+            "came after a successful logon to that server that followed the 0x904 (the broken state began after the 0x904)",
         ),
     ] {
         let n = disproved(why);

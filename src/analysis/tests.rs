@@ -315,6 +315,34 @@ fn a_broken_state_a_later_logon_shows_repaired_is_context() {
     }
 }
 
+/// A broken key logged a day after a 0x904, once someone else's connection had logged on to
+/// that server in between, began after the 0x904: context. Without that logon between them
+/// it keeps its strength.
+#[test]
+fn a_broken_state_that_began_after_a_later_logon_is_context() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (logon, later) in [(true, true), (false, false)] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 5)]);
+        if logon {
+            events.extend(client_connection(
+                &rules,
+                "{B}",
+                3600 + 3600,
+                &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "1", 600)],
+            ));
+        }
+        events.push(rds01("Schannel", 36870, 3600 + 86_400));
+        let (confidence, why) = certificate_of(&rules, &events).expect("a certificate cause");
+        assert_eq!(confidence == "context", later, "{confidence}: {why}");
+        assert_eq!(
+            why.contains("after a successful logon to that server that followed the 0x904"),
+            later,
+            "{why}"
+        );
+    }
+}
+
 /// With no 0x904, the verdict names the failures before the normal ends, each code once,
 /// whatever order they came in.
 #[test]

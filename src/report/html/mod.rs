@@ -194,6 +194,11 @@ fn against_text(a: &Against) -> String {
             pieces(*n),
             if *n == 1 { "it counts" } else { "they count" }
         ),
+        Against::Later { findings: n } => format!(
+            "{} came after a successful logon to that server that followed the 0x904 (the broken state began after it), so {} as context.",
+            pieces(*n),
+            if *n == 1 { "it counts" } else { "they count" }
+        ),
         Against::NoAnchor => "The logs hold no 0x904 disconnect to tie this evidence to.".into(),
         Against::LoneWeakRule { strength } => {
             format!("Only one rule found it, and its evidence is {strength} at best.")
