@@ -474,20 +474,12 @@ fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
 #[test]
 fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let domain = rules.domain();
-    let accept = domain
-        .server_events
-        .iter()
-        .find(|d| d.role == crate::rules::domain::ServerRole::Accept && !d.address.is_empty())
-        .expect("an accept naming the client's address");
-    let accept_provider = domain
-        .sources
-        .iter()
-        .find(|s| s.label() == accept.source)
-        .expect("the accept's source")
-        .provider
+    let peer = rules
+        .domain()
+        .peers
+        .first()
+        .expect("a peer declaration")
         .clone();
-    let peer = domain.peers.first().expect("a peer declaration").clone();
     let drop_from = |source: &str| {
         logged(
             &peer.provider,
@@ -510,13 +502,7 @@ fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 900)]);
         if accepted {
-            events.push(logged(
-                &accept_provider,
-                accept.ids[0],
-                "RDS01.contoso.com",
-                3601,
-                &[(&accept.address, "10.20.31.77:50533")],
-            ));
+            events.push(rds01_accept(&rules, "10.20.31.77:50533"));
         }
         events.push(drop_from(source));
         let causes = causes_of(&rules, &events);
@@ -526,76 +512,74 @@ fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
 }
 
 /// The server going down ends the 0x904's connection whatever its phase: a Remote Desktop
-/// service's crash logged on its server is a server-down cause. The same crash logged on the
-/// client the connection was made from (its own Remote Desktop service) is not.
+/// service's crash or a restart logged on its server is a server-down cause. The same logged
+/// on the client the connection was made from (its own Remote Desktop service), or on another
+/// server than the one its accept ties it to, is not.
 #[test]
-fn a_service_crash_counts_on_the_server_and_not_on_the_client() {
+fn the_server_going_down_counts_only_on_the_0x904s_server() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    for (computer, counts) in [("RDS01.contoso.com", true), ("WS01.contoso.com", false)] {
+    let crash = (
+        "Service Control Manager",
+        7031,
+        &[("param1", "Remote Desktop Services")][..],
+        "svc-rds-service-failed",
+    );
+    let restart = (
+        "User32",
+        1074,
+        &[("param1", "shutdown.exe"), ("param5", "restart")][..],
+        "down-server-restart",
+    );
+    for ((provider, id, data, rule), computer, accepted, counts) in [
+        (crash, "RDS01.contoso.com", false, true),
+        (crash, "WS01.contoso.com", false, false),
+        (restart, "RDS01.contoso.com", true, true),
+        (restart, "RDS02.contoso.com", true, false),
+    ] {
         let mut events = client_connection(
             &rules,
             "{A}",
             3600,
             &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
         );
-        events.push(logged(
-            "Service Control Manager",
-            7031,
-            computer,
-            3600 + 899,
-            &[("param1", "Remote Desktop Services")],
-        ));
+        if accepted {
+            events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        }
+        events.push(logged(provider, id, computer, 3600 + 898, data));
         let causes = causes_of(&rules, &events);
         let down = causes
             .iter()
-            .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == "svc-rds-service-failed"));
-        assert_eq!(down, counts, "{computer}: {causes:?}");
+            .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == rule));
+        assert_eq!(down, counts, "{rule} on {computer}: {causes:?}");
     }
 }
 
-/// A restart logged on a server the 0x904's connection is not tied to (the client's address
-/// was accepted by RDS01, the restart was on RDS02) is another server's.
-#[test]
-fn a_restart_of_another_server_is_not_the_0x904s() {
-    let rules = load_with_builtin(&[]).expect("built-in rules");
+/// RDS01's accept of a connection from `address`, a second in.
+fn rds01_accept(rules: &RuleSet, address: &str) -> crate::model::Event {
+    let (accept, provider) = accept_naming_address(rules);
+    logged(
+        &provider,
+        accept.ids[0],
+        "RDS01.contoso.com",
+        3601,
+        &[(&accept.address, address)],
+    )
+}
+
+/// The domain's server accept event that names the client's address, and its provider.
+fn accept_naming_address(rules: &RuleSet) -> (&crate::rules::domain::ServerEventDecl, String) {
     let domain = rules.domain();
     let accept = domain
         .server_events
         .iter()
         .find(|d| d.role == crate::rules::domain::ServerRole::Accept && !d.address.is_empty())
         .expect("an accept naming the client's address");
-    let accept_provider = domain
+    let provider = domain
         .sources
         .iter()
         .find(|s| s.label() == accept.source)
         .expect("the accept's source")
         .provider
         .clone();
-    for (computer, counts) in [("RDS01.contoso.com", true), ("RDS02.contoso.com", false)] {
-        let mut events = client_connection(
-            &rules,
-            "{A}",
-            3600,
-            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
-        );
-        events.push(logged(
-            &accept_provider,
-            accept.ids[0],
-            "RDS01.contoso.com",
-            3601,
-            &[(&accept.address, "10.0.0.7:50000")],
-        ));
-        events.push(logged(
-            "User32",
-            1074,
-            computer,
-            3600 + 898,
-            &[("param1", "shutdown.exe"), ("param5", "restart")],
-        ));
-        let causes = causes_of(&rules, &events);
-        let down = causes
-            .iter()
-            .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == "down-server-restart"));
-        assert_eq!(down, counts, "{computer}: {causes:?}");
-    }
+    (accept, provider)
 }
