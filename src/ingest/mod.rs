@@ -166,7 +166,7 @@ pub(crate) const KEPT_BATCH: usize = 1024;
 /// Kept events, and what they hold ([`Event::held_bytes`]), not yet handed on.
 #[derive(Default)]
 pub(crate) struct Batch {
-    pub events: Vec<Event>,
+    events: Vec<Event>,
     bytes: u64,
 }
 
