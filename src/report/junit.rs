@@ -38,7 +38,9 @@ impl Default for Junit {
 impl Junit {
     /// Add one ticket; `markdown` is its report as Markdown.
     pub fn add(&mut self, s: &TicketSummary, markdown: &str, fail_on: Option<Confidence>) {
-        let cause = s.top_cause.as_deref().unwrap_or("none");
+        // What a ticket's summary says is made visible as its name is: a merged part may be
+        // forged (controls, U+202E, line breaks).
+        let cause = terminal(s.top_cause.as_deref().unwrap_or("none"));
         let confidence = s.confidence.map_or("-", |c| c.as_str());
         let status = if s.gate_hit(fail_on) {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -73,15 +75,15 @@ impl Junit {
         // A ticket is named by its folder or zip: controls XML may hold (DEL, C1) made visible.
         let mut case = TestCase::new(terminal(&s.ticket).as_ref(), status);
         case.set_classname(SUITE);
-        case.add_property(Property::new("cause", cause));
+        case.add_property(Property::new("cause", cause.as_ref()));
         case.add_property(Property::new("confidence", confidence));
         case.add_property(Property::new("disconnects-0x904", s.anchors.to_string()));
         case.add_property(Property::new("evidence", s.evidence.to_string()));
         if let Some(phase) = &s.phase {
-            case.add_property(Property::new("phase", phase.as_str()));
+            case.add_property(Property::new("phase", terminal(phase).as_ref()));
         }
         if let Some(stem) = &s.report {
-            case.add_property(Property::new("report", format!("{stem}.md")));
+            case.add_property(Property::new("report", format!("{}.md", terminal(stem))));
         }
         case.set_system_out(clip(markdown, MAX_SYSTEM_OUT));
         self.suite.add_test_case(case);
@@ -168,6 +170,21 @@ mod tests {
         // Control characters gone, markup escaped: the report stays text.
         assert!(!x.contains('\x1b') && x.contains("&lt;b&gt;"), "{x}");
         assert!(!x.contains("time="), "{x}");
+    }
+
+    /// A forged part's cause and phase (a merged JSONL line) reach the properties inert.
+    #[test]
+    fn a_forged_cause_and_phase_are_made_visible() {
+        let mut forged = summary("forged");
+        forged.top_cause = Some("tls\u{202e}\n\x1b[31m".into());
+        forged.phase = Some("up\u{202e}\rdown".into());
+        let x = xml(&[(forged, None)]);
+        assert!(!x.contains('\u{202e}') && !x.contains('\x1b'), "{x}");
+        let cause = x
+            .lines()
+            .find(|l| l.contains(r#"name="cause""#))
+            .expect("the cause property");
+        assert!(cause.contains("tls") && cause.ends_with("/>"), "{x}");
     }
 
     #[test]
