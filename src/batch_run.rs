@@ -49,11 +49,22 @@ pub fn run(
             return Ok(Exit::Usage);
         }
     };
+    // A ticket that could not be triaged changes the exit: it is said even with --quiet.
+    let untriaged = skipped.iter().any(|s| s.ticket);
+    for s in skipped.iter().filter(|s| s.ticket) {
+        writeln!(
+            err,
+            "rdtriage: {}: skipped: {}; the batch exits {}",
+            terminal(&s.name),
+            s.why,
+            Exit::PartialInput.code()
+        )?;
+    }
     // Warnings that do not change the exit are left out with --quiet.
     let mut quiet_sink = io::sink();
     let warn = crate::app::warnings(config, &mut *err, &mut quiet_sink);
-    for (name, why) in &skipped {
-        writeln!(warn, "rdtriage: {}: skipped: {why}", terminal(name))?;
+    for s in skipped.iter().filter(|s| !s.ticket) {
+        writeln!(warn, "rdtriage: {}: skipped: {}", terminal(&s.name), s.why)?;
     }
     if let Some(shard) = b.shard {
         tickets.retain(|t| shard.holds(&t.name));
@@ -128,7 +139,12 @@ pub fn run(
             "rdtriage: {analysed} tickets triaged, {reused} unchanged since their last report"
         );
     }
-    Ok(output.finish(b.summary_md.as_deref(), err))
+    let exit = output.finish(b.summary_md.as_deref(), err);
+    Ok(if untriaged {
+        exit.worst(Exit::PartialInput)
+    } else {
+        exit
+    })
 }
 
 fn progress_bar(len: usize) -> indicatif::ProgressBar {

@@ -808,3 +808,27 @@ fn quiet_silences_batch_warnings_but_not_errors() {
     assert!(r.err.contains("report not written"), "{}", r.err);
     assert!(!r.err.contains("skipped"), "{}", r.err);
 }
+
+/// Two tickets whose names read alike (a byte that is not UTF-8, and its escape spelled out)
+/// are not both triaged: the second is said to be skipped even with --quiet, and the batch
+/// exits 3 (a ticket not read), where the clean one alone exits 0.
+#[cfg(unix)]
+#[test]
+fn a_ticket_skipped_for_its_name_makes_the_batch_exit_3() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tickets");
+    std::fs::create_dir(&dir).unwrap();
+    let clean = root().join("fixtures/tickets/clean");
+    std::os::unix::fs::symlink(&clean, dir.join(std::ffi::OsStr::from_bytes(b"x\xff"))).unwrap();
+    let alone = run(&["--quiet", "batch", s(&dir)]);
+    assert_eq!(alone.code, 0, "{}", alone.err);
+    std::os::unix::fs::symlink(&clean, dir.join(r"x\xFF")).unwrap();
+    let both = run(&["--quiet", "batch", s(&dir)]);
+    assert_eq!(both.code, 3, "{}", both.err);
+    assert!(
+        both.err.contains("skipped") && both.err.contains("another ticket"),
+        "{}",
+        both.err
+    );
+}

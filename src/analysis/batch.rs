@@ -22,7 +22,15 @@ pub struct Ticket {
 }
 
 /// A child of the batch folder that is not a ticket: its name and why.
-pub type NotATicket = (String, String);
+/// A child of the batch folder that is not triaged, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotATicket {
+    pub name: String,
+    pub why: String,
+    /// A folder or zip, a ticket by its kind, that could not be triaged (its name reads as
+    /// another's): the batch has not seen all its tickets.
+    pub ticket: bool,
+}
 
 /// The children of `dir` that are tickets, sorted by name (as shown: the order `merge`
 /// restores), and the ones that are not.
@@ -45,15 +53,20 @@ pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
             // A ticket's name is its report's file name and its key in every output: two
             // tickets shown alike would overwrite each other's reports.
             if !names.insert(name.clone()) {
-                skipped.push((
+                skipped.push(NotATicket {
                     name,
-                    "its name reads the same as another ticket's: rename it".to_string(),
-                ));
+                    why: "its name reads the same as another ticket's: rename it".to_string(),
+                    ticket: true,
+                });
                 continue;
             }
             tickets.push(Ticket { name, path });
         } else {
-            skipped.push((name, "not a folder or a .zip".to_string()));
+            skipped.push(NotATicket {
+                name,
+                why: "not a folder or a .zip".to_string(),
+                ticket: false,
+            });
         }
     }
     Ok((tickets, skipped))
@@ -369,8 +382,8 @@ mod tests {
         let shown: Vec<&str> = tickets.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(shown, [r"x\xFE", r"x\xFF"]);
         assert_eq!(skipped.len(), 1, "{skipped:?}");
-        assert_eq!(skipped[0].0, r"x\xFF");
-        assert!(skipped[0].1.contains("another ticket"));
+        assert_eq!(skipped[0].name, r"x\xFF");
+        assert!(skipped[0].why.contains("another ticket") && skipped[0].ticket);
     }
 
     #[test]
