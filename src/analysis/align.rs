@@ -471,7 +471,10 @@ impl DayFix {
     fn apply(self, d: Date) -> Date {
         match self {
             DayFix::Swap => swapped(d).unwrap_or(d),
-            DayFix::Shift(days) => d.checked_add(jiff::Span::new().days(days)).unwrap_or(d),
+            DayFix::Shift(days) => jiff::Span::new()
+                .try_days(days)
+                .and_then(|span| d.checked_add(span))
+                .unwrap_or(d),
         }
     }
 }
@@ -512,8 +515,11 @@ fn column_fixes(
                 "{file}: its 'Date & Time' column read {c} for {date}, day and month the other way round: its dates are read day for month"
             ));
             DayFix::Swap
-        } else if user && let Some(&first) = seen.first() {
-            let days = (date - first).get_days();
+        } else if user
+            && let Some(&first) = seen.first()
+            && let Ok(span) = date.since(first)
+        {
+            let days = span.get_days();
             notes.push(format!(
                 "{file}: its 'Date & Time' column starts on {first}: its dates are moved to start on {date}, as given"
             ));
