@@ -237,17 +237,13 @@ fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
     // moments agree on wins when it has at least two and twice the votes of any other: with
     // several connections, a connect can line up by chance with another connection's row a
     // whole number of quarter hours away, once, where the true offset lines up every moment.
-    let mut votes: BTreeMap<(i32, Date), usize> = BTreeMap::new();
+    let mut by_offset: BTreeMap<i32, (usize, BTreeSet<Date>)> = BTreeMap::new();
     for (client, procmon) in &pairs {
         propose(client, &RowSeconds::new(procmon), |off, date, _| {
-            *votes.entry((off, date)).or_default() += 1;
+            let entry = by_offset.entry(off).or_default();
+            entry.0 += 1;
+            entry.1.insert(date);
         });
-    }
-    let mut by_offset: BTreeMap<i32, (usize, BTreeSet<Date>)> = BTreeMap::new();
-    for (&(off, date), &n) in &votes {
-        let entry = by_offset.entry(off).or_default();
-        entry.0 += n;
-        entry.1.insert(date);
     }
     let mut ranked: Vec<(i32, usize, BTreeSet<Date>)> = by_offset
         .into_iter()
@@ -257,8 +253,8 @@ fn infer(events: &[Event], d: &Domain) -> Result<(i32, Date), String> {
     match ranked.as_slice() {
         [] => Err("the client's connect/disconnect events and Procmon's TCP rows never line up within a whole time zone".into()),
         [(off, n, dates), rest @ ..] if rest.first().is_none_or(|r| *n >= 2 && *n >= 2 * r.1) => {
-            match dates.iter().collect::<Vec<_>>().as_slice() {
-                [date] => Ok((*off, **date)),
+            match (dates.first(), dates.len()) {
+                (Some(date), 1) => Ok((*off, *date)),
                 _ => Err("the connections line up on more than one date: give --procmon-date".into()),
             }
         }
@@ -377,6 +373,16 @@ fn place_server_captures(
     }
     let mut notes = Vec::new();
     let mut placed = Vec::new();
+    // Each capture's rows, gathered once (a ticket may hold thousands of captures).
+    let mut rows_of: BTreeMap<std::sync::Arc<str>, Vec<usize>> = BTreeMap::new();
+    for &i in rows {
+        let file = &events[i].file;
+        if let Some(rows) = rows_of.get_mut(file) {
+            rows.push(i);
+        } else if files.contains_key(file) {
+            rows_of.insert(file.clone(), vec![i]);
+        }
+    }
     for (file, (accepts, client_rows)) in &files {
         if accepts.is_empty() || *client_rows {
             continue;
@@ -412,11 +418,7 @@ fn place_server_captures(
             continue;
         };
         let host: std::sync::Arc<str> = std::sync::Arc::from(host);
-        let mine: Vec<usize> = rows
-            .iter()
-            .copied()
-            .filter(|&i| events[i].file == *file)
-            .collect();
+        let mine = rows_of.remove(file).unwrap_or_default();
         let (fixes, fixed) = column_fixes(events, &mine, date, false);
         let fix = fixes.get(file).copied();
         notes.extend(fixed);

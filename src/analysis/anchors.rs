@@ -270,7 +270,6 @@ impl<'a> AnchorConnections<'a> {
             }
             let proof = self.proof(c)?;
             if t >= proof {
-                let ended = c.end.and_then(|(_, end)| end);
                 if ended.is_some_and(|end| t > end) {
                     return None;
                 }

@@ -319,21 +319,20 @@ fn agree(mut proposals: Proposals) -> Agreement {
     }
 }
 
-fn estimate_host<'e>(
+fn estimate_host<'g, 'e>(
     host: &str,
-    groups: &Groups<'e>,
+    groups: &'g Groups<'e>,
     conns: &[Connection],
     domain: &Domain,
 ) -> Skew {
     let class = (!host.is_empty()).then(|| host_class(host));
-    let group = |map: &HashMap<Class, Vec<&'e Event>>| -> Vec<&'e Event> {
+    let group = |map: &'g HashMap<Class, Vec<&'e Event>>| -> &'g [&'e Event] {
         class
             .as_ref()
             .and_then(|c| map.get(c))
-            .cloned()
-            .unwrap_or_default()
+            .map_or(&[], Vec::as_slice)
     };
-    let on_host: Vec<&Event> = group(&groups.server);
+    let on_host: &[&Event] = group(&groups.server);
     let times = |pred: &dyn Fn(&Event) -> bool| {
         let mut v: Vec<jiff::Timestamp> = on_host
             .iter()
@@ -386,7 +385,7 @@ fn estimate_host<'e>(
         .filter_map(|&i| conns[i].transport_up)
         .collect();
     let procmon_connects: Vec<jiff::Timestamp> = group(&groups.client_connects)
-        .into_iter()
+        .iter()
         .filter_map(|e| e.time)
         .filter(|t| {
             ups.iter()

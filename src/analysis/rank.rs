@@ -592,25 +592,24 @@ fn against(
     if anchors_exist && far > 0 {
         out.push(Against::FarFromAnchor { findings: far });
     }
-    let before_logon = demoted(Some(Disproof::BeforeLogon));
-    if before_logon > 0 {
-        out.push(Against::BeforeLogon {
-            findings: before_logon,
-        });
-    }
-    let in_session = demoted(Some(Disproof::InSession));
-    if in_session > 0 {
-        out.push(Against::InSession {
-            findings: in_session,
-        });
-    }
-    let repaired = demoted(Some(Disproof::Repaired));
-    if repaired > 0 {
-        out.push(Against::Repaired { findings: repaired });
-    }
-    let later = demoted(Some(Disproof::Later));
-    if later > 0 {
-        out.push(Against::Later { findings: later });
+    type Said = fn(u64) -> Against;
+    let disproved: [(Disproof, Said); 4] = [
+        (Disproof::BeforeLogon, |findings| Against::BeforeLogon {
+            findings,
+        }),
+        (Disproof::InSession, |findings| Against::InSession {
+            findings,
+        }),
+        (Disproof::Repaired, |findings| Against::Repaired {
+            findings,
+        }),
+        (Disproof::Later, |findings| Against::Later { findings }),
+    ];
+    for (why, against) in disproved {
+        let n = demoted(Some(why));
+        if n > 0 {
+            out.push(against(n));
+        }
     }
     if !anchors_exist {
         out.push(Against::NoAnchor);

@@ -105,9 +105,14 @@ pub fn date_part(text: &str) -> &str {
 
 /// [`date_part`] for any text.
 fn general_date_part(text: &str) -> &str {
+    date_and_clock(text).0
+}
+
+/// A `Date & Time` value's date and what follows it, trimmed (the clock; empty when none).
+fn date_and_clock(text: &str) -> (&str, &str) {
     let text = text.trim();
     text.split_once(char::is_whitespace)
-        .map_or(text, |(d, _)| d)
+        .map_or((text, ""), |(d, clock)| (d, clock.trim()))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -197,20 +202,13 @@ impl DayFirst {
     /// United Kingdom, France, Spain, Italy, Brazil and most others (ja-JP and zh-CN put the year
     /// first, which needs no guess).
     pub fn of_clock(date_and_time: &str) -> DayFirst {
-        let clock = general_clock_part(date_and_time);
+        let clock = date_and_clock(date_and_time).1;
         if split_half_day(clock).1.is_some() {
             DayFirst::No
         } else {
             DayFirst::Yes
         }
     }
-}
-
-/// What follows the date in a `Date & Time` value.
-fn general_clock_part(text: &str) -> &str {
-    let text = text.trim();
-    text.split_once(char::is_whitespace)
-        .map_or("", |(_, clock)| clock.trim())
 }
 
 /// `M/D/YYYY` or `D/M/YYYY`, `D.M.YYYY`, `YYYY/M/D`, `YYYY-MM-DD`. A `/`-separated date
