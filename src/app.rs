@@ -220,7 +220,8 @@ pub(crate) fn align_hints(a: &AnalysisConfig) -> AlignHints {
 }
 
 /// Load the rules and analyse `input`: what `scan` and `timeline` share. `Err` with the exit
-/// code when the rules do not load or a path does not exist (the errors are printed).
+/// code when the rules do not load or a path does not exist (the errors are printed). The
+/// rules come back with the analysis, to be freed with it once the answer is written.
 fn analyse(
     config: &Config,
     input: &crate::cli::InputConfig,
@@ -229,7 +230,7 @@ fn analyse(
     keep_all: bool,
     shown_columns: ProcmonColumns,
     err: &mut dyn Write,
-) -> Result<analysis::Scan, Exit> {
+) -> Result<(analysis::Scan, RuleSet), Exit> {
     let rules =
         load_rules(&analysis_config.rule_files, config.threads, true, err).ok_or(Exit::Usage)?;
     let (found, names) = gather(input, err)?;
@@ -244,13 +245,13 @@ fn analyse(
     let within = (!window.is_all()).then_some(&within as &(dyn Fn(&Event) -> bool + Sync));
     let mut scan = analysis::scan_within(found, &opts, keep_all, within);
     names.scan(&mut scan);
-    Ok(scan)
+    Ok((scan, rules))
 }
 
 fn run_scan(config: &Config, scan: &ScanConfig, out: &mut dyn Write, err: &mut dyn Write) -> Ended {
     // No report shows a Procmon column: only the rules read them.
     let shown = ProcmonColumns::none();
-    let result = match analyse(
+    let analysed = match analyse(
         config,
         &scan.input,
         &scan.analysis,
@@ -259,9 +260,10 @@ fn run_scan(config: &Config, scan: &ScanConfig, out: &mut dyn Write, err: &mut d
         shown,
         err,
     ) {
-        Ok(result) => result,
+        Ok(analysed) => analysed,
         Err(exit) => return (Outcome::of(exit), Ok(())),
     };
+    let (result, _) = &analysed;
     let width = table_width(config, scan.width);
     let report = result.report();
     let written = report::write_scan(
@@ -276,7 +278,7 @@ fn run_scan(config: &Config, scan: &ScanConfig, out: &mut dyn Write, err: &mut d
     accounts::write_problems(warnings(config, err, &mut sink), &report.inputs);
     // The same rule as a ticket of a batch: one decision for both.
     let outcome = TicketSummary::of("", &report).outcome(scan.fail_on);
-    drop_in_background(result);
+    drop_in_background(analysed);
     (outcome, written)
 }
 
@@ -298,8 +300,9 @@ fn run_timeline(
 ) -> Ended {
     // A timeline lists events with every column.
     let shown = ProcmonColumns::All;
-    let result = match analyse(config, &t.input, &t.analysis, t.window, t.all, shown, err) {
-        Ok(result) => result,
+    let (result, _rules) = match analyse(config, &t.input, &t.analysis, t.window, t.all, shown, err)
+    {
+        Ok(analysed) => analysed,
         Err(exit) => return (Outcome::of(exit), Ok(())),
     };
     let width = table_width(config, t.width);

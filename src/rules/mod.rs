@@ -109,9 +109,17 @@ where
     // the size asked for), else one after the other on this thread; what is decided across
     // files (the domain, duplicate ids) and the order of the errors are worked out here in
     // file order, as if one rule were compiled after the other.
+    // The pack's own files, for an analysis, are built lean: their examples' bodies skipped
+    // unparsed (`rules test` and the pack's tests parse them), their regexes built at first use.
+    let lean = |name: &str, text: &str| !builtin_whole && pack::is_builtin(name, text);
     let parsed = on_pool_or_here(sources, |(name, text)| {
         let (name, text) = (name.as_ref(), text.as_ref());
-        (parser::parse_file(name, text), compile::newlines(text))
+        let ast = if lean(name, text) {
+            parser::parse_file_lean(name, text)
+        } else {
+            parser::parse_file(name, text)
+        };
+        (ast, compile::newlines(text))
     });
     /// An error found here, or the place of one rule's compilation in the error order.
     enum Slot<'a> {
@@ -135,7 +143,7 @@ where
             file: name,
             text,
             newlines,
-            whole: builtin_whole || !name.starts_with(pack::PREFIX),
+            whole: !lean(name, text),
         };
         if let Some(d) = &ast.domain {
             let builtin = name.starts_with(pack::PREFIX);

@@ -148,7 +148,22 @@ const EXPECT_CONDITION: &str = "a condition (a comparison, exists, not or \"(\")
 
 /// Parse one rule file.
 pub fn parse_file(file: &str, text: &str) -> Result<RuleFile, RuleError> {
-    finish(file, text, rule_file(text))
+    finish(file, text, rule_file(text, Examples::Parsed))
+}
+
+/// [`parse_file`] with every example's body skipped, not parsed: each example keeps where it
+/// is and whether it must match, with no events. For a text known to parse whole (the
+/// built-in pack, whose tests parse and run every example) read by an analysis, which never
+/// runs examples: about a third of the parse.
+pub fn parse_file_lean(file: &str, text: &str) -> Result<RuleFile, RuleError> {
+    finish(file, text, rule_file(text, Examples::Skipped))
+}
+
+/// Whether a rule's examples are parsed or only stepped over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Examples {
+    Parsed,
+    Skipped,
 }
 
 /// Parse one condition expression on its own (for tests and tools).
@@ -423,7 +438,7 @@ fn list(i: &str) -> PResult<'_, Value> {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-fn rule_file(text: &str) -> PResult<'_, RuleFile> {
+fn rule_file(text: &str, examples: Examples) -> PResult<'_, RuleFile> {
     let mut rules = Vec::new();
     let mut domain = None;
     let mut i = text;
@@ -447,7 +462,7 @@ fn rule_file(text: &str) -> PResult<'_, RuleFile> {
             i = after;
             continue;
         }
-        let (rest, mut r) = rule(rest, text)?;
+        let (rest, mut r) = rule(rest, text, examples)?;
         fix_rule_positions(&mut r, text.len());
         rules.push(r);
         i = rest;
@@ -456,7 +471,7 @@ fn rule_file(text: &str) -> PResult<'_, RuleFile> {
 }
 
 /// `rule <id> { item... }`. `full` is the whole text, for the line of a duplicate key.
-fn rule<'a>(i: &'a str, full: &'a str) -> PResult<'a, RuleAst> {
+fn rule<'a>(i: &'a str, full: &'a str, examples: Examples) -> PResult<'a, RuleAst> {
     if peek_word(i) != "rule" {
         return expected(ws(i)?.0, "a rule (rule <id> { ... })");
     }
@@ -474,7 +489,7 @@ fn rule<'a>(i: &'a str, full: &'a str) -> PResult<'a, RuleAst> {
             return expected(rest, EXPECT_ITEM);
         }
         if peek_word(rest) == "example" {
-            let (rest, ex) = example(rest)?;
+            let (rest, ex) = example(rest, examples)?;
             ast.examples.push(ex);
             i = rest;
             continue;
@@ -754,7 +769,7 @@ fn anchor_window(i: &str) -> PResult<'_, AnchorWindow> {
 }
 
 /// `example match|nomatch event` or `example match|nomatch [ event, ... ]`.
-fn example(i: &str) -> PResult<'_, Example> {
+fn example(i: &str, examples: Examples) -> PResult<'_, Example> {
     let (i, _) = ws(i)?;
     let pos = Pos(i.len());
     let (i, _) = keyword(i, "example")?;
@@ -767,6 +782,11 @@ fn example(i: &str) -> PResult<'_, Example> {
         None => return expected(i, "\"match\" or \"nomatch\" after example"),
     };
     let (i, _) = ws(i)?;
+    if examples == Examples::Skipped {
+        let (rest, ()) = skip_example_body(i)?;
+        let body = ExampleBody::Sequence(Vec::new());
+        return Ok((rest, Example { pos, expect, body }));
+    }
     let body = if let Some(inner) = i.strip_prefix('[') {
         let (rest, events) = example_sequence(inner)?;
         (rest, ExampleBody::Sequence(events))
@@ -793,6 +813,64 @@ fn example(i: &str) -> PResult<'_, Example> {
             body: body.1,
         },
     ))
+}
+
+/// Step over an example's body, `[ ... ]` or `[anchor] source { ... }`, to just after its
+/// closing bracket: brackets counted, strings and comments stepped over whole, nothing else
+/// checked ([`parse_file_lean`]).
+fn skip_example_body(i: &str) -> PResult<'_, ()> {
+    let bytes = i.as_bytes();
+    let mut depth = 0usize;
+    let mut k = 0;
+    while let Some(&b) = bytes.get(k) {
+        match b {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                let Some(d) = depth.checked_sub(1) else {
+                    return expected(&i[k..], "an example's events");
+                };
+                depth = d;
+                if depth == 0 {
+                    return Ok((&i[k + 1..], ()));
+                }
+            }
+            b'#' => {
+                k = memchr::memchr(b'\n', &bytes[k..]).map_or(bytes.len(), |n| k + n);
+                continue;
+            }
+            b'"' if bytes[k..].starts_with(b"\"\"\"") => {
+                let (rest, _) = string(&i[k..])?;
+                k = i.len() - rest.len();
+                continue;
+            }
+            // A quoted string: to the quote no backslash escapes; a raw one: to the next quote.
+            b'"' => {
+                k += 1;
+                loop {
+                    match bytes
+                        .get(k..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    {
+                        Some(n) if bytes[k + n] == b'"' => {
+                            k += n + 1;
+                            break;
+                        }
+                        // A backslash and the byte it escapes.
+                        Some(n) => k += n + 2,
+                        None => return expected(&i[i.len()..], "a closing \""),
+                    }
+                }
+                continue;
+            }
+            b'r' if bytes.get(k + 1) == Some(&b'"') => {
+                k = memchr::memchr(b'"', &bytes[k + 2..]).map_or(bytes.len(), |n| k + 2 + n + 1);
+                continue;
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    expected("", "the end of the example")
 }
 
 /// The events of `[ event, ... ]`, after the `[`.
@@ -945,6 +1023,39 @@ fn fix_expr(e: &mut Expr, full_len: usize) {
 mod tests {
     use super::*;
     use crate::rules::testutil::*;
+
+    /// The lean parse of every built-in file is its whole parse with the examples' bodies
+    /// dropped: the same rules, keys, positions and examples (where, match or nomatch). A
+    /// text of examples written to trip a skipper (brackets, braces, `#` and quotes inside
+    /// strings, raw strings, comments) is stepped over the same way.
+    #[test]
+    fn lean_parse_is_the_whole_parse_without_example_bodies() {
+        let tricky = r##"rule t {
+    title: "t"
+    when: source == "evtx" and event_id == 1
+    evidence: "e"
+    example match [ evtx { event_id: 1, data.a: "} ] { [ # \" \u{7d}" }, # a comment ] }
+        procmon { path: r"C:\x}]", detail: "a # b" } ]
+    example nomatch evtx { event_id: 2, data.b: "]", data.c: "x\\" } # } trailing
+    example match [ evtx { event_id: 1 }, anchor evtx { event_id: 1 } ]
+}
+"##;
+        let mut files: Vec<(&str, &str)> = crate::rules::pack::BUILTIN.to_vec();
+        files.push(("tricky.rdt", tricky));
+        let mut examples = 0;
+        for (name, text) in files {
+            let mut whole = parse_file(name, text).unwrap_or_else(|e| panic!("{e}"));
+            let lean = parse_file_lean(name, text).unwrap_or_else(|e| panic!("{e}"));
+            for rule in &mut whole.rules {
+                for ex in &mut rule.examples {
+                    examples += 1;
+                    ex.body = ExampleBody::Sequence(Vec::new());
+                }
+            }
+            assert_eq!(lean, whole, "{name}");
+        }
+        assert!(examples > 100, "{examples} examples");
+    }
 
     fn expr_of(text: &str) -> Expr {
         parse_expr("t", text).unwrap_or_else(|e| panic!("{e}"))

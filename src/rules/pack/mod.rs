@@ -18,6 +18,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("builtin/config.rdt", include_str!("config.rdt")),
 ];
 
+/// Is this the built-in pack's own file: its name and, word for word, its text? (A user's
+/// file could be named `builtin/...`; only the pack's text is known to parse and pass its
+/// tests, which is what lets an analysis skip what it never runs: [`crate::rules`].)
+pub fn is_builtin(name: &str, text: &str) -> bool {
+    BUILTIN.iter().any(|(n, t)| *n == name && *t == text)
+}
+
 /// The built-in files as owned `(name, text)` pairs, ready to load with others.
 pub fn builtin_sources() -> Vec<(String, String)> {
     BUILTIN
