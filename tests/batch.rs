@@ -428,8 +428,23 @@ fn insufficient_evidence_is_its_own_result_in_scan_and_batch() {
          \"9:14:02.1180334 AM\",\"notepad.exe\",\"6112\",\"CreateFile\",\"C:\\x.txt\",\"SUCCESS\",\"\"\r\n",
     )
     .unwrap();
-    for t in [&empty, &procmon] {
-        let r = run(&["scan", s(t), "--fail-on", "context", "--format", "json"]);
+    // Exported configuration alone: it corroborates events, it cannot stand in for them.
+    let config_only = tmp.path().join("config-only");
+    std::fs::create_dir(&config_only).unwrap();
+    std::fs::write(
+        config_only.join("RDS01_TermServ.reg"),
+        "Windows Registry Editor Version 5.00\r\n\r\n\
+         [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp]\r\n\
+         \"SecurityLayer\"=dword:00000002\r\n\"PortNumber\"=dword:00000d3d\r\n",
+    )
+    .unwrap();
+    // (Its settings may still rank as context, which a gate at context would count first.)
+    for (t, gate) in [
+        (&empty, "context"),
+        (&procmon, "context"),
+        (&config_only, "low"),
+    ] {
+        let r = run(&["scan", s(t), "--fail-on", gate, "--format", "json"]);
         assert_eq!(r.code, 4, "{}: {}", t.display(), r.err);
         let v: serde_json::Value = serde_json::from_slice(&r.out).unwrap();
         assert_eq!(v["evidence"]["sufficient"], false);

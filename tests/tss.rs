@@ -353,7 +353,13 @@ fn a_zipped_bundle_reads_like_the_folder() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("server.zip"), b.zip()).unwrap();
     let (code, r) = scan(dir.path(), &["server.zip"]);
-    assert_eq!(code, Some(0), "{} {:#?}", r.verdict, r.inputs);
+    // Every file read (nothing is exit 3); a bundle of configuration and no event log is
+    // insufficient evidence (4): configuration corroborates events, it cannot stand in for them.
+    assert_eq!(code, Some(4), "{} {:#?}", r.verdict, r.inputs);
+    assert!(r.inputs.iter().all(|i| !matches!(
+        i.status,
+        rdtriage::model::FileStatus::Failed | rdtriage::model::FileStatus::Partial
+    )));
     let reg: u64 = r
         .inputs
         .iter()

@@ -29,6 +29,7 @@ pub struct Tally {
 struct Counts {
     client: AtomicU64,
     server: AtomicU64,
+    configuration: AtomicU64,
     procmon_rdp: AtomicU64,
     procmon: AtomicU64,
     system: AtomicU64,
@@ -66,7 +67,7 @@ impl Tally {
                 add(&mine.security);
             }
         } else if domain.is_configuration(e) {
-            add(&mine.server);
+            add(&mine.configuration);
         } else if let Some(p) = e.procmon() {
             add(&mine.procmon);
             if procmon_rdp(domain, p) {
@@ -130,6 +131,7 @@ impl Tally {
         Seen {
             client: sum(|s| &s.client),
             server: sum(|s| &s.server),
+            configuration: sum(|s| &s.configuration),
             procmon_rdp: sum(|s| &s.procmon_rdp),
             procmon: sum(|s| &s.procmon),
             system: sum(|s| &s.system),
@@ -152,9 +154,12 @@ fn procmon_rdp(domain: &Domain, p: &ProcmonRow) -> bool {
 pub struct Seen {
     /// RDP client events (RDPClient/Operational).
     pub client: u64,
-    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway) and exported server
-    /// configuration (Terminal Server, TermService and Schannel keys, machine-key ACLs).
+    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway).
     pub server: u64,
+    /// Exported configuration (Terminal Server, TermService and Schannel keys, machine-key
+    /// ACLs): it corroborates events, it never stands in for them (docs/domain.md §8), so a
+    /// ticket of configuration alone is insufficient evidence.
+    pub configuration: u64,
     /// Procmon rows of the RDP client or on the RDP port.
     pub procmon_rdp: u64,
     /// Procmon rows of any process.
@@ -239,8 +244,13 @@ pub fn assess(
         Some("no input could be read".to_string())
     } else {
         Some(format!(
-            "{read} file{} read, but no Remote Desktop client or server event and no Process Monitor row of the RDP client or port",
-            if read == 1 { "" } else { "s" }
+            "{read} file{} read, but no Remote Desktop client or server event and no Process Monitor row of the RDP client or port{}",
+            if read == 1 { "" } else { "s" },
+            if seen.configuration > 0 {
+                " (the exported configuration read corroborates events, it cannot stand in for them)"
+            } else {
+                ""
+            }
         ))
     };
     Evidence {
@@ -334,6 +344,19 @@ mod tests {
         assert!(e.reason.unwrap().starts_with("1 file read"));
         let system = d.advice(LogKind::System).0;
         assert!(!e.missing.iter().any(|m| m == system));
+    }
+
+    /// Exported configuration corroborates events; alone it answers nothing (§8).
+    #[test]
+    fn configuration_alone_is_insufficient() {
+        let seen = Seen {
+            configuration: 12,
+            ..Seen::default()
+        };
+        let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[]);
+        assert!(!e.sufficient);
+        assert_eq!(e.rdp_server_events, 0);
+        assert!(e.reason.unwrap().contains("configuration"));
     }
 
     #[test]
