@@ -181,7 +181,7 @@ fn analyse_ticket(
     let hash = b
         .out
         .as_ref()
-        .and_then(|_| batch::inputs_sha256(&t.path, salt));
+        .and_then(|_| batch::inputs_sha256(&t.path, salt, opts.limits.follow_symlinks));
     if b.incremental
         && let (Some(dir), Some(hash)) = (&b.out, &hash)
         && let Some(report) = recorded(dir, &stem, hash)

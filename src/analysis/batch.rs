@@ -218,14 +218,18 @@ pub fn report_stem(ticket: &str) -> String {
 }
 
 /// SHA-256 over everything that decides a ticket's report: `salt` (the tool's version and
-/// the rules), then every file of the ticket (relative path and content, in name order;
-/// symlinked folders are not followed, as the reader does not follow them). `None` when a
-/// file cannot be read: such a ticket is always analysed again.
-pub fn inputs_sha256(ticket: &Path, salt: &[u8]) -> Option<String> {
+/// the rules), then every entry of the ticket in name order, as the reader sees it: a regular
+/// file by its relative path and content; anything the reader lists without opening (a FIFO,
+/// a device, a socket, and a symlink unless `follow`) by its path and kind alone, so hashing
+/// never blocks on a FIFO or reads a device without end. Symlinked folders are not entered.
+/// `None` when a file cannot be read: such a ticket is always analysed again.
+pub fn inputs_sha256(ticket: &Path, salt: &[u8], follow: bool) -> Option<String> {
     let mut h = Sha256::new();
     h.update((salt.len() as u64).to_le_bytes());
     h.update(salt);
-    hash_tree(ticket, Path::new(""), &mut h, 0)?;
+    // The ticket itself was named (a folder or a zip in the batch folder): followed.
+    let meta = std::fs::metadata(ticket).ok()?;
+    hash_tree(ticket, meta, Path::new(""), &mut h, 0, follow)?;
     Some(
         h.finalize()
             .iter()
@@ -234,8 +238,14 @@ pub fn inputs_sha256(ticket: &Path, salt: &[u8]) -> Option<String> {
     )
 }
 
-fn hash_tree(path: &Path, rel: &Path, h: &mut Sha256, depth: usize) -> Option<()> {
-    let meta = std::fs::metadata(path).ok()?;
+fn hash_tree(
+    path: &Path,
+    meta: std::fs::Metadata,
+    rel: &Path,
+    h: &mut Sha256,
+    depth: usize,
+    follow: bool,
+) -> Option<()> {
     if meta.is_dir() {
         if depth > 64 {
             return None;
@@ -246,17 +256,34 @@ fn hash_tree(path: &Path, rel: &Path, h: &mut Sha256, depth: usize) -> Option<()
             .ok()?;
         children.sort_by_key(|c| c.file_name());
         for c in children {
-            let symlinked_dir = c.file_type().is_ok_and(|t| t.is_symlink())
-                && std::fs::metadata(c.path()).is_ok_and(|m| m.is_dir());
-            if !symlinked_dir {
-                hash_tree(&c.path(), &rel.join(c.file_name()), h, depth + 1)?;
-            }
+            let path = c.path();
+            let own = std::fs::symlink_metadata(&path).ok()?;
+            let meta = if own.file_type().is_symlink() {
+                match std::fs::metadata(&path) {
+                    // A symlinked folder is not entered (the reader does not enter it).
+                    Ok(m) if m.is_dir() => continue,
+                    Ok(m) if follow => m,
+                    // Listed, not read: its name and where it points decide its account.
+                    _ => {
+                        let to = std::fs::read_link(&path).unwrap_or_default();
+                        hash_entry(h, &rel.join(c.file_name()), b"symlink");
+                        h.update(to.as_os_str().as_encoded_bytes());
+                        continue;
+                    }
+                }
+            } else {
+                own
+            };
+            hash_tree(&path, meta, &rel.join(c.file_name()), h, depth + 1, follow)?;
         }
         return Some(());
     }
-    let name = rel.to_string_lossy();
-    h.update((name.len() as u64).to_le_bytes());
-    h.update(name.as_bytes());
+    if !meta.is_file() {
+        // A FIFO, a device, a socket: listed by the reader, never opened.
+        hash_entry(h, rel, b"not a regular file");
+        return Some(());
+    }
+    hash_entry(h, rel, b"file");
     h.update(meta.len().to_le_bytes());
     let mut file = std::fs::File::open(path).ok()?;
     let mut buf = vec![0u8; 64 * 1024];
@@ -268,6 +295,15 @@ fn hash_tree(path: &Path, rel: &Path, h: &mut Sha256, depth: usize) -> Option<()
             Err(_) => return None,
         }
     }
+}
+
+/// An entry's relative path and kind, length-prefixed so no two entries hash alike.
+fn hash_entry(h: &mut Sha256, rel: &Path, kind: &[u8]) {
+    let name = rel.to_string_lossy();
+    h.update((name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update((kind.len() as u64).to_le_bytes());
+    h.update(kind);
 }
 
 /// Work on every ticket in parallel (`work` runs on the run's pool); `on_done` gets each

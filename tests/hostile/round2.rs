@@ -218,6 +218,28 @@ fn a_fifo_named_like_a_log_is_listed_and_never_opened() {
         problems(fifo).contains("a FIFO (named pipe), not a regular file"),
         "{fifo}"
     );
+    // With --out the batch hashes each ticket to record what it read: the hash steps over
+    // the FIFO, and over a symlink to a device that never ends, as the reader does. Run twice,
+    // the second run reuses the report (nothing changed), still without blocking.
+    std::os::unix::fs::symlink("/dev/zero", tickets.path().join("t1").join("zero.evtx")).unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    for reused in [0, 1] {
+        let out = rdtriage()
+            .args(["batch", "--incremental", "--format", "jsonl", "--out"])
+            .arg(reports.path())
+            .arg(tickets.path())
+            .output()
+            .unwrap();
+        let line: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{reused} unchanged since their last report")),
+            "{stderr}"
+        );
+        let zero = account(line["report"]["inputs"].as_array().unwrap(), "zero.evtx");
+        assert!(problems(zero).contains("not followed"), "{zero}");
+    }
 }
 
 #[cfg(unix)]
