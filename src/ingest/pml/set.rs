@@ -119,12 +119,13 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
     // Per set: its first member's index, its members (number, index), and the numbers whose
     // file holds another computer's capture (number, that computer).
     type Joined = (usize, Vec<(u64, usize)>, Vec<(u64, String)>);
+    // (file read on its own, the member it shares a number with, that number).
+    let mut twins: Vec<(usize, usize, u64)> = Vec::new();
     let mut joined: Vec<Joined> = sets
         .into_values()
         .filter(|members| members.len() >= 2)
         .map(|mut members| {
             members.sort_unstable();
-            members.dedup_by_key(|m| m.0);
             // Files of another computer's capture that happen to share the name are not
             // members; a member whose header cannot be read stays (its reader names why).
             let computer = members.iter().find_map(|m| m.2.clone());
@@ -136,33 +137,61 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
                 })
                 .collect();
             members.retain(|m| m.2.is_none() || m.2 == computer);
-            let members: Vec<(u64, usize)> = members.into_iter().map(|m| (m.0, m.1)).collect();
+            // Two files of one number (names that differ in case): the first in input order
+            // is the member, the other is read on its own, and says so.
+            let mut kept: Vec<(u64, usize)> = Vec::with_capacity(members.len());
+            for (number, i, _) in members {
+                match kept.last() {
+                    Some(&(n, first)) if n == number => {
+                        twins.push((i, first, number));
+                    }
+                    _ => kept.push((number, i)),
+                }
+            }
+            let members = kept;
             let first = members.iter().map(|m| m.1).min().unwrap_or(0);
             (first, members, foreign)
         })
         .filter(|(_, members, _)| members.len() >= 2)
         .collect();
     joined.sort_by_key(|(first, ..)| *first);
+    let name_of = |f: &Found| match f {
+        Found::Input(input) => input.name.clone(),
+        Found::Problem(a) => a.file.clone(),
+    };
+    for &(i, member, number) in &twins {
+        notes.insert(
+            name_of(&found[i]),
+            format!(
+                "shares member number {number} of a Process Monitor backing-file set with {}, which is read as that member: this file is read on its own",
+                name_of(&found[member])
+            ),
+        );
+    }
     for (first, members, foreign) in joined {
-        let names: Vec<String> = members
-            .iter()
-            .map(|&(_, i)| match &found[i] {
-                Found::Input(input) => input.name.clone(),
-                Found::Problem(a) => a.file.clone(),
-            })
-            .collect();
+        let names: Vec<String> = members.iter().map(|&(_, i)| name_of(&found[i])).collect();
         let Some(head) = member_name(&names[0]) else {
             continue;
         };
         let set_name = member_file(&head, 0);
         let last = members.last().map_or(0, |m| m.0);
-        let present: Vec<u64> = members.iter().map(|m| m.0).collect();
-        let missing: Vec<u64> = (0..last).filter(|n| !present.contains(n)).collect();
-        let shown: Vec<String> = names
+        // Member number → its place among the members (numbers are sorted and distinct).
+        let place = |number: u64| members.binary_search_by_key(&number, |m| m.0).ok();
+        let missing: Vec<u64> = (0..last).filter(|&n| place(n).is_none()).collect();
+        // The members are listed once, in the first member's note, as many as the missing
+        // ones are: every note names its set, its place and the count, so the notes of a set
+        // of thousands stay small.
+        let listed = names
             .iter()
+            .take(MAX_MISSING_LISTED as usize)
             .map(|n| member_name(n).map_or(n.as_str(), |m| &n[m.folder.len()..]))
-            .map(str::to_string)
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+            + if names.len() as u64 > MAX_MISSING_LISTED {
+                ", ..."
+            } else {
+                ""
+            };
         let gap = if missing.is_empty() {
             String::new()
         } else {
@@ -186,16 +215,20 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
         let mut order = Vec::new();
         let mut missing_listed = 0;
         for number in 0..=last {
-            if let Some(pos) = present.iter().position(|&n| n == number) {
+            if let Some(pos) = place(number) {
                 let (_, i) = members[pos];
                 taken[i] = true;
+                let members_listed = if pos == 0 {
+                    format!(" ({listed})")
+                } else {
+                    String::new()
+                };
                 notes.insert(
                     names[pos].clone(),
                     format!(
-                        "part {} of {} of Process Monitor's backing-file set {set_name} ({}){gap}: read as one capture, in time order",
+                        "part {} of {} of Process Monitor's backing-file set {set_name}{members_listed}{gap}: read as one capture, in time order",
                         pos + 1,
                         members.len(),
-                        shown.join(", ")
                     ),
                 );
                 let item = std::mem::replace(
