@@ -24,6 +24,35 @@ pub fn is_unsafe_char(c: char) -> bool {
             | '\u{180B}'..='\u{180F}' | '\u{2065}' | '\u{206A}'..='\u{206F}' | '\u{3164}'
             | '\u{FE00}'..='\u{FE0F}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
             | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+        || is_noncharacter(c)
+}
+
+/// Unicode's noncharacters (U+FDD0–U+FDEF and the last two code points of every plane):
+/// never meant to be interchanged, and U+FFFE/U+FFFF cannot appear in XML at all.
+fn is_noncharacter(c: char) -> bool {
+    ('\u{FDD0}'..='\u{FDEF}').contains(&c) || (c as u32 & 0xFFFE) == 0xFFFE
+}
+
+/// Text XML 1.0 can hold: every character outside `#x9 | #xA | #xD | [#x20-#xD7FF] |
+/// [#xE000-#xFFFD] | [#x10000-#x10FFFF]` written visibly as `\u{...}`, so one character
+/// planted in a log cannot make a whole JUnit report unreadable. Line breaks and tabs stay.
+pub fn xml_text(text: &str) -> Cow<'_, str> {
+    let allowed = |c: char| {
+        matches!(c, '\t' | '\n' | '\r')
+            || (!c.is_control() && !matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+    };
+    if text.chars().all(allowed) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if allowed(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Escape text for a terminal (or any plain-text sink a person reads).

@@ -5,7 +5,9 @@
 //! count, phase and report file are properties, and the ticket's Markdown report is its
 //! `system-out`. No time or timestamp is written: the same tickets give the same bytes.
 //!
-//! Serialized by `quick-junit`, which strips the control characters XML 1.0 cannot hold.
+//! Serialized by `quick-junit`, which escapes markup. What XML 1.0 cannot hold at all (control
+//! characters, U+FFFE, U+FFFF) is written visibly first: names and properties as for a
+//! terminal, the report text by [`xml_text`].
 
 use std::io::{self, Write};
 
@@ -13,7 +15,7 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use crate::report::schema::Confidence;
 use crate::report::ticket::TicketSummary;
-use crate::sanitize::terminal;
+use crate::sanitize::{terminal, xml_text};
 
 /// The most Markdown kept as one test case's `system-out`: a bound on memory, since the
 /// whole document is built before it is written (its counts come first).
@@ -85,7 +87,7 @@ impl Junit {
         if let Some(stem) = &s.report {
             case.add_property(Property::new("report", format!("{}.md", terminal(stem))));
         }
-        case.set_system_out(clip(markdown, MAX_SYSTEM_OUT));
+        case.set_system_out(clip(&xml_text(markdown), MAX_SYSTEM_OUT));
         self.suite.add_test_case(case);
     }
 
@@ -185,6 +187,27 @@ mod tests {
             .find(|l| l.contains(r#"name="cause""#))
             .expect("the cause property");
         assert!(cause.contains("tls") && cause.ends_with("/>"), "{x}");
+    }
+
+    /// XML 1.0 cannot hold U+FFFE or U+FFFF anywhere: one in a ticket's name, its cause or
+    /// its report's text would make the whole batch's JUnit unreadable. Each is written
+    /// visibly instead.
+    #[test]
+    fn characters_xml_cannot_hold_are_made_visible() {
+        let mut s = summary("a\u{fffe}b");
+        s.top_cause = Some("tls\u{ffff}".into());
+        let mut j = Junit::default();
+        j.add(&s, "path C:\\x\u{ffff}\u{fffe}.evtx\u{0}\n", None);
+        let mut out = Vec::new();
+        j.write(&mut out).unwrap();
+        let x = String::from_utf8(out).unwrap();
+        assert!(
+            !x.chars()
+                .any(|c| matches!(c, '\u{fffe}' | '\u{ffff}' | '\u{0}')),
+            "{x}"
+        );
+        assert!(x.contains(r#"name="a\u{fffe}b""#), "{x}");
+        assert!(x.contains(r"x\u{ffff}\u{fffe}.evtx\u{0000}"), "{x}");
     }
 
     #[test]
