@@ -38,8 +38,8 @@ When several apply, the first in this order wins: 2, 1, 3, 4, 5.";
     after_help = EXIT_CODES_HELP
 )]
 struct Cli {
-    /// Worker threads (0 = one per core). Output is the same whatever the count.
-    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    /// Worker threads (0 = one per core, at most 1024). Output is the same whatever the count.
+    #[arg(long, global = true, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     threads: usize,
     /// Write the output to FILE (atomically: a temporary file beside it, then renamed)
     /// instead of stdout.
@@ -98,6 +98,17 @@ pub enum Shell {
 }
 
 /// `--width`: a column count no narrower than [`MIN_WIDTH`].
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n <= crate::ingest::MAX_THREADS => Ok(n),
+        Ok(_) => Err(format!(
+            "at most {} (0 = one per core)",
+            crate::ingest::MAX_THREADS
+        )),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
 fn parse_width(text: &str) -> Result<u16, String> {
     let n: u16 = text
         .trim()

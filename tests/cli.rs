@@ -78,6 +78,14 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     let out = rdtriage().args(["frobnicate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // A thread count no machine needs is refused at once, not started (10,000 threads
+    // took a minute and ended in a panic).
+    let out = rdtriage()
+        .args(["--threads", "10000", "scan", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at most 1024"));
     let out = rdtriage().args(["--help"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();

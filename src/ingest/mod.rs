@@ -211,11 +211,16 @@ impl Emit<'_> {
 /// The thread count to use for `requested` (0 = one per core).
 pub fn effective_threads(requested: usize) -> usize {
     if requested > 0 {
-        requested
+        requested.min(MAX_THREADS)
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
     }
 }
+
+/// The most worker threads a run starts (`--threads` refuses more): far past any machine's
+/// cores, short of what starting them costs (10,000 threads take a minute and can exhaust
+/// memory).
+pub const MAX_THREADS: usize = 1024;
 
 /// The worker pool for `threads` (0 = one per core), built once per process and size and
 /// shared by everything that runs in parallel: ingest, rule evaluation and batch tickets. A
