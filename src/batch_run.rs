@@ -38,7 +38,7 @@ pub fn run(
     let Some(rules) = load_rules(&b.analysis.rule_files, config.threads, true, err) else {
         return Ok(Exit::Usage);
     };
-    let (mut tickets, skipped) = match batch::tickets(&b.dir) {
+    let (mut tickets, skipped) = match batch::tickets(&b.dir, b.out.as_deref()) {
         Ok(t) => t,
         Err(e) => {
             writeln!(

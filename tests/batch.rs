@@ -847,3 +847,37 @@ fn a_ticket_skipped_for_its_name_makes_the_batch_exit_3() {
         both.err
     );
 }
+
+/// An `--out` folder kept inside the batch folder is not a ticket on the next run: its
+/// reports are not read as a ticket's logs, and the batch's result does not change.
+#[test]
+fn the_out_folder_inside_the_batch_folder_is_not_a_ticket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = tmp.path().join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    std::os::unix::fs::symlink(
+        root().join("fixtures/tickets/certificate"),
+        batch.join("t1"),
+    )
+    .unwrap();
+    // Given as it is written in a CI job: relative, through the batch folder.
+    let out = batch.join("reports");
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let r = run(&[
+            "batch",
+            "--follow",
+            "--incremental",
+            "--format",
+            "jsonl",
+            "--out",
+            s(&out),
+            s(&batch),
+        ]);
+        assert_eq!(r.code, 0, "{}", r.err);
+        lines.push(String::from_utf8(r.out).unwrap());
+        assert!(!out.join("reports.json").exists(), "{}", r.err);
+    }
+    assert_eq!(lines[0].lines().count(), 1, "{}", lines[0]);
+    assert_eq!(lines[0], lines[1]);
+}

@@ -33,8 +33,10 @@ pub struct NotATicket {
 }
 
 /// The children of `dir` that are tickets, sorted by name (as shown: the order `merge`
-/// restores), and the ones that are not.
-pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
+/// restores), and the ones that are not. `out`, the `--out` folder, is never a ticket: kept
+/// inside `dir`, it would become one on the next run (its reports read as a ticket's logs).
+pub fn tickets(dir: &Path, out: Option<&Path>) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
+    let out = out.and_then(resolved);
     let children: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
     let mut children: Vec<_> = children
         .into_iter()
@@ -49,6 +51,14 @@ pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
         let is_zip = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        if out.is_some() && path.is_dir() && resolved(&path) == out {
+            skipped.push(NotATicket {
+                name,
+                why: "the --out folder, where the reports go, is not a ticket".to_string(),
+                ticket: false,
+            });
+            continue;
+        }
         if path.is_dir() || (path.is_file() && is_zip) {
             // A ticket's name is its report's file name and its key in every output: two
             // tickets shown alike would overwrite each other's reports.
@@ -70,6 +80,16 @@ pub fn tickets(dir: &Path) -> std::io::Result<(Vec<Ticket>, Vec<NotATicket>)> {
         }
     }
     Ok((tickets, skipped))
+}
+
+/// `path` with its links and `..` resolved; for a path not made yet, its parent resolved and
+/// its name added.
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = std::fs::canonicalize(parent.unwrap_or(Path::new("."))).ok()?;
+        Some(parent.join(path.file_name()?))
+    })
 }
 
 /// A file name as text: as it is when it is UTF-8; otherwise each byte that is not UTF-8 is
@@ -185,13 +205,14 @@ const MAX_STEM: usize = 150;
 /// A ticket name as a report file stem (for `--out`): readable, safe and unique. ASCII
 /// letters, digits, `-`, `_` and `.` stay; every other byte is written `%XX`, `%` included,
 /// so two names never share a stem (`a b` is `a%20b`, `a_b` stays `a_b`). A leading dot is
-/// escaped too (no hidden files, no `..`). A stem past [`MAX_STEM`] bytes is cut and ends
+/// escaped too (no hidden files, no `..`), and so is a leading dash (`rm *` or `cat *.md` in
+/// `--out` would read a file `-rf.md` as options). A stem past [`MAX_STEM`] bytes is cut and ends
 /// with `~` and 16 hex digits of the name's SHA-256 (`~` is otherwise escaped, so a cut stem
 /// cannot equal a whole one).
 pub fn report_stem(ticket: &str) -> String {
     let mut stem = String::with_capacity(ticket.len());
     for (i, b) in ticket.bytes().enumerate() {
-        let plain = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') || (b == b'.' && i > 0);
+        let plain = b.is_ascii_alphanumeric() || b == b'_' || (matches!(b, b'.' | b'-') && i > 0);
         if plain {
             stem.push(b as char);
         } else {
@@ -414,7 +435,7 @@ mod tests {
         for n in [&b"x\xff"[..], b"x\\xFF", b"x\xfe"] {
             std::fs::create_dir(dir.path().join(std::ffi::OsStr::from_bytes(n))).unwrap();
         }
-        let (tickets, skipped) = tickets(dir.path()).unwrap();
+        let (tickets, skipped) = tickets(dir.path(), None).unwrap();
         let shown: Vec<&str> = tickets.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(shown, [r"x\xFE", r"x\xFF"]);
         assert_eq!(skipped.len(), 1, "{skipped:?}");
@@ -431,6 +452,10 @@ mod tests {
         assert_eq!(report_stem("a b"), "a%20b");
         assert_ne!(report_stem("a%20b"), report_stem("a b"));
         assert_eq!(report_stem(""), "%00");
+        // A leading dash would read as an option to a shell glob's command (`rm *`).
+        assert_eq!(report_stem("-rf"), "%2Drf");
+        assert_eq!(report_stem("--help"), "%2D-help");
+        assert_eq!(report_stem("a-b"), "a-b");
         assert_eq!(report_stem("é"), "%C3%A9");
     }
 
