@@ -846,6 +846,50 @@ fn a_string_index_outside_the_table_is_named_and_events_are_kept() {
     );
 }
 
+/// A crafted process table whose records overlap (each a few bytes after the last) would
+/// cost a process's memory per few bytes of file: an overlapping record is not read, and
+/// says so; the record it overlaps, and the events, are kept.
+#[test]
+fn overlapping_process_records_are_not_read() {
+    let mut c = capture();
+    let mut second = c.processes[0].clone();
+    second.pid = 4242;
+    c.processes.push(second);
+    let (mut b, layout) = write_with_layout(&c);
+    let table = layout.process_table as usize;
+    // The count (2), two process indexes, then the records' offsets from the table's start:
+    // the second record now starts 12 bytes into the first.
+    let first = u32::from_le_bytes(b[table + 12..table + 16].try_into().unwrap());
+    set_u32(&mut b, table + 16, first + 12);
+    let (a, n) = account_of(&b);
+    assert_eq!((a.status, n), (FileStatus::Partial, 3));
+    assert!(
+        a.problem_texts()
+            .iter()
+            .any(|p| p.contains("1 of 2 processes in the process table overlap another's record")),
+        "{:?}",
+        a.problem_texts()
+    );
+}
+
+/// A table is read to at most 16 MiB, whatever the offsets say: one that runs on to the end
+/// of a padded file costs its bound, not the file; the events are still read.
+#[test]
+fn a_table_past_its_bound_is_read_to_the_bound() {
+    let mut b = write(&capture());
+    // The last table runs to the end of the file: 20 MiB more of it.
+    b.extend(std::iter::repeat_n(0u8, 20 << 20));
+    let (a, n) = account_of(&b);
+    assert_eq!(n, 3, "{:?}", a.problem_texts());
+    assert!(
+        a.problem_texts()
+            .iter()
+            .any(|p| p.contains("past the 16777216 a table is read to")),
+        "{:?}",
+        a.problem_texts()
+    );
+}
+
 #[test]
 fn an_absurd_event_count_is_bounded_by_the_array() {
     let mut b = write(&capture());

@@ -111,13 +111,26 @@ pub struct Capture {
 }
 
 /// Read the header and the tables; `Err` says why nothing can be read.
+/// The most bytes of a string, process or hosts-and-ports table read: a real capture's are
+/// a few hundred KB; a crafted one the size of the file would otherwise be held whole, and its
+/// entries expanded, before the first event.
+pub const MAX_TABLE_BYTES: u64 = 16 << 20;
+
 pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
     let head = read_at(src, 0, HEADER_SIZE as u64)
         .map_err(|e| format!("cannot read the PML header: {e}"))?;
     let header = Header::parse(&head, len).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     let mut region = |start: u64, what: &str, problems: &mut Vec<String>| -> Vec<u8> {
-        let end = header.table_end(start, len);
+        let mut end = header.table_end(start, len);
+        if end - start > MAX_TABLE_BYTES {
+            problems.push(format!(
+                "the {what} runs {} bytes, past the {} a table is read to (a real one holds a few hundred KB): what lies beyond is not read",
+                end - start,
+                MAX_TABLE_BYTES
+            ));
+            end = start + MAX_TABLE_BYTES;
+        }
         match read_at(src, start, end - start) {
             Ok(b) => b,
             Err(e) => {

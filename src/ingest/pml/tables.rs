@@ -3,7 +3,7 @@
 //! offset checked; what is wrong is collected as a problem and the entry is left empty rather
 //! than the whole table lost.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -20,10 +20,13 @@ fn plausible(count: u32, entry_min: usize, region: usize) -> bool {
 /// all was the longest part of opening a capture, on the reading thread before any event.
 pub struct Strings<'r> {
     region: &'r [u8],
-    /// Per entry, where its UTF-16 text lies in the region; `None` for an entry pointing
-    /// outside it (read as empty).
-    spans: Vec<Option<std::ops::Range<usize>>>,
-    decoded: Vec<OnceCell<Arc<str>>>,
+    /// How many entries the table holds (checked against the region's size).
+    count: usize,
+    /// The entries decoded so far, by index: the process table names a few of them, so
+    /// nothing is kept per entry of the table (a crafted one of millions costs no memory).
+    decoded: std::cell::RefCell<HashMap<usize, Arc<str>>>,
+    /// The one empty string every empty or unreadable entry shares.
+    empty: Arc<str>,
     /// UTF-16 bytes decoded so far, against [`Strings::budget`].
     spent: Cell<usize>,
     /// Entries read as empty because the budget was spent.
@@ -33,25 +36,50 @@ pub struct Strings<'r> {
 impl Strings<'_> {
     /// How many entries the table holds.
     pub fn count(&self) -> usize {
-        self.spans.len()
+        self.count
+    }
+
+    /// Where entry `i`'s UTF-16 text lies in the region; `None` when the entry points
+    /// outside it.
+    fn span(&self, i: usize) -> Option<std::ops::Range<usize>> {
+        let mut c = Cur::new(self.region);
+        c.seek(4 + i * 4).ok()?;
+        let off = c.u32().ok()? as usize;
+        c.seek(off).ok()?;
+        let size = c.u32().ok()? as usize;
+        let start = c.pos();
+        c.take(size).ok()?;
+        Some(start..start + size)
     }
 
     /// String `i` (empty when its entry points outside the table, or past the budget);
     /// `None` past the last.
     pub fn get(&self, i: usize) -> Option<Arc<str>> {
-        let span = self.spans.get(i)?;
-        let text = self.decoded[i].get_or_init(|| match span {
+        if i >= self.count {
+            return None;
+        }
+        if let Some(text) = self.decoded.borrow().get(&i) {
+            return Some(Arc::clone(text));
+        }
+        let text = match self.span(i) {
+            Some(range) if range.is_empty() => Arc::clone(&self.empty),
             Some(range) if self.spent.get().saturating_add(range.len()) <= self.budget() => {
                 self.spent.set(self.spent.get() + range.len());
-                Arc::from(utf16(&self.region[range.clone()]))
+                Arc::from(utf16(&self.region[range]))
             }
             Some(_) => {
                 self.over.set(self.over.get() + 1);
-                Arc::from("")
+                Arc::clone(&self.empty)
             }
-            None => Arc::from(""),
-        });
-        Some(Arc::clone(text))
+            None => Arc::clone(&self.empty),
+        };
+        self.decoded.borrow_mut().insert(i, Arc::clone(&text));
+        Some(text)
+    }
+
+    /// The string every empty or unreadable entry reads as.
+    pub fn empty(&self) -> Arc<str> {
+        Arc::clone(&self.empty)
     }
 
     /// How many UTF-16 bytes all strings decoded may span together: the table's own size.
@@ -72,8 +100,9 @@ impl Strings<'_> {
 pub fn read_strings<'r>(region: &'r [u8], problems: &mut Vec<String>) -> Strings<'r> {
     let mut strings = Strings {
         region,
-        spans: Vec::new(),
-        decoded: Vec::new(),
+        count: 0,
+        decoded: Default::default(),
+        empty: Arc::from(""),
         spent: Cell::new(0),
         over: Cell::new(0),
     };
@@ -89,24 +118,10 @@ pub fn read_strings<'r>(region: &'r [u8], problems: &mut Vec<String>) -> Strings
         ));
         return strings;
     }
-    let mut bad = 0u64;
-    strings.spans = (0..count as usize)
-        .map(|i| {
-            let mut c = Cur::new(region);
-            let span = (|| {
-                c.seek(4 + i * 4)?;
-                let off = c.u32()? as usize;
-                c.seek(off)?;
-                let size = c.u32()? as usize;
-                let start = c.pos();
-                c.take(size)?;
-                Ok::<_, Short>(start..start + size)
-            })();
-            bad += u64::from(span.is_err());
-            span.ok()
-        })
-        .collect();
-    strings.decoded = (0..count).map(|_| OnceCell::new()).collect();
+    strings.count = count as usize;
+    let bad = (0..strings.count)
+        .filter(|&i| strings.span(i).is_none())
+        .count();
     if bad > 0 {
         problems.push(format!(
             "{bad} of {count} strings in the string table point outside it: read as empty"
@@ -164,6 +179,9 @@ pub fn read_processes(
     }
     let mut bad_index = 0u64;
     let mut cut = 0u64;
+    // Records read so far: start → end in the region.
+    let mut claimed: std::collections::BTreeMap<usize, usize> = Default::default();
+    let mut overlapping = 0u64;
     let offsets_at = 4 + count as usize * 4;
     for i in 0..count as usize {
         let mut string = |c: &mut Cur<'_>| -> Result<Arc<str>, Short> {
@@ -172,7 +190,7 @@ pub fn read_processes(
                 Some(s) => s,
                 None => {
                     bad_index += 1;
-                    Arc::from("")
+                    strings.empty()
                 }
             })
         };
@@ -181,6 +199,17 @@ pub fn read_processes(
             c.seek(offsets_at + i * 4)?;
             let off = c.u32()? as usize;
             c.seek(off)?;
+            let start = off;
+            let inside = |claimed: &std::collections::BTreeMap<usize, usize>, end: usize| {
+                claimed
+                    .range(..end)
+                    .next_back()
+                    .is_some_and(|(_, &e)| e > start)
+            };
+            if inside(&claimed, start + 1) {
+                overlapping += 1;
+                return Err(Short);
+            }
             let index = c.u32()?;
             let pid = c.u32()?;
             let parent_pid = c.u32()?;
@@ -202,9 +231,18 @@ pub fn read_processes(
             c.ptr(wide)?;
             let modules = c.u32()?;
             // The modules are not needed for events; check they are there.
-            if (modules as usize).saturating_mul(module_size(wide)) > c.left() {
+            let modules_len = (modules as usize).saturating_mul(module_size(wide));
+            if modules_len > c.left() {
                 return Err(Short);
             }
+            // Records lie side by side: one that overlaps a record already read is a crafted
+            // table's (each would cost a process's memory for a few bytes of file).
+            let end = c.pos() + modules_len;
+            if inside(&claimed, end) {
+                overlapping += 1;
+                return Err(Short);
+            }
+            claimed.insert(start, end);
             Ok((
                 index,
                 ProcessInfo {
@@ -233,9 +271,15 @@ pub fn read_processes(
             Err(Short) => cut += 1,
         }
     }
+    let cut = cut - overlapping;
     if cut > 0 {
         problems.push(format!(
             "{cut} of {count} processes in the process table run outside it: their events have no process"
+        ));
+    }
+    if overlapping > 0 {
+        problems.push(format!(
+            "{overlapping} of {count} processes in the process table overlap another's record: not read, their events have no process"
         ));
     }
     if bad_index > 0 {
@@ -461,13 +505,13 @@ mod tests {
             ["2 of 3 strings in the string table point outside it: read as empty"]
         );
         assert_eq!(strings.count(), 3);
-        assert!(strings.decoded.iter().all(|d| d.get().is_none()));
+        assert!(strings.decoded.borrow().is_empty());
         assert_eq!(strings.get(0).as_deref(), Some("abc"));
         assert_eq!(strings.get(1).as_deref(), Some(""));
         assert_eq!(strings.get(2).as_deref(), Some(""));
         assert_eq!(strings.get(3), None);
         let again = strings.get(0).unwrap();
-        assert!(Arc::ptr_eq(&again, strings.decoded[0].get().unwrap()));
+        assert!(Arc::ptr_eq(&again, &strings.decoded.borrow()[&0]));
     }
 
     /// Entries that all point at one string are not each decoded again past what the table
