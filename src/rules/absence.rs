@@ -4,7 +4,8 @@
 //! ("listener received a connection") is a refusal only when no 1149 (authentication succeeded)
 //! for that server follows it within seconds (DOMAIN.md §3.3, §7). A rule with `unless:` keeps a
 //! match only when no event meeting the condition, with the same `by` values (compared without
-//! case; a missing value equals only a missing value), lies within `D` after it (`followed`) or
+//! case, a computer by its first label: [`Field::group_value`]; a missing value equals only a
+//! missing value), lies within `D` after it (`followed`) or
 //! before it (`preceded`), the bounds included. The match itself never counts as its own
 //! witness.
 //!
@@ -71,7 +72,7 @@ fn key_of(by: &[Field], ev: &Event) -> Option<(Key, i128)> {
     let (clock, t) = clock(ev)?;
     let key = by
         .iter()
-        .map(|f| f.get(ev).map(|v| v.render().to_lowercase()))
+        .map(|f| f.group_value(ev))
         .collect();
     Some(((key, clock), t))
 }

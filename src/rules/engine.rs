@@ -756,7 +756,7 @@ fn aggregate(
         let key: Vec<Option<String>> = agg
             .by
             .iter()
-            .map(|f| f.get(ev).map(|v| v.render().to_lowercase()))
+            .map(|f| f.group_value(ev))
             .collect();
         parts
             .entry((key, clock))

@@ -139,6 +139,21 @@ impl FieldValue<'_> {
 }
 
 impl Field {
+    /// The value `by` groups on (aggregations and `unless:`), compared without case. A
+    /// `computer` is its host name's first label: the same machine is `RDS04` in a PML's
+    /// header or a bundle's name and `RDS04.contoso.com` in its event logs (an address stays
+    /// whole).
+    pub fn group_value(&self, ev: &Event) -> Option<String> {
+        let text = self.get(ev)?.render().to_lowercase();
+        if *self == Field::Computer
+            && text.parse::<std::net::IpAddr>().is_err()
+            && let Some((host, _)) = text.split_once('.')
+        {
+            return Some(host.to_string());
+        }
+        Some(text)
+    }
+
     /// A top-level field by its exact (lower-case) name.
     pub fn top_level(name: &str) -> Option<Field> {
         TOP_LEVEL
