@@ -107,6 +107,9 @@ pub enum Against {
     HealthyConfiguration { setting: String },
     /// Input files not read fully: evidence in them was not seen.
     NotReadFully { files: u64 },
+    /// Its evidence is only what the client sees when `of` happens (a reset, the socket
+    /// closing): `of`, found on the connection's server, explains it.
+    SymptomOf { of: Cause },
 }
 
 /// One piece of evidence for a cause, with what ranking decided about it.

@@ -23,7 +23,7 @@ use super::connection::{Connection, Phase};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
-use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Strength};
+use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Side, Strength};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
 /// ranking decides it ([`confidence`]); output formats only spell it.
@@ -334,6 +334,20 @@ pub fn rank(
         }
     }
     let anchors_exist = !eval.anchors.is_empty();
+    // Network evidence that is only the client's own view of its socket (its reset, its
+    // transport torn down) is what the client sees when the server goes down (§3.8).
+    let client_view_only = by_cause.get(&Cause::Network).is_some_and(|scored| {
+        scored
+            .iter()
+            .filter(|s| s.effective != Strength::Context)
+            .all(|s| {
+                s.finding
+                    .events
+                    .first()
+                    .and_then(|&i| events.get(i)?.win())
+                    .is_some_and(|w| rules.domain().side_of(&w.provider) == Some(Side::Client))
+            })
+    });
     let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
         .map(|(cause, scored)| {
@@ -341,6 +355,9 @@ pub fn rank(
             cause_score(rules, events, cause, &mut scored, anchors_exist)
         })
         .collect();
+    if client_view_only {
+        symptoms_of_server_down(&mut causes);
+    }
     causes.sort_by(|a, b| {
         a.confidence
             .cmp(&b.confidence)
@@ -349,6 +366,34 @@ pub fn rank(
     });
     outranked(&mut causes);
     causes
+}
+
+/// The server going down, found on the connection's own server at medium confidence or
+/// better, explains a network cause whose evidence is only the client's view of its socket:
+/// "the reset is the symptom, the server going down the cause" (docs/domain.md §3.8). The
+/// network cause ranks one confidence level below it, and says why.
+fn symptoms_of_server_down(causes: &mut [CauseScore]) {
+    let Some(down) = causes
+        .iter()
+        .find(|c| c.cause == Cause::ServerDown)
+        .map(|c| c.confidence)
+        .filter(|&c| c <= Confidence::Medium)
+    else {
+        return;
+    };
+    for c in causes.iter_mut().filter(|c| c.cause == Cause::Network) {
+        if c.confidence <= down {
+            c.confidence = match down {
+                Confidence::High => Confidence::Medium,
+                _ => Confidence::Low,
+            };
+            c.why
+                .push_str("; the server went down at the 0x904 (server-down): the client's reset is what it saw of that");
+            c.against.push(Against::SymptomOf {
+                of: Cause::ServerDown,
+            });
+        }
+    }
 }
 
 /// A configuration rule that matches several values of one registry key (TLS 1.2's

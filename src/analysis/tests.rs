@@ -385,17 +385,22 @@ fn a_ticket_without_0x904_names_its_failures_first() {
 /// client's connections tied to the servers' side.
 #[cfg(test)]
 fn causes_of(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<(String, Vec<String>)> {
-    let eval = rules.evaluate(events);
-    let mut conns = super::connection::connections(events, rules.domain());
-    let servers = super::server_side::server_connections(events, rules.domain());
-    super::server_side::tie(&mut conns, &servers);
-    super::rank::rank(rules, &eval, events, &conns, &servers)
+    ranked(rules, events)
         .into_iter()
         .map(|c| {
             let rules = c.findings.iter().map(|f| f.rule.to_string()).collect();
             (c.cause.as_str().to_string(), rules)
         })
         .collect()
+}
+
+/// The causes of `events`, ranked.
+fn ranked(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<super::diagnosis::CauseScore> {
+    let eval = rules.evaluate(events);
+    let mut conns = super::connection::connections(events, rules.domain());
+    let servers = super::server_side::server_connections(events, rules.domain());
+    super::server_side::tie(&mut conns, &servers);
+    super::rank::rank(rules, &eval, events, &conns, &servers)
 }
 
 /// `provider`'s event `id` on `computer`, `secs` in, with `data`.
@@ -551,6 +556,60 @@ fn the_server_going_down_counts_only_on_the_0x904s_server() {
             .iter()
             .any(|(c, r)| c == "server-down" && r.iter().any(|r| r == rule));
         assert_eq!(down, counts, "{rule} on {computer}: {causes:?}");
+    }
+}
+
+/// The client's reset at a 0x904 is what it sees when the server goes down: with the server's
+/// Remote Desktop service crashing on RDS01 at that moment, server-down ranks first and
+/// network says why it yields; without the crash, the reset is the network cause.
+#[test]
+fn the_clients_reset_yields_to_its_server_going_down() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let client = rules.domain().client_provider().to_string();
+    for crash in [true, false] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        let mut reset = logged(
+            &client,
+            226,
+            "WS01.contoso.com",
+            3600 + 899,
+            &[("Error Code", "0x80072746")],
+        );
+        if let EventKind::Win(w) = &mut reset.kind {
+            std::sync::Arc::make_mut(w).activity_id = Some("{A}".to_string());
+        }
+        events.push(reset);
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        if crash {
+            events.push(logged(
+                "Service Control Manager",
+                7031,
+                "RDS01.contoso.com",
+                3600 + 898,
+                &[("param1", "Remote Desktop Services")],
+            ));
+        }
+        let causes = ranked(&rules, &events);
+        let top = causes.first().map(|c| c.cause.as_str());
+        let network = causes.iter().find(|c| c.cause.as_str() == "network");
+        let network = network.expect("the reset is network evidence");
+        let yields = network
+            .against
+            .contains(&crate::analysis::diagnosis::Against::SymptomOf {
+                of: crate::rules::Cause::ServerDown,
+            });
+        if crash {
+            assert_eq!(top, Some("server-down"), "{causes:#?}");
+            assert!(yields, "{causes:#?}");
+        } else {
+            assert_eq!(top, Some("network"), "{causes:#?}");
+            assert!(!yields, "{causes:#?}");
+        }
     }
 }
 

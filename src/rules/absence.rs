@@ -70,10 +70,7 @@ type Key = (Vec<Option<String>>, Clock);
 
 fn key_of(by: &[Field], ev: &Event) -> Option<(Key, i128)> {
     let (clock, t) = clock(ev)?;
-    let key = by
-        .iter()
-        .map(|f| f.group_value(ev))
-        .collect();
+    let key = by.iter().map(|f| f.group_value(ev)).collect();
     Some(((key, clock), t))
 }
 

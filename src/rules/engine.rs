@@ -753,11 +753,7 @@ fn aggregate(
         let Some((clock, t)) = clock(ev) else {
             continue;
         };
-        let key: Vec<Option<String>> = agg
-            .by
-            .iter()
-            .map(|f| f.group_value(ev))
-            .collect();
+        let key: Vec<Option<String>> = agg.by.iter().map(|f| f.group_value(ev)).collect();
         parts
             .entry((key, clock))
             .or_default()

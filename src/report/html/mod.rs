@@ -213,6 +213,9 @@ fn against_text(a: &Against) -> String {
             "{} not read fully: evidence there was not seen.",
             count(*files, "file was", "files were")
         ),
+        Against::SymptomOf { of } => format!(
+            "Its evidence is what the client sees when the server goes down ({of}), found on the connection's server: that explains it."
+        ),
     }
 }
 
