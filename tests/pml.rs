@@ -1213,6 +1213,24 @@ fn a_csv_export_beside_its_pml_is_read_once() {
     );
     assert!(got.accounts[0].problem_texts()[0].contains("the CSV export of"));
     assert_eq!(got.events.len(), 3 + 1);
+    // An export that starts with the PML's first event but holds more rows than the capture
+    // has events (saved from a capture of several backing files when only the first came
+    // along): not this PML's alone, so it is read, and none of its own rows is lost.
+    let more: String = (0..5)
+        .map(|i| {
+            format!(
+                "\"10:15:0{i}.0000000 AM\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\x{i}\",\"ACCESS DENIED\",\"\"\r\n"
+            )
+        })
+        .collect();
+    write_temp(&dir, "Logfile.CSV", format!("{export}{more}").as_bytes());
+    let got = common::ingest_paths(&[dir.path().to_path_buf()]);
+    let csv = got
+        .accounts
+        .iter()
+        .find(|a| a.file.ends_with("Logfile.CSV") && !a.file.contains("other"))
+        .unwrap();
+    assert_eq!((csv.status, csv.events), (FileStatus::Ok, 6), "{csv:?}");
 }
 
 /// The made capture with its three events repeated `times` times, each round 10 ms later.

@@ -1,7 +1,7 @@
 //! A ticket holding both a PML and its CSV export would count every event twice. Before any
-//! file is read, a Procmon CSV that sits in the same folder as a PML and starts with the
-//! PML's first exported event (same process, PID, operation and path) is taken as that
-//! capture's export: it is skipped with an account that names the PML read instead (the PML
+//! file is read, a Procmon CSV that sits in the same folder as a PML, starts with the PML's
+//! first exported event (same process, PID, operation and path) and has no more lines than
+//! the PML has events is taken as that capture's export: it is skipped with an account that names the PML read instead (the PML
 //! has the absolute times and the computer the CSV lacks).
 //!
 //! An export that starts elsewhere (filtered in Procmon before it was saved, or cut) is only
@@ -46,9 +46,30 @@ fn csv_first_row(input: &Input) -> Option<(String, String, String, String)> {
     ))
 }
 
-fn pml_first_row(input: &Input) -> Option<ProcmonRow> {
+/// A PML's first exported event, and how many events its header counts.
+fn pml_first_row(input: &Input) -> Option<(ProcmonRow, u64)> {
     let (mut src, len) = input.open_seekable().ok()?;
     super::first_row(&mut src, len)
+}
+
+/// How many line breaks a CSV holds: at least its rows and header (a field may hold a line
+/// break of its own, so never fewer). Counted without parsing.
+fn csv_line_breaks(input: &Input) -> Option<u64> {
+    input
+        .with_reader(|r| {
+            let mut buf = vec![0u8; 256 << 10];
+            let mut n = 0u64;
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => return Some(n),
+                    Ok(k) => n += memchr::memchr_iter(b'\n', &buf[..k]).count() as u64,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+        })
+        .ok()
+        .flatten()
 }
 
 /// Replace each CSV export of a PML in `found` by a skipped account naming the PML.
@@ -65,7 +86,7 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
     {
         return;
     }
-    let pmls: Vec<(String, ProcmonRow)> = found
+    let pmls: Vec<(String, (ProcmonRow, u64))> = found
         .iter()
         .zip(&formats)
         .filter_map(|(f, fmt)| match (f, fmt) {
@@ -83,12 +104,19 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
         let Some((process, pid, op, path)) = csv_first_row(input) else {
             continue;
         };
-        let twin = pmls.iter().find(|(name, row)| {
+        let twin = pmls.iter().find(|(name, (row, _))| {
             folder(name) == folder(&input.name)
                 && row.process == process
                 && row.pid.map(|p| p.to_string()).unwrap_or_default() == pid.trim()
                 && row.operation == op
                 && row.path() == path
+        });
+        // An export holds no more rows than the capture has events. One with more is not
+        // this PML's alone (saved from a capture of several backing files, or from a longer
+        // session than the PML kept): it is read, and its rows that are the PML's events are
+        // taken out after reading ([`drop_rows_of_pmls`]), so none of its own rows is lost.
+        let twin = twin.filter(|(_, (_, events))| {
+            csv_line_breaks(input).is_some_and(|lines| lines.saturating_sub(1) <= *events)
         });
         if let Some((pml, _)) = twin {
             *f = Found::Problem(FileAccount::skipped(

@@ -168,9 +168,13 @@ pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
 }
 
 /// The first event a CSV export of the capture would list (Profiling is never exported),
-/// among the first block of events.
-pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model::ProcmonRow> {
+/// among the first block of events, and how many events the capture holds.
+pub fn first_row(
+    src: &mut (impl Read + Seek),
+    len: u64,
+) -> Option<(crate::model::ProcmonRow, u64)> {
     let capture = open(src, len).ok()?;
+    let events = capture.count;
     let n = capture.count.min(FIRST_ROW_SEARCH as u64);
     let entries = read_at(src, capture.header.offsets_array, n * OFFSET_ENTRY).ok()?;
     let offsets: Vec<u64> = entries
@@ -190,7 +194,7 @@ pub fn first_row(src: &mut (impl Read + Seek), len: u64) -> Option<crate::model:
     let mut scratch = event::Scratch::default();
     offsets.iter().find_map(
         |&off| match event::decode(&window, off, &ctx, None, &mut scratch) {
-            Ok(Decoded::Row { row, .. }) => Some(*row),
+            Ok(Decoded::Row { row, .. }) => Some((*row, events)),
             _ => None,
         },
     )
