@@ -408,6 +408,29 @@ fn missing_path_is_reported_and_others_read() {
     assert_eq!(got.accounts[1].status, FileStatus::Ok);
 }
 
+/// An export that writes `EventRecordID` 0 for every event (scripts, SIEM exports) has no
+/// record ids: its distinct events within one second are all read, none set aside as a
+/// repeat of the first.
+#[test]
+fn record_id_zero_is_no_record_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = |id: u32, server: &str| {
+        format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='Microsoft-Windows-TerminalServices-ClientActiveXCore'/><EventID>{id}</EventID><TimeCreated SystemTime='2024-03-05T10:00:00.{id}Z'/><EventRecordID>0</EventRecordID><Correlation ActivityID='{{{server}}}'/><Channel>Microsoft-Windows-TerminalServices-RDPClient/Operational</Channel><Computer>WS01</Computer></System><EventData><Data Name='Name'>Server Name</Data><Data Name='Value'>{server}</Data></EventData></Event>"
+        )
+    };
+    let xml = format!(
+        "<Events>{}{}{}</Events>",
+        event(1024, "RDS01"),
+        event(1024, "RDS02"),
+        event(1024, "RDS03")
+    );
+    let path = dir.path().join("client.xml");
+    std::fs::write(&path, xml).unwrap();
+    let got = ingest_paths(&[path]);
+    assert_eq!(got.events.len(), 3, "{:?}", got.accounts[0].problem_texts());
+}
+
 /// A scan keeps only the events some rule's condition holds for (plus the few the time
 /// alignment needs): a trace of many unrelated rows is streamed, not held in memory.
 #[test]

@@ -105,7 +105,13 @@ impl XmlRecord {
     pub fn into_event(self, file: &Arc<str>, fallback_record: u64) -> Event {
         Event {
             file: Arc::clone(file),
-            record: self.record_id.unwrap_or(fallback_record),
+            // Windows numbers records from 1: an id of 0 is an export's placeholder (scripts
+            // and SIEM exports write it for every event), no id at all. Taken as an id, every
+            // event of the second would be a "repeat" of the first.
+            record: self
+                .record_id
+                .filter(|&id| id != 0)
+                .unwrap_or(fallback_record),
             time: self.time,
             kind: EventKind::Win(self.event),
             marks: Default::default(),
