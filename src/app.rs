@@ -170,6 +170,33 @@ fn run_dump(config: &Config, dump: &DumpConfig, out: &mut dyn Write, err: &mut d
     (inputs_unread(&accounts), written)
 }
 
+/// The most bytes a rule file may hold: the whole built-in pack is about 100 KB.
+pub const MAX_RULE_FILE_BYTES: u64 = 4 << 20;
+
+/// A rule file's text: a regular file (never a FIFO, which would block, or a device, which
+/// may never end) of at most [`MAX_RULE_FILE_BYTES`].
+fn read_rule_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    if meta.len() > MAX_RULE_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} bytes, more than the {MAX_RULE_FILE_BYTES} a rule file may hold",
+                meta.len()
+            ),
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_RULE_FILE_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The built-in rules plus `files`, or the problems printed and `None`.
 /// Load the rules on the run's pool of `threads` (files parsed and rules compiled in parallel).
 /// `to_analyse`: for an analysis, which never runs the built-in pack's examples
@@ -182,7 +209,7 @@ pub fn load_rules(
 ) -> Option<RuleSet> {
     let mut user = Vec::new();
     for f in files {
-        match std::fs::read_to_string(f) {
+        match read_rule_file(f) {
             Ok(text) => user.push((f.display().to_string(), text)),
             Err(e) => {
                 diag::file_error(err, &f.display().to_string(), "cannot read rule file", &e);

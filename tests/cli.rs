@@ -86,6 +86,13 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most 1024"));
+    // A rule file that is a device (or a FIFO) is refused at once, not read without end.
+    let out = rdtriage()
+        .args(["rules", "check", "/dev/zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
     let out = rdtriage().args(["--help"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8(out.stdout).unwrap();

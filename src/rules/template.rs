@@ -125,10 +125,25 @@ impl Template {
                     None => out.push_str(MISSING),
                 },
             }
+            if out.len() > MAX_EVIDENCE_BYTES {
+                // A template of many references (a user's rule file) would otherwise render
+                // megabytes per finding, copied into every report format.
+                let mut end = MAX_EVIDENCE_BYTES;
+                while !out.is_char_boundary(end) {
+                    end -= 1;
+                }
+                out.truncate(end);
+                out.push_str(" [… evidence cut …]");
+                break;
+            }
         }
         out
     }
 }
+
+/// Most bytes of one rendered evidence line: every field is cut already
+/// ([`MAX_FIELD_CHARS`]), and this bounds the number of them.
+pub const MAX_EVIDENCE_BYTES: usize = 32 * 1024;
 
 /// Most characters of one field an evidence line quotes: past it, the field's start and end
 /// around the count left out. A line is rendered for every finding and written by every
@@ -244,6 +259,22 @@ mod tests {
             "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - {x}"
         );
         assert_eq!(t.fields().count(), 7);
+    }
+
+    /// A template naming a long field thousands of times renders at most
+    /// [`MAX_EVIDENCE_BYTES`] (and a mark), not the field times the references.
+    #[test]
+    fn a_template_of_many_references_is_cut() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            std::sync::Arc::make_mut(w)
+                .data
+                .push("Long", "é".repeat(5000));
+        }
+        let t = Template::parse(&"{data.Long}".repeat(2000)).unwrap();
+        let out = t.render(&e);
+        assert!(out.len() <= MAX_EVIDENCE_BYTES + 32, "{}", out.len());
+        assert!(out.ends_with(" [… evidence cut …]"));
     }
 
     #[test]
