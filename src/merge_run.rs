@@ -187,10 +187,19 @@ struct Part {
 impl Part {
     /// Open a part: its shard line, if any, and its first ticket.
     fn open(path: &Path, full: bool) -> Result<Part, MergeError> {
-        let file = File::open(path).map_err(|source| MergeError::Open {
+        let open_error = |source| MergeError::Open {
             part: path.to_path_buf(),
             source,
-        })?;
+        };
+        // A part is a file a batch wrote: a FIFO would block the merge, a device never end.
+        let meta = std::fs::metadata(path).map_err(open_error)?;
+        if !meta.is_file() {
+            return Err(open_error(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+        let file = File::open(path).map_err(open_error)?;
         let mut part = Part {
             path: path.to_path_buf(),
             reader: BufReader::new(file),

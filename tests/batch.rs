@@ -180,6 +180,10 @@ fn shards_merge_into_exactly_one_unsharded_run() {
 /// and refused with exit 2 before a byte is written.
 #[test]
 fn merge_names_a_missing_repeated_or_unfinished_shard() {
+    // A part that is no file a batch wrote (a device; a FIFO would block) is refused at once.
+    let r = run(&["merge", "/dev/zero"]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert!(r.err.contains("not a regular file"), "{}", r.err);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tickets");
     for i in 0..30 {
