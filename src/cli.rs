@@ -97,7 +97,7 @@ pub enum Shell {
     Elvish,
 }
 
-/// `--width`: a column count no narrower than [`MIN_WIDTH`].
+/// `--threads`: 0 (one per core) up to [`crate::ingest::MAX_THREADS`].
 fn parse_threads(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
         Ok(n) if n <= crate::ingest::MAX_THREADS => Ok(n),
@@ -109,6 +109,7 @@ fn parse_threads(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--width`: a column count no narrower than [`MIN_WIDTH`].
 fn parse_width(text: &str) -> Result<u16, String> {
     let n: u16 = text
         .trim()

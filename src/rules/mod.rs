@@ -108,18 +108,18 @@ where
     // Files are parsed, and rules compiled, in parallel when called on a pool (the run's, of
     // the size asked for), else one after the other on this thread; what is decided across
     // files (the domain, duplicate ids) and the order of the errors are worked out here in
-    // file order, as if one rule were compiled after the other.
-    // The pack's own files, for an analysis, are built lean: their examples' bodies skipped
-    // unparsed (`rules test` and the pack's tests parse them), their regexes built at first use.
-    let lean = |name: &str, text: &str| !builtin_whole && pack::is_builtin(name, text);
+    // file order, as if one rule were compiled after the other. The pack's own files, for an
+    // analysis, are built lean: their examples' bodies skipped unparsed (`rules test` and the
+    // pack's tests parse them), their regexes built at first use.
     let parsed = on_pool_or_here(sources, |(name, text)| {
         let (name, text) = (name.as_ref(), text.as_ref());
-        let ast = if lean(name, text) {
+        let lean = !builtin_whole && pack::is_builtin(name, text);
+        let ast = if lean {
             parser::parse_file_lean(name, text)
         } else {
             parser::parse_file(name, text)
         };
-        (ast, compile::newlines(text))
+        (ast, compile::newlines(text), lean)
     });
     /// An error found here, or the place of one rule's compilation in the error order.
     enum Slot<'a> {
@@ -130,7 +130,7 @@ where
     let mut ids: HashMap<String, String> = HashMap::new();
     // (is it the built-in pack's, where) of the domain in use.
     let mut domain: Option<(bool, String, Domain)> = None;
-    for ((name, text), (ast, newlines)) in sources.iter().zip(&parsed) {
+    for ((name, text), (ast, newlines, lean)) in sources.iter().zip(&parsed) {
         let (name, text) = (name.as_ref(), text.as_ref());
         let ast = match ast {
             Ok(ast) => ast,
@@ -143,7 +143,7 @@ where
             file: name,
             text,
             newlines,
-            whole: !lean(name, text),
+            whole: !*lean,
         };
         if let Some(d) = &ast.domain {
             let builtin = name.starts_with(pack::PREFIX);

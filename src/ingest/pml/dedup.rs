@@ -1,8 +1,8 @@
 //! A ticket holding both a PML and its CSV export would count every event twice. Before any
 //! file is read, a Procmon CSV that sits in the same folder as a PML, starts with the PML's
 //! first exported event (same process, PID, operation and path) and has no more lines than
-//! the PML has events is taken as that capture's export: it is skipped with an account that names the PML read instead (the PML
-//! has the absolute times and the computer the CSV lacks).
+//! the PML has events is taken as that capture's export: it is skipped with an account that
+//! names the PML read instead (the PML has the absolute times and the computer the CSV lacks).
 //!
 //! An export that starts elsewhere (filtered in Procmon before it was saved, or cut) is only
 //! found once both are read: [`drop_rows_of_pmls`] pairs the CSV's kept rows with the PML's

@@ -110,12 +110,12 @@ pub struct Capture {
     pub problems: Vec<String>,
 }
 
-/// Read the header and the tables; `Err` says why nothing can be read.
 /// The most bytes of a string, process or hosts-and-ports table read: a real capture's are
 /// a few hundred KB; a crafted one the size of the file would otherwise be held whole, and its
 /// entries expanded, before the first event.
 pub const MAX_TABLE_BYTES: u64 = 16 << 20;
 
+/// Read the header and the tables; `Err` says why nothing can be read.
 pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
     let head = read_at(src, 0, HEADER_SIZE as u64)
         .map_err(|e| format!("cannot read the PML header: {e}"))?;

@@ -271,6 +271,7 @@ pub fn read_processes(
             Err(Short) => cut += 1,
         }
     }
+    // An overlapping record ends its read like a cut one; it is counted apart.
     let cut = cut - overlapping;
     if cut > 0 {
         problems.push(format!(
