@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::connection::{Connection, Phase, host_class, names_differ, same_host};
-use super::server_side::{ServerConnection, same_user};
+use super::connection::{Connection, Phase, host_class, same_host};
+use super::server_side::{ServerConnection, account, same_user};
 use crate::model::Event;
 use crate::rules::{Domain, Evaluation, Finding, Side};
 
@@ -53,9 +53,89 @@ pub struct AnchorConnections<'a> {
     answered: std::cell::RefCell<HashMap<usize, bool>>,
     /// Server connection → the 0x904 connections tied to it.
     tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
-    /// Per entry of `list`: the one user the gateway's events name for that connection's
-    /// server during its life ([`leg_users`]), when the server's own events name none.
-    leg_user: Vec<Option<&'a str>>,
+    /// The 0x904 connections by server and user, for [`Self::other_gateway_leg`].
+    legs: Legs,
+}
+
+/// Who the 0x904 connections were made to and by: a gateway event is another leg's only when
+/// every one of them is certainly to another server or by another user. Kept by server (none
+/// named, by kind of name, by [`host_class`]), so that the question costs a few lookups, not a
+/// comparison with every connection: a ticket can hold thousands through one gateway.
+#[derive(Default)]
+struct Legs {
+    all: Users,
+    unnamed_server: Users,
+    /// By whether the server is named by address (`true`) or by name: an address and a name
+    /// cannot be compared ([`names_differ`](super::connection::names_differ)).
+    by_kind: [Users; 2],
+    by_class: HashMap<(bool, String), Users>,
+}
+
+/// The users of some connections: whether there is one, whether one names none, and the
+/// [`account`]s of those named.
+#[derive(Default)]
+struct Users {
+    any: bool,
+    unnamed: bool,
+    accounts: HashSet<String>,
+}
+
+impl Users {
+    fn add(&mut self, user: Option<&str>) {
+        self.any = true;
+        match user {
+            Some(u) => {
+                self.accounts.insert(account(u));
+            }
+            None => self.unnamed = true,
+        }
+    }
+
+    /// Whether one of these connections may be `user`'s: it names no user, `user` is unknown,
+    /// or they name the same account ([`same_user`]).
+    fn may_be(&self, user: Option<&str>) -> bool {
+        self.any
+            && (self.unnamed
+                || user.is_none_or(|u| {
+                    let a = account(u);
+                    !a.is_empty() && self.accounts.contains(&a)
+                }))
+    }
+}
+
+impl Legs {
+    /// `users[k]` is the user of `list[k]`'s connection, when known.
+    fn new<'u>(
+        list: &[(usize, &Connection)],
+        users: impl Iterator<Item = Option<&'u str>>,
+    ) -> Self {
+        let mut legs = Legs::default();
+        for ((_, c), user) in list.iter().zip(users) {
+            legs.all.add(user);
+            match c.server.as_deref().filter(|s| !s.is_empty()) {
+                None => legs.unnamed_server.add(user),
+                Some(server) => {
+                    let class = host_class(server);
+                    legs.by_kind[usize::from(class.0)].add(user);
+                    legs.by_class.entry(class).or_default().add(user);
+                }
+            }
+        }
+        legs
+    }
+
+    /// Whether some connection may be to `resource` by `user`: not certainly to another
+    /// server ([`names_differ`](super::connection::names_differ)) and not certainly by another
+    /// user.
+    fn may_be(&self, resource: Option<&str>, user: Option<&str>) -> bool {
+        let Some(resource) = resource.filter(|r| !r.is_empty()) else {
+            return self.all.may_be(user);
+        };
+        let class = host_class(resource);
+        self.unnamed_server.may_be(user)
+            || self.by_kind[usize::from(!class.0)].may_be(user)
+            || self.by_class.get(&class).is_some_and(|u| u.may_be(user))
+    }
 }
 
 /// The 0x904 connections to one server: those whose life is known, by start, with the
@@ -158,8 +238,15 @@ impl<'a> AnchorConnections<'a> {
             group.timed.sort_by_key(|&(from, to, _)| (from, to));
         }
         let leg_user = leg_users(&list, &gateway_events, domain);
+        let users = list.iter().zip(leg_user).map(|((_, c), leg)| {
+            c.server_side
+                .and_then(|s| servers.get(s))
+                .and_then(|s| s.user.as_deref())
+                .or(leg)
+        });
+        let legs = Legs::new(&list, users);
         AnchorConnections {
-            leg_user,
+            legs,
             by_server,
             answered: Default::default(),
             tied_by_anchor,
@@ -450,22 +537,7 @@ impl<'a> AnchorConnections<'a> {
         let user = domain
             .gateway_user_of(w)
             .or_else(|| shared.and_then(|s| s.1));
-        self.list.iter().zip(&self.leg_user).all(|((_, c), leg)| {
-            let other_server = match (resource, c.server.as_deref()) {
-                (Some(r), Some(s)) => names_differ(r, s),
-                _ => false,
-            };
-            let conn_user = c
-                .server_side
-                .and_then(|s| self.servers.get(s))
-                .and_then(|s| s.user.as_deref())
-                .or(*leg);
-            let other_user = match (user, conn_user) {
-                (Some(a), Some(b)) => !same_user(a, b),
-                _ => false,
-            };
-            other_server || other_user
-        })
+        !self.legs.may_be(resource, user)
     }
 
     pub(super) fn phase_of(&self, anchor: usize) -> Option<Phase> {
@@ -551,4 +623,90 @@ fn distinct(a: &ServerConnection, b: &ServerConnection) -> bool {
     differ(&a.address, &b.address)
         || differ(&a.session, &b.session)
         || matches!((&a.user, &b.user), (Some(x), Some(y)) if !same_user(x, y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::connection::names_differ;
+    use std::sync::Arc;
+
+    /// The index answers what comparing a gateway event with every connection answers: for
+    /// every list of up to three connections and every (resource, user) an event names.
+    #[test]
+    fn legs_answer_as_every_connection_compared() {
+        let servers = [
+            None,
+            Some(""),
+            Some("RDS01"),
+            Some("rds01.contoso.com"),
+            Some("RDS02"),
+            Some("10.0.0.5"),
+            Some("10.0.0.6"),
+        ];
+        let users = [
+            None,
+            Some(r"CONTOSO\alice"),
+            Some("alice@contoso.com"),
+            Some("bob"),
+            Some(""),
+            Some("\\"),
+        ];
+        let conn = |server: Option<&str>| Connection {
+            file: Arc::from("client.evtx"),
+            activity_id: None,
+            client: "WS01".into(),
+            server: server.map(str::to_string),
+            start: None,
+            transport_up: None,
+            logon: None,
+            end: None,
+            phase: Phase::Transport,
+            server_side: None,
+        };
+        let pairs: Vec<(Option<&str>, Option<&str>)> = servers
+            .iter()
+            .flat_map(|&s| users.iter().map(move |&u| (s, u)))
+            .collect();
+        let mut lists: Vec<Vec<(Option<&str>, Option<&str>)>> = vec![vec![]];
+        for size in 1..=3 {
+            let before: Vec<_> = lists
+                .iter()
+                .filter(|l| l.len() == size - 1)
+                .cloned()
+                .collect();
+            for l in before {
+                for (k, &p) in pairs.iter().enumerate() {
+                    if size == 3 && k % 5 != 0 {
+                        continue;
+                    }
+                    let mut l = l.clone();
+                    l.push(p);
+                    lists.push(l);
+                }
+            }
+        }
+        let mut checked = 0;
+        for l in &lists {
+            let conns: Vec<Connection> = l.iter().map(|(s, _)| conn(*s)).collect();
+            let list: Vec<(usize, &Connection)> = conns.iter().enumerate().collect();
+            let legs = Legs::new(&list, l.iter().map(|(_, u)| *u));
+            for &(resource, user) in &pairs {
+                let other = l.iter().all(|&(server, conn_user)| {
+                    let other_server =
+                        matches!((resource, server), (Some(r), Some(s)) if names_differ(r, s));
+                    let other_user =
+                        matches!((user, conn_user), (Some(a), Some(b)) if !same_user(a, b));
+                    other_server || other_user
+                });
+                assert_eq!(
+                    !legs.may_be(resource, user),
+                    other,
+                    "{l:?} against {resource:?} {user:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
+    }
 }
