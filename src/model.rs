@@ -99,8 +99,10 @@ impl Event {
             }
             EventKind::Procmon(p) => std::mem::size_of::<ProcmonRow>() + p.heap_bytes(),
             EventKind::Registry(r) => {
+                // The key, shared by its values, is counted for each, as an ACL's path is.
                 std::mem::size_of_val(&**r)
-                    + strings(&[&r.key, &r.name, &r.value_type, &r.data, &r.computer])
+                    + r.key.len()
+                    + strings(&[&r.name, &r.value_type, &r.data, &r.computer])
             }
             // The object's path and access list, shared by its rules, are counted for each, as a
             // shared EVTX payload is.
@@ -222,8 +224,10 @@ impl ProcmonRow {
 /// no time of its own.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegValue {
-    /// The key as written (`HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\...`).
-    pub key: String,
+    /// The key as written (`HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\...`), shared by the
+    /// values read under one key line: a key may hold thousands of values, and a copy each made
+    /// a long key line cost its length once per value.
+    pub key: Arc<str>,
     /// The value name; empty for the key's default value and for a deleted key.
     pub name: String,
     /// `REG_SZ`, `REG_DWORD`, ..., `REG_NONE`; `deleted` for `"x"=-`, `deleted-key` for `[-KEY]`.

@@ -356,7 +356,7 @@ pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut File
         record,
         time: None,
         kind: EventKind::Registry(Box::new(RegValue {
-            key,
+            key: key.into(),
             name: name.into(),
             value_type: ty.into(),
             data,

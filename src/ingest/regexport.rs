@@ -33,12 +33,18 @@ pub fn looks_like(text: &str) -> bool {
     first == HEADER_V5 || first == HEADER_V4
 }
 
+/// The longest key path read, in characters. Windows names a registry key by a counted UTF-16
+/// string of at most 65,535 bytes (`UNICODE_STRING`), so no key it exports is longer; a longer
+/// key line is refused, with the values under it, which would otherwise each repeat it.
+pub const MAX_KEY_CHARS: usize = 32_767;
+
 /// One item read from the export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegItem {
     /// 1-based line the value (or key) starts on.
     pub line: u64,
-    pub key: String,
+    /// Shared by every value read under one key line.
+    pub key: Arc<str>,
     pub name: String,
     pub value_type: String,
     pub data: String,
@@ -67,6 +73,12 @@ pub enum RegFault {
     CutShort,
     #[error("a value before any key line")]
     ValueBeforeKey,
+    #[error("a value under a deleted key ([-...])")]
+    ValueUnderDeletedKey,
+    #[error("a key path of {0} characters, longer than Windows allows ({MAX_KEY_CHARS})")]
+    KeyTooLong(usize),
+    #[error("a value under a key line that was refused")]
+    ValueUnderRefusedKey,
     #[error("a value line that is neither \"Name\"=... nor @=...")]
     NotAValue,
     #[error("no \"=\" after the value name")]
@@ -104,31 +116,40 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
             return;
         }
     };
-    let mut key: Option<String> = None;
+    let mut key = Under::Nothing;
     while let Some((line_no, line)) = lines.next() {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with(';') {
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix('[') {
-            match parse_key_line(rest) {
+            let fault = match parse_key_line(rest) {
+                Some((_, k)) if k.len() > MAX_KEY_CHARS && k.chars().count() > MAX_KEY_CHARS => {
+                    key = Under::Refused;
+                    RegFault::KeyTooLong(k.chars().count())
+                }
                 Some((true, k)) => {
                     on_item(RegItem {
                         line: line_no,
-                        key: k.to_string(),
+                        key: k.into(),
                         name: String::new(),
                         value_type: "deleted-key".into(),
                         data: String::new(),
                     });
                     // Values under a deleted key would be nonsense: expect a new key first.
-                    key = None;
+                    key = Under::Deleted;
+                    continue;
                 }
-                Some((false, k)) => key = Some(k.to_string()),
-                None => on_error(RegError {
-                    line: line_no,
-                    fault: RegFault::UnclosedKey,
-                }),
-            }
+                Some((false, k)) => {
+                    key = Under::Key(k.into());
+                    continue;
+                }
+                None => RegFault::UnclosedKey,
+            };
+            on_error(RegError {
+                line: line_no,
+                fault,
+            });
             continue;
         }
         // A value: gather its continuation lines first (`\` at the end of a line).
@@ -154,17 +175,25 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
             });
             continue;
         }
-        let Some(current) = key.as_deref() else {
-            on_error(RegError {
-                line: line_no,
-                fault: RegFault::ValueBeforeKey,
-            });
-            continue;
+        let current = match &key {
+            Under::Key(k) => k,
+            Under::Nothing | Under::Deleted | Under::Refused => {
+                let fault = match key {
+                    Under::Deleted => RegFault::ValueUnderDeletedKey,
+                    Under::Refused => RegFault::ValueUnderRefusedKey,
+                    _ => RegFault::ValueBeforeKey,
+                };
+                on_error(RegError {
+                    line: line_no,
+                    fault,
+                });
+                continue;
+            }
         };
         match parse_value_line(&logical, unicode) {
             Ok((name, value_type, data)) => on_item(RegItem {
                 line: line_no,
-                key: current.to_string(),
+                key: Arc::clone(current),
                 name,
                 value_type,
                 data,
@@ -175,6 +204,16 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
             }),
         }
     }
+}
+
+/// What the values being read are under.
+enum Under {
+    /// No key line yet (or only an unreadable one).
+    Nothing,
+    Deleted,
+    /// A key line longer than [`MAX_KEY_CHARS`].
+    Refused,
+    Key(Arc<str>),
 }
 
 /// `HKEY...]` or `-HKEY...]` (after the `[`): (deleted, key).
@@ -508,9 +547,39 @@ mod tests {
         let text = "REGEDIT4\n\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Old]\n\"orphan\"=\"x\"\n[HKEY_CURRENT_USER\\K]\n\"S\"=hex(2):43,3a,e9,00\n";
         let (items, errors) = read(text);
         assert_eq!(items[0].value_type, "deleted-key");
-        assert_eq!(items[0].key, r"HKEY_LOCAL_MACHINE\SOFTWARE\Old");
+        assert_eq!(&*items[0].key, r"HKEY_LOCAL_MACHINE\SOFTWARE\Old");
         assert_eq!(errors.len(), 1, "a value under a deleted key has no key");
+        assert_eq!(errors[0].fault, RegFault::ValueUnderDeletedKey);
         assert_eq!(items[1].data, "C:é");
+    }
+
+    #[test]
+    fn values_share_their_key_and_an_over_long_key_is_refused_with_its_values() {
+        let long = format!("HKEY_LOCAL_MACHINE\\{}", "é".repeat(MAX_KEY_CHARS));
+        let text = format!(
+            "{HEADER_V5}\n[HKEY_LOCAL_MACHINE\\K]\n\"a\"=dword:1\n\"b\"=dword:2\n[{long}]\n\"c\"=dword:3\n\"d\"=dword:4\n[HKEY_CURRENT_USER\\J]\n\"e\"=dword:5\n"
+        );
+        let (items, errors) = read(&text);
+        let names: Vec<&str> = items.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "e"]);
+        assert!(
+            Arc::ptr_eq(&items[0].key, &items[1].key),
+            "one key, one copy"
+        );
+        let faults: Vec<(u64, RegFault)> = errors.into_iter().map(|e| (e.line, e.fault)).collect();
+        assert_eq!(
+            faults,
+            [
+                (5, RegFault::KeyTooLong(MAX_KEY_CHARS + 19)),
+                (6, RegFault::ValueUnderRefusedKey),
+                (7, RegFault::ValueUnderRefusedKey),
+            ]
+        );
+        // The longest key Windows can name is still read.
+        let longest = format!("HKEY_X\\{}", "k".repeat(MAX_KEY_CHARS - 7));
+        let (items, errors) = read(&format!("{HEADER_V5}\n[{longest}]\n\"v\"=dword:1\n"));
+        assert_eq!((items.len(), errors.len()), (1, 0));
+        assert_eq!(items[0].key.chars().count(), MAX_KEY_CHARS);
     }
 
     #[test]

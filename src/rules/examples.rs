@@ -323,7 +323,7 @@ impl Setter<'_> {
         not_settable: &dyn Fn(&str) -> RuleError,
     ) -> Result<(), RuleError> {
         match self.field {
-            Field::Key => r.key = self.text()?,
+            Field::Key => r.key = self.text()?.into(),
             Field::ValueName => r.name = self.text()?,
             Field::ValueType => r.value_type = self.text()?,
             Field::ValueData => r.data = self.open_text()?,
