@@ -829,6 +829,37 @@ fn an_event_offset_outside_the_file_loses_that_event_only() {
 }
 
 #[test]
+fn an_event_the_offset_array_names_again_is_not_read_again() {
+    let (mut b, layout) = write_with_layout(&capture());
+    let array = layout.offsets_array as usize;
+    let first = u32::from_le_bytes(b[array..array + 4].try_into().unwrap());
+    // The second entry names the first event again, the third a byte inside its header.
+    set_u32(&mut b, array + 5, first);
+    set_u32(&mut b, array + 10, first + 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "Logfile.PML", &b);
+    for threads in [1, 2] {
+        let (events, a) = read(&path, threads);
+        assert_eq!(
+            (a.status, a.events, a.errors, events.len()),
+            (FileStatus::Partial, 1, 2, 1),
+            "{threads} threads: {:?}",
+            a.problem_texts()
+        );
+        for (n, off) in [(2, first), (3, first + 7)] {
+            let start = format!(
+                "event {n} at offset {off:#x}: it starts inside the header of an event listed earlier"
+            );
+            assert!(
+                a.problem_texts().iter().any(|p| p.starts_with(&start)),
+                "{threads} threads: {:?}",
+                a.problem_texts()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_string_index_outside_the_table_is_named_and_events_are_kept() {
     let (mut b, layout) = write_with_layout(&capture());
     // The process name is the third string index of the first process record.

@@ -44,6 +44,9 @@ pub(super) struct Source<'a> {
     /// Where the event-offset array starts, and how many events it holds.
     pub(super) offsets_array: u64,
     pub(super) count: u64,
+    /// The events that start inside an earlier one's header, not decoded
+    /// ([`super::repeated_events`]).
+    pub(super) repeats: &'a [u64],
 }
 
 /// What a run of blocks reports to: the file's account and the events handed on.
@@ -64,12 +67,32 @@ pub(super) struct Block {
     /// The index of its first event.
     first: u64,
     offsets: Vec<u64>,
+    /// Which of them ([`Source::repeats`]), by place in the block, ascending.
+    repeats: Vec<usize>,
     window: Window,
     /// Rows not kept by an earlier block, to fill again.
     slots: Vec<Option<Box<ProcmonRow>>>,
 }
 
 impl Block {
+    /// Decode the block's `i`th event at `off` (not when it repeats an earlier one).
+    fn decode(
+        &self,
+        i: usize,
+        off: u64,
+        ctx: &Context<'_>,
+        len: u64,
+        row: Option<Box<ProcmonRow>>,
+        scratch: &mut event::Scratch,
+    ) -> Result<Decoded, Fault> {
+        if self.repeats.binary_search(&i).is_ok() {
+            return Err(Fault::Damaged(
+                "it starts inside the header of an event listed earlier (the event-offset array names it twice)".into(),
+            ));
+        }
+        decode_at(&self.window, off, ctx, len, row, scratch)
+    }
+
     /// Events of the block without a row to fill again yet.
     pub(super) fn rows_missing(&self) -> usize {
         self.offsets.len().saturating_sub(self.slots.len())
@@ -119,10 +142,17 @@ pub(super) fn read_block(
         None
     };
     let window = read_window(src, &offsets, next, source.len, spare);
+    let from = source.repeats.partition_point(|&r| r < first);
+    let repeats = source.repeats[from..]
+        .iter()
+        .take_while(|&&r| r < first + n)
+        .map(|&r| (r - first) as usize)
+        .collect();
     Ok(Block {
         seq,
         first,
         offsets,
+        repeats,
         window,
         slots: Vec::new(),
     })
@@ -177,7 +207,8 @@ pub(super) fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Don
             .offsets
             .iter()
             .zip(slots)
-            .map(|(&off, row)| decode_at(&block.window, off, ctx, len, row, scratch))
+            .enumerate()
+            .map(|(i, (&off, row))| block.decode(i, off, ctx, len, row, scratch))
             .collect()
     });
     Done { block, decoded }
@@ -450,7 +481,7 @@ pub(super) fn judge_block(
     event::with_scratch(|scratch| {
         for (i, &off) in block.offsets.iter().enumerate() {
             let fill = row.take().or_else(|| rows.pop());
-            let result = match decode_at(&block.window, off, ctx, len, fill, scratch) {
+            let result = match block.decode(i, off, ctx, len, fill, scratch) {
                 // Parts outside the window: read them and decode again.
                 Err(Fault::Miss(_)) => decode_patched(src, &block.window, off, len, ctx),
                 other => other,

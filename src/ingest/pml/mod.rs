@@ -200,6 +200,54 @@ pub fn first_row(
     )
 }
 
+/// Granularity of [`repeated_events`]' map of event starts: less than an event header, so
+/// two events that do not overlap never share a cell.
+const START_CELL: u64 = 32;
+const _: () = assert!(START_CELL < event::EVENT_HEADER as u64);
+
+/// The events (0-based, ascending) whose offset starts inside the header of an event listed
+/// earlier in the event-offset array: no event of a real capture does. A damaged or crafted
+/// array that names one event a million times had each decoded again (a 1.5 MB file with a
+/// large event took 82 s) and listed as that many rows. One pass over the array, before any
+/// event is decoded, with one bit per 32 bytes of the file (16 MiB at most, offsets being 32
+/// bits); stops where the array cannot be read (the block reader says so).
+fn repeated_events(
+    src: &mut (impl Read + Seek),
+    offsets_array: u64,
+    count: u64,
+    len: u64,
+) -> Vec<u64> {
+    const CHUNK: u64 = 64 * 1024;
+    let cells = len.min(1 << 32).div_ceil(START_CELL);
+    let mut seen = vec![0u64; cells.div_ceil(64) as usize];
+    let mut repeats = Vec::new();
+    let mut first = 0;
+    while first < count {
+        let n = (count - first).min(CHUNK);
+        let Ok(entries) = read_at(src, offsets_array + first * OFFSET_ENTRY, n * OFFSET_ENTRY)
+        else {
+            break;
+        };
+        for (i, e) in entries.chunks_exact(OFFSET_ENTRY as usize).enumerate() {
+            let off = u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]));
+            if off >= len {
+                continue;
+            }
+            let cell = off / START_CELL;
+            let (word, bit) = ((cell / 64) as usize, 1u64 << (cell % 64));
+            if seen[word] & bit != 0 {
+                repeats.push(first + i as u64);
+            }
+            seen[word] |= bit;
+        }
+        if (entries.len() as u64) < n * OFFSET_ENTRY {
+            break;
+        }
+        first += n;
+    }
+    repeats
+}
+
 /// Read a PML file from `src`, `len` bytes long.
 pub fn read_pml(
     src: impl Read + Seek + Send,
@@ -262,11 +310,13 @@ fn read_capture(
         computer: &computer,
     };
     let mut tally = Tally::default();
+    let repeats = repeated_events(&mut src, header.offsets_array, count, len);
     let source = blocks::Source {
         ctx: &ctx,
         len,
         offsets_array: header.offsets_array,
         count,
+        repeats: &repeats,
     };
     let mut sink = blocks::Sink {
         file: emit.file,
