@@ -1236,13 +1236,14 @@ fn a_csv_export_beside_its_pml_is_read_once() {
     assert_eq!(
         status,
         vec![
-            ("Logfile.CSV".to_string(), FileStatus::Skipped),
+            // The export is accounted for just after its capture.
             ("Logfile.PML".to_string(), FileStatus::Ok),
+            ("Logfile.CSV".to_string(), FileStatus::Skipped),
             // Another folder: another capture, read.
             ("other/Logfile.CSV".to_string(), FileStatus::Ok),
         ]
     );
-    assert!(got.accounts[0].problem_texts()[0].contains("the CSV export of"));
+    assert!(got.accounts[1].problem_texts()[0].contains("the CSV export of"));
     assert_eq!(got.events.len(), 3 + 1);
     // An export that starts with the PML's first event but holds more rows than the capture
     // has events (saved from a capture of several backing files when only the first came
@@ -1262,6 +1263,53 @@ fn a_csv_export_beside_its_pml_is_read_once() {
         .find(|a| a.file.ends_with("Logfile.CSV") && !a.file.contains("other"))
         .unwrap();
     assert_eq!((csv.status, csv.events), (FileStatus::Ok, 6), "{csv:?}");
+}
+
+#[test]
+fn a_csv_export_of_a_pml_that_cannot_be_read_whole_is_read_after_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut pml, layout) = write_with_layout(&capture());
+    let header = "\u{feff}\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
+    // The capture's first event, then a row the PML does not hold.
+    let export = format!(
+        "{header}\"10:14:20.0912275 AM\",\"svchost.exe\",\"1100\",\"TCP Accept\",\"RDS01.contoso.com:ms-wbt-server -> 10.20.31.77:50533\",\"SUCCESS\",\"Length: 0, mss: 1460\"\r\n\"10:14:21.0000000 AM\",\"svchost.exe\",\"1100\",\"CreateFile\",\"C:\\x\",\"ACCESS DENIED\",\"\"\r\n"
+    );
+    write_temp(&dir, "Logfile.CSV", export.as_bytes());
+    let accounts = |pml: &[u8]| {
+        write_temp(&dir, "Logfile.PML", pml);
+        let got = common::ingest_paths(&[dir.path().to_path_buf()]);
+        let of = |name: &str| {
+            got.accounts
+                .iter()
+                .find(|a| a.file.ends_with(name))
+                .unwrap()
+                .clone()
+        };
+        (of("Logfile.PML"), of("Logfile.CSV"), got.events.len())
+    };
+    // Whole: the PML stands in for its export.
+    let (p, c, n) = accounts(&pml);
+    assert_eq!(
+        (p.status, c.status, n),
+        (FileStatus::Ok, FileStatus::Skipped, 3)
+    );
+    // Its second event lost: the export is read, every row of it kept for the analysis to
+    // pair with the PML's events.
+    set_u32(&mut pml, layout.offsets_array as usize + 5, 0xffff_fff0);
+    let (p, c, n) = accounts(&pml);
+    assert_eq!(
+        (p.status, c.status, c.events, n),
+        (FileStatus::Partial, FileStatus::Ok, 2, 2 + 2),
+        "{:?}",
+        c.problem_texts()
+    );
+    assert!(
+        c.problem_texts()
+            .iter()
+            .any(|t| t.contains("read although it is the CSV export of")),
+        "{:?}",
+        c.problem_texts()
+    );
 }
 
 /// The made capture with its three events repeated `times` times, each round 10 ms later.

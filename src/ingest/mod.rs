@@ -38,6 +38,7 @@ pub mod regexport;
 pub mod zipdir;
 pub mod zipentry;
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -49,7 +50,7 @@ pub use limits::Limits;
 pub(crate) use readers::SNIFF_BYTES;
 pub use readers::{sniff, utf8_lossy_counted};
 
-use crate::model::{Event, FileAccount, FileFormat, Problem};
+use crate::model::{Event, FileAccount, FileFormat, FileStatus, Problem};
 
 /// How many record errors a file's account lists before it only counts them.
 pub const MAX_LISTED_ERRORS: usize = 5;
@@ -299,7 +300,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions<'_>, sink: &mut dyn Sink) 
 
 /// Read already discovered inputs (one ticket of a batch, say).
 pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut dyn Sink) {
-    pml::dedup::skip_csv_exports_of_pmls(&mut found);
+    let mut exports = pml::dedup::skip_csv_exports_of_pmls(&mut found);
     let mut set_notes = pml::set::join_backing_sets(&mut found);
     // Each event-log record is handed on once, however many copies of it the inputs hold.
     let mut dedup = dedup::RecordDedup::new(sink);
@@ -321,10 +322,30 @@ pub fn ingest_found(mut found: Vec<Found>, opts: &IngestOptions<'_>, sink: &mut 
         }
     };
     let n = found.len();
-    // A file's account goes to the sink with its backing-set note, if it heads a set.
+    // The PMLs read whole, of those with a CSV export set aside.
+    let mut whole_pmls = HashSet::new();
+    // A file's account goes to the sink with its backing-set note, if it heads a set. A CSV
+    // export set aside comes just after its PML: read here after all when the PML was not
+    // read whole, so that none of its rows is lost (those that are the PML's events are
+    // taken out after reading, as for any export that is partly a PML's).
     let mut done = |sink: &mut dyn Sink, mut account: FileAccount| {
         if let Some(note) = set_notes.remove(&account.file) {
             account.note(note);
+        }
+        if account.status == FileStatus::Ok && exports.iter().any(|d| d.pml == account.file) {
+            whole_pmls.insert(account.file.clone());
+        }
+        if let Some(k) = exports.iter().position(|d| d.csv.name == account.file)
+            && !whole_pmls.contains(&exports[k].pml)
+        {
+            let export = exports.swap_remove(k);
+            account = read_account(Found::Input(export.csv), opts, pool, &mut |events| {
+                sink.events(events)
+            });
+            account.note(format!(
+                "read although it is the CSV export of {}, which could not be read whole: its rows that are that capture's events are counted once",
+                export.pml
+            ));
         }
         sink.file_done(account);
     };

@@ -1,8 +1,11 @@
 //! A ticket holding both a PML and its CSV export would count every event twice. Before any
 //! file is read, a Procmon CSV that sits in the same folder as a PML, starts with the PML's
 //! first exported event (same process, PID, operation and path) and has no more lines than
-//! the PML has events is taken as that capture's export: it is skipped with an account that
-//! names the PML read instead (the PML has the absolute times and the computer the CSV lacks).
+//! the PML has events is taken as that capture's export: it is moved to just after the PML and
+//! skipped with an account that names the PML read instead (the PML has the absolute times and
+//! the computer the CSV lacks). Whether the PML can stand in for it is only known once the PML
+//! is read: when it could not be read whole, the export is read after all ([`Deferred`]), and
+//! its rows that are the PML's events are taken out as below.
 //!
 //! An export that starts elsewhere (filtered in Procmon before it was saved, or cut) is only
 //! found once both are read: [`drop_rows_of_pmls`] pairs the CSV's kept rows with the PML's
@@ -72,8 +75,17 @@ fn csv_line_breaks(input: &Input) -> Option<u64> {
         .flatten()
 }
 
-/// Replace each CSV export of a PML in `found` by a skipped account naming the PML.
-pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
+/// A CSV export set aside for its PML: read after all if the PML is not read whole.
+pub struct Deferred {
+    pub csv: Input,
+    /// The PML's display name.
+    pub pml: String,
+}
+
+/// Replace each CSV export of a PML in `found` by a skipped account naming the PML, placed just
+/// after the PML's entry (so that the PML is read, in input order, before its export is
+/// accounted for); the exports set aside.
+pub fn skip_csv_exports_of_pmls(found: &mut Vec<Found>) -> Vec<Deferred> {
     let formats: Vec<Option<FileFormat>> = found
         .iter()
         .map(|f| match f {
@@ -84,7 +96,7 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
     if !formats.contains(&Some(FileFormat::ProcmonPml))
         || !formats.contains(&Some(FileFormat::ProcmonCsv))
     {
-        return;
+        return Vec::new();
     }
     let pmls: Vec<(String, (ProcmonRow, u64))> = found
         .iter()
@@ -96,6 +108,7 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
             _ => None,
         })
         .collect();
+    let mut deferred = Vec::new();
     for (f, fmt) in found.iter_mut().zip(&formats) {
         let Found::Input(input) = f else { continue };
         if *fmt != Some(FileFormat::ProcmonCsv) {
@@ -119,15 +132,46 @@ pub fn skip_csv_exports_of_pmls(found: &mut [Found]) {
             csv_line_breaks(input).is_some_and(|lines| lines.saturating_sub(1) <= *events)
         });
         if let Some((pml, _)) = twin {
-            *f = Found::Problem(FileAccount::skipped(
+            let skipped = Found::Problem(FileAccount::skipped(
                 input.name.clone(),
                 FileFormat::ProcmonCsv,
                 format!(
                     "the CSV export of {pml} (same capture: same first event), which is read instead: its events are not counted twice"
                 ),
             ));
+            if let Found::Input(csv) = std::mem::replace(f, skipped) {
+                deferred.push(Deferred {
+                    csv,
+                    pml: pml.clone(),
+                });
+            }
         }
     }
+    after_their_pmls(found, &deferred);
+    deferred
+}
+
+/// Move each skipped export's account to just after its PML, in their order.
+fn after_their_pmls(found: &mut Vec<Found>, deferred: &[Deferred]) {
+    let name = |f: &Found| match f {
+        Found::Input(i) => i.name.clone(),
+        Found::Problem(a) => a.file.clone(),
+    };
+    let is_export =
+        |f: &Found| matches!(f, Found::Problem(a) if deferred.iter().any(|d| d.csv.name == a.file));
+    let (mut exports, rest): (Vec<Found>, Vec<Found>) =
+        std::mem::take(found).into_iter().partition(is_export);
+    for f in rest {
+        let here = name(&f);
+        found.push(f);
+        for d in deferred.iter().filter(|d| d.pml == here) {
+            if let Some(k) = exports.iter().position(|e| name(e) == d.csv.name) {
+                found.push(exports.remove(k));
+            }
+        }
+    }
+    // A PML that is not in the list (it always is): its exports at the end, not lost.
+    found.extend(exports);
 }
 
 /// What [`drop_rows_of_pmls`] took out: the kept rows of CSV files that are partly a PML's
