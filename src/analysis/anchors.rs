@@ -55,6 +55,8 @@ pub struct AnchorConnections<'a> {
     tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
     /// The 0x904 connections by server and user, for [`Self::other_gateway_leg`].
     legs: Legs,
+    /// The [`host_class`]es of the computers whose logs the inputs hold.
+    logged: HashSet<(bool, String)>,
 }
 
 /// Who the 0x904 connections were made to and by: a gateway event is another leg's only when
@@ -245,8 +247,22 @@ impl<'a> AnchorConnections<'a> {
                 .or(leg)
         });
         let legs = Legs::new(&list, users);
+        let logged = if list.is_empty() {
+            HashSet::new()
+        } else {
+            let names: HashSet<&str> = events
+                .iter()
+                .filter_map(|e| Some(&*e.win()?.computer))
+                .collect();
+            names
+                .into_iter()
+                .filter(|n| !n.is_empty())
+                .map(host_class)
+                .collect()
+        };
         AnchorConnections {
             legs,
+            logged,
             by_server,
             answered: Default::default(),
             tied_by_anchor,
@@ -406,9 +422,11 @@ impl<'a> AnchorConnections<'a> {
 
     /// Logged on a computer that none of the 0x904 connections reached: the one each was made
     /// from (its own services and listener, not the server's), or, for a connection tied to its
-    /// server's side, any computer other than that server. A connection neither named nor tied
-    /// to the event's computer, made from another, says nothing (its server may go by another
-    /// name). With no 0x904 connection, or a first event that names no computer, nothing is said.
+    /// server's side or naming a server whose own logs are among the inputs, any computer
+    /// other than that server. A connection neither named nor tied to the event's computer,
+    /// made from another, says nothing when the server it names has no logs here (a farm's or
+    /// an alias's name: the server reached may go by another). With no 0x904 connection, or a
+    /// first event that names no computer, nothing is said.
     pub(super) fn off_their_servers(&self, f: &Finding, events: &[Event]) -> bool {
         let Some(computer) = f
             .events
@@ -427,9 +445,11 @@ impl<'a> AnchorConnections<'a> {
                     .and_then(|s| self.servers.get(s))
                     .map(|s| s.host.as_str())
                     .filter(|h| !h.is_empty());
-                let reached = c.server.as_deref().is_some_and(|s| same_host(computer, s))
+                let named = c.server.as_deref().filter(|s| !s.is_empty());
+                let reached = named.is_some_and(|s| same_host(computer, s))
                     || tied.is_some_and(|h| same_host(computer, h));
-                !reached && (tied.is_some() || same_host(computer, &c.client))
+                let logged = named.is_some_and(|s| self.logged.contains(&host_class(s)));
+                !reached && (tied.is_some() || logged || same_host(computer, &c.client))
             })
     }
 

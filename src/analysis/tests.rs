@@ -518,8 +518,10 @@ fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
 
 /// The server going down ends the 0x904's connection whatever its phase: a Remote Desktop
 /// service's crash or a restart logged on its server is a server-down cause. The same logged
-/// on the client the connection was made from (its own Remote Desktop service), or on another
-/// server than the one its accept ties it to, is not.
+/// on the client the connection was made from (its own Remote Desktop service), on another
+/// server than the one its accept ties it to, or on another server than the one it names
+/// when that one's own logs are here too, is not. Named server absent from the logs: the
+/// computer logging the crash may be it under another name (a farm's), so it counts.
 #[test]
 fn the_server_going_down_counts_only_on_the_0x904s_server() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
@@ -535,11 +537,14 @@ fn the_server_going_down_counts_only_on_the_0x904s_server() {
         &[("param1", "shutdown.exe"), ("param5", "restart")][..],
         "down-server-restart",
     );
-    for ((provider, id, data, rule), computer, accepted, counts) in [
-        (crash, "RDS01.contoso.com", false, true),
-        (crash, "WS01.contoso.com", false, false),
-        (restart, "RDS01.contoso.com", true, true),
-        (restart, "RDS02.contoso.com", true, false),
+    for ((provider, id, data, rule), computer, accepted, rds01_logs, counts) in [
+        (crash, "RDS01.contoso.com", false, false, true),
+        (crash, "WS01.contoso.com", false, false, false),
+        (restart, "RDS01.contoso.com", true, true, true),
+        (restart, "RDS02.contoso.com", true, true, false),
+        (crash, "RDS02.contoso.com", false, false, true),
+        (crash, "RDS02.contoso.com", false, true, false),
+        (crash, "RDS01.contoso.com", false, true, true),
     ] {
         let mut events = client_connection(
             &rules,
@@ -549,6 +554,10 @@ fn the_server_going_down_counts_only_on_the_0x904s_server() {
         );
         if accepted {
             events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        }
+        if rds01_logs {
+            // Hours before: a log of RDS01 is among the inputs, nothing more.
+            events.push(logged("EventLog", 6005, "RDS01.contoso.com", 60, &[]));
         }
         events.push(logged(provider, id, computer, 3600 + 898, data));
         let causes = causes_of(&rules, &events);
