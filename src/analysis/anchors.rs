@@ -28,7 +28,15 @@ pub(super) enum Disproof {
     /// Logged after a successful logon to that server that came after the 0x904: the broken
     /// state it shows began after the 0x904, which it cannot explain.
     Later,
+    /// A lasting state first logged more than [`LONG_AFTER`] after the 0x904 by a server whose
+    /// log was already running at the 0x904: a broken key or protocol fails every handshake,
+    /// each logged as it happens, so the state began after the 0x904.
+    LongAfter,
 }
+
+/// How long after a 0x904 a lasting state's first sign on a server whose log covers the 0x904
+/// shows the state began later: well past any clock difference between domain computers.
+pub(super) const LONG_AFTER: SignedDuration = SignedDuration::from_secs(15 * 60);
 
 /// The 0x904 anchors with their connections: what the ranking knows about each.
 pub struct AnchorConnections<'a> {
@@ -55,8 +63,9 @@ pub struct AnchorConnections<'a> {
     tied_by_anchor: HashMap<usize, Vec<&'a Connection>>,
     /// The 0x904 connections by server and user, for [`Self::other_gateway_leg`].
     legs: Legs,
-    /// The [`host_class`]es of the computers whose logs the inputs hold.
-    logged: HashSet<(bool, String)>,
+    /// The [`host_class`]es of the computers whose logs the inputs hold, with the time of the
+    /// first event each logged.
+    logged: HashMap<(bool, String), Timestamp>,
 }
 
 /// Who the 0x904 connections were made to and by: a gateway event is another leg's only when
@@ -247,19 +256,21 @@ impl<'a> AnchorConnections<'a> {
                 .or(leg)
         });
         let legs = Legs::new(&list, users);
-        let logged = if list.is_empty() {
-            HashSet::new()
-        } else {
-            let names: HashSet<&str> = events
-                .iter()
-                .filter_map(|e| Some(&*e.win()?.computer))
-                .collect();
-            names
-                .into_iter()
-                .filter(|n| !n.is_empty())
-                .map(host_class)
-                .collect()
-        };
+        let mut logged: HashMap<(bool, String), Timestamp> = HashMap::new();
+        if !list.is_empty() {
+            // An event with no time still shows the computer's logs are here.
+            let mut first: HashMap<&str, Timestamp> = HashMap::new();
+            for e in events {
+                if let Some(w) = e.win().filter(|w| !w.computer.is_empty()) {
+                    let at = first.entry(&w.computer).or_insert(Timestamp::MAX);
+                    *at = (*at).min(e.time.unwrap_or(Timestamp::MAX));
+                }
+            }
+            for (name, at) in first {
+                let slot = logged.entry(host_class(name)).or_insert(at);
+                *slot = (*slot).min(at);
+            }
+        }
         AnchorConnections {
             legs,
             logged,
@@ -371,6 +382,19 @@ impl<'a> AnchorConnections<'a> {
                 }
                 continue;
             }
+            // First logged long after the 0x904 by a server already logging at the 0x904.
+            if let (false, Some(h), Some(end)) = (time_bound, host, ended)
+                && t > end.saturating_add(LONG_AFTER).unwrap_or(end)
+                && self
+                    .logged
+                    .get(&host_class(h))
+                    .is_some_and(|&first| first <= end)
+            {
+                if why == Disproof::BeforeLogon {
+                    why = Disproof::LongAfter;
+                }
+                continue;
+            }
             let proof = self.proof(c)?;
             if t >= proof {
                 if ended.is_some_and(|end| t > end) {
@@ -448,7 +472,7 @@ impl<'a> AnchorConnections<'a> {
                 let named = c.server.as_deref().filter(|s| !s.is_empty());
                 let reached = named.is_some_and(|s| same_host(computer, s))
                     || tied.is_some_and(|h| same_host(computer, h));
-                let logged = named.is_some_and(|s| self.logged.contains(&host_class(s)));
+                let logged = named.is_some_and(|s| self.logged.contains_key(&host_class(s)));
                 !reached && (tied.is_some() || logged || same_host(computer, &c.client))
             })
     }

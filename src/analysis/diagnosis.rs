@@ -97,6 +97,10 @@ pub enum Against {
     /// Findings logged after a successful logon to that server that followed the 0x904: the
     /// broken state they show began after it, so they count as context.
     Later { findings: u64 },
+    /// Lasting-state findings first logged more than 15 minutes after the 0x904 on a server
+    /// whose log was already running at the 0x904: a broken key or protocol fails every
+    /// handshake as it happens, so the state began after it, and they count as context.
+    LongAfter { findings: u64 },
     /// The logs hold no 0x904 to tie the evidence to.
     NoAnchor,
     /// One rule alone found it, and that rule's evidence is weak (or context) at best.

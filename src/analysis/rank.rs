@@ -638,7 +638,7 @@ fn against(
         out.push(Against::FarFromAnchor { findings: far });
     }
     type Said = fn(u64) -> Against;
-    let disproved: [(Disproof, Said); 4] = [
+    let disproved: [(Disproof, Said); 5] = [
         (Disproof::BeforeLogon, |findings| Against::BeforeLogon {
             findings,
         }),
@@ -649,6 +649,9 @@ fn against(
             findings,
         }),
         (Disproof::Later, |findings| Against::Later { findings }),
+        (Disproof::LongAfter, |findings| Against::LongAfter {
+            findings,
+        }),
     ];
     for (why, against) in disproved {
         let n = demoted(Some(why));
@@ -751,6 +754,10 @@ fn why_text(
         (
             Disproof::Later,
             "came after a successful logon to that server that followed the 0x904 (the broken state began after the 0x904)",
+        ),
+        (
+            Disproof::LongAfter,
+            "came first more than 15 minutes after the 0x904 on a server whose log was running then (a broken state fails every handshake as it happens: it began after the 0x904)",
         ),
     ] {
         let n = disproved(why);

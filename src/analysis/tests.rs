@@ -315,6 +315,37 @@ fn a_broken_state_a_later_logon_shows_repaired_is_context() {
     }
 }
 
+/// A broken key fails every handshake as it happens: first logged 58 minutes after a 0x904
+/// by a server whose log was already running then, it began after the 0x904 (context). A few
+/// minutes after, or with the server's log starting later, it keeps its strength.
+#[test]
+fn a_broken_state_first_logged_long_after_the_0x904_is_context() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (after, log_running, later) in [
+        (58 * 60, true, true),
+        (3 * 60, true, false),
+        (58 * 60, false, false),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 5)]);
+        if log_running {
+            events.push(logged("EventLog", 6005, "RDS01.contoso.com", 60, &[]));
+        }
+        events.push(rds01("Schannel", 36870, 3600 + 5 + after));
+        let (confidence, why) = certificate_of(&rules, &events).expect("a certificate cause");
+        assert_eq!(
+            confidence == "context",
+            later,
+            "{after} {log_running}: {confidence}: {why}"
+        );
+        assert_eq!(
+            why.contains("more than 15 minutes after the 0x904"),
+            later,
+            "{why}"
+        );
+    }
+}
+
 /// A broken key logged a day after a 0x904, once someone else's connection had logged on to
 /// that server in between, began after the 0x904: context. Without that logon between them
 /// it keeps its strength.
