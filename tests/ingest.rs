@@ -373,6 +373,55 @@ fn zip_limits_refuse_with_the_bound_named() {
     );
 }
 
+/// An entry of a zip made with a password is named as encrypted, not as damaged, whether the
+/// zip crate lists it or only the directory read by hand does (a second entry of one name);
+/// the others are read.
+#[test]
+fn an_encrypted_zip_entry_is_named_as_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = common::zip_of(&[
+        ("logs/System.evtx", b"not read".as_slice()),
+        // Renamed below: the zip writer refuses a second entry of one name.
+        ("logs/System.evtY", b"hidden twin".as_slice()),
+        ("notes.txt", b"read".as_slice()),
+    ]);
+    // Set bit 0 (encrypted) of the general-purpose flags of the first two entries, in their
+    // local headers (offset 6) and central records (offset 8).
+    let find = |bytes: &[u8], sig: &[u8]| -> Vec<usize> {
+        (0..bytes.len().saturating_sub(sig.len() - 1))
+            .filter(|&i| &bytes[i..i + sig.len()] == sig)
+            .collect()
+    };
+    for at in find(&bytes, b"System.evtY") {
+        bytes[at + 10] = b'x';
+    }
+    for at in find(&bytes, b"PK\x03\x04").into_iter().take(2) {
+        bytes[at + 6] |= 1;
+    }
+    for at in find(&bytes, b"PK\x01\x02").into_iter().take(2) {
+        bytes[at + 8] |= 1;
+    }
+    let zip = dir.path().join("ticket.zip");
+    std::fs::write(&zip, &bytes).unwrap();
+    let got = ingest_with(&[zip], 1, Limits::default());
+    let of = |suffix: &str| {
+        got.accounts
+            .iter()
+            .find(|a| a.file.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix}: {:?}", got.accounts))
+    };
+    for name in ["logs/System.evtx", "logs/System.evtx#2"] {
+        let a = of(name);
+        assert_eq!(a.status, FileStatus::Failed, "{name}");
+        assert!(
+            a.problem_texts()[0].contains("encrypted (the zip was made with a password)"),
+            "{name}: {:?}",
+            a.problem_texts()
+        );
+    }
+    assert_ne!(of("notes.txt").status, FileStatus::Failed);
+}
+
 #[test]
 fn output_does_not_depend_on_thread_count() {
     let paths = vec![fixtures()];

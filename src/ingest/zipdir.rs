@@ -212,6 +212,8 @@ fn end_record(source: &mut ZipSource) -> Option<(u64, u64, u64)> {
 /// One record of the central directory, read by hand.
 struct CentralRecord {
     name: String,
+    /// The general-purpose flags (bit 0: encrypted).
+    flags: u16,
     method: u16,
     crc: u32,
     compressed: u64,
@@ -248,6 +250,7 @@ fn central_records(source: &mut ZipSource, size: u64, offset: u64) -> Option<Vec
         let name = cd.get(at + 46..at + 46 + name_len)?;
         records.push(CentralRecord {
             name: String::from_utf8_lossy(name).into_owned(),
+            flags: u16_at(8)?,
             method: u16_at(10)?,
             crc: u32_at(16)?,
             compressed: u64::from(u32_at(20)?),
@@ -378,6 +381,8 @@ pub fn open_zip(
             .unwrap_or(start)
             .saturating_add(entry.compressed_size());
         let at = match (entry.data_start(), is_deflated(entry.compression())) {
+            // Before the method: an AES entry's method (99) only says it is encrypted.
+            _ if entry.encrypted() => Err(EntryError::Encrypted),
             (Some(data), Ok(deflated)) => Location::new(
                 bytes.clone(),
                 data,
@@ -403,14 +408,18 @@ pub fn open_zip(
         if r.name.ends_with(['/', '\\']) && r.size == 0 {
             continue;
         }
-        let at = Location::from_local_header(
-            bytes.clone(),
-            r.header,
-            r.compressed,
-            r.size,
-            r.crc,
-            r.method,
-        );
+        let at = if r.flags & 1 != 0 {
+            Err(EntryError::Encrypted)
+        } else {
+            Location::from_local_header(
+                bytes.clone(),
+                r.header,
+                r.compressed,
+                r.size,
+                r.crc,
+                r.method,
+            )
+        };
         let span = (r.header, at.as_ref().map_or(r.header, |a| a.data_span().1));
         entries.push(Entry {
             name: r.name,

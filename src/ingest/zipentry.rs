@@ -38,6 +38,10 @@ pub enum EntryError {
     Zip(#[from] ZipError),
     #[error("unsupported zip compression method {0}")]
     Method(String),
+    /// Its general-purpose flag says encrypted (ZipCrypto or AES): its bytes cannot be had
+    /// without the password, which a ticket does not carry.
+    #[error("encrypted (the zip was made with a password): not read; ask for it without one")]
+    Encrypted,
     #[error("the entry's data offset is unknown")]
     NoDataOffset,
     #[error("cannot read the entry's local header: {0}")]
