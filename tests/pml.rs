@@ -496,6 +496,43 @@ fn a_backing_file_set_is_read_as_one_capture_in_time_order() {
     }
 }
 
+/// A member that is a byte copy of another is set aside as a duplicate: it has that account
+/// alone, never a second one saying it is missing, and nothing depends on the thread count.
+#[test]
+fn a_member_copied_from_another_is_one_duplicate_not_also_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_temp(&dir, "Logfile.PML", &member(0));
+    write_temp(&dir, "Logfile-1.PML", &member(1));
+    // Named to sort before the first member: the copy kept is this one.
+    write_temp(&dir, "Logfile-2.PML", &member(0));
+    let mut seen = Vec::new();
+    for threads in [1, 2] {
+        let got = common::ingest_with(&[dir.path().to_path_buf()], threads, Limits::default());
+        let accounts: Vec<(String, FileStatus)> = got
+            .accounts
+            .iter()
+            .map(|a| (file_name(a).to_string(), a.status))
+            .collect();
+        let mut names: Vec<&str> = accounts.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["Logfile-1.PML", "Logfile-2.PML", "Logfile.PML"],
+            "{threads} threads: {:?}",
+            got.accounts
+        );
+        assert!(
+            !got.accounts
+                .iter()
+                .any(|a| a.problem_texts().iter().any(|t| t.contains("missing"))),
+            "{:?}",
+            got.accounts
+        );
+        seen.push(accounts);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
 #[test]
 fn a_missing_or_damaged_member_is_named_and_the_rest_read() {
     let dir = tempfile::tempdir().unwrap();

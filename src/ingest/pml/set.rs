@@ -168,6 +168,10 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
             ),
         );
     }
+    // Every name among the inputs: a member's file that is there but not read as a member (a
+    // byte copy of another member, set aside as a duplicate; a file of that name that is not a
+    // PML) has an account of its own, so it is not also missing.
+    let present: std::collections::HashSet<String> = found.iter().map(name_of).collect();
     for (first, members, foreign) in joined {
         let names: Vec<String> = members.iter().map(|&(_, i)| name_of(&found[i])).collect();
         let Some(head) = member_name(&names[0]) else {
@@ -177,7 +181,11 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
         let last = members.last().map_or(0, |m| m.0);
         // Member number → its place among the members (numbers are sorted and distinct).
         let place = |number: u64| members.binary_search_by_key(&number, |m| m.0).ok();
-        let missing: Vec<u64> = (0..last).filter(|&n| place(n).is_none()).collect();
+        let absent = |n: u64| {
+            place(n).is_none()
+                && (foreign.iter().any(|f| f.0 == n) || !present.contains(&member_file(&head, n)))
+        };
+        let missing: Vec<u64> = (0..last).filter(|&n| absent(n)).collect();
         // The members are listed once, in the first member's note, as many as the missing
         // ones are: every note names its set, its place and the count, so the notes of a set
         // of thousands stay small.
@@ -236,7 +244,7 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
                     Found::Problem(FileAccount::new(String::new(), FileFormat::Unknown)),
                 );
                 order.push(item);
-            } else if missing_listed < MAX_MISSING_LISTED {
+            } else if missing_listed < MAX_MISSING_LISTED && absent(number) {
                 missing_listed += 1;
                 let file = member_file(&head, number);
                 // A file of the member's name that holds another computer's capture is read on
