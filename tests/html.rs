@@ -80,6 +80,19 @@ fn golden_html_for_two_scenario_tickets() {
     }
 }
 
+/// A server whose events were moved onto the client's clock is named with the accounts, as
+/// in the table and Markdown: the times on the page are the client's.
+#[test]
+fn a_clock_moved_onto_the_client_s_is_named() {
+    let (html, report) = reports("fixtures/tickets/clock-skew");
+    let moved: Vec<_> = report.clocks.iter().filter(|c| c.applied).collect();
+    assert_eq!(moved.len(), 1);
+    assert!(
+        html.contains("<p class=\"clock\"><strong>Clock:</strong> RDS01.contoso.com&#39;s clock is 180050 ms ahead"),
+        "{html}"
+    );
+}
+
 /// The page carries a CSP that allows no script, no request and only its own style, whose
 /// hash matches the style it holds; the embedded JSON is the report.
 #[test]

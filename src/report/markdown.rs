@@ -118,6 +118,14 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             md(&a.problems_text())
         )?;
     }
+    // The times above are on the client's clock: say so for each server moved onto it.
+    let moved: Vec<_> = r.clocks.iter().filter(|c| c.applied).collect();
+    if !moved.is_empty() {
+        writeln!(out, "\n### Clocks\n")?;
+        for c in moved {
+            writeln!(out, "- {}", md(&c.note))?;
+        }
+    }
     write_evidence(out, r)
 }
 

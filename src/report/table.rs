@@ -198,6 +198,10 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
             terminal(&r.alignment.note)
         )?;
     }
+    // The times above are on the client's clock: say so for each server moved onto it.
+    for c in r.clocks.iter().filter(|c| c.applied) {
+        writeln!(out, "Clock: {}", terminal(&c.note))?;
+    }
     Ok(())
 }
 

@@ -349,6 +349,13 @@ fn accounts(p: &mut String, r: &ScanReport) {
             esc(&r.alignment.note)
         ));
     }
+    // The times above are on the client's clock: say so for each server moved onto it.
+    for c in r.clocks.iter().filter(|c| c.applied) {
+        p.push_str(&format!(
+            "<p class=\"clock\"><strong>Clock:</strong> {}</p>\n",
+            esc(&c.note)
+        ));
+    }
     p.push_str("</section>\n");
 }
 
