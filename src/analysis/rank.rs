@@ -348,6 +348,23 @@ pub fn rank(
                     .is_some_and(|w| rules.domain().side_of(&w.provider) == Some(Side::Client))
             })
     });
+    // ... and it is only when the server went down at the same 0x904s: the 0x904s the
+    // network findings are near (any, for one near none) are all among those the server-down
+    // findings are near. One user's drop is not explained by another's server going down.
+    let near = |cause: Cause| -> Vec<Option<usize>> {
+        by_cause.get(&cause).map_or(Vec::new(), |scored| {
+            scored
+                .iter()
+                .filter(|s| s.effective != Strength::Context)
+                .map(|s| s.finding.proximity.and_then(|p| p.anchor))
+                .collect()
+        })
+    };
+    let down_near = near(Cause::ServerDown);
+    let same_drops = down_near.contains(&None)
+        || near(Cause::Network)
+            .iter()
+            .all(|a| a.is_some() && down_near.contains(a));
     let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
         .map(|(cause, scored)| {
@@ -355,7 +372,7 @@ pub fn rank(
             cause_score(rules, events, cause, &mut scored, anchors_exist)
         })
         .collect();
-    if client_view_only {
+    if client_view_only && same_drops {
         symptoms_of_server_down(&mut causes);
     }
     causes.sort_by(|a, b| {
@@ -369,7 +386,8 @@ pub fn rank(
 }
 
 /// The server going down, found on the connection's own server at medium confidence or
-/// better, explains a network cause whose evidence is only the client's view of its socket:
+/// better at the same 0x904s (the caller checks), explains a network cause whose evidence is
+/// only the client's view of its socket:
 /// "the reset is the symptom, the server going down the cause" (docs/domain.md §3.8). The
 /// network cause ranks one confidence level below it, and says why.
 fn symptoms_of_server_down(causes: &mut [CauseScore]) {
