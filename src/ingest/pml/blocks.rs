@@ -75,7 +75,8 @@ pub(super) struct Block {
 }
 
 impl Block {
-    /// Decode the block's `i`th event at `off` (not when it repeats an earlier one).
+    /// Decode the block's `i`th event, at `off` of a file `len` bytes long, into `row` when
+    /// given (not when it repeats an earlier one, nor past the file's end).
     fn decode(
         &self,
         i: usize,
@@ -90,7 +91,12 @@ impl Block {
                 "it starts inside the header of an event listed earlier (the event-offset array names it twice)".into(),
             ));
         }
-        decode_at(&self.window, off, ctx, len, row, scratch)
+        if off >= len {
+            return Err(Fault::Damaged(format!(
+                "its offset {off:#x} is past the end of the file ({len} bytes)"
+            )));
+        }
+        event::decode(&self.window, off, ctx, row, scratch)
     }
 
     /// Events of the block without a row to fill again yet.
@@ -212,23 +218,6 @@ pub(super) fn decode_block(mut block: Block, ctx: &Context<'_>, len: u64) -> Don
             .collect()
     });
     Done { block, decoded }
-}
-
-/// Decode the event at `off` of a file `len` bytes long from `window`, into `row` when given.
-fn decode_at(
-    window: &Window,
-    off: u64,
-    ctx: &Context<'_>,
-    len: u64,
-    row: Option<Box<ProcmonRow>>,
-    scratch: &mut event::Scratch,
-) -> Result<Decoded, Fault> {
-    if off >= len {
-        return Err(Fault::Damaged(format!(
-            "its offset {off:#x} is past the end of the file ({len} bytes)"
-        )));
-    }
-    event::decode(window, off, ctx, row, scratch)
 }
 
 /// A block decoded to the end: every event's result final, parts outside its window read.
