@@ -115,6 +115,12 @@ impl Template {
                 Part::Field(f, format) => match f.get(event) {
                     Some(v) => {
                         let text = v.render();
+                        // An empty value reads as a missing one: "to  did not meet" and
+                        // "registry on :" read as words left out.
+                        if text.trim().is_empty() {
+                            out.push_str(MISSING);
+                            continue;
+                        }
                         match (format, text.trim().parse::<u64>()) {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
@@ -234,6 +240,7 @@ mod tests {
         let mut data = Fields::default();
         data.push("AlertDesc", "70");
         data.push("Error Code", "0x80072746");
+        data.push("Resource", " ");
         Event {
             file: Arc::from("System.evtx"),
             record: 1,
@@ -251,14 +258,15 @@ mod tests {
     #[test]
     fn renders_fields_and_missing_values() {
         let t = Template::parse(
-            "Schannel {event_id}: alert {data.AlertDesc} on {computer} ({data.Error Code}, {data.\"Error Code\"}, {data[Error Code]}) {process} {{x}}",
+            "Schannel {event_id}: alert {data.AlertDesc} on {computer} ({data.Error Code}, {data.\"Error Code\"}, {data[Error Code]}) {process} to {data.Resource} {{x}}",
         )
         .unwrap();
+        // Missing ({process}) and empty ({data.Resource}) read alike.
         assert_eq!(
             t.render(&event()),
-            "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - {x}"
+            "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - to - {x}"
         );
-        assert_eq!(t.fields().count(), 7);
+        assert_eq!(t.fields().count(), 8);
     }
 
     /// A template naming a long field thousands of times renders at most
