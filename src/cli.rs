@@ -109,6 +109,16 @@ fn parse_threads(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--max-csv-fields`: at least one (a record has a field; 0 would refuse every CSV while
+/// calling its records too wide).
+fn parse_csv_fields(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("at least 1 (a record has at least one field)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}")),
+    }
+}
+
 /// `--width`: a column count no narrower than [`MIN_WIDTH`].
 fn parse_width(text: &str) -> Result<u16, String> {
     let n: u16 = text
@@ -426,7 +436,7 @@ struct LimitArgs {
     #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().csv_row_bytes))]
     max_csv_row_bytes: ByteSize,
     /// Most fields in one record of a Procmon CSV, the header included.
-    #[arg(long, value_name = "N", default_value_t = Limits::default().csv_fields)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().csv_fields, value_parser = parse_csv_fields)]
     max_csv_fields: usize,
     /// Largest event-log XML export (it is read whole).
     #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().xml_bytes))]

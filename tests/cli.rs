@@ -86,6 +86,13 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at most 1024"));
+    // A field bound of 0 would refuse every CSV, calling its records "more than 1 fields".
+    let out = rdtriage()
+        .args(["scan", "--max-csv-fields", "0", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1"));
     // A rule file that is a device (or a FIFO) is refused at once, not read without end.
     let out = rdtriage()
         .args(["rules", "check", "/dev/zero"])
