@@ -75,6 +75,11 @@ pub struct CauseScore {
     pub against: Vec<Against>,
 }
 
+/// What [`Against::LongAfter`]'s findings did, in words (the text report and the HTML page
+/// say it alike).
+pub const LONG_AFTER_WORDS: &str = "came first more than 15 minutes after the 0x904 on a server whose log was running then (a broken state fails every handshake as it happens: it began after the 0x904)";
+const _: () = assert!(super::anchors::LONG_AFTER.as_secs() == 15 * 60);
+
 /// Something that weighs against a cause, as the analysis decided it; `report/` words it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Against {

@@ -773,10 +773,7 @@ fn why_text(
             Disproof::Later,
             "came after a successful logon to that server that followed the 0x904 (the broken state began after the 0x904)",
         ),
-        (
-            Disproof::LongAfter,
-            "came first more than 15 minutes after the 0x904 on a server whose log was running then (a broken state fails every handshake as it happens: it began after the 0x904)",
-        ),
+        (Disproof::LongAfter, super::diagnosis::LONG_AFTER_WORDS),
     ] {
         let n = disproved(why);
         if n > 0 {

@@ -70,13 +70,7 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
     if duplicate_of.is_empty() {
         return found;
     }
-    let names: Vec<String> = found
-        .iter()
-        .map(|f| match f {
-            Found::Input(i) => i.name.clone(),
-            Found::Problem(a) => a.file.clone(),
-        })
-        .collect();
+    let names: Vec<String> = found.iter().map(|f| f.name().to_string()).collect();
     found
         .into_iter()
         .enumerate()

@@ -50,6 +50,16 @@ pub enum Found {
     Problem(FileAccount),
 }
 
+impl Found {
+    /// The name it is shown by: the input's, or the account's.
+    pub fn name(&self) -> &str {
+        match self {
+            Found::Input(i) => &i.name,
+            Found::Problem(a) => &a.file,
+        }
+    }
+}
+
 impl Input {
     /// The first bytes, for sniffing the format; never past a zip entry's declared size
     /// (reading on is where a lying entry fails, with the reason).

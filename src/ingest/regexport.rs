@@ -116,40 +116,40 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
             return;
         }
     };
-    let mut key = Under::Nothing;
+    // The key the values are read under, or why a value here has none.
+    let mut key: Result<Arc<str>, RegFault> = Err(RegFault::ValueBeforeKey);
     while let Some((line_no, line)) = lines.next() {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with(';') {
             continue;
         }
         if let Some(rest) = trimmed.strip_prefix('[') {
-            let fault = match parse_key_line(rest) {
-                Some((_, k)) if k.len() > MAX_KEY_CHARS && k.chars().count() > MAX_KEY_CHARS => {
-                    key = Under::Refused;
-                    RegFault::KeyTooLong(k.chars().count())
-                }
-                Some((true, k)) => {
-                    on_item(RegItem {
-                        line: line_no,
-                        key: k.into(),
-                        name: String::new(),
-                        value_type: "deleted-key".into(),
-                        data: String::new(),
-                    });
-                    // Values under a deleted key would be nonsense: expect a new key first.
-                    key = Under::Deleted;
-                    continue;
-                }
-                Some((false, k)) => {
-                    key = Under::Key(k.into());
-                    continue;
-                }
-                None => RegFault::UnclosedKey,
+            let Some((deleted, k)) = parse_key_line(rest) else {
+                on_error(RegError {
+                    line: line_no,
+                    fault: RegFault::UnclosedKey,
+                });
+                continue;
             };
-            on_error(RegError {
-                line: line_no,
-                fault,
-            });
+            if let Some(chars) = too_long(k) {
+                key = Err(RegFault::ValueUnderRefusedKey);
+                on_error(RegError {
+                    line: line_no,
+                    fault: RegFault::KeyTooLong(chars),
+                });
+            } else if deleted {
+                on_item(RegItem {
+                    line: line_no,
+                    key: k.into(),
+                    name: String::new(),
+                    value_type: "deleted-key".into(),
+                    data: String::new(),
+                });
+                // Values under a deleted key would be nonsense: expect a new key first.
+                key = Err(RegFault::ValueUnderDeletedKey);
+            } else {
+                key = Ok(k.into());
+            }
             continue;
         }
         // A value: gather its continuation lines first (`\` at the end of a line).
@@ -176,16 +176,11 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
             continue;
         }
         let current = match &key {
-            Under::Key(k) => k,
-            Under::Nothing | Under::Deleted | Under::Refused => {
-                let fault = match key {
-                    Under::Deleted => RegFault::ValueUnderDeletedKey,
-                    Under::Refused => RegFault::ValueUnderRefusedKey,
-                    _ => RegFault::ValueBeforeKey,
-                };
+            Ok(k) => k,
+            Err(fault) => {
                 on_error(RegError {
                     line: line_no,
-                    fault,
+                    fault: fault.clone(),
                 });
                 continue;
             }
@@ -206,14 +201,12 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
     }
 }
 
-/// What the values being read are under.
-enum Under {
-    /// No key line yet (or only an unreadable one).
-    Nothing,
-    Deleted,
-    /// A key line longer than [`MAX_KEY_CHARS`].
-    Refused,
-    Key(Arc<str>),
+/// The length in characters of a key longer than [`MAX_KEY_CHARS`] (characters are counted
+/// only when its bytes exceed that).
+fn too_long(key: &str) -> Option<usize> {
+    (key.len() > MAX_KEY_CHARS)
+        .then(|| key.chars().count())
+        .filter(|&n| n > MAX_KEY_CHARS)
 }
 
 /// `HKEY...]` or `-HKEY...]` (after the `[`): (deleted, key).

@@ -115,13 +115,14 @@ impl Template {
                 Part::Field(f, format) => match f.get(event) {
                     Some(v) => {
                         let text = v.render();
+                        let trimmed = text.trim();
                         // An empty value reads as a missing one: "to  did not meet" and
                         // "registry on :" read as words left out.
-                        if text.trim().is_empty() {
+                        if trimmed.is_empty() {
                             out.push_str(MISSING);
                             continue;
                         }
-                        match (format, text.trim().parse::<u64>()) {
+                        match (format, trimmed.parse::<u64>()) {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
                             }

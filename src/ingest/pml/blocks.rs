@@ -140,7 +140,7 @@ pub(super) fn read_block(
     };
     let mut offsets: Vec<u64> = entries
         .chunks_exact(OFFSET_ENTRY as usize)
-        .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+        .map(super::entry_offset)
         .collect();
     let next = if offsets.len() as u64 > n {
         offsets.pop()

@@ -153,19 +153,15 @@ pub fn skip_csv_exports_of_pmls(found: &mut Vec<Found>) -> Vec<Deferred> {
 
 /// Move each skipped export's account to just after its PML, in their order.
 fn after_their_pmls(found: &mut Vec<Found>, deferred: &[Deferred]) {
-    let name = |f: &Found| match f {
-        Found::Input(i) => i.name.clone(),
-        Found::Problem(a) => a.file.clone(),
-    };
     let is_export =
         |f: &Found| matches!(f, Found::Problem(a) if deferred.iter().any(|d| d.csv.name == a.file));
     let (mut exports, rest): (Vec<Found>, Vec<Found>) =
         std::mem::take(found).into_iter().partition(is_export);
     for f in rest {
-        let here = name(&f);
+        let here = f.name().to_string();
         found.push(f);
         for d in deferred.iter().filter(|d| d.pml == here) {
-            if let Some(k) = exports.iter().position(|e| name(e) == d.csv.name) {
+            if let Some(k) = exports.iter().position(|e| e.name() == d.csv.name) {
                 found.push(exports.remove(k));
             }
         }

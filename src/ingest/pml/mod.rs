@@ -48,6 +48,12 @@ const MAX_SPARE_BYTES: usize = 4096;
 /// Size of one entry of the event-offset array: the offset and a flags byte.
 const OFFSET_ENTRY: u64 = 5;
 
+/// The event offset one entry of the event-offset array holds (`entry` is [`OFFSET_ENTRY`]
+/// bytes, as `chunks_exact` gives them).
+fn entry_offset(entry: &[u8]) -> u64 {
+    u64::from(u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]))
+}
+
 fn read_at(src: &mut (impl Read + Seek), off: u64, len: u64) -> std::io::Result<Vec<u8>> {
     read_into(src, off, len, Vec::new())
 }
@@ -179,7 +185,7 @@ pub fn first_row(
     let entries = read_at(src, capture.header.offsets_array, n * OFFSET_ENTRY).ok()?;
     let offsets: Vec<u64> = entries
         .chunks_exact(OFFSET_ENTRY as usize)
-        .map(|e| u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]])))
+        .map(entry_offset)
         .collect();
     let window = blocks::read_window(src, &offsets, None, len, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
@@ -229,7 +235,7 @@ fn repeated_events(
             break;
         };
         for (i, e) in entries.chunks_exact(OFFSET_ENTRY as usize).enumerate() {
-            let off = u64::from(u32::from_le_bytes([e[0], e[1], e[2], e[3]]));
+            let off = entry_offset(e);
             if off >= len {
                 continue;
             }

@@ -155,25 +155,25 @@ pub fn join_backing_sets(found: &mut Vec<Found>) -> BTreeMap<String, String> {
         .filter(|(_, members, _)| members.len() >= 2)
         .collect();
     joined.sort_by_key(|(first, ..)| *first);
-    let name_of = |f: &Found| match f {
-        Found::Input(input) => input.name.clone(),
-        Found::Problem(a) => a.file.clone(),
-    };
     for &(i, member, number) in &twins {
         notes.insert(
-            name_of(&found[i]),
+            found[i].name().to_string(),
             format!(
                 "shares member number {number} of a Process Monitor backing-file set with {}, which is read as that member: this file is read on its own",
-                name_of(&found[member])
+                found[member].name()
             ),
         );
     }
     // Every name among the inputs: a member's file that is there but not read as a member (a
     // byte copy of another member, set aside as a duplicate; a file of that name that is not a
     // PML) has an account of its own, so it is not also missing.
-    let present: std::collections::HashSet<String> = found.iter().map(name_of).collect();
+    let present: std::collections::HashSet<String> =
+        found.iter().map(|f| f.name().to_string()).collect();
     for (first, members, foreign) in joined {
-        let names: Vec<String> = members.iter().map(|&(_, i)| name_of(&found[i])).collect();
+        let names: Vec<String> = members
+            .iter()
+            .map(|&(_, i)| found[i].name().to_string())
+            .collect();
         let Some(head) = member_name(&names[0]) else {
             continue;
         };

@@ -200,8 +200,9 @@ fn against_text(a: &Against) -> String {
             if *n == 1 { "it counts" } else { "they count" }
         ),
         Against::LongAfter { findings: n } => format!(
-            "{} came first more than 15 minutes after the 0x904 on a server whose log was running then (a broken state fails every handshake as it happens: it began after the 0x904), so {} as context.",
+            "{} {}, so {} as context.",
             pieces(*n),
+            crate::analysis::diagnosis::LONG_AFTER_WORDS,
             if *n == 1 { "it counts" } else { "they count" }
         ),
         Against::NoAnchor => "The logs hold no 0x904 disconnect to tie this evidence to.".into(),
