@@ -82,35 +82,50 @@ struct Legs {
     by_class: HashMap<(bool, String), Users>,
 }
 
-/// The users of some connections: whether there is one, whether one names none, and the
-/// [`account`]s of those named.
+/// The users of some connections: the earliest start of any of them, of those naming no
+/// user, and of each [`account`] named (`Timestamp::MIN` for a connection whose start is
+/// unknown: it may have begun at any time).
 #[derive(Default)]
 struct Users {
-    any: bool,
-    unnamed: bool,
-    accounts: HashSet<String>,
+    any: Option<Timestamp>,
+    unnamed: Option<Timestamp>,
+    accounts: HashMap<String, Timestamp>,
+}
+
+/// `slot` lowered to `at`.
+fn earliest(slot: &mut Option<Timestamp>, at: Timestamp) {
+    *slot = Some(slot.map_or(at, |t| t.min(at)));
 }
 
 impl Users {
-    fn add(&mut self, user: Option<&str>) {
-        self.any = true;
+    fn add(&mut self, user: Option<&str>, start: Option<Timestamp>) {
+        let start = start.unwrap_or(Timestamp::MIN);
+        earliest(&mut self.any, start);
         match user {
             Some(u) => {
-                self.accounts.insert(account(u));
+                let slot = self.accounts.entry(account(u)).or_insert(start);
+                *slot = (*slot).min(start);
             }
-            None => self.unnamed = true,
+            None => earliest(&mut self.unnamed, start),
         }
     }
 
-    /// Whether one of these connections may be `user`'s: it names no user, `user` is unknown,
-    /// or they name the same account ([`same_user`]).
-    fn may_be(&self, user: Option<&str>) -> bool {
-        self.any
-            && (self.unnamed
-                || user.is_none_or(|u| {
+    /// Whether one of these connections may be `user`'s tunnel that began at `began`: it
+    /// names no user, `user` is unknown, or they name the same account ([`same_user`]); and
+    /// it began no later than [`OUTSIDE_LIFE`] after the tunnel did (a tunnel is opened for
+    /// a connection: one already open when it began is another's).
+    fn may_be(&self, user: Option<&str>, began: Option<Timestamp>) -> bool {
+        let fits = |start: &Timestamp| {
+            began.is_none_or(|b| *start <= b.checked_add(OUTSIDE_LIFE).unwrap_or(Timestamp::MAX))
+        };
+        self.unnamed.as_ref().is_some_and(fits)
+            || match user {
+                None => self.any.as_ref().is_some_and(fits),
+                Some(u) => {
                     let a = account(u);
-                    !a.is_empty() && self.accounts.contains(&a)
-                }))
+                    !a.is_empty() && self.accounts.get(&a).is_some_and(fits)
+                }
+            }
     }
 }
 
@@ -122,30 +137,35 @@ impl Legs {
     ) -> Self {
         let mut legs = Legs::default();
         for ((_, c), user) in list.iter().zip(users) {
-            legs.all.add(user);
+            legs.all.add(user, c.start);
             match c.server.as_deref().filter(|s| !s.is_empty()) {
-                None => legs.unnamed_server.add(user),
+                None => legs.unnamed_server.add(user, c.start),
                 Some(server) => {
                     let class = host_class(server);
-                    legs.by_kind[usize::from(class.0)].add(user);
-                    legs.by_class.entry(class).or_default().add(user);
+                    legs.by_kind[usize::from(class.0)].add(user, c.start);
+                    legs.by_class.entry(class).or_default().add(user, c.start);
                 }
             }
         }
         legs
     }
 
-    /// Whether some connection may be to `resource` by `user`: not certainly to another
-    /// server ([`names_differ`](super::connection::names_differ)) and not certainly by another
-    /// user.
-    fn may_be(&self, resource: Option<&str>, user: Option<&str>) -> bool {
-        let Some(resource) = resource.filter(|r| !r.is_empty()) else {
-            return self.all.may_be(user);
+    /// Whether some connection may be the tunnel to `resource` by `user` that began at
+    /// `began`: not certainly to another server
+    /// ([`names_differ`](super::connection::names_differ)), not certainly by another user, and
+    /// not begun before the tunnel ([`Users::may_be`]).
+    fn may_be(&self, leg: &GatewayLeg) -> bool {
+        let (user, began) = (leg.user, leg.began);
+        let Some(resource) = leg.resource.filter(|r| !r.is_empty()) else {
+            return self.all.may_be(user, began);
         };
         let class = host_class(resource);
-        self.unnamed_server.may_be(user)
-            || self.by_kind[usize::from(!class.0)].may_be(user)
-            || self.by_class.get(&class).is_some_and(|u| u.may_be(user))
+        self.unnamed_server.may_be(user, began)
+            || self.by_kind[usize::from(!class.0)].may_be(user, began)
+            || self
+                .by_class
+                .get(&class)
+                .is_some_and(|u| u.may_be(user, began))
     }
 }
 
@@ -158,8 +178,14 @@ struct ByServer<'a> {
     longest: SignedDuration,
 }
 
-/// The resource and the user a gateway connection's events name.
-type GatewayLeg<'a> = (Option<&'a str>, Option<&'a str>);
+/// The resource and the user a gateway connection's events name, and when its tunnel began as
+/// far as they tell ([`tunnel_began`]).
+#[derive(Default, Clone, Copy)]
+struct GatewayLeg<'a> {
+    resource: Option<&'a str>,
+    user: Option<&'a str>,
+    began: Option<Timestamp>,
+}
 
 /// A server connection's events this far outside a 0x904 connection's life are another's.
 const OUTSIDE_LIFE: SignedDuration = SignedDuration::from_secs(60);
@@ -197,21 +223,20 @@ impl<'a> AnchorConnections<'a> {
                 .collect()
         };
         let mut gateway: HashMap<(String, String), GatewayLeg<'a>> = HashMap::new();
-        for &(_, w) in &gateway_events {
+        for &(e, w) in &gateway_events {
             let Some(activity) = w.activity_id.as_deref() else {
                 continue;
             };
-            let (resource, user) = (domain.gateway_resource_of(w), domain.gateway_user_of(w));
-            if resource.is_none() && user.is_none() {
-                continue;
-            }
             let key = (
                 w.computer.to_ascii_lowercase(),
                 activity.to_ascii_lowercase(),
             );
             let slot = gateway.entry(key).or_default();
-            slot.0 = slot.0.or(resource);
-            slot.1 = slot.1.or(user);
+            slot.resource = slot.resource.or(domain.gateway_resource_of(w));
+            slot.user = slot.user.or(domain.gateway_user_of(w));
+            if let Some(at) = tunnel_began(e, w, domain) {
+                earliest(&mut slot.began, at);
+            }
         }
         let mut logons: HashMap<(bool, String), Vec<Timestamp>> = HashMap::new();
         let proofs = conns
@@ -248,7 +273,7 @@ impl<'a> AnchorConnections<'a> {
         for group in by_server.values_mut() {
             group.timed.sort_by_key(|&(from, to, _)| (from, to));
         }
-        let leg_user = leg_users(&list, &gateway_events, domain);
+        let leg_user = leg_users(&list, &gateway_events, &gateway, domain);
         let users = list.iter().zip(leg_user).map(|((_, c), leg)| {
             c.server_side
                 .and_then(|s| servers.get(s))
@@ -436,7 +461,7 @@ impl<'a> AnchorConnections<'a> {
             return self.other_server_connection(s);
         }
         if domain.side_of(&w.provider) == Some(Side::Gateway) {
-            return self.other_gateway_leg(w, domain);
+            return self.other_gateway_leg(e, w, domain);
         }
         if let Some(ends) = domain.peer_addresses_of(w) {
             return self.other_peer(&w.computer, &ends);
@@ -569,19 +594,10 @@ impl<'a> AnchorConnections<'a> {
     }
 
     /// A gateway event whose resource is not the server of any 0x904 connection, or whose user
-    /// is not that connection's user (when both are known).
-    fn other_gateway_leg(&self, w: &crate::model::WinEvent, domain: &Domain) -> bool {
-        let shared = w.activity_id.as_deref().and_then(|a| {
-            self.gateway
-                .get(&(w.computer.to_ascii_lowercase(), a.to_ascii_lowercase()))
-        });
-        let resource = domain
-            .gateway_resource_of(w)
-            .or_else(|| shared.and_then(|s| s.0));
-        let user = domain
-            .gateway_user_of(w)
-            .or_else(|| shared.and_then(|s| s.1));
-        !self.legs.may_be(resource, user)
+    /// is not that connection's user (when both are known), or whose tunnel began before every
+    /// such connection did.
+    fn other_gateway_leg(&self, e: &Event, w: &crate::model::WinEvent, domain: &Domain) -> bool {
+        !self.legs.may_be(&gateway_leg(&self.gateway, e, w, domain))
     }
 
     pub(super) fn phase_of(&self, anchor: usize) -> Option<Phase> {
@@ -605,6 +621,7 @@ type Lives = (Vec<(Timestamp, Timestamp, usize)>, SignedDuration);
 fn leg_users<'a>(
     list: &[(usize, &Connection)],
     gateway_events: &[(&'a Event, &'a crate::model::WinEvent)],
+    gateway: &HashMap<(String, String), GatewayLeg<'a>>,
     domain: &Domain,
 ) -> Vec<Option<&'a str>> {
     // The timed connections by their server's class, by start, with the longest life: a
@@ -639,11 +656,13 @@ fn leg_users<'a>(
         let Some((timed, longest)) = by_server.get(&host_class(resource)) else {
             continue;
         };
-        // Lives within the slack of `at`: starting no later than `at` plus it, and no earlier
+        // Lives within the slack of `at`: starting no later than `at` plus it (or than the
+        // tunnel's beginning plus it: a tunnel is opened for its connection), and no earlier
         // than `at` less it and the longest life.
+        let began = gateway_leg(gateway, e, w, domain).began.unwrap_or(at);
         let (lo_at, hi_at) = (
             at.checked_sub(OUTSIDE_LIFE).unwrap_or(at),
-            at.checked_add(OUTSIDE_LIFE).unwrap_or(at),
+            at.min(began).checked_add(OUTSIDE_LIFE).unwrap_or(at),
         );
         let earliest = lo_at.checked_sub(*longest).unwrap_or(lo_at);
         let lo = timed.partition_point(|&(from, _, _)| from < earliest);
@@ -658,6 +677,41 @@ fn leg_users<'a>(
         }
     }
     users.into_iter().map(Option::flatten).collect()
+}
+
+/// When the tunnel of gateway event `e` began, as far as it tells: its time, less how long
+/// the tunnel had lasted when it says so.
+fn tunnel_began(e: &Event, w: &crate::model::WinEvent, domain: &Domain) -> Option<Timestamp> {
+    let at = e.time?;
+    Some(match domain.gateway_lasted(w) {
+        Some(lasted) => at.checked_sub(lasted).unwrap_or(Timestamp::MIN),
+        None => at,
+    })
+}
+
+/// What gateway event `e` and the other events of its gateway activity (`gateway`) name:
+/// its resource and user, and the earliest beginning of its tunnel.
+fn gateway_leg<'a>(
+    gateway: &HashMap<(String, String), GatewayLeg<'a>>,
+    e: &Event,
+    w: &'a crate::model::WinEvent,
+    domain: &Domain,
+) -> GatewayLeg<'a> {
+    let shared = w
+        .activity_id
+        .as_deref()
+        .and_then(|a| gateway.get(&(w.computer.to_ascii_lowercase(), a.to_ascii_lowercase())))
+        .copied()
+        .unwrap_or_default();
+    let mut began = shared.began;
+    if let Some(at) = tunnel_began(e, w, domain) {
+        earliest(&mut began, at);
+    }
+    GatewayLeg {
+        resource: domain.gateway_resource_of(w).or(shared.resource),
+        user: domain.gateway_user_of(w).or(shared.user),
+        began,
+    }
 }
 
 /// Two server connections that certainly are not one: their client addresses, sessions or
@@ -743,8 +797,13 @@ mod tests {
                         matches!((user, conn_user), (Some(a), Some(b)) if !same_user(a, b));
                     other_server || other_user
                 });
+                let leg = GatewayLeg {
+                    resource,
+                    user,
+                    began: None,
+                };
                 assert_eq!(
-                    !legs.may_be(resource, user),
+                    !legs.may_be(&leg),
                     other,
                     "{l:?} against {resource:?} {user:?}"
                 );

@@ -504,6 +504,77 @@ fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
     }
 }
 
+/// A gateway tunnel that began before the 0x904 connection did is another connection's: bob's
+/// 50-minute tunnel to RDS01 aborted in the seconds of alice's 2-second connection is not its
+/// leg, whether its beginning is read from its 302 (same gateway activity) or from the 303's
+/// session duration; alice's own policy refusal (201, no resource) still counts. A tunnel
+/// that began with the connection is its leg.
+#[test]
+fn a_tunnel_that_began_before_the_connection_is_anothers() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let gateway = rules
+        .domain()
+        .sources
+        .iter()
+        .find(|s| s.side == crate::rules::Side::Gateway)
+        .expect("a gateway source")
+        .provider
+        .clone();
+    let with_activity = |mut e: crate::model::Event, activity: &str| {
+        if let EventKind::Win(w) = &mut e.kind {
+            std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
+        }
+        e
+    };
+    // (tunnel began, the 302 logged, the 303's duration given, the 303 counts)
+    for (began, with_302, with_duration, counts) in [
+        (600, true, false, false),
+        (600, false, true, false),
+        (600, true, true, false),
+        (3600, true, true, true),
+        (3600, false, false, true),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 2)]);
+        let tunnel = [
+            ("Username", r"CONTOSO\bob"),
+            ("Resource", "RDS01.contoso.com"),
+        ];
+        if with_302 {
+            events.push(with_activity(
+                logged(&gateway, 302, "RDGW01.contoso.com", began, &tunnel),
+                "{B}",
+            ));
+        }
+        let lasted = (3601 - began).to_string();
+        let mut data = tunnel.to_vec();
+        data.push(("ErrorCode", "1236"));
+        if with_duration {
+            data.push(("SessionDuration", &lasted));
+        }
+        events.push(with_activity(
+            logged(&gateway, 303, "RDGW01.contoso.com", 3601, &data),
+            "{B}",
+        ));
+        events.push(with_activity(
+            logged(
+                &gateway,
+                201,
+                "RDGW01.contoso.com",
+                3600,
+                &[("Username", r"CONTOSO\alice"), ("ErrorCode", "23003")],
+            ),
+            "{C}",
+        ));
+        let causes = causes_of(&rules, &events);
+        let has = |rule: &str| causes.iter().flat_map(|(_, r)| r).any(|r| r == rule);
+        let case = (began, with_302, with_duration);
+        assert_eq!(has("gw-tunnel-aborted"), counts, "{case:?}: {causes:?}");
+        // alice's refusal is hers unless bob's tunnel is taken for her connection's leg.
+        assert_eq!(has("gw-policy-not-met"), !counts, "{case:?}: {causes:?}");
+    }
+}
+
 /// A firewall drop logged on the 0x904's server counts only when one of its ends is the
 /// client's address as that server saw it (its accept names it): a scanner's drops do not.
 /// With no server event naming the client's address, a drop is not judged and counts.

@@ -29,7 +29,7 @@
 //!         | "port" ( "rdp" | "gateway" ) list
 //!         | "procmon" ( "connect" | "disconnect" | "accept" ) string
 //!         | "gateway" ( "connect" | "disconnect" ) integer "data" "." bare_name
-//!         | "gateway" ( "resource" | "user" ) "data" "." bare_name
+//!         | "gateway" ( "resource" | "user" | "duration" ) "data" "." bare_name
 //!         | "peer" string list "data" "." bare_name { "data" "." bare_name }
 //!         | "config" ( "key" | "acl" ) strings
 //!         | "advice" log_kind string "step" string ;
@@ -264,6 +264,9 @@ pub struct Domain {
     /// empty when not declared.
     pub gateway_resource: String,
     pub gateway_user: String,
+    /// The data field of a gateway event giving how long its tunnel had lasted, in seconds
+    /// (the disconnect's session duration); empty when not declared.
+    pub gateway_duration: String,
     /// `peer "<provider>" <ids> data.<f>...`: events naming the addresses of both ends of a
     /// packet or connection, and the fields holding them.
     pub peers: Vec<PeerDecl>,
@@ -392,6 +395,15 @@ impl Domain {
     /// A gateway event's user, when it names one.
     pub fn gateway_user_of<'w>(&self, w: &'w WinEvent) -> Option<&'w str> {
         self.gateway_field(w, &self.gateway_user)
+    }
+
+    /// How long the tunnel of gateway event `w` had lasted when it was logged, when it says.
+    pub fn gateway_lasted(&self, w: &WinEvent) -> Option<jiff::SignedDuration> {
+        let secs: u32 = self
+            .gateway_field(w, &self.gateway_duration)?
+            .parse()
+            .ok()?;
+        Some(jiff::SignedDuration::from_secs(i64::from(secs)))
     }
 
     fn gateway_field<'w>(&self, w: &'w WinEvent, name: &str) -> Option<&'w str> {
@@ -685,15 +697,16 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             Ok((rest, ()))
         }
         "gateway" => {
-            let kinds = ["connect", "disconnect", "resource", "user"];
+            let kinds = ["connect", "disconnect", "resource", "user", "duration"];
             let (rest, which) = choice(rest, &kinds, "gateway declaration")?;
-            if which == "resource" || which == "user" {
+            if let Some(slot) = match which {
+                "resource" => Some(&mut d.gateway_resource),
+                "user" => Some(&mut d.gateway_user),
+                "duration" => Some(&mut d.gateway_duration),
+                _ => None,
+            } {
                 let (rest, field) = data_field(rest)?;
-                if which == "resource" {
-                    d.gateway_resource = field;
-                } else {
-                    d.gateway_user = field;
-                }
+                *slot = field;
                 return Ok((rest, ()));
             }
             let (rest, ev) = event_with_data(rest)?;

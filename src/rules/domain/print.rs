@@ -96,6 +96,7 @@ impl fmt::Display for Domain {
         for (which, field) in [
             ("resource", &self.gateway_resource),
             ("user", &self.gateway_user),
+            ("duration", &self.gateway_duration),
         ] {
             if !field.is_empty() {
                 writeln!(f, "    gateway {which} data.{field}")?;
