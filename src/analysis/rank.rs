@@ -154,9 +154,12 @@ fn handshake_phase_cause(c: Cause) -> bool {
 
 /// Causes that are something the server does: evidence of them logged on another computer
 /// than the 0x904's server (its own client's listener or services, another server) says
-/// nothing about it.
+/// nothing about it. (A Procmon row names no computer: it is not judged by this.)
 fn server_cause(c: Cause) -> bool {
-    matches!(c, Cause::ServerRefused | Cause::ServerDown)
+    matches!(
+        c,
+        Cause::ServerRefused | Cause::ServerDown | Cause::Licensing
+    )
 }
 
 fn score_finding<'a>(

@@ -575,6 +575,70 @@ fn a_tunnel_that_began_before_the_connection_is_anothers() {
     }
 }
 
+/// The provider a domain source is labelled `label` by (`LSM`, `RCM`).
+#[cfg(test)]
+fn provider_labelled(rules: &RuleSet, label: &str) -> String {
+    rules
+        .domain()
+        .sources
+        .iter()
+        .find(|s| s.label() == label)
+        .expect("a source with that label")
+        .provider
+        .clone()
+}
+
+/// The session host ending the 0x904's session over licensing (LSM 40, reason 258, no license
+/// available) ranks licensing first; reason 263 (the client ended the licensing protocol, as a
+/// closing socket also does) is no evidence of it; RCM 1028 (license not renewed) counts on
+/// the 0x904's server and not on another server whose own logs are in the ticket too.
+#[test]
+fn the_server_ending_the_session_over_licensing_is_licensing() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let (lsm, rcm) = (
+        provider_labelled(&rules, "LSM"),
+        provider_labelled(&rules, "RCM"),
+    );
+    for (id, reason, computer, first) in [
+        (40, "258", "RDS01.contoso.com", true),
+        (40, "263", "RDS01.contoso.com", false),
+        (1028, "", "RDS01.contoso.com", true),
+        (1028, "", "RDS02.contoso.com", false),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 4)]);
+        // RDS01's own logs are in the ticket: a morning session its user ended.
+        events.push(logged(
+            &lsm,
+            40,
+            "RDS01.contoso.com",
+            60,
+            &[("Session", "2"), ("Reason", "11")],
+        ));
+        events.push(logged(
+            if id == 40 { &lsm } else { &rcm },
+            id,
+            computer,
+            3603,
+            &[("Session", "3"), ("Reason", reason)],
+        ));
+        let causes = ranked(&rules, &events);
+        let top = causes.first().map(|c| c.cause.as_str());
+        assert_eq!(
+            top == Some("licensing"),
+            first,
+            "{id} {reason} {computer}: {:?}",
+            causes
+                .iter()
+                .map(|c| (c.cause.as_str(), c.confidence.as_str()))
+                .collect::<Vec<_>>()
+        );
+        if first {
+            assert_ne!(causes[0].confidence.as_str(), "low", "{id}");
+        }
+    }
+}
+
 /// A firewall drop logged on the 0x904's server counts only when one of its ends is the
 /// client's address as that server saw it (its accept names it): a scanner's drops do not.
 /// With no server event naming the client's address, a drop is not judged and counts.
