@@ -1,7 +1,7 @@
 //! Batch triage: every child of a folder (a folder or a `.zip`) is one support ticket.
-//! Tickets are analysed in parallel, a window of them at a time, and handed on strictly in
-//! name order, so the output is the same for any thread count and memory holds only the
-//! window, not the batch. A broken ticket is a ticket with unreadable inputs, never the end
+//! Tickets are analysed in parallel and handed on strictly in name order as each is done, so
+//! the output is the same for any thread count and memory holds the results of a window of
+//! tickets at most ([`run`]), not the batch. A broken ticket is a ticket with unreadable inputs, never the end
 //! of the batch.
 //!
 //! This module also owns what a ticket *is* across runs: its shard ([`shard_of`]), its
@@ -21,7 +21,6 @@ pub struct Ticket {
     pub path: PathBuf,
 }
 
-/// A child of the batch folder that is not a ticket: its name and why.
 /// A child of the batch folder that is not triaged, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotATicket {
@@ -328,8 +327,14 @@ fn hash_entry(h: &mut Sha256, rel: &Path, kind: &[u8]) {
 }
 
 /// Work on every ticket in parallel (`work` runs on the run's pool); `on_done` gets each
-/// result in ticket order, on this thread, a window at a time. Within a window the largest
-/// tickets start first, so the window does not wait on a big ticket begun last.
+/// result in ticket order, on this thread, as soon as the tickets before it are done.
+///
+/// The tickets are taken in windows of [`WINDOW_PER_THREAD`] per thread, the largest of a
+/// window first (so a big ticket does not start last and keep the others waiting), and no
+/// ticket starts two windows or more ahead of the first one not handed on yet: memory holds
+/// the results of two windows at most, never the batch's. There is no barrier between
+/// windows: a worker that finishes takes the next ticket at once. With one thread, each
+/// result is handed on as it is made.
 pub fn run<T: Send>(
     tickets: &[Ticket],
     threads: usize,
@@ -337,59 +342,155 @@ pub fn run<T: Send>(
     on_done: &mut dyn FnMut(&Ticket, T),
 ) {
     let threads = crate::ingest::effective_threads(threads);
-    let pool = crate::ingest::pool(threads);
-    for window in tickets.chunks(threads * 16) {
-        let results: Vec<T> = match &pool {
-            Ok(pool) if threads > 1 => largest_first(pool, window, threads, work),
-            _ => window.iter().map(work).collect(),
-        };
-        for (t, r) in window.iter().zip(results) {
-            on_done(t, r);
+    match crate::ingest::pool(threads) {
+        Ok(pool) if threads > 1 && tickets.len() > 1 => {
+            in_order(pool, tickets, threads, work, on_done);
+        }
+        _ => {
+            for t in tickets {
+                let result = work(t);
+                on_done(t, result);
+            }
         }
     }
 }
 
-/// `work` over `window` on `threads` workers of `pool`, each taking the largest ticket left;
-/// the results in window order.
-fn largest_first<T: Send>(
+/// Tickets per worker thread in a scheduling window of [`run`].
+const WINDOW_PER_THREAD: usize = 4;
+
+/// The order tickets are started in: window by window, the largest of each first (equal
+/// sizes in ticket order; the outcome never depends on it anyway).
+fn start_order(tickets: &[Ticket], threads: usize) -> Vec<usize> {
+    let window = threads.saturating_mul(WINDOW_PER_THREAD).max(1);
+    let mut order = Vec::with_capacity(tickets.len());
+    for (w, chunk) in tickets.chunks(window).enumerate() {
+        let mut sized: Vec<(u64, usize)> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (size_of(&t.path, 4), w * window + i))
+            .collect();
+        sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        order.extend(sized.into_iter().map(|(_, i)| i));
+    }
+    order
+}
+
+/// `work` over `tickets` on `threads` workers of `pool`, started in [`start_order`]; each
+/// result goes to `on_done` on this thread once every ticket before it has gone. A worker
+/// starts a ticket only within two windows of the first ticket not handed on yet ([`Gate`]),
+/// so a slow `on_done` (a full pipe) holds the workers back instead of piling results up.
+fn in_order<T: Send>(
     pool: &rayon::ThreadPool,
-    window: &[Ticket],
+    tickets: &[Ticket],
     threads: usize,
     work: &(dyn Fn(&Ticket) -> T + Sync),
-) -> Vec<T> {
-    use std::sync::Mutex;
+    on_done: &mut dyn FnMut(&Ticket, T),
+) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let mut order: Vec<(u64, usize)> = window
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (size_of(&t.path, 4), i))
-        .collect();
-    // Largest first; equal sizes in window order (the outcome never depends on it anyway).
-    order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let slots: Vec<Mutex<Option<T>>> = window.iter().map(|_| Mutex::new(None)).collect();
+    use std::sync::mpsc;
+    let order = start_order(tickets, threads);
     let next = AtomicUsize::new(0);
-    pool.scope(|scope| {
-        for _ in 0..threads.min(window.len()) {
-            scope.spawn(|_| {
-                while let Some(&(_, i)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = work(&window[i]);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(result);
+    let gate = Gate::new(2 * threads * WINDOW_PER_THREAD);
+    let (done, results) = mpsc::channel::<(usize, T)>();
+    pool.in_place_scope(|scope| {
+        for _ in 0..threads.min(tickets.len()) {
+            let done = done.clone();
+            let (order, next, gate) = (&order, &next, &gate);
+            scope.spawn(move |_| {
+                // A panic here opens the gate for good: no worker waits on a ticket that
+                // will never be handed on.
+                let _open = gate.opened_on_panic();
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if !gate.wait_for(i) || done.send((i, work(&tickets[i]))).is_err() {
+                        return;
                     }
                 }
             });
         }
+        drop(done);
+        let _open = gate.opened_on_panic();
+        // Results that came before one of the tickets ahead of them, until it comes.
+        let mut waiting: std::collections::BTreeMap<usize, T> = Default::default();
+        let mut emitted = 0;
+        // Ends when every worker is gone: all sent, or one panicked (the scope then goes on
+        // unwinding with it).
+        for (i, result) in results {
+            waiting.insert(i, result);
+            while let Some(result) = waiting.remove(&emitted) {
+                on_done(&tickets[emitted], result);
+                emitted += 1;
+                gate.handed_on(emitted);
+            }
+        }
     });
-    slots
-        .into_iter()
-        .zip(window)
-        .map(|(slot, t)| {
-            // Every slot is filled (a panic in `work` leaves the scope by unwinding): the
-            // fallback is never taken, and would only redo the ticket.
-            let done = slot.into_inner().ok().flatten();
-            done.unwrap_or_else(|| work(t))
-        })
-        .collect()
+}
+
+/// How far ahead of the tickets handed on the workers may start one: ticket `i` starts once
+/// `i < handed + ahead`. Opened for good (every wait returns `false`) when a worker or the
+/// receiver panics.
+struct Gate {
+    ahead: usize,
+    /// Tickets handed on, or `None` once opened for good.
+    handed: std::sync::Mutex<Option<usize>>,
+    moved: std::sync::Condvar,
+}
+
+impl Gate {
+    fn new(ahead: usize) -> Self {
+        Gate {
+            ahead: ahead.max(1),
+            handed: std::sync::Mutex::new(Some(0)),
+            moved: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Wait until ticket `i` may start; `false` when the gate was opened for good.
+    fn wait_for(&self, i: usize) -> bool {
+        let mut handed = self
+            .handed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            match *handed {
+                None => return false,
+                Some(h) if i < h.saturating_add(self.ahead) => return true,
+                Some(_) => {
+                    handed = self
+                        .moved
+                        .wait(handed)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    fn set(&self, to: Option<usize>) {
+        let mut handed = self
+            .handed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if handed.is_some() {
+            *handed = to;
+        }
+        self.moved.notify_all();
+    }
+
+    fn handed_on(&self, count: usize) {
+        self.set(Some(count));
+    }
+
+    /// A guard that opens the gate for good if it is dropped while its thread panics.
+    fn opened_on_panic(&self) -> impl Drop + '_ {
+        struct Open<'g>(&'g Gate);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    self.0.set(None);
+                }
+            }
+        }
+        Open(self)
+    }
 }
 
 /// Bytes under `path` (a file, or a folder to `depth` levels; a link counts as the file it
@@ -519,5 +620,74 @@ mod tests {
             shard_of("abc", 1000),
             (0xba78_16bf_8f01_cfea_u64 % 1000) as u32
         );
+    }
+
+    /// Results are handed on in ticket order as soon as the tickets before them are done:
+    /// with one thread each before the next ticket starts, with more never more than two
+    /// windows' worth waiting, whatever the batch's length.
+    #[test]
+    fn results_go_on_in_order_without_waiting_for_the_batch() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let tickets: Vec<Ticket> = (0..300)
+            .map(|i| Ticket {
+                name: format!("T{i:04}"),
+                path: PathBuf::from(format!("/nonexistent/T{i:04}")),
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let finished = AtomicUsize::new(0);
+            let mut handed = Vec::new();
+            let mut most_waiting = 0;
+            let work = |t: &Ticket| {
+                // Uneven work, so that tickets finish out of order.
+                let n: usize = t.name[1..].parse().unwrap_or(0);
+                let spin = (n * 7919) % 13 * 2_000;
+                let mut x = 0u64;
+                for k in 0..spin {
+                    x = std::hint::black_box(x.wrapping_add(k as u64));
+                }
+                finished.fetch_add(1, Ordering::SeqCst);
+                (n, x)
+            };
+            run(&tickets, threads, &work, &mut |t, (n, _)| {
+                assert_eq!(t.name, format!("T{n:04}"));
+                let waiting = finished.load(Ordering::SeqCst) - handed.len();
+                most_waiting = most_waiting.max(waiting);
+                handed.push(n);
+            });
+            assert_eq!(handed, (0..300).collect::<Vec<_>>(), "{threads} threads");
+            let bound = if threads == 1 {
+                1
+            } else {
+                2 * threads * WINDOW_PER_THREAD
+            };
+            assert!(
+                most_waiting <= bound,
+                "{threads} threads: {most_waiting} waiting"
+            );
+        }
+    }
+
+    /// A ticket whose work panics ends the run with that panic, at any thread count: the
+    /// other workers are not left waiting for it to be handed on.
+    #[test]
+    fn a_panicking_ticket_does_not_hang_the_run() {
+        let tickets: Vec<Ticket> = (0..100)
+            .map(|i| Ticket {
+                name: format!("T{i:04}"),
+                path: PathBuf::from(format!("/nonexistent/T{i:04}")),
+            })
+            .collect();
+        for threads in [1, 2, 3] {
+            let run_it = || {
+                let work = |t: &Ticket| {
+                    assert_ne!(t.name, "T0003", "a broken analysis");
+                    t.name.len()
+                };
+                run(&tickets, threads, &work, &mut |_, _| {});
+            };
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run_it));
+            assert!(ended.is_err(), "{threads} threads");
+        }
     }
 }
