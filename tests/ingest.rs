@@ -539,3 +539,48 @@ fn an_absurd_csv_row_is_refused_with_the_bound_named() {
         (FileStatus::Ok, 10)
     );
 }
+
+/// No two accounts share a name: a zip entry literally named `inner.zip!/System.evtx` beside
+/// a nested `inner.zip` holding `System.evtx` are two inputs shown alike, so the second gets
+/// `#2`; so does a path given twice (set aside as the first's duplicate, by its own name).
+#[test]
+fn inputs_shown_alike_get_their_own_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = common::zip_of(&[("System.evtx", b"not an event log".as_slice())]);
+    let outer = common::zip_of(&[
+        (
+            "inner.zip!/System.evtx",
+            b"also not one, other bytes".as_slice(),
+        ),
+        ("inner.zip", inner.as_slice()),
+    ]);
+    let zip = dir.path().join("outer.zip");
+    std::fs::write(&zip, &outer).unwrap();
+    let loose = dir.path().join("System.evtx");
+    std::fs::write(&loose, b"a third, loose").unwrap();
+    let got = ingest_with(
+        &[zip.clone(), loose.clone(), loose.clone()],
+        1,
+        Limits::default(),
+    );
+    let names: Vec<&str> = got.accounts.iter().map(|a| a.file.as_str()).collect();
+    let unique: std::collections::HashSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    let shown = format!("{}!/inner.zip!/System.evtx", zip.display());
+    assert!(names.contains(&shown.as_str()), "{names:?}");
+    assert!(names.contains(&format!("{shown}#2").as_str()), "{names:?}");
+    let twice = format!("{}#2", loose.display());
+    let again = got
+        .accounts
+        .iter()
+        .find(|a| a.file == twice)
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert!(
+        again
+            .problem_texts()
+            .iter()
+            .any(|p| p.contains("duplicate")),
+        "{:?}",
+        again.problem_texts()
+    );
+}

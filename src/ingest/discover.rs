@@ -187,8 +187,35 @@ pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
     for path in paths {
         walk.path(path, true);
     }
+    numbered_apart(&mut walk.found);
     // The same content reached twice (a path given twice, a zip beside its extracted copy).
     super::dedup::set_aside_duplicates(walk.found)
+}
+
+/// Every input gets its own name: one whose name an earlier one already has (a path given
+/// twice, a zip entry named `inner.zip!/x.evtx` beside a nested `inner.zip` holding
+/// `x.evtx`, a folder named `a.zip!`) gets `#2`, `#3`... (a number no input has yet), as
+/// entries of one zip with the same name do, so each account can be told apart.
+fn numbered_apart(found: &mut [Found]) {
+    let names: HashSet<String> = found.iter().map(|f| f.name().to_string()).collect();
+    if names.len() == found.len() {
+        return;
+    }
+    let mut given: HashSet<String> = HashSet::with_capacity(found.len());
+    for f in found.iter_mut() {
+        if given.insert(f.name().to_string()) {
+            continue;
+        }
+        let name = (2u64..)
+            .map(|n| format!("{}#{n}", f.name()))
+            .find(|n| !names.contains(n) && !given.contains(n))
+            .unwrap_or_default();
+        given.insert(name.clone());
+        match f {
+            Found::Input(i) => i.name = name,
+            Found::Problem(a) => a.file = name,
+        }
+    }
 }
 
 struct Walk<'a> {
