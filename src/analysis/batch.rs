@@ -375,10 +375,13 @@ fn start_order(tickets: &[Ticket], threads: usize) -> Vec<usize> {
     order
 }
 
-/// `work` over `tickets` on `threads` workers of `pool`, started in [`start_order`]; each
-/// result goes to `on_done` on this thread once every ticket before it has gone. A worker
-/// starts a ticket only within two windows of the first ticket not handed on yet ([`Gate`]),
-/// so a slow `on_done` (a full pipe) holds the workers back instead of piling results up.
+/// `work` over `tickets` on `pool`, `threads` at a time, started in [`start_order`]; each
+/// result goes to `on_done` on this thread once every ticket before it has gone. This thread
+/// starts each ticket, and none two windows or more ahead of the first ticket not handed on
+/// yet, so a slow `on_done` (a full pipe) holds the work back instead of piling results up.
+/// Nothing on the pool ever waits for this thread: a ticket's own analysis runs on the pool
+/// too (`rayon::join`), and a worker blocked there could be holding, below it on its stack,
+/// the very ticket it waits for.
 fn in_order<T: Send>(
     pool: &rayon::ThreadPool,
     tickets: &[Ticket],
@@ -386,111 +389,46 @@ fn in_order<T: Send>(
     work: &(dyn Fn(&Ticket) -> T + Sync),
     on_done: &mut dyn FnMut(&Ticket, T),
 ) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
     use std::sync::mpsc;
     let order = start_order(tickets, threads);
-    let next = AtomicUsize::new(0);
-    let gate = Gate::new(2 * threads * WINDOW_PER_THREAD);
-    let (done, results) = mpsc::channel::<(usize, T)>();
+    let ahead = 2 * threads * WINDOW_PER_THREAD;
+    let (done, results) = mpsc::channel();
     pool.in_place_scope(|scope| {
-        for _ in 0..threads.min(tickets.len()) {
-            let done = done.clone();
-            let (order, next, gate) = (&order, &next, &gate);
-            scope.spawn(move |_| {
-                // A panic here opens the gate for good: no worker waits on a ticket that
-                // will never be handed on.
-                let _open = gate.opened_on_panic();
-                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if !gate.wait_for(i) || done.send((i, work(&tickets[i]))).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(done);
-        let _open = gate.opened_on_panic();
+        let (mut started, mut in_flight, mut handed) = (0, 0, 0);
         // Results that came before one of the tickets ahead of them, until it comes.
         let mut waiting: std::collections::BTreeMap<usize, T> = Default::default();
-        let mut emitted = 0;
-        // Ends when every worker is gone: all sent, or one panicked (the scope then goes on
-        // unwinding with it).
-        for (i, result) in results {
-            waiting.insert(i, result);
-            while let Some(result) = waiting.remove(&emitted) {
-                on_done(&tickets[emitted], result);
-                emitted += 1;
-                gate.handed_on(emitted);
+        loop {
+            // The first ticket not handed on is always started before one two windows
+            // ahead of it is held back here, so something is in flight until all are done.
+            while in_flight < threads
+                && let Some(&i) = order.get(started)
+                && i < handed + ahead
+            {
+                let done = done.clone();
+                scope.spawn(move |_| {
+                    let result = catch_unwind(AssertUnwindSafe(|| work(&tickets[i])));
+                    let _ = done.send((i, result));
+                });
+                started += 1;
+                in_flight += 1;
+            }
+            if in_flight == 0 {
+                break;
+            }
+            let Ok((i, result)) = results.recv() else {
+                break;
+            };
+            in_flight -= 1;
+            // A ticket whose work panicked ends the run with its panic, once the tickets in
+            // flight are done (the scope waits for them).
+            waiting.insert(i, result.unwrap_or_else(|panic| resume_unwind(panic)));
+            while let Some(result) = waiting.remove(&handed) {
+                on_done(&tickets[handed], result);
+                handed += 1;
             }
         }
     });
-}
-
-/// How far ahead of the tickets handed on the workers may start one: ticket `i` starts once
-/// `i < handed + ahead`. Opened for good (every wait returns `false`) when a worker or the
-/// receiver panics.
-struct Gate {
-    ahead: usize,
-    /// Tickets handed on, or `None` once opened for good.
-    handed: std::sync::Mutex<Option<usize>>,
-    moved: std::sync::Condvar,
-}
-
-impl Gate {
-    fn new(ahead: usize) -> Self {
-        Gate {
-            ahead: ahead.max(1),
-            handed: std::sync::Mutex::new(Some(0)),
-            moved: std::sync::Condvar::new(),
-        }
-    }
-
-    /// Wait until ticket `i` may start; `false` when the gate was opened for good.
-    fn wait_for(&self, i: usize) -> bool {
-        let mut handed = self
-            .handed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        loop {
-            match *handed {
-                None => return false,
-                Some(h) if i < h.saturating_add(self.ahead) => return true,
-                Some(_) => {
-                    handed = self
-                        .moved
-                        .wait(handed)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-            }
-        }
-    }
-
-    fn set(&self, to: Option<usize>) {
-        let mut handed = self
-            .handed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if handed.is_some() {
-            *handed = to;
-        }
-        self.moved.notify_all();
-    }
-
-    fn handed_on(&self, count: usize) {
-        self.set(Some(count));
-    }
-
-    /// A guard that opens the gate for good if it is dropped while its thread panics.
-    fn opened_on_panic(&self) -> impl Drop + '_ {
-        struct Open<'g>(&'g Gate);
-        impl Drop for Open<'_> {
-            fn drop(&mut self) {
-                if std::thread::panicking() {
-                    self.0.set(None);
-                }
-            }
-        }
-        Open(self)
-    }
 }
 
 /// Bytes under `path` (a file, or a folder to `depth` levels; a link counts as the file it
