@@ -785,6 +785,29 @@ fn version_7_is_refused_naming_the_version() {
     );
 }
 
+/// Events naming a process the process table does not hold are kept with an empty process,
+/// and the file is partly read, saying how many: the process column is lost for them.
+#[test]
+fn events_of_a_process_not_in_the_table_make_the_file_partial() {
+    let mut c = capture();
+    for e in &mut c.events {
+        e.process = 7;
+    }
+    let (a, n) = account_of(&write(&c));
+    assert_eq!((a.status, n), (FileStatus::Partial, c.events.len()));
+    let want = format!(
+        "{} events name a process that is not in the process table",
+        c.events.len()
+    );
+    assert!(
+        a.problem_texts().iter().any(|p| p.contains(&want)),
+        "{:?}",
+        a.problem_texts()
+    );
+    let (whole, _) = account_of(&write(&capture()));
+    assert_eq!(whole.status, FileStatus::Ok, "{:?}", whole.problem_texts());
+}
+
 #[test]
 fn a_capture_never_closed_is_named() {
     let mut b = write(&capture());

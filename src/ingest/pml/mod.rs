@@ -431,8 +431,10 @@ fn finish_account(account: &mut FileAccount, tally: &Tally) {
         ));
     }
     if tally.orphans > 0 {
-        account.note(format!(
-            "{} events name a process that is not in the process table: their process is empty",
+        // The process column is lost for them (a damaged or cut process table, or a damaged
+        // index): data lost, so the file is partly read.
+        account.damaged(format!(
+            "{} events name a process that is not in the process table (damaged or cut): kept with an empty process, so no rule about a process sees them",
             tally.orphans
         ));
     }
