@@ -126,7 +126,10 @@ impl Template {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
                             }
-                            _ => push_cut(&mut out, &text),
+                            // Its ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
+                            // which a terminal report shows as a literal `\r\n`. Inside, the
+                            // text is kept as written (the reports escape it).
+                            _ => push_cut(&mut out, trimmed),
                         }
                     }
                     None => out.push_str(MISSING),
@@ -268,6 +271,23 @@ mod tests {
             "Schannel 36888: alert 70 on srv01 (0x80072746, 0x80072746, 0x80072746) - to - {x}"
         );
         assert_eq!(t.fields().count(), 8);
+    }
+
+    /// A value's ends are trimmed (RCM 1057's Win32 message ends with CR LF); inside, it is
+    /// kept as written.
+    #[test]
+    fn a_value_is_quoted_without_the_line_break_it_ends_with() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            let w = std::sync::Arc::make_mut(w);
+            w.data.push("Msg", "Access is denied.\r\n");
+            w.data.push("Two", "first line\r\n\r\nsecond \nthird");
+        }
+        let t = Template::parse("({data.Msg}) [{data.Two}]").unwrap();
+        assert_eq!(
+            t.render(&e),
+            "(Access is denied.) [first line\r\n\r\nsecond \nthird]"
+        );
     }
 
     /// A template naming a long field thousands of times renders at most
