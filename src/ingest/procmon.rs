@@ -257,6 +257,8 @@ fn read_utf8(
     // How an ambiguous `/` date is read, decided once a file from its first value's clock:
     // every row of a capture is read in the same order.
     let mut day_first: Option<DayFirst> = None;
+    // Rows whose `Date & Time` holds no valid date (2/29/2023), and the first such value.
+    let mut not_dates = (0u64, String::new());
     loop {
         match reader.read_record() {
             Ok(true) => {}
@@ -338,6 +340,12 @@ fn read_utf8(
                 let order = *day_first.get_or_insert_with(|| DayFirst::of_clock(&text));
                 last_date = (part.to_string(), parse_date_in(part, order));
             }
+            if last_date.1.is_none() && !part.trim().is_empty() {
+                if not_dates.0 == 0 {
+                    not_dates.1 = part.chars().take(40).collect();
+                }
+                not_dates.0 += 1;
+            }
             last_date.1
         });
         // The row of the last event not kept is filled again: a scan keeps few rows, and
@@ -404,6 +412,12 @@ fn read_utf8(
     }
     emit.flush(batch);
     account.times_parsed = Some(times);
+    if not_dates.0 > 0 {
+        account.note(format!(
+            "{} of {row_number} 'Date & Time' values hold no valid date (the first: '{}'): those rows have no date of their own",
+            not_dates.0, not_dates.1
+        ));
+    }
     if columns.time.is_none() {
         account.note("no 'Time of Day' column: rows cannot be placed in time");
     } else if excel_mangled > 0 {
@@ -668,6 +682,37 @@ mod tests {
                 .any(|t| t.contains("1 rows have more fields than the header")),
             "{:?}",
             account.problems()
+        );
+    }
+
+    /// A `Date & Time` that is no date (February 29 of 2023) is not taken for one, and the
+    /// account says how many rows hold one, quoting the first.
+    #[test]
+    fn a_date_that_does_not_exist_is_named() {
+        let header = HEADER.replace("\"Time of Day\"", "\"Time of Day\",\"Date & Time\"");
+        let row = |date: &str| {
+            format!(
+                "\"9:14:06 AM\",\"{date} 9:14:06 AM\",\"mstsc.exe\",\"4242\",\"ReadFile\",\"C:\\x\",\"SUCCESS\",\"\",\"\",\"\"\r\n"
+            )
+        };
+        let text = format!(
+            "{header}{}{}{}",
+            row("2/28/2023"),
+            row("2/29/2023"),
+            row("2/29/2023")
+        );
+        let (events, account) = read(text.as_bytes(), Limits::default());
+        let dates: Vec<Option<String>> = events
+            .iter()
+            .map(|e| e.procmon().and_then(|p| p.date).map(|d| d.to_string()))
+            .collect();
+        assert_eq!(dates, [Some("2023-02-28".into()), None, None]);
+        let notes = account.problem_texts();
+        assert!(
+            notes.iter().any(|n| n.contains(
+                "2 of 3 'Date & Time' values hold no valid date (the first: '2/29/2023')"
+            )),
+            "{notes:?}"
         );
     }
 }
