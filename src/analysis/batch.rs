@@ -560,18 +560,23 @@ mod tests {
         );
     }
 
+    /// `n` tickets `T0000`... whose paths do not exist (all of size 0).
+    fn made_up(n: usize) -> Vec<Ticket> {
+        (0..n)
+            .map(|i| Ticket {
+                name: format!("T{i:04}"),
+                path: PathBuf::from(format!("/nonexistent/T{i:04}")),
+            })
+            .collect()
+    }
+
     /// Results are handed on in ticket order as soon as the tickets before them are done:
     /// with one thread each before the next ticket starts, with more never more than two
     /// windows' worth waiting, whatever the batch's length.
     #[test]
     fn results_go_on_in_order_without_waiting_for_the_batch() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let tickets: Vec<Ticket> = (0..300)
-            .map(|i| Ticket {
-                name: format!("T{i:04}"),
-                path: PathBuf::from(format!("/nonexistent/T{i:04}")),
-            })
-            .collect();
+        let tickets = made_up(300);
         for threads in [1, 2, 3] {
             let finished = AtomicUsize::new(0);
             let mut handed = Vec::new();
@@ -610,12 +615,7 @@ mod tests {
     /// other workers are not left waiting for it to be handed on.
     #[test]
     fn a_panicking_ticket_does_not_hang_the_run() {
-        let tickets: Vec<Ticket> = (0..100)
-            .map(|i| Ticket {
-                name: format!("T{i:04}"),
-                path: PathBuf::from(format!("/nonexistent/T{i:04}")),
-            })
-            .collect();
+        let tickets = made_up(100);
         for threads in [1, 2, 3] {
             let run_it = || {
                 let work = |t: &Ticket| {

@@ -459,14 +459,7 @@ fn logged(
 #[test]
 fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let gateway = rules
-        .domain()
-        .sources
-        .iter()
-        .find(|s| s.side == crate::rules::Side::Gateway)
-        .expect("a gateway source")
-        .provider
-        .clone();
+    let gateway = provider_labelled(&rules, "Gateway");
     for alices_leg in [true, false] {
         let mut events = client_connection(
             &rules,
@@ -512,14 +505,7 @@ fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
 #[test]
 fn a_tunnel_that_began_before_the_connection_is_anothers() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let gateway = rules
-        .domain()
-        .sources
-        .iter()
-        .find(|s| s.side == crate::rules::Side::Gateway)
-        .expect("a gateway source")
-        .provider
-        .clone();
+    let gateway = provider_labelled(&rules, "Gateway");
     let with_activity = |mut e: crate::model::Event, activity: &str| {
         if let EventKind::Win(w) = &mut e.kind {
             std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
