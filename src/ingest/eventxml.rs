@@ -91,8 +91,9 @@ impl XmlEventError {
 pub struct XmlRecord {
     pub record_id: Option<u64>,
     pub time: Option<Timestamp>,
-    /// `SystemTime` was written but is not a time this tool can hold (out of range, such as
-    /// year 30828, or malformed): the event is kept without a time, and the account says so.
+    /// `SystemTime` was written but is not a time an event can have (out of range, such as
+    /// year 30828 or before 1601, an offset past ±14:00, no zone, or malformed): the event is
+    /// kept without a time, and the account says so.
     pub bad_time: bool,
     /// Allocated as the event will hold it (behind an [`Arc`], so that the kept events of a flood
     /// can share one payload, see [`crate::model::WinEvent`]): a record is handed through several

@@ -517,10 +517,15 @@ fn an_event_time_out_of_range_is_kept_with_a_note() {
             "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='P'/><EventID>1</EventID><TimeCreated SystemTime='{time}'/><EventRecordID>{id}</EventRecordID><Computer>ws</Computer></System></Event>"
         )
     };
+    // Year 30828 written out, or cut to four digits (before 1601: no FILETIME is), an offset
+    // no zone has, no zone at all: none is a time an event can have.
     let xml = format!(
-        "<Events>{}{}</Events>",
+        "<Events>{}{}{}{}{}</Events>",
         event(1, "30828-09-14T02:48:05.4775807Z"),
-        event(2, "2024-03-05T10:15:30Z")
+        event(2, "2024-03-05T10:15:30Z"),
+        event(3, "0828-09-14T02:48:05.4775807Z"),
+        event(4, "2024-03-05T10:15:30+25:00"),
+        event(5, "2024-03-05T10:15:30.1234567"),
     );
     let path = dir.path().join("x.xml");
     std::fs::write(&path, xml).unwrap();
@@ -528,9 +533,9 @@ fn an_event_time_out_of_range_is_kept_with_a_note() {
     assert_eq!(code, Some(0));
     let a = account(&acc, "x.xml");
     assert_eq!(a["status"], "ok", "{a}");
-    assert_eq!(a["events"], 2, "{a}");
+    assert_eq!(a["events"], 5, "{a}");
     assert!(
-        problems(a).contains("1 events have a SystemTime that is not a valid time"),
+        problems(a).contains("4 events have a SystemTime that is not a valid time"),
         "{a}"
     );
 }

@@ -555,7 +555,7 @@ impl Builder {
                     return;
                 }
                 let raw = start.get("SystemTime", buf);
-                self.time = raw.and_then(|t| t.trim().parse().ok());
+                self.time = raw.and_then(system_time);
                 self.bad_time = raw.is_some_and(|t| !t.trim().is_empty()) && self.time.is_none();
             }
             SystemField::Correlation => {
@@ -713,6 +713,28 @@ fn blank(data: Fields) -> WinEvent {
     }
 }
 
+/// An event-log XML `SystemTime`: a time with its zone, as Windows writes one (RFC 3339).
+/// None when it is not a time an event can have: without a zone (the event's own clock is not
+/// known) or with an offset no zone has (past ±14:00). (A time before 1601 is a FILETIME past
+/// 9999 with its year cut to four digits: each reader says what it does with one.)
+fn system_time(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    let t: Timestamp = text.parse().ok()?;
+    let clock = &text[text.find(['T', 't', ' '])?..];
+    if let Some(sign) = clock.rfind(['+', '-']) {
+        let digits: String = clock[sign + 1..]
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        let hours: u32 = digits.get(..2)?.parse().ok()?;
+        let minutes: u32 = digits.get(2..4).map_or(Some(0), |m| m.parse().ok())?;
+        if hours * 60 + minutes > 14 * 60 {
+            return None;
+        }
+    }
+    Some(t)
+}
+
 pub(super) fn parse_u64(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
@@ -723,6 +745,27 @@ pub(super) fn parse_u64(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `SystemTime` is taken only when an event could have it.
+    #[test]
+    fn a_system_time_no_event_can_have_is_not_taken() {
+        for (text, want) in [
+            (
+                "2024-03-05T10:15:30.1234567Z",
+                Some("2024-03-05T10:15:30.1234567Z"),
+            ),
+            (" 2024-03-05T10:15:30+01:00 ", Some("2024-03-05T09:15:30Z")),
+            ("2024-03-05T10:15:30-14:00", Some("2024-03-06T00:15:30Z")),
+            ("0828-05-14T02:48:05Z", Some("0828-05-14T02:48:05Z")),
+            ("2024-03-05T10:15:30+25:00", None),
+            ("2024-03-05T10:15:30-14:30", None),
+            ("2024-03-05T10:15:30.1234567", None),
+            ("yesterday", None),
+        ] {
+            let got = system_time(text).map(|t| t.to_string());
+            assert_eq!(got.as_deref(), want, "{text}");
+        }
+    }
 
     #[test]
     fn equal_payloads_taken_one_after_another_are_shared() {

@@ -68,6 +68,13 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         &emit.limits.xml(),
         &mut |rec: eventxml::XmlRecord| {
             position += 1;
+            // Before 1601, a FILETIME past 9999 shown with its year cut to four digits (0828
+            // for 30828): no time at all, as an export has no record header to date it by.
+            let mut rec = rec;
+            if crate::ingest::evtx_time::wrapped(rec.time) {
+                rec.time = None;
+                rec.bad_time = true;
+            }
             bad_times += u64::from(rec.bad_time);
             let event = rec.into_event(emit.file, position);
             account.events += 1;
@@ -89,7 +96,7 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
     }
     if bad_times > 0 {
         account.note(format!(
-            "{bad_times} events have a SystemTime that is not a valid time (out of range, such as year 30828, or malformed): kept without a time"
+            "{bad_times} events have a SystemTime that is not a valid time (out of range, such as year 30828 or before 1601, an offset past ±14:00, no zone, or malformed): kept without a time"
         ));
     }
     emit.flush(batch);
