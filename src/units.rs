@@ -170,6 +170,38 @@ pub fn time_ms(rfc3339: &str) -> String {
     }
 }
 
+/// The `n`th SYSTEMTIME (16 bytes: year, month, day of week, day, hour, minute, second,
+/// millisecond, each a little-endian u16) in `hex`, an event's binary data as the event log
+/// writes it (two hex digits per byte). `None` when the data is shorter, not hex, or the
+/// SYSTEMTIME is not a time Windows would take (a month 13, a 30 February, a year before 1601).
+pub fn systemtime_in_hex(hex: &str, n: usize) -> Option<jiff::civil::DateTime> {
+    let start = n.checked_mul(32)?;
+    let digits = hex.trim().as_bytes().get(start..start.checked_add(32)?)?;
+    let mut f = [0u16; 8];
+    for (k, word) in f.iter_mut().enumerate() {
+        let byte = |at: usize| -> Option<u16> {
+            let pair = std::str::from_utf8(digits.get(at..at + 2)?).ok()?;
+            u16::from_str_radix(pair, 16).ok()
+        };
+        *word = byte(4 * k)? | (byte(4 * k + 2)? << 8);
+    }
+    let [year, month, _, day, hour, minute, second, ms] = f;
+    if !(1601..=9999).contains(&year) || ms >= 1000 {
+        return None;
+    }
+    let small = |v: u16| i8::try_from(v).ok();
+    jiff::civil::DateTime::new(
+        i16::try_from(year).ok()?,
+        small(month)?,
+        small(day)?,
+        small(hour)?,
+        small(minute)?,
+        small(second)?,
+        i32::from(ms) * 1_000_000,
+    )
+    .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +279,30 @@ mod tests {
             "2024-03-05 09:14:06.020"
         );
         assert_eq!(time_ms("-"), "-");
+    }
+
+    #[test]
+    fn systemtimes_are_read_from_binary_data() {
+        // EventLog 6008's data: the shutdown's local time, then its UTC time.
+        let data =
+            "DC0704000500060009003B000D001D00DC070400050006000D003B000D001D00600900003C000000";
+        let at = |n| systemtime_in_hex(data, n).map(|t| t.to_string());
+        assert_eq!(at(0).as_deref(), Some("2012-04-06T09:59:13.029"));
+        assert_eq!(at(1).as_deref(), Some("2012-04-06T13:59:13.029"));
+        // Past the data, not hex, or no time Windows takes: none.
+        assert_eq!(at(3), None);
+        assert_eq!(systemtime_in_hex("ZZ07040005000600", 0), None);
+        assert_eq!(systemtime_in_hex(&data.replace("0400", "0D00"), 0), None);
+        assert_eq!(
+            systemtime_in_hex("DC07020005001E000900000000000000", 0),
+            None
+        );
+        assert!(systemtime_in_hex("DC07020005001C000900000000000000", 0).is_some());
+        assert_eq!(
+            systemtime_in_hex("3F0601000000010000000000000000000", 0),
+            None
+        );
+        assert_eq!(systemtime_in_hex(&"é".repeat(40), 0), None);
+        assert_eq!(systemtime_in_hex(data, usize::MAX), None);
     }
 }

@@ -720,6 +720,91 @@ fn the_server_going_down_counts_only_on_the_0x904s_server() {
     }
 }
 
+/// EventLog 6008 is logged at the server's next boot, however long it stayed down; its data
+/// says when it went down. Placed there, a crash seconds before the 0x904 is strong
+/// server-down evidence even two hours later at boot, one an hour before it is not, and one
+/// whose data holds no time is placed at its boot (moderate, within 30 minutes).
+#[test]
+fn an_unexpected_shutdown_is_placed_when_the_server_went_down() {
+    use crate::rules::testutil::at;
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    // Two SYSTEMTIMEs (local, then UTC) as the event log writes them in hex.
+    let systemtimes = |secs: i64| {
+        let t = at(secs).to_zoned(jiff::tz::TimeZone::UTC);
+        let words = [
+            t.year() as u16,
+            t.month() as u16,
+            t.weekday().to_sunday_zero_offset() as u16,
+            t.day() as u16,
+            t.hour() as u16,
+            t.minute() as u16,
+            t.second() as u16,
+            0,
+        ];
+        let one: String = words
+            .iter()
+            .map(|w| format!("{:04X}", w.swap_bytes()))
+            .collect();
+        format!("{one}{one}")
+    };
+    let the_0x904 = 3600 + 900;
+    for (down, logged_at, computer, expect) in [
+        (
+            Some(the_0x904 - 30),
+            the_0x904 + 2 * 3600,
+            "RDS01.contoso.com",
+            Some("down-server-crashed"),
+        ),
+        (
+            Some(the_0x904 - 3600),
+            the_0x904 + 60,
+            "RDS01.contoso.com",
+            None,
+        ),
+        (
+            None,
+            the_0x904 + 600,
+            "RDS01.contoso.com",
+            Some("down-server-unexpected-shutdown"),
+        ),
+        (None, the_0x904 + 2 * 3600, "RDS01.contoso.com", None),
+        (
+            Some(the_0x904 - 30),
+            the_0x904 + 2 * 3600,
+            "WS01.contoso.com",
+            None,
+        ),
+    ] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        let binary = down.map(systemtimes);
+        let data: Vec<(&str, &str)> = binary.iter().map(|b| ("Binary", b.as_str())).collect();
+        events.push(logged("EventLog", 6008, computer, logged_at, &data));
+        let causes = ranked(&rules, &events);
+        let found = causes
+            .iter()
+            .find(|c| c.cause.as_str() == "server-down")
+            .map(|c| {
+                let rules_of: Vec<String> = c.findings.iter().map(|f| f.rule.clone()).collect();
+                (rules_of, c.confidence.as_str())
+            });
+        match expect {
+            Some(rule) => {
+                let (rules_of, confidence) = found.expect("server-down");
+                assert_eq!(rules_of, vec![rule.to_string()], "{down:?}");
+                let strong = rule == "down-server-crashed";
+                assert_eq!(confidence == "high", strong, "{down:?} {confidence}");
+            }
+            None => assert!(found.is_none(), "{down:?} {computer}: {found:?}"),
+        }
+    }
+}
+
 /// The client's reset at a 0x904 is what it sees when the server goes down: with the server's
 /// Remote Desktop service crashing on RDS01 at that moment, server-down ranks first and
 /// network says why it yields; without the crash, the reset is the network cause. A crash at

@@ -5,7 +5,8 @@
 //! and which carry the server's side of it (authentication, logon, disconnect, logoff, with the
 //! fields holding the client's address, the session, the user and the documented reason
 //! codes), which fields of a gateway event name its resource and user, which events name both
-//! ends of a packet or connection (a firewall's drops),
+//! ends of a packet or connection (a firewall's drops), which events say in their data when
+//! what they report happened (EventLog 6008: the shutdown, logged at the next boot),
 //! which processes are the RDP client, which ports carry RDP, which Procmon operations open and
 //! close its TCP connection (time alignment), which registry keys and ACL paths are RDP
 //! configuration, and what to tell a user to collect when a kind of log is missing.
@@ -31,6 +32,7 @@
 //!         | "gateway" ( "connect" | "disconnect" ) integer "data" "." bare_name
 //!         | "gateway" ( "resource" | "user" | "duration" ) "data" "." bare_name
 //!         | "peer" string list "data" "." bare_name { "data" "." bare_name }
+//!         | "occurred" string list "data" "." bare_name "systemtime" integer
 //!         | "config" ( "key" | "acl" ) strings
 //!         | "advice" log_kind string "step" string ;
 //! server_role = "authenticated" | "logon" | "disconnect" | "logoff" ;
@@ -270,6 +272,9 @@ pub struct Domain {
     /// `peer "<provider>" <ids> data.<f>...`: events naming the addresses of both ends of a
     /// packet or connection, and the fields holding them.
     pub peers: Vec<PeerDecl>,
+    /// `occurred "<provider>" <ids> data.<f> systemtime <n>`: events whose data says when
+    /// what they report happened.
+    pub occurred: Vec<OccurredDecl>,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
     pub advice: Vec<Advice>,
@@ -285,6 +290,17 @@ pub struct PeerDecl {
     pub provider: String,
     pub ids: Vec<u32>,
     pub fields: Vec<String>,
+}
+
+/// Events of one provider that report something that happened before they were logged, and
+/// say when in their data (`occurred`): the `index`th SYSTEMTIME, in UTC, of the hex binary
+/// data in `field`. The rules place them at that time, not at their logging.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OccurredDecl {
+    pub provider: String,
+    pub ids: Vec<u32>,
+    pub field: String,
+    pub index: usize,
 }
 
 /// The built-in domain file's text.
@@ -427,6 +443,17 @@ impl Domain {
         )
     }
 
+    /// When what `w` reports happened, when it is an `occurred` event whose data says so.
+    pub fn occurred_at(&self, w: &WinEvent) -> Option<jiff::Timestamp> {
+        let decl = self.occurred.iter().find(|o| {
+            o.ids.contains(&w.event_id) && o.provider.eq_ignore_ascii_case(&w.provider)
+        })?;
+        let at = crate::units::systemtime_in_hex(w.data.get(&decl.field)?, decl.index)?;
+        at.to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
+    }
+
     /// Is this process (any case) the RDP client?
     pub fn is_client_process(&self, process: &str) -> bool {
         self.processes
@@ -554,7 +581,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, peer, config, advice) or \"}\"";
+const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, peer, occurred, config, advice) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -734,6 +761,24 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             });
             Ok((rest, ()))
         }
+        "occurred" => {
+            let (rest, provider) = string(ws(rest)?.0)?;
+            let (rest, ids) = event_ids(rest)?;
+            let (rest, field) = data_field(ws(rest)?.0)?;
+            let (rest, _) = choice(rest, &["systemtime"], "how the time is written")?;
+            let (rest, _) = ws(rest)?;
+            let (rest, n) = number(rest)?;
+            let Some(index) = usize::try_from(n.value).ok().filter(|&i| i < 4096) else {
+                return expected(rest, "a SYSTEMTIME's position in the data (0 to 4095)");
+            };
+            d.occurred.push(OccurredDecl {
+                provider,
+                ids,
+                field,
+                index,
+            });
+            Ok((rest, ()))
+        }
         "config" => {
             let (rest, which) = choice(rest, &["key", "acl"], "configuration kind")?;
             let (rest, items) = strings(rest)?;
@@ -750,7 +795,7 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, server, process, port, procmon, gateway, peer, config, advice"
+                expected: "source, client, accept, server, process, port, procmon, gateway, peer, occurred, config, advice"
                     .into(),
             },
         ),

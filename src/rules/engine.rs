@@ -37,6 +37,7 @@ use super::RuleSet;
 use super::absence::Witnesses;
 use super::ast::{AnchorMode, AnchorWindow};
 use super::compile::{Aggregation, Rule};
+use super::domain::Domain;
 use super::once::{holds, witnessed};
 use crate::model::{Event, EventKind};
 
@@ -323,7 +324,7 @@ pub(crate) fn evaluate(set: &RuleSet, events: &[Event]) -> Evaluation {
         }
     }
     anchors.sort_by_key(|a| rank[a.event]);
-    let timeline = Timeline::new(&anchors);
+    let timeline = Timeline::new(&anchors, set.domain());
     // Each `unless:` indexes its witnesses once, for all the blocks of its rule's matches.
     // A rule with no match has nothing to cancel: its witnesses (a flood's tens of thousands
     // of Schannel events witness the 261 rule's `unless:`) are not indexed.
@@ -464,6 +465,7 @@ fn anchor(r: usize, rule: &Rule, i: usize, ev: &Event) -> Anchor {
 /// anchors it finds (an anchor rule) or its findings (any other rule).
 pub(crate) fn evaluate_one(
     rule: &Rule,
+    domain: &Domain,
     events: &[Event],
     anchor_events: &[usize],
 ) -> (Vec<Anchor>, Vec<Finding>) {
@@ -497,7 +499,7 @@ pub(crate) fn evaluate_one(
         .map(|&i| anchor(0, rule, i, &events[i]))
         .collect();
     anchors.sort_by_key(|a| rank[a.event]);
-    let timeline = Timeline::new(&anchors);
+    let timeline = Timeline::new(&anchors, domain);
     let findings = rule_findings(0, rule, &matched, events, &rank, &timeline, false);
     (Vec::new(), findings)
 }
@@ -534,18 +536,20 @@ fn window_of(rule: &Rule) -> AnchorWindow {
 }
 
 /// The anchors that have a UTC time, by time.
-struct Timeline {
+struct Timeline<'d> {
     times: Vec<(Timestamp, usize)>,
+    /// Whose `occurred` events are placed when what they report happened.
+    domain: &'d Domain,
 }
 
-impl Timeline {
-    fn new(anchors: &[Anchor]) -> Timeline {
+impl<'d> Timeline<'d> {
+    fn new(anchors: &[Anchor], domain: &'d Domain) -> Timeline<'d> {
         let mut times: Vec<(Timestamp, usize)> = anchors
             .iter()
             .filter_map(|a| Some((a.time?, a.event)))
             .collect();
         times.sort();
-        Timeline { times }
+        Timeline { times, domain }
     }
 
     /// [`Timeline::proximity`] of event `i`. With no anchor placed in time every event is
@@ -554,7 +558,19 @@ impl Timeline {
         if self.times.is_empty() {
             return Proximity::UNPLACED;
         }
-        self.proximity(events[i].time, w)
+        self.proximity(self.time_of(&events[i]), w)
+    }
+
+    /// When event `ev` is placed: when what it reports happened, for an `occurred` event whose
+    /// data says so (EventLog 6008 at the shutdown, not at the next boot); else its time.
+    fn time_of(&self, ev: &Event) -> Option<Timestamp> {
+        if !self.domain.occurred.is_empty()
+            && let EventKind::Win(w) = &ev.kind
+            && let Some(at) = self.domain.occurred_at(w)
+        {
+            return Some(at);
+        }
+        ev.time
     }
 
     fn proximity(&self, t: Option<Timestamp>, w: AnchorWindow) -> Proximity {
@@ -593,7 +609,7 @@ fn rule_findings(
     matched: &[usize],
     events: &[Event],
     rank: &[usize],
-    timeline: &Timeline,
+    timeline: &Timeline<'_>,
     defer: bool,
 ) -> Vec<Finding> {
     let mut items = with_proximity(rule, matched, events, timeline);
@@ -614,7 +630,7 @@ fn with_proximity(
     rule: &Rule,
     matched: &[usize],
     events: &[Event],
-    timeline: &Timeline,
+    timeline: &Timeline<'_>,
 ) -> Vec<(usize, Option<Proximity>)> {
     matched
         .iter()
@@ -629,7 +645,7 @@ fn single(
     rule: &Rule,
     i: usize,
     events: &[Event],
-    timeline: &Timeline,
+    timeline: &Timeline<'_>,
     defer: bool,
 ) -> Finding {
     Finding {
@@ -655,7 +671,7 @@ fn repeated(
     rule: &Rule,
     run: Cow<'_, [usize]>,
     events: &[Event],
-    timeline: &Timeline,
+    timeline: &Timeline<'_>,
 ) -> Finding {
     let mut finding = single(r, rule, run[0], events, timeline, true);
     if run.len() > 1 {
@@ -1187,7 +1203,7 @@ rule drops {
         assert_eq!(anchors.len(), 2);
         for (id, least) in [("tls-prefer", FLOOD / 2), ("tls-require", 100)] {
             let rule = set.rule(id).expect("loaded");
-            let (_, alone) = evaluate_one(rule, &events, &anchors);
+            let (_, alone) = evaluate_one(rule, set.domain(), &events, &anchors);
             let view = |f: &Finding| (f.events.clone(), f.proximity);
             let got: Vec<_> = of(&one, id).into_iter().map(view).collect();
             let want: Vec<_> = alone.iter().map(view).collect();
@@ -1263,7 +1279,7 @@ rule drops {
         let view = |f: &Finding| (f.events.clone(), f.proximity, f.repeats);
         for id in ["tls-prefer", "tls-require"] {
             let rule = set.rule(id).expect("loaded");
-            let (_, alone) = evaluate_one(rule, &events, &[]);
+            let (_, alone) = evaluate_one(rule, set.domain(), &events, &[]);
             let singles = eval.singles();
             let got: Vec<_> = singles
                 .iter()

@@ -23,6 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::ast::{Example, ExampleEvent, ExampleValue, Expect, Literal, Pos};
 use super::compile::{Ctx, Rule, parse_timestamp};
+use super::domain::Domain;
 use super::engine;
 use super::error::{ErrorKind, RuleError};
 use super::fields::Field;
@@ -75,15 +76,19 @@ impl fmt::Display for ExampleFailure {
 }
 
 /// Run every example of `rule`.
-pub(crate) fn check_rule(rule: &Rule) -> Vec<ExampleFailure> {
-    check_rule_on(rule, &rule.examples)
+pub(crate) fn check_rule(rule: &Rule, domain: &Domain) -> Vec<ExampleFailure> {
+    check_rule_on(rule, &rule.examples, domain)
 }
 
 /// Run `examples` on `rule`.
-pub(crate) fn check_rule_on(rule: &Rule, examples: &[CompiledExample]) -> Vec<ExampleFailure> {
+pub(crate) fn check_rule_on(
+    rule: &Rule,
+    examples: &[CompiledExample],
+    domain: &Domain,
+) -> Vec<ExampleFailure> {
     let mut failures = Vec::new();
     for ex in examples {
-        let (anchors, findings) = engine::evaluate_one(rule, &ex.events, &ex.anchors);
+        let (anchors, findings) = engine::evaluate_one(rule, domain, &ex.events, &ex.anchors);
         let evidence: Vec<String> = if rule.is_anchor() {
             anchors.into_iter().map(|a| a.evidence).collect()
         } else {

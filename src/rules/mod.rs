@@ -283,7 +283,11 @@ impl RuleSet {
 
     /// Run every rule's examples; every failure, in rule order.
     pub fn check_examples(&self) -> Vec<ExampleFailure> {
-        self.rules.iter().flat_map(examples::check_rule).collect()
+        let domain = self.domain();
+        self.rules
+            .iter()
+            .flat_map(|r| examples::check_rule(r, domain))
+            .collect()
     }
 }
 
@@ -386,7 +390,7 @@ mod tests {
         // are built when an example asks them.
         for whole in full.rules() {
             let lean_rule = lean.rule(whole.id()).unwrap();
-            let failed = examples::check_rule_on(lean_rule, &whole.examples);
+            let failed = examples::check_rule_on(lean_rule, &whole.examples, lean.domain());
             assert_eq!(failed, Vec::new(), "{}", whole.id());
         }
         assert!(regexes(&lean).iter().all(|&built| built));

@@ -7,6 +7,9 @@
 //!
 //! `{field|seconds}` renders a whole number of seconds as people say a length of time
 //! (`5405` → `1 h 30 min`); a value that is not one renders as it is.
+//!
+//! `{field|systemtime N}` renders the `N`th SYSTEMTIME (from 0) of binary data written in hex
+//! (EventLog 6008's) as `2012-04-06 13:59:13`; data that holds none renders as `-`.
 
 use super::error::ErrorKind;
 use super::fields::{Field, PREFIXES};
@@ -34,6 +37,8 @@ enum Format {
     AsIs,
     /// A whole number of seconds, in words.
     Seconds,
+    /// The nth SYSTEMTIME of hex binary data.
+    SystemTime(usize),
 }
 
 impl Template {
@@ -126,6 +131,14 @@ impl Template {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
                             }
+                            (&Format::SystemTime(n), _) => {
+                                match crate::units::systemtime_in_hex(trimmed, n) {
+                                    Some(t) => {
+                                        out.push_str(&t.strftime("%Y-%m-%d %H:%M:%S").to_string())
+                                    }
+                                    None => out.push_str(MISSING),
+                                }
+                            }
                             // Its ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
                             // which a terminal report shows as a literal `\r\n`. Inside, the
                             // text is kept as written (the reports escape it).
@@ -187,12 +200,26 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     let Some((name, format)) = inner.rsplit_once('|') else {
         return Ok((inner, Format::AsIs));
     };
-    match format.trim() {
-        "seconds" => Ok((name, Format::Seconds)),
-        _ => Err(ErrorKind::BadTemplate {
-            message: "an unknown format after \"|\" (the one known is \"seconds\")",
-        }),
+    let format = format.trim();
+    if format == "seconds" {
+        return Ok((name, Format::Seconds));
     }
+    if let Some(n) = format.strip_prefix("systemtime") {
+        let n = n.trim();
+        return match if n.is_empty() {
+            Some(0)
+        } else {
+            n.parse().ok().filter(|&n: &usize| n < 4096)
+        } {
+            Some(n) => Ok((name, Format::SystemTime(n))),
+            None => Err(ErrorKind::BadTemplate {
+                message: "\"systemtime\" takes the SYSTEMTIME's position in the data, a number from 0",
+            }),
+        };
+    }
+    Err(ErrorKind::BadTemplate {
+        message: "an unknown format after \"|\" (known: \"seconds\", \"systemtime N\")",
+    })
 }
 
 /// The field named inside `{...}`.
@@ -346,6 +373,34 @@ mod tests {
         let (at, kind) = Template::parse("x {data.A|minutes}").unwrap_err();
         assert_eq!(at, 3);
         assert!(kind.to_string().contains("unknown format"), "{kind}");
+    }
+
+    #[test]
+    fn systemtimes_render_from_binary_data() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            std::sync::Arc::make_mut(w).data.push(
+                "Binary",
+                "DC0704000500060009003B000D001D00DC070400050006000D003B000D001D00",
+            );
+        }
+        let t = Template::parse(
+            "{data.Binary|systemtime 1} UTC ({data.Binary|systemtime}); {data.Binary|systemtime 2}; {data.Error Code|systemtime}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&e),
+            "2012-04-06 13:59:13 UTC (2012-04-06 09:59:13); -; -"
+        );
+        for bad in [
+            "{data.A|systemtime x}",
+            "{data.A|systemtime -1}",
+            "{data.A|systemtime 99999}",
+        ] {
+            let (at, kind) = Template::parse(bad).unwrap_err();
+            assert_eq!(at, 1, "{bad}");
+            assert!(kind.to_string().contains("position"), "{bad}: {kind}");
+        }
     }
 
     #[test]

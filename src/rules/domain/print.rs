@@ -110,6 +110,17 @@ impl fmt::Display for Domain {
             }
             writeln!(f)?;
         }
+        for o in &self.occurred {
+            let ids: Vec<u64> = o.ids.iter().map(|&i| u64::from(i)).collect();
+            writeln!(
+                f,
+                "    occurred {} {} data.{} systemtime {}",
+                quote(&o.provider),
+                number_list(&ids),
+                o.field,
+                o.index
+            )?;
+        }
         if !self.config_keys.is_empty() {
             writeln!(f, "    config key {}", quoted_list(&self.config_keys))?;
         }
