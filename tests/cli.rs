@@ -664,6 +664,55 @@ fn a_zip_on_stdin_is_a_ticket() {
     assert!(err.contains("stdin is empty"), "{err}");
 }
 
+/// A window that holds a 0x904 but not its connection's start (a session of two hours)
+/// analyses that connection as it was: its server, phase, start and server side are the
+/// same as without the window, and so is the verdict.
+#[test]
+fn a_window_keeps_the_connections_that_end_in_it_whole() {
+    let ticket = fixtures().join("tickets/server-sessions");
+    let scan = |extra: &[&str]| {
+        let out = rdtriage()
+            .args(["scan", "--format", "json"])
+            .args(extra)
+            .arg(&ticket)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{extra:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let the_0x904 = |r: &serde_json::Value| {
+        let d = r["disconnects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["is_0x904"] == true)
+            .cloned()
+            .expect("a 0x904");
+        (
+            d["server"].clone(),
+            d["phase"].clone(),
+            d["connection_start"].clone(),
+            d["server_side"]["user"].clone(),
+        )
+    };
+    let causes = |r: &serde_json::Value| {
+        r["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["cause"].clone(), c["confidence"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let all = scan(&[]);
+    // The connection began at 09:20; its 0x904 is at 11:45; the other disconnect at 08:19.
+    let window = scan(&["--from", "2024-03-05T11:00:00Z"]);
+    assert_eq!(window["disconnects"].as_array().unwrap().len(), 1);
+    assert_eq!(the_0x904(&window), the_0x904(&all));
+    assert_eq!(the_0x904(&all).0, "RDS01.contoso.com");
+    assert_eq!(the_0x904(&all).3, "alice");
+    assert_eq!(causes(&window), causes(&all));
+}
+
 #[test]
 fn from_and_to_bound_the_analysis() {
     let ticket = fixtures().join("tickets/certificate");

@@ -23,6 +23,7 @@ pub mod server_side;
 pub mod shards;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use crate::ingest::{self, Found, IngestOptions, Limits, ProcmonColumns};
 use crate::model::{Event, FileAccount};
@@ -118,23 +119,27 @@ pub fn scan_within(
         let conns = connection::connections(&events, domain);
         let skews = clock::estimate(&events, &conns, domain);
         clock::apply(&mut events, &skews);
-        // --from/--to: on times as placed (aligned, clock-corrected). Connections hold event
-        // indexes, so they are grouped again over what is left.
-        let before = events.len();
-        if let Some(within) = within {
-            events.retain(|e| within(e));
-        }
-        let mut conns = if events.len() == before {
-            conns
-        } else {
-            connection::connections(&events, domain)
-        };
         // The server's side of each connection, on the client's clock (after
         // `clock::apply`), beside the rules' evaluation: neither reads the other.
-        let (servers, evaluation) = both(
-            || server_side::server_connections(&events, domain),
-            || rules.evaluate(&events),
-        );
+        let (mut conns, servers, evaluation) = match within {
+            None => {
+                let (servers, evaluation) = both(
+                    || server_side::server_connections(&events, domain),
+                    || rules.evaluate(&events),
+                );
+                (conns, servers, evaluation)
+            }
+            // --from/--to: on times as placed (aligned, clock-corrected). Connections are
+            // grouped over every event, so one that began before the window and ended in it
+            // keeps its start, server, user and phase; then the events outside it are left
+            // out, and with them the connections that ended outside it.
+            Some(within) => {
+                let servers = server_side::server_connections(&events, domain);
+                let (conns, servers) = window::keep(&mut events, within, conns, servers);
+                let evaluation = rules.evaluate(&events);
+                (conns, servers, evaluation)
+            }
+        };
         server_side::tie(&mut conns, &servers);
         let (mut causes, disconnects) = both(
             || rank::rank(rules, &evaluation, &events, &conns, &servers),
@@ -258,11 +263,13 @@ fn disconnects(
         else {
             continue;
         };
-        // The connection's start (its server name): same file, same activity id, before it.
+        // The connection's start (its server name): same file, same activity id, before it;
+        // or its connection's, whose start `--from` left out.
+        let conn = by_end.get(&i).copied();
         let server = last_start
             .get(&(&*e.file, w.activity_id.as_deref()))
-            .map(|s| s.to_string());
-        let conn = by_end.get(&i).copied();
+            .map(|s| s.to_string())
+            .or_else(|| conn.and_then(|c| c.server.clone()));
         out.push(ClientDisconnect {
             phase: conn.map(|c| c.phase),
             connection_start: conn.and_then(|c| c.start),
