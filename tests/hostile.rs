@@ -12,6 +12,10 @@ mod round2;
 #[path = "hostile/round3.rs"]
 mod round3;
 
+/// Round four (session 30): a red-team pass over the limits and the zip reader.
+#[path = "hostile/round4.rs"]
+mod round4;
+
 use crate::common;
 
 use crate::support::evtx_writer;

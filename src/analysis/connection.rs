@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::model::Event;
+use crate::rules::template::bounded;
 use crate::rules::{Domain, Role};
 
 /// How far a connection got before it ended.
@@ -101,8 +102,8 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
         }
         let conn = open.entry(key.clone()).or_insert_with(|| Connection {
             file: e.file.clone(),
-            activity_id: w.activity_id.clone(),
-            client: w.computer.to_string(),
+            activity_id: w.activity_id.as_deref().map(bounded),
+            client: bounded(&w.computer),
             server: None,
             start: e.time,
             transport_up: None,
@@ -112,7 +113,7 @@ pub fn connections(events: &[Event], domain: &Domain) -> Vec<Connection> {
             server_side: None,
         });
         match role {
-            Role::Start => conn.server = w.data.get(&domain.start.data).map(str::to_string),
+            Role::Start => conn.server = w.data.get(&domain.start.data).map(bounded),
             Role::Transport => {
                 conn.transport_up = conn.transport_up.or(e.time);
                 conn.phase = conn.phase.max(Phase::Handshake);

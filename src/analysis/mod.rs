@@ -27,6 +27,7 @@ mod window;
 
 use crate::ingest::{self, Found, IngestOptions, Limits, ProcmonColumns};
 use crate::model::{Event, FileAccount};
+use crate::rules::template::bounded;
 use crate::rules::{Domain, Evaluation, Role, RuleSet};
 
 pub use align::AlignHints;
@@ -268,7 +269,7 @@ fn disconnects(
         let conn = by_end.get(&i).copied();
         let server = last_start
             .get(&(&*e.file, w.activity_id.as_deref()))
-            .map(|s| s.to_string())
+            .map(|s| bounded(s))
             .or_else(|| conn.and_then(|c| c.server.clone()));
         out.push(ClientDisconnect {
             phase: conn.map(|c| c.phase),
@@ -282,11 +283,11 @@ fn disconnects(
             file: e.file.to_string(),
             record: e.record,
             time: e.time,
-            computer: w.computer.to_string(),
+            computer: bounded(&w.computer),
             server,
             is_0x904: rules.is_anchor(e),
             decoded: d,
-            activity_id: w.activity_id.clone(),
+            activity_id: w.activity_id.as_deref().map(bounded),
         });
     }
     // Ordered as the report prints them: by the time's text (RFC 3339), file and record.

@@ -30,6 +30,7 @@ use super::connection::{Connection, host_class, same_host};
 use crate::model::Event;
 use crate::rules::Domain;
 use crate::rules::domain::ServerRole;
+use crate::rules::template::bounded;
 
 /// An accept of another kind this soon after an accept is the same connection (131 then 261).
 pub const ACCEPT_JOIN: SignedDuration = SignedDuration::from_secs(5);
@@ -87,7 +88,7 @@ impl ServerConnection {
     fn new(host: &str) -> Self {
         ServerConnection {
             key: host_key(host),
-            host: host.to_string(),
+            host: bounded(host),
             address: None,
             user: None,
             session: None,
@@ -332,13 +333,13 @@ fn add(c: &mut ServerConnection, seen: &Seen<'_>, domain: &Domain) {
     }
     c.last = t.or(c.last);
     if c.address.is_none() {
-        c.address = seen.address.map(str::to_string);
+        c.address = seen.address.map(bounded);
     }
     if c.session.is_none() {
-        c.session = seen.session.map(str::to_string);
+        c.session = seen.session.map(bounded);
     }
     if c.user.is_none() {
-        c.user = seen.user.map(str::to_string);
+        c.user = seen.user.map(bounded);
     }
     match seen.role {
         ServerRole::Accept => c.accepted = c.accepted.or(t),

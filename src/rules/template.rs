@@ -173,6 +173,18 @@ pub const MAX_EVIDENCE_BYTES: usize = 32 * 1024;
 /// format, so a field of 50 MB would be copied into each (the event itself keeps it whole).
 pub const MAX_FIELD_CHARS: usize = 8192;
 
+/// `text` as a value the report holds once per connection or disconnect, cut in the middle
+/// past [`MAX_FIELD_CHARS`] like an evidence field: a server name of megabytes in one event
+/// is otherwise copied into each of the hundreds of disconnects that name it.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_FIELD_CHARS {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    push_cut(&mut out, text);
+    out
+}
+
 /// `text` onto `out`, cut in the middle past [`MAX_FIELD_CHARS`].
 fn push_cut(out: &mut String, text: &str) {
     // Characters, not bytes: counted only when the bytes say it may be too long.
