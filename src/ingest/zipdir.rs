@@ -334,26 +334,27 @@ pub fn open_zip(
     let bytes = source.clone();
     let archive = ZipArchive::new(source).map_err(ArchiveError::Unreadable)?;
     let count = archive.len();
+    // The directory read by hand as well: the records the zip crate does not list (a name it
+    // already has; records past the count the end record declares) are read from it.
     let hidden = match end {
-        Some((declared, size, offset)) if declared > count as u64 => {
-            match central_records(&mut names_source, size, offset) {
-                Some(records) => hidden_duplicates(records),
-                None => {
-                    // Never silently: the entries the zip crate does not list are named.
-                    let why = ArchiveError::HiddenUnread {
-                        declared,
-                        listed: count,
-                    };
-                    found.push(Found::Problem(failed(
-                        name.to_string(),
-                        FileFormat::Zip,
-                        why.to_string(),
-                    )));
-                    Vec::new()
-                }
+        Some((declared, size, offset)) => match central_records(&mut names_source, size, offset) {
+            Some(records) => unlisted(records, declared),
+            None if declared > count as u64 => {
+                // Never silently: the entries the zip crate does not list are named.
+                let why = ArchiveError::HiddenUnread {
+                    declared,
+                    listed: count,
+                };
+                found.push(Found::Problem(failed(
+                    name.to_string(),
+                    FileFormat::Zip,
+                    why.to_string(),
+                )));
+                Vec::new()
             }
-        }
-        _ => Vec::new(),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
     };
     let count = count + hidden.len();
     if count > budget.entries {
@@ -361,12 +362,21 @@ pub fn open_zip(
     }
     budget.entries -= count;
     let mut entries = Vec::with_capacity(count);
+    // Where every listed entry lies, folders included: what is between them is looked at.
+    let mut spans: Vec<(u64, u64)> = Vec::with_capacity(count);
     for index in 0..archive.len() {
         let mut a = archive.clone();
         let entry = a
             .by_index_raw(index)
             .map_err(|source| ArchiveError::Entry { index, source })?;
         let size = entry.size();
+        let start = entry.header_start();
+        let end = match entry.data_start() {
+            Some(data) => data.saturating_add(entry.compressed_size()),
+            // Past its signature at least.
+            None => start.saturating_add(4),
+        };
+        spans.push((start, end));
         // A folder entry: nothing to read unless it holds data (then it is read as a file).
         if entry.is_dir() && size == 0 {
             continue;
@@ -375,11 +385,6 @@ pub fn open_zip(
             .name()
             .map_err(|source| ArchiveError::Entry { index, source })?
             .to_string();
-        let start = entry.header_start();
-        let end = entry
-            .data_start()
-            .unwrap_or(start)
-            .saturating_add(entry.compressed_size());
         let at = match (entry.data_start(), is_deflated(entry.compression())) {
             // Before the method: an AES entry's method (99) only says it is encrypted.
             _ if entry.encrypted() => Err(EntryError::Encrypted),
@@ -406,6 +411,7 @@ pub fn open_zip(
     for (k, r) in hidden.into_iter().enumerate() {
         // A folder, as the zip crate tells one (a name ending in `/` or `\`), unless it holds data.
         if r.name.ends_with(['/', '\\']) && r.size == 0 {
+            spans.push((r.header, r.header.saturating_add(4)));
             continue;
         }
         let at = if r.flags & 1 != 0 {
@@ -421,6 +427,7 @@ pub fn open_zip(
             )
         };
         let span = (r.header, at.as_ref().map_or(r.header, |a| a.data_span().1));
+        spans.push((span.0, span.1.max(r.header.saturating_add(4))));
         entries.push(Entry {
             name: r.name,
             index: archive.len() + k,
@@ -432,6 +439,17 @@ pub fn open_zip(
     if entries.is_empty() {
         found.push(Found::Problem(no_files(name, bytes)));
         return Ok(());
+    }
+    // A file entry no record lists (a directory rewritten without it, or one crafted to hide
+    // it): named, not read (its sizes may be in a descriptor after its data, unknown here).
+    if let Some((_, _, directory)) = end {
+        for (at, unlisted) in unlisted_local_entries(&bytes, &mut spans, directory) {
+            found.push(Found::Problem(failed(
+                format!("{name}!/{unlisted}"),
+                FileFormat::Unknown,
+                format!("a file entry (at byte {at}) that the zip's central directory does not list: a damaged or crafted zip, not read"),
+            )));
+        }
     }
     let overlapping = overlaps(&entries);
     let declared: u64 = entries
@@ -528,6 +546,93 @@ fn overlaps(entries: &[Entry]) -> HashMap<usize, String> {
         }
     }
     out
+}
+
+/// Most bytes between a zip's listed entries that are looked through for an unlisted one.
+const GAP_LOOKED_AT: u64 = 16 << 20;
+
+/// The file entries (local headers) lying between the listed entries' `spans`, or between
+/// them and the central directory at `directory`, as (where, name): a zip whose directory
+/// does not list all of its files. A local header is taken for one only when it reads as one
+/// (a plausible version and name, within the gap), so a self-extractor's code before the
+/// first entry is not. At most [`GAP_LOOKED_AT`] bytes are read.
+fn unlisted_local_entries(
+    bytes: &ZipSource,
+    spans: &mut [(u64, u64)],
+    directory: u64,
+) -> Vec<(u64, String)> {
+    spans.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut cursor = 0u64;
+    for &(start, end) in spans.iter() {
+        if start > cursor {
+            gaps.push((cursor, start));
+        }
+        cursor = cursor.max(end);
+    }
+    if directory > cursor {
+        gaps.push((cursor, directory.min(bytes.byte_len())));
+    }
+    let mut budget = GAP_LOOKED_AT;
+    let mut out = Vec::new();
+    for (from, to) in gaps {
+        let len = to.saturating_sub(from).min(budget);
+        if len < 30 {
+            continue;
+        }
+        budget -= len;
+        let mut gap = vec![0u8; len as usize];
+        let mut src = bytes.clone();
+        if src.seek(SeekFrom::Start(from)).is_err() || src.read_exact(&mut gap).is_err() {
+            continue;
+        }
+        let mut at = 0usize;
+        while let Some(k) = find(&gap[at..], b"PK\x03\x04") {
+            let h = at + k;
+            if let Some(name) = local_header_name(&gap[h..]) {
+                out.push((from + h as u64, name));
+            }
+            at = h + 4;
+        }
+        if budget == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// Where `needle` first is in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The name of the local file header `h` starts with, when it reads as one: a version a zip
+/// tool writes, a name of 1 to 1,024 bytes of UTF-8 without NUL, within `h`.
+fn local_header_name(h: &[u8]) -> Option<String> {
+    let u16_at = |i: usize| h.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let version = u16_at(4)? & 0xff;
+    let name_len = usize::from(u16_at(26)?);
+    if version > 63 || name_len == 0 || name_len > 1024 {
+        return None;
+    }
+    let name = std::str::from_utf8(h.get(30..30 + name_len)?).ok()?;
+    if name.contains('\0') {
+        return None;
+    }
+    Some(name.to_string())
+}
+
+/// The records the zip crate does not list: it reads as many as the end record declares
+/// (a zip that declares fewer than its directory holds hides the rest), and among those, for
+/// each name listed more than once, keeps the last.
+fn unlisted(mut records: Vec<CentralRecord>, declared: u64) -> Vec<CentralRecord> {
+    let read = usize::try_from(declared)
+        .unwrap_or(usize::MAX)
+        .min(records.len());
+    let past = records.split_off(read);
+    let mut hidden = hidden_duplicates(records);
+    hidden.extend(past);
+    hidden
 }
 
 /// The records the zip crate hides: for each name the directory lists more than once, every

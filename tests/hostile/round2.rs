@@ -117,7 +117,7 @@ fn assert_rss(kib: Option<u64>, allowance: u64, what: &str) {
 
 /// A zip of stored entries written by hand (the zip crate refuses to write two entries of
 /// one name), each with its own local header.
-fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
+pub(super) fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let le16 = |z: &mut Vec<u8>, v: u16| z.extend_from_slice(&v.to_le_bytes());
     let le32 = |z: &mut Vec<u8>, v: u32| z.extend_from_slice(&v.to_le_bytes());
     let mut z = Vec::new();
@@ -170,10 +170,10 @@ fn raw_zip(entries: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 /// A Procmon CSV header, and one harmless row.
-const HEADER: &str =
+pub(super) const HEADER: &str =
     "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
 
-fn row(i: usize) -> String {
+pub(super) fn row(i: usize) -> String {
     format!(
         "\"10:00:{:02}.0000000 AM\",\"notepad.exe\",\"5120\",\"ReadFile\",\"C:\\Users\\alice\\f{i}.txt\",\"SUCCESS\",\"Offset: 0\"\r\n",
         i % 60
