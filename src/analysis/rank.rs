@@ -520,7 +520,16 @@ fn cause_score(
         sources_agree: agree,
     });
     // Configuration corroborates, is capped, or counts against (analysis/config.rs).
-    let finding_sources: std::collections::BTreeSet<Source> = present().collect();
+    let mut finding_sources: std::collections::BTreeSet<Source> = present().collect();
+    // A setting has no time: its rule's strength is all it has, and one that only says what
+    // a client must meet (context: an older TLS version turned off) still explains event
+    // evidence at a 0x904 (a handshake refused on its version): it corroborates it.
+    finding_sources.extend(
+        scored
+            .iter()
+            .filter_map(|s| s.source)
+            .filter(|&source| super::config::is_configuration(source)),
+    );
     let event_near = scored.iter().any(|s| {
         s.near
             && s.source

@@ -805,6 +805,52 @@ fn an_unexpected_shutdown_is_placed_when_the_server_went_down() {
     }
 }
 
+/// A TLS version turned off on the server (DOMAIN §8: context alone, what a client must
+/// meet) explains a protocol alert at the 0x904: with it, the TLS cause is high. TLS 1.2 on
+/// in the same export counts against a TLS cause only when no setting explains the alert.
+#[test]
+fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let reg = |version: &str, data: &str| {
+        crate::model::Event {
+        file: std::sync::Arc::from("RDS01/SCHANNEL.reg"),
+        record: 1,
+        time: None,
+        kind: EventKind::Registry(Box::new(crate::model::RegValue {
+            key: format!(
+                r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols\{version}\Server"
+            )
+            .into(),
+            name: "Enabled".into(),
+            value_type: "REG_DWORD".into(),
+            data: data.into(),
+            computer: "RDS01".into(),
+        })),
+        marks: Default::default(),
+    }
+    };
+    let tls_of = |settings: &[crate::model::Event]| {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 2)]);
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        events.push(logged(
+            "Schannel",
+            36888,
+            "RDS01.contoso.com",
+            3601,
+            &[("AlertDesc", "70"), ("ErrorState", "1205")],
+        ));
+        events.extend(settings.iter().cloned());
+        let causes = ranked(&rules, &events);
+        let tls = causes.iter().find(|c| c.cause.as_str() == "tls");
+        tls.map(|c| c.confidence.as_str()).unwrap_or("none")
+    };
+    let alone = tls_of(&[]);
+    let healthy = tls_of(&[reg("TLS 1.2", "1")]);
+    let explained = tls_of(&[reg("TLS 1.2", "1"), reg("TLS 1.0", "0")]);
+    assert_eq!((alone, healthy, explained), ("medium", "low", "high"));
+}
+
 /// The client's reset at a 0x904 is what it sees when the server goes down: with the server's
 /// Remote Desktop service crashing on RDS01 at that moment, server-down ranks first and
 /// network says why it yields; without the crash, the reset is the network cause. A crash at
