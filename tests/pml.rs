@@ -981,6 +981,27 @@ fn a_table_past_its_bound_is_read_to_the_bound() {
     );
 }
 
+/// A header that counts fewer events than its event-offset array holds (Process Monitor sizes
+/// the array to the count) lost the rest with the file said to be read whole. Every entry of
+/// the array is read, and the account says the header counted fewer.
+#[test]
+fn a_header_counting_fewer_events_than_the_array_loses_none() {
+    let c = capture();
+    let whole = c.events.len();
+    for counted in [0u32, 1] {
+        let mut b = write(&c);
+        set_u32(&mut b, 0x234, counted);
+        let (a, n) = account_of(&b);
+        assert_eq!((a.status, n), (FileStatus::Ok, whole), "{counted}");
+        let want = format!("the event-offset array holds {whole}: all {whole} read");
+        assert!(
+            a.problem_texts().iter().any(|p| p.contains(&want)),
+            "{:?}",
+            a.problem_texts()
+        );
+    }
+}
+
 #[test]
 fn an_absurd_event_count_is_bounded_by_the_array() {
     let mut b = write(&capture());

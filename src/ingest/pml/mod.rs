@@ -110,10 +110,13 @@ pub struct Capture {
     pub header: Header,
     pub processes: tables::Processes,
     pub endpoints: tables::Endpoints,
-    /// Events the event-offset array can hold (the header's count, bounded by the array).
+    /// Events read: the header's count, bounded by the event-offset array (and the array's
+    /// when it holds more than the header counts).
     pub count: u64,
     /// What is wrong with the tables (each costs data).
     pub problems: Vec<String>,
+    /// What is odd without costing data.
+    pub notes: Vec<String>,
 }
 
 /// The most bytes of a string, process or hosts-and-ports table read: a real capture's are
@@ -158,18 +161,31 @@ pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
     let array_room =
         (header.table_end(header.offsets_array, len) - header.offsets_array) / OFFSET_ENTRY;
     let count = u64::from(header.events).min(array_room);
+    let mut notes = Vec::new();
     if count < u64::from(header.events) {
         problems.push(format!(
             "the header counts {} events but the event-offset array has room for {count}: the rest are lost",
             header.events
         ));
     }
+    // Process Monitor sizes the array to the count exactly; one that holds more entries is
+    // read whole (each event is checked as it is read): a header that counts fewer loses none.
+    let count = if array_room > count {
+        notes.push(format!(
+            "the header counts {} but the event-offset array holds {array_room}: all {array_room} read",
+            crate::units::count(u64::from(header.events), "event", "events")
+        ));
+        array_room
+    } else {
+        count
+    };
     Ok(Capture {
         header,
         processes,
         endpoints,
         count,
         problems,
+        notes,
     })
 }
 
@@ -289,6 +305,7 @@ fn read_capture(
         endpoints,
         count,
         problems,
+        notes,
     } = match open(&mut src, len) {
         Ok(c) => c,
         Err(why) => {
@@ -305,6 +322,9 @@ fn read_capture(
     ));
     for p in problems {
         account.damaged(p);
+    }
+    for n in notes {
+        account.note(n);
     }
 
     let computer: Arc<str> = Arc::from(header.computer.as_str());
