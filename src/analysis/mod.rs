@@ -383,6 +383,12 @@ fn verdict(
             .to_string()
     };
     match top {
+        // No 0x904 to explain: the evidence points somewhere, it explains nothing.
+        Some(c) if anchors == 0 => text.push_str(&format!(
+            "; with no 0x904 to explain, the strongest evidence is for {} ({} confidence)",
+            c.cause,
+            c.confidence.as_str()
+        )),
         Some(c) => text.push_str(&format!(
             "; most likely cause: {} ({} confidence)",
             c.cause,

@@ -149,7 +149,7 @@ fn session_cause(c: Cause) -> bool {
 /// Causes that end a connection in its handshake (those a completed handshake rules out,
 /// and the server going down, which ends a connection whatever its phase).
 fn handshake_phase_cause(c: Cause) -> bool {
-    handshake_cause(c) || c == Cause::ServerDown
+    handshake_cause(c) || matches!(c, Cause::ServerDown | Cause::ServerResources)
 }
 
 /// Causes that are something the server does: evidence of them logged on another computer
@@ -158,7 +158,7 @@ fn handshake_phase_cause(c: Cause) -> bool {
 fn server_cause(c: Cause) -> bool {
     matches!(
         c,
-        Cause::ServerRefused | Cause::ServerDown | Cause::Licensing
+        Cause::ServerRefused | Cause::ServerDown | Cause::Licensing | Cause::ServerResources
     )
 }
 

@@ -625,6 +625,87 @@ fn the_server_ending_the_session_over_licensing_is_licensing() {
     }
 }
 
+/// The server ending the 0x904's session because it ran out of memory (LSM 40 reason 6), or
+/// diagnosing a low virtual memory condition in the half hour before, is server-resources;
+/// logged on another server whose logs are here, or hours before, it is not.
+#[test]
+fn the_server_running_out_of_memory_is_server_resources() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let lsm = provider_labelled(&rules, "LSM");
+    let detector = "Microsoft-Windows-Resource-Exhaustion-Detector";
+    for (provider, id, reason, computer, at, expect) in [
+        (
+            lsm.as_str(),
+            40,
+            "6",
+            "RDS01.contoso.com",
+            3603,
+            Some("high"),
+        ),
+        (lsm.as_str(), 40, "6", "RDS02.contoso.com", 3603, None),
+        (lsm.as_str(), 40, "5", "RDS01.contoso.com", 3603, None),
+        (
+            detector,
+            2004,
+            "",
+            "RDS01.contoso.com",
+            3600 - 900,
+            Some("medium"),
+        ),
+        (
+            detector,
+            2004,
+            "",
+            "RDS01.contoso.com",
+            3600 - 3 * 3600,
+            None,
+        ),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 4)]);
+        // RDS01's own logs are in the ticket: a morning session its user ended.
+        events.push(logged(
+            &lsm,
+            40,
+            "RDS01.contoso.com",
+            60,
+            &[("Session", "2"), ("Reason", "11")],
+        ));
+        events.push(logged(
+            provider,
+            id,
+            computer,
+            at,
+            &[("Session", "3"), ("Reason", reason)],
+        ));
+        let causes = ranked(&rules, &events);
+        let found = causes
+            .iter()
+            .find(|c| c.cause.as_str() == "server-resources")
+            .map(|c| c.confidence.as_str());
+        assert_eq!(found, expect, "{id} {reason} {computer} {at}");
+        if expect.is_some() {
+            assert_eq!(causes[0].cause.as_str(), "server-resources");
+        }
+    }
+}
+
+/// With no 0x904 in the logs, the verdict names where the evidence points without calling it
+/// the 0x904's most likely cause: there is none to explain.
+#[test]
+fn with_no_0x904_the_verdict_names_no_most_likely_cause() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    // TLS 1.2 turned off on the server: a lasting state, evidence with or without a 0x904.
+    let causes = ranked(&rules, &[schannel_server("TLS 1.2", "0")]);
+    assert!(!causes.is_empty());
+    let text = super::verdict(&[], &causes, &[]);
+    assert!(
+        text.contains("with no 0x904 to explain, the strongest evidence is for tls"),
+        "{text}"
+    );
+    assert!(!text.contains("most likely"), "{text}");
+}
+
 /// A firewall drop logged on the 0x904's server counts only when one of its ends is the
 /// client's address as that server saw it (its accept names it): a scanner's drops do not.
 /// With no server event naming the client's address, a drop is not judged and counts.
@@ -805,14 +886,9 @@ fn an_unexpected_shutdown_is_placed_when_the_server_went_down() {
     }
 }
 
-/// A TLS version turned off on the server (DOMAIN §8: context alone, what a client must
-/// meet) explains a protocol alert at the 0x904: with it, the TLS cause is high. TLS 1.2 on
-/// in the same export counts against a TLS cause only when no setting explains the alert.
-#[test]
-fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
-    let rules = load_with_builtin(&[]).expect("built-in rules");
-    let reg = |version: &str, data: &str| {
-        crate::model::Event {
+/// RDS01's exported SCHANNEL setting `Enabled` = `data` for the server side of `version`.
+fn schannel_server(version: &str, data: &str) -> crate::model::Event {
+    crate::model::Event {
         file: std::sync::Arc::from("RDS01/SCHANNEL.reg"),
         record: 1,
         time: None,
@@ -828,7 +904,14 @@ fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
         })),
         marks: Default::default(),
     }
-    };
+}
+
+/// A TLS version turned off on the server (DOMAIN §8: context alone, what a client must
+/// meet) explains a protocol alert at the 0x904: with it, the TLS cause is high. TLS 1.2 on
+/// in the same export counts against a TLS cause only when no setting explains the alert.
+#[test]
+fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
     let tls_of = |settings: &[crate::model::Event]| {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 2)]);
@@ -846,8 +929,11 @@ fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
         tls.map(|c| c.confidence.as_str()).unwrap_or("none")
     };
     let alone = tls_of(&[]);
-    let healthy = tls_of(&[reg("TLS 1.2", "1")]);
-    let explained = tls_of(&[reg("TLS 1.2", "1"), reg("TLS 1.0", "0")]);
+    let healthy = tls_of(&[schannel_server("TLS 1.2", "1")]);
+    let explained = tls_of(&[
+        schannel_server("TLS 1.2", "1"),
+        schannel_server("TLS 1.0", "0"),
+    ]);
     assert_eq!((alone, healthy, explained), ("medium", "low", "high"));
 }
 

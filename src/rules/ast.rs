@@ -136,6 +136,7 @@ keyword_enum! {
         CredsspPolicy => "credssp-policy",
         Servicing => "servicing",
         ServerDown => "server-down",
+        ServerResources => "server-resources",
     }
 }
 

@@ -14,7 +14,7 @@
 //!             | "cause" ":" ( "certificate" | "tls" | "server-refused" | "network" | "firewall"
 //!                           | "gateway" | "access-denied" | "licensing" | "rdp-wrapper"
 //!                           | "credssp-policy" | "servicing"
-//!                           | "server-down" )
+//!                           | "server-down" | "server-resources" )
 //!             | "strength" ":" ( "strong" | "moderate" | "weak" | "context" )
 //!             | "when" ":" expr
 //!             | "unless" ":" ( "followed" | "preceded" ) "by" expr "within" duration
@@ -1105,7 +1105,7 @@ mod tests {
             (
                 "rule a {\n  cause: dns\n}",
                 (2, 10),
-                "unknown cause \"dns\", expected one of: certificate, tls, server-refused, network, firewall, gateway, access-denied, licensing, rdp-wrapper, credssp-policy, servicing, server-down",
+                "unknown cause \"dns\", expected one of: certificate, tls, server-refused, network, firewall, gateway, access-denied, licensing, rdp-wrapper, credssp-policy, servicing, server-down, server-resources",
             ),
             (
                 "rule a { strength: high }",
