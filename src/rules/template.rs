@@ -8,6 +8,9 @@
 //! `{field|seconds}` renders a whole number of seconds as people say a length of time
 //! (`5405` → `1 h 30 min`); a value that is not one renders as it is.
 //!
+//! `{field|tls_alert}` renders a TLS alert number with its name from RFC 8446 and RFC 5246
+//! (`70` → `70 (protocol_version)`); a number not named there renders as it is.
+//!
 //! `{field|systemtime N}` renders the `N`th SYSTEMTIME (from 0) of binary data written in hex
 //! (EventLog 6008's) as `2012-04-06 13:59:13`; data that holds none renders as `-`.
 
@@ -39,6 +42,8 @@ enum Format {
     Seconds,
     /// The nth SYSTEMTIME of hex binary data.
     SystemTime(usize),
+    /// A TLS alert number, with its name.
+    TlsAlert,
 }
 
 impl Template {
@@ -131,6 +136,10 @@ impl Template {
                             (Format::Seconds, Ok(secs)) => {
                                 out.push_str(&crate::units::span_words(secs));
                             }
+                            (Format::TlsAlert, Ok(n)) => match tls_alert(n) {
+                                Some(name) => out.push_str(&format!("{n} ({name})")),
+                                None => push_cut(&mut out, trimmed),
+                            },
                             (&Format::SystemTime(n), _) => {
                                 match crate::units::systemtime_in_hex(trimmed, n) {
                                     Some(t) => {
@@ -216,6 +225,9 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     if format == "seconds" {
         return Ok((name, Format::Seconds));
     }
+    if format == "tls_alert" {
+        return Ok((name, Format::TlsAlert));
+    }
     if let Some(n) = format.strip_prefix("systemtime") {
         let n = n.trim();
         return match if n.is_empty() {
@@ -230,7 +242,46 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
         };
     }
     Err(ErrorKind::BadTemplate {
-        message: "an unknown format after \"|\" (known: \"seconds\", \"systemtime N\")",
+        message: "an unknown format after \"|\" (known: \"seconds\", \"systemtime N\", \"tls_alert\")",
+    })
+}
+
+/// The name of TLS alert `n` (RFC 8446 §6, RFC 5246 §7.2).
+fn tls_alert(n: u64) -> Option<&'static str> {
+    Some(match n {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return None,
     })
 }
 
@@ -385,6 +436,16 @@ mod tests {
         let (at, kind) = Template::parse("x {data.A|minutes}").unwrap_err();
         assert_eq!(at, 3);
         assert!(kind.to_string().contains("unknown format"), "{kind}");
+    }
+
+    #[test]
+    fn tls_alerts_render_with_their_names() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            std::sync::Arc::make_mut(w).data.push("Odd", "7");
+        }
+        let t = Template::parse("{data.AlertDesc|tls_alert}; {data.Odd|tls_alert}; {data.Resource|tls_alert}; {data.Error Code|tls_alert}").unwrap();
+        assert_eq!(t.render(&e), "70 (protocol_version); 7; -; 0x80072746");
     }
 
     #[test]
