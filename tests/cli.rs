@@ -664,6 +664,18 @@ fn a_zip_on_stdin_is_a_ticket() {
     assert!(err.contains("stdin is empty"), "{err}");
 }
 
+/// `scan --format json EXTRA TICKET`'s output, the run asserted to exit 0.
+fn scan_json(ticket: &std::path::Path, extra: &[&str]) -> Vec<u8> {
+    let out = rdtriage()
+        .args(["scan", "--format", "json"])
+        .args(extra)
+        .arg(ticket)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{extra:?}");
+    out.stdout
+}
+
 /// A window that holds a 0x904 but not its connection's start (a session of two hours)
 /// analyses that connection as it was: its server, phase, start and server side are the
 /// same as without the window, and so is the verdict.
@@ -671,14 +683,7 @@ fn a_zip_on_stdin_is_a_ticket() {
 fn a_window_keeps_the_connections_that_end_in_it_whole() {
     let ticket = fixtures().join("tickets/server-sessions");
     let scan = |extra: &[&str]| {
-        let out = rdtriage()
-            .args(["scan", "--format", "json"])
-            .args(extra)
-            .arg(&ticket)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{extra:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        serde_json::from_slice::<serde_json::Value>(&scan_json(&ticket, extra)).unwrap()
     };
     let the_0x904 = |r: &serde_json::Value| {
         let d = r["disconnects"]
@@ -717,14 +722,8 @@ fn a_window_keeps_the_connections_that_end_in_it_whole() {
 fn from_and_to_bound_the_analysis() {
     let ticket = fixtures().join("tickets/certificate");
     let scan = |extra: &[&str]| {
-        let out = rdtriage()
-            .args(["scan", "--format", "json"])
-            .args(extra)
-            .arg(&ticket)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{extra:?}");
-        serde_json::from_slice::<rdtriage::report::schema::ScanReport>(&out.stdout).unwrap()
+        serde_json::from_slice::<rdtriage::report::schema::ScanReport>(&scan_json(&ticket, extra))
+            .unwrap()
     };
     let all = scan(&[]);
     let n904 = |r: &rdtriage::report::schema::ScanReport| {

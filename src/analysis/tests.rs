@@ -593,14 +593,7 @@ fn the_server_ending_the_session_over_licensing_is_licensing() {
     ] {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 4)]);
-        // RDS01's own logs are in the ticket: a morning session its user ended.
-        events.push(logged(
-            &lsm,
-            40,
-            "RDS01.contoso.com",
-            60,
-            &[("Session", "2"), ("Reason", "11")],
-        ));
+        events.push(rds01_morning_session(&lsm));
         events.push(logged(
             if id == 40 { &lsm } else { &rcm },
             id,
@@ -663,14 +656,7 @@ fn the_server_running_out_of_memory_is_server_resources() {
     ] {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 4)]);
-        // RDS01's own logs are in the ticket: a morning session its user ended.
-        events.push(logged(
-            &lsm,
-            40,
-            "RDS01.contoso.com",
-            60,
-            &[("Session", "2"), ("Reason", "11")],
-        ));
+        events.push(rds01_morning_session(&lsm));
         events.push(logged(
             provider,
             id,
@@ -1008,6 +994,17 @@ fn the_clients_reset_yields_to_its_server_going_down() {
             }
         }
     }
+}
+
+/// RDS01's own logs in the ticket: a morning session its user ended (LSM `lsm` 40).
+fn rds01_morning_session(lsm: &str) -> crate::model::Event {
+    logged(
+        lsm,
+        40,
+        "RDS01.contoso.com",
+        60,
+        &[("Session", "2"), ("Reason", "11")],
+    )
 }
 
 /// RDS01's accept of a connection from `address`, a second in.
