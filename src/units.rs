@@ -170,11 +170,18 @@ pub fn time_ms(rfc3339: &str) -> String {
     }
 }
 
+/// How many SYSTEMTIMEs into an event's binary data one may be read from (a rule's or the
+/// domain's position past it is refused when it is loaded).
+pub const SYSTEMTIME_POSITIONS: usize = 4096;
+
 /// The `n`th SYSTEMTIME (16 bytes: year, month, day of week, day, hour, minute, second,
 /// millisecond, each a little-endian u16) in `hex`, an event's binary data as the event log
 /// writes it (two hex digits per byte). `None` when the data is shorter, not hex, or the
 /// SYSTEMTIME is not a time Windows would take (a month 13, a 30 February, a year before 1601).
 pub fn systemtime_in_hex(hex: &str, n: usize) -> Option<jiff::civil::DateTime> {
+    if n >= SYSTEMTIME_POSITIONS {
+        return None;
+    }
     let start = n.checked_mul(32)?;
     let digits = hex.trim().as_bytes().get(start..start.checked_add(32)?)?;
     let mut f = [0u16; 8];
@@ -291,7 +298,11 @@ mod tests {
         assert_eq!(at(1).as_deref(), Some("2012-04-06T13:59:13.029"));
         // Past the data, not hex, or no time Windows takes: none.
         assert_eq!(at(3), None);
-        assert_eq!(systemtime_in_hex("ZZ07040005000600", 0), None);
+        assert_eq!(
+            systemtime_in_hex(&data.replacen("DC07", "ZZ07", 1), 0),
+            None
+        );
+        assert!(systemtime_in_hex(&data.replacen("DC07", "dc07", 1), 0).is_some());
         assert_eq!(systemtime_in_hex(&data.replace("0400", "0D00"), 0), None);
         assert_eq!(
             systemtime_in_hex("DC07020005001E000900000000000000", 0),

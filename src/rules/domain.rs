@@ -768,8 +768,12 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             let (rest, _) = choice(rest, &["systemtime"], "how the time is written")?;
             let (rest, _) = ws(rest)?;
             let (rest, n) = number(rest)?;
-            let Some(index) = usize::try_from(n.value).ok().filter(|&i| i < 4096) else {
-                return expected(rest, "a SYSTEMTIME's position in the data (0 to 4095)");
+            let positions = crate::units::SYSTEMTIME_POSITIONS;
+            let Some(index) = usize::try_from(n.value).ok().filter(|&i| i < positions) else {
+                return expected(
+                    rest,
+                    format!("a SYSTEMTIME's position in the data (0 to {})", positions - 1),
+                );
             };
             d.occurred.push(OccurredDecl {
                 provider,

@@ -230,11 +230,14 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     }
     if let Some(n) = format.strip_prefix("systemtime") {
         let n = n.trim();
-        return match if n.is_empty() {
+        let position = if n.is_empty() {
             Some(0)
         } else {
-            n.parse().ok().filter(|&n: &usize| n < 4096)
-        } {
+            n.parse::<usize>()
+                .ok()
+                .filter(|&n| n < crate::units::SYSTEMTIME_POSITIONS)
+        };
+        return match position {
             Some(n) => Ok((name, Format::SystemTime(n))),
             None => Err(ErrorKind::BadTemplate {
                 message: "\"systemtime\" takes the SYSTEMTIME's position in the data, a number from 0",

@@ -160,25 +160,22 @@ pub fn open(src: &mut (impl Read + Seek), len: u64) -> Result<Capture, String> {
     drop(endpoint_bytes);
     let array_room =
         (header.table_end(header.offsets_array, len) - header.offsets_array) / OFFSET_ENTRY;
-    let count = u64::from(header.events).min(array_room);
+    // Process Monitor sizes the array to the count exactly: what is read is what the array
+    // holds (each event is checked as it is read). A header that counts more lost the rest;
+    // one that counts fewer loses none.
+    let count = array_room;
     let mut notes = Vec::new();
-    if count < u64::from(header.events) {
-        problems.push(format!(
+    match count.cmp(&u64::from(header.events)) {
+        std::cmp::Ordering::Less => problems.push(format!(
             "the header counts {} events but the event-offset array has room for {count}: the rest are lost",
             header.events
-        ));
-    }
-    // Process Monitor sizes the array to the count exactly; one that holds more entries is
-    // read whole (each event is checked as it is read): a header that counts fewer loses none.
-    let count = if array_room > count {
-        notes.push(format!(
-            "the header counts {} but the event-offset array holds {array_room}: all {array_room} read",
+        )),
+        std::cmp::Ordering::Greater => notes.push(format!(
+            "the header counts {} but the event-offset array holds {count}: all {count} read",
             crate::units::count(u64::from(header.events), "event", "events")
-        ));
-        array_room
-    } else {
-        count
-    };
+        )),
+        std::cmp::Ordering::Equal => {}
+    }
     Ok(Capture {
         header,
         processes,
