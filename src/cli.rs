@@ -143,7 +143,8 @@ fn parse_to(text: &str) -> Result<Timestamp, String> {
 
 fn time_error(text: &str) -> String {
     format!(
-        "{text:?}: expected a UTC time like 2024-03-05T09:14:00Z, 2024-03-05 09:14 or 2024-03-05"
+        "{text:?}: expected a time like 2024-03-05T09:14:00Z, 2024-03-05 09:14 (UTC), \
+         2024-03-05 10:14 +01:00 or 2024-03-05"
     )
 }
 
@@ -151,7 +152,7 @@ fn time_error(text: &str) -> String {
 #[derive(Args, Debug)]
 struct WindowArgs {
     /// Only events at or after this time (UTC unless an offset is given: 2024-03-05T09:00:00Z,
-    /// "2024-03-05 09:00", 2024-03-05).
+    /// "2024-03-05 09:00", "2024-03-05 10:00 +01:00", 2024-03-05).
     #[arg(long, value_name = "TIME", value_parser = parse_from, help_heading = ANALYSIS)]
     from: Option<Timestamp>,
     /// Only events at or before this time (a bare date includes that whole day).

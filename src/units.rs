@@ -87,30 +87,76 @@ pub enum Bound {
 }
 
 /// A point in time: RFC 3339 (`2024-03-05T09:14:00Z`, `…+01:00`), a date and time without an
-/// offset (taken as UTC, like every time rdtriage shows), or a bare date. Returned as the
-/// window's edge: inclusive for `From`; for `To`, the first instant past it.
+/// offset (taken as UTC, like every time rdtriage shows), or a bare date; an offset may also
+/// follow after a space, as people type it (`2024-03-05 10:14 +01:00`, `… +0100`, `… UTC`).
+/// Returned as the window's edge: inclusive for `From`; for `To`, the first instant past it.
 pub fn parse_time(text: &str, bound: Bound) -> Option<Timestamp> {
     let t = text.trim();
-    let edge = |ts: Timestamp| match bound {
+    if let Ok(ts) = t.parse::<Timestamp>() {
+        return window_edge(ts, bound);
+    }
+    if let Some((civil, zone)) = t.rsplit_once(char::is_whitespace)
+        && let Some(offset) = typed_offset(zone)
+    {
+        return civil_edge(civil.trim_end(), jiff::tz::TimeZone::fixed(offset), bound);
+    }
+    civil_edge(t, jiff::tz::TimeZone::UTC, bound)
+}
+
+/// The window's edge at `ts`: itself for `From`, the first instant past it for `To`.
+fn window_edge(ts: Timestamp, bound: Bound) -> Option<Timestamp> {
+    match bound {
         Bound::From => Some(ts),
         Bound::To => ts.checked_add(SignedDuration::from_nanos(1)).ok(),
-    };
-    if let Ok(ts) = t.parse::<Timestamp>() {
-        return edge(ts);
     }
-    if let Ok(dt) = t.parse::<jiff::civil::DateTime>()
-        && t.len() > 10
+}
+
+/// A date and time, or a bare date (its whole day), read in `zone`.
+fn civil_edge(t: &str, zone: jiff::tz::TimeZone, bound: Bound) -> Option<Timestamp> {
+    if t.len() > 10
+        && let Ok(dt) = t.parse::<jiff::civil::DateTime>()
     {
-        return edge(dt.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp());
+        return window_edge(dt.to_zoned(zone).ok()?.timestamp(), bound);
     }
     let date = t.parse::<jiff::civil::Date>().ok()?;
     let day = match bound {
         Bound::From => date,
         Bound::To => date.tomorrow().ok()?,
     };
-    day.to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
+    day.to_zoned(zone).ok().map(|z| z.timestamp())
+}
+
+/// An offset typed after a time: `Z`, `UTC`, `GMT`, `+01:00`, `+0100`, `+01`, `-05:30`.
+fn typed_offset(text: &str) -> Option<jiff::tz::Offset> {
+    if ["Z", "UTC", "GMT"]
+        .iter()
+        .any(|z| text.eq_ignore_ascii_case(z))
+    {
+        return Some(jiff::tz::Offset::UTC);
+    }
+    let (sign, rest) = match text.as_bytes().first()? {
+        b'+' => (1, &text[1..]),
+        b'-' => (-1, &text[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|&c| c != ':').collect();
+    let colons = rest.len() - digits.len();
+    if !digits.bytes().all(|b| b.is_ascii_digit())
+        || colons > 1
+        || !(digits.len() == 2 || digits.len() == 4)
+        || (colons == 1 && rest.find(':') != Some(2))
+    {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = match &digits[2..] {
+        "" => 0,
+        m => m.parse().ok()?,
+    };
+    if hours > 18 || minutes > 59 {
+        return None;
+    }
+    jiff::tz::Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
 }
 
 /// An offset from the 0x904 as people say it: "at the 0x904", "12 s after", "3 min 12 s
@@ -281,6 +327,33 @@ mod tests {
             Some(ts("2024-03-05T09:14:00Z"))
         );
         assert!(parse_time("yesterday", Bound::From).is_none());
+        for typed in [
+            "2024-03-05 10:14 +01:00",
+            "2024-03-05 10:14:00 +0100",
+            "2024-03-05T10:14 +01",
+            "2024-03-05 04:44 -04:30",
+        ] {
+            assert_eq!(
+                parse_time(typed, Bound::From),
+                Some(ts("2024-03-05T09:14:00Z")),
+                "{typed}"
+            );
+        }
+        assert_eq!(
+            parse_time("2024-03-05 09:14 UTC", Bound::From),
+            Some(ts("2024-03-05T09:14:00Z"))
+        );
+        assert_eq!(
+            parse_time("2024-03-05 +01:00", Bound::To),
+            Some(ts("2024-03-05T23:00:00Z"))
+        );
+        for wrong in [
+            "2024-03-05 10:14 +1:00",
+            "2024-03-05 10:14 +25",
+            "2024-03-05 10:14 x",
+        ] {
+            assert!(parse_time(wrong, Bound::From).is_none(), "{wrong}");
+        }
         assert_eq!(
             time_ms("2024-03-05T09:14:06.020566Z"),
             "2024-03-05 09:14:06.020"
