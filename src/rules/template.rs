@@ -148,6 +148,11 @@ impl Template {
                                     None => out.push_str(MISSING),
                                 }
                             }
+                            // The Security log writes some values as a message parameter,
+                            // `%%14592`, that Event Viewer shows as its text.
+                            _ if audit_parameter(trimmed).is_some() => {
+                                out.push_str(audit_parameter(trimmed).unwrap_or(trimmed));
+                            }
                             // Its ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
                             // which a terminal report shows as a literal `\r\n`. Inside, the
                             // text is kept as written (the reports escape it).
@@ -246,6 +251,24 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     }
     Err(ErrorKind::BadTemplate {
         message: "an unknown format after \"|\" (known: \"seconds\", \"systemtime N\", \"tls_alert\")",
+    })
+}
+
+/// The text Event Viewer shows for a Security-log message parameter (`%%14592` is
+/// `Inbound`), for the parameters of the filtering-platform events (5152, 5156, 5157): their
+/// direction and layer.
+fn audit_parameter(value: &str) -> Option<&'static str> {
+    let n: u32 = value.strip_prefix("%%")?.parse().ok()?;
+    Some(match n {
+        14592 => "Inbound",
+        14593 => "Outbound",
+        14597 => "Transport",
+        14601 => "ICMP Error",
+        14608 => "Resource Assignment",
+        14609 => "Listen",
+        14610 => "Receive/Accept",
+        14611 => "Connect",
+        _ => return None,
     })
 }
 
@@ -449,6 +472,24 @@ mod tests {
         }
         let t = Template::parse("{data.AlertDesc|tls_alert}; {data.Odd|tls_alert}; {data.Resource|tls_alert}; {data.Error Code|tls_alert}").unwrap();
         assert_eq!(t.render(&e), "70 (protocol_version); 7; -; 0x80072746");
+    }
+
+    #[test]
+    fn security_message_parameters_render_as_event_viewer_shows_them() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            let data = &mut std::sync::Arc::make_mut(w).data;
+            data.push("Direction", "%%14592");
+            data.push("LayerName", " %%14610 ");
+            data.push("Other", "%%99999");
+            data.push("Text", "%%14592 and more");
+        }
+        let t = Template::parse("{data.Direction}; {data.LayerName}; {data.Other}; {data.Text}")
+            .unwrap();
+        assert_eq!(
+            t.render(&e),
+            "Inbound; Receive/Accept; %%99999; %%14592 and more"
+        );
     }
 
     #[test]
