@@ -118,16 +118,28 @@ impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
-        // Tabs stay tabs under the caret so it lines up whatever the tab width.
-        let pad: String = self
-            .source_line
-            .chars()
-            .take(self.column.saturating_sub(1))
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        writeln!(f, "{}", self.headline())?;
+        // The line is shown inert (a rule file is text anyone may have sent): a control or
+        // invisible character as its escape, the caret moved past each escape's width. Tabs
+        // stay tabs under the caret so it lines up whatever the tab width.
+        let mut shown = String::with_capacity(self.source_line.len());
+        let mut pad = String::new();
+        for (i, c) in self.source_line.chars().enumerate() {
+            let mut one = [0u8; 4];
+            let escaped = match c {
+                '\t' => std::borrow::Cow::Borrowed("\t"),
+                c => crate::sanitize::terminal(c.encode_utf8(&mut one)),
+            };
+            if i + 1 < self.column {
+                match c {
+                    '\t' => pad.push('\t'),
+                    _ => pad.extend(std::iter::repeat_n(' ', escaped.chars().count())),
+                }
+            }
+            shown.push_str(&escaped);
+        }
+        writeln!(f, "{}", crate::sanitize::terminal(&self.headline()))?;
         writeln!(f, "{gutter} |")?;
-        writeln!(f, "{number} | {}", self.source_line)?;
+        writeln!(f, "{number} | {shown}")?;
         write!(f, "{gutter} | {pad}^")
     }
 }
@@ -176,6 +188,37 @@ mod tests {
             e.to_string(),
             "rules.rdt:2:17: expected a comparison operator, found \"=>\"\n  |\n2 | \twhen: event_id => 3\n  | \t               ^"
         );
+    }
+
+    #[test]
+    fn a_control_character_in_the_line_is_shown_escaped_and_the_caret_moves_past_it() {
+        let text = "rule a {\n  title: \"\u{1b}[31m\u{202e}x\" \u{1b}]0;t\u{7} ?\n}";
+        let offset = text.find('?').unwrap();
+        let e = RuleError::at(
+            "r\u{1b}[2J.rdt",
+            text,
+            offset,
+            ErrorKind::Expected {
+                expected: "a key".into(),
+                found: "\"?\"".into(),
+            },
+        );
+        let shown = e.to_string();
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c != '\n' && c != '\t' && crate::sanitize::is_unsafe_char(c)),
+            "{shown:?}"
+        );
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines[0], "r\\e[2J.rdt:2:27: expected a key, found \"?\"");
+        assert_eq!(
+            lines[2],
+            "2 |   title: \"\\e[31m\\u{202e}x\" \\e]0;t\\u{0007} ?"
+        );
+        // Both excerpt lines start with a four-character gutter.
+        let caret = lines[3].find('^').unwrap();
+        assert_eq!(&lines[2][caret..=caret], "?");
     }
 
     #[test]
