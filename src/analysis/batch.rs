@@ -207,11 +207,16 @@ const MAX_STEM: usize = 150;
 /// escaped too (no hidden files, no `..`), and so is a leading dash (`rm *` or `cat *.md` in
 /// `--out` would read a file `-rf.md` as options). A stem past [`MAX_STEM`] bytes is cut and ends
 /// with `~` and 16 hex digits of the name's SHA-256 (`~` is otherwise escaped, so a cut stem
-/// cannot equal a whole one).
+/// cannot equal a whole one). A name Windows keeps for a device (`CON`, `nul.zip`, `COM1`)
+/// has its first letter escaped: `--out` on a Windows share would otherwise write to the
+/// console or nowhere.
 pub fn report_stem(ticket: &str) -> String {
     let mut stem = String::with_capacity(ticket.len());
+    let device = windows_device_name(ticket);
     for (i, b) in ticket.bytes().enumerate() {
-        let plain = b.is_ascii_alphanumeric() || b == b'_' || (matches!(b, b'.' | b'-') && i > 0);
+        let plain = (b.is_ascii_alphanumeric() && !(i == 0 && device))
+            || b == b'_'
+            || (matches!(b, b'.' | b'-') && i > 0);
         if plain {
             stem.push(b as char);
         } else {
@@ -235,6 +240,17 @@ pub fn report_stem(ticket: &str) -> String {
         }
     }
     stem
+}
+
+/// Whether a file named `name` (and so `name.md`) would be one of Windows' device names: its
+/// part before the first dot is `CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9` or `LPT1`–`LPT9`,
+/// in any case.
+fn windows_device_name(name: &str) -> bool {
+    let base = name.split('.').next().unwrap_or(name).to_ascii_uppercase();
+    matches!(base.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (base.len() == 4
+            && (base.starts_with("COM") || base.starts_with("LPT"))
+            && matches!(base.as_bytes()[3], b'1'..=b'9'))
 }
 
 /// SHA-256 over everything that decides a ticket's report: `salt` (the tool's version and
@@ -496,6 +512,15 @@ mod tests {
         assert_eq!(report_stem("--help"), "%2D-help");
         assert_eq!(report_stem("a-b"), "a-b");
         assert_eq!(report_stem("é"), "%C3%A9");
+        // Windows' device names, whatever follows the first dot.
+        assert_eq!(report_stem("CON"), "%43ON");
+        assert_eq!(report_stem("nul.zip"), "%6Eul.zip");
+        assert_eq!(report_stem("Com1"), "%43om1");
+        assert_eq!(report_stem("LPT9.tar.gz"), "%4CPT9.tar.gz");
+        assert_ne!(report_stem("%43ON"), report_stem("CON"));
+        for kept in ["CONSOLE", "COM10", "COM0", "LPT", "xCON", "aux-logs"] {
+            assert_eq!(report_stem(kept), kept);
+        }
     }
 
     #[test]
