@@ -86,7 +86,13 @@ pub fn gather(input: &InputConfig, err: &mut dyn Write) -> Result<(Vec<Found>, N
                 let _ = writeln!(err, "rdtriage: -: stdin can be read only once");
                 return Err(Exit::Usage);
             }
-            let cap = input.limits.file_bytes.max(input.limits.xml_bytes);
+            // What comes on stdin is not known until it is read: it may be as large as the
+            // largest file any reader takes, and the refusal names that reader's flag.
+            let cap = if input.limits.xml_bytes > input.limits.file_bytes {
+                (input.limits.xml_bytes, "--max-xml-bytes")
+            } else {
+                (input.limits.file_bytes, "--max-file-bytes")
+            };
             let spooled = spool(&mut std::io::stdin().lock(), cap).map_err(|why| {
                 let _ = writeln!(err, "rdtriage: -: {why}");
                 Exit::Usage
@@ -116,16 +122,20 @@ enum SpoolError {
     Create(#[source] std::io::Error),
     #[error("cannot read stdin: {0}")]
     Read(#[source] std::io::Error),
-    #[error("stdin holds more than {0} (--max-file-bytes): save it to a file and name that")]
-    TooBig(ByteSize),
+    #[error("stdin holds more than {0} ({1}): save it to a file and name that")]
+    TooBig(ByteSize, &'static str),
     #[error("stdin is empty: pipe a file or a zip into it")]
     Empty,
     #[error("cannot spool stdin: {0}")]
     Flush(#[source] std::io::Error),
 }
 
-/// Copy `from` into a temporary file, refusing more than `cap` bytes.
-fn spool(from: &mut dyn Read, cap: u64) -> Result<tempfile::TempPath, SpoolError> {
+/// Copy `from` into a temporary file, refusing more than `cap.0` bytes (`cap.1`, the flag
+/// that sets that bound, is named in the refusal).
+fn spool(
+    from: &mut dyn Read,
+    (cap, flag): (u64, &'static str),
+) -> Result<tempfile::TempPath, SpoolError> {
     let mut file = tempfile::Builder::new()
         .prefix("rdtriage-stdin-")
         .tempfile()
@@ -133,7 +143,7 @@ fn spool(from: &mut dyn Read, cap: u64) -> Result<tempfile::TempPath, SpoolError
     let copied = std::io::copy(&mut from.take(cap.saturating_add(1)), &mut file)
         .map_err(SpoolError::Read)?;
     if copied > cap {
-        return Err(SpoolError::TooBig(ByteSize(cap)));
+        return Err(SpoolError::TooBig(ByteSize(cap), flag));
     }
     if copied == 0 {
         return Err(SpoolError::Empty);

@@ -662,6 +662,28 @@ fn a_zip_on_stdin_is_a_ticket() {
     let (code, _, err) = run(rdtriage().args(["scan", "-"]).write_stdin(Vec::new()));
     assert_eq!(code, Some(2));
     assert!(err.contains("stdin is empty"), "{err}");
+    // More than any reader takes: refused naming the flag that set the bound.
+    for (flags, named) in [
+        (
+            ["--max-file-bytes", "1K", "--max-xml-bytes", "2K"],
+            "(--max-xml-bytes)",
+        ),
+        (
+            ["--max-file-bytes", "2K", "--max-xml-bytes", "1K"],
+            "(--max-file-bytes)",
+        ),
+    ] {
+        let (code, _, err) = run(rdtriage()
+            .args(["scan"])
+            .args(flags)
+            .arg("-")
+            .write_stdin(vec![b'x'; 4096]));
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("stdin holds more than 2") && err.contains(named),
+            "{err}"
+        );
+    }
 }
 
 /// `scan --format json EXTRA TICKET`'s output, the run asserted to exit 0.
