@@ -15,15 +15,38 @@ impl Reader for EventXml {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        let t = head.text().trim_start();
-        (t.starts_with("<?xml") || t.starts_with("<Events") || t.starts_with("<Event"))
-            && head.text().contains("<Event")
+        let t = past_prolog(head.text());
+        // A document type (an export never has one, an attack may) is read as an export when
+        // it names events: the reader then refuses it by name.
+        t.starts_with("<Events")
+            || t.starts_with("<Event")
+            || (t.starts_with("<!DOCTYPE") && t.contains("<Event"))
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
         match input.read_all(emit.limits.xml_bytes, "--max-xml-bytes") {
             Ok(bytes) => read_event_xml(bytes, emit, account),
             Err(why) => fail(account, why),
+        }
+    }
+}
+
+/// `text` past what may come before an XML document's first element: white space, the
+/// `<?xml?>` declaration and other processing instructions, and comments (a script that
+/// exports events may write one first). A head cut inside them leaves nothing.
+fn past_prolog(text: &str) -> &str {
+    let mut t = text.trim_start();
+    loop {
+        let end = if t.starts_with("<?") {
+            t.find("?>").map(|i| i + 2)
+        } else if let Some(comment) = t.strip_prefix("<!--") {
+            comment.find("-->").map(|i| i + 7)
+        } else {
+            return t;
+        };
+        match end {
+            Some(end) => t = t[end..].trim_start(),
+            None => return "",
         }
     }
 }

@@ -199,6 +199,31 @@ mod tests {
             assert!(head.columns.get().is_none(), "{format:?}");
         }
         let csv = b"\"Time of Day\",\"Process Name\",\"PID\"\r\n";
+        let format_of = |text: &str| {
+            let head = Head::new(text.as_bytes());
+            READERS
+                .iter()
+                .copied()
+                .find(|r| r.recognise(&head))
+                .map(|r| r.format())
+        };
+        // An event export is told by its first element, whatever comes before it.
+        for export in [
+            "<Events><Event>",
+            "\r\n <?xml version=\"1.0\"?>\r\n<Event xmlns='x'>",
+            "<?xml version=\"1.0\"?><!-- wevtutil qe System /f:xml --><?pi x?>\n<Events>",
+            "<!-- a -- b --><Event>",
+            "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"b\">]><Events><Event>",
+        ] {
+            assert_eq!(format_of(export), Some(FileFormat::EventXml), "{export}");
+        }
+        for other in [
+            "<?xml version=\"1.0\"?><Task><Triggers><EventTrigger>",
+            "<!-- never closed <Events>",
+            "<?xml version=\"1.0\"?><!-- <Events> --><Report/>",
+        ] {
+            assert_ne!(format_of(other), Some(FileFormat::EventXml), "{other}");
+        }
         let head = Head::new(csv);
         assert!(head.has_column("Process Name"));
         assert_eq!(head.text().lines().count(), 1);
