@@ -66,6 +66,9 @@ pub struct AnchorConnections<'a> {
     /// The [`host_class`]es of the computers whose logs the inputs hold, with the time of the
     /// first event each logged.
     logged: HashMap<(bool, String), Timestamp>,
+    /// The [`host_class`]es of the session hosts the inputs show: computers with a server
+    /// connection of their own, less those whose logs are a gateway's.
+    session_hosts: HashSet<(bool, String)>,
 }
 
 /// Who the 0x904 connections were made to and by: a gateway event is another leg's only when
@@ -296,7 +299,18 @@ impl<'a> AnchorConnections<'a> {
                 *slot = (*slot).min(at);
             }
         }
+        let gateways: HashSet<(bool, String)> = gateway_events
+            .iter()
+            .map(|(_, w)| host_class(&w.computer))
+            .collect();
+        let session_hosts = servers
+            .iter()
+            .filter(|s| !s.host.is_empty())
+            .map(|s| host_class(&s.host))
+            .filter(|h| !gateways.contains(h))
+            .collect();
         AnchorConnections {
+            session_hosts,
             legs,
             logged,
             by_server,
@@ -477,28 +491,46 @@ impl<'a> AnchorConnections<'a> {
     /// an alias's name: the server reached may go by another). With no 0x904 connection, or a
     /// first event that names no computer, nothing is said.
     pub(super) fn off_their_servers(&self, f: &Finding, events: &[Event]) -> bool {
-        let Some(computer) = f
-            .events
-            .first()
-            .and_then(|&i| events.get(i))
-            .and_then(Event::win)
-            .map(|w| &*w.computer)
-            .filter(|c| !c.is_empty())
-        else {
+        let Some(computer) = finding_computer(f, events) else {
             return false;
         };
         !self.list.is_empty()
             && self.list.iter().all(|(_, c)| {
-                let tied = c
-                    .server_side
-                    .and_then(|s| self.servers.get(s))
-                    .map(|s| s.host.as_str())
-                    .filter(|h| !h.is_empty());
-                let named = c.server.as_deref().filter(|s| !s.is_empty());
-                let reached = named.is_some_and(|s| same_host(computer, s))
-                    || tied.is_some_and(|h| same_host(computer, h));
-                let logged = named.is_some_and(|s| self.logged.contains_key(&host_class(s)));
-                !reached && (tied.is_some() || logged || same_host(computer, &c.client))
+                let (reached, known) = self.reaches(c, computer);
+                !reached && (known || same_host(computer, &c.client))
+            })
+    }
+
+    /// Whether `computer` is connection `c`'s server (the one it names or the one tied to
+    /// it), and whether that server is known: tied, or named with its own logs here.
+    fn reaches(&self, c: &Connection, computer: &str) -> (bool, bool) {
+        let tied = c
+            .server_side
+            .and_then(|s| self.servers.get(s))
+            .map(|s| s.host.as_str())
+            .filter(|h| !h.is_empty());
+        let named = c.server.as_deref().filter(|s| !s.is_empty());
+        let reached = named.is_some_and(|s| same_host(computer, s))
+            || tied.is_some_and(|h| same_host(computer, h));
+        let logged = named.is_some_and(|s| self.logged.contains_key(&host_class(s)));
+        (reached, tied.is_some() || logged)
+    }
+
+    /// A finding (its first event) from a session host that is no 0x904 connection's server
+    /// (nor its client), while every 0x904 connection's own server is known: that host's
+    /// certificate, TLS settings or configuration are its own, and say nothing about a
+    /// server the client reached elsewhere (a live session on one host, a failed connection to
+    /// another). A gateway's computer is not a session host here: a connection's TLS ends
+    /// there first.
+    pub(super) fn on_another_session_host(&self, f: &Finding, events: &[Event]) -> bool {
+        let Some(computer) = finding_computer(f, events) else {
+            return false;
+        };
+        !self.list.is_empty()
+            && self.session_hosts.contains(&host_class(computer))
+            && self.list.iter().all(|(_, c)| {
+                let (reached, known) = self.reaches(c, computer);
+                !reached && known && !same_host(computer, &c.client)
             })
     }
 
@@ -611,6 +643,19 @@ impl<'a> AnchorConnections<'a> {
 /// Connections to one server whose life is known, as (start, end, index in the list), with
 /// the longest of those lives.
 type Lives = (Vec<(Timestamp, Timestamp, usize)>, SignedDuration);
+
+/// The computer a finding's first event was logged on or exported from (an event log's
+/// computer, a registry export's or ACL dump's); `None` for a Procmon row and an empty name.
+fn finding_computer<'e>(f: &Finding, events: &'e [Event]) -> Option<&'e str> {
+    let e = events.get(*f.events.first()?)?;
+    let name = match &e.kind {
+        crate::model::EventKind::Win(w) => &*w.computer,
+        crate::model::EventKind::Registry(r) => &*r.computer,
+        crate::model::EventKind::Acl(a) => &*a.computer,
+        crate::model::EventKind::Procmon(_) => return None,
+    };
+    (!name.is_empty()).then_some(name)
+}
 
 /// Per 0x904 connection: the user of its gateway leg, read from the gateway's events that name
 /// both a user and that connection's server as their resource, within its life (from its start

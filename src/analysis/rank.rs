@@ -162,6 +162,14 @@ fn server_cause(c: Cause) -> bool {
     )
 }
 
+/// Causes a session host has its own of (its certificate, its TLS settings): evidence of
+/// them from another session host says nothing about the 0x904's server
+/// ([`AnchorConnections::on_another_session_host`]). Logged on the client, it is the
+/// client's side of the handshake, and counts.
+fn host_cause(c: Cause) -> bool {
+    matches!(c, Cause::Certificate | Cause::Tls)
+}
+
 fn score_finding<'a>(
     rules: &RuleSet,
     f: &'a Finding,
@@ -174,6 +182,7 @@ fn score_finding<'a>(
     };
     if anchors.other_connection(f, events, rules.domain())
         || (server_cause(cause) && anchors.off_their_servers(f, events))
+        || (host_cause(cause) && anchors.on_another_session_host(f, events))
     {
         return None;
     }

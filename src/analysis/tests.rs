@@ -1036,3 +1036,73 @@ fn accept_naming_address(rules: &RuleSet) -> (&crate::rules::domain::ServerEvent
         .clone();
     (accept, provider)
 }
+
+/// A client with a session on one host and a failed connection to another: the certificate
+/// and TLS evidence of the host it did not fail on is that host's own, and says nothing about
+/// the 0x904's server (nor does that host's registry). Logged on the 0x904's server, or on
+/// the client, it counts; from a computer the inputs show as no session host, nothing says
+/// whose it is, and it counts too.
+#[test]
+fn another_session_hosts_certificate_is_not_the_0x904s() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let (accept, provider) = accept_naming_address(&rules);
+    let broken_key = |computer: &str| {
+        logged(
+            "Schannel",
+            36870,
+            computer,
+            3601,
+            &[("ErrorCode", "0x8009030D")],
+        )
+    };
+    for (computer, rds02_hosts_sessions, counts) in [
+        ("RDS02.contoso.com", true, false),
+        ("RDS01.contoso.com", true, true),
+        ("WS01.contoso.com", true, true),
+        ("RDS02.contoso.com", false, true),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 3)]);
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        if rds02_hosts_sessions {
+            // Someone's connection to RDS02 that morning: RDS02 is a session host.
+            events.push(logged(
+                &provider,
+                accept.ids[0],
+                "RDS02.contoso.com",
+                600,
+                &[(&accept.address, "10.0.0.9:50000")],
+            ));
+        }
+        events.push(broken_key(computer));
+        let causes = causes_of(&rules, &events);
+        let certificate = causes.iter().any(|(c, _)| c == "certificate");
+        assert_eq!(certificate, counts, "{computer}: {causes:?}");
+    }
+    // Nor does that host's registry: TLS 1.0 turned off on RDS02 is RDS02's.
+    let mut events = client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 3)]);
+    events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+    events.push(logged(
+        &provider,
+        accept.ids[0],
+        "RDS02.contoso.com",
+        600,
+        &[(&accept.address, "10.0.0.9:50000")],
+    ));
+    let mut rds02_setting = schannel_server("TLS 1.2", "0");
+    if let EventKind::Registry(r) = &mut rds02_setting.kind {
+        r.computer = "RDS02".into();
+    }
+    let with = |setting: crate::model::Event| {
+        let mut events = events.clone();
+        events.push(setting);
+        causes_of(&rules, &events)
+            .into_iter()
+            .any(|(c, rules)| c == "tls" && rules.iter().any(|r| r.starts_with("cfg-")))
+    };
+    assert!(
+        with(schannel_server("TLS 1.2", "0")),
+        "RDS01's own setting counts"
+    );
+    assert!(!with(rds02_setting), "RDS02's setting is RDS02's");
+}
