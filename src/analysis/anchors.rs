@@ -548,7 +548,7 @@ impl<'a> AnchorConnections<'a> {
         };
         let ends: Vec<String> = ends.iter().map(|a| bare(a)).collect();
         self.list.iter().all(|(_, c)| {
-            let on_its_server = c.server.as_deref().is_some_and(|s| same_host(computer, s));
+            let (on_its_server, _) = self.reaches(c, computer);
             let client = c
                 .server_side
                 .and_then(|s| self.servers.get(s))

@@ -142,6 +142,7 @@ pub fn scan_within(
             }
         };
         server_side::tie(&mut conns, &servers);
+        server_side::tie_unknown_names(&mut conns, &servers, &events);
         let (mut causes, disconnects) = both(
             || rank::rank(rules, &evaluation, &events, &conns, &servers),
             || disconnects(rules, &events, &conns, &servers),

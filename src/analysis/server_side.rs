@@ -389,6 +389,88 @@ pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
     tie_holding(conns, servers);
 }
 
+/// At most this many accepts on each side of a client connection's moment are offered to it
+/// by [`tie_unknown_names`]: a scanner's flood of accepts costs no pair per accept.
+const UNKNOWN_NAME_OFFERS: usize = 16;
+
+/// Tie the client connections [`tie`] could not, made to a name no session host here goes by
+/// (an address, a DNS alias, a public name), to the accept the one session host logged within
+/// [`TIE_ACCEPT`] of their transport event. Said only when every accept in that window is one
+/// host's, and the name is no computer whose logs are here (a server whose connection logs
+/// are missing is not another's); ties are one to one, nearest first, and never take a server
+/// connection already tied.
+pub fn tie_unknown_names(conns: &mut [Connection], servers: &[ServerConnection], events: &[Event]) {
+    let hosts: std::collections::HashSet<(bool, String)> = servers
+        .iter()
+        .filter(|s| !s.host.is_empty())
+        .map(|s| host_class(&s.host))
+        .collect();
+    let unknown = |c: &Connection| {
+        c.server_side.is_none()
+            && c.server
+                .as_deref()
+                .is_some_and(|n| !n.trim().is_empty() && !hosts.contains(&host_class(n)))
+            && c.transport_up.or(c.start).is_some()
+    };
+    if !conns.iter().any(unknown) {
+        return;
+    }
+    let mut logged = std::collections::HashSet::new();
+    let mut last = "";
+    for w in events.iter().filter_map(Event::win) {
+        if !w.computer.is_empty() && &*w.computer != last {
+            last = &w.computer;
+            logged.insert(host_class(last));
+        }
+    }
+    let mut taken = vec![false; servers.len()];
+    for si in conns.iter().filter_map(|c| c.server_side) {
+        if let Some(t) = taken.get_mut(si) {
+            *t = true;
+        }
+    }
+    let mut accepts: Vec<(Timestamp, usize)> = servers
+        .iter()
+        .enumerate()
+        .filter(|&(si, s)| !taken[si] && !s.host.is_empty())
+        .filter_map(|(si, s)| Some((s.accepted?, si)))
+        .collect();
+    accepts.sort_unstable();
+    let mut pairs: Vec<(SignedDuration, usize, usize)> = Vec::new();
+    for (ci, c) in conns.iter().enumerate() {
+        let (Some(name), Some(moment)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
+            continue;
+        };
+        if !unknown(c) || logged.contains(&host_class(name)) {
+            continue;
+        }
+        let from = moment.checked_sub(TIE_ACCEPT).unwrap_or(moment);
+        let to = moment.checked_add(TIE_ACCEPT).unwrap_or(moment);
+        let lo = accepts.partition_point(|&(t, _)| t < from);
+        let at = accepts.partition_point(|&(t, _)| t < moment);
+        let hi = accepts.partition_point(|&(t, _)| t <= to);
+        let window = &accepts[lo..hi];
+        let one_host = window.split_first().is_some_and(|(&(_, first), rest)| {
+            rest.iter()
+                .all(|&(_, si)| same_host(&servers[si].host, &servers[first].host))
+        });
+        if !one_host {
+            continue;
+        }
+        let near = accepts[lo.max(at.saturating_sub(UNKNOWN_NAME_OFFERS))..at]
+            .iter()
+            .chain(&accepts[at..hi.min(at + UNKNOWN_NAME_OFFERS)]);
+        pairs.extend(near.map(|&(t, si)| (t.duration_since(moment).abs(), ci, si)));
+    }
+    pairs.sort_unstable();
+    for (_, ci, si) in pairs {
+        if conns[ci].server_side.is_none() && !taken[si] {
+            taken[si] = true;
+            conns[ci].server_side = Some(si);
+        }
+    }
+}
+
 /// Which indexes of a list are taken, as a way to the next one that is not: each index points
 /// at itself while free and past itself once taken (the last, one past the end, never is);
 /// `find` follows and shortens the way (path halving), so walks skip taken runs in about
@@ -859,6 +941,57 @@ mod tests {
         let mut conns = connections(&all, Domain::builtin());
         tie(&mut conns, &servers);
         assert!(conns.iter().all(|c| c.server_side != Some(3)));
+    }
+
+    /// A connection made to an address (or an alias) no host here goes by is tied to the one
+    /// session host that accepted a connection within seconds of it; not when two hosts did,
+    /// nor when none did then, nor when the name it used is a computer whose own logs are here
+    /// (its connection logs missing: another host's accept is not its).
+    #[test]
+    fn a_connection_to_an_address_is_tied_to_the_one_host_that_accepted_it() {
+        let on = |host: &str, mut events: Vec<Event>| {
+            for e in &mut events {
+                if let EventKind::Win(w) = &mut e.kind {
+                    Arc::make_mut(w).computer = host.into();
+                }
+            }
+            events
+        };
+        let tied_session = |name: &str, extra: Vec<Event>| {
+            let a = Some("{A}");
+            let mut events = vec![
+                client(1024, 0, a, Some(name)),
+                client(1025, 1, a, None),
+                client(1026, 300, a, Some("2308")),
+            ];
+            events.extend(extra);
+            let servers = server_connections(&events, Domain::builtin());
+            let mut conns = connections(&events, Domain::builtin());
+            tie(&mut conns, &servers);
+            assert!(conns[0].server_side.is_none(), "{name}: tied by name");
+            tie_unknown_names(&mut conns, &servers, &events);
+            conns[0]
+                .server_side
+                .and_then(|s| servers[s].session.clone())
+        };
+        let alice = || session(1_200, "203.0.113.7", "alice", "5");
+        for name in ["198.51.100.10", "rds.contoso-hosting.net"] {
+            assert_eq!(tied_session(name, alice()).as_deref(), Some("5"), "{name}");
+        }
+        let mut two_hosts = alice();
+        two_hosts.extend(on(
+            "RDS02.contoso.com",
+            session(3_000, "203.0.113.9", "bob", "9"),
+        ));
+        assert_eq!(tied_session("198.51.100.10", two_hosts), None);
+        let later = session(40_000, "203.0.113.7", "alice", "5");
+        assert_eq!(tied_session("198.51.100.10", later), None);
+        let mut rds09_logs = alice();
+        rds09_logs.extend(on(
+            "RDS09.contoso.com",
+            vec![server("EventLog", 6005, 100, &[])],
+        ));
+        assert_eq!(tied_session("RDS09", rds09_logs), None);
     }
 
     #[test]

@@ -431,6 +431,7 @@ fn ranked(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<super::diagnos
     let mut conns = super::connection::connections(events, rules.domain());
     let servers = super::server_side::server_connections(events, rules.domain());
     super::server_side::tie(&mut conns, &servers);
+    super::server_side::tie_unknown_names(&mut conns, &servers, events);
     super::rank::rank(rules, &eval, events, &conns, &servers)
 }
 
@@ -718,20 +719,32 @@ fn a_firewall_drop_of_another_address_is_not_the_0x904s() {
             ],
         )
     };
-    for (accepted, source, counts) in [
-        (true, "45.61.152.140", false),
-        (true, "10.20.31.77", true),
-        (false, "45.61.152.140", true),
+    for (accepted, source, by_address, counts) in [
+        (true, "45.61.152.140", false, false),
+        (true, "10.20.31.77", false, true),
+        (false, "45.61.152.140", false, true),
+        // Connected to by its address: RDS01's accept at that moment ties it all the same.
+        (true, "45.61.152.140", true, false),
+        (true, "10.20.31.77", true, true),
     ] {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 900)]);
+        if by_address && let EventKind::Win(w) = &mut events[0].kind {
+            let w = std::sync::Arc::make_mut(w);
+            let mut data = crate::model::Fields::default();
+            data.push("Value", "10.20.40.1");
+            w.data = data;
+        }
         if accepted {
             events.push(rds01_accept(&rules, "10.20.31.77:50533"));
         }
         events.push(drop_from(source));
         let causes = causes_of(&rules, &events);
         let counted = causes.iter().any(|(c, _)| c == "firewall");
-        assert_eq!(counted, counts, "{accepted} {source}: {causes:?}");
+        assert_eq!(
+            counted, counts,
+            "{accepted} {source} {by_address}: {causes:?}"
+        );
     }
 }
 
