@@ -516,7 +516,9 @@ fn read_iterated(
         let rendered = match rendered {
             Ok(r) => r,
             Err(e) => {
-                out.errors.push(record_problem(n, &e));
+                let problem = past_what_renders(&e, limits.evtx_record_bytes)
+                    .unwrap_or_else(|| record_problem(n, &e));
+                out.errors.push(problem);
                 continue;
             }
         };
@@ -555,6 +557,53 @@ fn read_iterated(
                 message: format!("record {id}: rendered XML unreadable: {e}"),
             }),
         }
+    }
+}
+
+/// The most the `evtx` crate renders of one record, and its words for a record past it
+/// (the crate is pinned, and asserts its message matches this size).
+const CRATE_RENDER_MAX: u64 = 16 << 20;
+const CRATE_RENDER_TOO_LARGE: &str = "record renders to more than 16 MiB";
+
+/// A record the crate refused for rendering past [`CRATE_RENDER_MAX`]. The direct reader,
+/// which reads a record's text up to `--max-evtx-record-bytes` (`limit`), gave it up first:
+/// under a lower limit the record is over it, refused as any record whose text passes it
+/// (its size past the crate's is all that is known); under a higher one the record is named
+/// with both bounds. `None` for any other error (the crate's words then).
+fn past_what_renders(e: &EvtxError, limit: u64) -> Option<Problem> {
+    let id = match e {
+        EvtxError::FailedToParseRecord { record_id, source } if renders_too_much(source) => {
+            *record_id
+        }
+        _ => return None,
+    };
+    if limit < CRATE_RENDER_MAX {
+        return Some(Problem::Refused {
+            limit,
+            flag: "--max-evtx-record-bytes",
+            message: format!(
+                "record {id}: renders to more than {CRATE_RENDER_MAX} bytes, over the {limit}-byte limit (raise with --max-evtx-record-bytes)"
+            ),
+        });
+    }
+    Some(Problem::Record {
+        at: At {
+            record: Some(id),
+            ..At::default()
+        },
+        message: format!(
+            "record {id}: renders to more than {CRATE_RENDER_MAX} bytes, the most the evtx crate renders, and could not be read directly within the {limit}-byte limit of --max-evtx-record-bytes"
+        ),
+    })
+}
+
+/// Whether the crate's error, through the layers it wraps, is its render size bound.
+fn renders_too_much(e: &EvtxError) -> bool {
+    match e {
+        EvtxError::FailedToCreateRecordModel(why) => *why == CRATE_RENDER_TOO_LARGE,
+        EvtxError::FailedToParseRecord { source, .. }
+        | EvtxError::FailedToReadRecordAt { source, .. } => renders_too_much(source),
+        _ => false,
     }
 }
 
