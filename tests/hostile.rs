@@ -16,6 +16,11 @@ mod round3;
 #[path = "hostile/round4.rs"]
 mod round4;
 
+/// Round five (session 31): zips of zips held in memory only while read, and an EVTX record
+/// past what the evtx crate renders.
+#[path = "hostile/round5.rs"]
+mod round5;
+
 use crate::common;
 
 use crate::support::evtx_writer;

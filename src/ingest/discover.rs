@@ -12,7 +12,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::SNIFF_BYTES;
 pub use super::error::InputError;
 pub use super::limits::Limits;
 pub use super::zipdir::Archive;
@@ -28,10 +30,13 @@ use crate::model::{FileAccount, FileFormat, Problem};
 #[derive(Clone)]
 pub enum InputData {
     Path(PathBuf),
-    /// A zip entry: where its compressed bytes are, and its declared size.
+    /// A zip entry: where its compressed bytes are, and its declared size. An entry of a
+    /// zip inside a zip has its first bytes at hand (`head`, up to [`SNIFF_BYTES`], read
+    /// unchecked when its zip was listed): a look at them then costs no inflating of its zip.
     ZipEntry {
         at: Box<Location>,
         size: u64,
+        head: Option<Arc<[u8]>>,
     },
 }
 
@@ -65,11 +70,20 @@ impl Input {
     /// (reading on is where a lying entry fails, with the reason).
     pub fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
         let cap = self.size().map_or(n as u64, |size| size.min(n as u64));
+        if let InputData::ZipEntry {
+            head: Some(head), ..
+        } = &self.data
+            && n <= SNIFF_BYTES
+        {
+            // What reading gives: up to `cap`, or all there is.
+            return Ok(head[..head.len().min(cap as usize)].to_vec());
+        }
         let mut buf = Vec::with_capacity(n);
         match &self.data {
             InputData::Path(p) => fs::File::open(p)?.take(cap).read_to_end(&mut buf)?,
             // Only a look: the CRC is checked when the entry is read.
             InputData::ZipEntry { at, .. } => EntryStream::unchecked((**at).clone())
+                .map_err(std::io::Error::other)?
                 .take(cap)
                 .read_to_end(&mut buf)?,
         };
@@ -87,7 +101,7 @@ impl Input {
                 }
                 fs::read(p).map_err(InputError::Io)
             }
-            InputData::ZipEntry { at, size } => {
+            InputData::ZipEntry { at, size, .. } => {
                 if *size > cap {
                     return Err(too_big(*size));
                 }
@@ -104,7 +118,7 @@ impl Input {
                 let (f, len) = open_with_len(p)?;
                 Ok((Box::new(f), len))
             }
-            InputData::ZipEntry { at, size } => {
+            InputData::ZipEntry { at, size, .. } => {
                 let entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok((Box::new(entry), *size))
             }
@@ -132,6 +146,16 @@ impl Input {
                 let mut entry = EntryStream::checked((**at).clone()).map_err(InputError::Entry)?;
                 Ok(f(&mut entry))
             }
+        }
+    }
+
+    /// The bytes of the zip inside a zip that this input lies in that are in memory now (held
+    /// by a stream, kept by a thread, or by this input itself), 0 when none are (or it lies in
+    /// no such zip): memory goes with what is being read, not with what was found.
+    pub fn nested_zip_bytes_held(&self) -> u64 {
+        match &self.data {
+            InputData::ZipEntry { at, .. } => at.zip_bytes_held(),
+            InputData::Path(_) => 0,
         }
     }
 
@@ -189,7 +213,11 @@ pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
     }
     numbered_apart(&mut walk.found);
     // The same content reached twice (a path given twice, a zip beside its extracted copy).
-    super::dedup::set_aside_duplicates(walk.found)
+    let found = super::dedup::set_aside_duplicates(walk.found);
+    // Nothing of a nested zip is kept in memory past discovery: it is inflated again when
+    // its entries are read.
+    super::zipdir::let_go_on_this_thread();
+    found
 }
 
 /// Every input gets its own name: one whose name an earlier one already has (a path given
@@ -291,9 +319,11 @@ impl Walk<'_> {
         let opened = SharedFile::open(path)
             .map_err(|e| Problem::Failed(format!("cannot open: {e}")))
             .and_then(|file| {
+                let file = ZipSource::File(file);
                 open_zip(
                     &name,
-                    ZipSource::File(file),
+                    file.clone(),
+                    &file,
                     1,
                     self.limits,
                     &mut self.budget,

@@ -3,31 +3,176 @@
 //! A zip on disk is read where it lies: its central directory is found from the end, and
 //! entries are read at their offsets (`pread`), so a file that merely starts with `PK\3\4` costs
 //! nothing and a large zip is never held in memory. A zip inside a zip is held in memory,
-//! bounded by `--max-file-bytes`. Every zip of a run (or of one batch ticket), nested ones
+//! bounded by `--max-file-bytes`, only while it is read: its bytes are held by the streams
+//! reading it and kept by the last thread that read from it ([`NestedZip`]), so a run holds
+//! about one nested zip per reading thread, not every nested zip it found. Every zip of a run (or of one batch ticket), nested ones
 //! included, draws on one [`ZipBudget`] of entries and declared uncompressed bytes, so four
 //! bombs cost no more than one. Each entry is accounted for: entries whose bytes overlap an
 //! earlier entry's (a bomb made of one body named many times) are refused by name, entries
 //! with the same name get their own account (`a.zip!/x#2`), and a "folder" entry that holds
 //! data is read like a file.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use zip::ZipArchive;
 
 use super::Limits;
+use super::SNIFF_BYTES;
 use super::at::{read_at, seek_target};
 use super::discover::{Found, Input, InputData, failed};
-use super::zipentry::{EntryError, Location, is_deflated};
+use super::error::InputError;
+use super::zipentry::{EntryError, EntryStream, Location, is_deflated};
 use crate::model::{FileAccount, FileFormat, Problem};
 
-/// A zip's bytes: on disk, or in memory (a zip inside a zip).
+/// A zip's bytes: on disk, or in memory (a zip inside a zip, while it is read).
 #[derive(Clone)]
 pub enum ZipSource {
-    Memory(Cursor<Arc<[u8]>>),
+    /// `Arc<Vec<u8>>`, not `Arc<[u8]>`: the vector the zip was inflated into is shared as it
+    /// is (making an `Arc<[u8]>` of it copies every byte, twice the zip at the peak).
+    Memory(Cursor<HeldBytes>),
     File(SharedFile),
+    /// A zip inside a zip, by where it lies: what its entries keep, so that its bytes are
+    /// held only while read. Not readable as such: a stream resolves it to [`ZipSource::Memory`]
+    /// when it opens.
+    Nested(Arc<NestedZip>),
+}
+
+/// A nested zip's bytes, shared: the vector it was inflated into, never copied.
+#[derive(Clone)]
+pub struct HeldBytes(pub Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for HeldBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A zip inside a zip, found and listed, whose bytes are inflated when one of its entries is
+/// read and let go once nothing reads from it.
+///
+/// Its bytes are held by every open stream on one of its entries and by the last thread that
+/// opened one (kept from one entry to the next, so a thread reading a zip's entries in order,
+/// as inputs are read, inflates it once); a thread that opens an entry of another nested zip
+/// lets go of this one. So a run holds, besides the streams open, at most one nested zip per
+/// thread that read one (and the zips being inflated, one per nesting level), never every
+/// nested zip it found; and the bytes go when the last entry of the zip is dropped, whichever
+/// thread kept them. An entry read after its zip was let go inflates the zip again: nothing
+/// is kept that memory cannot afford.
+pub struct NestedZip {
+    /// Its entry in the zip that holds it.
+    at: Location,
+    held: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    /// Its bytes, while anything holds them.
+    bytes: Weak<Vec<u8>>,
+    /// Its bytes kept for the threads whose last nested zip it is, and how many they are.
+    kept: Option<Arc<Vec<u8>>>,
+    kept_by: usize,
+}
+
+thread_local! {
+    /// The nested zip this thread read from last (its bytes kept in its [`Held::kept`]).
+    static LAST_NESTED: RefCell<Weak<NestedZip>> = const { RefCell::new(Weak::new()) };
+}
+
+impl NestedZip {
+    /// The zip that is the entry `at` (its size checked against `--max-file-bytes`).
+    pub fn new(at: Location) -> NestedZip {
+        NestedZip {
+            at,
+            held: Mutex::new(Held::default()),
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Its bytes: those something holds, else inflated from the zip it lies in (itself had
+    /// the same way, not kept). Threads asking at once wait for one inflation. Locks are
+    /// taken from a zip to the zip it lies in, never the other way.
+    pub fn bytes(&self) -> Result<Arc<Vec<u8>>, InputError> {
+        let mut held = self.held();
+        if let Some(bytes) = held.bytes.upgrade() {
+            return Ok(bytes);
+        }
+        let bytes = Arc::new(self.at.read_whole()?);
+        held.bytes = Arc::downgrade(&bytes);
+        Ok(bytes)
+    }
+
+    /// Its bytes for a stream opened on this thread, kept for this thread's next stream
+    /// until it opens one on another nested zip. The zip this thread kept before is let go
+    /// first, before this one is inflated (after, when this one lies in it: it is needed).
+    pub fn acquire(self: &Arc<Self>) -> Result<Arc<Vec<u8>>, InputError> {
+        let last = LAST_NESTED.with(|l| l.borrow().upgrade());
+        if let Some(last) = &last {
+            if Arc::ptr_eq(last, self) {
+                return self.bytes();
+            }
+            if !self.lies_in(last) {
+                let_go_on_this_thread();
+            }
+        }
+        let bytes = self.bytes()?;
+        {
+            let mut held = self.held();
+            held.kept_by += 1;
+            held.kept = Some(Arc::clone(&bytes));
+        }
+        let before = LAST_NESTED.with(|l| l.replace(Arc::downgrade(self)));
+        if let Some(before) = before.upgrade() {
+            before.let_go();
+        }
+        Ok(bytes)
+    }
+
+    /// Whether this zip lies in `other`, however deep.
+    fn lies_in(&self, other: &Arc<NestedZip>) -> bool {
+        let mut zip = self.at.zip();
+        while let ZipSource::Nested(parent) = zip {
+            if Arc::ptr_eq(parent, other) {
+                return true;
+            }
+            zip = parent.at.zip();
+        }
+        false
+    }
+
+    /// Its bytes in memory now (0 when nothing holds them).
+    pub fn bytes_held(&self) -> u64 {
+        self.held().bytes.upgrade().map_or(0, |b| b.len() as u64)
+    }
+
+    /// One thread less keeps its bytes.
+    fn let_go(&self) {
+        let mut held = self.held();
+        held.kept_by = held.kept_by.saturating_sub(1);
+        if held.kept_by == 0 {
+            held.kept = None;
+        }
+    }
+}
+
+/// This thread keeps no nested zip's bytes any more (the others it read from are let go as
+/// it moves on; this is for the last one, once a pass over the inputs is done).
+pub fn let_go_on_this_thread() {
+    let before = LAST_NESTED.with(|l| l.replace(Weak::new()));
+    if let Some(before) = before.upgrade() {
+        before.let_go();
+    }
+}
+
+/// What reads a [`ZipSource::Nested`] as it is (a bug: streams resolve it first).
+fn unresolved() -> io::Error {
+    io::Error::other("internal error: a nested zip read without its bytes")
 }
 
 /// A file read at explicit offsets, so clones share one handle and never disturb each other.
@@ -74,6 +219,7 @@ impl Read for ZipSource {
         match self {
             ZipSource::Memory(c) => c.read(buf),
             ZipSource::File(f) => f.read(buf),
+            ZipSource::Nested(_) => Err(unresolved()),
         }
     }
 }
@@ -83,6 +229,7 @@ impl Seek for ZipSource {
         match self {
             ZipSource::Memory(c) => c.seek(to),
             ZipSource::File(f) => f.seek(to),
+            ZipSource::Nested(_) => Err(unresolved()),
         }
     }
 }
@@ -90,8 +237,9 @@ impl Seek for ZipSource {
 impl ZipSource {
     pub fn byte_len(&self) -> u64 {
         match self {
-            ZipSource::Memory(c) => c.get_ref().len() as u64,
+            ZipSource::Memory(c) => c.get_ref().0.len() as u64,
             ZipSource::File(f) => f.len,
+            ZipSource::Nested(n) => n.at.len,
         }
     }
 }
@@ -299,9 +447,12 @@ fn no_files(name: &str, mut bytes: ZipSource) -> FileAccount {
     }
 }
 
+/// `source` is read to list the entries; the entries keep `kept` (the same bytes: a nested
+/// zip's entries keep it as [`ZipSource::Nested`], not its bytes).
 pub fn open_zip(
     name: &str,
     mut source: ZipSource,
+    kept: &ZipSource,
     depth: usize,
     limits: &Limits,
     budget: &mut ZipBudget,
@@ -395,7 +546,8 @@ pub fn open_zip(
                 size,
                 entry.crc32(),
                 deflated,
-            ),
+            )
+            .map(|at| at.kept_as(kept.clone())),
             (None, _) => Err(EntryError::NoDataOffset),
             (_, Err(why)) => Err(why),
         };
@@ -425,6 +577,7 @@ pub fn open_zip(
                 r.crc,
                 r.method,
             )
+            .map(|at| at.kept_as(kept.clone()))
         };
         let span = (r.header, at.as_ref().map_or(r.header, |a| a.data_span().1));
         spans.push((span.0, span.1.max(r.header.saturating_add(4))));
@@ -490,11 +643,18 @@ pub fn open_zip(
                 continue;
             }
         };
+        let location = (*at).clone();
+        // A nested zip's entry: its first bytes read now, while its zip is in memory, so
+        // that looking at it (its format) never inflates the zip again.
+        let head = matches!(kept, ZipSource::Nested(_))
+            .then(|| head_of(&location, &bytes, entry.size))
+            .flatten();
         let input = Input {
             name: full,
             data: InputData::ZipEntry {
                 at,
                 size: entry.size,
+                head,
             },
         };
         if super::discover::is_zip(&input) {
@@ -505,12 +665,19 @@ pub fn open_zip(
                     limit: limits.file_bytes,
                 })
             } else {
-                input
-                    .read_all(entry.size, "--max-zip-bytes")
+                // Listed from its bytes, held here only: its entries keep where it lies, and
+                // it is inflated again when they are read (see `NestedZip`).
+                let nested = Arc::new(NestedZip::new(location));
+                // The nested zip this thread kept is let go first (unless it is the one
+                // being listed, which the listing holds): one inflated at a time.
+                let_go_on_this_thread();
+                nested
+                    .bytes()
                     .map_err(ArchiveError::NestedUnread)
                     .and_then(|b| {
-                        let source = ZipSource::Memory(Cursor::new(Arc::from(b)));
-                        open_zip(&inner, source, depth + 1, limits, budget, found)
+                        let source = ZipSource::Memory(Cursor::new(HeldBytes(b)));
+                        let kept = ZipSource::Nested(nested);
+                        open_zip(&inner, source, &kept, depth + 1, limits, budget, found)
                     })
             };
             if let Err(why) = nested {
@@ -525,6 +692,20 @@ pub fn open_zip(
         }
     }
     Ok(())
+}
+
+/// The first bytes of the entry at `at` (up to [`SNIFF_BYTES`], never past `size`), read
+/// unchecked (only a look, as [`Input::head`] reads) from `bytes`, the zip it lies in; `None`
+/// when they cannot be read (looking then reads them again, and fails the same way).
+fn head_of(at: &Location, bytes: &ZipSource, size: u64) -> Option<Arc<[u8]>> {
+    let at = at.clone().kept_as(bytes.clone());
+    let mut head = Vec::new();
+    EntryStream::unchecked(at)
+        .ok()?
+        .take(size.min(SNIFF_BYTES as u64))
+        .read_to_end(&mut head)
+        .ok()?;
+    Some(head.into())
 }
 
 /// Entries whose bytes (local header to end of data) overlap an entry that starts before

@@ -15,9 +15,13 @@
 //!
 //! Inflaters are kept per thread and reset for the next entry instead of being dropped: a
 //! fresh one per entry left 20-35 KiB of memory per entry that the allocator did not reuse.
+//!
+//! An entry of a zip inside a zip names its zip ([`ZipSource::Nested`]), not its bytes: a
+//! stream gets them when it opens ([`Compressed::resolve`]) and holds them while it lives.
 
 use std::cell::RefCell;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use flate2::read::DeflateDecoder;
 use zip::CompressionMethod;
@@ -25,7 +29,8 @@ use zip::result::ZipError;
 
 use super::at::seek_target;
 use super::discover::past_declared_end;
-use super::zipdir::{Archive, ZipSource};
+use super::error::InputError;
+use super::zipdir::{Archive, HeldBytes, ZipSource};
 
 /// Entries up to this size are inflated into memory once (checked, then read from there).
 pub const SMALL_ENTRY: u64 = 1 << 20;
@@ -61,6 +66,10 @@ pub enum EntryError {
         "its bytes overlap those of entry '{other}' (one body named by several entries: a zip bomb?): not read"
     )]
     Overlaps { other: String },
+    /// The zip inside a zip that holds the entry, inflated again to read it (it is not kept
+    /// in memory between its readers), could not be.
+    #[error("the zip that holds it could not be read again: {0}")]
+    Reread(#[source] Box<InputError>),
 }
 
 /// The compressed bytes of one entry: a window on the zip's bytes (shared, not copied).
@@ -70,6 +79,43 @@ struct Compressed {
     start: u64,
     end: u64,
     pos: u64,
+}
+
+impl Compressed {
+    /// A window on nothing.
+    fn empty() -> Compressed {
+        Compressed {
+            zip: ZipSource::Memory(Cursor::new(HeldBytes(Arc::new(Vec::new())))),
+            start: 0,
+            end: 0,
+            pos: 0,
+        }
+    }
+
+    /// The same window on bytes that can be read: a nested zip's bytes are had (inflated
+    /// again if no reader holds them) and held by the window. `warm`: kept for this thread's
+    /// next reader too (see [`super::zipdir::NestedZip::acquire`]).
+    fn resolve(&self, warm: bool) -> Result<Compressed, EntryError> {
+        let zip = match &self.zip {
+            ZipSource::Nested(nested) => {
+                let bytes = if warm {
+                    nested.acquire()
+                } else {
+                    nested.bytes()
+                };
+                ZipSource::Memory(Cursor::new(HeldBytes(
+                    bytes.map_err(|e| EntryError::Reread(Box::new(e)))?,
+                )))
+            }
+            other => other.clone(),
+        };
+        Ok(Compressed {
+            zip,
+            start: self.start,
+            end: self.end,
+            pos: self.pos,
+        })
+    }
 }
 
 impl Read for Compressed {
@@ -102,6 +148,58 @@ impl Location {
     /// Where its compressed data starts and ends in the zip.
     pub fn data_span(&self) -> (u64, u64) {
         (self.compressed.start, self.compressed.end)
+    }
+
+    /// The bytes of its zip in memory now, when that is a zip inside a zip (see
+    /// [`super::discover::Input::nested_zip_bytes_held`]).
+    pub fn zip_bytes_held(&self) -> u64 {
+        match &self.compressed.zip {
+            ZipSource::Memory(c) => c.get_ref().0.len() as u64,
+            ZipSource::Nested(n) => n.bytes_held(),
+            ZipSource::File(_) => 0,
+        }
+    }
+
+    /// The zip it lies in.
+    pub(crate) fn zip(&self) -> &ZipSource {
+        &self.compressed.zip
+    }
+
+    /// The same entry, its zip's bytes had through `zip` (the same bytes): a nested zip's
+    /// entries found in its bytes keep a [`ZipSource::Nested`] instead, so that nothing holds
+    /// those bytes between readers.
+    pub(crate) fn kept_as(mut self, zip: ZipSource) -> Location {
+        debug_assert_eq!(zip.byte_len(), self.compressed.zip.byte_len());
+        self.compressed.zip = zip;
+        self
+    }
+
+    /// The whole entry in memory, read in one pass, its CRC-32 checked: a zip inside a zip,
+    /// held whole to be read. Never past its declared size (refused there, as a bomb). Its
+    /// zip's bytes are had without being kept for this thread (see [`Compressed::resolve`]).
+    pub(crate) fn read_whole(&self) -> Result<Vec<u8>, InputError> {
+        let compressed = self.compressed.resolve(false).map_err(InputError::Entry)?;
+        let mut body = Body::new(&compressed, self.deflated);
+        // The declared size, checked against the limit by the caller: one allocation, never
+        // grown (growing a vector copies it), never more.
+        let mut bytes = Vec::with_capacity(usize::try_from(self.len).unwrap_or(usize::MAX));
+        (&mut body)
+            .take(self.len)
+            .read_to_end(&mut bytes)
+            .map_err(|e| InputError::Entry(EntryError::Inflate(e)))?;
+        if bytes.len() as u64 == self.len {
+            // One byte more is a zip bomb (or an inflater error past the declared end), as
+            // a stream tells it (see `past_declared_end`).
+            past_declared_end(&mut body, self.len).map_err(|e| {
+                if e.kind() == io::ErrorKind::InvalidData {
+                    InputError::Refused(e)
+                } else {
+                    InputError::Decompress(e)
+                }
+            })?;
+        }
+        check_crc(&bytes_crc(&bytes), self.crc).map_err(InputError::Entry)?;
+        Ok(bytes)
     }
 
     /// Entry `index` of `archive`, as the zip crate found it.
@@ -221,7 +319,10 @@ impl Read for Inflater {
 
 impl Drop for Inflater {
     fn drop(&mut self) {
-        if let Some(d) = self.0.take() {
+        if let Some(mut d) = self.0.take() {
+            // Kept without its window: a window holds its zip's bytes (a nested zip's, in
+            // memory), which a spare inflater must not keep.
+            *d.get_mut() = Compressed::empty();
             SPARE.with(|s| {
                 let mut s = s.borrow_mut();
                 if s.len() < SPARE_KEPT {
@@ -251,10 +352,16 @@ impl EntryStream {
         EntryStream::checked(Location::of(archive, index)?)
     }
 
-    /// The entry at `at`, its CRC checked before anything of it is handed on.
+    /// The entry at `at`, its CRC checked before anything of it is handed on. A nested
+    /// zip's entry holds that zip's bytes while the stream lives, and this thread keeps them
+    /// for its next entry (see [`super::zipdir::NestedZip::acquire`]).
     pub fn checked(at: Location) -> Result<EntryStream, EntryError> {
+        let at = Location {
+            compressed: at.compressed.resolve(true)?,
+            ..at
+        };
         if at.len <= SMALL_ENTRY {
-            let mut stream = EntryStream::unchecked(at.clone());
+            let mut stream = EntryStream::over(at.clone());
             let mut bytes = Vec::with_capacity(at.len as usize);
             (&mut stream.body)
                 .take(at.len)
@@ -269,14 +376,25 @@ impl EntryStream {
                 stream.rest = Some(rest);
                 return Ok(stream);
             }
-            return Ok(EntryStream::unchecked(at));
+            return Ok(EntryStream::over(at));
         }
         verify_crc(&at)?;
-        Ok(EntryStream::unchecked(at))
+        Ok(EntryStream::over(at))
     }
 
-    /// The entry at `at` without a CRC check: for a look at its first bytes only.
-    pub fn unchecked(at: Location) -> EntryStream {
+    /// The entry at `at` without a CRC check: for a look at its first bytes only. A nested
+    /// zip's bytes are had as for [`EntryStream::checked`] (its entries are looked at in the
+    /// order they are read, so the look and the read share them).
+    pub fn unchecked(at: Location) -> Result<EntryStream, EntryError> {
+        let at = Location {
+            compressed: at.compressed.resolve(true)?,
+            ..at
+        };
+        Ok(EntryStream::over(at))
+    }
+
+    /// A stream over `at`, whose bytes can be read (resolved).
+    fn over(at: Location) -> EntryStream {
         EntryStream {
             body: Body::new(&at.compressed, at.deflated),
             compressed: at.compressed,
@@ -404,7 +522,6 @@ impl Seek for EntryStream {
 #[cfg(test)]
 mod tests {
     use std::io::{Cursor, Write};
-    use std::sync::Arc;
 
     use super::*;
 
@@ -459,7 +576,7 @@ mod tests {
         le32(&mut z, central_len);
         le32(&mut z, central);
         le16(&mut z, 0);
-        zip::ZipArchive::new(ZipSource::Memory(Cursor::new(Arc::from(z)))).unwrap()
+        zip::ZipArchive::new(ZipSource::Memory(Cursor::new(HeldBytes(Arc::new(z))))).unwrap()
     }
 
     fn content() -> Vec<u8> {
@@ -500,7 +617,7 @@ mod tests {
         let data = content();
         let archive = zip_declaring(&data, 1000, true);
         // Checked or not, the stream stops at the declared size, with the error.
-        let mut s = EntryStream::unchecked(Location::of(&archive, 0).unwrap());
+        let mut s = EntryStream::unchecked(Location::of(&archive, 0).unwrap()).unwrap();
         let mut got = Vec::new();
         let err = s.read_to_end(&mut got).unwrap_err();
         assert!(
