@@ -21,6 +21,11 @@ mod round4;
 #[path = "hostile/round5.rs"]
 mod round5;
 
+/// Round six: a red-team pass over `batch --incremental`, `merge` and the
+/// Markdown report.
+#[path = "hostile/round6.rs"]
+mod round6;
+
 use crate::common;
 
 use crate::support::evtx_writer;

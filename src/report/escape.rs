@@ -63,6 +63,28 @@ pub fn markdown(text: &str) -> String {
     defused
 }
 
+/// A reference (a rule's `references:`) as inline Markdown: an `http(s)` URL of printable
+/// ASCII alone, with nothing Markdown could end a link at (`<`, `>`, a space, a line break, a
+/// control), is written as an autolink `<URL>`, where nothing is formatted, mentioned or
+/// escaped; anything else is text, made inert by [`markdown`]. A rule file is input too:
+/// its reference could hold a line break (a heading, an image to any site) or a raw escape.
+pub fn markdown_reference(reference: &str) -> String {
+    let text = reference.trim();
+    let lower = text.to_ascii_lowercase();
+    let url = ["https://", "http://"]
+        .iter()
+        .any(|scheme| lower.len() > scheme.len() && lower.starts_with(scheme));
+    if url
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+    {
+        format!("<{text}>")
+    } else {
+        markdown(text)
+    }
+}
+
 /// A CSV cell that a spreadsheet will not run as a formula (`=`, `+`, `-`, `@`, tab, CR at
 /// the start get a leading `'`), with control characters made visible.
 pub fn csv_cell(text: &str) -> Cow<'_, str> {
@@ -109,6 +131,33 @@ mod tests {
             markdown("WWW.evil.example Www.x www.y"),
             "WWW\\.evil.example Www\\.x www\\.y"
         );
+    }
+
+    #[test]
+    fn references_are_autolinks_or_inert_text() {
+        let url =
+            "https://learn.microsoft.com/en-us/windows/win32/debug/system-error-codes--0-499-";
+        assert_eq!(markdown_reference(url), format!("<{url}>"));
+        assert_eq!(markdown_reference(" HTTP://x/a_b "), "<HTTP://x/a_b>");
+        // A line break would start a block of its own: a heading, a mention, an image.
+        let forged = "https://ok\n\n# Hi @everyone ![x](https://evil.example/t.png)\u{1b}[31m";
+        let shown = markdown_reference(forged);
+        assert!(!shown.contains(['\n', '\u{1b}', '<', '>']), "{shown}");
+        assert!(shown.contains("@&#8203;everyone"), "{shown}");
+        assert!(shown.contains("!\\[x\\]"), "{shown}");
+        assert!(!shown.contains("://"), "{shown}");
+        for not_a_url in [
+            "https://a b",
+            "https://a>b",
+            "javascript:alert(1)",
+            "https://",
+        ] {
+            assert!(
+                !markdown_reference(not_a_url).starts_with('<'),
+                "{not_a_url}"
+            );
+        }
+        assert_eq!(markdown_reference("KB 5005413"), "KB 5005413");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::accounts::status_word;
-use super::escape::markdown as md;
+use super::escape::{markdown as md, markdown_reference};
 use super::schema::ScanReport;
 use crate::units::{count, offset_words};
 
@@ -41,7 +41,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
                 md(d.time.as_deref().unwrap_or("-")),
                 md(&d.computer),
                 md(d.server.as_deref().unwrap_or("?")),
-                d.hex,
+                md(&d.hex),
                 if d.is_0x904 { " (this one)" } else { "" },
                 md(&d.meaning),
                 md(&connection_cell(d))
@@ -79,7 +79,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             writeln!(
                 out,
                 "   - Evidence ({}, {}): {} — {} record {}",
-                f.effective_strength,
+                md(&f.effective_strength),
                 md(&when),
                 md(&f.evidence),
                 md(&f.file),
@@ -98,11 +98,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
             writeln!(out, "   - **What to do:** {}", md(&fix))?;
         }
         for reference in &c.references {
-            writeln!(
-                out,
-                "   - Reference: <{}>",
-                reference.replace(['<', '>', ' '], "")
-            )?;
+            writeln!(out, "   - Reference: {}", markdown_reference(reference))?;
         }
     }
     writeln!(out, "\n### Files read\n")?;
