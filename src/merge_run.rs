@@ -19,10 +19,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-
-use crate::analysis::batch::shard_of;
+use crate::analysis::batch::{report_stem, shard_of};
 use crate::cli::{BatchFormat, Config, MergeConfig};
 use crate::exit::Exit;
 use crate::report::batch_out::{BatchLineOwned, BatchOutput, ShardLine};
@@ -67,6 +64,27 @@ pub enum PartError {
         line: u64,
         source: serde_json::Error,
     },
+    #[error(
+        "line {line}: not UTF-8 (at byte {at} of the line): `batch` writes UTF-8 JSON only, so the part is damaged or not its output"
+    )]
+    NotUtf8 { line: u64, at: usize },
+    #[error(
+        "line {line}: ticket {}: its report stem {} is not the one `batch` makes of its name ({})",
+        terminal(&format!("{ticket:?}")),
+        terminal(&format!("{stem:?}")),
+        terminal(&format!("{expected:?}"))
+    )]
+    BadStem {
+        line: u64,
+        ticket: String,
+        stem: String,
+        expected: String,
+    },
+    #[error(
+        "line {line}: ticket {}: its summary does not say what its report says: edited by hand?",
+        terminal(&format!("{ticket:?}"))
+    )]
+    Mismatch { line: u64, ticket: String },
     #[error("line {line}: the shard {shard:?} is not K/N (1 <= K <= N)")]
     BadShard { line: u64, shard: String },
     #[error("line {line}: ticket {ticket:?} after {previous:?}: not in ticket order")]
@@ -140,14 +158,6 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SummaryOnly {
-    summary: TicketSummary,
-    #[allow(dead_code)]
-    report: IgnoredAny,
 }
 
 /// The next ticket of one part.
@@ -314,13 +324,19 @@ impl Part {
                 "nested deeper than {MAX_NESTING} levels"
             ))));
         }
-        let (summary, report) = if full {
-            let l: BatchLineOwned = serde_json::from_slice(&line).map_err(bad)?;
-            (l.summary, Some(l.report))
-        } else {
-            let l: SummaryOnly = serde_json::from_slice(&line).map_err(bad)?;
-            (l.summary, None)
-        };
+        // `batch` writes UTF-8 only; bytes that are not would be copied into the merged JSONL
+        // (serde_json passes them in a string it skips) and make it unreadable.
+        if let Err(e) = std::str::from_utf8(&line) {
+            return Err(PartError::NotUtf8 {
+                line: at,
+                at: e.valid_up_to(),
+            });
+        }
+        // The whole line is checked, the report too, though only the summary is needed for
+        // JSONL: the line is passed on as it stands, and must be one `batch` could have written.
+        let BatchLineOwned { summary, report } = serde_json::from_slice(&line).map_err(bad)?;
+        check_summary(&summary, &report, at)?;
+        let report = full.then_some(report);
         let ticket = &summary.ticket;
         if let Some(previous) = &self.previous
             && previous >= ticket
@@ -348,6 +364,33 @@ impl Part {
         });
         Ok(())
     }
+}
+
+/// A ticket's summary is made from its report by `batch`: one that says otherwise (another
+/// cause, another count, a report stem not made from the ticket's name, which every output
+/// shows) was not written by `batch`, and the merge would judge and show what it says.
+fn check_summary(summary: &TicketSummary, report: &ScanReport, line: u64) -> Result<(), PartError> {
+    if let Some(stem) = &summary.report {
+        let expected = report_stem(&summary.ticket);
+        if *stem != expected {
+            return Err(PartError::BadStem {
+                line,
+                ticket: summary.ticket.clone(),
+                stem: stem.clone(),
+                expected,
+            });
+        }
+    }
+    let mut made = TicketSummary::of(&summary.ticket, report);
+    made.report.clone_from(&summary.report);
+    made.report_error.clone_from(&summary.report_error);
+    if made != *summary {
+        return Err(PartError::Mismatch {
+            line,
+            ticket: summary.ticket.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// How deep a merged line may nest: `batch` writes a few levels; serde_json itself refuses

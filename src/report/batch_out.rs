@@ -232,7 +232,8 @@ fn write_table(
         if with_reports {
             row.push(match (&r.report, &r.report_error) {
                 (_, Some(e)) => format!("not written: {}", super::style::cell(e)),
-                (Some(stem), None) => format!("{stem}.md"),
+                // A merged part's stem is checked, but it is shown as log text anyway.
+                (Some(stem), None) => super::style::cell(&format!("{stem}.md")),
                 (None, None) => "-".into(),
             });
         }

@@ -49,6 +49,18 @@ pub fn outcome(s: &TicketSummary, fail_on: Option<Confidence>) -> &'static str {
     }
 }
 
+/// A report's file as a code span: a stem holds only what `report_stem` keeps or writes
+/// (ASCII letters, digits, `-`, `_`, `.`, `%`, `~`), none of which can end a code span or a
+/// line. Anything else (a forged stem, which `merge` refuses) is shown as inert text.
+fn report_file(stem: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'%' | b'~');
+    if !stem.is_empty() && stem.bytes().all(plain) {
+        format!("`{stem}.md`")
+    } else {
+        md(&format!("{stem}.md"))
+    }
+}
+
 /// Write the summary: `look` holds the tickets that need a look, in ticket order.
 pub fn write(
     out: &mut dyn Write,
@@ -86,7 +98,7 @@ pub fn write(
     for s in look {
         let report = match (&s.report, &s.report_error) {
             (_, Some(e)) => format!("not written: {}", md(e)),
-            (Some(stem), None) => format!("`{}.md`", stem.replace('`', "")),
+            (Some(stem), None) => report_file(stem),
             (None, None) => "-".to_string(),
         };
         writeln!(
@@ -101,4 +113,22 @@ pub fn write(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_file_is_a_code_span_only_when_nothing_can_break_it() {
+        assert_eq!(report_file("T-1_a.zip%20~0f"), "`T-1_a.zip%20~0f.md`");
+        let forged =
+            report_file("x\u{1b}[31m\n\n# Hi @everyone ![t](https://evil.example/p.png) | c");
+        assert!(!forged.contains(['\n', '\u{1b}', '`']), "{forged}");
+        assert!(
+            forged.contains("@&#8203;everyone") && forged.contains("\\|"),
+            "{forged}"
+        );
+        assert!(!forged.contains("://"), "{forged}");
+    }
 }
