@@ -885,3 +885,81 @@ fn the_out_folder_inside_the_batch_folder_is_not_a_ticket() {
     assert_eq!(lines[0].lines().count(), 1, "{}", lines[0]);
     assert_eq!(lines[0], lines[1]);
 }
+
+/// The `--incremental` note on stderr: (triaged, unchanged).
+fn incremental_counts(err: &str) -> (usize, usize) {
+    let line = err
+        .lines()
+        .find(|l| l.contains("unchanged since their last report"))
+        .unwrap_or_else(|| panic!("no incremental note: {err}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    (words[1].parse().unwrap(), words[4].parse().unwrap())
+}
+
+/// With `--follow` the reader reads a symlinked folder, so the `--incremental` hash must too:
+/// a file added there is new evidence (it once reused the old report). A link back into the
+/// ticket is hashed once, as it is read once, and the hash stays the same run after run.
+/// Without `--follow` the link is listed with where it points: pointed elsewhere, the report
+/// says so.
+#[test]
+fn incremental_hashes_what_follow_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, ext) = (tmp.path().join("tickets"), tmp.path().join("ext"));
+    let ticket = dir.join("T1");
+    copy_dir(
+        &root().join("fixtures/tickets/certificate/client"),
+        &ticket.join("client"),
+    );
+    std::fs::create_dir(&ext).unwrap();
+    std::os::unix::fs::symlink("../../ext", ticket.join("linked")).unwrap();
+    std::os::unix::fs::symlink("..", ticket.join("loop")).unwrap();
+    let (out, fresh) = (tmp.path().join("out"), tmp.path().join("fresh"));
+    let args = |out: &Path, incremental: bool| {
+        let mut a = vec!["batch", "--format", "jsonl", "--follow", "--out", s(out)];
+        if incremental {
+            a.push("--incremental");
+        }
+        a.push(s(&dir));
+        run(&a)
+    };
+    let first = args(&out, true);
+    assert_eq!(incremental_counts(&first.err), (1, 0), "{}", first.err);
+    let again = args(&out, true);
+    assert_eq!(incremental_counts(&again.err), (0, 1), "{}", again.err);
+    // The server's logs arrive in the linked folder.
+    copy_dir(&root().join("fixtures/tickets/certificate/server"), &ext);
+    let after = args(&out, true);
+    assert_eq!(incremental_counts(&after.err), (1, 0), "{}", after.err);
+    let full = args(&fresh, false);
+    assert_eq!(
+        String::from_utf8_lossy(&after.out),
+        String::from_utf8_lossy(&full.out),
+        "the outputs are a full run's"
+    );
+    assert!(
+        String::from_utf8_lossy(&full.out).contains("\"top_cause\":\"certificate\""),
+        "the linked server log is read"
+    );
+
+    // Not followed: the link's target is part of what the report says.
+    let plain = |out: &Path| {
+        run(&[
+            "batch",
+            "--format",
+            "jsonl",
+            "--out",
+            s(out),
+            "--incremental",
+            s(&dir),
+        ])
+    };
+    let out2 = tmp.path().join("out2");
+    assert_eq!(incremental_counts(&plain(&out2).err), (1, 0));
+    assert_eq!(incremental_counts(&plain(&out2).err), (0, 1));
+    std::fs::remove_file(ticket.join("linked")).unwrap();
+    std::fs::create_dir(tmp.path().join("ext2")).unwrap();
+    std::os::unix::fs::symlink("../../ext2", ticket.join("linked")).unwrap();
+    let moved = plain(&out2);
+    assert_eq!(incremental_counts(&moved.err), (1, 0), "{}", moved.err);
+    assert!(String::from_utf8_lossy(&moved.out).contains("ext2"));
+}

@@ -9,6 +9,7 @@
 //! ([`inputs_sha256`]), so that `batch`, a sharded `batch` and `merge` agree by construction.
 //! A ticket's summary line and the exit it adds are output: `report::ticket`.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -253,83 +254,134 @@ fn windows_device_name(name: &str) -> bool {
             && matches!(base.as_bytes()[3], b'1'..=b'9'))
 }
 
-/// SHA-256 over everything that decides a ticket's report: `salt` (the tool's version and
-/// the rules), then every entry of the ticket in name order, as the reader sees it: a regular
-/// file by its relative path and content; anything the reader lists without opening (a FIFO,
-/// a device, a socket, and a symlink unless `follow`) by its path and kind alone, so hashing
-/// never blocks on a FIFO or reads a device without end. Symlinked folders are not entered.
-/// `None` when a file cannot be read: such a ticket is always analysed again.
+/// SHA-256 over everything that decides a ticket's report: `salt` (the tool's version, the
+/// rules and the options that change a report), then every entry of the ticket in name order,
+/// as the reader sees it: a regular file by its relative path and content; anything the reader
+/// lists without opening (a FIFO, a device, a socket, and a symlink unless `follow`) by its
+/// path and kind alone (a symlink with where it points), so hashing never blocks on a FIFO or
+/// reads a device without end. With `follow`, a symlink is hashed as what it points to, a
+/// symlinked folder entered as the reader enters it: a folder already walked (reached twice,
+/// or a loop) is walked once, the later path hashed as such, as discovery lists it. `None`
+/// when a file cannot be read: such a ticket is always analysed again.
 pub fn inputs_sha256(ticket: &Path, salt: &[u8], follow: bool) -> Option<String> {
     let mut h = Sha256::new();
     h.update((salt.len() as u64).to_le_bytes());
     h.update(salt);
     // The ticket itself was named (a folder or a zip in the batch folder): followed.
     let meta = std::fs::metadata(ticket).ok()?;
-    hash_tree(ticket, meta, Path::new(""), &mut h, 0, follow)?;
+    let mut tree = Tree {
+        h,
+        follow,
+        walked: HashSet::new(),
+    };
+    tree.hash(ticket, meta, Path::new(""), 0)?;
     Some(
-        h.finalize()
+        tree.h
+            .finalize()
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect::<String>(),
     )
 }
 
-fn hash_tree(
-    path: &Path,
-    meta: std::fs::Metadata,
-    rel: &Path,
-    h: &mut Sha256,
-    depth: usize,
+/// A ticket's tree being hashed.
+struct Tree {
+    h: Sha256,
+    /// `--follow`: symlinks are read as what they point to, as the reader reads them.
     follow: bool,
-) -> Option<()> {
-    if meta.is_dir() {
-        if depth > 64 {
-            return None;
-        }
-        let mut children: Vec<_> = std::fs::read_dir(path)
-            .ok()?
-            .collect::<Result<Vec<_>, _>>()
-            .ok()?;
-        children.sort_by_key(|c| c.file_name());
-        for c in children {
-            let path = c.path();
-            let own = std::fs::symlink_metadata(&path).ok()?;
-            let meta = if own.file_type().is_symlink() {
-                match std::fs::metadata(&path) {
-                    // A symlinked folder is not entered (the reader does not enter it).
-                    Ok(m) if m.is_dir() => continue,
-                    Ok(m) if follow => m,
-                    // Listed, not read: its name and where it points decide its account.
-                    _ => {
-                        let to = std::fs::read_link(&path).unwrap_or_default();
-                        hash_entry(h, &rel.join(c.file_name()), b"symlink");
-                        h.update(to.as_os_str().as_encoded_bytes());
-                        continue;
+    /// Folders entered so far, by [`folder_key`]: as discovery, none is walked twice.
+    walked: HashSet<FolderKey>,
+}
+
+impl Tree {
+    fn hash(
+        &mut self,
+        path: &Path,
+        meta: std::fs::Metadata,
+        rel: &Path,
+        depth: usize,
+    ) -> Option<()> {
+        let h = &mut self.h;
+        if meta.is_dir() {
+            if depth > 64 {
+                return None;
+            }
+            // Reached before (through a symlink, or a loop back to a folder above): discovery
+            // lists it as already read, and so does the hash.
+            if !self.walked.insert(folder_key(path, &meta)?) {
+                hash_entry(h, rel, b"folder already walked");
+                return Some(());
+            }
+            let mut children: Vec<_> = std::fs::read_dir(path)
+                .ok()?
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?;
+            children.sort_by_key(|c| c.file_name());
+            for c in children {
+                let path = c.path();
+                let rel = rel.join(c.file_name());
+                let own = std::fs::symlink_metadata(&path).ok()?;
+                let meta = if own.file_type().is_symlink() {
+                    match std::fs::metadata(&path) {
+                        // Followed, a symlink is what it points to, a folder included.
+                        Ok(m) if self.follow => m,
+                        // Listed, not read (or pointing nowhere): its name and where it
+                        // points decide its account.
+                        _ => {
+                            let to = std::fs::read_link(&path).unwrap_or_default();
+                            hash_entry(&mut self.h, &rel, b"symlink");
+                            self.h.update(to.as_os_str().as_encoded_bytes());
+                            continue;
+                        }
                     }
-                }
-            } else {
-                own
-            };
-            hash_tree(&path, meta, &rel.join(c.file_name()), h, depth + 1, follow)?;
+                } else {
+                    own
+                };
+                self.hash(&path, meta, &rel, depth + 1)?;
+            }
+            return Some(());
         }
-        return Some(());
-    }
-    if !meta.is_file() {
-        // A FIFO, a device, a socket: listed by the reader, never opened.
-        hash_entry(h, rel, b"not a regular file");
-        return Some(());
-    }
-    hash_entry(h, rel, b"file");
-    h.update(meta.len().to_le_bytes());
-    let mut file = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Some(()),
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+        if !meta.is_file() {
+            // A FIFO, a device, a socket: listed by the reader, never opened.
+            hash_entry(h, rel, b"not a regular file");
+            return Some(());
         }
+        hash_entry(h, rel, b"file");
+        h.update(meta.len().to_le_bytes());
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => return Some(()),
+                Ok(n) => h.update(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// Which folder a path is, however it was reached (as discovery tells them): its device and
+/// inode where the platform has them, else its canonical path.
+#[derive(PartialEq, Eq, Hash)]
+enum FolderKey {
+    #[cfg(unix)]
+    Inode(u64, u64),
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+fn folder_key(path: &Path, meta: &std::fs::Metadata) -> Option<FolderKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = path;
+        Some(FolderKey::Inode(meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        std::fs::canonicalize(path).ok().map(FolderKey::Path)
     }
 }
 
