@@ -8,7 +8,9 @@
 //! error (exit 5 unless something higher applies); the batch goes on.
 
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 use crate::analysis::batch::{self, Ticket};
 use crate::analysis::{self, ScanOptions};
@@ -81,7 +83,7 @@ pub fn run(
         }),
         None => None,
     };
-    let salt = match salt(&b.analysis.rule_files) {
+    let salt = match salt(b) {
         Ok(s) => s,
         Err(e) => {
             writeln!(err, "rdtriage: cannot read a rule file: {e}")?;
@@ -158,15 +160,88 @@ fn progress_bar(len: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// What besides a ticket's files decides its report: this build and the rules it runs.
-fn salt(rule_files: &[PathBuf]) -> io::Result<Vec<u8>> {
-    let mut salt = format!("rdtriage {} {SCHEMA}\n", env!("CARGO_PKG_VERSION")).into_bytes();
-    for f in rule_files {
-        let text = std::fs::read(f)?;
-        salt.extend_from_slice(&(text.len() as u64).to_le_bytes());
-        salt.extend_from_slice(&text);
+/// What besides a ticket's files decides its report, as a digest: this build (its version,
+/// the report schema, the built-in rules), the `--rules` files, and every option that changes
+/// what a ticket's report says. Each struct is taken apart field by field, with no `..`: an
+/// option added later does not compile here until it is counted in or said not to change a
+/// report, so `--incremental` cannot reuse a report made under other options.
+fn salt(b: &BatchConfig) -> io::Result<Vec<u8>> {
+    let BatchConfig {
+        limits,
+        analysis,
+        // Which tickets there are and where their outputs go, not what a report says: a
+        // ticket's report is the same in any of these (the summary's exit is judged from the
+        // report at each run, under that run's --fail-on).
+        dir: _,
+        format: _,
+        out: _,
+        incremental: _,
+        fail_on: _,
+        summary_md: _,
+        shard: _,
+        width: _,
+    } = b;
+    let crate::cli::AnalysisConfig {
+        rule_files,
+        procmon_date,
+        procmon_utc_offset_secs,
+    } = analysis;
+    let crate::ingest::Limits {
+        zip_total_bytes,
+        zip_entries,
+        zip_depth,
+        file_bytes,
+        csv_row_bytes,
+        csv_fields,
+        xml_bytes,
+        xml_depth,
+        xml_elements,
+        evtx_record_bytes,
+        kept_events,
+        kept_bytes,
+        follow_symlinks,
+        refuse_bad_evtx_chunks,
+    } = limits;
+    let mut h = Sha256::new();
+    let mut field = |name: &str, value: &[u8]| {
+        for part in [name.as_bytes(), value] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+    };
+    field("version", env!("CARGO_PKG_VERSION").as_bytes());
+    field("schema", SCHEMA.as_bytes());
+    for (name, text) in crate::rules::pack::BUILTIN {
+        field(name, text.as_bytes());
     }
-    Ok(salt)
+    for f in rule_files {
+        field("--rules", &std::fs::read(f)?);
+    }
+    let options: [(&str, String); 16] = [
+        ("--procmon-date", format!("{procmon_date:?}")),
+        (
+            "--procmon-utc-offset",
+            format!("{procmon_utc_offset_secs:?}"),
+        ),
+        ("--max-zip-bytes", zip_total_bytes.to_string()),
+        ("--max-zip-entries", zip_entries.to_string()),
+        ("--max-zip-depth", zip_depth.to_string()),
+        ("--max-file-bytes", file_bytes.to_string()),
+        ("--max-csv-row-bytes", csv_row_bytes.to_string()),
+        ("--max-csv-fields", csv_fields.to_string()),
+        ("--max-xml-bytes", xml_bytes.to_string()),
+        ("--max-xml-depth", xml_depth.to_string()),
+        ("--max-xml-elements", xml_elements.to_string()),
+        ("--max-evtx-record-bytes", evtx_record_bytes.to_string()),
+        ("--max-kept-events", kept_events.to_string()),
+        ("--max-kept-bytes", kept_bytes.to_string()),
+        ("--follow", follow_symlinks.to_string()),
+        ("--refuse-bad-chunks", refuse_bad_evtx_chunks.to_string()),
+    ];
+    for (name, value) in &options {
+        field(name, value.as_bytes());
+    }
+    Ok(h.finalize().to_vec())
 }
 
 fn analyse_ticket(

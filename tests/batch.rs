@@ -963,3 +963,73 @@ fn incremental_hashes_what_follow_reads() {
     assert_eq!(incremental_counts(&moved.err), (1, 0), "{}", moved.err);
     assert!(String::from_utf8_lossy(&moved.out).contains("ext2"));
 }
+
+/// A report made under other analysis options is not reused: a run with `--max-kept-events 1`
+/// once left its crippled report to every later run. Each option that changes a report
+/// counts; one that does not (the output format, the gate, the width) reuses it.
+#[test]
+fn incremental_counts_every_option_that_changes_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tickets");
+    copy_dir(
+        &root().join("fixtures/tickets/certificate"),
+        &dir.join("T1"),
+    );
+    let out = tmp.path().join("out");
+    let batch = |extra: &[&str]| {
+        let mut a = vec![
+            "batch",
+            "--format",
+            "jsonl",
+            "--incremental",
+            "--out",
+            s(&out),
+        ];
+        a.extend_from_slice(extra);
+        a.push(s(&dir));
+        run(&a)
+    };
+    let default = batch(&[]);
+    assert_eq!(incremental_counts(&default.err), (1, 0));
+    let options: [&[&str]; 16] = [
+        &["--procmon-date", "2024-03-05"],
+        &["--procmon-utc-offset", "+01:00"],
+        &["--max-zip-bytes", "1000000"],
+        &["--max-zip-entries", "9"],
+        &["--max-zip-depth", "2"],
+        &["--max-file-bytes", "1000000"],
+        &["--max-csv-row-bytes", "1000000"],
+        &["--max-csv-fields", "100"],
+        &["--max-xml-bytes", "1000000"],
+        &["--max-xml-depth", "20"],
+        &["--max-xml-elements", "500"],
+        &["--max-evtx-record-bytes", "100000"],
+        &["--max-kept-events", "1"],
+        &["--max-kept-bytes", "1000000"],
+        &["--follow"],
+        &["--refuse-bad-chunks"],
+    ];
+    for option in options {
+        let with = batch(option);
+        assert_eq!(
+            incremental_counts(&with.err),
+            (1, 0),
+            "{option:?}: {}",
+            with.err
+        );
+        let back = batch(&[]);
+        assert_eq!(incremental_counts(&back.err), (1, 0), "after {option:?}");
+        assert_eq!(
+            back.out, default.out,
+            "after {option:?}: a full run's output"
+        );
+    }
+    for same in [
+        &["--fail-on", "low"][..],
+        &["--width", "100"],
+        &["--summary-md", s(&tmp.path().join("sum.md"))],
+    ] {
+        let r = batch(same);
+        assert_eq!(incremental_counts(&r.err), (0, 1), "{same:?}: {}", r.err);
+    }
+}
