@@ -51,9 +51,23 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
     for indices in &alike {
         let by_hash = group_by_hash(&found, indices, None);
         for group in by_hash.values().filter(|g| g.len() > 1) {
-            // Compare against each distinct content seen so far in this group.
+            // Compare against each distinct content seen so far in this group. An original
+            // is read again for every input compared with it: its zip, when it lies in a zip
+            // inside a zip, is held meanwhile rather than inflated again for each (entries of
+            // one size spread over two nested zips would inflate one per comparison). Only the
+            // first originals are held: a group has more than one only when different bytes
+            // hash alike.
             let mut originals: Vec<usize> = Vec::new();
+            let mut held: Vec<Arc<Vec<u8>>> = Vec::new();
+            // The zip of the input being compared, held until the next one's is: the inputs
+            // of one nested zip come one after another, and reading an original between them
+            // would otherwise let it go.
+            let mut current: Option<Arc<Vec<u8>>> = None;
             for &i in group {
+                if let Found::Input(input) = &found[i] {
+                    let now = input.hold_zip();
+                    current = now;
+                }
                 let twin = originals
                     .iter()
                     .copied()
@@ -62,7 +76,14 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
                     Some(o) => {
                         duplicate_of.insert(i, o);
                     }
-                    None => originals.push(i),
+                    None => {
+                        if held.len() < HELD_ORIGINALS
+                            && let Some(bytes) = current.clone()
+                        {
+                            held.push(bytes);
+                        }
+                        originals.push(i);
+                    }
                 }
             }
         }
@@ -92,6 +113,10 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
         })
         .collect()
 }
+
+/// How many originals of one group of alike inputs have their nested zip held while the
+/// others are compared with them.
+const HELD_ORIGINALS: usize = 2;
 
 /// How much of each same-sized input is hashed first, and then of those that start alike.
 const HEAD_BYTES: u64 = 4 * 1024;

@@ -159,6 +159,25 @@ impl Input {
         }
     }
 
+    /// How many times the zip inside a zip it lies in was inflated (0 when it lies in none):
+    /// see [`Location::zip_inflations`].
+    pub fn nested_zip_inflations(&self) -> u64 {
+        match &self.data {
+            InputData::ZipEntry { at, .. } => at.zip_inflations(),
+            InputData::Path(_) => 0,
+        }
+    }
+
+    /// Its zip's bytes held while the value lives, when it lies in a zip inside a zip (see
+    /// [`Location::hold_zip`]): one input read again and again beside others of other zips
+    /// (the first of duplicates, compared with each) is then read from memory each time.
+    pub fn hold_zip(&self) -> Option<Arc<Vec<u8>>> {
+        match &self.data {
+            InputData::ZipEntry { at, .. } => at.hold_zip(),
+            InputData::Path(_) => None,
+        }
+    }
+
     /// The size in bytes, when cheaply known.
     pub fn size(&self) -> Option<u64> {
         match &self.data {

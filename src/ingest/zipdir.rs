@@ -66,6 +66,8 @@ pub struct NestedZip {
     /// Its entry in the zip that holds it.
     at: Location,
     held: Mutex<Held>,
+    /// How many times it was inflated (see [`Self::times_inflated`]).
+    inflated: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -88,6 +90,7 @@ impl NestedZip {
         NestedZip {
             at,
             held: Mutex::new(Held::default()),
+            inflated: Default::default(),
         }
     }
 
@@ -103,6 +106,8 @@ impl NestedZip {
         if let Some(bytes) = held.bytes.upgrade() {
             return Ok(bytes);
         }
+        self.inflated
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let bytes = Arc::new(self.at.read_whole()?);
         held.bytes = Arc::downgrade(&bytes);
         Ok(bytes)
@@ -144,6 +149,12 @@ impl NestedZip {
             zip = parent.at.zip();
         }
         false
+    }
+
+    /// How many times its bytes were inflated: once to list it, then again each time an
+    /// entry is read while nothing holds them (what reading it costs in time).
+    pub fn times_inflated(&self) -> u64 {
+        self.inflated.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Its bytes in memory now (0 when nothing holds them).

@@ -160,6 +160,25 @@ impl Location {
         }
     }
 
+    /// How many times the zip inside a zip it lies in was inflated (0 for a zip on disk).
+    pub fn zip_inflations(&self) -> u64 {
+        match &self.compressed.zip {
+            ZipSource::Nested(n) => n.times_inflated(),
+            ZipSource::Memory(_) | ZipSource::File(_) => 0,
+        }
+    }
+
+    /// The bytes of the zip inside a zip it lies in (inflated if nothing holds them), held
+    /// while the returned value lives: every entry of that zip read meanwhile, on any thread,
+    /// reads them instead of inflating the zip again. `None` for an entry of a zip on disk, or
+    /// when its zip cannot be read (reading the entry then says why).
+    pub fn hold_zip(&self) -> Option<Arc<Vec<u8>>> {
+        match &self.compressed.zip {
+            ZipSource::Nested(n) => n.bytes().ok(),
+            ZipSource::Memory(_) | ZipSource::File(_) => None,
+        }
+    }
+
     /// The zip it lies in.
     pub(crate) fn zip(&self) -> &ZipSource {
         &self.compressed.zip

@@ -414,3 +414,52 @@ fn a_record_past_what_the_crate_renders_names_the_limit_and_the_flag() {
         (Some("ok"), Some(1))
     );
 }
+
+/// Inputs of one size spread over two nested zips are compared with the first of them, read
+/// again for each: its zip was let go between readings and inflated again every time (two
+/// nested zips of 20 MB with 200 equal logs each took 30 times as long as before they were
+/// let go at all; at the limits, hours). Each nested zip is now inflated a few times however
+/// many inputs are compared.
+#[test]
+fn duplicates_across_nested_zips_inflate_each_zip_a_few_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = b"the same bytes in every log\n".repeat(8);
+    let inner = |tag: &str| {
+        let names: Vec<String> = (0..40).map(|k| format!("{tag}/log{k}.txt")).collect();
+        let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &log[..])).collect();
+        common::zip_of(&entries)
+    };
+    let (a, b) = (inner("a"), inner("b"));
+    let outer = dir.path().join("outer.zip");
+    std::fs::write(
+        &outer,
+        common::zip_of(&[("A.zip", &a[..]), ("B.zip", &b[..])]),
+    )
+    .unwrap();
+    // Discovery sets duplicates aside: B's logs are A's first one's bytes.
+    let found = ingest::discover::discover(std::slice::from_ref(&outer), &Limits::default());
+    let duplicates = found
+        .iter()
+        .filter(
+            |f| matches!(f, Found::Problem(a) if a.problems_text().contains("the same bytes as")),
+        )
+        .count();
+    assert_eq!(duplicates, 79, "all but the first set aside");
+    let mut one_of_each = BTreeMap::new();
+    for f in &found {
+        if let Found::Input(input) = f {
+            one_of_each
+                .entry(zip_of_input(input))
+                .or_insert_with(|| input.clone());
+        }
+    }
+    let zips: Vec<&String> = one_of_each.keys().collect();
+    assert_eq!(zips.len(), 1, "only A's first log is read: {zips:?}");
+    for (zip, input) in &one_of_each {
+        let times = input.nested_zip_inflations();
+        assert!(
+            times <= 8,
+            "{zip} inflated {times} times to compare its first log with 79 others"
+        );
+    }
+}
