@@ -1119,3 +1119,53 @@ fn another_session_hosts_certificate_is_not_the_0x904s() {
     );
     assert!(!with(rds02_setting), "RDS02's setting is RDS02's");
 }
+
+/// The gateway ending a tunnel at its policy's session timeout (307) at the 0x904 is the
+/// cause, strong, when it is the 0x904's tunnel. Another user's tunnel to the same server,
+/// opened two hours before this connection began, timing out at that moment is not.
+#[test]
+fn the_gateways_session_timeout_at_the_0x904_is_the_gateway() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let gateway = provider_labelled(&rules, "Gateway");
+    for (user, lasted, counts) in [
+        (r"CONTOSO\alice", "28800", true),
+        (r"CONTOSO\bob", "36000", false),
+    ] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 28_801)],
+        );
+        events.push(logged(
+            &gateway,
+            302,
+            "GW01.contoso.com",
+            3601,
+            &[
+                (r"Username", r"CONTOSO\alice"),
+                ("Resource", "RDS01.contoso.com"),
+            ],
+        ));
+        events.push(logged(
+            &gateway,
+            307,
+            "GW01.contoso.com",
+            3600 + 28_800,
+            &[
+                ("Username", user),
+                ("Resource", "RDS01.contoso.com"),
+                ("SessionDuration", lasted),
+            ],
+        ));
+        let causes = ranked(&rules, &events);
+        let gateway_cause = causes.iter().find(|c| c.cause.as_str() == "gateway");
+        let timeout = gateway_cause
+            .is_some_and(|c| c.findings.iter().any(|f| f.rule == "gw-session-timeout"));
+        assert_eq!(timeout, counts, "{user}: {causes:?}");
+        if counts {
+            assert_eq!(causes[0].cause.as_str(), "gateway", "{causes:?}");
+            assert_eq!(causes[0].confidence.as_str(), "high", "{causes:?}");
+        }
+    }
+}
