@@ -354,8 +354,8 @@ impl<'a> AnchorConnections<'a> {
     }
 
     /// Why the finding cannot explain any 0x904 connection it could be about (a time-bound
-    /// finding's nearest anchor, or all of them) to the server it was logged on, if it
-    /// cannot: it came before that connection's logon, or before another connection's
+    /// finding's nearest anchor, or all of them) to the server it was logged on (or from the
+    /// client it was logged on), if it cannot: it came before that connection's logon, or before another connection's
     /// successful logon to that server that came before it began (a broken state repaired by
     /// then), or after the logon and before the 0x904 that ended the established session (its
     /// handshake was done; what failed then was another one), or after a successful logon to
@@ -391,8 +391,11 @@ impl<'a> AnchorConnections<'a> {
         };
         let mut why = Disproof::BeforeLogon;
         for c in &relevant {
+            // Logged on its server, or on its client (the client's side of the same
+            // handshake): what the connection proves holds for both.
             if let (Some(h), Some(s)) = (host, c.server.as_deref())
                 && !same_host(h, s)
+                && !same_host(h, &c.client)
             {
                 return None;
             }

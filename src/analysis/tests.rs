@@ -1169,3 +1169,32 @@ fn the_gateways_session_timeout_at_the_0x904_is_the_gateway() {
         }
     }
 }
+
+/// A certificate alert the client's own Schannel logged during the established session the
+/// 0x904 ended is another TLS connection's (a browser's): that session's handshake was done.
+/// Logged while the connection was still in its handshake, it counts.
+#[test]
+fn a_clients_tls_alert_during_its_established_session_is_anothers() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (connected, want) in [(true, "context"), (false, "medium")] {
+        let mut steps = vec![(1025, "", 1)];
+        if connected {
+            steps.push((1027, "CONTOSO", 2));
+        }
+        steps.push((1026, "2308", 900));
+        let mut events = client_connection(&rules, "{A}", 3600, &steps);
+        events.push(logged(
+            "Schannel",
+            36887,
+            "WS01.contoso.com",
+            3600 + 886,
+            &[("AlertDesc", "46")],
+        ));
+        let causes = ranked(&rules, &events);
+        let certificate = causes
+            .iter()
+            .find(|c| c.cause.as_str() == "certificate")
+            .map(|c| c.confidence.as_str());
+        assert_eq!(certificate, Some(want), "connected {connected}: {causes:?}");
+    }
+}
