@@ -436,6 +436,17 @@ pub fn tie_unknown_names(conns: &mut [Connection], servers: &[ServerConnection],
         .filter_map(|(si, s)| Some((s.accepted?, si)))
         .collect();
     accepts.sort_unstable();
+    // Where each accept's run of accepts on one host ends (exclusive), found once: whether a
+    // window holds one host's accepts only is then one comparison, not a walk over a flood.
+    let mut run_end = vec![accepts.len(); accepts.len()];
+    for i in (0..accepts.len().saturating_sub(1)).rev() {
+        let (a, b) = (accepts[i].1, accepts[i + 1].1);
+        run_end[i] = if same_host(&servers[a].host, &servers[b].host) {
+            run_end[i + 1]
+        } else {
+            i + 1
+        };
+    }
     let mut pairs: Vec<(SignedDuration, usize, usize)> = Vec::new();
     for (ci, c) in conns.iter().enumerate() {
         let (Some(name), Some(moment)) = (c.server.as_deref(), c.transport_up.or(c.start)) else {
@@ -449,11 +460,7 @@ pub fn tie_unknown_names(conns: &mut [Connection], servers: &[ServerConnection],
         let lo = accepts.partition_point(|&(t, _)| t < from);
         let at = accepts.partition_point(|&(t, _)| t < moment);
         let hi = accepts.partition_point(|&(t, _)| t <= to);
-        let window = &accepts[lo..hi];
-        let one_host = window.split_first().is_some_and(|(&(_, first), rest)| {
-            rest.iter()
-                .all(|&(_, si)| same_host(&servers[si].host, &servers[first].host))
-        });
+        let one_host = lo < hi && run_end[lo] >= hi;
         if !one_host {
             continue;
         }

@@ -65,8 +65,8 @@ pub fn set_aside_duplicates(found: Vec<Found>) -> Vec<Found> {
             let mut current: Option<Arc<Vec<u8>>> = None;
             for &i in group {
                 if let Found::Input(input) = &found[i] {
-                    let now = input.hold_zip();
-                    current = now;
+                    // The new zip is held before the last one is let go.
+                    current = input.hold_zip();
                 }
                 let twin = originals
                     .iter()

@@ -149,14 +149,14 @@ impl Template {
                                 }
                             }
                             // The Security log writes some values as a message parameter,
-                            // `%%14592`, that Event Viewer shows as its text.
-                            _ if audit_parameter(trimmed).is_some() => {
-                                out.push_str(audit_parameter(trimmed).unwrap_or(trimmed));
-                            }
-                            // Its ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
+                            // `%%14592`, that Event Viewer shows as its text. Others have their
+                            // ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
                             // which a terminal report shows as a literal `\r\n`. Inside, the
                             // text is kept as written (the reports escape it).
-                            _ => push_cut(&mut out, trimmed),
+                            _ => match audit_parameter(trimmed) {
+                                Some(text) => out.push_str(text),
+                                None => push_cut(&mut out, trimmed),
+                            },
                         }
                     }
                     None => out.push_str(MISSING),
