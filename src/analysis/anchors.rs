@@ -635,6 +635,31 @@ impl<'a> AnchorConnections<'a> {
         !self.legs.may_be(&gateway_leg(&self.gateway, e, w, domain))
     }
 
+    /// Whether finding `f` (its first event) was logged on the server of the connection 0x904
+    /// `anchor` ended: said when either is unknown (a Procmon row, a 0x904 no connection
+    /// holds).
+    pub(super) fn on_server_of(&self, anchor: usize, f: &Finding, events: &[Event]) -> bool {
+        let Some(computer) = finding_computer(f, events) else {
+            return true;
+        };
+        self.list
+            .iter()
+            .find(|(e, _)| *e == anchor)
+            .is_none_or(|(_, c)| self.reaches(c, computer).0)
+    }
+
+    /// The 0x904 that ended each connection with an activity id, by (file, activity id in
+    /// lower case): the one a client event of that connection is about.
+    pub(super) fn by_activity(&self) -> HashMap<(&str, String), usize> {
+        self.list
+            .iter()
+            .filter_map(|&(anchor, c)| {
+                let activity = c.activity_id.as_deref()?.to_ascii_lowercase();
+                Some(((&*c.file, activity), anchor))
+            })
+            .collect()
+    }
+
     pub(super) fn phase_of(&self, anchor: usize) -> Option<Phase> {
         self.list
             .iter()

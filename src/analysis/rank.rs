@@ -13,9 +13,9 @@
 //! evidence demoted by distance or by a later logon, no 0x904 at all, a lone weak rule,
 //! configuration alone or healthy configuration, inputs not read fully.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::anchors::{AnchorConnections, Disproof};
@@ -23,7 +23,9 @@ use super::connection::{Connection, Phase};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
-use crate::rules::{Cause, Evaluation, Finding, RuleKind, RuleSet, Side, Strength};
+use crate::rules::{
+    AnchorWindow, Cause, Evaluation, Finding, LASTING_WINDOW, RuleKind, RuleSet, Side, Strength,
+};
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
 /// ranking decides it ([`confidence`]); output formats only spell it.
@@ -360,23 +362,11 @@ pub fn rank(
                     .is_some_and(|w| rules.domain().side_of(&w.provider) == Some(Side::Client))
             })
     });
-    // ... and it is only when the server went down at the same 0x904s: the 0x904s the
-    // network findings are near (any, for one near none) are all among those the server-down
-    // findings are near. One user's drop is not explained by another's server going down.
-    let near = |cause: Cause| -> Vec<Option<usize>> {
-        by_cause.get(&cause).map_or(Vec::new(), |scored| {
-            scored
-                .iter()
-                .filter(|s| s.effective != Strength::Context)
-                .map(|s| s.finding.proximity.and_then(|p| p.anchor))
-                .collect()
-        })
-    };
-    let down_near = near(Cause::ServerDown);
-    let same_drops = down_near.contains(&None)
-        || near(Cause::Network)
-            .iter()
-            .all(|a| a.is_some() && down_near.contains(a));
+    // ... and it is only when the server went down at the same 0x904s: every 0x904 the
+    // network findings are about (their own connection's, or the nearest) has it going down next to
+    // it (within the server-down rule's window), logged on its own server. One user's drop
+    // is not explained by another's server going down; every client one crash dropped is.
+    let yields = client_view_only && went_down_at_each(rules, eval, events, &anchors, &by_cause);
     let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
         .map(|(cause, scored)| {
@@ -384,7 +374,7 @@ pub fn rank(
             cause_score(rules, events, cause, &mut scored, anchors_exist)
         })
         .collect();
-    if client_view_only && same_drops {
+    if yields {
         symptoms_of_server_down(&mut causes);
     }
     causes.sort_by(|a, b| {
@@ -395,6 +385,80 @@ pub fn rank(
     });
     outranked(&mut causes);
     causes
+}
+
+/// Whether the non-context server-down evidence in `by_cause` lies next to every 0x904 the
+/// network evidence is near: placed within its rule's window of that 0x904 (not only of the
+/// 0x904 nearest it: one crash drops every client at once) and logged on that 0x904's
+/// connection's server. Server-down evidence placed at no 0x904 (there is none with a time)
+/// explains any; network evidence near none is explained only by such.
+fn went_down_at_each(
+    rules: &RuleSet,
+    eval: &Evaluation,
+    events: &[Event],
+    anchors: &AnchorConnections<'_>,
+    by_cause: &BTreeMap<Cause, Vec<Scored<'_>>>,
+) -> bool {
+    let counted = |cause: Cause| {
+        by_cause
+            .get(&cause)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.effective != Strength::Context)
+    };
+    let anchor_time: HashMap<usize, Timestamp> = eval
+        .anchors
+        .iter()
+        .filter_map(|a| Some((a.event, a.time?)))
+        .collect();
+    let mut unplaced = false;
+    // Each server-down finding's placed time, its rule's window and the finding itself.
+    let mut downs: Vec<(Timestamp, AnchorWindow, &Finding)> = Vec::new();
+    for s in counted(Cause::ServerDown) {
+        let placed = s.finding.proximity.and_then(|p| {
+            let at = anchor_time.get(&p.anchor?)?;
+            at.checked_add(p.distance?).ok()
+        });
+        let Some(at) = placed else {
+            unplaced = true;
+            continue;
+        };
+        let window = rules
+            .rules()
+            .get(s.rule)
+            .and_then(|r| r.anchor_window())
+            .unwrap_or(LASTING_WINDOW);
+        downs.push((at, window, s.finding));
+    }
+    if unplaced {
+        return true;
+    }
+    // A client event's 0x904 is its own connection's (its activity id's), whichever 0x904
+    // it lies nearest: several clients dropped at once log their resets among each other's.
+    let own = anchors.by_activity();
+    let network: BTreeSet<Option<usize>> = counted(Cause::Network)
+        .map(|s| {
+            let e = s.finding.events.first().and_then(|&i| events.get(i));
+            let key = e.and_then(|e| {
+                let activity = e.win()?.activity_id.as_deref()?.to_ascii_lowercase();
+                Some((&*e.file, activity))
+            });
+            match key.and_then(|k| own.get(&k)) {
+                Some(&anchor) => Some(anchor),
+                None => s.finding.proximity.and_then(|p| p.anchor),
+            }
+        })
+        .collect();
+    network.into_iter().all(|anchor| {
+        let Some((anchor, ta)) = anchor.and_then(|a| Some((a, *anchor_time.get(&a)?))) else {
+            return false;
+        };
+        downs.iter().any(|&(at, w, f)| {
+            let d = at.duration_since(ta);
+            let ms = |m: u64| SignedDuration::from_millis(i64::try_from(m).unwrap_or(i64::MAX));
+            d >= -ms(w.before.0) && d <= ms(w.after.0) && anchors.on_server_of(anchor, f, events)
+        })
+    })
 }
 
 /// The server going down, found on the connection's own server at medium confidence or

@@ -1198,3 +1198,95 @@ fn a_clients_tls_alert_during_its_established_session_is_anothers() {
         assert_eq!(certificate, Some(want), "connected {connected}: {causes:?}");
     }
 }
+
+/// One client's connection to `server` (WS0`n`, activity `{n}`), established, its reset and
+/// its 0x904 at `end` seconds in.
+#[cfg(test)]
+fn dropped_client(
+    rules: &RuleSet,
+    n: u32,
+    server: &str,
+    start: i64,
+    end: i64,
+) -> Vec<crate::model::Event> {
+    let client = rules.domain().client_provider().to_string();
+    let activity = format!("{{{n}}}");
+    let mut events = client_connection(
+        rules,
+        &activity,
+        start,
+        &[
+            (1025, "", 1),
+            (1027, "CONTOSO", 2),
+            (1026, "2308", end - start),
+        ],
+    );
+    events.push(logged(
+        &client,
+        226,
+        "WS01.contoso.com",
+        end - 1,
+        &[("Error Code", "0x80072746")],
+    ));
+    for e in &mut events {
+        e.record += u64::from(n) * 100_000_000;
+        if e.win().is_some_and(|w| w.event_id == 1024) {
+            let (time, record) = (e.time, e.record);
+            *e = crate::rules::testutil::win(&client, 1024, &[("Value", server)], time);
+            e.record = record;
+        }
+        if let EventKind::Win(w) = &mut e.kind {
+            let w = std::sync::Arc::make_mut(w);
+            w.activity_id = Some(activity.clone());
+            w.computer = format!("WS0{n}.contoso.com").into();
+        }
+    }
+    events
+}
+
+/// A TermService crash on RDS01 that drops three clients at once (their 0x904s a second
+/// apart, the crash nearest only one of them) explains every client's reset: network yields
+/// to server-down for all of them. A fourth client dropped at the same moment from another
+/// server keeps its network cause: RDS01's crash is not its server's.
+#[test]
+fn one_crash_explains_every_clients_reset_at_it() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for other_server in [false, true] {
+        let mut events = Vec::new();
+        for n in 1..=3u32 {
+            let (start, end) = (3600 + i64::from(n), 4500 + i64::from(n));
+            events.extend(dropped_client(&rules, n, "RDS01.contoso.com", start, end));
+        }
+        if other_server {
+            events.extend(dropped_client(&rules, 4, "RDS02.contoso.com", 3604, 4504));
+            events.push(logged(
+                "Service Control Manager",
+                7036,
+                "RDS02.contoso.com",
+                60,
+                &[("param1", "Windows Update"), ("param2", "running")],
+            ));
+        }
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        events.push(logged(
+            "Service Control Manager",
+            7031,
+            "RDS01.contoso.com",
+            4501,
+            &[("param1", "Remote Desktop Services")],
+        ));
+        let causes = ranked(&rules, &events);
+        if !other_server {
+            let top = causes.first().map(|c| c.cause.as_str());
+            assert_eq!(top, Some("server-down"), "{causes:#?}");
+        }
+        let network = causes.iter().find(|c| c.cause.as_str() == "network");
+        let network = network.expect("the resets are network evidence");
+        let yields = network
+            .against
+            .contains(&crate::analysis::diagnosis::Against::SymptomOf {
+                of: crate::rules::Cause::ServerDown,
+            });
+        assert_eq!(yields, !other_server, "{causes:#?}");
+    }
+}

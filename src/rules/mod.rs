@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub use ast::{AnchorMode, AnchorWindow, Cause, Expect, Strength};
 pub use compile::{Aggregation, Rule, RuleKind};
 pub use domain::{ClientEvent, Domain, LogKind, Role, Side};
-pub use engine::{Anchor, Evaluation, EventIds, Finding, Proximity};
+pub use engine::{Anchor, Evaluation, EventIds, Finding, LASTING_WINDOW, Proximity};
 pub use error::{ErrorKind, RuleError, RuleErrors};
 pub use examples::ExampleFailure;
 
