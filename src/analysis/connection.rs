@@ -6,7 +6,10 @@
 //! with its reason). The **phase** a connection reached is the last of these milestones before
 //! its 1026: only 1024 → `transport` (the TCP connection never came up), 1025 → `security
 //! handshake` (transport up, no logon: TLS, CredSSP, licensing or a refusal), 1027 →
-//! `established session` (logon reached: TLS with the server's certificate worked then).
+//! `established session` (logon reached: TLS with the server's certificate worked then). The
+//! server's side, once tied, can tell more than the client logged: its 1149 makes a connection
+//! that reached no logon `authenticated`, its logon makes it `established session`
+//! ([`super::server_side::phase_from_server`]).
 //!
 //! The server's side of each attempt (RCM, LSM, RdpCoreTS by session and client address) is
 //! grouped and tied to it in `server_side.rs`.
@@ -27,6 +30,10 @@ use crate::rules::{Domain, Role};
 pub enum Phase {
     Transport,
     Handshake,
+    /// The server tied to it logged the user's authentication (RCM 1149): TLS and CredSSP
+    /// were done, and no logon followed (licensing, the session's creation or a policy ended
+    /// it). The client logs no milestone of its own for it.
+    Authenticated,
     Established,
 }
 
@@ -35,6 +42,7 @@ impl Phase {
         match self {
             Phase::Transport => "transport",
             Phase::Handshake => "security handshake",
+            Phase::Authenticated => "authenticated",
             Phase::Established => "established session",
         }
     }

@@ -143,6 +143,7 @@ pub fn scan_within(
         };
         server_side::tie(&mut conns, &servers);
         server_side::tie_unknown_names(&mut conns, &servers, &events);
+        server_side::phase_from_server(&mut conns, &servers);
         let (mut causes, disconnects) = both(
             || rank::rank(rules, &evaluation, &events, &conns, &servers),
             || disconnects(rules, &events, &conns, &servers),

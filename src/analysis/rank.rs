@@ -154,6 +154,15 @@ fn handshake_phase_cause(c: Cause) -> bool {
     handshake_cause(c) || matches!(c, Cause::ServerDown | Cause::ServerResources)
 }
 
+/// Causes that end a connection after its user was authenticated and before its logon: the
+/// server's licensing, the session it could not create, the server going down.
+fn authenticated_phase_cause(c: Cause) -> bool {
+    matches!(
+        c,
+        Cause::Licensing | Cause::ServerResources | Cause::ServerDown
+    )
+}
+
 /// Causes that are something the server does: evidence of them logged on another computer
 /// than the 0x904's server (its own client's listener or services, another server) says
 /// nothing about it. (A Procmon row names no computer: it is not judged by this.)
@@ -213,6 +222,7 @@ fn score_finding<'a>(
     let favoured = match phase {
         Some(Phase::Established) => session_cause(cause),
         Some(Phase::Handshake | Phase::Transport) => handshake_phase_cause(cause),
+        Some(Phase::Authenticated) => authenticated_phase_cause(cause),
         None => false,
     };
     if favoured {

@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::connection::{Connection, host_class, same_host};
+use super::connection::{Connection, Phase, host_class, same_host};
 use crate::model::Event;
 use crate::rules::Domain;
 use crate::rules::domain::ServerRole;
@@ -387,6 +387,27 @@ fn add(c: &mut ServerConnection, seen: &Seen<'_>, domain: &Domain) {
 /// a time, which only a client whose machine has learned addresses does.
 pub fn tie(conns: &mut [Connection], servers: &[ServerConnection]) {
     tie_holding(conns, servers);
+}
+
+/// What each tied connection's server side reached, as its phase: the client logs no
+/// milestone between its transport and its logon, while its server logs the user's
+/// authentication (TLS and CredSSP done) and the logon itself. A connection whose server
+/// logged them is at least `authenticated`, or `established session`; the client's own
+/// milestones are never lowered.
+pub fn phase_from_server(conns: &mut [Connection], servers: &[ServerConnection]) {
+    for c in conns.iter_mut() {
+        let Some(s) = c.server_side.and_then(|s| servers.get(s)) else {
+            continue;
+        };
+        let reached = if s.logon.is_some() {
+            Phase::Established
+        } else if s.authenticated.is_some() {
+            Phase::Authenticated
+        } else {
+            continue;
+        };
+        c.phase = c.phase.max(reached);
+    }
 }
 
 /// At most this many accepts on each side of a client connection's moment are offered to it

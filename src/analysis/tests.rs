@@ -432,6 +432,7 @@ fn ranked(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<super::diagnos
     let servers = super::server_side::server_connections(events, rules.domain());
     super::server_side::tie(&mut conns, &servers);
     super::server_side::tie_unknown_names(&mut conns, &servers, events);
+    super::server_side::phase_from_server(&mut conns, &servers);
     super::rank::rank(rules, &eval, events, &conns, &servers)
 }
 
@@ -1288,5 +1289,58 @@ fn one_crash_explains_every_clients_reset_at_it() {
                 of: crate::rules::Cause::ServerDown,
             });
         assert_eq!(yields, !other_server, "{causes:#?}");
+    }
+}
+
+/// RDS01's 1149 for the client's address, `secs` in.
+#[cfg(test)]
+fn rds01_authenticated(rules: &RuleSet, address: &str, secs: i64) -> crate::model::Event {
+    let domain = rules.domain();
+    let authenticated = domain
+        .server_events
+        .iter()
+        .find(|d| {
+            d.role == crate::rules::domain::ServerRole::Authenticated && !d.address.is_empty()
+        })
+        .expect("an authentication naming the client's address");
+    let provider = provider_labelled(rules, &authenticated.source);
+    logged(
+        &provider,
+        authenticated.ids[0],
+        "RDS01.contoso.com",
+        secs,
+        &[(&authenticated.address, address)],
+    )
+}
+
+/// A connection that its server authenticated (1149) and that ended before any logon, as a
+/// licensing refusal ends it, is shown in phase `authenticated`, not `security handshake`:
+/// TLS and CredSSP were done. Without the 1149 it stays in the handshake; with the client's
+/// own logon it is an established session.
+#[test]
+fn a_connection_its_server_authenticated_is_past_its_handshake() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (authenticated, logon, want) in [
+        (true, false, "authenticated"),
+        (false, false, "security handshake"),
+        (true, true, "established session"),
+    ] {
+        let mut steps = vec![(1025, "", 1)];
+        if logon {
+            steps.push((1027, "CONTOSO", 3));
+        }
+        steps.push((1026, "2308", 4));
+        let mut events = client_connection(&rules, "{A}", 3600, &steps);
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        if authenticated {
+            events.push(rds01_authenticated(&rules, "10.0.0.7", 3602));
+        }
+        let mut conns = super::connection::connections(&events, rules.domain());
+        let servers = super::server_side::server_connections(&events, rules.domain());
+        super::server_side::tie(&mut conns, &servers);
+        super::server_side::phase_from_server(&mut conns, &servers);
+        assert_eq!(conns.len(), 1);
+        assert!(conns[0].server_side.is_some(), "tied: {conns:?}");
+        assert_eq!(conns[0].phase.as_str(), want, "{authenticated} {logon}");
     }
 }

@@ -104,8 +104,8 @@ pub struct DisconnectOut {
     /// Whether this is the 0x904 this tool explains (an anchor for proximity).
     pub is_0x904: bool,
     pub activity_id: Option<String>,
-    /// How far its connection got: `transport`, `security handshake` or `established session`
-    /// (scan/2; DOMAIN.md §7).
+    /// How far its connection got: `transport`, `security handshake`, `authenticated` (its
+    /// server's 1149, no logon) or `established session` (scan/2; docs/domain.md §7).
     pub phase: Option<String>,
     /// When its connection started (the 1024), RFC 3339 UTC (scan/2).
     pub connection_start: Option<String>,
