@@ -617,6 +617,14 @@ fn the_server_ending_the_session_over_licensing_is_licensing() {
         if first {
             assert_ne!(causes[0].confidence.as_str(), "low", "{id}");
         }
+        if first && id == 40 {
+            // The reason is read from the domain's table, as the server line reads it.
+            let evidence = &causes[0].findings[0].evidence;
+            assert!(
+                evidence.ends_with("reason 258 (licensing: no license available)"),
+                "{evidence}"
+            );
+        }
     }
 }
 

@@ -222,9 +222,13 @@ fn on_pool_or_here<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + S
 }
 
 impl RuleSet {
-    fn from_rules(rules: Vec<Rule>, domain: Domain) -> RuleSet {
+    fn from_rules(mut rules: Vec<Rule>, domain: Domain) -> RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
+        let reasons: std::sync::Arc<[(u64, String)]> = domain.reasons.clone().into();
+        for rule in &mut rules {
+            rule.evidence.bind_reasons(&reasons);
+        }
         let index = Index::new(&rules);
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();
         RuleSet {

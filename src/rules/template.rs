@@ -11,6 +11,10 @@
 //! `{field|tls_alert}` renders a TLS alert number with its name from RFC 8446 and RFC 5246
 //! (`70` → `70 (protocol_version)`); a number not named there renders as it is.
 //!
+//! `{field|server_reason}` renders a server disconnect reason code with its meaning from the
+//! domain's `server reason` table (`258` → `258 (licensing: no license available)`); a code
+//! the table does not name renders as it is.
+//!
 //! `{field|systemtime N}` renders the `N`th SYSTEMTIME (from 0) of binary data written in hex
 //! (EventLog 6008's) as `2012-04-06 13:59:13`; data that holds none renders as `-`.
 
@@ -26,6 +30,9 @@ pub const MISSING: &str = "-";
 pub struct Template {
     text: String,
     parts: Vec<Part>,
+    /// The domain's server reason table, once the rule set binds it
+    /// ([`Template::bind_reasons`]); only a template with a `server_reason` part keeps it.
+    reasons: Option<std::sync::Arc<[(u64, String)]>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +51,8 @@ enum Format {
     SystemTime(usize),
     /// A TLS alert number, with its name.
     TlsAlert,
+    /// A server disconnect reason code, with its meaning from the domain.
+    ServerReason,
 }
 
 impl Template {
@@ -100,7 +109,20 @@ impl Template {
         Ok(Template {
             text: text.to_string(),
             parts,
+            reasons: None,
         })
+    }
+
+    /// Give the template the domain's server reason table, which `server_reason` reads: the
+    /// rule set does so once its domain is known (a rule file may be loaded before it).
+    pub(crate) fn bind_reasons(&mut self, reasons: &std::sync::Arc<[(u64, String)]>) {
+        let reads = self
+            .parts
+            .iter()
+            .any(|p| matches!(p, Part::Field(_, Format::ServerReason)));
+        if reads {
+            self.reasons = Some(reasons.clone());
+        }
     }
 
     /// The template as written.
@@ -140,6 +162,15 @@ impl Template {
                                 Some(name) => out.push_str(&format!("{n} ({name})")),
                                 None => push_cut(&mut out, trimmed),
                             },
+                            (Format::ServerReason, Ok(n)) => {
+                                let meaning = self.reasons.as_deref().and_then(|table| {
+                                    table.iter().find(|(c, _)| *c == n).map(|(_, m)| m)
+                                });
+                                match meaning {
+                                    Some(m) => out.push_str(&format!("{n} ({m})")),
+                                    None => push_cut(&mut out, trimmed),
+                                }
+                            }
                             (&Format::SystemTime(n), _) => {
                                 match crate::units::systemtime_in_hex(trimmed, n) {
                                     Some(t) => {
@@ -233,6 +264,9 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     if format == "tls_alert" {
         return Ok((name, Format::TlsAlert));
     }
+    if format == "server_reason" {
+        return Ok((name, Format::ServerReason));
+    }
     if let Some(n) = format.strip_prefix("systemtime") {
         let n = n.trim();
         let position = if n.is_empty() {
@@ -250,7 +284,7 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
         };
     }
     Err(ErrorKind::BadTemplate {
-        message: "an unknown format after \"|\" (known: \"seconds\", \"systemtime N\", \"tls_alert\")",
+        message: "an unknown format after \"|\" (known: \"seconds\", \"server_reason\", \"systemtime N\", \"tls_alert\")",
     })
 }
 
@@ -462,6 +496,30 @@ mod tests {
         let (at, kind) = Template::parse("x {data.A|minutes}").unwrap_err();
         assert_eq!(at, 3);
         assert!(kind.to_string().contains("unknown format"), "{kind}");
+    }
+
+    #[test]
+    fn server_reasons_render_with_their_meaning_once_bound() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            let w = std::sync::Arc::make_mut(w);
+            w.data.push("Reason", "258");
+            w.data.push("Other", "999");
+        }
+        let mut t =
+            Template::parse("reason {data.Reason|server_reason}, {data.Other|server_reason}")
+                .unwrap();
+        assert_eq!(t.render(&e), "reason 258, 999", "unbound: as written");
+        let table: std::sync::Arc<[(u64, String)]> =
+            vec![(258, "licensing: no license available".to_string())].into();
+        t.bind_reasons(&table);
+        assert_eq!(
+            t.render(&e),
+            "reason 258 (licensing: no license available), 999"
+        );
+        let mut plain = Template::parse("reason {data.Reason}").unwrap();
+        plain.bind_reasons(&table);
+        assert_eq!(plain.render(&e), "reason 258");
     }
 
     #[test]
