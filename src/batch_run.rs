@@ -197,6 +197,7 @@ fn salt(b: &BatchConfig) -> io::Result<Vec<u8>> {
         xml_depth,
         xml_elements,
         evtx_record_bytes,
+        evtx_chunk_bytes,
         kept_events,
         kept_bytes,
         follow_symlinks,
@@ -217,7 +218,7 @@ fn salt(b: &BatchConfig) -> io::Result<Vec<u8>> {
     for f in rule_files {
         field("--rules", &std::fs::read(f)?);
     }
-    let options: [(&str, String); 16] = [
+    let options: [(&str, String); 17] = [
         ("--procmon-date", format!("{procmon_date:?}")),
         (
             "--procmon-utc-offset",
@@ -233,6 +234,7 @@ fn salt(b: &BatchConfig) -> io::Result<Vec<u8>> {
         ("--max-xml-depth", xml_depth.to_string()),
         ("--max-xml-elements", xml_elements.to_string()),
         ("--max-evtx-record-bytes", evtx_record_bytes.to_string()),
+        ("--max-evtx-chunk-bytes", evtx_chunk_bytes.to_string()),
         ("--max-kept-events", kept_events.to_string()),
         ("--max-kept-bytes", kept_bytes.to_string()),
         ("--follow", follow_symlinks.to_string()),

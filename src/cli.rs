@@ -452,6 +452,11 @@ struct LimitArgs {
     /// rendering (the evtx crate itself stops at 16 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().evtx_record_bytes))]
     max_evtx_record_bytes: ByteSize,
+    /// Most the records of one 64 KiB EVTX chunk may expand to together: what their events
+    /// hold, and 4 bytes per element, attribute or text visited (never less than one record's
+    /// --max-evtx-record-bytes). Past it, the chunk's other records are refused and named.
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(Limits::default().evtx_chunk_bytes))]
+    max_evtx_chunk_bytes: ByteSize,
     /// Most events an analysis keeps in memory (about 1.2 KB each); past it, events are
     /// counted and the files they came from reported as partly read.
     #[arg(long, value_name = "N", default_value_t = Limits::default().kept_events)]
@@ -482,6 +487,7 @@ impl LimitArgs {
             xml_depth: self.max_xml_depth,
             xml_elements: self.max_xml_elements,
             evtx_record_bytes: self.max_evtx_record_bytes.0,
+            evtx_chunk_bytes: self.max_evtx_chunk_bytes.0,
             kept_events: self.max_kept_events,
             kept_bytes: self.max_kept_bytes.0,
             csv_fields: self.max_csv_fields,

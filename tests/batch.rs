@@ -991,7 +991,7 @@ fn incremental_counts_every_option_that_changes_a_report() {
     };
     let default = batch(&[]);
     assert_eq!(incremental_counts(&default.err), (1, 0));
-    let options: [&[&str]; 16] = [
+    let options: [&[&str]; 17] = [
         &["--procmon-date", "2024-03-05"],
         &["--procmon-utc-offset", "+01:00"],
         &["--max-zip-bytes", "1000000"],
@@ -1004,6 +1004,7 @@ fn incremental_counts_every_option_that_changes_a_report() {
         &["--max-xml-depth", "20"],
         &["--max-xml-elements", "500"],
         &["--max-evtx-record-bytes", "100000"],
+        &["--max-evtx-chunk-bytes", "100000"],
         &["--max-kept-events", "1"],
         &["--max-kept-bytes", "1000000"],
         &["--follow"],

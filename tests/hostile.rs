@@ -26,6 +26,10 @@ mod round5;
 #[path = "hostile/round6.rs"]
 mod round6;
 
+/// Round seven: EVTX templates that expand to megabytes, and encodings named for what they are.
+#[path = "hostile/round7.rs"]
+mod round7;
+
 use crate::common;
 
 use crate::support::evtx_writer;

@@ -48,10 +48,11 @@ const MAX_WALK_DEPTH: usize = 256;
 /// (a nested instance referenced many times) stay bounded; a record over it is rendered, and
 /// the crate's own budget decides.
 const MAX_RECORD_NODES: usize = 1 << 18;
-/// What all the records of one chunk may visit, and the text they may produce, before the
-/// rest are rendered (the crate allows four records' worth of nodes and 64 MiB of output).
-const MAX_CHUNK_NODES: usize = 4 * MAX_RECORD_NODES;
-const MAX_CHUNK_TEXT: u64 = 48 << 20;
+/// What a node visited costs against the chunk's bound (`--max-evtx-chunk-bytes`): the least
+/// an element, attribute or text renders to (`<a/>`). Elements that hold nothing the event
+/// keeps still cost their visit: a template of thousands of them, instanced by hundreds of
+/// small records, is work the chunk's bytes do not show.
+pub const NODE_BYTES: u64 = 4;
 /// Template definition bytes parsed per chunk. A chunk's own definitions fit in its 64 KiB; a
 /// crafted one whose records point at many overlapping "definitions" is rendered instead.
 const MAX_CHUNK_TEMPLATE_BYTES: usize = 256 << 10;
@@ -81,11 +82,52 @@ pub struct ChunkReader<'c> {
     /// Of those, the ones found by their bytes alone.
     #[cfg(test)]
     byte_hits: usize,
-    /// What the chunk's records may still visit and write (see [`MAX_CHUNK_NODES`]).
-    chunk_nodes: usize,
-    chunk_text: u64,
+    /// What the chunk's records may still expand to (`--max-evtx-chunk-bytes`): each record
+    /// read costs what its event holds ([`expanded_bytes`]) and [`NODE_BYTES`] per node its
+    /// run visited; a record refused costs what its run spent.
+    chunk_left: u64,
     /// Template definition bytes the chunk may still parse.
     template_bytes: usize,
+}
+
+/// What [`ChunkReader::read`] makes of a record.
+pub enum Direct {
+    /// Read: its event.
+    Read(DirectRecord),
+    /// Something this module does not handle: render the record.
+    Unhandled,
+    /// Its text passes the record's bound (`--max-evtx-record-bytes`); so would its rendering,
+    /// which holds that text and more.
+    OverRecord,
+    /// With the chunk's records before it, past the chunk's bound (`--max-evtx-chunk-bytes`).
+    /// Once the records' runs have spent the bound, so is every record after it.
+    OverChunk,
+}
+
+impl Direct {
+    /// The event, when the record was read.
+    pub fn ok(self) -> Option<DirectRecord> {
+        match self {
+            Direct::Read(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// What a record's event holds, counted the same whichever way it was read (lengths, not
+/// capacities): the event itself, its texts, and its fields with their index.
+pub fn expanded_bytes(record: &XmlRecord) -> u64 {
+    let w = &*record.event;
+    let pairs = w.data.len() * std::mem::size_of::<(usize, usize)>();
+    let text = w.channel.len()
+        + w.provider.len()
+        + w.computer.len()
+        + w.activity_id.as_ref().map_or(0, String::len)
+        + w.data.text_len();
+    (std::mem::size_of::<crate::model::Event>()
+        + std::mem::size_of::<crate::model::WinEvent>()
+        + pairs
+        + text) as u64
 }
 
 /// What [`ChunkReader::read`] gives for a record it handles.
@@ -96,6 +138,8 @@ pub struct DirectRecord {
 }
 
 impl<'c> ChunkReader<'c> {
+    /// A reader of the chunk `data` whose records may expand to the default
+    /// `--max-evtx-chunk-bytes` (see [`ChunkReader::chunk_bytes`]).
     pub fn new(data: &'c [u8]) -> Self {
         ChunkReader {
             data,
@@ -111,27 +155,54 @@ impl<'c> ChunkReader<'c> {
             hits: 0,
             #[cfg(test)]
             byte_hits: 0,
-            chunk_nodes: MAX_CHUNK_NODES,
-            chunk_text: MAX_CHUNK_TEXT,
+            chunk_left: super::Limits::default().evtx_chunk(),
             template_bytes: MAX_CHUNK_TEMPLATE_BYTES,
         }
     }
 
-    /// The event of the record whose BinXML is `size` bytes at `offset` in the chunk, or `None`
-    /// when the record holds anything this module does not handle, or when its text would
-    /// pass `max_bytes` (rendering it then gives the error the limit calls for).
-    pub fn read(
-        &mut self,
-        offset: u64,
-        size: u32,
-        limits: &XmlLimits,
-        max_bytes: u64,
-    ) -> Option<DirectRecord> {
-        let start = usize::try_from(offset).ok()?;
-        let end = start.checked_add(size as usize)?;
-        let stream = self.data.get(start..end)?;
-        let budget = max_bytes.min(self.chunk_text);
-        let nodes = MAX_RECORD_NODES.min(self.chunk_nodes);
+    /// The most the chunk's records may expand to together (`--max-evtx-chunk-bytes`).
+    pub fn chunk_bytes(mut self, bytes: u64) -> Self {
+        self.chunk_left = bytes;
+        self
+    }
+
+    /// Whether the chunk's records have spent its bound: every record left is refused.
+    pub fn spent(&self) -> bool {
+        self.chunk_left == 0
+    }
+
+    /// Charge the chunk `bytes` for a record read some other way (rendered and read back):
+    /// `false`, and the chunk spent, when that is more than it has left.
+    pub fn charge(&mut self, bytes: u64) -> bool {
+        match self.chunk_left.checked_sub(bytes) {
+            Some(left) => {
+                self.chunk_left = left;
+                true
+            }
+            None => {
+                self.chunk_left = 0;
+                false
+            }
+        }
+    }
+
+    /// What to make of the record whose BinXML is `size` bytes at `offset` in the chunk: its
+    /// event; or that it holds something this module does not handle (render it then); or
+    /// that its text would pass `max_bytes`, or the chunk's bound with the records read
+    /// before it (refuse it: rendering holds the same text and more). Nothing is rendered
+    /// here, so a record refused costs no more than what was read of it.
+    pub fn read(&mut self, offset: u64, size: u32, limits: &XmlLimits, max_bytes: u64) -> Direct {
+        let Some(stream) = usize::try_from(offset).ok().and_then(|start| {
+            let end = start.checked_add(size as usize)?;
+            Some((start, self.data.get(start..end)?))
+        }) else {
+            return Direct::Unhandled;
+        };
+        let (start, stream) = stream;
+        let left = self.chunk_left;
+        let budget = max_bytes.min(left);
+        let chunk_nodes = usize::try_from(left / NODE_BYTES).unwrap_or(usize::MAX);
+        let nodes = MAX_RECORD_NODES.min(chunk_nodes);
         // The record may repeat a recent one byte for byte but where its run does not look
         // at its values' content; else, once its values are read, where it does not.
         // A hit that would pass the budgets is read in full, to fail as the run fails.
@@ -143,24 +214,34 @@ impl<'c> ChunkReader<'c> {
             {
                 self.byte_hits += 1;
             }
-            return Some(self.hit(hit));
+            return self.hit(hit);
         }
         self.instances.clear();
         self.values.clear();
         self.spans.clear();
-        let root = self.single_instance(start, stream, 0)?;
+        let Some(root) = self.single_instance(start, stream, 0) else {
+            return Direct::Unhandled;
+        };
+        // A spent chunk reads no more: what follows is refused (a record this module would
+        // not take is still rendered, or refused, as the caller decides).
+        if left == 0 {
+            return Direct::OverChunk;
+        }
+        let Some(consumed) = stream.get(..self.consumed) else {
+            return Direct::Unhandled;
+        };
         let read = Record {
             instances: &self.instances,
             values: &self.values,
             spans: &self.spans,
-            stream: stream.get(..self.consumed)?,
+            stream: consumed,
             start,
         };
         if let Some(hit) = self.memos.same_values(&read)
             && hit.text <= budget
             && hit.nodes <= nodes
         {
-            return Some(self.hit(hit));
+            return self.hit(hit);
         }
         self.uses.clear();
         self.uses.resize(self.values.len(), Cell::new(0));
@@ -174,41 +255,67 @@ impl<'c> ChunkReader<'c> {
             limits,
             budget,
             nodes,
+            over: None,
             lone_surrogates: 0,
         };
         let record = run.record(root);
-        let (text, nodes) = (budget - run.budget, nodes - run.nodes);
-        let (lone_surrogates, stamps) = (run.lone_surrogates, run.stamps);
-        self.chunk_text -= text;
-        self.chunk_nodes -= nodes;
-        let record = record?;
+        let (text, spent) = (budget - run.budget, nodes - run.nodes);
+        let (lone_surrogates, stamps, over) = (run.lone_surrogates, run.stamps, run.over);
+        // What the run spent is spent, whatever stopped it: a chunk of records that each fail
+        // late costs no more than one that reads.
+        let work = text.saturating_add(NODE_BYTES.saturating_mul(spent as u64));
+        let Some(record) = record else {
+            self.chunk_left = left.saturating_sub(work);
+            return match over {
+                Some(plan::Over::Text) if max_bytes <= left => Direct::OverRecord,
+                Some(plan::Over::Text) => Direct::OverChunk,
+                Some(plan::Over::Nodes) if chunk_nodes < MAX_RECORD_NODES => Direct::OverChunk,
+                _ => Direct::Unhandled,
+            };
+        };
+        // Its event is kept only within what the chunk has left; dropped, it cost its run, and
+        // a smaller record after it may still fit.
+        match left.checked_sub(cost(&record, spent)) {
+            Some(rest) => self.chunk_left = rest,
+            None => {
+                self.chunk_left = left.saturating_sub(work);
+                return Direct::OverChunk;
+            }
+        }
         self.memos.remember(Ran {
             read,
             uses: &self.uses,
             stamps,
             event: &record,
-            nodes,
+            nodes: spent,
             text,
             lone_surrogates,
         });
-        Some(DirectRecord {
+        Direct::Read(DirectRecord {
             record,
             lone_surrogates,
         })
     }
 
     /// A record given by a remembered one: what its run would have spent is spent.
-    fn hit(&mut self, hit: memo::Hit) -> DirectRecord {
-        self.chunk_text -= hit.text;
-        self.chunk_nodes -= hit.nodes;
+    fn hit(&mut self, hit: memo::Hit) -> Direct {
+        let left = self.chunk_left;
+        match left.checked_sub(cost(&hit.record, hit.nodes)) {
+            Some(rest) => self.chunk_left = rest,
+            None => {
+                let work = NODE_BYTES.saturating_mul(hit.nodes as u64);
+                self.chunk_left = left.saturating_sub(hit.text.saturating_add(work));
+                return Direct::OverChunk;
+            }
+        }
         #[cfg(test)]
         {
             self.hits += 1;
         }
-        DirectRecord {
+        Direct::Read(DirectRecord {
             record: hit.record,
             lone_surrogates: hit.lone_surrogates,
-        }
+        })
     }
 
     /// A stream (record or nested value) that is one template instance, optionally after a
@@ -338,6 +445,11 @@ fn value(ty: u8, bytes: &[u8], at: usize) -> Option<Value<'_>> {
         // (the renderer repeats the element per item) and unknown types: rendered instead.
         _ => return None,
     })
+}
+
+/// What a record read costs the chunk: what its event holds, and its visits.
+fn cost(record: &XmlRecord, nodes: usize) -> u64 {
+    expanded_bytes(record).saturating_add(NODE_BYTES.saturating_mul(nodes as u64))
 }
 
 /// UTF-16LE code units up to the first NUL, as the crate reads strings.
@@ -585,7 +697,9 @@ mod tests {
         let record = c.data.len();
         c.instance(outer_def, &values);
         let size = (c.data.len() - record) as u32;
-        ChunkReader::new(&c.data).read(record as u64, size, &XmlLimits::default(), 1 << 20)
+        ChunkReader::new(&c.data)
+            .read(record as u64, size, &XmlLimits::default(), 1 << 20)
+            .ok()
     }
 
     fn string(s: &str) -> (u8, Vec<u8>) {
@@ -688,7 +802,9 @@ mod tests {
             let record = c.data.len();
             c.instance(outer_def, &[(0x21, nested.data)]);
             let size = (c.data.len() - record) as u32;
-            ChunkReader::new(&c.data).read(record as u64, size, &limits, 1 << 20)
+            ChunkReader::new(&c.data)
+                .read(record as u64, size, &limits, 1 << 20)
+                .ok()
         };
         assert!(read_nested(100, 100).is_some());
         assert!(read_nested(200, 100).is_none());
@@ -706,9 +822,11 @@ mod tests {
         let limits = XmlLimits::default();
         let got = reader
             .read(offset, size, &limits, 1 << 20)
+            .ok()
             .map(|d| d.record);
         let alone = ChunkReader::new(data)
             .read(offset, size, &limits, 1 << 20)
+            .ok()
             .map(|d| d.record);
         assert!(alone.is_some(), "record {i} is read directly");
         assert_eq!(got, alone, "record {i}");
@@ -845,7 +963,7 @@ mod tests {
         }
         // Most of the flood is found by its bytes, before its values are read.
         assert!(reader.byte_hits >= 3, "{}", reader.byte_hits);
-        let last = reader.read(at[2].0, at[2].1, &limits, 1 << 20);
+        let last = reader.read(at[2].0, at[2].1, &limits, 1 << 20).ok();
         let last = last.map(|d| d.record).expect("read directly");
         assert_eq!(last.record_id, Some(99_999));
         assert_eq!(last.event.data.get("A"), Some("alert 40"));

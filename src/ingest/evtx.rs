@@ -392,7 +392,7 @@ fn read_chunk(
             return out;
         }
     };
-    if records == Records::Own && read_walked(&parsed, file, keep, limits, &mut out) {
+    if records == Records::Own && read_walked(n, &parsed, file, keep, limits, &mut out) {
         return out;
     }
     read_iterated(n, &mut parsed, file, keep, limits, &mut out);
@@ -443,10 +443,11 @@ fn walk_records(data: &[u8], header: &EvtxChunkHeader, out: &mut Vec<Walked>) ->
 }
 
 /// Read a chunk whose record headers walk cleanly and whose every record the direct reader
-/// takes; `false` (and nothing added to `out`) otherwise, for the crate's iterator to read it.
-/// The crate then builds no tree of its own for any of the chunk's records: one pass per
-/// record.
+/// takes (reads, or refuses for a bound); `false` (and nothing added to `out`) otherwise, for
+/// the crate's iterator to read it. The crate then builds no tree of its own for any of the
+/// chunk's records: one pass per record.
 fn read_walked(
+    n: u64,
     parsed: &EvtxChunk<'_>,
     file: &Arc<str>,
     keep: &super::Keep,
@@ -458,23 +459,62 @@ fn read_walked(
         return false;
     }
     let xml_limits = limits.xml();
-    let mut direct = binxml::ChunkReader::new(parsed.data);
+    let mut direct = binxml::ChunkReader::new(parsed.data).chunk_bytes(limits.evtx_chunk());
     let mut read = Vec::with_capacity(walked.len());
     for w in &walked {
         match direct.read(w.offset, w.size, &xml_limits, limits.evtx_record_bytes) {
-            Some(d) => read.push(d),
-            None => return false,
+            binxml::Direct::Unhandled => return false,
+            d => read.push(d),
         }
     }
     for (w, d) in walked.iter().zip(read) {
-        out.lone_surrogates += d.lone_surrogates;
-        out.add(d.record, file, w.id, w.time, keep);
+        match d {
+            binxml::Direct::Read(d) => {
+                out.lone_surrogates += d.lone_surrogates;
+                out.add(d.record, file, w.id, w.time, keep);
+            }
+            refused => out.errors.push(refusal(&refused, n, w.id, limits)),
+        }
     }
     true
 }
 
+/// The problem of a record the direct reader refused for a bound: its own text, or its
+/// chunk's.
+fn refusal(d: &binxml::Direct, n: u64, id: u64, limits: &Limits) -> Problem {
+    match d {
+        binxml::Direct::OverRecord => record_over(id, limits.evtx_record_bytes),
+        _ => chunk_over(n, id, limits.evtx_chunk()),
+    }
+}
+
+/// A record whose text is read past `--max-evtx-record-bytes` (`limit`).
+fn record_over(id: u64, limit: u64) -> Problem {
+    Problem::Refused {
+        limit,
+        flag: "--max-evtx-record-bytes",
+        message: format!(
+            "record {id}: expands to more than {limit} bytes, over the {limit}-byte limit (raise with --max-evtx-record-bytes)"
+        ),
+    }
+}
+
+/// A record of chunk `n` not read because the chunk's records, with it, expand past
+/// `--max-evtx-chunk-bytes` (`limit`).
+fn chunk_over(n: u64, id: u64, limit: u64) -> Problem {
+    Problem::Refused {
+        limit,
+        flag: "--max-evtx-chunk-bytes",
+        message: format!(
+            "record {id}: not read: with it, the records of chunk {n} expand to more than {limit} bytes, over the {limit}-byte limit for one chunk (raise with --max-evtx-chunk-bytes)"
+        ),
+    }
+}
+
 /// Read a chunk's records as the crate's iterator gives them: each read straight from its
-/// template where the direct reader takes it, else rendered to XML and read back.
+/// template where the direct reader takes it, else rendered to XML and read back. Every
+/// record, however read, draws on the chunk's bound; once it is spent nothing more is
+/// rendered.
 fn read_iterated(
     n: u64,
     parsed: &mut EvtxChunk<'_>,
@@ -484,21 +524,35 @@ fn read_iterated(
     out: &mut ChunkOutput,
 ) {
     let xml_limits = limits.xml();
-    let mut direct = binxml::ChunkReader::new(parsed.data);
+    let mut direct = binxml::ChunkReader::new(parsed.data).chunk_bytes(limits.evtx_chunk());
     for record in parsed.iter() {
         // Most records are read straight from their template and values; the others are
         // rendered to XML and read back, which gives the same event.
-        if let Ok(r) = &record
-            && let Some(d) = direct.read(
+        if let Ok(r) = &record {
+            let d = direct.read(
                 r.binxml_offset,
                 r.binxml_size,
                 &xml_limits,
                 limits.evtx_record_bytes,
-            )
-        {
-            out.lone_surrogates += d.lone_surrogates;
-            out.add(d.record, file, r.event_record_id, r.timestamp, keep);
-            continue;
+            );
+            match d {
+                binxml::Direct::Read(d) => {
+                    out.lone_surrogates += d.lone_surrogates;
+                    out.add(d.record, file, r.event_record_id, r.timestamp, keep);
+                    continue;
+                }
+                binxml::Direct::Unhandled if direct.spent() => {
+                    out.errors
+                        .push(chunk_over(n, r.event_record_id, limits.evtx_chunk()));
+                    continue;
+                }
+                binxml::Direct::Unhandled => {}
+                refused => {
+                    out.errors
+                        .push(refusal(&refused, n, r.event_record_id, limits));
+                    continue;
+                }
+            }
         }
         // A record whose raw bytes hold what may be an unpaired surrogate is kept aside, to
         // count them should its rendering hold the `_` the renderer writes for one.
@@ -529,6 +583,8 @@ fn read_iterated(
             offset: None,
         };
         if rendered.data.len() as u64 > limits.evtx_record_bytes {
+            // Rendered, it cost its chunk what it rendered to.
+            direct.charge(rendered.data.len() as u64);
             out.errors.push(Problem::Refused {
                 limit: limits.evtx_record_bytes,
                 flag: "--max-evtx-record-bytes",
@@ -550,8 +606,21 @@ fn read_iterated(
             });
             continue;
         };
+        // It costs its chunk what it rendered to, or what its event holds when that is more:
+        // past what the chunk has left, it is not read back.
+        let xml_len = xml.len() as u64;
+        if !direct.charge(xml_len) {
+            out.errors.push(chunk_over(n, id, limits.evtx_chunk()));
+            continue;
+        }
         match eventxml::read_rendered(xml, &xml_limits) {
-            Ok(rec) => out.add(rec, file, id, rendered.timestamp, keep),
+            Ok(rec) => {
+                if direct.charge(binxml::expanded_bytes(&rec).saturating_sub(xml_len)) {
+                    out.add(rec, file, id, rendered.timestamp, keep);
+                } else {
+                    out.errors.push(chunk_over(n, id, limits.evtx_chunk()));
+                }
+            }
             Err(e) => out.errors.push(Problem::Record {
                 at,
                 message: format!("record {id}: rendered XML unreadable: {e}"),
@@ -722,7 +791,9 @@ pub fn direct_matches_rendering(
         for record in parsed.iter().flatten() {
             let id = record.event_record_id;
             let max = 4 << 20;
-            let Some(got) = reader.read(record.binxml_offset, record.binxml_size, limits, max)
+            let Some(got) = reader
+                .read(record.binxml_offset, record.binxml_size, limits, max)
+                .ok()
             else {
                 rendered += 1;
                 continue;

@@ -27,8 +27,15 @@ pub struct Limits {
     /// Most elements in one event of event-log XML (or one rendered EVTX record).
     pub xml_elements: usize,
     /// Largest text of one EVTX record, in bytes: what is read from its template, or its XML
-    /// rendering (the `evtx` crate stops at 16 MiB).
+    /// rendering (the `evtx` crate stops at 16 MiB). A record is at most 64 KiB of BinXML;
+    /// its text can be far more only through its templates.
     pub evtx_record_bytes: u64,
+    /// Most the records of one EVTX chunk (64 KiB) may expand to together, in bytes: what
+    /// their events hold, and 4 bytes per element, attribute or text visited. Records share
+    /// their chunk's templates: hundreds of small records can each instance one that expands
+    /// to megabytes. Past it, the chunk's other records are refused, each named. A chunk may
+    /// always hold one record of [`Limits::evtx_record_bytes`] (see [`Limits::evtx_chunk`]).
+    pub evtx_chunk_bytes: u64,
     /// Most events one analysis keeps in memory (those some rule can use): a bound on memory
     /// when every row of a huge trace matches. Events past it are counted, not kept.
     pub kept_events: usize,
@@ -44,6 +51,13 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// What the records of one EVTX chunk may expand to: `--max-evtx-chunk-bytes`, or one
+    /// record's worth when `--max-evtx-record-bytes` is more (raising it alone reads the
+    /// record it was raised for).
+    pub fn evtx_chunk(&self) -> u64 {
+        self.evtx_chunk_bytes.max(self.evtx_record_bytes)
+    }
+
     pub fn xml(&self) -> XmlLimits {
         XmlLimits {
             depth: self.xml_depth,
@@ -64,7 +78,8 @@ impl Default for Limits {
             xml_bytes: 128 << 20,
             xml_depth: XmlLimits::default().depth,
             xml_elements: XmlLimits::default().elements,
-            evtx_record_bytes: 4 << 20,
+            evtx_record_bytes: 1 << 20,
+            evtx_chunk_bytes: 1 << 20,
             kept_events: 100_000,
             kept_bytes: 1 << 30,
             follow_symlinks: false,

@@ -378,7 +378,8 @@ fn fix_size(bytes: &mut [u8], at: usize) {
 /// A record whose text passes `--max-evtx-record-bytes` and also the 16 MiB the evtx crate
 /// renders was "Failed to parse record number 1", the crate's words: the direct reader gave
 /// it up at the limit, and the crate then failed it at its own bound. It is refused naming the
-/// limit and the flag, like a record under 16 MiB; raised, the same record is read.
+/// limit and the flag (since round seven by the direct reader, without rendering it); raised,
+/// the same record is read.
 #[test]
 fn a_record_past_what_the_crate_renders_names_the_limit_and_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -404,7 +405,7 @@ fn a_record_past_what_the_crate_renders_names_the_limit_and_the_flag() {
     let p = common::problems(&a);
     assert_eq!(
         p,
-        "record 1: renders to more than 16777216 bytes, over the 4194304-byte limit (raise with --max-evtx-record-bytes)"
+        "record 1: expands to more than 1048576 bytes, over the 1048576-byte limit (raise with --max-evtx-record-bytes)"
     );
     assert!(stderr.contains("--max-evtx-record-bytes"), "{stderr}");
     let (a, code, _) = summary(&["--max-evtx-record-bytes", "64MiB"]);

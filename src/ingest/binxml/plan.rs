@@ -413,7 +413,16 @@ pub(super) struct Run<'a, 'c> {
     pub(super) budget: u64,
     /// Nodes the record may still visit (see [`super::MAX_RECORD_NODES`]).
     pub(super) nodes: usize,
+    /// Which of the two ran out, when one did.
+    pub(super) over: Option<Over>,
     pub(super) lone_surrogates: u64,
+}
+
+/// The budget a run ran out of.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Over {
+    Text,
+    Nodes,
 }
 
 impl Run<'_, '_> {
@@ -604,12 +613,20 @@ impl Run<'_, '_> {
     }
 
     fn spend_nodes(&mut self, cost: u32) -> Option<()> {
-        self.nodes = self.nodes.checked_sub(cost as usize)?;
+        let Some(left) = self.nodes.checked_sub(cost as usize) else {
+            self.over = Some(Over::Nodes);
+            return None;
+        };
+        self.nodes = left;
         Some(())
     }
 
     fn spend_text(&mut self, n: usize) -> Option<()> {
-        self.budget = self.budget.checked_sub(n as u64)?;
+        let Some(left) = self.budget.checked_sub(n as u64) else {
+            self.over = Some(Over::Text);
+            return None;
+        };
+        self.budget = left;
         Some(())
     }
 }
