@@ -29,6 +29,7 @@ pub struct Tally {
 struct Counts {
     client: AtomicU64,
     server: AtomicU64,
+    gateway: AtomicU64,
     configuration: AtomicU64,
     procmon_rdp: AtomicU64,
     procmon: AtomicU64,
@@ -55,10 +56,10 @@ impl Tally {
             c.fetch_add(1, Ordering::Relaxed);
         };
         if let Some(w) = e.win() {
-            // A gateway's log is the server side's, for "is there any RDP evidence".
             match domain.side_of(&w.provider) {
                 Some(Side::Client) => add(&mine.client),
-                Some(Side::Server | Side::Gateway) => add(&mine.server),
+                Some(Side::Server) => add(&mine.server),
+                Some(Side::Gateway) => add(&mine.gateway),
                 None => {}
             }
             if w.channel.eq_ignore_ascii_case("System") {
@@ -131,6 +132,7 @@ impl Tally {
         Seen {
             client: sum(|s| &s.client),
             server: sum(|s| &s.server),
+            gateway: sum(|s| &s.gateway),
             configuration: sum(|s| &s.configuration),
             procmon_rdp: sum(|s| &s.procmon_rdp),
             procmon: sum(|s| &s.procmon),
@@ -154,8 +156,11 @@ fn procmon_rdp(domain: &Domain, p: &ProcmonRow) -> bool {
 pub struct Seen {
     /// RDP client events (RDPClient/Operational).
     pub client: u64,
-    /// RDP server events (RCM, LSM, RdpCoreTS, TermDD, Gateway).
+    /// The session host's RDP server events (RCM, LSM, RdpCoreTS, TermDD).
     pub server: u64,
+    /// RD Gateway events: Remote Desktop evidence, but no session host's log (a gateway-only
+    /// ticket still lacks the server's side).
+    pub gateway: u64,
     /// Exported configuration (Terminal Server, TermService and Schannel keys, machine-key
     /// ACLs): it corroborates events, it never stands in for them (docs/domain.md §8), so a
     /// ticket of configuration alone is insufficient evidence.
@@ -232,7 +237,7 @@ pub fn assess(
     inputs: &[FileAccount],
     causes: &[CauseScore],
 ) -> Evidence {
-    let rdp = seen.client + seen.server + seen.procmon_rdp;
+    let rdp = seen.client + seen.server + seen.gateway + seen.procmon_rdp;
     let missing: Vec<&Source> = ALL.iter().copied().filter(|s| !(s.present)(seen)).collect();
     let read = inputs
         .iter()
@@ -257,7 +262,7 @@ pub fn assess(
         sufficient: reason.is_none(),
         reason,
         rdp_client_events: seen.client,
-        rdp_server_events: seen.server,
+        rdp_server_events: seen.server + seen.gateway,
         procmon_rdp_rows: seen.procmon_rdp,
         missing: missing
             .iter()
@@ -375,10 +380,49 @@ mod tests {
                 procmon: 1,
                 ..Seen::default()
             },
+            Seen {
+                gateway: 1,
+                ..Seen::default()
+            },
         ] {
             let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[]);
             assert!(e.sufficient, "{seen:?}");
             assert_eq!(verdict(&e, "v".into()), "v");
+        }
+    }
+
+    /// A gateway's log answers (it is Remote Desktop evidence) but is no session host's log:
+    /// a gateway-only ticket is still told to collect the server's logs, for the ticket and
+    /// for a gateway cause; with the session host's events too, it is not.
+    #[test]
+    fn a_gateway_log_is_no_session_hosts_log() {
+        let d = Domain::builtin();
+        let server = d.advice(LogKind::Server).0;
+        let cause = scored(
+            crate::rules::Cause::Gateway,
+            crate::analysis::rank::Confidence::High,
+        );
+        for (host_events, lacks) in [(0, true), (5, false)] {
+            let seen = Seen {
+                client: 4,
+                gateway: 9,
+                server: host_events,
+                ..Seen::default()
+            };
+            let e = assess(
+                d,
+                &seen,
+                &[account(FileStatus::Ok)],
+                std::slice::from_ref(&cause),
+            );
+            assert!(e.sufficient);
+            assert_eq!(e.rdp_server_events, 9 + host_events);
+            assert_eq!(e.missing.iter().any(|m| m == server), lacks, "{e:?}");
+            let gateway_lacks = e
+                .causes
+                .iter()
+                .any(|(c, m)| *c == cause.cause && m.iter().any(|m| m.starts_with(server)));
+            assert_eq!(gateway_lacks, lacks, "{e:?}");
         }
     }
 

@@ -59,7 +59,7 @@ pub struct EvidenceOut {
     pub reason: Option<String>,
     /// Events read from the RDP client's log (before any filtering).
     pub rdp_client_events: u64,
-    /// Events read from the RDP server's logs (RCM, LSM, RdpCoreTS, TermDD, Gateway).
+    /// Events read from the RDP server's logs (RCM, LSM, RdpCoreTS, TermDD) and RD Gateway's.
     pub rdp_server_events: u64,
     /// Procmon rows of the RDP client process or on the RDP port.
     pub procmon_rdp_rows: u64,
