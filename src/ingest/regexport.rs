@@ -340,8 +340,8 @@ fn render(kind: u32, bytes: &[u8], unicode: bool) -> (String, String) {
     let strings = || decode_strings(bytes, unicode);
     match kind {
         0 => ("REG_NONE".into(), hex()),
-        1 => ("REG_SZ".into(), strings().join("\n")),
-        2 => ("REG_EXPAND_SZ".into(), strings().join("\n")),
+        1 => ("REG_SZ".into(), strings()),
+        2 => ("REG_EXPAND_SZ".into(), strings()),
         3 => ("REG_BINARY".into(), hex()),
         4 if bytes.len() == 4 => (
             "REG_DWORD".into(),
@@ -351,8 +351,8 @@ fn render(kind: u32, bytes: &[u8], unicode: bool) -> (String, String) {
             "REG_DWORD_BIG_ENDIAN".into(),
             u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]).to_string(),
         ),
-        6 => ("REG_LINK".into(), strings().join("\n")),
-        7 => ("REG_MULTI_SZ".into(), strings().join("\n")),
+        6 => ("REG_LINK".into(), strings()),
+        7 => ("REG_MULTI_SZ".into(), strings()),
         8 => ("REG_RESOURCE_LIST".into(), hex()),
         9 => ("REG_FULL_RESOURCE_DESCRIPTOR".into(), hex()),
         0xa => ("REG_RESOURCE_REQUIREMENTS_LIST".into(), hex()),
@@ -370,22 +370,33 @@ fn render(kind: u32, bytes: &[u8], unicode: bool) -> (String, String) {
 }
 
 /// NUL-separated strings: UTF-16LE (5.00) or ANSI, read as Windows-1252's Latin-1 subset
-/// (REGEDIT4). Trailing empty strings (the terminators) are dropped.
-fn decode_strings(bytes: &[u8], unicode: bool) -> Vec<String> {
-    let text: String = if unicode {
-        let units: Vec<u16> = bytes
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-            .collect();
-        String::from_utf16_lossy(&units)
+/// (REGEDIT4), one per line. Trailing empty strings (the terminators) are dropped.
+///
+/// Decoded in one pass into the text returned, trailing NULs trimmed first: a multi-string of
+/// millions of empty strings had been decoded into code units, then a string, then one string
+/// each (24 bytes apiece, 40 times its data), then joined.
+fn decode_strings(bytes: &[u8], unicode: bool) -> String {
+    if unicode {
+        // A last odd byte reads as a unit whose high byte is zero.
+        let unit = |c: &[u8]| u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)]);
+        let units = bytes.chunks(2).map(unit);
+        let kept = units.clone().rposition(|u| u != 0).map_or(0, |i| i + 1);
+        let mut text = String::with_capacity(kept);
+        for c in char::decode_utf16(units.take(kept)) {
+            text.push(match c {
+                Ok('\0') => '\n',
+                Ok(c) => c,
+                Err(_) => char::REPLACEMENT_CHARACTER,
+            });
+        }
+        text
     } else {
-        bytes.iter().map(|&b| char::from(b)).collect()
-    };
-    let mut parts: Vec<String> = text.split('\0').map(str::to_string).collect();
-    while parts.last().is_some_and(String::is_empty) {
-        parts.pop();
+        let kept = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        bytes[..kept]
+            .iter()
+            .map(|&b| if b == 0 { '\n' } else { char::from(b) })
+            .collect()
     }
-    parts
 }
 
 /// Read one reg export into `registry` events.

@@ -435,3 +435,81 @@ fn a_template_of_thousands_of_elements_costs_its_chunk_its_visits() {
     assert_eq!(code, Some(0), "{a}");
     assert_eq!(count(&a, "events"), records, "{a}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// `reg export`: a multi-string of millions of empty strings
+
+/// `dump --format jsonl` of `path`: one JSON value per event.
+fn dumped(path: &Path) -> Vec<Value> {
+    let out = rdtriage()
+        .args(["dump", "--format", "jsonl"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A `hex(7)` value of `data`, 25 bytes a line as `reg export` writes them, each line but the
+/// last continued with `\`.
+fn hex7_value(name: &str, data: &[u8]) -> String {
+    let lines: Vec<String> = data
+        .chunks(25)
+        .map(|c| {
+            c.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    format!("\"{name}\"=hex(7):{}\r\n", lines.join(",\\\r\n  "))
+}
+
+#[test]
+fn a_multi_string_of_many_empty_strings_reads_as_that_many_lines() {
+    // 300,000 empty strings, then "a", then the terminators (decoded in one pass, the trailing
+    // NULs trimmed first: one string each had cost 40 times the data); a value of NULs alone
+    // holds no string; REGEDIT4's ANSI strings read the same way.
+    let empties = 300_000;
+    let mut data = vec![0u8; empties * 2];
+    data.extend_from_slice(&[0x61, 0, 0, 0, 0, 0]);
+    let v5 = format!(
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\T]\r\n{}{}{}",
+        hex7_value("X", &data),
+        hex7_value("Nuls", &[0u8; 100_000]),
+        hex7_value("Odd", &[0x62, 0, 0, 0, 0x63]),
+    );
+    let v4 = format!(
+        "REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\T]\r\n{}",
+        hex7_value("A", &[0, 0, 0x61, 0, 0x62, 0, 0]),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (p5, p4) = (dir.path().join("v5.reg"), dir.path().join("v4.reg"));
+    std::fs::write(&p5, v5).unwrap();
+    std::fs::write(&p4, v4).unwrap();
+    let (a, code, _) = summary(&p5, &[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(a["status"], "ok", "{a}");
+    assert_eq!(count(&a, "events"), 3, "{a}");
+    let events = dumped(&p5);
+    let data_of = |events: &[Value], name: &str| -> String {
+        let e = events
+            .iter()
+            .find(|e| e["value_name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {events:?}"));
+        assert_eq!(e["value_type"], "REG_MULTI_SZ", "{e}");
+        e["value_data"].as_str().unwrap().to_string()
+    };
+    let x = data_of(&events, "X");
+    assert_eq!(x.len(), empties + 1);
+    assert_eq!(x.matches('\n').count(), empties);
+    assert!(x.ends_with("\na"), "{:?}", &x[x.len() - 4..]);
+    assert_eq!(data_of(&events, "Nuls"), "");
+    // A last odd byte reads as a unit whose high byte is zero.
+    assert_eq!(data_of(&events, "Odd"), "b\nc");
+    assert_eq!(data_of(&dumped(&p4), "A"), "\n\na\nb");
+}
