@@ -205,7 +205,7 @@ fn looks_like_event_copy(lower: &str) -> bool {
 
 /// Collector text decoded: UTF-16LE or UTF-16BE with a BOM (PowerShell 5's `Out-File`, `reg
 /// export`), UTF-16LE without one (recognised by its zero high bytes), UTF-8 with or without a
-/// BOM; anything else read as UTF-8 with each invalid sequence replaced. Returns the text and
+/// BOM (or several: [`utf8_marks`]); anything else read as UTF-8 with each invalid sequence replaced. Returns the text and
 /// how many characters were replaced.
 pub fn decode_text(bytes: Vec<u8>) -> (String, u64) {
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
@@ -218,10 +218,20 @@ pub fn decode_text(bytes: Vec<u8>) -> (String, u64) {
         return utf16(&bytes, u16::from_le_bytes);
     }
     let mut bytes = bytes;
-    if bytes.starts_with(b"\xEF\xBB\xBF") {
-        bytes.drain(..3);
-    }
+    bytes.drain(..utf8_marks(&bytes));
     super::utf8_lossy_counted(bytes)
+}
+
+/// How many bytes of UTF-8 byte-order marks `bytes` starts with: every one, not just the
+/// first. An editor that adds a mark on saving adds one to a file that already had it, and
+/// the second then read as a character (U+FEFF) before the header or the `<?xml`, so a file
+/// Windows wrote was refused as unknown.
+pub fn utf8_marks(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while bytes[at..].starts_with(b"\xEF\xBB\xBF") {
+        at += 3;
+    }
+    at
 }
 
 /// Text as far as `head` goes (for sniffing): like [`decode_text`], never failing.

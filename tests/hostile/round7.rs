@@ -513,3 +513,117 @@ fn a_multi_string_of_many_empty_strings_reads_as_that_many_lines() {
     assert_eq!(data_of(&events, "Odd"), "b\nc");
     assert_eq!(data_of(&dumped(&p4), "A"), "\n\na\nb");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Text whose encoding is not what it seems
+
+const EVENT_XML: &str = "<?xml version='1.0' encoding='UTF-8'?>\r\n<Events><Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='P'/><EventID>1</EventID><TimeCreated SystemTime='2024-03-05T09:00:00.000Z'/><EventRecordID>1</EventRecordID><Computer>ws</Computer></System></Event></Events>\r\n";
+const REG_TEXT: &str = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\T]\r\n\"A\"=dword:00000001\r\n";
+const UTF8_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+fn utf16le(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// The account of `bytes` written as `name` in a temporary folder, and its problems joined.
+fn account_of(name: &str, bytes: &[u8]) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let (a, _, _) = summary(&path, &[]);
+    let problems = a["problems"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default();
+    (a, problems)
+}
+
+#[test]
+fn text_that_starts_with_two_utf8_marks_is_read() {
+    // What an editor that adds a mark on saving makes of a file that had one: the second mark
+    // had read as a character before `<?xml`, and the export was refused as unknown.
+    for (name, text, format) in [
+        ("events.xml", EVENT_XML, "event-xml"),
+        ("keys.reg", REG_TEXT, "reg-export"),
+    ] {
+        let bytes = [UTF8_MARK, UTF8_MARK, UTF8_MARK, text.as_bytes()].concat();
+        let (a, problems) = account_of(name, &bytes);
+        assert_eq!(a["status"], "ok", "{name}: {a}");
+        assert_eq!(a["format"], format, "{name}: {a}");
+        assert_eq!(count(&a, "events"), 1, "{name}: {a}");
+        assert!(problems.is_empty(), "{name}: {problems}");
+    }
+}
+
+#[test]
+fn a_utf8_mark_before_utf16le_text_is_named_as_such() {
+    // It had been described as big-endian UTF-16 (the mark's three bytes shift every pair).
+    for (name, text) in [("events.xml", EVENT_XML), ("keys.reg", REG_TEXT)] {
+        let with_mark = [UTF8_MARK, &[0xFF, 0xFE], &utf16le(text)].concat();
+        let (a, problems) = account_of(name, &with_mark);
+        assert_eq!(a["events"], 0, "{a}");
+        assert!(
+            problems.contains(
+                "a UTF-8 byte-order mark followed by UTF-16LE text with its own byte-order mark"
+            ),
+            "{name}: {problems}"
+        );
+        assert!(!problems.contains("big-endian"), "{name}: {problems}");
+        let without = [UTF8_MARK, &utf16le(text)].concat();
+        let (_, problems) = account_of(name, &without);
+        assert!(
+            problems.contains(
+                "a UTF-8 byte-order mark followed by UTF-16LE text without its own byte-order mark"
+            ),
+            "{name}: {problems}"
+        );
+        assert!(!problems.contains("big-endian"), "{name}: {problems}");
+    }
+}
+
+#[test]
+fn utf32_text_is_named_with_what_to_save_it_as() {
+    let le: Vec<u8> = EVENT_XML
+        .chars()
+        .flat_map(|c| (c as u32).to_le_bytes())
+        .collect();
+    let be: Vec<u8> = REG_TEXT
+        .chars()
+        .flat_map(|c| (c as u32).to_be_bytes())
+        .collect();
+    let advice = "rdtriage reads UTF-8 and UTF-16: save it as UTF-8 or UTF-16";
+    for (name, bytes, what) in [
+        (
+            "events.xml",
+            [&[0xFF, 0xFE, 0, 0][..], &le].concat(),
+            "it starts with a UTF-32LE byte-order mark",
+        ),
+        (
+            "keys.reg",
+            [&[0, 0, 0xFE, 0xFF][..], &be].concat(),
+            "it starts with a UTF-32BE byte-order mark",
+        ),
+        (
+            "events.xml",
+            le.clone(),
+            "it looks like UTF-32LE text without a byte-order mark",
+        ),
+        (
+            "keys.reg",
+            be.clone(),
+            "it looks like UTF-32BE text without a byte-order mark",
+        ),
+    ] {
+        let (a, problems) = account_of(name, &bytes);
+        assert_eq!(a["events"], 0, "{a}");
+        assert!(
+            problems.contains(&format!("{what}: {advice}")),
+            "{name} ({what}): {problems}"
+        );
+    }
+}

@@ -1,10 +1,10 @@
-//! Event-log XML exports (`wevtutil qe /f:xml`, Event Viewer's "Save as XML"): UTF-8 (BOM or
-//! not) or UTF-16LE with a BOM, read whole up to `--max-xml-bytes`, decoded here and parsed by
+//! Event-log XML exports (`wevtutil qe /f:xml`, Event Viewer's "Save as XML"): UTF-8 (BOM, or
+//! several, or none) or UTF-16LE with a BOM, read whole up to `--max-xml-bytes`, decoded here and parsed by
 //! [`crate::ingest::eventxml`].
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, eventxml};
+use crate::ingest::{Emit, bundle, eventxml};
 use crate::model::{FileAccount, FileFormat, Problem};
 
 pub struct EventXml;
@@ -15,7 +15,8 @@ impl Reader for EventXml {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        let t = past_prolog(head.text());
+        // Repeated UTF-8 byte-order marks are skipped, as reading does.
+        let t = past_prolog(head.text().trim_start_matches('\u{feff}'));
         // A document type (an export never has one, an attack may) is read as an export when
         // it names events: the reader then refuses it by name.
         t.starts_with("<Events")
@@ -71,9 +72,7 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         }
         (text, replaced)
     } else {
-        if bytes.starts_with(b"\xEF\xBB\xBF") {
-            bytes.drain(..3);
-        }
+        bytes.drain(..bundle::utf8_marks(&bytes));
         utf8_lossy_counted(bytes)
     };
     if replaced > 0 {

@@ -78,18 +78,84 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
     } else {
         let mut what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip".to_string();
         let head = input.head(64).unwrap_or_default();
-        if head.starts_with(&[0xFE, 0xFF]) {
-            what.push_str("; it is UTF-16 big-endian text (its byte-order mark says so), and only UTF-8 and UTF-16 little-endian (what Process Monitor and Event Viewer write) are read: save it again as either");
-        } else if let Some(order) = utf16_without_mark(&head) {
-            what.push_str(&format!(
-                "; it looks like UTF-16 ({order}) text without a byte-order mark, which Process Monitor and Event Viewer always write: save it again as UTF-8, or as UTF-16 with its mark"
-            ));
+        if let Some(hint) = encoding_hint(&head) {
+            what.push_str("; ");
+            what.push_str(&hint);
         }
         if claimed {
             account.fail(Problem::Failed(format!("unreadable content: {what}")));
         } else {
             account.skip(what);
         }
+    }
+}
+
+/// What the encoding of a text `head` that no reader recognised is, when it is one that is not
+/// read: UTF-16 big-endian, UTF-16 without its mark, UTF-32 (with or without a mark), or a
+/// UTF-8 mark written before UTF-16 text (an editor that added a mark to UTF-16 text it took
+/// for UTF-8).
+///
+/// `FF FE 00 00` is taken for UTF-32LE's mark, not for UTF-16LE's followed by a NUL character:
+/// no text this tool reads starts with a NUL (XML forbids it, a reg export starts with its
+/// header), while UTF-32LE text starts just so.
+fn encoding_hint(head: &[u8]) -> Option<String> {
+    const ADVICE: &str = "rdtriage reads UTF-8 and UTF-16: save it as UTF-8 or UTF-16";
+    let marks = bundle::utf8_marks(head);
+    let rest = &head[marks..];
+    let utf32 = if rest.starts_with(&[0xFF, 0xFE, 0, 0]) {
+        Some("starts with a UTF-32LE byte-order mark")
+    } else if rest.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        Some("starts with a UTF-32BE byte-order mark")
+    } else {
+        utf32_without_mark(rest)
+    };
+    if let Some(what) = utf32 {
+        return Some(format!("it {what}: {ADVICE}"));
+    }
+    if marks > 0 {
+        // A UTF-8 mark before UTF-16 text: the text is UTF-16, whatever its first bytes say.
+        let order = if rest.starts_with(&[0xFF, 0xFE]) {
+            Some("UTF-16LE text with its own byte-order mark")
+        } else if rest.starts_with(&[0xFE, 0xFF]) {
+            Some("UTF-16BE text with its own byte-order mark")
+        } else {
+            match utf16_without_mark(rest) {
+                Some("little-endian") => Some("UTF-16LE text without its own byte-order mark"),
+                Some(_) => Some("UTF-16BE text without its own byte-order mark"),
+                None => None,
+            }
+        };
+        return order.map(|order| {
+            format!(
+                "it starts with a UTF-8 byte-order mark followed by {order} (a UTF-8 mark added to UTF-16 text): save it again as UTF-8, or as UTF-16 with only its own mark"
+            )
+        });
+    }
+    if head.starts_with(&[0xFE, 0xFF]) {
+        Some("it is UTF-16 big-endian text (its byte-order mark says so), and only UTF-8 and UTF-16 little-endian (what Process Monitor and Event Viewer write) are read: save it again as either".into())
+    } else {
+        utf16_without_mark(head).map(|order| format!(
+            "it looks like UTF-16 ({order}) text without a byte-order mark, which Process Monitor and Event Viewer always write: save it again as UTF-8, or as UTF-16 with its mark"
+        ))
+    }
+}
+
+/// Whether `head` reads as UTF-32 text with no byte-order mark, and in which order: at least 4
+/// characters, nearly all ASCII text with three zero bytes each.
+fn utf32_without_mark(head: &[u8]) -> Option<&'static str> {
+    let units: Vec<&[u8]> = head.chunks_exact(4).collect();
+    if units.len() < 4 {
+        return None;
+    }
+    let text = |b: u8| b == b'\t' || b == b'\r' || b == b'\n' || (0x20..0x7F).contains(&b);
+    let mostly =
+        |f: &dyn Fn(&[u8]) -> bool| units.iter().filter(|u| f(u)).count() * 8 >= units.len() * 7;
+    if mostly(&|u| text(u[0]) && u[1..] == [0, 0, 0]) {
+        Some("looks like UTF-32LE text without a byte-order mark")
+    } else if mostly(&|u| u[..3] == [0, 0, 0] && text(u[3])) {
+        Some("looks like UTF-32BE text without a byte-order mark")
+    } else {
+        None
     }
 }
 
