@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::anchors::{AnchorConnections, Disproof};
@@ -464,9 +464,7 @@ fn went_down_at_each(
             return false;
         };
         downs.iter().any(|&(at, w, f)| {
-            let d = at.duration_since(ta);
-            let ms = |m: u64| SignedDuration::from_millis(i64::try_from(m).unwrap_or(i64::MAX));
-            d >= -ms(w.before.0) && d <= ms(w.after.0) && anchors.on_server_of(anchor, f, events)
+            w.holds(at.duration_since(ta)) && anchors.on_server_of(anchor, f, events)
         })
     })
 }

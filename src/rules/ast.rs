@@ -238,6 +238,14 @@ pub struct AnchorWindow {
     pub after: Millis,
 }
 
+impl AnchorWindow {
+    /// Whether an event `d` from an anchor (negative: before it) lies in the window.
+    pub fn holds(&self, d: jiff::SignedDuration) -> bool {
+        let ms = |m: u64| jiff::SignedDuration::from_millis(i64::try_from(m).unwrap_or(i64::MAX));
+        d >= -ms(self.before.0) && d <= ms(self.after.0)
+    }
+}
+
 keyword_enum! {
     /// `require`: only events inside the window count. `prefer`: all count, near ones rank higher.
     AnchorMode { Require => "require", Prefer => "prefer" }

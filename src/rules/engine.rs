@@ -577,15 +577,12 @@ impl<'d> Timeline<'d> {
         let Some(t) = t else {
             return Proximity::UNPLACED;
         };
-        let ms = |m: u64| SignedDuration::from_millis(i64::try_from(m).unwrap_or(i64::MAX));
-        let (before, after) = (ms(w.before.0), ms(w.after.0));
         let split = self.times.partition_point(|(ta, _)| *ta <= t);
         let prev = split.checked_sub(1).and_then(|k| self.times.get(k));
         let next = self.times.get(split);
         let place = |&(ta, idx): &(Timestamp, usize)| {
             let d = t.duration_since(ta);
-            let near = d >= -before && d <= after;
-            (near, d, idx)
+            (w.holds(d), d, idx)
         };
         // Nearer in-window first; then smaller distance; `prev` (the earlier anchor) wins ties.
         let best = [prev.map(place), next.map(place)]
