@@ -26,6 +26,7 @@
 //!         | "accept" string integer fields   (a source's short name, the event id)
 //!         | "server" server_role string list fields
 //!         | "server" "reason" integer string (a documented disconnect reason code)
+//!         | "error" integer string   (a Win32, Winsock, HRESULT or NTSTATUS code's name)
 //!         | "process" strings
 //!         | "port" ( "rdp" | "gateway" ) list
 //!         | "procmon" ( "connect" | "disconnect" | "accept" ) string
@@ -250,6 +251,8 @@ pub struct Domain {
     pub server_events: Vec<ServerEventDecl>,
     /// `server reason <code> "<meaning>"`: the documented meanings of a disconnect reason.
     pub reasons: Vec<(u64, String)>,
+    /// `error <code> "<name: meaning>"`: the error codes evidence quotes, named.
+    pub errors: Vec<(u64, String)>,
     pub processes: Vec<String>,
     pub rdp_ports: Vec<u64>,
     pub gateway_ports: Vec<u64>,
@@ -581,7 +584,7 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const EXPECT_DECL: &str = "a declaration (source, client, accept, server, process, port, procmon, gateway, peer, occurred, config, advice) or \"}\"";
+const EXPECT_DECL: &str = "a declaration (source, client, accept, server, error, process, port, procmon, gateway, peer, occurred, config, advice) or \"}\"";
 
 /// `domain { decl... }`, after which the declarations are checked as a whole.
 pub(crate) fn domain_block(i: &str) -> PResult<'_, Domain> {
@@ -794,12 +797,19 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             Ok((rest, ()))
         }
         "advice" => advice(rest, d),
+        "error" => {
+            let (rest, _) = ws(rest)?;
+            let (rest, code) = number(rest)?;
+            let (rest, meaning) = string(ws(rest)?.0)?;
+            d.errors.push((code.value, meaning));
+            Ok((rest, ()))
+        }
         _ => invalid(
             i,
             ErrorKind::UnknownWord {
                 what: "domain declaration",
                 found: w.to_string(),
-                expected: "source, client, accept, server, process, port, procmon, gateway, peer, occurred, config, advice"
+                expected: "source, client, accept, server, error, process, port, procmon, gateway, peer, occurred, config, advice"
                     .into(),
             },
         ),

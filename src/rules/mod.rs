@@ -225,9 +225,12 @@ impl RuleSet {
     fn from_rules(mut rules: Vec<Rule>, domain: Domain) -> RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
-        let reasons: std::sync::Arc<[(u64, String)]> = domain.reasons.clone().into();
+        let tables = std::sync::Arc::new(template::CodeTables {
+            reasons: domain.reasons.clone(),
+            errors: domain.errors.clone(),
+        });
         for rule in &mut rules {
-            rule.evidence.bind_reasons(&reasons);
+            rule.evidence.bind_tables(&tables);
         }
         let index = Index::new(&rules);
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();

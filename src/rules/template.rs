@@ -15,6 +15,13 @@
 //! domain's `server reason` table (`258` → `258 (licensing: no license available)`); a code
 //! the table does not name renders as it is.
 //!
+//! `{field|error}` renders an error code with its name from the domain's `error` table
+//! (`0x80072746` → `0x80072746 (WSAECONNRESET: …)`). The code may be written in decimal, in hex
+//! with `0x`, as a negative decimal (its two's complement) or as eight hex digits with the high
+//! bit set and no prefix (CAPI2's `800B0109`); a code past 16 bits is written in hex whatever
+//! its form, as Microsoft's documentation writes it. An HRESULT wrapping a Win32 or Winsock code
+//! (`0x8007xxxx`) is named from the code it wraps when the table has no entry of its own.
+//!
 //! `{field|systemtime N}` renders the `N`th SYSTEMTIME (from 0) of binary data written in hex
 //! (EventLog 6008's) as `2012-04-06 13:59:13`; data that holds none renders as `-`.
 
@@ -30,9 +37,34 @@ pub const MISSING: &str = "-";
 pub struct Template {
     text: String,
     parts: Vec<Part>,
-    /// The domain's server reason table, once the rule set binds it
-    /// ([`Template::bind_reasons`]); only a template with a `server_reason` part keeps it.
-    reasons: Option<std::sync::Arc<[(u64, String)]>>,
+    /// The domain's tables of codes, once the rule set binds them ([`Template::bind_tables`]);
+    /// only a template with a `server_reason` or `error` part keeps them.
+    tables: Option<std::sync::Arc<CodeTables>>,
+}
+
+/// The domain's tables of documented codes that evidence templates name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CodeTables {
+    /// Server disconnect reasons (`server reason`).
+    pub reasons: Vec<(u64, String)>,
+    /// Error codes (`error`).
+    pub errors: Vec<(u64, String)>,
+}
+
+impl CodeTables {
+    fn reason(&self, n: u64) -> Option<&str> {
+        find(&self.reasons, n)
+    }
+
+    /// The name of error `n`, or of the Win32 code a `0x8007xxxx` HRESULT wraps.
+    fn error(&self, n: u64) -> Option<&str> {
+        find(&self.errors, n)
+            .or_else(|| (n & 0xFFFF_0000 == 0x8007_0000).then(|| find(&self.errors, n & 0xFFFF))?)
+    }
+}
+
+fn find(table: &[(u64, String)], n: u64) -> Option<&str> {
+    table.iter().find(|(c, _)| *c == n).map(|(_, m)| m.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +85,8 @@ enum Format {
     TlsAlert,
     /// A server disconnect reason code, with its meaning from the domain.
     ServerReason,
+    /// An error code, with its name from the domain.
+    Error,
 }
 
 impl Template {
@@ -109,19 +143,21 @@ impl Template {
         Ok(Template {
             text: text.to_string(),
             parts,
-            reasons: None,
+            tables: None,
         })
     }
 
-    /// Give the template the domain's server reason table, which `server_reason` reads: the
-    /// rule set does so once its domain is known (a rule file may be loaded before it).
-    pub(crate) fn bind_reasons(&mut self, reasons: &std::sync::Arc<[(u64, String)]>) {
-        let reads = self
-            .parts
-            .iter()
-            .any(|p| matches!(p, Part::Field(_, Format::ServerReason)));
+    /// Give the template the domain's tables of codes, which `server_reason` and `error`
+    /// read: the rule set does so once its domain is known (a rule file may be loaded before it).
+    pub(crate) fn bind_tables(&mut self, tables: &std::sync::Arc<CodeTables>) {
+        let reads = self.parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Field(_, Format::ServerReason) | Part::Field(_, Format::Error)
+            )
+        });
         if reads {
-            self.reasons = Some(reasons.clone());
+            self.tables = Some(tables.clone());
         }
     }
 
@@ -163,14 +199,25 @@ impl Template {
                                 None => push_cut(&mut out, trimmed),
                             },
                             (Format::ServerReason, Ok(n)) => {
-                                let meaning = self.reasons.as_deref().and_then(|table| {
-                                    table.iter().find(|(c, _)| *c == n).map(|(_, m)| m)
-                                });
-                                match meaning {
+                                match self.tables.as_deref().and_then(|t| t.reason(n)) {
                                     Some(m) => out.push_str(&format!("{n} ({m})")),
                                     None => push_cut(&mut out, trimmed),
                                 }
                             }
+                            (Format::Error, _) => match error_code(trimmed) {
+                                Some(n) => {
+                                    if n > 0xFFFF {
+                                        out.push_str(&format!("0x{n:08X}"));
+                                    } else {
+                                        out.push_str(&n.to_string());
+                                    }
+                                    if let Some(m) = self.tables.as_deref().and_then(|t| t.error(n))
+                                    {
+                                        out.push_str(&format!(" ({m})"));
+                                    }
+                                }
+                                None => push_cut(&mut out, trimmed),
+                            },
                             (&Format::SystemTime(n), _) => {
                                 match crate::units::systemtime_in_hex(trimmed, n) {
                                     Some(t) => {
@@ -252,6 +299,19 @@ fn push_cut(out: &mut String, text: &str) {
     out.extend(text.chars().skip(count - tail));
 }
 
+/// An error code as a number: what [`super::fields::parse_number`] reads (decimal, `0x` hex,
+/// a negative decimal), or eight hex digits with the high bit set and no prefix, as CAPI2 and
+/// some providers write an HRESULT (`800B0109`): no error code is a decimal of eight digits.
+fn error_code(text: &str) -> Option<u64> {
+    let eight_hex = text.len() == 8
+        && text.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(text.as_bytes()[0], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F');
+    if eight_hex {
+        return u64::from_str_radix(text, 16).ok();
+    }
+    super::fields::parse_number(text)
+}
+
 /// A placeholder's `|format` suffix, if any, and the rest.
 fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     let Some((name, format)) = inner.rsplit_once('|') else {
@@ -266,6 +326,9 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     }
     if format == "server_reason" {
         return Ok((name, Format::ServerReason));
+    }
+    if format == "error" {
+        return Ok((name, Format::Error));
     }
     if let Some(n) = format.strip_prefix("systemtime") {
         let n = n.trim();
@@ -284,7 +347,7 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
         };
     }
     Err(ErrorKind::BadTemplate {
-        message: "an unknown format after \"|\" (known: \"seconds\", \"server_reason\", \"systemtime N\", \"tls_alert\")",
+        message: "an unknown format after \"|\" (known: \"error\", \"seconds\", \"server_reason\", \"systemtime N\", \"tls_alert\")",
     })
 }
 
@@ -510,16 +573,58 @@ mod tests {
             Template::parse("reason {data.Reason|server_reason}, {data.Other|server_reason}")
                 .unwrap();
         assert_eq!(t.render(&e), "reason 258, 999", "unbound: as written");
-        let table: std::sync::Arc<[(u64, String)]> =
-            vec![(258, "licensing: no license available".to_string())].into();
-        t.bind_reasons(&table);
+        let table = std::sync::Arc::new(CodeTables {
+            reasons: vec![(258, "licensing: no license available".to_string())],
+            errors: Vec::new(),
+        });
+        t.bind_tables(&table);
         assert_eq!(
             t.render(&e),
             "reason 258 (licensing: no license available), 999"
         );
         let mut plain = Template::parse("reason {data.Reason}").unwrap();
-        plain.bind_reasons(&table);
+        plain.bind_tables(&table);
         assert_eq!(plain.render(&e), "reason 258");
+    }
+
+    #[test]
+    fn error_codes_render_in_hex_with_their_names_once_bound() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            let data = &mut std::sync::Arc::make_mut(w).data;
+            data.push("Negative", "-2147014843");
+            data.push("Capi", "800b0109");
+            data.push("Win32", "1236");
+            data.push("Unnamed", "2148074254");
+            data.push("CapiDigits", "80092013");
+            data.push("Word", "none");
+        }
+        let mut t = Template::parse(
+            "{data.Error Code|error}; {data.Negative|error}; {data.Capi|error}; \
+             {data.Win32|error}; {data.Unnamed|error}; {data.CapiDigits|error}; {data.Word|error}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&e),
+            "0x80072746; 0x80072745; 0x800B0109; 1236; 0x8009030E; 0x80092013; none",
+            "unbound: the number only, HRESULTs in hex"
+        );
+        let table = std::sync::Arc::new(CodeTables {
+            reasons: Vec::new(),
+            errors: vec![
+                (10054, "WSAECONNRESET".to_string()),
+                (0x8007_2745, "WSAECONNABORTED".to_string()),
+                (0x800B_0109, "CERT_E_UNTRUSTEDROOT".to_string()),
+                (1236, "ERROR_CONNECTION_ABORTED".to_string()),
+            ],
+        });
+        t.bind_tables(&table);
+        assert_eq!(
+            t.render(&e),
+            "0x80072746 (WSAECONNRESET); 0x80072745 (WSAECONNABORTED); \
+             0x800B0109 (CERT_E_UNTRUSTEDROOT); 1236 (ERROR_CONNECTION_ABORTED); 0x8009030E; \
+             0x80092013; none"
+        );
     }
 
     #[test]

@@ -71,6 +71,13 @@ impl fmt::Display for Domain {
         for (code, meaning) in &self.reasons {
             writeln!(f, "    server reason {code} {}", quote(meaning))?;
         }
+        for (code, meaning) in &self.errors {
+            if *code > 0xFFFF {
+                writeln!(f, "    error 0x{code:08X} {}", quote(meaning))?;
+            } else {
+                writeln!(f, "    error {code} {}", quote(meaning))?;
+            }
+        }
         writeln!(f, "    process {}", quoted_list(&self.processes))?;
         writeln!(f, "    port rdp {}", number_list(&self.rdp_ports))?;
         if !self.gateway_ports.is_empty() {
