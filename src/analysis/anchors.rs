@@ -713,8 +713,18 @@ fn leg_users<'a>(
     if by_server.is_empty() {
         return vec![None; list.len()];
     }
-    // Per connection: not seen yet, one user, or several (`Some(None)`).
+    // Per connection: not seen yet, one user, or several (`Some(None)`); and the same for the
+    // tunnels known to have begun with it (within the slack of its start).
     let mut users: Vec<Option<Option<&'a str>>> = vec![None; list.len()];
+    let mut began_with: Vec<Option<Option<&'a str>>> = vec![None; list.len()];
+    let add = |slot: &mut Option<Option<&'a str>>, user: &'a str| {
+        *slot = match *slot {
+            None => Some(Some(user)),
+            Some(Some(known)) if same_user(known, user) => Some(Some(known)),
+            // Two users' tunnels to that server in its life: neither is known to be its.
+            _ => Some(None),
+        };
+    };
     for group in by_server.values_mut() {
         group.0.sort_unstable();
     }
@@ -732,7 +742,8 @@ fn leg_users<'a>(
         // Lives within the slack of `at`: starting no later than `at` plus it (or than the
         // tunnel's beginning plus it: a tunnel is opened for its connection), and no earlier
         // than `at` less it and the longest life.
-        let began = gateway_leg(gateway, e, w, domain).began.unwrap_or(at);
+        let known_began = gateway_leg(gateway, e, w, domain).began;
+        let began = known_began.unwrap_or(at);
         let (lo_at, hi_at) = (
             at.checked_sub(OUTSIDE_LIFE).unwrap_or(at),
             at.min(began).checked_add(OUTSIDE_LIFE).unwrap_or(at),
@@ -740,16 +751,24 @@ fn leg_users<'a>(
         let earliest = lo_at.checked_sub(*longest).unwrap_or(lo_at);
         let lo = timed.partition_point(|&(from, _, _)| from < earliest);
         let hi = timed.partition_point(|&(from, _, _)| from <= hi_at);
-        for &(_, _, k) in timed[lo..hi].iter().filter(|&&(_, to, _)| to >= lo_at) {
-            users[k] = match users[k] {
-                None => Some(Some(user)),
-                Some(Some(known)) if same_user(known, user) => Some(Some(known)),
-                // Two users' tunnels to that server in its life: neither is known to be its.
-                _ => Some(None),
-            };
+        for &(from, _, k) in timed[lo..hi].iter().filter(|&&(_, to, _)| to >= lo_at) {
+            add(&mut users[k], user);
+            if known_began.is_some_and(|b| b.duration_since(from).abs() <= OUTSIDE_LIFE) {
+                add(&mut began_with[k], user);
+            }
         }
     }
-    users.into_iter().map(Option::flatten).collect()
+    // A tunnel is opened for its connection: when several users' tunnels to the server fall
+    // in a connection's life, the one user whose tunnel began with it is its user (another
+    // user's 50-minute tunnel ending in the last minute of an 8-hour session is not).
+    users
+        .into_iter()
+        .zip(began_with)
+        .map(|(any, with)| match (any, with) {
+            (Some(None), Some(Some(user))) => Some(user),
+            (any, _) => any.flatten(),
+        })
+        .collect()
 }
 
 /// When the tunnel of gateway event `e` began, as far as it tells: its time, less how long

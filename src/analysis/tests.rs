@@ -563,6 +563,83 @@ fn a_tunnel_that_began_before_the_connection_is_anothers() {
     }
 }
 
+/// With no server log, the user of a long session is the one whose tunnel began with it: alice's
+/// 8-hour session through the gateway ends in a reset while bob's 50-minute tunnel to the same
+/// server is ended by the gateway and carol is refused, in the same minute. Neither is alice's
+/// (§3.6): bob's tunnel began hours after her connection did, and carol's refusal names
+/// another user. Without alice's own tunnel event, bob's is the only tunnel in the session's
+/// life and is taken for its leg, as before.
+#[test]
+fn the_tunnel_that_began_with_a_long_session_names_its_user() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let gateway = provider_labelled(&rules, "Gateway");
+    let with_activity = |mut e: crate::model::Event, activity: &str| {
+        if let EventKind::Win(w) = &mut e.kind {
+            std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
+        }
+        e
+    };
+    let end = 3600 + 8 * 3600;
+    for alices_leg in [true, false] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[
+                (1025, "", 1),
+                (1027, "CONTOSO", 2),
+                (1026, "2308", 8 * 3600),
+            ],
+        );
+        if alices_leg {
+            events.push(with_activity(
+                logged(
+                    &gateway,
+                    302,
+                    "RDGW01.contoso.com",
+                    3601,
+                    &[
+                        ("Username", r"CONTOSO\alice"),
+                        ("Resource", "RDS01.contoso.com"),
+                    ],
+                ),
+                "{E}",
+            ));
+        }
+        events.push(with_activity(
+            logged(
+                &gateway,
+                303,
+                "RDGW01.contoso.com",
+                end,
+                &[
+                    ("Username", r"CONTOSO\bob"),
+                    ("Resource", "RDS01.contoso.com"),
+                    ("ErrorCode", "1236"),
+                    ("SessionDuration", "3000"),
+                ],
+            ),
+            "{F}",
+        ));
+        events.push(with_activity(
+            logged(
+                &gateway,
+                201,
+                "RDGW01.contoso.com",
+                end - 11,
+                &[("Username", r"CONTOSO\carol"), ("ErrorCode", "23003")],
+            ),
+            "{G}",
+        ));
+        let causes = causes_of(&rules, &events);
+        let has = |rule: &str| causes.iter().flat_map(|(_, r)| r).any(|r| r == rule);
+        assert_eq!(has("gw-tunnel-aborted"), !alices_leg, "{causes:?}");
+        if alices_leg {
+            assert!(!has("gw-policy-not-met"), "{causes:?}");
+        }
+    }
+}
+
 /// The provider a domain source is labelled `label` by (`LSM`, `RCM`).
 #[cfg(test)]
 fn provider_labelled(rules: &RuleSet, label: &str) -> String {
