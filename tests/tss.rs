@@ -108,12 +108,21 @@ fn cause<'r>(r: &'r ScanReport, name: &str) -> Option<&'r rdtriage::report::sche
     r.causes.iter().find(|c| c.cause == name)
 }
 
+/// A healthy bundle: everything read, no cause above low. Its client log's 0x904s are
+/// explained by nothing read and it holds no session host's log (RCM/LSM), so the verdict is
+/// insufficient evidence (exit 4), asking for the server's logs, not "clean".
 #[test]
 fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
     let b = server(Layout::Tss, "");
     let dir = ticket(&b);
     let (code, r) = scan(dir.path(), &["."]);
-    assert_eq!(code, Some(0), "{} {:#?}", r.verdict, r.inputs);
+    assert_eq!(code, Some(4), "{} {:#?}", r.verdict, r.inputs);
+    assert!(
+        r.verdict
+            .starts_with("Insufficient evidence: 2 0x904 disconnects"),
+        "{}",
+        r.verdict
+    );
     for i in &r.inputs {
         assert!(
             !matches!(

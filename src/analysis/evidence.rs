@@ -288,23 +288,52 @@ pub fn assess(
 }
 
 /// The source whose collection would help most: what the top cause lacks, else the first
-/// missing source in [`ALL`] order.
+/// missing source in [`ALL`] order. A cause at context confidence is no cause to serve: with
+/// nothing above it, the next step is the first missing log (the server's, when the client's
+/// is here). A high-confidence cause that lacks none of its logs needs no next step.
 fn next_step(
     seen: &Seen,
     causes: &[CauseScore],
     missing: &[&'static Source],
 ) -> Option<&'static Source> {
+    use super::rank::Confidence;
     // Without the client's log no disconnect, 0x904 or other, was seen: whatever the server's
     // side suggests, the first thing to get is the log that says whether the failure is one.
     if !(CLIENT_LOG.present)(seen) {
         return Some(&CLIENT_LOG);
     }
-    let for_top = causes.first().and_then(|c| {
-        sources_for(c.cause.as_str())
-            .iter()
-            .find(|s| !(s.present)(seen))
-    });
-    for_top.copied().or_else(|| missing.first().copied())
+    let Some(top) = causes.iter().find(|c| c.confidence != Confidence::Context) else {
+        return missing.first().copied();
+    };
+    let for_top = sources_for(top.cause.as_str())
+        .iter()
+        .find(|s| !(s.present)(seen));
+    match for_top {
+        Some(s) => Some(*s),
+        None if top.confidence == Confidence::High => None,
+        None => missing.first().copied(),
+    }
+}
+
+/// A ticket whose client log shows `anchors` 0x904 disconnects that nothing read explains
+/// above background noise, and that lacks the session host's logs, is insufficient evidence
+/// too: only the server's side separates certificate, TLS, refusal and a server going down
+/// (docs/domain.md §7), so "no cause" there means "not collected", not "clean".
+pub fn unexplained(evidence: &mut Evidence, seen: &Seen, anchors: usize, causes: &[CauseScore]) {
+    use super::rank::Confidence;
+    if evidence.reason.is_some()
+        || anchors == 0
+        || (SERVER_LOG.present)(seen)
+        || causes.iter().any(|c| c.confidence != Confidence::Context)
+    {
+        return;
+    }
+    evidence.sufficient = false;
+    evidence.reason = Some(format!(
+        "{anchors} 0x904 disconnect{} in the client's log, but nothing read explains {} and the session host's logs (RemoteConnectionManager, LocalSessionManager, RdpCoreTS) are missing",
+        if anchors == 1 { "" } else { "s" },
+        if anchors == 1 { "it" } else { "them" },
+    ));
 }
 
 /// The verdict line: unchanged when the evidence is sufficient.
@@ -460,6 +489,71 @@ mod tests {
         let d = Domain::builtin();
         let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Client).1));
+    }
+
+    /// A client log with 0x904s that nothing explains, and no session host's log, is not
+    /// "no cause": it is insufficient, and the next step is the server's logs, not a capture
+    /// the context-only network cause lacks. With a cause above context, or the server's log
+    /// read, or no 0x904, the ticket is answered.
+    #[test]
+    fn unexplained_0x904s_without_the_servers_side_are_insufficient() {
+        let d = Domain::builtin();
+        let client_only = Seen {
+            client: 8,
+            ..Seen::default()
+        };
+        let with_server = Seen {
+            server: 4,
+            ..client_only
+        };
+        let context = scored(
+            crate::rules::Cause::Network,
+            crate::analysis::rank::Confidence::Context,
+        );
+        let low = scored(
+            crate::rules::Cause::Network,
+            crate::analysis::rank::Confidence::Low,
+        );
+        for (seen, anchors, cause, insufficient) in [
+            (client_only, 2, &context, true),
+            (client_only, 0, &context, false),
+            (client_only, 2, &low, false),
+            (with_server, 2, &context, false),
+        ] {
+            let causes = std::slice::from_ref(cause);
+            let mut e = assess(d, &seen, &[account(FileStatus::Ok)], causes);
+            unexplained(&mut e, &seen, anchors, causes);
+            let case = (seen.server, anchors, cause.confidence);
+            assert_eq!(e.sufficient, !insufficient, "{case:?}: {e:?}");
+            assert_eq!(e.reason.is_some(), insufficient, "{case:?}");
+        }
+        let causes = std::slice::from_ref(&context);
+        let e = assess(d, &client_only, &[account(FileStatus::Ok)], causes);
+        assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Server).1));
+    }
+
+    /// A high-confidence cause that lacks none of its logs needs no next step; a medium one
+    /// is told the first missing log.
+    #[test]
+    fn a_confirmed_cause_needs_no_next_step() {
+        let d = Domain::builtin();
+        let seen = Seen {
+            client: 3,
+            server: 2,
+            system: 9,
+            ..Seen::default()
+        };
+        for (confidence, step) in [
+            (crate::analysis::rank::Confidence::High, None),
+            (
+                crate::analysis::rank::Confidence::Medium,
+                Some(d.advice(LogKind::Procmon).1),
+            ),
+        ] {
+            let cause = scored(crate::rules::Cause::ServerDown, confidence);
+            let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+            assert_eq!(e.next_step.as_deref(), step, "{confidence:?}");
+        }
     }
 
     #[test]

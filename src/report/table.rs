@@ -202,6 +202,9 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
     for c in r.clocks.iter().filter(|c| c.applied) {
         writeln!(out, "Clock: {}", terminal(&c.note))?;
     }
+    if let Some(step) = &r.evidence.next_step {
+        writeln!(out, "Next step: {}", terminal(step))?;
+    }
     Ok(())
 }
 

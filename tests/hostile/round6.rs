@@ -69,13 +69,16 @@ fn a_rule_reference_cannot_start_markdown_of_its_own() {
 /// `batch --format jsonl --out` over two copies of a fixture ticket (`T1`, `T2`): its lines.
 fn genuine_lines(dir: &Path) -> Vec<Vec<u8>> {
     let tickets = dir.join("tickets");
+    // Both sides: the client's log alone holds 0x904s nothing explains (insufficient, exit 4).
     for t in ["T1", "T2"] {
-        let to = tickets.join(t).join("client");
-        std::fs::create_dir_all(&to).unwrap();
-        let from = fixtures().join("tickets/certificate/client");
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        for side in ["client", "server"] {
+            let to = tickets.join(t).join(side);
+            std::fs::create_dir_all(&to).unwrap();
+            let from = fixtures().join("tickets/certificate").join(side);
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
         }
     }
     let out = rdtriage()
