@@ -1389,3 +1389,7 @@ fn xml_export_over_max_xml_bytes_is_refused_naming_the_flag() {
     );
     assert_eq!(account(&accounts, "/invalid-utf8.csv")["events"], 3);
 }
+
+/// Round eight: work that grew faster than the input (JSON of many fields).
+#[path = "hostile/round8.rs"]
+mod round8;

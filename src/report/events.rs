@@ -4,6 +4,8 @@
 //! fields of its kind. Field maps keep input order; a name seen twice gets `#2`, `#3`, ... so
 //! the object never has duplicate keys.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
@@ -19,10 +21,13 @@ impl<'a, I: Iterator<Item = (&'a str, &'a str)> + Clone> Serialize for FieldsJso
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let len = self.0.clone().count();
         let mut map = s.serialize_map(Some(len))?;
-        let mut seen: Vec<&str> = Vec::with_capacity(len);
+        // How many earlier names equal this one ignoring ASCII case: one lookup per field, so
+        // an event with many fields costs linear time, not quadratic.
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(len);
         for (k, v) in self.0.clone() {
-            let n = seen.iter().filter(|s| s.eq_ignore_ascii_case(k)).count();
-            seen.push(k);
+            let count = seen.entry(k.to_ascii_lowercase()).or_insert(0);
+            let n = *count;
+            *count += 1;
             if n == 0 {
                 map.serialize_entry(k, v)?;
             } else {
