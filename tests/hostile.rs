@@ -1390,6 +1390,7 @@ fn xml_export_over_max_xml_bytes_is_refused_naming_the_flag() {
     assert_eq!(account(&accounts, "/invalid-utf8.csv")["events"], 3);
 }
 
-/// Round eight: work that grew faster than the input (JSON of many fields).
+/// Round eight: work that grew faster than the input (JSON of many fields, PML details shared
+/// by many events, a PML event-offset array out of order).
 #[path = "hostile/round8.rs"]
 mod round8;

@@ -20,8 +20,8 @@ use std::sync::mpsc;
 
 use super::event::{self, Context, Decoded, Fault, Window};
 use super::{
-    MAX_SPARE_BYTES, MAX_WINDOW, OFFSET_ENTRY, TAIL, Tally, decode_patched, note_damage, read_at,
-    read_into,
+    MAX_SPARE_BYTES, MAX_WINDOW, OFFSET_ENTRY, TAIL, Tally, WINDOW_SHARE, decode_patched,
+    note_damage, read_at, read_into,
 };
 use crate::model::{At, Event, EventKind, FileAccount, ProcmonRow};
 
@@ -147,7 +147,14 @@ pub(super) fn read_block(
     } else {
         None
     };
-    let window = read_window(src, &offsets, next, source.len, spare);
+    // The block's share of the file, a few times over: a block whose events lie in order
+    // spans about its share.
+    let per_event = source.len.div_ceil(source.count.max(1));
+    let span = (offsets.len() as u64)
+        .saturating_mul(per_event)
+        .saturating_mul(WINDOW_SHARE)
+        .saturating_add(TAIL);
+    let window = read_window(src, &offsets, next, source.len, span, spare);
     let from = source.repeats.partition_point(|&r| r < first);
     let repeats = source.repeats[from..]
         .iter()
@@ -174,12 +181,13 @@ pub(super) fn lost_from(account: &mut FileAccount, why: String) {
 /// the block starts, when it lies past the block's last one and within [`TAIL`] of it, else
 /// [`TAIL`] past that last one. An event that runs past the span (a capture not written in
 /// order) is read again on its own ([`settle`]), so the bound changes what is read, never
-/// what is decoded.
+/// what is decoded. The span is at most `span` bytes (and [`MAX_WINDOW`]).
 pub(super) fn read_window(
     src: &mut (impl Read + Seek),
     offsets: &[u64],
     next: Option<u64>,
     len: u64,
+    span: u64,
     spare: Vec<u8>,
 ) -> Window {
     let inside = offsets.iter().copied().filter(|&o| o < len);
@@ -194,7 +202,7 @@ pub(super) fn read_window(
         .filter(|&n| n > hi && n < tail)
         .unwrap_or(tail)
         .min(len)
-        .min(lo.saturating_add(MAX_WINDOW));
+        .min(lo.saturating_add(MAX_WINDOW.min(span)));
     match read_into(src, lo, end - lo, spare) {
         Ok(data) => Window { base: lo, data },
         Err(_) => Window {
@@ -266,6 +274,7 @@ pub(super) struct Part {
     profiling: u64,
     cut_details: u64,
     orphans: u64,
+    overlaps: u64,
     timed: u64,
     undecoded: BTreeMap<String, u64>,
     /// Damaged events, in order, for the account's list.
@@ -341,6 +350,7 @@ impl<'a, 'k> Counter<'a, 'k> {
                 cut,
                 undecoded,
                 orphan,
+                overlaps,
             }) => {
                 self.record += 1;
                 part.events += 1;
@@ -358,6 +368,7 @@ impl<'a, 'k> Counter<'a, 'k> {
                     ));
                 }
                 part.orphans += u64::from(orphan);
+                part.overlaps += u64::from(overlaps);
                 part.timed += u64::from(time.is_some());
                 let mut e = Event {
                     file: Arc::clone(self.file),
@@ -404,6 +415,7 @@ pub(super) fn merge(part: Part, account: &mut FileAccount, tally: &mut Tally) {
     tally.profiling += part.profiling;
     tally.cut_details += part.cut_details;
     tally.orphans += part.orphans;
+    tally.overlaps += part.overlaps;
     tally.timed += part.timed;
     for (op, n) in part.undecoded {
         *tally.undecoded.entry(op).or_default() += n;

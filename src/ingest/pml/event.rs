@@ -110,6 +110,80 @@ pub struct Context<'a> {
     pub processes: &'a Lookup,
     pub endpoints: &'a Endpoints,
     pub computer: &'a Arc<str>,
+    /// Where the events of the event-offset array start, when known: an event whose stack,
+    /// detail or extra detail runs over another's start is not a real one, and its detail is
+    /// not decoded ([`Starts`]).
+    pub starts: Option<&'a Starts>,
+}
+
+/// Granularity of [`Starts`]: less than an event header, so two events that do not overlap
+/// never share a cell.
+pub const START_CELL: u64 = 32;
+const _: () = assert!(START_CELL < EVENT_HEADER as u64);
+
+/// Where the events the event-offset array lists start, one bit per [`START_CELL`] bytes of
+/// the file (16 MiB at most, offsets being 32 bits), gathered before any event is decoded.
+///
+/// In a capture as Process Monitor writes it an event's stack, detail and extra detail lie
+/// between its start and the next event's. A crafted one can aim thousands of event headers
+/// (through their stack depth, or the free offset of their extra detail) at one 1 MiB
+/// detail, and each would decode it again: a 3 MB file cost over two minutes. An event whose
+/// stack, detail or extra detail runs over the start of another listed event keeps its common
+/// fields and its detail is not decoded. Past their headers, the events whose details are
+/// decoded then cover the file about once (overlapping by a cell or two at most), so decoding
+/// details is bounded by the file's size, whatever the order the events are decoded in or the
+/// thread count.
+#[derive(Debug, Default)]
+pub struct Starts {
+    words: Vec<u64>,
+}
+
+impl Starts {
+    /// Room for a file `len` bytes long (offsets past 4 GiB are never listed).
+    pub fn new(len: u64) -> Self {
+        let cells = len.min(1 << 32).div_ceil(START_CELL);
+        Starts {
+            words: vec![0; cells.div_ceil(64) as usize],
+        }
+    }
+
+    /// Mark an event starting at `off`; whether one was marked in its cell already.
+    pub fn mark(&mut self, off: u64) -> bool {
+        let cell = off / START_CELL;
+        let (word, bit) = ((cell / 64) as usize, 1u64 << (cell % 64));
+        let Some(w) = self.words.get_mut(word) else {
+            return false;
+        };
+        let was = *w & bit != 0;
+        *w |= bit;
+        was
+    }
+
+    /// Whether an event starts in a cell after `off`'s and before the cell of `end - 1` (that
+    /// last cell can hold the start of the event right after: it is not looked at).
+    pub fn any_within(&self, off: u64, end: u64) -> bool {
+        let from = off / START_CELL + 1;
+        let to = (end.saturating_sub(1) / START_CELL).min(self.words.len() as u64 * 64);
+        if from >= to {
+            return false;
+        }
+        // Cells from..to, a word at a time.
+        let (fw, lw) = ((from / 64) as usize, ((to - 1) / 64) as usize);
+        for (w, &word) in self.words.iter().enumerate().take(lw + 1).skip(fw) {
+            let mut bits = word;
+            if w == fw {
+                bits &= u64::MAX << (from % 64);
+            }
+            if w == lw {
+                let top = (to - 1) % 64;
+                bits &= u64::MAX >> (63 - top);
+            }
+            if bits != 0 {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 /// A decoded event.
@@ -125,6 +199,9 @@ pub enum Decoded {
         undecoded: Option<String>,
         /// The event's process index is not in the process table.
         orphan: bool,
+        /// Its stack, detail or extra detail runs over the start of another event: its detail
+        /// is not decoded ([`Starts`]).
+        overlaps: bool,
     },
 }
 
@@ -186,35 +263,57 @@ pub fn decode(
     }
     let ptr = if ctx.wide { 8 } else { 4 };
     let detail_at = offset + EVENT_HEADER as u64 + u64::from(depth) * ptr;
-    let detail = bytes
-        .at(detail_at, detail_size as usize)
-        .map_err(Fault::Miss)?;
-    let extra = if extra_offset > 0 {
-        let at = offset + u64::from(extra_offset);
-        let size = bytes.at(at, 2).map_err(Fault::Miss)?;
-        let size = u16::from_le_bytes([size[0], size[1]]);
-        Some(bytes.at(at + 2, usize::from(size)).map_err(Fault::Miss)?)
-    } else {
-        None
-    };
+    let detail_end = detail_at + u64::from(detail_size);
+    // From the end of its header: an event listed as starting inside this one's header is
+    // that event's damage (this one is whole), and is found as such when it is decoded.
+    let header_end = offset + EVENT_HEADER as u64;
+    let runs_over = |end: u64| ctx.starts.is_some_and(|s| s.any_within(header_end, end));
+    // Checked before the detail is read: a shared detail is neither read nor decoded.
+    let mut overlaps = runs_over(detail_end);
+    let (mut detail, mut extra): (&[u8], Option<&[u8]>) = (&[], None);
+    if !overlaps {
+        detail = bytes
+            .at(detail_at, detail_size as usize)
+            .map_err(Fault::Miss)?;
+        if extra_offset > 0 {
+            let at = offset + u64::from(extra_offset);
+            let size = bytes.at(at, 2).map_err(Fault::Miss)?;
+            let size = u16::from_le_bytes([size[0], size[1]]);
+            overlaps = runs_over(at + 2 + u64::from(size));
+            if !overlaps {
+                extra = Some(bytes.at(at + 2, usize::from(size)).map_err(Fault::Miss)?);
+            }
+        }
+    }
     let mut row = spare.unwrap_or_default();
     let (pairs, path) = (
         std::mem::take(&mut scratch.pairs),
         std::mem::take(&mut scratch.path),
     );
-    let mut d = detail::decode(
-        &DetailInput {
-            class,
-            op,
-            tid,
-            wide: ctx.wide,
-            detail,
-            extra,
-            endpoints: ctx.endpoints,
-        },
-        pairs,
-        path,
-    );
+    let mut d = if overlaps {
+        let (mut pairs, mut path) = (pairs, path);
+        pairs.clear();
+        path.clear();
+        detail::Detail {
+            pairs,
+            path,
+            ..detail::Detail::default()
+        }
+    } else {
+        detail::decode(
+            &DetailInput {
+                class,
+                op,
+                tid,
+                wide: ctx.wide,
+                detail,
+                extra,
+                endpoints: ctx.endpoints,
+            },
+            pairs,
+            path,
+        )
+    };
     // Names from the fixed tables cost no allocation; only an unknown one is formatted.
     let known = |table: &[&'static str]| table.get(usize::from(op)).copied();
     row.operation = match (d.operation.take(), class) {
@@ -262,6 +361,7 @@ pub fn decode(
         cut: d.cut,
         undecoded,
         orphan,
+        overlaps,
     })
 }
 

@@ -254,6 +254,7 @@ impl Copies {
             processes: &self.processes,
             endpoints: ctx.endpoints,
             computer: &self.computer,
+            starts: ctx.starts,
         }
     }
 }

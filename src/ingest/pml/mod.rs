@@ -43,6 +43,16 @@ const TAIL: u64 = 64 * 1024;
 /// The most one block reads at once; events beyond it (offsets out of order in a damaged
 /// file) are read one by one.
 const MAX_WINDOW: u64 = 64 << 20;
+/// Bytes a block's window may span per event of the block, as a multiple of the file's bytes
+/// per event, past [`TAIL`]: a capture written in order spans about one; a block of events
+/// spread over the whole file (an event-offset array out of order) would otherwise read up to
+/// [`MAX_WINDOW`] for each block, and a shuffled 48 MB capture read 64 MiB per 512 events.
+/// Events outside the window are read one by one ([`decode_patched`]), so what is read stays
+/// within a few times the file, and what is decoded is the same.
+const WINDOW_SHARE: u64 = 4;
+/// The least read for an event part outside its block's window: its header, stack and detail
+/// most often, in one read.
+const PATCH_READ: usize = 4096;
 /// The most heap a row not kept may hold to be filled again by a later event.
 const MAX_SPARE_BYTES: usize = 4096;
 /// Size of one entry of the event-offset array: the offset and a flags byte.
@@ -100,6 +110,8 @@ struct Tally {
     profiling: u64,
     cut_details: u64,
     orphans: u64,
+    /// Events whose stack or detail runs over another event's start: detail not decoded.
+    overlaps: u64,
     timed: u64,
     undecoded: BTreeMap<String, u64>,
     listed: usize,
@@ -200,7 +212,7 @@ pub fn first_row(
         .chunks_exact(OFFSET_ENTRY as usize)
         .map(entry_offset)
         .collect();
-    let window = blocks::read_window(src, &offsets, None, len, Vec::new());
+    let window = blocks::read_window(src, &offsets, None, len, MAX_WINDOW, Vec::new());
     let computer: Arc<str> = Arc::from(capture.header.computer.as_str());
     // Only the process, pid, operation and path are compared: no column is built.
     let processes = columns::Lookup::new(&capture.processes, &ProcmonColumns::none());
@@ -209,6 +221,7 @@ pub fn first_row(
         processes: &processes,
         endpoints: &capture.endpoints,
         computer: &computer,
+        starts: None,
     };
     let mut scratch = event::Scratch::default();
     offsets.iter().find_map(
@@ -219,26 +232,21 @@ pub fn first_row(
     )
 }
 
-/// Granularity of [`repeated_events`]' map of event starts: less than an event header, so
-/// two events that do not overlap never share a cell.
-const START_CELL: u64 = 32;
-const _: () = assert!(START_CELL < event::EVENT_HEADER as u64);
-
 /// The events (0-based, ascending) whose offset starts inside the header of an event listed
 /// earlier in the event-offset array: no event of a real capture does. A damaged or crafted
 /// array that names one event a million times had each decoded again (a 1.5 MB file with a
 /// large event took 82 s) and listed as that many rows. One pass over the array, before any
 /// event is decoded, with one bit per 32 bytes of the file (16 MiB at most, offsets being 32
-/// bits); stops where the array cannot be read (the block reader says so).
+/// bits); stops where the array cannot be read (the block reader says so). The map is kept
+/// for the decoder ([`event::Starts`]).
 fn repeated_events(
     src: &mut (impl Read + Seek),
     offsets_array: u64,
     count: u64,
     len: u64,
-) -> Vec<u64> {
+) -> (Vec<u64>, event::Starts) {
     const CHUNK: u64 = 64 * 1024;
-    let cells = len.min(1 << 32).div_ceil(START_CELL);
-    let mut seen = vec![0u64; cells.div_ceil(64) as usize];
+    let mut seen = event::Starts::new(len);
     let mut repeats = Vec::new();
     let mut first = 0;
     while first < count {
@@ -252,19 +260,16 @@ fn repeated_events(
             if off >= len {
                 continue;
             }
-            let cell = off / START_CELL;
-            let (word, bit) = ((cell / 64) as usize, 1u64 << (cell % 64));
-            if seen[word] & bit != 0 {
+            if seen.mark(off) {
                 repeats.push(first + i as u64);
             }
-            seen[word] |= bit;
         }
         if (entries.len() as u64) < n * OFFSET_ENTRY {
             break;
         }
         first += n;
     }
-    repeats
+    (repeats, seen)
 }
 
 /// Read a PML file from `src`, `len` bytes long.
@@ -326,14 +331,15 @@ fn read_capture(
 
     let computer: Arc<str> = Arc::from(header.computer.as_str());
     let processes = columns::Lookup::new(&processes, emit.columns);
+    let (repeats, starts) = repeated_events(&mut src, header.offsets_array, count, len);
     let ctx = Context {
         wide: header.wide,
         processes: &processes,
         endpoints: &endpoints,
         computer: &computer,
+        starts: Some(&starts),
     };
     let mut tally = Tally::default();
-    let repeats = repeated_events(&mut src, header.offsets_array, count, len);
     let source = blocks::Source {
         ctx: &ctx,
         len,
@@ -392,15 +398,19 @@ fn decode_patched(
         match event::decode(&patched as &dyn Bytes, off, ctx, None, &mut scratch) {
             Err(Fault::Miss(m)) => {
                 let end = m.off.checked_add(m.len as u64).filter(|&e| e <= len);
-                let Some(_) = end else {
+                let Some(end) = end else {
                     return Err(Fault::Damaged(format!(
                         "it needs bytes {:#x}..{:#x}, past the end of the file ({len} bytes): the file is cut or the event damaged",
                         m.off,
                         m.off.saturating_add(m.len as u64)
                     )));
                 };
-                match read_at(src, m.off, m.len as u64) {
-                    Ok(data) if data.len() == m.len => {
+                // More than the part where the file has it: the event's next part most often.
+                let want = (m.len.max(PATCH_READ) as u64)
+                    .min(len - m.off)
+                    .max(end - m.off);
+                match read_at(src, m.off, want) {
+                    Ok(data) if data.len() >= m.len => {
                         patched.pieces.push(Window { base: m.off, data })
                     }
                     _ => {
@@ -453,6 +463,13 @@ fn finish_account(account: &mut FileAccount, tally: &Tally) {
         account.damaged(format!(
             "{} events name a process that is not in the process table (damaged or cut): kept with an empty process, so no rule about a process sees them",
             tally.orphans
+        ));
+    }
+    if tally.overlaps > 0 {
+        // Their Path and Detail are lost: data lost, so the file is partly read.
+        account.damaged(format!(
+            "the detail of {} events is not decoded: their stack, detail or extra detail runs over the start of another event the event-offset array lists (no capture Process Monitor writes has one; a crafted file aims many events at one large detail to have it decoded again and again): their other fields are kept",
+            tally.overlaps
         ));
     }
     if !tally.undecoded.is_empty() {
