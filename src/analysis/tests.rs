@@ -508,12 +508,6 @@ fn a_gateway_refusal_of_another_user_is_not_the_0x904s() {
 fn a_tunnel_that_began_before_the_connection_is_anothers() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
     let gateway = provider_labelled(&rules, "Gateway");
-    let with_activity = |mut e: crate::model::Event, activity: &str| {
-        if let EventKind::Win(w) = &mut e.kind {
-            std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
-        }
-        e
-    };
     // (tunnel began, the 302 logged, the 303's duration given, the 303 counts)
     for (began, with_302, with_duration, counts) in [
         (600, true, false, false),
@@ -529,7 +523,7 @@ fn a_tunnel_that_began_before_the_connection_is_anothers() {
             ("Resource", "RDS01.contoso.com"),
         ];
         if with_302 {
-            events.push(with_activity(
+            events.push(in_activity(
                 logged(&gateway, 302, "RDGW01.contoso.com", began, &tunnel),
                 "{B}",
             ));
@@ -540,11 +534,11 @@ fn a_tunnel_that_began_before_the_connection_is_anothers() {
         if with_duration {
             data.push(("SessionDuration", &lasted));
         }
-        events.push(with_activity(
+        events.push(in_activity(
             logged(&gateway, 303, "RDGW01.contoso.com", 3601, &data),
             "{B}",
         ));
-        events.push(with_activity(
+        events.push(in_activity(
             logged(
                 &gateway,
                 201,
@@ -573,12 +567,6 @@ fn a_tunnel_that_began_before_the_connection_is_anothers() {
 fn the_tunnel_that_began_with_a_long_session_names_its_user() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
     let gateway = provider_labelled(&rules, "Gateway");
-    let with_activity = |mut e: crate::model::Event, activity: &str| {
-        if let EventKind::Win(w) = &mut e.kind {
-            std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
-        }
-        e
-    };
     let end = 3600 + 8 * 3600;
     for alices_leg in [true, false] {
         let mut events = client_connection(
@@ -592,7 +580,7 @@ fn the_tunnel_that_began_with_a_long_session_names_its_user() {
             ],
         );
         if alices_leg {
-            events.push(with_activity(
+            events.push(in_activity(
                 logged(
                     &gateway,
                     302,
@@ -606,7 +594,7 @@ fn the_tunnel_that_began_with_a_long_session_names_its_user() {
                 "{E}",
             ));
         }
-        events.push(with_activity(
+        events.push(in_activity(
             logged(
                 &gateway,
                 303,
@@ -621,7 +609,7 @@ fn the_tunnel_that_began_with_a_long_session_names_its_user() {
             ),
             "{F}",
         ));
-        events.push(with_activity(
+        events.push(in_activity(
             logged(
                 &gateway,
                 201,
@@ -638,6 +626,15 @@ fn the_tunnel_that_began_with_a_long_session_names_its_user() {
             assert!(!has("gw-policy-not-met"), "{causes:?}");
         }
     }
+}
+
+/// `e` with activity id `activity` (the gateway's events of one tunnel share one).
+#[cfg(test)]
+fn in_activity(mut e: crate::model::Event, activity: &str) -> crate::model::Event {
+    if let EventKind::Win(w) = &mut e.kind {
+        std::sync::Arc::make_mut(w).activity_id = Some(activity.into());
+    }
+    e
 }
 
 /// The provider a domain source is labelled `label` by (`LSM`, `RCM`).

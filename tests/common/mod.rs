@@ -216,3 +216,14 @@ pub fn problems(a: &serde_json::Value) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// The binary at `--threads threads`, with a clean environment (no colour) and a two-minute
+/// bound: a hostile input that hangs fails its test instead of the suite.
+pub fn rdtriage_threads(threads: &str) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("rdtriage").unwrap();
+    cmd.env_clear()
+        .env("NO_COLOR", "1")
+        .args(["--threads", threads])
+        .timeout(std::time::Duration::from_secs(120));
+    cmd
+}

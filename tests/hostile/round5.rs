@@ -4,23 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use assert_cmd::Command;
 use rdtriage::ingest::{self, Found, IngestOptions, Input, Limits, Sink};
 use rdtriage::model::{Event, FileAccount};
 
 use crate::common;
 use crate::support::evtx_writer::crc32;
 
-fn rdtriage(threads: &str) -> Command {
-    let mut cmd = Command::cargo_bin("rdtriage").unwrap();
-    cmd.env_clear()
-        .env("NO_COLOR", "1")
-        .args(["--threads", threads])
-        .timeout(Duration::from_secs(120));
-    cmd
-}
+use crate::common::rdtriage_threads as rdtriage;
 
 /// `outer.zip` holding four nested zips, each with a Procmon CSV of its own rows, and one
 /// (`mid.zip`) holding a CSV on either side of a zip of its own: 6 CSVs in 6 nested zips.

@@ -5,9 +5,7 @@
 //! Inputs are built here, small, in a temporary folder; every command has a time limit.
 
 use std::path::Path;
-use std::time::Duration;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 use crate::common::problems;
@@ -15,14 +13,7 @@ use crate::support::pml_writer::{
     PmlCapture, PmlDetail, PmlEvent, PmlProcess, filetime, write_with_layout,
 };
 
-fn rdtriage(threads: &str) -> Command {
-    let mut cmd = Command::cargo_bin("rdtriage").unwrap();
-    cmd.env_clear()
-        .env("NO_COLOR", "1")
-        .args(["--threads", threads])
-        .timeout(Duration::from_secs(120));
-    cmd
-}
+use crate::common::rdtriage_threads as rdtriage;
 
 /// `dump --summary --format json` of `path` on `threads` threads: the file's account.
 fn summary(path: &Path, threads: &str) -> Value {
