@@ -22,10 +22,10 @@ impl<'a, I: Iterator<Item = (&'a str, &'a str)> + Clone> Serialize for FieldsJso
         let len = self.0.clone().count();
         let mut map = s.serialize_map(Some(len))?;
         // How many earlier names equal this one ignoring ASCII case: one lookup per field, so
-        // an event with many fields costs linear time, not quadratic.
-        let mut seen: HashMap<String, usize> = HashMap::with_capacity(len);
+        // an event with many fields costs linear time, not quadratic, and no name is copied.
+        let mut seen: HashMap<NoCase<'a>, usize> = HashMap::with_capacity(len);
         for (k, v) in self.0.clone() {
-            let count = seen.entry(k.to_ascii_lowercase()).or_insert(0);
+            let count = seen.entry(NoCase(k)).or_insert(0);
             let n = *count;
             *count += 1;
             if n == 0 {
@@ -35,6 +35,27 @@ impl<'a, I: Iterator<Item = (&'a str, &'a str)> + Clone> Serialize for FieldsJso
             }
         }
         map.end()
+    }
+}
+
+/// A field name compared and hashed ignoring ASCII case.
+#[derive(Clone, Copy)]
+struct NoCase<'a>(&'a str);
+
+impl PartialEq for NoCase<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl Eq for NoCase<'_> {}
+
+impl std::hash::Hash for NoCase<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        for b in self.0.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xFF);
     }
 }
 
