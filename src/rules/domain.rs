@@ -249,10 +249,9 @@ pub struct Domain {
     /// The server's connection events (`accept` and `server` declarations), in declaration
     /// order: the accepts are the clock pairs with the client's transport.
     pub server_events: Vec<ServerEventDecl>,
-    /// `server reason <code> "<meaning>"`: the documented meanings of a disconnect reason.
-    pub reasons: Vec<(u64, String)>,
-    /// `error <code> "<name: meaning>"`: the error codes evidence quotes, named.
-    pub errors: Vec<(u64, String)>,
+    /// `server reason <code> "<meaning>"` and `error <code> "<name: meaning>"`: the documented
+    /// codes the report names, shared with the evidence templates that read them.
+    pub codes: std::sync::Arc<super::template::CodeTables>,
     pub processes: Vec<String>,
     pub rdp_ports: Vec<u64>,
     pub gateway_ports: Vec<u64>,
@@ -399,11 +398,7 @@ impl Domain {
 
     /// The documented meaning of a server disconnect reason code (`server reason`).
     pub fn reason_meaning(&self, code: &str) -> Option<&str> {
-        let n: u64 = code.trim().parse().ok()?;
-        self.reasons
-            .iter()
-            .find(|(c, _)| *c == n)
-            .map(|(_, m)| m.as_str())
+        self.codes.reason(code.trim().parse().ok()?)
     }
 
     /// A gateway event's resource (the RDP server it connects the user to), when it names one.
@@ -679,7 +674,9 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
                 let (rest, _) = ws(rest)?;
                 let (rest, code) = number(rest)?;
                 let (rest, meaning) = string(ws(rest)?.0)?;
-                d.reasons.push((code.value, meaning));
+                std::sync::Arc::make_mut(&mut d.codes)
+                    .reasons
+                    .push((code.value, meaning));
                 return Ok((rest, ()));
             }
             let role = match role {
@@ -801,7 +798,9 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             let (rest, _) = ws(rest)?;
             let (rest, code) = number(rest)?;
             let (rest, meaning) = string(ws(rest)?.0)?;
-            d.errors.push((code.value, meaning));
+            std::sync::Arc::make_mut(&mut d.codes)
+                .errors
+                .push((code.value, meaning));
             Ok((rest, ()))
         }
         _ => invalid(

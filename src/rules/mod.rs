@@ -225,12 +225,8 @@ impl RuleSet {
     fn from_rules(mut rules: Vec<Rule>, domain: Domain) -> RuleSet {
         use std::sync::atomic::{AtomicU32, Ordering};
         static SETS: AtomicU32 = AtomicU32::new(1);
-        let tables = std::sync::Arc::new(template::CodeTables {
-            reasons: domain.reasons.clone(),
-            errors: domain.errors.clone(),
-        });
         for rule in &mut rules {
-            rule.evidence.bind_tables(&tables);
+            rule.evidence.bind_tables(&domain.codes);
         }
         let index = Index::new(&rules);
         let decided: Vec<bool> = rules.iter().map(|r| !r.reads_placed()).collect();

@@ -52,7 +52,8 @@ pub struct CodeTables {
 }
 
 impl CodeTables {
-    fn reason(&self, n: u64) -> Option<&str> {
+    /// The meaning of server disconnect reason `n`.
+    pub(crate) fn reason(&self, n: u64) -> Option<&str> {
         find(&self.reasons, n)
     }
 

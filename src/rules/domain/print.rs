@@ -68,10 +68,10 @@ impl fmt::Display for Domain {
             }
             writeln!(f)?;
         }
-        for (code, meaning) in &self.reasons {
+        for (code, meaning) in &self.codes.reasons {
             writeln!(f, "    server reason {code} {}", quote(meaning))?;
         }
-        for (code, meaning) in &self.errors {
+        for (code, meaning) in &self.codes.errors {
             if *code > 0xFFFF {
                 writeln!(f, "    error 0x{code:08X} {}", quote(meaning))?;
             } else {
