@@ -236,6 +236,7 @@ pub fn assess(
     seen: &Seen,
     inputs: &[FileAccount],
     causes: &[CauseScore],
+    anchors: usize,
 ) -> Evidence {
     let rdp = seen.client + seen.server + seen.gateway + seen.procmon_rdp;
     let missing: Vec<&Source> = ALL.iter().copied().filter(|s| !(s.present)(seen)).collect();
@@ -244,7 +245,7 @@ pub fn assess(
         .filter(|a| matches!(a.status, FileStatus::Ok | FileStatus::Partial))
         .count();
     let reason = if rdp > 0 {
-        None
+        unexplained(seen, anchors, causes)
     } else if read == 0 {
         Some("no input could be read".to_string())
     } else {
@@ -315,25 +316,23 @@ fn next_step(
     }
 }
 
-/// A ticket whose client log shows `anchors` 0x904 disconnects that nothing read explains
+/// Why a ticket whose client log shows `anchors` 0x904 disconnects that nothing read explains
 /// above background noise, and that lacks the session host's logs, is insufficient evidence
 /// too: only the server's side separates certificate, TLS, refusal and a server going down
 /// (docs/domain.md §7), so "no cause" there means "not collected", not "clean".
-pub fn unexplained(evidence: &mut Evidence, seen: &Seen, anchors: usize, causes: &[CauseScore]) {
+fn unexplained(seen: &Seen, anchors: usize, causes: &[CauseScore]) -> Option<String> {
     use super::rank::Confidence;
-    if evidence.reason.is_some()
-        || anchors == 0
+    if anchors == 0
         || (SERVER_LOG.present)(seen)
         || causes.iter().any(|c| c.confidence != Confidence::Context)
     {
-        return;
+        return None;
     }
-    evidence.sufficient = false;
-    evidence.reason = Some(format!(
+    Some(format!(
         "{anchors} 0x904 disconnect{} in the client's log, but nothing read explains {} and the session host's logs (RemoteConnectionManager, LocalSessionManager, RdpCoreTS) are missing",
         if anchors == 1 { "" } else { "s" },
         if anchors == 1 { "it" } else { "them" },
-    ));
+    ))
 }
 
 /// The verdict line: unchanged when the evidence is sufficient.
@@ -358,7 +357,7 @@ mod tests {
     #[test]
     fn nothing_read_is_insufficient() {
         let d = Domain::builtin();
-        let e = assess(d, &Seen::default(), &[account(FileStatus::Failed)], &[]);
+        let e = assess(d, &Seen::default(), &[account(FileStatus::Failed)], &[], 0);
         assert!(!e.sufficient);
         assert_eq!(e.reason.as_deref(), Some("no input could be read"));
         assert_eq!(e.missing.len(), ALL.len());
@@ -373,7 +372,7 @@ mod tests {
             ..Seen::default()
         };
         let d = Domain::builtin();
-        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[]);
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[], 0);
         assert!(!e.sufficient);
         assert!(e.reason.unwrap().starts_with("1 file read"));
         let system = d.advice(LogKind::System).0;
@@ -387,7 +386,7 @@ mod tests {
             configuration: 12,
             ..Seen::default()
         };
-        let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[]);
+        let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[], 0);
         assert!(!e.sufficient);
         assert_eq!(e.rdp_server_events, 0);
         assert!(e.reason.unwrap().contains("configuration"));
@@ -414,7 +413,7 @@ mod tests {
                 ..Seen::default()
             },
         ] {
-            let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[]);
+            let e = assess(Domain::builtin(), &seen, &[account(FileStatus::Ok)], &[], 0);
             assert!(e.sufficient, "{seen:?}");
             assert_eq!(verdict(&e, "v".into()), "v");
         }
@@ -443,6 +442,7 @@ mod tests {
                 &seen,
                 &[account(FileStatus::Ok)],
                 std::slice::from_ref(&cause),
+                0,
             );
             assert!(e.sufficient);
             assert_eq!(e.rdp_server_events, 9 + host_events);
@@ -487,7 +487,7 @@ mod tests {
             crate::analysis::rank::Confidence::High,
         );
         let d = Domain::builtin();
-        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause], 0);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Client).1));
     }
 
@@ -521,14 +521,13 @@ mod tests {
             (with_server, 2, &context, false),
         ] {
             let causes = std::slice::from_ref(cause);
-            let mut e = assess(d, &seen, &[account(FileStatus::Ok)], causes);
-            unexplained(&mut e, &seen, anchors, causes);
+            let e = assess(d, &seen, &[account(FileStatus::Ok)], causes, anchors);
             let case = (seen.server, anchors, cause.confidence);
             assert_eq!(e.sufficient, !insufficient, "{case:?}: {e:?}");
             assert_eq!(e.reason.is_some(), insufficient, "{case:?}");
         }
         let causes = std::slice::from_ref(&context);
-        let e = assess(d, &client_only, &[account(FileStatus::Ok)], causes);
+        let e = assess(d, &client_only, &[account(FileStatus::Ok)], causes, 0);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Server).1));
     }
 
@@ -551,7 +550,7 @@ mod tests {
             ),
         ] {
             let cause = scored(crate::rules::Cause::ServerDown, confidence);
-            let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+            let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause], 0);
             assert_eq!(e.next_step.as_deref(), step, "{confidence:?}");
         }
     }
@@ -567,7 +566,7 @@ mod tests {
             crate::analysis::rank::Confidence::Low,
         );
         let d = Domain::builtin();
-        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause]);
+        let e = assess(d, &seen, &[account(FileStatus::Ok)], &[cause], 0);
         assert_eq!(e.next_step.as_deref(), Some(d.advice(LogKind::Security).1));
         assert_eq!(e.causes.len(), 1);
         assert_eq!(e.causes[0].1.len(), 2);

@@ -150,9 +150,8 @@ pub fn scan_within(
         );
         rank::weigh_unread(&mut causes, &sink.accounts);
         let seen = tally.seen_without(domain, &twins);
-        let mut evidence = evidence::assess(domain, &seen, &sink.accounts, &causes);
         let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
-        evidence::unexplained(&mut evidence, &seen, anchors, &causes);
+        let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes, anchors);
         let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
         let diagnosis = Diagnosis {
             verdict,
