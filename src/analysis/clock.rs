@@ -195,12 +195,13 @@ struct Evidence<'e> {
 
 /// What each client moment proposes: every target time within the pair window of it (as
 /// target minus moment), with the moment's number.
-#[derive(Default)]
 struct Proposals {
     /// (offset, moment), in no order until [`agree`] sorts them.
     all: Vec<(SignedDuration, usize)>,
     /// Moments that proposed anything.
     moments: usize,
+    /// How far from a moment a target may be.
+    window: SignedDuration,
 }
 
 /// Proposals kept at most, over all moments of one host: past it, each moment keeps the
@@ -208,9 +209,17 @@ struct Proposals {
 const MAX_PROPOSALS: usize = 1 << 20;
 
 impl Proposals {
-    /// Propose every `targets` time (sorted) within the pair window of `at`; whether any was.
+    fn new(window_secs: i64) -> Self {
+        Proposals {
+            all: Vec::new(),
+            moments: 0,
+            window: SignedDuration::from_secs(window_secs),
+        }
+    }
+
+    /// Propose every `targets` time (sorted) within the window of `at`; whether any was.
     fn propose(&mut self, targets: &[jiff::Timestamp], at: jiff::Timestamp, cap: usize) -> bool {
-        let window = SignedDuration::from_secs(PAIR_WINDOW_SECS);
+        let window = self.window;
         let lo = targets.partition_point(|t| t.duration_since(at) < -window);
         let hi = targets.partition_point(|t| t.duration_since(at) <= window);
         if lo == hi {
@@ -247,9 +256,15 @@ impl Proposals {
 /// offset, apart from the chosen one, that every moment proposes as well.
 struct Agreement {
     offsets: Vec<SignedDuration>,
+    /// Each moment's chosen proposal, by moment.
+    by_moment: Vec<Option<SignedDuration>>,
     /// Moments whose proposal lies in the chosen window.
     agreeing: usize,
     ambiguous: Option<SignedDuration>,
+    /// The chosen window (its first and last offset allowed).
+    window: Option<(SignedDuration, SignedDuration)>,
+    /// Another window with as many agreeing moments, apart from the chosen one.
+    tied: Option<SignedDuration>,
 }
 
 fn agree(mut proposals: Proposals) -> Agreement {
@@ -283,13 +298,16 @@ fn agree(mut proposals: Proposals) -> Agreement {
     else {
         return Agreement {
             offsets: Vec::new(),
+            by_moment: Vec::new(),
             agreeing: 0,
             ambiguous: None,
+            window: None,
+            tied: None,
         };
     };
     let middle = start + spread / 2;
-    let ambiguous =
-        (best == proposals.moments && last_start - start > spread).then_some(last_start);
+    let tied = (last_start - start > spread).then_some(last_start);
+    let ambiguous = tied.filter(|_| best == proposals.moments);
     // Inside the window, a moment's proposal nearest its own time (the pair, as before quick
     // retries were thought of); outside it, the one nearest the window.
     let inside = |d: SignedDuration| d >= start && d <= start + spread;
@@ -310,12 +328,15 @@ fn agree(mut proposals: Proposals) -> Agreement {
             *n = Some(d);
         }
     }
-    let mut offsets: Vec<SignedDuration> = nearest.into_iter().flatten().collect();
+    let mut offsets: Vec<SignedDuration> = nearest.iter().copied().flatten().collect();
     offsets.sort();
     Agreement {
         offsets,
+        by_moment: nearest,
         agreeing: best,
         ambiguous,
+        window: Some((start, start + spread)),
+        tied,
     }
 }
 
@@ -348,17 +369,21 @@ fn estimate_host<'g, 'e>(
             || e.procmon()
                 .is_some_and(|p| super::align::is_server_accept_row(domain, p))
     });
-    // The gateway's connect/disconnect events for each resource, by kind.
-    // Many connections name the same server: each (event kind, server name) is gathered once.
-    type Gathered = std::collections::HashMap<String, Vec<jiff::Timestamp>>;
-    let mut gathered: [Gathered; 2] = Default::default();
-    let mut gateway = |g: &crate::rules::ClientEvent, server: &str| -> Vec<jiff::Timestamp> {
+    // What each client moment is paired with: lists of target times, the server's accepts
+    // first, then the gateway's connect/disconnect events for each resource, by kind (many
+    // connections name the same server: each (event kind, server name) is gathered once).
+    let mut lists: Vec<Vec<jiff::Timestamp>> = vec![accepts];
+    let mut gathered: HashMap<(bool, String), usize> = HashMap::new();
+    let mut gateway = |g: &crate::rules::ClientEvent, server: &str| -> Option<usize> {
         if g.id == 0 {
-            return Vec::new();
+            return None;
         }
-        let gathered = &mut gathered[usize::from(std::ptr::eq(g, &domain.gateway_disconnect))];
-        if let Some(v) = gathered.get(server) {
-            return v.clone();
+        let key = (
+            std::ptr::eq(g, &domain.gateway_disconnect),
+            server.to_string(),
+        );
+        if let Some(&i) = gathered.get(&key) {
+            return Some(i);
         }
         let mut v: Vec<_> = on_host
             .iter()
@@ -372,8 +397,9 @@ fn estimate_host<'g, 'e>(
             .filter_map(|e| e.time)
             .collect();
         v.sort();
-        gathered.insert(server.to_string(), v.clone());
-        v
+        lists.push(v);
+        gathered.insert(key, lists.len() - 1);
+        Some(lists.len() - 1)
     };
     // The client's Procmon connects to this host that no logged 1025 already stands for.
     let to_host: &[usize] = class
@@ -392,12 +418,6 @@ fn estimate_host<'g, 'e>(
                 .all(|u| t.duration_since(*u).abs().as_millis() > i128::from(SAME_MOMENT_MS))
         })
         .collect();
-    // Each client moment on this host's connections proposes offsets; a moment's kind of pair
-    // is counted when it proposed any.
-    let moments = conns.len() * 2 + procmon_connects.len();
-    let cap = (MAX_PROPOSALS / moments.max(1)).max(1);
-    let mut proposals = Proposals::default();
-    let mut kinds = [0usize; 3];
     // The connections that read this host's events: those made to it, and those whose server
     // its gateway events name (through it as a gateway), in connection order.
     let mut reading: Vec<usize> = to_host.to_vec();
@@ -421,36 +441,44 @@ fn estimate_host<'g, 'e>(
     }
     reading.sort_unstable();
     reading.dedup();
+    // Each client moment: (kind of pair, its time, the list it pairs with).
+    let mut moments: Vec<(usize, jiff::Timestamp, usize)> = Vec::new();
     for c in reading.iter().map(|&i| &conns[i]) {
         let Some(server) = &c.server else { continue };
         if same_host(host, server) {
-            if c.transport_up
-                .is_some_and(|up| proposals.propose(&accepts, up, cap))
-            {
-                kinds[0] += 1;
+            if let Some(up) = c.transport_up {
+                moments.push((0, up, 0));
             }
         } else {
             // Through a gateway: this host is the gateway when its 302/303 name the server.
-            let up = c.transport_up.or(c.start);
-            if up.is_some_and(|t| {
-                proposals.propose(&gateway(&domain.gateway_connect, server), t, cap)
-            }) {
-                kinds[1] += 1;
+            if let Some(t) = c.transport_up.or(c.start)
+                && let Some(list) = gateway(&domain.gateway_connect, server)
+            {
+                moments.push((1, t, list));
             }
-            let down = c.end.and_then(|e| e.1);
-            if down.is_some_and(|t| {
-                proposals.propose(&gateway(&domain.gateway_disconnect, server), t, cap)
-            }) {
-                kinds[1] += 1;
+            if let Some(t) = c.end.and_then(|e| e.1)
+                && let Some(list) = gateway(&domain.gateway_disconnect, server)
+            {
+                moments.push((1, t, list));
             }
         }
     }
-    for t in procmon_connects {
-        if proposals.propose(&accepts, t, cap) {
-            kinds[2] += 1;
+    moments.extend(procmon_connects.into_iter().map(|t| (2, t, 0)));
+    let cap = (MAX_PROPOSALS / moments.len().max(1)).max(1);
+    // The proposals within a window, and the kind of pair of each moment that proposed.
+    let propose = |window_secs: i64| {
+        let mut proposals = Proposals::new(window_secs);
+        let mut kinds = Vec::new();
+        for &(kind, at, list) in &moments {
+            if proposals.propose(&lists[list], at, cap) {
+                kinds.push(kind);
+            }
         }
-    }
-    let pairs = proposals.moments;
+        (proposals, kinds)
+    };
+    let (near, near_kinds) = propose(PAIR_WINDOW_SECS);
+    let kinds = count_kinds(near_kinds.iter().copied());
+    let pairs = near.moments;
     let mut skew = Skew {
         host: host.to_string(),
         offset: None,
@@ -459,18 +487,54 @@ fn estimate_host<'g, 'e>(
         applied: false,
         note: String::new(),
     };
-    if pairs == 0 {
+    let near = (pairs > 0).then(|| agree(near));
+    // A server more than the pair window off (a VM restored from a snapshot, a clock set in
+    // the wrong time zone): no 1025 pairs with its own accept, or only with another attempt's.
+    // Pairs up to a day apart are read as well, and their offset is taken when more moments
+    // agree on it than on the near one and chance could not have lined them up.
+    let logged = on_host
+        .iter()
+        .filter_map(|e| e.time)
+        .fold(
+            None,
+            |span: Option<(jiff::Timestamp, jiff::Timestamp)>, t| {
+                Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+            },
+        )
+        .map_or(SignedDuration::ZERO, |(a, b)| b.duration_since(a));
+    let far = far_offset(propose(FAR_WINDOW_SECS), &lists, logged);
+    if let Some(far) = far.filter(|f| near.as_ref().is_none_or(|n| f.agreeing > n.agreeing)) {
+        skew.pairs = far.moments;
+        skew.offset = Some(far.median);
+        skew.spread = Some(far.spread);
+        skew.applied = true;
+        let ms = far.median.as_millis();
+        skew.note = format!(
+            "{host}'s clock is {} ({} ms) {} the client's ({} of {} client moments agree on it: {}, spread {} ms; more than {} min apart, so it is taken only because several pairs agree and chance could not line them up); its events are placed on the client's clock",
+            human(ms),
+            ms.abs(),
+            if ms > 0 { "ahead of" } else { "behind" },
+            far.agreeing,
+            far.moments,
+            evidence_text(&far.kinds),
+            far.spread.as_millis(),
+            PAIR_WINDOW_SECS / 60
+        );
+        return skew;
+    }
+    let Some(Agreement {
+        offsets,
+        agreeing,
+        ambiguous,
+        ..
+    }) = near
+    else {
         skew.note = format!(
             "cannot estimate: no client 1025 (transport up) or Procmon TCP Connect to {host} within {} min of its 131/261 or TCP Accept, and no client 1025/1026 beside a gateway 302/303 for the same server; its times are used as logged",
             PAIR_WINDOW_SECS / 60
         );
         return skew;
-    }
-    let Agreement {
-        offsets,
-        agreeing,
-        ambiguous,
-    } = agree(proposals);
+    };
     // One offset per moment (each proposes at least one accept), read without an index that
     // could fail.
     let (Some(&median), Some(&first), Some(&last)) = (
@@ -484,17 +548,7 @@ fn estimate_host<'g, 'e>(
     let spread = last - first;
     skew.offset = Some(median);
     skew.spread = Some(spread);
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    let evidence = [
-        (kinds[0], "client 1025 ↔ server 131/261/TCP Accept pair"),
-        (kinds[1], "client 1025/1026 ↔ gateway 302/303 pair"),
-        (kinds[2], "client Procmon TCP Connect ↔ server accept pair"),
-    ]
-    .iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, what)| format!("{n} {what}{}", plural(*n)))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let evidence = evidence_text(&kinds);
     let ms = median.as_millis();
     if spread.as_millis() > i128::from(MAX_SPREAD_MS) {
         skew.note = format!(
@@ -519,6 +573,133 @@ fn estimate_host<'g, 'e>(
         );
     }
     skew
+}
+
+/// How far apart a client moment and a server's event may be when read for a far offset: a
+/// day and two hours, the widest two time zones are apart.
+pub const FAR_WINDOW_SECS: i64 = 26 * 60 * 60;
+
+/// The most a far offset's agreement may be expected to arise by chance (see [`far_offset`]).
+const FAR_CHANCE: f64 = 0.01;
+
+/// The shortest span a far offset's chance is reckoned over (see [`far_offset`]).
+const FAR_MIN_SPAN_SECS: i64 = 60 * 60;
+
+/// An offset past the pair window that several client moments agree on.
+struct Far {
+    median: SignedDuration,
+    spread: SignedDuration,
+    agreeing: usize,
+    moments: usize,
+    kinds: [usize; 3],
+}
+
+/// The offset the far proposals agree on, when it lies past the pair window, at least two
+/// moments agree on it, no other offset has as many, and chance is unlikely to have lined them
+/// up: with `n` target times over a span of `s`, one target falls within the agreement window
+/// of a proposed offset with probability about `n · 2w / s`, so `k` agreeing moments arise by
+/// chance about `n · (n · 2w / s)^(k-1)` times. Scanner floods and busy servers (many
+/// targets close together) need more agreeing moments; a quiet server two. `s` is the longest
+/// of the targets' span, the span the host's log covers (`logged`) and [`FAR_MIN_SPAN_SECS`]:
+/// targets are only as dense as the log they come from shows, and a log shorter than that says
+/// nothing of how busy the server is.
+fn far_offset(
+    (proposals, kinds_of): (Proposals, Vec<usize>),
+    lists: &[Vec<jiff::Timestamp>],
+    logged: SignedDuration,
+) -> Option<Far> {
+    let total = proposals.moments;
+    if total < 2 {
+        return None;
+    }
+    let a = agree(proposals);
+    let (lo, hi) = a.window?;
+    if a.agreeing < 2
+        || a.tied.is_some()
+        || lo.abs().as_secs() <= PAIR_WINDOW_SECS && hi.abs().as_secs() <= PAIR_WINDOW_SECS
+    {
+        return None;
+    }
+    // The targets the moments read: how many, over how long.
+    let (first, last) = (
+        lists.iter().filter_map(|l| l.first()).min()?,
+        lists.iter().filter_map(|l| l.last()).max()?,
+    );
+    let span_ms = last
+        .duration_since(*first)
+        .max(logged)
+        .max(SignedDuration::from_secs(FAR_MIN_SPAN_SECS))
+        .as_millis() as f64;
+    let n = lists.iter().map(Vec::len).sum::<usize>() as f64;
+    let p = (n * 2.0 * MAX_SPREAD_MS as f64 / span_ms.max(1.0)).min(1.0);
+    let exponent = i32::try_from(a.agreeing - 1).unwrap_or(i32::MAX);
+    if n * p.powi(exponent) >= FAR_CHANCE {
+        return None;
+    }
+    let inside: Vec<SignedDuration> = a
+        .offsets
+        .iter()
+        .copied()
+        .filter(|d| *d >= lo && *d <= hi)
+        .collect();
+    let (median, first, last) = (
+        *inside.get(inside.len() / 2)?,
+        *inside.first()?,
+        *inside.last()?,
+    );
+    // The kinds of pair of the moments that agree.
+    let kinds = count_kinds(
+        kinds_of
+            .iter()
+            .zip(&a.by_moment)
+            .filter(|(_, d)| d.is_some_and(|d| d >= lo && d <= hi))
+            .map(|(k, _)| *k),
+    );
+    Some(Far {
+        median,
+        spread: last - first,
+        agreeing: a.agreeing,
+        moments: total,
+        kinds,
+    })
+}
+
+/// How many moments of each kind of pair.
+fn count_kinds(kinds: impl Iterator<Item = usize>) -> [usize; 3] {
+    let mut count = [0usize; 3];
+    for k in kinds {
+        if let Some(slot) = count.get_mut(k) {
+            *slot += 1;
+        }
+    }
+    count
+}
+
+/// What the pairs were, for a note: "2 client 1025 ↔ server 131/261/TCP Accept pairs, …".
+fn evidence_text(kinds: &[usize; 3]) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    [
+        (kinds[0], "client 1025 ↔ server 131/261/TCP Accept pair"),
+        (kinds[1], "client 1025/1026 ↔ gateway 302/303 pair"),
+        (kinds[2], "client Procmon TCP Connect ↔ server accept pair"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}{}", plural(*n)))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// An offset for a person: "2 h 0 min 3.2 s", "20 min 0.3 s".
+fn human(ms: i128) -> String {
+    let ms = ms.unsigned_abs();
+    let (h, m, s) = (ms / 3_600_000, ms / 60_000 % 60, ms % 60_000);
+    let secs = format!("{}.{} s", s / 1000, s % 1000 / 100);
+    match (h, m) {
+        (0, 0) => secs,
+        (0, m) => format!("{m} min {secs}"),
+        (h, m) => format!("{h} h {m} min {secs}"),
+    }
 }
 
 /// Move the events of every host with an applied estimate onto the client's clock.
@@ -667,6 +848,90 @@ mod tests {
             "{}",
             skews[0].note
         );
+    }
+
+    #[test]
+    fn a_server_further_off_than_the_pair_window_is_found_when_its_attempts_agree() {
+        // Three attempts five minutes apart to a server 16 min ahead: within the pair window
+        // each 1025 meets only a later attempt's accept (11 min, proposed by two of them);
+        // 16 min is proposed by all three and is the offset.
+        let mut events = attempt(0, "{A}");
+        events.extend(attempt(300, "{B}"));
+        events.extend(attempt(600, "{C}"));
+        for secs in [0, 300, 600] {
+            events.push(server(RCM, 261, (secs + 1) * 1000 + 960_400, "RDS01"));
+        }
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
+        let s = &skews[0];
+        assert!(s.applied, "{}", s.note);
+        assert_eq!(s.offset, Some(SignedDuration::from_millis(960_400)));
+        assert_eq!(s.pairs, 3);
+        assert!(
+            s.note.contains("16 min 0.4 s (960400 ms) ahead of"),
+            "{}",
+            s.note
+        );
+        // Two attempts to a server two hours behind (a clock set in the wrong zone).
+        let mut events = attempt(0, "{A}");
+        events.extend(attempt(95, "{B}"));
+        for secs in [0, 95] {
+            events.push(server(
+                RCM,
+                261,
+                (secs + 1) * 1000 - 7_200_000 + 350,
+                "RDS01",
+            ));
+        }
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
+        let s = &skews[0];
+        assert!(s.applied, "{}", s.note);
+        assert_eq!(s.offset, Some(SignedDuration::from_millis(-7_199_650)));
+        assert!(s.note.contains("1 h 59 min 59.6 s"), "{}", s.note);
+        assert!(s.note.contains("behind"), "{}", s.note);
+    }
+
+    #[test]
+    fn a_far_offset_that_chance_could_explain_or_one_pair_alone_is_not_taken() {
+        // One attempt, the server's only accept 40 min later: one pair proves nothing.
+        let mut events = attempt(0, "{A}");
+        events.push(server(RCM, 261, 2_400_000, "RDS01"));
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
+        assert!(!skews[0].applied, "{}", skews[0].note);
+        assert!(
+            skews[0].note.starts_with("cannot estimate"),
+            "{}",
+            skews[0].note
+        );
+        // Two attempts 95 s apart to a busy server, an accept every 20 s for a day from other
+        // users (some pair lines up at 95 s by chance): nothing is taken from so many.
+        let mut events = attempt(0, "{A}");
+        events.extend(attempt(95, "{B}"));
+        for i in 0..4_000i64 {
+            events.push(server(
+                RCM,
+                261,
+                3_600_000 + i * 20_000 + (i * 7919) % 3_000,
+                "RDS01",
+            ));
+        }
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
+        assert!(!skews[0].applied, "{}", skews[0].note);
     }
 
     fn gateway(id: u32, millis: i64, resource: &str) -> Event {
