@@ -359,7 +359,10 @@ pub fn rank(
     }
     let anchors_exist = !eval.anchors.is_empty();
     // Network evidence that is only the client's own view of its socket (its reset, its
-    // transport torn down) is what the client sees when the server goes down (§3.8).
+    // transport torn down, its Procmon disconnect row) is what the client sees when the server
+    // ends the connection: goes down (§3.8), ends the session for licensing (§3.9) or runs out
+    // of memory (§3.10). Retransmits and the server's side are the path's own evidence.
+    let domain = rules.domain();
     let client_view_only = by_cause.get(&Cause::Network).is_some_and(|scored| {
         scored
             .iter()
@@ -368,15 +371,29 @@ pub fn rank(
                 s.finding
                     .events
                     .first()
-                    .and_then(|&i| events.get(i)?.win())
-                    .is_some_and(|w| rules.domain().side_of(&w.provider) == Some(Side::Client))
+                    .and_then(|&i| events.get(i))
+                    .is_some_and(|e| match (e.win(), e.procmon()) {
+                        (Some(w), _) => domain.side_of(&w.provider) == Some(Side::Client),
+                        (None, Some(p)) => {
+                            p.operation == domain.procmon_disconnect
+                                && domain.is_client_process(&p.process)
+                        }
+                        (None, None) => false,
+                    })
             })
     });
-    // ... and it is only when the server went down at the same 0x904s: every 0x904 the
-    // network findings are about (their own connection's, or the nearest) has it going down next to
-    // it (within the server-down rule's window), logged on its own server. One user's drop
+    // ... and it is only when the server ended it at the same 0x904s: every 0x904 the
+    // network findings are about (their own connection's, or the nearest) has the server's
+    // cause next to it (within its rule's window), logged on its own server. One user's drop
     // is not explained by another's server going down; every client one crash dropped is.
-    let yields = client_view_only && went_down_at_each(rules, eval, events, &anchors, &by_cause);
+    let ended: Vec<Cause> = if client_view_only {
+        SERVER_ENDINGS
+            .into_iter()
+            .filter(|&c| ended_at_each(rules, eval, events, &anchors, &by_cause, c))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut causes: Vec<CauseScore> = by_cause
         .into_iter()
         .map(|(cause, scored)| {
@@ -384,9 +401,7 @@ pub fn rank(
             cause_score(rules, events, cause, &mut scored, anchors_exist)
         })
         .collect();
-    if yields {
-        symptoms_of_server_down(&mut causes);
-    }
+    symptoms_of_server_ending(&mut causes, &ended);
     causes.sort_by(|a, b| {
         a.confidence
             .cmp(&b.confidence)
@@ -397,17 +412,22 @@ pub fn rank(
     causes
 }
 
-/// Whether the non-context server-down evidence in `by_cause` lies next to every 0x904 the
-/// network evidence is near: placed within its rule's window of that 0x904 (not only of the
-/// 0x904 nearest it: one crash drops every client at once) and logged on that 0x904's
-/// connection's server. Server-down evidence placed at no 0x904 (there is none with a time)
+/// The server's causes that end a connection under the client, whose client-side view is its
+/// socket closing.
+const SERVER_ENDINGS: [Cause; 3] = [Cause::ServerDown, Cause::ServerResources, Cause::Licensing];
+
+/// Whether the non-context evidence of server cause `ending` in `by_cause` lies next to every
+/// 0x904 the network evidence is near: placed within its rule's window of that 0x904 (not only
+/// of the 0x904 nearest it: one crash drops every client at once) and logged on that 0x904's
+/// connection's server. Such evidence placed at no 0x904 (there is none with a time)
 /// explains any; network evidence near none is explained only by such.
-fn went_down_at_each(
+fn ended_at_each(
     rules: &RuleSet,
     eval: &Evaluation,
     events: &[Event],
     anchors: &AnchorConnections<'_>,
     by_cause: &BTreeMap<Cause, Vec<Scored<'_>>>,
+    ending: Cause,
 ) -> bool {
     let counted = |cause: Cause| {
         by_cause
@@ -422,9 +442,12 @@ fn went_down_at_each(
         .filter_map(|a| Some((a.event, a.time?)))
         .collect();
     let mut unplaced = false;
-    // Each server-down finding's placed time, its rule's window and the finding itself.
+    // Each of its findings' placed time, its rule's window and the finding itself.
     let mut downs: Vec<(Timestamp, AnchorWindow, &Finding)> = Vec::new();
-    for s in counted(Cause::ServerDown) {
+    if counted(ending).next().is_none() {
+        return false;
+    }
+    for s in counted(ending) {
         let placed = s.finding.proximity.and_then(|p| {
             let at = anchor_time.get(&p.anchor?)?;
             at.checked_add(p.distance?).ok()
@@ -469,19 +492,25 @@ fn went_down_at_each(
     })
 }
 
-/// The server going down, found on the connection's own server at medium confidence or
-/// better at the same 0x904s (the caller checks), explains a network cause whose evidence is
-/// only the client's view of its socket:
-/// "the reset is the symptom, the server going down the cause" (docs/domain.md §3.8). The
-/// network cause ranks one confidence level below it, and says why.
-fn symptoms_of_server_down(causes: &mut [CauseScore]) {
-    let Some(down) = causes
+/// The server ending the connection (going down, out of memory, licensing), found on the
+/// connection's own server at medium confidence or better at the same 0x904s (`ended`, the
+/// caller checks), explains a network cause whose evidence is only the client's view of its
+/// socket: "the reset is the symptom, the server going down the cause" (docs/domain.md §3.8).
+/// The network cause ranks one confidence level below the best of them, and says why.
+fn symptoms_of_server_ending(causes: &mut [CauseScore], ended: &[Cause]) {
+    let Some((of, down)) = causes
         .iter()
-        .find(|c| c.cause == Cause::ServerDown)
-        .map(|c| c.confidence)
-        .filter(|&c| c <= Confidence::Medium)
+        .filter(|c| ended.contains(&c.cause))
+        .map(|c| (c.cause, c.confidence))
+        .filter(|&(_, c)| c <= Confidence::Medium)
+        .min_by_key(|&(cause, c)| (c, SERVER_ENDINGS.iter().position(|&e| e == cause)))
     else {
         return;
+    };
+    let what = match of {
+        Cause::ServerResources => "the server ran out of memory at the 0x904",
+        Cause::Licensing => "the server ended the session for licensing at the 0x904",
+        _ => "the server went down at the 0x904",
     };
     for c in causes.iter_mut().filter(|c| c.cause == Cause::Network) {
         if c.confidence <= down {
@@ -489,11 +518,10 @@ fn symptoms_of_server_down(causes: &mut [CauseScore]) {
                 Confidence::High => Confidence::Medium,
                 _ => Confidence::Low,
             };
-            c.why
-                .push_str("; the server went down at the 0x904 (server-down): the client's reset is what it saw of that");
-            c.against.push(Against::SymptomOf {
-                of: Cause::ServerDown,
-            });
+            c.why.push_str(&format!(
+                "; {what} ({of}): the client's evidence is what it saw of that, its socket closing"
+            ));
+            c.against.push(Against::SymptomOf { of });
         }
     }
 }

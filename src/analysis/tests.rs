@@ -1092,6 +1092,90 @@ fn the_clients_reset_yields_to_its_server_going_down() {
     }
 }
 
+/// Whatever ends the connection on the server's side, the client sees its socket close: the
+/// server running out of memory (LSM 40 reason 6) or going down explains the client's reset
+/// and its Procmon `TCP Disconnect` row at the 0x904 alike (network ranks below it and says
+/// so); a retransmit burst is the path's own evidence and is not explained by it.
+#[test]
+fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let client = rules.domain().client_provider().to_string();
+    let lsm = provider_labelled(&rules, "LSM");
+    let procmon_row = |operation: &str, secs: i64| {
+        let mut e = crate::rules::testutil::procmon(
+            1,
+            "mstsc.exe",
+            operation,
+            "WS01.contoso.com:50000 -> RDS01.contoso.com:ms-wbt-server",
+            "SUCCESS",
+            "Length: 0",
+            None,
+        );
+        e.time = Some(crate::rules::testutil::at(secs));
+        e
+    };
+    use crate::rules::Cause;
+    for (ending, of, client_view, yields) in [
+        ("memory", Cause::ServerResources, "", true),
+        ("memory", Cause::ServerResources, "disconnect", true),
+        ("crash", Cause::ServerDown, "disconnect", true),
+        ("crash", Cause::ServerDown, "retransmits", false),
+    ] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        // The client's reset, and beside it what its Procmon capture saw.
+        events.push(in_activity(
+            logged(
+                &client,
+                226,
+                "WS01.contoso.com",
+                3600 + 899,
+                &[("Error Code", "0x80072746")],
+            ),
+            "{A}",
+        ));
+        match client_view {
+            "disconnect" => events.push(procmon_row("TCP Disconnect", 3600 + 899)),
+            "retransmits" => {
+                events.extend((0..4).map(|i| procmon_row("TCP Retransmit", 3600 + 890 + i)))
+            }
+            _ => {}
+        }
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        events.push(match ending {
+            "memory" => logged(
+                &lsm,
+                40,
+                "RDS01.contoso.com",
+                3600 + 898,
+                &[("Session", "3"), ("Reason", "6")],
+            ),
+            _ => logged(
+                "Service Control Manager",
+                7031,
+                "RDS01.contoso.com",
+                3600 + 898,
+                &[("param1", "Remote Desktop Services")],
+            ),
+        });
+        let causes = ranked(&rules, &events);
+        let network = causes.iter().find(|c| c.cause == Cause::Network);
+        let network = network.expect("the client's view is network evidence");
+        let explained = network
+            .against
+            .contains(&crate::analysis::diagnosis::Against::SymptomOf { of });
+        assert_eq!(explained, yields, "{ending} {client_view}: {causes:#?}");
+        if yields {
+            assert_eq!(causes[0].cause, of, "{ending} {client_view}: {causes:#?}");
+            assert!(network.confidence > causes[0].confidence, "{causes:#?}");
+        }
+    }
+}
+
 /// RDS01's own logs in the ticket: a morning session its user ended (LSM `lsm` 40).
 fn rds01_morning_session(lsm: &str) -> crate::model::Event {
     logged(

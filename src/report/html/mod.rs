@@ -220,7 +220,7 @@ fn against_text(a: &Against) -> String {
             count(*files, "file was", "files were")
         ),
         Against::SymptomOf { of } => format!(
-            "Its evidence is what the client sees when the server goes down ({of}), found on the connection's server: that explains it."
+            "Its evidence is what the client sees when the server ends the connection ({of}), found on the connection's server: that explains it."
         ),
     }
 }
