@@ -88,6 +88,9 @@ enum Format {
     ServerReason,
     /// An error code, with its name from the domain.
     Error,
+    /// An address before `:port`: an IPv6 literal in brackets (`[fe80::1]`), as URLs write it,
+    /// so the port reads apart from the address.
+    Address,
 }
 
 impl Template {
@@ -219,6 +222,14 @@ impl Template {
                                 }
                                 None => push_cut(&mut out, trimmed),
                             },
+                            // An IPv6 literal holds colons; bracketed already, it is kept.
+                            (Format::Address, _)
+                                if trimmed.contains(':') && !trimmed.starts_with('[') =>
+                            {
+                                out.push('[');
+                                push_cut(&mut out, trimmed);
+                                out.push(']');
+                            }
                             (&Format::SystemTime(n), _) => {
                                 match crate::units::systemtime_in_hex(trimmed, n) {
                                     Some(t) => {
@@ -331,6 +342,9 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
     if format == "error" {
         return Ok((name, Format::Error));
     }
+    if format == "address" {
+        return Ok((name, Format::Address));
+    }
     if let Some(n) = format.strip_prefix("systemtime") {
         let n = n.trim();
         let position = if n.is_empty() {
@@ -348,7 +362,7 @@ fn format_of(inner: &str) -> Result<(&str, Format), ErrorKind> {
         };
     }
     Err(ErrorKind::BadTemplate {
-        message: "an unknown format after \"|\" (known: \"error\", \"seconds\", \"server_reason\", \"systemtime N\", \"tls_alert\")",
+        message: "an unknown format after \"|\" (known: \"address\", \"error\", \"seconds\", \"server_reason\", \"systemtime N\", \"tls_alert\")",
     })
 }
 
@@ -636,6 +650,25 @@ mod tests {
         }
         let t = Template::parse("{data.AlertDesc|tls_alert}; {data.Odd|tls_alert}; {data.Resource|tls_alert}; {data.Error Code|tls_alert}").unwrap();
         assert_eq!(t.render(&e), "70 (protocol_version); 7; -; 0x80072746");
+    }
+
+    #[test]
+    fn an_ipv6_address_before_a_port_is_bracketed() {
+        let mut e = event();
+        if let EventKind::Win(w) = &mut e.kind {
+            let data = &mut std::sync::Arc::make_mut(w).data;
+            data.push("V6", "fe80::1c2:3");
+            data.push("V4", "10.0.0.7");
+            data.push("Bracketed", "[::1]");
+        }
+        let t = Template::parse(
+            "{data.V6|address}:3389 {data.V4|address}:50000 {data.Bracketed|address}:1 {data.None|address}:2",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&e),
+            "[fe80::1c2:3]:3389 10.0.0.7:50000 [::1]:1 -:2"
+        );
     }
 
     #[test]
