@@ -119,6 +119,10 @@ pub enum Against {
     /// Its evidence is only what the client sees when `of` happens (a reset, the socket
     /// closing): `of`, found on the connection's server, explains it.
     SymptomOf { of: Cause },
+    /// Its evidence is only what the client sees of its socket closing, and the ticket holds
+    /// no log of the session host: a server that went down, ran out of memory or ended the
+    /// session would look the same from the client.
+    ServerUnseen,
 }
 
 /// One piece of evidence for a cause, with what ranking decided about it.

@@ -217,7 +217,9 @@ fn sources_for(cause: &str) -> &'static [&'static Source] {
     match cause {
         "certificate" => &[&SYSTEM_LOG, &SERVER_LOG, &PROCMON],
         "tls" => &[&SYSTEM_LOG, &CLIENT_LOG],
-        "network" => &[&CLIENT_LOG, &PROCMON, &SERVER_LOG],
+        // The server's side first: whether the server ended it tells a path drop from a
+        // server going down (§3.8–3.10); a Procmon capture shows the path's retransmits.
+        "network" => &[&CLIENT_LOG, &SERVER_LOG, &PROCMON],
         "firewall" => &[&SECURITY_LOG, &PROCMON],
         "server-refused" | "listener" => &[&SERVER_LOG, &SYSTEM_LOG],
         "server-down" => &[&SYSTEM_LOG, &SERVER_LOG],

@@ -402,6 +402,24 @@ pub fn rank(
         })
         .collect();
     symptoms_of_server_ending(&mut causes, &ended);
+    // Without any of the session host's logs, nothing says whether the server ended what the
+    // client saw close: the client's view alone is not certain (docs/domain.md §3.4).
+    let server_logged = || {
+        events.iter().any(|e| {
+            e.win()
+                .is_some_and(|w| domain.side_of(&w.provider) == Some(Side::Server))
+        })
+    };
+    if client_view_only && !server_logged() {
+        for c in causes
+            .iter_mut()
+            .filter(|c| c.cause == Cause::Network && c.confidence == Confidence::High)
+        {
+            c.confidence = Confidence::Medium;
+            c.why.push_str("; only the client's view of its socket closing, and no log of the session host is here to tell whether the server ended the connection");
+            c.against.push(Against::ServerUnseen);
+        }
+    }
     causes.sort_by(|a, b| {
         a.confidence
             .cmp(&b.confidence)

@@ -1176,6 +1176,69 @@ fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
     }
 }
 
+/// The client's reset alone, with no log of the session host in the ticket, is the network at
+/// medium confidence: a server that went down would look the same from the client. With the
+/// server's log here and quiet at the 0x904, or with the path's own retransmits, it is high.
+#[test]
+fn the_clients_reset_alone_without_the_servers_log_is_not_certain() {
+    use crate::analysis::diagnosis::Against;
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let client = rules.domain().client_provider().to_string();
+    for (server_log, retransmits, expect) in [
+        (false, false, "medium"),
+        (true, false, "high"),
+        (false, true, "high"),
+    ] {
+        let mut events = client_connection(
+            &rules,
+            "{A}",
+            3600,
+            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+        );
+        events.push(in_activity(
+            logged(
+                &client,
+                226,
+                "WS01.contoso.com",
+                3600 + 899,
+                &[("Error Code", "0x80072746")],
+            ),
+            "{A}",
+        ));
+        if server_log {
+            events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        }
+        if retransmits {
+            events.extend((0..4).map(|i| {
+                let mut e = crate::rules::testutil::procmon(
+                    1,
+                    "mstsc.exe",
+                    "TCP Retransmit",
+                    "WS01.contoso.com:50000 -> RDS01.contoso.com:ms-wbt-server",
+                    "SUCCESS",
+                    "Length: 0",
+                    None,
+                );
+                e.time = Some(crate::rules::testutil::at(3600 + 890 + i));
+                e
+            }));
+        }
+        let causes = ranked(&rules, &events);
+        let network = causes.iter().find(|c| c.cause.as_str() == "network");
+        let network = network.expect("the reset is network evidence");
+        assert_eq!(
+            network.confidence.as_str(),
+            expect,
+            "server log {server_log}, retransmits {retransmits}: {causes:#?}"
+        );
+        assert_eq!(
+            network.against.contains(&Against::ServerUnseen),
+            expect == "medium",
+            "{causes:#?}"
+        );
+    }
+}
+
 /// RDS01's own logs in the ticket: a morning session its user ended (LSM `lsm` 40).
 fn rds01_morning_session(lsm: &str) -> crate::model::Event {
     logged(

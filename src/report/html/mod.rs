@@ -219,6 +219,7 @@ fn against_text(a: &Against) -> String {
             "{} not read fully: evidence there was not seen.",
             count(*files, "file was", "files were")
         ),
+        Against::ServerUnseen => "Its evidence is only what the client saw of its socket closing, and no log of the session host is here to tell whether the server ended the connection (went down, ran out of memory, ended the session).".into(),
         Against::SymptomOf { of } => format!(
             "Its evidence is what the client sees when the server ends the connection ({of}), found on the connection's server: that explains it."
         ),
