@@ -252,8 +252,9 @@ impl Proposals {
 /// The offsets the moments agree on: the window of [`MAX_SPREAD_MS`] that the most moments
 /// propose into (each moment counted once), and from each moment its proposal in that window
 /// nearest its own time (or, with none there, its proposal nearest the window), sorted. Quick retries make every moment propose its neighbours' accepts as
-/// well as its own; only the true offset is proposed by all of them. `ambiguous` is another
-/// offset, apart from the chosen one, that every moment proposes as well.
+/// well as its own; only the true offset is proposed by all of them. Of windows as well
+/// supported, the one nearest zero is chosen. `ambiguous` is another offset, apart from the
+/// chosen one, that every moment proposes as well.
 struct Agreement {
     offsets: Vec<SignedDuration>,
     /// Each moment's chosen proposal, by moment.
@@ -273,8 +274,9 @@ fn agree(mut proposals: Proposals) -> Agreement {
     let spread = SignedDuration::from_millis(MAX_SPREAD_MS);
     let mut count = vec![0u32; proposals.moments];
     let (mut distinct, mut right) = (0usize, 0usize);
-    // The best window's start and support, and the last start with the same support.
-    let (mut best, mut best_at, mut last_best_at) = (0usize, 0usize, 0usize);
+    // The best support, and every window start with it.
+    let mut best = 0usize;
+    let mut ties: Vec<usize> = Vec::new();
     for left in 0..all.len() {
         while right < all.len() && all[right].0 - all[left].0 <= spread {
             count[all[right].1] += 1;
@@ -284,18 +286,24 @@ fn agree(mut proposals: Proposals) -> Agreement {
             right += 1;
         }
         if distinct > best {
-            (best, best_at, last_best_at) = (distinct, left, left);
+            best = distinct;
+            ties.clear();
+            ties.push(left);
         } else if distinct == best {
-            last_best_at = left;
+            ties.push(left);
         }
         count[all[left].1] -= 1;
         if count[all[left].1] == 0 {
             distinct -= 1;
         }
     }
+    // Of windows as well supported, the one nearest no offset at all: clocks are usually
+    // within seconds of each other (retries at a steady interval make the others); the
+    // nearest of the rest, apart from it, is the tie to report.
+    let centre = |i: &usize| all.get(*i).map(|&(d, _)| (d + spread / 2).abs());
+    let chosen = ties.iter().min_by_key(|i| (centre(i), **i)).copied();
     // No proposal at all (the caller asks only with some): nothing agrees.
-    let (Some(&(start, _)), Some(&(last_start, _))) = (all.get(best_at), all.get(last_best_at))
-    else {
+    let Some(&(start, _)) = chosen.and_then(|i| all.get(i)) else {
         return Agreement {
             offsets: Vec::new(),
             by_moment: Vec::new(),
@@ -306,7 +314,11 @@ fn agree(mut proposals: Proposals) -> Agreement {
         };
     };
     let middle = start + spread / 2;
-    let tied = (last_start - start > spread).then_some(last_start);
+    let tied = ties
+        .iter()
+        .filter_map(|&i| all.get(i).map(|&(d, _)| d))
+        .filter(|&d| (d - start).abs() > spread)
+        .min_by_key(|&d| ((d + spread / 2).abs(), d));
     let ambiguous = tied.filter(|_| best == proposals.moments);
     // Inside the window, a moment's proposal nearest its own time (the pair, as before quick
     // retries were thought of); outside it, the one nearest the window.
@@ -776,6 +788,37 @@ mod tests {
         assert_eq!(
             events[0].time,
             Some(jiff::Timestamp::from_second(1_704_067_200).unwrap())
+        );
+    }
+
+    #[test]
+    fn of_offsets_all_attempts_agree_on_the_one_nearest_zero_is_reported_first() {
+        // Two attempts ten minutes apart to a server 45 ms ahead, which logged another
+        // attempt's accept ten minutes before the first: both 1025s propose 45 ms, and both
+        // as well -599,955 ms. Neither is applied; the estimate shown is the one clocks
+        // usually have, the other named beside it.
+        let mut events = attempt(0, "{A}");
+        events.extend(attempt(600, "{B}"));
+        for secs in [-600, 0, 600] {
+            events.push(server(RCM, 261, (secs + 1) * 1000 + 45, "RDS01"));
+        }
+        let skews = estimate(
+            &events,
+            &connections(&events, Domain::builtin()),
+            Domain::builtin(),
+        );
+        let s = &skews[0];
+        assert!(!s.applied, "{}", s.note);
+        assert_eq!(
+            s.offset,
+            Some(SignedDuration::from_millis(45)),
+            "{}",
+            s.note
+        );
+        assert!(
+            s.note.starts_with("ambiguous:") && s.note.contains("as well on -599955 ms"),
+            "{}",
+            s.note
         );
     }
 
