@@ -453,3 +453,95 @@ fn gateway_evidence_counts_only_for_the_connections_resource_and_user() {
         tunnel.causes[0].findings[0].evidence
     );
 }
+
+/// A ticket written here from its sources (`.scenario` text), scanned as JSON.
+fn scan_written(sources: &[(&str, &str)]) -> ScanReport {
+    use crate::support::evtx_writer::scenario::generate;
+    let dir = tempfile::tempdir().unwrap();
+    for (folder, text) in sources {
+        let src = dir.path().join("src.scenario");
+        std::fs::write(&src, text).unwrap();
+        let g = generate(&src).unwrap_or_else(|e| panic!("{e}"));
+        let out = dir.path().join("ticket").join(folder).join(g.output);
+        std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+        std::fs::write(out, g.bytes).unwrap();
+    }
+    let ticket = dir.path().join("ticket");
+    let out = Command::cargo_bin("rdtriage")
+        .unwrap()
+        .env_clear()
+        .args(["scan", "--format", "json"])
+        .arg(&ticket)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// A client clock two hours behind its server's (set in the wrong zone): three attempts, each
+/// authenticated by the server and ended for licensing (LSM 40 reason 258) seconds later on
+/// the server's clock. The three pairs agree on the offset, so the server's evidence is placed
+/// at its 0x904s and licensing is the cause; a server clock two hours off is not "no cause".
+#[test]
+fn a_server_clock_hours_off_is_found_when_the_attempts_agree() {
+    let client = r#"
+output   Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-RDPClient/Operational
+computer WS-CAROL.contoso.com
+start    2024-06-11T07:00:00Z
+record   100
+seed     5
+provider Microsoft-Windows-TerminalServices-ClientActiveXCore guid={28aa95bb-d444-4719-a36f-40462168127e}
+         level=4 task=101 opcode=10 keywords=0x4000000000000000 pid=4410 tid=4414
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620001}
+09:00:00.1000000 1024 Name="Server Name" Value=RDS01.contoso.com CustomLevel=Info
++0.4000000s      1025
++3.0000000s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620002}
+09:03:21.7000000 1024 Name="Server Name" Value=RDS01.contoso.com CustomLevel=Info
++0.3800000s      1025
++3.1000000s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620003}
+09:07:44.2000000 1024 Name="Server Name" Value=RDS01.contoso.com CustomLevel=Info
++0.4100000s      1025
++2.9000000s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+"#;
+    // The server's clock: 2 h 0 min 3.2 s ahead, each 261 50 ms after its 1025.
+    let rcm = r#"
+output   Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational
+computer RDS01.contoso.com
+start    2024-06-11T09:00:00Z
+record   500
+seed     6
+provider Microsoft-Windows-TerminalServices-RemoteConnectionManager guid={c76baa63-ae81-421c-b425-340b4b24157f}
+         level=4 keywords=0x1000000000000000 pid=1100 tid=1200 user=S-1-5-20
+11:00:03.7500000 261 userdata EventXML xmlns=Event_NS { listenerName=RDP-Tcp }
++1.2000000s      1149 userdata EventXML xmlns=Event_NS { Param1=carol Param2=CONTOSO Param3=10.20.31.95 }
+11:03:25.3300000 261 userdata EventXML xmlns=Event_NS { listenerName=RDP-Tcp }
++1.3000000s      1149 userdata EventXML xmlns=Event_NS { Param1=carol Param2=CONTOSO Param3=10.20.31.95 }
+11:07:47.8600000 261 userdata EventXML xmlns=Event_NS { listenerName=RDP-Tcp }
++1.1000000s      1149 userdata EventXML xmlns=Event_NS { Param1=carol Param2=CONTOSO Param3=10.20.31.95 }
+"#;
+    let lsm = r#"
+output   Microsoft-Windows-TerminalServices-LocalSessionManager%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-LocalSessionManager/Operational
+computer RDS01.contoso.com
+start    2024-06-11T09:00:00Z
+record   900
+seed     7
+provider Microsoft-Windows-TerminalServices-LocalSessionManager guid={5d896912-022d-40aa-a3a8-4fa5515c76d7}
+         level=4 keywords=0x1000000000000000 pid=740 tid=800 user=S-1-5-18
+11:00:06.4000000 40 userdata EventXML xmlns=Event_NS { Session=4 Reason=258 }
+11:03:28.0000000 40 userdata EventXML xmlns=Event_NS { Session=5 Reason=258 }
+11:07:50.5000000 40 userdata EventXML xmlns=Event_NS { Session=6 Reason=258 }
+"#;
+    let r = scan_written(&[("client", client), ("server", rcm), ("server", lsm)]);
+    assert_eq!(r.clocks.len(), 1, "{:?}", r.clocks);
+    let c = &r.clocks[0];
+    assert!(c.applied, "{}", c.note);
+    assert_eq!(c.offset_ms, Some(7_203_250), "{}", c.note);
+    assert_eq!(c.pairs, 3, "{}", c.note);
+    assert_eq!(r.causes[0].cause, "licensing", "{:#?}", r.causes);
+    assert!(r.causes[0].findings.iter().all(|f| f.near_anchor));
+}
