@@ -1019,6 +1019,37 @@ fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
     assert_eq!((alone, healthy, explained), ("medium", "low", "high"));
 }
 
+/// The fix of a TLS cause whose event evidence (36874: no common cipher suite) sits beside a
+/// setting found broken (TLS 1.2 turned off on the server) is the setting's: it names exactly
+/// what to change. Without the setting, the event's rule's fix stands.
+#[test]
+fn a_broken_setting_gives_the_fix_beside_the_events_that_show_it() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    for (settings, expect) in [
+        (
+            vec![schannel_server("TLS 1.2", "0")],
+            "Re-enable TLS 1.2 for the server",
+        ),
+        (vec![], "cipher-suite-order"),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 2)]);
+        events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        events.push(logged(
+            "Schannel",
+            36874,
+            "RDS01.contoso.com",
+            3601,
+            &[("Protocol", "TLS 1.2")],
+        ));
+        events.extend(settings);
+        let causes = ranked(&rules, &events);
+        let tls = causes.iter().find(|c| c.cause.as_str() == "tls");
+        let tls = tls.expect("the 36874 is TLS evidence");
+        assert!(tls.remediation.contains(expect), "{}", tls.remediation);
+    }
+}
+
 /// The client's reset at a 0x904 is what it sees when the server goes down: with the server's
 /// Remote Desktop service crashing on RDS01 at that moment, server-down ranks first and
 /// network says why it yields; without the crash, the reset is the network cause. A crash at
