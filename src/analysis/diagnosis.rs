@@ -139,6 +139,9 @@ pub struct ScoredFinding {
     pub time: Option<Timestamp>,
     /// The latest of an aggregated finding's events, when later than `time`.
     pub last_time: Option<Timestamp>,
+    /// When what the event reports happened, where its data says so and it is not `time`
+    /// (EventLog 6008: the shutdown, logged at the next boot); `from_anchor` counts from it.
+    pub occurred: Option<Timestamp>,
     /// The rendered evidence line (log text: escape it before showing it).
     pub evidence: String,
     /// Events behind this finding (an aggregation groups several).

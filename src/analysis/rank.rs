@@ -335,6 +335,10 @@ fn scored_finding(
         record: first.record,
         time: first.time,
         last_time: last_time(events, &finding.events, first.time),
+        occurred: first
+            .win()
+            .and_then(|w| rules.domain().occurred_at(w))
+            .filter(|&at| Some(at) != first.time),
         evidence: finding.evidence_line(rule, events),
         events: finding.count() as u64 + s.folded,
         from_anchor: finding.proximity.and_then(|p| p.distance),

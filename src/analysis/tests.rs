@@ -954,14 +954,35 @@ fn an_unexpected_shutdown_is_placed_when_the_server_went_down() {
             .find(|c| c.cause.as_str() == "server-down")
             .map(|c| {
                 let rules_of: Vec<String> = c.findings.iter().map(|f| f.rule.clone()).collect();
-                (rules_of, c.confidence.as_str())
+                let occurred = c.findings.first().map(|f| (f.occurred, f.from_anchor));
+                (rules_of, c.confidence.as_str(), occurred)
             });
         match expect {
             Some(rule) => {
-                let (rules_of, confidence) = found.expect("server-down");
+                let (rules_of, confidence, occurred) = found.expect("server-down");
                 assert_eq!(rules_of, vec![rule.to_string()], "{down:?}");
                 let strong = rule == "down-server-crashed";
                 assert_eq!(confidence == "high", strong, "{down:?} {confidence}");
+                // The report says when the shutdown happened, which its distance counts
+                // from, beside when it was logged.
+                let at = |secs: i64| crate::rules::testutil::at(secs);
+                let want = down.map(|d| {
+                    (
+                        Some(at(d)),
+                        Some(
+                            at(d)
+                                .duration_since(at(the_0x904))
+                                .round(jiff::Unit::Second)
+                                .unwrap(),
+                        ),
+                    )
+                });
+                let occurred =
+                    occurred.map(|(o, d)| (o, d.map(|d| d.round(jiff::Unit::Second).unwrap())));
+                match want {
+                    Some(w) => assert_eq!(occurred, Some(w), "{down:?}"),
+                    None => assert_eq!(occurred.and_then(|o| o.0), None, "{down:?}"),
+                }
             }
             None => assert!(found.is_none(), "{down:?} {computer}: {found:?}"),
         }

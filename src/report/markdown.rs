@@ -64,9 +64,15 @@ pub fn write(out: &mut dyn Write, r: &ScanReport) -> io::Result<()> {
         )?;
         writeln!(out, "   - Why: {}", md(&c.why))?;
         for f in &c.findings {
-            let first = match (f.time.as_deref(), f.last_time.as_deref()) {
-                (Some(a), Some(b)) => Some(format!("{a} … {b}")),
-                (a, _) => a.map(str::to_string),
+            let first = match (
+                f.time.as_deref(),
+                f.last_time.as_deref(),
+                f.occurred.as_deref(),
+            ) {
+                // An event logged later than what it reports (a 6008 at the next boot).
+                (Some(a), _, Some(o)) => Some(format!("happened {o}, logged {a}")),
+                (Some(a), Some(b), None) => Some(format!("{a} … {b}")),
+                (a, _, _) => a.map(str::to_string),
             };
             let when = match (first, f.seconds_from_anchor) {
                 (Some(t), Some(s)) if f.near_anchor && f.last_time.is_some() => {

@@ -243,6 +243,11 @@ pub struct FindingOut {
     /// the offset of its event nearest the 0x904).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_time: Option<String>,
+    /// When what the event reports happened, where its data says so and that is not `time`
+    /// (EventLog 6008: the shutdown, logged at the next boot); `seconds_from_anchor` counts
+    /// from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred: Option<String>,
     /// The rendered evidence line (log text: escape it before showing it).
     pub evidence: String,
     /// Events behind this finding (an aggregation groups several).
@@ -337,6 +342,7 @@ impl From<&ScoredFinding> for FindingOut {
             record: f.record,
             time: f.time.map(|t| t.to_string()),
             last_time: f.last_time.map(|t| t.to_string()),
+            occurred: f.occurred.map(|t| t.to_string()),
             evidence: f.evidence.clone(),
             events: f.events,
             seconds_from_anchor: f.from_anchor.map(|d| d.as_secs()),

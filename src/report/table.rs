@@ -90,8 +90,14 @@ fn when_words(f: &FindingOut) -> String {
         .seconds_from_anchor
         .filter(|_| f.near_anchor)
         .map(offset_words);
-    let span = match (f.time.as_deref(), f.last_time.as_deref()) {
-        (Some(a), Some(b)) => Some(format!("{} … {}", time_ms(a), time_ms(b))),
+    let span = match (
+        f.time.as_deref(),
+        f.last_time.as_deref(),
+        f.occurred.as_deref(),
+    ) {
+        // An event logged later than what it reports (a 6008 at the next boot).
+        (Some(a), _, Some(o)) => Some(format!("happened {}, logged {}", time_ms(o), time_ms(a))),
+        (Some(a), Some(b), None) => Some(format!("{} … {}", time_ms(a), time_ms(b))),
         _ => None,
     };
     match (span, offset) {
@@ -221,5 +227,32 @@ mod tests {
         assert_eq!(lifetime_words(9_950), "10 s");
         assert_eq!(lifetime_words(59_600), "1 min");
         assert_eq!(lifetime_words(2_295_400), "38 min 15 s");
+    }
+
+    #[test]
+    fn an_event_logged_after_what_it_reports_says_both_times() {
+        let mut f = FindingOut {
+            rule: "r".into(),
+            title: "t".into(),
+            strength: "strong".into(),
+            effective_strength: "strong".into(),
+            source: "evtx".into(),
+            file: "System.evtx".into(),
+            record: 1,
+            time: Some("2024-03-05T11:45:02Z".into()),
+            last_time: None,
+            occurred: Some("2024-03-05T09:44:30Z".into()),
+            evidence: "e".into(),
+            events: 1,
+            seconds_from_anchor: Some(-30),
+            near_anchor: true,
+        };
+        let both = when_words(&f);
+        assert!(
+            both.contains("happened 2024-03-05 09:44:30.000, logged 2024-03-05 11:45:02.000"),
+            "{both}"
+        );
+        f.occurred = None;
+        assert!(!when_words(&f).contains("happened"), "{}", when_words(&f));
     }
 }
