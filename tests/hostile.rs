@@ -1394,3 +1394,9 @@ fn xml_export_over_max_xml_bytes_is_refused_naming_the_flag() {
 /// by many events, a PML event-offset array out of order).
 #[path = "hostile/round8.rs"]
 mod round8;
+
+/// Round nine: what a user names and what a file hides (a FIFO or an unknown file named on the
+/// command line, report names alike but for case, stacked `#2` suffixes, a NUL in a zip entry's
+/// name, text whose encoding changes part way).
+#[path = "hostile/round9.rs"]
+mod round9;

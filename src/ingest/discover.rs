@@ -46,6 +46,9 @@ pub struct Input {
     /// As shown to the user: the path, or `archive.zip!/folder/file.evtx`.
     pub name: String,
     pub data: InputData,
+    /// Named on the command line itself (not found in a folder or a zip): the user meant it
+    /// as an input, so content no reader recognises is a failure, not a skip.
+    pub named: bool,
 }
 
 /// What discovery found, in order.
@@ -320,8 +323,9 @@ impl Walk<'_> {
         }
         if !meta.is_file() {
             let why = format!("{}, not a regular file: not read", special_kind(&meta));
-            // Named like a log, it was meant to be read: a failure, not a skip.
-            return if super::readers::refused::claims_to_be_input(&name) {
+            // Named on the command line, or named like a log, it was meant to be read: a
+            // failure (exit 3), not a skip. It is never opened (a FIFO would block).
+            return if given || super::readers::refused::claims_to_be_input(&name) {
                 self.problem(name, why)
             } else {
                 self.skip(name, why)
@@ -330,6 +334,7 @@ impl Walk<'_> {
         let input = Input {
             name: name.clone(),
             data: InputData::Path(path.to_path_buf()),
+            named: given,
         };
         if !is_zip(&input) {
             self.found.push(Found::Input(input));

@@ -667,6 +667,7 @@ pub fn open_zip(
                 size: entry.size,
                 head,
             },
+            named: false,
         };
         if super::discover::is_zip(&input) {
             let inner = input.name.clone();

@@ -246,10 +246,11 @@ fn a_fifo_named_like_a_log_is_listed_and_never_opened() {
 #[test]
 fn a_device_is_named_as_one_not_as_an_empty_file() {
     let (acc, code) = accounts(&[os("/dev/zero")]);
-    // Not named like a log: listed as skipped, not an input that failed.
-    assert_eq!(code, Some(0));
+    // Named on the command line, it was meant to be read: not read, and the exit says so
+    // (round nine; it was once skipped with exit 0).
+    assert_eq!(code, Some(3));
     let a = account(&acc, "/dev/zero");
-    assert_eq!(a["status"], "skipped", "{a}");
+    assert_eq!(a["status"], "failed", "{a}");
     assert!(
         problems(a).contains("a character device, not a regular file"),
         "{a}"

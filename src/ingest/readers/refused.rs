@@ -62,9 +62,10 @@ pub static EVENT_VIEWER_CSV: Refused = Refused {
 };
 
 /// An input no reader recognised: empty, a collector's file that is not read, or unknown.
-/// A name that claims to be an input (`.evtx`, `.csv`, ...) makes it a failure, not a skip.
+/// A name that claims to be an input (`.evtx`, `.csv`, ...), or a file named on the command
+/// line itself, makes it a failure (the user meant it to be read), not a skip.
 pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut FileAccount) {
-    let claimed = claims_to_be_input(&input.name);
+    let claimed = input.named || claims_to_be_input(&input.name);
     if format == FileFormat::Empty {
         let why = "empty file (0 bytes)";
         if claimed {
@@ -74,7 +75,11 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
         }
     } else if let Some(side) = bundle::describe_unread(&input.name) {
         account.format = FileFormat::Collected;
-        account.skip(side.text());
+        if input.named {
+            account.fail(Problem::Failed(side.text()));
+        } else {
+            account.skip(side.text());
+        }
     } else {
         let mut what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip".to_string();
         let head = input.head(64).unwrap_or_default();

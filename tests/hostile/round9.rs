@@ -1,0 +1,115 @@
+//! Hostile input, round nine: what a user names and what a file hides. A FIFO, a device or an
+//! unrecognised file named on the command line itself (skipped with exit 0, as if unnamed),
+//! `batch --out` report names that differ only in case (one file on a case-insensitive file
+//! system), `#2` suffixes stacked on names that already end in one, a zip entry with a NUL in
+//! its name that its directory does not list (never accounted), and a file whose text changes
+//! encoding part way (its second part lost while it was accounted read fully). Inputs are
+//! built here, small, in a temporary folder; every command has a time limit.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{account, fixtures, problems};
+
+use crate::common::rdtriage_threads as rdtriage;
+
+/// `dump --summary --format json ARGS` on `threads` threads: the accounts and the exit code.
+fn summary(args: &[&std::ffi::OsStr], threads: &str) -> (Vec<Value>, Option<i32>) {
+    let out = rdtriage(threads)
+        .args(["dump", "--summary", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let accounts: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (accounts.as_array().unwrap().clone(), out.status.code())
+}
+
+fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
+    p.as_ref()
+}
+
+/// The certificate ticket's server System log, copied into `dir/ticket/`.
+fn ticket(dir: &Path) -> std::path::PathBuf {
+    let t = dir.join("ticket");
+    std::fs::create_dir_all(&t).unwrap();
+    std::fs::copy(
+        fixtures().join("tickets/certificate/server/System.evtx"),
+        t.join("System.evtx"),
+    )
+    .unwrap();
+    t
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. What is named on the command line is read, or said not to be
+
+/// A FIFO, a device and a file of unknown content named on the command line beside a ticket:
+/// each is accounted not read, with why, and the run exits 3 (some input named was not
+/// analysed); the FIFO is never opened (the run would wait for a writer). Found in a folder,
+/// the same files are only skipped.
+#[cfg(unix)]
+#[test]
+fn a_fifo_a_device_or_an_unknown_file_named_on_the_command_line_is_not_read_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = ticket(dir.path());
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let weird = dir.path().join("weird.bin");
+    std::fs::write(&weird, b"\x01\x02 nothing any reader knows \x03").unwrap();
+
+    let out = rdtriage("2")
+        .args(["scan", "--format", "json"])
+        .arg(&t)
+        .arg(&fifo)
+        .arg("/dev/null")
+        .arg(&weird)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inputs = report["inputs"].as_array().unwrap();
+    assert_eq!(account(inputs, "System.evtx")["status"], "ok");
+    for (name, why) in [
+        ("/pipe", "a FIFO (named pipe), not a regular file"),
+        ("/dev/null", "a character device, not a regular file"),
+        ("/weird.bin", "unreadable content: not EVTX"),
+    ] {
+        let a = account(inputs, name);
+        assert_eq!(a["status"], "failed", "{a}");
+        assert!(problems(a).contains(why), "{a}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("weird.bin: not read: "), "{stderr}");
+    assert!(
+        report["verdict"]
+            .as_str()
+            .unwrap()
+            .ends_with("3 input files could not be read fully"),
+        "{}",
+        report["verdict"]
+    );
+
+    // `dump` too: a device named alone is not read, and says so in its exit.
+    let (accounts, code) = summary(&[os("/dev/null")], "1");
+    assert_eq!(code, Some(3));
+    assert_eq!(accounts[0]["status"], "failed");
+
+    // Found in a folder, the same kinds of file are listed as skipped: nobody named them.
+    std::fs::rename(&weird, t.join("weird.bin")).unwrap();
+    std::fs::rename(&fifo, t.join("pipe")).unwrap();
+    let (accounts, code) = summary(&[os(&t)], "2");
+    assert_eq!(code, Some(0));
+    assert_eq!(account(&accounts, "/weird.bin")["status"], "skipped");
+    assert_eq!(account(&accounts, "/pipe")["status"], "skipped");
+}
