@@ -68,6 +68,14 @@ pub fn run(
     for s in skipped.iter().filter(|s| !s.ticket) {
         writeln!(warn, "rdtriage: {}: skipped: {}", terminal(&s.name), s.why)?;
     }
+    // Report names from every ticket of the folder, before the shard is taken: names alike
+    // but for case are made apart the same way in every shard.
+    let names: Vec<&str> = tickets.iter().map(|t| t.name.as_str()).collect();
+    let stems: std::collections::HashMap<String, String> = tickets
+        .iter()
+        .map(|t| t.name.clone())
+        .zip(batch::report_stems(&names))
+        .collect();
     if let Some(shard) = b.shard {
         tickets.retain(|t| shard.holds(&t.name));
     }
@@ -99,8 +107,13 @@ pub fn run(
         // A ticket's reports show no Procmon column: only the rules read them.
         shown_columns: crate::ingest::ProcmonColumns::none(),
     };
-    let work =
-        |t: &Ticket| -> Done { analyse_ticket(t, &opts, b, &salt, out_dir_error.as_deref()) };
+    let work = |t: &Ticket| -> Done {
+        let stem = stems
+            .get(&t.name)
+            .cloned()
+            .unwrap_or_else(|| batch::report_stem(&t.name));
+        analyse_ticket(t, stem, &opts, b, &salt, out_dir_error.as_deref())
+    };
     let bar = config.progress.then(|| progress_bar(tickets.len()));
     let width = b.width.or(config.terminal_width).unwrap_or(80);
     let mut output = BatchOutput::new(b.format, out, b.fail_on, width, b.summary_md.is_some());
@@ -246,14 +259,15 @@ fn salt(b: &BatchConfig) -> io::Result<Vec<u8>> {
     Ok(h.finalize().to_vec())
 }
 
+/// `stem`: the ticket's report name in `--out` ([`batch::report_stems`]).
 fn analyse_ticket(
     t: &Ticket,
+    stem: String,
     opts: &ScanOptions<'_>,
     b: &BatchConfig,
     salt: &[u8],
     out_dir_error: Option<&str>,
 ) -> Done {
-    let stem = batch::report_stem(&t.name);
     // The hash is only worth its read when a report records it.
     let hash = b
         .out

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::analysis::batch::{report_stem, shard_of};
+use crate::analysis::batch::{is_report_stem_of, report_stem, shard_of};
 use crate::cli::{BatchFormat, Config, MergeConfig};
 use crate::exit::Exit;
 use crate::report::batch_out::{BatchLineOwned, BatchOutput, ShardLine};
@@ -372,7 +372,7 @@ impl Part {
 fn check_summary(summary: &TicketSummary, report: &ScanReport, line: u64) -> Result<(), PartError> {
     if let Some(stem) = &summary.report {
         let expected = report_stem(&summary.ticket);
-        if *stem != expected {
+        if !is_report_stem_of(&summary.ticket, stem) {
             return Err(PartError::BadStem {
                 line,
                 ticket: summary.ticket.clone(),

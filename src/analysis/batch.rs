@@ -243,6 +243,56 @@ pub fn report_stem(ticket: &str) -> String {
     stem
 }
 
+/// The report stems of a batch's tickets (every ticket of the folder, before any shard is
+/// taken, so that every shard agrees), in order. Each is [`report_stem`], unless it equals
+/// another's but for the case of its letters: on a case-insensitive file system (Windows,
+/// macOS) `x.json` and `X.json` are one file, and one ticket's report would overwrite the
+/// other's. Then each of those whose name holds an ASCII capital letter takes
+/// [`report_stem_apart`] (its stem, `~` and 16 hex digits of its name's SHA-256), and the one
+/// in lower case, if any, keeps its stem. The result depends on the names alone, never on
+/// their order or the thread count.
+pub fn report_stems(tickets: &[&str]) -> Vec<String> {
+    let stems: Vec<String> = tickets.iter().map(|t| report_stem(t)).collect();
+    let mut folded: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for stem in &stems {
+        *folded.entry(stem.to_ascii_lowercase()).or_insert(0) += 1;
+    }
+    tickets
+        .iter()
+        .zip(stems)
+        .map(|(ticket, stem)| {
+            let alike = folded.get(&stem.to_ascii_lowercase()).copied().unwrap_or(0) > 1;
+            if alike && ticket.bytes().any(|b| b.is_ascii_uppercase()) {
+                report_stem_apart(ticket)
+            } else {
+                stem
+            }
+        })
+        .collect()
+}
+
+/// A ticket's stem made apart from the stems of names that differ from it only in case: its
+/// [`report_stem`], `~`, and the first 16 hex digits of the SHA-256 of its name. A stem cut
+/// for length already ends so (with its own name's digest) and is kept as it is.
+pub fn report_stem_apart(ticket: &str) -> String {
+    let mut stem = report_stem(ticket);
+    if stem.contains('~') {
+        return stem;
+    }
+    let digest = Sha256::digest(ticket.as_bytes());
+    stem.push('~');
+    for b in &digest[..8] {
+        stem.push_str(&format!("{b:02x}"));
+    }
+    stem
+}
+
+/// Whether `stem` is a stem `batch` gives the ticket `ticket`: its [`report_stem`], or, made
+/// apart from a ticket whose name differs only in case, its [`report_stem_apart`].
+pub fn is_report_stem_of(ticket: &str, stem: &str) -> bool {
+    stem == report_stem(ticket) || stem == report_stem_apart(ticket)
+}
+
 /// Whether a file named `name` (and so `name.md`) would be one of Windows' device names: its
 /// part before the first dot is `CON`, `PRN`, `AUX`, `NUL`, `COM1`–`COM9` or `LPT1`–`LPT9`,
 /// in any case.
@@ -548,6 +598,33 @@ mod tests {
         assert_eq!(skipped.len(), 1, "{skipped:?}");
         assert_eq!(skipped[0].name, r"x\xFF");
         assert!(skipped[0].why.contains("another ticket") && skipped[0].ticket);
+    }
+
+    #[test]
+    fn stems_differing_only_in_case_are_made_apart() {
+        let names = ["X", "Y", "aB", "ab", "x", "Ab"];
+        let stems = report_stems(&names);
+        // Alone in its case-folded set, a stem is as report_stem makes it; the name in lower
+        // case keeps its stem; the others take a digest of their own name.
+        assert_eq!(stems[1], "Y");
+        assert_eq!(stems[4], "x");
+        assert_eq!(stems[3], "ab");
+        assert!(
+            stems[0].starts_with("X~") && stems[0].len() == 2 + 16,
+            "{stems:?}"
+        );
+        let folded: HashSet<String> = stems.iter().map(|s| s.to_ascii_lowercase()).collect();
+        assert_eq!(folded.len(), names.len(), "{stems:?}");
+        // The same names in another order: the same stem for each.
+        let mut reversed = names;
+        reversed.reverse();
+        let mut again = report_stems(&reversed);
+        again.reverse();
+        assert_eq!(again, stems);
+        for (name, stem) in names.iter().zip(&stems) {
+            assert!(is_report_stem_of(name, stem), "{name} {stem}");
+        }
+        assert!(!is_report_stem_of("x", &stems[0]));
     }
 
     #[test]

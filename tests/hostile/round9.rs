@@ -113,3 +113,71 @@ fn a_fifo_a_device_or_an_unknown_file_named_on_the_command_line_is_not_read_and_
     assert_eq!(account(&accounts, "/weird.bin")["status"], "skipped");
     assert_eq!(account(&accounts, "/pipe")["status"], "skipped");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. `batch --out`: report names that differ only in case
+
+/// Tickets `x`, `X` and `Y`: the reports of `x` and `X` would be one file on a case-insensitive
+/// file system. Every report name differs from every other ignoring case; `x` (in lower case)
+/// and `Y` (alone in its case) keep their plain names; the names are the same on 1 and 4
+/// threads and in every shard; `merge` of the shards accepts them.
+#[test]
+fn batch_report_names_differ_ignoring_case_the_same_way_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let tickets = dir.path().join("tickets");
+    for name in ["x", "X", "Y"] {
+        ticket(&tickets.join(name));
+    }
+    let stems = |threads: &str, shard: Option<&str>| -> Vec<(String, String)> {
+        let out_dir = dir
+            .path()
+            .join(format!("out-{threads}-{}", shard.is_some()));
+        let mut cmd = rdtriage(threads);
+        cmd.args(["batch", "--format", "jsonl", "--out"])
+            .arg(&out_dir);
+        if let Some(shard) = shard {
+            cmd.args(["--shard", shard]);
+        }
+        let out = cmd.arg(&tickets).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut got: Vec<(String, String)> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v.get("summary").is_some())
+            .map(|v| {
+                let s = &v["summary"];
+                (
+                    s["ticket"].as_str().unwrap().to_string(),
+                    s["report"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (_, stem) in &got {
+            for ext in ["json", "md", "html"] {
+                assert!(
+                    out_dir.join(format!("{stem}.{ext}")).is_file(),
+                    "{stem}.{ext}"
+                );
+            }
+        }
+        got.sort();
+        got
+    };
+    let one = stems("1", None);
+    assert_eq!(one.len(), 3, "{one:?}");
+    let folded: std::collections::HashSet<String> =
+        one.iter().map(|(_, s)| s.to_ascii_lowercase()).collect();
+    assert_eq!(folded.len(), 3, "report names alike but for case: {one:?}");
+    let of = |t: &str| one.iter().find(|(n, _)| n == t).unwrap().1.clone();
+    assert_eq!(of("x"), "x");
+    assert_eq!(of("Y"), "Y");
+    assert!(of("X").starts_with("X~"), "{one:?}");
+    assert_eq!(stems("4", None), one);
+    // Each shard names its tickets as the whole batch does.
+    let mut sharded: Vec<(String, String)> = ["1/2", "2/2"]
+        .iter()
+        .flat_map(|s| stems("2", Some(s)))
+        .collect();
+    sharded.sort();
+    assert_eq!(sharded, one);
+}
