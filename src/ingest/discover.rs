@@ -244,27 +244,69 @@ pub fn discover(paths: &[PathBuf], limits: &Limits) -> Vec<Found> {
 
 /// Every input gets its own name: one whose name an earlier one already has (a path given
 /// twice, a zip entry named `inner.zip!/x.evtx` beside a nested `inner.zip` holding
-/// `x.evtx`, a folder named `a.zip!`) gets `#2`, `#3`... (a number no input has yet), as
-/// entries of one zip with the same name do, so each account can be told apart.
+/// `x.evtx`, a folder named `a.zip!`) gets `#2`, `#3`... (see [`numbered`]), as entries of one
+/// zip with the same name do, so each account can be told apart.
 fn numbered_apart(found: &mut [Found]) {
-    let names: HashSet<String> = found.iter().map(|f| f.name().to_string()).collect();
-    if names.len() == found.len() {
-        return;
+    let names: Vec<&str> = found.iter().map(Found::name).collect();
+    let numbered = numbered(&names);
+    for (f, name) in found.iter_mut().zip(numbered) {
+        if let Some(name) = name {
+            match f {
+                Found::Input(i) => i.name = name,
+                Found::Problem(a) => a.file = name,
+            }
+        }
     }
-    let mut given: HashSet<String> = HashSet::with_capacity(found.len());
-    for f in found.iter_mut() {
-        if given.insert(f.name().to_string()) {
-            continue;
+}
+
+/// Names made apart, in order: the first of a name keeps it (`None`); a later one gets `#N`,
+/// the lowest N from 2 that no name has yet, given or given here. A name that already ends
+/// in `#N` is numbered from what comes before that suffix (a second `y.xml#2` beside `y.xml`
+/// becomes `y.xml#3`, not `y.xml#2#2`): suffixes never stack. The same names in the same
+/// order always give the same result.
+pub(crate) fn numbered(names: &[&str]) -> Vec<Option<String>> {
+    let all: HashSet<&str> = names.iter().copied().collect();
+    if all.len() == names.len() {
+        return vec![None; names.len()];
+    }
+    let mut given: HashSet<String> = HashSet::with_capacity(names.len());
+    // Per base, the lowest N not yet looked at: numbering stays linear in the names.
+    let mut next: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    names
+        .iter()
+        .map(|&name| {
+            if given.insert(name.to_string()) {
+                return None;
+            }
+            let base = without_number(name);
+            let n = next.entry(base).or_insert(2);
+            let name = (*n..)
+                .map(|k| (k, format!("{base}#{k}")))
+                .find(|(_, c)| !all.contains(c.as_str()) && !given.contains(c))
+                .map(|(k, c)| {
+                    *n = k + 1;
+                    c
+                })
+                .unwrap_or_default();
+            given.insert(name.clone());
+            Some(name)
+        })
+        .collect()
+}
+
+/// `name` without a `#N` suffix such as [`numbered`] gives (N from 2, no leading zero), when
+/// something is left before it.
+fn without_number(name: &str) -> &str {
+    match name.rsplit_once('#') {
+        Some((base, n))
+            if !base.is_empty()
+                && !n.starts_with('0')
+                && n.parse::<u64>().is_ok_and(|n| n >= 2)
+                && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base
         }
-        let name = (2u64..)
-            .map(|n| format!("{}#{n}", f.name()))
-            .find(|n| !names.contains(n) && !given.contains(n))
-            .unwrap_or_default();
-        given.insert(name.clone());
-        match f {
-            Found::Input(i) => i.name = name,
-            Found::Problem(a) => a.file = name,
-        }
+        _ => name,
     }
 }
 

@@ -844,20 +844,14 @@ fn hidden_duplicates(records: Vec<CentralRecord>) -> Vec<CentralRecord> {
 }
 
 /// Display names: an entry whose name an earlier entry (in directory order) already has gets
-/// `#2`, `#3`... so each has its own account.
+/// `#2`, `#3`... so each has its own account; never a name another entry has, and never a
+/// suffix on a suffix ([`super::discover::numbered`]).
 fn numbered(sorted: &[Entry]) -> Vec<String> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    sorted
-        .iter()
-        .map(|e| {
-            let n = seen.entry(e.name.as_str()).or_insert(0);
-            *n += 1;
-            if *n == 1 {
-                e.name.clone()
-            } else {
-                format!("{}#{n}", e.name)
-            }
-        })
+    let names: Vec<&str> = sorted.iter().map(|e| e.name.as_str()).collect();
+    super::discover::numbered(&names)
+        .into_iter()
+        .zip(&names)
+        .map(|(n, name)| n.unwrap_or_else(|| name.to_string()))
         .collect()
 }
 
@@ -897,5 +891,14 @@ mod tests {
             entry("y", 2, (2, 3)),
         ];
         assert_eq!(numbered(&e), ["x", "x#2", "y"]);
+        // A name already ending in `#2` beside its base: numbered from the base, apart from
+        // every name there is.
+        let e = [
+            entry("y", 0, (0, 1)),
+            entry("y", 1, (1, 2)),
+            entry("y#2", 2, (2, 3)),
+            entry("y#2", 3, (3, 4)),
+        ];
+        assert_eq!(numbered(&e), ["y", "y#3", "y#2", "y#4"]);
     }
 }

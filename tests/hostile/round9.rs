@@ -181,3 +181,65 @@ fn batch_report_names_differ_ignoring_case_the_same_way_on_any_thread_count() {
     sharded.sort();
     assert_eq!(sharded, one);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. `#2` suffixes never stack
+
+/// Two files named `y.csv#2` on the command line beside two `y.csv`, and a zip holding
+/// `y.csv`, `y.csv` and `y.csv#2`: every account has its own name, and none ends in `#2#2`
+/// or `#2#3` (a suffix on a suffix); the names are the same on 1 and 4 threads.
+#[test]
+fn duplicate_names_are_numbered_once_never_a_suffix_on_a_suffix() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = fixtures().join("hostile/invalid-utf8.csv");
+    std::fs::copy(&csv, dir.path().join("y.csv")).unwrap();
+    std::fs::copy(&csv, dir.path().join("y.csv#2")).unwrap();
+    let bytes = std::fs::read(&csv).unwrap();
+    let mut other = bytes.clone();
+    other.extend_from_slice(b"\r\n");
+    let mut third = other.clone();
+    third.extend_from_slice(b"\r\n");
+    // The zip writer refuses a name twice: written `y.csX`, renamed below.
+    let mut zip = crate::common::zip_of(&[
+        ("y.csv", bytes.as_slice()),
+        ("y.csX", other.as_slice()),
+        ("y.csv#2", third.as_slice()),
+    ]);
+    let at: Vec<usize> = (0..zip.len() - 5)
+        .filter(|&i| &zip[i..i + 5] == b"y.csX")
+        .collect();
+    assert_eq!(at.len(), 2, "local header and central record");
+    for i in at {
+        zip[i + 4] = b'v';
+    }
+    std::fs::write(dir.path().join("d.zip"), zip).unwrap();
+
+    let names = |threads: &str| -> Vec<String> {
+        let mut cmd = rdtriage(threads);
+        cmd.current_dir(dir.path())
+            .args(["dump", "--summary", "--format", "json"])
+            .args(["y.csv", "y.csv", "y.csv#2", "y.csv#2", "d.zip"]);
+        let out = cmd.output().unwrap();
+        let accounts: Value = serde_json::from_slice(&out.stdout).unwrap();
+        accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["file"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let got = names("1");
+    assert_eq!(
+        got,
+        [
+            "y.csv",
+            "y.csv#3",
+            "y.csv#2",
+            "y.csv#4",
+            "d.zip!/y.csv",
+            "d.zip!/y.csv#3",
+            "d.zip!/y.csv#2"
+        ]
+    );
+    assert_eq!(names("4"), got);
+}
