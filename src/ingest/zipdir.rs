@@ -800,7 +800,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The name of the local file header `h` starts with, when it reads as one: a version a zip
-/// tool writes, a name of 1 to 1,024 bytes of UTF-8 without NUL, within `h`.
+/// tool writes, a name of 1 to 1,024 bytes of UTF-8 that does not start with NUL, within `h`.
+/// A NUL further in is kept, whole: a name such as `a.csv\0.evtx` is a crafted entry to be
+/// named (shown inert, `\u{0000}`), and a name cut at its NUL would hide its tail, or the
+/// whole entry.
 fn local_header_name(h: &[u8]) -> Option<String> {
     let u16_at = |i: usize| h.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     let version = u16_at(4)? & 0xff;
@@ -809,7 +812,7 @@ fn local_header_name(h: &[u8]) -> Option<String> {
         return None;
     }
     let name = std::str::from_utf8(h.get(30..30 + name_len)?).ok()?;
-    if name.contains('\0') {
+    if name.starts_with('\0') {
         return None;
     }
     Some(name.to_string())

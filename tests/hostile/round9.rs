@@ -243,3 +243,115 @@ fn duplicate_names_are_numbered_once_never_a_suffix_on_a_suffix() {
     );
     assert_eq!(names("4"), got);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. A NUL in a zip entry's name
+
+/// A zip entry (local header, 30 bytes) named `name` holding `data`, stored.
+fn local_entry(name: &[u8], data: &[u8]) -> Vec<u8> {
+    let crc = crate::support::evtx_writer::crc32(&[data]);
+    let mut h = Vec::new();
+    h.extend_from_slice(b"PK\x03\x04");
+    h.extend_from_slice(&20u16.to_le_bytes());
+    h.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    h.extend_from_slice(&crc.to_le_bytes());
+    h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes());
+    h.extend_from_slice(name);
+    h.extend_from_slice(data);
+    h
+}
+
+/// Its central record, for an entry at `offset`.
+fn central_record(name: &[u8], data: &[u8], offset: u32) -> Vec<u8> {
+    let crc = crate::support::evtx_writer::crc32(&[data]);
+    let mut c = Vec::new();
+    c.extend_from_slice(b"PK\x01\x02");
+    c.extend_from_slice(&20u16.to_le_bytes());
+    c.extend_from_slice(&20u16.to_le_bytes());
+    c.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+    c.extend_from_slice(&crc.to_le_bytes());
+    c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    c.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    c.extend_from_slice(&[0u8; 12]);
+    c.extend_from_slice(&offset.to_le_bytes());
+    c.extend_from_slice(name);
+    c
+}
+
+/// A zip of `entries` whose directory lists only those marked listed.
+fn zip_listing(entries: &[(&[u8], &[u8], bool)]) -> Vec<u8> {
+    let (mut out, mut cd, mut n) = (Vec::new(), Vec::new(), 0u16);
+    for (name, data, listed) in entries {
+        let offset = out.len() as u32;
+        out.extend(local_entry(name, data));
+        if *listed {
+            cd.extend(central_record(name, data, offset));
+            n += 1;
+        }
+    }
+    let cd_at = out.len() as u32;
+    out.extend_from_slice(&cd);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_at.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// Entries named `a\0b.csv`, `a\0c.csv` (listed) and `a.csv\0.evtx` (a file entry the
+/// directory does not list): each is accounted under its whole name, the NUL shown as an
+/// escape (`\u{0000}` on a terminal, `\u0000` in JSON), never cut at it; the unlisted one is
+/// named and not read, where its NUL once hid it from the account altogether.
+#[test]
+fn zip_entry_names_with_a_nul_are_shown_whole_and_each_entry_is_accounted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = std::fs::read(fixtures().join("hostile/invalid-utf8.csv")).unwrap();
+    let zip = dir.path().join("n.zip");
+    std::fs::write(
+        &zip,
+        zip_listing(&[
+            (b"a\0b.csv", &csv, true),
+            (b"a.csv\0.evtx", &csv, false),
+            (b"a\0c.csv", &csv, true),
+        ]),
+    )
+    .unwrap();
+    let (accounts, code) = summary(&[os(&zip)], "2");
+    assert_eq!(code, Some(3), "an entry was not read");
+    let names: Vec<&str> = accounts
+        .iter()
+        .map(|a| {
+            a["file"]
+                .as_str()
+                .unwrap()
+                .rsplit_once("n.zip!/")
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    for name in ["a\0b.csv", "a\0c.csv", "a.csv\0.evtx"] {
+        assert!(names.contains(&name), "{name:?} in {names:?}");
+    }
+    let hidden = account(&accounts, "a.csv\0.evtx");
+    assert_eq!(hidden["status"], "failed");
+    assert!(
+        problems(hidden).contains("the zip's central directory does not list"),
+        "{hidden}"
+    );
+    // On a terminal the NUL is an escape, and the name goes on past it.
+    let out = rdtriage("1").arg("scan").arg(&zip).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!text.contains('\0') && !stderr.contains('\0'));
+    assert!(
+        stderr.contains("n.zip!/a.csv\\u{0000}.evtx: not read"),
+        "{stderr}"
+    );
+}
