@@ -29,6 +29,7 @@ mod evtx_chunks;
 mod evtx_time;
 mod handoff;
 pub mod limits;
+pub mod mixed;
 mod ordered;
 pub mod pml;
 pub mod procmon;

@@ -190,8 +190,15 @@ pub fn read_procmon(
     };
     input.consume(bom);
     let fields = emit.limits.csv_fields;
+    // Text that changes encoding part way is read up to the change, and said to be.
+    let start = if utf16 {
+        super::mixed::Start::Utf16Le
+    } else {
+        super::mixed::Start::Utf8
+    };
+    let mut guard = super::mixed::Guard::new(input, start, bom as u64);
     if utf16 {
-        let mut text = Utf16Le::new(input);
+        let mut text = Utf16Le::new(&mut guard);
         read_utf8(&mut text, max_row_bytes, fields, emit, account);
         if text.replaced > 0 {
             account.note(format!(
@@ -200,7 +207,10 @@ pub fn read_procmon(
             ));
         }
     } else {
-        read_utf8(input, max_row_bytes, fields, emit, account);
+        read_utf8(&mut guard, max_row_bytes, fields, emit, account);
+    }
+    if let Some(at) = guard.switched() {
+        account.damaged(super::mixed::problem(start, at));
     }
     account.finish();
 }

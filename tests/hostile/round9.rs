@@ -355,3 +355,88 @@ fn zip_entry_names_with_a_nul_are_shown_whole_and_each_entry_is_accounted() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. Text whose encoding changes part way
+
+fn utf16(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+const CSV_HEADER: &str =
+    "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
+
+fn csv_rows(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "\"10:00:{:02}.0000000 AM\",\"notepad.exe\",\"5120\",\"ReadFile\",\"C:\\f{i}.txt\",\"SUCCESS\",\"\"\r\n",
+                i % 60
+            )
+        })
+        .collect()
+}
+
+/// A Procmon CSV whose first part is UTF-16LE (with its mark) and whose second part is UTF-8,
+/// and one the other way round; an event-log XML export likewise. Each keeps the events of its
+/// first part and is accounted read partly, naming the byte where the encoding changes; it
+/// was accounted read fully, its second part lost.
+#[test]
+fn text_that_changes_encoding_part_way_is_read_partly_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, parts: &[&[u8]]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, parts.concat()).unwrap();
+        path
+    };
+    let first16 = [
+        &b"\xFF\xFE"[..],
+        &utf16(&format!("{CSV_HEADER}{}", csv_rows(0, 5))),
+    ]
+    .concat();
+    let second8 = csv_rows(5, 4).into_bytes();
+    let a = write("a.csv", &[&first16, &second8]);
+    let first8 = format!("\u{feff}{CSV_HEADER}{}", csv_rows(0, 5)).into_bytes();
+    let second16 = [&b"\xFF\xFE"[..], &utf16(&csv_rows(5, 4))].concat();
+    let b = write("b.csv", &[&first8, &second16]);
+
+    let event = |id: u32| {
+        format!(
+            "<Event xmlns=\"http://schemas.microsoft.com/win/2004/08/events/event\"><System><Provider Name=\"EventLog\"/><EventID>6013</EventID><TimeCreated SystemTime=\"2024-03-05T10:15:{id:02}.0000000Z\"/><EventRecordID>{id}</EventRecordID><Channel>System</Channel><Computer>SRV01</Computer></System><EventData><Data>{id}</Data></EventData></Event>\r\n"
+        )
+    };
+    let events = |ids: std::ops::Range<u32>| ids.map(event).collect::<String>();
+    let xml16 = [
+        &b"\xFF\xFE"[..],
+        &utf16(&format!("<Events>\r\n{}</Events>\r\n", events(1..4))),
+    ]
+    .concat();
+    let xml8 = format!("<Events>\r\n{}</Events>\r\n", events(4..6)).into_bytes();
+    let c = write("c.xml", &[&xml16, &xml8]);
+    let d = write("d.xml", &[&xml8, &xml16]);
+
+    let (accounts, code) = summary(&[os(&a), os(&b), os(&c), os(&d)], "2");
+    assert_eq!(code, Some(3));
+    for (name, events, at, from, to) in [
+        ("/a.csv", 5, first16.len(), "UTF-16LE", "UTF-8"),
+        ("/b.csv", 5, first8.len(), "UTF-8", "UTF-16LE"),
+        ("/c.xml", 3, xml16.len(), "UTF-16LE", "UTF-8"),
+        ("/d.xml", 2, xml8.len(), "UTF-8", "UTF-16LE"),
+    ] {
+        let acc = account(&accounts, name);
+        assert_eq!(acc["status"], "partial", "{acc}");
+        assert_eq!(acc["events"], events, "{acc}");
+        assert!(
+            problems(acc).contains(&format!(
+                "from byte {at} on, the text is {to} and no longer {from} as before it"
+            )),
+            "{acc}"
+        );
+    }
+    // Text in one encoding throughout is read fully, as before.
+    let whole = write("whole.csv", &[&first16]);
+    let (accounts, code) = summary(&[os(&whole)], "1");
+    assert_eq!(code, Some(0));
+    assert_eq!(accounts[0]["status"], "ok");
+    assert_eq!(accounts[0]["events"], 5);
+}

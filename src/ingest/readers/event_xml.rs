@@ -4,7 +4,7 @@
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, bundle, eventxml};
+use crate::ingest::{Emit, bundle, eventxml, mixed};
 use crate::model::{FileAccount, FileFormat, Problem};
 
 pub struct EventXml;
@@ -54,6 +54,16 @@ fn past_prolog(text: &str) -> &str {
 
 fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
     let utf16 = bytes.starts_with(&[0xFF, 0xFE]);
+    // Text that changes encoding part way is read up to the change, and said to be.
+    let (start, marks) = if utf16 {
+        (mixed::Start::Utf16Le, 2)
+    } else {
+        (mixed::Start::Utf8, bundle::utf8_marks(&bytes))
+    };
+    let switched = mixed::switch_at(&bytes[marks..], start).map(|at| {
+        bytes.truncate(marks + at);
+        (marks + at) as u64
+    });
     let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         let units = rest
             .chunks_exact(2)
@@ -104,6 +114,9 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         },
         &mut |e: eventxml::XmlEventError| errors.push(e),
     );
+    if let Some(at) = switched {
+        account.damaged(mixed::problem(start, at));
+    }
     for e in errors {
         account.errors += 1;
         let message = if e.stops_the_read() {
