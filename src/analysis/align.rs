@@ -440,7 +440,7 @@ fn place_server_captures(
             }
         }
         notes.push(format!(
-            "server capture {file} placed from {host}'s own 131/261 events ({n} matching TCP Accept pair{}, {}, date {date}); {moved} rows placed on {host}'s clock",
+            "server capture {file} placed from {host}'s own 131/261 events ({n} pair{} of a TCP Accept row and a 131/261 event at one offset, {}, date {date}); {moved} rows placed on {host}'s clock",
             if n == 1 { "" } else { "s" },
             offset_text(offset)
         ));
