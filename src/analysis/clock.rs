@@ -754,6 +754,15 @@ mod tests {
         }
     }
 
+    /// The estimate for `events`, their connections found with the built-in domain.
+    fn estimated(events: &[Event]) -> Vec<Skew> {
+        estimate(
+            events,
+            &connections(events, Domain::builtin()),
+            Domain::builtin(),
+        )
+    }
+
     fn attempt(secs: i64, act: &'static str) -> Vec<Event> {
         vec![
             client(1024, secs, Some(act), Some("RDS01.contoso.com")),
@@ -802,11 +811,7 @@ mod tests {
         for secs in [-600, 0, 600] {
             events.push(server(RCM, 261, (secs + 1) * 1000 + 45, "RDS01"));
         }
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         let s = &skews[0];
         assert!(!s.applied, "{}", s.note);
         assert_eq!(
@@ -848,11 +853,7 @@ mod tests {
         // A server with an accept but no client connection to it.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 5_000_000, "RDS09"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert_eq!(skews.len(), 1);
         assert!(skews[0].offset.is_none() && !skews[0].applied);
         assert!(
@@ -865,11 +866,7 @@ mod tests {
         events.extend(attempt(600, "{B}"));
         events.push(server(RCM, 261, 181_000, "RDS01"));
         events.push(server(RCM, 261, 601_000 + 240_000, "RDS01"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert!(!skews[0].applied);
         assert!(
             skews[0].note.starts_with("inconsistent"),
@@ -879,11 +876,7 @@ mod tests {
         // Within latency: nothing shifted.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 1_300, "RDS01"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert!(!skews[0].applied);
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(300)));
         assert!(
@@ -904,11 +897,7 @@ mod tests {
         for secs in [0, 300, 600] {
             events.push(server(RCM, 261, (secs + 1) * 1000 + 960_400, "RDS01"));
         }
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         let s = &skews[0];
         assert!(s.applied, "{}", s.note);
         assert_eq!(s.offset, Some(SignedDuration::from_millis(960_400)));
@@ -929,11 +918,7 @@ mod tests {
                 "RDS01",
             ));
         }
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         let s = &skews[0];
         assert!(s.applied, "{}", s.note);
         assert_eq!(s.offset, Some(SignedDuration::from_millis(-7_199_650)));
@@ -946,11 +931,7 @@ mod tests {
         // One attempt, the server's only accept 40 min later: one pair proves nothing.
         let mut events = attempt(0, "{A}");
         events.push(server(RCM, 261, 2_400_000, "RDS01"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert!(!skews[0].applied, "{}", skews[0].note);
         assert!(
             skews[0].note.starts_with("cannot estimate"),
@@ -969,11 +950,7 @@ mod tests {
                 "RDS01",
             ));
         }
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert!(!skews[0].applied, "{}", skews[0].note);
     }
 
@@ -1015,11 +992,7 @@ mod tests {
         events.push(gateway(303, 95_100, "RDS01.contoso.com"));
         // Another user's resource on the same gateway is not a pair for this connection.
         events.push(gateway(302, 30_000, "RDS07.contoso.com"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert_eq!(skews.len(), 1, "{skews:?}");
         let s = &skews[0];
         assert_eq!(s.host, "GW01.contoso.com");
@@ -1040,11 +1013,7 @@ mod tests {
         // ahead of the client's 1025.
         let mut events = attempt(0, "{A}");
         events.push(accept_row(61_050, "RDS01"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert_eq!(skews.len(), 1, "{skews:?}");
         assert_eq!(skews[0].offset, Some(SignedDuration::from_millis(60_050)));
         assert!(skews[0].applied, "{}", skews[0].note);
@@ -1067,11 +1036,7 @@ mod tests {
         events.push(connect);
         events.push(server(RCM, 261, 1_300, "RDS01"));
         events.push(server(RCM, 261, 600_400, "RDS01"));
-        let skews = estimate(
-            &events,
-            &connections(&events, Domain::builtin()),
-            Domain::builtin(),
-        );
+        let skews = estimated(&events);
         assert_eq!(skews[0].pairs, 2, "{}", skews[0].note);
         assert!(
             skews[0].note.contains("Procmon TCP Connect"),

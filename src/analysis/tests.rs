@@ -1094,13 +1094,7 @@ fn the_clients_reset_yields_to_its_server_going_down() {
                 later,
                 &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
             ));
-            events.push(logged(
-                "Service Control Manager",
-                7031,
-                "RDS01.contoso.com",
-                later + 898,
-                &[("param1", "Remote Desktop Services")],
-            ));
+            events.push(rds01_service_crash(later + 898));
         }
         let mut reset = logged(
             &client,
@@ -1115,13 +1109,7 @@ fn the_clients_reset_yields_to_its_server_going_down() {
         events.push(reset);
         events.push(rds01_accept(&rules, "10.0.0.7:50000"));
         if crash {
-            events.push(logged(
-                "Service Control Manager",
-                7031,
-                "RDS01.contoso.com",
-                3600 + 898,
-                &[("param1", "Remote Desktop Services")],
-            ));
+            events.push(rds01_service_crash(3600 + 898));
         }
         let causes = ranked(&rules, &events);
         let top = causes.first().map(|c| c.cause.as_str());
@@ -1144,6 +1132,55 @@ fn the_clients_reset_yields_to_its_server_going_down() {
     }
 }
 
+/// RDS01's Remote Desktop Services terminating unexpectedly (SCM 7031) at `secs`.
+fn rds01_service_crash(secs: i64) -> crate::model::Event {
+    logged(
+        "Service Control Manager",
+        7031,
+        "RDS01.contoso.com",
+        secs,
+        &[("param1", "Remote Desktop Services")],
+    )
+}
+
+/// WS01's established session to RDS01 (activity `{A}`) that a 0x904 ends 900 s in, with the
+/// client's 226 reset a second before it.
+fn reset_in_session(rules: &RuleSet) -> Vec<crate::model::Event> {
+    let client = rules.domain().client_provider().to_string();
+    let mut events = client_connection(
+        rules,
+        "{A}",
+        3600,
+        &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
+    );
+    events.push(in_activity(
+        logged(
+            &client,
+            226,
+            "WS01.contoso.com",
+            3600 + 899,
+            &[("Error Code", "0x80072746")],
+        ),
+        "{A}",
+    ));
+    events
+}
+
+/// A row of WS01's Procmon capture of its RDP client's connection to RDS01, placed at `secs`.
+fn client_procmon_row(operation: &str, secs: i64) -> crate::model::Event {
+    let mut e = crate::rules::testutil::procmon(
+        1,
+        "mstsc.exe",
+        operation,
+        "WS01.contoso.com:50000 -> RDS01.contoso.com:ms-wbt-server",
+        "SUCCESS",
+        "Length: 0",
+        None,
+    );
+    e.time = Some(crate::rules::testutil::at(secs));
+    e
+}
+
 /// Whatever ends the connection on the server's side, the client sees its socket close: the
 /// server running out of memory (LSM 40 reason 6) or going down explains the client's reset
 /// and its Procmon `TCP Disconnect` row at the 0x904 alike (network ranks below it and says
@@ -1151,21 +1188,7 @@ fn the_clients_reset_yields_to_its_server_going_down() {
 #[test]
 fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let client = rules.domain().client_provider().to_string();
     let lsm = provider_labelled(&rules, "LSM");
-    let procmon_row = |operation: &str, secs: i64| {
-        let mut e = crate::rules::testutil::procmon(
-            1,
-            "mstsc.exe",
-            operation,
-            "WS01.contoso.com:50000 -> RDS01.contoso.com:ms-wbt-server",
-            "SUCCESS",
-            "Length: 0",
-            None,
-        );
-        e.time = Some(crate::rules::testutil::at(secs));
-        e
-    };
     use crate::rules::Cause;
     for (ending, of, client_view, yields) in [
         ("memory", Cause::ServerResources, "", true),
@@ -1173,27 +1196,12 @@ fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
         ("crash", Cause::ServerDown, "disconnect", true),
         ("crash", Cause::ServerDown, "retransmits", false),
     ] {
-        let mut events = client_connection(
-            &rules,
-            "{A}",
-            3600,
-            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
-        );
         // The client's reset, and beside it what its Procmon capture saw.
-        events.push(in_activity(
-            logged(
-                &client,
-                226,
-                "WS01.contoso.com",
-                3600 + 899,
-                &[("Error Code", "0x80072746")],
-            ),
-            "{A}",
-        ));
+        let mut events = reset_in_session(&rules);
         match client_view {
-            "disconnect" => events.push(procmon_row("TCP Disconnect", 3600 + 899)),
+            "disconnect" => events.push(client_procmon_row("TCP Disconnect", 3600 + 899)),
             "retransmits" => {
-                events.extend((0..4).map(|i| procmon_row("TCP Retransmit", 3600 + 890 + i)))
+                events.extend((0..4).map(|i| client_procmon_row("TCP Retransmit", 3600 + 890 + i)))
             }
             _ => {}
         }
@@ -1206,13 +1214,7 @@ fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
                 3600 + 898,
                 &[("Session", "3"), ("Reason", "6")],
             ),
-            _ => logged(
-                "Service Control Manager",
-                7031,
-                "RDS01.contoso.com",
-                3600 + 898,
-                &[("param1", "Remote Desktop Services")],
-            ),
+            _ => rds01_service_crash(3600 + 898),
         });
         let causes = ranked(&rules, &events);
         let network = causes.iter().find(|c| c.cause == Cause::Network);
@@ -1235,45 +1237,17 @@ fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
 fn the_clients_reset_alone_without_the_servers_log_is_not_certain() {
     use crate::analysis::diagnosis::Against;
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let client = rules.domain().client_provider().to_string();
     for (server_log, retransmits, expect) in [
         (false, false, "medium"),
         (true, false, "high"),
         (false, true, "high"),
     ] {
-        let mut events = client_connection(
-            &rules,
-            "{A}",
-            3600,
-            &[(1025, "", 1), (1027, "CONTOSO", 2), (1026, "2308", 900)],
-        );
-        events.push(in_activity(
-            logged(
-                &client,
-                226,
-                "WS01.contoso.com",
-                3600 + 899,
-                &[("Error Code", "0x80072746")],
-            ),
-            "{A}",
-        ));
+        let mut events = reset_in_session(&rules);
         if server_log {
             events.push(rds01_accept(&rules, "10.0.0.7:50000"));
         }
         if retransmits {
-            events.extend((0..4).map(|i| {
-                let mut e = crate::rules::testutil::procmon(
-                    1,
-                    "mstsc.exe",
-                    "TCP Retransmit",
-                    "WS01.contoso.com:50000 -> RDS01.contoso.com:ms-wbt-server",
-                    "SUCCESS",
-                    "Length: 0",
-                    None,
-                );
-                e.time = Some(crate::rules::testutil::at(3600 + 890 + i));
-                e
-            }));
+            events.extend((0..4).map(|i| client_procmon_row("TCP Retransmit", 3600 + 890 + i)));
         }
         let causes = ranked(&rules, &events);
         let network = causes.iter().find(|c| c.cause.as_str() == "network");
@@ -1550,13 +1524,7 @@ fn one_crash_explains_every_clients_reset_at_it() {
             ));
         }
         events.push(rds01_accept(&rules, "10.0.0.7:50000"));
-        events.push(logged(
-            "Service Control Manager",
-            7031,
-            "RDS01.contoso.com",
-            4501,
-            &[("param1", "Remote Desktop Services")],
-        ));
+        events.push(rds01_service_crash(4501));
         let causes = ranked(&rules, &events);
         if !other_server {
             let top = causes.first().map(|c| c.cause.as_str());
