@@ -253,15 +253,14 @@ impl Proposals {
 /// propose into (each moment counted once), and from each moment its proposal in that window
 /// nearest its own time (or, with none there, its proposal nearest the window), sorted. Quick retries make every moment propose its neighbours' accepts as
 /// well as its own; only the true offset is proposed by all of them. Of windows as well
-/// supported, the one nearest zero is chosen. `ambiguous` is another offset, apart from the
-/// chosen one, that every moment proposes as well.
+/// supported, the one nearest zero is chosen; `tied` is another as well supported, which when
+/// every moment agrees on both makes the estimate ambiguous.
 struct Agreement {
     offsets: Vec<SignedDuration>,
     /// Each moment's chosen proposal, by moment.
     by_moment: Vec<Option<SignedDuration>>,
     /// Moments whose proposal lies in the chosen window.
     agreeing: usize,
-    ambiguous: Option<SignedDuration>,
     /// The chosen window (its first and last offset allowed).
     window: Option<(SignedDuration, SignedDuration)>,
     /// Another window with as many agreeing moments, apart from the chosen one.
@@ -308,7 +307,6 @@ fn agree(mut proposals: Proposals) -> Agreement {
             offsets: Vec::new(),
             by_moment: Vec::new(),
             agreeing: 0,
-            ambiguous: None,
             window: None,
             tied: None,
         };
@@ -319,7 +317,6 @@ fn agree(mut proposals: Proposals) -> Agreement {
         .filter_map(|&i| all.get(i).map(|&(d, _)| d))
         .filter(|&d| (d - start).abs() > spread)
         .min_by_key(|&d| ((d + spread / 2).abs(), d));
-    let ambiguous = tied.filter(|_| best == proposals.moments);
     // Inside the window, a moment's proposal nearest its own time (the pair, as before quick
     // retries were thought of); outside it, the one nearest the window.
     let inside = |d: SignedDuration| d >= start && d <= start + spread;
@@ -346,7 +343,6 @@ fn agree(mut proposals: Proposals) -> Agreement {
         offsets,
         by_moment: nearest,
         agreeing: best,
-        ambiguous,
         window: Some((start, start + spread)),
         tied,
     }
@@ -504,18 +500,25 @@ fn estimate_host<'g, 'e>(
     // the wrong time zone): no 1025 pairs with its own accept, or only with another attempt's.
     // Pairs up to a day apart are read as well, and their offset is taken when more moments
     // agree on it than on the near one and chance could not have lined them up.
-    let logged = on_host
-        .iter()
-        .filter_map(|e| e.time)
-        .fold(
-            None,
-            |span: Option<(jiff::Timestamp, jiff::Timestamp)>, t| {
-                Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
-            },
-        )
-        .map_or(SignedDuration::ZERO, |(a, b)| b.duration_since(a));
-    let far = far_offset(propose(FAR_WINDOW_SECS), &lists, logged);
-    if let Some(far) = far.filter(|f| near.as_ref().is_none_or(|n| f.agreeing > n.agreeing)) {
+    // A far offset is taken only when more moments agree on it than on the near one: with
+    // every moment agreeing near, none can be, and the day-wide pass is not made.
+    let near_agreeing = near.as_ref().map_or(0, |n| n.agreeing);
+    let far = (near_agreeing < moments.len())
+        .then(|| {
+            let logged = on_host
+                .iter()
+                .filter_map(|e| e.time)
+                .fold(
+                    None,
+                    |span: Option<(jiff::Timestamp, jiff::Timestamp)>, t| {
+                        Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+                    },
+                )
+                .map_or(SignedDuration::ZERO, |(a, b)| b.duration_since(a));
+            far_offset(propose(FAR_WINDOW_SECS), &lists, logged)
+        })
+        .flatten();
+    if let Some(far) = far.filter(|f| f.agreeing > near_agreeing) {
         skew.pairs = far.moments;
         skew.offset = Some(far.median);
         skew.spread = Some(far.spread);
@@ -537,7 +540,7 @@ fn estimate_host<'g, 'e>(
     let Some(Agreement {
         offsets,
         agreeing,
-        ambiguous,
+        tied,
         ..
     }) = near
     else {
@@ -547,6 +550,8 @@ fn estimate_host<'g, 'e>(
         );
         return skew;
     };
+    // Every moment agreeing on two offsets: retries at a steady interval.
+    let ambiguous = tied.filter(|_| agreeing == pairs);
     // One offset per moment (each proposes at least one accept), read without an index that
     // could fail.
     let (Some(&median), Some(&first), Some(&last)) = (
