@@ -751,15 +751,15 @@ fn cause_score(
     // the events only say what failed (a 36874 beside TLS 1.2 turned off on the server is
     // mended by turning it on, not by the cipher-order advice of the event's rule); otherwise
     // the best finding's rule's.
-    let fix = |s: &&Scored<'_>| rules.rules().get(s.rule)?.remediation();
+    let fix = |s: &Scored<'_>| rules.rules().get(s.rule)?.remediation();
     let remediation = scored
         .iter()
         .filter(|s| {
             s.source.is_some_and(super::config::is_configuration)
                 && s.effective <= Strength::Moderate
         })
-        .find_map(|s| fix(&s))
-        .or_else(|| scored.iter().find_map(|s| fix(&s)))
+        .find_map(fix)
+        .or_else(|| scored.iter().find_map(fix))
         .unwrap_or("")
         .to_string();
     let against = against(
