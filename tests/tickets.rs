@@ -545,3 +545,53 @@ provider Microsoft-Windows-TerminalServices-LocalSessionManager guid={5d896912-0
     assert_eq!(r.causes[0].cause, "licensing", "{:#?}", r.causes);
     assert!(r.causes[0].findings.iter().all(|f| f.near_anchor));
 }
+
+/// A client's log whose session died with the client's reset (226 WSAECONNRESET), beside the
+/// client computer's own LocalSessionManager log (its console logons: a workstation runs the
+/// Remote Desktop service too). That log is no session host's: the server's log is still
+/// missing, network is medium, not certain, and the next step is the server's logs.
+#[test]
+fn a_clients_own_session_manager_log_is_no_session_hosts_log() {
+    let client = r#"
+output   Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-RDPClient/Operational
+computer WS-DAN.contoso.com
+start    2024-06-12T08:00:00Z
+record   100
+seed     8
+provider Microsoft-Windows-TerminalServices-ClientActiveXCore guid={28aa95bb-d444-4719-a36f-40462168127e}
+         level=4 task=101 opcode=10 keywords=0x4000000000000000 pid=4410 tid=4414
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620011}
+09:00:00.1000000 1024 Name="Server Name" Value=RDS01.contoso.com CustomLevel=Info
++0.4000000s      1025
++3.0000000s      1027 DomainName=CONTOSO SessionId=3
+09:31:10.0000000 226 level=3 task=104 opcode=19 StateTransitionName=RDPClient_SSL PreviousState=0
+                 PreviousStateName=TsSslStateDisconnected NewState=0 NewStateName=TsSslStateDisconnected
+                 Event=25 EventName=TsSslEventInvalidState "Error Code"=2147952454
++0.0016630s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+"#;
+    let own = r#"
+output   Microsoft-Windows-TerminalServices-LocalSessionManager%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-LocalSessionManager/Operational
+computer WS-DAN.contoso.com
+start    2024-06-12T07:00:00Z
+record   40
+seed     9
+provider Microsoft-Windows-TerminalServices-LocalSessionManager guid={5d896912-022d-40aa-a3a8-4fa5515c76d7}
+         level=4 keywords=0x1000000000000000 pid=740 tid=800 user=S-1-5-18
+07:58:00.0000000 21 userdata EventXML xmlns=Event_NS { User=CONTOSO\dan SessionID=1 Address=LOCAL }
+07:58:01.0000000 22 userdata EventXML xmlns=Event_NS { User=CONTOSO\dan SessionID=1 Address=LOCAL }
+"#;
+    let r = scan_written(&[("client", client), ("client", own)]);
+    let network = r.causes.iter().find(|c| c.cause == "network");
+    let network = network.unwrap_or_else(|| panic!("{:#?}", r.causes));
+    assert_eq!(network.confidence.as_str(), "medium", "{:#?}", r.causes);
+    let server_log = "no RDP server log";
+    assert!(
+        r.evidence.missing.iter().any(|m| m.starts_with(server_log)),
+        "{:#?}",
+        r.evidence
+    );
+    let next = r.evidence.next_step.as_deref().unwrap_or_default();
+    assert!(next.contains("RemoteConnectionManager"), "{next}");
+}

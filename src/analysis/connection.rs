@@ -157,6 +157,45 @@ pub fn by_end(conns: &[Connection]) -> std::collections::HashMap<usize, &Connect
         .collect()
 }
 
+/// Whose Remote Desktop server log the events hold: `None` when they hold no event of a
+/// server-side provider; `Some(true)` when one was logged by a session host (a computer that
+/// is no client's in `conns`, or that is a connection's server, or that is not named);
+/// `Some(false)` when every one was logged by a client computer. A client's own Remote Desktop
+/// service logs too (a workstation's console logons are LocalSessionManager events): that
+/// tells nothing of the server it connected to.
+pub fn session_host_logged(
+    events: &[Event],
+    conns: &[Connection],
+    domain: &Domain,
+) -> Option<bool> {
+    let mut clients: Vec<&str> = Vec::new();
+    for c in conns {
+        if !clients.iter().any(|k| same_host(&c.client, k)) {
+            clients.push(&c.client);
+        }
+    }
+    let mut servers: Vec<&str> = Vec::new();
+    for s in conns.iter().filter_map(|c| c.server.as_deref()) {
+        if !s.is_empty() && !servers.iter().any(|k| same_host(s, k)) {
+            servers.push(s);
+        }
+    }
+    let mut any = None;
+    for w in events.iter().filter_map(Event::win) {
+        if domain.side_of(&w.provider) != Some(crate::rules::Side::Server) {
+            continue;
+        }
+        if w.computer.is_empty()
+            || !clients.iter().any(|c| same_host(&w.computer, c))
+            || servers.iter().any(|s| same_host(&w.computer, s))
+        {
+            return Some(true);
+        }
+        any = Some(false);
+    }
+    any
+}
+
 /// Do two host names name the same machine? Equal ignoring case, or equal first labels
 /// (`RDS01` and `RDS01.contoso.com`); IP addresses only when equal.
 ///

@@ -132,6 +132,7 @@ impl Tally {
         Seen {
             client: sum(|s| &s.client),
             server: sum(|s| &s.server),
+            server_of_clients_only: false,
             gateway: sum(|s| &s.gateway),
             configuration: sum(|s| &s.configuration),
             procmon_rdp: sum(|s| &s.procmon_rdp),
@@ -158,6 +159,10 @@ pub struct Seen {
     pub client: u64,
     /// The session host's RDP server events (RCM, LSM, RdpCoreTS, TermDD).
     pub server: u64,
+    /// Every one of the `server` events was logged by a client computer of the ticket's
+    /// connections (its own Remote Desktop service: a workstation's console logons), none by
+    /// a session host it connected to: the server's log is still missing.
+    pub server_of_clients_only: bool,
     /// RD Gateway events: Remote Desktop evidence, but no session host's log (a gateway-only
     /// ticket still lacks the server's side).
     pub gateway: u64,
@@ -188,7 +193,7 @@ const CLIENT_LOG: Source = Source {
 };
 const SERVER_LOG: Source = Source {
     kind: LogKind::Server,
-    present: |s| s.server > 0,
+    present: |s| s.server > 0 && !s.server_of_clients_only,
 };
 const SYSTEM_LOG: Source = Source {
     kind: LogKind::System,

@@ -149,7 +149,11 @@ pub fn scan_within(
             || disconnects(rules, &events, &conns, &servers),
         );
         rank::weigh_unread(&mut causes, &sink.accounts);
-        let seen = tally.seen_without(domain, &twins);
+        let mut seen = tally.seen_without(domain, &twins);
+        // Server events only ever logged by the ticket's client computers are no session
+        // host's log (events left out by --from/--to say nothing either way).
+        seen.server_of_clients_only = seen.server > 0
+            && connection::session_host_logged(&events, &conns, domain) == Some(false);
         let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
         let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes, anchors);
         let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));

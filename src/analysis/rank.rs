@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::anchors::{AnchorConnections, Disproof};
-use super::connection::{Connection, Phase};
+use super::connection::{Connection, Phase, session_host_logged};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
@@ -407,14 +407,9 @@ pub fn rank(
         .collect();
     symptoms_of_server_ending(&mut causes, &ended);
     // Without any of the session host's logs, nothing says whether the server ended what the
-    // client saw close: the client's view alone is not certain (docs/domain.md §3.4).
-    let server_logged = || {
-        events.iter().any(|e| {
-            e.win()
-                .is_some_and(|w| domain.side_of(&w.provider) == Some(Side::Server))
-        })
-    };
-    if client_view_only && !server_logged() {
+    // client saw close: the client's view alone is not certain (docs/domain.md §3.4); the
+    // client computer's own Remote Desktop service log is no session host's.
+    if client_view_only && session_host_logged(events, conns, domain) != Some(true) {
         for c in causes
             .iter_mut()
             .filter(|c| c.cause == Cause::Network && c.confidence == Confidence::High)

@@ -1237,14 +1237,30 @@ fn the_clients_view_of_its_socket_closing_yields_to_any_server_ending() {
 fn the_clients_reset_alone_without_the_servers_log_is_not_certain() {
     use crate::analysis::diagnosis::Against;
     let rules = load_with_builtin(&[]).expect("built-in rules");
+    // The client's own Remote Desktop service logs too (a workstation logs its console
+    // logons, LSM 21): that is no log of the session host.
+    let lsm = provider_labelled(&rules, "LSM");
     for (server_log, retransmits, expect) in [
-        (false, false, "medium"),
-        (true, false, "high"),
-        (false, true, "high"),
+        (None, false, "medium"),
+        (Some("RDS01.contoso.com"), false, "high"),
+        (Some("WS01.contoso.com"), false, "medium"),
+        (None, true, "high"),
     ] {
         let mut events = reset_in_session(&rules);
-        if server_log {
-            events.push(rds01_accept(&rules, "10.0.0.7:50000"));
+        match server_log {
+            Some("RDS01.contoso.com") => events.push(rds01_accept(&rules, "10.0.0.7:50000")),
+            Some(client) => events.push(logged(
+                &lsm,
+                21,
+                client,
+                600,
+                &[
+                    ("SessionID", "1"),
+                    ("Address", "LOCAL"),
+                    ("User", "CONTOSO\\alice"),
+                ],
+            )),
+            None => {}
         }
         if retransmits {
             events.extend((0..4).map(|i| client_procmon_row("TCP Retransmit", 3600 + 890 + i)));
@@ -1255,7 +1271,7 @@ fn the_clients_reset_alone_without_the_servers_log_is_not_certain() {
         assert_eq!(
             network.confidence.as_str(),
             expect,
-            "server log {server_log}, retransmits {retransmits}: {causes:#?}"
+            "server log {server_log:?}, retransmits {retransmits}: {causes:#?}"
         );
         assert_eq!(
             network.against.contains(&Against::ServerUnseen),
