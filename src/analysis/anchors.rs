@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::connection::{Connection, Phase, host_class, same_host};
 use super::server_side::{ServerConnection, account, same_user};
 use crate::model::Event;
-use crate::rules::{Domain, Evaluation, Finding, Side};
+use crate::rules::{AnchorWindow, Domain, Evaluation, Finding, Proximity, Side};
 
 /// Why a finding of a handshake cause cannot explain the 0x904 ([`AnchorConnections::disproves`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,8 @@ pub(super) const LONG_AFTER: SignedDuration = SignedDuration::from_secs(15 * 60)
 pub struct AnchorConnections<'a> {
     /// (anchor event index, its connection)
     pub list: Vec<(usize, &'a Connection)>,
+    /// Each anchor's time, by its event index, as the evaluation placed findings against it.
+    times: HashMap<usize, Timestamp>,
     servers: &'a [ServerConnection],
     /// Event index → the server connection it belongs to.
     member: HashMap<usize, usize>,
@@ -310,6 +312,11 @@ impl<'a> AnchorConnections<'a> {
             .filter(|h| !gateways.contains(h))
             .collect();
         AnchorConnections {
+            times: eval
+                .anchors
+                .iter()
+                .filter_map(|a| Some((a.event, a.time?)))
+                .collect(),
             session_hosts,
             legs,
             logged,
@@ -364,6 +371,7 @@ impl<'a> AnchorConnections<'a> {
     pub(super) fn disproves(
         &self,
         f: &Finding,
+        proximity: Option<Proximity>,
         events: &[Event],
         time_bound: bool,
     ) -> Option<Disproof> {
@@ -379,7 +387,7 @@ impl<'a> AnchorConnections<'a> {
         }
         // A lasting state (a rule without `anchor:`) would explain every 0x904 after it, so
         // it is disproved only if it is for each of them.
-        let nearest = f.proximity.and_then(|p| p.anchor).filter(|_| time_bound);
+        let nearest = proximity.and_then(|p| p.anchor).filter(|_| time_bound);
         let relevant: Vec<&Connection> = match nearest {
             Some(a) => self
                 .list
@@ -646,6 +654,43 @@ impl<'a> AnchorConnections<'a> {
             .iter()
             .find(|(e, _)| *e == anchor)
             .is_none_or(|(_, c)| self.reaches(c, computer).0)
+    }
+
+    /// A finding logged on one server and placed at the 0x904 of a connection certainly made to
+    /// another server (two servers' 0x904s in one ticket): its place among the 0x904s of the
+    /// connections that reached its own server instead, nearest in `window` first as the
+    /// evaluation places (`near` false and the nearest when none is in the window). `None`
+    /// when the finding needs no new place: it names no computer, is placed at its own
+    /// server's 0x904 or at one whose server is unknown, or no 0x904 connection reached its
+    /// computer (then [`Self::off_their_servers`] judges it).
+    pub(super) fn placed_on_own_server(
+        &self,
+        f: &Finding,
+        events: &[Event],
+        window: AnchorWindow,
+    ) -> Option<Proximity> {
+        let p = f.proximity?;
+        let anchor = p.anchor?;
+        let computer = finding_computer(f, events)?;
+        let (_, c) = self.list.iter().find(|(e, _)| *e == anchor)?;
+        let (reached, known) = self.reaches(c, computer);
+        if reached || !known {
+            return None;
+        }
+        let at = self.times.get(&anchor)?.checked_add(p.distance?).ok()?;
+        self.list
+            .iter()
+            .filter(|(_, c)| self.reaches(c, computer).0)
+            .filter_map(|&(e, _)| {
+                let d = at.duration_since(*self.times.get(&e)?);
+                Some((window.holds(d), d, e))
+            })
+            .min_by_key(|&(near, d, e)| (!near, d.abs(), e))
+            .map(|(near, d, e)| Proximity {
+                anchor: Some(e),
+                distance: Some(d),
+                near,
+            })
     }
 
     /// The 0x904 that ended each connection with an activity id, by (file, activity id in

@@ -24,7 +24,8 @@ use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
 use crate::rules::{
-    AnchorWindow, Cause, Evaluation, Finding, LASTING_WINDOW, RuleKind, RuleSet, Side, Strength,
+    AnchorMode, AnchorWindow, Cause, Evaluation, Finding, LASTING_WINDOW, Proximity, RuleKind,
+    RuleSet, Side, Strength,
 };
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
@@ -126,6 +127,9 @@ struct Scored<'a> {
     strength: Strength,
     effective: Strength,
     near: bool,
+    /// Where it stands from the 0x904s: the finding's own place, or its place among its own
+    /// server's 0x904s ([`AnchorConnections::placed_on_own_server`]).
+    proximity: Option<Proximity>,
     weight: f64,
     /// Logged before the logon of the 0x904's own connection to that server, or during the
     /// established session it ended.
@@ -198,12 +202,23 @@ fn score_finding<'a>(
         return None;
     }
     let wants_anchor = rule.anchor_window().is_some();
+    // The server's own doing is timed against the 0x904s of connections to that server, not
+    // the nearest 0x904 to any (two servers' 0x904s in one ticket): re-placed there, a
+    // finding its rule requires near a 0x904 and that is near none of them counts for none.
+    let window = rule.anchor_window().unwrap_or(LASTING_WINDOW);
+    let replaced = server_cause(cause)
+        .then(|| anchors.placed_on_own_server(f, events, window))
+        .flatten();
+    if replaced.is_some_and(|p| !p.near) && window.mode == AnchorMode::Require {
+        return None;
+    }
+    let proximity = replaced.or(f.proximity);
     let disproved = if handshake_cause(cause) {
-        anchors.disproves(f, events, wants_anchor)
+        anchors.disproves(f, proximity, events, wants_anchor)
     } else {
         None
     };
-    let near = f.proximity.is_some_and(|p| p.near) && disproved.is_none();
+    let near = proximity.is_some_and(|p| p.near) && disproved.is_none();
     let effective = if disproved.is_some() {
         Strength::Context
     } else if wants_anchor && !near {
@@ -214,8 +229,7 @@ fn score_finding<'a>(
     let mut factor = if wants_anchor && near { 2.0 } else { 1.0 };
     // A lasting state's nearness says it was logged at a 0x904 (for its confidence); only a
     // time-bound rule's weight grows with it.
-    let phase = f
-        .proximity
+    let phase = proximity
         .filter(|p| p.near && wants_anchor)
         .and_then(|p| p.anchor)
         .and_then(|a| anchors.phase_of(a));
@@ -241,6 +255,7 @@ fn score_finding<'a>(
                 .and_then(|&i| events.get(i))
                 .map(Event::source),
             order: order_key(effective, near, first_listed(f)),
+            proximity,
             strength,
             effective,
             near,
@@ -341,7 +356,7 @@ fn scored_finding(
             .filter(|&at| Some(at) != first.time),
         evidence: finding.evidence_line(rule, events),
         events: finding.count() as u64 + s.folded,
-        from_anchor: finding.proximity.and_then(|p| p.distance),
+        from_anchor: s.proximity.and_then(|p| p.distance),
         near_anchor: s.near,
     })
 }
@@ -1036,6 +1051,7 @@ mod tests {
                     strength: effective,
                     effective,
                     near,
+                    proximity: None,
                     weight: 1.0,
                     disproved: None,
                     folded: 0,
@@ -1151,6 +1167,7 @@ mod tests {
             strength,
             effective,
             near: false,
+            proximity: None,
             weight: 1.0,
             disproved,
             folded: 0,

@@ -235,10 +235,21 @@ fn client_connection(
     start: i64,
     steps: &[(u32, &str, i64)],
 ) -> Vec<crate::model::Event> {
+    client_connection_to(rules, "RDS01.contoso.com", activity, start, steps)
+}
+
+/// [`client_connection`] to `server`.
+fn client_connection_to(
+    rules: &RuleSet,
+    server: &str,
+    activity: &str,
+    start: i64,
+    steps: &[(u32, &str, i64)],
+) -> Vec<crate::model::Event> {
     use crate::rules::testutil::{at, win};
     use std::sync::Arc;
     let client = rules.domain().client_provider().to_string();
-    std::iter::once((1024, "RDS01.contoso.com", 0))
+    std::iter::once((1024, server, 0))
         .chain(steps.iter().copied())
         .map(|(id, value, after)| {
             let mut e = win(&client, id, &[("Value", value)], Some(at(start + after)));
@@ -1607,5 +1618,55 @@ fn a_connection_its_server_authenticated_is_past_its_handshake() {
         assert_eq!(conns.len(), 1);
         assert!(conns[0].server_side.is_some(), "tied: {conns:?}");
         assert_eq!(conns[0].phase.as_str(), want, "{authenticated} {logon}");
+    }
+}
+
+/// Two 0x904s, one to RDS01 and, two hours later, one to RDS02, both servers' logs here. RDS02's
+/// Remote Desktop service crashed (or it could not renew a client's license) seconds before
+/// the 0x904 to RDS01: that says nothing of RDS01, and is two hours from RDS02's own 0x904, so
+/// it is near no 0x904 (the crash, which its rule requires near one, is no finding at all; the
+/// licensing event is placed two hours before RDS02's 0x904). The same events seconds before
+/// RDS02's own 0x904 are near it.
+#[test]
+fn a_server_going_down_is_timed_against_its_own_connections_0x904s() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let rcm = provider_labelled(&rules, "RCM");
+    for (cause, at, expect_near) in [
+        ("server-down", 3600 + 2, false),
+        ("server-down", 3600 + 7200 + 2, true),
+        ("licensing", 3600 + 2, false),
+        ("licensing", 3600 + 7200 + 2, true),
+    ] {
+        let mut events =
+            client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 3)]);
+        events.extend(client_connection_to(
+            &rules,
+            "RDS02.contoso.com",
+            "{B}",
+            3600 + 7200,
+            &[(1025, "", 1), (1026, "2308", 3)],
+        ));
+        events.push(rds01_morning_session(
+            "Microsoft-Windows-TerminalServices-LocalSessionManager",
+        ));
+        let mut event = match cause {
+            "server-down" => rds01_service_crash(at),
+            _ => logged(&rcm, 1028, "RDS01.contoso.com", at, &[]),
+        };
+        if let EventKind::Win(w) = &mut event.kind {
+            std::sync::Arc::make_mut(w).computer = "RDS02.contoso.com".into();
+        }
+        events.push(event);
+        let causes = ranked(&rules, &events);
+        let found = causes.iter().find(|c| c.cause.as_str() == cause);
+        let near = found.is_some_and(|c| c.findings.iter().any(|f| f.near_anchor));
+        assert_eq!(near, expect_near, "{cause} at {at}: {causes:#?}");
+        let from = found
+            .and_then(|c| c.findings.first())
+            .and_then(|f| f.from_anchor)
+            .map(|d| d.as_secs());
+        // Placed against RDS02's 0x904; the crash far from it is no finding.
+        let expect_from = (cause == "licensing" || expect_near).then_some(at - (3600 + 7200 + 3));
+        assert_eq!(from, expect_from, "{cause} at {at}: {causes:#?}");
     }
 }
