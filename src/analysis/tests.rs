@@ -1670,3 +1670,31 @@ fn a_server_going_down_is_timed_against_its_own_connections_0x904s() {
         assert_eq!(from, expect_from, "{cause} at {at}: {causes:#?}");
     }
 }
+
+/// RDS01's licensing grace period over with no licensing mode set (RCM 1069), logged two hours
+/// before a 0x904 to RDS01 that was authenticated and ended before its logon: the server
+/// could license no one, and licensing is the cause, next to the 0x904. Logged thirty hours
+/// before, it is no longer near it.
+#[test]
+fn a_licensing_grace_period_over_with_no_mode_set_is_licensing() {
+    let rules = load_with_builtin(&[]).expect("built-in rules");
+    let rcm = provider_labelled(&rules, "RCM");
+    for (before, expect_near) in [(2 * 3600, true), (30 * 3600, false)] {
+        let start = 40 * 3600;
+        let mut events =
+            client_connection(&rules, "{A}", start, &[(1025, "", 1), (1026, "2308", 4)]);
+        events.push(logged(&rcm, 1069, "RDS01.contoso.com", start - before, &[]));
+        let causes = ranked(&rules, &events);
+        let licensing = causes.iter().find(|c| c.cause.as_str() == "licensing");
+        let licensing = licensing.unwrap_or_else(|| panic!("{causes:#?}"));
+        let near = licensing.findings.iter().any(|f| f.near_anchor);
+        assert_eq!(near, expect_near, "{before} s before: {causes:#?}");
+        if expect_near {
+            assert_eq!(causes[0].cause.as_str(), "licensing", "{causes:#?}");
+            assert!(
+                licensing.remediation.contains("licensing mode"),
+                "{licensing:#?}"
+            );
+        }
+    }
+}
