@@ -595,3 +595,66 @@ provider Microsoft-Windows-TerminalServices-LocalSessionManager guid={5d896912-0
     let next = r.evidence.next_step.as_deref().unwrap_or_default();
     assert!(next.contains("RemoteConnectionManager"), "{next}");
 }
+
+/// One client, two failures: a 0x904 to RDS01 whose Remote Desktop service crashed (SCM
+/// 7031) a second before it, and two hours later a 0x904 to RDS02 that could not renew the
+/// client's license (RCM 1028). The verdict names the best cause and says it explains one of
+/// the two 0x904s, and what explains the other, not one answer for both.
+#[test]
+fn a_ticket_of_two_failures_says_which_cause_is_at_which_0x904() {
+    let client = r#"
+output   Microsoft-Windows-TerminalServices-RDPClient%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-RDPClient/Operational
+computer WS-ERIN.contoso.com
+start    2024-06-13T08:00:00Z
+record   100
+seed     10
+provider Microsoft-Windows-TerminalServices-ClientActiveXCore guid={28aa95bb-d444-4719-a36f-40462168127e}
+         level=4 task=101 opcode=10 keywords=0x4000000000000000 pid=4410 tid=4414
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620021}
+09:00:00.1000000 1024 Name="Server Name" Value=RDS01.contoso.com CustomLevel=Info
++0.4000000s      1025
++3.0000000s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+defaults activity={0b9e4d21-6f3a-4c1e-8d27-5a3f7e620022}
+11:00:00.1000000 1024 Name="Server Name" Value=RDS02.contoso.com CustomLevel=Info
++0.4000000s      1025
++3.0000000s      1026 opcode=11 Name="Disconnect Reason" Value=2308 CustomLevel=Info
+"#;
+    let rds01 = r#"
+output   System.evtx
+channel  System
+computer RDS01.contoso.com
+start    2024-06-13T08:00:00Z
+record   700
+seed     11
+provider "Service Control Manager" guid={555908d1-a6d7-4695-8e1e-26931d2012f4}
+         source="Service Control Manager" qualifiers=49152 level=2 keywords=0x8080000000000000 pid=688 tid=700
+09:00:02.5000000 7031 provider="Service Control Manager" param1="Remote Desktop Services" param2=1 param3=60000 param4=1 param5="Restart the service"
+"#;
+    let rds02 = r#"
+output   Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx
+channel  Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational
+computer RDS02.contoso.com
+start    2024-06-13T08:00:00Z
+record   500
+seed     12
+provider Microsoft-Windows-TerminalServices-RemoteConnectionManager guid={c76baa63-ae81-421c-b425-340b4b24157f}
+         level=3 keywords=0x1000000000000000 pid=1100 tid=1200 user=S-1-5-20
+11:00:02.0000000 1028 userdata EventXML xmlns=Event_NS { Param1=WS-ERIN }
+"#;
+    let r = scan_written(&[("client", client), ("rds01", rds01), ("rds02", rds02)]);
+    let causes: Vec<(&str, &str)> = r
+        .causes
+        .iter()
+        .map(|c| (c.cause.as_str(), c.confidence.as_str()))
+        .collect();
+    assert_eq!(causes[0].0, "server-down", "{causes:?}");
+    let licensing = r.causes.iter().find(|c| c.cause == "licensing");
+    let licensing = licensing.unwrap_or_else(|| panic!("{causes:?}"));
+    let expect = format!(
+        "most likely cause: server-down ({} confidence) at 1 of 2 0x904s; at the other one: licensing ({} confidence)",
+        r.causes[0].confidence.as_str(),
+        licensing.confidence.as_str()
+    );
+    assert!(r.verdict.contains(&expect), "{}\n{causes:?}", r.verdict);
+}

@@ -73,6 +73,9 @@ pub struct CauseScore {
     pub references: Vec<String>,
     /// What weighs against it, in the order a report lists it.
     pub against: Vec<Against>,
+    /// The 0x904s (anchor event indexes) its time-bound findings are near, counted at full or
+    /// reduced strength: which of several 0x904s it explains.
+    pub near_anchors: std::collections::BTreeSet<usize>,
 }
 
 /// What [`Against::LongAfter`]'s findings did, in words (the text report and the HTML page

@@ -477,6 +477,7 @@ mod tests {
             remediation: String::new(),
             references: vec![],
             against: vec![],
+            near_anchors: Default::default(),
         }
     }
 

@@ -156,7 +156,12 @@ pub fn scan_within(
             && connection::session_host_logged(&events, &conns, domain) == Some(false);
         let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
         let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes, anchors);
-        let verdict = evidence::verdict(&evidence, verdict(&disconnects, &causes, &sink.accounts));
+        let anchor_events: std::collections::BTreeSet<usize> =
+            evaluation.anchors.iter().map(|a| a.event).collect();
+        let verdict = evidence::verdict(
+            &evidence,
+            verdict(&disconnects, &anchor_events, &causes, &sink.accounts),
+        );
         let diagnosis = Diagnosis {
             verdict,
             inputs: std::mem::take(&mut sink.accounts),
@@ -368,8 +373,45 @@ fn other_disconnects(disconnects: &[ClientDisconnect]) -> String {
     text
 }
 
+/// When the best cause is near only some of several 0x904s and another cause of medium
+/// confidence or better is near some of the rest, the verdict says so: two failures in one
+/// ticket (a certificate at one server, another server going down) are not one answer.
+/// Said only then: a cause near some 0x904s may still explain the rest by a lasting state.
+fn split(
+    anchor_events: &std::collections::BTreeSet<usize>,
+    top: &CauseScore,
+    causes: &[CauseScore],
+) -> Option<String> {
+    if anchor_events.len() < 2 || top.near_anchors.is_empty() {
+        return None;
+    }
+    let rest: std::collections::BTreeSet<usize> = anchor_events
+        .difference(&top.near_anchors)
+        .copied()
+        .collect();
+    let other = causes
+        .iter()
+        .filter(|c| c.cause != top.cause && c.confidence <= Confidence::Medium)
+        .find(|c| !c.near_anchors.is_disjoint(&rest))?;
+    let (near, all) = (anchor_events.len() - rest.len(), anchor_events.len());
+    let covered = other.near_anchors.intersection(&rest).count();
+    let at = if covered == rest.len() && covered == 1 {
+        "at the other one".to_string()
+    } else if covered == rest.len() {
+        format!("at the other {covered}")
+    } else {
+        format!("at {covered} of the other {}", rest.len())
+    };
+    Some(format!(
+        " at {near} of {all} 0x904s; {at}: {} ({} confidence)",
+        other.cause,
+        other.confidence.as_str()
+    ))
+}
+
 fn verdict(
     disconnects: &[ClientDisconnect],
+    anchor_events: &std::collections::BTreeSet<usize>,
     causes: &[CauseScore],
     inputs: &[FileAccount],
 ) -> String {
@@ -396,11 +438,14 @@ fn verdict(
             c.cause,
             c.confidence.as_str()
         )),
-        Some(c) => text.push_str(&format!(
-            "; most likely cause: {} ({} confidence)",
-            c.cause,
-            c.confidence.as_str()
-        )),
+        Some(c) => {
+            text.push_str(&format!(
+                "; most likely cause: {} ({} confidence)",
+                c.cause,
+                c.confidence.as_str()
+            ));
+            text.push_str(&split(anchor_events, c, causes).unwrap_or_default());
+        }
         None => text.push_str("; no cause above background noise"),
     }
     let unread = inputs

@@ -779,6 +779,17 @@ fn cause_score(
         adjusted.healthy,
         anchors_exist,
     );
+    let near_anchors = scored
+        .iter()
+        .filter(|s| s.near && s.effective != Strength::Context)
+        .filter(|s| {
+            rules
+                .rules()
+                .get(s.rule)
+                .is_some_and(|r| r.anchor_window().is_some())
+        })
+        .filter_map(|s| s.proximity?.anchor)
+        .collect();
     CauseScore {
         cause,
         confidence,
@@ -789,6 +800,7 @@ fn cause_score(
         remediation,
         references,
         against,
+        near_anchors,
     }
 }
 
@@ -1221,6 +1233,7 @@ mod tests {
             remediation: String::new(),
             references: vec![],
             against: vec![Against::NoAnchor],
+            near_anchors: Default::default(),
         };
         let mut causes = [
             cause(Cause::Tls, Confidence::High),

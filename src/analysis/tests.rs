@@ -779,7 +779,7 @@ fn with_no_0x904_the_verdict_names_no_most_likely_cause() {
     // TLS 1.2 turned off on the server: a lasting state, evidence with or without a 0x904.
     let causes = ranked(&rules, &[schannel_server("TLS 1.2", "0")]);
     assert!(!causes.is_empty());
-    let text = super::verdict(&[], &causes, &[]);
+    let text = super::verdict(&[], &Default::default(), &causes, &[]);
     assert!(
         text.contains("with no 0x904 to explain, the strongest evidence is for tls"),
         "{text}"
