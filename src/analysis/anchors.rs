@@ -44,6 +44,10 @@ pub struct AnchorConnections<'a> {
     pub list: Vec<(usize, &'a Connection)>,
     /// Each anchor's time, by its event index, as the evaluation placed findings against it.
     times: HashMap<usize, Timestamp>,
+    /// The timed anchors of the connections that reached each server (the one named, the one
+    /// tied), by the server's [`host_class`], in time order: what
+    /// [`Self::placed_on_own_server`] searches, in a look-up and a binary search.
+    by_host: HashMap<(bool, String), Vec<(Timestamp, usize)>>,
     servers: &'a [ServerConnection],
     /// Event index → the server connection it belongs to.
     member: HashMap<usize, usize>,
@@ -311,12 +315,35 @@ impl<'a> AnchorConnections<'a> {
             .map(|s| host_class(&s.host))
             .filter(|h| !gateways.contains(h))
             .collect();
+        let times: HashMap<usize, Timestamp> = eval
+            .anchors
+            .iter()
+            .filter_map(|a| Some((a.event, a.time?)))
+            .collect();
+        let mut by_host: HashMap<(bool, String), Vec<(Timestamp, usize)>> = HashMap::new();
+        for &(e, c) in &list {
+            let Some(&at) = times.get(&e) else { continue };
+            let tied = c
+                .server_side
+                .and_then(|s| servers.get(s))
+                .map(|s| s.host.as_str());
+            let mut hosts: Vec<(bool, String)> = [c.server.as_deref(), tied]
+                .into_iter()
+                .flatten()
+                .filter(|h| !h.is_empty())
+                .map(host_class)
+                .collect();
+            hosts.dedup();
+            for h in hosts {
+                by_host.entry(h).or_default().push((at, e));
+            }
+        }
+        for v in by_host.values_mut() {
+            v.sort_unstable();
+        }
         AnchorConnections {
-            times: eval
-                .anchors
-                .iter()
-                .filter_map(|a| Some((a.event, a.time?)))
-                .collect(),
+            times,
+            by_host,
             session_hosts,
             legs,
             logged,
@@ -678,12 +705,15 @@ impl<'a> AnchorConnections<'a> {
             return None;
         }
         let at = self.times.get(&anchor)?.checked_add(p.distance?).ok()?;
-        self.list
-            .iter()
-            .filter(|(_, c)| self.reaches(c, computer).0)
-            .filter_map(|&(e, _)| {
-                let d = at.duration_since(*self.times.get(&e)?);
-                Some((window.holds(d), d, e))
+        // Its own server's 0x904s around that moment: the nearest before and after it (the
+        // window holds distances around zero, so no farther one is nearer in it).
+        let own = self.by_host.get(&host_class(computer))?;
+        let split = own.partition_point(|&(ta, _)| ta <= at);
+        let around = own[split.saturating_sub(1)..(split + 1).min(own.len())].iter();
+        around
+            .map(|&(ta, e)| {
+                let d = at.duration_since(ta);
+                (window.holds(d), d, e)
             })
             .min_by_key(|&(near, d, e)| (!near, d.abs(), e))
             .map(|(near, d, e)| Proximity {
