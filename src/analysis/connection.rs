@@ -168,27 +168,26 @@ pub fn session_host_logged(
     conns: &[Connection],
     domain: &Domain,
 ) -> Option<bool> {
-    let mut clients: Vec<&str> = Vec::new();
-    for c in conns {
-        if !clients.iter().any(|k| same_host(&c.client, k)) {
-            clients.push(&c.client);
-        }
-    }
-    let mut servers: Vec<&str> = Vec::new();
-    for s in conns.iter().filter_map(|c| c.server.as_deref()) {
-        if !s.is_empty() && !servers.iter().any(|k| same_host(s, k)) {
-            servers.push(s);
-        }
-    }
+    // By host class, so that a log whose every record names another computer costs a look-up
+    // per name, not a comparison with every other.
+    let clients: std::collections::HashSet<(bool, String)> =
+        conns.iter().map(|c| host_class(&c.client)).collect();
+    let servers: std::collections::HashSet<(bool, String)> = conns
+        .iter()
+        .filter_map(|c| c.server.as_deref())
+        .filter(|s| !s.is_empty())
+        .map(host_class)
+        .collect();
     let mut any = None;
     for w in events.iter().filter_map(Event::win) {
         if domain.side_of(&w.provider) != Some(crate::rules::Side::Server) {
             continue;
         }
-        if w.computer.is_empty()
-            || !clients.iter().any(|c| same_host(&w.computer, c))
-            || servers.iter().any(|s| same_host(&w.computer, s))
-        {
+        if w.computer.is_empty() {
+            return Some(true);
+        }
+        let class = host_class(&w.computer);
+        if !clients.contains(&class) || servers.contains(&class) {
             return Some(true);
         }
         any = Some(false);
