@@ -1400,3 +1400,9 @@ mod round8;
 /// name, text whose encoding changes part way).
 #[path = "hostile/round9.rs"]
 mod round9;
+
+/// Round ten: what a reader was not yet asked (the registry, ACL and certificate text that
+/// changes encoding part way, a refused format named on the command line, a PML detail's size
+/// read before its bounds, a `merge` part whose later lines are not its own).
+#[path = "hostile/round10.rs"]
+mod round10;

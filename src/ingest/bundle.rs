@@ -208,18 +208,70 @@ fn looks_like_event_copy(lower: &str) -> bool {
 /// BOM (or several: [`utf8_marks`]); anything else read as UTF-8 with each invalid sequence replaced. Returns the text and
 /// how many characters were replaced.
 pub fn decode_text(bytes: Vec<u8>) -> (String, u64) {
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return utf16(rest, u16::from_le_bytes);
+    let encoding = Encoding::of(&bytes);
+    encoding.decode(bytes)
+}
+
+/// [`decode_text`] of text that may change encoding part way ([`super::mixed`]): read up to
+/// the change, and the problem to account when there is one. Text in UTF-16BE is not looked
+/// at.
+pub fn decode_text_to_switch(mut bytes: Vec<u8>) -> (String, u64, Option<String>) {
+    let encoding = Encoding::of(&bytes);
+    let (start, from) = match encoding {
+        Encoding::Utf16Le { mark } => (Some(super::mixed::Start::Utf16Le), mark),
+        Encoding::Utf16Be => (None, 2),
+        Encoding::Utf8 { marks } => (Some(super::mixed::Start::Utf8), marks),
+    };
+    let switched = start.and_then(|start| {
+        let at = from + super::mixed::switch_at(&bytes[from..], start)?;
+        bytes.truncate(at);
+        Some(super::mixed::problem(start, at as u64))
+    });
+    // Decoded as the whole was told to be: what is left before a switch may be too short to
+    // tell UTF-16LE without a mark by.
+    let (text, replaced) = encoding.decode(bytes);
+    (text, replaced, switched)
+}
+
+/// How [`decode_text`] reads a text, told once from its start.
+#[derive(Debug, Clone, Copy)]
+enum Encoding {
+    /// `mark`: the bytes of its byte-order mark (0 or 2).
+    Utf16Le {
+        mark: usize,
+    },
+    Utf16Be,
+    /// `marks`: the bytes of its UTF-8 byte-order marks ([`utf8_marks`]).
+    Utf8 {
+        marks: usize,
+    },
+}
+
+impl Encoding {
+    fn of(bytes: &[u8]) -> Encoding {
+        if bytes.starts_with(&[0xFF, 0xFE]) {
+            Encoding::Utf16Le { mark: 2 }
+        } else if bytes.starts_with(&[0xFE, 0xFF]) {
+            Encoding::Utf16Be
+        } else if looks_like_utf16le(bytes) {
+            Encoding::Utf16Le { mark: 0 }
+        } else {
+            Encoding::Utf8 {
+                marks: utf8_marks(bytes),
+            }
+        }
     }
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return utf16(rest, u16::from_be_bytes);
+
+    fn decode(self, mut bytes: Vec<u8>) -> (String, u64) {
+        match self {
+            Encoding::Utf16Le { mark } => utf16(&bytes[mark..], u16::from_le_bytes),
+            Encoding::Utf16Be => utf16(&bytes[2..], u16::from_be_bytes),
+            Encoding::Utf8 { marks } => {
+                bytes.drain(..marks);
+                super::utf8_lossy_counted(bytes)
+            }
+        }
     }
-    if looks_like_utf16le(&bytes) {
-        return utf16(&bytes, u16::from_le_bytes);
-    }
-    let mut bytes = bytes;
-    bytes.drain(..utf8_marks(&bytes));
-    super::utf8_lossy_counted(bytes)
 }
 
 /// How many bytes of UTF-8 byte-order marks `bytes` starts with: every one, not just the

@@ -2,9 +2,10 @@
 //! exports joined, a file appended to by another tool), or UTF-8 text with UTF-16LE after it.
 //! Decoded in the encoding it starts in, the second part is read as nonsense (UTF-8 read as
 //! UTF-16 is a run of CJK characters; UTF-16 read as UTF-8 is text with a NUL after every
-//! letter): its events are lost while the file looks read fully. The readers of event-log XML
-//! and Procmon CSV look for the switch ([`switch_at`], [`Guard`]), read what comes before it,
-//! and account the file as read partly, saying where and why.
+//! letter): its events are lost while the file looks read fully. The readers of event-log XML,
+//! Procmon CSV, registry exports, ACL dumps and certificate listings look for the switch
+//! ([`switch_at`], [`Guard`]), read what comes before it, and account the file as read partly,
+//! saying where and why.
 //!
 //! The switch is told by a run of [`RUN`] bytes that only the other encoding writes: from
 //! UTF-16LE, 32 bytes of ASCII text (tab, line breaks, printable) holding a space, `<`, `"`,
@@ -59,7 +60,29 @@ fn text(b: u8) -> bool {
 /// over the other encoding's byte-order mark(s) right before it.
 pub fn switch_at(bytes: &[u8], start: Start) -> Option<usize> {
     let at = first_run(bytes, start)?;
+    let at = match start {
+        Start::Utf16Le => back_over_text(bytes, at),
+        Start::Utf8 => at,
+    };
     Some(back_over_marks(bytes, at, 0, start))
+}
+
+/// `at` (where a run that tells UTF-8 after UTF-16LE starts) moved back to the start of the
+/// text its run is part of, on a UTF-16 unit's boundary (an even offset, never past `at`): UTF-8
+/// text whose first delimiter comes late (a registry export's key line,
+/// `[HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal`) is not kept as UTF-16
+/// up to it. [`Guard`] hands bytes on once the [`RUN`] after them are seen and does not move
+/// back: the rows of Process Monitor's CSV it reads start with a delimiter (`"`).
+fn back_over_text(bytes: &[u8], at: usize) -> usize {
+    let mut from = at;
+    while from > 0 && text(bytes[from - 1]) {
+        from -= 1;
+    }
+    if from % 2 == 1 && from < at {
+        from + 1
+    } else {
+        from
+    }
 }
 
 /// The first run of [`RUN`] bytes wholly in `bytes` that tells the other encoding.
@@ -247,6 +270,14 @@ mod tests {
         odd.extend_from_slice(&mixed);
         assert_eq!(switch_at(&odd, Start::Utf8), Some(at + 1));
         assert_eq!(switch_at(LINE.repeat(50).as_bytes(), Start::Utf8), None);
+
+        // UTF-8 text whose first delimiter comes late in its run: the switch is where it
+        // starts, not 32 bytes before that delimiter.
+        let key = "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server]\r\n";
+        let mut mixed = utf16(&LINE.repeat(3));
+        let at = mixed.len();
+        mixed.extend_from_slice(key.as_bytes());
+        assert_eq!(switch_at(&mixed, Start::Utf16Le), Some(at));
     }
 
     /// A reader handing out at most `step` bytes a read.

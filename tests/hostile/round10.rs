@@ -1,0 +1,151 @@
+//! Hostile input, round ten: what a reader was not yet asked. A registry export, an ACL dump
+//! and a certificate listing whose text changes encoding part way (their second part read as
+//! nonsense while the file was accounted read fully). Inputs are built here, small, in a
+//! temporary folder; every command has a time limit.
+
+use serde_json::Value;
+
+use crate::common::{account, problems};
+
+use crate::common::rdtriage_threads as rdtriage;
+
+/// `dump --summary --format json ARGS` on `threads` threads: the accounts and the exit code.
+fn summary(args: &[&std::ffi::OsStr], threads: &str) -> (Vec<Value>, Option<i32>) {
+    let out = rdtriage(threads)
+        .args(["dump", "--summary", "--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let accounts: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    (accounts.as_array().unwrap().clone(), out.status.code())
+}
+
+fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
+    p.as_ref()
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Registry, ACL and certificate text whose encoding changes part way
+
+fn utf16(text: &str) -> Vec<u8> {
+    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+const REG_HEAD: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
+
+fn reg_values(key: &str, n: usize) -> String {
+    let mut text = format!(
+        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\{key}]\r\n"
+    );
+    for i in 0..n {
+        text.push_str(&format!("\"Value{i}\"=dword:0000000{}\r\n", i % 10));
+    }
+    text.push_str("\r\n");
+    text
+}
+
+fn acl_rules(path: &str, n: usize) -> String {
+    let mut text = format!("Path   : Microsoft.PowerShell.Core\\FileSystem::C:\\{path}\r\n");
+    for k in 0..n {
+        let lead = if k == 0 { "Access : " } else { "         " };
+        text.push_str(&format!("{lead}CONTOSO\\user{k} Allow  Read\r\n"));
+    }
+    text.push_str("\r\n");
+    text
+}
+
+const CERT_HEAD: &str = "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n";
+
+fn cert_rows(from: u8, n: u8) -> String {
+    (from..from + n)
+        .map(|k| {
+            format!(
+                "\"My\"\t\"{}\"\t\"CN=host{k}.contoso.com\"\t\"CN=Contoso CA\"\t\"2030-01-01 00:00:00\"\r\n",
+                format!("{k:02x}").repeat(20)
+            )
+        })
+        .collect()
+}
+
+/// A registry export, an ACL dump and a certificate listing, each UTF-16LE (with its mark, as
+/// `reg export` and `Out-File` write) with UTF-8 text appended, and each the other way round.
+/// Each keeps the events of its first part (as many as the first part read alone gives) and is
+/// accounted read partly, naming the byte where the encoding changes, with the text the
+/// Procmon and event-log XML readers give; it was accounted read fully, its second part read
+/// as nonsense.
+#[test]
+fn registry_acl_and_certificate_text_that_changes_encoding_is_read_partly() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, parts: &[&[u8]]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, parts.concat()).unwrap();
+        path
+    };
+    let kinds = [
+        (
+            "reg",
+            format!("{REG_HEAD}{}", reg_values("WinStations\\RDP-Tcp", 3)),
+            reg_values("RCM", 2),
+        ),
+        ("acl", acl_rules("first", 3), acl_rules("second", 2)),
+        (
+            "cert",
+            format!("{CERT_HEAD}{}", cert_rows(1, 3)),
+            cert_rows(4, 2),
+        ),
+    ];
+    for (kind, first, second) in &kinds {
+        let first16 = [&b"\xFF\xFE"[..], &utf16(first)].concat();
+        let first8 = format!("\u{feff}{first}").into_bytes();
+        let second8 = second.clone().into_bytes();
+        let second16 = [&b"\xFF\xFE"[..], &utf16(second)].concat();
+        for (name, head, tail, from, to) in [
+            (
+                format!("{kind}16.txt"),
+                &first16,
+                &second8,
+                "UTF-16LE",
+                "UTF-8",
+            ),
+            (
+                format!("{kind}8.txt"),
+                &first8,
+                &second16,
+                "UTF-8",
+                "UTF-16LE",
+            ),
+        ] {
+            let alone = write(&format!("alone-{name}"), &[head]);
+            let (accounts, code) = summary(&[os(&alone)], "1");
+            assert_eq!(code, Some(0), "{name}: {accounts:?}");
+            assert_eq!(accounts[0]["status"], "ok", "{name}: {}", accounts[0]);
+            let events = accounts[0]["events"].as_u64().unwrap();
+            assert!(events > 0, "{name}: {}", accounts[0]);
+
+            let mixed = write(&name, &[head, tail]);
+            let (accounts, code) = summary(&[os(&mixed)], "2");
+            assert_eq!(code, Some(3), "{name}: {accounts:?}");
+            let acc = account(&accounts, &name);
+            assert_eq!(acc["format"], accounts_format(kind), "{acc}");
+            assert_eq!(acc["status"], "partial", "{acc}");
+            assert_eq!(acc["events"], events, "{acc}");
+            assert!(
+                problems(acc).contains(&format!(
+                    "from byte {} on, the text is {to} and no longer {from} as before it",
+                    head.len()
+                )),
+                "{acc}"
+            );
+        }
+    }
+}
+
+/// The format name an account gives each kind of file above.
+fn accounts_format(kind: &str) -> &'static str {
+    match kind {
+        "reg" => "reg-export",
+        "acl" => "acl-dump",
+        _ => "cert-listing",
+    }
+}
