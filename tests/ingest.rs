@@ -152,9 +152,10 @@ fn stack_export_is_refused_with_how_to_export_and_a_cut_pml_is_named() {
     let [stack, pml] = &got.accounts[..] else {
         panic!("two accounts")
     };
+    // Named directly, it was meant to be read: not read, rather than skipped.
     assert_eq!(
         (stack.format, stack.status),
-        (FileFormat::ProcmonStack, FileStatus::Skipped)
+        (FileFormat::ProcmonStack, FileStatus::Failed)
     );
     assert!(stack.problem_texts()[0].contains("stack export"));
     assert_eq!(

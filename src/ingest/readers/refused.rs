@@ -12,7 +12,8 @@ pub struct Refused {
     recognise: fn(&Head<'_>) -> bool,
     /// Why it is not read; for a skip, what to give instead.
     advice: &'static str,
-    /// Failed (something went wrong) rather than skipped (not an input this tool reads).
+    /// Failed (something went wrong) rather than skipped (not an input this tool reads), even
+    /// when found in a folder; named on the command line, every refused format fails.
     failed: bool,
 }
 
@@ -25,8 +26,10 @@ impl Reader for Refused {
         (self.recognise)(head)
     }
 
-    fn read(&self, _: &Input, _: &mut Emit<'_>, account: &mut FileAccount) {
-        if self.failed {
+    fn read(&self, input: &Input, _: &mut Emit<'_>, account: &mut FileAccount) {
+        // Named on the command line itself, it was meant to be read: a failure (exit 3), as a
+        // named file no reader recognises is ([`unrecognised`]); found in a folder, a skip.
+        if self.failed || input.named {
             account.fail(Problem::Failed(self.advice.to_string()));
         } else {
             account.skip(self.advice);
