@@ -136,6 +136,8 @@ const _: () = assert!(START_CELL < EVENT_HEADER as u64);
 #[derive(Debug, Default)]
 pub struct Starts {
     words: Vec<u64>,
+    /// The file's length.
+    len: u64,
 }
 
 impl Starts {
@@ -144,7 +146,13 @@ impl Starts {
         let cells = len.min(1 << 32).div_ceil(START_CELL);
         Starts {
             words: vec![0; cells.div_ceil(64) as usize],
+            len,
         }
+    }
+
+    /// The length of the file whose events these are.
+    pub fn file_len(&self) -> u64 {
+        self.len
     }
 
     /// Mark an event starting at `off`; whether one was marked in its cell already.
@@ -276,12 +284,21 @@ pub fn decode(
             .at(detail_at, detail_size as usize)
             .map_err(Fault::Miss)?;
         if extra_offset > 0 {
+            // Its free offset places it anywhere in the 4 GiB after the event: its size is read
+            // only once the size itself is known not to run over another event's start (a
+            // piece read from the file for an event whose detail is not decoded), its bytes
+            // once they are known not to.
             let at = offset + u64::from(extra_offset);
-            let size = bytes.at(at, 2).map_err(Fault::Miss)?;
-            let size = u16::from_le_bytes([size[0], size[1]]);
-            overlaps = runs_over(at + 2 + u64::from(size));
+            // Past the end of the file it is damage, said as such where the size is asked for.
+            let past_end = ctx.starts.is_some_and(|s| at + 2 > s.file_len());
+            overlaps = !past_end && runs_over(at + 2);
             if !overlaps {
-                extra = Some(bytes.at(at + 2, usize::from(size)).map_err(Fault::Miss)?);
+                let size = bytes.at(at, 2).map_err(Fault::Miss)?;
+                let size = u16::from_le_bytes([size[0], size[1]]);
+                overlaps = runs_over(at + 2 + u64::from(size));
+                if !overlaps {
+                    extra = Some(bytes.at(at + 2, usize::from(size)).map_err(Fault::Miss)?);
+                }
             }
         }
     }
@@ -406,5 +423,78 @@ mod tests {
         }
         // Both sides of the end were met.
         assert!(filetime(end - 48 * 36_000_000_000).is_some() && filetime(end).is_none());
+    }
+
+    /// A registry event at 0 (no stack, a 4-byte detail) whose extra detail is said to lie
+    /// `extra_offset` bytes on, in a capture whose next listed event starts at 0x100: the
+    /// capture's block held in memory is its first 0x200 bytes.
+    fn far_extra(extra_offset: u32) -> (Window, Starts) {
+        let mut data = vec![0u8; 0x200];
+        data[8..12].copy_from_slice(&2u32.to_le_bytes());
+        data[44..48].copy_from_slice(&4u32.to_le_bytes());
+        data[48..52].copy_from_slice(&extra_offset.to_le_bytes());
+        let mut starts = Starts::new(1 << 20);
+        starts.mark(0);
+        starts.mark(0x100);
+        (Window { base: 0, data }, starts)
+    }
+
+    /// An event's extra detail that lies past the start of another listed event is not read
+    /// at all, not even the two bytes of its size: the event keeps its common fields and its
+    /// detail is not decoded. Its size was read first, at an offset the event header chose
+    /// anywhere in the file (a piece read from the file for each such event), and only then
+    /// was the extra detail found to overlap.
+    #[test]
+    fn a_far_extra_detail_is_checked_before_its_size_is_read() {
+        let processes = Lookup::new(&Default::default(), &crate::ingest::ProcmonColumns::none());
+        let endpoints = Endpoints::default();
+        let computer: Arc<str> = Arc::from("SRV01");
+        for far in [0x1000u32, 0x8_0000] {
+            let (window, starts) = far_extra(far);
+            let ctx = Context {
+                wide: true,
+                processes: &processes,
+                endpoints: &endpoints,
+                computer: &computer,
+                starts: Some(&starts),
+            };
+            match decode(&window, 0, &ctx, None, &mut Scratch::default()) {
+                Ok(Decoded::Row { overlaps, .. }) => assert!(overlaps, "{far:#x}"),
+                Ok(Decoded::Profiling) => panic!("{far:#x}: profiling"),
+                Err(fault) => panic!("{far:#x}: {fault:?}"),
+            }
+        }
+        // Past the end of the file, it is left to the reader to name as damage, as before.
+        let (window, starts) = far_extra(0xFFFF_0000);
+        let ctx = Context {
+            wide: true,
+            processes: &processes,
+            endpoints: &endpoints,
+            computer: &computer,
+            starts: Some(&starts),
+        };
+        assert!(matches!(
+            decode(&window, 0, &ctx, None, &mut Scratch::default()),
+            Err(Fault::Miss(Miss {
+                off: 0xFFFF_0000,
+                len: 2
+            }))
+        ));
+        // Within its event, as Process Monitor writes it, the extra detail is read as before:
+        // its size inside the block, its bytes too.
+        let (mut window, starts) = far_extra(0x40);
+        window.data[0x40..0x42].copy_from_slice(&4u16.to_le_bytes());
+        let ctx = Context {
+            wide: true,
+            processes: &processes,
+            endpoints: &endpoints,
+            computer: &computer,
+            starts: Some(&starts),
+        };
+        match decode(&window, 0, &ctx, None, &mut Scratch::default()) {
+            Ok(Decoded::Row { overlaps, .. }) => assert!(!overlaps),
+            Ok(Decoded::Profiling) => panic!("profiling"),
+            Err(fault) => panic!("{fault:?}"),
+        }
     }
 }
