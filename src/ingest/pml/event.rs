@@ -439,6 +439,25 @@ mod tests {
         (Window { base: 0, data }, starts)
     }
 
+    /// Decode the event at 0 of `window` against `starts`: whether its extra detail was found
+    /// to overlap another event.
+    fn overlaps(window: &Window, starts: &Starts) -> Result<bool, Fault> {
+        let processes = Lookup::new(&Default::default(), &crate::ingest::ProcmonColumns::none());
+        let endpoints = Endpoints::default();
+        let computer: Arc<str> = Arc::from("SRV01");
+        let ctx = Context {
+            wide: true,
+            processes: &processes,
+            endpoints: &endpoints,
+            computer: &computer,
+            starts: Some(starts),
+        };
+        match decode(window, 0, &ctx, None, &mut Scratch::default())? {
+            Decoded::Row { overlaps, .. } => Ok(overlaps),
+            Decoded::Profiling => panic!("a registry event decoded as profiling"),
+        }
+    }
+
     /// An event's extra detail that lies past the start of another listed event is not read
     /// at all, not even the two bytes of its size: the event keeps its common fields and its
     /// detail is not decoded. Its size was read first, at an offset the event header chose
@@ -446,35 +465,14 @@ mod tests {
     /// was the extra detail found to overlap.
     #[test]
     fn a_far_extra_detail_is_checked_before_its_size_is_read() {
-        let processes = Lookup::new(&Default::default(), &crate::ingest::ProcmonColumns::none());
-        let endpoints = Endpoints::default();
-        let computer: Arc<str> = Arc::from("SRV01");
         for far in [0x1000u32, 0x8_0000] {
             let (window, starts) = far_extra(far);
-            let ctx = Context {
-                wide: true,
-                processes: &processes,
-                endpoints: &endpoints,
-                computer: &computer,
-                starts: Some(&starts),
-            };
-            match decode(&window, 0, &ctx, None, &mut Scratch::default()) {
-                Ok(Decoded::Row { overlaps, .. }) => assert!(overlaps, "{far:#x}"),
-                Ok(Decoded::Profiling) => panic!("{far:#x}: profiling"),
-                Err(fault) => panic!("{far:#x}: {fault:?}"),
-            }
+            assert!(matches!(overlaps(&window, &starts), Ok(true)), "{far:#x}");
         }
         // Past the end of the file, it is left to the reader to name as damage, as before.
         let (window, starts) = far_extra(0xFFFF_0000);
-        let ctx = Context {
-            wide: true,
-            processes: &processes,
-            endpoints: &endpoints,
-            computer: &computer,
-            starts: Some(&starts),
-        };
         assert!(matches!(
-            decode(&window, 0, &ctx, None, &mut Scratch::default()),
+            overlaps(&window, &starts),
             Err(Fault::Miss(Miss {
                 off: 0xFFFF_0000,
                 len: 2
@@ -484,17 +482,6 @@ mod tests {
         // its size inside the block, its bytes too.
         let (mut window, starts) = far_extra(0x40);
         window.data[0x40..0x42].copy_from_slice(&4u16.to_le_bytes());
-        let ctx = Context {
-            wide: true,
-            processes: &processes,
-            endpoints: &endpoints,
-            computer: &computer,
-            starts: Some(&starts),
-        };
-        match decode(&window, 0, &ctx, None, &mut Scratch::default()) {
-            Ok(Decoded::Row { overlaps, .. }) => assert!(!overlaps),
-            Ok(Decoded::Profiling) => panic!("profiling"),
-            Err(fault) => panic!("{fault:?}"),
-        }
+        assert!(matches!(overlaps(&window, &starts), Ok(false)));
     }
 }
