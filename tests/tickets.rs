@@ -657,4 +657,17 @@ provider Microsoft-Windows-TerminalServices-RemoteConnectionManager guid={c76baa
         licensing.confidence.as_str()
     );
     assert!(r.verdict.contains(&expect), "{}\n{causes:?}", r.verdict);
+    // The JSON says it per 0x904, for a pipeline to read without parsing the verdict.
+    let near: Vec<(Option<&str>, &[String])> = r
+        .disconnects
+        .iter()
+        .map(|d| (d.server.as_deref(), d.near_causes.as_slice()))
+        .collect();
+    assert_eq!(
+        near,
+        [
+            (Some("RDS01.contoso.com"), &["server-down".to_string()][..]),
+            (Some("RDS02.contoso.com"), &["licensing".to_string()][..]),
+        ],
+    );
 }

@@ -55,6 +55,12 @@ pub struct ClientDisconnect {
     pub logon: Option<Timestamp>,
     /// The server's side of its connection (server_side.rs), when it was found.
     pub server_side: Option<super::server_side::ServerConnection>,
+    /// Its event's index in the scan's events (a 0x904's is its anchor's).
+    pub event: usize,
+    /// A 0x904's causes with findings near it ([`CauseScore::logged_near`]), in the order the
+    /// causes are ranked; context-only causes left out. Empty for other disconnects, and for
+    /// a 0x904 with no evidence logged near it (a setting, a state logged long before).
+    pub near_causes: Vec<Cause>,
 }
 
 /// One probable cause, as ranking scored it.
@@ -76,6 +82,10 @@ pub struct CauseScore {
     /// The 0x904s (anchor event indexes) its time-bound findings are near, counted at full or
     /// reduced strength: which of several 0x904s it explains.
     pub near_anchors: std::collections::BTreeSet<usize>,
+    /// The 0x904s any of its findings above context is near: those of time-bound rules, and a
+    /// lasting state's logged in the minute before one or the seconds after (the failing
+    /// attempt's own evidence; `rules::engine::LASTING_WINDOW`).
+    pub logged_near: std::collections::BTreeSet<usize>,
 }
 
 /// What [`Against::LongAfter`]'s findings did, in words (the text report and the HTML page

@@ -478,6 +478,7 @@ mod tests {
             references: vec![],
             against: vec![],
             near_anchors: Default::default(),
+            logged_near: Default::default(),
         }
     }
 

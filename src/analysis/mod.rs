@@ -144,11 +144,12 @@ pub fn scan_within(
         server_side::tie(&mut conns, &servers);
         server_side::tie_unknown_names(&mut conns, &servers, &events);
         server_side::phase_from_server(&mut conns, &servers);
-        let (mut causes, disconnects) = both(
+        let (mut causes, mut disconnects) = both(
             || rank::rank(rules, &evaluation, &events, &conns, &servers),
             || disconnects(rules, &events, &conns, &servers),
         );
         rank::weigh_unread(&mut causes, &sink.accounts);
+        near_causes(&mut disconnects, &causes);
         let mut seen = tally.seen_without(domain, &twins);
         // Server events only ever logged by the ticket's client computers are no session
         // host's log (events left out by --from/--to say nothing either way).
@@ -300,11 +301,24 @@ fn disconnects(
             is_0x904: rules.is_anchor(e),
             decoded: d,
             activity_id: w.activity_id.as_deref().map(bounded),
+            event: i,
+            near_causes: Vec::new(),
         });
     }
     // Ordered as the report prints them: by the time's text (RFC 3339), file and record.
     out.sort_by_cached_key(|d| (d.time.map(|t| t.to_string()), d.file.clone(), d.record));
     out
+}
+
+/// Which causes each 0x904 has near it, in the causes' (final) order.
+fn near_causes(disconnects: &mut [ClientDisconnect], causes: &[CauseScore]) {
+    for d in disconnects.iter_mut().filter(|d| d.is_0x904) {
+        d.near_causes = causes
+            .iter()
+            .filter(|c| c.confidence != Confidence::Context && c.logged_near.contains(&d.event))
+            .map(|c| c.cause)
+            .collect();
+    }
 }
 
 /// The disconnects of a ticket with no 0x904, in a clause: the errors first (each code once,

@@ -779,9 +779,12 @@ fn cause_score(
         adjusted.healthy,
         anchors_exist,
     );
-    let near_anchors = scored
-        .iter()
-        .filter(|s| s.near && s.effective != Strength::Context)
+    let near = || {
+        scored
+            .iter()
+            .filter(|s| s.near && s.effective != Strength::Context)
+    };
+    let near_anchors = near()
         .filter(|s| {
             rules
                 .rules()
@@ -790,6 +793,7 @@ fn cause_score(
         })
         .filter_map(|s| s.proximity?.anchor)
         .collect();
+    let logged_near = near().filter_map(|s| s.proximity?.anchor).collect();
     CauseScore {
         cause,
         confidence,
@@ -801,6 +805,7 @@ fn cause_score(
         references,
         against,
         near_anchors,
+        logged_near,
     }
 }
 
@@ -1234,6 +1239,7 @@ mod tests {
             references: vec![],
             against: vec![Against::NoAnchor],
             near_anchors: Default::default(),
+            logged_near: Default::default(),
         };
         let mut causes = [
             cause(Cause::Tls, Confidence::High),

@@ -404,6 +404,8 @@ fn a_ticket_without_0x904_names_its_failures_first() {
         lived: None,
         logon: None,
         server_side: None,
+        event: 0,
+        near_causes: Vec::new(),
     };
     let all = [d(0x1), d(0x2), d(0x204), d(0x204), d(0x3), d(0x108)];
     let text = super::other_disconnects(&all);

@@ -13,6 +13,7 @@ fn connection_cell(d: &super::schema::DisconnectOut) -> String {
     let parts: Vec<String> = [
         super::table::connection_line(d),
         super::table::server_line(d),
+        super::table::near_line(d),
     ]
     .into_iter()
     .flatten()

@@ -1,5 +1,5 @@
 //! The scan result: the one structure every output format writes, and the documented,
-//! versioned JSON schema (`rdtriage.scan/2`). Adding a field is a new schema version: the
+//! versioned JSON schema (`rdtriage.scan/3`). Adding a field is a new schema version: the
 //! tests deserialize the output with unknown fields denied.
 //!
 //! Schema notes:
@@ -7,6 +7,8 @@
 //! - `rdtriage.scan/2`: adds `evidence` (is there enough Remote Desktop evidence to answer at
 //!   all, what is missing per cause, the one collection step that would help most) and, in
 //!   `batch` reports only, `inputs_sha256` (the content hash `--incremental` compares).
+//! - `rdtriage.scan/3`: adds each disconnect's `near_causes` (which causes have evidence near
+//!   that 0x904: with several 0x904s, which cause goes with which).
 //! - Not in the JSON: each cause's `against` (what weighs against it, typed in the diagnosis),
 //!   which the HTML page words. Written to the JSON it would be a new schema version.
 
@@ -22,7 +24,7 @@ use crate::rules::domain::ServerRole;
 pub use crate::analysis::Confidence;
 
 /// The schema id written in every JSON report.
-pub const SCHEMA: &str = "rdtriage.scan/2";
+pub const SCHEMA: &str = "rdtriage.scan/3";
 
 /// The whole answer for one ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,6 +118,10 @@ pub struct DisconnectOut {
     /// The server's side of its connection, when it was found (scan/2; absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_side: Option<ServerSideOut>,
+    /// A 0x904's causes with evidence near it (within a time-bound rule's window, or logged in
+    /// the minute before it or the seconds after), as `causes` orders them (context left out);
+    /// empty for other disconnects and for a 0x904 nothing was logged near (scan/3).
+    pub near_causes: Vec<String>,
 }
 
 /// One connection as the server saw it (RCM, LSM, RdpCoreTS events grouped by client address
@@ -310,6 +316,11 @@ impl From<&ClientDisconnect> for DisconnectOut {
             lived_ms: d.lived.map(|l| l.as_millis() as i64),
             logon: d.logon.map(|t| t.to_string()),
             server_side: d.server_side.as_ref().map(ServerSideOut::from),
+            near_causes: d
+                .near_causes
+                .iter()
+                .map(|c| c.as_str().to_string())
+                .collect(),
         }
     }
 }

@@ -55,6 +55,12 @@ fn lifetime_words(ms: u64) -> String {
     }
 }
 
+/// The causes with evidence near a 0x904, as one line: "evidence near it: server-down,
+/// licensing" (which of several 0x904s each cause goes with). None when it has none.
+pub fn near_line(d: &DisconnectOut) -> Option<String> {
+    (!d.near_causes.is_empty()).then(|| format!("evidence near it: {}", d.near_causes.join(", ")))
+}
+
 /// The server's side of a disconnect's connection, as one line: "server RDS01 session 4,
 /// CONTOSO\alice from 10.20.31.77: accepted 131/261, authenticated 1149, logon 21/22,
 /// disconnected 24/40 (reason 11: disconnected by the user (RPC))". Log text: escape it.
@@ -138,6 +144,7 @@ pub fn write(out: &mut dyn Write, r: &ScanReport, width: u16, color: bool) -> io
                     Some(cell(&d.meaning)),
                     connection_line(d),
                     server_line(d).map(|l| cell(&l)),
+                    near_line(d).map(|l| cell(&l)),
                 ]
                 .into_iter()
                 .flatten()

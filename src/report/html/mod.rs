@@ -326,7 +326,12 @@ fn disconnects(p: &mut String, r: &ScanReport) {
             esc(&d.computer),
             esc(d.server.as_deref().unwrap_or("?")),
             esc(&d.hex),
-            esc(&d.meaning)
+            [Some(d.meaning.clone()), super::table::near_line(d)]
+                .into_iter()
+                .flatten()
+                .map(|l| esc(&l))
+                .collect::<Vec<_>>()
+                .join("<br>")
         ));
     }
     p.push_str("</tbody>\n</table>\n</section>\n");
