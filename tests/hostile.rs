@@ -1406,3 +1406,7 @@ mod round9;
 /// read before its bounds, a `merge` part whose later lines are not its own).
 #[path = "hostile/round10.rs"]
 mod round10;
+
+/// Round eleven: text that changes encoding part way, from or to UTF-16BE.
+#[path = "hostile/round11.rs"]
+mod round11;

@@ -213,19 +213,21 @@ pub fn decode_text(bytes: Vec<u8>) -> (String, u64) {
 }
 
 /// [`decode_text`] of text that may change encoding part way ([`super::mixed`]): read up to
-/// the change, and the problem to account when there is one. Text in UTF-16BE is not looked
-/// at.
+/// the change, and the problem to account when there is one. Text in UTF-16BE is looked at
+/// as UTF-16LE is: a `reg export` (UTF-16BE, written by a tool that writes its mark) with
+/// UTF-8 text after it kept its second part as nonsense, the file accounted read fully.
 pub fn decode_text_to_switch(mut bytes: Vec<u8>) -> (String, u64, Option<String>) {
+    use super::mixed::{Start, problem, switch_at};
     let encoding = Encoding::of(&bytes);
     let (start, from) = match encoding {
-        Encoding::Utf16Le { mark } => (Some(super::mixed::Start::Utf16Le), mark),
-        Encoding::Utf16Be => (None, 2),
-        Encoding::Utf8 { marks } => (Some(super::mixed::Start::Utf8), marks),
+        Encoding::Utf16Le { mark } => (Start::Utf16Le, mark),
+        Encoding::Utf16Be => (Start::Utf16Be, 2),
+        Encoding::Utf8 { marks } => (Start::Utf8, marks),
     };
-    let switched = start.and_then(|start| {
-        let at = from + super::mixed::switch_at(&bytes[from..], start)?;
+    let switched = switch_at(&bytes[from..], start).map(|(at, to)| {
+        let at = from + at;
         bytes.truncate(at);
-        Some(super::mixed::problem(start, at as u64))
+        problem(start, to, at as u64)
     });
     // Decoded as the whole was told to be: what is left before a switch may be too short to
     // tell UTF-16LE without a mark by.

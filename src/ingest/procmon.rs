@@ -209,8 +209,8 @@ pub fn read_procmon(
     } else {
         read_utf8(&mut guard, max_row_bytes, fields, emit, account);
     }
-    if let Some(at) = guard.switched() {
-        account.damaged(super::mixed::problem(start, at));
+    if let Some((at, to)) = guard.switched() {
+        account.damaged(super::mixed::problem(start, to, at));
     }
     account.finish();
 }

@@ -60,9 +60,9 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
     } else {
         (mixed::Start::Utf8, bundle::utf8_marks(&bytes))
     };
-    let switched = mixed::switch_at(&bytes[marks..], start).map(|at| {
+    let switched = mixed::switch_at(&bytes[marks..], start).map(|(at, to)| {
         bytes.truncate(marks + at);
-        (marks + at) as u64
+        ((marks + at) as u64, to)
     });
     let (text, replaced) = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         let units = rest
@@ -114,8 +114,8 @@ fn read_event_xml(mut bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcc
         },
         &mut |e: eventxml::XmlEventError| errors.push(e),
     );
-    if let Some(at) = switched {
-        account.damaged(mixed::problem(start, at));
+    if let Some((at, to)) = switched {
+        account.damaged(mixed::problem(start, to, at));
     }
     for e in errors {
         account.errors += 1;
