@@ -97,7 +97,7 @@ pub fn gather(input: &InputConfig, err: &mut dyn Write) -> Result<(Vec<Found>, N
                 let _ = writeln!(err, "rdtriage: -: {why}");
                 Exit::Usage
             })?;
-            let shown = spooled.display().to_string();
+            let shown = crate::ingest::discover::shown(&spooled);
             paths.push(spooled.to_path_buf());
             names.spool = Some((spooled, shown));
             continue;
@@ -106,7 +106,7 @@ pub fn gather(input: &InputConfig, err: &mut dyn Write) -> Result<(Vec<Found>, N
             let _ = writeln!(
                 err,
                 "rdtriage: {}: {e}",
-                terminal(&path.display().to_string())
+                terminal(&crate::ingest::discover::shown(path))
             );
             return Err(Exit::Usage);
         }

@@ -1407,6 +1407,7 @@ mod round9;
 #[path = "hostile/round10.rs"]
 mod round10;
 
-/// Round eleven: text that changes encoding part way, from or to UTF-16BE.
+/// Round eleven: text that changes encoding part way, from or to UTF-16BE; file names that are
+/// not UTF-8.
 #[path = "hostile/round11.rs"]
 mod round11;

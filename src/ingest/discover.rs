@@ -310,6 +310,32 @@ fn without_number(name: &str) -> &str {
     }
 }
 
+/// A path as its account shows it: its text, each byte of it that is not UTF-8 written `\xNN`
+/// (a name in a legacy code page: `unzip` writes the Shift-JIS or CP1252 names of a zip made on
+/// Windows as they are), so that names apart stay apart and each can be found on disk. Shown
+/// with `display()`, every such byte was U+FFFD: files of different names were accounted under
+/// one name (numbered `#2`, `#3` in an order no user could map to the files), the same as a
+/// file really named with U+FFFD.
+pub(crate) fn shown(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::fmt::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = String::new();
+        for chunk in path.as_os_str().as_bytes().utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                let _ = write!(out, "\\x{b:02X}");
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.display().to_string()
+    }
+}
+
 struct Walk<'a> {
     limits: &'a Limits,
     budget: ZipBudget,
@@ -334,7 +360,7 @@ impl Walk<'_> {
 
     /// `given`: named on the command line (followed if a symlink: the user named it).
     fn path(&mut self, path: &Path, given: bool) {
-        let name = path.display().to_string();
+        let name = shown(path);
         let link = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) => return self.problem(name, format!("cannot open: {e}")),
@@ -342,7 +368,7 @@ impl Walk<'_> {
         let meta = if link.file_type().is_symlink() {
             if !given && !self.limits.follow_symlinks {
                 let to = fs::read_link(path)
-                    .map(|t| format!(" (to {})", t.display()))
+                    .map(|t| format!(" (to {})", shown(&t)))
                     .unwrap_or_default();
                 return self.skip(
                     name,

@@ -1,8 +1,9 @@
 //! Hostile input, round eleven: text that changes encoding part way, from or to UTF-16BE (a
 //! registry export, an ACL dump or a certificate listing that starts in UTF-16BE kept a part
 //! in another encoding as nonsense, the file accounted read fully; UTF-16LE text with UTF-16BE
-//! after it likewise; UTF-16BE after UTF-8 was named UTF-16LE, a byte or three late). Inputs
-//! are built here, small, in a temporary folder; every command has a time limit.
+//! after it likewise; UTF-16BE after UTF-8 was named UTF-16LE, a byte or three late), and file
+//! names that are not UTF-8 (shown alike, so different files shared one name). Inputs are built
+//! here, small, in a temporary folder; every command has a time limit.
 
 use serde_json::Value;
 
@@ -194,3 +195,68 @@ fn text_that_changes_encoding_from_or_to_utf16be_is_read_partly() {
     assert_eq!(checked, 3 * 4 + 2 * 2);
 }
 
+// ---------------------------------------------------------------------------------------------
+// 2. File names that are not UTF-8
+
+/// Files whose names hold bytes that are not UTF-8 (what `unzip` makes of the Shift-JIS or
+/// CP1252 names of a zip made on Windows), beside a file really named with U+FFFD: each is
+/// accounted under its own name, every such byte shown `\xNN`, in the table and on stderr too,
+/// and named on the command line it is shown the same. Each such byte was shown U+FFFD, so the
+/// three were accounted as `a\u{FFFD}.evtx`, `#2` and `#3`, in an order no one could map back to
+/// the files.
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_are_shown_apart_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("ticket");
+    std::fs::create_dir(&folder).unwrap();
+    let names: [(&[u8], &str, &[u8]); 4] = [
+        (b"a\xFF.evtx", "a\\xFF.evtx", b"ElfFile\0one"),
+        (b"a\xFE.evtx", "a\\xFE.evtx", b"ElfFile\0two!"),
+        (b"a\xEF\xBF\xBD.evtx", "a\u{FFFD}.evtx", b"ElfFile\0three"),
+        // Shift-JIS for ログ (log): 83 8D 83 4F; 0x8D and 0x4F after 0x83 are not UTF-8.
+        (
+            b"\x83\x8D\x83\x4F.csv",
+            "\\x83\\x8D\\x83O.csv",
+            b"not a log",
+        ),
+    ];
+    for (bytes, _, content) in names {
+        std::fs::write(folder.join(std::ffi::OsStr::from_bytes(bytes)), content).unwrap();
+    }
+    let (accounts, code) = summary(&[os(&folder)], "2");
+    assert_eq!(code, Some(3), "{accounts:?}");
+    assert_eq!(accounts.len(), names.len(), "{accounts:#?}");
+    for (_, shown, _) in names {
+        let acc = account(&accounts, &format!("/ticket/{shown}"));
+        assert!(!acc["file"].as_str().unwrap().contains('#'), "{acc}");
+    }
+    let out = rdtriage("1")
+        .args(["scan", "--width", "200"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    for shown in ["a\\xFF.evtx", "a\\xFE.evtx"] {
+        assert!(stdout.contains(&format!("ticket/{shown} ")), "{stdout}");
+        assert!(
+            stderr.contains(&format!("ticket/{shown}: not read")),
+            "{stderr}"
+        );
+    }
+    // Named on the command line itself, the same.
+    let named = folder.join(std::ffi::OsStr::from_bytes(b"a\xFF.evtx"));
+    let (accounts, code) = summary(&[os(&named)], "1");
+    assert_eq!(code, Some(3));
+    assert!(
+        accounts[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("/ticket/a\\xFF.evtx"),
+        "{accounts:?}"
+    );
+}
