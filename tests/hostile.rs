@@ -1408,6 +1408,6 @@ mod round9;
 mod round10;
 
 /// Round eleven: text that changes encoding part way, from or to UTF-16BE; file names that are
-/// not UTF-8.
+/// not UTF-8; listings of millions of bad lines or fields.
 #[path = "hostile/round11.rs"]
 mod round11;

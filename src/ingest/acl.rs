@@ -133,7 +133,7 @@ pub struct AclDump {
     /// Objects in order, each with its rules.
     pub objects: Vec<(String, Vec<AclRule>)>,
     /// Lines that could not be read (line, why).
-    pub errors: Vec<(u64, AclFault)>,
+    pub errors: super::LineErrors<AclFault>,
     /// Error messages the collector's command wrote instead of an ACL.
     pub collector_errors: Vec<String>,
 }
@@ -173,9 +173,9 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
         |current: &mut Option<AclRule>, rules: &mut Vec<AclRule>, dump: &mut AclDump| {
             if let Some(r) = current.take() {
                 if r.identity.is_empty() || r.access.is_empty() {
-                    dump.errors.push((r.line, AclFault::IncompleteRule));
+                    dump.errors.push(r.line, AclFault::IncompleteRule);
                 } else {
-                    rules.push(r);
+                    push_rule(r, rules, dump);
                 }
             }
         };
@@ -268,7 +268,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
                     after_identity = true;
                     continue;
                 }
-                dump.errors.push((line_no, AclFault::NotAcl(clip(trimmed))));
+                dump.errors.push(line_no, AclFault::NotAcl(clip(trimmed)));
             }
         }
     }
@@ -280,18 +280,23 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
         dump.objects.push((p, rules));
     }
     for (path, rules) in &mut dump.objects {
-        if rules.len() > MAX_RULES {
-            for r in rules.drain(MAX_RULES..) {
-                dump.errors.push((r.line, AclFault::TooManyRules));
-            }
-        }
         let shared: Arc<str> = Arc::from(path.as_str());
         for r in rules.iter_mut() {
             r.path = Arc::clone(&shared);
         }
     }
-    dump.errors.sort_by_key(|(line, _)| *line);
     dump
+}
+
+/// `rule` added to its object's `rules`, unless they are already as many as an ACL can hold:
+/// then it is a bad line (rules past that had been kept until the object ended, a 80 MB dump
+/// of one object's rules held 2 million).
+fn push_rule(rule: AclRule, rules: &mut Vec<AclRule>, dump: &mut AclDump) {
+    if rules.len() < MAX_RULES {
+        rules.push(rule);
+    } else {
+        dump.errors.push(rule.line, AclFault::TooManyRules);
+    }
 }
 
 fn push_access_line(v: &str, line: u64, rules: &mut Vec<AclRule>, dump: &mut AclDump) {
@@ -299,16 +304,20 @@ fn push_access_line(v: &str, line: u64, rules: &mut Vec<AclRule>, dump: &mut Acl
         return;
     }
     match split_access(v) {
-        Some((identity, access, rights)) => rules.push(AclRule {
-            line,
-            // Set once the object is complete, shared by its rules.
-            path: Arc::default(),
-            identity: identity.to_string(),
-            rights: rights.to_string(),
-            access: access.to_string(),
-            inherited: false,
-        }),
-        None => dump.errors.push((line, AclFault::NoAllowOrDeny(clip(v)))),
+        Some((identity, access, rights)) => push_rule(
+            AclRule {
+                line,
+                // Set once the object is complete, shared by its rules.
+                path: Arc::default(),
+                identity: identity.to_string(),
+                rights: rights.to_string(),
+                access: access.to_string(),
+                inherited: false,
+            },
+            rules,
+            dump,
+        ),
+        None => dump.errors.push(line, AclFault::NoAllowOrDeny(clip(v))),
     }
 }
 

@@ -77,7 +77,7 @@ pub struct Listing {
     pub stores: Vec<String>,
     pub certs: Vec<CertItem>,
     /// Lines that could not be read: (line, what is wrong).
-    pub errors: Vec<(u64, CertFault)>,
+    pub errors: super::LineErrors<CertFault>,
 }
 
 /// What is wrong with a line of a listing (log text in it clipped).
@@ -107,30 +107,58 @@ pub fn parse(text: &str, file_name: &str) -> Listing {
 fn parse_csv(text: &str) -> Listing {
     let mut out = Listing::default();
     let mut lines = text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l));
-    let header = lines.next().map(|(_, l)| split_tsv(l)).unwrap_or_default();
-    let col = |n: &str| header.iter().position(|h| h == n);
-    let (Some(c_store), Some(c_thumb)) = (col("Store"), col("Thumbprint")) else {
-        out.errors.push((1, CertFault::NoColumns));
+    // Only the columns read are kept, of the header and of each row: a row of 50 million tabs
+    // had been split into as many empty fields, 1.2 GB for 50 MB.
+    const NAMES: [&str; 4] = ["Store", "Thumbprint", "Subject", "NotAfter"];
+    let mut columns: [Option<usize>; 4] = [None; 4];
+    if let Some((_, header)) = lines.next() {
+        for (i, field) in tsv_fields(header).enumerate() {
+            if let Some(k) = NAMES.iter().position(|n| *n == field) {
+                columns[k].get_or_insert(i);
+            }
+        }
+    }
+    let [c_store, c_thumb, c_subject, c_after] = columns;
+    let (Some(c_store), Some(c_thumb)) = (c_store, c_thumb) else {
+        out.errors.push(1, CertFault::NoColumns);
         return out;
     };
-    let c_subject = col("Subject");
-    let c_after = col("NotAfter");
     // The stores named so far: each row asks, so a listing naming a store a row is linear.
     let mut named: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (line, l) in lines {
         if l.trim().is_empty() {
             continue;
         }
-        let f = split_tsv(l);
-        // `Export-Csv -Append` of a second table repeats no header, but a copy may: skip it.
-        if f.first().is_some_and(|s| s == "Store") {
+        let last = [Some(c_store), Some(c_thumb), c_subject, c_after]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+        let mut f: Vec<(usize, String)> = Vec::with_capacity(4);
+        let mut header_copy = false;
+        for (i, field) in tsv_fields(l).enumerate().take(last + 1) {
+            // `Export-Csv -Append` of a second table repeats no header, but a copy may: skip
+            // it.
+            if i == 0 && field == "Store" {
+                header_copy = true;
+                break;
+            }
+            if [Some(c_store), Some(c_thumb), c_subject, c_after].contains(&Some(i)) {
+                f.push((i, field));
+            }
+        }
+        if header_copy {
             continue;
         }
-        let get = |c: Option<usize>| c.and_then(|c| f.get(c)).cloned().unwrap_or_default();
+        let get = |c: Option<usize>| {
+            c.and_then(|c| f.iter().find(|(i, _)| *i == c))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         let thumb = normalize_thumbprint(&get(Some(c_thumb)));
         let Some(thumbprint) = thumb else {
             out.errors
-                .push((line, CertFault::NotAThumbprint(clip(&get(Some(c_thumb))))));
+                .push(line, CertFault::NotAThumbprint(clip(&get(Some(c_thumb)))));
             continue;
         };
         let store = get(Some(c_store));
@@ -148,25 +176,31 @@ fn parse_csv(text: &str) -> Listing {
     out
 }
 
-/// One tab-separated line of quoted fields (`""` is a quote inside a field).
-fn split_tsv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
+/// The fields of one tab-separated line of quoted fields (`""` is a quote inside a field), one
+/// at a time.
+fn tsv_fields(line: &str) -> impl Iterator<Item = String> + '_ {
     let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                cur.push('"');
-            }
-            '"' => quoted = !quoted,
-            '\t' if !quoted => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
         }
-    }
-    out.push(cur);
-    out
+        let mut cur = String::new();
+        let mut quoted = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    chars.next();
+                    cur.push('"');
+                }
+                '"' => quoted = !quoted,
+                '\t' if !quoted => return Some(cur),
+                c => cur.push(c),
+            }
+        }
+        done = true;
+        Some(cur)
+    })
 }
 
 fn parse_certutil(text: &str, file_name: &str) -> Listing {
@@ -190,7 +224,7 @@ fn parse_certutil(text: &str, file_name: &str) -> Listing {
                     subject,
                     not_after,
                 }),
-                Err(why) => out.errors.push((line, why)),
+                Err(why) => out.errors.push(line, why),
             }
         }
     };

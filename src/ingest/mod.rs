@@ -56,25 +56,76 @@ use crate::model::{Event, FileAccount, FileFormat, FileStatus, Problem};
 /// How many record errors a file's account lists before it only counts them.
 pub const MAX_LISTED_ERRORS: usize = 5;
 
+/// A line-oriented listing's bad lines as they are found: the first [`MAX_LISTED_ERRORS`] by
+/// line kept (as a slice, in line order; bad lines of one line in the order found), the rest
+/// only counted. Every bad line had been kept until the account was written: a 40 MB listing
+/// of one-character lines held 20 million of them, 0.8 to 1.4 GB.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LineErrors<E> {
+    first: Vec<(u64, E)>,
+    count: u64,
+}
+
+impl<E> Default for LineErrors<E> {
+    fn default() -> Self {
+        LineErrors {
+            first: Vec::new(),
+            count: 0,
+        }
+    }
+}
+
+impl<E> LineErrors<E> {
+    pub fn push(&mut self, line: u64, why: E) {
+        self.count += 1;
+        let at = self.first.partition_point(|(l, _)| *l <= line);
+        if at < MAX_LISTED_ERRORS {
+            self.first.insert(at, (line, why));
+            self.first.truncate(MAX_LISTED_ERRORS);
+        }
+    }
+
+    /// How many bad lines there were, listed or not.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+impl<E> std::ops::Deref for LineErrors<E> {
+    type Target = [(u64, E)];
+
+    /// The bad lines kept: the first [`MAX_LISTED_ERRORS`] by line.
+    fn deref(&self) -> &[(u64, E)] {
+        &self.first
+    }
+}
+
+impl<E: PartialEq> PartialEq<Vec<(u64, E)>> for LineErrors<E> {
+    fn eq(&self, other: &Vec<(u64, E)>) -> bool {
+        self.count == other.len() as u64 && self.first == *other
+    }
+}
+
 /// A line-oriented listing's bad lines, into its account: each counted as a record error,
 /// the first [`MAX_LISTED_ERRORS`] named by their line (`line N: why`), the rest counted only.
 pub(crate) fn count_line_errors<E: std::fmt::Display>(
     account: &mut FileAccount,
-    errors: &[(u64, E)],
+    errors: &LineErrors<E>,
 ) {
-    for (i, (line, why)) in errors.iter().enumerate() {
+    for (line, why) in errors.iter() {
         account.errors += 1;
-        if i < MAX_LISTED_ERRORS {
-            account.lost(Problem::Record {
-                at: crate::model::At {
-                    record: Some(*line),
-                    ..Default::default()
-                },
-                message: format!("line {line}: {why}"),
-            });
-        } else {
-            account.damaged_silently();
-        }
+        account.lost(Problem::Record {
+            at: crate::model::At {
+                record: Some(*line),
+                ..Default::default()
+            },
+            message: format!("line {line}: {why}"),
+        });
+    }
+    let rest = errors.count() - errors.len() as u64;
+    if rest > 0 {
+        account.errors += rest;
+        account.damaged_silently();
     }
 }
 
@@ -277,7 +328,7 @@ impl WaitingJobs {
     }
 
     /// How many jobs this claim holds.
-    pub(crate) fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.0
     }
 }

@@ -414,7 +414,7 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: &Arc<str> = emit.file;
     let mut batch = crate::ingest::Batch::default();
-    let mut errors = Vec::new();
+    let mut errors = super::LineErrors::default();
     parse(
         &text,
         &mut |item: RegItem| {
@@ -434,13 +434,13 @@ pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAc
             };
             emit.offer(&mut batch, event);
         },
-        &mut |e: RegError| errors.push((e.line, e.fault)),
+        &mut |e: RegError| errors.push(e.line, e.fault),
     );
     super::count_line_errors(account, &errors);
-    if errors.len() > MAX_LISTED_ERRORS {
+    if errors.count() > MAX_LISTED_ERRORS as u64 {
         account.more_not_listed(format!(
             "{} more unreadable lines not listed",
-            errors.len() - MAX_LISTED_ERRORS
+            errors.count() - MAX_LISTED_ERRORS as u64
         ));
     }
     emit.flush(batch);

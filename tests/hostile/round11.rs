@@ -1,9 +1,11 @@
 //! Hostile input, round eleven: text that changes encoding part way, from or to UTF-16BE (a
 //! registry export, an ACL dump or a certificate listing that starts in UTF-16BE kept a part
 //! in another encoding as nonsense, the file accounted read fully; UTF-16LE text with UTF-16BE
-//! after it likewise; UTF-16BE after UTF-8 was named UTF-16LE, a byte or three late), and file
-//! names that are not UTF-8 (shown alike, so different files shared one name). Inputs are built
-//! here, small, in a temporary folder; every command has a time limit.
+//! after it likewise; UTF-16BE after UTF-8 was named UTF-16LE, a byte or three late), file
+//! names that are not UTF-8 (shown alike, so different files shared one name), and registry,
+//! ACL and certificate listings whose memory grew with their bad lines or a row's fields, to
+//! 20 to 36 times their size. Inputs are built here in a temporary folder; every command has a
+//! time limit.
 
 use serde_json::Value;
 
@@ -259,4 +261,124 @@ fn file_names_that_are_not_utf8_are_shown_apart_byte_for_byte() {
             .ends_with("/ticket/a\\xFF.evtx"),
         "{accounts:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Line listings whose every line is bad, or whose one row is millions of fields
+
+/// Run the built binary with `args` under `/usr/bin/time`: its exit code, stdout and its own
+/// peak RSS in KiB (`None` when `/usr/bin/time` is absent: the bound is then skipped visibly,
+/// as round two does).
+fn peak_rss(args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u8>, Option<u64>) {
+    let bin = assert_cmd::cargo::cargo_bin("rdtriage");
+    let time = std::path::Path::new("/usr/bin/time");
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = if time.is_file() {
+        let mut c = std::process::Command::new(time);
+        c.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(&bin);
+        c
+    } else {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but /usr/bin/time is missing: the peak RSS bounds cannot be checked"
+        );
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: no /usr/bin/time here, the peak RSS bound is not checked"
+        );
+        std::process::Command::new(&bin)
+    };
+    let out = cmd
+        .env_clear()
+        .args(["--threads", "1"])
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let kib = std::fs::read_to_string(report.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
+    (out.status.code(), out.stdout, kib)
+}
+
+/// A registry export, an ACL dump and a certificate listing of 24 MB whose every line after
+/// the first is bad (12 million one-letter lines), and a certificate listing whose one row is
+/// 24 million tabs: each is read within a few times its size (the file, its text and what the
+/// reader keeps), its account counting every bad line and listing the first five. Every bad
+/// line had been kept until the account was written (0.5 to 0.9 GB for each of the first
+/// three), and the row split into 24 million empty fields (0.6 GB).
+#[test]
+fn listings_of_millions_of_bad_lines_or_fields_stay_within_a_few_times_their_size() {
+    const LINES: usize = 12_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let junk = "x\n".repeat(LINES);
+    let cert_head = "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n";
+    let cert_row = format!(
+        "\"My\"\t\"{}\"\t\"CN=host.contoso.com\"\t\"CN=Contoso CA\"\t\"2030-01-01 00:00:00\"\r\n",
+        "ab".repeat(20)
+    );
+    let files = [
+        (
+            "junk.reg",
+            format!("{REG_HEAD}{junk}"),
+            LINES as u64,
+            "line 3: a value before any key line",
+        ),
+        (
+            "junk-acl.txt",
+            format!("{}{junk}", acl_rules("first", 1)),
+            LINES as u64,
+            "line 4: not part of an ACL listing: x",
+        ),
+        (
+            "junk-cert.txt",
+            format!("{cert_head}{cert_row}{junk}"),
+            LINES as u64,
+            "line 3: not a SHA-1 thumbprint",
+        ),
+        (
+            "tabs-cert.txt",
+            format!(
+                "{cert_head}{cert_row}x{}\r\n{cert_row}",
+                "\t".repeat(2 * LINES)
+            ),
+            1,
+            "line 3: not a SHA-1 thumbprint",
+        ),
+    ];
+    let (_, _, base) = peak_rss(&[os("dump"), os("--summary"), os(&fixture_reg(&dir))]);
+    let mut over = Vec::new();
+    for (name, text, errors, first) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let (code, stdout, kib) = peak_rss(&[
+            os("dump"),
+            os("--summary"),
+            os("--format"),
+            os("json"),
+            os(&path),
+        ]);
+        let accounts: Value = serde_json::from_slice(&stdout).unwrap();
+        let acc = &accounts[0];
+        assert_eq!(code, Some(3), "{name}: {acc}");
+        assert_eq!(acc["errors"], errors, "{name}: {acc}");
+        assert!(problems(acc).starts_with(first), "{name}: {acc}");
+        if let (Some(kib), Some(base)) = (kib, base) {
+            let size_kib = text.len() as u64 / 1024;
+            if kib > base + 5 * size_kib {
+                over.push(format!(
+                    "{name}: peak {kib} KiB, more than {base} KiB + 5 x its {size_kib} KiB"
+                ));
+            }
+        }
+    }
+    assert!(over.is_empty(), "{over:#?}");
+}
+
+/// A one-value registry export in `dir`: what the binary costs before a large input does.
+fn fixture_reg(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("small.reg");
+    std::fs::write(&path, format!("{REG_HEAD}{}", reg_values("RCM", 1))).unwrap();
+    path
 }
