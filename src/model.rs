@@ -35,12 +35,21 @@ pub enum Source {
     Registry,
     /// An access rule from an ACL dump (`Get-Acl ... | Select -Expand Access`).
     Acl,
+    /// A socket from a `netstat -ano[b]` listing.
+    Netstat,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [Source::Evtx, Source::Procmon, Source::Registry, Source::Acl];
+    pub const ALL: [Source; 5] = [
+        Source::Evtx,
+        Source::Procmon,
+        Source::Registry,
+        Source::Acl,
+        Source::Netstat,
+    ];
 
-    /// The source a rule names (`"evtx"`, `"procmon"`, `"registry"`, `"acl"`), any case.
+    /// The source a rule names (`"evtx"`, `"procmon"`, `"registry"`, `"acl"`, `"netstat"`),
+    /// any case.
     pub fn from_name(name: &str) -> Option<Source> {
         Source::ALL
             .into_iter()
@@ -53,6 +62,7 @@ impl Source {
             Source::Procmon => "procmon",
             Source::Registry => "registry",
             Source::Acl => "acl",
+            Source::Netstat => "netstat",
         }
     }
 }
@@ -82,6 +92,7 @@ pub enum EventKind {
     Procmon(Box<ProcmonRow>),
     Registry(Box<RegValue>),
     Acl(Box<AclEntry>),
+    Socket(Box<Socket>),
 }
 
 impl Event {
@@ -112,6 +123,18 @@ impl Event {
                     + a.path.len()
                     + a.object_access.len()
             }
+            EventKind::Socket(k) => {
+                std::mem::size_of_val(&**k)
+                    + strings(&[
+                        &k.protocol,
+                        &k.local_host,
+                        &k.remote_host,
+                        &k.state,
+                        &k.process,
+                        &k.service,
+                        &k.computer,
+                    ])
+            }
         };
         (std::mem::size_of::<Event>() + text) as u64
     }
@@ -122,6 +145,7 @@ impl Event {
             EventKind::Procmon(_) => Source::Procmon,
             EventKind::Registry(_) => Source::Registry,
             EventKind::Acl(_) => Source::Acl,
+            EventKind::Socket(_) => Source::Netstat,
         }
     }
 
@@ -259,6 +283,32 @@ pub struct AclEntry {
     /// copy per rule made a dump of N rules hold N² bytes.
     pub object_access: Arc<str>,
     /// The computer the dump came from, from the bundle's file or folder names.
+    pub computer: String,
+}
+
+/// One socket of a `netstat -ano[b]` listing: a snapshot taken when the bundle was collected,
+/// with no time of its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Socket {
+    /// `TCP` or `UDP` (IPv6 sockets too: their addresses say so).
+    pub protocol: String,
+    /// The local address without its port (`0.0.0.0`, `::`, brackets dropped).
+    pub local_host: String,
+    pub local_port: Option<u16>,
+    /// The foreign address without its port (`*` for a UDP socket).
+    pub remote_host: String,
+    /// `0` for a listening or bound TCP socket; `None` for `*`.
+    pub remote_port: Option<u16>,
+    /// As netstat printed it, in the collecting machine's language (`LISTENING`,
+    /// `ESTABLISHED`, `BOUND` with `-q`); empty for UDP.
+    pub state: String,
+    pub pid: Option<u32>,
+    /// The owning executable (`-b`: `svchost.exe` from `[svchost.exe]`); empty when netstat
+    /// could not tell or was run without `-b`.
+    pub process: String,
+    /// The service the socket belongs to (`-b`: the line before the executable, `TermService`).
+    pub service: String,
+    /// The computer the listing came from, from the bundle's file or folder names.
     pub computer: String,
 }
 
@@ -431,6 +481,8 @@ pub enum FileFormat {
     RegExport,
     /// A PowerShell ACL listing (`Get-Acl`).
     AclDump,
+    /// A `netstat -ano[b]` listing.
+    NetstatListing,
     /// A certificate store listing (the collector's certificate CSV, a `certutil` dump).
     CertListing,
     /// A file of a collector's bundle (TSS, MSRD-Collect) that is not read: a trace, a report.

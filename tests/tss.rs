@@ -142,7 +142,6 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
         "MSRD-Diag.html",
         "xray_report.xml",
         "-System.csv",
-        "Netstat.txt",
     ] {
         let i = r
             .inputs
@@ -175,6 +174,18 @@ fn healthy_bundle_reads_everything_and_reports_no_cause_above_low() {
         .find(|i| i.file.ends_with("ACL-MachineKeys.txt"))
         .unwrap();
     assert_eq!((acl.events, acl.errors), (5, 0));
+    // The netstat listing is read: TermService's own listener, no finding.
+    let netstat = r
+        .inputs
+        .iter()
+        .find(|i| i.file.ends_with("Netstat.txt"))
+        .unwrap();
+    assert_eq!(
+        (netstat.format, netstat.events, netstat.errors),
+        (rdtriage::model::FileFormat::NetstatListing, 1, 0),
+        "{:?}",
+        netstat.problem_texts()
+    );
     // The certificate listings are read: the store, then NotAfter and Subject per certificate.
     for (listing, events) in [
         ("Certificates-My.csv", 3),
@@ -334,6 +345,62 @@ fn listener_replaced_is_server_refused_and_service_crash_is_server_down() {
         rules_of("server-refused")
     );
     golden("tss-listener", dir.path(), &["."]);
+}
+
+/// MSRD-Collect's netstat listing shows another program (a remote-access proxy) listening on
+/// TCP 3389 beside nothing of TermService's: the listener cannot have its port, a refusal
+/// cause, moderate from configuration alone; TermService on its own port is no finding.
+#[test]
+fn another_program_on_the_rdp_port_is_a_refusal_cause() {
+    let mut b = server(Layout::Msrd, "");
+    b.netstat(&[
+        (
+            "0.0.0.0:135",
+            "0.0.0.0:0",
+            "LISTENING",
+            1012,
+            "RpcSs",
+            "svchost.exe",
+        ),
+        (
+            "0.0.0.0:3389",
+            "0.0.0.0:0",
+            "LISTENING",
+            2208,
+            "",
+            "rdpproxy.exe",
+        ),
+        ("[::]:3389", "[::]:0", "LISTENING", 2208, "", "rdpproxy.exe"),
+    ]);
+    let dir = ticket(&b);
+    let (_, r) = scan(dir.path(), &["."]);
+    let refused = cause(&r, "server-refused").unwrap_or_else(|| panic!("{}", r.verdict));
+    let held: Vec<&str> = refused
+        .findings
+        .iter()
+        .filter(|f| f.rule == "cfg-rdp-port-held")
+        .map(|f| f.evidence.as_str())
+        .collect();
+    assert_eq!(
+        held,
+        [
+            "netstat on RDS01.contoso.com: TCP 0.0.0.0:3389 LISTENING is held by rdpproxy.exe (pid 2208, service -)",
+            "netstat on RDS01.contoso.com: TCP [::]:3389 LISTENING is held by rdpproxy.exe (pid 2208, service -)",
+        ],
+        "{:#?}",
+        refused.findings
+    );
+    assert_eq!(refused.findings[0].source, "netstat");
+    assert!(
+        refused.confidence >= Confidence::Medium,
+        "{:?}",
+        refused.confidence
+    );
+    assert!(
+        refused.remediation.contains("3389"),
+        "{}",
+        refused.remediation
+    );
 }
 
 #[test]

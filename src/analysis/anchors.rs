@@ -748,13 +748,14 @@ impl<'a> AnchorConnections<'a> {
 type Lives = (Vec<(Timestamp, Timestamp, usize)>, SignedDuration);
 
 /// The computer a finding's first event was logged on or exported from (an event log's
-/// computer, a registry export's or ACL dump's); `None` for a Procmon row and an empty name.
+/// computer, a registry export's, ACL dump's or netstat listing's); `None` for a Procmon row and an empty name.
 fn finding_computer<'e>(f: &Finding, events: &'e [Event]) -> Option<&'e str> {
     let e = events.get(*f.events.first()?)?;
     let name = match &e.kind {
         crate::model::EventKind::Win(w) => &*w.computer,
         crate::model::EventKind::Registry(r) => &*r.computer,
         crate::model::EventKind::Acl(a) => &*a.computer,
+        crate::model::EventKind::Socket(k) => &*k.computer,
         crate::model::EventKind::Procmon(_) => return None,
     };
     (!name.is_empty()).then_some(name)

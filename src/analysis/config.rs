@@ -25,7 +25,7 @@ use crate::rules::{Domain, Side};
 
 /// Is this a source of configuration (a lasting state with no time)?
 pub fn is_configuration(source: Source) -> bool {
-    matches!(source, Source::Registry | Source::Acl)
+    matches!(source, Source::Registry | Source::Acl | Source::Netstat)
 }
 
 /// `EVTX and Procmon agree`, `EVTX and registry agree`, ...: the sources of a cause's findings.
@@ -36,6 +36,7 @@ pub fn agreement(sources: &BTreeSet<&str>) -> String {
             "evtx" => "EVTX",
             "procmon" => "Procmon",
             "acl" => "ACL",
+            "netstat" => "netstat",
             other => other,
         })
         .collect();
@@ -389,12 +390,16 @@ fn tie_hosts(
 ) {
     let hosts = Hosts::new(computers);
     let named = super::positions(events, |e| {
-        matches!(e.kind, EventKind::Registry(_) | EventKind::Acl(_))
+        matches!(
+            e.kind,
+            EventKind::Registry(_) | EventKind::Acl(_) | EventKind::Socket(_)
+        )
     });
     for i in named {
         let computer = match &mut events[i].kind {
             EventKind::Registry(r) => &mut r.computer,
             EventKind::Acl(a) => &mut a.computer,
+            EventKind::Socket(k) => &mut k.computer,
             _ => continue,
         };
         if computer.is_empty() || computer.contains('.') {

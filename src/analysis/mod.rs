@@ -57,7 +57,8 @@ pub struct Scan {
 fn needed_for_context(domain: &Domain, e: &Event) -> bool {
     // Healthy configuration counts against a cause (config.rs), so it is kept even unmatched.
     if config::is_configuration(e.source()) {
-        return true;
+        // Of a netstat listing, the sockets on the RDP port, not its every connection.
+        return !matches!(e.kind, crate::model::EventKind::Socket(_)) || domain.is_configuration(e);
     }
     if let Some(w) = e.win() {
         return domain.client_role(w).is_some_and(|r| r != Role::Milestone)

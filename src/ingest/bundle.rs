@@ -152,7 +152,8 @@ pub fn describe_unread(name: &str) -> Option<SideFile> {
     Some(SideFile::Present(what))
 }
 
-/// What to look for in a netstat listing: the RDP port the rule pack's domain declares.
+/// What to look for in a netstat listing rdtriage could not read (`netstat.rs` reads the usual
+/// shape): the RDP port the rule pack's domain declares.
 fn netstat_advice() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
@@ -162,7 +163,7 @@ fn netstat_advice() -> &'static str {
             .map(u64::to_string)
             .collect();
         format!(
-            "a netstat listing (`netstat -anob`): not analysed yet; look for the RDP port ({}, or RDP-Tcp's PortNumber) held by a program other than TermService's svchost.exe",
+            "a netstat listing in a shape rdtriage does not read (it reads `netstat -ano[b]` socket lines: protocol, local and foreign address, state, pid); look for the RDP port ({}, or RDP-Tcp's PortNumber) held by a program other than TermService's svchost.exe",
             ports.join(" or ")
         )
     })

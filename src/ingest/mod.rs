@@ -30,6 +30,7 @@ mod evtx_time;
 mod handoff;
 pub mod limits;
 pub mod mixed;
+pub mod netstat;
 mod ordered;
 pub mod pml;
 pub mod procmon;
@@ -55,6 +56,15 @@ use crate::model::{Event, FileAccount, FileFormat, FileStatus, Problem};
 
 /// How many record errors a file's account lists before it only counts them.
 pub const MAX_LISTED_ERRORS: usize = 5;
+
+/// A piece of a bad line for its error message: its first `max` characters, `…` when cut.
+pub(crate) fn clip_chars(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
 
 /// A line-oriented listing's bad lines as they are found: the first [`MAX_LISTED_ERRORS`] by
 /// line kept (as a slice, in line order; bad lines of one line in the order found), the rest

@@ -119,6 +119,18 @@ impl Serialize for EventJson<'_> {
                 map.serialize_entry("access", &a.access)?;
                 map.serialize_entry("inherited", &a.inherited)?;
             }
+            EventKind::Socket(k) => {
+                map.serialize_entry("computer", &k.computer)?;
+                map.serialize_entry("protocol", &k.protocol)?;
+                map.serialize_entry("local_host", &k.local_host)?;
+                map.serialize_entry("local_port", &k.local_port)?;
+                map.serialize_entry("remote_host", &k.remote_host)?;
+                map.serialize_entry("remote_port", &k.remote_port)?;
+                map.serialize_entry("state", &k.state)?;
+                map.serialize_entry("pid", &k.pid)?;
+                map.serialize_entry("process", &k.process)?;
+                map.serialize_entry("service", &k.service)?;
+            }
         }
         map.end()
     }

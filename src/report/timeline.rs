@@ -92,6 +92,41 @@ fn nearest(anchors: &[Timestamp], t: Timestamp) -> Option<SignedDuration> {
     }
 }
 
+/// A socket as netstat shows it, with its owner: `TCP 0.0.0.0:3389 0.0.0.0:0 LISTENING pid
+/// 1164 TermService [svchost.exe]`.
+fn socket_words(k: &crate::model::Socket) -> String {
+    let end = |host: &str, port: Option<u16>| {
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        match port {
+            Some(p) => format!("{host}:{p}"),
+            None => format!("{host}:*"),
+        }
+    };
+    let mut line = format!(
+        "{} {} {}",
+        k.protocol,
+        end(&k.local_host, k.local_port),
+        end(&k.remote_host, k.remote_port)
+    );
+    for part in [&k.state, &k.service] {
+        if !part.is_empty() {
+            line.push(' ');
+            line.push_str(part);
+        }
+    }
+    if let Some(pid) = k.pid {
+        line.push_str(&format!(" pid {pid}"));
+    }
+    if !k.process.is_empty() {
+        line.push_str(&format!(" [{}]", k.process));
+    }
+    line
+}
+
 /// A short name for an event and its details, for tables.
 pub fn what(e: &Event) -> (String, String) {
     match &e.kind {
@@ -122,6 +157,7 @@ pub fn what(e: &Event) -> (String, String) {
                 if a.inherited { " (inherited)" } else { "" }
             ),
         ),
+        EventKind::Socket(k) => (format!("netstat {}", k.computer), socket_words(k)),
     }
 }
 

@@ -486,7 +486,7 @@ impl Domain {
         self.is_rdp_port(port) || self.gateway_ports.contains(&u64::from(port))
     }
 
-    /// Is this registry or ACL event Remote Desktop configuration?
+    /// Is this registry, ACL or netstat event Remote Desktop configuration?
     pub fn is_configuration(&self, e: &Event) -> bool {
         let has = |hay: &str, needles: &[String]| {
             let hay = hay.to_ascii_lowercase();
@@ -497,6 +497,8 @@ impl Domain {
         match &e.kind {
             EventKind::Registry(r) => has(&r.key, &self.config_keys),
             EventKind::Acl(a) => has(&a.path, &self.config_acls),
+            // A listing's sockets on the RDP port: who holds the listener's port.
+            EventKind::Socket(k) => k.local_port.is_some_and(|p| self.is_rdp_port(p)),
             _ => false,
         }
     }

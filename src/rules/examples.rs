@@ -27,7 +27,7 @@ use super::domain::Domain;
 use super::engine;
 use super::error::{ErrorKind, RuleError};
 use super::fields::Field;
-use crate::model::{AclEntry, Event, EventKind, ProcmonRow, RegValue, Source, WinEvent};
+use crate::model::{AclEntry, Event, EventKind, ProcmonRow, RegValue, Socket, Source, WinEvent};
 
 /// Offsets (`time: +30s`) count from here: 2024-01-01T00:00:00Z.
 pub const EXAMPLE_BASE_SECOND: i64 = 1_704_067_200;
@@ -167,6 +167,7 @@ fn build_event(
             Source::Procmon => EventKind::Procmon(Box::default()),
             Source::Registry => EventKind::Registry(Box::default()),
             Source::Acl => EventKind::Acl(Box::default()),
+            Source::Netstat => EventKind::Socket(Box::default()),
         },
         marks: Default::default(),
     };
@@ -319,7 +320,30 @@ impl Setter<'_> {
             EventKind::Procmon(p) => self.apply_procmon(p, &not_settable),
             EventKind::Registry(r) => self.apply_registry(r, &not_settable),
             EventKind::Acl(a) => self.apply_acl(a, &not_settable),
+            EventKind::Socket(k) => self.apply_socket(k, &not_settable),
         }
+    }
+
+    fn apply_socket(
+        &self,
+        k: &mut Socket,
+        not_settable: &dyn Fn(&str) -> RuleError,
+    ) -> Result<(), RuleError> {
+        let port = || self.number::<u16>(u64::from(u16::MAX)).map(Some);
+        match self.field {
+            Field::Protocol => k.protocol = self.text()?,
+            Field::LocalHost => k.local_host = self.text()?,
+            Field::LocalPort => k.local_port = port()?,
+            Field::RemoteHost => k.remote_host = self.text()?,
+            Field::RemotePort => k.remote_port = port()?,
+            Field::State => k.state = self.text()?,
+            Field::Pid => k.pid = Some(self.number(u64::from(u32::MAX))?),
+            Field::Process => k.process = self.text()?,
+            Field::Service => k.service = self.text()?,
+            Field::Computer => k.computer = self.text()?,
+            _ => return Err(not_settable("it is not a netstat field")),
+        }
+        Ok(())
     }
 
     fn apply_registry(

@@ -54,6 +54,10 @@ pub enum Field {
     Inherited,
     Entry,
     ObjectAccess,
+    /// netstat: `TCP`/`UDP`, the socket's state and its service.
+    Protocol,
+    State,
+    Service,
     /// `data.<Name>`: EVTX `EventData`/`UserData` by name; an attribute of an element under
     /// them is `data.Element@attribute` (CAPI2's `data.Result@value`).
     Data(String),
@@ -114,6 +118,9 @@ pub const TOP_LEVEL: &[(&str, Field)] = &[
     ("inherited", Field::Inherited),
     ("entry", Field::Entry),
     ("object_access", Field::ObjectAccess),
+    ("protocol", Field::Protocol),
+    ("state", Field::State),
+    ("service", Field::Service),
 ];
 
 /// The open prefixes, for error messages and the template parser.
@@ -181,7 +188,8 @@ impl Field {
             | Entry => FieldType::Number,
             File | Provider | Channel | Computer | ActivityId | Process | Operation | Path
             | Result | Detail | TimeOfDay | Date | LocalHost | RemoteHost | Key | ValueName
-            | ValueType | Identity | Rights | Access | Inherited | ObjectAccess => FieldType::Text,
+            | ValueType | Identity | Rights | Access | Inherited | ObjectAccess | Protocol
+            | State | Service => FieldType::Text,
             Data(_) | DetailKey(_) | Column(_) | ValueData => FieldType::Dynamic,
         }
     }
@@ -192,14 +200,19 @@ impl Field {
         use Field::*;
         match self {
             Source | File | Record | Time => None,
-            Computer => Some(&[S::Evtx, S::Procmon, S::Registry, S::Acl]),
+            Computer => Some(&[S::Evtx, S::Procmon, S::Registry, S::Acl, S::Netstat]),
             Path => Some(&[S::Procmon, S::Acl]),
             EventId | Qualifiers | Provider | Channel | Level | ActivityId | ProcessId
             | Data(_) => Some(&[S::Evtx]),
-            Process | Pid | Operation | Result | Detail | TimeOfDay | Date | LocalHost
-            | LocalPort | RemoteHost | RemotePort | DetailKey(_) | Column(_) => Some(&[S::Procmon]),
+            Process | Pid | LocalHost | LocalPort | RemoteHost | RemotePort => {
+                Some(&[S::Procmon, S::Netstat])
+            }
+            Operation | Result | Detail | TimeOfDay | Date | DetailKey(_) | Column(_) => {
+                Some(&[S::Procmon])
+            }
             Key | ValueName | ValueType | ValueData => Some(&[S::Registry]),
             Identity | Rights | Access | Inherited | Entry | ObjectAccess => Some(&[S::Acl]),
+            Protocol | State | Service => Some(&[S::Netstat]),
         }
     }
 
@@ -268,6 +281,22 @@ impl Field {
                 Field::Computer => text(&a.computer),
                 _ => None,
             },
+            (field, EventKind::Socket(k)) => {
+                let port = |p: Option<u16>| p.map(|n| FieldValue::Num(u64::from(n)));
+                match field {
+                    Field::Protocol => text(&k.protocol),
+                    Field::LocalHost => text(&k.local_host),
+                    Field::LocalPort => port(k.local_port),
+                    Field::RemoteHost => text(&k.remote_host),
+                    Field::RemotePort => port(k.remote_port),
+                    Field::State => text(&k.state),
+                    Field::Pid => k.pid.map(|n| FieldValue::Num(u64::from(n))),
+                    Field::Process => text(&k.process),
+                    Field::Service => text(&k.service),
+                    Field::Computer => text(&k.computer),
+                    _ => None,
+                }
+            }
         }
     }
 

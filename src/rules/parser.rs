@@ -1170,7 +1170,7 @@ mod tests {
             (
                 "rule a { example match csv {} }",
                 (1, 24),
-                "expected an event (evtx { ... }, procmon { ... }, registry { ... } or acl { ... }), found \"csv\"",
+                "expected an event (evtx { ... }, procmon { ... }, registry { ... }, acl { ... } or netstat { ... }), found \"csv\"",
             ),
             (
                 "rule a { example match evtx { event_id 5 } }",

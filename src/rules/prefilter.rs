@@ -28,6 +28,8 @@ pub struct Prefilter {
     pub registry: bool,
     /// Can the rule match an ACL entry?
     pub acl: bool,
+    /// Can the rule match a netstat socket?
+    pub netstat: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,6 +70,7 @@ impl Prefilter {
             procmon: Some(ProcmonFilter::default()),
             registry: true,
             acl: true,
+            netstat: true,
         }
     }
 
@@ -79,6 +82,7 @@ impl Prefilter {
             procmon: has(Source::Procmon).then(ProcmonFilter::default),
             registry: has(Source::Registry),
             acl: has(Source::Acl),
+            netstat: has(Source::Netstat),
         }
     }
 
@@ -99,6 +103,7 @@ impl Prefilter {
             },
             registry: self.registry && other.registry,
             acl: self.acl && other.acl,
+            netstat: self.netstat && other.netstat,
         }
     }
 
@@ -119,6 +124,7 @@ impl Prefilter {
             },
             registry: self.registry || other.registry,
             acl: self.acl || other.acl,
+            netstat: self.netstat || other.netstat,
         }
     }
 
@@ -203,6 +209,7 @@ impl Prefilter {
             }),
             EventKind::Registry(_) => self.registry,
             EventKind::Acl(_) => self.acl,
+            EventKind::Socket(_) => self.netstat,
         }
     }
 
@@ -215,7 +222,10 @@ impl Prefilter {
                 .evtx
                 .as_ref()
                 .is_some_and(|f| f.admits_provider(&w.provider)),
-            EventKind::Procmon(_) | EventKind::Registry(_) | EventKind::Acl(_) => true,
+            EventKind::Procmon(_)
+            | EventKind::Registry(_)
+            | EventKind::Acl(_)
+            | EventKind::Socket(_) => true,
         }
     }
 }
@@ -243,6 +253,7 @@ pub(crate) struct Index {
     procmon_any_op: Vec<usize>,
     registry: Vec<usize>,
     acl: Vec<usize>,
+    netstat: Vec<usize>,
 }
 
 impl Index {
@@ -276,6 +287,9 @@ impl Index {
             if p.acl {
                 index.acl.push(r);
             }
+            if p.netstat {
+                index.netstat.push(r);
+            }
         }
         index.procmon_by_op = procmon_by_op
             .into_iter()
@@ -303,6 +317,7 @@ impl Index {
             }
             EventKind::Registry(_) => [NONE, &self.registry],
             EventKind::Acl(_) => [NONE, &self.acl],
+            EventKind::Socket(_) => [NONE, &self.netstat],
         }
     }
 }
@@ -487,6 +502,7 @@ mod tests {
                 procmon: None,
                 registry: false,
                 acl: false,
+                netstat: false,
             }
         );
     }

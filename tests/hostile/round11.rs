@@ -307,7 +307,8 @@ fn peak_rss(args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u8>, Option<u64>) {
 /// 24 million tabs: each is read within a few times its size (the file, its text and what the
 /// reader keeps), its account counting every bad line and listing the first five. Every bad
 /// line had been kept until the account was written (0.5 to 0.9 GB for each of the first
-/// three), and the row split into 24 million empty fields (0.6 GB).
+/// three), and the row split into 24 million empty fields (0.6 GB). A netstat listing of 3
+/// million broken socket lines is held to the same bound.
 #[test]
 fn listings_of_millions_of_bad_lines_or_fields_stay_within_a_few_times_their_size() {
     const LINES: usize = 12_000_000;
@@ -336,6 +337,15 @@ fn listings_of_millions_of_bad_lines_or_fields_stay_within_a_few_times_their_siz
             format!("{cert_head}{cert_row}{junk}"),
             LINES as u64,
             "line 3: not a SHA-1 thumbprint",
+        ),
+        (
+            "junk-netstat.txt",
+            format!(
+                "  Proto  Local Address  Foreign Address  State  PID\r\n{}",
+                "  TCP    a:1  x\r\n".repeat(LINES / 4)
+            ),
+            (LINES / 4) as u64,
+            "line 2: a socket line whose foreign address is not host:port (x)",
         ),
         (
             "tabs-cert.txt",

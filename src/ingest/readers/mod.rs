@@ -12,6 +12,7 @@ mod acl_dump;
 mod cert_listing;
 mod event_xml;
 mod evtx_file;
+mod netstat_listing;
 mod pml_file;
 mod procmon_csv;
 pub(crate) mod refused;
@@ -108,6 +109,7 @@ pub static READERS: &[&dyn Reader] = &[
     &reg_export::RegExport,
     &acl_dump::AclDump,
     &cert_listing::CertListing,
+    &netstat_listing::NetstatListing,
     &event_xml::EventXml,
     &refused::PROCMON_STACK,
     &refused::EVENT_VIEWER_CSV,

@@ -72,7 +72,8 @@ fn lane(f: &FindingOut, client: &str, index: Option<&Index<'_>>) -> Lane {
             // short host name, events the full one).
             EventKind::Registry(r) if same_host(&r.computer, client) => Lane::Client,
             EventKind::Acl(a) if same_host(&a.computer, client) => Lane::Client,
-            EventKind::Registry(_) | EventKind::Acl(_) => Lane::Server,
+            EventKind::Socket(k) if same_host(&k.computer, client) => Lane::Client,
+            EventKind::Registry(_) | EventKind::Acl(_) | EventKind::Socket(_) => Lane::Server,
         };
     }
     if f.source == "procmon" {

@@ -134,7 +134,7 @@ fn example_sequence(mut i: &str) -> PResult<'_, Vec<ExampleEvent>> {
     Ok((i, events))
 }
 
-/// `[anchor] evtx|procmon|registry|acl { field: value, ... }`
+/// `[anchor] evtx|procmon|registry|acl|netstat { field: value, ... }`
 fn example_event(i: &str) -> PResult<'_, ExampleEvent> {
     let (i, _) = ws(i)?;
     let pos = Pos(i.len());
@@ -145,10 +145,11 @@ fn example_event(i: &str) -> PResult<'_, ExampleEvent> {
         "procmon" => Source::Procmon,
         "registry" => Source::Registry,
         "acl" => Source::Acl,
+        "netstat" => Source::Netstat,
         _ => {
             return expected(
                 ws(i)?.0,
-                "an event (evtx { ... }, procmon { ... }, registry { ... } or acl { ... })",
+                "an event (evtx { ... }, procmon { ... }, registry { ... }, acl { ... } or netstat { ... })",
             );
         }
     };

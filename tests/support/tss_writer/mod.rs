@@ -139,8 +139,30 @@ impl Bundle {
         self.add(path, utf16le_bom(&text));
     }
 
-    /// The files a real bundle carries that rdtriage does not read: traces, cabinets, reports,
-    /// certificate listings, netstat and firewall listings, text and CSV copies of logs.
+    /// `<HOST>_Networking\<HOST>_Netstat.txt` as MSRD-Collect writes it (`netstat -anobq`
+    /// through `Out-File`: UTF-16LE): TCP sockets as (local, foreign, state, pid, service,
+    /// program); an empty service writes no service line. Replaces any listing already there.
+    pub fn netstat(&mut self, sockets: &[(&str, &str, &str, u32, &str, &str)]) {
+        let mut text = String::from(
+            "\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n",
+        );
+        for (local, foreign, state, pid, service, program) in sockets {
+            text.push_str(&format!(
+                "  TCP    {local:<22} {foreign:<22} {state:<15} {pid}\r\n"
+            ));
+            if !service.is_empty() {
+                text.push_str(&format!("  {service}\r\n"));
+            }
+            text.push_str(&format!(" [{program}]\r\n"));
+        }
+        let h = self.host.clone();
+        let path = format!("{}/{h}_Networking/{h}_Netstat.txt", self.msrd);
+        self.add(path, utf16le_bom(&text));
+    }
+
+    /// The files a real bundle carries besides its logs and registry exports: traces,
+    /// cabinets, reports, certificate listings, netstat and firewall listings, text and CSV
+    /// copies of logs.
     pub fn side_files(&mut self) {
         let h = self.host.clone();
         let m = self.msrd.clone();
@@ -151,10 +173,14 @@ impl Bundle {
             b"<!DOCTYPE html><html><head><title>MSRD-Diag</title></head><body><h1>MSRD-Diag</h1></body></html>".to_vec(),
         );
         self.certificates(&[HEALTHY_CERT], &[]);
-        self.add(
-            format!("{m}/{h}_Networking/{h}_Netstat.txt"),
-            utf16("\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  TCP    0.0.0.0:3389           0.0.0.0:0              LISTENING       1100\r\n  TermService\r\n [svchost.exe]\r\n"),
-        );
+        self.netstat(&[(
+            "0.0.0.0:3389",
+            "0.0.0.0:0",
+            "LISTENING",
+            1100,
+            "TermService",
+            "svchost.exe",
+        )]);
         self.add(
             format!("{m}/{h}_Networking/{h}_FirewallRules.txt"),
             utf16("\r\nRule Name:                            Remote Desktop - User Mode (TCP-In)\r\n----------------------------------------------------------------------\r\nEnabled:                              Yes\r\nDirection:                            In\r\nLocalPort:                            3389\r\nAction:                               Allow\r\n"),
