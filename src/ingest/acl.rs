@@ -340,16 +340,7 @@ fn object_access(rules: &[AclRule]) -> String {
 
 /// Read one ACL dump into `acl` events.
 pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    // Text that changes encoding part way is read up to the change, and said to be.
-    let (text, replaced, switched) = bundle::decode_text_to_switch(bytes);
-    if replaced > 0 {
-        account.note(format!(
-            "{replaced} undecodable characters replaced with U+FFFD"
-        ));
-    }
-    if let Some(problem) = switched {
-        account.damaged(problem);
-    }
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let dump = parse(&text, emit.file);
     let file: &Arc<str> = emit.file;

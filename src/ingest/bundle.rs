@@ -236,6 +236,22 @@ pub fn decode_text_to_switch(mut bytes: Vec<u8>) -> (String, u64, Option<String>
     (text, replaced, switched)
 }
 
+/// A collector's text file (registry export, ACL dump, certificate or netstat listing) as
+/// text, into its account: read up to a change of encoding, and said to be; characters that
+/// could not be decoded counted in a note.
+pub fn collector_text(bytes: Vec<u8>, account: &mut crate::model::FileAccount) -> String {
+    let (text, replaced, switched) = decode_text_to_switch(bytes);
+    if replaced > 0 {
+        account.note(format!(
+            "{replaced} undecodable characters replaced with U+FFFD"
+        ));
+    }
+    if let Some(problem) = switched {
+        account.damaged(problem);
+    }
+    text
+}
+
 /// How [`decode_text`] reads a text, told once from its start.
 #[derive(Debug, Clone, Copy)]
 enum Encoding {

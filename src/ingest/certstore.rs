@@ -376,16 +376,7 @@ pub fn cert_key(store: &str, thumbprint: &str) -> String {
 
 /// Read one listing into `registry` events.
 pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    // Text that changes encoding part way is read up to the change, and said to be.
-    let (text, replaced, switched) = bundle::decode_text_to_switch(bytes);
-    if replaced > 0 {
-        account.note(format!(
-            "{replaced} undecodable characters replaced with U+FFFD"
-        ));
-    }
-    if let Some(problem) = switched {
-        account.damaged(problem);
-    }
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let listing = parse(&text, emit.file);
     let file: &Arc<str> = emit.file;

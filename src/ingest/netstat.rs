@@ -228,15 +228,7 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
 
 /// Read a netstat listing into `netstat` events.
 pub fn read_netstat(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let (text, replaced, switched) = bundle::decode_text_to_switch(bytes);
-    if replaced > 0 {
-        account.note(format!(
-            "{replaced} undecodable characters replaced with U+FFFD"
-        ));
-    }
-    if let Some(problem) = switched {
-        account.damaged(problem);
-    }
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: Arc<str> = Arc::clone(emit.file);
     let mut batch = crate::ingest::Batch::default();

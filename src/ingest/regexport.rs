@@ -401,16 +401,7 @@ fn decode_strings(bytes: &[u8], unicode: bool) -> String {
 
 /// Read one reg export into `registry` events.
 pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    // Text that changes encoding part way is read up to the change, and said to be.
-    let (text, replaced, switched) = bundle::decode_text_to_switch(bytes);
-    if replaced > 0 {
-        account.note(format!(
-            "{replaced} undecodable characters replaced with U+FFFD"
-        ));
-    }
-    if let Some(problem) = switched {
-        account.damaged(problem);
-    }
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: &Arc<str> = emit.file;
     let mut batch = crate::ingest::Batch::default();
