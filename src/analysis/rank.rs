@@ -13,6 +13,8 @@
 //! evidence demoted by distance or by a later logon, no 0x904 at all, a lone weak rule,
 //! configuration alone or healthy configuration, inputs not read fully.
 
+mod against;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
@@ -22,11 +24,13 @@ use super::anchors::{AnchorConnections, Disproof};
 use super::connection::{Connection, Phase, session_host_logged};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
-use crate::model::{Event, EventKind, FileAccount, FileStatus, Source};
+use crate::model::{Event, EventKind, Source};
 use crate::rules::{
     AnchorMode, AnchorWindow, Cause, Evaluation, Finding, LASTING_WINDOW, Proximity, RuleKind,
     RuleSet, Side, Strength,
 };
+use against::against;
+pub use against::weigh_unread;
 
 /// Confidence labels, strongest first (the order `--fail-on` compares by). A domain idea:
 /// ranking decides it ([`confidence`]); output formats only spell it.
@@ -809,86 +813,6 @@ fn cause_score(
     }
 }
 
-/// What weighs against one cause, from what ranking decided about its findings. The causes
-/// ranked above it are added by [`rank`] once all are sorted, unread inputs by
-/// [`weigh_unread`].
-fn against(
-    scored: &[Scored<'_>],
-    rules_agreeing: usize,
-    sources: &std::collections::BTreeSet<crate::model::Source>,
-    healthy: Option<String>,
-    anchors_exist: bool,
-) -> Vec<Against> {
-    let mut out = Vec::new();
-    // Counted weaker than the rule says: by distance, because logon came after, or because
-    // the session was established.
-    let demoted = |why: Option<Disproof>| {
-        scored
-            .iter()
-            .filter(|s| s.effective != s.strength && s.disproved == why)
-            .map(|s| s.findings)
-            .sum::<u64>()
-    };
-    let far = demoted(None);
-    // With no 0x904 at all, "far from every 0x904" is what `NoAnchor` says.
-    if anchors_exist && far > 0 {
-        out.push(Against::FarFromAnchor { findings: far });
-    }
-    type Said = fn(u64) -> Against;
-    let disproved: [(Disproof, Said); 5] = [
-        (Disproof::BeforeLogon, |findings| Against::BeforeLogon {
-            findings,
-        }),
-        (Disproof::InSession, |findings| Against::InSession {
-            findings,
-        }),
-        (Disproof::Repaired, |findings| Against::Repaired {
-            findings,
-        }),
-        (Disproof::Later, |findings| Against::Later { findings }),
-        (Disproof::LongAfter, |findings| Against::LongAfter {
-            findings,
-        }),
-    ];
-    for (why, against) in disproved {
-        let n = demoted(Some(why));
-        if n > 0 {
-            out.push(against(n));
-        }
-    }
-    if !anchors_exist {
-        out.push(Against::NoAnchor);
-    }
-    // One rule: every finding has its strength.
-    if let (1, Some(s)) = (rules_agreeing, scored.first())
-        && s.strength >= Strength::Weak
-    {
-        out.push(Against::LoneWeakRule {
-            strength: s.strength,
-        });
-    }
-    if !sources.is_empty() && sources.iter().all(|s| super::config::is_configuration(*s)) {
-        out.push(Against::ConfigurationOnly);
-    }
-    if let Some(setting) = healthy {
-        out.push(Against::HealthyConfiguration { setting });
-    }
-    out
-}
-
-/// Inputs not read fully weigh against every cause: evidence in them was not seen.
-pub fn weigh_unread(causes: &mut [CauseScore], inputs: &[FileAccount]) {
-    let files = inputs
-        .iter()
-        .filter(|a| matches!(a.status, FileStatus::Partial | FileStatus::Failed))
-        .count() as u64;
-    if files > 0 {
-        for c in causes {
-            c.against.push(Against::NotReadFully { files });
-        }
-    }
-}
-
 fn why_text(
     scored: &[Scored<'_>],
     best: Strength,
@@ -976,6 +900,7 @@ fn plural(n: u64) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::FileAccount;
 
     /// A Schannel event of the built-in pack's TLS rules, `secs` after a fixed moment.
     fn schannel(file: &str, id: u32, data: (&str, &str), secs: i64, record: u64) -> Event {
