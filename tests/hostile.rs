@@ -4,6 +4,10 @@
 //! with a lone UTF-16 surrogate, a mixed ticket). What each fixture holds is described in
 //! `fixtures/README.md`, section "fixtures/hostile".
 
+/// What several rounds build or run alike.
+#[path = "hostile/shared.rs"]
+mod shared;
+
 /// Round two (issue 18): the defects a held-out suite found, each as a user meets it.
 #[path = "hostile/round2.rs"]
 mod round2;

@@ -9,66 +9,14 @@ use serde_json::Value;
 
 use crate::common::{account, fixtures, problems};
 
+use super::os;
+use super::shared::{
+    CERT_HEAD, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary, utf16le as utf16,
+};
 use crate::common::rdtriage_threads as rdtriage;
-
-/// `dump --summary --format json ARGS` on `threads` threads: the accounts and the exit code.
-fn summary(args: &[&std::ffi::OsStr], threads: &str) -> (Vec<Value>, Option<i32>) {
-    let out = rdtriage(threads)
-        .args(["dump", "--summary", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let accounts: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (accounts.as_array().unwrap().clone(), out.status.code())
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Registry, ACL and certificate text whose encoding changes part way
-
-fn utf16(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
-
-const REG_HEAD: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
-
-fn reg_values(key: &str, n: usize) -> String {
-    let mut text = format!(
-        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\{key}]\r\n"
-    );
-    for i in 0..n {
-        text.push_str(&format!("\"Value{i}\"=dword:0000000{}\r\n", i % 10));
-    }
-    text.push_str("\r\n");
-    text
-}
-
-fn acl_rules(path: &str, n: usize) -> String {
-    let mut text = format!("Path   : Microsoft.PowerShell.Core\\FileSystem::C:\\{path}\r\n");
-    for k in 0..n {
-        let lead = if k == 0 { "Access : " } else { "         " };
-        text.push_str(&format!("{lead}CONTOSO\\user{k} Allow  Read\r\n"));
-    }
-    text.push_str("\r\n");
-    text
-}
-
-const CERT_HEAD: &str = "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n";
-
-fn cert_rows(from: u8, n: u8) -> String {
-    (from..from + n)
-        .map(|k| {
-            format!(
-                "\"My\"\t\"{}\"\t\"CN=host{k}.contoso.com\"\t\"CN=Contoso CA\"\t\"2030-01-01 00:00:00\"\r\n",
-                format!("{k:02x}").repeat(20)
-            )
-        })
-        .collect()
-}
 
 /// A registry export, an ACL dump and a certificate listing, each UTF-16LE (with its mark, as
 /// `reg export` and `Out-File` write) with UTF-8 text appended, and each the other way round.

@@ -11,23 +11,9 @@ use serde_json::Value;
 
 use crate::common::{account, problems};
 
+use super::os;
+use super::shared::{CERT_HEAD, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary};
 use crate::common::rdtriage_threads as rdtriage;
-
-/// `dump --summary --format json ARGS` on `threads` threads: the accounts and the exit code.
-fn summary(args: &[&std::ffi::OsStr], threads: &str) -> (Vec<Value>, Option<i32>) {
-    let out = rdtriage(threads)
-        .args(["dump", "--summary", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let accounts: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (accounts.as_array().unwrap().clone(), out.status.code())
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Text whose encoding changes part way, from or to UTF-16BE
@@ -47,42 +33,6 @@ fn encoded(text: &str, encoding: &str) -> Vec<u8> {
         }
     }
     bytes
-}
-
-const REG_HEAD: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
-
-fn reg_values(key: &str, n: usize) -> String {
-    let mut text = format!(
-        "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\{key}]\r\n"
-    );
-    for i in 0..n {
-        text.push_str(&format!("\"Value{i}\"=dword:0000000{}\r\n", i % 10));
-    }
-    text.push_str("\r\n");
-    text
-}
-
-fn acl_rules(path: &str, n: usize) -> String {
-    let mut text = format!("Path   : Microsoft.PowerShell.Core\\FileSystem::C:\\{path}\r\n");
-    for k in 0..n {
-        let lead = if k == 0 { "Access : " } else { "         " };
-        text.push_str(&format!("{lead}CONTOSO\\user{k} Allow  Read\r\n"));
-    }
-    text.push_str("\r\n");
-    text
-}
-
-const CERT_HEAD: &str = "\"Store\"\t\"Thumbprint\"\t\"Subject\"\t\"Issuer\"\t\"NotAfter\"\r\n";
-
-fn cert_rows(from: u8, n: u8) -> String {
-    (from..from + n)
-        .map(|k| {
-            format!(
-                "\"My\"\t\"{}\"\t\"CN=host{k}.contoso.com\"\t\"CN=Contoso CA\"\t\"2030-01-01 00:00:00\"\r\n",
-                format!("{k:02x}").repeat(20)
-            )
-        })
-        .collect()
 }
 
 const CSV_HEADER: &str =
@@ -266,42 +216,6 @@ fn file_names_that_are_not_utf8_are_shown_apart_byte_for_byte() {
 // ---------------------------------------------------------------------------------------------
 // 3. Line listings whose every line is bad, or whose one row is millions of fields
 
-/// Run the built binary with `args` under `/usr/bin/time`: its exit code, stdout and its own
-/// peak RSS in KiB (`None` when `/usr/bin/time` is absent: the bound is then skipped visibly,
-/// as round two does).
-fn peak_rss(args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u8>, Option<u64>) {
-    let bin = assert_cmd::cargo::cargo_bin("rdtriage");
-    let time = std::path::Path::new("/usr/bin/time");
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = if time.is_file() {
-        let mut c = std::process::Command::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(&bin);
-        c
-    } else {
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but /usr/bin/time is missing: the peak RSS bounds cannot be checked"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: no /usr/bin/time here, the peak RSS bound is not checked"
-        );
-        std::process::Command::new(&bin)
-    };
-    let out = cmd
-        .env_clear()
-        .args(["--threads", "1"])
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let kib = std::fs::read_to_string(report.path())
-        .ok()
-        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
-    (out.status.code(), out.stdout, kib)
-}
-
 /// A registry export, an ACL dump and a certificate listing of 24 MB whose every line after
 /// the first is bad (12 million one-letter lines), and a certificate listing whose one row is
 /// 24 million tabs: each is read within a few times its size (the file, its text and what the
@@ -357,18 +271,22 @@ fn listings_of_millions_of_bad_lines_or_fields_stay_within_a_few_times_their_siz
             "line 3: not a SHA-1 thumbprint",
         ),
     ];
-    let (_, _, base) = peak_rss(&[os("dump"), os("--summary"), os(&fixture_reg(&dir))]);
+    let (_, _, base) =
+        super::shared::peak_rss("1", &[os("dump"), os("--summary"), os(&fixture_reg(&dir))]);
     let mut over = Vec::new();
     for (name, text, errors, first) in files {
         let path = dir.path().join(name);
         std::fs::write(&path, &text).unwrap();
-        let (code, stdout, kib) = peak_rss(&[
-            os("dump"),
-            os("--summary"),
-            os("--format"),
-            os("json"),
-            os(&path),
-        ]);
+        let (code, stdout, kib) = super::shared::peak_rss(
+            "1",
+            &[
+                os("dump"),
+                os("--summary"),
+                os("--format"),
+                os("json"),
+                os(&path),
+            ],
+        );
         let accounts: Value = serde_json::from_slice(&stdout).unwrap();
         let acc = &accounts[0];
         assert_eq!(code, Some(3), "{name}: {acc}");

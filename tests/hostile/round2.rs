@@ -9,7 +9,7 @@ use crate::support::evtx_writer;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command as StdCommand, Stdio};
+use std::process::Command as StdCommand;
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -47,54 +47,18 @@ fn accounts(args: &[&std::ffi::OsStr]) -> (Vec<Value>, Option<i32>) {
 
 use super::os;
 
-/// Run the built binary with `args` under `/usr/bin/time`, returning its exit code, stdout
-/// and its own peak RSS in KiB (`None` when `/usr/bin/time` is absent: the caller skips the
-/// bound visibly). Not `wait4` on a child of this test process: Linux carries the forked
-/// copy's peak (this process's, with other tests' buffers) over `exec`.
-fn peak_rss(args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u8>, Option<u64>) {
-    let bin = assert_cmd::cargo::cargo_bin("rdtriage");
-    let time = Path::new("/usr/bin/time");
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = if time.is_file() {
-        let mut c = StdCommand::new(time);
-        c.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(&bin);
-        c
-    } else {
-        // In CI the bound must be checked (.ci/run installs `time`); elsewhere the skip shows
-        // in `cargo test`'s output (straight to the stream: the harness captures eprintln!).
-        assert!(
-            std::env::var("CI").map_or(true, |v| v != "true"),
-            "CI=true but /usr/bin/time is missing: the peak RSS bounds cannot be checked"
-        );
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: no /usr/bin/time here, the peak RSS bound is not checked"
-        );
-        StdCommand::new(&bin)
-    };
-    let out = cmd
-        .env_clear()
-        .args(["--threads", "2"])
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
-    let kib = std::fs::read_to_string(report.path())
-        .ok()
-        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
-    (out.status.code(), out.stdout, kib)
-}
-
 /// `dump --summary --format json PATH` in a child: its exit code, the accounts, its peak RSS.
 fn summary_rss(path: &Path) -> (Option<i32>, Vec<u8>, Option<u64>) {
-    peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os(path),
-    ])
+    super::shared::peak_rss(
+        "2",
+        &[
+            os("dump"),
+            os("--summary"),
+            os("--format"),
+            os("json"),
+            os(path),
+        ],
+    )
 }
 
 /// The peak RSS of a run on a one-row CSV: what the binary costs before any input does.
@@ -102,7 +66,7 @@ fn baseline_kib() -> Option<u64> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.csv");
     std::fs::write(&path, format!("{HEADER}{}", row(1))).unwrap();
-    peak_rss(&[os("dump"), os("--summary"), os(&path)]).2
+    super::shared::peak_rss("2", &[os("dump"), os("--summary"), os(&path)]).2
 }
 
 /// Assert `kib` (if measured) is within `allowance` KiB of the baseline.
@@ -630,15 +594,18 @@ fn an_unclosed_quote_stops_at_the_record_cap_keeping_the_rows_before_it() {
         f.write_all(line.as_bytes()).unwrap();
     }
     drop(f);
-    let (code, out, kib) = peak_rss(&[
-        os("dump"),
-        os("--summary"),
-        os("--format"),
-        os("json"),
-        os("--max-csv-row-bytes"),
-        os("4194304"),
-        os(&path),
-    ]);
+    let (code, out, kib) = super::shared::peak_rss(
+        "2",
+        &[
+            os("dump"),
+            os("--summary"),
+            os("--format"),
+            os("json"),
+            os("--max-csv-row-bytes"),
+            os("4194304"),
+            os(&path),
+        ],
+    );
     assert_eq!(code, Some(3));
     let acc: Value = serde_json::from_slice(&out).unwrap();
     let a = &acc[0];

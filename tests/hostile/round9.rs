@@ -12,23 +12,9 @@ use serde_json::Value;
 
 use crate::common::{account, fixtures, problems};
 
+use super::os;
+use super::shared::{summary_on as summary, utf16le as utf16};
 use crate::common::rdtriage_threads as rdtriage;
-
-/// `dump --summary --format json ARGS` on `threads` threads: the accounts and the exit code.
-fn summary(args: &[&std::ffi::OsStr], threads: &str) -> (Vec<Value>, Option<i32>) {
-    let out = rdtriage(threads)
-        .args(["dump", "--summary", "--format", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let accounts: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (accounts.as_array().unwrap().clone(), out.status.code())
-}
-
-fn os<P: AsRef<std::ffi::OsStr> + ?Sized>(p: &P) -> &std::ffi::OsStr {
-    p.as_ref()
-}
 
 /// The certificate ticket's server System log, copied into `dir/ticket/`.
 fn ticket(dir: &Path) -> std::path::PathBuf {
@@ -358,10 +344,6 @@ fn zip_entry_names_with_a_nul_are_shown_whole_and_each_entry_is_accounted() {
 
 // ---------------------------------------------------------------------------------------------
 // 5. Text whose encoding changes part way
-
-fn utf16(text: &str) -> Vec<u8> {
-    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
-}
 
 const CSV_HEADER: &str =
     "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
