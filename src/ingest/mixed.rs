@@ -424,34 +424,27 @@ mod tests {
 
     #[test]
     fn the_guard_stops_at_the_switch_however_the_bytes_come() {
-        let mut mixed = utf16(&LINE.repeat(2000));
-        let at = mixed.len();
-        mixed.extend_from_slice(LINE.repeat(3).as_bytes());
-        for step in [1, 7, 31, 32, 33, 4096, 1 << 20] {
-            let mut guard = Guard::new(Trickle { data: &mixed, step }, Start::Utf16Le, 2);
-            let mut got = Vec::new();
-            guard.read_to_end(&mut got).unwrap();
-            assert_eq!(got, mixed[..at], "step {step}");
-            assert_eq!(
-                guard.switched(),
-                Some((at as u64 + 2, Start::Utf8)),
-                "step {step}"
-            );
-        }
-        // UTF-16BE after UTF-16LE, the stream's chunks ending at odd offsets of the text.
-        let mut mixed = utf16(&LINE.repeat(2000));
-        let at = mixed.len();
-        mixed.extend_from_slice(&utf16be(&LINE.repeat(3)));
-        for step in [1, 7, 31, 32, 33, 4095, 1 << 20] {
-            let mut guard = Guard::new(Trickle { data: &mixed, step }, Start::Utf16Le, 2);
-            let mut got = Vec::new();
-            guard.read_to_end(&mut got).unwrap();
-            assert_eq!(got, mixed[..at], "step {step}");
-            assert_eq!(
-                guard.switched(),
-                Some((at as u64 + 2, Start::Utf16Be)),
-                "step {step}"
-            );
+        // UTF-8 after UTF-16LE; UTF-16BE after it, the stream's chunks ending at odd offsets of
+        // the text.
+        let tails = [
+            (LINE.repeat(3).into_bytes(), Start::Utf8, 4096),
+            (utf16be(&LINE.repeat(3)), Start::Utf16Be, 4095),
+        ];
+        for (tail, found, odd) in tails {
+            let mut mixed = utf16(&LINE.repeat(2000));
+            let at = mixed.len();
+            mixed.extend_from_slice(&tail);
+            for step in [1, 7, 31, 32, 33, odd, 1 << 20] {
+                let mut guard = Guard::new(Trickle { data: &mixed, step }, Start::Utf16Le, 2);
+                let mut got = Vec::new();
+                guard.read_to_end(&mut got).unwrap();
+                assert_eq!(got, mixed[..at], "step {step}");
+                assert_eq!(
+                    guard.switched(),
+                    Some((at as u64 + 2, found)),
+                    "step {step}"
+                );
+            }
         }
         // An error of the stream comes after every byte read before it.
         struct Failing<'a>(&'a [u8]);
