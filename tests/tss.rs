@@ -403,6 +403,57 @@ fn another_program_on_the_rdp_port_is_a_refusal_cause() {
     );
 }
 
+/// A bundle with no registry export whose netstat listing shows TermService itself on the RDP
+/// port: the listener was up when the bundle was taken, which counts against a refusal seen
+/// only in the server's events; the same bundle whose listing has no such socket does not.
+#[test]
+fn termservice_listening_counts_against_a_refusal() {
+    let bundle = |listener: bool| {
+        let mut b = Bundle::new(Layout::Msrd, "RDS01");
+        b.evtx(
+            "System",
+            &server_system(
+                "09:14:02.5519934 260 provider=Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+            ),
+        );
+        b.side_files();
+        if !listener {
+            b.netstat(&[(
+                "0.0.0.0:135",
+                "0.0.0.0:0",
+                "LISTENING",
+                1012,
+                "RpcSs",
+                "svchost.exe",
+            )]);
+        }
+        b
+    };
+    let refused = |listener: bool| {
+        let dir = ticket(&bundle(listener));
+        let (_, r) = scan(dir.path(), &["."]);
+        cause(&r, "server-refused")
+            .unwrap_or_else(|| panic!("{}", r.verdict))
+            .clone()
+    };
+    let without = refused(false);
+    let with = refused(true);
+    assert_eq!(
+        (without.confidence, with.confidence),
+        (Confidence::Medium, Confidence::Low),
+        "{}",
+        with.why
+    );
+    assert!(
+        with.why.contains(
+            "counts against it: TermService (svchost.exe) listens on TCP 0.0.0.0:3389 in the netstat listing"
+        ),
+        "{}",
+        with.why
+    );
+    assert!(!without.why.contains("counts against"), "{}", without.why);
+}
+
 #[test]
 fn rdp_wrapper_service_dll_is_weak() {
     let mut b = server(Layout::Msrd, "");

@@ -64,6 +64,7 @@ pub fn adjust(
     sources: &BTreeSet<Source>,
     event_near: bool,
     events: &[Event],
+    domain: &Domain,
 ) -> Adjusted {
     let has_config = sources.iter().any(|s| is_configuration(*s));
     let has_events = sources.iter().any(|s| !is_configuration(*s));
@@ -91,7 +92,7 @@ pub fn adjust(
             healthy: None,
         };
     }
-    if !has_config && let Some(healthy) = healthy_setting(cause, events) {
+    if !has_config && let Some(healthy) = healthy_setting(cause, events, domain) {
         let lowered = match confidence {
             Confidence::Medium => Confidence::Low,
             Confidence::Low => Confidence::Context,
@@ -124,7 +125,7 @@ fn raise(c: Confidence) -> Confidence {
 }
 
 /// The healthy setting in the bundle that speaks against `cause`, if it holds one.
-fn healthy_setting(cause: Cause, events: &[Event]) -> Option<String> {
+fn healthy_setting(cause: Cause, events: &[Event], domain: &Domain) -> Option<String> {
     let reg = |key_suffix: &str, name: &str, healthy: &dyn Fn(&str) -> bool| {
         events.iter().any(|e| match &e.kind {
             EventKind::Registry(r) => {
@@ -165,8 +166,29 @@ fn healthy_setting(cause: Cause, events: &[Event]) -> Option<String> {
                 })
                 .then_some("the RDP key file gives NETWORK SERVICE Read")
         }
-        Cause::ServerRefused => reg(r"\WinStations\RDP-Tcp", "fEnableWinStation", &|d| d == "1")
-            .then_some("the RDP-Tcp listener is enabled"),
+        Cause::ServerRefused => {
+            if reg(r"\WinStations\RDP-Tcp", "fEnableWinStation", &|d| d == "1") {
+                return Some("the RDP-Tcp listener is enabled".into());
+            }
+            // The listener itself, up when the listing was taken: Windows' own service holds
+            // the RDP port.
+            return events.iter().find_map(|e| match &e.kind {
+                EventKind::Socket(s) if domain.is_own_listener(s) => {
+                    let host = if s.local_host.contains(':') {
+                        format!("[{}]", s.local_host)
+                    } else {
+                        s.local_host.clone()
+                    };
+                    Some(format!(
+                        "{} ({}) listens on TCP {host}:{} in the netstat listing",
+                        s.service,
+                        s.process,
+                        s.local_port.unwrap_or_default()
+                    ))
+                }
+                _ => None,
+            });
+        }
         Cause::RdpWrapper => reg(r"\Services\TermService\Parameters", "ServiceDll", &|d| {
             d.to_ascii_lowercase().ends_with(r"\system32\termsrv.dll")
         })
@@ -460,15 +482,36 @@ mod tests {
     #[test]
     fn configuration_corroborates_caps_and_counts_against() {
         let both = BTreeSet::from([Source::Evtx, Source::Registry]);
-        let a = adjust(Cause::Tls, Confidence::Medium, &both, true, &[]);
+        let a = adjust(
+            Cause::Tls,
+            Confidence::Medium,
+            &both,
+            true,
+            &[],
+            Domain::builtin(),
+        );
         assert_eq!(a.confidence, Confidence::High);
         assert!(a.note.unwrap().contains("registry"));
         // Not near a 0x904: no corroboration.
-        let a = adjust(Cause::Tls, Confidence::Low, &both, false, &[]);
+        let a = adjust(
+            Cause::Tls,
+            Confidence::Low,
+            &both,
+            false,
+            &[],
+            Domain::builtin(),
+        );
         assert_eq!(a.confidence, Confidence::Low);
         // Configuration alone never passes medium.
         let only = BTreeSet::from([Source::Registry, Source::Acl]);
-        let a = adjust(Cause::Tls, Confidence::High, &only, false, &[]);
+        let a = adjust(
+            Cause::Tls,
+            Confidence::High,
+            &only,
+            false,
+            &[],
+            Domain::builtin(),
+        );
         assert_eq!(a.confidence, Confidence::Medium);
         // Healthy TLS settings count against a TLS cause seen in events only.
         let healthy = [reg(
@@ -477,13 +520,105 @@ mod tests {
             "1",
         )];
         let events = BTreeSet::from([Source::Evtx]);
-        let a = adjust(Cause::Tls, Confidence::Medium, &events, true, &healthy);
+        let a = adjust(
+            Cause::Tls,
+            Confidence::Medium,
+            &events,
+            true,
+            &healthy,
+            Domain::builtin(),
+        );
         assert_eq!(a.confidence, Confidence::Low);
         assert!(a.note.unwrap().contains("counts against"));
-        let a = adjust(Cause::Tls, Confidence::High, &events, true, &healthy);
+        let a = adjust(
+            Cause::Tls,
+            Confidence::High,
+            &events,
+            true,
+            &healthy,
+            Domain::builtin(),
+        );
         assert_eq!(a.confidence, Confidence::High);
-        let a = adjust(Cause::Network, Confidence::Medium, &events, true, &healthy);
+        let a = adjust(
+            Cause::Network,
+            Confidence::Medium,
+            &events,
+            true,
+            &healthy,
+            Domain::builtin(),
+        );
         assert_eq!((a.confidence, a.note), (Confidence::Medium, None));
+    }
+
+    /// Windows' own service listening on the RDP port counts against a refusal seen only in
+    /// events; another owner, another port or a socket that is not listening does not.
+    #[test]
+    fn the_services_own_listener_counts_against_a_refusal() {
+        let socket = |port: u16, remote: u16, process: &str, service: &str| Event {
+            file: Arc::from("Netstat.txt"),
+            record: 1,
+            time: None,
+            kind: EventKind::Socket(Box::new(crate::model::Socket {
+                protocol: "TCP".into(),
+                local_host: "::".into(),
+                local_port: Some(port),
+                remote_host: "::".into(),
+                remote_port: Some(remote),
+                state: "LISTENING".into(),
+                pid: Some(1164),
+                process: process.into(),
+                service: service.into(),
+                computer: "RDS01".into(),
+            })),
+            marks: Default::default(),
+        };
+        let domain = Domain::builtin();
+        let port = domain.rdp_ports[0] as u16;
+        let listener = domain
+            .config_listener
+            .clone()
+            .expect("the pack declares it");
+        let evtx = BTreeSet::from([Source::Evtx]);
+        let refused = |events: &[Event]| {
+            adjust(
+                Cause::ServerRefused,
+                Confidence::Medium,
+                &evtx,
+                true,
+                events,
+                domain,
+            )
+        };
+        let own = [socket(
+            port,
+            0,
+            &listener.process.to_uppercase(),
+            &listener.service,
+        )];
+        let a = refused(&own);
+        assert_eq!(a.confidence, Confidence::Low, "{a:?}");
+        let healthy = a.healthy.expect("a healthy setting");
+        assert!(healthy.contains(&format!("[::]:{port}")), "{healthy}");
+        for other in [
+            socket(port, 0, "rdpproxy.exe", ""),
+            socket(port, 0, &listener.process, "SomeService"),
+            socket(port + 1, 0, &listener.process, &listener.service),
+            socket(port, 50211, &listener.process, &listener.service),
+        ] {
+            let a = refused(&[other]);
+            assert_eq!((a.confidence, a.healthy), (Confidence::Medium, None));
+        }
+        // A refusal that has its own configuration evidence is not lowered.
+        let with_config = BTreeSet::from([Source::Evtx, Source::Netstat]);
+        let a = adjust(
+            Cause::ServerRefused,
+            Confidence::Medium,
+            &with_config,
+            false,
+            &own,
+            domain,
+        );
+        assert_eq!(a.healthy, None);
     }
 
     /// An event noted again on the same thread is answered without the lock, but only for the

@@ -680,7 +680,14 @@ fn cause_score(
             && s.source
                 .is_some_and(|source| !super::config::is_configuration(source))
     });
-    let adjusted = super::config::adjust(cause, confidence, &finding_sources, event_near, events);
+    let adjusted = super::config::adjust(
+        cause,
+        confidence,
+        &finding_sources,
+        event_near,
+        events,
+        rules.domain(),
+    );
     let confidence = adjusted.confidence;
     score *= adjusted.score_factor;
     let total_events: u64 = scored.iter().map(|s| s.count).sum();

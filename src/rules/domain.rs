@@ -35,6 +35,7 @@
 //!         | "peer" string list "data" "." bare_name { "data" "." bare_name }
 //!         | "occurred" string list "data" "." bare_name "systemtime" integer
 //!         | "config" ( "key" | "acl" ) strings
+//!         | "config" "listener" string "service" string
 //!         | "advice" log_kind string "step" string ;
 //! server_role = "authenticated" | "logon" | "disconnect" | "logoff" ;
 //! fields  = { ( "address" | "session" | "user" | "reason" ) "data" "." bare_name } ;
@@ -279,10 +280,22 @@ pub struct Domain {
     pub occurred: Vec<OccurredDecl>,
     pub config_keys: Vec<String>,
     pub config_acls: Vec<String>,
+    /// `config listener "<program>" service "<service>"`: the owner a `netstat -b` listing
+    /// names for the RDP listener when Windows' own service holds the port.
+    pub config_listener: Option<Listener>,
     pub advice: Vec<Advice>,
     /// `server_events` by event id, built at the first [`Domain::server_event`]: a cache,
     /// ignored by `==` and not cloned (declarations changed after a lookup are not seen).
     server_index: index::ServerIndex,
+}
+
+/// The RDP listener's owner as `netstat -b` names it (`config listener`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listener {
+    /// The executable, `[x.exe]` in the listing.
+    pub process: String,
+    /// The service, the line before the executable.
+    pub service: String,
 }
 
 /// Events of one provider that name both ends of a packet or connection (`peer`): the fields
@@ -501,6 +514,18 @@ impl Domain {
             EventKind::Socket(k) => k.local_port.is_some_and(|p| self.is_rdp_port(p)),
             _ => false,
         }
+    }
+
+    /// Is `s` the RDP listener as Windows runs it: a TCP socket listening on the RDP port,
+    /// owned by the declared program and service (`config listener`)?
+    pub fn is_own_listener(&self, s: &crate::model::Socket) -> bool {
+        self.config_listener.as_ref().is_some_and(|l| {
+            s.protocol.eq_ignore_ascii_case("TCP")
+                && s.local_port.is_some_and(|p| self.is_rdp_port(p))
+                && s.remote_port == Some(0)
+                && s.process.eq_ignore_ascii_case(&l.process)
+                && s.service.eq_ignore_ascii_case(&l.service)
+        })
     }
 
     /// Is `w` the gateway's connect or disconnect event (a clock pair with the client's)?
@@ -786,7 +811,14 @@ fn decl<'a>(i: &'a str, d: &mut Domain) -> PResult<'a, ()> {
             Ok((rest, ()))
         }
         "config" => {
-            let (rest, which) = choice(rest, &["key", "acl"], "configuration kind")?;
+            let (rest, which) = choice(rest, &["key", "acl", "listener"], "configuration kind")?;
+            if which == "listener" {
+                let (rest, process) = string(ws(rest)?.0)?;
+                let (rest, _) = keyword(rest, "service")?;
+                let (rest, service) = string(ws(rest)?.0)?;
+                d.config_listener = Some(Listener { process, service });
+                return Ok((rest, ()));
+            }
             let (rest, items) = strings(rest)?;
             if which == "key" {
                 d.config_keys.extend(items);

@@ -134,6 +134,14 @@ impl fmt::Display for Domain {
         if !self.config_acls.is_empty() {
             writeln!(f, "    config acl {}", quoted_list(&self.config_acls))?;
         }
+        if let Some(l) = &self.config_listener {
+            writeln!(
+                f,
+                "    config listener {} service {}",
+                quote(&l.process),
+                quote(&l.service)
+            )?;
+        }
         for a in &self.advice {
             writeln!(
                 f,
