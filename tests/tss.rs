@@ -350,18 +350,21 @@ fn listener_replaced_is_server_refused_and_service_crash_is_server_down() {
 /// MSRD-Collect's netstat listing shows another program (a remote-access proxy) listening on
 /// TCP 3389 beside nothing of TermService's: the listener cannot have its port, a refusal
 /// cause, moderate from configuration alone; TermService on its own port is no finding.
+/// A netstat socket that is not the RDP port's: RPC's endpoint mapper.
+const RPC_LISTENER: (&str, &str, &str, u32, &str, &str) = (
+    "0.0.0.0:135",
+    "0.0.0.0:0",
+    "LISTENING",
+    1012,
+    "RpcSs",
+    "svchost.exe",
+);
+
 #[test]
 fn another_program_on_the_rdp_port_is_a_refusal_cause() {
     let mut b = server(Layout::Msrd, "");
     b.netstat(&[
-        (
-            "0.0.0.0:135",
-            "0.0.0.0:0",
-            "LISTENING",
-            1012,
-            "RpcSs",
-            "svchost.exe",
-        ),
+        RPC_LISTENER,
         (
             "0.0.0.0:3389",
             "0.0.0.0:0",
@@ -418,14 +421,7 @@ fn termservice_listening_counts_against_a_refusal() {
         );
         b.side_files();
         if !listener {
-            b.netstat(&[(
-                "0.0.0.0:135",
-                "0.0.0.0:0",
-                "LISTENING",
-                1012,
-                "RpcSs",
-                "svchost.exe",
-            )]);
+            b.netstat(&[RPC_LISTENER]);
         }
         b
     };

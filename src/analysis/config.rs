@@ -579,16 +579,17 @@ mod tests {
             .clone()
             .expect("the pack declares it");
         let evtx = BTreeSet::from([Source::Evtx]);
-        let refused = |events: &[Event]| {
+        let refused_with = |sources: &BTreeSet<Source>, events: &[Event]| {
             adjust(
                 Cause::ServerRefused,
                 Confidence::Medium,
-                &evtx,
+                sources,
                 true,
                 events,
                 domain,
             )
         };
+        let refused = |events: &[Event]| refused_with(&evtx, events);
         let own = [socket(
             port,
             0,
@@ -610,14 +611,7 @@ mod tests {
         }
         // A refusal that has its own configuration evidence is not lowered.
         let with_config = BTreeSet::from([Source::Evtx, Source::Netstat]);
-        let a = adjust(
-            Cause::ServerRefused,
-            Confidence::Medium,
-            &with_config,
-            false,
-            &own,
-            domain,
-        );
+        let a = refused_with(&with_config, &own);
         assert_eq!(a.healthy, None);
     }
 
