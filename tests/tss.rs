@@ -387,8 +387,8 @@ fn another_program_on_the_rdp_port_is_a_refusal_cause() {
     assert_eq!(
         held,
         [
-            "netstat on RDS01.contoso.com: TCP 0.0.0.0:3389 LISTENING is held by rdpproxy.exe (pid 2208, service -)",
-            "netstat on RDS01.contoso.com: TCP [::]:3389 LISTENING is held by rdpproxy.exe (pid 2208, service -)",
+            "netstat on RDS01.contoso.com: TCP 0.0.0.0:3389 LISTENING is held by rdpproxy.exe (pid 2208)",
+            "netstat on RDS01.contoso.com: TCP [::]:3389 LISTENING is held by rdpproxy.exe (pid 2208)",
         ],
         "{:#?}",
         refused.findings
@@ -403,6 +403,36 @@ fn another_program_on_the_rdp_port_is_a_refusal_cause() {
         refused.remediation.contains("3389"),
         "{}",
         refused.remediation
+    );
+}
+
+/// A registry export and a netstat listing sent on their own, outside any bundle: no folder
+/// names their computer, so the evidence names none (not "on -"), and a socket whose owner
+/// is a program with no service names no service.
+#[test]
+fn configuration_outside_a_bundle_names_no_computer() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let reg = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp]\r\n\"fEnableWinStation\"=dword:00000000\r\n\r\n";
+    std::fs::write(d.join("rdp-tcp.reg"), support::tss_writer::utf16le_bom(reg)).unwrap();
+    let listing = "\r\nActive Connections\r\n\r\n  Proto  Local Address          Foreign Address        State           PID\r\n  TCP    0.0.0.0:3389           0.0.0.0:0              LISTENING       2208\r\n [rdpproxy.exe]\r\n";
+    std::fs::write(d.join("netstat.txt"), listing).unwrap();
+    let (_, r) = scan(d, &["."]);
+    let refused = cause(&r, "server-refused").unwrap_or_else(|| panic!("{}", r.verdict));
+    let mut evidence: Vec<&str> = refused
+        .findings
+        .iter()
+        .map(|f| f.evidence.as_str())
+        .collect();
+    evidence.sort_unstable();
+    assert_eq!(
+        evidence,
+        [
+            "netstat: TCP 0.0.0.0:3389 LISTENING is held by rdpproxy.exe (pid 2208)",
+            "registry: HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp fEnableWinStation = 0",
+        ],
+        "{:#?}",
+        r.inputs
     );
 }
 

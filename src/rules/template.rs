@@ -22,6 +22,10 @@
 //! its form, as Microsoft's documentation writes it. An HRESULT wrapping a Win32 or Winsock code
 //! (`0x8007xxxx`) is named from the code it wraps when the table has no entry of its own.
 //!
+//! `{?text {field}...}` is an optional group: its text and fields are written only when every
+//! field in it has a value (`"held by {process}{?, service {service}}"`), else nothing of it.
+//! Groups do not nest.
+//!
 //! `{field|systemtime N}` renders the `N`th SYSTEMTIME (from 0) of binary data written in hex
 //! (EventLog 6008's) as `2012-04-06 13:59:13`; data that holds none renders as `-`.
 
@@ -72,6 +76,8 @@ fn find(table: &[(u64, String)], n: u64) -> Option<&str> {
 enum Part {
     Lit(String),
     Field(Field, Format),
+    /// `{?text {field}...}`: written only when every field in it has a value.
+    Optional(Vec<Part>),
 }
 
 /// How a placeholder's value is written.
@@ -96,54 +102,8 @@ enum Format {
 impl Template {
     /// Parse `text`; an error carries the byte offset in `text` it is about.
     pub fn parse(text: &str) -> Result<Template, (usize, ErrorKind)> {
-        let mut parts = Vec::new();
-        let mut lit = String::new();
-        let mut rest = text;
-        while let Some(c) = rest.chars().next() {
-            let offset = text.len() - rest.len();
-            match c {
-                '{' if rest.starts_with("{{") => {
-                    lit.push('{');
-                    rest = &rest[2..];
-                }
-                '}' if rest.starts_with("}}") => {
-                    lit.push('}');
-                    rest = &rest[2..];
-                }
-                '}' => {
-                    return Err((
-                        offset,
-                        ErrorKind::BadTemplate {
-                            message: "a lone \"}\" (write \"}}\" for a literal brace)",
-                        },
-                    ));
-                }
-                '{' => {
-                    let Some(end) = rest.find('}') else {
-                        return Err((
-                            offset,
-                            ErrorKind::BadTemplate {
-                                message: "an unclosed \"{\" (write \"{{\" for a literal brace)",
-                            },
-                        ));
-                    };
-                    let (inner, format) = format_of(&rest[1..end]).map_err(|k| (offset + 1, k))?;
-                    let field = placeholder(inner).map_err(|k| (offset + 1, k))?;
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
-                    }
-                    parts.push(Part::Field(field, format));
-                    rest = &rest[end + 1..];
-                }
-                c => {
-                    lit.push(c);
-                    rest = &rest[c.len_utf8()..];
-                }
-            }
-        }
-        if !lit.is_empty() {
-            parts.push(Part::Lit(lit));
-        }
+        let (parts, rest) = parse_parts(text, text, false)?;
+        debug_assert!(rest.is_empty());
         Ok(Template {
             text: text.to_string(),
             parts,
@@ -154,12 +114,9 @@ impl Template {
     /// Give the template the domain's tables of codes, which `server_reason` and `error`
     /// read: the rule set does so once its domain is known (a rule file may be loaded before it).
     pub(crate) fn bind_tables(&mut self, tables: &std::sync::Arc<CodeTables>) {
-        let reads = self.parts.iter().any(|p| {
-            matches!(
-                p,
-                Part::Field(_, Format::ServerReason) | Part::Field(_, Format::Error)
-            )
-        });
+        let reads = self
+            .placeholders()
+            .any(|(_, format)| matches!(format, Format::ServerReason | Format::Error));
         if reads {
             self.tables = Some(tables.clone());
         }
@@ -172,85 +129,48 @@ impl Template {
 
     /// The fields the template uses, in order.
     pub fn fields(&self) -> impl Iterator<Item = &Field> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Field(f, _) => Some(f),
-            Part::Lit(_) => None,
-        })
+        self.placeholders().map(|(f, _)| f)
     }
 
-    /// The template filled in from `event`.
+    /// Every placeholder, those in optional groups too, in order.
+    fn placeholders(&self) -> impl Iterator<Item = (&Field, &Format)> {
+        self.parts
+            .iter()
+            .flat_map(|p| match p {
+                Part::Optional(group) => group.iter().collect::<Vec<_>>(),
+                p => vec![p],
+            })
+            .filter_map(|p| match p {
+                Part::Field(f, format) => Some((f, format)),
+                _ => None,
+            })
+    }
+
+    /// The template filled in from `event`. A field the event lacks reads `-`; an optional
+    /// group with such a field is left out whole.
     pub fn render(&self, event: &Event) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Lit(s) => out.push_str(s),
-                Part::Field(f, format) => match f.get(event) {
-                    Some(v) => {
-                        let text = v.render();
-                        let trimmed = text.trim();
-                        // An empty value reads as a missing one: "to  did not meet" and
-                        // "registry on :" read as words left out.
-                        if trimmed.is_empty() {
-                            out.push_str(MISSING);
-                            continue;
+                Part::Field(f, format) => {
+                    self.render_field(f, *format, event, &mut out);
+                }
+                Part::Optional(group) => {
+                    let mark = out.len();
+                    let whole = group.iter().all(|p| match p {
+                        Part::Lit(s) => {
+                            out.push_str(s);
+                            true
                         }
-                        match (format, trimmed.parse::<u64>()) {
-                            (Format::Seconds, Ok(secs)) => {
-                                out.push_str(&crate::units::span_words(secs));
-                            }
-                            (Format::TlsAlert, Ok(n)) => match tls_alert(n) {
-                                Some(name) => out.push_str(&format!("{n} ({name})")),
-                                None => push_cut(&mut out, trimmed),
-                            },
-                            (Format::ServerReason, Ok(n)) => {
-                                match self.tables.as_deref().and_then(|t| t.reason(n)) {
-                                    Some(m) => out.push_str(&format!("{n} ({m})")),
-                                    None => push_cut(&mut out, trimmed),
-                                }
-                            }
-                            (Format::Error, _) => match error_code(trimmed) {
-                                Some(n) => {
-                                    if n > 0xFFFF {
-                                        out.push_str(&format!("0x{n:08X}"));
-                                    } else {
-                                        out.push_str(&n.to_string());
-                                    }
-                                    if let Some(m) = self.tables.as_deref().and_then(|t| t.error(n))
-                                    {
-                                        out.push_str(&format!(" ({m})"));
-                                    }
-                                }
-                                None => push_cut(&mut out, trimmed),
-                            },
-                            // An IPv6 literal holds colons; bracketed already, it is kept.
-                            (Format::Address, _)
-                                if trimmed.contains(':') && !trimmed.starts_with('[') =>
-                            {
-                                out.push('[');
-                                push_cut(&mut out, trimmed);
-                                out.push(']');
-                            }
-                            (&Format::SystemTime(n), _) => {
-                                match crate::units::systemtime_in_hex(trimmed, n) {
-                                    Some(t) => {
-                                        out.push_str(&t.strftime("%Y-%m-%d %H:%M:%S").to_string())
-                                    }
-                                    None => out.push_str(MISSING),
-                                }
-                            }
-                            // The Security log writes some values as a message parameter,
-                            // `%%14592`, that Event Viewer shows as its text. Others have their
-                            // ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
-                            // which a terminal report shows as a literal `\r\n`. Inside, the
-                            // text is kept as written (the reports escape it).
-                            _ => match audit_parameter(trimmed) {
-                                Some(text) => out.push_str(text),
-                                None => push_cut(&mut out, trimmed),
-                            },
-                        }
+                        Part::Field(f, format) => self.render_field(f, *format, event, &mut out),
+                        // The parser allows no group in a group.
+                        Part::Optional(_) => false,
+                    });
+                    if !whole {
+                        out.truncate(mark);
                     }
-                    None => out.push_str(MISSING),
-                },
+                }
             }
             if out.len() > MAX_EVIDENCE_BYTES {
                 // A template of many references (a user's rule file) would otherwise render
@@ -265,6 +185,80 @@ impl Template {
             }
         }
         out
+    }
+
+    /// `f`'s value in `event`, written onto `out` as `format` says; `false` (and `-` written)
+    /// when the event has none.
+    fn render_field(&self, f: &Field, format: Format, event: &Event, out: &mut String) -> bool {
+        match f.get(event) {
+            Some(v) => {
+                let text = v.render();
+                let trimmed = text.trim();
+                // An empty value reads as a missing one: "to  did not meet" and
+                // "registry on :" read as words left out.
+                if trimmed.is_empty() {
+                    out.push_str(MISSING);
+                    return false;
+                }
+                match (format, trimmed.parse::<u64>()) {
+                    (Format::Seconds, Ok(secs)) => {
+                        out.push_str(&crate::units::span_words(secs));
+                    }
+                    (Format::TlsAlert, Ok(n)) => match tls_alert(n) {
+                        Some(name) => out.push_str(&format!("{n} ({name})")),
+                        None => push_cut(out, trimmed),
+                    },
+                    (Format::ServerReason, Ok(n)) => {
+                        match self.tables.as_deref().and_then(|t| t.reason(n)) {
+                            Some(m) => out.push_str(&format!("{n} ({m})")),
+                            None => push_cut(out, trimmed),
+                        }
+                    }
+                    (Format::Error, _) => match error_code(trimmed) {
+                        Some(n) => {
+                            if n > 0xFFFF {
+                                out.push_str(&format!("0x{n:08X}"));
+                            } else {
+                                out.push_str(&n.to_string());
+                            }
+                            if let Some(m) = self.tables.as_deref().and_then(|t| t.error(n)) {
+                                out.push_str(&format!(" ({m})"));
+                            }
+                        }
+                        None => push_cut(out, trimmed),
+                    },
+                    // An IPv6 literal holds colons; bracketed already, it is kept.
+                    (Format::Address, _) if trimmed.contains(':') && !trimmed.starts_with('[') => {
+                        out.push('[');
+                        push_cut(out, trimmed);
+                        out.push(']');
+                    }
+                    (Format::SystemTime(n), _) => {
+                        match crate::units::systemtime_in_hex(trimmed, n) {
+                            Some(t) => out.push_str(&t.strftime("%Y-%m-%d %H:%M:%S").to_string()),
+                            None => {
+                                out.push_str(MISSING);
+                                return false;
+                            }
+                        }
+                    }
+                    // The Security log writes some values as a message parameter,
+                    // `%%14592`, that Event Viewer shows as its text. Others have their
+                    // ends trimmed: a Win32 message (RCM 1057's) ends with CR LF,
+                    // which a terminal report shows as a literal `\r\n`. Inside, the
+                    // text is kept as written (the reports escape it).
+                    _ => match audit_parameter(trimmed) {
+                        Some(text) => out.push_str(text),
+                        None => push_cut(out, trimmed),
+                    },
+                }
+            }
+            None => {
+                out.push_str(MISSING);
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -322,6 +316,89 @@ fn error_code(text: &str) -> Option<u64> {
         return u64::from_str_radix(text, 16).ok();
     }
     super::fields::parse_number(text)
+}
+
+/// The parts of `rest` (a tail of `text`, for offsets) up to its end, or, `in_group`, up to
+/// the `}` that closes an optional group (the rest after it is returned).
+fn parse_parts<'t>(
+    text: &str,
+    mut rest: &'t str,
+    in_group: bool,
+) -> Result<(Vec<Part>, &'t str), (usize, ErrorKind)> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let bad = |offset: usize, message: &'static str| (offset, ErrorKind::BadTemplate { message });
+    while let Some(c) = rest.chars().next() {
+        let offset = text.len() - rest.len();
+        match c {
+            '{' if rest.starts_with("{{") => {
+                lit.push('{');
+                rest = &rest[2..];
+            }
+            '}' if rest.starts_with("}}") => {
+                lit.push('}');
+                rest = &rest[2..];
+            }
+            '}' if in_group => {
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(lit));
+                }
+                if !parts.iter().any(|p| !matches!(p, Part::Lit(_))) {
+                    return Err(bad(
+                        offset,
+                        "an optional group \"{?...}\" with no placeholder in it",
+                    ));
+                }
+                return Ok((parts, &rest[1..]));
+            }
+            '}' => {
+                return Err(bad(
+                    offset,
+                    "a lone \"}\" (write \"}}\" for a literal brace)",
+                ));
+            }
+            '{' if rest.starts_with("{?") => {
+                if in_group {
+                    return Err(bad(offset, "an optional group inside another"));
+                }
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(std::mem::take(&mut lit)));
+                }
+                let (group, after) = parse_parts(text, &rest[2..], true)?;
+                parts.push(Part::Optional(group));
+                rest = after;
+            }
+            '{' => {
+                let Some(end) = rest.find('}') else {
+                    return Err(bad(
+                        offset,
+                        "an unclosed \"{\" (write \"{{\" for a literal brace)",
+                    ));
+                };
+                let (inner, format) = format_of(&rest[1..end]).map_err(|k| (offset + 1, k))?;
+                let field = placeholder(inner).map_err(|k| (offset + 1, k))?;
+                if !lit.is_empty() {
+                    parts.push(Part::Lit(std::mem::take(&mut lit)));
+                }
+                parts.push(Part::Field(field, format));
+                rest = &rest[end + 1..];
+            }
+            c => {
+                lit.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if in_group {
+        return Err(bad(
+            text.len(),
+            "an optional group \"{?\" that is never closed with \"}\"",
+        ));
+    }
+    if !lit.is_empty() {
+        parts.push(Part::Lit(lit));
+    }
+    Ok((parts, rest))
 }
 
 /// A placeholder's `|format` suffix, if any, and the rest.
@@ -733,5 +810,45 @@ mod tests {
         assert!(kind.to_string().contains("lone"), "{kind}");
         assert!(Template::parse("{ }").is_err());
         assert!(Template::parse("{data.}").is_err());
+    }
+
+    /// `{?...}` is written only when every field in it has a value; what is around it always.
+    #[test]
+    fn an_optional_group_is_left_out_when_a_field_in_it_is_missing() {
+        let t = Template::parse(
+            "Schannel{? on {computer}}: {event_id}{? to {data.Resource}}{?, by {process} ({event_id})} {{?}}",
+        )
+        .unwrap();
+        assert_eq!(t.render(&event()), "Schannel on srv01: 36888 {?}");
+        // Its fields are the template's, in order, for the load-time check and the prefilter.
+        let names: Vec<String> = t.fields().map(|f| f.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "computer",
+                "event_id",
+                "data.Resource",
+                "process",
+                "event_id"
+            ]
+        );
+        // A format inside a group reads the domain's tables as one outside does.
+        let mut t = Template::parse("x{? ({data.Error Code|error})}").unwrap();
+        let tables = std::sync::Arc::new(CodeTables {
+            reasons: vec![],
+            errors: vec![(0x8007_2746, "WSAECONNRESET: reset".into())],
+        });
+        t.bind_tables(&tables);
+        assert_eq!(t.render(&event()), "x (0x80072746 (WSAECONNRESET: reset))");
+        for (text, at, words) in [
+            ("a {?b", 5, "never closed"),
+            ("a {?b} c", 5, "no placeholder"),
+            ("{?a {?{computer}}}", 4, "inside another"),
+            ("{?a {eventid}}", 5, "unknown field"),
+        ] {
+            let (offset, kind) = Template::parse(text).unwrap_err();
+            assert_eq!(offset, at, "{text}: {kind}");
+            assert!(kind.to_string().contains(words), "{text}: {kind}");
+        }
     }
 }
