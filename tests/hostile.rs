@@ -1415,3 +1415,8 @@ mod round10;
 /// not UTF-8; listings of millions of bad lines or fields.
 #[path = "hostile/round11.rs"]
 mod round11;
+
+/// Round twelve: the netstat listing reader (lines ended by a CR alone, socket lines passed
+/// over in silence, a listing cut mid-line, owner names carrying escapes) and folder discovery.
+#[path = "hostile/round12.rs"]
+mod round12;

@@ -22,15 +22,31 @@ use crate::model::{Event, EventKind, FileAccount, Socket};
 /// Lines looked at to recognise a listing.
 const SNIFF_LINES: usize = 200;
 
+/// The lines of a listing, each ended by CRLF, LF or a CR alone. Split by `str::lines` (LF
+/// only), a listing whose lines end in a CR alone was one line: it was not recognised, and a
+/// CR alone inside a CRLF listing joined two sockets into one line, the second's words read
+/// as the first's state and its owner lost, the account saying the file was read fully.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr2(b'\r', b'\n', rest.as_bytes()).unwrap_or(rest.len());
+        let (line, after) = rest.split_at(end);
+        rest = after
+            .strip_prefix("\r\n")
+            .or_else(|| after.get(1..))
+            .unwrap_or("");
+        Some(line)
+    })
+}
+
 /// Is this text a netstat listing? A socket line after a `Proto` header, or two socket lines.
 pub fn looks_like(text: &str) -> bool {
     let mut header = false;
     let mut sockets = 0;
-    for line in text
-        .trim_start_matches('\u{feff}')
-        .lines()
-        .take(SNIFF_LINES)
-    {
+    for line in lines(text.trim_start_matches('\u{feff}')).take(SNIFF_LINES) {
         let mut words = line.split_whitespace();
         match words.next() {
             Some(w) if w.eq_ignore_ascii_case("Proto") => header = true,
@@ -59,6 +75,9 @@ fn protocol(word: &str) -> Option<&'static str> {
     }
 }
 
+/// The longest host an endpoint may name: a DNS name (netstat without `-n`) is at most 253.
+const HOST_CHARS: usize = 255;
+
 /// `0.0.0.0:3389`, `[::]:3389`, `[fe80::1%4]:3389`, `*:*`: the host (brackets dropped) and the
 /// port (`None` for `*`).
 fn endpoint(word: &str) -> Option<(&str, Option<u16>)> {
@@ -72,26 +91,57 @@ fn endpoint(word: &str) -> Option<(&str, Option<u16>)> {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    if host.is_empty() {
+    if host.is_empty() || host.len() > HOST_CHARS {
         return None;
     }
     Some((host, port))
 }
 
+/// A word shaped like an address (something, a colon, something) that [`endpoint`] may still
+/// refuse: a port out of range (`70000`, `-1`, `0x10`), a name for a port, a host of megabytes.
+fn address_like(word: &str) -> bool {
+    word.rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && !port.is_empty())
+}
+
+/// Words read after a socket's addresses: a TCP state (one or two words in some languages),
+/// the pid (`-o`) and an offload state (`-t`) are at most four.
+const MAX_AFTER_ADDRESSES: usize = 8;
+
 /// What is wrong with a line that starts like a socket and is not one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SocketFault {
+    /// The local address looks like one and is not a `host:port` (the port out of range, not
+    /// a number): the line had been passed over as if it were another command's output.
+    LocalAddress(String),
     /// The foreign address is not `host:port`.
     ForeignAddress(String),
+    /// More words after the addresses than a socket line has: its pid and state had been
+    /// read from its first few words only.
+    Words,
+    /// A pid that is not a 32-bit number: it had been dropped, the socket read as one with
+    /// no pid.
+    Pid(String),
 }
 
 impl std::fmt::Display for SocketFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            SocketFault::LocalAddress(w) => write!(
+                f,
+                "a socket line whose local address is not host:port with a port of 0 to 65535 ({w})"
+            ),
             SocketFault::ForeignAddress(w) => write!(
                 f,
                 "a socket line whose foreign address is not host:port ({w})"
             ),
+            SocketFault::Words => write!(
+                f,
+                "a socket line with more than {MAX_AFTER_ADDRESSES} words after its addresses (a state, a pid and an offload state are at most four): not read"
+            ),
+            SocketFault::Pid(w) => {
+                write!(f, "a socket line whose pid is not a 32-bit number ({w})")
+            }
         }
     }
 }
@@ -109,6 +159,8 @@ pub struct Listing {
     pub repeated: u64,
     /// Sockets past [`REMEMBERED`], not checked for repeats.
     pub unchecked: u64,
+    /// The text ends inside a line (no line break after its last words): a listing cut short.
+    pub cut: bool,
 }
 
 /// Parse a listing's text, handing each socket (with the line it was listed on) to `each` once
@@ -122,7 +174,12 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
     // `[program]` line that confirms it.
     let mut current: Option<(u64, Socket)> = None;
     let mut service: Option<String> = None;
-    for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+    let text = text.trim_start_matches('\u{feff}');
+    out.cut = text
+        .rsplit(['\r', '\n'])
+        .next()
+        .is_some_and(|last| !last.trim().is_empty());
+    for (n, line) in lines(text).enumerate() {
         let line_no = n as u64 + 1;
         let mut words = line.split_whitespace();
         let Some(first) = words.next() else {
@@ -134,12 +191,19 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
         };
         let second = words.next();
         if let Some(proto) = protocol(first)
-            && let Some((local_host, local_port)) = second.and_then(endpoint)
+            && let Some(local) = second.filter(|w| endpoint(w).is_some() || address_like(w))
         {
             if let Some((l, s)) = current.take() {
                 each(l, s);
             }
             service = None;
+            let Some((local_host, local_port)) = endpoint(local) else {
+                out.errors.push(
+                    line_no,
+                    SocketFault::LocalAddress(super::clip_chars(local, 40)),
+                );
+                continue;
+            };
             let third = words.next();
             let Some((remote_host, remote_port)) = third.and_then(endpoint) else {
                 let what = third.unwrap_or("nothing");
@@ -151,11 +215,25 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
             };
             // After the addresses: a TCP state (words, in the machine's language), the pid
             // (with -o), an offload state (with -t).
-            let rest: Vec<&str> = words.take(8).collect();
+            let rest: Vec<&str> = words.by_ref().take(MAX_AFTER_ADDRESSES).collect();
+            if words.next().is_some() {
+                out.errors.push(line_no, SocketFault::Words);
+                continue;
+            }
             let pid_at = rest
                 .iter()
                 .rposition(|w| w.bytes().all(|b| b.is_ascii_digit()));
-            let pid = pid_at.and_then(|i| rest[i].parse::<u32>().ok());
+            let pid = match pid_at {
+                None => None,
+                Some(i) => match rest[i].parse::<u32>() {
+                    Ok(pid) => Some(pid),
+                    Err(_) => {
+                        let word = super::clip_chars(rest[i], 40);
+                        out.errors.push(line_no, SocketFault::Pid(word));
+                        continue;
+                    }
+                },
+            };
             let state = match (proto, pid_at) {
                 ("UDP", _) => String::new(),
                 (_, Some(i)) => rest[..i].join(" "),
@@ -251,6 +329,11 @@ pub fn read_netstat(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccou
             "{} sockets listed again by a later netstat command were read once",
             listing.repeated
         ));
+    }
+    if listing.cut {
+        account.note(
+            "the last line has no line break: the listing may be cut short there (its last line was read as it is)",
+        );
     }
     if listing.unchecked > 0 {
         account.note(format!(
@@ -413,6 +496,81 @@ mod tests {
             l.errors[0].1.to_string().contains("garbage"),
             "{}",
             l.errors[0].1
+        );
+    }
+
+    /// Lines end in CRLF, LF or a CR alone; a CR alone inside a CRLF listing ends a line too.
+    #[test]
+    fn lines_end_at_any_line_break() {
+        let got: Vec<&str> = lines("a\r\nb\rc\nd\r\r\ne").collect();
+        assert_eq!(got, ["a", "b", "c", "d", "", "e"]);
+        assert_eq!(lines("a\r").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(lines("").count(), 0);
+        let text = "  TCP    0.0.0.0:135    0.0.0.0:0    LISTENING    1012\r  TCP    0.0.0.0:3389   0.0.0.0:0    LISTENING    2208\r [x.exe]\r";
+        assert!(looks_like(text));
+        let (sockets, l) = parsed(text);
+        assert!(l.errors.is_empty() && !l.cut, "{l:?}");
+        let got: Vec<_> = sockets
+            .iter()
+            .map(|(n, s)| {
+                (
+                    *n,
+                    s.local_port,
+                    s.state.as_str(),
+                    s.pid,
+                    s.process.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (1, Some(135), "LISTENING", Some(1012), ""),
+                (2, Some(3389), "LISTENING", Some(2208), "x.exe")
+            ]
+        );
+    }
+
+    /// A socket line whose local address, pid or count of words is not a socket's is an error
+    /// naming it, never passed over; a host of more than 255 characters is not a host.
+    #[test]
+    fn bad_socket_lines_are_errors() {
+        let long = "1".repeat(300);
+        let many = "x ".repeat(20);
+        let text = format!(
+            "  TCP    0.0.0.0:70000   0.0.0.0:0   LISTENING   5\n  TCP    0.0.0.0:-1   0.0.0.0:0   LISTENING   5\n  UDP    [::]:0x10   *:*   5\n  TCP    0.0.0.0:1   0.0.0.0:0   LISTENING   99999999999\n  TCP    0.0.0.0:2   0.0.0.0:0   {many}5\n  TCP    0.0.0.0:3   {long}:0   LISTENING   5\n  TCP Statistics for IPv4\n  TCP    [fe80::1%12]:3389   [::]:0   LISTENING   7\n"
+        );
+        let (sockets, l) = parsed(&text);
+        assert_eq!(l.errors.count(), 6, "{l:?}");
+        let lines: Vec<u64> = l.errors.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5]);
+        assert!(l.errors[0].1.to_string().contains("(0.0.0.0:70000)"));
+        assert!(l.errors[2].1.to_string().contains("([::]:0x10)"));
+        assert!(l.errors[3].1.to_string().contains("(99999999999)"));
+        assert_eq!(l.errors[4].1, SocketFault::Words);
+        assert_eq!(sockets.len(), 1);
+        assert_eq!(
+            (
+                sockets[0].0,
+                sockets[0].1.local_host.as_str(),
+                sockets[0].1.pid
+            ),
+            (8, "fe80::1%12", Some(7))
+        );
+    }
+
+    /// A listing whose text ends inside a line is said to be cut short; one that ends with a
+    /// line break, or with blanks after its last one, is not.
+    #[test]
+    fn a_listing_cut_mid_line_is_said_to_be() {
+        let whole = "  TCP    0.0.0.0:3389   0.0.0.0:0   LISTENING   2208\r\n [x.exe]\r\n";
+        assert!(!parsed(whole).1.cut);
+        assert!(!parsed(&format!("{whole}  ")).1.cut);
+        assert!(parsed(&whole[..whole.len() - 6]).1.cut);
+        assert!(
+            parsed("  TCP    0.0.0.0:3389   0.0.0.0:0   LISTENING   22")
+                .1
+                .cut
         );
     }
 
