@@ -33,12 +33,15 @@ pub fn host_from_folder(folder: &str) -> Option<String> {
         .or_else(|| folder.strip_suffix(".ZIP"))
         .unwrap_or(folder);
     if let Some(rest) = folder.strip_prefix("TSS_") {
-        // The computer name has no `_` (NetBIOS names cannot); the stamp follows it.
+        // The computer name has no `_` (NetBIOS names cannot); the stamp follows it. Looked at
+        // as bytes: sliced as text, a name with a character of several bytes at the stamp's
+        // end (`240305-12345é`) panicked, and every file under it was not read.
         let (host, after) = rest.split_once('_')?;
-        let stamp_ok = after.len() >= 13
-            && after.as_bytes()[6] == b'-'
-            && after[..6].bytes().all(|b| b.is_ascii_digit())
-            && after[7..13].bytes().all(|b| b.is_ascii_digit());
+        let stamp = after.as_bytes();
+        let stamp_ok = stamp.len() >= 13
+            && stamp[6] == b'-'
+            && stamp[..6].iter().all(u8::is_ascii_digit)
+            && stamp[7..13].iter().all(u8::is_ascii_digit);
         return (stamp_ok && valid_host(host)).then(|| host.to_string());
     }
     if let Some(rest) = folder.strip_prefix("MSRD-Results-") {
@@ -53,10 +56,11 @@ pub fn host_from_folder(folder: &str) -> Option<String> {
 }
 
 fn is_msrd_stamp(s: &str) -> bool {
+    let s = s.as_bytes();
     s.len() == 15
-        && s.as_bytes()[8] == b'_'
-        && s[..8].bytes().all(|b| b.is_ascii_digit())
-        && s[9..].bytes().all(|b| b.is_ascii_digit())
+        && s[8] == b'_'
+        && s[..8].iter().all(u8::is_ascii_digit)
+        && s[9..].iter().all(u8::is_ascii_digit)
 }
 
 fn valid_host(h: &str) -> bool {
@@ -381,6 +385,10 @@ mod tests {
         assert_eq!(h("TSS_C_240305-091500_x.txt"), None);
         assert_eq!(h("logs/TSS_bad name_240305-091500/x"), None);
         assert_eq!(h("logs/TSS_A_notastamp/x"), None);
+        // A character of several bytes where the stamp ends, or in it, is no stamp.
+        assert_eq!(h("logs/TSS_A_240305-12345é_x/f.txt"), None);
+        assert_eq!(h("logs/TSS_A_24030é-123456/f.txt"), None);
+        assert_eq!(h("logs/MSRD-Results-A-2024030é_091500/f.txt"), None);
         assert!(same_computer("RDS01.contoso.com", "rds01"));
         assert!(!same_computer("RDS011.contoso.com", "RDS01"));
     }

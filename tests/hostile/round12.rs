@@ -1,9 +1,10 @@
-//! Hostile input, round twelve: the netstat listing reader and folder discovery. A listing
+//! Hostile input, round twelve: the netstat listing reader and bundle folder names. A listing
 //! whose lines end in a CR alone (one line to the reader: not recognised, or two sockets read
 //! as one), socket lines the reader passed over in silence (a port out of range, a pid past
 //! 32 bits, millions of words), a listing cut mid-line, and owner names that carry terminal
-//! escapes and bidi overrides into every output format. Inputs are built here, small, in a
-//! temporary folder; every command has a time limit.
+//! escapes and bidi overrides into every output format; a TSS folder name with a character of
+//! several bytes at its stamp's end. Inputs are built here, small, in a temporary folder;
+//! every command has a time limit.
 
 use serde_json::Value;
 
@@ -217,5 +218,35 @@ fn netstat_owner_names_stay_inert_in_every_format() {
     assert!(
         !stdout.contains(['\u{1b}', '\u{202e}', '\u{7}']),
         "{stdout}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bundle folder names
+
+/// A folder named like a TSS bundle whose stamp ends in a character of several bytes
+/// (`TSS_SRV1_240305-12345é_x`): the files in it are read, with no computer named for them.
+/// Every file under it had been failed with an internal error (the stamp was sliced as text
+/// inside the character), the listing in it not read.
+#[test]
+fn a_bundle_folder_name_with_a_wide_character_in_its_stamp_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("TSS_SRV1_240305-12345\u{e9}_x");
+    std::fs::create_dir_all(&folder).unwrap();
+    let text = format!(
+        "{HEADER}  TCP    0.0.0.0:3389    0.0.0.0:0    LISTENING    2208\r\n [evil.exe]\r\n"
+    );
+    std::fs::write(folder.join("netstat.txt"), text).unwrap();
+    std::fs::write(folder.join("notes.txt"), "a note\r\n").unwrap();
+    let (accounts, code) = summary(&[os(dir.path())], "1");
+    let listing = account(&accounts, "/netstat.txt");
+    assert_eq!(code, Some(0), "{accounts:?}");
+    assert_eq!(listing["status"], "ok", "{listing}");
+    assert_eq!(listing["events"], 1, "{listing}");
+    let notes = account(&accounts, "/notes.txt");
+    assert!(!problems(notes).contains("internal error"), "{notes}");
+    assert_eq!(
+        sockets(&folder.join("netstat.txt")),
+        [("TCP".into(), 3389, Some(2208), "evil.exe".into())]
     );
 }
