@@ -442,16 +442,61 @@ impl Walk<'_> {
                 "a folder already read in this run (named twice, or reached through a symlink): not read twice",
             )));
         }
-        let mut children = match fs::read_dir(path) {
-            Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
+        let entries = match fs::read_dir(path) {
+            Ok(rd) => rd.map(|entry| entry.map(|e| e.path())),
             Err(e) => return self.problem(name, format!("cannot list folder: {e}")),
         };
-        children.sort_by_key(|c| c.file_name());
+        let mut children = self.listed(name, entries);
+        children.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
         for child in children {
-            self.path(&child.path(), false);
+            self.path(&child, false);
         }
     }
+
+    /// A folder's entries as the OS lists them; the entries it fails to list, accounted under
+    /// the folder's name (a failure: what they are is not read), with how many and the first
+    /// error. They had been dropped without a word (`filter_map(Result::ok)`): the run said
+    /// nothing of files it never saw. A listing that fails again and again is given up after
+    /// [`MAX_UNLISTED`] failures.
+    fn listed(
+        &mut self,
+        name: String,
+        entries: impl IntoIterator<Item = std::io::Result<PathBuf>>,
+    ) -> Vec<PathBuf> {
+        let mut children = Vec::new();
+        let mut failed = 0u64;
+        let mut first = None;
+        for entry in entries {
+            match entry {
+                Ok(path) => children.push(path),
+                Err(e) => {
+                    failed += 1;
+                    first.get_or_insert(e);
+                    if failed == MAX_UNLISTED {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(e) = first {
+            let what = if failed == 1 {
+                "an entry".to_string()
+            } else if failed == MAX_UNLISTED {
+                format!("{failed} entries (the listing was given up)")
+            } else {
+                format!("{failed} entries")
+            };
+            self.problem(
+                name,
+                format!("the folder is listed partly: {what} could not be listed ({e}): not read"),
+            );
+        }
+        children
+    }
 }
+
+/// Failures of one folder's listing after which it is given up.
+const MAX_UNLISTED: u64 = 1_000;
 
 /// Which folder a path is, however it was reached: its device and inode where the platform
 /// has them (from the metadata already read: no system call), else its canonical path.
@@ -521,4 +566,74 @@ fn open_with_len(p: &Path) -> Result<(fs::File, u64), InputError> {
     let len = f.seek(SeekFrom::End(0)).map_err(InputError::Io)?;
     f.seek(SeekFrom::Start(0)).map_err(InputError::Io)?;
     Ok((f, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FileStatus;
+
+    /// The entries a folder listing fails to give are accounted under the folder's name, with
+    /// how many and the first error; the entries it gives are kept, in the order given.
+    #[test]
+    fn entries_the_os_fails_to_list_are_accounted() {
+        let limits = Limits::default();
+        let mut walk = Walk {
+            limits: &limits,
+            budget: ZipBudget::new(&limits),
+            walked: HashSet::new(),
+            found: Vec::new(),
+        };
+        let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let entries = vec![
+            Ok(PathBuf::from("t/b.evtx")),
+            Err(denied()),
+            Ok(PathBuf::from("t/a.evtx")),
+            Err(std::io::Error::other("later")),
+        ];
+        let children = walk.listed("t".into(), entries);
+        assert_eq!(children, [PathBuf::from("t/b.evtx"), "t/a.evtx".into()]);
+        let [Found::Problem(account)] = &walk.found[..] else {
+            panic!("one problem account");
+        };
+        assert_eq!(account.file, "t");
+        assert_eq!(account.status, FileStatus::Failed);
+        let why = account.problems()[0].to_string();
+        assert!(
+            why.starts_with(
+                "the folder is listed partly: 2 entries could not be listed (permission denied)"
+            ),
+            "{why}"
+        );
+
+        // A listing that only fails is given up, and said to be.
+        let mut walk = Walk {
+            limits: &limits,
+            budget: ZipBudget::new(&limits),
+            walked: HashSet::new(),
+            found: Vec::new(),
+        };
+        let children = walk.listed("u".into(), std::iter::repeat_with(|| Err(denied())));
+        assert!(children.is_empty());
+        let Found::Problem(account) = &walk.found[0] else {
+            panic!("a problem account");
+        };
+        assert!(
+            account.problems()[0]
+                .to_string()
+                .contains("1000 entries (the listing was given up) could not be listed"),
+            "{:?}",
+            account.problems()
+        );
+
+        // A listing with no failure accounts nothing.
+        let mut walk = Walk {
+            limits: &limits,
+            budget: ZipBudget::new(&limits),
+            walked: HashSet::new(),
+            found: Vec::new(),
+        };
+        assert_eq!(walk.listed("v".into(), [Ok(PathBuf::from("v/x"))]).len(), 1);
+        assert!(walk.found.is_empty());
+    }
 }
