@@ -268,7 +268,8 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
                     after_identity = true;
                     continue;
                 }
-                dump.errors.push(line_no, AclFault::NotAcl(clip(trimmed)));
+                dump.errors
+                    .push(line_no, AclFault::NotAcl(super::clip_chars(trimmed, 60)));
             }
         }
     }
@@ -317,16 +318,10 @@ fn push_access_line(v: &str, line: u64, rules: &mut Vec<AclRule>, dump: &mut Acl
             rules,
             dump,
         ),
-        None => dump.errors.push(line, AclFault::NoAllowOrDeny(clip(v))),
+        None => dump
+            .errors
+            .push(line, AclFault::NoAllowOrDeny(super::clip_chars(v, 60))),
     }
-}
-
-fn clip(s: &str) -> String {
-    let mut out: String = s.chars().take(60).collect();
-    if s.chars().count() > 60 {
-        out.push('…');
-    }
-    out
 }
 
 /// `identity: Allow rights; ...` for one object.
@@ -371,7 +366,7 @@ pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAcco
     for msg in dump.collector_errors.iter().take(super::MAX_LISTED_ERRORS) {
         account.note(format!(
             "the collector could not read an ACL: {}",
-            clip(msg)
+            super::clip_chars(msg, 60)
         ));
     }
     super::count_line_errors(account, &dump.errors);

@@ -157,8 +157,10 @@ fn parse_csv(text: &str) -> Listing {
         };
         let thumb = normalize_thumbprint(&get(Some(c_thumb)));
         let Some(thumbprint) = thumb else {
-            out.errors
-                .push(line, CertFault::NotAThumbprint(clip(&get(Some(c_thumb)))));
+            out.errors.push(
+                line,
+                CertFault::NotAThumbprint(super::clip_chars(&get(Some(c_thumb)), 48)),
+            );
             continue;
         };
         let store = get(Some(c_store));
@@ -269,7 +271,8 @@ fn read_block(lines: &[&str]) -> Result<(String, String, String), CertFault> {
             && let Some(v) = t.strip_prefix("Cert Hash(sha1):")
         {
             thumb = Some(
-                normalize_thumbprint(v).ok_or_else(|| CertFault::NotAThumbprint(clip(v.trim())))?,
+                normalize_thumbprint(v)
+                    .ok_or_else(|| CertFault::NotAThumbprint(super::clip_chars(v.trim(), 48)))?,
             );
         } else if not_after.is_none()
             && let Some(v) = t.strip_prefix("NotAfter:")
@@ -356,14 +359,6 @@ pub fn parse_date(s: &str) -> Option<DateTime> {
         0,
     )
     .ok()
-}
-
-fn clip(s: &str) -> String {
-    let mut out: String = s.chars().take(48).collect();
-    if s.chars().count() > 48 {
-        out.push('…');
-    }
-    out
 }
 
 /// The key of a listed certificate.

@@ -273,16 +273,18 @@ fn parse_value_line(line: &str, unicode: bool) -> Result<(String, String, String
     if data.starts_with('"') {
         let (text, rest) = quoted(data).ok_or(RegFault::UnclosedString)?;
         if !rest.trim().is_empty() {
-            return Err(RegFault::TextAfterString(clip(rest)));
+            return Err(RegFault::TextAfterString(super::clip_chars(rest, 40)));
         }
         return Ok((name, "REG_SZ".into(), text));
     }
     if let Some(hex) = data.strip_prefix("dword:") {
-        let n = parse_fixed_hex(hex, 8).ok_or_else(|| RegFault::BadDword(clip(hex)))?;
+        let n = parse_fixed_hex(hex, 8)
+            .ok_or_else(|| RegFault::BadDword(super::clip_chars(hex, 40)))?;
         return Ok((name, "REG_DWORD".into(), n.to_string()));
     }
     if let Some(hex) = data.strip_prefix("qword:") {
-        let n = parse_fixed_hex(hex, 16).ok_or_else(|| RegFault::BadQword(clip(hex)))?;
+        let n = parse_fixed_hex(hex, 16)
+            .ok_or_else(|| RegFault::BadQword(super::clip_chars(hex, 40)))?;
         return Ok((name, "REG_QWORD".into(), n.to_string()));
     }
     let (kind, bytes_text) = if let Some(rest) = data.strip_prefix("hex:") {
@@ -290,22 +292,14 @@ fn parse_value_line(line: &str, unicode: bool) -> Result<(String, String, String
     } else if let Some(rest) = data.strip_prefix("hex(") {
         let close = rest.find("):").ok_or(RegFault::HexTypeUnclosed)?;
         let kind = u32::from_str_radix(&rest[..close], 16)
-            .map_err(|_| RegFault::BadHexType(clip(&rest[..close])))?;
+            .map_err(|_| RegFault::BadHexType(super::clip_chars(&rest[..close], 40)))?;
         (kind, &rest[close + 2..])
     } else {
-        return Err(RegFault::UnknownData(clip(data)));
+        return Err(RegFault::UnknownData(super::clip_chars(data, 40)));
     };
     let bytes = parse_hex_bytes(bytes_text)?;
     let (ty, text) = render(kind, &bytes, unicode);
     Ok((name, ty, text))
-}
-
-fn clip(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
-    if s.chars().count() > 40 {
-        out.push('…');
-    }
-    out
 }
 
 /// Exactly 1..=`max_digits` hex digits.
@@ -327,9 +321,9 @@ fn parse_hex_bytes(s: &str) -> Result<Vec<u8>, RegFault> {
         .map(|b| {
             let b = b.trim();
             if b.is_empty() || b.len() > 2 {
-                return Err(RegFault::BadHexByte(clip(b)));
+                return Err(RegFault::BadHexByte(super::clip_chars(b, 40)));
             }
-            u8::from_str_radix(b, 16).map_err(|_| RegFault::BadHexByte(clip(b)))
+            u8::from_str_radix(b, 16).map_err(|_| RegFault::BadHexByte(super::clip_chars(b, 40)))
         })
         .collect()
 }
