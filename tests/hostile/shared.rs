@@ -43,11 +43,13 @@ pub fn peak_rss(threads: &str, args: &[&std::ffi::OsStr]) -> (Option<i32>, Vec<u
         );
         std::process::Command::new(&bin)
     };
-    let out = cmd
-        .env_clear()
+    cmd.env_clear()
         .args(["--threads", threads])
         .args(args)
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // The same two-minute bound as every other run: a hostile input that hangs fails its test.
+    let out = assert_cmd::Command::from_std(cmd)
+        .timeout(std::time::Duration::from_secs(120))
         .output()
         .unwrap();
     let kib = std::fs::read_to_string(report.path())
