@@ -79,13 +79,15 @@ fn protocol(word: &str) -> Option<&'static str> {
 const HOST_CHARS: usize = 255;
 
 /// `0.0.0.0:3389`, `[::]:3389`, `[fe80::1%4]:3389`, `*:*`: the host (brackets dropped) and the
-/// port (`None` for `*`).
+/// port (`None` for `*`). Without `-n`, netstat names a port as Windows' services file does
+/// (`0.0.0.0:epmap`, `RDS01:0`): a name is read as the port it stands for, through the same
+/// table as Process Monitor's names; one the table does not hold is no port.
 fn endpoint(word: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = word.rsplit_once(':')?;
     let port = match port {
         "*" => None,
         p if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
-        _ => return None,
+        p => Some(super::detail::port_number(p)?),
     };
     let host = host
         .strip_prefix('[')
@@ -496,6 +498,33 @@ mod tests {
             l.errors[0].1.to_string().contains("garbage"),
             "{}",
             l.errors[0].1
+        );
+    }
+
+    /// Without `-n`, ports are named as Windows' services file names them: read as their
+    /// numbers; a name the table does not hold makes the line an error, never a socket.
+    #[test]
+    fn ports_named_without_n_are_read_as_numbers() {
+        let text = "  Proto  Local Address          Foreign Address        State\r\n  TCP    0.0.0.0:epmap          RDS01:0                LISTENING\r\n  TCP    0.0.0.0:ms-wbt-server  RDS01:0                LISTENING\r\n  TCP    10.0.0.5:MS-WBT-SERVER ws-alice:50211         ESTABLISHED\r\n  TCP    0.0.0.0:no-such-name   RDS01:0                LISTENING\r\n";
+        assert!(looks_like(text));
+        let (sockets, l) = parsed(text);
+        let got: Vec<_> = sockets
+            .iter()
+            .map(|(_, s)| (s.local_port, s.remote_host.as_str(), s.remote_port))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some(135), "RDS01", Some(0)),
+                (Some(3389), "RDS01", Some(0)),
+                (Some(3389), "ws-alice", Some(50211)),
+            ]
+        );
+        let errors: Vec<String> = l.errors.iter().map(|(n, e)| format!("{n}: {e}")).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("5: ") && errors[0].contains("no-such-name"),
+            "{errors:?}"
         );
     }
 
