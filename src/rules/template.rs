@@ -102,7 +102,7 @@ enum Format {
 impl Template {
     /// Parse `text`; an error carries the byte offset in `text` it is about.
     pub fn parse(text: &str) -> Result<Template, (usize, ErrorKind)> {
-        let (parts, rest) = parse_parts(text, text, false)?;
+        let (parts, rest) = parse_parts(text, text, None)?;
         debug_assert!(rest.is_empty());
         Ok(Template {
             text: text.to_string(),
@@ -318,13 +318,15 @@ fn error_code(text: &str) -> Option<u64> {
     super::fields::parse_number(text)
 }
 
-/// The parts of `rest` (a tail of `text`, for offsets) up to its end, or, `in_group`, up to
-/// the `}` that closes an optional group (the rest after it is returned).
+/// The parts of `rest` (a tail of `text`, for offsets) up to its end, or, in an optional group
+/// (`group`: the offset of its `{?`), up to the `}` that closes it (the rest after it is
+/// returned).
 fn parse_parts<'t>(
     text: &str,
     mut rest: &'t str,
-    in_group: bool,
+    group: Option<usize>,
 ) -> Result<(Vec<Part>, &'t str), (usize, ErrorKind)> {
+    let in_group = group.is_some();
     let mut parts = Vec::new();
     let mut lit = String::new();
     let bad = |offset: usize, message: &'static str| (offset, ErrorKind::BadTemplate { message });
@@ -364,8 +366,8 @@ fn parse_parts<'t>(
                 if !lit.is_empty() {
                     parts.push(Part::Lit(std::mem::take(&mut lit)));
                 }
-                let (group, after) = parse_parts(text, &rest[2..], true)?;
-                parts.push(Part::Optional(group));
+                let (inner, after) = parse_parts(text, &rest[2..], Some(offset))?;
+                parts.push(Part::Optional(inner));
                 rest = after;
             }
             '{' => {
@@ -389,9 +391,9 @@ fn parse_parts<'t>(
             }
         }
     }
-    if in_group {
+    if let Some(start) = group {
         return Err(bad(
-            text.len(),
+            start,
             "an optional group \"{?\" that is never closed with \"}\"",
         ));
     }
@@ -841,7 +843,7 @@ mod tests {
         t.bind_tables(&tables);
         assert_eq!(t.render(&event()), "x (0x80072746 (WSAECONNRESET: reset))");
         for (text, at, words) in [
-            ("a {?b", 5, "never closed"),
+            ("a {?b", 2, "never closed"),
             ("a {?b} c", 5, "no placeholder"),
             ("{?a {?{computer}}}", 4, "inside another"),
             ("{?a {eventid}}", 5, "unknown field"),
