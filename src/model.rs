@@ -312,6 +312,21 @@ pub struct Socket {
     pub computer: String,
 }
 
+impl Socket {
+    /// `host:port` as netstat writes an end: an IPv6 host in brackets, `*` for no port.
+    pub fn end(host: &str, port: Option<u16>) -> String {
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        match port {
+            Some(p) => format!("{host}:{p}"),
+            None => format!("{host}:*"),
+        }
+    }
+}
+
 /// A Procmon network path: `local:port -> remote:port`, its hosts pieces of the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetPath<'a> {

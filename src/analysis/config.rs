@@ -173,19 +173,12 @@ fn healthy_setting(cause: Cause, events: &[Event], domain: &Domain) -> Option<St
             // The listener itself, up when the listing was taken: Windows' own service holds
             // the RDP port.
             return events.iter().find_map(|e| match &e.kind {
-                EventKind::Socket(s) if domain.is_own_listener(s) => {
-                    let host = if s.local_host.contains(':') {
-                        format!("[{}]", s.local_host)
-                    } else {
-                        s.local_host.clone()
-                    };
-                    Some(format!(
-                        "{} ({}) listens on TCP {host}:{} in the netstat listing",
-                        s.service,
-                        s.process,
-                        s.local_port.unwrap_or_default()
-                    ))
-                }
+                EventKind::Socket(s) if domain.is_own_listener(s) => Some(format!(
+                    "{} ({}) listens on TCP {} in the netstat listing",
+                    s.service,
+                    s.process,
+                    crate::model::Socket::end(&s.local_host, s.local_port)
+                )),
                 _ => None,
             });
         }

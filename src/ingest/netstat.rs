@@ -99,8 +99,9 @@ fn endpoint(word: &str) -> Option<(&str, Option<u16>)> {
     Some((host, port))
 }
 
-/// A word shaped like an address (something, a colon, something) that [`endpoint`] may still
-/// refuse: a port out of range (`70000`, `-1`, `0x10`), a name for a port, a host of megabytes.
+/// A word shaped like an address (something, a colon, something): every word [`endpoint`]
+/// reads, and those it may still refuse (a port out of range, `70000`, `-1`, `0x10`; a name
+/// the services table does not hold; a host of megabytes).
 fn address_like(word: &str) -> bool {
     word.rsplit_once(':')
         .is_some_and(|(host, port)| !host.is_empty() && !port.is_empty())
@@ -193,7 +194,7 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
         };
         let second = words.next();
         if let Some(proto) = protocol(first)
-            && let Some(local) = second.filter(|w| endpoint(w).is_some() || address_like(w))
+            && let Some(local) = second.filter(|w| address_like(w))
         {
             if let Some((l, s)) = current.take() {
                 each(l, s);

@@ -95,17 +95,7 @@ fn nearest(anchors: &[Timestamp], t: Timestamp) -> Option<SignedDuration> {
 /// A socket as netstat shows it, with its owner: `TCP 0.0.0.0:3389 0.0.0.0:0 LISTENING pid
 /// 1164 TermService [svchost.exe]`.
 fn socket_words(k: &crate::model::Socket) -> String {
-    let end = |host: &str, port: Option<u16>| {
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.to_string()
-        };
-        match port {
-            Some(p) => format!("{host}:{p}"),
-            None => format!("{host}:*"),
-        }
-    };
+    let end = crate::model::Socket::end;
     let mut line = format!(
         "{} {} {}",
         k.protocol,

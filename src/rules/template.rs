@@ -137,8 +137,8 @@ impl Template {
         self.parts
             .iter()
             .flat_map(|p| match p {
-                Part::Optional(group) => group.iter().collect::<Vec<_>>(),
-                p => vec![p],
+                Part::Optional(group) => group.as_slice(),
+                p => std::slice::from_ref(p),
             })
             .filter_map(|p| match p {
                 Part::Field(f, format) => Some((f, format)),
@@ -151,27 +151,7 @@ impl Template {
     pub fn render(&self, event: &Event) -> String {
         let mut out = String::new();
         for part in &self.parts {
-            match part {
-                Part::Lit(s) => out.push_str(s),
-                Part::Field(f, format) => {
-                    self.render_field(f, *format, event, &mut out);
-                }
-                Part::Optional(group) => {
-                    let mark = out.len();
-                    let whole = group.iter().all(|p| match p {
-                        Part::Lit(s) => {
-                            out.push_str(s);
-                            true
-                        }
-                        Part::Field(f, format) => self.render_field(f, *format, event, &mut out),
-                        // The parser allows no group in a group.
-                        Part::Optional(_) => false,
-                    });
-                    if !whole {
-                        out.truncate(mark);
-                    }
-                }
-            }
+            self.render_part(part, event, &mut out);
             if out.len() > MAX_EVIDENCE_BYTES {
                 // A template of many references (a user's rule file) would otherwise render
                 // megabytes per finding, copied into every report format.
@@ -185,6 +165,22 @@ impl Template {
             }
         }
         out
+    }
+
+    /// `part` written onto `out`; `false` when it is a field the event has no value for (an
+    /// optional group with one is left out whole, and is itself always written).
+    fn render_part(&self, part: &Part, event: &Event, out: &mut String) -> bool {
+        match part {
+            Part::Lit(s) => out.push_str(s),
+            Part::Field(f, format) => return self.render_field(f, *format, event, out),
+            Part::Optional(group) => {
+                let mark = out.len();
+                if !group.iter().all(|p| self.render_part(p, event, out)) {
+                    out.truncate(mark);
+                }
+            }
+        }
+        true
     }
 
     /// `f`'s value in `event`, written onto `out` as `format` says; `false` (and `-` written)
