@@ -12,7 +12,9 @@ use serde_json::Value;
 use crate::common::{account, problems};
 
 use super::os;
-use super::shared::{CERT_HEAD, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary};
+use super::shared::{
+    CERT_HEAD, CSV_HEADER, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary,
+};
 use crate::common::rdtriage_threads as rdtriage;
 
 // ---------------------------------------------------------------------------------------------
@@ -34,9 +36,6 @@ fn encoded(text: &str, encoding: &str) -> Vec<u8> {
     }
     bytes
 }
-
-const CSV_HEADER: &str =
-    "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
 
 fn csv_rows(from: usize, n: usize) -> String {
     (from..from + n)

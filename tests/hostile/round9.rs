@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::common::{account, fixtures, problems};
 
 use super::os;
-use super::shared::{summary_on as summary, utf16le as utf16};
+use super::shared::{CSV_HEADER, summary_on as summary, utf16le as utf16};
 use crate::common::rdtriage_threads as rdtriage;
 
 /// The certificate ticket's server System log, copied into `dir/ticket/`.
@@ -344,9 +344,6 @@ fn zip_entry_names_with_a_nul_are_shown_whole_and_each_entry_is_accounted() {
 
 // ---------------------------------------------------------------------------------------------
 // 5. Text whose encoding changes part way
-
-const CSV_HEADER: &str =
-    "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
 
 fn csv_rows(from: usize, n: usize) -> String {
     (from..from + n)

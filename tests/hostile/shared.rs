@@ -63,6 +63,10 @@ pub fn utf16le(text: &str) -> Vec<u8> {
     text.encode_utf16().flat_map(u16::to_le_bytes).collect()
 }
 
+/// A Process Monitor CSV export's header, of the columns the text-encoding rounds write.
+pub const CSV_HEADER: &str =
+    "\"Time of Day\",\"Process Name\",\"PID\",\"Operation\",\"Path\",\"Result\",\"Detail\"\r\n";
+
 pub const REG_HEAD: &str = "Windows Registry Editor Version 5.00\r\n\r\n";
 
 /// A `reg export` key under `Terminal Server` with `n` DWORD values.
