@@ -480,6 +480,32 @@ fn termservice_listening_counts_against_a_refusal() {
     assert!(!without.why.contains("counts against"), "{}", without.why);
 }
 
+/// The listener up answers only the findings that say it was down: a connection the listener
+/// received and the server then dropped (RCM 261 with no 1149) stays a refusal beside it, and
+/// so does a cause that holds such a finding beside a listener failure.
+#[test]
+fn a_listener_up_does_not_answer_a_refusal_after_the_listener() {
+    const RCM: &str = "provider=Microsoft-Windows-TerminalServices-RemoteConnectionManager";
+    let refused = |system: &str| {
+        let mut b = Bundle::new(Layout::Msrd, "RDS01");
+        b.evtx("System", &server_system(system));
+        b.side_files();
+        let dir = ticket(&b);
+        let (_, r) = scan(dir.path(), &["."]);
+        cause(&r, "server-refused")
+            .unwrap_or_else(|| panic!("{}", r.verdict))
+            .clone()
+    };
+    let after_listener = refused(&format!("09:14:02.5519934 261 {RCM}"));
+    let both = refused(&format!(
+        "09:14:01.5519934 260 {RCM}\n09:14:02.5519934 261 {RCM}"
+    ));
+    for c in [&after_listener, &both] {
+        assert_eq!(c.confidence, Confidence::Medium, "{}", c.why);
+        assert!(!c.why.contains("counts against"), "{}", c.why);
+    }
+}
+
 #[test]
 fn rdp_wrapper_service_dll_is_weak() {
     let mut b = server(Layout::Msrd, "");
@@ -772,19 +798,34 @@ fn configured_certificate_expired_before_the_logs_is_certificate_evidence() {
     );
 }
 
+/// Schannel 36886 at the 0x904: no usable default server credential.
+const SCHANNEL_36886: &str = "09:14:02.5519934 36886 provider=Schannel";
+
+/// A healthy setting answers the findings it speaks to: the configured certificate present and
+/// in date answers Schannel finding no usable credential, not its failing to open the key; the
+/// key file readable by NETWORK SERVICE answers that.
 #[test]
 fn a_valid_configured_certificate_counts_against_the_certificate_cause() {
-    // Schannel 36870 alone, but the configured certificate is present and valid; the key ACL
-    // is taken away so that only the certificate check speaks for the configuration.
-    let mut b = server(Layout::Msrd, SCHANNEL_36870);
-    b.files.retain(|(p, _)| !p.ends_with("ACL-MachineKeys.txt"));
-    let dir = ticket(&b);
-    let (_, r) = scan(dir.path(), &["."]);
-    let cert = cause(&r, "certificate").expect("the events are still reported");
+    let without_acl = |system: &str| {
+        let mut b = server(Layout::Msrd, system);
+        b.files.retain(|(p, _)| !p.ends_with("ACL-MachineKeys.txt"));
+        b
+    };
+    let why = |b: &Bundle| {
+        let dir = ticket(b);
+        let (_, r) = scan(dir.path(), &["."]);
+        let cert = cause(&r, "certificate").expect("the events are still reported");
+        cert.why.clone()
+    };
+    let valid = "counts against it: the configured RDP certificate is in the exported store: 3c1a0f7d2b9e4c6a8d5f1e0b7a6c9d2e4f8b1a3c (CN=RDS01.contoso.com) in My, valid until 2025-03-05 09:00:00";
+    let no_credential = why(&without_acl(SCHANNEL_36886));
+    assert!(no_credential.contains(valid), "{no_credential}");
+    let key = why(&without_acl(SCHANNEL_36870));
+    assert!(!key.contains("counts against"), "{key}");
+    let key_readable = why(&server(Layout::Msrd, SCHANNEL_36870));
     assert!(
-        cert.why.contains("counts against it: the configured RDP certificate is in the exported store: 3c1a0f7d2b9e4c6a8d5f1e0b7a6c9d2e4f8b1a3c (CN=RDS01.contoso.com) in My, valid until 2025-03-05 09:00:00"),
-        "{}",
-        cert.why
+        key_readable.contains("counts against it: the RDP key file gives NETWORK SERVICE Read"),
+        "{key_readable}"
     );
 }
 

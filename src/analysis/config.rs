@@ -20,8 +20,7 @@ use super::rank::Confidence;
 use super::shards::Shards;
 use crate::ingest::bundle;
 use crate::model::{Event, EventKind, FileAccount, Source, WinEvent};
-use crate::rules::Cause;
-use crate::rules::{Domain, Side};
+use crate::rules::{Domain, Healthy, Side};
 
 /// Is this a source of configuration (a lasting state with no time)?
 pub fn is_configuration(source: Source) -> bool {
@@ -57,9 +56,10 @@ pub struct Adjusted {
 
 /// Adjust a cause's confidence for the configuration evidence it has (`sources` of its
 /// findings, `event_near`: an event-log or Procmon finding next to a 0x904) and the healthy
-/// configuration in `events`.
+/// configuration in `events`: of the settings `answering` every one of its findings (their
+/// rules' `healthy:`), the first the bundle holds as Windows ships it.
 pub fn adjust(
-    cause: Cause,
+    answering: &[Healthy],
     confidence: Confidence,
     sources: &BTreeSet<Source>,
     event_near: bool,
@@ -92,7 +92,7 @@ pub fn adjust(
             healthy: None,
         };
     }
-    if !has_config && let Some(healthy) = healthy_setting(cause, events, domain) {
+    if !has_config && let Some(healthy) = healthy_setting(answering, events, domain) {
         let lowered = match confidence {
             Confidence::Medium => Confidence::Low,
             Confidence::Low => Confidence::Context,
@@ -115,6 +115,19 @@ pub fn adjust(
     }
 }
 
+/// The settings every one of `rules` (the `healthy:` of each finding's rule) names, in the
+/// first one's order; none when there is no finding.
+pub fn answering<'a>(mut rules: impl Iterator<Item = &'a [Healthy]>) -> Vec<Healthy> {
+    let mut common: Vec<Healthy> = rules.next().map(<[Healthy]>::to_vec).unwrap_or_default();
+    for names in rules {
+        if common.is_empty() {
+            break;
+        }
+        common.retain(|h| names.contains(h));
+    }
+    common
+}
+
 /// One level more confident (`Confidence` orders best first).
 fn raise(c: Confidence) -> Confidence {
     match c {
@@ -124,8 +137,15 @@ fn raise(c: Confidence) -> Confidence {
     }
 }
 
-/// The healthy setting in the bundle that speaks against `cause`, if it holds one.
-fn healthy_setting(cause: Cause, events: &[Event], domain: &Domain) -> Option<String> {
+/// The first of the `answering` settings the bundle holds healthy, described.
+fn healthy_setting(answering: &[Healthy], events: &[Event], domain: &Domain) -> Option<String> {
+    answering
+        .iter()
+        .find_map(|&setting| healthy(setting, events, domain))
+}
+
+/// `setting` as the bundle holds it, described, when it is as Windows ships it.
+fn healthy(setting: Healthy, events: &[Event], domain: &Domain) -> Option<String> {
     let reg = |key_suffix: &str, name: &str, healthy: &dyn Fn(&str) -> bool| {
         events.iter().any(|e| match &e.kind {
             EventKind::Registry(r) => {
@@ -136,37 +156,35 @@ fn healthy_setting(cause: Cause, events: &[Event], domain: &Domain) -> Option<St
             _ => false,
         })
     };
-    let found: Option<&'static str> = match cause {
-        Cause::Tls => reg(r"\SCHANNEL\Protocols\TLS 1.2\Server", "Enabled", &|d| {
+    let found: Option<&'static str> = match setting {
+        Healthy::Tls12Server => reg(r"\SCHANNEL\Protocols\TLS 1.2\Server", "Enabled", &|d| {
             d != "0"
         })
         .then_some("TLS 1.2 is enabled for the server in the exported SCHANNEL keys"),
-        Cause::Certificate => {
-            // The configured certificate present and valid in an exported store says most.
-            if let Some(valid) = events.iter().find_map(|e| match &e.kind {
+        // The configured certificate present and valid in an exported store.
+        Healthy::RdpCertificate => {
+            return events.iter().find_map(|e| match &e.kind {
                 EventKind::Registry(r) if r.value_type == certificate::CHECK_TYPE => {
-                    r.data.strip_prefix("valid: ")
+                    r.data.strip_prefix("valid: ").map(|valid| {
+                        format!("the configured RDP certificate is in the exported store: {valid}")
+                    })
                 }
                 _ => None,
-            }) {
-                return Some(format!(
-                    "the configured RDP certificate is in the exported store: {valid}"
-                ));
-            }
-            events
-                .iter()
-                .any(|e| match &e.kind {
-                    EventKind::Acl(a) => {
-                        a.path.contains("f686aace6942fb7f7ceb231212eef4a4")
-                            && a.identity.to_ascii_uppercase().ends_with("NETWORK SERVICE")
-                            && a.access.eq_ignore_ascii_case("Allow")
-                            && (a.rights.contains("Read") || a.rights.contains("FullControl"))
-                    }
-                    _ => false,
-                })
-                .then_some("the RDP key file gives NETWORK SERVICE Read")
+            });
         }
-        Cause::ServerRefused => {
+        Healthy::RdpKeyReadable => events
+            .iter()
+            .any(|e| match &e.kind {
+                EventKind::Acl(a) => {
+                    a.path.contains("f686aace6942fb7f7ceb231212eef4a4")
+                        && a.identity.to_ascii_uppercase().ends_with("NETWORK SERVICE")
+                        && a.access.eq_ignore_ascii_case("Allow")
+                        && (a.rights.contains("Read") || a.rights.contains("FullControl"))
+                }
+                _ => false,
+            })
+            .then_some("the RDP key file gives NETWORK SERVICE Read"),
+        Healthy::Listener => {
             if reg(r"\WinStations\RDP-Tcp", "fEnableWinStation", &|d| d == "1") {
                 return Some("the RDP-Tcp listener is enabled".into());
             }
@@ -182,11 +200,10 @@ fn healthy_setting(cause: Cause, events: &[Event], domain: &Domain) -> Option<St
                 _ => None,
             });
         }
-        Cause::RdpWrapper => reg(r"\Services\TermService\Parameters", "ServiceDll", &|d| {
+        Healthy::ServiceDll => reg(r"\Services\TermService\Parameters", "ServiceDll", &|d| {
             d.to_ascii_lowercase().ends_with(r"\system32\termsrv.dll")
         })
         .then_some("TermService loads Windows' own termsrv.dll"),
-        _ => None,
     };
     found.map(str::to_string)
 }
@@ -476,7 +493,7 @@ mod tests {
     fn configuration_corroborates_caps_and_counts_against() {
         let both = BTreeSet::from([Source::Evtx, Source::Registry]);
         let a = adjust(
-            Cause::Tls,
+            &[Healthy::Tls12Server],
             Confidence::Medium,
             &both,
             true,
@@ -487,7 +504,7 @@ mod tests {
         assert!(a.note.unwrap().contains("registry"));
         // Not near a 0x904: no corroboration.
         let a = adjust(
-            Cause::Tls,
+            &[Healthy::Tls12Server],
             Confidence::Low,
             &both,
             false,
@@ -498,7 +515,7 @@ mod tests {
         // Configuration alone never passes medium.
         let only = BTreeSet::from([Source::Registry, Source::Acl]);
         let a = adjust(
-            Cause::Tls,
+            &[Healthy::Tls12Server],
             Confidence::High,
             &only,
             false,
@@ -514,7 +531,7 @@ mod tests {
         )];
         let events = BTreeSet::from([Source::Evtx]);
         let a = adjust(
-            Cause::Tls,
+            &[Healthy::Tls12Server],
             Confidence::Medium,
             &events,
             true,
@@ -524,7 +541,7 @@ mod tests {
         assert_eq!(a.confidence, Confidence::Low);
         assert!(a.note.unwrap().contains("counts against"));
         let a = adjust(
-            Cause::Tls,
+            &[Healthy::Tls12Server],
             Confidence::High,
             &events,
             true,
@@ -532,8 +549,9 @@ mod tests {
             Domain::builtin(),
         );
         assert_eq!(a.confidence, Confidence::High);
+        // Findings no rule of which names the setting.
         let a = adjust(
-            Cause::Network,
+            &[],
             Confidence::Medium,
             &events,
             true,
@@ -574,7 +592,7 @@ mod tests {
         let evtx = BTreeSet::from([Source::Evtx]);
         let refused_with = |sources: &BTreeSet<Source>, events: &[Event]| {
             adjust(
-                Cause::ServerRefused,
+                &[Healthy::Listener],
                 Confidence::Medium,
                 sources,
                 true,

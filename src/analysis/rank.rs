@@ -680,8 +680,17 @@ fn cause_score(
             && s.source
                 .is_some_and(|source| !super::config::is_configuration(source))
     });
+    // The healthy settings that answer every finding (context ones, background, only when
+    // there is nothing else): a setting one of them does not name says nothing about it.
+    let weighs = scored.iter().any(|s| s.effective != Strength::Context);
+    let answering = super::config::answering(
+        scored
+            .iter()
+            .filter(|s| !weighs || s.effective != Strength::Context)
+            .map(|s| rules.rules().get(s.rule).map_or(&[][..], |r| r.healthy())),
+    );
     let adjusted = super::config::adjust(
-        cause,
+        &answering,
         confidence,
         &finding_sources,
         event_near,

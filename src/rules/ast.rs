@@ -53,6 +53,7 @@ pub struct RuleAst {
     pub kind: Option<Spanned<KindName>>,
     pub cause: Option<Spanned<Cause>>,
     pub strength: Option<Spanned<Strength>>,
+    pub healthy: Option<Spanned<Vec<Healthy>>>,
     pub when: Option<Spanned<Expr>>,
     pub unless: Option<Spanned<Unless>>,
     pub aggregate: Option<Spanned<Aggregate>>,
@@ -71,6 +72,7 @@ impl RuleAst {
             kind: None,
             cause: None,
             strength: None,
+            healthy: None,
             when: None,
             unless: None,
             aggregate: None,
@@ -143,6 +145,31 @@ keyword_enum! {
 keyword_enum! {
     /// `strength:` — how much a finding of this rule says about its cause, strongest first.
     Strength { Strong => "strong", Moderate => "moderate", Weak => "weak", Context => "context" }
+}
+
+keyword_enum! {
+    /// `healthy:` — configuration which, found as Windows ships it, answers a cause rule's
+    /// findings (analysis/config.rs): a cause all of whose findings one of them answers loses a
+    /// level. Each belongs to one cause ([`Healthy::cause`]).
+    Healthy {
+        Listener => "listener",
+        Tls12Server => "tls12-server",
+        RdpCertificate => "rdp-certificate",
+        RdpKeyReadable => "rdp-key-readable",
+        ServiceDll => "service-dll",
+    }
+}
+
+impl Healthy {
+    /// The cause whose findings this setting can answer.
+    pub fn cause(self) -> Cause {
+        match self {
+            Healthy::Listener => Cause::ServerRefused,
+            Healthy::Tls12Server => Cause::Tls,
+            Healthy::RdpCertificate | Healthy::RdpKeyReadable => Cause::Certificate,
+            Healthy::ServiceDll => Cause::RdpWrapper,
+        }
+    }
 }
 
 /// A condition expression.
@@ -551,6 +578,10 @@ impl fmt::Display for RuleAst {
         }
         if let Some(s) = &self.strength {
             writeln!(f, "    strength: {}", s.value)?;
+        }
+        if let Some(h) = &self.healthy {
+            let list: Vec<&str> = h.value.iter().map(|h| h.as_str()).collect();
+            writeln!(f, "    healthy: {}", list.join(", "))?;
         }
         if let Some(w) = &self.when {
             writeln!(f, "    when: {}", w.value)?;

@@ -21,8 +21,8 @@ use jiff::Timestamp;
 
 use super::absence::{self, Absence};
 use super::ast::{
-    AnchorWindow, Cause, Comparison, Expect, Expr, KindName, Literal, Millis, Op, Pos, RuleAst,
-    Strength, Value,
+    AnchorWindow, Cause, Comparison, Expect, Expr, Healthy, KindName, Literal, Millis, Op, Pos,
+    RuleAst, Strength, Value,
 };
 use super::compare::{NumTest, Pat, Rx, TextTest, order_holds};
 use super::error::{ErrorKind, RuleError};
@@ -88,6 +88,8 @@ pub struct Rule {
     pub(crate) id: Arc<str>,
     pub(crate) title: String,
     pub(crate) kind: RuleKind,
+    /// The healthy configuration that answers this rule's findings (`healthy:`).
+    pub(crate) healthy: Vec<Healthy>,
     pub(crate) cond: Cond,
     pub(crate) aggregate: Option<Aggregation>,
     pub(crate) unless: Option<Absence>,
@@ -123,6 +125,10 @@ impl Rule {
             RuleKind::Cause { strength, .. } => Some(strength),
             _ => None,
         }
+    }
+    /// The healthy configuration that answers this rule's findings (`healthy:`).
+    pub fn healthy(&self) -> &[Healthy] {
+        &self.healthy
     }
     pub fn is_anchor(&self) -> bool {
         self.kind == RuleKind::Anchor
@@ -329,6 +335,9 @@ pub(crate) fn compile_rule(
             if let Some(s) = &ast.strength {
                 errors.push(not_allowed("strength", s.pos, why));
             }
+            if let Some(h) = &ast.healthy {
+                errors.push(not_allowed("healthy", h.pos, why));
+            }
             if kind_name == KindName::Anchor {
                 if let Some(a) = &ast.aggregate {
                     errors.push(not_allowed(
@@ -352,6 +361,20 @@ pub(crate) fn compile_rule(
             })
         }
     };
+
+    // A healthy setting answers the findings of its own cause only.
+    if let (Some(h), Some(c)) = (&ast.healthy, &ast.cause) {
+        for setting in h.value.iter().filter(|s| s.cause() != c.value) {
+            errors.push(ctx.err(
+                h.pos,
+                ErrorKind::BadValue {
+                    what: "healthy setting",
+                    text: setting.as_str().into(),
+                    message: format!("it answers {} findings, not {}", setting.cause(), c.value),
+                },
+            ));
+        }
+    }
 
     let cond = ast
         .when
@@ -437,6 +460,11 @@ pub(crate) fn compile_rule(
         id: Arc::from(id.as_str()),
         title: title.value.clone(),
         kind,
+        healthy: ast
+            .healthy
+            .as_ref()
+            .map(|h| h.value.clone())
+            .unwrap_or_default(),
         cond,
         aggregate,
         unless,

@@ -29,7 +29,7 @@ pub mod template;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use ast::{AnchorMode, AnchorWindow, Cause, Expect, Strength};
+pub use ast::{AnchorMode, AnchorWindow, Cause, Expect, Healthy, Strength};
 pub use compile::{Aggregation, Rule, RuleKind};
 pub use domain::{ClientEvent, Domain, LogKind, Role, Side};
 pub use engine::{Anchor, Evaluation, EventIds, Finding, LASTING_WINDOW, Proximity};
@@ -497,6 +497,50 @@ mod tests {
                 "r.rdt:4:5: key \"cause\" is not allowed in a rule of kind anchor (only cause rules have one)",
                 "r.rdt:5:5: key \"strength\" is not allowed in a rule of kind anchor (only cause rules have one)",
                 "r.rdt:6:5: key \"anchor\" is not allowed in a rule of kind anchor (an anchor is not placed relative to itself)",
+            ]
+        );
+    }
+
+    /// `healthy:` names settings of the rule's own cause, in a cause rule; an unknown name is
+    /// refused with the list, and a name given twice is kept once.
+    #[test]
+    fn healthy_settings_belong_to_their_cause() {
+        let rule = |cause: &str, healthy: &str| {
+            format!(
+                "rule a {{\n    title: \"a\"\n    cause: {cause}\n    strength: weak\n    healthy: {healthy}\n    when: event_id == 1\n    evidence: \"x\"\n    remediation: \"r\"\n{EX}\n}}"
+            )
+        };
+        let set = load_rules(&[("r.rdt", rule("server-refused", "listener, listener"))])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(set.rules()[0].healthy(), &[Healthy::Listener]);
+        let set = load_rules(&[(
+            "r.rdt",
+            rule("certificate", "rdp-key-readable, rdp-certificate"),
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            set.rules()[0].healthy(),
+            &[Healthy::RdpKeyReadable, Healthy::RdpCertificate]
+        );
+        assert_eq!(
+            headlines(&[("r.rdt", &rule("tls", "tls12-server, listener"))]),
+            vec![
+                "r.rdt:5:5: invalid healthy setting \"listener\": it answers server-refused findings, not tls"
+            ]
+        );
+        assert_eq!(
+            headlines(&[("r.rdt", &rule("tls", "tls13"))]),
+            vec![
+                "r.rdt:5:14: unknown healthy setting \"tls13\", expected one of: listener, tls12-server, rdp-certificate, rdp-key-readable, service-dll"
+            ]
+        );
+        let anchor = rule("tls", "tls12-server")
+            .replace("    cause: tls\n    strength: weak\n", "    kind: anchor\n")
+            .replace("    remediation: \"r\"\n", "");
+        assert_eq!(
+            headlines(&[("r.rdt", &anchor)]),
+            vec![
+                "r.rdt:4:5: key \"healthy\" is not allowed in a rule of kind anchor (only cause rules have one)"
             ]
         );
     }

@@ -16,6 +16,9 @@
 //!                           | "credssp-policy" | "servicing"
 //!                           | "server-down" | "server-resources" )
 //!             | "strength" ":" ( "strong" | "moderate" | "weak" | "context" )
+//!             | "healthy" ":" healthy { "," healthy }
+//!                   (healthy: "listener" | "tls12-server" | "rdp-certificate"
+//!                            | "rdp-key-readable" | "service-dll")
 //!             | "when" ":" expr
 //!             | "unless" ":" ( "followed" | "preceded" ) "by" expr "within" duration
 //!                            [ "by" field { "," field } ]
@@ -131,6 +134,7 @@ pub const KEYS: &[&str] = &[
     "kind",
     "cause",
     "strength",
+    "healthy",
     "when",
     "unless",
     "aggregate",
@@ -140,7 +144,7 @@ pub const KEYS: &[&str] = &[
     "references",
 ];
 
-const EXPECT_ITEM: &str = "a key (title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\"";
+const EXPECT_ITEM: &str = "a key (title, kind, cause, strength, healthy, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\"";
 const EXPECT_OP: &str =
     "a comparison operator (==, !=, <, <=, >, >=, in, contains, startswith, endswith, matches, =~)";
 const EXPECT_FIELD: &str =
@@ -594,6 +598,20 @@ fn rule_value<'a>(i: &'a str, key: Spanned<&str>, ast: &mut RuleAst) -> PResult<
             ast.strength = Some(Spanned::new(pos, v));
             i
         }
+        "healthy" => {
+            let (mut i, first) = healthy_word(i)?;
+            let mut list = vec![first];
+            while peek_symbol(i, ",") {
+                let (rest, _) = symbol(i, ",", "\",\"")?;
+                let (rest, next) = healthy_word(rest)?;
+                if !list.contains(&next) {
+                    list.push(next);
+                }
+                i = rest;
+            }
+            ast.healthy = Some(Spanned::new(pos, list));
+            i
+        }
         "when" => {
             let (i, e) = positioned(i, when)?;
             ast.when = Some(e);
@@ -617,6 +635,16 @@ fn rule_value<'a>(i: &'a str, key: Spanned<&str>, ast: &mut RuleAst) -> PResult<
         _ => return expected(i, EXPECT_ITEM),
     };
     Ok((i, ()))
+}
+
+/// One `healthy:` setting's name.
+fn healthy_word(i: &str) -> PResult<'_, Healthy> {
+    keyword_value(
+        ws(i)?.0,
+        "healthy setting",
+        Healthy::from_word,
+        Healthy::list,
+    )
 }
 
 /// `when:` — an expression that must be followed by the next key, an example or `}`.
@@ -783,6 +811,7 @@ fn fix_rule_positions(rule: &mut RuleAst, full_len: usize) {
         kind,
         cause,
         strength,
+        healthy,
         when,
         unless,
         aggregate,
@@ -1095,7 +1124,7 @@ mod tests {
             (
                 "rule a {\n  titel: \"x\"\n}",
                 (2, 3),
-                "unknown key \"titel\", expected one of: title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references, example",
+                "unknown key \"titel\", expected one of: title, kind, cause, strength, healthy, when, unless, aggregate, anchor, evidence, remediation, references, example",
             ),
             (
                 "rule a {\n  title: \"x\"\n  title: \"y\"\n}",
@@ -1190,7 +1219,7 @@ mod tests {
             (
                 "rule a {",
                 (1, 9),
-                "expected a key (title, kind, cause, strength, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\", found end of input",
+                "expected a key (title, kind, cause, strength, healthy, when, unless, aggregate, anchor, evidence, remediation, references), \"example\" or \"}\", found end of input",
             ),
             (
                 "rules a {}",
