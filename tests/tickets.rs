@@ -594,6 +594,14 @@ provider Microsoft-Windows-TerminalServices-LocalSessionManager guid={5d896912-0
     );
     let next = r.evidence.next_step.as_deref().unwrap_or_default();
     assert!(next.contains("RemoteConnectionManager"), "{next}");
+    // Nor do its events count as the session host's, alone or beside the server's own.
+    assert_eq!(r.evidence.rdp_server_events, 0, "{:#?}", r.evidence);
+    let host = own
+        .replace("WS-DAN", "RDS01")
+        .replace("Address=LOCAL", "Address=10.0.0.8")
+        .replace("07:58:01.0000000 22", "09:00:01.0000000 22");
+    let r = scan_written(&[("client", client), ("client", own), ("server", &host)]);
+    assert_eq!(r.evidence.rdp_server_events, 2, "{:#?}", r.evidence);
 }
 
 /// One client, two failures: a 0x904 to RDS01 whose Remote Desktop service crashed (SCM

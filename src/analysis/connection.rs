@@ -157,19 +157,29 @@ pub fn by_end(conns: &[Connection]) -> std::collections::HashMap<usize, &Connect
         .collect()
 }
 
-/// Whose Remote Desktop server log the events hold: `None` when they hold no event of a
-/// server-side provider; `Some(true)` when one was logged by a session host (a computer that
-/// is no client's in `conns`, or that is a connection's server, or that is not named);
-/// `Some(false)` when every one was logged by a client computer. A client's own Remote Desktop
-/// service logs too (a workstation's console logons are LocalSessionManager events): that
-/// tells nothing of the server it connected to.
-pub fn session_host_logged(
-    events: &[Event],
-    conns: &[Connection],
-    domain: &Domain,
-) -> Option<bool> {
-    // By host class, so that a log whose every record names another computer costs a look-up
-    // per name, not a comparison with every other.
+/// Whose Remote Desktop server log the events hold, in events of a server-side provider.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLogs {
+    /// Logged by a session host: a computer that is no client's in the connections, or that is
+    /// a connection's server, or that is not named.
+    pub session_host: u64,
+    /// Logged by a client computer: its own Remote Desktop service logs too (a workstation's
+    /// console logons are LocalSessionManager events), which tells nothing of the server it
+    /// connected to.
+    pub clients: u64,
+}
+
+impl ServerLogs {
+    /// Every server-side event was logged by a client computer, and there is one.
+    pub fn clients_only(&self) -> bool {
+        self.session_host == 0 && self.clients > 0
+    }
+}
+
+/// Count the server-side events in `events` by who logged them ([`ServerLogs`]).
+pub fn server_logs(events: &[Event], conns: &[Connection], domain: &Domain) -> ServerLogs {
+    // By host class, and each computer's name once: a log whose every record names the same
+    // computer costs one look-up per record, not a comparison with every connection.
     let clients: std::collections::HashSet<(bool, String)> =
         conns.iter().map(|c| host_class(&c.client)).collect();
     let servers: std::collections::HashSet<(bool, String)> = conns
@@ -178,21 +188,23 @@ pub fn session_host_logged(
         .filter(|s| !s.is_empty())
         .map(host_class)
         .collect();
-    let mut any = None;
+    let mut is_client: std::collections::HashMap<&str, bool> = std::collections::HashMap::new();
+    let mut logs = ServerLogs::default();
     for w in events.iter().filter_map(Event::win) {
         if domain.side_of(&w.provider) != Some(crate::rules::Side::Server) {
             continue;
         }
-        if w.computer.is_empty() {
-            return Some(true);
+        let client = *is_client.entry(&w.computer).or_insert_with(|| {
+            let class = host_class(&w.computer);
+            !w.computer.is_empty() && clients.contains(&class) && !servers.contains(&class)
+        });
+        if client {
+            logs.clients += 1;
+        } else {
+            logs.session_host += 1;
         }
-        let class = host_class(&w.computer);
-        if !clients.contains(&class) || servers.contains(&class) {
-            return Some(true);
-        }
-        any = Some(false);
     }
-    any
+    logs
 }
 
 /// Do two host names name the same machine? Equal ignoring case, or equal first labels

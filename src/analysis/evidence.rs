@@ -133,6 +133,7 @@ impl Tally {
             client: sum(|s| &s.client),
             server: sum(|s| &s.server),
             server_of_clients_only: false,
+            server_of_clients: 0,
             gateway: sum(|s| &s.gateway),
             configuration: sum(|s| &s.configuration),
             procmon_rdp: sum(|s| &s.procmon_rdp),
@@ -163,6 +164,8 @@ pub struct Seen {
     /// connections (its own Remote Desktop service: a workstation's console logons), none by
     /// a session host it connected to: the server's log is still missing.
     pub server_of_clients_only: bool,
+    /// How many of the `server` events in the analysed window a client computer logged.
+    pub server_of_clients: u64,
     /// RD Gateway events: Remote Desktop evidence, but no session host's log (a gateway-only
     /// ticket still lacks the server's side).
     pub gateway: u64,
@@ -270,7 +273,12 @@ pub fn assess(
         sufficient: reason.is_none(),
         reason,
         rdp_client_events: seen.client,
-        rdp_server_events: seen.server + seen.gateway,
+        // A client computer's own Remote Desktop service events are no session host's.
+        rdp_server_events: if seen.server_of_clients_only {
+            0
+        } else {
+            seen.server.saturating_sub(seen.server_of_clients)
+        } + seen.gateway,
         procmon_rdp_rows: seen.procmon_rdp,
         missing: missing
             .iter()

@@ -154,8 +154,9 @@ pub fn scan_within(
         let mut seen = tally.seen_without(domain, &twins);
         // Server events only ever logged by the ticket's client computers are no session
         // host's log (events left out by --from/--to say nothing either way).
-        seen.server_of_clients_only = seen.server > 0
-            && connection::session_host_logged(&events, &conns, domain) == Some(false);
+        let server_logs = connection::server_logs(&events, &conns, domain);
+        seen.server_of_clients_only = seen.server > 0 && server_logs.clients_only();
+        seen.server_of_clients = server_logs.clients;
         let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
         let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes, anchors);
         let anchor_events: std::collections::BTreeSet<usize> =

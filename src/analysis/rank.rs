@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::anchors::{AnchorConnections, Disproof};
-use super::connection::{Connection, Phase, session_host_logged};
+use super::connection::{Connection, Phase, server_logs};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, Source};
@@ -428,7 +428,7 @@ pub fn rank(
     // Without any of the session host's logs, nothing says whether the server ended what the
     // client saw close: the client's view alone is not certain (docs/domain.md §3.4); the
     // client computer's own Remote Desktop service log is no session host's.
-    if client_view_only && session_host_logged(events, conns, domain) != Some(true) {
+    if client_view_only && server_logs(events, conns, domain).session_host == 0 {
         for c in causes
             .iter_mut()
             .filter(|c| c.cause == Cause::Network && c.confidence == Confidence::High)
