@@ -1024,33 +1024,38 @@ fn schannel_server(version: &str, data: &str) -> crate::model::Event {
 
 /// A TLS version turned off on the server (DOMAIN §8: context alone, what a client must
 /// meet) explains a protocol alert at the 0x904: with it, the TLS cause is high. TLS 1.2 on
-/// in the same export counts against a TLS cause only when no setting explains the alert.
+/// for the server does not answer the alert (the client may lack TLS 1.2, or the cipher suites
+/// disagree): the cause stays medium. It does answer the server failing to create its TLS
+/// credential on protocol policy (36871): that cause loses a level.
 #[test]
 fn an_older_tls_version_turned_off_corroborates_a_protocol_alert() {
     let rules = load_with_builtin(&[]).expect("built-in rules");
-    let tls_of = |settings: &[crate::model::Event]| {
+    let tls_of = |id: u32, data: &[(&str, &str)], settings: &[crate::model::Event]| {
         let mut events =
             client_connection(&rules, "{A}", 3600, &[(1025, "", 1), (1026, "2308", 2)]);
         events.push(rds01_accept(&rules, "10.0.0.7:50000"));
-        events.push(logged(
-            "Schannel",
-            36888,
-            "RDS01.contoso.com",
-            3601,
-            &[("AlertDesc", "70"), ("ErrorState", "1205")],
-        ));
+        events.push(logged("Schannel", id, "RDS01.contoso.com", 3601, data));
         events.extend(settings.iter().cloned());
         let causes = ranked(&rules, &events);
         let tls = causes.iter().find(|c| c.cause.as_str() == "tls");
         tls.map(|c| c.confidence.as_str()).unwrap_or("none")
     };
-    let alone = tls_of(&[]);
-    let healthy = tls_of(&[schannel_server("TLS 1.2", "1")]);
-    let explained = tls_of(&[
-        schannel_server("TLS 1.2", "1"),
-        schannel_server("TLS 1.0", "0"),
-    ]);
-    assert_eq!((alone, healthy, explained), ("medium", "low", "high"));
+    let alert = [("AlertDesc", "70"), ("ErrorState", "1205")];
+    let alone = tls_of(36888, &alert, &[]);
+    let healthy = tls_of(36888, &alert, &[schannel_server("TLS 1.2", "1")]);
+    let explained = tls_of(
+        36888,
+        &alert,
+        &[
+            schannel_server("TLS 1.2", "1"),
+            schannel_server("TLS 1.0", "0"),
+        ],
+    );
+    assert_eq!((alone, healthy, explained), ("medium", "medium", "high"));
+    let credential = [("ErrorState", "10013")];
+    let alone = tls_of(36871, &credential, &[]);
+    let healthy = tls_of(36871, &credential, &[schannel_server("TLS 1.2", "1")]);
+    assert_eq!((alone, healthy), ("medium", "low"));
 }
 
 /// The fix of a TLS cause whose event evidence (36874: no common cipher suite) sits beside a
