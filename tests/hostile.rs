@@ -1420,3 +1420,8 @@ mod round11;
 /// over in silence, a listing cut mid-line, owner names carrying escapes) and folder discovery.
 #[path = "hostile/round12.rs"]
 mod round12;
+
+/// Round thirteen: the registry, ACL and certificate readers (lines ended by a CR alone,
+/// UTF-16LE text without its mark, what their damaged lines lose).
+#[path = "hostile/round13.rs"]
+mod round13;

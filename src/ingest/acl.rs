@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use super::{Emit, bundle};
+use super::{Emit, bundle, text_lines};
 use crate::model::{AclEntry, Event, EventKind, FileAccount};
 
 /// The objects MSRD-Collect's `Get-Acl` commands write into each file, in command order
@@ -48,7 +48,7 @@ pub fn looks_like(text: &str) -> bool {
     let mut identity = false;
     let mut access_line = false;
     let mut path = false;
-    for line in text.trim_start_matches('\u{feff}').lines().take(200) {
+    for line in text_lines::lines(text.trim_start_matches('\u{feff}')).take(200) {
         match property(line) {
             Some((k, _)) if k == "FileSystemRights" || k == "RegistryRights" => rights = true,
             Some(("IdentityReference", _)) => identity = true,
@@ -180,8 +180,7 @@ pub fn parse(text: &str, file_name: &str) -> AclDump {
             }
         };
 
-    for (i, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
-        let line_no = i as u64 + 1;
+    for (line_no, line) in text_lines::numbered(text.trim_start_matches('\u{feff}')) {
         if line.trim().is_empty() {
             blank_run += 1;
             in_access = false;

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use jiff::civil::DateTime;
 
-use super::{Emit, bundle};
+use super::{Emit, bundle, text_lines};
 use crate::model::{Event, EventKind, FileAccount, RegValue};
 
 /// Where Windows keeps the local machine's certificate stores.
@@ -42,7 +42,7 @@ const BLOCK_MARK: &str = "================ Certificate";
 /// Does this decoded text start like a certificate listing (the CSV or a certutil dump)?
 pub fn looks_like(text: &str) -> bool {
     let text = text.trim_start_matches('\u{feff}');
-    let first = text.lines().next().unwrap_or("");
+    let first = text_lines::first(text);
     let names: Vec<&str> = first
         .split('\t')
         .map(|f| f.trim().trim_matches('"'))
@@ -51,7 +51,7 @@ pub fn looks_like(text: &str) -> bool {
         return true;
     }
     // A certificate block, or (an empty store) certutil's closing line right after the store's.
-    text.lines().take(8).any(|l| {
+    text_lines::lines(text).take(8).any(|l| {
         l.starts_with(BLOCK_MARK)
             || l.starts_with("CertUtil: -verifystore")
             || l.starts_with("CertUtil: -store")
@@ -96,7 +96,7 @@ pub enum CertFault {
 /// Read a listing; `file_name` names the store of a certutil dump (`Certificates-RemoteDesktop`).
 pub fn parse(text: &str, file_name: &str) -> Listing {
     let text = text.trim_start_matches('\u{feff}');
-    let first = text.lines().next().unwrap_or("");
+    let first = text_lines::first(text);
     if first.trim_start().starts_with("\"Store\"") || first.trim_start().starts_with("Store\t") {
         parse_csv(text)
     } else {
@@ -106,7 +106,7 @@ pub fn parse(text: &str, file_name: &str) -> Listing {
 
 fn parse_csv(text: &str) -> Listing {
     let mut out = Listing::default();
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l));
+    let mut lines = text_lines::numbered(text);
     // Only the columns read are kept, of the header and of each row: a row of 50 million tabs
     // had been split into as many empty fields, 1.2 GB for 50 MB.
     const NAMES: [&str; 4] = ["Store", "Thumbprint", "Subject", "NotAfter"];
@@ -207,7 +207,7 @@ fn tsv_fields(line: &str) -> impl Iterator<Item = String> + '_ {
 
 fn parse_certutil(text: &str, file_name: &str) -> Listing {
     let mut out = Listing::default();
-    let first = text.lines().next().unwrap_or("").trim();
+    let first = text_lines::first(text).trim();
     let store = store_from_file_name(file_name).unwrap_or_else(|| {
         // `MY "Personal"`: the store's name before its display name.
         first.split('"').next().unwrap_or("").trim().to_string()
@@ -230,10 +230,10 @@ fn parse_certutil(text: &str, file_name: &str) -> Listing {
             }
         }
     };
-    for (i, l) in text.lines().enumerate() {
+    for (line, l) in text_lines::numbered(text) {
         if l.starts_with(BLOCK_MARK) {
             finish(block.take(), &mut out);
-            block = Some((i as u64 + 1, Vec::new()));
+            block = Some((line, Vec::new()));
         } else if let Some((_, lines)) = block.as_mut() {
             lines.push(l);
         }

@@ -37,6 +37,7 @@ pub mod procmon;
 pub mod procmon_time;
 pub mod readers;
 pub mod regexport;
+mod text_lines;
 pub mod zipdir;
 pub mod zipentry;
 

@@ -16,31 +16,12 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use super::text_lines::{ends_mid_line, lines};
 use super::{Emit, LineErrors, bundle};
 use crate::model::{Event, EventKind, FileAccount, Socket};
 
 /// Lines looked at to recognise a listing.
 const SNIFF_LINES: usize = 200;
-
-/// The lines of a listing, each ended by CRLF, LF or a CR alone. Split by `str::lines` (LF
-/// only), a listing whose lines end in a CR alone was one line: it was not recognised, and a
-/// CR alone inside a CRLF listing joined two sockets into one line, the second's words read
-/// as the first's state and its owner lost, the account saying the file was read fully.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    let mut rest = text;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = memchr::memchr2(b'\r', b'\n', rest.as_bytes()).unwrap_or(rest.len());
-        let (line, after) = rest.split_at(end);
-        rest = after
-            .strip_prefix("\r\n")
-            .or_else(|| after.get(1..))
-            .unwrap_or("");
-        Some(line)
-    })
-}
 
 /// Is this text a netstat listing? A socket line after a `Proto` header, or two socket lines.
 pub fn looks_like(text: &str) -> bool {
@@ -178,10 +159,7 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
     let mut current: Option<(u64, Socket)> = None;
     let mut service: Option<String> = None;
     let text = text.trim_start_matches('\u{feff}');
-    out.cut = text
-        .rsplit(['\r', '\n'])
-        .next()
-        .is_some_and(|last| !last.trim().is_empty());
+    out.cut = ends_mid_line(text);
     for (n, line) in lines(text).enumerate() {
         let line_no = n as u64 + 1;
         let mut words = line.split_whitespace();
@@ -529,13 +507,9 @@ mod tests {
         );
     }
 
-    /// Lines end in CRLF, LF or a CR alone; a CR alone inside a CRLF listing ends a line too.
+    /// A listing whose lines end in a CR alone is read line by line.
     #[test]
     fn lines_end_at_any_line_break() {
-        let got: Vec<&str> = lines("a\r\nb\rc\nd\r\r\ne").collect();
-        assert_eq!(got, ["a", "b", "c", "d", "", "e"]);
-        assert_eq!(lines("a\r").collect::<Vec<_>>(), ["a"]);
-        assert_eq!(lines("").count(), 0);
         let text = "  TCP    0.0.0.0:135    0.0.0.0:0    LISTENING    1012\r  TCP    0.0.0.0:3389   0.0.0.0:0    LISTENING    2208\r [x.exe]\r";
         assert!(looks_like(text));
         let (sockets, l) = parsed(text);

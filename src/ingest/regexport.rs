@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use super::{Emit, MAX_LISTED_ERRORS, bundle};
+use super::{Emit, MAX_LISTED_ERRORS, bundle, text_lines};
 use crate::model::{Event, EventKind, FileAccount, RegValue};
 
 /// The two header lines a reg export starts with.
@@ -24,12 +24,7 @@ pub const HEADER_V4: &str = "REGEDIT4";
 
 /// Does this decoded text start like a reg export?
 pub fn looks_like(text: &str) -> bool {
-    let first = text
-        .trim_start_matches('\u{feff}')
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim();
+    let first = text_lines::first(text.trim_start_matches('\u{feff}')).trim();
     first == HEADER_V5 || first == HEADER_V4
 }
 
@@ -104,7 +99,7 @@ pub enum RegFault {
 /// Read a whole export (already decoded to text).
 pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn FnMut(RegError)) {
     let text = text.trim_start_matches('\u{feff}');
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l));
+    let mut lines = text_lines::numbered(text);
     let unicode = match lines.next() {
         Some((_, l)) if l.trim() == HEADER_V5 => true,
         Some((_, l)) if l.trim() == HEADER_V4 => false,
