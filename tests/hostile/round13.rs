@@ -5,10 +5,12 @@
 
 use serde_json::Value;
 
-use crate::common::account;
+use crate::common::{account, problems};
 
 use super::os;
-use super::shared::{CERT_HEAD, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary};
+use super::shared::{
+    CERT_HEAD, REG_HEAD, acl_rules, cert_rows, reg_values, summary_on as summary, utf16le as utf16,
+};
 use crate::common::rdtriage_threads as rdtriage;
 
 /// The events `dump --format jsonl` gives for `path`.
@@ -157,4 +159,154 @@ fn a_cr_alone_inside_an_acl_dump_ends_a_line() {
         .map(|(i, a, r)| (i.to_string(), a.to_string(), r.to_string()))
         .collect();
     assert_eq!(got, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. UTF-16LE without its byte-order mark
+
+const NETSTAT_HEAD: &str =
+    "  Proto  Local Address          Foreign Address        State           PID\r\n";
+
+/// A socket line on `port` held by `pid`.
+fn socket(port: u16, pid: u32) -> String {
+    format!("  TCP    0.0.0.0:{port:<5}          0.0.0.0:0              LISTENING       {pid}\r\n")
+}
+
+/// A netstat listing, a registry export and an ACL dump each written as UTF-16LE without a
+/// byte-order mark, then UTF-8 appended within their first 512 bytes: each is read as what it
+/// is, up to where the encoding changes, and accounted read partly, naming the byte. The
+/// netstat listing was read as UTF-8 and said to switch to UTF-16LE "from byte 0", no socket
+/// read; the export and the dump were not recognised.
+#[test]
+fn utf16le_without_its_mark_then_utf8_is_read_up_to_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "netstat.txt",
+            format!("{NETSTAT_HEAD}{}", socket(3389, 2208)),
+            format!("{}{}", socket(135, 1012), socket(445, 4)),
+            s("netstat-listing", "partial", 1, 0),
+        ),
+        (
+            "export.reg",
+            format!("{REG_HEAD}{}", reg_values("RCM", 2)),
+            reg_values("WinStations", 3),
+            s("reg-export", "partial", 2, 0),
+        ),
+        (
+            "acl.txt",
+            acl_rules("first", 2),
+            acl_rules("second", 3),
+            s("acl-dump", "partial", 2, 0),
+        ),
+    ];
+    for (name, first, second, expected) in cases {
+        let first16 = utf16(&first);
+        assert!(first16.len() < 512, "{name}: {}", first16.len());
+        let path = dir.path().join(name);
+        std::fs::write(&path, [first16.clone(), second.into_bytes()].concat()).unwrap();
+        let (acc, code) = summary_of(&path);
+        assert_eq!(shape(&acc), expected, "{name}: {acc}");
+        assert_eq!(code, Some(3), "{name}: {acc}");
+        let why = format!(
+            "from byte {} on, the text is UTF-8 and no longer UTF-16LE as before it",
+            first16.len()
+        );
+        assert!(problems(&acc).contains(&why), "{name}: {why}\n{acc}");
+    }
+}
+
+/// A netstat listing and a registry export in UTF-16LE without a byte-order mark, whose first
+/// 512 bytes are mostly Cyrillic (a Russian netstat's header, values in Russian), are read
+/// whole. They were not recognised: too few of their first bytes were ASCII for their
+/// encoding to be told.
+#[test]
+fn utf16le_without_its_mark_in_another_script_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let netstat = format!(
+        "\r\nАктивные подключения\r\n\r\n  Имя    Локальный адрес        Внешний адрес          Состояние       PID\r\n{}  Служба\r\n [svchost.exe]\r\n{}",
+        socket(3389, 1164),
+        socket(135, 1012)
+    );
+    let mut export = format!("{REG_HEAD}[HKEY_CURRENT_USER\\Software\\Программа\\Настройки]\r\n");
+    for k in 0..4 {
+        export.push_str(&format!(
+            "\"Параметр{k}\"=\"Значение параметра номер {k}\"\r\n"
+        ));
+    }
+    for (name, text, expected) in [
+        ("netstat.txt", netstat, s("netstat-listing", "ok", 2, 0)),
+        ("ru.reg", export, s("reg-export", "ok", 4, 0)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, utf16(&text)).unwrap();
+        let (acc, code) = summary_of(&path);
+        assert_eq!(shape(&acc), expected, "{name}: {acc}");
+        assert_eq!(code, Some(0), "{name}: {acc}");
+    }
+    let values: Vec<String> = events(&dir.path().join("ru.reg"))
+        .iter()
+        .map(|e| e["value_data"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(values[3], "Значение параметра номер 3");
+}
+
+/// A netstat listing, a registry export, an ACL dump and a certutil listing in UTF-16
+/// big-endian without a byte-order mark (not read) are refused with advice naming how to
+/// list each again, in a bundle folder too. The advice named Process Monitor and Event
+/// Viewer, which write none of them; in a bundle folder it said nothing of the encoding.
+#[test]
+fn unread_utf16_listings_are_told_how_to_list_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("MSRD-Results-SRV1/SRV1_Networking");
+    std::fs::create_dir_all(&folder).unwrap();
+    let be = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_be_bytes).collect() };
+    let netstat = format!("{NETSTAT_HEAD}{}", socket(3389, 2208));
+    let cases = [
+        (
+            dir.path().join("listing.txt"),
+            be(&netstat),
+            "`netstat -anob > netstat.txt`",
+        ),
+        (
+            folder.join("SRV1_Netstat.txt"),
+            be(&format!("{netstat}\r\n")),
+            "`netstat -anob > netstat.txt`",
+        ),
+        (
+            dir.path().join("export.reg"),
+            be(&format!("{REG_HEAD}{}", reg_values("RCM", 1))),
+            "`reg export <key> <file>.reg`",
+        ),
+        (
+            dir.path().join("perm.txt"),
+            be(&acl_rules("x", 2)),
+            "`Get-Acl <path> | Format-List",
+        ),
+        (
+            dir.path().join("store.txt"),
+            be(
+                "MY \"Personal\"\r\n================ Certificate 0 ================\r\nCert Hash(sha1): 0123456789abcdef0123456789abcdef01234567\r\n",
+            ),
+            "`certutil -store",
+        ),
+    ];
+    for (path, bytes, _) in &cases {
+        std::fs::write(path, bytes).unwrap();
+    }
+    let (accounts, _) = summary(&[os(dir.path())], "1");
+    for (path, _, command) in &cases {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let acc = account(&accounts, &format!("/{name}"));
+        let why = problems(acc);
+        assert!(
+            why.contains("UTF-16 (big-endian) text without a byte-order mark"),
+            "{name}: {why}"
+        );
+        assert!(why.contains(command), "{name}: {command}\n{why}");
+        assert!(
+            !why.contains("Process Monitor and Event Viewer"),
+            "{name}: {why}"
+        );
+    }
 }

@@ -76,17 +76,26 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
         } else {
             account.skip(why);
         }
-    } else if let Some(side) = bundle::describe_unread(&input.name) {
+        return;
+    }
+    let head = input.head(KIND_BYTES).unwrap_or_default();
+    let relist = relisting(&input.name, &head);
+    let hint = encoding_hint(head.get(..HINT_BYTES).unwrap_or(&head), relist);
+    if let Some(side) = bundle::describe_unread(&input.name) {
         account.format = FileFormat::Collected;
+        let mut what = side.text();
+        if let Some(hint) = hint {
+            what.push_str("; ");
+            what.push_str(&hint);
+        }
         if input.named {
-            account.fail(Problem::Failed(side.text()));
+            account.fail(Problem::Failed(what));
         } else {
-            account.skip(side.text());
+            account.skip(what);
         }
     } else {
         let mut what = "not EVTX (no ElfFile signature), not a Process Monitor CSV (no Procmon header), not event-log XML and not a zip".to_string();
-        let head = input.head(64).unwrap_or_default();
-        if let Some(hint) = encoding_hint(&head) {
+        if let Some(hint) = hint {
             what.push_str("; ");
             what.push_str(&hint);
         }
@@ -98,6 +107,72 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
     }
 }
 
+/// Bytes of an unread input looked at to tell its encoding.
+const HINT_BYTES: usize = 64;
+/// Bytes of an unread input looked at to tell what kind of collector listing it is.
+const KIND_BYTES: usize = 4096;
+
+/// How to list again a collector's listing that was not read, told by its words (whatever
+/// its encoding) or else its name: a netstat listing, a registry export, an ACL dump or a
+/// certificate listing. `None` for anything else (a Process Monitor or Event Viewer export).
+///
+/// The advice on text in an encoding not read had named Process Monitor and Event Viewer for
+/// every file: wrong for a netstat listing or a `.reg` file, which neither writes.
+fn relisting(name: &str, head: &[u8]) -> Option<&'static str> {
+    const NETSTAT: &str = "list the sockets again with `netstat -anob > netstat.txt`";
+    const REGISTRY: &str = "export the key again with `reg export <key> <file>.reg` (UTF-16LE with its byte-order mark)";
+    const ACL: &str = "list the permissions again with `Get-Acl <path> | Format-List > acl.txt` (Windows PowerShell writes UTF-16LE with its byte-order mark)";
+    const CERTIFICATES: &str = "list the store again with `certutil -store My > certificates.txt`";
+    // The head's ASCII text: UTF-16 and UTF-32 put zero bytes between its letters.
+    let words: String = head
+        .iter()
+        .filter(|b| matches!(b, b'\t' | b'\n' | b'\r' | 0x20..=0x7E))
+        .map(|&b| char::from(b))
+        .collect();
+    let has = |w: &str| words.contains(w);
+    let access_line = words
+        .split(['\r', '\n'])
+        .any(|l| l.starts_with("Access") && (l.contains(" Allow ") || l.contains(" Deny ")));
+    let socket_line = words.split(['\r', '\n']).any(|l| {
+        let mut w = l.split_whitespace();
+        match w.next() {
+            Some("Proto") => true,
+            Some("TCP" | "UDP") => w.next().is_some_and(|a| a.contains(':')),
+            _ => false,
+        }
+    });
+    let base = name.rsplit(['/', '\\', '!']).next().unwrap_or(name);
+    let lower = base.to_ascii_lowercase();
+    let token = |t: &str| {
+        lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.starts_with(t))
+    };
+    if socket_line {
+        Some(NETSTAT)
+    } else if has("Windows Registry Editor") || has("REGEDIT4") {
+        Some(REGISTRY)
+    } else if access_line
+        || has("IdentityReference")
+        || has("FileSystemRights")
+        || has("RegistryRights")
+    {
+        Some(ACL)
+    } else if has("Cert Hash(sha1)") || has("================ Certificate") {
+        Some(CERTIFICATES)
+    } else if token("netstat") {
+        Some(NETSTAT)
+    } else if lower.ends_with(".reg") {
+        Some(REGISTRY)
+    } else if token("acl") {
+        Some(ACL)
+    } else if token("certificates") || token("certutil") {
+        Some(CERTIFICATES)
+    } else {
+        None
+    }
+}
+
 /// What the encoding of a text `head` that no reader recognised is, when it is one that is not
 /// read: UTF-16 big-endian, UTF-16 without its mark, UTF-32 (with or without a mark), or a
 /// UTF-8 mark written before UTF-16 text (an editor that added a mark to UTF-16 text it took
@@ -106,7 +181,11 @@ pub(super) fn unrecognised(input: &Input, format: FileFormat, account: &mut File
 /// `FF FE 00 00` is taken for UTF-32LE's mark, not for UTF-16LE's followed by a NUL character:
 /// no text this tool reads starts with a NUL (XML forbids it, a reg export starts with its
 /// header), while UTF-32LE text starts just so.
-fn encoding_hint(head: &[u8]) -> Option<String> {
+///
+/// `relist`: how to list again the collector listing the text is ([`relisting`]), named
+/// instead of Process Monitor and Event Viewer. Those listings are read in UTF-16BE with its
+/// mark: when one is, its encoding is not why it was not read.
+fn encoding_hint(head: &[u8], relist: Option<&str>) -> Option<String> {
     const ADVICE: &str = "rdtriage reads UTF-8 and UTF-16: save it as UTF-8 or UTF-16";
     let marks = bundle::utf8_marks(head);
     let rest = &head[marks..];
@@ -117,8 +196,9 @@ fn encoding_hint(head: &[u8]) -> Option<String> {
     } else {
         utf32_without_mark(rest)
     };
+    let or_relist = relist.map(|r| format!("; or {r}")).unwrap_or_default();
     if let Some(what) = utf32 {
-        return Some(format!("it {what}: {ADVICE}"));
+        return Some(format!("it {what}: {ADVICE}{or_relist}"));
     }
     if marks > 0 {
         // A UTF-8 mark before UTF-16 text: the text is UTF-16, whatever its first bytes say.
@@ -135,16 +215,24 @@ fn encoding_hint(head: &[u8]) -> Option<String> {
         };
         return order.map(|order| {
             format!(
-                "it starts with a UTF-8 byte-order mark followed by {order} (a UTF-8 mark added to UTF-16 text): save it again as UTF-8, or as UTF-16 with only its own mark"
+                "it starts with a UTF-8 byte-order mark followed by {order} (a UTF-8 mark added to UTF-16 text): save it again as UTF-8, or as UTF-16 with only its own mark{or_relist}"
             )
         });
     }
     if head.starts_with(&[0xFE, 0xFF]) {
+        if relist.is_some() {
+            return None;
+        }
         Some("it is UTF-16 big-endian text (its byte-order mark says so), and only UTF-8 and UTF-16 little-endian (what Process Monitor and Event Viewer write) are read: save it again as either".into())
     } else {
-        utf16_without_mark(head).map(|order| format!(
-            "it looks like UTF-16 ({order}) text without a byte-order mark, which Process Monitor and Event Viewer always write: save it again as UTF-8, or as UTF-16 with its mark"
-        ))
+        utf16_without_mark(head).map(|order| match relist {
+            Some(relist) => format!(
+                "it looks like UTF-16 ({order}) text without a byte-order mark: {relist}, or save it again as UTF-8, or as UTF-16LE with its mark"
+            ),
+            None => format!(
+                "it looks like UTF-16 ({order}) text without a byte-order mark, which Process Monitor and Event Viewer always write: save it again as UTF-8, or as UTF-16 with its mark"
+            ),
+        })
     }
 }
 
