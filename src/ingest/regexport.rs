@@ -66,6 +66,10 @@ pub enum RegFault {
     UnclosedKey,
     #[error("the file ends inside a value continued over lines (cut short?)")]
     CutShort,
+    #[error(
+        "a value continued over lines (\\ at a line's end) by a line that is not hex data: cut short there, the line after it read on its own"
+    )]
+    ContinuedByOther,
     #[error("a value before any key line")]
     ValueBeforeKey,
     #[error("a value under a deleted key ([-...])")]
@@ -99,7 +103,7 @@ pub enum RegFault {
 /// Read a whole export (already decoded to text).
 pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn FnMut(RegError)) {
     let text = text.trim_start_matches('\u{feff}');
-    let mut lines = text_lines::numbered(text);
+    let mut lines = text_lines::numbered(text).peekable();
     let unicode = match lines.next() {
         Some((_, l)) if l.trim() == HEADER_V5 => true,
         Some((_, l)) if l.trim() == HEADER_V4 => false,
@@ -153,20 +157,33 @@ pub fn parse(text: &str, on_item: &mut dyn FnMut(RegItem), on_error: &mut dyn Fn
         // Decided once, on the first line: the name and `=hex` before the data do not change
         // as lines are added (asking again per line read a long name once per line).
         let continues = logical.ends_with('\\') && is_hex_data(&logical);
+        let mut broken = false;
         while continues && logical.ends_with('\\') {
             logical.pop();
-            match lines.next() {
-                Some((_, next)) => logical.push_str(next.trim()),
+            match lines.peek() {
+                Some((_, next)) if is_hex_continuation(next) => {
+                    logical.push_str(next.trim());
+                    lines.next();
+                }
+                // A key line, another value: the value is cut short; the line is its own.
+                Some(_) => {
+                    broken = true;
+                    break;
+                }
                 None => {
                     cut = true;
                     break;
                 }
             }
         }
-        if cut {
+        if cut || broken {
             on_error(RegError {
                 line: line_no,
-                fault: RegFault::CutShort,
+                fault: if cut {
+                    RegFault::CutShort
+                } else {
+                    RegFault::ContinuedByOther
+                },
             });
             continue;
         }
@@ -220,6 +237,17 @@ fn is_hex_data(logical: &str) -> bool {
         return false;
     };
     logical[eq..].trim_start().starts_with("hex")
+}
+
+/// A line that may continue hex data: hex bytes, commas and blanks, maybe a `\` at its end
+/// (a blank line too: `reg` never writes one there, and it ends no value). A key line or a
+/// value line had been taken into the value before it that ended in `\`: the key line lost,
+/// the values after it read under the key before it.
+fn is_hex_continuation(line: &str) -> bool {
+    let body = line.trim_end();
+    let body = body.strip_suffix('\\').unwrap_or(body);
+    body.bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b',' || b == b' ' || b == b'\t')
 }
 
 /// Byte offset just after the `=` that ends the value name, if the name is well formed.

@@ -310,3 +310,52 @@ fn unread_utf16_listings_are_told_how_to_list_them_again() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. What damaged lines lose
+
+/// A registry value whose hex data ends in `\` with a key line after it (a line lost between
+/// them): the value is a line error, and the key line and the values under it are read as
+/// theirs. The key line was taken into the value as its data, the values under it read under
+/// the key before it: RDP-Tcp's PortNumber reported as a value of another key.
+#[test]
+fn a_registry_value_continued_by_a_key_line_does_not_take_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rdp.reg");
+    let text = format!(
+        "{REG_HEAD}[HKEY_LOCAL_MACHINE\\SOFTWARE\\A]\r\n\"Blob\"=hex:01,02,\\\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp]\r\n\"PortNumber\"=dword:00000d3d\r\n\"Hash\"=hex:0a,0b,\\\r\n  0c,0d\r\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    let (acc, code) = summary_of(&path);
+    assert_eq!(shape(&acc), s("reg-export", "partial", 2, 1), "{acc}");
+    assert_eq!(code, Some(3));
+    assert!(
+        problems(&acc).contains("line 4: a value continued over lines (\\ at a line's end) by a line that is not hex data"),
+        "{acc}"
+    );
+    let got: Vec<(String, String, String)> = events(&path)
+        .iter()
+        .map(|e| {
+            (
+                e["key"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('\\')
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                e["value_name"].as_str().unwrap().to_string(),
+                e["value_data"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("RDP-Tcp", "PortNumber", "3389"),
+        ("RDP-Tcp", "Hash", "0a0b0c0d"),
+    ];
+    let expected: Vec<(String, String, String)> = expected
+        .iter()
+        .map(|(k, n, d)| (k.to_string(), n.to_string(), d.to_string()))
+        .collect();
+    assert_eq!(got, expected);
+}
