@@ -334,7 +334,7 @@ fn object_access(rules: &[AclRule]) -> String {
 
 /// Read one ACL dump into `acl` events.
 pub fn read_acl_dump(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let text = text_lines::collector_text(bytes, account);
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let dump = parse(&text, emit.file);
     let file: &Arc<str> = emit.file;

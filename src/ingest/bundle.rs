@@ -312,19 +312,27 @@ pub fn utf8_marks(bytes: &[u8]) -> usize {
 /// Text as far as `head` goes (for sniffing): like [`decode_text`], never failing.
 pub fn decode_head(head: &[u8]) -> String {
     let even = head.len() & !1;
-    let (text, _) = if head.starts_with(&[0xFF, 0xFE])
+    // Up to a change of encoding, as the whole file will be read: a short UTF-16LE header
+    // before UTF-8 text is recognised by its header.
+    let (text, ..) = if head.starts_with(&[0xFF, 0xFE])
         || head.starts_with(&[0xFE, 0xFF])
         || looks_like_utf16le(head)
     {
-        decode_text(head[..even].to_vec())
+        decode_text_to_switch(head[..even].to_vec())
     } else {
-        decode_text(head.to_vec())
+        decode_text_to_switch(head.to_vec())
     };
     text
 }
 
-/// Mostly ASCII text in UTF-16LE: at least 8 units, and nearly every odd byte zero.
+/// UTF-16LE text without its byte-order mark: mostly ASCII (at least 8 units, nearly every
+/// odd byte zero in the first 512 bytes), or [`unmarked_utf16le`] (little ASCII, or UTF-8
+/// after a short UTF-16LE part).
 fn looks_like_utf16le(bytes: &[u8]) -> bool {
+    mostly_ascii_utf16le(bytes) || unmarked_utf16le(bytes)
+}
+
+fn mostly_ascii_utf16le(bytes: &[u8]) -> bool {
     let units = bytes.len() / 2;
     if units < 8 {
         return false;
@@ -335,6 +343,40 @@ fn looks_like_utf16le(bytes: &[u8]) -> bool {
         .filter(|c| c[1] == 0 && c[0] != 0)
         .count();
     zero_high * 10 >= (sample.len() / 2) * 9
+}
+
+/// Bytes looked at to tell UTF-16LE text without its byte-order mark.
+const SAMPLE_BYTES: usize = 1024;
+
+/// ASCII characters, each with its zero byte, that tell UTF-16LE at least.
+const MIN_ASCII_UNITS: usize = 16;
+
+/// A UTF-16LE unit of ASCII text: a printable byte (or tab, CR, LF), then a zero byte.
+fn ascii_unit(u: &[u8]) -> bool {
+    matches!(u, [b'\t' | b'\n' | b'\r' | 0x20..=0x7E, 0])
+}
+
+/// Whether `bytes` (a whole text, or its first bytes) is UTF-16LE without a byte-order mark:
+/// in its first KiB, up to where text of another encoding begins ([`mixed::switch_at`]), at
+/// least [`MIN_ASCII_UNITS`] ASCII characters each followed by a zero byte, one unit in four
+/// at least, one of them among the first four. UTF-8 text holds no zero byte; UTF-16 text
+/// in any language holds ASCII spaces, digits and line breaks. The verdict depends on the
+/// first KiB only, so that a file's head and the whole file get the same one.
+fn unmarked_utf16le(bytes: &[u8]) -> bool {
+    if [&b"\xFF\xFE"[..], b"\xFE\xFF", b"\xEF\xBB\xBF"]
+        .iter()
+        .any(|m| bytes.starts_with(m))
+    {
+        return false;
+    }
+    let sample = bytes.get(..SAMPLE_BYTES).unwrap_or(bytes);
+    let end = super::mixed::switch_at(sample, super::mixed::Start::Utf16Le)
+        .map_or(sample.len(), |(at, _)| at);
+    let units = sample.get(..end).unwrap_or(sample).chunks_exact(2);
+    let total = units.len();
+    let starts = units.clone().take(4).any(ascii_unit);
+    let ascii = units.filter(|u| ascii_unit(u)).count();
+    starts && ascii >= MIN_ASCII_UNITS && ascii * 4 >= total
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> (String, u64) {
@@ -357,6 +399,36 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> (String, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// UTF-16LE without its mark is told by its ASCII units, also when little of its text is
+    /// ASCII or when UTF-8 follows it within its first KiB; UTF-8 text, marked UTF-16 and
+    /// UTF-8 with UTF-16LE after it are not.
+    #[test]
+    fn utf16le_without_its_mark_is_told() {
+        let le = |t: &str| -> Vec<u8> { t.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let header = "Windows Registry Editor Version 5.00\r\n\r\n";
+        assert!(unmarked_utf16le(&le(header)));
+        let cyrillic =
+            "\r\nАктивные подключения\r\n\r\n  Имя    Локальный адрес        Внешний адрес\r\n";
+        assert!(unmarked_utf16le(&le(cyrillic)));
+        let then_utf8 = [
+            le(header),
+            "[HKEY_LOCAL_MACHINE\\X]\r\n\"A\"=dword:1\r\n"
+                .repeat(20)
+                .into_bytes(),
+        ]
+        .concat();
+        assert!(unmarked_utf16le(&then_utf8));
+        let (text, replaced, problem) = decode_text_to_switch(then_utf8.clone());
+        assert_eq!((text.as_str(), replaced), (header, 0));
+        assert!(problem.is_some_and(|p| p.starts_with("from byte 80 on, the text is UTF-8")));
+        assert!(!unmarked_utf16le(header.as_bytes()));
+        assert!(!unmarked_utf16le(&[&b"\xFF\xFE"[..], &le(header)].concat()));
+        let utf8_then = [header.as_bytes(), &le(header)].concat();
+        assert!(!unmarked_utf16le(&utf8_then));
+        assert!(!unmarked_utf16le(&le("short")));
+        assert!(!unmarked_utf16le(&[0u8; 64]));
+    }
 
     #[test]
     fn reads_hosts_from_tss_and_msrd_collect_names() {

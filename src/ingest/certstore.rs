@@ -371,7 +371,7 @@ pub fn cert_key(store: &str, thumbprint: &str) -> String {
 
 /// Read one listing into `registry` events.
 pub fn read_cert_listing(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let text = text_lines::collector_text(bytes, account);
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let listing = parse(&text, emit.file);
     let file: &Arc<str> = emit.file;

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use super::text_lines::{self, ends_mid_line, lines};
+use super::text_lines::{ends_mid_line, lines};
 use super::{Emit, LineErrors, bundle};
 use crate::model::{Event, EventKind, FileAccount, Socket};
 
@@ -287,7 +287,7 @@ pub fn parse(text: &str, mut each: impl FnMut(u64, Socket)) -> Listing {
 
 /// Read a netstat listing into `netstat` events.
 pub fn read_netstat(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let text = text_lines::collector_text(bytes, account);
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: Arc<str> = Arc::clone(emit.file);
     let mut batch = crate::ingest::Batch::default();

@@ -418,7 +418,7 @@ fn decode_strings(bytes: &[u8], unicode: bool) -> String {
 
 /// Read one reg export into `registry` events.
 pub fn read_reg_export(bytes: Vec<u8>, emit: &mut Emit<'_>, account: &mut FileAccount) {
-    let text = text_lines::collector_text(bytes, account);
+    let text = bundle::collector_text(bytes, account);
     let computer = bundle::host_from_name(emit.file).unwrap_or_default();
     let file: &Arc<str> = emit.file;
     let mut batch = crate::ingest::Batch::default();

@@ -4,7 +4,7 @@
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, acl, text_lines};
+use crate::ingest::{Emit, acl};
 use crate::model::{FileAccount, FileFormat};
 
 pub struct AclDump;
@@ -15,7 +15,7 @@ impl Reader for AclDump {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        acl::looks_like(&text_lines::head_text(head))
+        acl::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

@@ -4,7 +4,7 @@
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, certstore, text_lines};
+use crate::ingest::{Emit, certstore};
 use crate::model::{FileAccount, FileFormat};
 
 pub struct CertListing;
@@ -15,7 +15,7 @@ impl Reader for CertListing {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        certstore::looks_like(&text_lines::head_text(head))
+        certstore::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

@@ -2,7 +2,7 @@
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, netstat, text_lines};
+use crate::ingest::{Emit, netstat};
 use crate::model::{FileAccount, FileFormat};
 
 pub struct NetstatListing;
@@ -13,7 +13,7 @@ impl Reader for NetstatListing {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        netstat::looks_like(&text_lines::head_text(head))
+        netstat::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {

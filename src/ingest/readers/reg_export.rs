@@ -3,7 +3,7 @@
 
 use super::{Head, Reader, fail};
 use crate::ingest::discover::Input;
-use crate::ingest::{Emit, regexport, text_lines};
+use crate::ingest::{Emit, regexport};
 use crate::model::{FileAccount, FileFormat};
 
 pub struct RegExport;
@@ -14,7 +14,7 @@ impl Reader for RegExport {
     }
 
     fn recognise(&self, head: &Head<'_>) -> bool {
-        regexport::looks_like(&text_lines::head_text(head))
+        regexport::looks_like(head.collector_text())
     }
 
     fn read(&self, input: &Input, emit: &mut Emit<'_>, account: &mut FileAccount) {
