@@ -132,8 +132,7 @@ impl Tally {
         Seen {
             client: sum(|s| &s.client),
             server: sum(|s| &s.server),
-            server_of_clients_only: false,
-            server_of_clients: 0,
+            server_logs: Default::default(),
             gateway: sum(|s| &s.gateway),
             configuration: sum(|s| &s.configuration),
             procmon_rdp: sum(|s| &s.procmon_rdp),
@@ -160,12 +159,10 @@ pub struct Seen {
     pub client: u64,
     /// The session host's RDP server events (RCM, LSM, RdpCoreTS, TermDD).
     pub server: u64,
-    /// Every one of the `server` events was logged by a client computer of the ticket's
-    /// connections (its own Remote Desktop service: a workstation's console logons), none by
-    /// a session host it connected to: the server's log is still missing.
-    pub server_of_clients_only: bool,
-    /// How many of the `server` events in the analysed window a client computer logged.
-    pub server_of_clients: u64,
+    /// Who logged the `server` events in the analysed window: a client computer of the
+    /// ticket's connections (its own Remote Desktop service: a workstation's console logons)
+    /// or a session host (events left out by --from/--to say nothing either way).
+    pub server_logs: super::connection::ServerLogs,
     /// RD Gateway events: Remote Desktop evidence, but no session host's log (a gateway-only
     /// ticket still lacks the server's side).
     pub gateway: u64,
@@ -183,6 +180,14 @@ pub struct Seen {
     pub security: u64,
 }
 
+impl Seen {
+    /// Every one of the `server` events was logged by a client computer, none by a session
+    /// host it connected to: the server's log is still missing.
+    fn server_of_clients_only(&self) -> bool {
+        self.server > 0 && self.server_logs.clients_only()
+    }
+}
+
 /// A kind of log a ticket may lack. What the report calls it and the one collection step that
 /// brings it are the domain's `advice` declaration ([`Domain::advice`]).
 struct Source {
@@ -196,7 +201,7 @@ const CLIENT_LOG: Source = Source {
 };
 const SERVER_LOG: Source = Source {
     kind: LogKind::Server,
-    present: |s| s.server > 0 && !s.server_of_clients_only,
+    present: |s| s.server > 0 && !s.server_of_clients_only(),
 };
 const SYSTEM_LOG: Source = Source {
     kind: LogKind::System,
@@ -274,10 +279,10 @@ pub fn assess(
         reason,
         rdp_client_events: seen.client,
         // A client computer's own Remote Desktop service events are no session host's.
-        rdp_server_events: if seen.server_of_clients_only {
+        rdp_server_events: if seen.server_of_clients_only() {
             0
         } else {
-            seen.server.saturating_sub(seen.server_of_clients)
+            seen.server.saturating_sub(seen.server_logs.clients)
         } + seen.gateway,
         procmon_rdp_rows: seen.procmon_rdp,
         missing: missing

@@ -145,18 +145,15 @@ pub fn scan_within(
         server_side::tie(&mut conns, &servers);
         server_side::tie_unknown_names(&mut conns, &servers, &events);
         server_side::phase_from_server(&mut conns, &servers);
+        let server_logs = connection::server_logs(&events, &conns, domain);
         let (mut causes, mut disconnects) = both(
-            || rank::rank(rules, &evaluation, &events, &conns, &servers),
+            || rank::rank(rules, &evaluation, &events, &conns, &servers, server_logs),
             || disconnects(rules, &events, &conns, &servers),
         );
         rank::weigh_unread(&mut causes, &sink.accounts);
         near_causes(&mut disconnects, &causes);
         let mut seen = tally.seen_without(domain, &twins);
-        // Server events only ever logged by the ticket's client computers are no session
-        // host's log (events left out by --from/--to say nothing either way).
-        let server_logs = connection::server_logs(&events, &conns, domain);
-        seen.server_of_clients_only = seen.server > 0 && server_logs.clients_only();
-        seen.server_of_clients = server_logs.clients;
+        seen.server_logs = server_logs;
         let anchors = disconnects.iter().filter(|d| d.is_0x904).count();
         let evidence = evidence::assess(domain, &seen, &sink.accounts, &causes, anchors);
         let anchor_events: std::collections::BTreeSet<usize> =

@@ -21,7 +21,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::anchors::{AnchorConnections, Disproof};
-use super::connection::{Connection, Phase, server_logs};
+use super::connection::{Connection, Phase, ServerLogs};
 use super::diagnosis::{Against, CauseScore, ScoredFinding};
 use super::server_side::ServerConnection;
 use crate::model::{Event, EventKind, Source};
@@ -365,13 +365,15 @@ fn scored_finding(
     })
 }
 
-/// Rank the causes in an evaluation, best first.
+/// Rank the causes in an evaluation, best first. `server_logs`: who logged the events' server
+/// side ([`super::connection::server_logs`]).
 pub fn rank(
     rules: &RuleSet,
     eval: &Evaluation,
     events: &[Event],
     conns: &[Connection],
     servers: &[ServerConnection],
+    server_logs: ServerLogs,
 ) -> Vec<CauseScore> {
     let anchors = AnchorConnections::new(eval, conns, servers, events, rules.domain());
     let mut by_cause: BTreeMap<Cause, Vec<Scored<'_>>> = BTreeMap::new();
@@ -428,7 +430,7 @@ pub fn rank(
     // Without any of the session host's logs, nothing says whether the server ended what the
     // client saw close: the client's view alone is not certain (docs/domain.md §3.4); the
     // client computer's own Remote Desktop service log is no session host's.
-    if client_view_only && server_logs(events, conns, domain).session_host == 0 {
+    if client_view_only && server_logs.session_host == 0 {
         for c in causes
             .iter_mut()
             .filter(|c| c.cause == Cause::Network && c.confidence == Confidence::High)
@@ -967,7 +969,12 @@ mod tests {
                 findings: eval.singles(),
             };
             assert_eq!(singles.findings.len(), 2 * flood + 2);
-            let ranked = |e: &Evaluation| format!("{:?}", rank(&rules, e, &events, &[], &[]));
+            let ranked = |e: &Evaluation| {
+                format!(
+                    "{:?}",
+                    rank(&rules, e, &events, &[], &[], ServerLogs::default())
+                )
+            };
             let (got, want) = (ranked(&eval), ranked(&singles));
             assert_eq!(got, want, "{flood}");
             assert!(want.contains(&format!("{} findings from 2 rules", 2 * flood + 2)));

@@ -270,7 +270,8 @@ fn certificate_of(rules: &RuleSet, events: &[crate::model::Event]) -> Option<(St
     let eval = rules.evaluate(events);
     let conns = super::connection::connections(events, rules.domain());
     let servers = super::server_side::server_connections(events, rules.domain());
-    super::rank::rank(rules, &eval, events, &conns, &servers)
+    let logs = super::connection::server_logs(events, &conns, rules.domain());
+    super::rank::rank(rules, &eval, events, &conns, &servers, logs)
         .into_iter()
         .find(|c| c.cause.as_str() == "certificate")
         .map(|c| (c.confidence.as_str().to_string(), c.why))
@@ -446,7 +447,8 @@ fn ranked(rules: &RuleSet, events: &[crate::model::Event]) -> Vec<super::diagnos
     super::server_side::tie(&mut conns, &servers);
     super::server_side::tie_unknown_names(&mut conns, &servers, events);
     super::server_side::phase_from_server(&mut conns, &servers);
-    super::rank::rank(rules, &eval, events, &conns, &servers)
+    let logs = super::connection::server_logs(events, &conns, rules.domain());
+    super::rank::rank(rules, &eval, events, &conns, &servers, logs)
 }
 
 /// `provider`'s event `id` on `computer`, `secs` in, with `data`.
